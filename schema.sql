@@ -1,0 +1,201 @@
+-- Artifact Review: the whole schema.
+--
+-- Applied by `store::schema` to a new database file inside one transaction, which then sets
+-- `PRAGMA user_version` to the schema version compiled into the binary. A file whose user_version
+-- is newer than the binary's is refused at start-up.
+--
+-- Conventions: every timestamp is INTEGER milliseconds since the Unix epoch in a column ending in
+-- `_at`; soft deletion sets `deleted_at` / `revoked_at` and keeps the row; secrets (API keys,
+-- session and grant tokens, invite tokens) are stored only as their SHA-256 digest.
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    email         TEXT    NOT NULL UNIQUE,            -- trimmed and lower-cased by the application
+    name          TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+    password_hash TEXT    NOT NULL,                   -- argon2id PHC string
+    role          TEXT    NOT NULL CHECK (role IN ('admin', 'member')),
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    disabled_at   INTEGER
+);
+
+CREATE TABLE agents (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id),
+    name       TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+    role       TEXT             CHECK (role IS NULL OR length(role) BETWEEN 1 AND 100),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deleted_at INTEGER
+);
+CREATE INDEX agents_by_user ON agents (user_id, id);
+
+CREATE TABLE api_keys (
+    id           INTEGER PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id),
+    agent_id     INTEGER          REFERENCES agents (id),   -- NULL: the key acts as the user
+    name         TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+    prefix       TEXT    NOT NULL CHECK (length(prefix) = 8),
+    key_hash     BLOB    NOT NULL UNIQUE CHECK (length(key_hash) = 32),
+    scopes       TEXT    NOT NULL DEFAULT 'editor',         -- space-separated
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER,
+    revoked_at   INTEGER,
+    revoked_by   INTEGER          REFERENCES users (id)
+);
+CREATE INDEX api_keys_by_user ON api_keys (user_id, id);
+CREATE INDEX api_keys_by_agent ON api_keys (agent_id) WHERE agent_id IS NOT NULL;
+
+CREATE TABLE sessions (
+    id         INTEGER PRIMARY KEY,
+    token_hash BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    user_id    INTEGER NOT NULL REFERENCES users (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    ended_at   INTEGER,
+    ip         TEXT,
+    user_agent TEXT
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+
+CREATE TABLE invites (
+    id         INTEGER PRIMARY KEY,
+    token_hash BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    role       TEXT    NOT NULL CHECK (role IN ('admin', 'member')),
+    created_by INTEGER NOT NULL REFERENCES users (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    used_by    INTEGER          REFERENCES users (id),
+    revoked_at INTEGER
+);
+
+-- Every change, append-only: the triggers below refuse UPDATE and DELETE.
+CREATE TABLE audit_events (
+    id          INTEGER PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    user_id     INTEGER REFERENCES users (id),    -- the acting user (NULL for an unknown caller)
+    agent_id    INTEGER REFERENCES agents (id),   -- set when a key acted as an agent
+    key_id      INTEGER REFERENCES api_keys (id), -- the key used, if any
+    session_id  INTEGER REFERENCES sessions (id), -- the browser session used, if any
+    ip          TEXT,
+    action      TEXT    NOT NULL,                 -- e.g. key.created, comment.resolved
+    object_type TEXT,
+    object_id   TEXT,
+    detail      TEXT                              -- JSON object, never a secret
+);
+CREATE INDEX audit_by_user ON audit_events (user_id, id);
+CREATE INDEX audit_by_key ON audit_events (key_id, id) WHERE key_id IS NOT NULL;
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+    SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN
+    SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+
+CREATE TABLE artifacts (
+    id             INTEGER PRIMARY KEY,
+    share_token    TEXT    NOT NULL UNIQUE CHECK (length(share_token) >= 12),
+    owner_id       INTEGER NOT NULL REFERENCES users (id),
+    created_agent  INTEGER          REFERENCES agents (id),
+    name           TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    description    TEXT    NOT NULL DEFAULT '' CHECK (length(description) <= 500),
+    next_version   INTEGER NOT NULL DEFAULT 1,     -- version numbers only grow, never reused
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    deleted_at     INTEGER
+);
+CREATE INDEX artifacts_by_owner ON artifacts (owner_id, id);
+
+-- File contents, stored once per distinct SHA-256.
+CREATE TABLE blobs (
+    id      INTEGER PRIMARY KEY,
+    sha256  BLOB    NOT NULL UNIQUE CHECK (length(sha256) = 32),
+    size    INTEGER NOT NULL CHECK (size >= 0),
+    content BLOB    NOT NULL
+);
+
+CREATE TABLE versions (
+    id           INTEGER PRIMARY KEY,
+    artifact_id  INTEGER NOT NULL REFERENCES artifacts (id),
+    number       INTEGER NOT NULL CHECK (number >= 1),
+    name         TEXT             CHECK (name IS NULL OR length(name) <= 100),
+    file_type    TEXT    NOT NULL CHECK (file_type IN ('html', 'markdown', 'zip')),
+    size         INTEGER NOT NULL CHECK (size >= 0),
+    entry_point  TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    created_user INTEGER NOT NULL REFERENCES users (id),
+    created_agent INTEGER         REFERENCES agents (id),
+    deleted_at   INTEGER,
+    UNIQUE (artifact_id, number)
+);
+
+CREATE TABLE version_files (
+    version_id   INTEGER NOT NULL REFERENCES versions (id),
+    path         TEXT    NOT NULL,
+    blob_id      INTEGER NOT NULL REFERENCES blobs (id),
+    content_type TEXT    NOT NULL,
+    PRIMARY KEY (version_id, path)
+) WITHOUT ROWID;
+CREATE INDEX version_files_by_blob ON version_files (blob_id);
+
+CREATE TABLE comments (
+    id            INTEGER PRIMARY KEY,
+    artifact_id   INTEGER NOT NULL REFERENCES artifacts (id),
+    version_id    INTEGER NOT NULL REFERENCES versions (id),
+    author_user   INTEGER NOT NULL REFERENCES users (id),
+    author_agent  INTEGER          REFERENCES agents (id),
+    content       TEXT    NOT NULL CHECK (length(content) BETWEEN 1 AND 10000 AND instr(content, char(0)) = 0),
+    target        TEXT    NOT NULL,              -- the target JSON exactly as given
+    resolved_at   INTEGER,
+    resolved_user INTEGER          REFERENCES users (id),
+    resolved_agent INTEGER         REFERENCES agents (id),
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    deleted_at    INTEGER
+);
+CREATE INDEX comments_by_version ON comments (version_id, id);
+CREATE INDEX comments_by_artifact ON comments (artifact_id) WHERE deleted_at IS NULL;
+
+CREATE TABLE replies (
+    id           INTEGER PRIMARY KEY,
+    comment_id   INTEGER NOT NULL REFERENCES comments (id),
+    author_user  INTEGER NOT NULL REFERENCES users (id),
+    author_agent INTEGER          REFERENCES agents (id),
+    content      TEXT    NOT NULL CHECK (length(content) BETWEEN 1 AND 5000 AND instr(content, char(0)) = 0),
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    deleted_at   INTEGER
+);
+CREATE INDEX replies_by_comment ON replies (comment_id, id);
+
+-- Reviewers. A grant for an email without an account is pending (user_id NULL) until that person
+-- signs up.
+CREATE TABLE access_grants (
+    id          INTEGER PRIMARY KEY,
+    artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+    email       TEXT    NOT NULL,
+    user_id     INTEGER          REFERENCES users (id),
+    role        TEXT    NOT NULL CHECK (role IN ('can-comment')),
+    granted_by  INTEGER NOT NULL REFERENCES users (id),
+    created_at  INTEGER NOT NULL,
+    viewed_at   INTEGER,
+    revoked_at  INTEGER
+);
+CREATE UNIQUE INDEX access_grants_active ON access_grants (artifact_id, email) WHERE revoked_at IS NULL;
+CREATE INDEX access_grants_by_user ON access_grants (user_id) WHERE revoked_at IS NULL;
+CREATE INDEX access_grants_by_email ON access_grants (email) WHERE user_id IS NULL AND revoked_at IS NULL;
+
+-- Viewing grants: the path segment under /v/ that serves one version's files to one reader.
+CREATE TABLE view_grants (
+    id         INTEGER PRIMARY KEY,
+    token_hash BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    version_id INTEGER NOT NULL REFERENCES versions (id),
+    user_id    INTEGER NOT NULL REFERENCES users (id),
+    session_id INTEGER NOT NULL REFERENCES sessions (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);

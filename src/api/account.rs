@@ -1,0 +1,108 @@
+//! The signed-in person's own account: `PATCH /api/v1/account` (name) and
+//! `PUT /api/v1/account/password`.
+
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::json;
+use warp::reply::Response;
+
+use super::reply;
+use super::request::Request;
+use super::session;
+use super::views::UserView;
+use crate::auth;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{audit, sessions, users};
+use crate::text;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateAccount {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req).await?;
+    let body: UpdateAccount = req.json().await?;
+    let name = text::label("name", &body.name, text::NAME_MAX)?;
+    let user_id = caller.user.id;
+    let ctx = caller.audit();
+    let before = caller.user.name.clone();
+    let user = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let user = users::rename(conn, user_id, &name, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "account.updated",
+                ("user", &user_id.to_string()),
+                &json!({ "before": { "name": before }, "after": { "name": user.name } }),
+                now,
+            )?;
+            Ok(user)
+        })
+        .await?;
+    Ok(reply::ok(&json!({ "user": UserView::from(&user) })))
+}
+
+pub async fn change_password(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req).await?;
+    session::throttled(&state, &req)?;
+    let body: ChangePassword = req.json().await?;
+    text::password("newPassword", &body.new_password)?;
+    let user_id = caller.user.id;
+    let stored = state
+        .store
+        .read(move |conn| users::password_hash(conn, user_id))
+        .await?;
+    if !state
+        .passwords
+        .verify(body.current_password, Some(stored))
+        .await
+    {
+        state.login_throttle.failed(req.client, Instant::now());
+        return Err(ApiError::forbidden(
+            "wrong_password",
+            "the current password is wrong",
+        ));
+    }
+    let hash = state
+        .passwords
+        .hash(body.new_password)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ctx = caller.audit();
+    let keep = caller.session_id().unwrap_or_default();
+    let ended = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            users::set_password(conn, user_id, &hash, now)?;
+            let ended = sessions::end_others(conn, user_id, keep, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "account.password_changed",
+                ("user", &user_id.to_string()),
+                &json!({ "otherSessionsEnded": ended }),
+                now,
+            )?;
+            Ok(ended)
+        })
+        .await?;
+    Ok(reply::ok(
+        &json!({ "changed": true, "otherSessionsEnded": ended }),
+    ))
+}

@@ -1,0 +1,152 @@
+//! `GET /api/v1/activity`: the caller's audit trail, newest first, optionally only what one key did.
+
+use serde::{Deserialize, Serialize};
+use warp::reply::Response;
+
+use super::ids::{self, wire, wire_opt};
+use super::reply;
+use super::request::Request;
+use super::views::IdentityView;
+use crate::auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::audit::{self, Event};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ActivityQuery {
+    key_id: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventView {
+    id: String,
+    created_at: i64,
+    action: String,
+    actor: Option<IdentityView>,
+    key: Option<EventKey>,
+    session_id: Option<String>,
+    ip: Option<String>,
+    object: EventObject,
+    detail: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct EventKey {
+    id: String,
+    name: Option<String>,
+    prefix: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EventObject {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    id: Option<String>,
+}
+
+impl From<Event> for EventView {
+    fn from(e: Event) -> Self {
+        let actor = match (e.agent_id, e.user_id) {
+            (Some(agent_id), _) => Some(IdentityView::agent(
+                agent_id,
+                e.agent_name.as_deref().unwrap_or_default(),
+                None,
+            )),
+            (None, Some(user_id)) => Some(IdentityView {
+                kind: "user",
+                id: wire(user_id),
+                name: e.user_name.clone().unwrap_or_default(),
+                role: None,
+            }),
+            (None, None) => None,
+        };
+        EventView {
+            id: wire(e.id),
+            created_at: e.created_at,
+            action: e.action,
+            actor,
+            key: e.key_id.map(|id| EventKey {
+                id: wire(id),
+                name: e.key_name,
+                prefix: e.key_prefix,
+            }),
+            session_id: wire_opt(e.session_id),
+            ip: e.ip,
+            object: EventObject {
+                kind: e.object_type,
+                id: e.object_id,
+            },
+            detail: e
+                .detail
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req).await?;
+    let query: ActivityQuery = req.query()?;
+    let key_id = match query.key_id.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(ids::parse(raw).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("keyId must be a key id; got {raw:?}"),
+            )
+        })?),
+    };
+    let limit = parse_limit(query.limit.as_deref())?;
+    let before = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(ids::parse(raw).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "cursor must be the nextCursor of a previous page",
+            )
+        })?),
+    };
+    let user_id = caller.user.id;
+    let events = state
+        .store
+        .read(move |conn| audit::list(conn, user_id, key_id, before, limit + 1))
+        .await?;
+    let more = events.len() as i64 > limit;
+    let events: Vec<EventView> = events
+        .into_iter()
+        .take(limit as usize)
+        .map(EventView::from)
+        .collect();
+    let next_cursor = if more {
+        events.last().map(|e| e.id.clone())
+    } else {
+        None
+    };
+    Ok(reply::ok(
+        &serde_json::json!({ "events": events, "nextCursor": next_cursor }),
+    ))
+}
+
+/// A page size from the query: 1..=200, default 50.
+pub fn parse_limit(raw: Option<&str>) -> Result<i64, ApiError> {
+    match raw {
+        None | Some("") => Ok(DEFAULT_LIMIT),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("limit must be a whole number from 1 to {MAX_LIMIT}; got {raw:?}"),
+                )
+            }),
+    }
+}

@@ -1,0 +1,183 @@
+//! Agents: `GET/POST /api/v1/agents`, `PATCH/DELETE /api/v1/agents/{id}`. Allowed with a session or
+//! a key that acts as the user; a key acting as an agent cannot manage agents.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use warp::reply::Response;
+
+use super::ids;
+use super::reply;
+use super::request::Request;
+use super::views::AgentView;
+use crate::auth::{self, Caller};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{agents, audit, StoreError};
+use crate::text;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateAgent {
+    name: String,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateAgent {
+    #[serde(default)]
+    name: Option<String>,
+    /// Absent: unchanged; null or "": cleared.
+    #[serde(default, deserialize_with = "present")]
+    role: Option<Option<String>>,
+}
+
+/// Distinguishes a field given as `null` (Some(None)) from an absent one (None, via `default`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+async fn caller(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
+    let caller = auth::session_or_key(state, req).await?;
+    caller.require_user_identity()?;
+    Ok(caller)
+}
+
+fn role(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(r) => Ok(Some(text::label("role", r, text::NAME_MAX)?)),
+    }
+}
+
+pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = caller(&state, &req).await?;
+    let user_id = caller.user.id;
+    let list = state
+        .store
+        .read(move |conn| agents::list(conn, user_id))
+        .await?;
+    let agents: Vec<AgentView> = list.iter().map(AgentView::from).collect();
+    Ok(reply::ok(&json!({ "agents": agents })))
+}
+
+pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = caller(&state, &req).await?;
+    let body: CreateAgent = req.json().await?;
+    let name = text::label("name", &body.name, text::NAME_MAX)?;
+    let role = role(body.role.as_deref())?;
+    let user_id = caller.user.id;
+    let ctx = caller.audit();
+    let agent = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let agent = agents::insert(conn, user_id, &name, role.as_deref(), now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "agent.created",
+                ("agent", &agent.id.to_string()),
+                &json!({ "name": agent.name, "role": agent.role }),
+                now,
+            )?;
+            Ok(agent)
+        })
+        .await?;
+    Ok(reply::created(&AgentView::from(&agent)))
+}
+
+pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = caller(&state, &req).await?;
+    let id = ids::path_id(req.param(0), "agent")?;
+    let body: UpdateAgent = req.json().await?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| text::label("name", n, text::NAME_MAX))
+        .transpose()?;
+    let new_role = match &body.role {
+        None => None,
+        Some(r) => Some(role(r.as_deref())?),
+    };
+    let user_id = caller.user.id;
+    let ctx = caller.audit();
+    let agent = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let before = agents::get(conn, user_id, id)?;
+            let agent = agents::update(
+                conn,
+                user_id,
+                id,
+                name.as_deref(),
+                new_role.as_ref().map(|r| r.as_deref()),
+                now,
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                "agent.updated",
+                ("agent", &id.to_string()),
+                &json!({
+                    "before": { "name": before.name, "role": before.role },
+                    "after": { "name": agent.name, "role": agent.role },
+                }),
+                now,
+            )?;
+            Ok(agent)
+        })
+        .await
+        .map_err(not_found)?;
+    Ok(reply::ok(&AgentView::from(&agent)))
+}
+
+pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = caller(&state, &req).await?;
+    let id = ids::path_id(req.param(0), "agent")?;
+    let user_id = caller.user.id;
+    let ctx = caller.audit();
+    let (agent, revoked, deleted_at) = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let (agent, revoked) = agents::delete(conn, user_id, id, now)?;
+            for key_id in &revoked {
+                audit::record(
+                    conn,
+                    &ctx,
+                    "key.revoked",
+                    ("key", &key_id.to_string()),
+                    &json!({ "reason": "agent deleted", "agentId": ids::wire(id) }),
+                    now,
+                )?;
+            }
+            audit::record(
+                conn,
+                &ctx,
+                "agent.deleted",
+                ("agent", &id.to_string()),
+                &json!({ "name": agent.name, "revokedKeys": revoked.iter().map(|k| ids::wire(*k)).collect::<Vec<_>>() }),
+                now,
+            )?;
+            Ok((agent, revoked, now))
+        })
+        .await
+        .map_err(not_found)?;
+    Ok(reply::ok(&json!({
+        "id": ids::wire(agent.id),
+        "name": agent.name,
+        "deletedAt": deleted_at,
+        "revokedKeys": revoked.iter().map(|k| ids::wire(*k)).collect::<Vec<_>>(),
+    })))
+}
+
+fn not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("agent"),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,202 @@
+//! API key management, a signed-in person's act: `GET/POST /api/v1/keys`,
+//! `DELETE /api/v1/keys/{id}`. A request made with a key gets 403 here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use warp::reply::Response;
+
+use super::ids::{self, IdValue};
+use super::reply;
+use super::request::Request;
+use super::views::KeyView;
+use crate::auth;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::keys;
+use crate::state::AppState;
+use crate::store::keys::{self as key_store, NewKeyRow};
+use crate::store::{agents, audit, StoreError};
+use crate::text;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateKey {
+    name: String,
+    #[serde(default)]
+    agent_id: Option<IdValue>,
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct Created {
+    #[serde(flatten)]
+    view: KeyView,
+    /// The full key: shown here once and never again.
+    key: String,
+}
+
+pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req).await?;
+    let query: ListQuery = req.query()?;
+    let include_revoked = match query.status.as_deref() {
+        None | Some("active") => false,
+        Some("all") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("status must be \"active\" (active and expired keys) or \"all\" (also revoked); got {other:?}"),
+            ))
+        }
+    };
+    let user_id = caller.user.id;
+    let records = state
+        .store
+        .read(move |conn| key_store::list(conn, user_id, include_revoked))
+        .await?;
+    let now = now_ms();
+    let keys: Vec<KeyView> = records
+        .iter()
+        .map(|k| KeyView::new(k, &caller.user, now))
+        .collect();
+    Ok(reply::ok(&json!({ "keys": keys })))
+}
+
+pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req).await?;
+    let body: CreateKey = req.json().await?;
+    let name = text::label("name", &body.name, text::NAME_MAX)?;
+    let now = now_ms();
+    let expires_at = match (body.expires_in_days, body.expires_at) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_expiration",
+                "give expiresInDays or expiresAt, not both",
+            ))
+        }
+        (Some(days), None) => Some(
+            keys::expires_after_days(days, now)
+                .map_err(|m| ApiError::bad_request("invalid_expiration", m))?,
+        ),
+        (None, Some(at)) => Some(
+            keys::check_expires_at(at, now)
+                .map_err(|m| ApiError::bad_request("invalid_expiration", m))?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(scopes) = &body.scopes {
+        if scopes.as_slice() != ["editor"] {
+            return Err(ApiError::bad_request(
+                "invalid_scopes",
+                format!("the only scope is \"editor\"; got {scopes:?}"),
+            ));
+        }
+    }
+    let agent_id = match &body.agent_id {
+        None => None,
+        Some(raw) => Some(raw.parse().ok_or_else(|| unknown_agent(raw))?),
+    };
+    let new_key = keys::generate()?;
+    let stored = new_key.stored.clone();
+    let user_id = caller.user.id;
+    let ctx = caller.audit();
+    let record = state
+        .store
+        .write(move |conn| {
+            if let Some(agent_id) = agent_id {
+                agents::get(conn, user_id, agent_id)?;
+            }
+            let record = key_store::insert(
+                conn,
+                &NewKeyRow {
+                    user_id,
+                    agent_id,
+                    name: &name,
+                    prefix: &stored.prefix,
+                    hash: &stored.hash,
+                    expires_at,
+                },
+                now,
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                "key.created",
+                ("key", &record.id.to_string()),
+                &json!({
+                    "name": record.name,
+                    "prefix": record.prefix,
+                    "agentId": agent_id.map(ids::wire),
+                    "expiresAt": expires_at,
+                }),
+                now,
+            )?;
+            Ok(record)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => {
+                unknown_agent(body.agent_id.as_ref().unwrap_or(&IdValue::Number(0)))
+            }
+            other => other.into(),
+        })?;
+    Ok(reply::created(&Created {
+        view: KeyView::new(&record, &caller.user, now),
+        key: new_key.secret.expose().to_string(),
+    }))
+}
+
+pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req).await?;
+    let id = ids::path_id(req.param(0), "key")?;
+    let user_id = caller.user.id;
+    let ctx = caller.audit();
+    let record = state
+        .store
+        .write(move |conn| {
+            key_store::get(conn, user_id, id)?;
+            let now = now_ms();
+            let (record, newly) = key_store::revoke(conn, id, Some(user_id), now)?;
+            if newly {
+                audit::record(
+                    conn,
+                    &ctx,
+                    "key.revoked",
+                    ("key", &id.to_string()),
+                    &json!({ "name": record.name, "prefix": record.prefix }),
+                    now,
+                )?;
+            }
+            Ok(record)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("key"),
+            other => other.into(),
+        })?;
+    Ok(reply::ok(&json!({
+        "id": ids::wire(record.id),
+        "revokedAt": record.revoked_at,
+    })))
+}
+
+fn unknown_agent(raw: &IdValue) -> ApiError {
+    let shown = match raw {
+        IdValue::Text(s) => format!("{s:?}"),
+        IdValue::Number(n) => n.to_string(),
+    };
+    ApiError::bad_request(
+        "unknown_agent",
+        format!("agentId {shown} is not one of your agents; create the agent first, or leave agentId out to act as you"),
+    )
+}

@@ -1,0 +1,59 @@
+//! The HTTP API under `/api/v1`, one file per resource, plus the pages and the artifact viewer
+//! routes. `build` assembles the route table; every route it holds is listed by discovery and must
+//! be described in `openapi.json`.
+
+pub mod account;
+pub mod activity;
+pub mod agents;
+pub mod discovery;
+pub mod ids;
+pub mod keys;
+pub mod me;
+pub mod reply;
+pub mod request;
+pub mod router;
+pub mod session;
+pub mod setup;
+pub mod team;
+pub mod views;
+pub mod yaml;
+
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::state::AppState;
+use router::{RouteInfo, Router};
+
+/// Every route of the server, and the list of them.
+pub fn build(state: AppState) -> (BoxedFilter<(Response,)>, Vec<RouteInfo>) {
+    let mut r = Router::new(state);
+    r.get("/api/v1", discovery::index)
+        .get("/api/v1/health", discovery::health)
+        .get("/api/v1/openapi.json", discovery::openapi_json)
+        .get("/api/v1/openapi.yaml", discovery::openapi_yaml);
+    r.get("/api/v1/setup", setup::status)
+        .post("/api/v1/setup", setup::create_owner);
+    r.post("/api/v1/session", session::sign_in)
+        .get("/api/v1/session", session::current)
+        .delete("/api/v1/session", session::sign_out);
+    r.get("/api/v1/me", me::show);
+    r.get("/api/v1/keys", keys::list)
+        .post("/api/v1/keys", keys::create)
+        .delete("/api/v1/keys/{id}", keys::revoke);
+    r.get("/api/v1/agents", agents::list)
+        .post("/api/v1/agents", agents::create)
+        .patch("/api/v1/agents/{id}", agents::update)
+        .delete("/api/v1/agents/{id}", agents::delete);
+    r.get("/api/v1/activity", activity::list);
+    r.patch("/api/v1/account", account::update)
+        .put("/api/v1/account/password", account::change_password);
+    r.get("/api/v1/team/members", team::members)
+        .patch("/api/v1/team/members/{id}", team::update_member)
+        .get("/api/v1/team/invites", team::invites)
+        .post("/api/v1/team/invites", team::create_invite)
+        .delete("/api/v1/team/invites/{id}", team::revoke_invite)
+        .post("/api/v1/invites/accept", team::accept_invite);
+    crate::web::routes(&mut r);
+    let routes = r.routes().to_vec();
+    (r.into_filter(), routes)
+}

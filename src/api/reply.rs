@@ -1,0 +1,58 @@
+//! Building responses: JSON with a status, redirects, and the headers every API answer carries.
+
+use serde::Serialize;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+
+/// A JSON response. Serialising our own response types cannot fail; if it ever did, the client
+/// gets a 500 in the usual shape rather than a broken body.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let (status, bytes) = match serde_json::to_vec(body) {
+        Ok(bytes) => (status, bytes),
+        Err(e) => {
+            log::error!("serialising a response failed: {e}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                br#"{"error":"the server failed to encode its answer","code":"internal_error"}"#
+                    .to_vec(),
+            )
+        }
+    };
+    let mut response = Response::new(bytes.into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// 200 with a JSON body.
+pub fn ok<T: Serialize + ?Sized>(body: &T) -> Response {
+    json(StatusCode::OK, body)
+}
+
+/// 201 with a JSON body.
+pub fn created<T: Serialize + ?Sized>(body: &T) -> Response {
+    json(StatusCode::CREATED, body)
+}
+
+/// A 303 redirect to `location` (a path on this server).
+pub fn see_other(location: &str) -> Response {
+    let mut response = Response::new(Vec::new().into());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// Adds a `Set-Cookie` header.
+pub fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,176 @@
+//! One incoming request as handlers see it: path parameters, query, headers, client address, and a
+//! body that is read only on demand, through a size cap and a deadline.
+
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use warp::http::{header, HeaderMap, Method};
+
+use crate::error::ApiError;
+
+/// The request body as a stream of chunks.
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send + Sync>>;
+
+/// Largest JSON body for ordinary routes (a 10,000-character comment of 4-byte characters with its
+/// target is about 45 KB).
+pub const JSON_LIMIT: u64 = 1024 * 1024;
+/// The longest a client may take to send a body.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(120);
+
+pub struct Request {
+    pub method: Method,
+    /// The raw (still percent-encoded) path.
+    pub path: String,
+    /// Path parameters in template order, percent-decoded.
+    pub params: Vec<String>,
+    /// The raw query string, without `?` (empty when none).
+    pub query: String,
+    pub headers: HeaderMap,
+    pub client: IpAddr,
+    body: Option<BodyStream>,
+}
+
+impl Request {
+    pub fn new(
+        method: Method,
+        path: String,
+        params: Vec<String>,
+        query: String,
+        headers: HeaderMap,
+        client: IpAddr,
+        body: BodyStream,
+    ) -> Request {
+        Request {
+            method,
+            path,
+            params,
+            query,
+            headers,
+            client,
+            body: Some(body),
+        }
+    }
+
+    /// Path parameter `i` (an invariant of the route table: each template declares its parameters).
+    pub fn param(&self, i: usize) -> &str {
+        self.params.get(i).map(String::as_str).unwrap_or_default()
+    }
+
+    /// A header as text, if present and visible ASCII.
+    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The client address as text, for the audit trail.
+    pub fn ip(&self) -> String {
+        self.client.to_string()
+    }
+
+    /// The query string parsed into `T`; 400 naming the problem otherwise.
+    pub fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_urlencoded::from_str(&self.query).map_err(|e| {
+            ApiError::bad_request("invalid_query", format!("invalid query string: {e}"))
+        })
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes with 413 (whether or not the client
+    /// announced a Content-Length) and a client slower than `BODY_DEADLINE` with 408.
+    pub async fn body_bytes(&mut self, limit: u64) -> Result<Bytes, ApiError> {
+        if let Some(declared) = self
+            .header(header::CONTENT_LENGTH)
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            if declared > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+        }
+        let Some(mut stream) = self.body.take() else {
+            return Ok(Bytes::new());
+        };
+        let read = async {
+            let mut buf = BytesMut::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::bad_request(
+                        "body_read_failed",
+                        format!("could not read the request body: {e}"),
+                    )
+                })?;
+                if (buf.len() + chunk.len()) as u64 > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(buf.freeze())
+        };
+        tokio::time::timeout(BODY_DEADLINE, read)
+            .await
+            .map_err(|_| ApiError::RequestTimeout)?
+    }
+
+    /// Reads and parses a JSON body of at most `JSON_LIMIT` bytes.
+    pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let bytes = self.body_bytes(JSON_LIMIT).await?;
+        parse_json(&bytes)
+    }
+}
+
+/// Parses a JSON body into `T`, with an error that says what is wrong and where.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "missing_body",
+            "this endpoint needs a JSON body",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => {
+                ApiError::bad_request("invalid_request", format!("invalid request: {e}"))
+            }
+            Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
+                "invalid_json",
+                format!("the request body is not valid JSON: {e}"),
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Named {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    #[test]
+    fn json_errors_say_what_is_wrong() {
+        let e = parse_json::<Named>(b"{\"name\": 5}").unwrap_err();
+        assert_eq!(e.code(), "invalid_request");
+        assert!(e.to_string().contains("expected a string"), "{e}");
+        let e = parse_json::<Named>(b"{\"name\": \"x\"").unwrap_err();
+        assert_eq!(e.code(), "invalid_json");
+        let e = parse_json::<Named>(b"{\"nmae\": \"x\"}").unwrap_err();
+        assert!(e.to_string().contains("unknown field `nmae`"), "{e}");
+        let e = parse_json::<Named>(b"").unwrap_err();
+        assert_eq!(e.code(), "missing_body");
+        let e = parse_json::<Named>(b"{\"name\": \"\xff\"}").unwrap_err();
+        assert_eq!(e.code(), "invalid_json");
+    }
+
+    #[test]
+    fn deeply_nested_json_is_refused_not_overflowed() {
+        let deep = "[".repeat(100_000);
+        let e = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
+        assert_eq!(e.code(), "invalid_json");
+    }
+}

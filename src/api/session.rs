@@ -1,0 +1,237 @@
+//! Signing in and out of the browser UI: `POST/GET/DELETE /api/v1/session`. The cookie carries a
+//! random token; the database keeps its SHA-256.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use warp::reply::Response;
+
+use super::reply;
+use super::request::Request;
+use super::views::UserView;
+use crate::auth::{self, Via, SESSION_COOKIE};
+use crate::clock::{now_ms, DAY_MS};
+use crate::error::ApiError;
+use crate::secrets::random_token;
+use crate::state::AppState;
+use crate::store::audit::{self, AuditCtx};
+use crate::store::sessions::{self, NewSession};
+use crate::store::users::{self, User};
+
+/// How long a session lasts.
+pub const SESSION_DAYS: i64 = 30;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionView {
+    user: UserView,
+    session: SessionInfo,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionInfo {
+    id: String,
+    expires_at: i64,
+}
+
+pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    auth::check_same_origin(&state, &req)?;
+    throttled(&state, &req)?;
+    let body: SignIn = req.json().await?;
+    let email = body.email.trim().to_lowercase();
+    let lookup = email.clone();
+    let found = state
+        .store
+        .read(move |conn| users::credentials(conn, &lookup))
+        .await?;
+    let (user, stored) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let matched = state.passwords.verify(body.password, stored).await;
+    let user = match (user, matched) {
+        (Some(user), true) => user,
+        (user, _) => {
+            state.login_throttle.failed(req.client, Instant::now());
+            let ctx = AuditCtx {
+                user_id: user.as_ref().map(|u| u.id),
+                ip: Some(req.ip()),
+                ..AuditCtx::default()
+            };
+            let detail = json!({ "email": email, "reason": "wrong email or password" });
+            state
+                .store
+                .write(move |conn| {
+                    audit::record(
+                        conn,
+                        &ctx,
+                        "session.failed",
+                        ("user", &email),
+                        &detail,
+                        now_ms(),
+                    )
+                })
+                .await?;
+            return Err(ApiError::unauthorized(
+                "invalid_credentials",
+                "the email or password is wrong",
+            ));
+        }
+    };
+    if user.disabled_at.is_some() {
+        return Err(ApiError::forbidden(
+            "account_disabled",
+            "this account is disabled; ask an admin of this server",
+        ));
+    }
+    state.login_throttle.succeeded(req.client);
+    start(&state, &req, user, reply::ok).await
+}
+
+pub async fn current(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req).await?;
+    let Via::Session {
+        session_id,
+        expires_at,
+    } = caller.via
+    else {
+        return Err(ApiError::Internal(
+            "session_only returned a key caller".into(),
+        ));
+    };
+    Ok(reply::ok(&SessionView {
+        user: UserView::from(&caller.user),
+        session: SessionInfo {
+            id: super::ids::wire(session_id),
+            expires_at,
+        },
+    }))
+}
+
+pub async fn sign_out(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req).await?;
+    let session_id = caller.session_id().unwrap_or_default();
+    let ctx = caller.audit();
+    state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            sessions::end(conn, session_id, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "session.ended",
+                ("session", &session_id.to_string()),
+                &serde_json::Value::Null,
+                now,
+            )
+        })
+        .await?;
+    Ok(reply::with_cookie(
+        reply::ok(&json!({ "signedOut": true })),
+        &clear_cookie(&state),
+    ))
+}
+
+/// Refuses with 429 while this client address must wait after failed sign-ins.
+pub fn throttled(state: &AppState, req: &Request) -> Result<(), ApiError> {
+    state
+        .login_throttle
+        .check(req.client, Instant::now())
+        .map_err(|wait| {
+            let secs = wait.as_secs().max(1);
+            ApiError::TooManyRequests {
+                message: format!("too many failed sign-in attempts from this address; try again in {secs} seconds"),
+                retry_after_secs: secs,
+            }
+        })
+}
+
+/// Creates a session for `user`, records `session.created`, and answers with `respond(view)` plus
+/// the cookie.
+pub async fn start(
+    state: &AppState,
+    req: &Request,
+    user: User,
+    respond: fn(&serde_json::Value) -> Response,
+) -> Result<Response, ApiError> {
+    let token = random_token(32)?;
+    let hash = token.digest();
+    let ip = req.ip();
+    let user_agent = req
+        .header(warp::http::header::USER_AGENT)
+        .map(|s| s.chars().take(300).collect::<String>());
+    let user_id = user.id;
+    let (session_id, expires_at) = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let expires_at = now + SESSION_DAYS * DAY_MS;
+            let session_id = sessions::insert(
+                conn,
+                &NewSession {
+                    hash: &hash,
+                    user_id,
+                    expires_at,
+                    ip: Some(&ip),
+                    user_agent: user_agent.as_deref(),
+                },
+                now,
+            )?;
+            let ctx = AuditCtx {
+                user_id: Some(user_id),
+                session_id: Some(session_id),
+                ip: Some(ip.clone()),
+                ..AuditCtx::default()
+            };
+            audit::record(
+                conn,
+                &ctx,
+                "session.created",
+                ("session", &session_id.to_string()),
+                &serde_json::Value::Null,
+                now,
+            )?;
+            Ok((session_id, expires_at))
+        })
+        .await?;
+    let view = serde_json::to_value(SessionView {
+        user: UserView::from(&user),
+        session: SessionInfo {
+            id: super::ids::wire(session_id),
+            expires_at,
+        },
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        token.expose(),
+        SESSION_DAYS * DAY_MS / 1000,
+        if state.site.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    Ok(reply::with_cookie(respond(&view), &cookie))
+}
+
+fn clear_cookie(state: &AppState) -> String {
+    format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        if state.site.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    )
+}

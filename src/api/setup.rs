@@ -1,0 +1,107 @@
+//! First-run setup: `GET /api/v1/setup` says whether it is still open; `POST /api/v1/setup` with the
+//! token from the start-up log creates the first account (an admin) and signs it in.
+
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Instant;
+use warp::reply::Response;
+
+use super::reply;
+use super::request::Request;
+use super::session;
+use crate::auth;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::audit::{self, AuditCtx};
+use crate::store::users::{self, NewUser};
+use crate::store::StoreError;
+use crate::text;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateOwner {
+    token: String,
+    email: String,
+    name: String,
+    password: String,
+}
+
+pub async fn status(state: AppState, _: Request) -> Result<Response, ApiError> {
+    let users = state.store.read(users::count).await?;
+    Ok(reply::ok(
+        &json!({ "needed": users == 0 && state.setup.is_open() }),
+    ))
+}
+
+pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    auth::check_same_origin(&state, &req)?;
+    session::throttled(&state, &req)?;
+    let body: CreateOwner = req.json().await?;
+    let closed = || {
+        ApiError::forbidden(
+            "setup_closed",
+            "setup is already done: this server has an account; sign in instead",
+        )
+    };
+    if !state.setup.is_open() || state.store.read(users::count).await? > 0 {
+        return Err(closed());
+    }
+    if !state.setup.accepts(body.token.trim()) {
+        state.login_throttle.failed(req.client, Instant::now());
+        return Err(ApiError::forbidden(
+            "invalid_setup_token",
+            "the setup token is wrong; open the setup link printed in the server's log",
+        ));
+    }
+    let email = text::email("email", &body.email)?;
+    let name = text::label("name", &body.name, text::NAME_MAX)?;
+    text::password("password", &body.password)?;
+    let password_hash = state
+        .passwords
+        .hash(body.password)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ip = req.ip();
+    let created = state
+        .store
+        .write(move |conn| {
+            if users::count(conn)? > 0 {
+                return Err(StoreError::Conflict("setup already done".into()));
+            }
+            let now = now_ms();
+            let user = users::insert(
+                conn,
+                &NewUser {
+                    email: &email,
+                    name: &name,
+                    password_hash: &password_hash,
+                    role: "admin",
+                },
+                now,
+            )?;
+            let ctx = AuditCtx {
+                user_id: Some(user.id),
+                ip: Some(ip),
+                ..AuditCtx::default()
+            };
+            audit::record(
+                conn,
+                &ctx,
+                "user.created",
+                ("user", &user.id.to_string()),
+                &json!({ "via": "setup", "role": "admin" }),
+                now,
+            )?;
+            Ok(user)
+        })
+        .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(StoreError::Conflict(_)) => return Err(closed()),
+        Err(e) => return Err(e.into()),
+    };
+    state.setup.close();
+    log::info!("setup finished: the first account was created; the setup link no longer works");
+    session::start(&state, &req, user, reply::created).await
+}

@@ -1,0 +1,297 @@
+//! The team on this server (admins only): members and their disabling, one-time invite links
+//! (7 days), and accepting an invite, which creates an account and signs it in.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Instant;
+use warp::reply::Response;
+
+use super::ids::{self, wire};
+use super::reply;
+use super::request::Request;
+use super::session;
+use super::views::UserView;
+use crate::auth::{self, Caller};
+use crate::clock::{now_ms, DAY_MS};
+use crate::error::ApiError;
+use crate::secrets::{random_token, sha256};
+use crate::state::AppState;
+use crate::store::audit::{self, AuditCtx};
+use crate::store::invites::{self, Invite};
+use crate::store::users::{self, NewUser};
+use crate::store::StoreError;
+use crate::text;
+
+/// How long an invite link works.
+pub const INVITE_DAYS: i64 = 7;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateMember {
+    disabled: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateInvite {
+    #[serde(default)]
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptInvite {
+    token: String,
+    email: String,
+    name: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InviteView {
+    id: String,
+    role: String,
+    created_by: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    used_by: Option<String>,
+    revoked_at: Option<i64>,
+    status: &'static str,
+}
+
+impl InviteView {
+    fn new(i: &Invite, now: i64) -> InviteView {
+        InviteView {
+            id: wire(i.id),
+            role: i.role.clone(),
+            created_by: wire(i.created_by),
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+            used_at: i.used_at,
+            used_by: ids::wire_opt(i.used_by),
+            revoked_at: i.revoked_at,
+            status: i.status(now),
+        }
+    }
+}
+
+async fn admin(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
+    let caller = auth::session_only(state, req).await?;
+    caller.require_admin()?;
+    Ok(caller)
+}
+
+pub async fn members(state: AppState, req: Request) -> Result<Response, ApiError> {
+    admin(&state, &req).await?;
+    let list = state.store.read(users::list).await?;
+    let members: Vec<UserView> = list.iter().map(UserView::from).collect();
+    Ok(reply::ok(&json!({ "members": members })))
+}
+
+pub async fn update_member(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = admin(&state, &req).await?;
+    let id = ids::path_id(req.param(0), "member")?;
+    let body: UpdateMember = req.json().await?;
+    if id == caller.user.id && body.disabled {
+        return Err(ApiError::bad_request(
+            "cannot_disable_self",
+            "you cannot disable your own account",
+        ));
+    }
+    let ctx = caller.audit();
+    let user = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let user = users::set_disabled(conn, id, body.disabled, now)?;
+            let action = if body.disabled {
+                "user.disabled"
+            } else {
+                "user.enabled"
+            };
+            audit::record(
+                conn,
+                &ctx,
+                action,
+                ("user", &id.to_string()),
+                &json!({ "email": user.email }),
+                now,
+            )?;
+            Ok(user)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("member"),
+            other => other.into(),
+        })?;
+    Ok(reply::ok(&UserView::from(&user)))
+}
+
+pub async fn invites(state: AppState, req: Request) -> Result<Response, ApiError> {
+    admin(&state, &req).await?;
+    let list = state.store.read(invites::list).await?;
+    let now = now_ms();
+    let views: Vec<InviteView> = list.iter().map(|i| InviteView::new(i, now)).collect();
+    Ok(reply::ok(&json!({ "invites": views })))
+}
+
+pub async fn create_invite(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = admin(&state, &req).await?;
+    let body: CreateInvite = if req.header(warp::http::header::CONTENT_LENGTH) == Some("0") {
+        CreateInvite::default()
+    } else {
+        req.json().await?
+    };
+    let role = match body.role.as_deref() {
+        None | Some("member") => "member",
+        Some("admin") => "admin",
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_role",
+                format!("role must be \"member\" or \"admin\"; got {other:?}"),
+            ))
+        }
+    };
+    let token = random_token(32)?;
+    let hash = token.digest();
+    let ctx = caller.audit();
+    let created_by = caller.user.id;
+    let invite = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let invite = invites::insert(
+                conn,
+                &hash,
+                role,
+                created_by,
+                now,
+                now + INVITE_DAYS * DAY_MS,
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                "invite.created",
+                ("invite", &invite.id.to_string()),
+                &json!({ "role": role }),
+                now,
+            )?;
+            Ok(invite)
+        })
+        .await?;
+    let mut view = serde_json::to_value(InviteView::new(&invite, now_ms()))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The link is shown once, here; the server keeps only its digest.
+    view["url"] = json!(format!(
+        "{}/invite#token={}",
+        state.site.base_url,
+        token.expose()
+    ));
+    Ok(reply::created(&view))
+}
+
+pub async fn revoke_invite(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = admin(&state, &req).await?;
+    let id = ids::path_id(req.param(0), "invite")?;
+    let ctx = caller.audit();
+    let invite = state
+        .store
+        .write(move |conn| {
+            invites::get(conn, id)?;
+            let now = now_ms();
+            if invites::revoke(conn, id, now)? {
+                audit::record(
+                    conn,
+                    &ctx,
+                    "invite.revoked",
+                    ("invite", &id.to_string()),
+                    &serde_json::Value::Null,
+                    now,
+                )?;
+            }
+            invites::get(conn, id)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("invite"),
+            other => other.into(),
+        })?;
+    Ok(reply::ok(&InviteView::new(&invite, now_ms())))
+}
+
+pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    auth::check_same_origin(&state, &req)?;
+    session::throttled(&state, &req)?;
+    let body: AcceptInvite = req.json().await?;
+    let email = text::email("email", &body.email)?;
+    let name = text::label("name", &body.name, text::NAME_MAX)?;
+    text::password("password", &body.password)?;
+    let hash = sha256(body.token.trim().as_bytes());
+    let now = now_ms();
+    let invite = state
+        .store
+        .read(move |conn| invites::by_hash(conn, &hash))
+        .await?;
+    let invite = match invite {
+        Some(i) if i.status(now) == "pending" => i,
+        _ => {
+            state.login_throttle.failed(req.client, Instant::now());
+            return Err(ApiError::forbidden(
+                "invalid_invite",
+                "this invite link is not valid: it may have been used, revoked, or expired (links last 7 days); ask an admin for a new one",
+            ));
+        }
+    };
+    let password_hash = state
+        .passwords
+        .hash(body.password)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ip = req.ip();
+    let user = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            // Re-checked inside the transaction: two people racing for one link get one account.
+            let current = invites::get(conn, invite.id)?;
+            if current.status(now) != "pending" {
+                return Err(StoreError::Conflict("invite already used".into()));
+            }
+            let user = users::insert(
+                conn,
+                &NewUser {
+                    email: &email,
+                    name: &name,
+                    password_hash: &password_hash,
+                    role: &current.role,
+                },
+                now,
+            )?;
+            invites::mark_used(conn, current.id, user.id, now)?;
+            let ctx = AuditCtx {
+                user_id: Some(user.id),
+                ip: Some(ip),
+                ..AuditCtx::default()
+            };
+            audit::record(
+                conn,
+                &ctx,
+                "user.created",
+                ("user", &user.id.to_string()),
+                &json!({ "via": "invite", "inviteId": wire(current.id), "role": current.role }),
+                now,
+            )?;
+            Ok(user)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) if m.contains("invite") => {
+                ApiError::forbidden("invalid_invite", "this invite link has just been used")
+            }
+            StoreError::Conflict(m) => ApiError::conflict("email_taken", m),
+            other => other.into(),
+        })?;
+    session::start(&state, &req, user, reply::created).await
+}

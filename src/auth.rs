@@ -1,0 +1,343 @@
+//! Who is calling: an API key (`X-API-Key` or `Authorization: Bearer`) or a browser session cookie,
+//! resolved to a `Caller`; the cross-site request check for cookie-authenticated changes; and the
+//! throttle that records a key's last use about once a minute.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use warp::http::{header, Method};
+
+use crate::api::request::Request;
+use crate::clock::{now_ms, MINUTE_MS};
+use crate::error::ApiError;
+use crate::keys;
+use crate::secrets::sha256;
+use crate::state::AppState;
+use crate::store::audit::AuditCtx;
+use crate::store::keys::KeyRecord;
+use crate::store::users::User;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "ar_session";
+
+/// The agent a key acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRef {
+    pub id: i64,
+    pub name: String,
+    pub role: Option<String>,
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Via {
+    Session { session_id: i64, expires_at: i64 },
+    Key(Box<KeyRecord>),
+}
+
+/// An authenticated caller: always a user; an agent too when a key acts as one.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub agent: Option<AgentRef>,
+    pub via: Via,
+    pub ip: String,
+}
+
+impl Caller {
+    /// The audit trail's view of this caller.
+    pub fn audit(&self) -> AuditCtx {
+        let (key_id, session_id) = match &self.via {
+            Via::Session { session_id, .. } => (None, Some(*session_id)),
+            Via::Key(key) => (Some(key.id), None),
+        };
+        AuditCtx {
+            user_id: Some(self.user.id),
+            agent_id: self.agent.as_ref().map(|a| a.id),
+            key_id,
+            session_id,
+            ip: Some(self.ip.clone()),
+        }
+    }
+
+    pub fn session_id(&self) -> Option<i64> {
+        match &self.via {
+            Via::Session { session_id, .. } => Some(*session_id),
+            Via::Key(_) => None,
+        }
+    }
+
+    pub fn key(&self) -> Option<&KeyRecord> {
+        match &self.via {
+            Via::Key(key) => Some(key),
+            Via::Session { .. } => None,
+        }
+    }
+
+    /// Refuses keys acting as an agent: some things only the person (or a key acting as them) may do.
+    pub fn require_user_identity(&self) -> Result<(), ApiError> {
+        match &self.agent {
+            None => Ok(()),
+            Some(agent) => Err(ApiError::forbidden(
+                "agent_not_allowed",
+                format!(
+                    "this key acts as the agent \"{}\"; managing agents needs a session or a key that acts as you",
+                    agent.name
+                ),
+            )),
+        }
+    }
+
+    /// Refuses non-admins.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "admin_required",
+                "only an admin can do this",
+            ))
+        }
+    }
+}
+
+/// A session or an API key.
+pub async fn session_or_key(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
+    if let Some(presented) = presented_key(req)? {
+        return by_key(state, req, presented).await;
+    }
+    match session_token(req) {
+        Some(token) => by_session(state, req, token).await,
+        None => Err(ApiError::unauthorized(
+            "missing_key",
+            "authentication required: send an API key in the X-API-Key header or as Authorization: Bearer, or sign in",
+        )),
+    }
+}
+
+/// A session only (key management, account, team, activity). A valid key gets 403; an invalid one
+/// the usual 401.
+pub async fn session_only(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
+    if let Some(presented) = presented_key(req)? {
+        by_key(state, req, presented).await?;
+        return Err(ApiError::forbidden(
+            "session_required",
+            "API keys cannot do this: sign in to the settings page (or use the command line) to manage keys, your account and your team",
+        ));
+    }
+    match session_token(req) {
+        Some(token) => by_session(state, req, token).await,
+        None => Err(ApiError::unauthorized(
+            "missing_session",
+            "sign in first: this needs a browser session",
+        )),
+    }
+}
+
+/// The presented key, if the request carries one. `Authorization` with another scheme is ignored
+/// unless no other credential exists.
+fn presented_key(req: &Request) -> Result<Option<&str>, ApiError> {
+    if let Some(v) = req.headers.get("x-api-key") {
+        return v
+            .to_str()
+            .map(|s| Some(s.trim()))
+            .map_err(|_| invalid_key_error());
+    }
+    if let Some(v) = req.headers.get(header::AUTHORIZATION) {
+        let value = v.to_str().map_err(|_| invalid_key_error())?;
+        let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return Ok(Some(rest.trim()));
+        }
+    }
+    Ok(None)
+}
+
+fn invalid_key_error() -> ApiError {
+    ApiError::unauthorized("invalid_key", "the API key is not valid")
+}
+
+async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Caller, ApiError> {
+    let stored = keys::parse(presented).map_err(|e| {
+        ApiError::unauthorized("invalid_key", format!("the API key is not valid: {e}"))
+    })?;
+    let found = state
+        .store
+        .read(move |conn| crate::store::keys::lookup(conn, &stored.hash))
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_key", "the API key is not valid: no such key")
+        })?;
+    let now = now_ms();
+    let mut key = found.key;
+    if let Some(at) = key.revoked_at {
+        return Err(ApiError::unauthorized(
+            "revoked_key",
+            format!("this API key was revoked at {at} (ms since epoch); create a new one"),
+        ));
+    }
+    if let Some(at) = key.expires_at.filter(|at| *at <= now) {
+        return Err(ApiError::unauthorized(
+            "expired_key",
+            format!("this API key expired at {at} (ms since epoch); create a new one"),
+        ));
+    }
+    if found.user.disabled_at.is_some() {
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "the account this key belongs to is disabled",
+        ));
+    }
+    if found.agent_deleted_at.is_some() {
+        // Deleting an agent revokes its keys in the same transaction; this is belt and braces.
+        return Err(ApiError::unauthorized(
+            "revoked_key",
+            "this key's agent was deleted",
+        ));
+    }
+    if state.key_usage.should_record(key.id, key.last_used_at, now) {
+        let id = key.id;
+        state
+            .store
+            .write(move |conn| crate::store::keys::touch(conn, id, now))
+            .await?;
+        key.last_used_at = Some(now);
+    }
+    let agent = key.agent_id.map(|id| AgentRef {
+        id,
+        name: key.agent_name.clone().unwrap_or_default(),
+        role: key.agent_role.clone(),
+    });
+    Ok(Caller {
+        user: found.user,
+        agent,
+        via: Via::Key(Box::new(key)),
+        ip: req.ip(),
+    })
+}
+
+async fn by_session(state: &AppState, req: &Request, token: String) -> Result<Caller, ApiError> {
+    let hash = sha256(token.as_bytes());
+    let found = state
+        .store
+        .read(move |conn| crate::store::sessions::lookup(conn, &hash))
+        .await?;
+    let now = now_ms();
+    let session = match found {
+        Some(s) if s.ended_at.is_none() && s.expires_at > now && s.user.disabled_at.is_none() => s,
+        _ => {
+            return Err(ApiError::unauthorized(
+                "invalid_session",
+                "your session has ended; sign in again",
+            ))
+        }
+    };
+    check_same_origin(state, req)?;
+    Ok(Caller {
+        user: session.user,
+        agent: None,
+        via: Via::Session {
+            session_id: session.session_id,
+            expires_at: session.expires_at,
+        },
+        ip: req.ip(),
+    })
+}
+
+/// The session token from the `Cookie` header(s), if any.
+pub fn session_token(req: &Request) -> Option<String> {
+    req.headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Refuses a state-changing request that a browser sent from another site. Browsers label such
+/// requests with `Sec-Fetch-Site` and `Origin`; clients that send neither are not browsers acting
+/// for a victim, and are let through.
+pub fn check_same_origin(state: &AppState, req: &Request) -> Result<(), ApiError> {
+    if matches!(req.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let refused = || {
+        ApiError::forbidden(
+            "cross_site_request",
+            "refused a cross-site request: changes made with a session cookie must come from this server's own pages",
+        )
+    };
+    if let Some(site) = req.header("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return Err(refused());
+        }
+    }
+    if let Some(origin) = req.header(header::ORIGIN) {
+        let own_host = req
+            .header(header::HOST)
+            .map(|h| h.to_ascii_lowercase())
+            .unwrap_or_default();
+        let origin = origin.to_ascii_lowercase();
+        let same = origin == state.site.origin.to_ascii_lowercase()
+            || origin == format!("http://{own_host}")
+            || origin == format!("https://{own_host}");
+        if !same {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}
+
+/// Remembers when each key's last use was written, so that at most one write per key per minute
+/// reaches the database however many requests arrive.
+#[derive(Debug, Default)]
+pub struct KeyUsage {
+    written: Mutex<HashMap<i64, i64>>,
+}
+
+/// Entries kept before old ones are swept.
+const KEY_USAGE_SWEEP_AT: usize = 100_000;
+
+impl KeyUsage {
+    /// Whether this use should be written: the stored value is a minute old (or unset) and no other
+    /// request has just written it.
+    pub fn should_record(&self, key_id: i64, stored: Option<i64>, now: i64) -> bool {
+        if stored.is_some_and(|at| now - at < MINUTE_MS) {
+            return false;
+        }
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        if written.get(&key_id).is_some_and(|at| now - at < MINUTE_MS) {
+            return false;
+        }
+        if written.len() >= KEY_USAGE_SWEEP_AT {
+            written.retain(|_, at| now - *at < MINUTE_MS);
+        }
+        written.insert(key_id, now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_use_is_recorded_at_most_once_a_minute() {
+        let usage = KeyUsage::default();
+        let t0 = 1_000_000;
+        assert!(usage.should_record(1, None, t0));
+        assert!(
+            !usage.should_record(1, None, t0 + 5),
+            "a second request raced the first"
+        );
+        assert!(!usage.should_record(1, Some(t0), t0 + MINUTE_MS - 1));
+        assert!(usage.should_record(1, Some(t0), t0 + MINUTE_MS));
+        assert!(
+            usage.should_record(2, None, t0),
+            "keys are throttled separately"
+        );
+    }
+}

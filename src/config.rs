@@ -1,0 +1,134 @@
+//! The command line: sub-commands and flags, each flag with its environment variable and default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
+pub const DEFAULT_DB: &str = "./artifact-review.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "artifact-review",
+    version,
+    about = "Self-hosted review server for HTML, Markdown and ZIP artifacts made by people and AI agents.",
+    after_help = "With no sub-command, runs the server (same as `serve`)."
+)]
+pub struct Cli {
+    /// The SQLite database file (created with its schema if missing).
+    #[arg(long, env = "ARTIFACT_REVIEW_DB", default_value = DEFAULT_DB, global = true)]
+    pub db: PathBuf,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the log says which).
+    #[arg(long, env = "ARTIFACT_REVIEW_ADDR", default_value = DEFAULT_ADDR, global = true)]
+    pub addr: SocketAddr,
+
+    /// Public base URL, used to build share links and to check the Host header
+    /// (default: http://<addr>).
+    #[arg(long, env = "ARTIFACT_REVIEW_BASE_URL", global = true)]
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Write a consistent copy of the live database to PATH (SQLite online backup).
+    Backup {
+        /// Where to write the copy (replaced atomically if it exists).
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; prints its id. The password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Make the account an admin (the first account always is).
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create an agent under a user; prints its id.
+    Create {
+        /// The owner's email.
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// Optional role, e.g. "coding" or "qa".
+        #[arg(long)]
+        role: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key; prints the full key, once.
+    Create {
+        /// The owner's email.
+        #[arg(long)]
+        user: String,
+        /// A label, e.g. "CI".
+        #[arg(long)]
+        name: String,
+        /// Act as this agent of the user (name or id) instead of the user.
+        #[arg(long)]
+        agent: Option<String>,
+        /// Expire after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List a user's keys (tab-separated: id, name, prefix, identity, status, created, expires, last used).
+    List {
+        #[arg(long)]
+        user: String,
+        /// Include revoked keys.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a key by id; takes effect on the server's next request.
+    Revoke {
+        /// The key id (from `key list`).
+        key_id: i64,
+    },
+}
+
+impl ServeArgs {
+    /// The base URL without a trailing slash.
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        match &self.base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{bound}"),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! One error type for every HTTP answer that is not a success, mapped to a status and the JSON body
+//! `{"error": "...", "code": "..."}` in one exhaustive match. `recover` turns warp's own rejections
+//! (no route, wrong method) into the same shape.
+
+use std::convert::Infallible;
+
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::Rejection;
+
+use crate::store::StoreError;
+use crate::text::TextError;
+
+/// The `WWW-Authenticate` challenge sent with every 401.
+pub const API_KEY_CHALLENGE: &str = r#"ApiKey realm="Artifact Review", header="X-API-Key""#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is wrong; `code` says how.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 401: no valid credentials; `code` says which failure.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: authenticated, but not allowed to do this.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// 404: no such thing, or the caller may not know it exists.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 408: the client took too long to send its body.
+    #[error("the request body was not received in time")]
+    RequestTimeout,
+    /// 413: the body is over the transport limit for this route.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    /// 429
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// 500: our fault. The cause is logged once; the client only learns it was the server.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::NotFound(format!("{what} not found"))
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::Conflict { code, .. } => code,
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::RequestTimeout => "request_timeout",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The JSON answer. A 500 is logged here, once, with its cause.
+    pub fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            ApiError::Internal(cause) => {
+                log::error!("internal error: {cause}");
+                "the server failed to handle this request; it has been logged".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({ "error": message, "code": self.code() });
+        let mut response = crate::api::reply::json(status, &body);
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized { .. } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(API_KEY_CHALLENGE),
+                );
+            }
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("not found".into()),
+            StoreError::Conflict(message) => ApiError::Conflict {
+                code: "conflict",
+                message,
+            },
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<TextError> for ApiError {
+    fn from(e: TextError) -> Self {
+        let code = match e {
+            TextError::TooLong { .. } => "too_long",
+            TextError::TooShort { .. } => "too_short",
+            TextError::Empty { .. } => "required",
+            _ => "invalid_text",
+        };
+        ApiError::BadRequest {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<crate::secrets::RandomError> for ApiError {
+    fn from(e: crate::secrets::RandomError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// Turns warp's rejections (no route matched, wrong method, anything a built-in filter refused)
+/// into our JSON errors. Our own handlers never reject, so this only sees routing outcomes.
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    let error = if rejection.is_not_found() {
+        ApiError::NotFound("no such route; see GET /api/v1 for the list of endpoints".into())
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::MethodNotAllowed
+    } else {
+        ApiError::bad_request("bad_request", format!("{rejection:?}"))
+    };
+    Ok(error.into_response())
+}

@@ -1,0 +1,35 @@
+//! Artifact Review: a self-hosted review server for HTML, Markdown and ZIP artifacts made by people
+//! and AI agents. One binary: a JSON API, an embedded settings UI, one SQLite file.
+
+/// The HTTP API: route table, request/response plumbing, one module per resource.
+pub mod api;
+/// Who is calling: API key or session -> Caller; cross-site checks; last-used throttling.
+pub mod auth;
+/// The admin sub-commands working directly on the database file.
+pub mod cli;
+/// Milliseconds since the Unix epoch.
+pub mod clock;
+/// Command-line flags, environment variables and defaults.
+pub mod config;
+/// The one API error type and its JSON shape.
+pub mod error;
+/// The API key format: generation, checksum, parsing, hashing.
+pub mod keys;
+/// argon2id password hashing with a concurrency limit.
+pub mod password;
+/// Random tokens, SHA-256 digests, and a redacting secret type.
+pub mod secrets;
+/// The accept loop: timeouts, connection cap, Host check, graceful shutdown.
+pub mod server;
+/// The first-run setup token.
+pub mod setup;
+/// What request handlers share.
+pub mod state;
+/// All SQL: the SQLite store, its schema and one module per resource.
+pub mod store;
+/// Text field limits and validation.
+pub mod text;
+/// Sign-in throttling per client address.
+pub mod throttle;
+/// The embedded settings UI pages and assets.
+pub mod web;

@@ -1,0 +1,197 @@
+//! The HTTP server: our own accept loop over a bound listener (tests pass port 0), serving the warp
+//! routes through hyper with a header-read deadline, a cap on open connections and on header size,
+//! a `Host` check before routing (DNS rebinding), and graceful shutdown that lets in-flight
+//! requests finish.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_service::Service;
+use warp::http::{header, StatusCode};
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::api;
+use crate::api::discovery::Docs;
+use crate::api::router::ClientAddr;
+use crate::auth::KeyUsage;
+use crate::error::{recover, ApiError};
+use crate::password::Passwords;
+use crate::setup::SetupGate;
+use crate::state::{AppState, Site};
+use crate::store::{users, Store};
+use crate::throttle::LoginThrottle;
+
+/// A client must send its request line and headers within this time, including the first request
+/// on a new connection and each request on a kept-alive one; otherwise it is disconnected.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Open connections at most; further clients wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Total size of request headers accepted.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// How long shutdown waits for in-flight requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish (up to the grace period)
+/// and checkpoints the database.
+pub async fn serve(
+    listener: TcpListener,
+    store: Store,
+    base_url: Option<String>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let bound = listener.local_addr()?;
+    let base_url = base_url.unwrap_or_else(|| format!("http://{bound}"));
+    let site = Arc::new(Site::new(&base_url, bound));
+    let state = AppState {
+        store: store.clone(),
+        site: site.clone(),
+        passwords: Passwords::default(),
+        login_throttle: Arc::new(LoginThrottle::default()),
+        setup: Arc::new(SetupGate::default()),
+        key_usage: Arc::new(KeyUsage::default()),
+        docs: Arc::new(OnceLock::new()),
+    };
+    let (routes, table) = api::build(state.clone());
+    let docs = Docs::new(&site, &table).map_err(std::io::Error::other)?;
+    let _ = state.docs.set(docs);
+    let app = routes.recover(recover).unify();
+    let service = warp::service(app);
+
+    log::info!("listening on http://{bound}");
+    announce_setup(&state).await;
+
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    log::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        let site = site.clone();
+        let handler = service_fn(move |request| {
+            let mut service = service.clone();
+            let site = site.clone();
+            async move { Ok::<_, Infallible>(handle(&mut service, &site, peer, request).await) }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(256 * 1024)
+            .serve_connection(TokioIo::new(stream), handler);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                log::debug!("connection from {peer} ended: {e}");
+            }
+            drop(permit);
+        });
+    }
+
+    log::info!("shutting down: finishing in-flight requests");
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        log::warn!("some connections were still open after {SHUTDOWN_GRACE:?}; closing them");
+    }
+    store.close().await;
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Checks what must hold before routing, tags the request with the client address, and routes it.
+async fn handle<S>(
+    service: &mut S,
+    site: &Site,
+    peer: SocketAddr,
+    mut request: hyper::Request<Incoming>,
+) -> Response
+where
+    S: Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>,
+{
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        let mut response = ApiError::bad_request(
+            "headers_too_large",
+            format!("the request headers are {header_bytes} bytes; the limit is {MAX_HEADER_BYTES} bytes"),
+        )
+        .into_response();
+        *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        return response;
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+    match host {
+        Some(host) if site.host_allowed(&host) => {}
+        other => {
+            return ApiError::bad_request(
+                "host_not_allowed",
+                format!(
+                    "this server does not answer for the host {:?}; it serves {} (start it with --base-url to add a public name)",
+                    other.unwrap_or_default(),
+                    site.base_url
+                ),
+            )
+            .into_response();
+        }
+    }
+    request.extensions_mut().insert(ClientAddr(peer.ip()));
+    match service.call(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// While the database has no account, opens the setup gate and logs the one-time link.
+async fn announce_setup(state: &AppState) {
+    match state.store.read(users::count).await {
+        Ok(0) => match state.setup.open() {
+            Ok(token) => log::info!(
+                "no account exists yet: finish setup at {}/setup#token={} (this link works once)",
+                state.site.base_url,
+                token.expose()
+            ),
+            Err(e) => log::error!("could not make a setup token: {e}"),
+        },
+        Ok(_) => {}
+        Err(e) => log::error!("could not count accounts: {e}"),
+    }
+}

@@ -1,0 +1,105 @@
+//! What every request handler shares: the store, the server's configuration, and the in-memory
+//! guards (password hashing limit, sign-in throttle, setup gate, key-usage throttle).
+
+use std::sync::{Arc, OnceLock};
+
+use crate::api::discovery::Docs;
+use crate::auth::KeyUsage;
+use crate::password::Passwords;
+use crate::setup::SetupGate;
+use crate::store::Store;
+use crate::throttle::LoginThrottle;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub site: Arc<Site>,
+    pub passwords: Passwords,
+    pub login_throttle: Arc<LoginThrottle>,
+    pub setup: Arc<SetupGate>,
+    pub key_usage: Arc<KeyUsage>,
+    /// Discovery and OpenAPI documents, rendered once the route table exists.
+    pub docs: Arc<OnceLock<Docs>>,
+}
+
+/// Where the server is reachable.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// e.g. `http://127.0.0.1:8787`, no trailing slash.
+    pub base_url: String,
+    /// Scheme + host + port of the base URL, as browsers send it in `Origin`.
+    pub origin: String,
+    /// Host names (with port when not the default) accepted in the `Host` header.
+    pub allowed_hosts: Vec<String>,
+    /// Whether cookies get `Secure` (the base URL is https).
+    pub secure_cookies: bool,
+}
+
+impl Site {
+    /// Describes a server bound to `bound` and reachable at `base_url`.
+    pub fn new(base_url: &str, bound: std::net::SocketAddr) -> Site {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let secure_cookies = base_url.starts_with("https://");
+        let after_scheme = base_url
+            .split_once("://")
+            .map(|(_, rest)| rest)
+            .unwrap_or(&base_url);
+        let authority = after_scheme.split('/').next().unwrap_or_default();
+        let scheme = if secure_cookies { "https" } else { "http" };
+        let origin = format!("{scheme}://{authority}");
+        let port = bound.port();
+        let mut allowed_hosts = vec![authority.to_ascii_lowercase()];
+        for name in ["localhost", "127.0.0.1", "[::1]"] {
+            allowed_hosts.push(name.to_string());
+            allowed_hosts.push(format!("{name}:{port}"));
+        }
+        if !bound.ip().is_unspecified() {
+            allowed_hosts.push(bound.to_string());
+        }
+        Site {
+            base_url,
+            origin,
+            allowed_hosts,
+            secure_cookies,
+        }
+    }
+
+    /// Whether a `Host` header names this server (DNS-rebinding protection).
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.allowed_hosts.contains(&host)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_names_and_the_base_url_host_are_allowed() {
+        let site = Site::new(
+            "https://review.example.com/",
+            "0.0.0.0:8787".parse().expect("addr"),
+        );
+        assert_eq!(site.base_url, "https://review.example.com");
+        assert_eq!(site.origin, "https://review.example.com");
+        assert!(site.secure_cookies);
+        assert!(site.host_allowed("review.example.com"));
+        assert!(site.host_allowed("Review.Example.com"));
+        assert!(site.host_allowed("localhost:8787"));
+        assert!(site.host_allowed("127.0.0.1:8787"));
+        assert!(!site.host_allowed("attacker.example"));
+        assert!(!site.host_allowed("0.0.0.0:8787"));
+    }
+
+    #[test]
+    fn a_specific_bound_address_is_allowed() {
+        let site = Site::new(
+            "http://127.0.0.1:9000",
+            "192.168.1.5:9000".parse().expect("addr"),
+        );
+        assert!(site.host_allowed("192.168.1.5:9000"));
+        assert!(site.host_allowed("127.0.0.1:9000"));
+        assert!(!site.secure_cookies);
+    }
+}

@@ -1,0 +1,115 @@
+//! Agents: named personas under one user. Soft-deleted; deleting one revokes its keys.
+
+use rusqlite::{params, Connection, Row};
+
+use super::error::StoreResult;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub role: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+macro_rules! agent_columns {
+    () => {
+        "a.id, a.user_id, a.name, a.role, a.created_at, a.updated_at, a.deleted_at"
+    };
+}
+
+impl Agent {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
+        Ok(Agent {
+            id: r.get(0)?,
+            user_id: r.get(1)?,
+            name: r.get(2)?,
+            role: r.get(3)?,
+            created_at: r.get(4)?,
+            updated_at: r.get(5)?,
+            deleted_at: r.get(6)?,
+        })
+    }
+}
+
+pub fn insert(
+    conn: &Connection,
+    user_id: i64,
+    name: &str,
+    role: Option<&str>,
+    now: i64,
+) -> StoreResult<Agent> {
+    conn.prepare_cached(
+        "INSERT INTO agents (user_id, name, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+    )?
+    .execute(params![user_id, name, role, now])?;
+    get(conn, user_id, conn.last_insert_rowid())
+}
+
+/// The user's active agents, oldest first.
+pub fn list(conn: &Connection, user_id: i64) -> StoreResult<Vec<Agent>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        agent_columns!(),
+        " FROM agents a WHERE a.user_id = ?1 AND a.deleted_at IS NULL ORDER BY a.id"
+    ))?;
+    let rows = stmt.query_map([user_id], Agent::from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One active agent of this user; `NotFound` for anyone else's or a deleted one.
+pub fn get(conn: &Connection, user_id: i64, id: i64) -> StoreResult<Agent> {
+    Ok(conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            agent_columns!(),
+            " FROM agents a WHERE a.id = ?1 AND a.user_id = ?2 AND a.deleted_at IS NULL"
+        ))?
+        .query_row([id, user_id], Agent::from_row)?)
+}
+
+/// The user's active agents with this exact name (for the CLI's `--agent NAME`).
+pub fn by_name(conn: &Connection, user_id: i64, name: &str) -> StoreResult<Vec<Agent>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        agent_columns!(),
+        " FROM agents a WHERE a.user_id = ?1 AND a.name = ?2 AND a.deleted_at IS NULL ORDER BY a.id"
+    ))?;
+    let rows = stmt.query_map(params![user_id, name], Agent::from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Renames and/or changes the role. `role: Some(None)` clears it.
+pub fn update(
+    conn: &Connection,
+    user_id: i64,
+    id: i64,
+    name: Option<&str>,
+    role: Option<Option<&str>>,
+    now: i64,
+) -> StoreResult<Agent> {
+    let current = get(conn, user_id, id)?;
+    let name = name.unwrap_or(&current.name);
+    let role = role.unwrap_or(current.role.as_deref());
+    conn.prepare_cached("UPDATE agents SET name = ?2, role = ?3, updated_at = ?4 WHERE id = ?1")?
+        .execute(params![id, name, role, now])?;
+    get(conn, user_id, id)
+}
+
+/// Soft-deletes the agent and revokes its active keys; returns the agent as it was and the ids of
+/// the keys revoked.
+pub fn delete(
+    conn: &Connection,
+    user_id: i64,
+    id: i64,
+    now: i64,
+) -> StoreResult<(Agent, Vec<i64>)> {
+    let agent = get(conn, user_id, id)?;
+    let revoked = super::keys::revoke_for_agent(conn, id, user_id, now)?;
+    conn.prepare_cached("UPDATE agents SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok((agent, revoked))
+}

@@ -1,0 +1,38 @@
+//! What can go wrong in the store, in terms the layers above can act on.
+
+/// A store failure. `NotFound` and `Conflict` are the caller's business; the rest are faults.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("the database was written by a newer Artifact Review (schema version {found}); this binary knows schema version {supported} at most")]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("database pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("database task failed: {0}")]
+    Task(String),
+    #[error("{0}")]
+    Random(#[from] crate::secrets::RandomError),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            rusqlite::Error::SqliteFailure(f, msg)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint violated".into()))
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,124 @@
+//! The store: every SQL statement of the product lives under this module. It knows nothing about
+//! HTTP. Reads run on a pool of read-only connections; writes go to the single writer thread. Both
+//! are offered as async methods (for the server, run off the async workers) and blocking ones (for
+//! the CLI).
+
+pub mod agents;
+pub mod audit;
+pub mod error;
+pub mod invites;
+pub mod keys;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+
+pub use error::{StoreError, StoreResult};
+use writer::Writer;
+
+type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// Read connections kept open.
+const READERS: u32 = 8;
+
+/// A cheap, cloneable handle to one database file.
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    readers: Pool,
+    writer: Writer,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        let mut conn = Connection::open(path)?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let writer = Writer::start(conn).map_err(|e| StoreError::Task(e.to_string()))?;
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| {
+                schema::configure(c)?;
+                // Readers never write; a write slipping into a read path fails loudly.
+                c.execute_batch("PRAGMA query_only = ON;")
+            });
+        let readers = r2d2::Pool::builder()
+            .max_size(READERS)
+            .min_idle(Some(1))
+            .build(manager)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            readers,
+            writer,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a read connection, on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || f(&*readers.get()?))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` inside the writer's transaction; resolves after commit.
+    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.writer
+            .submit(f)?
+            .await
+            .map_err(|_| StoreError::Task("the write was dropped before it ran".into()))?
+    }
+
+    /// Blocking form of `read`, for the CLI.
+    pub fn read_blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T>,
+    {
+        f(&*self.readers.get()?)
+    }
+
+    /// Blocking form of `write`, for the CLI.
+    pub fn write_blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.writer
+            .submit(f)?
+            .blocking_recv()
+            .map_err(|_| StoreError::Task("the write was dropped before it ran".into()))?
+    }
+
+    /// Finishes queued writes, checkpoints the WAL into the database file and closes the writer.
+    pub async fn close(&self) {
+        self.writer.close().await;
+    }
+
+    /// Writes a consistent copy of the live database to `dest` (SQLite online backup).
+    pub fn backup_to(&self, dest: &Path) -> StoreResult<()> {
+        let src = self.readers.get()?;
+        let mut out = Connection::open(dest)?;
+        let backup = rusqlite::backup::Backup::new(&src, &mut out)?;
+        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! Browser sessions: the cookie carries a random token; only its SHA-256 is stored.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::error::StoreResult;
+use super::users::{user_columns, User};
+
+/// A live session and its account.
+#[derive(Debug, Clone)]
+pub struct SessionAuth {
+    pub session_id: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub user: User,
+}
+
+pub struct NewSession<'a> {
+    pub hash: &'a [u8; 32],
+    pub user_id: i64,
+    pub expires_at: i64,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+pub fn insert(conn: &Connection, new: &NewSession<'_>, now: i64) -> StoreResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, ip, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        &new.hash[..],
+        new.user_id,
+        now,
+        new.expires_at,
+        new.ip,
+        new.user_agent
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> StoreResult<Option<SessionAuth>> {
+    Ok(conn
+        .prepare_cached(concat!(
+            "SELECT s.id, s.expires_at, s.ended_at, ",
+            user_columns!(),
+            " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1"
+        ))?
+        .query_row([&hash[..]], |r| {
+            Ok(SessionAuth {
+                session_id: r.get(0)?,
+                expires_at: r.get(1)?,
+                ended_at: r.get(2)?,
+                user: User::from_row_at(r, 3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Ends one session (sign out).
+pub fn end(conn: &Connection, session_id: i64, now: i64) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL")?
+        .execute(params![session_id, now])?;
+    Ok(())
+}
+
+/// Ends every session of a user except `keep` (password change, disabling).
+pub fn end_others(conn: &Connection, user_id: i64, keep: i64, now: i64) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sessions SET ended_at = ?3 WHERE user_id = ?1 AND id != ?2 AND ended_at IS NULL",
+        )?
+        .execute(params![user_id, keep, now])?)
+}
+
+/// Ends every session of a user.
+pub fn end_all_for_user(conn: &Connection, user_id: i64, now: i64) -> StoreResult<usize> {
+    end_others(conn, user_id, 0, now)
+}

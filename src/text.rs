@@ -1,0 +1,252 @@
+//! Text fields written by people and agents: trimming, length limits counted in Unicode scalar
+//! values (not bytes), and the characters we refuse. Every refusal names the field, the limit and the
+//! actual length, so the caller can fix the request without guessing.
+
+/// Limits of SPEC section 5, in Unicode scalar values after trimming.
+pub const NAME_MAX: usize = 100;
+pub const ARTIFACT_NAME_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 500;
+pub const VERSION_NAME_MAX: usize = 100;
+pub const COMMENT_MAX: usize = 10_000;
+pub const REPLY_MAX: usize = 5_000;
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 1_000;
+pub const EMAIL_MAX: usize = 254;
+
+/// Why a text field was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("{field} is {actual} characters long; the limit is {max} characters")]
+    TooLong {
+        field: &'static str,
+        max: usize,
+        actual: usize,
+    },
+    #[error("{field} is {actual} characters long; it must be at least {min} characters")]
+    TooShort {
+        field: &'static str,
+        min: usize,
+        actual: usize,
+    },
+    #[error("{field} must not contain NUL characters")]
+    Nul { field: &'static str },
+    #[error("{field} must not contain control characters or line breaks")]
+    Control { field: &'static str },
+    #[error("{field} is not a valid email address")]
+    Email { field: &'static str },
+}
+
+impl TextError {
+    /// The field the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            TextError::Empty { field }
+            | TextError::TooLong { field, .. }
+            | TextError::TooShort { field, .. }
+            | TextError::Nul { field }
+            | TextError::Control { field }
+            | TextError::Email { field } => field,
+        }
+    }
+}
+
+/// Number of Unicode scalar values.
+pub fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// A one-line label (key, agent, artifact or version name, agent role): trimmed, 1..=max
+/// characters, no control characters.
+pub fn label(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
+    let trimmed = value.trim();
+    if trimmed.contains('\0') {
+        return Err(TextError::Nul { field });
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(TextError::Control { field });
+    }
+    bounded(field, trimmed, max)
+}
+
+/// Free text (comments, replies, descriptions): trimmed, 1..=max characters, line breaks allowed,
+/// NUL refused.
+pub fn body(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
+    let trimmed = value.trim();
+    if trimmed.contains('\0') {
+        return Err(TextError::Nul { field });
+    }
+    bounded(field, trimmed, max)
+}
+
+/// Optional free text that may be empty (an artifact description): trimmed, 0..=max characters.
+pub fn optional_body(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
+    if value.trim().is_empty() {
+        return Ok(String::new());
+    }
+    body(field, value, max)
+}
+
+/// An email address: trimmed, lower-cased, one `@` with text on both sides, no spaces.
+pub fn email(field: &'static str, value: &str) -> Result<String, TextError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(TextError::Empty { field });
+    }
+    let actual = char_len(trimmed);
+    if actual > EMAIL_MAX {
+        return Err(TextError::TooLong {
+            field,
+            max: EMAIL_MAX,
+            actual,
+        });
+    }
+    let mut parts = trimmed.split('@');
+    let (local, domain) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(l), Some(d), None) => (l, d),
+        _ => return Err(TextError::Email { field }),
+    };
+    let ok = !local.is_empty()
+        && !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !trimmed
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+    if !ok {
+        return Err(TextError::Email { field });
+    }
+    Ok(trimmed.to_lowercase())
+}
+
+/// A new password: at least 8 characters (not trimmed: spaces count), at most 1000, no NUL.
+pub fn password(field: &'static str, value: &str) -> Result<(), TextError> {
+    if value.contains('\0') {
+        return Err(TextError::Nul { field });
+    }
+    let actual = char_len(value);
+    if actual < PASSWORD_MIN {
+        return Err(TextError::TooShort {
+            field,
+            min: PASSWORD_MIN,
+            actual,
+        });
+    }
+    if actual > PASSWORD_MAX {
+        return Err(TextError::TooLong {
+            field,
+            max: PASSWORD_MAX,
+            actual,
+        });
+    }
+    Ok(())
+}
+
+fn bounded(field: &'static str, trimmed: &str, max: usize) -> Result<String, TextError> {
+    if trimmed.is_empty() {
+        return Err(TextError::Empty { field });
+    }
+    let actual = char_len(trimmed);
+    if actual > max {
+        return Err(TextError::TooLong { field, max, actual });
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn limits_count_characters_not_bytes() {
+        for ch in ["a", "é", "😀"] {
+            assert!(body("content", &ch.repeat(COMMENT_MAX), COMMENT_MAX).is_ok());
+            assert_eq!(
+                body("content", &ch.repeat(COMMENT_MAX + 1), COMMENT_MAX),
+                Err(TextError::TooLong {
+                    field: "content",
+                    max: COMMENT_MAX,
+                    actual: COMMENT_MAX + 1
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn surrounding_whitespace_does_not_count() {
+        assert_eq!(label("name", "  CI  ", NAME_MAX), Ok("CI".to_string()));
+        assert_eq!(
+            label("name", "   ", NAME_MAX),
+            Err(TextError::Empty { field: "name" })
+        );
+    }
+
+    #[test]
+    fn labels_refuse_control_characters_and_bodies_refuse_nul() {
+        assert_eq!(
+            label("name", "a\nb", NAME_MAX),
+            Err(TextError::Control { field: "name" })
+        );
+        assert!(body("content", "line one\nline two", COMMENT_MAX).is_ok());
+        assert_eq!(
+            body("content", "a\0b", COMMENT_MAX),
+            Err(TextError::Nul { field: "content" })
+        );
+    }
+
+    #[test]
+    fn messages_name_the_limit_and_the_actual_length() {
+        let err = label("name", &"x".repeat(101), NAME_MAX).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "name is 101 characters long; the limit is 100 characters"
+        );
+    }
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            email("email", " Ada@Example.COM "),
+            Ok("ada@example.com".to_string())
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "a@b@c",
+            "a b@c.d",
+            "a@.com",
+        ] {
+            assert!(email("email", bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn passwords_need_eight_characters() {
+        assert!(password("password", "1234567").is_err());
+        assert!(password("password", "12345678").is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_text_is_trimmed_and_within_its_limit(s in "\\PC{0,300}", max in 1usize..250) {
+            if let Ok(v) = body("content", &s, max) {
+                prop_assert!(!v.is_empty());
+                prop_assert!(char_len(&v) <= max);
+                prop_assert_eq!(v.trim(), v.as_str());
+                prop_assert!(!v.contains('\0'));
+            }
+        }
+
+        #[test]
+        fn labels_never_panic_and_hold_no_control_characters(s in ".{0,300}") {
+            if let Ok(v) = label("name", &s, NAME_MAX) {
+                prop_assert!(!v.chars().any(char::is_control));
+                prop_assert!(char_len(&v) <= NAME_MAX);
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The settings UI, embedded in the binary from `assets/`: one HTML shell served at `/settings`,
+//! `/login`, `/setup` and `/invite` (the script shows the right screen), and its CSS and JS under
+//! `/assets/`. Every page carries a CSP that allows only this server's own scripts and styles and
+//! forbids framing.
+
+use include_dir::{include_dir, Dir};
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use crate::api::reply;
+use crate::api::request::Request;
+use crate::api::router::Router;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+static ASSETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/assets");
+
+/// The policy for our own pages.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn routes(r: &mut Router) {
+    r.get("/", home)
+        .get("/settings", app_shell)
+        .get("/login", app_shell)
+        .get("/setup", app_shell)
+        .get("/invite", app_shell)
+        .get("/assets/{path..}", asset);
+}
+
+async fn home(_: AppState, _: Request) -> Result<Response, ApiError> {
+    Ok(reply::see_other("/settings"))
+}
+
+async fn app_shell(_: AppState, _: Request) -> Result<Response, ApiError> {
+    serve("index.html")
+}
+
+async fn asset(_: AppState, req: Request) -> Result<Response, ApiError> {
+    serve(req.param(0))
+}
+
+fn serve(path: &str) -> Result<Response, ApiError> {
+    let file = ASSETS
+        .get_file(path)
+        .filter(|_| !path.is_empty() && !path.contains(".."))
+        .ok_or_else(|| ApiError::not_found("page"))?;
+    let mut response = Response::new(file.contents().to_vec().into());
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") | Some("mjs") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
