@@ -62,7 +62,6 @@ impl Default for Passwords {
 }
 
 impl Passwords {
-
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         let _permit = self
             .permits

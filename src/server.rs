@@ -68,8 +68,8 @@ pub async fn serve(
     let app = routes.recover(recover).unify();
     let service = warp::service(app);
 
-    log::info!("listening on http://{bound}");
     announce_setup(&state).await;
+    log::info!("listening on http://{bound}");
 
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();

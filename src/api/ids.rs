@@ -1,15 +1,41 @@
 //! Ids on the wire: strings holding a positive integer. Clients may also send a JSON number.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use crate::error::ApiError;
 
-/// An id as a client may send it in a body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// An id as a client may send it in a body: a string such as "12", or the number 12.
+#[derive(Debug, Clone)]
 pub enum IdValue {
     Text(String),
     Number(i64),
+}
+
+impl<'de> Deserialize<'de> for IdValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = IdValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an id: a string such as \"12\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<IdValue, E> {
+                Ok(IdValue::Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<IdValue, E> {
+                Ok(IdValue::Number(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<IdValue, E> {
+                i64::try_from(v)
+                    .map(IdValue::Number)
+                    .map_err(|_| E::custom("id is too large"))
+            }
+        }
+        d.deserialize_any(IdVisitor)
+    }
 }
 
 impl IdValue {

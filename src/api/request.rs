@@ -119,7 +119,8 @@ impl Request {
     }
 }
 
-/// Parses a JSON body into `T`, with an error that says what is wrong and where.
+/// Parses a JSON body into `T`, with an error that says what is wrong and where: the field path
+/// for a wrong value ("agentId: invalid type: ..."), the position for broken JSON.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
@@ -127,18 +128,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "this endpoint needs a JSON body",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => {
-                ApiError::bad_request("invalid_request", format!("invalid request: {e}"))
-            }
-            Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
-                "invalid_json",
-                format!("the request body is not valid JSON: {e}"),
-            ),
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        json_error(e.inner(), (path != ".").then_some(path))
+    })?;
+    de.end().map_err(|e| json_error(&e, None))?;
+    Ok(value)
+}
+
+fn json_error(e: &serde_json::Error, path: Option<String>) -> ApiError {
+    use serde_json::error::Category;
+    match (e.classify(), path) {
+        (Category::Data, Some(path)) => {
+            ApiError::bad_request("invalid_request", format!("invalid request: {path}: {e}"))
         }
-    })
+        (Category::Data, None) => {
+            ApiError::bad_request("invalid_request", format!("invalid request: {e}"))
+        }
+        (Category::Syntax | Category::Eof | Category::Io, _) => ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not valid JSON: {e}"),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +168,10 @@ mod tests {
     fn json_errors_say_what_is_wrong() {
         let e = parse_json::<Named>(b"{\"name\": 5}").unwrap_err();
         assert_eq!(e.code(), "invalid_request");
+        assert!(e.to_string().contains("name: invalid type"), "{e}");
         assert!(e.to_string().contains("expected a string"), "{e}");
+        let e = parse_json::<Named>(b"{\"name\": \"x\"} trailing").unwrap_err();
+        assert_eq!(e.code(), "invalid_json");
         let e = parse_json::<Named>(b"{\"name\": \"x\"").unwrap_err();
         assert_eq!(e.code(), "invalid_json");
         let e = parse_json::<Named>(b"{\"nmae\": \"x\"}").unwrap_err();

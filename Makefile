@@ -1,0 +1,36 @@
+# Artifact Review: the two commands a newcomer needs are `make run` and `make test`.
+# `make test` installs what it needs when missing (Chromium and Node packages for the browser tests).
+
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: run test lint test-rust test-browser browser-deps bench release clean
+
+## Run the server on its embedded defaults (127.0.0.1:8787, ./artifact-review.db).
+run:
+	$(CARGO) run --release --
+
+## Everything CI runs: formatting and lints, unit and integration tests, browser tests.
+test: lint test-rust test-browser
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test
+
+test-browser: browser-deps
+	$(CARGO) build
+	cd tests/browser && node --test --test-concurrency=1 *.test.mjs
+
+browser-deps:
+	scripts/install-browser-deps
+
+## Build the release binary.
+release:
+	$(CARGO) build --release
+
+clean:
+	$(CARGO) clean
+	rm -rf tests/browser/node_modules test-artifacts

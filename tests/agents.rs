@@ -1,0 +1,227 @@
+//! Agents: created, listed, renamed and deleted by the user (session or a key acting as the user);
+//! deleting one revokes its keys and keeps what it did attributed to it.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn agents_are_managed_with_a_session() -> TestResult {
+    let server = Server::start();
+    let c = Auth::Cookie(server.setup_owner());
+    let resp = server.post(
+        "/api/v1/agents",
+        &c,
+        &json!({"name": "  Claude ", "role": "coding"}),
+    );
+    assert_eq!(resp.status, 201);
+    let agent = resp.json();
+    assert_eq!(agent["name"], "Claude");
+    assert_eq!(agent["role"], "coding");
+    let id = agent["id"].as_str().ok_or("id")?.to_string();
+    server.create_agent(&c, "QA bot", None);
+
+    let list = server.get("/api/v1/agents", &c).json();
+    let names: Vec<&str> = list["agents"]
+        .as_array()
+        .ok_or("list")?
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Claude", "QA bot"]);
+
+    let resp = server.patch(
+        &format!("/api/v1/agents/{id}"),
+        &c,
+        &json!({"name": "Claude Code"}),
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["name"], "Claude Code");
+    assert_eq!(resp.json()["role"], "coding", "role untouched when absent");
+    let resp = server.patch(&format!("/api/v1/agents/{id}"), &c, &json!({"role": null}));
+    assert_eq!(resp.json()["role"], json!(null), "null clears the role");
+    let resp = server.patch(
+        &format!("/api/v1/agents/{id}"),
+        &c,
+        &json!({"role": "review"}),
+    );
+    assert_eq!(resp.json()["role"], "review");
+    Ok(())
+}
+
+#[test]
+fn a_key_acting_as_the_user_can_manage_agents_but_an_agent_key_cannot() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, user_key) = server.create_key(&cookie, json!({"name": "me"}));
+    let id = server.create_agent(&Auth::Key(user_key.clone()), "Claude", None);
+    let (_, agent_key) = server.create_key(&cookie, json!({"name": "claude", "agentId": id}));
+    let a = Auth::Key(agent_key);
+    for resp in [
+        server.get("/api/v1/agents", &a),
+        server.post("/api/v1/agents", &a, &json!({"name": "sneaky"})),
+        server.patch(
+            &format!("/api/v1/agents/{id}"),
+            &a,
+            &json!({"name": "renamed"}),
+        ),
+        server.delete(&format!("/api/v1/agents/{id}"), &a),
+    ] {
+        assert_eq!(resp.status, 403, "{}", resp.text());
+        assert_eq!(resp.error_code(), "agent_not_allowed");
+    }
+    let list = server.get("/api/v1/agents", &Auth::Key(user_key)).json();
+    assert_eq!(list["agents"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["agents"][0]["name"], "Claude");
+    Ok(())
+}
+
+#[test]
+fn deleting_an_agent_revokes_its_keys_and_keeps_its_attribution() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let c = Auth::Cookie(cookie.clone());
+    let id = server.create_agent(&c, "Claude", Some("coding"));
+    let (k1, key1) = server.create_key(&cookie, json!({"name": "claude 1", "agentId": id}));
+    let (k2, key2) = server.create_key(&cookie, json!({"name": "claude 2", "agentId": id}));
+    let (_, mine) = server.create_key(&cookie, json!({"name": "mine"}));
+    assert_eq!(
+        server.get("/api/v1/me", &Auth::Key(key1.clone())).status,
+        200
+    );
+
+    let resp = server.delete(&format!("/api/v1/agents/{id}"), &c);
+    assert_eq!(resp.status, 200);
+    let mut revoked: Vec<String> = resp.json()["revokedKeys"]
+        .as_array()
+        .ok_or("list")?
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    revoked.sort();
+    assert_eq!(revoked, vec![k1.clone(), k2]);
+    for key in [key1, key2] {
+        let resp = server.get("/api/v1/me", &Auth::Key(key));
+        assert_eq!(resp.status, 401);
+        assert_eq!(resp.error_code(), "revoked_key");
+    }
+    assert_eq!(
+        server.get("/api/v1/me", &Auth::Key(mine)).status,
+        200,
+        "other keys live on"
+    );
+    assert_eq!(server.get("/api/v1/agents", &c).json()["agents"], json!([]));
+    // The revoked keys still say who they acted as.
+    let all = server.get("/api/v1/keys?status=all", &c).json();
+    let k1_view = all["keys"]
+        .as_array()
+        .ok_or("keys")?
+        .iter()
+        .find(|k| k["id"] == json!(k1))
+        .ok_or("k1")?
+        .clone();
+    assert_eq!(
+        k1_view["identity"],
+        json!({"kind": "agent", "id": id, "name": "Claude", "role": "coding"})
+    );
+    assert_eq!(k1_view["status"], "revoked");
+    // Deleted agents cannot be used for new keys, renamed, or deleted again.
+    let resp = server.post("/api/v1/keys", &c, &json!({"name": "x", "agentId": id}));
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.error_code(), "unknown_agent");
+    assert_eq!(
+        server
+            .patch(
+                &format!("/api/v1/agents/{id}"),
+                &c,
+                &json!({"name": "zombie"})
+            )
+            .status,
+        404
+    );
+    assert_eq!(
+        server.delete(&format!("/api/v1/agents/{id}"), &c).status,
+        404
+    );
+    Ok(())
+}
+
+#[test]
+fn agents_of_other_users_are_invisible() -> TestResult {
+    let server = Server::start();
+    let c = Auth::Cookie(server.setup_owner());
+    let id = server.create_agent(&c, "Claude", None);
+    server.cli(
+        &[
+            "user",
+            "create",
+            "--email",
+            "bob@example.com",
+            "--name",
+            "Bob",
+            "--password-stdin",
+        ],
+        "bob password 1\n",
+    );
+    let bob = server.sign_in("bob@example.com", "bob password 1");
+    let b = Auth::Cookie(bob.clone());
+    assert_eq!(server.get("/api/v1/agents", &b).json()["agents"], json!([]));
+    assert_eq!(
+        server
+            .patch(
+                &format!("/api/v1/agents/{id}"),
+                &b,
+                &json!({"name": "mine now"})
+            )
+            .status,
+        404
+    );
+    assert_eq!(
+        server.delete(&format!("/api/v1/agents/{id}"), &b).status,
+        404
+    );
+    let resp = server.post("/api/v1/keys", &b, &json!({"name": "steal", "agentId": id}));
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.error_code(), "unknown_agent");
+    Ok(())
+}
+
+#[test]
+fn agent_names_are_validated() -> TestResult {
+    let server = Server::start();
+    let c = Auth::Cookie(server.setup_owner());
+    for (body, code) in [
+        (json!({"name": ""}), "required"),
+        (json!({"name": "   "}), "required"),
+        (json!({"name": "x".repeat(101)}), "too_long"),
+        (json!({"name": "a\u{0}b"}), "invalid_text"),
+        (json!({"name": "line\nbreak"}), "invalid_text"),
+        (json!({"name": "ok", "role": "r".repeat(101)}), "too_long"),
+        (json!({}), "invalid_request"),
+    ] {
+        let resp = server.post("/api/v1/agents", &c, &body);
+        assert_eq!(resp.status, 400, "{body}");
+        assert_eq!(resp.error_code(), code, "{body}");
+    }
+    let resp = server.post("/api/v1/agents", &c, &json!({"name": "é".repeat(100)}));
+    assert_eq!(resp.status, 201, "100 two-byte characters fit");
+    let resp = server.post(
+        "/api/v1/agents",
+        &c,
+        &json!({"name": "<img src=x onerror=alert(1)>"}),
+    );
+    assert_eq!(resp.status, 201);
+    assert_eq!(
+        resp.json()["name"],
+        "<img src=x onerror=alert(1)>",
+        "stored verbatim"
+    );
+    assert_eq!(
+        server.get("/api/v1/agents", &c).json()["agents"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    Ok(())
+}

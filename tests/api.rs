@@ -1,0 +1,272 @@
+//! The shape of the API itself: discovery, health, the OpenAPI description of every route, JSON
+//! errors for unknown routes, wrong methods, oversized bodies, bad bytes and huge headers.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+#[test]
+fn discovery_names_the_api_its_auth_and_its_endpoints() -> TestResult {
+    let server = Server::start();
+    let resp = server.get("/api/v1", &Auth::None);
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let d = resp.json();
+    assert_eq!(d["name"], "Artifact Review Agent API");
+    assert_eq!(d["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(d["authentication"]["keyPrefix"], "ar_live_");
+    assert_eq!(d["links"]["openapi"], "/api/v1/openapi.json");
+    let endpoints = d["endpoints"].as_array().ok_or("no endpoints")?;
+    assert!(endpoints.contains(&json!({"method": "GET", "path": "/api/v1/me"})));
+    assert!(endpoints.contains(&json!({"method": "POST", "path": "/api/v1/keys"})));
+
+    let health = server.get("/api/v1/health", &Auth::None);
+    assert_eq!(health.status, 200);
+    assert_eq!(
+        health.json(),
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
+    Ok(())
+}
+
+fn described(openapi: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (path, item) in openapi["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                out.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_route_the_server_answers_is_described_in_openapi_and_nothing_else() -> TestResult {
+    let server = Server::start();
+    let openapi = server.get("/api/v1/openapi.json", &Auth::None).json();
+    assert_eq!(openapi["openapi"], "3.1.0");
+    assert_eq!(openapi["servers"][0]["url"], server.url(""));
+    let served: BTreeSet<(String, String)> = server.get("/api/v1", &Auth::None).json()["endpoints"]
+        .as_array()
+        .ok_or("no endpoints")?
+        .iter()
+        .map(|e| {
+            let path = e["path"].as_str().unwrap_or_default().replace("..}", "}");
+            (e["method"].as_str().unwrap_or_default().to_string(), path)
+        })
+        .collect();
+    let described = described(&openapi);
+    let undescribed: Vec<_> = served.difference(&described).collect();
+    let phantom: Vec<_> = described.difference(&served).collect();
+    assert!(
+        undescribed.is_empty(),
+        "routes missing from openapi.json: {undescribed:?}"
+    );
+    assert!(
+        phantom.is_empty(),
+        "openapi.json describes routes the server lacks: {phantom:?}"
+    );
+    // Every $ref points at something that exists.
+    let text = openapi.to_string();
+    for part in text.split("\"$ref\":\"#/components/").skip(1) {
+        let target = part.split('"').next().unwrap_or_default();
+        let mut node = &openapi["components"];
+        for seg in target.split('/') {
+            node = &node[seg];
+        }
+        assert!(!node.is_null(), "dangling $ref #/components/{target}");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_yaml_description_says_exactly_what_the_json_one_says() -> TestResult {
+    let server = Server::start();
+    let json_doc = server.get("/api/v1/openapi.json", &Auth::None).json();
+    let yaml = server.get("/api/v1/openapi.yaml", &Auth::None);
+    assert_eq!(yaml.status, 200);
+    assert!(yaml
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("application/yaml"));
+    let from_yaml: Value = serde_norway::from_str(&yaml.text())?;
+    assert_eq!(from_yaml, json_doc);
+    Ok(())
+}
+
+#[test]
+fn unknown_routes_and_wrong_methods_answer_json() -> TestResult {
+    let server = Server::start();
+    for path in ["/api/v1/nope", "/nope", "/api/v2/me", "/api/v1/keys/1/2"] {
+        let resp = server.get(path, &Auth::None);
+        assert_eq!(resp.status, 404, "{path}");
+        assert_eq!(resp.error_code(), "not_found");
+    }
+    for (method, path) in [
+        ("PUT", "/api/v1/keys"),
+        ("POST", "/api/v1/me"),
+        ("DELETE", "/api/v1/health"),
+        ("PATCH", "/api/v1"),
+    ] {
+        let resp = server.request(method, path, &Auth::None, None, &[]);
+        assert_eq!(resp.status, 405, "{method} {path}");
+        assert_eq!(resp.error_code(), "method_not_allowed");
+    }
+    Ok(())
+}
+
+#[test]
+fn oversized_bodies_are_refused_with_413_with_or_without_content_length() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let resp = server.request(
+        "POST",
+        "/api/v1/agents",
+        &Auth::Cookie(cookie.clone()),
+        Some(big.as_bytes()),
+        &[],
+    );
+    assert_eq!(resp.status, 413);
+    assert_eq!(resp.error_code(), "payload_too_large");
+    assert!(resp.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("1048576"));
+
+    // Chunked, no Content-Length: the cap still holds while reading.
+    let mut raw = format!(
+        "POST /api/v1/agents HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: ar_session={cookie}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        server.port
+    )
+    .into_bytes();
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..20 {
+        raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        raw.extend_from_slice(&chunk);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let answer = server.raw(&raw, Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"));
+    let agents = server.get("/api/v1/agents", &Auth::Cookie(cookie)).json();
+    assert_eq!(agents["agents"], json!([]), "nothing stored");
+    Ok(())
+}
+
+#[test]
+fn huge_headers_get_a_json_431() -> TestResult {
+    let server = Server::start();
+    let huge = "a".repeat(40 * 1024);
+    let resp = server.request(
+        "GET",
+        "/api/v1/health",
+        &Auth::None,
+        None,
+        &[("X-Filler", &huge)],
+    );
+    assert_eq!(resp.status, 431);
+    assert_eq!(resp.error_code(), "headers_too_large");
+    assert!(resp.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("32768"));
+    Ok(())
+}
+
+#[test]
+fn non_utf8_and_malformed_bodies_are_400s_not_500s() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let c = Auth::Cookie(cookie);
+    let bodies: Vec<&[u8]> = vec![
+        b"\xff\xfe\xfd",
+        b"{\"name\": \"\xc3\x28\"}",
+        b"{\"name\": \"a\\ud800\"}",
+        b"{\"name\": \"a\"}}",
+        b"{{{{",
+        b"null",
+        b"\"just a string\"",
+        b"{\"name\": null}",
+        b"{\"name\": [\"a\"]}",
+        b"{\"name\": {\"a\": 1}}",
+        b"{\"name\": true}",
+    ];
+    for body in bodies {
+        for path in [
+            "/api/v1/agents",
+            "/api/v1/keys",
+            "/api/v1/session",
+            "/api/v1/setup",
+        ] {
+            let resp = server.request("POST", path, &c, Some(body), &[]);
+            assert!(
+                (400..500).contains(&resp.status),
+                "{path} {:?}: {}",
+                String::from_utf8_lossy(body),
+                resp.status
+            );
+            resp.error_code();
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_host_header_that_is_not_ours_is_refused_before_routing() -> TestResult {
+    let server = Server::start();
+    for host in [
+        "attacker.example",
+        "attacker.example:80",
+        "127.0.0.1.nip.io",
+    ] {
+        let resp = server.request(
+            "GET",
+            "/api/v1/health",
+            &Auth::None,
+            None,
+            &[("Host", host)],
+        );
+        assert_eq!(resp.status, 400, "{host}");
+        assert_eq!(resp.error_code(), "host_not_allowed");
+    }
+    for host in [
+        format!("localhost:{}", server.port),
+        format!("127.0.0.1:{}", server.port),
+        "localhost".to_string(),
+    ] {
+        let resp = server.request(
+            "GET",
+            "/api/v1/health",
+            &Auth::None,
+            None,
+            &[("Host", &host)],
+        );
+        assert_eq!(resp.status, 200, "{host}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_configured_base_url_host_is_accepted_and_used_for_links() -> TestResult {
+    let server = Server::start_with(&["--base-url", "https://review.example.com/"]);
+    let resp = server.request(
+        "GET",
+        "/api/v1",
+        &Auth::None,
+        None,
+        &[("Host", "review.example.com")],
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["baseUrl"], "https://review.example.com");
+    Ok(())
+}

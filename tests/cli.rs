@@ -1,0 +1,337 @@
+//! The command line: admin sub-commands on the database file (also while the server runs), the
+//! backup, refusing a database from a newer version, and a clean shutdown on SIGTERM.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn a_headless_host_can_be_set_up_entirely_from_the_command_line() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("review.db");
+    let out = cli(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ops@Example.com",
+            "--name",
+            "Ops",
+            "--password-stdin",
+        ],
+        "ops password 1\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1", "prints only the user id");
+
+    let out = cli(
+        &db,
+        &[
+            "agent",
+            "create",
+            "--user",
+            "ops@example.com",
+            "--name",
+            "Claude",
+            "--role",
+            "coding",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1");
+
+    let out = cli(
+        &db,
+        &[
+            "key",
+            "create",
+            "--user",
+            "ops@example.com",
+            "--name",
+            "claude key",
+            "--agent",
+            "Claude",
+            "--expires-in-days",
+            "30",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out);
+    assert!(
+        key.starts_with("ar_live_") && key.len() == 40,
+        "prints only the key: {key:?}"
+    );
+
+    let out = cli(&db, &["key", "list", "--user", "ops@example.com"], "");
+    assert!(out.status.success());
+    let line = stdout(&out);
+    let fields: Vec<&str> = line.split('\t').collect();
+    assert_eq!(fields[0], "1");
+    assert_eq!(fields[1], "claude key");
+    assert_eq!(fields[2], format!("ar_live_{}…", &key[8..16]));
+    assert_eq!(fields[3], "agent:Claude");
+    assert_eq!(fields[4], "active");
+    assert!(!line.contains(&key[8..]));
+
+    // The server started later finds it all, and the key works.
+    let server = Server::start_on(dir, db, &[]);
+    assert!(
+        server.setup_token.is_none(),
+        "an account exists: no setup link"
+    );
+    let me = server.get("/api/v1/me", &Auth::Key(key.clone())).json();
+    assert_eq!(
+        me["identity"],
+        json!({"kind": "agent", "id": "1", "name": "Claude", "role": "coding"})
+    );
+    assert_eq!(me["user"]["email"], "ops@example.com");
+    assert!(me["key"]["expiresAt"].as_i64().is_some());
+    let cookie = server.sign_in("ops@example.com", "ops password 1");
+    let admin = server
+        .get("/api/v1/team/members", &Auth::Cookie(cookie))
+        .json();
+    assert_eq!(
+        admin["members"][0]["role"], "admin",
+        "the first account is an admin"
+    );
+    Ok(())
+}
+
+#[test]
+fn commands_work_while_the_server_is_running() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--name",
+            "from cli",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out);
+    assert_eq!(
+        server.get("/api/v1/me", &Auth::Key(key.clone())).status,
+        200
+    );
+    let listed = server
+        .get("/api/v1/keys", &Auth::Cookie(cookie.clone()))
+        .json();
+    assert_eq!(listed["keys"][0]["name"], "from cli");
+    let id = listed["keys"][0]["id"].as_str().ok_or("id")?.to_string();
+    let out = server.cli(&["key", "revoke", &id], "");
+    assert!(out.status.success());
+    assert!(stdout(&out).starts_with(&format!("{id}\trevoked")));
+    assert_eq!(server.get("/api/v1/me", &Auth::Key(key)).status, 401);
+    let out = server.cli(&["key", "revoke", &id], "");
+    assert!(out.status.success(), "revoking twice is harmless");
+    assert!(stdout(&out).contains("already revoked"));
+    let events = server.get("/api/v1/activity", &Auth::Cookie(cookie)).json();
+    assert_eq!(events["events"][0]["action"], "key.revoked");
+    assert_eq!(events["events"][0]["detail"]["via"], "cli");
+    Ok(())
+}
+
+#[test]
+fn mistakes_go_to_stderr_with_a_failing_exit_code() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec![
+                "user",
+                "create",
+                "--email",
+                "ada@example.com",
+                "--name",
+                "Ada 2",
+                "--password-stdin",
+            ],
+            "long enough pw\n",
+            "already exists",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--email",
+                "x@example.com",
+                "--name",
+                "X",
+                "--password-stdin",
+            ],
+            "short\n",
+            "at least 8",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--email",
+                "not-an-email",
+                "--name",
+                "X",
+                "--password-stdin",
+            ],
+            "long enough pw\n",
+            "email",
+        ),
+        (
+            vec![
+                "agent",
+                "create",
+                "--user",
+                "nobody@example.com",
+                "--name",
+                "A",
+            ],
+            "",
+            "no account",
+        ),
+        (
+            vec![
+                "key",
+                "create",
+                "--user",
+                "ada@example.com",
+                "--name",
+                "k",
+                "--agent",
+                "Ghost",
+            ],
+            "",
+            "no agent named",
+        ),
+        (
+            vec![
+                "key",
+                "create",
+                "--user",
+                "ada@example.com",
+                "--name",
+                "k",
+                "--expires-in-days",
+                "0",
+            ],
+            "",
+            "expiresInDays",
+        ),
+        (
+            vec!["key", "create", "--user", "ada@example.com", "--name", ""],
+            "",
+            "must not be empty",
+        ),
+        (vec!["key", "revoke", "999"], "", "no key has the id 999"),
+    ];
+    for (args, stdin, expected) in cases {
+        let out = server.cli(&args, stdin);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(stdout(&out), "", "{args:?} printed to stdout");
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = server.cli(&["key", "revoke", "abc"], "");
+    assert!(!out.status.success());
+    Ok(())
+}
+
+#[test]
+fn backup_writes_a_consistent_copy_of_the_live_database() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    for i in 0..20 {
+        server.create_key(&cookie, json!({"name": format!("k{i}")}));
+    }
+    let dest = server.dir.path().join("backup.db");
+    let out = server.cli(&["backup", dest.to_str().ok_or("path")?], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let copy = rusqlite::Connection::open(&dest)?;
+    let integrity: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    assert_eq!(integrity, "ok");
+    let keys: i64 = copy.query_row("SELECT count(*) FROM api_keys", [], |r| r.get(0))?;
+    assert_eq!(keys, 20);
+    let version: i64 = copy.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    assert_eq!(version, artifact_review::store::schema::SCHEMA_VERSION);
+    Ok(())
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_with_a_clear_message() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("future.db");
+    {
+        let conn = rusqlite::Connection::open(&db)?;
+        conn.execute_batch("CREATE TABLE t (x); PRAGMA user_version = 99;")?;
+    }
+    let out = cli(&db, &["key", "list", "--user", "a@example.com"], "");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("newer"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("99"));
+    let out = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args(["--addr", "127.0.0.1:0"])
+        .output()?;
+    assert!(!out.status.success(), "the server refuses to start");
+    assert!(stderr(&out).contains("newer"));
+    Ok(())
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() -> TestResult {
+    let mut server = Server::start();
+    let cookie = server.setup_owner();
+    server.create_key(&cookie, json!({"name": "k"}));
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let log = server.log();
+    assert!(log.contains("received SIGTERM"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+    let wal = std::fs::metadata(server.db.with_extension("db-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert_eq!(
+        wal, 0,
+        "the WAL was checkpointed into the database on shutdown"
+    );
+    let conn = rusqlite::Connection::open(&server.db)?;
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    assert_eq!(integrity, "ok");
+    Ok(())
+}
+
+#[test]
+fn the_environment_configures_the_database() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("env.db");
+    let out = std::process::Command::new(BIN)
+        .env("ARTIFACT_REVIEW_DB", &db)
+        .args(["key", "list", "--user", "x@example.com"])
+        .output()?;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no account"));
+    assert!(
+        db.exists(),
+        "the database was created where the environment said"
+    );
+    Ok(())
+}

@@ -1,0 +1,395 @@
+//! The test harness: runs the real `artifact-review` binary on 127.0.0.1:0 with a temporary
+//! database, reads the port and the setup link from its log, and talks to it over real sockets.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_artifact-review");
+
+/// How a request authenticates.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    Key(String),
+    Bearer(String),
+    Cookie(String),
+}
+
+/// A response, fully read.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "response ({}) is not JSON: {e}: {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The JSON error code, asserting the standard error shape.
+    pub fn error_code(&self) -> String {
+        let body = self.json();
+        assert!(
+            body["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "error body has no message: {body}"
+        );
+        body["code"]
+            .as_str()
+            .expect("error body has a code")
+            .to_string()
+    }
+}
+
+/// A running server with its own temporary database.
+pub struct Server {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    pub setup_token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = dir.path().join("review.db");
+        Server::start_on(dir, db, &[])
+    }
+
+    /// Starts with extra command-line arguments.
+    pub fn start_with(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = dir.path().join("review.db");
+        Server::start_on(dir, db, args)
+    }
+
+    /// Starts on an existing directory and database (a restart).
+    pub fn start_on(dir: tempfile::TempDir, db: PathBuf, args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("--db")
+            .arg(&db)
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("listening on http://") || line.contains("setup#token=") {
+                    let _ = ready_tx.send(line.clone());
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let mut port = None;
+        let mut setup_token = None;
+        // The setup line, when there is one, comes just before the listening line.
+        while let Ok(line) = ready_rx.recv_timeout(Duration::from_secs(30)) {
+            if let Some(rest) = line.split("setup#token=").nth(1) {
+                setup_token = rest.split_whitespace().next().map(str::to_string);
+            }
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                port = rest
+                    .split(':')
+                    .nth(1)
+                    .and_then(|p| p.trim().parse::<u16>().ok());
+                break;
+            }
+        }
+        let port = port.unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("server did not start: {:?}", log.lock().expect("log lock"))
+        });
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Server {
+            port,
+            dir,
+            db,
+            child,
+            log,
+            setup_token,
+            agent,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Everything the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &Auth,
+        body: Option<&[u8]>,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path));
+        builder = match auth {
+            Auth::None => builder,
+            Auth::Key(k) => builder.header("X-API-Key", k.as_str()),
+            Auth::Bearer(k) => builder.header("Authorization", format!("Bearer {k}")),
+            Auth::Cookie(c) => builder.header("Cookie", format!("ar_session={c}")),
+        };
+        if body.is_some()
+            && !extra
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            builder = builder.header("Content-Type", "application/json");
+        }
+        for (name, value) in extra {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(body.unwrap_or_default().to_vec())
+            .expect("a well-formed request");
+        let mut response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|e| panic!("{method} {path} failed: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(512 * 1024 * 1024)
+            .read_to_vec()
+            .unwrap_or_default();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn get(&self, path: &str, auth: &Auth) -> Resp {
+        self.request("GET", path, auth, None, &[])
+    }
+
+    pub fn delete(&self, path: &str, auth: &Auth) -> Resp {
+        self.request("DELETE", path, auth, None, &[])
+    }
+
+    pub fn post(&self, path: &str, auth: &Auth, body: &Value) -> Resp {
+        self.request("POST", path, auth, Some(body.to_string().as_bytes()), &[])
+    }
+
+    pub fn patch(&self, path: &str, auth: &Auth, body: &Value) -> Resp {
+        self.request("PATCH", path, auth, Some(body.to_string().as_bytes()), &[])
+    }
+
+    pub fn put(&self, path: &str, auth: &Auth, body: &Value) -> Resp {
+        self.request("PUT", path, auth, Some(body.to_string().as_bytes()), &[])
+    }
+
+    /// Finishes first-run setup as Ada (admin); returns her session cookie.
+    pub fn setup_owner(&self) -> String {
+        let token = self
+            .setup_token
+            .clone()
+            .expect("a new server logs a setup token");
+        let resp = self.post(
+            "/api/v1/setup",
+            &Auth::None,
+            &serde_json::json!({"token": token, "email": "ada@example.com", "name": "Ada", "password": OWNER_PASSWORD}),
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        session_cookie(&resp).expect("setup sets a session cookie")
+    }
+
+    /// Signs in; returns the session cookie.
+    pub fn sign_in(&self, email: &str, password: &str) -> String {
+        let resp = self.post(
+            "/api/v1/session",
+            &Auth::None,
+            &serde_json::json!({"email": email, "password": password}),
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        session_cookie(&resp).expect("sign-in sets a session cookie")
+    }
+
+    /// Creates a key through the API; returns (id, full key).
+    pub fn create_key(&self, cookie: &str, body: Value) -> (String, String) {
+        let resp = self.post("/api/v1/keys", &Auth::Cookie(cookie.to_string()), &body);
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        let v = resp.json();
+        (
+            v["id"].as_str().expect("key id").to_string(),
+            v["key"].as_str().expect("full key").to_string(),
+        )
+    }
+
+    /// Creates an agent through the API; returns its id.
+    pub fn create_agent(&self, auth: &Auth, name: &str, role: Option<&str>) -> String {
+        let resp = self.post(
+            "/api/v1/agents",
+            auth,
+            &serde_json::json!({"name": name, "role": role}),
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        resp.json()["id"].as_str().expect("agent id").to_string()
+    }
+
+    /// Runs an admin sub-command against this server's database.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        cli(&self.db, args, stdin)
+    }
+
+    /// Opens the database read-only, as another process would.
+    pub fn open_db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("the database opens")
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("the server exits")
+    }
+
+    /// Stops the server with SIGTERM and hands back its directory and database, for a restart.
+    pub fn stop(mut self) -> (tempfile::TempDir, PathBuf) {
+        self.terminate();
+        let dir = std::mem::replace(
+            &mut self.dir,
+            tempfile::tempdir().expect("temporary directory"),
+        );
+        (dir, self.db.clone())
+    }
+
+    /// Kills the server at once (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends raw bytes and returns whatever the server answers before closing or `timeout`.
+    pub fn raw(&self, bytes: &[u8], timeout: Duration) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(timeout)).expect("timeout");
+        let _ = stream.write_all(bytes);
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub const OWNER_PASSWORD: &str = "correct horse battery staple";
+
+/// Runs an admin sub-command against a database file.
+pub fn cli(db: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the CLI starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("the CLI finishes")
+}
+
+/// The value of the `ar_session` cookie a response sets.
+pub fn session_cookie(resp: &Resp) -> Option<String> {
+    resp.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("ar_session="))
+        .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Milliseconds since the epoch, as the server counts.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+/// The raw bytes of the database file and its WAL, for scanning.
+pub fn database_bytes(db: &Path) -> Vec<u8> {
+    let mut all = std::fs::read(db).unwrap_or_default();
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        all.extend(std::fs::read(PathBuf::from(p)).unwrap_or_default());
+    }
+    all
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,519 @@
+//! API keys end to end: creation, shown once, both headers, every 401 code, revocation through the
+//! API and the CLI, expiry, last-used throttling, and what the database keeps.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn owner() -> (Server, String) {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    (server, cookie)
+}
+
+#[test]
+fn a_new_key_is_shown_once_and_works_with_both_headers() -> TestResult {
+    let (server, cookie) = owner();
+    let resp = server.post(
+        "/api/v1/keys",
+        &Auth::Cookie(cookie.clone()),
+        &json!({"name": "Claude Code"}),
+    );
+    assert_eq!(resp.status, 201);
+    let created = resp.json();
+    let key = created["key"].as_str().ok_or("no key")?.to_string();
+    assert!(key.starts_with("ar_live_") && key.len() == 40, "{key}");
+    assert_eq!(created["prefix"], json!(&key[8..16]));
+    assert_eq!(created["name"], "Claude Code");
+    assert_eq!(
+        created["identity"],
+        json!({"kind": "user", "id": "1", "name": "Ada"})
+    );
+    assert_eq!(created["scopes"], json!(["editor"]));
+    assert_eq!(created["expiresAt"], json!(null));
+    assert_eq!(created["status"], "active");
+
+    for auth in [Auth::Key(key.clone()), Auth::Bearer(key.clone())] {
+        let me = server.get("/api/v1/me", &auth);
+        assert_eq!(me.status, 200, "{}", me.text());
+        let me = me.json();
+        assert_eq!(me["identity"]["kind"], "user");
+        assert_eq!(me["user"]["email"], "ada@example.com");
+        assert_eq!(me["key"]["prefix"], json!(&key[8..16]));
+        assert_eq!(me["key"]["name"], "Claude Code");
+    }
+
+    // The list never shows the secret again.
+    let list = server.get("/api/v1/keys", &Auth::Cookie(cookie));
+    assert_eq!(list.status, 200);
+    assert!(!list.text().contains(&key));
+    assert!(list.json()["keys"][0].get("key").is_none());
+    Ok(())
+}
+
+#[test]
+fn every_authentication_failure_is_a_401_with_its_code_and_challenge() -> TestResult {
+    let (server, cookie) = owner();
+    let (id, key) = server.create_key(&cookie, json!({"name": "soon revoked"}));
+
+    let check = |auth: Auth, code: &str| {
+        let resp = server.get("/api/v1/me", &auth);
+        assert_eq!(resp.status, 401, "{auth:?}: {}", resp.text());
+        assert_eq!(resp.error_code(), code, "{auth:?}");
+        assert_eq!(
+            resp.header("www-authenticate").as_deref(),
+            Some(r#"ApiKey realm="Artifact Review", header="X-API-Key""#)
+        );
+    };
+    check(Auth::None, "missing_key");
+    check(Auth::Key("nope".into()), "invalid_key");
+    check(
+        Auth::Key(key.replace("ar_live_", "ar_test_")),
+        "invalid_key",
+    );
+    check(Auth::Key(key[..39].to_string()), "invalid_key");
+    // Right shape, wrong checksum.
+    let mut bad = key.clone().into_bytes();
+    bad[20] = if bad[20] == b'A' { b'B' } else { b'A' };
+    check(Auth::Key(String::from_utf8(bad)?), "invalid_key");
+    // Right shape and checksum, but never issued.
+    let body = "Zz".repeat(13);
+    let unknown = format!(
+        "ar_live_{body}{}",
+        artifact_review::keys::checksum(body.as_bytes())
+    );
+    check(Auth::Key(unknown.clone()), "invalid_key");
+    check(Auth::Bearer(unknown), "invalid_key");
+
+    let revoke = server.delete(&format!("/api/v1/keys/{id}"), &Auth::Cookie(cookie));
+    assert_eq!(revoke.status, 200);
+    check(Auth::Key(key.clone()), "revoked_key");
+    check(Auth::Bearer(key), "revoked_key");
+    Ok(())
+}
+
+#[test]
+fn error_messages_never_repeat_the_presented_key() -> TestResult {
+    let (server, cookie) = owner();
+    let (id, key) = server.create_key(&cookie, json!({"name": "x"}));
+    server.delete(&format!("/api/v1/keys/{id}"), &Auth::Cookie(cookie));
+    let mut typo = key.clone();
+    typo.push('x');
+    for presented in [
+        key.as_str(),
+        typo.as_str(),
+        "ar_live_secretsecretsecretsecretsecretse",
+    ] {
+        let resp = server.get("/api/v1/me", &Auth::Key(presented.to_string()));
+        assert_eq!(resp.status, 401);
+        assert!(!resp.text().contains(&presented[8..]), "{}", resp.text());
+    }
+    Ok(())
+}
+
+#[test]
+fn a_revoked_key_is_refused_on_the_very_next_request_and_revoking_again_is_harmless() -> TestResult
+{
+    let (server, cookie) = owner();
+    let (id, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    assert_eq!(
+        server.get("/api/v1/me", &Auth::Key(key.clone())).status,
+        200
+    );
+
+    let first = server.delete(&format!("/api/v1/keys/{id}"), &Auth::Cookie(cookie.clone()));
+    assert_eq!(first.status, 200);
+    let revoked_at = first.json()["revokedAt"].as_i64().ok_or("no revokedAt")?;
+    assert_eq!(server.get("/api/v1/me", &Auth::Key(key)).status, 401);
+
+    let again = server.delete(&format!("/api/v1/keys/{id}"), &Auth::Cookie(cookie.clone()));
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again.json()["revokedAt"],
+        json!(revoked_at),
+        "the first revocation time is kept"
+    );
+
+    // Soft delete: hidden by default, listed with ?status=all, with who and when.
+    let active = server
+        .get("/api/v1/keys", &Auth::Cookie(cookie.clone()))
+        .json();
+    assert_eq!(active["keys"], json!([]));
+    let all = server
+        .get("/api/v1/keys?status=all", &Auth::Cookie(cookie))
+        .json();
+    assert_eq!(all["keys"][0]["status"], "revoked");
+    assert_eq!(all["keys"][0]["revokedAt"], json!(revoked_at));
+    assert_eq!(all["keys"][0]["revokedBy"], "1");
+    let row: (Option<i64>, Option<i64>) = server.open_db().query_row(
+        "SELECT revoked_at, revoked_by FROM api_keys WHERE id = ?1",
+        [id.parse::<i64>()?],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    assert_eq!(row, (Some(revoked_at), Some(1)));
+    Ok(())
+}
+
+#[test]
+fn a_key_revoked_with_the_cli_while_the_server_runs_is_refused_next() -> TestResult {
+    let (server, cookie) = owner();
+    let (id, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    assert_eq!(
+        server.get("/api/v1/me", &Auth::Key(key.clone())).status,
+        200
+    );
+    let out = server.cli(&["key", "revoke", &id], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resp = server.get("/api/v1/me", &Auth::Key(key));
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "revoked_key");
+    Ok(())
+}
+
+#[test]
+fn a_key_that_expired_a_moment_ago_is_refused() -> TestResult {
+    let (server, cookie) = owner();
+    let expires_at = now_ms() + 1_000;
+    let (_, key) = server.create_key(&cookie, json!({"name": "short", "expiresAt": expires_at}));
+    while now_ms() <= expires_at + 50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let resp = server.get("/api/v1/me", &Auth::Key(key));
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "expired_key");
+    let list = server.get("/api/v1/keys", &Auth::Cookie(cookie)).json();
+    assert_eq!(
+        list["keys"][0]["status"], "expired",
+        "expired keys stay in the default list"
+    );
+    Ok(())
+}
+
+#[test]
+fn expiration_in_days_is_recorded_and_past_expirations_are_refused() -> TestResult {
+    let (server, cookie) = owner();
+    let before = now_ms();
+    let resp = server.post(
+        "/api/v1/keys",
+        &Auth::Cookie(cookie.clone()),
+        &json!({"name": "CI", "expiresInDays": 30}),
+    );
+    assert_eq!(resp.status, 201);
+    let at = resp.json()["expiresAt"].as_i64().ok_or("no expiresAt")?;
+    let day = 86_400_000;
+    assert!(at >= before + 30 * day && at <= now_ms() + 30 * day);
+
+    for body in [
+        json!({"name": "x", "expiresAt": now_ms() - 1000}),
+        json!({"name": "x", "expiresInDays": 0}),
+        json!({"name": "x", "expiresInDays": -3}),
+        json!({"name": "x", "expiresInDays": 100000}),
+        json!({"name": "x", "expiresInDays": 7, "expiresAt": now_ms() + day}),
+    ] {
+        let resp = server.post("/api/v1/keys", &Auth::Cookie(cookie.clone()), &body);
+        assert_eq!(resp.status, 400, "{body}: {}", resp.text());
+        assert_eq!(resp.error_code(), "invalid_expiration");
+    }
+    Ok(())
+}
+
+#[test]
+fn last_used_is_set_on_first_use_and_not_rewritten_within_a_minute() -> TestResult {
+    let (server, cookie) = owner();
+    let (id, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    let listed = |cookie: &str| {
+        server
+            .get("/api/v1/keys", &Auth::Cookie(cookie.to_string()))
+            .json()
+    };
+    assert_eq!(listed(&cookie)["keys"][0]["lastUsedAt"], json!(null));
+
+    let before = now_ms();
+    let me = server.get("/api/v1/me", &Auth::Key(key.clone())).json();
+    let first = listed(&cookie)["keys"][0]["lastUsedAt"]
+        .as_i64()
+        .ok_or("lastUsedAt not set")?;
+    assert!(first >= before && first <= now_ms());
+    assert_eq!(me["key"]["lastUsedAt"], json!(first));
+
+    for _ in 0..5 {
+        assert_eq!(
+            server.get("/api/v1/me", &Auth::Key(key.clone())).status,
+            200
+        );
+    }
+    assert_eq!(
+        listed(&cookie)["keys"][0]["lastUsedAt"],
+        json!(first),
+        "throttled: not rewritten"
+    );
+    let stored: Option<i64> = server.open_db().query_row(
+        "SELECT last_used_at FROM api_keys WHERE id = ?1",
+        [id.parse::<i64>()?],
+        |r| r.get(0),
+    )?;
+    assert_eq!(stored, Some(first));
+    Ok(())
+}
+
+#[test]
+fn the_database_holds_only_the_hash_and_the_eight_character_prefix() -> TestResult {
+    let (server, cookie) = owner();
+    let agent = server.create_agent(&Auth::Cookie(cookie.clone()), "Claude", Some("coding"));
+    let mut keys = Vec::new();
+    for i in 0..5 {
+        let body = if i % 2 == 0 {
+            json!({"name": format!("key {i}")})
+        } else {
+            json!({"name": format!("key {i}"), "agentId": agent})
+        };
+        keys.push(server.create_key(&cookie, body).1);
+    }
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--name",
+            "cli key",
+        ],
+        "",
+    );
+    assert!(out.status.success());
+    keys.push(String::from_utf8(out.stdout)?.trim().to_string());
+    for key in &keys {
+        assert_eq!(
+            server.get("/api/v1/me", &Auth::Key(key.clone())).status,
+            200
+        );
+    }
+
+    let bytes = database_bytes(&server.db);
+    for key in &keys {
+        assert!(
+            !contains(&bytes, key.as_bytes()),
+            "full key found in the database files"
+        );
+        assert!(
+            !contains(&bytes, &key.as_bytes()[8..]),
+            "key body found in the database files"
+        );
+    }
+    let db = server.open_db();
+    let mut stmt = db.prepare("SELECT prefix, key_hash FROM api_keys ORDER BY id")?;
+    let rows: Vec<(String, Vec<u8>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(rows.len(), keys.len());
+    for ((prefix, hash), key) in rows.iter().zip(&keys) {
+        assert_eq!(prefix, &key[8..16]);
+        assert_eq!(
+            hash.as_slice(),
+            &artifact_review::secrets::sha256(key.as_bytes())[..]
+        );
+    }
+    assert!(
+        !server.log().contains(&keys[0][8..]),
+        "a key reached the log"
+    );
+    Ok(())
+}
+
+#[test]
+fn key_management_needs_a_session_not_a_key() -> TestResult {
+    let (server, cookie) = owner();
+    let (id, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    for resp in [
+        server.get("/api/v1/keys", &Auth::Key(key.clone())),
+        server.post(
+            "/api/v1/keys",
+            &Auth::Key(key.clone()),
+            &json!({"name": "escalate"}),
+        ),
+        server.delete(&format!("/api/v1/keys/{id}"), &Auth::Bearer(key.clone())),
+    ] {
+        assert_eq!(resp.status, 403, "{}", resp.text());
+        assert_eq!(resp.error_code(), "session_required");
+    }
+    // Nothing was created or revoked.
+    let all = server
+        .get("/api/v1/keys?status=all", &Auth::Cookie(cookie))
+        .json();
+    assert_eq!(all["keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(all["keys"][0]["status"], "active");
+    // Without any credential it is a 401.
+    let resp = server.get("/api/v1/keys", &Auth::None);
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "missing_session");
+    Ok(())
+}
+
+#[test]
+fn a_key_can_act_as_an_agent_and_me_says_so() -> TestResult {
+    let (server, cookie) = owner();
+    let agent = server.create_agent(&Auth::Cookie(cookie.clone()), "Claude", Some("coding"));
+    let resp = server.post(
+        "/api/v1/keys",
+        &Auth::Cookie(cookie.clone()),
+        &json!({"name": "Claude key", "agentId": agent}),
+    );
+    assert_eq!(resp.status, 201);
+    let created = resp.json();
+    assert_eq!(
+        created["identity"],
+        json!({"kind": "agent", "id": agent, "name": "Claude", "role": "coding"})
+    );
+    let me = server
+        .get(
+            "/api/v1/me",
+            &Auth::Key(created["key"].as_str().ok_or("key")?.into()),
+        )
+        .json();
+    assert_eq!(
+        me["identity"],
+        json!({"kind": "agent", "id": agent, "name": "Claude", "role": "coding"})
+    );
+    assert_eq!(me["user"]["name"], "Ada");
+    Ok(())
+}
+
+#[test]
+fn keys_of_other_users_cannot_be_seen_or_revoked() -> TestResult {
+    let (server, cookie) = owner();
+    let (ada_key_id, ada_key) = server.create_key(&cookie, json!({"name": "Ada's"}));
+    let out = server.cli(
+        &[
+            "user",
+            "create",
+            "--email",
+            "bob@example.com",
+            "--name",
+            "Bob",
+            "--password-stdin",
+        ],
+        "bob password 123\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bob = server.sign_in("bob@example.com", "bob password 123");
+    let bobs = server
+        .get("/api/v1/keys?status=all", &Auth::Cookie(bob.clone()))
+        .json();
+    assert_eq!(bobs["keys"], json!([]));
+    let resp = server.delete(&format!("/api/v1/keys/{ada_key_id}"), &Auth::Cookie(bob));
+    assert_eq!(resp.status, 404);
+    assert_eq!(server.get("/api/v1/me", &Auth::Key(ada_key)).status, 200);
+    Ok(())
+}
+
+#[test]
+fn bad_key_requests_get_a_4xx_that_names_the_problem() -> TestResult {
+    let (server, cookie) = owner();
+    let c = Auth::Cookie(cookie.clone());
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (b"{\"name\": \"\"}".to_vec(), "required", "name"),
+        (
+            format!("{{\"name\": \"{}\"}}", "x".repeat(101)).into_bytes(),
+            "too_long",
+            "101",
+        ),
+        (b"{\"name\": 5}".to_vec(), "invalid_request", "string"),
+        (
+            b"{\"name\": \"ok\", \"agentId\": \"999\"}".to_vec(),
+            "unknown_agent",
+            "999",
+        ),
+        (
+            b"{\"name\": \"ok\", \"agentId\": \"abc\"}".to_vec(),
+            "unknown_agent",
+            "abc",
+        ),
+        (
+            b"{\"name\": \"ok\", \"agentId\": []}".to_vec(),
+            "invalid_request",
+            "agentId",
+        ),
+        (
+            b"{\"name\": \"ok\", \"expiresInDays\": 1e400}".to_vec(),
+            "invalid_json",
+            "number",
+        ),
+        (
+            b"{\"name\": \"ok\", \"expiresInDays\": 99999999999999999999}".to_vec(),
+            "invalid_request",
+            "i64",
+        ),
+        (
+            b"{\"name\": \"ok\", \"scopes\": [\"admin\"]}".to_vec(),
+            "invalid_scopes",
+            "editor",
+        ),
+        (
+            b"{\"name\": \"ok\", \"nmae\": 1}".to_vec(),
+            "invalid_request",
+            "nmae",
+        ),
+        (b"{\"name\": \"ok\"".to_vec(), "invalid_json", "JSON"),
+        (b"{\"name\": \"\xff\xfe\"}".to_vec(), "invalid_json", "JSON"),
+        (b"".to_vec(), "missing_body", "JSON"),
+        (b"[]".to_vec(), "invalid_request", "struct"),
+    ];
+    for (body, code, mention) in cases {
+        let resp = server.request("POST", "/api/v1/keys", &c, Some(&body), &[]);
+        assert_eq!(
+            resp.status,
+            400,
+            "{}: {}",
+            String::from_utf8_lossy(&body),
+            resp.text()
+        );
+        assert_eq!(
+            resp.error_code(),
+            code,
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(
+            resp.json()["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(mention),
+            "{} should mention {mention}",
+            resp.text()
+        );
+    }
+    assert_eq!(
+        server.get("/api/v1/keys?status=all", &c).json()["keys"],
+        json!([]),
+        "nothing was stored"
+    );
+    let resp = server.get("/api/v1/keys?status=bogus", &c);
+    assert_eq!(resp.status, 400);
+    for id in ["abc", "0", "-1", "99999999999999999999999"] {
+        let resp = server.delete(&format!("/api/v1/keys/{id}"), &c);
+        assert_eq!(resp.status, 404, "{id}");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_full_key_never_reaches_the_log() -> TestResult {
+    let (server, cookie) = owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    server.get("/api/v1/me", &Auth::Key(key.clone()));
+    server.get("/api/v1/me", &Auth::Key(format!("{key}x")));
+    let log = server.log();
+    assert!(!log.contains(&key[8..]), "{log}");
+    assert!(!log.contains(&cookie), "the session secret reached the log");
+    assert!(!log.contains(OWNER_PASSWORD));
+    Ok(())
+}

@@ -1,0 +1,459 @@
+//! Accounts and sessions: first-run setup and its token, signing in and out, the cookie, sign-in
+//! throttling, cross-site refusal, account changes, and the team (invites, disabling).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn setup_needs_the_logged_token_and_works_once() -> TestResult {
+    let server = Server::start();
+    let token = server
+        .setup_token
+        .clone()
+        .ok_or("a new server logs a setup link")?;
+    assert!(server
+        .log()
+        .contains(&format!("{}/setup#token=", server.url(""))));
+    assert_eq!(
+        server.get("/api/v1/setup", &Auth::None).json(),
+        json!({"needed": true})
+    );
+
+    let owner = json!({"email": "ada@example.com", "name": "Ada", "password": OWNER_PASSWORD});
+    let mut wrong = owner.clone();
+    wrong["token"] = json!("not-the-token");
+    let resp = server.post("/api/v1/setup", &Auth::None, &wrong);
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.error_code(), "invalid_setup_token");
+    let mut missing = owner.clone();
+    missing.as_object_mut().ok_or("object")?.remove("token");
+    assert_eq!(
+        server.post("/api/v1/setup", &Auth::None, &missing).status,
+        400
+    );
+    assert_eq!(
+        server
+            .open_db()
+            .query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))?,
+        0
+    );
+
+    let mut right = owner.clone();
+    right["token"] = json!(token);
+    let resp = server.post("/api/v1/setup", &Auth::None, &right);
+    assert_eq!(resp.status, 201);
+    assert_eq!(resp.json()["user"]["role"], "admin");
+    assert!(session_cookie(&resp).is_some());
+
+    let mut again = right.clone();
+    again["email"] = json!("mallory@example.com");
+    let resp = server.post("/api/v1/setup", &Auth::None, &again);
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.error_code(), "setup_closed");
+    assert_eq!(
+        server.get("/api/v1/setup", &Auth::None).json(),
+        json!({"needed": false})
+    );
+    Ok(())
+}
+
+#[test]
+fn setup_is_closed_when_the_cli_made_an_account_first() -> TestResult {
+    let server = Server::start();
+    let token = server.setup_token.clone().ok_or("setup link")?;
+    let out = server.cli(
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--password-stdin",
+        ],
+        "ops password 1\n",
+    );
+    assert!(out.status.success());
+    let resp = server.post(
+        "/api/v1/setup",
+        &Auth::None,
+        &json!({"token": token, "email": "mallory@example.com", "name": "M", "password": "whatever123"}),
+    );
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.error_code(), "setup_closed");
+    Ok(())
+}
+
+#[test]
+fn a_restarted_server_with_an_account_logs_no_setup_link() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    let (dir, db) = server.stop();
+    let again = Server::start_on(dir, db, &[]);
+    assert!(again.setup_token.is_none());
+    assert!(!again.log().contains("setup#token="));
+    Ok(())
+}
+
+#[test]
+fn the_session_cookie_is_http_only_strict_and_its_secret_is_stored_hashed() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    let resp = server.post(
+        "/api/v1/session",
+        &Auth::None,
+        &json!({"email": "ADA@example.com ", "password": OWNER_PASSWORD}),
+    );
+    assert_eq!(resp.status, 200);
+    let set_cookie = resp.header("set-cookie").ok_or("no cookie")?;
+    assert!(set_cookie.contains("HttpOnly"));
+    assert!(set_cookie.contains("SameSite=Strict"));
+    assert!(set_cookie.contains("Path=/"));
+    assert!(!set_cookie.contains("Secure"), "plain http base URL");
+    let cookie = session_cookie(&resp).ok_or("cookie value")?;
+    assert!(cookie.len() >= 43);
+    let bytes = database_bytes(&server.db);
+    assert!(
+        !contains(&bytes, cookie.as_bytes()),
+        "session secret stored in clear"
+    );
+    let stored: Vec<u8> = server.open_db().query_row(
+        "SELECT token_hash FROM sessions ORDER BY id DESC LIMIT 1",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(
+        stored,
+        artifact_review::secrets::sha256(cookie.as_bytes()).to_vec()
+    );
+
+    let who = server.get("/api/v1/session", &Auth::Cookie(cookie.clone()));
+    assert_eq!(who.status, 200);
+    assert_eq!(who.json()["user"]["email"], "ada@example.com");
+    let me = server
+        .get("/api/v1/me", &Auth::Cookie(cookie.clone()))
+        .json();
+    assert_eq!(me["authenticatedBy"], "session");
+    assert!(me.get("key").is_none());
+    Ok(())
+}
+
+#[test]
+fn secure_cookies_when_the_base_url_is_https() -> TestResult {
+    let server = Server::start_with(&["--base-url", "https://review.example.com"]);
+    let token = server.setup_token.clone().ok_or("setup link")?;
+    let resp = server.post(
+        "/api/v1/setup",
+        &Auth::None,
+        &json!({"token": token, "email": "ada@example.com", "name": "Ada", "password": OWNER_PASSWORD}),
+    );
+    assert!(resp
+        .header("set-cookie")
+        .ok_or("cookie")?
+        .contains("Secure"));
+    Ok(())
+}
+
+#[test]
+fn signing_out_ends_the_session_for_good() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let resp = server.delete("/api/v1/session", &Auth::Cookie(cookie.clone()));
+    assert_eq!(resp.status, 200);
+    assert!(resp
+        .header("set-cookie")
+        .ok_or("clearing cookie")?
+        .contains("Max-Age=0"));
+    let resp = server.get("/api/v1/me", &Auth::Cookie(cookie));
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "invalid_session");
+    Ok(())
+}
+
+#[test]
+fn wrong_passwords_are_refused_alike_and_repeated_failures_are_slowed_down() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    for (email, password) in [
+        ("ada@example.com", "wrong password"),
+        ("nobody@example.com", OWNER_PASSWORD),
+    ] {
+        let resp = server.post(
+            "/api/v1/session",
+            &Auth::None,
+            &json!({"email": email, "password": password}),
+        );
+        assert_eq!(resp.status, 401);
+        assert_eq!(resp.error_code(), "invalid_credentials");
+        assert!(session_cookie(&resp).is_none());
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            server
+                .post(
+                    "/api/v1/session",
+                    &Auth::None,
+                    &json!({"email": "ada@example.com", "password": "guess"})
+                )
+                .status,
+            401
+        );
+    }
+    // Five failures: now even the right password waits.
+    let resp = server.post(
+        "/api/v1/session",
+        &Auth::None,
+        &json!({"email": "ada@example.com", "password": OWNER_PASSWORD}),
+    );
+    assert_eq!(resp.status, 429);
+    assert_eq!(resp.error_code(), "too_many_requests");
+    let retry: u64 = resp.header("retry-after").ok_or("Retry-After")?.parse()?;
+    assert!((1..=30).contains(&retry), "{retry}");
+    assert!(session_cookie(&resp).is_none());
+    // Failures are in the audit trail, without the password.
+    let failed: i64 = server.open_db().query_row(
+        "SELECT count(*) FROM audit_events WHERE action = 'session.failed'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(failed, 5);
+    assert!(!contains(&database_bytes(&server.db), b"wrong password"));
+    Ok(())
+}
+
+#[test]
+fn cookie_authenticated_changes_from_another_site_are_refused() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let c = Auth::Cookie(cookie.clone());
+    let body = json!({"name": "made by evil.example"}).to_string();
+    for headers in [
+        vec![("Origin", "https://evil.example")],
+        vec![("Sec-Fetch-Site", "cross-site")],
+        vec![
+            ("Sec-Fetch-Site", "same-site"),
+            ("Origin", "http://sub.127.0.0.1"),
+        ],
+        vec![("Origin", "null")],
+    ] {
+        for path in ["/api/v1/keys", "/api/v1/agents"] {
+            let resp = server.request("POST", path, &c, Some(body.as_bytes()), &headers);
+            assert_eq!(resp.status, 403, "{path} {headers:?}");
+            assert_eq!(resp.error_code(), "cross_site_request");
+        }
+    }
+    let resp = server.request(
+        "DELETE",
+        "/api/v1/session",
+        &c,
+        None,
+        &[("Origin", "https://evil.example")],
+    );
+    assert_eq!(resp.status, 403);
+    assert_eq!(
+        server.get("/api/v1/keys?status=all", &c).json()["keys"],
+        json!([])
+    );
+    assert_eq!(server.get("/api/v1/agents", &c).json()["agents"], json!([]));
+
+    // The same request from our own page is fine, and so is a read from anywhere.
+    let origin = server.url("");
+    let resp = server.request(
+        "POST",
+        "/api/v1/agents",
+        &c,
+        Some(body.as_bytes()),
+        &[("Origin", &origin), ("Sec-Fetch-Site", "same-origin")],
+    );
+    assert_eq!(resp.status, 201);
+    let resp = server.request(
+        "GET",
+        "/api/v1/agents",
+        &c,
+        None,
+        &[("Sec-Fetch-Site", "cross-site")],
+    );
+    assert_eq!(resp.status, 200);
+    // A sign-in form posted from another site is refused too (login CSRF).
+    let resp = server.request(
+        "POST",
+        "/api/v1/session",
+        &Auth::None,
+        Some(
+            json!({"email": "ada@example.com", "password": OWNER_PASSWORD})
+                .to_string()
+                .as_bytes(),
+        ),
+        &[("Origin", "https://evil.example")],
+    );
+    assert_eq!(resp.status, 403);
+    Ok(())
+}
+
+#[test]
+fn api_keys_are_not_subject_to_the_cross_site_check() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    let resp = server.request(
+        "POST",
+        "/api/v1/agents",
+        &Auth::Key(key),
+        Some(br#"{"name": "bot"}"#),
+        &[("Origin", "https://ci.example")],
+    );
+    assert_eq!(resp.status, 201);
+    Ok(())
+}
+
+#[test]
+fn renaming_and_changing_the_password_work_and_end_other_sessions() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let other = server.sign_in("ada@example.com", OWNER_PASSWORD);
+    let c = Auth::Cookie(cookie.clone());
+    let resp = server.patch("/api/v1/account", &c, &json!({"name": "Ada Lovelace"}));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["user"]["name"], "Ada Lovelace");
+
+    let resp = server.put(
+        "/api/v1/account/password",
+        &c,
+        &json!({"currentPassword": "wrong", "newPassword": "a new password"}),
+    );
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.error_code(), "wrong_password");
+    let resp = server.put(
+        "/api/v1/account/password",
+        &c,
+        &json!({"currentPassword": OWNER_PASSWORD, "newPassword": "short"}),
+    );
+    assert_eq!(resp.status, 400);
+    assert!(resp.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("at least 8"));
+    let resp = server.put(
+        "/api/v1/account/password",
+        &c,
+        &json!({"currentPassword": OWNER_PASSWORD, "newPassword": "a new password"}),
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["otherSessionsEnded"], 1);
+    assert_eq!(server.get("/api/v1/me", &Auth::Cookie(other)).status, 401);
+    assert_eq!(
+        server.get("/api/v1/me", &c).status,
+        200,
+        "this session stays"
+    );
+    server.sign_in("ada@example.com", "a new password");
+    Ok(())
+}
+
+#[test]
+fn an_admin_invites_a_teammate_who_signs_up_once_and_can_be_disabled() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let c = Auth::Cookie(cookie.clone());
+    let resp = server.post("/api/v1/team/invites", &c, &json!({}));
+    assert_eq!(resp.status, 201);
+    let invite = resp.json();
+    let url = invite["url"].as_str().ok_or("url")?;
+    assert!(url.starts_with(&format!("{}/invite#token=", server.url(""))));
+    let token = url.split("token=").nth(1).ok_or("token")?.to_string();
+    assert_eq!(invite["status"], "pending");
+    assert!(
+        !contains(&database_bytes(&server.db), token.as_bytes()),
+        "invite token stored in clear"
+    );
+    let listed = server.get("/api/v1/team/invites", &c).json();
+    assert!(
+        listed["invites"][0].get("url").is_none(),
+        "the link is shown only once"
+    );
+
+    let bob = json!({"token": token, "email": "bob@example.com", "name": "Bob", "password": "bob's password"});
+    let resp = server.post("/api/v1/invites/accept", &Auth::None, &bob);
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_eq!(resp.json()["user"]["role"], "member");
+    let bob_cookie = session_cookie(&resp).ok_or("bob's session")?;
+    let mut again = bob.clone();
+    again["email"] = json!("eve@example.com");
+    let resp = server.post("/api/v1/invites/accept", &Auth::None, &again);
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.error_code(), "invalid_invite");
+
+    // Members cannot manage the team.
+    let resp = server.get("/api/v1/team/members", &Auth::Cookie(bob_cookie.clone()));
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.error_code(), "admin_required");
+
+    let (_, bob_key) = server.create_key(&bob_cookie, json!({"name": "bob's CI"}));
+    let members = server.get("/api/v1/team/members", &c).json();
+    let bob_id = members["members"][1]["id"]
+        .as_str()
+        .ok_or("bob id")?
+        .to_string();
+    let resp = server.patch(
+        &format!("/api/v1/team/members/{bob_id}"),
+        &c,
+        &json!({"disabled": true}),
+    );
+    assert_eq!(resp.status, 200);
+    assert!(resp.json()["disabledAt"].as_i64().is_some());
+    assert_eq!(
+        server.get("/api/v1/me", &Auth::Cookie(bob_cookie)).status,
+        401
+    );
+    let resp = server.get("/api/v1/me", &Auth::Key(bob_key.clone()));
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "account_disabled");
+    let resp = server.post(
+        "/api/v1/session",
+        &Auth::None,
+        &json!({"email": "bob@example.com", "password": "bob's password"}),
+    );
+    assert_eq!(resp.status, 403);
+    // Re-enabled, the key works again; an admin cannot disable themself.
+    server.patch(
+        &format!("/api/v1/team/members/{bob_id}"),
+        &c,
+        &json!({"disabled": false}),
+    );
+    assert_eq!(server.get("/api/v1/me", &Auth::Key(bob_key)).status, 200);
+    let resp = server.patch("/api/v1/team/members/1", &c, &json!({"disabled": true}));
+    assert_eq!(resp.status, 400);
+    Ok(())
+}
+
+#[test]
+fn a_revoked_invite_link_no_longer_works() -> TestResult {
+    let server = Server::start();
+    let c = Auth::Cookie(server.setup_owner());
+    let invite = server
+        .post("/api/v1/team/invites", &c, &json!({"role": "admin"}))
+        .json();
+    assert_eq!(invite["role"], "admin");
+    let token = invite["url"]
+        .as_str()
+        .ok_or("url")?
+        .split("token=")
+        .nth(1)
+        .ok_or("token")?
+        .to_string();
+    let id = invite["id"].as_str().ok_or("id")?;
+    let resp = server.delete(&format!("/api/v1/team/invites/{id}"), &c);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["status"], "revoked");
+    let resp = server.post(
+        "/api/v1/invites/accept",
+        &Auth::None,
+        &json!({"token": token, "email": "x@example.com", "name": "X", "password": "password123"}),
+    );
+    assert_eq!(resp.status, 403);
+    let resp = server.post("/api/v1/team/invites", &c, &json!({"role": "owner"}));
+    assert_eq!(resp.status, 400);
+    Ok(())
+}
