@@ -199,3 +199,4 @@ CREATE TABLE view_grants (
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 );
+CREATE INDEX view_grants_by_expiry ON view_grants (expires_at);

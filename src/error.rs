@@ -139,6 +139,10 @@ impl ApiError {
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
+            ApiError::PayloadTooLarge { .. } => {
+                // Whatever the client still sends is not read: this connection ends here.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             _ => {}
         }
         response

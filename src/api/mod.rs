@@ -5,6 +5,7 @@
 pub mod account;
 pub mod activity;
 pub mod agents;
+pub mod artifacts;
 pub mod discovery;
 pub mod ids;
 pub mod keys;
@@ -15,6 +16,8 @@ pub mod router;
 pub mod session;
 pub mod setup;
 pub mod team;
+pub mod upload;
+pub mod versions;
 pub mod views;
 pub mod yaml;
 
@@ -53,6 +56,33 @@ pub fn build(state: AppState) -> (BoxedFilter<(Response,)>, Vec<RouteInfo>) {
         .post("/api/v1/team/invites", team::create_invite)
         .delete("/api/v1/team/invites/{id}", team::revoke_invite)
         .post("/api/v1/invites/accept", team::accept_invite);
+    r.get("/api/v1/artifacts", artifacts::list)
+        .post("/api/v1/artifacts", artifacts::create)
+        .get("/api/v1/artifacts/{shareToken}", artifacts::show)
+        .patch("/api/v1/artifacts/{shareToken}", artifacts::update)
+        .delete("/api/v1/artifacts/{shareToken}", artifacts::delete);
+    r.get("/api/v1/artifacts/{shareToken}/versions", versions::list)
+        .post("/api/v1/artifacts/{shareToken}/versions", versions::create)
+        .patch(
+            "/api/v1/artifacts/{shareToken}/versions/{number}",
+            versions::rename,
+        )
+        .delete(
+            "/api/v1/artifacts/{shareToken}/versions/{number}",
+            versions::delete,
+        )
+        .post(
+            "/api/v1/artifacts/{shareToken}/versions/{number}/restore",
+            versions::restore,
+        )
+        .get(
+            "/api/v1/artifacts/{shareToken}/versions/{number}/files",
+            versions::files,
+        )
+        .get(
+            "/api/v1/artifacts/{shareToken}/versions/{number}/files/{path..}",
+            versions::file,
+        );
     crate::web::routes(&mut r);
     let routes = r.routes().to_vec();
     (r.into_filter(), routes)

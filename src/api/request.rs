@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -15,9 +16,18 @@ use crate::error::ApiError;
 /// The request body as a stream of chunks.
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send + Sync>>;
 
+/// The body, shared between the handler (which may read it) and the router (which drains what the
+/// handler left unread, so the connection can serve the next request).
+pub type BodySlot = Arc<Mutex<Option<BodyStream>>>;
+
 /// Largest JSON body for ordinary routes (a 10,000-character comment of 4-byte characters with its
 /// target is about 45 KB).
 pub const JSON_LIMIT: u64 = 1024 * 1024;
+/// Bytes past the limit that are read and thrown away before answering 413, so that an ordinary
+/// client gets the answer instead of a connection reset while it is still sending. Beyond this the
+/// connection is simply closed.
+pub const DRAIN_MAX: u64 = 16 * 1024 * 1024;
+
 /// The longest a client may take to send a body.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -31,7 +41,7 @@ pub struct Request {
     pub query: String,
     pub headers: HeaderMap,
     pub client: IpAddr,
-    body: Option<BodyStream>,
+    body: BodySlot,
 }
 
 impl Request {
@@ -42,7 +52,7 @@ impl Request {
         query: String,
         headers: HeaderMap,
         client: IpAddr,
-        body: BodyStream,
+        body: BodySlot,
     ) -> Request {
         Request {
             method,
@@ -51,7 +61,7 @@ impl Request {
             query,
             headers,
             client,
-            body: Some(body),
+            body,
         }
     }
 
@@ -80,19 +90,21 @@ impl Request {
     /// Reads the whole body, refusing more than `limit` bytes with 413 (whether or not the client
     /// announced a Content-Length) and a client slower than `BODY_DEADLINE` with 408.
     pub async fn body_bytes(&mut self, limit: u64) -> Result<Bytes, ApiError> {
-        if let Some(declared) = self
+        let declared = self
             .header(header::CONTENT_LENGTH)
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            if declared > limit {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-        }
-        let Some(mut stream) = self.body.take() else {
+            .and_then(|v| v.parse::<u64>().ok());
+        let Some(mut stream) = take(&self.body) else {
             return Ok(Bytes::new());
         };
+        if let Some(declared) = declared.filter(|d| *d > limit) {
+            if declared - limit <= DRAIN_MAX {
+                drain(&mut stream, declared).await;
+            }
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
         let read = async {
-            let mut buf = BytesMut::new();
+            // Sized up front when announced, so a large upload is not copied while growing.
+            let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| {
                     ApiError::bad_request(
@@ -101,6 +113,8 @@ impl Request {
                     )
                 })?;
                 if (buf.len() + chunk.len()) as u64 > limit {
+                    drop(buf);
+                    drain(&mut stream, DRAIN_MAX).await;
                     return Err(ApiError::PayloadTooLarge { limit });
                 }
                 buf.extend_from_slice(&chunk);
@@ -117,6 +131,31 @@ impl Request {
         let bytes = self.body_bytes(JSON_LIMIT).await?;
         parse_json(&bytes)
     }
+}
+
+/// Takes the body out of its slot (a poisoned lock still holds a usable body).
+pub fn take(slot: &BodySlot) -> Option<BodyStream> {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// Reads and discards up to `max` bytes of what is left of a body; returns whether it was read to
+/// the end (only then can the connection carry another request).
+pub async fn drain(stream: &mut BodyStream, max: u64) -> bool {
+    let mut seen = 0u64;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => seen += chunk.len() as u64,
+                Err(_) => return false,
+            }
+            if seen > max {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Parses a JSON body into `T`, with an error that says what is wrong and where: the field path

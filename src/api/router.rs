@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
 
 use bytes::Buf;
 use futures_util::TryStreamExt;
@@ -16,7 +17,7 @@ use warp::path::FullPath;
 use warp::reply::Response;
 use warp::Filter;
 
-use super::request::{BodyStream, Request};
+use super::request::{self, BodyStream, Request};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -135,11 +136,25 @@ impl Router {
                     let handler = handler.clone();
                     let state = state.clone();
                     let client = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
-                    let request = Request::new(method, path, params, query, headers, client, body);
+                    let slot = Arc::new(Mutex::new(Some(body)));
+                    let request =
+                        Request::new(method, path, params, query, headers, client, slot.clone());
                     async move {
-                        handler(state, request)
+                        let mut response = handler(state, request)
                             .await
-                            .unwrap_or_else(ApiError::into_response)
+                            .unwrap_or_else(ApiError::into_response);
+                        // A body the handler did not read (an early refusal) is drained, so the
+                        // client sees the answer and the connection stays usable; if it cannot be,
+                        // the client is told the connection closes.
+                        if let Some(mut rest) = request::take(&slot) {
+                            if !request::drain(&mut rest, request::DRAIN_MAX).await {
+                                response.headers_mut().insert(
+                                    warp::http::header::CONNECTION,
+                                    warp::http::HeaderValue::from_static("close"),
+                                );
+                            }
+                        }
+                        response
                     }
                 },
             )

@@ -4,13 +4,17 @@
 //! the CLI).
 
 pub mod agents;
+pub mod artifacts;
 pub mod audit;
+pub mod blobs;
 pub mod error;
 pub mod invites;
 pub mod keys;
 pub mod schema;
 pub mod sessions;
 pub mod users;
+pub mod versions;
+pub mod view_grants;
 mod writer;
 
 use std::path::{Path, PathBuf};

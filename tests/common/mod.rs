@@ -393,3 +393,71 @@ pub fn database_bytes(db: &Path) -> Vec<u8> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+pub mod zips;
+
+/// A multipart/form-data body: (field name, file name, bytes) parts. Returns (content type, body).
+pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----artifact-review-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, file_name, data) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file_name {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Base64 (standard alphabet, padded), as `base64 -w0` writes it.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Row counts of the tables an upload writes to, to prove a refused upload left nothing behind.
+pub fn upload_rows(server: &Server) -> [i64; 5] {
+    let db = server.open_db();
+    let count = |table: &str| -> i64 {
+        db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .expect("count rows")
+    };
+    [
+        count("artifacts"),
+        count("versions"),
+        count("version_files"),
+        count("blobs"),
+        count("audit_events"),
+    ]
+}
+
+impl Server {
+    /// Uploads an artifact as JSON; asserts 201 and returns the answer.
+    pub fn upload(&self, auth: &Auth, body: Value) -> Value {
+        let resp = self.post("/api/v1/artifacts", auth, &body);
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        resp.json()
+    }
+
+    /// Uploads multipart parts to `path`.
+    pub fn upload_multipart(
+        &self,
+        path: &str,
+        auth: &Auth,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Resp {
+        let (content_type, body) = multipart(parts);
+        self.request(
+            "POST",
+            path,
+            auth,
+            Some(&body),
+            &[("Content-Type", &content_type)],
+        )
+    }
+}

@@ -19,7 +19,7 @@ static ASSETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/assets");
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-pub fn routes(r: &mut Router) {
+pub(super) fn routes(r: &mut Router) {
     r.get("/", home)
         .get("/settings", app_shell)
         .get("/login", app_shell)

@@ -1,0 +1,417 @@
+//! Artifacts: `GET/POST /api/v1/artifacts`, `GET/PATCH/DELETE /api/v1/artifacts/{shareToken}`.
+//! Uploads are attributed to the caller's identity (the user, or the agent a key acts as). An
+//! artifact the caller may not see is a 404, so share tokens cannot be probed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use warp::reply::Response;
+
+use super::ids::wire;
+use super::reply;
+use super::request::Request;
+use super::upload;
+use super::views::IdentityView;
+use crate::auth::{self, Caller};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::ingest::Prepared;
+use crate::secrets::random_token;
+use crate::state::AppState;
+use crate::store::artifacts::{self, Artifact, NewArtifact, Role};
+use crate::store::blobs::{self, NewFile};
+use crate::store::versions::{self, NewVersion, Version};
+use crate::store::{audit, StoreError};
+use crate::text;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub share_token: String,
+    pub share_url: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub latest_version: Option<i64>,
+    pub stats: Stats,
+    pub owner: Owner,
+    pub role: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub comment_count: i64,
+    pub unresolved_comment_count: i64,
+}
+
+#[derive(Serialize)]
+pub struct Owner {
+    pub id: String,
+    pub name: String,
+}
+
+impl ArtifactView {
+    pub fn new(state: &AppState, a: &Artifact, role: Role) -> ArtifactView {
+        ArtifactView {
+            id: wire(a.id),
+            name: a.name.clone(),
+            description: a.description.clone(),
+            share_token: a.share_token.clone(),
+            share_url: share_url(state, &a.share_token),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            latest_version: a.latest_version,
+            stats: Stats {
+                comment_count: a.comment_count,
+                unresolved_comment_count: a.unresolved_count,
+            },
+            owner: Owner {
+                id: wire(a.owner_id),
+                name: a.owner_name.clone(),
+            },
+            role: role.as_str(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionView {
+    pub id: String,
+    pub number: i64,
+    pub name: Option<String>,
+    pub file_type: String,
+    pub size: i64,
+    pub entry_point: String,
+    pub created_at: i64,
+    pub created_by: IdentityView,
+    pub is_latest: bool,
+    /// Where a signed-in reader opens this version in the browser.
+    pub view_url: String,
+}
+
+impl VersionView {
+    pub fn new(
+        state: &AppState,
+        share_token: &str,
+        v: &Version,
+        latest: Option<i64>,
+    ) -> VersionView {
+        VersionView {
+            id: wire(v.id),
+            number: v.number,
+            name: v.name.clone(),
+            file_type: v.file_type.clone(),
+            size: v.size,
+            entry_point: v.entry_point.clone(),
+            created_at: v.created_at,
+            created_by: version_author(v),
+            is_latest: latest == Some(v.number),
+            view_url: format!("{}/a/{share_token}/v/{}/", state.site.base_url, v.number),
+        }
+    }
+}
+
+fn version_author(v: &Version) -> IdentityView {
+    match v.created_agent {
+        Some(agent_id) => IdentityView::agent(
+            agent_id,
+            v.created_agent_name.as_deref().unwrap_or_default(),
+            v.created_agent_role.as_deref(),
+        ),
+        None => IdentityView {
+            kind: "user",
+            id: wire(v.created_user),
+            name: v.created_user_name.clone(),
+            role: None,
+        },
+    }
+}
+
+/// The public link of an artifact.
+pub fn share_url(state: &AppState, share_token: &str) -> String {
+    format!("{}/a/{share_token}", state.site.base_url)
+}
+
+/// The artifact if the caller may see it; 404 otherwise.
+pub async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    share_token: &str,
+) -> Result<(Artifact, Role), ApiError> {
+    let token = share_token.to_string();
+    let user_id = caller.user.id;
+    state
+        .store
+        .read(move |conn| artifacts::visible(conn, &token, user_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("artifact"))
+}
+
+/// Refuses reviewers: only the owner manages versions, access and deletion.
+pub fn require_owner(role: Role) -> Result<(), ApiError> {
+    match role {
+        Role::Owner => Ok(()),
+        Role::Reviewer => Err(ApiError::forbidden(
+            "owner_only",
+            "only the artifact's owner can do this; reviewers can read, comment and reply",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let query: ListQuery = req.query()?;
+    let limit = super::activity::parse_limit(query.limit.as_deref())?;
+    let before = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(super::ids::parse(raw).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "cursor must be the nextCursor of a previous page",
+            )
+        })?),
+    };
+    let user_id = caller.user.id;
+    let rows = state
+        .store
+        .read(move |conn| artifacts::list_visible(conn, user_id, before, limit + 1))
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let views: Vec<ArtifactView> = rows
+        .iter()
+        .take(limit as usize)
+        .map(|(a, role)| ArtifactView::new(&state, a, *role))
+        .collect();
+    let next_cursor = if more {
+        views.last().map(|v| v.id.clone())
+    } else {
+        None
+    };
+    Ok(reply::ok(
+        &json!({ "artifacts": views, "nextCursor": next_cursor }),
+    ))
+}
+
+pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let form = upload::read(&mut req).await?;
+    let name = text::label(
+        "name",
+        form.name.as_deref().ok_or_else(|| {
+            ApiError::bad_request(
+                "required",
+                "name is required: the artifact's name, 1 to 200 characters",
+            )
+        })?,
+        text::ARTIFACT_NAME_MAX,
+    )?;
+    let description = text::optional_body(
+        "description",
+        form.description.as_deref().unwrap_or_default(),
+        text::DESCRIPTION_MAX,
+    )?;
+    let version_name = version_name(form.version_name.as_deref())?;
+    let prepared = upload::prepare(form.upload).await?;
+    let share_token = random_token(16)?.expose().to_string();
+    let user_id = caller.user.id;
+    let agent_id = caller.agent.as_ref().map(|a| a.id);
+    let ctx = caller.audit();
+    let token = share_token.clone();
+    let (artifact_id, version_id, entry_point, file_type) = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let artifact_id = artifacts::insert(
+                conn,
+                &NewArtifact {
+                    share_token: &token,
+                    owner_id: user_id,
+                    agent_id,
+                    name: &name,
+                    description: &description,
+                },
+                now,
+            )?;
+            let number = artifacts::take_version_number(conn, artifact_id, now)?;
+            let version_id = store_version(conn, artifact_id, number, version_name.as_deref(), &prepared, user_id, agent_id, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "artifact.created",
+                ("artifact", &artifact_id.to_string()),
+                &json!({ "name": name, "shareToken": token }),
+                now,
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                "version.created",
+                ("version", &version_id.to_string()),
+                &json!({ "artifactId": wire(artifact_id), "number": number, "fileType": prepared.file_type.as_str(), "files": prepared.files.len(), "size": prepared.upload_size }),
+                now,
+            )?;
+            Ok((artifact_id, version_id, prepared.entry_point.clone(), prepared.file_type.as_str()))
+        })
+        .await?;
+    Ok(reply::created(&json!({
+        "id": wire(artifact_id),
+        "shareToken": share_token,
+        "shareUrl": share_url(&state, &share_token),
+        "latestVersionId": wire(version_id),
+        "version": 1,
+        "fileType": file_type,
+        "entryPoint": entry_point,
+    })))
+}
+
+/// Inserts a version with its files (content stored once per SHA-256); returns its id.
+#[allow(clippy::too_many_arguments)]
+pub fn store_version(
+    conn: &rusqlite::Connection,
+    artifact_id: i64,
+    number: i64,
+    name: Option<&str>,
+    prepared: &Prepared,
+    user_id: i64,
+    agent_id: Option<i64>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let version_id = versions::insert(
+        conn,
+        &NewVersion {
+            artifact_id,
+            number,
+            name,
+            file_type: prepared.file_type.as_str(),
+            size: prepared.upload_size,
+            entry_point: &prepared.entry_point,
+            user_id,
+            agent_id,
+        },
+        now,
+    )?;
+    let files: Vec<NewFile<'_>> = prepared
+        .files
+        .iter()
+        .map(|f| NewFile {
+            path: &f.path,
+            size: f.size,
+            sha256: f.sha256,
+            content_type: f.content_type,
+        })
+        .collect();
+    blobs::attach(conn, version_id, &files, &mut |i| {
+        prepared.contents(i).map_err(|e| e.to_string())
+    })?;
+    Ok(version_id)
+}
+
+/// A version name: absent or blank means none; otherwise at most 100 characters.
+pub fn version_name(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) => Ok(Some(text::label("versionName", n, text::VERSION_NAME_MAX)?)),
+    }
+}
+
+pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let id = artifact.id;
+    let list = state
+        .store
+        .read(move |conn| versions::list_active(conn, id))
+        .await?;
+    let mut body = serde_json::to_value(ArtifactView::new(&state, &artifact, role))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let versions: Vec<VersionView> = list
+        .iter()
+        .map(|v| VersionView::new(&state, &artifact.share_token, v, artifact.latest_version))
+        .collect();
+    body["versions"] =
+        serde_json::to_value(versions).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(reply::ok(&body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateArtifact {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    require_owner(role)?;
+    let body: UpdateArtifact = req.json().await?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| text::label("name", n, text::ARTIFACT_NAME_MAX))
+        .transpose()?;
+    let description = body
+        .description
+        .as_deref()
+        .map(|d| text::optional_body("description", d, text::DESCRIPTION_MAX))
+        .transpose()?;
+    let ctx = caller.audit();
+    let id = artifact.id;
+    let updated = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let updated =
+                artifacts::update(conn, id, name.as_deref(), description.as_deref(), now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "artifact.updated",
+                ("artifact", &id.to_string()),
+                &json!({ "name": name, "description": description }),
+                now,
+            )?;
+            Ok(updated)
+        })
+        .await?;
+    Ok(reply::ok(&ArtifactView::new(&state, &updated, role)))
+}
+
+pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    require_owner(role)?;
+    let ctx = caller.audit();
+    let id = artifact.id;
+    let deleted_at = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            artifacts::delete(conn, id, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "artifact.deleted",
+                ("artifact", &id.to_string()),
+                &serde_json::Value::Null,
+                now,
+            )?;
+            Ok(now)
+        })
+        .await?;
+    Ok(reply::ok(
+        &json!({ "id": wire(id), "deletedAt": deleted_at }),
+    ))
+}

@@ -1,0 +1,283 @@
+//! Versions of an artifact: list, publish (owner), rename, soft-delete (never the last active one),
+//! restore; and their files: the list, and each file's raw bytes.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use super::artifacts::{self, require_owner, visible, VersionView};
+use super::ids::wire;
+use super::reply;
+use super::request::Request;
+use super::upload;
+use crate::auth;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::secrets::hex;
+use crate::state::AppState;
+use crate::store::artifacts::Artifact;
+use crate::store::versions::{self, Version};
+use crate::store::{artifacts as artifact_store, audit, blobs, StoreError};
+
+/// A version number from the path: `3` or `v3`. Anything else is a 400 naming what was given.
+pub fn parse_number(raw: &str) -> Result<i64, ApiError> {
+    raw.strip_prefix('v')
+        .unwrap_or(raw)
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_version",
+                format!("version numbers are whole numbers from 1 (as 3 or v3); got {raw:?}"),
+            )
+        })
+}
+
+/// The active version `number` of `artifact`, or 404.
+pub async fn active_version(
+    state: &AppState,
+    artifact: &Artifact,
+    number: i64,
+) -> Result<Version, ApiError> {
+    let id = artifact.id;
+    state
+        .store
+        .read(move |conn| versions::active(conn, id, number))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("version {number} not found")))
+}
+
+pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
+    let id = artifact.id;
+    let list = state
+        .store
+        .read(move |conn| versions::list_active(conn, id))
+        .await?;
+    let views: Vec<VersionView> = list
+        .iter()
+        .map(|v| VersionView::new(&state, &artifact.share_token, v, artifact.latest_version))
+        .collect();
+    Ok(reply::ok(&json!({ "versions": views })))
+}
+
+pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    require_owner(role)?;
+    let form = upload::read(&mut req).await?;
+    if form.description.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "description belongs to the artifact (PATCH /api/v1/artifacts/{shareToken}), not to a version",
+        ));
+    }
+    let name = match (form.name.as_deref(), form.version_name.as_deref()) {
+        (Some(a), Some(b)) if a.trim() != b.trim() => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "give the version's name as name or versionName, not both",
+            ))
+        }
+        (a, b) => artifacts::version_name(b.or(a))?,
+    };
+    let prepared = upload::prepare(form.upload).await?;
+    let user_id = caller.user.id;
+    let agent_id = caller.agent.as_ref().map(|a| a.id);
+    let ctx = caller.audit();
+    let artifact_id = artifact.id;
+    let (version_id, number) = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let number = artifact_store::take_version_number(conn, artifact_id, now)?;
+            let version_id = artifacts::store_version(conn, artifact_id, number, name.as_deref(), &prepared, user_id, agent_id, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "version.created",
+                ("version", &version_id.to_string()),
+                &json!({ "artifactId": wire(artifact_id), "number": number, "fileType": prepared.file_type.as_str(), "files": prepared.files.len(), "size": prepared.upload_size }),
+                now,
+            )?;
+            Ok((version_id, number))
+        })
+        .await?;
+    Ok(reply::created(&json!({
+        "versionId": wire(version_id),
+        "number": number,
+        "viewUrl": format!("{}/a/{}/v/{number}/", state.site.base_url, artifact.share_token),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rename {
+    #[serde(deserialize_with = "nullable")]
+    name: Option<String>,
+}
+
+/// `name` must be present; null clears it.
+fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
+}
+
+pub async fn rename(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let number = parse_number(req.param(1))?;
+    require_owner(role)?;
+    let version = active_version(&state, &artifact, number).await?;
+    let body: Rename = req.json().await?;
+    let name = artifacts::version_name(body.name.as_deref())?;
+    let ctx = caller.audit();
+    let stored = name.clone();
+    state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            versions::rename(conn, version.id, stored.as_deref())?;
+            audit::record(
+                conn,
+                &ctx,
+                "version.renamed",
+                ("version", &version.id.to_string()),
+                &json!({ "number": version.number, "before": version.name, "after": stored }),
+                now,
+            )
+        })
+        .await?;
+    Ok(reply::ok(&json!({ "number": number, "name": name })))
+}
+
+pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let number = parse_number(req.param(1))?;
+    require_owner(role)?;
+    let artifact_id = artifact.id;
+    let ctx = caller.audit();
+    let deleted_at = state
+        .store
+        .write(move |conn| {
+            let version = versions::by_number(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
+            let now = now_ms();
+            if versions::delete(conn, &version, now)? {
+                audit::record(
+                    conn,
+                    &ctx,
+                    "version.deleted",
+                    ("version", &version.id.to_string()),
+                    &json!({ "artifactId": wire(artifact_id), "number": number }),
+                    now,
+                )?;
+                Ok(now)
+            } else {
+                Ok(version.deleted_at.unwrap_or(now))
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound(format!("version {number} not found")),
+            StoreError::Conflict(m) if m == versions::LAST_ACTIVE => ApiError::bad_request(
+                "last_active_version",
+                format!("version {number} is the last active version; an artifact keeps at least one (publish another version first, or delete the artifact)"),
+            ),
+            other => other.into(),
+        })?;
+    Ok(reply::ok(
+        &json!({ "number": number, "deletedAt": deleted_at }),
+    ))
+}
+
+pub async fn restore(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let number = parse_number(req.param(1))?;
+    require_owner(role)?;
+    let artifact_id = artifact.id;
+    let ctx = caller.audit();
+    state
+        .store
+        .write(move |conn| {
+            let version =
+                versions::by_number(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
+            if versions::restore(conn, version.id)? {
+                audit::record(
+                    conn,
+                    &ctx,
+                    "version.restored",
+                    ("version", &version.id.to_string()),
+                    &json!({ "artifactId": wire(artifact_id), "number": number }),
+                    now_ms(),
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound(format!("version {number} not found")),
+            other => other.into(),
+        })?;
+    Ok(reply::ok(&json!({ "number": number, "restored": true })))
+}
+
+pub async fn files(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
+    let number = parse_number(req.param(1))?;
+    let version = active_version(&state, &artifact, number).await?;
+    let version_id = version.id;
+    let list = state
+        .store
+        .read(move |conn| blobs::list(conn, version_id))
+        .await?;
+    let files: Vec<serde_json::Value> = list
+        .iter()
+        .map(|f| json!({ "path": f.path, "size": f.size, "contentType": f.content_type, "sha256": hex(&f.sha256) }))
+        .collect();
+    Ok(reply::ok(
+        &json!({ "files": files, "entryPoint": version.entry_point }),
+    ))
+}
+
+pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
+    let number = parse_number(req.param(1))?;
+    let version = active_version(&state, &artifact, number).await?;
+    let path = req.param(2).to_string();
+    let version_id = version.id;
+    let lookup = path.clone();
+    let (file, bytes) = state
+        .store
+        .read(move |conn| blobs::read(conn, version_id, &lookup))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("version {number} has no file {path:?}")))?;
+    let mut response = Response::new(bytes.into());
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    if let Ok(ct) = HeaderValue::from_str(&file.content_type) {
+        headers.insert(header::CONTENT_TYPE, ct);
+    }
+    // Raw files come from this server's own origin: never let a browser run them here.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", hex(&file.sha256))) {
+        headers.insert(header::ETAG, etag);
+    }
+    Ok(response)
+}

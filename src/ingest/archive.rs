@@ -1,0 +1,263 @@
+//! A ZIP upload. First pass, over the central directory only (nothing is decompressed): skip
+//! folders and macOS junk, and refuse too many files, declared sizes over the limits, unsafe
+//! paths, symlinks, encrypted entries, forbidden extensions, collisions and unsupported
+//! compression, listing every offending path. Then strip the common folder and choose the entry
+//! point. Second pass: decompress each file through a capped reader to fingerprint it.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read, Seek};
+use std::sync::Arc;
+
+use zip::result::ZipError;
+use zip::{CompressionMethod, ZipArchive};
+
+use super::upload::{into_bytes, FileType, UploadContent};
+use super::{content_type_for, FileEntry, IngestError, Prepared, Source};
+use super::{decompress, entry_point, paths};
+use super::{MAX_ARCHIVE, MAX_EXTRACTED_FILE, MAX_EXTRACTED_TOTAL, MAX_FILES};
+
+/// Most central directory records read at all (folders and macOS junk included). Checked before
+/// the zip crate parses the directory, so a 50 MB archive of a million empty entries cannot make
+/// it allocate hundreds of megabytes of entry metadata.
+pub const MAX_ENTRY_RECORDS: usize = 10 * MAX_FILES;
+
+const CENTRAL_HEADER_SIGNATURE: &[u8; 4] = b"PK\x01\x02";
+const S_IFMT: u32 = 0o170_000;
+const S_IFDIR: u32 = 0o040_000;
+const S_IFLNK: u32 = 0o120_000;
+
+/// The archive bytes, shared cheaply between `Prepared` and each re-read.
+#[derive(Clone)]
+pub struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A file that passed the first pass.
+struct Candidate {
+    index: usize,
+    path: String,
+    size: u64,
+}
+
+/// Everything wrong with an archive's entries, collected so one error can list them all.
+#[derive(Default)]
+struct Problems {
+    unsafe_paths: Vec<(String, &'static str)>,
+    symlinks: Vec<String>,
+    encrypted: Vec<String>,
+    forbidden: Vec<String>,
+    oversized: Vec<(String, u64)>,
+    unsupported: Vec<String>,
+}
+
+/// Validates and fingerprints a ZIP upload.
+pub fn prepare_zip(
+    content: UploadContent,
+    requested_entry: Option<&str>,
+) -> Result<Prepared, IngestError> {
+    let bytes = into_bytes(content, true, MAX_ARCHIVE, |size, from_base64| {
+        IngestError::ArchiveTooLarge { size, from_base64 }
+    })?;
+    let upload_size = bytes.len() as u64;
+    let records = bytes
+        .windows(4)
+        .filter(|w| w == CENTRAL_HEADER_SIGNATURE)
+        .count();
+    if records > MAX_ENTRY_RECORDS {
+        return Err(IngestError::TooManyEntries {
+            records,
+            max_records: MAX_ENTRY_RECORDS,
+        });
+    }
+    let looks_like_zip = bytes.starts_with(b"PK");
+    let shared = SharedBytes(Arc::new(bytes));
+    let mut archive = ZipArchive::new(Cursor::new(shared.clone())).map_err(|e| {
+        let hint = if looks_like_zip {
+            "the archive is truncated or corrupt"
+        } else {
+            "the content does not start with the ZIP signature \"PK\": is it a ZIP file?"
+        };
+        IngestError::invalid_zip(format!("{} ({hint})", describe(&e)))
+    })?;
+
+    let mut candidates = first_pass(&archive, shared.as_ref())?;
+    candidates.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut stripped: Vec<String> = candidates.iter().map(|c| c.path.clone()).collect();
+    let prefix = entry_point::strip_common_folder(&mut stripped);
+    let entry_point = entry_point::choose(&stripped, requested_entry, &prefix)?;
+
+    let mut files = Vec::with_capacity(candidates.len());
+    let mut indices = Vec::with_capacity(candidates.len());
+    for (candidate, path) in candidates.iter().zip(stripped) {
+        let sha256 = decompress::fingerprint(
+            &mut archive,
+            candidate.index,
+            &candidate.path,
+            candidate.size,
+        )?;
+        files.push(FileEntry {
+            content_type: content_type_for(&path),
+            path,
+            size: candidate.size,
+            sha256,
+        });
+        indices.push(candidate.index);
+    }
+    Ok(Prepared {
+        file_type: FileType::Zip,
+        entry_point,
+        upload_size,
+        files,
+        source: Source::Zip { archive, indices },
+    })
+}
+
+/// Reads the central directory (no decompression) and returns the files to keep, or the first
+/// kind of problem found, listing every entry that has it.
+fn first_pass<R: Read + Seek>(
+    archive: &ZipArchive<R>,
+    bytes: &[u8],
+) -> Result<Vec<Candidate>, IngestError> {
+    let mut problems = Problems::default();
+    let mut candidates = Vec::new();
+    let mut file_count = 0usize;
+    let mut total: u64 = 0;
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index_data(index)
+            .map_err(|e| IngestError::invalid_zip(format!("entry {index}: {}", describe(&e))))?;
+        let mode = entry.unix_mode().unwrap_or(0) & S_IFMT;
+        // A folder: named with a trailing slash, or marked as one and empty.
+        if entry.is_dir() || (mode == S_IFDIR && entry.size() == 0) {
+            continue;
+        }
+        let path = match paths::normalise(entry.name_raw()) {
+            Ok(path) => path,
+            Err(reason) => {
+                file_count += 1;
+                let shown = String::from_utf8_lossy(entry.name_raw()).into_owned();
+                problems.unsafe_paths.push((shown, reason));
+                continue;
+            }
+        };
+        if paths::is_macos_junk(&path) {
+            continue;
+        }
+        file_count += 1;
+        if entry.is_symlink() || mode == S_IFLNK {
+            problems.symlinks.push(path.clone());
+        }
+        if entry.encrypted() {
+            problems.encrypted.push(path.clone());
+        }
+        if paths::is_forbidden(&path) {
+            problems.forbidden.push(path.clone());
+        }
+        let method = entry.compression();
+        if method != CompressionMethod::Stored && method != CompressionMethod::Deflated {
+            problems.unsupported.push(format!("{path} ({method})"));
+        }
+        let size = entry.size();
+        if size > MAX_EXTRACTED_FILE {
+            problems.oversized.push((path.clone(), size));
+        }
+        total = total.saturating_add(size);
+        candidates.push(Candidate { index, path, size });
+    }
+
+    if file_count > MAX_FILES {
+        return Err(IngestError::TooManyFiles { count: file_count });
+    }
+    if !problems.oversized.is_empty() {
+        return Err(IngestError::ArchiveFilesTooLarge {
+            files: problems.oversized,
+        });
+    }
+    if total > MAX_EXTRACTED_TOTAL {
+        return Err(IngestError::ExtractedTooLarge { total });
+    }
+    if !problems.unsafe_paths.is_empty() {
+        return Err(IngestError::UnsafePath {
+            paths: problems.unsafe_paths,
+        });
+    }
+    if !problems.symlinks.is_empty() {
+        return Err(IngestError::SymlinkNotAllowed {
+            paths: problems.symlinks,
+        });
+    }
+    if !problems.encrypted.is_empty() {
+        return Err(IngestError::EncryptedEntry {
+            paths: problems.encrypted,
+        });
+    }
+    if !problems.forbidden.is_empty() {
+        return Err(IngestError::ForbiddenFileType {
+            paths: problems.forbidden,
+        });
+    }
+    let mut collisions = Vec::new();
+    if archive.has_duplicate_names() {
+        collisions = raw_duplicate_names(bytes, archive.central_directory_start());
+        if collisions.is_empty() {
+            collisions.push("an entry name listed twice in the central directory".to_string());
+        }
+    }
+    let paths: Vec<String> = candidates.iter().map(|c| c.path.clone()).collect();
+    collisions.extend(paths::collisions(&paths));
+    if !collisions.is_empty() {
+        return Err(IngestError::DuplicatePath { paths: collisions });
+    }
+    if !problems.unsupported.is_empty() {
+        return Err(IngestError::invalid_zip(format!(
+            "files use a compression method other than Deflate or Stored: {}; re-create the \
+             archive with standard ZIP compression",
+            problems.unsupported.join(", ")
+        )));
+    }
+    Ok(candidates)
+}
+
+/// The zip crate's error without its "invalid Zip archive" prefix (the message already says so).
+pub fn describe(error: &ZipError) -> String {
+    match error {
+        ZipError::InvalidArchive(detail) => detail.to_string(),
+        ZipError::UnsupportedArchive(detail) => format!("unsupported: {detail}"),
+        other => other.to_string(),
+    }
+}
+
+/// Names that appear more than once in the central directory. The zip crate keeps one entry per
+/// name, so the repeats are found by walking the raw directory records.
+fn raw_duplicate_names(bytes: &[u8], directory_start: u64) -> Vec<String> {
+    let mut counts: HashMap<&[u8], usize> = HashMap::new();
+    let mut order: Vec<&[u8]> = Vec::new();
+    let mut pos = usize::try_from(directory_start).unwrap_or(usize::MAX);
+    while let Some(header) = bytes.get(pos..pos.saturating_add(46)) {
+        if &header[..4] != CENTRAL_HEADER_SIGNATURE {
+            break;
+        }
+        let field = |at: usize| usize::from(u16::from_le_bytes([header[at], header[at + 1]]));
+        let (name_len, extra_len, comment_len) = (field(28), field(30), field(32));
+        let Some(name) = bytes.get(pos + 46..pos + 46 + name_len) else {
+            break;
+        };
+        let count = counts.entry(name).or_insert(0);
+        *count += 1;
+        if *count == 2 {
+            order.push(name);
+        }
+        pos += 46 + name_len + extra_len + comment_len;
+    }
+    order
+        .into_iter()
+        .map(|name| {
+            let times = counts.get(name).copied().unwrap_or(2);
+            format!("{} ({times} times)", String::from_utf8_lossy(name))
+        })
+        .collect()
+}

@@ -1,0 +1,205 @@
+//! Paths inside an archive: normalising an entry name into a safe relative path (or saying why it
+//! is unsafe), recognising macOS junk, forbidden and HTML/Markdown extensions, and finding paths
+//! that collide.
+
+use std::collections::{HashMap, HashSet};
+
+/// Longest accepted path inside an archive, in bytes.
+pub const MAX_PATH_BYTES: usize = 1024;
+/// Longest accepted single path segment (file or folder name), in bytes.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+
+/// Extensions refused inside a ZIP (compared ignoring ASCII case): executables, videos and office
+/// documents.
+pub const FORBIDDEN_EXTENSIONS: &[&str] = &[
+    "exe", "dll", "bat", "cmd", "sh", "ps1", "mov", "mp4", "avi", "mkv", "wmv", "doc", "docx",
+    "xls", "xlsx", "ppt", "pptx",
+];
+
+const HTML_EXTENSIONS: &[&str] = &["html", "htm"];
+const MARKDOWN_EXTENSIONS: &[&str] = &["md", "markdown"];
+
+/// Turns a raw ZIP entry name into a normalised relative path: `\` becomes `/`, empty and `.`
+/// segments are dropped. Refuses (with the reason) names that are not UTF-8, contain control
+/// characters, are absolute, start with a drive letter, contain a `..` segment, are empty, or
+/// are too long. The result never starts with `/`, never contains `\`, `..`, `.` or empty
+/// segments, and normalising it again returns it unchanged.
+pub fn normalise(raw: &[u8]) -> Result<String, &'static str> {
+    let name = std::str::from_utf8(raw).map_err(|_| "name is not valid UTF-8")?;
+    if name.chars().any(char::is_control) {
+        return Err("name contains a control character");
+    }
+    let name = name.replace('\\', "/");
+    if name.starts_with('/') {
+        return Err("absolute path");
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    for segment in name.split('/') {
+        match segment {
+            "" | "." => continue,
+            ".." => return Err("goes outside the archive root with .."),
+            _ => {}
+        }
+        if kept.is_empty() && has_drive_letter(segment) {
+            return Err("starts with a drive letter");
+        }
+        if segment.len() > MAX_SEGMENT_BYTES {
+            return Err("a file or folder name is longer than 255 bytes");
+        }
+        kept.push(segment);
+    }
+    if kept.is_empty() {
+        return Err("empty name");
+    }
+    let path = kept.join("/");
+    if path.len() > MAX_PATH_BYTES {
+        return Err("path is longer than 1024 bytes");
+    }
+    Ok(path)
+}
+
+fn has_drive_letter(segment: &str) -> bool {
+    let bytes = segment.as_bytes();
+    bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':'
+}
+
+/// Files that macOS adds to archives and nobody meant to upload: anything under `__MACOSX/` and
+/// any `.DS_Store`.
+pub fn is_macos_junk(path: &str) -> bool {
+    path.split('/').next() == Some("__MACOSX") || file_name(path) == ".DS_Store"
+}
+
+/// The last segment of a `/`-separated path.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The extension of the last segment (text after its last `.`), if any. A leading dot alone
+/// (`.htaccess`) is not an extension.
+pub fn extension(path: &str) -> Option<&str> {
+    let name = file_name(path);
+    match name.rfind('.') {
+        Some(0) | None => None,
+        Some(dot) => Some(&name[dot + 1..]),
+    }
+}
+
+fn has_extension_in(path: &str, set: &[&str]) -> bool {
+    extension(path).is_some_and(|ext| set.iter().any(|e| e.eq_ignore_ascii_case(ext)))
+}
+
+pub fn is_forbidden(path: &str) -> bool {
+    has_extension_in(path, FORBIDDEN_EXTENSIONS)
+}
+
+pub fn is_html(path: &str) -> bool {
+    has_extension_in(path, HTML_EXTENSIONS)
+}
+
+pub fn is_markdown(path: &str) -> bool {
+    has_extension_in(path, MARKDOWN_EXTENSIONS)
+}
+
+/// Describes every collision among `paths`: the same path twice, two paths equal ignoring ASCII
+/// case (one file on macOS and Windows), and a path that is both a file and a folder.
+pub fn collisions(paths: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    let mut folders: HashSet<String> = HashSet::new();
+    for path in paths {
+        let lower = path.to_ascii_lowercase();
+        for (i, _) in lower.match_indices('/') {
+            folders.insert(lower[..i].to_string());
+        }
+        match seen.get(&lower) {
+            Some(first) if *first == path => found.push(format!("{path} (twice)")),
+            Some(first) => found.push(format!("{first} and {path}")),
+            None => {
+                seen.insert(lower, path);
+            }
+        }
+    }
+    for path in paths {
+        if folders.contains(&path.to_ascii_lowercase()) {
+            found.push(format!("{path} (both a file and a folder)"));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(raw: &str) -> String {
+        match normalise(raw.as_bytes()) {
+            Ok(p) => p,
+            Err(why) => panic!("{raw:?} was refused: {why}"),
+        }
+    }
+
+    #[test]
+    fn backslashes_dot_segments_and_double_slashes_are_normalised() {
+        assert_eq!(ok("a\\b\\c.html"), "a/b/c.html");
+        assert_eq!(ok("./a/./b.html"), "a/b.html");
+        assert_eq!(ok("a//b.html"), "a/b.html");
+    }
+
+    #[test]
+    fn escaping_absolute_drive_and_control_names_are_refused() {
+        for bad in [
+            "../../evil.html",
+            "a/../b.html",
+            "/etc/passwd",
+            "\\etc\\passwd",
+            "C:\\x.html",
+            "c:x.html",
+            "./C:/x.html",
+            "a\0b.html",
+            "a\nb.html",
+            "",
+            ".",
+            "./",
+        ] {
+            assert!(normalise(bad.as_bytes()).is_err(), "{bad:?} was accepted");
+        }
+        assert!(normalise(b"caf\xe9.html").is_err());
+    }
+
+    #[test]
+    fn overlong_names_are_refused() {
+        assert!(normalise("a".repeat(256).as_bytes()).is_err());
+        assert!(normalise(["b"; 600].join("/").as_bytes()).is_err());
+        assert!(normalise("a".repeat(255).as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn macos_junk_is_recognised_anywhere() {
+        assert!(is_macos_junk("__MACOSX/._index.html"));
+        assert!(is_macos_junk("site/.DS_Store"));
+        assert!(!is_macos_junk("site/__MACOSX.html"));
+    }
+
+    #[test]
+    fn forbidden_extensions_ignore_case_and_only_look_at_the_last_extension() {
+        assert!(is_forbidden("bin/Tool.EXE"));
+        assert!(is_forbidden("docs/spec.docx"));
+        assert!(!is_forbidden("notes.exe.txt"));
+        assert!(!is_forbidden(".sh"));
+    }
+
+    #[test]
+    fn collisions_cover_exact_case_and_file_folder_clashes() {
+        let paths = ["a.html", "A.HTML", "docs", "docs/x.md", "b.html", "b.html"]
+            .map(String::from)
+            .to_vec();
+        let found = collisions(&paths);
+        assert!(
+            found.contains(&"a.html and A.HTML".to_string()),
+            "{found:?}"
+        );
+        assert!(found.contains(&"b.html (twice)".to_string()), "{found:?}");
+        assert!(found.contains(&"docs (both a file and a folder)".to_string()));
+        assert_eq!(found.len(), 3);
+    }
+}

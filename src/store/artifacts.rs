@@ -1,0 +1,224 @@
+//! Artifacts: a named thing under review, owned by one user, addressed by an unguessable share
+//! token, with numbered versions. Soft-deleted.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::error::{StoreError, StoreResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub id: i64,
+    pub share_token: String,
+    pub owner_id: i64,
+    pub owner_name: String,
+    pub created_agent: Option<i64>,
+    pub name: String,
+    pub description: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+    /// The highest active version number (None only while a create is half-way).
+    pub latest_version: Option<i64>,
+    pub comment_count: i64,
+    pub unresolved_count: i64,
+}
+
+/// How the caller relates to an artifact they can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Reviewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Reviewer => "reviewer",
+        }
+    }
+}
+
+macro_rules! artifact_select {
+    () => {
+        "SELECT a.id, a.share_token, a.owner_id, u.name, a.created_agent, a.name, a.description,
+                a.created_at, a.updated_at, a.deleted_at,
+                (SELECT max(v.number) FROM versions v WHERE v.artifact_id = a.id AND v.deleted_at IS NULL),
+                (SELECT count(*) FROM comments c JOIN versions v ON v.id = c.version_id
+                  WHERE c.artifact_id = a.id AND c.deleted_at IS NULL AND v.deleted_at IS NULL),
+                (SELECT count(*) FROM comments c JOIN versions v ON v.id = c.version_id
+                  WHERE c.artifact_id = a.id AND c.deleted_at IS NULL AND v.deleted_at IS NULL
+                    AND c.resolved_at IS NULL)
+           FROM artifacts a JOIN users u ON u.id = a.owner_id "
+    };
+}
+
+impl Artifact {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Artifact> {
+        Ok(Artifact {
+            id: r.get(0)?,
+            share_token: r.get(1)?,
+            owner_id: r.get(2)?,
+            owner_name: r.get(3)?,
+            created_agent: r.get(4)?,
+            name: r.get(5)?,
+            description: r.get(6)?,
+            created_at: r.get(7)?,
+            updated_at: r.get(8)?,
+            deleted_at: r.get(9)?,
+            latest_version: r.get(10)?,
+            comment_count: r.get(11)?,
+            unresolved_count: r.get(12)?,
+        })
+    }
+}
+
+pub struct NewArtifact<'a> {
+    pub share_token: &'a str,
+    pub owner_id: i64,
+    pub agent_id: Option<i64>,
+    pub name: &'a str,
+    pub description: &'a str,
+}
+
+/// Creates the artifact row (its first version is added by `versions::insert`).
+pub fn insert(conn: &Connection, new: &NewArtifact<'_>, now: i64) -> StoreResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO artifacts (share_token, owner_id, created_agent, name, description, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )?
+    .execute(params![
+        new.share_token,
+        new.owner_id,
+        new.agent_id,
+        new.name,
+        new.description,
+        now
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> StoreResult<Artifact> {
+    Ok(conn
+        .prepare_cached(concat!(artifact_select!(), "WHERE a.id = ?1"))?
+        .query_row([id], Artifact::from_row)?)
+}
+
+/// The artifact with this share token if `user_id` may see it, with the caller's role. Anyone else
+/// gets `None`, exactly as if it did not exist.
+pub fn visible(
+    conn: &Connection,
+    share_token: &str,
+    user_id: i64,
+) -> StoreResult<Option<(Artifact, Role)>> {
+    let found = conn
+        .prepare_cached(concat!(
+            artifact_select!(),
+            "WHERE a.share_token = ?1 AND a.deleted_at IS NULL"
+        ))?
+        .query_row([share_token], Artifact::from_row)
+        .optional()?;
+    let Some(artifact) = found else {
+        return Ok(None);
+    };
+    let role = role_of(conn, &artifact, user_id)?;
+    Ok(role.map(|r| (artifact, r)))
+}
+
+/// The role of `user_id` on `artifact`, if any.
+pub fn role_of(conn: &Connection, artifact: &Artifact, user_id: i64) -> StoreResult<Option<Role>> {
+    if artifact.owner_id == user_id {
+        return Ok(Some(Role::Owner));
+    }
+    let granted: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM access_grants
+              WHERE artifact_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+        )?
+        .query_row([artifact.id, user_id], |r| r.get(0))
+        .optional()?;
+    Ok(granted.map(|_| Role::Reviewer))
+}
+
+/// Artifacts the user owns or reviews, newest first, before id `before`, at most `limit`.
+pub fn list_visible(
+    conn: &Connection,
+    user_id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<(Artifact, Role)>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        artifact_select!(),
+        "WHERE a.deleted_at IS NULL
+           AND (a.owner_id = ?1 OR a.id IN
+                (SELECT g.artifact_id FROM access_grants g WHERE g.user_id = ?1 AND g.revoked_at IS NULL))
+           AND (?2 IS NULL OR a.id < ?2)
+         ORDER BY a.id DESC
+         LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![user_id, before, limit], Artifact::from_row)?;
+    let mut out = Vec::new();
+    for artifact in rows {
+        let artifact = artifact?;
+        let role = if artifact.owner_id == user_id {
+            Role::Owner
+        } else {
+            Role::Reviewer
+        };
+        out.push((artifact, role));
+    }
+    Ok(out)
+}
+
+/// Changes the name and/or description.
+pub fn update(
+    conn: &Connection,
+    id: i64,
+    name: Option<&str>,
+    description: Option<&str>,
+    now: i64,
+) -> StoreResult<Artifact> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE artifacts SET name = coalesce(?2, name), description = coalesce(?3, description),
+                    updated_at = ?4
+              WHERE id = ?1 AND deleted_at IS NULL",
+        )?
+        .execute(params![id, name, description, now])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    get(conn, id)
+}
+
+/// Soft-deletes the artifact; its files stop being served at once.
+pub fn delete(conn: &Connection, id: i64, now: i64) -> StoreResult<()> {
+    let n = conn
+        .prepare_cached("UPDATE artifacts SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1 AND deleted_at IS NULL")?
+        .execute(params![id, now])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Takes the next version number (numbers only grow; a deleted number is never reused).
+pub fn take_version_number(conn: &Connection, id: i64, now: i64) -> StoreResult<i64> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE artifacts SET next_version = next_version + 1, updated_at = ?2
+              WHERE id = ?1 AND deleted_at IS NULL
+          RETURNING next_version - 1",
+        )?
+        .query_row(params![id, now], |r| r.get(0))?)
+}
+
+/// Records that a reviewer opened the artifact (their grant moves from "added" to "viewed").
+pub fn mark_viewed(conn: &Connection, artifact_id: i64, user_id: i64, now: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE access_grants SET viewed_at = ?3
+          WHERE artifact_id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND viewed_at IS NULL",
+    )?
+    .execute(params![artifact_id, user_id, now])?;
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! Hostile and oversized uploads against the live server: every refused archive gets a 400 that
+//! names the problem, and the database is left exactly as it was. Size limits are tested at the
+//! byte: 5 MB is accepted, 5 MB + 1 is refused, for HTML, Markdown and a file inside a ZIP.
+
+mod common;
+
+use std::io::{Cursor, Write};
+
+use common::zips::{deflate_zeros, deflated, raw_deflated_zip, set_flags, zip_named, zip_of};
+use common::*;
+use serde_json::json;
+
+const MB: usize = 1_048_576;
+
+fn owner() -> (Server, Auth) {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    (server, Auth::Key(key))
+}
+
+/// Uploads `zip` as JSON (base64) and as multipart; both must be refused with `code`, mentioning
+/// `mention`, leaving every table as it was.
+fn refused(server: &Server, auth: &Auth, zip: &[u8], code: &str, mention: &str) {
+    let before = upload_rows(server);
+    let resp = server.post(
+        "/api/v1/artifacts",
+        auth,
+        &json!({"name": "hostile", "fileName": "site.zip", "content": b64(zip)}),
+    );
+    assert_eq!(resp.status, 400, "{code}: {}", resp.text());
+    assert_eq!(resp.error_code(), code);
+    let message = resp.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains(mention),
+        "{message:?} should mention {mention:?}"
+    );
+    let resp = server.upload_multipart(
+        "/api/v1/artifacts",
+        auth,
+        &[("file", Some("site.zip"), zip), ("name", None, b"hostile")],
+    );
+    assert_eq!(resp.status, 400, "multipart {code}: {}", resp.text());
+    assert_eq!(resp.error_code(), code);
+    assert_eq!(upload_rows(server), before, "{code}: the database changed");
+}
+
+#[test]
+fn a_zip_slip_entry_is_refused() -> TestResult {
+    let (server, key) = owner();
+    let zip = zip_named(&["index.html", "../../evil.html"])?;
+    refused(&server, &key, &zip, "unsafe_path", "../../evil.html");
+    Ok(())
+}
+
+#[test]
+fn an_absolute_path_entry_is_refused() -> TestResult {
+    let (server, key) = owner();
+    let zip = zip_named(&["index.html", "/etc/passwd"])?;
+    refused(&server, &key, &zip, "unsafe_path", "/etc/passwd");
+    let zip = zip_named(&["index.html", "C:\\windows\\evil.html"])?;
+    refused(&server, &key, &zip, "unsafe_path", "drive letter");
+    Ok(())
+}
+
+#[test]
+fn a_symlink_entry_is_refused() -> TestResult {
+    let (server, key) = owner();
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    w.start_file("index.html", deflated())?;
+    w.write_all(b"<p>hi</p>")?;
+    w.add_symlink("secrets.html", "/etc/shadow", deflated())?;
+    let zip = w.finish()?.into_inner();
+    refused(&server, &key, &zip, "symlink_not_allowed", "secrets.html");
+    Ok(())
+}
+
+#[test]
+fn duplicate_and_encrypted_entries_are_refused() -> TestResult {
+    let (server, key) = owner();
+    let zip = zip_named(&["index.html", "A.html", "a.html"])?;
+    refused(&server, &key, &zip, "duplicate_path", "a.html");
+    let mut zip = zip_named(&["index.html", "secret.html"])?;
+    set_flags(&mut zip, "secret.html", 1);
+    refused(&server, &key, &zip, "encrypted_entry", "secret.html");
+    Ok(())
+}
+
+#[test]
+fn forbidden_files_among_good_ones_are_all_listed() -> TestResult {
+    let (server, key) = owner();
+    let zip = zip_named(&[
+        "index.html",
+        "style.css",
+        "bin/tool.exe",
+        "docs/spec.docx",
+        "clip.MP4",
+    ])?;
+    refused(&server, &key, &zip, "forbidden_file_type", "bin/tool.exe");
+    let resp = server.post(
+        "/api/v1/artifacts",
+        &key,
+        &json!({"name": "x", "fileName": "s.zip", "content": b64(&zip)}),
+    );
+    let message = resp.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for path in ["bin/tool.exe", "docs/spec.docx", "clip.MP4"] {
+        assert!(message.contains(path), "{message}");
+    }
+    Ok(())
+}
+
+#[test]
+fn five_hundred_files_are_accepted_and_501_refused() -> TestResult {
+    let (server, key) = owner();
+    let mut names: Vec<String> = (0..499).map(|i| format!("assets/f{i:03}.txt")).collect();
+    names.push("index.html".into());
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let created = server.upload(
+        &key,
+        json!({"name": "500", "fileName": "s.zip", "content": b64(&zip_named(&refs)?)}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?;
+    let files = server
+        .get(&format!("/api/v1/artifacts/{share}/versions/1/files"), &key)
+        .json();
+    assert_eq!(files["files"].as_array().map(Vec::len), Some(500));
+    names.push("one-too-many.txt".into());
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    refused(&server, &key, &zip_named(&refs)?, "too_many_files", "501");
+    Ok(())
+}
+
+#[test]
+fn a_gigabyte_of_zeros_is_stopped_while_reading() -> TestResult {
+    let (server, key) = owner();
+    let gib: u64 = 1 << 30;
+    let stream = deflate_zeros(gib);
+    assert!(stream.len() < 5 * MB, "the bomb compresses to a few MB");
+    // Declared honestly: refused from the directory, before any decompression.
+    let honest = raw_deflated_zip("index.html", &stream, u32::MAX, 0);
+    refused(&server, &key, &honest, "file_too_large", "5242880");
+    // Lying about its size: stopped once decompression passes what it declared.
+    let lying = raw_deflated_zip("index.html", &stream, 1000, 0);
+    refused(
+        &server,
+        &key,
+        &lying,
+        "extracted_too_large",
+        "decompression bomb",
+    );
+    // The server is fine afterwards.
+    assert_eq!(server.get("/api/v1/health", &Auth::None).status, 200);
+    Ok(())
+}
+
+#[test]
+fn truncated_and_non_zip_bytes_are_refused() -> TestResult {
+    let (server, key) = owner();
+    let good = zip_named(&["index.html", "a.css"])?;
+    refused(&server, &key, &good[..good.len() / 2], "invalid_zip", "ZIP");
+    refused(
+        &server,
+        &key,
+        b"this is not a zip file at all",
+        "invalid_zip",
+        "PK",
+    );
+    refused(
+        &server,
+        &key,
+        &zip_named(&["style.css", "app.js"])?,
+        "no_entry_point",
+        "no HTML or Markdown",
+    );
+    Ok(())
+}
+
+#[test]
+fn an_archive_over_50_mb_is_refused() -> TestResult {
+    let (server, key) = owner();
+    let before = upload_rows(&server);
+    // 50 MB + 1 byte of archive, as multipart (no base64 inflation).
+    let mut big = vec![0u8; 50 * MB + 1];
+    big[..2].copy_from_slice(b"PK");
+    let resp = server.upload_multipart(
+        "/api/v1/artifacts",
+        &key,
+        &[("file", Some("big.zip"), &big), ("name", None, b"big")],
+    );
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(resp.error_code(), "archive_too_large");
+    assert!(resp.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("52428801"));
+    assert_eq!(upload_rows(&server), before);
+    Ok(())
+}
+
+#[test]
+fn bodies_over_the_upload_transport_limit_get_413() -> TestResult {
+    let (server, key) = owner();
+    let before = upload_rows(&server);
+    let huge = vec![b'a'; 73 * MB];
+    let resp = server.request("POST", "/api/v1/artifacts", &key, Some(&huge), &[]);
+    assert_eq!(resp.status, 413);
+    assert_eq!(resp.error_code(), "payload_too_large");
+    assert_eq!(upload_rows(&server), before);
+    Ok(())
+}
+
+fn html_of(size: usize) -> String {
+    let mut s = String::from("<p>");
+    s.push_str(&"x".repeat(size - 7));
+    s.push_str("</p>");
+    assert_eq!(s.len(), size);
+    s
+}
+
+#[test]
+fn exactly_5_mb_is_accepted_and_one_byte_more_refused_for_html_markdown_and_zip_files() -> TestResult
+{
+    let (server, key) = owner();
+    let limit = 5 * MB;
+    for (file_name, file_type) in [("page.html", "HTML"), ("notes.md", "Markdown")] {
+        let resp = server.post(
+            "/api/v1/artifacts",
+            &key,
+            &json!({"name": "at limit", "fileName": file_name, "content": html_of(limit)}),
+        );
+        assert_eq!(
+            resp.status,
+            201,
+            "{file_name} at exactly 5 MB: {}",
+            resp.text()
+        );
+        let before = upload_rows(&server);
+        let resp = server.post(
+            "/api/v1/artifacts",
+            &key,
+            &json!({"name": "over", "fileName": file_name, "content": html_of(limit + 1)}),
+        );
+        assert_eq!(resp.status, 400);
+        assert_eq!(resp.error_code(), "file_too_large");
+        assert_eq!(
+            resp.json()["error"],
+            json!(format!(
+                "{file_type} file is 5242881 bytes; the limit is 5242880 bytes (5 MB)"
+            ))
+        );
+        assert_eq!(upload_rows(&server), before);
+    }
+    let at_limit = zip_of(&[
+        ("index.html", b"<p>hi</p>"),
+        ("data.bin", &vec![1u8; limit]),
+    ])?;
+    let created = server.upload(
+        &key,
+        json!({"name": "zip at limit", "fileName": "s.zip", "content": b64(&at_limit)}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?;
+    let raw = server.get(
+        &format!("/api/v1/artifacts/{share}/versions/1/files/data.bin"),
+        &key,
+    );
+    assert_eq!(raw.body.len(), limit);
+    let over = zip_of(&[
+        ("index.html", b"<p>hi</p>"),
+        ("data.bin", &vec![1u8; limit + 1]),
+    ])?;
+    refused(
+        &server,
+        &key,
+        &over,
+        "file_too_large",
+        "data.bin (5242881 bytes)",
+    );
+    Ok(())
+}
