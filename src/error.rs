@@ -157,6 +157,7 @@ impl From<StoreError> for ApiError {
                 code: "conflict",
                 message,
             },
+            StoreError::Refused { code, message } => ApiError::BadRequest { code, message },
             other => ApiError::Internal(other.to_string()),
         }
     }

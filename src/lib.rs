@@ -29,6 +29,8 @@ pub mod setup;
 pub mod state;
 /// All SQL: the SQLite store, its schema and one module per resource.
 pub mod store;
+/// Comment targets: source file and selector, validated.
+pub mod target;
 /// Text field limits and validation.
 pub mod text;
 /// Sign-in throttling per client address.

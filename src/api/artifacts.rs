@@ -135,7 +135,8 @@ pub fn share_url(state: &AppState, share_token: &str) -> String {
     format!("{}/a/{share_token}", state.site.base_url)
 }
 
-/// The artifact if the caller may see it; 404 otherwise.
+/// The artifact if the caller may see it; 404 otherwise. A reviewer's first look marks their
+/// grant as viewed.
 pub async fn visible(
     state: &AppState,
     caller: &Caller,
@@ -143,11 +144,44 @@ pub async fn visible(
 ) -> Result<(Artifact, Role), ApiError> {
     let token = share_token.to_string();
     let user_id = caller.user.id;
-    state
+    let found = state
         .store
         .read(move |conn| artifacts::visible(conn, &token, user_id))
         .await?
-        .ok_or_else(|| ApiError::not_found("artifact"))
+        .ok_or_else(|| ApiError::not_found("artifact"))?;
+    seen(state, user_id, found).await
+}
+
+/// Like `visible`, by artifact id (for comments and replies addressed by their own id).
+pub async fn visible_by_id(
+    state: &AppState,
+    caller: &Caller,
+    artifact_id: i64,
+    what: &str,
+) -> Result<(Artifact, Role), ApiError> {
+    let user_id = caller.user.id;
+    let found = state
+        .store
+        .read(move |conn| artifacts::visible_by_id(conn, artifact_id, user_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(what))?;
+    seen(state, user_id, found).await
+}
+
+/// Records a reviewer's first look (their access moves from "added" to "viewed").
+async fn seen(
+    state: &AppState,
+    user_id: i64,
+    found: artifacts::Visible,
+) -> Result<(Artifact, Role), ApiError> {
+    if found.first_view {
+        let artifact_id = found.artifact.id;
+        state
+            .store
+            .write(move |conn| artifacts::mark_viewed(conn, artifact_id, user_id, now_ms()))
+            .await?;
+    }
+    Ok((found.artifact, found.role))
 }
 
 /// Refuses reviewers: only the owner manages versions, access and deletion.

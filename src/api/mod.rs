@@ -2,10 +2,12 @@
 //! routes. `build` assembles the route table; every route it holds is listed by discovery and must
 //! be described in `openapi.json`.
 
+pub mod access;
 pub mod account;
 pub mod activity;
 pub mod agents;
 pub mod artifacts;
+pub mod comments;
 pub mod discovery;
 pub mod ids;
 pub mod keys;
@@ -83,6 +85,16 @@ pub fn build(state: AppState) -> (BoxedFilter<(Response,)>, Vec<RouteInfo>) {
             "/api/v1/artifacts/{shareToken}/versions/{number}/files/{path..}",
             versions::file,
         );
+    r.get("/api/v1/artifacts/{shareToken}/comments", comments::list)
+        .post("/api/v1/artifacts/{shareToken}/comments", comments::create)
+        .patch("/api/v1/comments/{id}", comments::update)
+        .delete("/api/v1/comments/{id}", comments::delete)
+        .post("/api/v1/comments/{id}/replies", comments::create_reply)
+        .patch("/api/v1/replies/{id}", comments::update_reply)
+        .delete("/api/v1/replies/{id}", comments::delete_reply);
+    r.get("/api/v1/artifacts/{shareToken}/access", access::list)
+        .post("/api/v1/artifacts/{shareToken}/access", access::grant)
+        .delete("/api/v1/artifacts/{shareToken}/access/{id}", access::revoke);
     crate::web::routes(&mut r);
     let routes = r.routes().to_vec();
     (r.into_filter(), routes)

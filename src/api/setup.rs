@@ -67,7 +67,10 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
         .store
         .write(move |conn| {
             if users::count(conn)? > 0 {
-                return Err(StoreError::Conflict("setup already done".into()));
+                return Err(StoreError::Refused {
+                    code: "setup_closed",
+                    message: "setup already done".into(),
+                });
             }
             let now = now_ms();
             let user = users::insert(
@@ -98,7 +101,7 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
         .await;
     let user = match created {
         Ok(user) => user,
-        Err(StoreError::Conflict(_)) => return Err(closed()),
+        Err(StoreError::Refused { .. }) => return Err(closed()),
         Err(e) => return Err(e.into()),
     };
     state.setup.close();

@@ -257,7 +257,10 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
             // Re-checked inside the transaction: two people racing for one link get one account.
             let current = invites::get(conn, invite.id)?;
             if current.status(now) != "pending" {
-                return Err(StoreError::Conflict("invite already used".into()));
+                return Err(StoreError::Refused {
+                    code: "invalid_invite",
+                    message: "this invite link has just been used".into(),
+                });
             }
             let user = users::insert(
                 conn,
@@ -287,9 +290,7 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
         })
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(m) if m.contains("invite") => {
-                ApiError::forbidden("invalid_invite", "this invite link has just been used")
-            }
+            StoreError::Refused { code, message } => ApiError::forbidden(code, message),
             StoreError::Conflict(m) => ApiError::conflict("email_taken", m),
             other => other.into(),
         })?;

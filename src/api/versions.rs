@@ -163,7 +163,8 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
     let deleted_at = state
         .store
         .write(move |conn| {
-            let version = versions::by_number(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
+            let version =
+                versions::by_number(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
             if versions::delete(conn, &version, now)? {
                 audit::record(
@@ -182,10 +183,6 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::NotFound(format!("version {number} not found")),
-            StoreError::Conflict(m) if m == versions::LAST_ACTIVE => ApiError::bad_request(
-                "last_active_version",
-                format!("version {number} is the last active version; an artifact keeps at least one (publish another version first, or delete the artifact)"),
-            ),
             other => other.into(),
         })?;
     Ok(reply::ok(

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::ids::{wire, wire_opt};
 use crate::store::agents::Agent;
+use crate::store::comments::Author;
 use crate::store::keys::KeyRecord;
 use crate::store::users::User;
 
@@ -35,6 +36,24 @@ impl IdentityView {
             id: wire(id),
             name: name.to_string(),
             role: role.map(str::to_string),
+        }
+    }
+}
+
+impl From<&Author> for IdentityView {
+    fn from(a: &Author) -> Self {
+        match a.agent_id {
+            Some(id) => IdentityView::agent(
+                id,
+                a.agent_name.as_deref().unwrap_or_default(),
+                a.agent_role.as_deref(),
+            ),
+            None => IdentityView {
+                kind: "user",
+                id: wire(a.user_id),
+                name: a.user_name.clone(),
+                role: None,
+            },
         }
     }
 }

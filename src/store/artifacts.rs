@@ -104,13 +104,18 @@ pub fn get(conn: &Connection, id: i64) -> StoreResult<Artifact> {
         .query_row([id], Artifact::from_row)?)
 }
 
-/// The artifact with this share token if `user_id` may see it, with the caller's role. Anyone else
-/// gets `None`, exactly as if it did not exist.
-pub fn visible(
-    conn: &Connection,
-    share_token: &str,
-    user_id: i64,
-) -> StoreResult<Option<(Artifact, Role)>> {
+/// What a caller who may see an artifact gets: the artifact, their role, and whether this is a
+/// reviewer's first look (their grant is not yet marked viewed).
+#[derive(Debug, Clone)]
+pub struct Visible {
+    pub artifact: Artifact,
+    pub role: Role,
+    pub first_view: bool,
+}
+
+/// The artifact with this share token if `user_id` may see it. Anyone else gets `None`, exactly as
+/// if it did not exist.
+pub fn visible(conn: &Connection, share_token: &str, user_id: i64) -> StoreResult<Option<Visible>> {
     let found = conn
         .prepare_cached(concat!(
             artifact_select!(),
@@ -118,26 +123,47 @@ pub fn visible(
         ))?
         .query_row([share_token], Artifact::from_row)
         .optional()?;
-    let Some(artifact) = found else {
-        return Ok(None);
-    };
-    let role = role_of(conn, &artifact, user_id)?;
-    Ok(role.map(|r| (artifact, r)))
+    match found {
+        Some(artifact) => with_role(conn, artifact, user_id),
+        None => Ok(None),
+    }
 }
 
-/// The role of `user_id` on `artifact`, if any.
-pub fn role_of(conn: &Connection, artifact: &Artifact, user_id: i64) -> StoreResult<Option<Role>> {
-    if artifact.owner_id == user_id {
-        return Ok(Some(Role::Owner));
+/// Like `visible`, by artifact id.
+pub fn visible_by_id(conn: &Connection, id: i64, user_id: i64) -> StoreResult<Option<Visible>> {
+    let found = conn
+        .prepare_cached(concat!(
+            artifact_select!(),
+            "WHERE a.id = ?1 AND a.deleted_at IS NULL"
+        ))?
+        .query_row([id], Artifact::from_row)
+        .optional()?;
+    match found {
+        Some(artifact) => with_role(conn, artifact, user_id),
+        None => Ok(None),
     }
-    let granted: Option<i64> = conn
+}
+
+fn with_role(conn: &Connection, artifact: Artifact, user_id: i64) -> StoreResult<Option<Visible>> {
+    if artifact.owner_id == user_id {
+        return Ok(Some(Visible {
+            artifact,
+            role: Role::Owner,
+            first_view: false,
+        }));
+    }
+    let grant: Option<Option<i64>> = conn
         .prepare_cached(
-            "SELECT id FROM access_grants
+            "SELECT viewed_at FROM access_grants
               WHERE artifact_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
         )?
         .query_row([artifact.id, user_id], |r| r.get(0))
         .optional()?;
-    Ok(granted.map(|_| Role::Reviewer))
+    Ok(grant.map(|viewed_at| Visible {
+        artifact,
+        role: Role::Reviewer,
+        first_view: viewed_at.is_none(),
+    }))
 }
 
 /// Artifacts the user owns or reviews, newest first, before id `before`, at most `limit`.

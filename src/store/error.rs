@@ -7,6 +7,10 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The change breaks a rule that can only be checked inside the transaction (the last active
+    /// version, a comment on a version that just stopped being the latest). `code` is stable.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("the database was written by a newer Artifact Review (schema version {found}); this binary knows schema version {supported} at most")]
     NewerSchema { found: i64, supported: i64 },
     #[error("database error: {0}")]

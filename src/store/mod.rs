@@ -3,13 +3,16 @@
 //! are offered as async methods (for the server, run off the async workers) and blocking ones (for
 //! the CLI).
 
+pub mod access;
 pub mod agents;
 pub mod artifacts;
 pub mod audit;
 pub mod blobs;
+pub mod comments;
 pub mod error;
 pub mod invites;
 pub mod keys;
+pub mod replies;
 pub mod schema;
 pub mod sessions;
 pub mod users;

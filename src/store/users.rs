@@ -60,7 +60,8 @@ pub fn count(conn: &Connection) -> StoreResult<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// Creates an account; `Conflict` when the email is taken.
+/// Creates an account, applying any pending access grants for its email; `Conflict` when the
+/// email is taken.
 pub fn insert(conn: &Connection, new: &NewUser<'_>, now: i64) -> StoreResult<User> {
     let exists: Option<i64> = conn
         .prepare_cached("SELECT id FROM users WHERE email = ?1")?
@@ -83,7 +84,10 @@ pub fn insert(conn: &Connection, new: &NewUser<'_>, now: i64) -> StoreResult<Use
         new.role,
         now
     ])?;
-    by_id(conn, conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    // Artifacts shared with this email before the account existed are theirs to review now.
+    super::access::claim_pending(conn, id, new.email)?;
+    by_id(conn, id)
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> StoreResult<User> {

@@ -127,11 +127,8 @@ pub fn rename(conn: &Connection, id: i64, name: Option<&str>) -> StoreResult<()>
     Ok(())
 }
 
-/// Why a version cannot be deleted.
-pub const LAST_ACTIVE: &str = "last active version";
-
-/// Soft-deletes a version; `Conflict(LAST_ACTIVE)` when it is the only active one. Returns whether
-/// this call deleted it (false when it already was).
+/// Soft-deletes a version; refused (`last_active_version`) when it is the only active one. Returns
+/// whether this call deleted it (false when it already was).
 pub fn delete(conn: &Connection, version: &Version, now: i64) -> StoreResult<bool> {
     if version.deleted_at.is_some() {
         return Ok(false);
@@ -142,7 +139,13 @@ pub fn delete(conn: &Connection, version: &Version, now: i64) -> StoreResult<boo
         )?
         .query_row([version.artifact_id], |r| r.get(0))?;
     if active <= 1 {
-        return Err(StoreError::Conflict(LAST_ACTIVE.into()));
+        return Err(StoreError::Refused {
+            code: "last_active_version",
+            message: format!(
+                "version {} is the last active version; an artifact keeps at least one (publish another version first, or delete the artifact)",
+                version.number
+            ),
+        });
     }
     conn.prepare_cached("UPDATE versions SET deleted_at = ?2 WHERE id = ?1")?
         .execute(params![version.id, now])?;

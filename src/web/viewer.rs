@@ -18,7 +18,6 @@ use crate::error::ApiError;
 use crate::ingest;
 use crate::secrets::{hex, random_token, sha256};
 use crate::state::AppState;
-use crate::store::artifacts;
 use crate::store::{blobs, view_grants};
 
 /// How long a viewing grant lasts.
@@ -91,7 +90,6 @@ async fn open_version(state: AppState, req: Request) -> Result<Response, ApiErro
     let hash = grant.digest();
     let user_id = caller.user.id;
     let version_id = version.id;
-    let artifact_id = artifact.id;
     state
         .store
         .write(move |conn| {
@@ -104,8 +102,7 @@ async fn open_version(state: AppState, req: Request) -> Result<Response, ApiErro
                 session_id,
                 now,
                 now + GRANT_HOURS * HOUR_MS,
-            )?;
-            artifacts::mark_viewed(conn, artifact_id, user_id, now)
+            )
         })
         .await?;
     let encoded: Vec<String> = path

@@ -1,0 +1,147 @@
+//! Reviewers of an artifact, managed by its owner: `GET/POST /api/v1/artifacts/{shareToken}/access`,
+//! `DELETE /api/v1/artifacts/{shareToken}/access/{id}`. A grant for an email without an account is
+//! pending and applies when that person signs up.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use warp::reply::Response;
+
+use super::artifacts::{require_owner, visible};
+use super::ids::{self, wire};
+use super::reply;
+use super::request::Request;
+use crate::auth;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::access::{self, Grant};
+use crate::store::{audit, StoreError};
+use crate::text;
+
+/// The one reviewer role.
+pub const CAN_COMMENT: &str = "can-comment";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GrantView {
+    id: String,
+    email: String,
+    name: Option<String>,
+    role: String,
+    status: &'static str,
+    created_at: i64,
+    viewed_at: Option<i64>,
+}
+
+impl From<&Grant> for GrantView {
+    fn from(g: &Grant) -> Self {
+        GrantView {
+            id: wire(g.id),
+            email: g.email.clone(),
+            name: g.user_name.clone(),
+            role: g.role.clone(),
+            status: g.status(),
+            created_at: g.created_at,
+            viewed_at: g.viewed_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantAccess {
+    email: String,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    require_owner(role)?;
+    let id = artifact.id;
+    let grants = state.store.read(move |conn| access::list(conn, id)).await?;
+    let views: Vec<GrantView> = grants.iter().map(GrantView::from).collect();
+    Ok(reply::ok(&json!({ "access": views })))
+}
+
+pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    require_owner(role)?;
+    let body: GrantAccess = req.json().await?;
+    let email = text::email("email", &body.email)?;
+    let role = body.role.as_deref().unwrap_or(CAN_COMMENT);
+    if role != CAN_COMMENT {
+        return Err(ApiError::bad_request(
+            "invalid_role",
+            format!("role must be \"{CAN_COMMENT}\"; got {role:?}"),
+        ));
+    }
+    if email == caller.user.email {
+        return Err(ApiError::bad_request(
+            "owner_already_has_access",
+            "you own this artifact; grant access to someone else",
+        ));
+    }
+    let ctx = caller.audit();
+    let artifact_id = artifact.id;
+    let granted_by = caller.user.id;
+    let grant = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let grant = access::insert(conn, artifact_id, &email, CAN_COMMENT, granted_by, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "access.granted",
+                ("access", &grant.id.to_string()),
+                &json!({ "artifactId": wire(artifact_id), "email": email, "role": CAN_COMMENT, "status": grant.status() }),
+                now,
+            )?;
+            Ok(grant)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => ApiError::conflict("already_granted", m),
+            other => other.into(),
+        })?;
+    Ok(reply::created(&GrantView::from(&grant)))
+}
+
+pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    require_owner(role)?;
+    let id = ids::path_id(req.param(1), "access grant")?;
+    let ctx = caller.audit();
+    let artifact_id = artifact.id;
+    let revoked_at = state
+        .store
+        .write(move |conn| {
+            let grant = access::get(conn, artifact_id, id)?;
+            let now = now_ms();
+            if access::revoke(conn, id, now)? {
+                audit::record(
+                    conn,
+                    &ctx,
+                    "access.revoked",
+                    ("access", &id.to_string()),
+                    &json!({ "artifactId": wire(artifact_id), "email": grant.email }),
+                    now,
+                )?;
+                Ok(now)
+            } else {
+                Ok(grant.revoked_at.unwrap_or(now))
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("access grant"),
+            other => other.into(),
+        })?;
+    Ok(reply::ok(
+        &json!({ "id": wire(id), "revokedAt": revoked_at }),
+    ))
+}

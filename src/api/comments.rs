@@ -1,0 +1,541 @@
+//! Comments: `GET/POST /api/v1/artifacts/{shareToken}/comments`, `PATCH/DELETE
+//! /api/v1/comments/{id}`. Anyone who can see the artifact (its owner, reviewers, and their agents)
+//! reads, comments and resolves; only the author edits a comment's text; the author or the
+//! artifact's owner deletes it.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use serde_json::value::RawValue;
+use warp::reply::Response;
+
+use super::artifacts::{visible, visible_by_id};
+use super::ids::{self, wire};
+use super::reply;
+use super::request::Request;
+use super::versions::parse_number;
+use super::views::IdentityView;
+use crate::auth::{self, Caller};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::artifacts::{Artifact, Role};
+use crate::store::comments::{self, Comment, NewComment};
+use crate::store::replies::{self, Reply};
+use crate::store::{audit, blobs, versions, StoreError};
+use crate::target::Target;
+use crate::text;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentView {
+    pub id: String,
+    pub content: String,
+    pub author: IdentityView,
+    pub resolved: bool,
+    pub resolved_at: Option<i64>,
+    pub resolved_by: Option<IdentityView>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: String,
+    pub target: Box<RawValue>,
+    pub replies: Vec<ReplyView>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyView {
+    pub id: String,
+    pub content: String,
+    pub author: IdentityView,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<&Reply> for ReplyView {
+    fn from(r: &Reply) -> Self {
+        ReplyView {
+            id: wire(r.id),
+            content: r.content.clone(),
+            author: IdentityView::from(&r.author),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+impl CommentView {
+    pub fn new(c: &Comment, replies: Vec<ReplyView>) -> Result<CommentView, ApiError> {
+        Ok(CommentView {
+            id: wire(c.id),
+            content: c.content.clone(),
+            author: IdentityView::from(&c.author),
+            resolved: c.resolved_at.is_some(),
+            resolved_at: c.resolved_at,
+            resolved_by: c.resolved_by.as_ref().map(IdentityView::from),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            version: format!("v{}", c.version_number),
+            target: RawValue::from_string(c.target.clone()).map_err(|e| {
+                ApiError::Internal(format!(
+                    "stored target of comment {} is not JSON: {e}",
+                    c.id
+                ))
+            })?,
+            replies,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct CommentList {
+    version: String,
+    comments: Vec<CommentView>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateComment {
+    content: String,
+    target: Box<RawValue>,
+    /// The version commented on ("v3" or 3); only the latest is allowed. Default: the latest.
+    #[serde(default)]
+    version: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateComment {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    resolved: Option<bool>,
+}
+
+pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
+    let query: ListQuery = req.query()?;
+    let number = match query.version.as_deref() {
+        None | Some("") => artifact
+            .latest_version
+            .ok_or_else(|| ApiError::not_found("version"))?,
+        Some(raw) => parse_number(raw)?,
+    };
+    let artifact_id = artifact.id;
+    let (comments, replies) = state
+        .store
+        .read(move |conn| {
+            let version =
+                versions::active(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
+            Ok((
+                comments::list_for_version(conn, version.id)?,
+                replies::list_for_version(conn, version.id)?,
+            ))
+        })
+        .await
+        .map_err(|e| version_not_found(e, number))?;
+    let mut threads: HashMap<i64, Vec<ReplyView>> = HashMap::new();
+    for r in &replies {
+        threads
+            .entry(r.comment_id)
+            .or_default()
+            .push(ReplyView::from(r));
+    }
+    let views = comments
+        .iter()
+        .map(|c| CommentView::new(c, threads.remove(&c.id).unwrap_or_default()))
+        .collect::<Result<Vec<_>, _>>()?;
+    // A typed body (not json!) so each target's raw JSON is written back byte for byte.
+    Ok(reply::ok(&CommentList {
+        version: format!("v{number}"),
+        comments: views,
+    }))
+}
+
+pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
+    let body: CreateComment = req.json().await?;
+    let content = text::body("content", &body.content, text::COMMENT_MAX)?;
+    let target = parse_target(&body.target)?;
+    let latest = artifact
+        .latest_version
+        .ok_or_else(|| ApiError::not_found("version"))?;
+    if let Some(given) = &body.version {
+        let number = match given {
+            serde_json::Value::String(s) => parse_number(s)?,
+            serde_json::Value::Number(n) => n.as_i64().filter(|n| *n >= 1).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_version",
+                    format!("version must be a version number such as \"v{latest}\"; got {n}"),
+                )
+            })?,
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_version",
+                    format!("version must be a version number such as \"v{latest}\"; got {other}"),
+                ))
+            }
+        };
+        if number != latest {
+            return Err(not_latest(number, latest).into());
+        }
+    }
+    let user_id = caller.user.id;
+    let agent_id = caller.agent.as_ref().map(|a| a.id);
+    let ctx = caller.audit();
+    let artifact_id = artifact.id;
+    let raw_target = body.target.get().to_string();
+    let id = state
+        .store
+        .write(move |conn| {
+            // Checked inside the transaction: a version published meanwhile makes this one old.
+            let version = versions::latest(conn, artifact_id)?.ok_or(StoreError::NotFound)?;
+            if version.number != latest {
+                return Err(not_latest(latest, version.number));
+            }
+            if !blobs::exists(conn, version.id, &target.source)? {
+                let files = blobs::list(conn, version.id)?;
+                let names: Vec<&str> = files.iter().take(20).map(|f| f.path.as_str()).collect();
+                return Err(StoreError::Refused {
+                    code: "unknown_source",
+                    message: format!(
+                        "target.source {:?} is not a file of version {latest}; its files are: {}{}",
+                        target.source,
+                        names.join(", "),
+                        if files.len() > 20 { ", …" } else { "" }
+                    ),
+                });
+            }
+            let now = now_ms();
+            let id = comments::insert(
+                conn,
+                &NewComment {
+                    artifact_id,
+                    version_id: version.id,
+                    user_id,
+                    agent_id,
+                    content: &content,
+                    target: &raw_target,
+                },
+                now,
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                "comment.created",
+                ("comment", &id.to_string()),
+                &json!({ "artifactId": wire(artifact_id), "version": latest, "source": target.source }),
+                now,
+            )?;
+            Ok(id)
+        })
+        .await?;
+    Ok(reply::created(
+        &json!({ "id": wire(id), "status": "created" }),
+    ))
+}
+
+fn not_latest(given: i64, latest: i64) -> StoreError {
+    StoreError::Refused {
+        code: "not_latest_version",
+        message: format!(
+            "comments can only be made on the latest version (v{latest}); v{given} is an older version"
+        ),
+    }
+}
+
+fn version_not_found(e: StoreError, number: i64) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound(format!("version {number} not found")),
+        other => other.into(),
+    }
+}
+
+/// Parses and checks the target, naming the field at fault.
+fn parse_target(raw: &RawValue) -> Result<Target, ApiError> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    let target: Target = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            "target".to_string()
+        } else {
+            format!("target.{path}")
+        };
+        ApiError::bad_request(
+            "invalid_target",
+            format!("invalid request: {at}: {}", e.inner()),
+        )
+    })?;
+    target
+        .check()
+        .map_err(|e| ApiError::bad_request("invalid_target", e.0))?;
+    Ok(target)
+}
+
+/// The live comment with this id and its artifact, if the caller may see them; 404 otherwise.
+async fn find(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<(Comment, Artifact, Role), ApiError> {
+    let id = ids::path_id(raw_id, "comment")?;
+    let comment = state
+        .store
+        .read(move |conn| comments::get(conn, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("comment"))?;
+    let (artifact, role) = visible_by_id(state, caller, comment.artifact_id, "comment").await?;
+    Ok((comment, artifact, role))
+}
+
+fn not_author(what: &str) -> ApiError {
+    ApiError::forbidden(
+        "not_author",
+        format!("only the author of this {what} can change its text (the same person, acting as the same agent or as themself)"),
+    )
+}
+
+pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (comment, _, _) = find(&state, &caller, req.param(0)).await?;
+    let body: UpdateComment = req.json().await?;
+    if body.content.is_none() && body.resolved.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "give content, resolved, or both",
+        ));
+    }
+    let agent_id = caller.agent.as_ref().map(|a| a.id);
+    let content = match &body.content {
+        Some(c) => {
+            if !comment.author.is(caller.user.id, agent_id) {
+                return Err(not_author("comment"));
+            }
+            Some(text::body("content", c, text::COMMENT_MAX)?)
+        }
+        None => None,
+    };
+    let user_id = caller.user.id;
+    let ctx = caller.audit();
+    let id = comment.id;
+    let (updated, thread) = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            if let Some(content) = &content {
+                comments::set_content(conn, id, content, now)?;
+                audit::record(
+                    conn,
+                    &ctx,
+                    "comment.updated",
+                    ("comment", &id.to_string()),
+                    &serde_json::Value::Null,
+                    now,
+                )?;
+            }
+            if let Some(resolved) = body.resolved {
+                if comments::set_resolved(conn, id, resolved, user_id, agent_id, now)? {
+                    let action = if resolved {
+                        "comment.resolved"
+                    } else {
+                        "comment.unresolved"
+                    };
+                    audit::record(
+                        conn,
+                        &ctx,
+                        action,
+                        ("comment", &id.to_string()),
+                        &serde_json::Value::Null,
+                        now,
+                    )?;
+                }
+            }
+            let updated = comments::get(conn, id)?.ok_or(StoreError::NotFound)?;
+            Ok((updated, replies::list_for_comment(conn, id)?))
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("comment"),
+            other => other.into(),
+        })?;
+    let replies = thread.iter().map(ReplyView::from).collect();
+    Ok(reply::ok(&CommentView::new(&updated, replies)?))
+}
+
+pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (comment, _, role) = find(&state, &caller, req.param(0)).await?;
+    let agent_id = caller.agent.as_ref().map(|a| a.id);
+    if role != Role::Owner && !comment.author.is(caller.user.id, agent_id) {
+        return Err(ApiError::forbidden(
+            "not_allowed",
+            "only the comment's author or the artifact's owner can delete it",
+        ));
+    }
+    let ctx = caller.audit();
+    let id = comment.id;
+    let deleted_at = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            comments::delete(conn, id, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "comment.deleted",
+                ("comment", &id.to_string()),
+                &serde_json::Value::Null,
+                now,
+            )?;
+            Ok(now)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("comment"),
+            other => other.into(),
+        })?;
+    Ok(reply::ok(
+        &json!({ "id": wire(id), "deletedAt": deleted_at }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    content: String,
+}
+
+pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (comment, _, _) = find(&state, &caller, req.param(0)).await?;
+    let body: ReplyBody = req.json().await?;
+    let content = text::body("content", &body.content, text::REPLY_MAX)?;
+    let user_id = caller.user.id;
+    let agent_id = caller.agent.as_ref().map(|a| a.id);
+    let ctx = caller.audit();
+    let comment_id = comment.id;
+    let id = state
+        .store
+        .write(move |conn| {
+            // The comment may have been deleted since it was read.
+            comments::get(conn, comment_id)?.ok_or(StoreError::NotFound)?;
+            let now = now_ms();
+            let id = replies::insert(conn, comment_id, user_id, agent_id, &content, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "reply.created",
+                ("reply", &id.to_string()),
+                &json!({ "commentId": wire(comment_id) }),
+                now,
+            )?;
+            Ok(id)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("comment"),
+            other => other.into(),
+        })?;
+    Ok(reply::created(&json!({ "id": wire(id) })))
+}
+
+/// The live reply with this id, if the caller may see its artifact; 404 otherwise.
+async fn find_reply(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<(Reply, Role), ApiError> {
+    let id = ids::path_id(raw_id, "reply")?;
+    let found = state
+        .store
+        .read(move |conn| replies::get(conn, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("reply"))?;
+    let (_, role) = visible_by_id(state, caller, found.artifact_id, "reply").await?;
+    Ok((found, role))
+}
+
+pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (found, _) = find_reply(&state, &caller, req.param(0)).await?;
+    let body: ReplyBody = req.json().await?;
+    if !found
+        .author
+        .is(caller.user.id, caller.agent.as_ref().map(|a| a.id))
+    {
+        return Err(not_author("reply"));
+    }
+    let content = text::body("content", &body.content, text::REPLY_MAX)?;
+    let ctx = caller.audit();
+    let id = found.id;
+    let updated = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            replies::set_content(conn, id, &content, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "reply.updated",
+                ("reply", &id.to_string()),
+                &serde_json::Value::Null,
+                now,
+            )?;
+            replies::get(conn, id)?.ok_or(StoreError::NotFound)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("reply"),
+            other => other.into(),
+        })?;
+    Ok(reply::ok(&ReplyView::from(&updated)))
+}
+
+pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    let (found, role) = find_reply(&state, &caller, req.param(0)).await?;
+    if role != Role::Owner
+        && !found
+            .author
+            .is(caller.user.id, caller.agent.as_ref().map(|a| a.id))
+    {
+        return Err(ApiError::forbidden(
+            "not_allowed",
+            "only the reply's author or the artifact's owner can delete it",
+        ));
+    }
+    let ctx = caller.audit();
+    let id = found.id;
+    let deleted_at = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            replies::delete(conn, id, now)?;
+            audit::record(
+                conn,
+                &ctx,
+                "reply.deleted",
+                ("reply", &id.to_string()),
+                &serde_json::Value::Null,
+                now,
+            )?;
+            Ok(now)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("reply"),
+            other => other.into(),
+        })?;
+    Ok(reply::ok(
+        &json!({ "id": wire(id), "deletedAt": deleted_at }),
+    ))
+}

@@ -1,0 +1,180 @@
+//! Comments: feedback anchored to a passage of one file of one version, written by a user or by an
+//! agent acting for them. Soft-deleted; deleting a comment hides its replies.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::error::{StoreError, StoreResult};
+
+/// Who wrote something: the user, and the agent when a key acted as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub user_id: i64,
+    pub user_name: String,
+    pub agent_id: Option<i64>,
+    pub agent_name: Option<String>,
+    pub agent_role: Option<String>,
+}
+
+impl Author {
+    /// Reads the 5 columns `user id, user name, agent id, agent name, agent role` from `at`.
+    pub(crate) fn from_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Author> {
+        Ok(Author {
+            user_id: r.get(at)?,
+            user_name: r.get(at + 1)?,
+            agent_id: r.get(at + 2)?,
+            agent_name: r.get(at + 3)?,
+            agent_role: r.get(at + 4)?,
+        })
+    }
+
+    /// Whether `user_id` acting as `agent_id` is this author (the same person, as the same agent or
+    /// as themself).
+    pub fn is(&self, user_id: i64, agent_id: Option<i64>) -> bool {
+        self.user_id == user_id && self.agent_id == agent_id
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub id: i64,
+    pub artifact_id: i64,
+    pub version_id: i64,
+    pub version_number: i64,
+    pub author: Author,
+    pub content: String,
+    /// The target JSON exactly as the client sent it.
+    pub target: String,
+    pub resolved_at: Option<i64>,
+    pub resolved_by: Option<Author>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+macro_rules! comment_select {
+    () => {
+        "SELECT c.id, c.artifact_id, c.version_id, v.number, c.content, c.target, c.resolved_at,
+                c.created_at, c.updated_at,
+                c.author_user, au.name, c.author_agent, aa.name, aa.role,
+                c.resolved_user, ru.name, c.resolved_agent, ra.name, ra.role
+           FROM comments c
+           JOIN versions v ON v.id = c.version_id
+           JOIN users au ON au.id = c.author_user
+           LEFT JOIN agents aa ON aa.id = c.author_agent
+           LEFT JOIN users ru ON ru.id = c.resolved_user
+           LEFT JOIN agents ra ON ra.id = c.resolved_agent "
+    };
+}
+
+impl Comment {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Comment> {
+        let resolved_user: Option<i64> = r.get(14)?;
+        Ok(Comment {
+            id: r.get(0)?,
+            artifact_id: r.get(1)?,
+            version_id: r.get(2)?,
+            version_number: r.get(3)?,
+            content: r.get(4)?,
+            target: r.get(5)?,
+            resolved_at: r.get(6)?,
+            created_at: r.get(7)?,
+            updated_at: r.get(8)?,
+            author: Author::from_row_at(r, 9)?,
+            resolved_by: match resolved_user {
+                Some(_) => Some(Author::from_row_at(r, 14)?),
+                None => None,
+            },
+        })
+    }
+}
+
+pub struct NewComment<'a> {
+    pub artifact_id: i64,
+    pub version_id: i64,
+    pub user_id: i64,
+    pub agent_id: Option<i64>,
+    pub content: &'a str,
+    pub target: &'a str,
+}
+
+pub fn insert(conn: &Connection, new: &NewComment<'_>, now: i64) -> StoreResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO comments (artifact_id, version_id, author_user, author_agent, content, target, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    )?
+    .execute(params![
+        new.artifact_id,
+        new.version_id,
+        new.user_id,
+        new.agent_id,
+        new.content,
+        new.target,
+        now
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The live comments of a version, oldest first, in one query.
+pub fn list_for_version(conn: &Connection, version_id: i64) -> StoreResult<Vec<Comment>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        comment_select!(),
+        "WHERE c.version_id = ?1 AND c.deleted_at IS NULL ORDER BY c.id"
+    ))?;
+    let rows = stmt.query_map([version_id], Comment::from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A live comment on a live version.
+pub fn get(conn: &Connection, id: i64) -> StoreResult<Option<Comment>> {
+    Ok(conn
+        .prepare_cached(concat!(
+            comment_select!(),
+            "WHERE c.id = ?1 AND c.deleted_at IS NULL AND v.deleted_at IS NULL"
+        ))?
+        .query_row([id], Comment::from_row)
+        .optional()?)
+}
+
+pub fn set_content(conn: &Connection, id: i64, content: &str, now: i64) -> StoreResult<()> {
+    let n = conn
+        .prepare_cached("UPDATE comments SET content = ?2, updated_at = ?3 WHERE id = ?1 AND deleted_at IS NULL")?
+        .execute(params![id, content, now])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Resolves (recording by whom) or reopens; returns whether anything changed.
+pub fn set_resolved(
+    conn: &Connection,
+    id: i64,
+    resolved: bool,
+    user_id: i64,
+    agent_id: Option<i64>,
+    now: i64,
+) -> StoreResult<bool> {
+    let n = if resolved {
+        conn.prepare_cached(
+            "UPDATE comments SET resolved_at = ?2, resolved_user = ?3, resolved_agent = ?4, updated_at = ?2
+              WHERE id = ?1 AND deleted_at IS NULL AND resolved_at IS NULL",
+        )?
+        .execute(params![id, now, user_id, agent_id])?
+    } else {
+        conn.prepare_cached(
+            "UPDATE comments SET resolved_at = NULL, resolved_user = NULL, resolved_agent = NULL, updated_at = ?2
+              WHERE id = ?1 AND deleted_at IS NULL AND resolved_at IS NOT NULL",
+        )?
+        .execute(params![id, now])?
+    };
+    Ok(n == 1)
+}
+
+pub fn delete(conn: &Connection, id: i64, now: i64) -> StoreResult<()> {
+    let n = conn
+        .prepare_cached("UPDATE comments SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL")?
+        .execute(params![id, now])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

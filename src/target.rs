@@ -1,0 +1,194 @@
+//! Comment targets: the file of a version a comment is about and the passage in it, given by a
+//! W3C-style selector. Parsed and checked here (pure functions); the JSON itself is stored and
+//! returned exactly as the client sent it.
+
+use serde::Deserialize;
+
+use crate::text::char_len;
+
+/// Longest `exact` quote, in characters.
+pub const EXACT_MAX: usize = 2_000;
+/// Longest `prefix` or `suffix`, in characters.
+pub const CONTEXT_MAX: usize = 500;
+/// Longest CSS selector, in characters.
+pub const CSS_MAX: usize = 2_000;
+/// Longest `source` path, in bytes.
+pub const SOURCE_MAX: usize = 1_024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub source: String,
+    pub selector: Selector,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum Selector {
+    TextQuoteSelector {
+        exact: String,
+        #[serde(default)]
+        prefix: Option<String>,
+        #[serde(default)]
+        suffix: Option<String>,
+    },
+    TextPositionSelector {
+        start: u64,
+        end: u64,
+    },
+    CssSelector {
+        value: String,
+    },
+}
+
+/// Why a target was refused; the message names the field, the limit and the actual length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TargetError(pub String);
+
+impl Target {
+    /// Checks lengths and shapes (not whether `source` is a file of the version: the caller knows).
+    pub fn check(&self) -> Result<(), TargetError> {
+        if self.source.trim().is_empty() {
+            return Err(TargetError(
+                "target.source must name a file of the version, e.g. \"index.html\"".into(),
+            ));
+        }
+        if self.source.len() > SOURCE_MAX || self.source.contains('\0') {
+            return Err(TargetError(format!(
+                "target.source must be a file path of at most {SOURCE_MAX} bytes without NUL characters"
+            )));
+        }
+        match &self.selector {
+            Selector::TextQuoteSelector {
+                exact,
+                prefix,
+                suffix,
+            } => {
+                bounded("target.selector.exact", exact, 1, EXACT_MAX)?;
+                if let Some(p) = prefix {
+                    bounded("target.selector.prefix", p, 0, CONTEXT_MAX)?;
+                }
+                if let Some(s) = suffix {
+                    bounded("target.selector.suffix", s, 0, CONTEXT_MAX)?;
+                }
+            }
+            Selector::TextPositionSelector { start, end } => {
+                if start > end {
+                    return Err(TargetError(format!(
+                        "target.selector.start ({start}) must not be after target.selector.end ({end})"
+                    )));
+                }
+            }
+            Selector::CssSelector { value } => {
+                bounded("target.selector.value", value, 1, CSS_MAX)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bounded(field: &str, value: &str, min: usize, max: usize) -> Result<(), TargetError> {
+    if value.contains('\0') {
+        return Err(TargetError(format!(
+            "{field} must not contain NUL characters"
+        )));
+    }
+    let len = char_len(value);
+    if len < min {
+        return Err(TargetError(format!("{field} must not be empty")));
+    }
+    if len > max {
+        return Err(TargetError(format!(
+            "{field} is {len} characters long; the limit is {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(json: &str) -> Result<Target, String> {
+        let t: Target = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        t.check().map_err(|e| e.0)?;
+        Ok(t)
+    }
+
+    #[test]
+    fn the_three_selector_types_are_accepted() {
+        assert!(parse(r#"{"source":"index.html","selector":{"type":"TextQuoteSelector","exact":"Monthly revenue","prefix":"The ","suffix":" chart"}}"#).is_ok());
+        assert!(parse(
+            r#"{"source":"index.html","selector":{"type":"TextQuoteSelector","exact":"x"}}"#
+        )
+        .is_ok());
+        assert!(parse(
+            r#"{"source":"a.md","selector":{"type":"TextPositionSelector","start":3,"end":9}}"#
+        )
+        .is_ok());
+        assert!(parse(
+            r#"{"source":"a.html","selector":{"type":"CssSelector","value":"main > h1"}}"#
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn limits_are_at_the_character() {
+        let quote = |exact: &str, prefix: &str| {
+            parse(&serde_json::json!({"source": "a.html", "selector": {"type": "TextQuoteSelector", "exact": exact, "prefix": prefix}}).to_string())
+        };
+        assert!(quote(&"😀".repeat(EXACT_MAX), &"é".repeat(CONTEXT_MAX)).is_ok());
+        let err = quote(&"😀".repeat(EXACT_MAX + 1), "").unwrap_err();
+        assert_eq!(
+            err,
+            "target.selector.exact is 2001 characters long; the limit is 2000 characters"
+        );
+        assert!(quote("x", &"é".repeat(CONTEXT_MAX + 1)).is_err());
+        assert!(quote("", "").unwrap_err().contains("must not be empty"));
+    }
+
+    #[test]
+    fn wrong_shapes_are_refused() {
+        for bad in [
+            r#"{"source":"a.html","selector":{"type":"RangeSelector","exact":"x"}}"#,
+            r#"{"source":"a.html","selector":{"type":"TextQuoteSelector"}}"#,
+            r#"{"source":"a.html","selector":{"type":"TextQuoteSelector","exact":"x","extra":1}}"#,
+            r#"{"source":"a.html","selector":{"type":"TextPositionSelector","start":9,"end":3}}"#,
+            r#"{"source":"a.html","selector":{"type":"TextPositionSelector","start":-1,"end":3}}"#,
+            r#"{"source":"","selector":{"type":"CssSelector","value":"h1"}}"#,
+            r#"{"selector":{"type":"CssSelector","value":"h1"}}"#,
+            r#"{"source":"a.html"}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn checking_never_panics_and_accepted_quotes_are_within_limits(
+            exact in "\\PC{0,2100}", prefix in proptest::option::of("\\PC{0,600}"), source in "\\PC{0,40}"
+        ) {
+            let target = Target {
+                source,
+                selector: Selector::TextQuoteSelector { exact: exact.clone(), prefix: prefix.clone(), suffix: None },
+            };
+            if target.check().is_ok() {
+                prop_assert!((1..=EXACT_MAX).contains(&char_len(&exact)));
+                prop_assert!(prefix.is_none_or(|p| char_len(&p) <= CONTEXT_MAX));
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(json in "\\PC{0,200}") {
+            let _ = parse(&json);
+        }
+
+        #[test]
+        fn positions_are_accepted_exactly_when_ordered(start in any::<u64>(), end in any::<u64>()) {
+            let target = Target { source: "a.html".into(), selector: Selector::TextPositionSelector { start, end } };
+            prop_assert_eq!(target.check().is_ok(), start <= end);
+        }
+    }
+}

@@ -1,0 +1,871 @@
+//! Comments and replies: the product page example, the full lifecycle as a user key and as an agent
+//! key with honest attribution, every permission rule from both sides, limits at the character,
+//! and counts that stay right.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// Ada owns an artifact; Bob reviews it; Eve is a stranger. Each has a key; Ada and Bob also have
+/// an agent with its own key.
+struct Cast {
+    server: Server,
+    share: String,
+    ada: Auth,
+    ada_cookie: String,
+    claude: Auth,
+    claude_id: String,
+    bob: Auth,
+    bob_bot: Auth,
+    bob_bot_id: String,
+    eve: Auth,
+}
+
+fn key_for(server: &Server, cookie: &str, body: Value) -> Auth {
+    Auth::Key(server.create_key(cookie, body).1)
+}
+
+fn account(server: &Server, email: &str, name: &str) -> String {
+    let out = server.cli(
+        &[
+            "user",
+            "create",
+            "--email",
+            email,
+            "--name",
+            name,
+            "--password-stdin",
+        ],
+        "a long password\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.sign_in(email, "a long password")
+}
+
+fn cast() -> Cast {
+    let server = Server::start();
+    let ada_cookie = server.setup_owner();
+    let ada = key_for(&server, &ada_cookie, json!({"name": "ada"}));
+    let claude_id =
+        server.create_agent(&Auth::Cookie(ada_cookie.clone()), "Claude", Some("coding"));
+    let claude = key_for(
+        &server,
+        &ada_cookie,
+        json!({"name": "claude", "agentId": claude_id}),
+    );
+    let created = server.upload(&ada, json!({"name": "Dashboard", "fileName": "index.html", "content": "<h1>The Monthly revenue chart</h1>"}));
+    let share = created["shareToken"].as_str().expect("token").to_string();
+    let bob_cookie = account(&server, "bob@example.com", "Bob");
+    let resp = server.post(
+        &format!("/api/v1/artifacts/{share}/access"),
+        &ada,
+        &json!({"email": "bob@example.com", "role": "can-comment"}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let bob = key_for(&server, &bob_cookie, json!({"name": "bob"}));
+    let bob_bot_id = server.create_agent(&Auth::Cookie(bob_cookie.clone()), "BobBot", None);
+    let bob_bot = key_for(
+        &server,
+        &bob_cookie,
+        json!({"name": "bobbot", "agentId": bob_bot_id}),
+    );
+    let eve_cookie = account(&server, "eve@example.com", "Eve");
+    let eve = key_for(&server, &eve_cookie, json!({"name": "eve"}));
+    Cast {
+        server,
+        share,
+        ada,
+        ada_cookie,
+        claude,
+        claude_id,
+        bob,
+        bob_bot,
+        bob_bot_id,
+        eve,
+    }
+}
+
+fn comment_body(content: &str) -> Value {
+    json!({"content": content, "target": {"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly revenue", "prefix": "The ", "suffix": " chart"}}})
+}
+
+impl Cast {
+    fn comment(&self, auth: &Auth, content: &str) -> String {
+        let resp = self.server.post(
+            &format!("/api/v1/artifacts/{}/comments", self.share),
+            auth,
+            &comment_body(content),
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        resp.json()["id"].as_str().expect("id").to_string()
+    }
+
+    fn comments(&self, auth: &Auth) -> Value {
+        let resp = self
+            .server
+            .get(&format!("/api/v1/artifacts/{}/comments", self.share), auth);
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        resp.json()
+    }
+
+    fn stats(&self) -> Value {
+        self.server
+            .get(&format!("/api/v1/artifacts/{}", self.share), &self.ada)
+            .json()["stats"]
+            .clone()
+    }
+}
+
+#[test]
+fn the_product_page_comment_works_as_written() -> TestResult {
+    let c = cast();
+    let body = br#"{"content": "This section needs a loading state",
+           "target": {"source": "index.html",
+                      "selector": {"type": "TextQuoteSelector", "exact": "Monthly revenue",
+                                   "prefix": "The ", "suffix": " chart"}}}"#;
+    let resp = c.server.request(
+        "POST",
+        &format!("/api/v1/artifacts/{}/comments", c.share),
+        &c.claude,
+        Some(body),
+        &[("Content-Type", "application/json")],
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_eq!(resp.json()["status"], "created");
+    let listed = c.comments(&c.ada);
+    assert_eq!(listed["version"], "v1");
+    let comment = &listed["comments"][0];
+    assert_eq!(comment["content"], "This section needs a loading state");
+    assert_eq!(
+        comment["author"],
+        json!({"kind": "agent", "id": c.claude_id, "name": "Claude", "role": "coding"})
+    );
+    assert_eq!(comment["resolved"], false);
+    assert_eq!(
+        comment["target"],
+        json!({"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly revenue", "prefix": "The ", "suffix": " chart"}})
+    );
+    assert_eq!(comment["replies"], json!([]));
+    Ok(())
+}
+
+fn lifecycle(c: &Cast, author: &Auth, expected_author: Value) -> TestResult {
+    let id = c.comment(author, "  First thought  ");
+    let listed = c.comments(author);
+    let mine = listed["comments"]
+        .as_array()
+        .ok_or("comments")?
+        .iter()
+        .find(|x| x["id"] == json!(id))
+        .ok_or("mine")?
+        .clone();
+    assert_eq!(mine["content"], "First thought", "stored trimmed");
+    assert_eq!(mine["author"], expected_author);
+
+    let resp = c.server.patch(
+        &format!("/api/v1/comments/{id}"),
+        author,
+        &json!({"content": "Second thought"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["content"], "Second thought");
+    assert!(resp.json()["updatedAt"].as_i64() >= resp.json()["createdAt"].as_i64());
+
+    let resp = c.server.post(
+        &format!("/api/v1/comments/{id}/replies"),
+        author,
+        &json!({"content": "a reply"}),
+    );
+    assert_eq!(resp.status, 201);
+    let reply_id = resp.json()["id"].as_str().ok_or("reply id")?.to_string();
+    let resp = c.server.post(
+        &format!("/api/v1/comments/{id}/replies"),
+        &c.bob,
+        &json!({"content": "Bob agrees"}),
+    );
+    assert_eq!(resp.status, 201);
+    let resp = c.server.patch(
+        &format!("/api/v1/replies/{reply_id}"),
+        author,
+        &json!({"content": "an edited reply"}),
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["author"], expected_author);
+
+    let resp = c.server.patch(
+        &format!("/api/v1/comments/{id}"),
+        author,
+        &json!({"resolved": true}),
+    );
+    assert_eq!(resp.status, 200);
+    let resolved = resp.json();
+    assert_eq!(resolved["resolved"], true);
+    assert!(resolved["resolvedAt"].as_i64().is_some());
+    assert_eq!(resolved["resolvedBy"], expected_author);
+    let replies: Vec<(&str, &str)> = resolved["replies"]
+        .as_array()
+        .ok_or("replies")?
+        .iter()
+        .map(|r| {
+            (
+                r["content"].as_str().unwrap_or(""),
+                r["author"]["name"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            (
+                "an edited reply",
+                expected_author["name"].as_str().unwrap_or("")
+            ),
+            ("Bob agrees", "Bob")
+        ],
+        "oldest first"
+    );
+
+    assert_eq!(
+        c.server
+            .delete(&format!("/api/v1/replies/{reply_id}"), author)
+            .status,
+        200
+    );
+    let listed = c.comments(author);
+    let mine = listed["comments"]
+        .as_array()
+        .ok_or("comments")?
+        .iter()
+        .find(|x| x["id"] == json!(id))
+        .ok_or("mine")?
+        .clone();
+    assert_eq!(mine["replies"].as_array().map(Vec::len), Some(1));
+
+    assert_eq!(
+        c.server
+            .delete(&format!("/api/v1/comments/{id}"), author)
+            .status,
+        200
+    );
+    let listed = c.comments(author);
+    assert!(
+        listed["comments"]
+            .as_array()
+            .ok_or("comments")?
+            .iter()
+            .all(|x| x["id"] != json!(id)),
+        "deleted comments are left out"
+    );
+    assert_eq!(
+        c.server
+            .post(
+                &format!("/api/v1/comments/{id}/replies"),
+                author,
+                &json!({"content": "late"})
+            )
+            .status,
+        404
+    );
+    Ok(())
+}
+
+#[test]
+fn the_full_lifecycle_as_a_user_key() -> TestResult {
+    let c = cast();
+    lifecycle(
+        &c,
+        &c.ada,
+        json!({"kind": "user", "id": "1", "name": "Ada"}),
+    )
+}
+
+#[test]
+fn the_full_lifecycle_as_an_agent_key() -> TestResult {
+    let c = cast();
+    lifecycle(
+        &c,
+        &c.claude,
+        json!({"kind": "agent", "id": c.claude_id, "name": "Claude", "role": "coding"}),
+    )
+}
+
+#[test]
+fn the_full_lifecycle_as_a_reviewers_agent() -> TestResult {
+    let c = cast();
+    lifecycle(
+        &c,
+        &c.bob_bot,
+        json!({"kind": "agent", "id": c.bob_bot_id, "name": "BobBot"}),
+    )
+}
+
+#[test]
+fn strangers_cannot_read_comment_reply_resolve_or_delete() -> TestResult {
+    let c = cast();
+    let id = c.comment(&c.ada, "owner's note");
+    let reply = c
+        .server
+        .post(
+            &format!("/api/v1/comments/{id}/replies"),
+            &c.ada,
+            &json!({"content": "r"}),
+        )
+        .json()["id"]
+        .as_str()
+        .ok_or("reply")?
+        .to_string();
+    for resp in [
+        c.server
+            .get(&format!("/api/v1/artifacts/{}/comments", c.share), &c.eve),
+        c.server.post(
+            &format!("/api/v1/artifacts/{}/comments", c.share),
+            &c.eve,
+            &comment_body("spam"),
+        ),
+        c.server.patch(
+            &format!("/api/v1/comments/{id}"),
+            &c.eve,
+            &json!({"resolved": true}),
+        ),
+        c.server.patch(
+            &format!("/api/v1/comments/{id}"),
+            &c.eve,
+            &json!({"content": "edited"}),
+        ),
+        c.server.delete(&format!("/api/v1/comments/{id}"), &c.eve),
+        c.server.post(
+            &format!("/api/v1/comments/{id}/replies"),
+            &c.eve,
+            &json!({"content": "spam"}),
+        ),
+        c.server.patch(
+            &format!("/api/v1/replies/{reply}"),
+            &c.eve,
+            &json!({"content": "x"}),
+        ),
+        c.server.delete(&format!("/api/v1/replies/{reply}"), &c.eve),
+    ] {
+        assert_eq!(resp.status, 404, "{}", resp.text());
+    }
+    let listed = c.comments(&c.ada);
+    assert_eq!(listed["comments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["comments"][0]["resolved"], false);
+    assert_eq!(listed["comments"][0]["content"], "owner's note");
+    assert_eq!(
+        listed["comments"][0]["replies"].as_array().map(Vec::len),
+        Some(1)
+    );
+    Ok(())
+}
+
+#[test]
+fn only_the_author_edits_text_but_anyone_with_access_resolves() -> TestResult {
+    let c = cast();
+    let by_ada = c.comment(&c.ada, "by Ada");
+    let by_claude = c.comment(&c.claude, "by Claude");
+    let by_bob = c.comment(&c.bob, "by Bob");
+    // Text: the author only, as the same identity.
+    for (id, other) in [
+        (&by_ada, &c.claude),
+        (&by_ada, &c.bob),
+        (&by_claude, &c.ada),
+        (&by_bob, &c.ada),
+        (&by_bob, &c.bob_bot),
+    ] {
+        let resp = c.server.patch(
+            &format!("/api/v1/comments/{id}"),
+            other,
+            &json!({"content": "put words in their mouth"}),
+        );
+        assert_eq!(resp.status, 403, "{}", resp.text());
+        assert_eq!(resp.error_code(), "not_author");
+    }
+    // Resolving: owner, reviewer, and their agents.
+    for (id, who) in [
+        (&by_ada, &c.bob),
+        (&by_claude, &c.bob_bot),
+        (&by_bob, &c.ada),
+        (&by_bob, &c.claude),
+    ] {
+        let resp = c.server.patch(
+            &format!("/api/v1/comments/{id}"),
+            who,
+            &json!({"resolved": true}),
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let resp = c.server.patch(
+            &format!("/api/v1/comments/{id}"),
+            who,
+            &json!({"resolved": false}),
+        );
+        assert_eq!(resp.json()["resolved"], false);
+    }
+    let texts: Vec<String> = c.comments(&c.ada)["comments"]
+        .as_array()
+        .ok_or("c")?
+        .iter()
+        .filter_map(|x| x["content"].as_str().map(String::from))
+        .collect();
+    assert_eq!(texts, ["by Ada", "by Claude", "by Bob"]);
+    Ok(())
+}
+
+#[test]
+fn deleting_is_for_the_author_or_the_artifact_owner() -> TestResult {
+    let c = cast();
+    let by_ada = c.comment(&c.ada, "by Ada");
+    let by_bob = c.comment(&c.bob, "by Bob");
+    let by_bob_bot = c.comment(&c.bob_bot, "by BobBot");
+    // A reviewer (and their agent) cannot delete others' comments.
+    for (id, who) in [
+        (&by_ada, &c.bob),
+        (&by_ada, &c.bob_bot),
+        (&by_bob, &c.bob_bot),
+        (&by_bob_bot, &c.bob),
+    ] {
+        let resp = c.server.delete(&format!("/api/v1/comments/{id}"), who);
+        assert_eq!(resp.status, 403, "{}", resp.text());
+        assert_eq!(resp.error_code(), "not_allowed");
+    }
+    // The author can; the owner (and the owner's agent, acting as the owner) can.
+    assert_eq!(
+        c.server
+            .delete(&format!("/api/v1/comments/{by_bob_bot}"), &c.bob_bot)
+            .status,
+        200
+    );
+    assert_eq!(
+        c.server
+            .delete(&format!("/api/v1/comments/{by_bob}"), &c.claude)
+            .status,
+        200
+    );
+    let reply = c
+        .server
+        .post(
+            &format!("/api/v1/comments/{by_ada}/replies"),
+            &c.bob,
+            &json!({"content": "r"}),
+        )
+        .json()["id"]
+        .as_str()
+        .ok_or("r")?
+        .to_string();
+    assert_eq!(
+        c.server
+            .delete(&format!("/api/v1/replies/{reply}"), &c.bob_bot)
+            .status,
+        403
+    );
+    assert_eq!(
+        c.server
+            .patch(
+                &format!("/api/v1/replies/{reply}"),
+                &c.ada,
+                &json!({"content": "x"})
+            )
+            .status,
+        403
+    );
+    assert_eq!(
+        c.server
+            .delete(&format!("/api/v1/replies/{reply}"), &c.ada)
+            .status,
+        200,
+        "the owner moderates"
+    );
+    assert_eq!(
+        c.comments(&c.ada)["comments"].as_array().map(Vec::len),
+        Some(1)
+    );
+    Ok(())
+}
+
+#[test]
+fn limits_hold_at_the_character_for_ascii_two_and_four_byte_text() -> TestResult {
+    let c = cast();
+    let parent = c.comment(&c.ada, "parent");
+    for ch in ["a", "é", "😀"] {
+        let resp = c.server.post(
+            &format!("/api/v1/artifacts/{}/comments", c.share),
+            &c.ada,
+            &comment_body(&ch.repeat(10_000)),
+        );
+        assert_eq!(resp.status, 201, "10,000 × {ch}");
+        let resp = c.server.post(
+            &format!("/api/v1/artifacts/{}/comments", c.share),
+            &c.ada,
+            &comment_body(&ch.repeat(10_001)),
+        );
+        assert_eq!(resp.status, 400, "10,001 × {ch}");
+        assert_eq!(resp.error_code(), "too_long");
+        assert_eq!(
+            resp.json()["error"],
+            "content is 10001 characters long; the limit is 10000 characters"
+        );
+        let resp = c.server.post(
+            &format!("/api/v1/comments/{parent}/replies"),
+            &c.ada,
+            &json!({"content": ch.repeat(5_000)}),
+        );
+        assert_eq!(resp.status, 201, "5,000 × {ch}");
+        let resp = c.server.post(
+            &format!("/api/v1/comments/{parent}/replies"),
+            &c.ada,
+            &json!({"content": ch.repeat(5_001)}),
+        );
+        assert_eq!(resp.status, 400);
+        assert_eq!(
+            resp.json()["error"],
+            "content is 5001 characters long; the limit is 5000 characters"
+        );
+    }
+    for bad in ["", "   \n\t ", "nul \u{0} inside"] {
+        let resp = c.server.post(
+            &format!("/api/v1/artifacts/{}/comments", c.share),
+            &c.ada,
+            &comment_body(bad),
+        );
+        assert_eq!(resp.status, 400, "{bad:?}");
+        let resp = c.server.post(
+            &format!("/api/v1/comments/{parent}/replies"),
+            &c.ada,
+            &json!({"content": bad}),
+        );
+        assert_eq!(resp.status, 400, "{bad:?}");
+    }
+    let resp = c.server.patch(
+        &format!("/api/v1/comments/{parent}"),
+        &c.ada,
+        &json!({"content": "x".repeat(10_001)}),
+    );
+    assert_eq!(resp.status, 400);
+    // The schema holds the same limits, whatever writes to the file.
+    let db = rusqlite::Connection::open(&c.server.db)?;
+    let too_long = "x".repeat(10_001);
+    let insert = db.execute(
+        "INSERT INTO comments (artifact_id, version_id, author_user, content, target, created_at, updated_at) VALUES (1, 1, 1, ?1, '{}', 0, 0)",
+        [&too_long],
+    );
+    assert!(
+        insert.is_err(),
+        "the CHECK constraint refuses 10,001 characters"
+    );
+    let insert = db.execute(
+        "INSERT INTO replies (comment_id, author_user, content, created_at, updated_at) VALUES (1, 1, ?1, 0, 0)",
+        ["y".repeat(5_001)],
+    );
+    assert!(insert.is_err());
+    Ok(())
+}
+
+#[test]
+fn comments_go_on_the_latest_version_and_on_one_of_its_files() -> TestResult {
+    let c = cast();
+    let v1 = c.comment(&c.ada, "on v1");
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/versions", c.share),
+        &c.ada,
+        &json!({"fileName": "page.html", "content": "<p>v2</p>"}),
+    );
+    assert_eq!(resp.status, 201);
+    let resp = c.server.post(&format!("/api/v1/artifacts/{}/comments", c.share), &c.ada, &json!({
+        "content": "old", "version": "v1",
+        "target": {"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly"}}}));
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.error_code(), "not_latest_version");
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/comments", c.share),
+        &c.ada,
+        &comment_body("index.html is not in v2"),
+    );
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.error_code(), "unknown_source");
+    assert!(resp.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("page.html"));
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/comments", c.share),
+        &c.ada,
+        &json!({
+        "content": "on v2", "version": 2,
+        "target": {"source": "page.html", "selector": {"type": "CssSelector", "value": "p"}}}),
+    );
+    assert_eq!(resp.status, 201);
+    let latest = c.comments(&c.ada);
+    assert_eq!(latest["version"], "v2");
+    assert_eq!(latest["comments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        latest["comments"][0]["target"]["selector"],
+        json!({"type": "CssSelector", "value": "p"})
+    );
+    let old = c
+        .server
+        .get(
+            &format!("/api/v1/artifacts/{}/comments?version=v1", c.share),
+            &c.ada,
+        )
+        .json();
+    assert_eq!(old["version"], "v1");
+    assert_eq!(
+        old["comments"][0]["id"],
+        json!(v1),
+        "comments stay with their version"
+    );
+    assert_eq!(
+        c.server
+            .get(
+                &format!("/api/v1/artifacts/{}/comments?version=v9", c.share),
+                &c.ada
+            )
+            .status,
+        404
+    );
+    assert_eq!(
+        c.server
+            .get(
+                &format!("/api/v1/artifacts/{}/comments?version=x", c.share),
+                &c.ada
+            )
+            .status,
+        400
+    );
+    // Replies on an older version's thread are still fine.
+    assert_eq!(
+        c.server
+            .post(
+                &format!("/api/v1/comments/{v1}/replies"),
+                &c.bob,
+                &json!({"content": "late reply"})
+            )
+            .status,
+        201
+    );
+    Ok(())
+}
+
+#[test]
+fn selectors_are_checked_and_returned_exactly_as_given() -> TestResult {
+    let c = cast();
+    let position = json!({"source": "index.html", "selector": {"type": "TextPositionSelector", "start": 4, "end": 19}});
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/comments", c.share),
+        &c.ada,
+        &json!({"content": "p", "target": position}),
+    );
+    assert_eq!(resp.status, 201);
+    // The raw bytes come back as sent, spacing and key order included.
+    let raw = r#"{"content":"raw","target":{ "selector" : {"exact":"Monthly","type":"TextQuoteSelector"}, "source":"index.html" }}"#;
+    let resp = c.server.request(
+        "POST",
+        &format!("/api/v1/artifacts/{}/comments", c.share),
+        &c.ada,
+        Some(raw.as_bytes()),
+        &[],
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let text = c
+        .server
+        .get(&format!("/api/v1/artifacts/{}/comments", c.share), &c.ada)
+        .text();
+    assert!(text.contains(r#""target":{ "selector" : {"exact":"Monthly","type":"TextQuoteSelector"}, "source":"index.html" }"#), "{text}");
+    for (target, mention) in [
+        (
+            json!({"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": ""}}),
+            "must not be empty",
+        ),
+        (
+            json!({"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "x".repeat(2001)}}),
+            "2001",
+        ),
+        (
+            json!({"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "x", "prefix": "p".repeat(501)}}),
+            "500",
+        ),
+        (
+            json!({"source": "index.html", "selector": {"type": "RangeSelector"}}),
+            "unknown variant",
+        ),
+        (
+            json!({"source": "index.html", "selector": {"type": "TextPositionSelector", "start": 5, "end": 1}}),
+            "must not be after",
+        ),
+        (json!({"source": "index.html"}), "selector"),
+        (json!("index.html"), "target"),
+    ] {
+        let resp = c.server.post(
+            &format!("/api/v1/artifacts/{}/comments", c.share),
+            &c.ada,
+            &json!({"content": "x", "target": target}),
+        );
+        assert_eq!(resp.status, 400, "{target}");
+        assert_eq!(resp.error_code(), "invalid_target");
+        assert!(
+            resp.json()["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(mention),
+            "{}",
+            resp.text()
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
+    let c = cast();
+    let a = c.comment(&c.ada, "a");
+    let b = c.comment(&c.bob, "b");
+    let d = c.comment(&c.claude, "d");
+    assert_eq!(
+        c.stats(),
+        json!({"commentCount": 3, "unresolvedCommentCount": 3})
+    );
+    c.server.patch(
+        &format!("/api/v1/comments/{a}"),
+        &c.bob,
+        &json!({"resolved": true}),
+    );
+    assert_eq!(
+        c.stats(),
+        json!({"commentCount": 3, "unresolvedCommentCount": 2})
+    );
+    c.server.patch(
+        &format!("/api/v1/comments/{a}"),
+        &c.ada,
+        &json!({"content": "a2"}),
+    );
+    c.server.post(
+        &format!("/api/v1/comments/{b}/replies"),
+        &c.ada,
+        &json!({"content": "replies do not count"}),
+    );
+    assert_eq!(
+        c.stats(),
+        json!({"commentCount": 3, "unresolvedCommentCount": 2})
+    );
+    c.server.delete(&format!("/api/v1/comments/{d}"), &c.ada);
+    assert_eq!(
+        c.stats(),
+        json!({"commentCount": 2, "unresolvedCommentCount": 1})
+    );
+    c.server.patch(
+        &format!("/api/v1/comments/{a}"),
+        &c.ada,
+        &json!({"resolved": false}),
+    );
+    assert_eq!(
+        c.stats(),
+        json!({"commentCount": 2, "unresolvedCommentCount": 2})
+    );
+    let listed = c.server.get("/api/v1/artifacts", &c.bob).json();
+    assert_eq!(
+        listed["artifacts"][0]["stats"],
+        json!({"commentCount": 2, "unresolvedCommentCount": 2})
+    );
+    assert_eq!(listed["artifacts"][0]["role"], "reviewer");
+    Ok(())
+}
+
+#[test]
+fn revoking_the_key_or_deleting_the_agent_changes_nothing_that_was_written() -> TestResult {
+    let c = cast();
+    let id = c.comment(&c.claude, "written by Claude");
+    c.server.post(
+        &format!("/api/v1/comments/{id}/replies"),
+        &c.claude,
+        &json!({"content": "Claude again"}),
+    );
+    let before = c.comments(&c.ada);
+    let keys = c
+        .server
+        .get("/api/v1/keys", &Auth::Cookie(c.ada_cookie.clone()))
+        .json();
+    let claude_key = keys["keys"]
+        .as_array()
+        .ok_or("keys")?
+        .iter()
+        .find(|k| k["name"] == "claude")
+        .ok_or("key")?["id"]
+        .as_str()
+        .ok_or("id")?
+        .to_string();
+    c.server.delete(
+        &format!("/api/v1/keys/{claude_key}"),
+        &Auth::Cookie(c.ada_cookie.clone()),
+    );
+    assert_eq!(c.comments(&c.ada), before);
+    c.server.delete(
+        &format!("/api/v1/agents/{}", c.claude_id),
+        &Auth::Cookie(c.ada_cookie.clone()),
+    );
+    assert_eq!(c.comments(&c.ada), before);
+    assert_eq!(before["comments"][0]["author"]["name"], "Claude");
+    assert_eq!(
+        before["comments"][0]["replies"][0]["author"]["kind"],
+        "agent"
+    );
+    Ok(())
+}
+
+#[test]
+fn comment_and_reply_changes_are_in_the_audit_trail_under_the_acting_agent() -> TestResult {
+    let c = cast();
+    let id = c.comment(&c.claude, "x");
+    c.server.patch(
+        &format!("/api/v1/comments/{id}"),
+        &c.claude,
+        &json!({"resolved": true}),
+    );
+    let reply = c
+        .server
+        .post(
+            &format!("/api/v1/comments/{id}/replies"),
+            &c.claude,
+            &json!({"content": "r"}),
+        )
+        .json()["id"]
+        .as_str()
+        .ok_or("r")?
+        .to_string();
+    c.server
+        .delete(&format!("/api/v1/replies/{reply}"), &c.claude);
+    c.server
+        .delete(&format!("/api/v1/comments/{id}"), &c.claude);
+    let events = c
+        .server
+        .get(
+            "/api/v1/activity?limit=5",
+            &Auth::Cookie(c.ada_cookie.clone()),
+        )
+        .json();
+    let actions: Vec<&str> = events["events"]
+        .as_array()
+        .ok_or("events")?
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "comment.deleted",
+            "reply.deleted",
+            "reply.created",
+            "comment.resolved",
+            "comment.created"
+        ]
+    );
+    for e in events["events"].as_array().ok_or("events")? {
+        assert_eq!(e["actor"]["kind"], "agent");
+        assert_eq!(e["actor"]["name"], "Claude");
+        assert_eq!(e["key"]["name"], "claude");
+    }
+    Ok(())
+}
