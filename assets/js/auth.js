@@ -1,7 +1,7 @@
 // The screens shown before the settings: first-run setup, sign in, and accepting an invite.
 // Setup and invite links carry their token in the #fragment, which never reaches a server log.
 
-import { api, ApiError } from './api.js';
+import { api } from './api.js';
 import { $ } from './dom.js';
 import { handleForm, valueOf } from './forms.js';
 
@@ -21,15 +21,6 @@ function showScreen(id, title) {
   return view;
 }
 
-function tooMany(err) {
-  if (err instanceof ApiError && err.status === 429 && err.retryAfter) {
-    const seconds = Number(err.retryAfter);
-    const wait = Number.isFinite(seconds) && seconds > 0 ? ` Try again in ${Math.ceil(seconds)} seconds.` : '';
-    return new ApiError(err.status, err.code, `${err.message}${/[.!]$/.test(err.message) ? '' : '.'}${wait}`);
-  }
-  return err;
-}
-
 /** Where to go after signing in: a same-site path from ?next=, else the settings. */
 function nextPage() {
   const next = new URLSearchParams(location.search).get('next');
@@ -38,14 +29,14 @@ function nextPage() {
 
 export async function showSetup() {
   const token = takeFragmentToken();
-  const view = showScreen('view-setup', 'Set up');
-  const form = $('#setup-form', view);
   let status = { needed: true };
   try {
     status = await api.setupStatus();
   } catch {
     // If the status cannot be read, let the form try; the server has the last word.
   }
+  const view = showScreen('view-setup', 'Set up');
+  const form = $('#setup-form', view);
   if (!status.needed) {
     $('#setup-done').hidden = false;
     form.hidden = true;
@@ -69,7 +60,7 @@ export async function showSetup() {
     } catch (err) {
       // A wrong token from the link: let the person paste the right one.
       if (err.code === 'invalid_setup_token') askForToken();
-      throw tooMany(err);
+      throw err;
     }
     location.assign('/settings');
   });
@@ -88,7 +79,7 @@ export async function showLogin() {
         password.value = '';
         password.focus();
       }
-      throw tooMany(err);
+      throw err;
     }
     location.assign(nextPage());
   });
@@ -110,16 +101,12 @@ export async function showInvite() {
     $('#invite-token').required = true;
   }
   handleForm(form, async () => {
-    try {
-      await api.acceptInvite({
-        token: token ?? valueOf(form, 'token'),
-        name: valueOf(form, 'name'),
-        email: valueOf(form, 'email'),
-        password: form.elements.password.value,
-      });
-    } catch (err) {
-      throw tooMany(err);
-    }
+    await api.acceptInvite({
+      token: token ?? valueOf(form, 'token'),
+      name: valueOf(form, 'name'),
+      email: valueOf(form, 'email'),
+      password: form.elements.password.value,
+    });
     location.assign('/settings');
   });
   (token ? $('#invite-name') : $('#invite-token')).focus();

@@ -21,6 +21,8 @@ export function openModal(dialog, { focus = null, fallbackFocus = null, onClose 
     'close',
     () => {
       onClose?.();
+      // The 'close' event comes after the fact; if another dialog opened meanwhile, it keeps the focus.
+      if (document.querySelector('dialog[open]')) return;
       const target = opener && opener.isConnected && !opener.closest('[hidden]') && !opener.disabled ? opener : fallbackFocus?.();
       target?.focus();
     },
@@ -135,13 +137,23 @@ export function showSecretOnce({ title, label, warning, secret, fallbackFocus = 
   $('#secret-warning', dialog).textContent = warning;
   $('#secret-value', dialog).textContent = secret;
   setStatus('');
+  // Forget the secret the moment the dialog starts closing (Done, Escape), not only when the
+  // asynchronous 'close' event arrives: a closed dialog must not hold it even for a moment.
+  const done = $('[data-close]', dialog);
+  const forget = () => {
+    $('#secret-value', dialog).textContent = '';
+    setStatus('');
+    window.getSelection()?.removeAllRanges();
+  };
+  done.addEventListener('click', forget);
+  dialog.addEventListener('cancel', forget);
   openModal(dialog, {
     focus: $('#secret-copy', dialog),
     fallbackFocus,
     onClose: () => {
-      $('#secret-value', dialog).textContent = '';
-      setStatus('');
-      window.getSelection()?.removeAllRanges();
+      forget();
+      done.removeEventListener('click', forget);
+      dialog.removeEventListener('cancel', forget);
       onClose?.();
     },
   });

@@ -170,16 +170,18 @@ export async function launchBrowser(options = {}) {
  *   problems  [{kind: 'console'|'pageerror'|'requestfailed', text, url}] in order of arrival
  *   dialogs   [{type, message}]: every alert/confirm/prompt/beforeunload, dismissed at once
  *
- * Options: viewport ({width, height}; default 1280x800) and any other browser.newContext option.
- * Contexts get clipboard permissions so that navigator.clipboard works on the page.
+ * Options: viewport ({width, height}; default 1280x800), timeoutMs (how long a locator action
+ * or wait may take before it fails; default 10 s, so a broken page fails fast) and any other
+ * browser.newContext option. Contexts get clipboard permissions so navigator.clipboard works.
  */
 export async function openPage(browser, options = {}) {
-  const { viewport = { width: 1280, height: 800 }, ...rest } = options;
+  const { viewport = { width: 1280, height: 800 }, timeoutMs = 10_000, ...rest } = options;
   const context = await browser.newContext({
     viewport,
     permissions: ['clipboard-read', 'clipboard-write'],
     ...rest,
   });
+  context.setDefaultTimeout(timeoutMs);
   const page = await context.newPage();
   const tab = watchPage(page);
   tab.context = context;

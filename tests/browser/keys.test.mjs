@@ -74,6 +74,10 @@ test('the settings page sends a signed-out visitor to sign in', async () => {
   await other.page.waitForURL(/\/login/);
   await other.page.getByRole('heading', { name: 'Sign in' }).waitFor();
   assertClean(other, { allow: [allowHttpError(401, '/api/v1/me')] });
+  // The setup link is spent: the setup page says so instead of offering the form.
+  await other.page.goto(server.setupUrl);
+  await other.page.getByText('Setup is already finished').waitFor();
+  assert.equal(await other.page.locator('#setup-form').isVisible(), false);
   await other.close();
 });
 
