@@ -15,7 +15,7 @@ const isAgentKey = (agent) => (key) =>
   key.identity?.kind === 'agent' && key.identity.id === agent.id && key.status !== 'revoked';
 
 function row(agent, keys) {
-  const count = keys.filter(isAgentKey(agent)).length;
+  const count = keys.filter((k) => isAgentKey(agent)(k) && k.status === 'active').length;
   return h(
     'tr',
     { data: { agentId: agent.id } },

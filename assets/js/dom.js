@@ -9,6 +9,7 @@ export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props ?? {})) {
     if (v === undefined || v === null || v === false) continue;
+    if (/HTML$/.test(k)) throw new Error(`h(): ${k} is not allowed; text goes in as text`);
     if (k === 'class') el.className = v;
     else if (k === 'text') el.textContent = v;
     else if (k === 'data') Object.assign(el.dataset, v);

@@ -96,7 +96,7 @@ function validate(form) {
 export function showServerError(form, err) {
   const message = err?.message || 'Something went wrong. Try again.';
   const fromMessage = /^([A-Za-z]+)\b/.exec(message)?.[1];
-  const control = findControl(form, FIELD_OF_CODE[err?.code]) ?? findControl(form, fromMessage);
+  const control = findControl(form, fromMessage) ?? findControl(form, FIELD_OF_CODE[err?.code]);
   if (control) {
     setFieldError(control, message);
     control.focus();

@@ -96,25 +96,41 @@ function syncExpiration() {
   $('#key-expires-date').required = onDate;
 }
 
+let opening = false;
+
 async function openCreate() {
   const dialog = $('#key-create-dialog');
+  if (opening || dialog.open) return;
+  opening = true;
+  try {
+    await prepareCreate(dialog);
+  } finally {
+    opening = false;
+  }
+}
+
+async function prepareCreate(dialog) {
   const form = $('#key-create-form');
   resetForm(form);
   const today = new Date();
   $('#key-expires-date').min = localDate(today);
   const max = new Date(today);
-  max.setDate(max.getDate() + 3650);
+  max.setDate(max.getDate() + 3649); // the server allows up to 3650 days from now
   $('#key-expires-date').max = localDate(max);
   syncExpiration();
   const select = $('#key-identity');
   setChildren(select, new Option('You', ''));
-  openFormDialog(dialog, { focus: $('#key-name'), fallbackFocus: heading });
+  let problem = null;
   try {
     const { agents } = await api.listAgents();
     for (const agent of agents) select.add(new Option(`${agent.name} (agent)`, agent.id));
   } catch (err) {
+    problem = `Could not load your agents, so only "You" can be chosen: ${err.message}`;
+  }
+  openFormDialog(dialog, { focus: $('#key-name'), fallbackFocus: heading });
+  if (problem) {
     const el = form.querySelector('.form-error');
-    el.textContent = `Could not load your agents, so only "You" can be chosen: ${err.message}`;
+    el.textContent = problem;
     el.hidden = false;
   }
 }
