@@ -1,0 +1,141 @@
+// The "Activity" section: the account's audit trail, newest first, filterable by key, paged with
+// "Load more".
+
+import { api } from './api.js';
+import { $, h, cell, timeEl, keyDisplay, identityEl, loadError, setChildren } from './dom.js';
+
+export const PAGE_SIZE = 25;
+
+let ctx = null;
+let cursor = null;
+let loadSeq = 0;
+
+const view = () => $('#view-activity');
+
+// Readable names for the audit actions; an unknown action is shown as its code.
+const ACTIONS = {
+  'user.created': 'Created the account',
+  'user.disabled': 'Disabled an account',
+  'user.enabled': 'Enabled an account',
+  'account.updated': 'Changed the name',
+  'account.password_changed': 'Changed the password',
+  'session.created': 'Signed in',
+  'session.ended': 'Signed out',
+  'session.failed': 'Failed to sign in',
+  'key.created': 'Created a key',
+  'key.revoked': 'Revoked a key',
+  'agent.created': 'Created an agent',
+  'agent.updated': 'Changed an agent',
+  'agent.deleted': 'Deleted an agent',
+  'invite.created': 'Created an invite link',
+  'invite.revoked': 'Revoked an invite link',
+  'artifact.created': 'Uploaded an artifact',
+  'version.created': 'Uploaded a version',
+  'version.deleted': 'Deleted a version',
+  'comment.created': 'Commented',
+  'comment.resolved': 'Resolved a comment',
+  'comment.deleted': 'Deleted a comment',
+  'reply.created': 'Replied',
+  'access.granted': 'Shared an artifact',
+};
+
+function what(event) {
+  const label = ACTIONS[event.action];
+  const name = typeof event.detail?.name === 'string' ? event.detail.name : null;
+  return h('span', { class: 'what' },
+    h('span', { text: label ?? event.action }),
+    name ? h('span', {}, ' ', h('span', { class: 'name', text: `“${name}”` })) : null,
+    label ? h('code', { class: 'action-code', text: event.action }) : null);
+}
+
+function through(event) {
+  if (event.key) {
+    return h('span', {},
+      event.key.name ? h('span', { class: 'name', text: event.key.name }) : null,
+      event.key.name ? ' ' : null,
+      event.key.prefix ? h('code', { text: keyDisplay(event.key.prefix) }) : h('span', { text: `key #${event.key.id}` }));
+  }
+  if (event.sessionId) return h('span', { text: 'browser session' });
+  return h('span', { class: 'muted', text: '—' });
+}
+
+function object(event) {
+  const o = event.object ?? {};
+  if (!o.type) return h('span', { class: 'muted', text: '—' });
+  return h('span', { text: o.id ? `${o.type} #${o.id}` : o.type });
+}
+
+function row(event) {
+  return h(
+    'tr',
+    { data: { eventId: event.id, action: event.action } },
+    cell('When', timeEl(event.createdAt)),
+    cell('What', what(event)),
+    cell('Who', identityEl(event.actor, ctx.me.user.id)),
+    cell('Through', through(event)),
+    cell('Object', object(event)),
+    cell('From', event.ip ? h('span', { text: event.ip }) : h('span', { class: 'muted', text: '—' })),
+  );
+}
+
+/** Loads the first page (fresh = true) or the next one. */
+async function loadPage(fresh) {
+  const seq = ++loadSeq;
+  const keyId = $('#activity-key').value;
+  const more = $('#activity-more');
+  const errorEl = view().querySelector('.load-error');
+  more.disabled = true;
+  try {
+    const page = await api.activity({ keyId, limit: PAGE_SIZE, cursor: fresh ? null : cursor });
+    if (seq !== loadSeq) return;
+    loadError(errorEl, null);
+    const rows = page.events.map(row);
+    const tbody = $('#activity-table tbody');
+    if (fresh) setChildren(tbody, rows);
+    else tbody.append(...rows);
+    cursor = page.nextCursor;
+    more.hidden = !cursor;
+    const empty = tbody.children.length === 0;
+    $('#activity-empty').hidden = !empty;
+    $('#activity-empty').textContent = keyId ? 'This key has done nothing yet.' : 'Nothing happened yet.';
+    view().querySelector('.table-wrap').hidden = empty;
+  } catch (err) {
+    if (seq === loadSeq) loadError(errorEl, `Could not load the activity: ${err.message}`);
+  } finally {
+    if (seq === loadSeq) more.disabled = false;
+  }
+}
+
+/** Fills the key filter with every key (revoked ones too: "what did this key do?"). */
+async function loadKeyFilter() {
+  const select = $('#activity-key');
+  const chosen = select.value;
+  try {
+    const { keys } = await api.listKeys(true);
+    setChildren(select, new Option('All activity', ''));
+    for (const key of keys) {
+      const who = key.identity.kind === 'agent' ? `agent ${key.identity.name}` : 'you';
+      const state = key.status === 'active' ? '' : `, ${key.status}`;
+      select.add(new Option(`${key.name} — ${keyDisplay(key.prefix)} (${who}${state})`, key.id));
+    }
+    select.value = keys.some((k) => k.id === chosen) ? chosen : '';
+  } catch {
+    // The filter is a convenience; the trail itself still loads.
+  }
+}
+
+async function show() {
+  await loadKeyFilter();
+  await loadPage(true);
+}
+
+export const activityView = {
+  id: 'activity',
+  title: 'Activity',
+  init(context) {
+    ctx = context;
+    $('#activity-key').addEventListener('change', () => loadPage(true));
+    $('#activity-more').addEventListener('click', () => loadPage(false));
+  },
+  show,
+};

@@ -1,0 +1,105 @@
+// The JSON API client: one function per call the settings UI makes. Every failure becomes an
+// ApiError carrying the server's human message and stable code, so forms can show it next to the
+// field it concerns.
+
+/** An error answer from the server (or a network failure, status 0). */
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+let onSessionLost = null;
+
+/** Called once with the error when a request finds the session gone (expired or signed out elsewhere). */
+export function whenSessionLost(handler) {
+  onSessionLost = handler;
+}
+
+async function request(method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch('/api/v1' + path, init);
+  } catch {
+    throw new ApiError(0, 'network', 'Could not reach the server. Check that it is running, then try again.');
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = new ApiError(
+      res.status,
+      data?.code ?? `http_${res.status}`,
+      data?.error ?? `The server answered ${res.status} ${res.statusText}.`,
+      res.headers.get('Retry-After'),
+    );
+    if (res.status === 401 && (err.code === 'invalid_session' || err.code === 'missing_session') && onSessionLost) {
+      const handler = onSessionLost;
+      onSessionLost = null;
+      handler(err);
+    }
+    throw err;
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  // first run, sessions, invites
+  setupStatus: () => request('GET', '/setup'),
+  setup: (body) => request('POST', '/setup', body),
+  signIn: (email, password) => request('POST', '/session', { email, password }),
+  session: () => request('GET', '/session'),
+  signOut: () => request('DELETE', '/session'),
+  acceptInvite: (body) => request('POST', '/invites/accept', body),
+  me: () => request('GET', '/me'),
+
+  // keys
+  listKeys: (all = false) => request('GET', all ? '/keys?status=all' : '/keys'),
+  createKey: (body) => request('POST', '/keys', body),
+  revokeKey: (id) => request('DELETE', `/keys/${enc(id)}`),
+
+  // agents
+  listAgents: () => request('GET', '/agents'),
+  createAgent: (body) => request('POST', '/agents', body),
+  updateAgent: (id, body) => request('PATCH', `/agents/${enc(id)}`, body),
+  deleteAgent: (id) => request('DELETE', `/agents/${enc(id)}`),
+
+  // account
+  rename: (name) => request('PATCH', '/account', { name }),
+  changePassword: (currentPassword, newPassword) =>
+    request('PUT', '/account/password', { currentPassword, newPassword }),
+
+  // team (admins)
+  listMembers: () => request('GET', '/team/members'),
+  setMemberDisabled: (id, disabled) => request('PATCH', `/team/members/${enc(id)}`, { disabled }),
+  listInvites: () => request('GET', '/team/invites'),
+  createInvite: (role) => request('POST', '/team/invites', { role }),
+  revokeInvite: (id) => request('DELETE', `/team/invites/${enc(id)}`),
+
+  // activity
+  activity: ({ keyId, limit, cursor } = {}) => {
+    const q = new URLSearchParams();
+    if (keyId) q.set('keyId', keyId);
+    if (limit) q.set('limit', String(limit));
+    if (cursor) q.set('cursor', cursor);
+    const qs = q.toString();
+    return request('GET', '/activity' + (qs ? `?${qs}` : ''));
+  },
+};

@@ -1,0 +1,120 @@
+// Small DOM helpers. Text always goes in through text nodes (textContent), never through HTML
+// parsing, so a name like <img src=x onerror=alert(1)> is shown as the characters it is.
+
+/**
+ * Builds an element: h('td', {class: 'x', data: {label: 'Name'}, attrs: {title: 't'}}, 'text', node).
+ * String children become text nodes; null/false children are skipped.
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (/HTML$/.test(k)) throw new Error(`h(): ${k} is not allowed; text goes in as text`);
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k === 'data') Object.assign(el.dataset, v);
+    else if (k === 'attrs') for (const [a, av] of Object.entries(v)) { if (av !== undefined && av !== null && av !== false) el.setAttribute(a, av === true ? '' : String(av)); }
+    else if (k === 'on') for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
+    else el[k] = v;
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+/** Replaces an element's children. */
+export function setChildren(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
+export function show(el, visible = true) {
+  el.hidden = !visible;
+}
+
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const exactFmt = new Intl.DateTimeFormat(undefined, {
+  weekday: 'long', year: 'numeric', month: 'long', day: 'numeric',
+  hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short',
+});
+
+/**
+ * A <time> for a timestamp in ms: the readable local date (and time unless `dateOnly`), the exact
+ * time in its title. `none` is the text shown when there is no timestamp (e.g. "never").
+ */
+export function timeEl(ms, none = '—', { dateOnly = false } = {}) {
+  if (ms === null || ms === undefined) return h('span', { class: 'muted', text: none });
+  const d = new Date(ms);
+  const text = (dateOnly ? dateFmt : dateTimeFmt).format(d);
+  return h('time', { attrs: { datetime: d.toISOString(), title: exactFmt.format(d) }, text });
+}
+
+const relativeFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+
+/**
+ * A past moment as "just now", "5 minutes ago", "3 hours ago", "yesterday"..., or its date when it
+ * is over a week old; the exact time is in the title.
+ */
+export function agoEl(ms, none = '—') {
+  const el = timeEl(ms, none, { dateOnly: true });
+  if (ms === null || ms === undefined) return el;
+  const seconds = (Date.now() - ms) / 1000;
+  let text = null;
+  if (seconds < 45) text = 'just now';
+  else if (seconds < 45 * 60) text = relativeFmt.format(-Math.max(1, Math.round(seconds / 60)), 'minute');
+  else if (seconds < 22 * 3600) text = relativeFmt.format(-Math.round(seconds / 3600), 'hour');
+  else if (seconds < 7 * 86400) text = relativeFmt.format(-Math.max(1, Math.round(seconds / 86400)), 'day');
+  if (text) el.textContent = text;
+  return el;
+}
+
+/** The date only, for columns where the day is what matters; the exact time is in the title. */
+export const dateEl = (ms, none = '—') => timeEl(ms, none, { dateOnly: true });
+
+/** How a key is shown: ar_live_ + its 8-character prefix + an ellipsis. */
+export const keyDisplay = (prefix) => `ar_live_${prefix}…`;
+
+/** A small pill: h('span', {class: 'badge badge-KIND'}). */
+export const badge = (text, kind = text) => h('span', { class: `badge badge-${kind}`, text });
+
+/** An identity {kind, name} as a node: "You" for the signed-in user, else the agent's name marked as agent. */
+export function identityEl(identity, meId) {
+  if (!identity) return h('span', { class: 'muted', text: '—' });
+  if (identity.kind === 'agent') {
+    return h('span', { class: 'identity' }, h('span', { class: 'identity-name', text: identity.name }), ' ', badge('agent'));
+  }
+  if (meId !== undefined && identity.id === meId) return h('span', { class: 'identity', text: 'You' });
+  return h('span', { class: 'identity', text: identity.name });
+}
+
+/** A table cell labelled for the narrow (card) layout. */
+export const cell = (label, ...children) => h('td', { data: { label } }, ...children);
+
+let toastTimer = null;
+/** A short polite announcement at the bottom of the screen. */
+export function announce(message) {
+  const toast = document.getElementById('toast');
+  toast.textContent = message;
+  toast.classList.add('visible');
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    toast.classList.remove('visible');
+    toast.textContent = '';
+  }, 4000);
+}
+
+/** Shows a load error (or hides it when message is null) in a section's .load-error element. */
+export function loadError(el, message) {
+  el.textContent = message ?? '';
+  el.hidden = !message;
+}

@@ -1,0 +1,87 @@
+// Entry point. Every page (/settings, /login, /setup, /invite) is the same HTML; this picks the
+// screen from the path. In the settings, the #fragment picks the section (#keys, #agents, ...).
+
+import { api, whenSessionLost } from './api.js';
+import { $, $$, badge, setChildren } from './dom.js';
+import { showSetup, showLogin, showInvite } from './auth.js';
+import { keysView } from './keys.js';
+import { agentsView } from './agents.js';
+import { accountView } from './account.js';
+import { teamView } from './team.js';
+import { activityView } from './activity.js';
+
+const VIEWS = [keysView, agentsView, accountView, teamView, activityView];
+
+function bootError(message) {
+  const boot = $('#boot');
+  boot.hidden = false;
+  boot.textContent = message;
+  boot.classList.add('load-error');
+}
+
+function toLogin() {
+  const here = location.pathname === '/settings' && location.hash ? `?next=${encodeURIComponent('/settings' + location.hash)}` : '';
+  location.replace('/login' + here);
+}
+
+async function startSettings() {
+  let me;
+  try {
+    me = await api.me();
+  } catch (err) {
+    if (err.status === 401) toLogin();
+    else bootError(`Could not load your account: ${err.message}`);
+    return;
+  }
+  if (me.authenticatedBy !== 'session') {
+    bootError('The settings need a browser session. Sign in at /login.');
+    return;
+  }
+
+  const ctx = {
+    me,
+    isAdmin: () => me.user.role === 'admin',
+    onUserChanged: () => renderUser(),
+  };
+  const renderUser = () => {
+    setChildren($('#whoami'), me.user.name, ctx.isAdmin() ? ' ' : null, ctx.isAdmin() ? badge('admin') : null);
+  };
+
+  whenSessionLost(() => toLogin());
+  renderUser();
+  $('#topbar-user').hidden = false;
+  $('#sidenav').hidden = false;
+  $('#nav-team').hidden = !ctx.isAdmin();
+  $('#boot').hidden = true;
+  $('#sign-out').addEventListener('click', async () => {
+    whenSessionLost(null);
+    try {
+      await api.signOut();
+    } catch {
+      // Already signed out (or the server is gone): the login page is the right place either way.
+    }
+    location.assign('/login');
+  });
+
+  for (const view of VIEWS) view.init(ctx);
+
+  const route = (focusHeading) => {
+    const wanted = location.hash.replace(/^#/, '');
+    let view = VIEWS.find((v) => v.id === wanted) ?? keysView;
+    if (view === teamView && !ctx.isAdmin()) view = keysView;
+    for (const v of VIEWS) $(`#view-${v.id}`).hidden = v !== view;
+    for (const link of $$('#sidenav a')) {
+      if (link.dataset.view === view.id) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    document.title = `${view.title} · Artifact Review`;
+    if (focusHeading) $(`#${view.id}-title`).focus();
+    return view.show(ctx);
+  };
+  window.addEventListener('hashchange', () => route(true));
+  await route(false);
+}
+
+const path = location.pathname.replace(/\/+$/, '') || '/';
+const screens = { '/setup': showSetup, '/login': showLogin, '/invite': showInvite };
+(screens[path] ?? startSettings)().catch((err) => bootError(`Something went wrong: ${err.message}`));

@@ -1,0 +1,158 @@
+// The "Team" section (admins): invite links (shown once, copyable), and members with disable/enable.
+
+import { api } from './api.js';
+import { $, h, cell, dateEl, badge, announce, loadError, setChildren } from './dom.js';
+import { handleForm } from './forms.js';
+import { confirmAction, showSecretOnce } from './dialogs.js';
+
+let ctx = null;
+let members = [];
+
+const heading = () => $('#team-title');
+const memberName = (id) => members.find((m) => m.id === id)?.name ?? null;
+
+function inviteRow(invite) {
+  const status = h('span', {}, badge(invite.status));
+  const usedBy = invite.usedBy ? memberName(invite.usedBy) : null;
+  if (invite.status === 'used' && usedBy) status.append(' by ', h('span', { class: 'name', text: usedBy }));
+  return h(
+    'tr',
+    { class: invite.status === 'pending' ? null : 'is-revoked', data: { inviteId: invite.id } },
+    cell('Role', invite.role === 'admin' ? 'Admin' : 'Member'),
+    cell('Created', dateEl(invite.createdAt)),
+    cell('Expires', dateEl(invite.expiresAt)),
+    cell('Status', status),
+    h('td', { class: 'row-actions' },
+      invite.status === 'pending'
+        ? h('button', {
+            type: 'button', class: 'button small danger-outline', text: 'Revoke',
+            attrs: { 'aria-label': `Revoke the ${invite.role} invite created ${new Date(invite.createdAt).toLocaleString()}` },
+            on: { click: () => revokeInvite(invite) },
+          })
+        : null),
+  );
+}
+
+function memberRow(member) {
+  const self = member.id === ctx.me.user.id;
+  const disabled = member.disabledAt !== null;
+  const name = h('span', {}, h('span', { class: 'name', text: member.name }), self ? ' ' : null, self ? badge('you') : null);
+  let action = null;
+  if (!self) {
+    action = h('button', {
+      type: 'button',
+      class: disabled ? 'button small' : 'button small danger-outline',
+      text: disabled ? 'Enable' : 'Disable',
+      attrs: { 'aria-label': `${disabled ? 'Enable' : 'Disable'} ${member.name}` },
+      on: { click: () => setDisabled(member, !disabled) },
+    });
+  }
+  return h(
+    'tr',
+    { class: disabled ? 'is-revoked' : null, data: { memberId: member.id } },
+    cell('Name', name),
+    cell('Email', h('span', { class: 'email', text: member.email })),
+    cell('Role', member.role === 'admin' ? 'Admin' : 'Member'),
+    cell('Joined', dateEl(member.createdAt)),
+    cell('Status', disabled ? badge('disabled') : badge('active')),
+    h('td', { class: 'row-actions' }, action),
+  );
+}
+
+async function load() {
+  const forbidden = !ctx.isAdmin();
+  $('#team-forbidden').hidden = !forbidden;
+  $('#team-body').hidden = forbidden;
+  if (forbidden) return;
+  try {
+    ({ members } = await api.listMembers());
+    loadError($('#members-error'), null);
+    setChildren($('#members-table tbody'), members.map(memberRow));
+  } catch (err) {
+    if (err.code === 'admin_required') {
+      $('#team-forbidden').hidden = false;
+      $('#team-body').hidden = true;
+      return;
+    }
+    loadError($('#members-error'), `Could not load the members: ${err.message}`);
+  }
+  await loadInvites();
+}
+
+async function loadInvites() {
+  try {
+    const { invites } = await api.listInvites();
+    loadError($('#invites-error'), null);
+    setChildren($('#invites-table tbody'), invites.map(inviteRow));
+    $('#invites-empty').hidden = invites.length > 0;
+    $('#invites-table').closest('.table-wrap').hidden = invites.length === 0;
+  } catch (err) {
+    loadError($('#invites-error'), `Could not load the invite links: ${err.message}`);
+  }
+}
+
+async function createInvite(form) {
+  const role = form.elements.role.value;
+  const invite = await api.createInvite(role);
+  showSecretOnce({
+    title: 'Invite link',
+    label: `Send this link to the person you invite (${role === 'admin' ? 'as an admin' : 'as a member'}):`,
+    warning:
+      'This link is shown only now: it cannot be shown again. It works once, for 7 days, and whoever opens it can create an account on this server.',
+    secret: invite.url,
+    fallbackFocus: heading,
+  });
+  invite.url = undefined;
+  await loadInvites();
+}
+
+async function revokeInvite(invite) {
+  const ok = await confirmAction({
+    title: 'Revoke this invite link?',
+    body: [h('p', { text: 'Nobody will be able to use it to create an account.' })],
+    confirmLabel: 'Revoke link',
+    action: async () => {
+      await api.revokeInvite(invite.id);
+      await loadInvites();
+    },
+    fallbackFocus: heading,
+  });
+  if (ok) announce('Invite link revoked.');
+}
+
+async function setDisabled(member, disabled) {
+  const apply = async () => {
+    await api.setMemberDisabled(member.id, disabled);
+    await load();
+  };
+  if (!disabled) {
+    try {
+      await apply();
+      announce(`${member.name} can sign in again.`);
+    } catch (err) {
+      loadError($('#members-error'), err.message);
+    }
+    return;
+  }
+  const ok = await confirmAction({
+    title: 'Disable this account?',
+    body: [
+      h('p', {}, h('strong', { text: member.name }), ' (', h('span', { text: member.email }), ') ',
+        'is signed out everywhere and cannot sign in; their API keys stop working. You can enable the account again later.'),
+    ],
+    confirmLabel: 'Disable account',
+    action: apply,
+    fallbackFocus: heading,
+  });
+  if (ok) announce(`${member.name} is disabled.`);
+}
+
+export const teamView = {
+  id: 'team',
+  title: 'Team',
+  init(context) {
+    ctx = context;
+    handleForm($('#invite-create-form'), createInvite);
+  },
+  show: load,
+};
