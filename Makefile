@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test lint test-rust test-browser browser-deps bench release clean
+.PHONY: run test lint test-rust test-browser browser-deps screenshot bench release clean
 
 ## Run the server on its embedded defaults (127.0.0.1:8787, ./artifact-review.db).
 run:
@@ -26,6 +26,11 @@ test-browser: browser-deps
 
 browser-deps:
 	scripts/install-browser-deps
+
+## Refresh the README's screenshot of the keys page (docs/keys-page.png) from a browser test run.
+screenshot: browser-deps
+	$(CARGO) build
+	cd tests/browser && UPDATE_DOCS_SCREENSHOT=1 node --test --test-concurrency=1 keys.test.mjs
 
 ## Build the release binary.
 release:

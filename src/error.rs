@@ -19,6 +19,14 @@ pub enum ApiError {
     /// 400: the request is wrong; `code` says how.
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// 400 about one field of the body, named in the answer's `field` so a form can show the
+    /// message next to it.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        code: &'static str,
+        message: String,
+    },
     /// 401: no valid credentials; `code` says which failure.
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
@@ -59,6 +67,18 @@ impl ApiError {
         }
     }
 
+    pub fn invalid(
+        field: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError::Invalid {
+            field,
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::Unauthorized {
             code,
@@ -86,7 +106,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest { .. } | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -102,6 +122,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { code, .. }
+            | ApiError::Invalid { code, .. }
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. } => code,
@@ -124,7 +145,12 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        let body = serde_json::json!({ "error": message, "code": self.code() });
+        let body = match &self {
+            ApiError::Invalid { field, .. } => {
+                serde_json::json!({ "error": message, "code": self.code(), "field": field })
+            }
+            _ => serde_json::json!({ "error": message, "code": self.code() }),
+        };
         let mut response = crate::api::reply::json(status, &body);
         let headers = response.headers_mut();
         match &self {
@@ -171,7 +197,8 @@ impl From<TextError> for ApiError {
             TextError::Empty { .. } => "required",
             _ => "invalid_text",
         };
-        ApiError::BadRequest {
+        ApiError::Invalid {
+            field: e.field(),
             code,
             message: e.to_string(),
         }

@@ -18,13 +18,13 @@ pub const EMAIL_MAX: usize = 254;
 pub enum TextError {
     #[error("{field} must not be empty")]
     Empty { field: &'static str },
-    #[error("{field} is {actual} characters long; the limit is {max} characters")]
+    #[error("{field} is {} long; the limit is {max} characters", characters(*actual))]
     TooLong {
         field: &'static str,
         max: usize,
         actual: usize,
     },
-    #[error("{field} is {actual} characters long; it must be at least {min} characters")]
+    #[error("{field} is {} long; it must be at least {min} characters", characters(*actual))]
     TooShort {
         field: &'static str,
         min: usize,
@@ -49,6 +49,15 @@ impl TextError {
             | TextError::Control { field }
             | TextError::Email { field } => field,
         }
+    }
+}
+
+/// "1 character", "2 characters".
+pub fn characters(n: usize) -> String {
+    if n == 1 {
+        "1 character".to_string()
+    } else {
+        format!("{n} characters")
     }
 }
 
@@ -226,6 +235,10 @@ mod tests {
 
     #[test]
     fn passwords_need_eight_characters() {
+        assert_eq!(
+            password("password", "1").unwrap_err().to_string(),
+            "password is 1 character long; it must be at least 8 characters"
+        );
         assert!(password("password", "1234567").is_err());
         assert!(password("password", "12345678").is_ok());
     }

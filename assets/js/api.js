@@ -4,12 +4,14 @@
 
 /** An error answer from the server (or a network failure, status 0). */
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null) {
+  constructor(status, code, message, retryAfter = null, field = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    /** The request field the error is about, when the server names one. */
+    this.field = field;
   }
 }
 
@@ -47,6 +49,7 @@ async function request(method, path, body) {
       data?.code ?? `http_${res.status}`,
       data?.error ?? `The server answered ${res.status} ${res.statusText}.`,
       res.headers.get('Retry-After'),
+      data?.field ?? null,
     );
     if (res.status === 401 && (err.code === 'invalid_session' || err.code === 'missing_session') && onSessionLost) {
       const handler = onSessionLost;

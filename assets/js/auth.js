@@ -21,10 +21,15 @@ function showScreen(id, title) {
   return view;
 }
 
-/** Where to go after signing in: a same-site path from ?next=, else the settings. */
+/**
+ * Where to go after signing in: a path on this server from ?next= (the settings, or an artifact a
+ * reader was opening), else the settings. Anything that could leave the site is ignored.
+ */
 function nextPage() {
   const next = new URLSearchParams(location.search).get('next');
-  return next && /^\/(settings)(#[a-z]+)?$/.test(next) ? next : '/settings';
+  const settings = /^\/settings(#[a-z]+)?$/;
+  const artifact = /^\/a\/[A-Za-z0-9_-]+(\/v\/v?[0-9]+\/[^\\]*)?$/;
+  return next && (settings.test(next) || artifact.test(next)) ? next : '/settings';
 }
 
 export async function showSetup() {

@@ -96,7 +96,8 @@ function validate(form) {
 export function showServerError(form, err) {
   const message = err?.message || 'Something went wrong. Try again.';
   const fromMessage = /^([A-Za-z]+)\b/.exec(message)?.[1];
-  const control = findControl(form, fromMessage) ?? findControl(form, FIELD_OF_CODE[err?.code]);
+  const control =
+    findControl(form, err?.field) ?? findControl(form, FIELD_OF_CODE[err?.code]) ?? findControl(form, fromMessage);
   if (control) {
     setFieldError(control, message);
     control.focus();

@@ -79,18 +79,19 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let now = now_ms();
     let expires_at = match (body.expires_in_days, body.expires_at) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::invalid(
+                "expiresAt",
                 "invalid_expiration",
                 "give expiresInDays or expiresAt, not both",
             ))
         }
         (Some(days), None) => Some(
             keys::expires_after_days(days, now)
-                .map_err(|m| ApiError::bad_request("invalid_expiration", m))?,
+                .map_err(|m| ApiError::invalid("expiresInDays", "invalid_expiration", m))?,
         ),
         (None, Some(at)) => Some(
             keys::check_expires_at(at, now)
-                .map_err(|m| ApiError::bad_request("invalid_expiration", m))?,
+                .map_err(|m| ApiError::invalid("expiresAt", "invalid_expiration", m))?,
         ),
         (None, None) => None,
     };
@@ -195,7 +196,8 @@ fn unknown_agent(raw: &IdValue) -> ApiError {
         IdValue::Text(s) => format!("{s:?}"),
         IdValue::Number(n) => n.to_string(),
     };
-    ApiError::bad_request(
+    ApiError::invalid(
+        "agentId",
         "unknown_agent",
         format!("agentId {shown} is not one of your agents; create the agent first, or leave agentId out to act as you"),
     )

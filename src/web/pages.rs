@@ -1,7 +1,8 @@
 //! The settings UI, embedded in the binary from `assets/`: one HTML shell served at `/settings`,
 //! `/login`, `/setup` and `/invite` (the script shows the right screen), and its CSS and JS under
 //! `/assets/`. Every page carries a CSP that allows only this server's own scripts and styles and
-//! forbids framing.
+//! forbids framing. Whether someone is signed in is decided here, before the page loads: the
+//! settings send strangers to sign in, the sign-in page sends signed-in people to the settings.
 
 use include_dir::{include_dir, Dir};
 use warp::http::{header, HeaderValue, StatusCode};
@@ -10,6 +11,7 @@ use warp::reply::Response;
 use crate::api::reply;
 use crate::api::request::Request;
 use crate::api::router::Router;
+use crate::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -21,10 +23,12 @@ pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
 
 pub(super) fn routes(r: &mut Router) {
     r.get("/", home)
-        .get("/settings", app_shell)
-        .get("/login", app_shell)
+        .get("/settings", settings)
+        .get("/login", login)
         .get("/setup", app_shell)
         .get("/invite", app_shell)
+        .get("/invite/{rest..}", app_shell)
+        .get("/favicon.ico", favicon)
         .get("/assets/{path..}", asset);
 }
 
@@ -32,8 +36,27 @@ async fn home(_: AppState, _: Request) -> Result<Response, ApiError> {
     Ok(reply::see_other("/settings"))
 }
 
+async fn settings(state: AppState, req: Request) -> Result<Response, ApiError> {
+    if auth::session_only(&state, &req).await.is_err() {
+        return Ok(reply::see_other("/login"));
+    }
+    serve("index.html")
+}
+
+async fn login(state: AppState, req: Request) -> Result<Response, ApiError> {
+    if auth::session_only(&state, &req).await.is_ok() {
+        return Ok(reply::see_other("/settings"));
+    }
+    serve("index.html")
+}
+
 async fn app_shell(_: AppState, _: Request) -> Result<Response, ApiError> {
     serve("index.html")
+}
+
+/// Browsers ask for `/favicon.ico` on every page, artifact pages included.
+async fn favicon(_: AppState, _: Request) -> Result<Response, ApiError> {
+    serve("favicon.svg")
 }
 
 async fn asset(_: AppState, req: Request) -> Result<Response, ApiError> {
