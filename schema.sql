@@ -130,6 +130,10 @@ CREATE TABLE versions (
     created_user INTEGER NOT NULL REFERENCES users (id),
     created_agent INTEGER         REFERENCES agents (id),
     deleted_at   INTEGER,
+    -- Live comments on this version, and how many of them are unresolved; kept by the triggers on
+    -- `comments` so artifact listings never count rows.
+    comment_count    INTEGER NOT NULL DEFAULT 0,
+    unresolved_count INTEGER NOT NULL DEFAULT 0,
     UNIQUE (artifact_id, number)
 );
 
@@ -158,7 +162,25 @@ CREATE TABLE comments (
     deleted_at    INTEGER
 );
 CREATE INDEX comments_by_version ON comments (version_id, id);
-CREATE INDEX comments_by_artifact ON comments (artifact_id) WHERE deleted_at IS NULL;
+CREATE INDEX comments_by_artifact ON comments (artifact_id);
+
+-- Comments are never deleted from the table (soft delete), so inserts and updates keep the counts.
+CREATE TRIGGER comments_counted_on_insert AFTER INSERT ON comments
+BEGIN
+    UPDATE versions
+       SET comment_count = comment_count + (NEW.deleted_at IS NULL),
+           unresolved_count = unresolved_count + (NEW.deleted_at IS NULL AND NEW.resolved_at IS NULL)
+     WHERE id = NEW.version_id;
+END;
+CREATE TRIGGER comments_counted_on_update AFTER UPDATE OF deleted_at, resolved_at ON comments
+BEGIN
+    UPDATE versions
+       SET comment_count = comment_count - (OLD.deleted_at IS NULL) + (NEW.deleted_at IS NULL),
+           unresolved_count = unresolved_count
+               - (OLD.deleted_at IS NULL AND OLD.resolved_at IS NULL)
+               + (NEW.deleted_at IS NULL AND NEW.resolved_at IS NULL)
+     WHERE id = NEW.version_id;
+END;
 
 CREATE TABLE replies (
     id           INTEGER PRIMARY KEY,

@@ -161,13 +161,26 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
     let stored = keys::parse(presented).map_err(|e| {
         ApiError::unauthorized("invalid_key", format!("the API key is not valid: {e}"))
     })?;
-    let found = state
-        .store
-        .read(move |conn| crate::store::keys::lookup(conn, &stored.hash))
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized("invalid_key", "the API key is not valid: no such key")
-        })?;
+    let hash = stored.hash;
+    // The epoch is taken before any read, so a cached answer is never older than it claims.
+    let epoch = state.store.epoch();
+    let cached = epoch.and_then(|e| state.identities.key(&hash, e));
+    let found = match cached {
+        Some(hit) => hit,
+        None => {
+            let read = state
+                .store
+                .read(move |conn| crate::store::keys::lookup(conn, &hash))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("invalid_key", "the API key is not valid: no such key")
+                })?;
+            if let Some(e) = epoch {
+                state.identities.put_key(hash, e, &read);
+            }
+            read
+        }
+    };
     let now = now_ms();
     let mut key = found.key;
     if let Some(at) = key.revoked_at {
@@ -199,8 +212,9 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
         let id = key.id;
         state
             .store
-            .write(move |conn| crate::store::keys::touch(conn, id, now))
+            .write_content(move |conn| crate::store::keys::touch(conn, id, now))
             .await?;
+        state.identities.forget(&hash);
         key.last_used_at = Some(now);
     }
     let agent = key.agent_id.map(|id| AgentRef {
@@ -218,10 +232,20 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
 
 async fn by_session(state: &AppState, req: &Request, token: String) -> Result<Caller, ApiError> {
     let hash = sha256(token.as_bytes());
-    let found = state
-        .store
-        .read(move |conn| crate::store::sessions::lookup(conn, &hash))
-        .await?;
+    let epoch = state.store.epoch();
+    let found = match epoch.and_then(|e| state.identities.session(&hash, e)) {
+        Some(hit) => Some(hit),
+        None => {
+            let read = state
+                .store
+                .read(move |conn| crate::store::sessions::lookup(conn, &hash))
+                .await?;
+            if let (Some(e), Some(session)) = (epoch, &read) {
+                state.identities.put_session(hash, e, session);
+            }
+            read
+        }
+    };
     let now = now_ms();
     let session = match found {
         Some(s) if s.ended_at.is_none() && s.expires_at > now && s.user.disabled_at.is_none() => s,

@@ -13,6 +13,8 @@ pub mod clock;
 pub mod config;
 /// The one API error type and its JSON shape.
 pub mod error;
+/// Who keys and session tokens belong to, cached while the database provably has not changed.
+pub mod identity_cache;
 /// Turning uploads (HTML, Markdown, base64 or multipart ZIP) into checked, fingerprinted files.
 pub mod ingest;
 /// The API key format: generation, checksum, parsing, hashing.

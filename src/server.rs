@@ -26,9 +26,10 @@ use crate::api::discovery::Docs;
 use crate::api::router::ClientAddr;
 use crate::auth::KeyUsage;
 use crate::error::{recover, ApiError};
+use crate::identity_cache::IdentityCache;
 use crate::password::Passwords;
 use crate::setup::SetupGate;
-use crate::state::{AppState, Site};
+use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
 use crate::throttle::LoginThrottle;
 
@@ -53,18 +54,20 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     let base_url = base_url.unwrap_or_else(|| format!("http://{bound}"));
     let site = Arc::new(Site::new(&base_url, bound));
-    let state = AppState {
+    let state = AppState::new(Shared {
         store: store.clone(),
         site: site.clone(),
         passwords: Passwords::default(),
         login_throttle: Arc::new(LoginThrottle::default()),
         setup: Arc::new(SetupGate::default()),
         key_usage: Arc::new(KeyUsage::default()),
+        identities: Arc::new(IdentityCache::default()),
         docs: Arc::new(OnceLock::new()),
-    };
+    });
     let (routes, table) = api::build(state.clone());
     let docs = Docs::new(&site, &table).map_err(std::io::Error::other)?;
     let _ = state.docs.set(docs);
+    // The table answers every request itself; `recover` only guards against a warp rejection.
     let app = routes.recover(recover).unify();
     let service = warp::service(app);
 

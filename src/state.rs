@@ -5,19 +5,38 @@ use std::sync::{Arc, OnceLock};
 
 use crate::api::discovery::Docs;
 use crate::auth::KeyUsage;
+use crate::identity_cache::IdentityCache;
 use crate::password::Passwords;
 use crate::setup::SetupGate;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
 
+/// A cheap handle (one reference count) to what handlers share.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Store,
     pub site: Arc<Site>,
     pub passwords: Passwords,
     pub login_throttle: Arc<LoginThrottle>,
     pub setup: Arc<SetupGate>,
     pub key_usage: Arc<KeyUsage>,
+    /// Who keys and session tokens belong to, while the database provably has not changed.
+    pub identities: Arc<IdentityCache>,
     /// Discovery and OpenAPI documents, rendered once the route table exists.
     pub docs: Arc<OnceLock<Docs>>,
 }

@@ -89,7 +89,7 @@ pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiErr
     let granted_by = caller.user.id;
     let grant = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             let grant = access::insert(conn, artifact_id, &email, CAN_COMMENT, granted_by, now)?;
             audit::record(
@@ -119,7 +119,7 @@ pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError>
     let artifact_id = artifact.id;
     let revoked_at = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let grant = access::get(conn, artifact_id, id)?;
             let now = now_ms();
             if access::revoke(conn, id, now)? {

@@ -178,7 +178,7 @@ async fn seen(
         let artifact_id = found.artifact.id;
         state
             .store
-            .write(move |conn| artifacts::mark_viewed(conn, artifact_id, user_id, now_ms()))
+            .write_content(move |conn| artifacts::mark_viewed(conn, artifact_id, user_id, now_ms()))
             .await?;
     }
     Ok((found.artifact, found.role))
@@ -263,7 +263,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let token = share_token.clone();
     let (artifact_id, version_id, entry_point, file_type) = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             let artifact_id = artifacts::insert(
                 conn,
@@ -405,7 +405,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let id = artifact.id;
     let updated = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             let updated =
                 artifacts::update(conn, id, name.as_deref(), description.as_deref(), now)?;
@@ -431,7 +431,7 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
     let id = artifact.id;
     let deleted_at = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             artifacts::delete(conn, id, now)?;
             audit::record(

@@ -10,7 +10,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use warp::reply::Response;
 
-use super::artifacts::{visible, visible_by_id};
+use super::artifacts::visible_by_id;
 use super::ids::{self, wire};
 use super::reply;
 use super::request::Request;
@@ -20,7 +20,7 @@ use crate::auth::{self, Caller};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::artifacts::{Artifact, Role};
+use crate::store::artifacts::{self, Artifact, Role};
 use crate::store::comments::{self, Comment, NewComment};
 use crate::store::replies::{self, Reply};
 use crate::store::{audit, blobs, versions, StoreError};
@@ -121,27 +121,48 @@ struct UpdateComment {
 
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
     let query: ListQuery = req.query()?;
-    let number = match query.version.as_deref() {
-        None | Some("") => artifact
-            .latest_version
-            .ok_or_else(|| ApiError::not_found("version"))?,
-        Some(raw) => parse_number(raw)?,
+    let wanted = match query.version.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(parse_number(raw)?),
     };
-    let artifact_id = artifact.id;
-    let (comments, replies) = state
+    let token = req.param(0).to_string();
+    let user_id = caller.user.id;
+    // One read for the artifact, the version, its comments and their replies: one query per table.
+    let (seen, number, comments, replies) = state
         .store
         .read(move |conn| {
-            let version =
-                versions::active(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
+            let visible = artifacts::visible(conn, &token, user_id)?.ok_or(StoreError::NotFound)?;
+            let number = match wanted.or(visible.artifact.latest_version) {
+                Some(n) => n,
+                None => return Err(StoreError::NotFound),
+            };
+            let Some(version) = versions::active(conn, visible.artifact.id, number)? else {
+                return Err(StoreError::Refused {
+                    code: "not_found",
+                    message: format!("version {number} not found"),
+                });
+            };
+            let seen = visible.first_view.then_some(visible.artifact.id);
             Ok((
+                seen,
+                number,
                 comments::list_for_version(conn, version.id)?,
                 replies::list_for_version(conn, version.id)?,
             ))
         })
         .await
-        .map_err(|e| version_not_found(e, number))?;
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("artifact"),
+            StoreError::Refused { message, .. } => ApiError::NotFound(message),
+            other => other.into(),
+        })?;
+    if let Some(artifact_id) = seen {
+        state
+            .store
+            .write_content(move |conn| artifacts::mark_viewed(conn, artifact_id, user_id, now_ms()))
+            .await?;
+    }
     let mut threads: HashMap<i64, Vec<ReplyView>> = HashMap::new();
     for r in &replies {
         threads
@@ -162,45 +183,46 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
     let body: CreateComment = req.json().await?;
     let content = text::body("content", &body.content, text::COMMENT_MAX)?;
     let target = parse_target(&body.target)?;
-    let latest = artifact
-        .latest_version
-        .ok_or_else(|| ApiError::not_found("version"))?;
-    if let Some(given) = &body.version {
-        let number = match given {
-            serde_json::Value::String(s) => parse_number(s)?,
-            serde_json::Value::Number(n) => n.as_i64().filter(|n| *n >= 1).ok_or_else(|| {
+    let wanted = match &body.version {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(parse_number(s)?),
+        Some(serde_json::Value::Number(n)) => {
+            Some(n.as_i64().filter(|n| *n >= 1).ok_or_else(|| {
                 ApiError::bad_request(
                     "invalid_version",
-                    format!("version must be a version number such as \"v{latest}\"; got {n}"),
+                    format!("version must be a version number such as \"v2\"; got {n}"),
                 )
-            })?,
-            other => {
-                return Err(ApiError::bad_request(
-                    "invalid_version",
-                    format!("version must be a version number such as \"v{latest}\"; got {other}"),
-                ))
-            }
-        };
-        if number != latest {
-            return Err(not_latest(number, latest).into());
+            })?)
         }
-    }
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_version",
+                format!("version must be a version number such as \"v2\"; got {other}"),
+            ))
+        }
+    };
+    let token = req.param(0).to_string();
     let user_id = caller.user.id;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
-    let artifact_id = artifact.id;
     let raw_target = body.target.get().to_string();
+    // Everything is checked inside the one write: who may see the artifact, which version is the
+    // latest (a version published meanwhile makes the requested one old), which files it has.
     let id = state
         .store
-        .write(move |conn| {
-            // Checked inside the transaction: a version published meanwhile makes this one old.
+        .write_content(move |conn| {
+            let visible = artifacts::visible(conn, &token, user_id)?.ok_or(StoreError::NotFound)?;
+            let now = now_ms();
+            let artifact_id = visible.artifact.id;
+            if visible.first_view {
+                artifacts::mark_viewed(conn, artifact_id, user_id, now)?;
+            }
             let version = versions::latest(conn, artifact_id)?.ok_or(StoreError::NotFound)?;
-            if version.number != latest {
-                return Err(not_latest(latest, version.number));
+            if let Some(number) = wanted.filter(|n| *n != version.number) {
+                return Err(not_latest(number, version.number));
             }
             if !blobs::exists(conn, version.id, &target.source)? {
                 let files = blobs::list(conn, version.id)?;
@@ -208,14 +230,14 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
                 return Err(StoreError::Refused {
                     code: "unknown_source",
                     message: format!(
-                        "target.source {:?} is not a file of version {latest}; its files are: {}{}",
+                        "target.source {:?} is not a file of version {}; its files are: {}{}",
                         target.source,
+                        version.number,
                         names.join(", "),
                         if files.len() > 20 { ", …" } else { "" }
                     ),
                 });
             }
-            let now = now_ms();
             let id = comments::insert(
                 conn,
                 &NewComment {
@@ -233,12 +255,16 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
                 &ctx,
                 "comment.created",
                 ("comment", &id.to_string()),
-                &json!({ "artifactId": wire(artifact_id), "version": latest, "source": target.source }),
+                &json!({ "artifactId": wire(artifact_id), "version": version.number, "source": target.source }),
                 now,
             )?;
             Ok(id)
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("artifact"),
+            other => other.into(),
+        })?;
     Ok(reply::created(
         &json!({ "id": wire(id), "status": "created" }),
     ))
@@ -248,15 +274,8 @@ fn not_latest(given: i64, latest: i64) -> StoreError {
     StoreError::Refused {
         code: "not_latest_version",
         message: format!(
-            "comments can only be made on the latest version (v{latest}); v{given} is an older version"
+            "comments can only be made on the latest version (v{latest}); v{given} is not it"
         ),
-    }
-}
-
-fn version_not_found(e: StoreError, number: i64) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound(format!("version {number} not found")),
-        other => other.into(),
     }
 }
 
@@ -329,7 +348,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let id = comment.id;
     let (updated, thread) = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             if let Some(content) = &content {
                 comments::set_content(conn, id, content, now)?;
@@ -385,7 +404,7 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
     let id = comment.id;
     let deleted_at = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             comments::delete(conn, id, now)?;
             audit::record(
@@ -425,7 +444,7 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
     let comment_id = comment.id;
     let id = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             // The comment may have been deleted since it was read.
             comments::get(conn, comment_id)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
@@ -479,7 +498,7 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
     let id = found.id;
     let updated = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             replies::set_content(conn, id, &content, now)?;
             audit::record(
@@ -517,7 +536,7 @@ pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, Api
     let id = found.id;
     let deleted_at = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             replies::delete(conn, id, now)?;
             audit::record(

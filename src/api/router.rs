@@ -1,11 +1,18 @@
 //! The route table. Each route is a method, a path template such as
 //! `/api/v1/artifacts/{shareToken}/versions/{number}/files/{path..}` and a plain async handler.
-//! The table builds the warp filter (path first, then method, so a known path with the wrong method
-//! is a 405 and an unknown path a 404) and remembers every route it holds, so discovery and the
-//! OpenAPI test can see exactly what the server answers.
+//! The table becomes one warp filter that extracts the request once and dispatches by template:
+//! a known path with the wrong method is a 405, an unknown path a 404, both in the usual JSON
+//! shape. It remembers every route it holds, so discovery and the OpenAPI test see exactly what
+//! the server answers.
+//!
+//! Why one filter rather than a chain of `.or()`: warp tries or-ed filters one by one, boxing a
+//! future for each, and profiles showed that cost on every request once there were dozens of
+//! routes. Here a request costs one pass over pre-parsed templates, allocating only for the
+//! route that matches.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use bytes::Buf;
@@ -32,10 +39,19 @@ pub struct RouteInfo {
     pub path: &'static str,
 }
 
+type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
+type Handler = Arc<dyn Fn(AppState, Request) -> HandlerFuture + Send + Sync>;
+
+struct Route {
+    method: Method,
+    template: Template,
+    handler: Handler,
+}
+
 pub struct Router {
     state: AppState,
-    routes: Vec<RouteInfo>,
-    filter: Option<BoxedFilter<(Response,)>>,
+    routes: Vec<Route>,
+    info: Vec<RouteInfo>,
 }
 
 impl Router {
@@ -43,13 +59,13 @@ impl Router {
         Router {
             state,
             routes: Vec::new(),
-            filter: None,
+            info: Vec::new(),
         }
     }
 
     pub fn get<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Clone + Send + Sync + 'static,
+        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::GET, template, handler)
@@ -57,7 +73,7 @@ impl Router {
 
     pub fn post<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Clone + Send + Sync + 'static,
+        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::POST, template, handler)
@@ -65,7 +81,7 @@ impl Router {
 
     pub fn put<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Clone + Send + Sync + 'static,
+        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::PUT, template, handler)
@@ -73,7 +89,7 @@ impl Router {
 
     pub fn patch<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Clone + Send + Sync + 'static,
+        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::PATCH, template, handler)
@@ -81,7 +97,7 @@ impl Router {
 
     pub fn delete<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Clone + Send + Sync + 'static,
+        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::DELETE, template, handler)
@@ -89,85 +105,131 @@ impl Router {
 
     /// Every route added so far, in order.
     pub fn routes(&self) -> &[RouteInfo] {
-        &self.routes
+        &self.info
     }
 
-    /// The combined filter; unmatched requests reject (404 or 405) for `error::recover`.
+    /// The filter that answers every request: the matching route's handler, or a JSON 404/405.
     pub fn into_filter(self) -> BoxedFilter<(Response,)> {
-        self.filter.unwrap_or_else(|| {
-            warp::any()
-                .and_then(|| async { Err(warp::reject::not_found()) })
-                .boxed()
-        })
-    }
-
-    fn add<H, Fut>(&mut self, method: Method, template: &'static str, handler: H) -> &mut Self
-    where
-        H: Fn(AppState, Request) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
-    {
-        let pattern = Template::parse(template);
-        let state = self.state.clone();
-        let matched = warp::path::full().and_then(move |path: FullPath| {
-            let params = pattern.matches(path.as_str());
-            async move {
-                match params {
-                    Some(params) => Ok((path.as_str().to_string(), params)),
-                    None => Err(warp::reject::not_found()),
-                }
-            }
+        let table = Arc::new(Table {
+            state: self.state,
+            routes: self.routes,
         });
-        let route = matched
-            .untuple_one()
-            .and(method_filter(&method))
+        warp::path::full()
             .and(warp::method())
             .and(warp::query::raw().or(warp::any().map(String::new)).unify())
             .and(warp::header::headers_cloned())
             .and(warp::ext::optional::<ClientAddr>())
             .and(warp::body::stream().map(body_stream))
             .then(
-                move |path: String,
-                      params: Vec<String>,
+                move |path: FullPath,
                       method: Method,
                       query: String,
                       headers: HeaderMap,
                       client: Option<ClientAddr>,
                       body: BodyStream| {
-                    let handler = handler.clone();
-                    let state = state.clone();
+                    let table = table.clone();
                     let client = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
-                    let slot = Arc::new(Mutex::new(Some(body)));
-                    let request =
-                        Request::new(method, path, params, query, headers, client, slot.clone());
                     async move {
-                        let mut response = handler(state, request)
+                        table
+                            .dispatch(path.as_str(), method, query, headers, client, body)
                             .await
-                            .unwrap_or_else(ApiError::into_response);
-                        // A body the handler did not read (an early refusal) is drained, so the
-                        // client sees the answer and the connection stays usable; if it cannot be,
-                        // the client is told the connection closes.
-                        if let Some(mut rest) = request::take(&slot) {
-                            if !request::drain(&mut rest, request::DRAIN_MAX).await {
-                                response.headers_mut().insert(
-                                    warp::http::header::CONNECTION,
-                                    warp::http::HeaderValue::from_static("close"),
-                                );
-                            }
-                        }
-                        response
                     }
                 },
             )
-            .boxed();
-        self.filter = Some(match self.filter.take() {
-            None => route,
-            Some(previous) => previous.or(route).unify().boxed(),
-        });
-        self.routes.push(RouteInfo {
+            .boxed()
+    }
+
+    fn add<H, Fut>(&mut self, method: Method, template: &'static str, handler: H) -> &mut Self
+    where
+        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |state, req| Box::pin(handler(state, req)));
+        self.info.push(RouteInfo {
             method: method.to_string(),
             path: template,
         });
+        self.routes.push(Route {
+            method,
+            template: Template::parse(template),
+            handler,
+        });
         self
+    }
+}
+
+struct Table {
+    state: AppState,
+    routes: Vec<Route>,
+}
+
+impl Table {
+    async fn dispatch(
+        &self,
+        path: &str,
+        method: Method,
+        query: String,
+        headers: HeaderMap,
+        client: IpAddr,
+        body: BodyStream,
+    ) -> Response {
+        let segments: Vec<&str> = match path.strip_prefix('/') {
+            Some(rest) => rest.split('/').collect(),
+            None => Vec::new(),
+        };
+        let mut path_known = false;
+        let mut chosen = None;
+        for route in &self.routes {
+            if !route.template.fits(&segments) {
+                continue;
+            }
+            path_known = true;
+            if route.method == method {
+                chosen = Some(route);
+                break;
+            }
+        }
+        let Some(route) = chosen else {
+            return if path_known {
+                ApiError::MethodNotAllowed.into_response()
+            } else {
+                ApiError::NotFound(
+                    "no such route; see GET /api/v1 for the list of endpoints".into(),
+                )
+                .into_response()
+            };
+        };
+        let Some(params) = route.template.params(&segments) else {
+            // A parameter that is not valid percent-encoded UTF-8 cannot name anything.
+            return ApiError::NotFound(
+                "no such route; see GET /api/v1 for the list of endpoints".into(),
+            )
+            .into_response();
+        };
+        let slot = Arc::new(Mutex::new(Some(body)));
+        let req = Request::new(
+            method,
+            path.to_string(),
+            params,
+            query,
+            headers,
+            client,
+            slot.clone(),
+        );
+        let mut response = (route.handler)(self.state.clone(), req)
+            .await
+            .unwrap_or_else(ApiError::into_response);
+        // A body the handler did not read (an early refusal) is drained, so the client sees the
+        // answer and the connection stays usable; if it cannot be, the client is told it closes.
+        if let Some(mut rest) = request::take(&slot) {
+            if !request::drain(&mut rest, request::DRAIN_MAX).await {
+                response.headers_mut().insert(
+                    warp::http::header::CONNECTION,
+                    warp::http::HeaderValue::from_static("close"),
+                );
+            }
+        }
+        response
     }
 }
 
@@ -177,18 +239,6 @@ where
     B: Buf,
 {
     Box::pin(stream.map_ok(|mut chunk| chunk.copy_to_bytes(chunk.remaining())))
-}
-
-fn method_filter(method: &Method) -> BoxedFilter<()> {
-    match *method {
-        Method::GET => warp::get().boxed(),
-        Method::POST => warp::post().boxed(),
-        Method::PUT => warp::put().boxed(),
-        Method::PATCH => warp::patch().boxed(),
-        Method::DELETE => warp::delete().boxed(),
-        Method::HEAD => warp::head().boxed(),
-        _ => warp::options().boxed(),
-    }
 }
 
 /// A parsed path template.
@@ -223,35 +273,53 @@ impl Template {
         Template { segments }
     }
 
-    /// The decoded parameters when `path` matches.
-    fn matches(&self, path: &str) -> Option<Vec<String>> {
-        let mut parts = path.strip_prefix('/')?.split('/');
-        let mut params = Vec::new();
+    /// Whether the path's segments fit the template (no allocation).
+    fn fits(&self, path: &[&str]) -> bool {
+        let mut i = 0;
         for segment in &self.segments {
             match segment {
+                Segment::Rest => return true,
                 Segment::Literal(lit) => {
-                    if parts.next()? != *lit {
-                        return None;
+                    if path.get(i) != Some(lit) {
+                        return false;
                     }
                 }
                 Segment::Param => {
-                    let raw = parts.next()?;
-                    if raw.is_empty() {
-                        return None;
+                    if path.get(i).is_none_or(|p| p.is_empty()) {
+                        return false;
                     }
-                    params.push(decode(raw)?);
                 }
+            }
+            i += 1;
+        }
+        i == path.len()
+    }
+
+    /// The decoded parameters of a path that fits; `None` if one is not valid UTF-8 once decoded.
+    fn params(&self, path: &[&str]) -> Option<Vec<String>> {
+        let mut params = Vec::new();
+        for (i, segment) in self.segments.iter().enumerate() {
+            match segment {
+                Segment::Literal(_) => {}
+                Segment::Param => params.push(decode(path.get(i)?)?),
                 Segment::Rest => {
-                    let rest: Vec<&str> = parts.by_ref().collect();
-                    params.push(decode(&rest.join("/"))?);
-                    return Some(params);
+                    let rest = path.get(i..).unwrap_or_default().join("/");
+                    params.push(decode(&rest)?);
+                    break;
                 }
             }
         }
-        if parts.next().is_some() {
-            return None;
-        }
         Some(params)
+    }
+
+    #[cfg(test)]
+    fn matches(&self, path: &str) -> Option<Vec<String>> {
+        let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+        if self.fits(&segments) {
+            self.params(&segments)
+        } else {
+            None
+        }
     }
 }
 
@@ -273,6 +341,7 @@ mod tests {
         assert_eq!(t.matches("/api/v1/keys/"), None);
         assert_eq!(t.matches("/api/v1/key"), None);
         assert_eq!(t.matches("/api/v1/keys/1"), None);
+        assert_eq!(t.matches("/api/v1"), None);
     }
 
     #[test]
@@ -302,5 +371,13 @@ mod tests {
             t.matches("/v/abc"),
             Some(vec!["abc".to_string(), String::new()])
         );
+        assert_eq!(t.matches("/v"), None);
+    }
+
+    #[test]
+    fn the_root_is_a_route_of_its_own() {
+        let t = Template::parse("/");
+        assert_eq!(t.matches("/"), Some(vec![]));
+        assert_eq!(t.matches("/settings"), None);
     }
 }

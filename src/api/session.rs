@@ -70,7 +70,7 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
             let detail = json!({ "email": email, "reason": "wrong email or password" });
             state
                 .store
-                .write(move |conn| {
+                .write_content(move |conn| {
                     audit::record(
                         conn,
                         &ctx,

@@ -91,7 +91,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let artifact_id = artifact.id;
     let (version_id, number) = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             let number = artifact_store::take_version_number(conn, artifact_id, now)?;
             let version_id = artifacts::store_version(conn, artifact_id, number, name.as_deref(), &prepared, user_id, agent_id, now)?;
@@ -137,7 +137,7 @@ pub async fn rename(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let stored = name.clone();
     state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             versions::rename(conn, version.id, stored.as_deref())?;
             audit::record(
@@ -162,7 +162,7 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
     let ctx = caller.audit();
     let deleted_at = state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let version =
                 versions::by_number(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
@@ -199,7 +199,7 @@ pub async fn restore(state: AppState, req: Request) -> Result<Response, ApiError
     let ctx = caller.audit();
     state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let version =
                 versions::by_number(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
             if versions::restore(conn, version.id)? {

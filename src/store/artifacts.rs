@@ -44,11 +44,10 @@ macro_rules! artifact_select {
         "SELECT a.id, a.share_token, a.owner_id, u.name, a.created_agent, a.name, a.description,
                 a.created_at, a.updated_at, a.deleted_at,
                 (SELECT max(v.number) FROM versions v WHERE v.artifact_id = a.id AND v.deleted_at IS NULL),
-                (SELECT count(*) FROM comments c JOIN versions v ON v.id = c.version_id
-                  WHERE c.artifact_id = a.id AND c.deleted_at IS NULL AND v.deleted_at IS NULL),
-                (SELECT count(*) FROM comments c JOIN versions v ON v.id = c.version_id
-                  WHERE c.artifact_id = a.id AND c.deleted_at IS NULL AND v.deleted_at IS NULL
-                    AND c.resolved_at IS NULL)
+                (SELECT coalesce(sum(v.comment_count), 0) FROM versions v
+                  WHERE v.artifact_id = a.id AND v.deleted_at IS NULL),
+                (SELECT coalesce(sum(v.unresolved_count), 0) FROM versions v
+                  WHERE v.artifact_id = a.id AND v.deleted_at IS NULL)
            FROM artifacts a JOIN users u ON u.id = a.owner_id "
     };
 }

@@ -8,6 +8,7 @@ pub mod agents;
 pub mod artifacts;
 pub mod audit;
 pub mod blobs;
+pub mod changes;
 pub mod comments;
 pub mod error;
 pub mod invites;
@@ -21,11 +22,14 @@ pub mod view_grants;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
+use changes::{ChangeWatch, Epoch};
 pub use error::{StoreError, StoreResult};
+pub use writer::Touches;
 use writer::Writer;
 
 type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -39,6 +43,7 @@ pub struct Store {
     path: PathBuf,
     readers: Pool,
     writer: Writer,
+    watch: Arc<ChangeWatch>,
 }
 
 impl Store {
@@ -47,7 +52,9 @@ impl Store {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
-        let writer = Writer::start(conn).map_err(|e| StoreError::Task(e.to_string()))?;
+        let watch = Arc::new(ChangeWatch::open(path));
+        let writer =
+            Writer::start(conn, watch.clone()).map_err(|e| StoreError::Task(e.to_string()))?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
@@ -63,6 +70,7 @@ impl Store {
             path: path.to_path_buf(),
             readers,
             writer,
+            watch,
         })
     }
 
@@ -83,16 +91,45 @@ impl Store {
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// Runs `f` inside the writer's transaction; resolves after commit.
+    /// Runs `f` inside the writer's transaction; resolves after commit. For writes that may change
+    /// an identity (keys, sessions, agents, accounts): cached identities are dropped.
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.write_touching(Touches::Identities, f).await
+    }
+
+    /// Like `write`, for content only (artifacts, versions, comments, replies, access grants,
+    /// viewing grants, audit events, a key's last use): cached identities stay valid.
+    pub async fn write_content<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.write_touching(Touches::ContentOnly, f).await
+    }
+
+    async fn write_touching<T, F>(&self, touches: Touches, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         self.writer
-            .submit(f)?
+            .submit(touches, f)?
             .await
             .map_err(|_| StoreError::Task("the write was dropped before it ran".into()))?
+    }
+
+    /// The epoch under which cached identities are valid, or `None` when it cannot be vouched for
+    /// right now (the writer is then asked to catch up).
+    pub fn epoch(&self) -> Option<Epoch> {
+        let epoch = self.watch.epoch();
+        if epoch.is_none() {
+            self.writer.request_sync();
+        }
+        epoch
     }
 
     /// Blocking form of `read`, for the CLI.
@@ -110,7 +147,7 @@ impl Store {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.writer
-            .submit(f)?
+            .submit(Touches::Identities, f)?
             .blocking_recv()
             .map_err(|_| StoreError::Task("the write was dropped before it ran".into()))?
     }

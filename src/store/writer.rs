@@ -9,11 +9,13 @@
 //! one commit.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use rusqlite::Connection;
 
+use super::changes::{ChangeWatch, ForeignTracker};
 use super::error::{StoreError, StoreResult};
 
 /// Most jobs in one transaction.
@@ -22,8 +24,18 @@ const MAX_BATCH: usize = 256;
 type Deliver = Box<dyn FnOnce(StoreResult<()>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
 
+/// Whether a write may change who a key or session is (keys, sessions, agents, accounts). Only
+/// such writes end the epoch under which identities are cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touches {
+    Identities,
+    ContentOnly,
+}
+
 enum Message {
-    Write(Job),
+    Write(Job, Touches),
+    /// Account for commits made by other processes (a request saw an unexplained change).
+    Sync,
     /// Checkpoint the WAL into the main file, close the connection and stop; then answer.
     Close(tokio::sync::oneshot::Sender<()>),
 }
@@ -32,20 +44,34 @@ enum Message {
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Message>,
+    sync_pending: Arc<AtomicBool>,
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub fn start(conn: Connection) -> std::io::Result<Writer> {
+    /// Starts the writer thread on `conn`, keeping `watch` up to date with its commits.
+    pub fn start(conn: Connection, watch: Arc<ChangeWatch>) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Message>();
+        let sync_pending = Arc::new(AtomicBool::new(false));
+        let pending = sync_pending.clone();
         thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, queue))?;
-        Ok(Writer { jobs })
+            .spawn(move || run(conn, queue, &watch, &pending))?;
+        Ok(Writer { jobs, sync_pending })
+    }
+
+    /// Asks the writer to account for other processes' commits (once, however many ask).
+    pub fn request_sync(&self) {
+        if !self.sync_pending.swap(true, Ordering::SeqCst) {
+            let _ = self.jobs.send(Message::Sync);
+        }
     }
 
     /// Queues `f` and returns a receiver for its result, delivered after commit.
-    pub fn submit<T, F>(&self, f: F) -> StoreResult<tokio::sync::oneshot::Receiver<StoreResult<T>>>
+    pub fn submit<T, F>(
+        &self,
+        touches: Touches,
+        f: F,
+    ) -> StoreResult<tokio::sync::oneshot::Receiver<StoreResult<T>>>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
@@ -70,7 +96,7 @@ impl Writer {
             }
         });
         self.jobs
-            .send(Message::Write(job))
+            .send(Message::Write(job, touches))
             .map_err(|_| StoreError::WriterGone)?;
         Ok(rx)
     }
@@ -84,14 +110,27 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Message>) {
+fn run(
+    conn: Connection,
+    queue: mpsc::Receiver<Message>,
+    watch: &ChangeWatch,
+    sync_pending: &AtomicBool,
+) {
+    let mut tracker = ForeignTracker::default();
+    watch.catch_up(&conn, &mut tracker, true);
     let mut closing = None;
     while let Ok(first) = queue.recv() {
         let mut batch = Vec::new();
+        let mut identities = false;
+        let mut sync = false;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Write(job) => batch.push(job),
+                Message::Write(job, touches) => {
+                    identities |= touches == Touches::Identities;
+                    batch.push(job);
+                }
+                Message::Sync => sync = true,
                 Message::Close(done) => {
                     closing = Some(done);
                     break;
@@ -101,8 +140,15 @@ fn run(conn: Connection, queue: mpsc::Receiver<Message>) {
                 next = queue.try_recv().ok();
             }
         }
-        if !batch.is_empty() {
+        if sync {
+            sync_pending.store(false, Ordering::SeqCst);
+        }
+        let wrote = !batch.is_empty();
+        if wrote {
             run_batch(&conn, batch);
+        }
+        if wrote || sync {
+            watch.catch_up(&conn, &mut tracker, identities);
         }
         if closing.is_some() {
             break;
@@ -119,31 +165,31 @@ fn run(conn: Connection, queue: mpsc::Receiver<Message>) {
 }
 
 fn run_batch(conn: &Connection, batch: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs drops their result senders: each caller wakes up with an error.
         log::error!("starting a write transaction failed: {e}");
         return;
     }
     let mut deliveries = Vec::with_capacity(batch.len());
     for job in batch {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = exec(conn, "SAVEPOINT job") {
             log::error!("starting a write savepoint failed: {e}");
             continue;
         }
         let (ok, deliver) = job(conn);
-        let end = if ok {
-            "RELEASE job"
+        let ended = if ok {
+            exec(conn, "RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = ended {
             log::error!("ending a write savepoint failed: {e}");
         }
         deliveries.push(deliver);
     }
-    let committed = conn.execute_batch("COMMIT").map_err(|e| {
+    let committed = exec(conn, "COMMIT").map_err(|e| {
         log::error!("committing a write batch failed: {e}");
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = exec(conn, "ROLLBACK");
         e.to_string()
     });
     for deliver in deliveries {
@@ -152,4 +198,10 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
             Err(msg) => Err(StoreError::Task(format!("commit failed: {msg}"))),
         });
     }
+}
+
+/// Runs a transaction-control statement through the statement cache (they run several times per
+/// batch; parsing them each time showed up in profiles).
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }

@@ -92,7 +92,7 @@ async fn open_version(state: AppState, req: Request) -> Result<Response, ApiErro
     let version_id = version.id;
     state
         .store
-        .write(move |conn| {
+        .write_content(move |conn| {
             let now = now_ms();
             view_grants::insert(
                 conn,
