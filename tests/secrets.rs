@@ -1,0 +1,80 @@
+//! Secrets never land in the clear: after a session that uses every kind of secret the product has
+//! (passwords right and wrong, API keys for a user, an agent and from the CLI, session cookies,
+//! invite links, viewing grants), neither the server's log nor the database files contain any.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestResult {
+    let mut server = Server::start();
+    let mut secrets: Vec<(String, String)> = Vec::new();
+    let mut keep = |what: &str, value: &str| secrets.push((what.to_string(), value.to_string()));
+
+    let owner_cookie = server.setup_owner();
+    keep("owner password", OWNER_PASSWORD);
+    keep("setup session", &owner_cookie);
+    let c = Auth::Cookie(owner_cookie.clone());
+    let wrong = "a wrong password 7f3a";
+    server.post("/api/v1/session", &Auth::None, &json!({"email": "ada@example.com", "password": wrong}));
+    keep("wrong password", wrong);
+    let second = server.sign_in("ada@example.com", OWNER_PASSWORD);
+    keep("sign-in session", &second);
+
+    let agent = server.create_agent(&c, "Claude", Some("coding"));
+    let (_, user_key) = server.create_key(&owner_cookie, json!({"name": "mine"}));
+    let (agent_key_id, agent_key) = server.create_key(&owner_cookie, json!({"name": "claude", "agentId": agent}));
+    keep("user key", &user_key);
+    keep("agent key", &agent_key);
+    let out = server.cli(&["key", "create", "--user", "ada@example.com", "--name", "cli"], "");
+    let cli_key = String::from_utf8(out.stdout)?.trim().to_string();
+    keep("cli key", &cli_key);
+    let cli_password = "cli-made password 91";
+    server.cli(&["user", "create", "--email", "ops@example.com", "--name", "Ops", "--password-stdin"], &format!("{cli_password}\n"));
+    keep("cli password", cli_password);
+
+    let invite = server.post("/api/v1/team/invites", &c, &json!({})).json();
+    let invite_token = invite["url"].as_str().ok_or("url")?.split("token=").nth(1).ok_or("token")?.to_string();
+    keep("invite token", &invite_token);
+    let bob_password = "bob's own password";
+    let resp = server.post("/api/v1/invites/accept", &Auth::None, &json!({"token": invite_token, "email": "bob@example.com", "name": "Bob", "password": bob_password}));
+    keep("invited password", bob_password);
+    let bob_cookie = session_cookie(&resp).ok_or("bob session")?;
+    keep("invited session", &bob_cookie);
+    let new_password = "a brand new password";
+    server.put("/api/v1/account/password", &Auth::Cookie(bob_cookie.clone()), &json!({"currentPassword": bob_password, "newPassword": new_password}));
+    keep("changed password", new_password);
+
+    for key in [&user_key, &agent_key, &cli_key] {
+        assert_eq!(server.get("/api/v1/me", &Auth::Key(key.clone())).status, 200);
+        assert_eq!(server.get("/api/v1/me", &Auth::Bearer(key.clone())).status, 200);
+    }
+    let created = server.upload(&Auth::Key(agent_key.clone()), json!({"name": "Doc", "fileName": "index.html", "content": "<p>Monthly revenue</p>"}));
+    let share = created["shareToken"].as_str().ok_or("token")?.to_string();
+    server.post(&format!("/api/v1/artifacts/{share}/comments"), &Auth::Key(agent_key.clone()), &json!({
+        "content": "fine", "target": {"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly"}}}));
+    let location = server.get(&format!("/a/{share}/v/1/"), &c).header("location").ok_or("grant")?;
+    let grant = location.split('/').nth(2).ok_or("grant token")?.to_string();
+    keep("viewing grant", &grant);
+    assert_eq!(server.get(&location, &Auth::None).status, 200);
+    // Failures that echo nothing back.
+    server.get("/api/v1/me", &Auth::Key(format!("{user_key}x")));
+    server.delete(&format!("/api/v1/keys/{agent_key_id}"), &c);
+    server.get("/api/v1/me", &Auth::Key(agent_key.clone()));
+    server.delete("/api/v1/session", &Auth::Cookie(second.clone()));
+
+    let scan = |when: &str, server: &Server| {
+        let log = server.log();
+        let files = database_bytes(&server.db);
+        for (what, value) in &secrets {
+            assert!(!log.contains(value.as_str()), "{when}: the {what} is in the log");
+            assert!(!contains(&files, value.as_bytes()), "{when}: the {what} is in the database files");
+        }
+    };
+    scan("while running", &server);
+    server.terminate();
+    scan("after shutdown", &server);
+    Ok(())
+}
