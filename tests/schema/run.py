@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Schema conformance: Schemathesis (from PyPI) against the server's own openapi.json.
+
+Starts the debug server on a fresh database, creates real data (an owner, an agent, an API key, an
+artifact with files, comments, replies, a reviewer grant, a viewing grant, an invite), points every
+path parameter of the description at those rows, and runs Schemathesis twice: once authenticated
+with the API key, once with a browser session cookie. Any 5xx, any status code the description
+does not list, any response body or content type that contradicts it, fails the run.
+
+Usage: tests/schema/run.py [--max-time SECONDS]    (make test runs it; needs `cargo build` first)
+"""
+
+import argparse
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BINARY = os.environ.get("ARTIFACT_REVIEW_BIN", os.path.join(ROOT, "target", "debug", "artifact-review"))
+VENV = os.path.join(HERE, ".venv")
+SCHEMATHESIS_VERSION = "4.32.5"
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+
+
+def ensure_schemathesis():
+    exe = os.path.join(VENV, "bin", "schemathesis")
+    if os.path.exists(exe):
+        return exe
+    print(f"installing schemathesis {SCHEMATHESIS_VERSION} into {VENV}", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "--quiet", "--disable-pip-version-check",
+                    f"schemathesis=={SCHEMATHESIS_VERSION}"], check=True)
+    return exe
+
+
+class Server:
+    def __init__(self, workdir):
+        self.db = os.path.join(workdir, "schema.db")
+        self.log_path = os.path.join(workdir, "server.log")
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen([BINARY, "--db", self.db, "--addr", "127.0.0.1:0"],
+                                     stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "RUST_LOG": "info"})
+        deadline = time.time() + 30
+        self.url = None
+        self.setup_token = None
+        while time.time() < deadline and self.url is None:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the server exited early:\n{self.log()}")
+            text = self.log()
+            m = re.search(r"setup#token=([A-Za-z0-9_-]+)", text)
+            if m:
+                self.setup_token = m.group(1)
+            m = re.search(r"listening on (http://[\d.]+:\d+)", text)
+            if m:
+                self.url = m.group(1)
+            time.sleep(0.05)
+        if self.url is None:
+            raise SystemExit(f"the server did not start:\n{self.log()}")
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log_file.close()
+
+
+def call(server, method, path, body=None, key=None, cookie=None, expect=(200, 201)):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(server.url + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if key:
+        req.add_header("X-API-Key", key)
+    if cookie:
+        req.add_header("Cookie", f"ar_session={cookie}")
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        resp = opener.open(req)
+        status, headers, raw = resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        status, headers, raw = e.code, e.headers, e.read()
+    if status not in expect:
+        raise SystemExit(f"{method} {path} answered {status}: {raw[:500]!r}")
+    parsed = json.loads(raw) if raw and headers.get("Content-Type", "").startswith("application/json") else None
+    return status, headers, parsed
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def session_of(headers):
+    for value in headers.get_all("Set-Cookie") or []:
+        m = re.match(r"ar_session=([^;]+)", value)
+        if m:
+            return m.group(1)
+    raise SystemExit("no session cookie")
+
+
+def seed(server):
+    """Creates the rows the operations need; returns (key, cookie, parameters per operation)."""
+    _, headers, _ = call(server, "POST", "/api/v1/setup", {
+        "token": server.setup_token, "email": "owner@example.com", "name": "Owner", "password": "owner password"})
+    cookie = session_of(headers)
+    _, _, agent = call(server, "POST", "/api/v1/agents", {"name": "Claude", "role": "coding"}, cookie=cookie)
+    _, _, created_key = call(server, "POST", "/api/v1/keys", {"name": "schemathesis"}, cookie=cookie)
+    key = created_key["key"]
+    _, _, spare_key = call(server, "POST", "/api/v1/keys", {"name": "spare"}, cookie=cookie)
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("index.html", "<link rel=stylesheet href=style.css><p>Monthly revenue</p>")
+        z.writestr("style.css", "p { color: green }")
+        z.writestr("notes.md", "# Notes")
+    zip_b64 = base64.b64encode(archive.getvalue()).decode()
+    _, _, artifact = call(server, "POST", "/api/v1/artifacts",
+                          {"name": "Conformance", "fileName": "site.zip", "content": zip_b64}, key=key)
+    share = artifact["shareToken"]
+    call(server, "POST", f"/api/v1/artifacts/{share}/versions",
+         {"fileName": "site.zip", "content": zip_b64, "name": "second"}, key=key)
+    _, _, throwaway = call(server, "POST", "/api/v1/artifacts",
+                           {"name": "To delete", "fileName": "x.html", "content": "<p>x</p>"}, key=key)
+    target = {"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly revenue"}}
+    comments = [call(server, "POST", f"/api/v1/artifacts/{share}/comments",
+                     {"content": f"comment {i}", "target": target}, key=key)[2]["id"] for i in range(2)]
+    replies = [call(server, "POST", f"/api/v1/comments/{comments[0]}/replies",
+                    {"content": f"reply {i}"}, key=key)[2]["id"] for i in range(2)]
+    _, _, grant = call(server, "POST", f"/api/v1/artifacts/{share}/access",
+                       {"email": "reviewer@example.com", "role": "can-comment"}, key=key)
+    _, _, invite = call(server, "POST", "/api/v1/team/invites", {}, cookie=cookie)
+    _, headers, _ = call(server, "GET", f"/a/{share}/v/2/", cookie=cookie, expect=(303,))
+    view = headers["Location"].split("/")[2]
+
+    # Path parameters per operation (regular expressions over "METHOD /path"; the first match
+    # applies, so destructive operations come first and get rows of their own).
+    operations = [
+        ("^DELETE /api/v1/artifacts/\\{shareToken\\}$", {"shareToken": throwaway["shareToken"]}),
+        ("^.* /api/v1/artifacts/\\{shareToken\\}/versions/\\{number\\}(/restore)?$", {"shareToken": share, "number": "1"}),
+        ("^.* /api/v1/artifacts/\\{shareToken\\}.*$", {"shareToken": share, "number": "2", "path": "index.html", "id": grant["id"]}),
+        ("^(PATCH|POST) /api/v1/comments/\\{id\\}.*$", {"id": comments[0]}),
+        ("^DELETE /api/v1/comments/\\{id\\}$", {"id": comments[1]}),
+        ("^PATCH /api/v1/replies/\\{id\\}$", {"id": replies[0]}),
+        ("^DELETE /api/v1/replies/\\{id\\}$", {"id": replies[1]}),
+        ("^.* /api/v1/agents/\\{id\\}$", {"id": agent["id"]}),
+        ("^DELETE /api/v1/keys/\\{id\\}$", {"id": spare_key["id"]}),
+        ("^.* /api/v1/team/invites/\\{id\\}$", {"id": invite["id"]}),
+        ("^.* /api/v1/team/members/\\{id\\}$", {"id": "1"}),
+        ("^GET /a/\\{shareToken\\}.*$", {"shareToken": share, "number": "2", "path": "index.html"}),
+        ("^GET /v/\\{grant\\}/\\{path\\}$", {"grant": view, "path": "style.css"}),
+        ("^GET /assets/\\{path\\}$", {"path": "app.css"}),
+    ]
+    return key, cookie, operations
+
+
+def config(path, auth, operations, excluded):
+    scheme, value = auth
+    lines = [f"[auth.openapi.{scheme}]", f"api_key = {json.dumps(value)}", ""]
+    for regex, params in operations:
+        lines.append("[[operations]]")
+        lines.append(f"include-name-regex = {json.dumps(regex)}")
+        inner = ", ".join(f"{json.dumps('path.' + k)} = {json.dumps(v)}" for k, v in params.items())
+        lines.append(f"parameters = {{ {inner} }}")
+        lines.append("")
+    for name in excluded:
+        lines.append("[[operations]]")
+        lines.append(f"include-name = {json.dumps(name)}")
+        lines.append("enabled = false")
+        lines.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+def run(schemathesis, server, workdir, label, auth, operations, excluded, max_time):
+    """Runs Schemathesis with one security scheme's credentials (`auth` = (scheme, value))."""
+    cfg = os.path.join(workdir, f"{label}.toml")
+    config(cfg, auth, operations, excluded)
+    cmd = [schemathesis, "--config-file", cfg, "run", f"{server.url}/api/v1/openapi.json",
+           "--checks", CHECKS, "--phases", "examples,coverage,fuzzing", "--max-time", str(max_time),
+           "--workers", "2", "--seed", "20261128", "--warnings", os.environ.get("SCHEMATHESIS_WARNINGS", "off")]
+    print(f"\n=== schemathesis, authenticated with {label} ===", flush=True)
+    return subprocess.run(cmd).returncode
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-time", type=int, default=60, help="seconds per run")
+    args = parser.parse_args()
+    if not os.path.exists(BINARY):
+        raise SystemExit(f"{BINARY} is missing: run `cargo build` first")
+    schemathesis = ensure_schemathesis()
+    workdir = tempfile.mkdtemp(prefix="artifact-review-schema-")
+    server = Server(workdir)
+    failed = []
+    try:
+        key, cookie, operations = seed(server)
+        # With a key: session-only operations answer 403, which the description lists.
+        if run(schemathesis, server, workdir, "an API key", ("ApiKeyHeader", key), operations, [], args.max_time):
+            failed.append("API key")
+        status, _, _ = call(server, "GET", "/api/v1/session", cookie=cookie, expect=(200, 401))
+        if status != 200:
+            raise SystemExit("the session ended during the API key run")
+        # With a session: never sign out or change the password mid-run.
+        keep_session = ["DELETE /api/v1/session", "PUT /api/v1/account/password"]
+        if run(schemathesis, server, workdir, "a session", ("SessionCookie", cookie), operations,
+               keep_session, args.max_time):
+            failed.append("session")
+        log = server.log()
+        if "panicked" in log:
+            failed.append("a panic in the server log")
+    finally:
+        server.stop()
+        artifacts = os.path.join(ROOT, "test-artifacts")
+        os.makedirs(artifacts, exist_ok=True)
+        shutil.copy(server.log_path, os.path.join(artifacts, "schemathesis-server.log"))
+        shutil.rmtree(workdir, ignore_errors=True)
+    if failed:
+        raise SystemExit(f"schema conformance failed: {', '.join(failed)}")
+    print("\nschema conformance: no 5xx and no response that contradicts openapi.json")
+
+
+if __name__ == "__main__":
+    main()
