@@ -78,7 +78,7 @@ pub fn user(store: &Store, command: UserCommand, out: &mut impl Write) -> Result
         } else {
             "member"
         };
-        let user = users::insert(
+        users::create(
             conn,
             &NewUser {
                 email: &email,
@@ -86,17 +86,11 @@ pub fn user(store: &Store, command: UserCommand, out: &mut impl Write) -> Result
                 password_hash: &hash,
                 role,
             },
+            None,
+            "cli",
+            None,
             now,
-        )?;
-        audit::record(
-            conn,
-            &cli_ctx(user.id),
-            "user.created",
-            ("user", &user.id.to_string()),
-            &json!({ "via": "cli", "role": role }),
-            now,
-        )?;
-        Ok(user)
+        )
     })?;
     writeln!(out, "{}", user.id).map_err(|e| CliError(e.to_string()))
 }
@@ -160,7 +154,7 @@ fn create_key(
     let new_key = keys::generate().map_err(|e| CliError(e.to_string()))?;
     let stored = new_key.stored.clone();
     store.write_blocking(move |conn| {
-        let record = key_store::insert(
+        key_store::create(
             conn,
             &NewKeyRow {
                 user_id: owner.id,
@@ -170,17 +164,10 @@ fn create_key(
                 hash: &stored.hash,
                 expires_at,
             },
-            now,
-        )?;
-        audit::record(
-            conn,
             &cli_ctx(owner.id),
-            "key.created",
-            ("key", &record.id.to_string()),
-            &json!({ "name": record.name, "prefix": record.prefix, "agentId": agent_id.map(|a| a.to_string()), "expiresAt": expires_at, "via": "cli" }),
+            Some("cli"),
             now,
-        )?;
-        Ok(())
+        )
     })?;
     writeln!(out, "{}", new_key.secret.expose()).map_err(|e| CliError(e.to_string()))
 }
@@ -242,19 +229,14 @@ fn revoke_key(store: &Store, key_id: i64, out: &mut impl Write) -> Result<(), Cl
     let (record, newly) = store
         .write_blocking(move |conn| {
             let key = key_store::get_any(conn, key_id)?;
-            let now = now_ms();
-            let (record, newly) = key_store::revoke(conn, key_id, None, now)?;
-            if newly {
-                audit::record(
-                    conn,
-                    &cli_ctx(key.user_id),
-                    "key.revoked",
-                    ("key", &key_id.to_string()),
-                    &json!({ "name": record.name, "prefix": record.prefix, "via": "cli" }),
-                    now,
-                )?;
-            }
-            Ok((record, newly))
+            key_store::revoke_recorded(
+                conn,
+                key_id,
+                None,
+                &cli_ctx(key.user_id),
+                Some("cli"),
+                now_ms(),
+            )
         })
         .map_err(|e| match e {
             StoreError::NotFound => CliError(format!("no key has the id {key_id}")),

@@ -189,6 +189,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// For `map_err` after a store call: `NotFound` becomes a 404 saying "`what` not found"; any other
+/// store error maps as usual.
+pub fn not_found_as(what: impl Into<String>) -> impl FnOnce(StoreError) -> ApiError {
+    let what = what.into();
+    move |e| match e {
+        StoreError::NotFound => ApiError::NotFound(format!("{what} not found")),
+        other => other.into(),
+    }
+}
+
 impl From<TextError> for ApiError {
     fn from(e: TextError) -> Self {
         let code = match e {

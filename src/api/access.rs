@@ -12,7 +12,7 @@ use super::reply;
 use super::request::Request;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{not_found_as, ApiError};
 use crate::state::AppState;
 use crate::store::access::{self, Grant};
 use crate::store::{audit, StoreError};
@@ -137,10 +137,7 @@ pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError>
             }
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("access grant"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("access grant"))?;
     Ok(reply::ok(
         &json!({ "id": wire(id), "revokedAt": revoked_at }),
     ))

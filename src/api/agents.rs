@@ -11,9 +11,9 @@ use super::request::Request;
 use super::views::AgentView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{not_found_as, ApiError};
 use crate::state::AppState;
-use crate::store::{agents, audit, StoreError};
+use crate::store::{agents, audit};
 use crate::text;
 
 #[derive(Deserialize)]
@@ -131,7 +131,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
             Ok(agent)
         })
         .await
-        .map_err(not_found)?;
+        .map_err(not_found_as("agent"))?;
     Ok(reply::ok(&AgentView::from(&agent)))
 }
 
@@ -166,18 +166,11 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
             Ok((agent, revoked, now))
         })
         .await
-        .map_err(not_found)?;
+        .map_err(not_found_as("agent"))?;
     Ok(reply::ok(&json!({
         "id": ids::wire(agent.id),
         "name": agent.name,
         "deletedAt": deleted_at,
         "revokedKeys": revoked.iter().map(|k| ids::wire(*k)).collect::<Vec<_>>(),
     })))
-}
-
-fn not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found("agent"),
-        other => other.into(),
-    }
 }

@@ -18,9 +18,10 @@ use crate::ingest::Prepared;
 use crate::secrets::random_token;
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, NewArtifact, Role};
+use crate::store::audit::{self, AuditCtx};
 use crate::store::blobs::{self, NewFile};
 use crate::store::versions::{self, NewVersion, Version};
-use crate::store::{audit, StoreError};
+use crate::store::StoreError;
 use crate::text;
 
 #[derive(Serialize)]
@@ -276,8 +277,14 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
                 },
                 now,
             )?;
-            let number = artifacts::take_version_number(conn, artifact_id, now)?;
-            let version_id = store_version(conn, artifact_id, number, version_name.as_deref(), &prepared, user_id, agent_id, now)?;
+            let (version_id, _) = publish_version(
+                conn,
+                artifact_id,
+                version_name.as_deref(),
+                &prepared,
+                &ctx,
+                now,
+            )?;
             audit::record(
                 conn,
                 &ctx,
@@ -286,15 +293,12 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
                 &json!({ "name": name, "shareToken": token }),
                 now,
             )?;
-            audit::record(
-                conn,
-                &ctx,
-                "version.created",
-                ("version", &version_id.to_string()),
-                &json!({ "artifactId": wire(artifact_id), "number": number, "fileType": prepared.file_type.as_str(), "files": prepared.files.len(), "size": prepared.upload_size }),
-                now,
-            )?;
-            Ok((artifact_id, version_id, prepared.entry_point.clone(), prepared.file_type.as_str()))
+            Ok((
+                artifact_id,
+                version_id,
+                prepared.entry_point.clone(),
+                prepared.file_type.as_str(),
+            ))
         })
         .await?;
     Ok(reply::created(&json!({
@@ -308,18 +312,21 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     })))
 }
 
-/// Inserts a version with its files (content stored once per SHA-256); returns its id.
-#[allow(clippy::too_many_arguments)]
-pub fn store_version(
+/// Publishes the next version of an artifact inside the caller's write: takes the next number,
+/// stores the files (each distinct content once), and records `version.created` for the acting
+/// identity in `ctx`. Returns (version id, number).
+pub fn publish_version(
     conn: &rusqlite::Connection,
     artifact_id: i64,
-    number: i64,
     name: Option<&str>,
     prepared: &Prepared,
-    user_id: i64,
-    agent_id: Option<i64>,
+    ctx: &AuditCtx,
     now: i64,
-) -> Result<i64, StoreError> {
+) -> Result<(i64, i64), StoreError> {
+    let user_id = ctx
+        .user_id
+        .ok_or_else(|| StoreError::Task("a version needs an acting user".into()))?;
+    let number = artifacts::take_version_number(conn, artifact_id, now)?;
     let version_id = versions::insert(
         conn,
         &NewVersion {
@@ -330,7 +337,7 @@ pub fn store_version(
             size: prepared.upload_size,
             entry_point: &prepared.entry_point,
             user_id,
-            agent_id,
+            agent_id: ctx.agent_id,
         },
         now,
     )?;
@@ -347,7 +354,21 @@ pub fn store_version(
     blobs::attach(conn, version_id, &files, &mut |i| {
         prepared.contents(i).map_err(|e| e.to_string())
     })?;
-    Ok(version_id)
+    audit::record(
+        conn,
+        ctx,
+        "version.created",
+        ("version", &version_id.to_string()),
+        &json!({
+            "artifactId": wire(artifact_id),
+            "number": number,
+            "fileType": prepared.file_type.as_str(),
+            "files": prepared.files.len(),
+            "size": prepared.upload_size,
+        }),
+        now,
+    )?;
+    Ok((version_id, number))
 }
 
 /// A version name: absent or blank means none; otherwise at most 100 characters.

@@ -18,7 +18,7 @@ use super::versions::parse_number;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{not_found_as, ApiError};
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, Role};
 use crate::store::comments::{self, Comment, NewComment};
@@ -261,10 +261,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
             Ok(id)
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("artifact"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("artifact"))?;
     Ok(reply::created(
         &json!({ "id": wire(id), "status": "created" }),
     ))
@@ -382,10 +379,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
             Ok((updated, replies::list_for_comment(conn, id)?))
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("comment"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("comment"))?;
     let replies = thread.iter().map(ReplyView::from).collect();
     Ok(reply::ok(&CommentView::new(&updated, replies)?))
 }
@@ -418,10 +412,7 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
             Ok(now)
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("comment"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("comment"))?;
     Ok(reply::ok(
         &json!({ "id": wire(id), "deletedAt": deleted_at }),
     ))
@@ -460,10 +451,7 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
             Ok(id)
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("comment"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("comment"))?;
     Ok(reply::created(&json!({ "id": wire(id) })))
 }
 
@@ -512,10 +500,7 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
             replies::get(conn, id)?.ok_or(StoreError::NotFound)
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("reply"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("reply"))?;
     Ok(reply::ok(&ReplyView::from(&updated)))
 }
 
@@ -550,10 +535,7 @@ pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, Api
             Ok(now)
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("reply"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("reply"))?;
     Ok(reply::ok(
         &json!({ "id": wire(id), "deletedAt": deleted_at }),
     ))

@@ -11,11 +11,11 @@ use super::request::Request;
 use super::views::KeyView;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{not_found_as, ApiError};
 use crate::keys;
 use crate::state::AppState;
 use crate::store::keys::{self as key_store, NewKeyRow};
-use crate::store::{agents, audit, StoreError};
+use crate::store::{agents, StoreError};
 use crate::text;
 
 #[derive(Deserialize)]
@@ -117,7 +117,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
             if let Some(agent_id) = agent_id {
                 agents::get(conn, user_id, agent_id)?;
             }
-            let record = key_store::insert(
+            key_store::create(
                 conn,
                 &NewKeyRow {
                     user_id,
@@ -127,22 +127,10 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
                     hash: &stored.hash,
                     expires_at,
                 },
-                now,
-            )?;
-            audit::record(
-                conn,
                 &ctx,
-                "key.created",
-                ("key", &record.id.to_string()),
-                &json!({
-                    "name": record.name,
-                    "prefix": record.prefix,
-                    "agentId": agent_id.map(ids::wire),
-                    "expiresAt": expires_at,
-                }),
+                None,
                 now,
-            )?;
-            Ok(record)
+            )
         })
         .await
         .map_err(|e| match e {
@@ -166,25 +154,12 @@ pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError>
         .store
         .write(move |conn| {
             key_store::get(conn, user_id, id)?;
-            let now = now_ms();
-            let (record, newly) = key_store::revoke(conn, id, Some(user_id), now)?;
-            if newly {
-                audit::record(
-                    conn,
-                    &ctx,
-                    "key.revoked",
-                    ("key", &id.to_string()),
-                    &json!({ "name": record.name, "prefix": record.prefix }),
-                    now,
-                )?;
-            }
+            let (record, _) =
+                key_store::revoke_recorded(conn, id, Some(user_id), &ctx, None, now_ms())?;
             Ok(record)
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("key"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("key"))?;
     Ok(reply::ok(&json!({
         "id": ids::wire(record.id),
         "revokedAt": record.revoked_at,

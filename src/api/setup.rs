@@ -13,7 +13,6 @@ use crate::auth;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::audit::{self, AuditCtx};
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;
 use crate::text;
@@ -73,7 +72,7 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
                 });
             }
             let now = now_ms();
-            let user = users::insert(
+            users::create(
                 conn,
                 &NewUser {
                     email: &email,
@@ -81,22 +80,11 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
                     password_hash: &password_hash,
                     role: "admin",
                 },
+                Some(ip),
+                "setup",
+                None,
                 now,
-            )?;
-            let ctx = AuditCtx {
-                user_id: Some(user.id),
-                ip: Some(ip),
-                ..AuditCtx::default()
-            };
-            audit::record(
-                conn,
-                &ctx,
-                "user.created",
-                ("user", &user.id.to_string()),
-                &json!({ "via": "setup", "role": "admin" }),
-                now,
-            )?;
-            Ok(user)
+            )
         })
         .await;
     let user = match created {

@@ -13,10 +13,10 @@ use super::session;
 use super::views::UserView;
 use crate::auth::{self, Caller};
 use crate::clock::{now_ms, DAY_MS};
-use crate::error::ApiError;
+use crate::error::{not_found_as, ApiError};
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
-use crate::store::audit::{self, AuditCtx};
+use crate::store::audit;
 use crate::store::invites::{self, Invite};
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;
@@ -122,10 +122,7 @@ pub async fn update_member(state: AppState, mut req: Request) -> Result<Response
             Ok(user)
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("member"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("member"))?;
     Ok(reply::ok(&UserView::from(&user)))
 }
 
@@ -214,10 +211,7 @@ pub async fn revoke_invite(state: AppState, req: Request) -> Result<Response, Ap
             invites::get(conn, id)
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("invite"),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as("invite"))?;
     Ok(reply::ok(&InviteView::new(&invite, now_ms())))
 }
 
@@ -262,7 +256,7 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
                     message: "this invite link has just been used".into(),
                 });
             }
-            let user = users::insert(
+            let user = users::create(
                 conn,
                 &NewUser {
                     email: &email,
@@ -270,22 +264,12 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
                     password_hash: &password_hash,
                     role: &current.role,
                 },
+                Some(ip),
+                "invite",
+                Some(current.id),
                 now,
             )?;
             invites::mark_used(conn, current.id, user.id, now)?;
-            let ctx = AuditCtx {
-                user_id: Some(user.id),
-                ip: Some(ip),
-                ..AuditCtx::default()
-            };
-            audit::record(
-                conn,
-                &ctx,
-                "user.created",
-                ("user", &user.id.to_string()),
-                &json!({ "via": "invite", "inviteId": wire(current.id), "role": current.role }),
-                now,
-            )?;
             Ok(user)
         })
         .await

@@ -13,12 +13,12 @@ use super::request::Request;
 use super::upload;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{not_found_as, ApiError};
 use crate::secrets::hex;
 use crate::state::AppState;
 use crate::store::artifacts::Artifact;
 use crate::store::versions::{self, Version};
-use crate::store::{artifacts as artifact_store, audit, blobs, StoreError};
+use crate::store::{audit, blobs, StoreError};
 
 /// A version number from the path: `3` or `v3`. Anything else is a 400 naming what was given.
 pub fn parse_number(raw: &str) -> Result<i64, ApiError> {
@@ -85,25 +85,13 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
         (a, b) => artifacts::version_name(b.or(a))?,
     };
     let prepared = upload::prepare(form.upload).await?;
-    let user_id = caller.user.id;
-    let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
     let artifact_id = artifact.id;
     let (version_id, number) = state
         .store
         .write_content(move |conn| {
             let now = now_ms();
-            let number = artifact_store::take_version_number(conn, artifact_id, now)?;
-            let version_id = artifacts::store_version(conn, artifact_id, number, name.as_deref(), &prepared, user_id, agent_id, now)?;
-            audit::record(
-                conn,
-                &ctx,
-                "version.created",
-                ("version", &version_id.to_string()),
-                &json!({ "artifactId": wire(artifact_id), "number": number, "fileType": prepared.file_type.as_str(), "files": prepared.files.len(), "size": prepared.upload_size }),
-                now,
-            )?;
-            Ok((version_id, number))
+            artifacts::publish_version(conn, artifact_id, name.as_deref(), &prepared, &ctx, now)
         })
         .await?;
     Ok(reply::created(&json!({
@@ -181,10 +169,7 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
             }
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound(format!("version {number} not found")),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as(format!("version {number}")))?;
     Ok(reply::ok(
         &json!({ "number": number, "deletedAt": deleted_at }),
     ))
@@ -215,10 +200,7 @@ pub async fn restore(state: AppState, req: Request) -> Result<Response, ApiError
             Ok(())
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound(format!("version {number} not found")),
-            other => other.into(),
-        })?;
+        .map_err(not_found_as(format!("version {number}")))?;
     Ok(reply::ok(&json!({ "number": number, "restored": true })))
 }
 

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::audit::{self, AuditCtx};
 use super::error::StoreResult;
 use super::users::{user_columns, User};
 
@@ -103,6 +104,56 @@ pub fn insert(conn: &Connection, new: &NewKeyRow<'_>, now: i64) -> StoreResult<K
         new.expires_at
     ])?;
     get(conn, new.user_id, conn.last_insert_rowid())
+}
+
+/// Creates a key and records `key.created` (with its name and display prefix, never the key).
+/// `via` says where it came from when not the API (the command line).
+pub fn create(
+    conn: &Connection,
+    new: &NewKeyRow<'_>,
+    ctx: &AuditCtx,
+    via: Option<&str>,
+    now: i64,
+) -> StoreResult<KeyRecord> {
+    let record = insert(conn, new, now)?;
+    audit::record(
+        conn,
+        ctx,
+        "key.created",
+        ("key", &record.id.to_string()),
+        &serde_json::json!({
+            "name": record.name,
+            "prefix": record.prefix,
+            "agentId": record.agent_id.map(|a| a.to_string()),
+            "expiresAt": record.expires_at,
+            "via": via,
+        }),
+        now,
+    )?;
+    Ok(record)
+}
+
+/// Revokes a key and records `key.revoked` the first time; see `revoke`.
+pub fn revoke_recorded(
+    conn: &Connection,
+    id: i64,
+    by: Option<i64>,
+    ctx: &AuditCtx,
+    via: Option<&str>,
+    now: i64,
+) -> StoreResult<(KeyRecord, bool)> {
+    let (record, newly) = revoke(conn, id, by, now)?;
+    if newly {
+        audit::record(
+            conn,
+            ctx,
+            "key.revoked",
+            ("key", &id.to_string()),
+            &serde_json::json!({ "name": record.name, "prefix": record.prefix, "via": via }),
+            now,
+        )?;
+    }
+    Ok((record, newly))
 }
 
 /// The user's keys, newest first; revoked ones only when asked.

@@ -90,6 +90,33 @@ pub fn insert(conn: &Connection, new: &NewUser<'_>, now: i64) -> StoreResult<Use
     by_id(conn, id)
 }
 
+/// Creates an account (see `insert`) and records `user.created`, as done by the new person
+/// themself from `ip`. `via` says how: "setup", "invite" (with its id) or "cli".
+pub fn create(
+    conn: &Connection,
+    new: &NewUser<'_>,
+    ip: Option<String>,
+    via: &str,
+    invite: Option<i64>,
+    now: i64,
+) -> StoreResult<User> {
+    let user = insert(conn, new, now)?;
+    let ctx = super::audit::AuditCtx {
+        user_id: Some(user.id),
+        ip,
+        ..Default::default()
+    };
+    super::audit::record(
+        conn,
+        &ctx,
+        "user.created",
+        ("user", &user.id.to_string()),
+        &serde_json::json!({ "via": via, "role": user.role, "inviteId": invite.map(|i| i.to_string()) }),
+        now,
+    )?;
+    Ok(user)
+}
+
 pub fn by_id(conn: &Connection, id: i64) -> StoreResult<User> {
     Ok(conn
         .prepare_cached(concat!(
