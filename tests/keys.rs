@@ -524,7 +524,10 @@ fn a_cached_key_is_refused_right_after_any_other_process_revokes_it() -> TestRes
     for round in 0..10 {
         let (id, key) = server.create_key(&cookie, json!({"name": format!("round {round}")}));
         for _ in 0..3 {
-            assert_eq!(server.get("/api/v1/me", &Auth::Key(key.clone())).status, 200);
+            assert_eq!(
+                server.get("/api/v1/me", &Auth::Key(key.clone())).status,
+                200
+            );
         }
         if round % 2 == 0 {
             let out = server.cli(&["key", "revoke", &id], "");
@@ -533,33 +536,62 @@ fn a_cached_key_is_refused_right_after_any_other_process_revokes_it() -> TestRes
             // Any other writer, not only our CLI: a plain SQLite connection.
             let db = rusqlite::Connection::open(&server.db)?;
             db.busy_timeout(std::time::Duration::from_secs(5))?;
-            db.execute("UPDATE api_keys SET revoked_at = 1 WHERE id = ?1", [id.parse::<i64>()?])?;
+            db.execute(
+                "UPDATE api_keys SET revoked_at = 1 WHERE id = ?1",
+                [id.parse::<i64>()?],
+            )?;
         }
         let resp = server.get("/api/v1/me", &Auth::Key(key));
-        assert_eq!(resp.status, 401, "round {round}: a revoked key was accepted");
+        assert_eq!(
+            resp.status, 401,
+            "round {round}: a revoked key was accepted"
+        );
         assert_eq!(resp.error_code(), "revoked_key");
     }
     Ok(())
 }
 
 #[test]
-fn a_cached_key_is_refused_right_after_its_agent_is_deleted_or_its_account_disabled() -> TestResult {
+fn a_cached_key_is_refused_right_after_its_agent_is_deleted_or_its_account_disabled() -> TestResult
+{
     let (server, cookie) = owner();
     let c = Auth::Cookie(cookie.clone());
     let agent = server.create_agent(&c, "Claude", None);
     let (_, agent_key) = server.create_key(&cookie, json!({"name": "claude", "agentId": agent}));
     for _ in 0..3 {
-        assert_eq!(server.get("/api/v1/me", &Auth::Key(agent_key.clone())).status, 200);
+        assert_eq!(
+            server
+                .get("/api/v1/me", &Auth::Key(agent_key.clone()))
+                .status,
+            200
+        );
     }
     server.delete(&format!("/api/v1/agents/{agent}"), &c);
     assert_eq!(server.get("/api/v1/me", &Auth::Key(agent_key)).status, 401);
 
-    server.cli(&["user", "create", "--email", "bob@example.com", "--name", "Bob", "--password-stdin"], "bob password 1\n");
+    server.cli(
+        &[
+            "user",
+            "create",
+            "--email",
+            "bob@example.com",
+            "--name",
+            "Bob",
+            "--password-stdin",
+        ],
+        "bob password 1\n",
+    );
     let bob = server.sign_in("bob@example.com", "bob password 1");
     let (_, bob_key) = server.create_key(&bob, json!({"name": "bob"}));
     for _ in 0..3 {
-        assert_eq!(server.get("/api/v1/me", &Auth::Key(bob_key.clone())).status, 200);
-        assert_eq!(server.get("/api/v1/me", &Auth::Cookie(bob.clone())).status, 200);
+        assert_eq!(
+            server.get("/api/v1/me", &Auth::Key(bob_key.clone())).status,
+            200
+        );
+        assert_eq!(
+            server.get("/api/v1/me", &Auth::Cookie(bob.clone())).status,
+            200
+        );
     }
     server.patch("/api/v1/team/members/2", &c, &json!({"disabled": true}));
     assert_eq!(server.get("/api/v1/me", &Auth::Key(bob_key)).status, 401);
@@ -571,10 +603,16 @@ fn a_cached_key_is_refused_right_after_its_agent_is_deleted_or_its_account_disab
 fn revocation_is_seen_at_once_even_while_content_is_being_written() -> TestResult {
     let (server, cookie) = owner();
     let (_, writer_key) = server.create_key(&cookie, json!({"name": "writer"}));
-    let created = server.upload(&Auth::Key(writer_key.clone()), json!({"name": "A", "fileName": "index.html", "content": "<p>Monthly revenue</p>"}));
+    let created = server.upload(
+        &Auth::Key(writer_key.clone()),
+        json!({"name": "A", "fileName": "index.html", "content": "<p>Monthly revenue</p>"}),
+    );
     let share = created["shareToken"].as_str().ok_or("token")?.to_string();
     let (id, key) = server.create_key(&cookie, json!({"name": "victim"}));
-    assert_eq!(server.get("/api/v1/me", &Auth::Key(key.clone())).status, 200);
+    assert_eq!(
+        server.get("/api/v1/me", &Auth::Key(key.clone())).status,
+        200
+    );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
         .map(|_| {
@@ -591,7 +629,10 @@ fn revocation_is_seen_at_once_even_while_content_is_being_written() -> TestResul
         })
         .collect();
     for _ in 0..20 {
-        assert_eq!(server.get("/api/v1/me", &Auth::Key(key.clone())).status, 200);
+        assert_eq!(
+            server.get("/api/v1/me", &Auth::Key(key.clone())).status,
+            200
+        );
     }
     let out = server.cli(&["key", "revoke", &id], "");
     assert!(out.status.success());

@@ -28,7 +28,10 @@ fn comment_body(content: &str) -> Value {
 
 /// A pseudo-random number from the clock, for "a random moment" (no seeded RNG needed).
 fn jitter(max: u64) -> u64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     u64::from(nanos) % max
 }
 
@@ -47,14 +50,19 @@ fn acknowledged_comments_survive_five_sigkills_and_the_database_stays_intact() -
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..CONNECTIONS)
             .map(|w| {
-                let (url, key, stop, acked) = (url.clone(), key.clone(), stop.clone(), acknowledged.clone());
+                let (url, key, stop, acked) =
+                    (url.clone(), key.clone(), stop.clone(), acknowledged.clone());
                 thread::spawn(move || {
                     let agent = http();
                     let mut n = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         n += 1;
                         let content = format!("round {round} writer {w} comment {n}");
-                        let Ok(mut resp) = agent.post(&url).header("X-API-Key", &key).send_json(comment_body(&content)) else {
+                        let Ok(mut resp) = agent
+                            .post(&url)
+                            .header("X-API-Key", &key)
+                            .send_json(comment_body(&content))
+                        else {
                             break; // the server is gone
                         };
                         if resp.status().as_u16() == 201 {
@@ -83,16 +91,31 @@ fn acknowledged_comments_survive_five_sigkills_and_the_database_stays_intact() -
         server = Server::start_on(dir, db, &[]);
         let db = server.open_db();
         let acked = acknowledged.lock().expect("lock");
-        assert!(!acked.is_empty(), "round {round}: no write was acknowledged before the kill");
+        assert!(
+            !acked.is_empty(),
+            "round {round}: no write was acknowledged before the kill"
+        );
         let mut stmt = db.prepare("SELECT content FROM comments WHERE id = ?1")?;
         for (id, content) in acked.iter() {
-            let stored: String = stmt.query_row([id.parse::<i64>()?], |r| r.get(0)).map_err(|e| format!("round {round}: comment {id} acknowledged but lost: {e}"))?;
+            let stored: String = stmt
+                .query_row([id.parse::<i64>()?], |r| r.get(0))
+                .map_err(|e| format!("round {round}: comment {id} acknowledged but lost: {e}"))?;
             assert_eq!(&stored, content);
         }
     }
     // The restarted server works, with its counters right.
-    let stats = server.get(&format!("/api/v1/artifacts/{share}"), &Auth::Key(key.clone())).json()["stats"].clone();
-    let total: i64 = server.open_db().query_row("SELECT count(*) FROM comments WHERE deleted_at IS NULL", [], |r| r.get(0))?;
+    let stats = server
+        .get(
+            &format!("/api/v1/artifacts/{share}"),
+            &Auth::Key(key.clone()),
+        )
+        .json()["stats"]
+        .clone();
+    let total: i64 = server.open_db().query_row(
+        "SELECT count(*) FROM comments WHERE deleted_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
     assert_eq!(stats["commentCount"], json!(total));
     assert!(total as usize >= acknowledged.lock().expect("lock").len());
     Ok(())
@@ -105,9 +128,16 @@ fn a_mixed_load_of_64_connections_for_10_seconds_never_fails_with_a_5xx_or_a_loc
     let (_, key) = server.create_key(&cookie, json!({"name": "load"}));
     let agent_id = server.create_agent(&Auth::Cookie(cookie.clone()), "Claude", None);
     let (_, agent_key) = server.create_key(&cookie, json!({"name": "agent", "agentId": agent_id}));
-    let created = server.upload(&Auth::Key(key.clone()), json!({"name": "Load", "fileName": "index.html", "content": "<p>Monthly revenue</p>"}));
+    let created = server.upload(
+        &Auth::Key(key.clone()),
+        json!({"name": "Load", "fileName": "index.html", "content": "<p>Monthly revenue</p>"}),
+    );
     let share = created["shareToken"].as_str().ok_or("token")?.to_string();
-    let first = server.post(&format!("/api/v1/artifacts/{share}/comments"), &Auth::Key(key.clone()), &comment_body("seed"));
+    let first = server.post(
+        &format!("/api/v1/artifacts/{share}/comments"),
+        &Auth::Key(key.clone()),
+        &comment_body("seed"),
+    );
     let comment = first.json()["id"].as_str().ok_or("id")?.to_string();
 
     let base = server.url("");
@@ -117,7 +147,11 @@ fn a_mixed_load_of_64_connections_for_10_seconds_never_fails_with_a_5xx_or_a_loc
     let workers: Vec<_> = (0..CONNECTIONS)
         .map(|w| {
             let (base, share, comment) = (base.clone(), share.clone(), comment.clone());
-            let key = if w % 4 == 0 { agent_key.clone() } else { key.clone() };
+            let key = if w % 4 == 0 {
+                agent_key.clone()
+            } else {
+                key.clone()
+            };
             let (statuses, failures) = (statuses.clone(), failures.clone());
             thread::spawn(move || {
                 let agent = http();
@@ -125,13 +159,34 @@ fn a_mixed_load_of_64_connections_for_10_seconds_never_fails_with_a_5xx_or_a_loc
                 while Instant::now() < deadline {
                     n += 1;
                     let result = match (w + n as usize) % 8 {
-                        0 | 1 => agent.post(&format!("{base}/api/v1/artifacts/{share}/comments")).header("X-API-Key", &key).send_json(comment_body(&format!("w{w} n{n}"))),
-                        2 => agent.post(&format!("{base}/api/v1/comments/{comment}/replies")).header("X-API-Key", &key).send_json(json!({"content": format!("reply w{w} n{n}")})),
-                        3 => agent.patch(&format!("{base}/api/v1/comments/{comment}")).header("X-API-Key", &key).send_json(json!({"resolved": n % 2 == 0})),
-                        4 => agent.get(&format!("{base}/api/v1/artifacts/{share}/comments")).header("X-API-Key", &key).call(),
-                        5 => agent.get(&format!("{base}/api/v1/artifacts")).header("X-API-Key", &key).call(),
-                        6 => agent.get(&format!("{base}/api/v1/artifacts/{share}")).header("X-API-Key", &key).call(),
-                        _ => agent.get(&format!("{base}/api/v1/me")).header("X-API-Key", &key).call(),
+                        0 | 1 => agent
+                            .post(&format!("{base}/api/v1/artifacts/{share}/comments"))
+                            .header("X-API-Key", &key)
+                            .send_json(comment_body(&format!("w{w} n{n}"))),
+                        2 => agent
+                            .post(&format!("{base}/api/v1/comments/{comment}/replies"))
+                            .header("X-API-Key", &key)
+                            .send_json(json!({"content": format!("reply w{w} n{n}")})),
+                        3 => agent
+                            .patch(&format!("{base}/api/v1/comments/{comment}"))
+                            .header("X-API-Key", &key)
+                            .send_json(json!({"resolved": n % 2 == 0})),
+                        4 => agent
+                            .get(&format!("{base}/api/v1/artifacts/{share}/comments"))
+                            .header("X-API-Key", &key)
+                            .call(),
+                        5 => agent
+                            .get(&format!("{base}/api/v1/artifacts"))
+                            .header("X-API-Key", &key)
+                            .call(),
+                        6 => agent
+                            .get(&format!("{base}/api/v1/artifacts/{share}"))
+                            .header("X-API-Key", &key)
+                            .call(),
+                        _ => agent
+                            .get(&format!("{base}/api/v1/me"))
+                            .header("X-API-Key", &key)
+                            .call(),
                     };
                     match result {
                         Ok(mut resp) => {
@@ -139,10 +194,16 @@ fn a_mixed_load_of_64_connections_for_10_seconds_never_fails_with_a_5xx_or_a_loc
                             *statuses.lock().expect("lock").entry(status).or_default() += 1;
                             if status >= 500 || status == 401 {
                                 let body = resp.body_mut().read_to_string().unwrap_or_default();
-                                failures.lock().expect("lock").push(format!("{status}: {body}"));
+                                failures
+                                    .lock()
+                                    .expect("lock")
+                                    .push(format!("{status}: {body}"));
                             }
                         }
-                        Err(e) => failures.lock().expect("lock").push(format!("transport: {e}")),
+                        Err(e) => failures
+                            .lock()
+                            .expect("lock")
+                            .push(format!("transport: {e}")),
                     }
                 }
             })
@@ -150,18 +211,40 @@ fn a_mixed_load_of_64_connections_for_10_seconds_never_fails_with_a_5xx_or_a_loc
         .collect();
     // Another process writes at the same time: the CLI creating keys.
     for i in 0..5 {
-        let out = server.cli(&["key", "create", "--user", "ada@example.com", "--name", &format!("cli {i}")], "");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = server.cli(
+            &[
+                "key",
+                "create",
+                "--user",
+                "ada@example.com",
+                "--name",
+                &format!("cli {i}"),
+            ],
+            "",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     for w in workers {
         let _ = w.join();
     }
     let failures = failures.lock().expect("lock");
-    assert!(failures.is_empty(), "{} failures, first: {:?}", failures.len(), failures.first());
+    assert!(
+        failures.is_empty(),
+        "{} failures, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
     let statuses = statuses.lock().expect("lock");
     let total: u64 = statuses.values().sum();
     assert!(total > 1_000, "the load ran: {statuses:?}");
-    assert!(statuses.keys().all(|s| (200..300).contains(s)), "{statuses:?}");
+    assert!(
+        statuses.keys().all(|s| (200..300).contains(s)),
+        "{statuses:?}"
+    );
     let log = server.log();
     assert!(!log.to_lowercase().contains("database is locked"), "{log}");
     assert!(!log.contains("panicked"));

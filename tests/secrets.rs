@@ -18,25 +18,57 @@ fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestRe
     keep("setup session", &owner_cookie);
     let c = Auth::Cookie(owner_cookie.clone());
     let wrong = "a wrong password 7f3a";
-    server.post("/api/v1/session", &Auth::None, &json!({"email": "ada@example.com", "password": wrong}));
+    server.post(
+        "/api/v1/session",
+        &Auth::None,
+        &json!({"email": "ada@example.com", "password": wrong}),
+    );
     keep("wrong password", wrong);
     let second = server.sign_in("ada@example.com", OWNER_PASSWORD);
     keep("sign-in session", &second);
 
     let agent = server.create_agent(&c, "Claude", Some("coding"));
     let (_, user_key) = server.create_key(&owner_cookie, json!({"name": "mine"}));
-    let (agent_key_id, agent_key) = server.create_key(&owner_cookie, json!({"name": "claude", "agentId": agent}));
+    let (agent_key_id, agent_key) =
+        server.create_key(&owner_cookie, json!({"name": "claude", "agentId": agent}));
     keep("user key", &user_key);
     keep("agent key", &agent_key);
-    let out = server.cli(&["key", "create", "--user", "ada@example.com", "--name", "cli"], "");
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--name",
+            "cli",
+        ],
+        "",
+    );
     let cli_key = String::from_utf8(out.stdout)?.trim().to_string();
     keep("cli key", &cli_key);
     let cli_password = "cli-made password 91";
-    server.cli(&["user", "create", "--email", "ops@example.com", "--name", "Ops", "--password-stdin"], &format!("{cli_password}\n"));
+    server.cli(
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--password-stdin",
+        ],
+        &format!("{cli_password}\n"),
+    );
     keep("cli password", cli_password);
 
     let invite = server.post("/api/v1/team/invites", &c, &json!({})).json();
-    let invite_token = invite["url"].as_str().ok_or("url")?.split("token=").nth(1).ok_or("token")?.to_string();
+    let invite_token = invite["url"]
+        .as_str()
+        .ok_or("url")?
+        .split("token=")
+        .nth(1)
+        .ok_or("token")?
+        .to_string();
     keep("invite token", &invite_token);
     let bob_password = "bob's own password";
     let resp = server.post("/api/v1/invites/accept", &Auth::None, &json!({"token": invite_token, "email": "bob@example.com", "name": "Bob", "password": bob_password}));
@@ -44,18 +76,34 @@ fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestRe
     let bob_cookie = session_cookie(&resp).ok_or("bob session")?;
     keep("invited session", &bob_cookie);
     let new_password = "a brand new password";
-    server.put("/api/v1/account/password", &Auth::Cookie(bob_cookie.clone()), &json!({"currentPassword": bob_password, "newPassword": new_password}));
+    server.put(
+        "/api/v1/account/password",
+        &Auth::Cookie(bob_cookie.clone()),
+        &json!({"currentPassword": bob_password, "newPassword": new_password}),
+    );
     keep("changed password", new_password);
 
     for key in [&user_key, &agent_key, &cli_key] {
-        assert_eq!(server.get("/api/v1/me", &Auth::Key(key.clone())).status, 200);
-        assert_eq!(server.get("/api/v1/me", &Auth::Bearer(key.clone())).status, 200);
+        assert_eq!(
+            server.get("/api/v1/me", &Auth::Key(key.clone())).status,
+            200
+        );
+        assert_eq!(
+            server.get("/api/v1/me", &Auth::Bearer(key.clone())).status,
+            200
+        );
     }
-    let created = server.upload(&Auth::Key(agent_key.clone()), json!({"name": "Doc", "fileName": "index.html", "content": "<p>Monthly revenue</p>"}));
+    let created = server.upload(
+        &Auth::Key(agent_key.clone()),
+        json!({"name": "Doc", "fileName": "index.html", "content": "<p>Monthly revenue</p>"}),
+    );
     let share = created["shareToken"].as_str().ok_or("token")?.to_string();
     server.post(&format!("/api/v1/artifacts/{share}/comments"), &Auth::Key(agent_key.clone()), &json!({
         "content": "fine", "target": {"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly"}}}));
-    let location = server.get(&format!("/a/{share}/v/1/"), &c).header("location").ok_or("grant")?;
+    let location = server
+        .get(&format!("/a/{share}/v/1/"), &c)
+        .header("location")
+        .ok_or("grant")?;
     let grant = location.split('/').nth(2).ok_or("grant token")?.to_string();
     keep("viewing grant", &grant);
     assert_eq!(server.get(&location, &Auth::None).status, 200);
@@ -69,8 +117,14 @@ fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestRe
         let log = server.log();
         let files = database_bytes(&server.db);
         for (what, value) in &secrets {
-            assert!(!log.contains(value.as_str()), "{when}: the {what} is in the log");
-            assert!(!contains(&files, value.as_bytes()), "{when}: the {what} is in the database files");
+            assert!(
+                !log.contains(value.as_str()),
+                "{when}: the {what} is in the log"
+            );
+            assert!(
+                !contains(&files, value.as_bytes()),
+                "{when}: the {what} is in the database files"
+            );
         }
     };
     scan("while running", &server);
