@@ -765,10 +765,25 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
         c.stats(),
         json!({"commentCount": 2, "unresolvedCommentCount": 2})
     );
+    // Comments on a deleted version stop counting, and count again once it is restored.
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/versions", c.share),
+        &c.ada,
+        &json!({"fileName": "index.html", "content": "<h1>The Monthly revenue chart</h1>"}),
+    );
+    assert_eq!(resp.status, 201);
+    let on_v2 = c.comment(&c.bob, "on v2");
+    assert_eq!(c.stats(), json!({"commentCount": 3, "unresolvedCommentCount": 3}));
+    assert_eq!(c.server.delete(&format!("/api/v1/artifacts/{}/versions/1", c.share), &c.ada).status, 200);
+    assert_eq!(c.stats(), json!({"commentCount": 1, "unresolvedCommentCount": 1}));
+    c.server.patch(&format!("/api/v1/comments/{on_v2}"), &c.ada, &json!({"resolved": true}));
+    assert_eq!(c.stats(), json!({"commentCount": 1, "unresolvedCommentCount": 0}));
+    assert_eq!(c.server.post(&format!("/api/v1/artifacts/{}/versions/1/restore", c.share), &c.ada, &json!({})).status, 200);
+    assert_eq!(c.stats(), json!({"commentCount": 3, "unresolvedCommentCount": 2}));
     let listed = c.server.get("/api/v1/artifacts", &c.bob).json();
     assert_eq!(
         listed["artifacts"][0]["stats"],
-        json!({"commentCount": 2, "unresolvedCommentCount": 2})
+        json!({"commentCount": 3, "unresolvedCommentCount": 2})
     );
     assert_eq!(listed["artifacts"][0]["role"], "reviewer");
     Ok(())
