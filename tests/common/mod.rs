@@ -461,3 +461,257 @@ impl Server {
         )
     }
 }
+
+/// A response read off a raw socket (see `Server::raw_bytes` and `parse_responses`).
+#[derive(Debug, Clone)]
+pub struct RawResp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResp {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header called `name` (case-insensitive).
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+impl Server {
+    /// Opens a plain TCP connection to the server.
+    pub fn connect(&self) -> TcpStream {
+        TcpStream::connect(("127.0.0.1", self.port)).expect("connect")
+    }
+
+    /// Sends raw bytes and returns every byte the server answers before it closes the connection
+    /// (or resets it) or `timeout` passes without data.
+    pub fn raw_bytes(&self, bytes: &[u8], timeout: Duration) -> Vec<u8> {
+        let mut stream = self.connect();
+        stream.set_read_timeout(Some(timeout)).expect("timeout");
+        let _ = stream.write_all(bytes);
+        let mut out = Vec::new();
+        // Bytes read before an error (a reset, a timeout) are kept in `out`.
+        let _ = stream.read_to_end(&mut out);
+        out
+    }
+
+    /// Sends one raw request and parses the first answer, if there is a complete one.
+    pub fn raw_request(&self, bytes: &[u8], timeout: Duration) -> Option<RawResp> {
+        parse_responses(&self.raw_bytes(bytes, timeout))
+            .into_iter()
+            .next()
+    }
+
+    /// The `Host` header value this server answers to.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+fn find_subslice(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Parses every complete HTTP/1.x response in `bytes`, in order. Bodies are delimited by
+/// `Content-Length` or chunked transfer coding; a response with neither takes the rest. An
+/// incomplete trailing response is left out.
+pub fn parse_responses(bytes: &[u8]) -> Vec<RawResp> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let Some(head_end) = find_subslice(rest, b"\r\n\r\n") else {
+            break;
+        };
+        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let Some(status) = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse::<u16>().ok())
+        else {
+            break;
+        };
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let after = &rest[head_end + 4..];
+        let (body, consumed) = if find("transfer-encoding")
+            .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"))
+        {
+            let mut body = Vec::new();
+            let mut pos = 0;
+            let mut complete = false;
+            while let Some(line_end) = find_subslice(&after[pos..], b"\r\n") {
+                let size_text = String::from_utf8_lossy(&after[pos..pos + line_end]).into_owned();
+                let size =
+                    usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                        .unwrap_or(0);
+                pos += line_end + 2;
+                if size == 0 {
+                    // Trailers (none expected) end with an empty line.
+                    if let Some(end) = find_subslice(&after[pos..], b"\r\n") {
+                        pos += end + 2;
+                        complete = true;
+                    }
+                    break;
+                }
+                if after.len() < pos + size + 2 {
+                    break;
+                }
+                body.extend_from_slice(&after[pos..pos + size]);
+                pos += size + 2;
+            }
+            if !complete {
+                break;
+            }
+            (body, pos)
+        } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            if after.len() < len {
+                break;
+            }
+            (after[..len].to_vec(), len)
+        } else {
+            (after.to_vec(), after.len())
+        };
+        out.push(RawResp {
+            status,
+            headers,
+            body,
+        });
+        rest = &after[consumed..];
+    }
+    out
+}
+
+/// The tables a request can write to (every table but the append-only `audit_events`, where
+/// refused sign-ins are recorded on purpose).
+pub const CONTENT_TABLES: &[&str] = &[
+    "users",
+    "agents",
+    "api_keys",
+    "sessions",
+    "invites",
+    "artifacts",
+    "blobs",
+    "versions",
+    "version_files",
+    "comments",
+    "replies",
+    "access_grants",
+    "view_grants",
+];
+
+/// Every row of every table in `CONTENT_TABLES`, rendered as text and sorted, so two snapshots
+/// differ exactly when a row was added, removed or changed. Left out: `api_keys.last_used_at`
+/// (written on use, about once a minute, by design) and blob contents (their SHA-256 and size
+/// stand for them).
+pub fn db_snapshot(db: &rusqlite::Connection) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for table in CONTENT_TABLES {
+        let columns: Vec<String> = db
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .expect("table columns");
+        let select: Vec<String> = columns
+            .iter()
+            .filter(|c| !(*table == "api_keys" && *c == "last_used_at"))
+            .map(|c| {
+                if *table == "blobs" && c == "content" {
+                    "length(content)".to_string()
+                } else {
+                    format!("\"{c}\"")
+                }
+            })
+            .collect();
+        let sql = format!("SELECT {} FROM {table}", select.join(", "));
+        let mut stmt = db.prepare(&sql).expect("snapshot query");
+        let width = select.len();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |r| {
+                let mut cells = Vec::with_capacity(width);
+                for i in 0..width {
+                    let cell = match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                        rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            format!("{:?}", String::from_utf8_lossy(t))
+                        }
+                        rusqlite::types::ValueRef::Blob(b) => {
+                            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+                        }
+                    };
+                    cells.push(cell);
+                }
+                Ok(cells.join("|"))
+            })
+            .expect("snapshot rows")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("snapshot rows");
+        rows.sort();
+        out.insert((*table).to_string(), rows);
+    }
+    out
+}
+
+/// What changed between two snapshots, one line per table, or `None` when nothing did.
+pub fn snapshot_diff(
+    before: &std::collections::BTreeMap<String, Vec<String>>,
+    after: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Option<String> {
+    let mut lines = Vec::new();
+    for (table, rows) in before {
+        let empty = Vec::new();
+        let later = after.get(table).unwrap_or(&empty);
+        if rows != later {
+            let added: Vec<&String> = later.iter().filter(|r| !rows.contains(r)).collect();
+            let removed: Vec<&String> = rows.iter().filter(|r| !later.contains(r)).collect();
+            lines.push(format!(
+                "{table}: {} rows -> {} rows; added/changed {added:?}; removed/changed {removed:?}",
+                rows.len(),
+                later.len()
+            ));
+        }
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// Lines of a server log that show a panic or an ERROR.
+pub fn alarming_log_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("panicked") || l.contains(" ERROR "))
+        .map(str::to_string)
+        .collect()
+}
