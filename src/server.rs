@@ -156,31 +156,43 @@ where
         *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
         return response;
     }
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()));
-    match host {
-        Some(host) if site.host_allowed(&host) => {}
-        other => {
-            return ApiError::bad_request(
-                "host_not_allowed",
-                format!(
-                    "this server does not answer for the host {:?}; it serves {} (start it with --base-url to add a public name)",
-                    other.unwrap_or_default(),
-                    site.base_url
-                ),
-            )
-            .into_response();
-        }
+    if let Err(refusal) = check_target(&request, site) {
+        return refusal.into_response();
     }
     request.extensions_mut().insert(ClientAddr(peer.ip()));
     match service.call(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     }
+}
+
+/// Refuses, before routing, a request for another host (DNS rebinding): exactly one `Host`, and
+/// the authority of an absolute-form target when there is one, must name this server. (A request
+/// with both `Content-Length` and `Transfer-Encoding` never gets here ambiguous: hyper reads it as
+/// chunked, as RFC 9112 allows, and closes the connection after answering.)
+fn check_target(request: &hyper::Request<Incoming>, site: &Site) -> Result<(), ApiError> {
+    let headers = request.headers();
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = hosts.next().and_then(|h| h.to_str().ok());
+    if hosts.next().is_some() {
+        return Err(ApiError::bad_request(
+            "host_not_allowed",
+            "the request has more than one Host header",
+        ));
+    }
+    let authority = request.uri().authority().map(|a| a.as_str());
+    let named: Vec<&str> = [host, authority].into_iter().flatten().collect();
+    if named.is_empty() || named.iter().any(|h| !site.host_allowed(h)) {
+        return Err(ApiError::bad_request(
+            "host_not_allowed",
+            format!(
+                "this server does not answer for the host {:?}; it serves {} (start it with --base-url to add a public name)",
+                authority.or(host).unwrap_or_default(),
+                site.base_url
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// While the database has no account, opens the setup gate and logs the one-time link.

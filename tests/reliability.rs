@@ -170,7 +170,7 @@ fn a_mixed_load_of_64_connections_for_10_seconds_never_fails_with_a_5xx_or_a_loc
                         3 => agent
                             .patch(&format!("{base}/api/v1/comments/{comment}"))
                             .header("X-API-Key", &key)
-                            .send_json(json!({"resolved": n % 2 == 0})),
+                            .send_json(json!({"resolved": n.is_multiple_of(2)})),
                         4 => agent
                             .get(&format!("{base}/api/v1/artifacts/{share}/comments"))
                             .header("X-API-Key", &key)

@@ -278,6 +278,12 @@ fn not_latest(given: i64, latest: i64) -> StoreError {
 
 /// Parses and checks the target, naming the field at fault.
 fn parse_target(raw: &RawValue) -> Result<Target, ApiError> {
+    if !raw.get().starts_with('{') {
+        return Err(ApiError::bad_request(
+            "invalid_target",
+            "invalid request: target must be an object: {\"source\": ..., \"selector\": {...}}",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_str(raw.get());
     let target: Target = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -167,6 +167,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "this endpoint needs a JSON body",
         ));
     }
+    // Every body is an object. serde would also read a struct from an array, field by field in
+    // order, which no client means and which would slip past `deny_unknown_fields`.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Broken JSON is reported as such; well-formed JSON of another kind is the wrong shape.
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(json_error(&e, None));
+        }
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "the request body must be a JSON object, such as {\"name\": \"...\"}",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -217,6 +229,12 @@ mod tests {
         assert!(e.to_string().contains("unknown field `nmae`"), "{e}");
         let e = parse_json::<Named>(b"").unwrap_err();
         assert_eq!(e.code(), "missing_body");
+        let e = parse_json::<Named>(b"[\"x\"]").unwrap_err();
+        assert_eq!(
+            e.code(),
+            "invalid_request",
+            "an array is not read as a struct"
+        );
         let e = parse_json::<Named>(b"{\"name\": \"\xff\"}").unwrap_err();
         assert_eq!(e.code(), "invalid_json");
     }

@@ -104,10 +104,12 @@ async fn multipart(content_type: &str, body: Bytes) -> Result<UploadForm, ApiErr
             content = Some(UploadContent::Bytes(bytes.to_vec()));
             continue;
         }
-        let text = field
-            .text()
+        let bytes = field
+            .bytes()
             .await
             .map_err(|e| bad(format!("could not read the field {field_name:?}: {e}")))?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| bad(format!("the form field {field_name:?} is not valid UTF-8")))?;
         match field_name.as_str() {
             "name" => out.name = Some(text),
             "description" => out.description = Some(text),
