@@ -4,14 +4,15 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test lint test-rust test-browser browser-deps screenshot bench release clean
+.PHONY: run test lint test-rust test-browser browser-deps test-schema screenshot bench release clean
 
 ## Run the server on its embedded defaults (127.0.0.1:8787, ./artifact-review.db).
 run:
 	$(CARGO) run --release --
 
-## Everything CI runs: formatting and lints, unit and integration tests, browser tests.
-test: lint test-rust test-browser
+## Everything CI runs: formatting and lints, unit and integration tests (including the reliability
+## suite), browser tests, and the OpenAPI conformance run.
+test: lint test-rust test-browser test-schema
 
 lint:
 	$(CARGO) fmt --check
@@ -26,6 +27,11 @@ test-browser: browser-deps
 
 browser-deps:
 	scripts/install-browser-deps
+
+## Schemathesis (installed from PyPI into tests/schema/.venv) against the server's own openapi.json.
+test-schema:
+	$(CARGO) build
+	tests/schema/run.py
 
 ## Refresh the README's screenshot of the keys page (docs/keys-page.png) from a browser test run.
 screenshot: browser-deps
@@ -48,4 +54,4 @@ release:
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/browser/node_modules test-artifacts
+	rm -rf tests/browser/node_modules tests/schema/.venv test-artifacts
