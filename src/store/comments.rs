@@ -178,3 +178,72 @@ pub fn delete(conn: &Connection, id: i64, now: i64) -> StoreResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
+
+    fn count(_: &str) {
+        STATEMENTS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A version with `n` comments, each with two replies.
+    fn version_with(conn: &Connection, n: usize) -> i64 {
+        conn.execute_batch(
+            "INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES ('a@example.com', 'A', 'x', 'admin', 0, 0);
+             INSERT INTO artifacts (share_token, owner_id, name, created_at, updated_at)
+                 VALUES ('token-token-token', 1, 'A', 0, 0);
+             INSERT INTO versions (artifact_id, number, file_type, size, entry_point, created_at, created_user)
+                 VALUES (1, 1, 'html', 1, 'index.html', 0, 1);",
+        )
+        .expect("fixture rows");
+        for i in 0..n {
+            let id = insert(
+                conn,
+                &NewComment {
+                    artifact_id: 1,
+                    version_id: 1,
+                    user_id: 1,
+                    agent_id: None,
+                    content: &format!("comment {i}"),
+                    target: "{}",
+                },
+                0,
+            )
+            .expect("comment");
+            for r in 0..2 {
+                super::super::replies::insert(conn, id, 1, None, &format!("reply {r}"), 0)
+                    .expect("reply");
+            }
+        }
+        1
+    }
+
+    #[test]
+    fn listing_a_thread_runs_one_statement_per_table_however_many_comments() {
+        let mut statements = Vec::new();
+        for n in [1, 300] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut conn = Connection::open(dir.path().join("t.db")).expect("open");
+            super::super::schema::migrate(&mut conn).expect("schema");
+            let version = version_with(&conn, n);
+            conn.trace(Some(count));
+            STATEMENTS.store(0, Ordering::SeqCst);
+            let comments = list_for_version(&conn, version).expect("comments");
+            let replies = super::super::replies::list_for_version(&conn, version).expect("replies");
+            conn.trace(None);
+            assert_eq!((comments.len(), replies.len()), (n, 2 * n));
+            statements.push(STATEMENTS.load(Ordering::SeqCst));
+        }
+        assert_eq!(
+            statements,
+            vec![2, 2],
+            "one query for comments, one for replies"
+        );
+    }
+}
