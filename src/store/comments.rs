@@ -183,12 +183,16 @@ pub fn delete(conn: &Connection, id: i64, now: i64) -> StoreResult<()> {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use rusqlite::trace::{TraceEvent, TraceEventCodes};
+
     use super::*;
 
     static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
 
-    fn count(_: &str) {
-        STATEMENTS.fetch_add(1, Ordering::SeqCst);
+    fn count(event: TraceEvent<'_>) {
+        if let TraceEvent::Stmt(..) = event {
+            STATEMENTS.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     /// A version with `n` comments, each with two replies.
@@ -232,11 +236,11 @@ mod tests {
             let mut conn = Connection::open(dir.path().join("t.db")).expect("open");
             super::super::schema::migrate(&mut conn).expect("schema");
             let version = version_with(&conn, n);
-            conn.trace(Some(count));
+            conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(count));
             STATEMENTS.store(0, Ordering::SeqCst);
             let comments = list_for_version(&conn, version).expect("comments");
             let replies = super::super::replies::list_for_version(&conn, version).expect("replies");
-            conn.trace(None);
+            conn.trace_v2(TraceEventCodes::empty(), None);
             assert_eq!((comments.len(), replies.len()), (n, 2 * n));
             statements.push(STATEMENTS.load(Ordering::SeqCst));
         }
