@@ -773,13 +773,43 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
     );
     assert_eq!(resp.status, 201);
     let on_v2 = c.comment(&c.bob, "on v2");
-    assert_eq!(c.stats(), json!({"commentCount": 3, "unresolvedCommentCount": 3}));
-    assert_eq!(c.server.delete(&format!("/api/v1/artifacts/{}/versions/1", c.share), &c.ada).status, 200);
-    assert_eq!(c.stats(), json!({"commentCount": 1, "unresolvedCommentCount": 1}));
-    c.server.patch(&format!("/api/v1/comments/{on_v2}"), &c.ada, &json!({"resolved": true}));
-    assert_eq!(c.stats(), json!({"commentCount": 1, "unresolvedCommentCount": 0}));
-    assert_eq!(c.server.post(&format!("/api/v1/artifacts/{}/versions/1/restore", c.share), &c.ada, &json!({})).status, 200);
-    assert_eq!(c.stats(), json!({"commentCount": 3, "unresolvedCommentCount": 2}));
+    assert_eq!(
+        c.stats(),
+        json!({"commentCount": 3, "unresolvedCommentCount": 3})
+    );
+    assert_eq!(
+        c.server
+            .delete(&format!("/api/v1/artifacts/{}/versions/1", c.share), &c.ada)
+            .status,
+        200
+    );
+    assert_eq!(
+        c.stats(),
+        json!({"commentCount": 1, "unresolvedCommentCount": 1})
+    );
+    c.server.patch(
+        &format!("/api/v1/comments/{on_v2}"),
+        &c.ada,
+        &json!({"resolved": true}),
+    );
+    assert_eq!(
+        c.stats(),
+        json!({"commentCount": 1, "unresolvedCommentCount": 0})
+    );
+    assert_eq!(
+        c.server
+            .post(
+                &format!("/api/v1/artifacts/{}/versions/1/restore", c.share),
+                &c.ada,
+                &json!({})
+            )
+            .status,
+        200
+    );
+    assert_eq!(
+        c.stats(),
+        json!({"commentCount": 3, "unresolvedCommentCount": 2})
+    );
     let listed = c.server.get("/api/v1/artifacts", &c.bob).json();
     assert_eq!(
         listed["artifacts"][0]["stats"],
