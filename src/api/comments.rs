@@ -214,25 +214,26 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let id = state
         .store
         .write_content(move |conn| {
-            let visible = artifacts::visible(conn, &token, user_id)?.ok_or(StoreError::NotFound)?;
+            let access = artifacts::access(conn, &token, user_id)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
-            let artifact_id = visible.artifact.id;
-            if visible.first_view {
+            let artifact_id = access.artifact_id;
+            if access.first_view {
                 artifacts::mark_viewed(conn, artifact_id, user_id, now)?;
             }
-            let version = versions::latest(conn, artifact_id)?.ok_or(StoreError::NotFound)?;
-            if let Some(number) = wanted.filter(|n| *n != version.number) {
-                return Err(not_latest(number, version.number));
+            let (version_id, number) =
+                versions::latest_id(conn, artifact_id)?.ok_or(StoreError::NotFound)?;
+            if let Some(wanted) = wanted.filter(|n| *n != number) {
+                return Err(not_latest(wanted, number));
             }
-            if !blobs::exists(conn, version.id, &target.source)? {
-                let files = blobs::list(conn, version.id)?;
+            if !blobs::exists(conn, version_id, &target.source)? {
+                let files = blobs::list(conn, version_id)?;
                 let names: Vec<&str> = files.iter().take(20).map(|f| f.path.as_str()).collect();
                 return Err(StoreError::Refused {
                     code: "unknown_source",
                     message: format!(
                         "target.source {:?} is not a file of version {}; its files are: {}{}",
                         target.source,
-                        version.number,
+                        number,
                         names.join(", "),
                         if files.len() > 20 { ", …" } else { "" }
                     ),
@@ -242,7 +243,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
                 conn,
                 &NewComment {
                     artifact_id,
-                    version_id: version.id,
+                    version_id,
                     user_id,
                     agent_id,
                     content: &content,
@@ -255,7 +256,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
                 &ctx,
                 "comment.created",
                 ("comment", &id.to_string()),
-                &json!({ "artifactId": wire(artifact_id), "version": version.number, "source": target.source }),
+                &json!({ "artifactId": wire(artifact_id), "version": number, "source": target.source }),
                 now,
             )?;
             Ok(id)

@@ -238,6 +238,44 @@ pub fn take_version_number(conn: &Connection, id: i64, now: i64) -> StoreResult<
         .query_row(params![id, now], |r| r.get(0))?)
 }
 
+/// What a write needs to know about a caller's access to an artifact, in one indexed lookup
+/// (without the listing's counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub artifact_id: i64,
+    pub role: Role,
+    pub first_view: bool,
+}
+
+/// The caller's access to the live artifact with this share token, if any.
+pub fn access(conn: &Connection, share_token: &str, user_id: i64) -> StoreResult<Option<Access>> {
+    let row: Option<(i64, i64, Option<i64>, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT a.id, a.owner_id, g.id, g.viewed_at
+               FROM artifacts a
+               LEFT JOIN access_grants g
+                      ON g.artifact_id = a.id AND g.user_id = ?2 AND g.revoked_at IS NULL
+              WHERE a.share_token = ?1 AND a.deleted_at IS NULL",
+        )?
+        .query_row(params![share_token, user_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    Ok(match row {
+        Some((artifact_id, owner, _, _)) if owner == user_id => Some(Access {
+            artifact_id,
+            role: Role::Owner,
+            first_view: false,
+        }),
+        Some((artifact_id, _, Some(_), viewed_at)) => Some(Access {
+            artifact_id,
+            role: Role::Reviewer,
+            first_view: viewed_at.is_none(),
+        }),
+        _ => None,
+    })
+}
+
 /// Records that a reviewer opened the artifact (their grant moves from "added" to "viewed").
 pub fn mark_viewed(conn: &Connection, artifact_id: i64, user_id: i64, now: i64) -> StoreResult<()> {
     conn.prepare_cached(

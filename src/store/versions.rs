@@ -121,6 +121,17 @@ pub fn latest(conn: &Connection, artifact_id: i64) -> StoreResult<Option<Version
         .optional()?)
 }
 
+/// The id and number of the newest active version (without the attribution joins of `latest`).
+pub fn latest_id(conn: &Connection, artifact_id: i64) -> StoreResult<Option<(i64, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, number FROM versions
+              WHERE artifact_id = ?1 AND deleted_at IS NULL ORDER BY number DESC LIMIT 1",
+        )?
+        .query_row([artifact_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
 pub fn rename(conn: &Connection, id: i64, name: Option<&str>) -> StoreResult<()> {
     conn.prepare_cached("UPDATE versions SET name = ?2 WHERE id = ?1")?
         .execute(params![id, name])?;
