@@ -38,7 +38,7 @@ screenshot: browser-deps
 	$(CARGO) build
 	cd tests/browser && UPDATE_DOCS_SCREENSHOT=1 node --test --test-concurrency=1 keys.test.mjs
 
-## Measure the release server against the speed and memory targets (issue 6); about 6 minutes
+## Measure the release server against the speed and memory targets (issue 6); about 7 minutes
 ## after the build. Installs Debian's wrk if missing. Prints a Markdown table (also written to
 ## target/bench/last-run.md); `make bench BENCH_ARGS="--update BENCHMARKS.md"` also puts it in
 ## BENCHMARKS.md. See bench/README.md.

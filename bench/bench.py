@@ -11,10 +11,11 @@ Standard library only (Python 3.11) plus Debian's `wrk`. What it does, in order:
    benchmark adds 10 users, 100,000 keys and 5,000 artifacts x 200 comments = 1,000,000 comments
    straight into SQLite (server stopped; the schema's triggers keep the per-version counters).
 3. Load: one server on each database, both running for the whole phase. After a warm-up that also
-   tallies every status code, each round runs every (server, scenario) pair for --duration seconds
-   with wrk (2 threads, 64 keep-alive connections); rounds are interleaved and their order rotates,
-   so drift on this shared 2-core machine hits every row alike. Rows report medians over rounds;
-   ratios are against the baseline `GET /api/v1` of the same server in the same run.
+   tallies every status code, each round runs, per server, the baseline `GET /api/v1`, every
+   scenario (order rotated each round) and the baseline again, each for --duration seconds with wrk
+   (2 threads, 64 keep-alive connections). Rows report medians over rounds; a ratio is the median
+   over rounds of req/s / the mean of the two baselines bracketing the run, so that the drift of
+   this 2-core VM's speed cancels out.
 4. "Without any database write" for the wrong key: around every wrong-key run the benchmark reads
    the commit counter (iChange) of the WAL-index header in `<db>-shm` (SQLite increments it on every
    commit, by any connection), `PRAGMA data_version` on its own read-only connection (changes iff
@@ -963,14 +964,26 @@ def run_all(args, binary: Path, workdir: Path, R: dict) -> None:
                 raise BenchError(f"{s}/{n}: no {sc[n].expect} answer in the warm-up: {res.statuses}")
     R["warm"] = warm
 
+    # Each round, for each server (which goes first alternates): its baseline, its scenarios in an
+    # order that rotates from round to round, its baseline again. A scenario's ratio in a round is
+    # taken against the mean of the two baselines that bracket it, so that the machine's drift
+    # (its speed changes by 30% from one minute to the next) cancels out.
     cells = [(s, n) for s in plan for n in plan[s]]
     runs: dict[tuple[str, str], list[WrkResult]] = {c: [] for c in cells}
+    base_ref: dict[str, list[float]] = {s: [] for s in plan}
+    R["base_ref"] = base_ref
     repeated: list = []
     R["repeated"] = repeated
     for r in range(args.rounds):
-        shift = (r * len(cells)) // args.rounds
-        order = cells[shift:] + cells[:shift]
+        blocks = list(plan) if r % 2 == 0 else list(plan)[::-1]
+        order = []
+        for s in blocks:
+            assert plan[s][0] == "baseline"
+            scen = plan[s][1:]
+            k = r % len(scen)
+            order += [(s, "baseline")] + [(s, n) for n in scen[k:] + scen[:k]] + [(s, "baseline")]
         log(f"round {r + 1}/{args.rounds}: {len(order)} runs of {args.duration:g} s")
+        bracket: dict[str, list[float]] = {s: [] for s in plan}
         for s, n in order:
             for attempt in range(1 + args.retries):
                 res = measured(s, n, args.duration, check=False)
@@ -982,6 +995,10 @@ def run_all(args, binary: Path, workdir: Path, R: dict) -> None:
                 repeated.append((s, n, res))
                 log(f"  (repeated: other processes used more than {args.max_foreign:.0%} of the CPU)")
             runs[(s, n)].append(res)
+            if n == "baseline":
+                bracket[s].append(res.rps)
+        for s in plan:
+            base_ref[s].append(statistics.fmean(bracket[s]))
     R["runs"] = runs
     R["writes"] = writes
     R["load_status"] = {name: srv.status() for name, srv in servers.items()}
@@ -1022,8 +1039,11 @@ def render(R: dict, args) -> tuple[str, list[str]]:
              + f"; release binary {R['binary_mib']:.1f} MiB.")
     L.append(f"- Load: {info['wrk']}, {WRK_THREADS} threads, {CONNECTIONS} keep-alive connections. "
              f"Every (server, scenario) pair: a {args.warmup:g} s warm-up, then {args.rounds} rounds of "
-             f"{args.duration:g} s, interleaved with the baseline and rotated; figures are medians over rounds; "
-             f"ratios are scenario req/s ÷ baseline req/s of the same server.")
+             f"{args.duration:g} s. Each round runs, per server, the baseline, the scenarios (in an order rotated "
+             "every round) and the baseline again; the servers alternate which goes first. Figures are medians "
+             "over rounds (the baseline row: over all its runs). A ratio (vs baseline) is the median over rounds "
+             "of the scenario's req/s ÷ the mean of the two baseline runs that bracket it in its round, so that "
+             "the machine's drift (its speed changes by a third from one minute to the next) cancels out.")
     L.append("- Errors: socket errors (connect, read, write, timeout) plus answers other than the expected status "
              "(201 for POST, 401 for the wrong keys, else 200), summed over the rounds; the warm-up tallied every "
              "status code and is listed under the tables.")
@@ -1050,14 +1070,23 @@ def render(R: dict, args) -> tuple[str, list[str]]:
         return (f"{median([r.server_us for r in rs]):.1f} / {median([r.wrk_us for r in rs]):.1f} | "
                 f"{median([r.cores for r in rs]):.2f}")
 
-    base = {s: med(s, "baseline")[0] for s in plan}
+    def ratio_of(server: str, name: str) -> float:
+        """Median over rounds of req/s ÷ the mean of the two baselines bracketing it in its round."""
+        return median([r.rps / b for r, b in zip(runs[(server, name)], R["base_ref"][server])])
+
+    def versus_empty(name: str) -> float:
+        """Median over rounds of seeded req/s ÷ empty req/s, same scenario, same round."""
+        if name == "baseline":
+            return median([s / e for s, e in zip(R["base_ref"]["seeded"], R["base_ref"]["empty"])])
+        return median([s.rps / e.rps for s, e in zip(runs[("seeded", name)], runs[("empty", name)])])
+
     L.append("| scenario | req/s | p50 ms | p99 ms | errors | CPU µs/req server / wrk | cores busy | vs baseline "
              "| target | result |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
     tally = R["writes"]
     for name in plan["empty"]:
         rps, p50, p99, err = med("empty", name)
-        ratio = rps / base["empty"]
+        ratio = 1.0 if name == "baseline" else ratio_of("empty", name)
         row = [sc[name].label, fmt_int(rps), f"{p50:.2f}", f"{p99:.2f}", str(err), cpu("empty", name),
                f"{ratio:.2f}"]
         if name == "baseline":
@@ -1082,17 +1111,17 @@ def render(R: dict, args) -> tuple[str, list[str]]:
 
     L.append("")
     L.append(f"Seeded database ({fx['keys']:,} keys, {fx['comments']:,} comments), measured in the same rounds "
-             "as the table above; the target compares each row's median req/s with the same row on the empty "
-             "database (≥ 0.90 passes):")
+             "as the table above. The target compares each row with the same row on the empty database: median "
+             "over rounds of seeded req/s ÷ empty req/s in the same round (≥ 0.90 passes):")
     L.append("")
     L.append("| scenario | req/s | p50 ms | p99 ms | errors | CPU µs/req server / wrk | cores busy | vs baseline "
              "| vs empty database | target | result |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for name in plan["seeded"]:
         rps, p50, p99, err = med("seeded", name)
-        rel = rps / med("empty", name)[0]
+        rel = versus_empty(name)
         row = [sc[name].label, fmt_int(rps), f"{p50:.2f}", f"{p99:.2f}", str(err), cpu("seeded", name),
-               f"{rps / base['seeded']:.2f}", f"{rel:.2f}"]
+               f"{1.0 if name == 'baseline' else ratio_of('seeded', name):.2f}", f"{rel:.2f}"]
         if name == "baseline":
             row += ["—", "—"]
         else:
@@ -1162,13 +1191,19 @@ def render(R: dict, args) -> tuple[str, list[str]]:
              + (" (" + ", ".join(f"{s}/{n} at {r.foreign_cpu:.0%}" for s, n, r in rep) + ")" if rep else "")
              + ".")
     L.append("")
-    L.append("<details><summary>Per-round figures (req/s, p99 ms, CPU share of other processes)</summary>")
+    L.append("<details><summary>Per-round figures: req/s = ratio to the round's baselines (p99, CPU share of "
+             "other processes); for the baseline, its opening / closing runs</summary>")
     L.append("")
     L.append("| server | scenario | " + " | ".join(f"round {i + 1}" for i in range(args.rounds)) + " |")
     L.append("|---|---|" + "---:|" * args.rounds)
     for (s, n), rs in runs.items():
-        L.append(f"| {s} | {n} | " + " | ".join(f"{r.rps:,.0f} ({r.p99_ms:.2f} ms, {r.foreign_cpu:.0%})"
-                                                  for r in rs) + " |")
+        if n == "baseline":
+            cells = [f"{a.rps:,.0f} / {b.rps:,.0f} ({a.p99_ms:.2f} / {b.p99_ms:.2f} ms, "
+                     f"{max(a.foreign_cpu, b.foreign_cpu):.0%})" for a, b in zip(rs[0::2], rs[1::2])]
+        else:
+            cells = [f"{r.rps:,.0f} = {r.rps / ref:.2f} ({r.p99_ms:.2f} ms, {r.foreign_cpu:.0%})"
+                     for r, ref in zip(rs, R["base_ref"][s])]
+        L.append(f"| {s} | {n} | " + " | ".join(cells) + " |")
     L.append("")
     L.append("</details>")
     if R.get("problems"):
