@@ -465,7 +465,7 @@ fn bad_key_requests_get_a_4xx_that_names_the_problem() -> TestResult {
         (b"{\"name\": \"ok\"".to_vec(), "invalid_json", "JSON"),
         (b"{\"name\": \"\xff\xfe\"}".to_vec(), "invalid_json", "JSON"),
         (b"".to_vec(), "missing_body", "JSON"),
-        (b"[]".to_vec(), "invalid_request", "struct"),
+        (b"[]".to_vec(), "invalid_request", "object"),
     ];
     for (body, code, mention) in cases {
         let resp = server.request("POST", "/api/v1/keys", &c, Some(&body), &[]);

@@ -179,13 +179,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the request body must be a JSON object, such as {\"name\": \"...\"}",
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        json_error(e.inner(), (path != ".").then_some(path))
-    })?;
-    de.end().map_err(|e| json_error(&e, None))?;
-    Ok(value)
+    // The plain parser on the way in; only a refused body is parsed again, tracking the path, to
+    // name the field at fault.
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(plain) => {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            let error = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+                Err(e) => {
+                    let path = e.path().to_string();
+                    json_error(e.inner(), (path != ".").then_some(path))
+                }
+                Ok(_) => match de.end() {
+                    Err(e) => json_error(&e, None),
+                    Ok(()) => json_error(&plain, None),
+                },
+            };
+            Err(error)
+        }
+    }
 }
 
 fn json_error(e: &serde_json::Error, path: Option<String>) -> ApiError {
