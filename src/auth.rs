@@ -3,7 +3,8 @@
 //! throttle that records a key's last use about once a minute.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use warp::http::{header, Method};
 
@@ -32,16 +33,17 @@ pub struct AgentRef {
 #[derive(Debug, Clone)]
 pub enum Via {
     Session { session_id: i64, expires_at: i64 },
-    Key(Box<KeyRecord>),
+    Key(Arc<KeyRecord>),
 }
 
-/// An authenticated caller: always a user; an agent too when a key acts as one.
+/// An authenticated caller: always a user; an agent too when a key acts as one. The user and the
+/// key are shared with the identity cache, not copied per request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user: User,
+    pub user: Arc<User>,
     pub agent: Option<AgentRef>,
     pub via: Via,
-    pub ip: String,
+    pub ip: IpAddr,
 }
 
 impl Caller {
@@ -56,7 +58,7 @@ impl Caller {
             agent_id: self.agent.as_ref().map(|a| a.id),
             key_id,
             session_id,
-            ip: Some(self.ip.clone()),
+            ip: Some(self.ip.to_string()),
         }
     }
 
@@ -172,6 +174,7 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
                 .store
                 .read(move |conn| crate::store::keys::lookup(conn, &hash))
                 .await?
+                .map(Arc::new)
                 .ok_or_else(|| {
                     ApiError::unauthorized("invalid_key", "the API key is not valid: no such key")
                 })?;
@@ -182,7 +185,7 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
         }
     };
     let now = now_ms();
-    let mut key = found.key;
+    let mut key = found.key.clone();
     if let Some(at) = key.revoked_at {
         return Err(ApiError::unauthorized(
             "revoked_key",
@@ -215,7 +218,7 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
             .write_content(move |conn| crate::store::keys::touch(conn, id, now))
             .await?;
         state.identities.forget(&hash);
-        key.last_used_at = Some(now);
+        Arc::make_mut(&mut key).last_used_at = Some(now);
     }
     let agent = key.agent_id.map(|id| AgentRef {
         id,
@@ -223,10 +226,10 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
         role: key.agent_role.clone(),
     });
     Ok(Caller {
-        user: found.user,
+        user: found.user.clone(),
         agent,
-        via: Via::Key(Box::new(key)),
-        ip: req.ip(),
+        via: Via::Key(key),
+        ip: req.client,
     })
 }
 
@@ -239,7 +242,8 @@ async fn by_session(state: &AppState, req: &Request, token: String) -> Result<Ca
             let read = state
                 .store
                 .read(move |conn| crate::store::sessions::lookup(conn, &hash))
-                .await?;
+                .await?
+                .map(Arc::new);
             if let (Some(e), Some(session)) = (epoch, &read) {
                 state.identities.put_session(hash, e, session);
             }
@@ -258,13 +262,13 @@ async fn by_session(state: &AppState, req: &Request, token: String) -> Result<Ca
     };
     check_same_origin(state, req)?;
     Ok(Caller {
-        user: session.user,
+        user: session.user.clone(),
         agent: None,
         via: Via::Session {
             session_id: session.session_id,
             expires_at: session.expires_at,
         },
-        ip: req.ip(),
+        ip: req.client,
     })
 }
 

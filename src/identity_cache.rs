@@ -4,7 +4,7 @@
 //! ends the epoch and with it every entry.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::store::changes::Epoch;
 use crate::store::keys::KeyAuth;
@@ -15,8 +15,8 @@ const MAX_ENTRIES: usize = 50_000;
 
 #[derive(Debug, Clone)]
 enum Identity {
-    Key(Box<KeyAuth>),
-    Session(Box<SessionAuth>),
+    Key(Arc<KeyAuth>),
+    Session(Arc<SessionAuth>),
 }
 
 #[derive(Debug, Default)]
@@ -26,29 +26,29 @@ pub struct IdentityCache {
 
 impl IdentityCache {
     /// The key with this hash, if it was cached under `epoch`.
-    pub fn key(&self, hash: &[u8; 32], epoch: Epoch) -> Option<KeyAuth> {
+    pub fn key(&self, hash: &[u8; 32], epoch: Epoch) -> Option<Arc<KeyAuth>> {
         match self.get(hash, epoch)? {
-            Identity::Key(k) => Some(*k),
+            Identity::Key(k) => Some(k),
             Identity::Session(_) => None,
         }
     }
 
     /// The session with this token hash, if it was cached under `epoch`.
-    pub fn session(&self, hash: &[u8; 32], epoch: Epoch) -> Option<SessionAuth> {
+    pub fn session(&self, hash: &[u8; 32], epoch: Epoch) -> Option<Arc<SessionAuth>> {
         match self.get(hash, epoch)? {
-            Identity::Session(s) => Some(*s),
+            Identity::Session(s) => Some(s),
             Identity::Key(_) => None,
         }
     }
 
     /// Remembers a key read from the database under `epoch` (taken before the read).
-    pub fn put_key(&self, hash: [u8; 32], epoch: Epoch, key: &KeyAuth) {
-        self.put(hash, epoch, Identity::Key(Box::new(key.clone())));
+    pub fn put_key(&self, hash: [u8; 32], epoch: Epoch, key: &Arc<KeyAuth>) {
+        self.put(hash, epoch, Identity::Key(key.clone()));
     }
 
     /// Remembers a session read from the database under `epoch` (taken before the read).
-    pub fn put_session(&self, hash: [u8; 32], epoch: Epoch, session: &SessionAuth) {
-        self.put(hash, epoch, Identity::Session(Box::new(session.clone())));
+    pub fn put_session(&self, hash: [u8; 32], epoch: Epoch, session: &Arc<SessionAuth>) {
+        self.put(hash, epoch, Identity::Session(session.clone()));
     }
 
     /// Drops one entry (its row changed in a way the epoch does not track, e.g. a key's last use).

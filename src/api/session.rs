@@ -109,7 +109,7 @@ pub async fn current(state: AppState, req: Request) -> Result<Response, ApiError
         ));
     };
     Ok(reply::ok(&SessionView {
-        user: UserView::from(&caller.user),
+        user: UserView::from(&*caller.user),
         session: SessionInfo {
             id: super::ids::wire(session_id),
             expires_at,

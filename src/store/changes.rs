@@ -118,7 +118,9 @@ pub struct ForeignTracker {
 
 impl ForeignTracker {
     fn data_version(&self, conn: &Connection) -> Option<i64> {
-        conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
+        conn.prepare_cached("PRAGMA data_version")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+            .ok()
     }
 }
 

@@ -1,5 +1,7 @@
 //! API keys: only the SHA-256 of a key and its 8-character display prefix are ever stored.
 
+use std::sync::Arc;
+
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::audit::{self, AuditCtx};
@@ -72,11 +74,12 @@ impl KeyRecord {
     }
 }
 
-/// Everything authentication needs about a presented key, in one query.
+/// Everything authentication needs about a presented key, in one query. Shared (`Arc`) so a
+/// cached answer is handed to each request without copying its strings.
 #[derive(Debug, Clone)]
 pub struct KeyAuth {
-    pub key: KeyRecord,
-    pub user: User,
+    pub key: Arc<KeyRecord>,
+    pub user: Arc<User>,
     pub agent_deleted_at: Option<i64>,
 }
 
@@ -206,9 +209,9 @@ pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> StoreResult<Option<KeyAuth>
         ))?
         .query_row([&hash[..]], |r| {
             Ok(KeyAuth {
-                key: KeyRecord::from_row(r)?,
+                key: Arc::new(KeyRecord::from_row(r)?),
                 agent_deleted_at: r.get(KEY_COLUMN_COUNT)?,
-                user: User::from_row_at(r, KEY_COLUMN_COUNT + 1)?,
+                user: Arc::new(User::from_row_at(r, KEY_COLUMN_COUNT + 1)?),
             })
         })
         .optional()?)

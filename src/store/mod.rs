@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod audit;
 pub mod blobs;
 pub mod changes;
+mod checkpoint;
 pub mod comments;
 pub mod error;
 pub mod invites;
@@ -28,6 +29,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
 use changes::{ChangeWatch, Epoch};
+use checkpoint::Checkpointer;
 pub use error::{StoreError, StoreResult};
 pub use writer::Touches;
 use writer::Writer;
@@ -44,6 +46,7 @@ pub struct Store {
     readers: Pool,
     writer: Writer,
     watch: Arc<ChangeWatch>,
+    checkpointer: Arc<Checkpointer>,
 }
 
 impl Store {
@@ -52,6 +55,11 @@ impl Store {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
+        // Checkpoints happen in the background (see `checkpoint`), not inside the writer's
+        // commits; a reset WAL is cut back to 64 MB.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")?;
+        let checkpointer =
+            Arc::new(Checkpointer::start(path).map_err(|e| StoreError::Task(e.to_string()))?);
         let watch = Arc::new(ChangeWatch::open(path));
         let writer =
             Writer::start(conn, watch.clone()).map_err(|e| StoreError::Task(e.to_string()))?;
@@ -71,6 +79,7 @@ impl Store {
             readers,
             writer,
             watch,
+            checkpointer,
         })
     }
 
@@ -154,6 +163,7 @@ impl Store {
 
     /// Finishes queued writes, checkpoints the WAL into the database file and closes the writer.
     pub async fn close(&self) {
+        self.checkpointer.stop();
         self.writer.close().await;
     }
 

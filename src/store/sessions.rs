@@ -1,17 +1,19 @@
 //! Browser sessions: the cookie carries a random token; only its SHA-256 is stored.
 
+use std::sync::Arc;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::error::StoreResult;
 use super::users::{user_columns, User};
 
-/// A live session and its account.
+/// A live session and its account (shared, like `KeyAuth`).
 #[derive(Debug, Clone)]
 pub struct SessionAuth {
     pub session_id: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
-    pub user: User,
+    pub user: Arc<User>,
 }
 
 pub struct NewSession<'a> {
@@ -50,7 +52,7 @@ pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> StoreResult<Option<SessionA
                 session_id: r.get(0)?,
                 expires_at: r.get(1)?,
                 ended_at: r.get(2)?,
-                user: User::from_row_at(r, 3)?,
+                user: Arc::new(User::from_row_at(r, 3)?),
             })
         })
         .optional()?)

@@ -143,11 +143,13 @@ fn run(
         if sync {
             sync_pending.store(false, Ordering::SeqCst);
         }
-        let wrote = !batch.is_empty();
-        if wrote {
-            run_batch(&conn, batch);
-        }
-        if wrote || sync {
+        if !batch.is_empty() {
+            // Account for the commit before waking anyone: the answers trigger the next requests,
+            // which should find the identity cache's epoch already settled.
+            run_batch(&conn, batch, || {
+                watch.catch_up(&conn, &mut tracker, identities)
+            });
+        } else if sync {
             watch.catch_up(&conn, &mut tracker, identities);
         }
         if closing.is_some() {
@@ -164,7 +166,9 @@ fn run(
     }
 }
 
-fn run_batch(conn: &Connection, batch: Vec<Job>) {
+/// Runs the jobs in one transaction; `committed` runs right after COMMIT, before the results are
+/// delivered.
+fn run_batch(conn: &Connection, batch: Vec<Job>, committed_hook: impl FnOnce()) {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs drops their result senders: each caller wakes up with an error.
         log::error!("starting a write transaction failed: {e}");
@@ -192,6 +196,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
         let _ = exec(conn, "ROLLBACK");
         e.to_string()
     });
+    committed_hook();
     for deliver in deliveries {
         deliver(match &committed {
             Ok(()) => Ok(()),
