@@ -162,7 +162,6 @@ CREATE TABLE comments (
     deleted_at    INTEGER
 );
 CREATE INDEX comments_by_version ON comments (version_id, id);
-CREATE INDEX comments_by_artifact ON comments (artifact_id);
 
 -- Comments are never deleted from the table (soft delete), so inserts and updates keep the counts.
 CREATE TRIGGER comments_counted_on_insert AFTER INSERT ON comments

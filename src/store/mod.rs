@@ -55,9 +55,12 @@ impl Store {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
-        // Checkpoints happen in the background (see `checkpoint`), not inside the writer's
-        // commits; a reset WAL is cut back to 64 MB.
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")?;
+        // Most checkpointing happens in the background (see `checkpoint`); SQLite's own automatic
+        // checkpoint stays on as the bound on the WAL (4,000 pages, 16 MB, so that the background
+        // one usually gets there first), and a reset WAL is cut back to 64 MB.
+        conn.execute_batch(
+            "PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864;",
+        )?;
         let checkpointer =
             Arc::new(Checkpointer::start(path).map_err(|e| StoreError::Task(e.to_string()))?);
         let watch = Arc::new(ChangeWatch::open(path));
