@@ -12,7 +12,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -21,11 +20,6 @@ use super::error::{StoreError, StoreResult};
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 256;
-/// A batch this large means writes are queuing up.
-const BUSY_BATCH: usize = 4;
-/// Under load, how long the writer waits for more jobs, and how many it waits for at most.
-const GATHER: Duration = Duration::from_micros(300);
-const GATHER_TARGET: usize = 48;
 
 type Deliver = Box<dyn FnOnce(StoreResult<()>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
@@ -125,15 +119,11 @@ fn run(
     let mut tracker = ForeignTracker::default();
     watch.catch_up(&conn, &mut tracker, true);
     let mut closing = None;
-    let mut busy = false;
     while let Ok(first) = queue.recv() {
         let mut batch = Vec::new();
         let mut identities = false;
         let mut sync = false;
         let mut next = Some(first);
-        // Under load (the last batch held several jobs), wait a moment for more so that one
-        // commit serves many writes; an idle server commits a lone write at once.
-        let gather_until = busy.then(|| Instant::now() + GATHER);
         while let Some(message) = next.take() {
             match message {
                 Message::Write(job, touches) => {
@@ -148,15 +138,8 @@ fn run(
             }
             if batch.len() < MAX_BATCH {
                 next = queue.try_recv().ok();
-                if next.is_none() && batch.len() < GATHER_TARGET {
-                    if let Some(until) = gather_until {
-                        let left = until.saturating_duration_since(Instant::now());
-                        next = queue.recv_timeout(left).ok();
-                    }
-                }
             }
         }
-        busy = batch.len() >= BUSY_BATCH;
         if sync {
             sync_pending.store(false, Ordering::SeqCst);
         }
