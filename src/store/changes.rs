@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
+use tokio::sync::Notify;
 
 /// The WAL-index format this code understands (SQLite's WALINDEX_MAX_VERSION since 3.7.0).
 const WALINDEX_VERSION: u32 = 3_007_000;
@@ -36,6 +37,9 @@ pub struct ChangeWatch {
     /// Fingerprint of the WAL-index header as the writer last accounted for it; 0 = none yet.
     seen: AtomicU64,
     generation: AtomicU64,
+    /// Woken after every `catch_up`, for handlers that found the header moved and wait for the
+    /// writer to account for it rather than read the database.
+    settled: Notify,
 }
 
 impl ChangeWatch {
@@ -51,6 +55,7 @@ impl ChangeWatch {
             shm,
             seen: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            settled: Notify::new(),
         }
     }
 
@@ -63,6 +68,17 @@ impl ChangeWatch {
         } else {
             None
         }
+    }
+
+    /// Whether an epoch can ever be vouched for (there is a WAL-index file to watch).
+    pub fn watching(&self) -> bool {
+        self.shm.is_some()
+    }
+
+    /// Resolves at the next `catch_up` after this call. Create it *before* checking `epoch()`, so
+    /// that a catch-up in between is not missed (see `tokio::sync::Notify::notified`).
+    pub fn settled(&self) -> tokio::sync::futures::Notified<'_> {
+        self.settled.notified()
     }
 
     /// Called by the writer, holding no transaction, after its commits (or when asked): accounts
@@ -86,6 +102,7 @@ impl ChangeWatch {
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
         self.seen.store(fingerprint.unwrap_or(0), Ordering::SeqCst);
+        self.settled.notify_waiters();
     }
 
     /// A 64-bit fingerprint of the WAL-index header, if a consistent copy could be read.
@@ -181,10 +198,32 @@ mod tests {
         assert_ne!(watch.epoch(), Some(epoch), "own identity changes do");
     }
 
+    #[tokio::test]
+    async fn a_waiter_is_woken_by_the_next_catch_up() {
+        let (_dir, writer, _other, watch) = db();
+        let mut tracker = ForeignTracker::default();
+        watch.catch_up(&writer, &mut tracker, false);
+        let epoch = watch.epoch().expect("accounted for");
+        writer
+            .execute("INSERT INTO t VALUES (4)", [])
+            .expect("own commit");
+        assert_eq!(watch.epoch(), None);
+        let settled = watch.settled();
+        tokio::pin!(settled);
+        settled.as_mut().enable();
+        watch.catch_up(&writer, &mut tracker, false);
+        // A guard against hanging forever, not a timing assertion: the wake-up already happened.
+        tokio::time::timeout(std::time::Duration::from_secs(30), settled)
+            .await
+            .expect("catch_up wakes those waiting");
+        assert_eq!(watch.epoch(), Some(epoch));
+    }
+
     #[test]
     fn without_a_wal_index_nothing_is_vouched_for() {
         let dir = tempfile::tempdir().expect("temp dir");
         let watch = ChangeWatch::open(&dir.path().join("missing.db"));
         assert_eq!(watch.epoch(), None);
+        assert!(!watch.watching(), "so handlers do not wait for it either");
     }
 }
