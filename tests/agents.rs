@@ -152,19 +152,7 @@ fn agents_of_other_users_are_invisible() -> TestResult {
     let server = Server::start();
     let c = Auth::Cookie(server.setup_owner());
     let id = server.create_agent(&c, "Claude", None);
-    server.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            "bob@example.com",
-            "--name",
-            "Bob",
-            "--password-stdin",
-        ],
-        "bob password 1\n",
-    );
-    let bob = server.sign_in("bob@example.com", "bob password 1");
+    let bob = server.add_user("bob@example.com", "Bob", "bob password 1");
     let b = Auth::Cookie(bob.clone());
     assert_eq!(server.get("/api/v1/agents", &b).json()["agents"], json!([]));
     assert_eq!(

@@ -299,19 +299,10 @@ fn strangers_get_404_for_everything_about_an_artifact() -> TestResult {
         &Auth::Key(o.key.clone()),
         json!({"name": "Private", "fileName": "p.html", "content": "<p>secret</p>"}),
     ));
-    o.server.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            "eve@example.com",
-            "--name",
-            "Eve",
-            "--password-stdin",
-        ],
-        "eve password 1\n",
+    let eve = Auth::Cookie(
+        o.server
+            .add_user("eve@example.com", "Eve", "eve password 1"),
     );
-    let eve = Auth::Cookie(o.server.sign_in("eve@example.com", "eve password 1"));
     let base = format!("/api/v1/artifacts/{share}");
     for resp in [
         o.server.get(&base, &eve),
@@ -609,19 +600,9 @@ fn only_the_owner_publishes_versions() -> TestResult {
         &Auth::Key(o.key.clone()),
         json!({"name": "Mine", "fileName": "m.html", "content": "<p>m</p>"}),
     ));
-    o.server.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            "bob@example.com",
-            "--name",
-            "Bob",
-            "--password-stdin",
-        ],
-        "bob password 1\n",
-    );
-    let bob = o.server.sign_in("bob@example.com", "bob password 1");
+    let bob = o
+        .server
+        .add_user("bob@example.com", "Bob", "bob password 1");
     let resp = o.server.post(
         &format!("/api/v1/artifacts/{share}/versions"),
         &Auth::Cookie(bob),

@@ -26,27 +26,6 @@ fn key_for(server: &Server, cookie: &str, body: Value) -> Auth {
     Auth::Key(server.create_key(cookie, body).1)
 }
 
-fn account(server: &Server, email: &str, name: &str) -> String {
-    let out = server.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            email,
-            "--name",
-            name,
-            "--password-stdin",
-        ],
-        "a long password\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    server.sign_in(email, "a long password")
-}
-
 fn cast() -> Cast {
     let server = Server::start();
     let ada_cookie = server.setup_owner();
@@ -60,7 +39,7 @@ fn cast() -> Cast {
     );
     let created = server.upload(&ada, json!({"name": "Dashboard", "fileName": "index.html", "content": "<h1>The Monthly revenue chart</h1>"}));
     let share = created["shareToken"].as_str().expect("token").to_string();
-    let bob_cookie = account(&server, "bob@example.com", "Bob");
+    let bob_cookie = server.add_user("bob@example.com", "Bob", "a long password");
     let resp = server.post(
         &format!("/api/v1/artifacts/{share}/access"),
         &ada,
@@ -74,7 +53,7 @@ fn cast() -> Cast {
         &bob_cookie,
         json!({"name": "bobbot", "agentId": bob_bot_id}),
     );
-    let eve_cookie = account(&server, "eve@example.com", "Eve");
+    let eve_cookie = server.add_user("eve@example.com", "Eve", "a long password");
     let eve = key_for(&server, &eve_cookie, json!({"name": "eve"}));
     Cast {
         server,

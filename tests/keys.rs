@@ -387,24 +387,7 @@ fn a_key_can_act_as_an_agent_and_me_says_so() -> TestResult {
 fn keys_of_other_users_cannot_be_seen_or_revoked() -> TestResult {
     let (server, cookie) = owner();
     let (ada_key_id, ada_key) = server.create_key(&cookie, json!({"name": "Ada's"}));
-    let out = server.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            "bob@example.com",
-            "--name",
-            "Bob",
-            "--password-stdin",
-        ],
-        "bob password 123\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bob = server.sign_in("bob@example.com", "bob password 123");
+    let bob = server.add_user("bob@example.com", "Bob", "bob password 123");
     let bobs = server
         .get("/api/v1/keys?status=all", &Auth::Cookie(bob.clone()))
         .json();
@@ -569,19 +552,7 @@ fn a_cached_key_is_refused_right_after_its_agent_is_deleted_or_its_account_disab
     server.delete(&format!("/api/v1/agents/{agent}"), &c);
     assert_eq!(server.get("/api/v1/me", &Auth::Key(agent_key)).status, 401);
 
-    server.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            "bob@example.com",
-            "--name",
-            "Bob",
-            "--password-stdin",
-        ],
-        "bob password 1\n",
-    );
-    let bob = server.sign_in("bob@example.com", "bob password 1");
+    let bob = server.add_user("bob@example.com", "Bob", "bob password 1");
     let (_, bob_key) = server.create_key(&bob, json!({"name": "bob"}));
     for _ in 0..3 {
         assert_eq!(

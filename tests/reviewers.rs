@@ -54,20 +54,7 @@ impl Shared {
 }
 
 fn signup(server: &Server, email: &str) -> String {
-    let out = server.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            email,
-            "--name",
-            "Reviewer",
-            "--password-stdin",
-        ],
-        "reviewer password\n",
-    );
-    assert!(out.status.success());
-    server.sign_in(email, "reviewer password")
+    server.add_user(email, "Reviewer", "reviewer password")
 }
 
 #[test]

@@ -211,19 +211,9 @@ fn readers_without_a_session_are_sent_to_sign_in_and_strangers_get_404() -> Test
         assert!(location.starts_with("/login?next="), "{location}");
         assert!(location.contains(&s.share));
     }
-    s.server.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            "eve@example.com",
-            "--name",
-            "Eve",
-            "--password-stdin",
-        ],
-        "eve password 1\n",
-    );
-    let eve = s.server.sign_in("eve@example.com", "eve password 1");
+    let eve = s
+        .server
+        .add_user("eve@example.com", "Eve", "eve password 1");
     let resp = s.server.get(&path, &Auth::Cookie(eve.clone()));
     assert_eq!(resp.status, 404);
     assert_eq!(

@@ -285,6 +285,29 @@ impl Server {
         cli(&self.db, args, stdin)
     }
 
+    /// Creates another account with the CLI (as an admin on the host would) and signs it in;
+    /// returns its session cookie.
+    pub fn add_user(&self, email: &str, name: &str, password: &str) -> String {
+        let out = self.cli(
+            &[
+                "user",
+                "create",
+                "--email",
+                email,
+                "--name",
+                name,
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        );
+        assert!(
+            out.status.success(),
+            "user create {email}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.sign_in(email, password)
+    }
+
     /// Opens the database read-only, as another process would.
     pub fn open_db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
