@@ -83,10 +83,13 @@ CREATE TABLE audit_events (
     action      TEXT    NOT NULL,                 -- e.g. key.created, comment.resolved
     object_type TEXT,
     object_id   TEXT,
-    detail      TEXT                              -- JSON object, never a secret
+    detail      TEXT,                             -- JSON object, never a secret
+    artifact_id INTEGER REFERENCES artifacts (id) -- the artifact the event belongs to, if any
 );
 CREATE INDEX audit_by_user ON audit_events (user_id, id);
 CREATE INDEX audit_by_key ON audit_events (key_id, id) WHERE key_id IS NOT NULL;
+-- An artifact's events in order: its live event stream, resumable from any event id.
+CREATE INDEX audit_by_artifact ON audit_events (artifact_id, id) WHERE artifact_id IS NOT NULL;
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
 BEGIN
     SELECT RAISE(ABORT, 'audit events are append-only');
@@ -106,7 +109,8 @@ CREATE TABLE artifacts (
     next_version   INTEGER NOT NULL DEFAULT 1,     -- version numbers only grow, never reused
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL,
-    deleted_at     INTEGER
+    deleted_at     INTEGER,
+    activity_at    INTEGER NOT NULL DEFAULT 0      -- its newest event (kept by a trigger on audit_events)
 );
 CREATE INDEX artifacts_by_owner ON artifacts (owner_id, id);
 
@@ -221,3 +225,21 @@ CREATE TABLE view_grants (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX view_grants_by_expiry ON view_grants (expires_at);
+
+-- The newest activity of an artifact, for listing by activity. Access changes are the owner's
+-- administration, not activity on the artifact.
+CREATE TRIGGER audit_events_move_activity AFTER INSERT ON audit_events
+WHEN NEW.artifact_id IS NOT NULL AND NEW.action NOT LIKE 'access.%'
+BEGIN
+    UPDATE artifacts SET activity_at = NEW.created_at WHERE id = NEW.artifact_id;
+END;
+
+-- When each person last opened an artifact's review page, and the newest of its events then: what
+-- others did after that is "new" on the artifacts page.
+CREATE TABLE artifact_reads (
+    user_id     INTEGER NOT NULL REFERENCES users (id),
+    artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+    seen_at     INTEGER NOT NULL,
+    seen_event  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, artifact_id)
+) WITHOUT ROWID;

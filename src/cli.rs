@@ -4,13 +4,11 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use serde_json::json;
-
 use crate::clock::now_ms;
 use crate::config::{AgentCommand, KeyCommand, UserCommand};
 use crate::keys;
 use crate::password;
-use crate::store::audit::{self, AuditCtx};
+use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::keys::NewKeyRow;
 use crate::store::users::{NewUser, User};
 use crate::store::{agents, keys as key_store, users, Store, StoreError};
@@ -109,9 +107,12 @@ pub fn agent(store: &Store, command: AgentCommand, out: &mut impl Write) -> Resu
         audit::record(
             conn,
             &cli_ctx(owner.id),
-            "agent.created",
-            ("agent", &agent.id.to_string()),
-            &json!({ "name": agent.name, "role": agent.role, "via": "cli" }),
+            &AuditEvent::AgentCreated {
+                agent_id: agent.id,
+                name: &agent.name,
+                role: agent.role.as_deref(),
+                via: Some("cli"),
+            },
             now,
         )?;
         Ok(agent)

@@ -15,7 +15,8 @@ use crate::clock::now_ms;
 use crate::error::{not_found_as, ApiError};
 use crate::state::AppState;
 use crate::store::access::{self, Grant};
-use crate::store::{audit, StoreError};
+use crate::store::audit::{self, AuditEvent};
+use crate::store::StoreError;
 use crate::text;
 
 /// The one reviewer role.
@@ -95,9 +96,13 @@ pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiErr
             audit::record(
                 conn,
                 &ctx,
-                "access.granted",
-                ("access", &grant.id.to_string()),
-                &json!({ "artifactId": wire(artifact_id), "email": email, "role": CAN_COMMENT, "status": grant.status() }),
+                &AuditEvent::AccessGranted {
+                    artifact_id,
+                    grant_id: grant.id,
+                    email: &email,
+                    role: CAN_COMMENT,
+                    status: grant.status(),
+                },
                 now,
             )?;
             Ok(grant)
@@ -126,9 +131,11 @@ pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError>
                 audit::record(
                     conn,
                     &ctx,
-                    "access.revoked",
-                    ("access", &id.to_string()),
-                    &json!({ "artifactId": wire(artifact_id), "email": grant.email }),
+                    &AuditEvent::AccessRevoked {
+                        artifact_id,
+                        grant_id: id,
+                        email: &grant.email,
+                    },
                     now,
                 )?;
                 Ok(now)

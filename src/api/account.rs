@@ -15,7 +15,8 @@ use crate::auth;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{audit, sessions, users};
+use crate::store::audit::{self, AuditEvent};
+use crate::store::{sessions, users};
 use crate::text;
 
 #[derive(Deserialize)]
@@ -46,9 +47,11 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
             audit::record(
                 conn,
                 &ctx,
-                "account.updated",
-                ("user", &user_id.to_string()),
-                &json!({ "before": { "name": before }, "after": { "name": user.name } }),
+                &AuditEvent::AccountUpdated {
+                    user_id,
+                    before: &before,
+                    after: &user.name,
+                },
                 now,
             )?;
             Ok(user)
@@ -94,9 +97,10 @@ pub async fn change_password(state: AppState, mut req: Request) -> Result<Respon
             audit::record(
                 conn,
                 &ctx,
-                "account.password_changed",
-                ("user", &user_id.to_string()),
-                &json!({ "otherSessionsEnded": ended }),
+                &AuditEvent::PasswordChanged {
+                    user_id,
+                    other_sessions_ended: ended,
+                },
                 now,
             )?;
             Ok(ended)

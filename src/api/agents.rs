@@ -13,7 +13,8 @@ use crate::auth::{self, Caller};
 use crate::clock::now_ms;
 use crate::error::{not_found_as, ApiError};
 use crate::state::AppState;
-use crate::store::{agents, audit};
+use crate::store::agents;
+use crate::store::audit::{self, AuditEvent};
 use crate::text;
 
 #[derive(Deserialize)]
@@ -78,9 +79,12 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
             audit::record(
                 conn,
                 &ctx,
-                "agent.created",
-                ("agent", &agent.id.to_string()),
-                &json!({ "name": agent.name, "role": agent.role }),
+                &AuditEvent::AgentCreated {
+                    agent_id: agent.id,
+                    name: &agent.name,
+                    role: agent.role.as_deref(),
+                    via: None,
+                },
                 now,
             )?;
             Ok(agent)
@@ -120,12 +124,11 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
             audit::record(
                 conn,
                 &ctx,
-                "agent.updated",
-                ("agent", &id.to_string()),
-                &json!({
-                    "before": { "name": before.name, "role": before.role },
-                    "after": { "name": agent.name, "role": agent.role },
-                }),
+                &AuditEvent::AgentUpdated {
+                    agent_id: id,
+                    before: (&before.name, before.role.as_deref()),
+                    after: (&agent.name, agent.role.as_deref()),
+                },
                 now,
             )?;
             Ok(agent)
@@ -149,18 +152,21 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
                 audit::record(
                     conn,
                     &ctx,
-                    "key.revoked",
-                    ("key", &key_id.to_string()),
-                    &json!({ "reason": "agent deleted", "agentId": ids::wire(id) }),
+                    &AuditEvent::AgentKeyRevoked {
+                        key_id: *key_id,
+                        agent_id: id,
+                    },
                     now,
                 )?;
             }
             audit::record(
                 conn,
                 &ctx,
-                "agent.deleted",
-                ("agent", &id.to_string()),
-                &json!({ "name": agent.name, "revokedKeys": revoked.iter().map(|k| ids::wire(*k)).collect::<Vec<_>>() }),
+                &AuditEvent::AgentDeleted {
+                    agent_id: id,
+                    name: &agent.name,
+                    revoked_keys: &revoked,
+                },
                 now,
             )?;
             Ok((agent, revoked, now))

@@ -18,7 +18,7 @@ use crate::ingest::Prepared;
 use crate::secrets::random_token;
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, NewArtifact, Role};
-use crate::store::audit::{self, AuditCtx};
+use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::blobs::{self, NewFile};
 use crate::store::versions::{self, NewVersion, Version};
 use crate::store::StoreError;
@@ -288,9 +288,11 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
             audit::record(
                 conn,
                 &ctx,
-                "artifact.created",
-                ("artifact", &artifact_id.to_string()),
-                &json!({ "name": name, "shareToken": token }),
+                &AuditEvent::ArtifactCreated {
+                    artifact_id,
+                    name: &name,
+                    share_token: &token,
+                },
                 now,
             )?;
             Ok((
@@ -357,15 +359,14 @@ pub fn publish_version(
     audit::record(
         conn,
         ctx,
-        "version.created",
-        ("version", &version_id.to_string()),
-        &json!({
-            "artifactId": wire(artifact_id),
-            "number": number,
-            "fileType": prepared.file_type.as_str(),
-            "files": prepared.files.len(),
-            "size": prepared.upload_size,
-        }),
+        &AuditEvent::VersionCreated {
+            artifact_id,
+            version_id,
+            number,
+            file_type: prepared.file_type.as_str(),
+            files: prepared.files.len(),
+            size: prepared.upload_size,
+        },
         now,
     )?;
     Ok((version_id, number))
@@ -433,9 +434,11 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
             audit::record(
                 conn,
                 &ctx,
-                "artifact.updated",
-                ("artifact", &id.to_string()),
-                &json!({ "name": name, "description": description }),
+                &AuditEvent::ArtifactUpdated {
+                    artifact_id: id,
+                    name: name.as_deref(),
+                    description: description.as_deref(),
+                },
                 now,
             )?;
             Ok(updated)
@@ -458,9 +461,7 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
             audit::record(
                 conn,
                 &ctx,
-                "artifact.deleted",
-                ("artifact", &id.to_string()),
-                &serde_json::Value::Null,
+                &AuditEvent::ArtifactDeleted { artifact_id: id },
                 now,
             )?;
             Ok(now)

@@ -21,9 +21,10 @@ use crate::clock::now_ms;
 use crate::error::{not_found_as, ApiError};
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, Role};
+use crate::store::audit::{self, AuditEvent};
 use crate::store::comments::{self, Comment, NewComment};
 use crate::store::replies::{self, Reply};
-use crate::store::{audit, blobs, versions, StoreError};
+use crate::store::{blobs, versions, StoreError};
 use crate::target::Target;
 use crate::text;
 
@@ -254,9 +255,12 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
             audit::record(
                 conn,
                 &ctx,
-                "comment.created",
-                ("comment", &id.to_string()),
-                &json!({ "artifactId": wire(artifact_id), "version": number, "source": target.source }),
+                &AuditEvent::CommentCreated {
+                    artifact_id,
+                    comment_id: id,
+                    version: number,
+                    source: &target.source,
+                },
                 now,
             )?;
             Ok(id)
@@ -349,7 +353,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     };
     let user_id = caller.user.id;
     let ctx = caller.audit();
-    let id = comment.id;
+    let (id, artifact_id, version) = (comment.id, comment.artifact_id, comment.version_number);
     let (updated, thread) = state
         .store
         .write_content(move |conn| {
@@ -359,27 +363,30 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
                 audit::record(
                     conn,
                     &ctx,
-                    "comment.updated",
-                    ("comment", &id.to_string()),
-                    &serde_json::Value::Null,
+                    &AuditEvent::CommentUpdated {
+                        artifact_id,
+                        comment_id: id,
+                        version,
+                    },
                     now,
                 )?;
             }
             if let Some(resolved) = body.resolved {
                 if comments::set_resolved(conn, id, resolved, user_id, agent_id, now)? {
-                    let action = if resolved {
-                        "comment.resolved"
+                    let event = if resolved {
+                        AuditEvent::CommentResolved {
+                            artifact_id,
+                            comment_id: id,
+                            version,
+                        }
                     } else {
-                        "comment.unresolved"
+                        AuditEvent::CommentUnresolved {
+                            artifact_id,
+                            comment_id: id,
+                            version,
+                        }
                     };
-                    audit::record(
-                        conn,
-                        &ctx,
-                        action,
-                        ("comment", &id.to_string()),
-                        &serde_json::Value::Null,
-                        now,
-                    )?;
+                    audit::record(conn, &ctx, &event, now)?;
                 }
             }
             let updated = comments::get(conn, id)?.ok_or(StoreError::NotFound)?;
@@ -402,7 +409,7 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
         ));
     }
     let ctx = caller.audit();
-    let id = comment.id;
+    let (id, artifact_id, version) = (comment.id, comment.artifact_id, comment.version_number);
     let deleted_at = state
         .store
         .write_content(move |conn| {
@@ -411,9 +418,11 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
             audit::record(
                 conn,
                 &ctx,
-                "comment.deleted",
-                ("comment", &id.to_string()),
-                &serde_json::Value::Null,
+                &AuditEvent::CommentDeleted {
+                    artifact_id,
+                    comment_id: id,
+                    version,
+                },
                 now,
             )?;
             Ok(now)
@@ -439,7 +448,7 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
     let user_id = caller.user.id;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
-    let comment_id = comment.id;
+    let (comment_id, artifact_id) = (comment.id, comment.artifact_id);
     let id = state
         .store
         .write_content(move |conn| {
@@ -450,9 +459,11 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
             audit::record(
                 conn,
                 &ctx,
-                "reply.created",
-                ("reply", &id.to_string()),
-                &json!({ "commentId": wire(comment_id) }),
+                &AuditEvent::ReplyCreated {
+                    artifact_id,
+                    reply_id: id,
+                    comment_id,
+                },
                 now,
             )?;
             Ok(id)
@@ -490,7 +501,7 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
     }
     let content = text::body("content", &body.content, text::REPLY_MAX)?;
     let ctx = caller.audit();
-    let id = found.id;
+    let (id, artifact_id, comment_id) = (found.id, found.artifact_id, found.comment_id);
     let updated = state
         .store
         .write_content(move |conn| {
@@ -499,9 +510,11 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
             audit::record(
                 conn,
                 &ctx,
-                "reply.updated",
-                ("reply", &id.to_string()),
-                &serde_json::Value::Null,
+                &AuditEvent::ReplyUpdated {
+                    artifact_id,
+                    reply_id: id,
+                    comment_id,
+                },
                 now,
             )?;
             replies::get(conn, id)?.ok_or(StoreError::NotFound)
@@ -525,7 +538,7 @@ pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, Api
         ));
     }
     let ctx = caller.audit();
-    let id = found.id;
+    let (id, artifact_id, comment_id) = (found.id, found.artifact_id, found.comment_id);
     let deleted_at = state
         .store
         .write_content(move |conn| {
@@ -534,9 +547,11 @@ pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, Api
             audit::record(
                 conn,
                 &ctx,
-                "reply.deleted",
-                ("reply", &id.to_string()),
-                &serde_json::Value::Null,
+                &AuditEvent::ReplyDeleted {
+                    artifact_id,
+                    reply_id: id,
+                    comment_id,
+                },
                 now,
             )?;
             Ok(now)

@@ -15,7 +15,7 @@ use crate::clock::{now_ms, DAY_MS};
 use crate::error::ApiError;
 use crate::secrets::random_token;
 use crate::state::AppState;
-use crate::store::audit::{self, AuditCtx};
+use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::sessions::{self, NewSession};
 use crate::store::users::{self, User};
 
@@ -67,16 +67,13 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
                 ip: Some(req.ip()),
                 ..AuditCtx::default()
             };
-            let detail = json!({ "email": email, "reason": "wrong email or password" });
             state
                 .store
                 .write_content(move |conn| {
                     audit::record(
                         conn,
                         &ctx,
-                        "session.failed",
-                        ("user", &email),
-                        &detail,
+                        &AuditEvent::SessionFailed { email: &email },
                         now_ms(),
                     )
                 })
@@ -126,14 +123,7 @@ pub async fn sign_out(state: AppState, req: Request) -> Result<Response, ApiErro
         .write(move |conn| {
             let now = now_ms();
             sessions::end(conn, session_id, now)?;
-            audit::record(
-                conn,
-                &ctx,
-                "session.ended",
-                ("session", &session_id.to_string()),
-                &serde_json::Value::Null,
-                now,
-            )
+            audit::record(conn, &ctx, &AuditEvent::SessionEnded { session_id }, now)
         })
         .await?;
     Ok(reply::with_cookie(
@@ -193,14 +183,7 @@ pub async fn start(
                 ip: Some(ip.clone()),
                 ..AuditCtx::default()
             };
-            audit::record(
-                conn,
-                &ctx,
-                "session.created",
-                ("session", &session_id.to_string()),
-                &serde_json::Value::Null,
-                now,
-            )?;
+            audit::record(conn, &ctx, &AuditEvent::SessionCreated { session_id }, now)?;
             Ok((session_id, expires_at))
         })
         .await?;

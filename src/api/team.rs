@@ -16,7 +16,7 @@ use crate::clock::{now_ms, DAY_MS};
 use crate::error::{not_found_as, ApiError};
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
-use crate::store::audit;
+use crate::store::audit::{self, AuditEvent};
 use crate::store::invites::{self, Invite};
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;
@@ -106,19 +106,18 @@ pub async fn update_member(state: AppState, mut req: Request) -> Result<Response
         .write(move |conn| {
             let now = now_ms();
             let user = users::set_disabled(conn, id, body.disabled, now)?;
-            let action = if body.disabled {
-                "user.disabled"
+            let event = if body.disabled {
+                AuditEvent::UserDisabled {
+                    user_id: id,
+                    email: &user.email,
+                }
             } else {
-                "user.enabled"
+                AuditEvent::UserEnabled {
+                    user_id: id,
+                    email: &user.email,
+                }
             };
-            audit::record(
-                conn,
-                &ctx,
-                action,
-                ("user", &id.to_string()),
-                &json!({ "email": user.email }),
-                now,
-            )?;
+            audit::record(conn, &ctx, &event, now)?;
             Ok(user)
         })
         .await
@@ -170,9 +169,10 @@ pub async fn create_invite(state: AppState, mut req: Request) -> Result<Response
             audit::record(
                 conn,
                 &ctx,
-                "invite.created",
-                ("invite", &invite.id.to_string()),
-                &json!({ "role": role }),
+                &AuditEvent::InviteCreated {
+                    invite_id: invite.id,
+                    role,
+                },
                 now,
             )?;
             Ok(invite)
@@ -202,9 +202,7 @@ pub async fn revoke_invite(state: AppState, req: Request) -> Result<Response, Ap
                 audit::record(
                     conn,
                     &ctx,
-                    "invite.revoked",
-                    ("invite", &id.to_string()),
-                    &serde_json::Value::Null,
+                    &AuditEvent::InviteRevoked { invite_id: id },
                     now,
                 )?;
             }

@@ -17,8 +17,9 @@ use crate::error::{not_found_as, ApiError};
 use crate::secrets::hex;
 use crate::state::AppState;
 use crate::store::artifacts::Artifact;
+use crate::store::audit::{self, AuditEvent};
 use crate::store::versions::{self, Version};
-use crate::store::{audit, blobs, StoreError};
+use crate::store::{blobs, StoreError};
 
 /// A version number from the path: `3` or `v3`. Anything else is a 400 naming what was given.
 pub fn parse_number(raw: &str) -> Result<i64, ApiError> {
@@ -131,9 +132,13 @@ pub async fn rename(state: AppState, mut req: Request) -> Result<Response, ApiEr
             audit::record(
                 conn,
                 &ctx,
-                "version.renamed",
-                ("version", &version.id.to_string()),
-                &json!({ "number": version.number, "before": version.name, "after": stored }),
+                &AuditEvent::VersionRenamed {
+                    artifact_id: version.artifact_id,
+                    version_id: version.id,
+                    number: version.number,
+                    before: version.name.as_deref(),
+                    after: stored.as_deref(),
+                },
                 now,
             )
         })
@@ -158,9 +163,11 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
                 audit::record(
                     conn,
                     &ctx,
-                    "version.deleted",
-                    ("version", &version.id.to_string()),
-                    &json!({ "artifactId": wire(artifact_id), "number": number }),
+                    &AuditEvent::VersionDeleted {
+                        artifact_id,
+                        version_id: version.id,
+                        number,
+                    },
                     now,
                 )?;
                 Ok(now)
@@ -191,9 +198,11 @@ pub async fn restore(state: AppState, req: Request) -> Result<Response, ApiError
                 audit::record(
                     conn,
                     &ctx,
-                    "version.restored",
-                    ("version", &version.id.to_string()),
-                    &json!({ "artifactId": wire(artifact_id), "number": number }),
+                    &AuditEvent::VersionRestored {
+                        artifact_id,
+                        version_id: version.id,
+                        number,
+                    },
                     now_ms(),
                 )?;
             }

@@ -57,24 +57,450 @@ impl Event {
     }
 }
 
-/// Appends an event. `detail` is a JSON object and must never hold a secret.
+/// One change worth recording, with the object it concerns. Each variant knows its action code
+/// (`comment.created`...), its object, the artifact it belongs to (if any, which makes it part of
+/// that artifact's event stream and moves its activity time), and its detail (never a secret).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuditEvent<'a> {
+    UserCreated {
+        user_id: i64,
+        via: &'a str,
+        role: &'a str,
+        invite_id: Option<i64>,
+    },
+    UserDisabled {
+        user_id: i64,
+        email: &'a str,
+    },
+    UserEnabled {
+        user_id: i64,
+        email: &'a str,
+    },
+    AccountUpdated {
+        user_id: i64,
+        before: &'a str,
+        after: &'a str,
+    },
+    PasswordChanged {
+        user_id: i64,
+        other_sessions_ended: usize,
+    },
+    SessionCreated {
+        session_id: i64,
+    },
+    SessionEnded {
+        session_id: i64,
+    },
+    SessionFailed {
+        email: &'a str,
+    },
+    InviteCreated {
+        invite_id: i64,
+        role: &'a str,
+    },
+    InviteRevoked {
+        invite_id: i64,
+    },
+    AgentCreated {
+        agent_id: i64,
+        name: &'a str,
+        role: Option<&'a str>,
+        via: Option<&'a str>,
+    },
+    AgentUpdated {
+        agent_id: i64,
+        before: (&'a str, Option<&'a str>),
+        after: (&'a str, Option<&'a str>),
+    },
+    AgentDeleted {
+        agent_id: i64,
+        name: &'a str,
+        revoked_keys: &'a [i64],
+    },
+    KeyCreated {
+        key_id: i64,
+        name: &'a str,
+        prefix: &'a str,
+        agent_id: Option<i64>,
+        expires_at: Option<i64>,
+        via: Option<&'a str>,
+    },
+    KeyRevoked {
+        key_id: i64,
+        name: &'a str,
+        prefix: &'a str,
+        via: Option<&'a str>,
+    },
+    /// A key revoked because the agent it acts as was deleted.
+    AgentKeyRevoked {
+        key_id: i64,
+        agent_id: i64,
+    },
+    ArtifactCreated {
+        artifact_id: i64,
+        name: &'a str,
+        share_token: &'a str,
+    },
+    ArtifactUpdated {
+        artifact_id: i64,
+        name: Option<&'a str>,
+        description: Option<&'a str>,
+    },
+    ArtifactDeleted {
+        artifact_id: i64,
+    },
+    VersionCreated {
+        artifact_id: i64,
+        version_id: i64,
+        number: i64,
+        file_type: &'a str,
+        files: usize,
+        size: u64,
+    },
+    VersionRenamed {
+        artifact_id: i64,
+        version_id: i64,
+        number: i64,
+        before: Option<&'a str>,
+        after: Option<&'a str>,
+    },
+    VersionDeleted {
+        artifact_id: i64,
+        version_id: i64,
+        number: i64,
+    },
+    VersionRestored {
+        artifact_id: i64,
+        version_id: i64,
+        number: i64,
+    },
+    CommentCreated {
+        artifact_id: i64,
+        comment_id: i64,
+        version: i64,
+        source: &'a str,
+    },
+    CommentUpdated {
+        artifact_id: i64,
+        comment_id: i64,
+        version: i64,
+    },
+    CommentResolved {
+        artifact_id: i64,
+        comment_id: i64,
+        version: i64,
+    },
+    CommentUnresolved {
+        artifact_id: i64,
+        comment_id: i64,
+        version: i64,
+    },
+    CommentDeleted {
+        artifact_id: i64,
+        comment_id: i64,
+        version: i64,
+    },
+    ReplyCreated {
+        artifact_id: i64,
+        reply_id: i64,
+        comment_id: i64,
+    },
+    ReplyUpdated {
+        artifact_id: i64,
+        reply_id: i64,
+        comment_id: i64,
+    },
+    ReplyDeleted {
+        artifact_id: i64,
+        reply_id: i64,
+        comment_id: i64,
+    },
+    AccessGranted {
+        artifact_id: i64,
+        grant_id: i64,
+        email: &'a str,
+        role: &'a str,
+        status: &'a str,
+    },
+    AccessRevoked {
+        artifact_id: i64,
+        grant_id: i64,
+        email: &'a str,
+    },
+}
+
+impl AuditEvent<'_> {
+    /// The stable action code stored and shown in the activity trail.
+    pub fn action(&self) -> &'static str {
+        use AuditEvent::*;
+        match self {
+            UserCreated { .. } => "user.created",
+            UserDisabled { .. } => "user.disabled",
+            UserEnabled { .. } => "user.enabled",
+            AccountUpdated { .. } => "account.updated",
+            PasswordChanged { .. } => "account.password_changed",
+            SessionCreated { .. } => "session.created",
+            SessionEnded { .. } => "session.ended",
+            SessionFailed { .. } => "session.failed",
+            InviteCreated { .. } => "invite.created",
+            InviteRevoked { .. } => "invite.revoked",
+            AgentCreated { .. } => "agent.created",
+            AgentUpdated { .. } => "agent.updated",
+            AgentDeleted { .. } => "agent.deleted",
+            KeyCreated { .. } => "key.created",
+            KeyRevoked { .. } | AgentKeyRevoked { .. } => "key.revoked",
+            ArtifactCreated { .. } => "artifact.created",
+            ArtifactUpdated { .. } => "artifact.updated",
+            ArtifactDeleted { .. } => "artifact.deleted",
+            VersionCreated { .. } => "version.created",
+            VersionRenamed { .. } => "version.renamed",
+            VersionDeleted { .. } => "version.deleted",
+            VersionRestored { .. } => "version.restored",
+            CommentCreated { .. } => "comment.created",
+            CommentUpdated { .. } => "comment.updated",
+            CommentResolved { .. } => "comment.resolved",
+            CommentUnresolved { .. } => "comment.unresolved",
+            CommentDeleted { .. } => "comment.deleted",
+            ReplyCreated { .. } => "reply.created",
+            ReplyUpdated { .. } => "reply.updated",
+            ReplyDeleted { .. } => "reply.deleted",
+            AccessGranted { .. } => "access.granted",
+            AccessRevoked { .. } => "access.revoked",
+        }
+    }
+
+    /// The kind and id of the object the event is about.
+    fn object(&self) -> (&'static str, String) {
+        use AuditEvent::*;
+        match self {
+            UserCreated { user_id, .. }
+            | UserDisabled { user_id, .. }
+            | UserEnabled { user_id, .. }
+            | AccountUpdated { user_id, .. }
+            | PasswordChanged { user_id, .. } => ("user", user_id.to_string()),
+            SessionCreated { session_id } | SessionEnded { session_id } => {
+                ("session", session_id.to_string())
+            }
+            SessionFailed { email } => ("user", email.to_string()),
+            InviteCreated { invite_id, .. } | InviteRevoked { invite_id } => {
+                ("invite", invite_id.to_string())
+            }
+            AgentCreated { agent_id, .. }
+            | AgentUpdated { agent_id, .. }
+            | AgentDeleted { agent_id, .. } => ("agent", agent_id.to_string()),
+            KeyCreated { key_id, .. }
+            | KeyRevoked { key_id, .. }
+            | AgentKeyRevoked { key_id, .. } => ("key", key_id.to_string()),
+            ArtifactCreated { artifact_id, .. }
+            | ArtifactUpdated { artifact_id, .. }
+            | ArtifactDeleted { artifact_id } => ("artifact", artifact_id.to_string()),
+            VersionCreated { version_id, .. }
+            | VersionRenamed { version_id, .. }
+            | VersionDeleted { version_id, .. }
+            | VersionRestored { version_id, .. } => ("version", version_id.to_string()),
+            CommentCreated { comment_id, .. }
+            | CommentUpdated { comment_id, .. }
+            | CommentResolved { comment_id, .. }
+            | CommentUnresolved { comment_id, .. }
+            | CommentDeleted { comment_id, .. } => ("comment", comment_id.to_string()),
+            ReplyCreated { reply_id, .. }
+            | ReplyUpdated { reply_id, .. }
+            | ReplyDeleted { reply_id, .. } => ("reply", reply_id.to_string()),
+            AccessGranted { grant_id, .. } | AccessRevoked { grant_id, .. } => {
+                ("access", grant_id.to_string())
+            }
+        }
+    }
+
+    /// The artifact the event belongs to, if any.
+    pub fn artifact_id(&self) -> Option<i64> {
+        use AuditEvent::*;
+        match self {
+            ArtifactCreated { artifact_id, .. }
+            | ArtifactUpdated { artifact_id, .. }
+            | ArtifactDeleted { artifact_id }
+            | VersionCreated { artifact_id, .. }
+            | VersionRenamed { artifact_id, .. }
+            | VersionDeleted { artifact_id, .. }
+            | VersionRestored { artifact_id, .. }
+            | CommentCreated { artifact_id, .. }
+            | CommentUpdated { artifact_id, .. }
+            | CommentResolved { artifact_id, .. }
+            | CommentUnresolved { artifact_id, .. }
+            | CommentDeleted { artifact_id, .. }
+            | ReplyCreated { artifact_id, .. }
+            | ReplyUpdated { artifact_id, .. }
+            | ReplyDeleted { artifact_id, .. }
+            | AccessGranted { artifact_id, .. }
+            | AccessRevoked { artifact_id, .. } => Some(*artifact_id),
+            _ => None,
+        }
+    }
+
+    /// What else is worth keeping about the event (a JSON object), if anything.
+    fn detail(&self) -> Option<serde_json::Value> {
+        use serde_json::json;
+        use AuditEvent::*;
+        let id = |v: i64| v.to_string();
+        let value = match self {
+            UserCreated {
+                via,
+                role,
+                invite_id,
+                ..
+            } => {
+                json!({ "via": via, "role": role, "inviteId": invite_id.map(id) })
+            }
+            UserDisabled { email, .. } | UserEnabled { email, .. } => json!({ "email": email }),
+            AccountUpdated { before, after, .. } => {
+                json!({ "before": { "name": before }, "after": { "name": after } })
+            }
+            PasswordChanged {
+                other_sessions_ended,
+                ..
+            } => {
+                json!({ "otherSessionsEnded": other_sessions_ended })
+            }
+            SessionFailed { email } => {
+                json!({ "email": email, "reason": "wrong email or password" })
+            }
+            InviteCreated { role, .. } => json!({ "role": role }),
+            AgentCreated {
+                name, role, via, ..
+            } => match via {
+                Some(via) => json!({ "name": name, "role": role, "via": via }),
+                None => json!({ "name": name, "role": role }),
+            },
+            AgentUpdated { before, after, .. } => json!({
+                "before": { "name": before.0, "role": before.1 },
+                "after": { "name": after.0, "role": after.1 },
+            }),
+            AgentDeleted {
+                name, revoked_keys, ..
+            } => json!({
+                "name": name,
+                "revokedKeys": revoked_keys.iter().map(|k| id(*k)).collect::<Vec<_>>(),
+            }),
+            KeyCreated {
+                name,
+                prefix,
+                agent_id,
+                expires_at,
+                via,
+                ..
+            } => json!({
+                "name": name,
+                "prefix": prefix,
+                "agentId": agent_id.map(id),
+                "expiresAt": expires_at,
+                "via": via,
+            }),
+            KeyRevoked {
+                name, prefix, via, ..
+            } => {
+                json!({ "name": name, "prefix": prefix, "via": via })
+            }
+            AgentKeyRevoked { agent_id, .. } => {
+                json!({ "reason": "agent deleted", "agentId": id(*agent_id) })
+            }
+            ArtifactCreated {
+                name, share_token, ..
+            } => {
+                json!({ "name": name, "shareToken": share_token })
+            }
+            ArtifactUpdated {
+                name, description, ..
+            } => {
+                json!({ "name": name, "description": description })
+            }
+            VersionCreated {
+                artifact_id,
+                number,
+                file_type,
+                files,
+                size,
+                ..
+            } => json!({
+                "artifactId": id(*artifact_id),
+                "number": number,
+                "fileType": file_type,
+                "files": files,
+                "size": size,
+            }),
+            VersionRenamed {
+                number,
+                before,
+                after,
+                ..
+            } => {
+                json!({ "number": number, "before": before, "after": after })
+            }
+            VersionDeleted {
+                artifact_id,
+                number,
+                ..
+            }
+            | VersionRestored {
+                artifact_id,
+                number,
+                ..
+            } => {
+                json!({ "artifactId": id(*artifact_id), "number": number })
+            }
+            CommentCreated {
+                artifact_id,
+                version,
+                source,
+                ..
+            } => {
+                json!({ "artifactId": id(*artifact_id), "version": version, "source": source })
+            }
+            CommentUpdated { version, .. }
+            | CommentResolved { version, .. }
+            | CommentUnresolved { version, .. }
+            | CommentDeleted { version, .. } => json!({ "version": version }),
+            ReplyCreated { comment_id, .. }
+            | ReplyUpdated { comment_id, .. }
+            | ReplyDeleted { comment_id, .. } => json!({ "commentId": id(*comment_id) }),
+            AccessGranted {
+                artifact_id,
+                email,
+                role,
+                status,
+                ..
+            } => json!({
+                "artifactId": id(*artifact_id),
+                "email": email,
+                "role": role,
+                "status": status,
+            }),
+            AccessRevoked {
+                artifact_id, email, ..
+            } => {
+                json!({ "artifactId": id(*artifact_id), "email": email })
+            }
+            SessionCreated { .. }
+            | SessionEnded { .. }
+            | InviteRevoked { .. }
+            | ArtifactDeleted { .. } => return None,
+        };
+        Some(value)
+    }
+}
+
+/// Appends an event done by `ctx`, at `now`.
 pub fn record(
     conn: &Connection,
     ctx: &AuditCtx,
-    action: &str,
-    object: (&str, &str),
-    detail: &serde_json::Value,
+    event: &AuditEvent<'_>,
     now: i64,
 ) -> StoreResult<()> {
-    let detail = if detail.is_null() {
-        None
-    } else {
-        Some(detail.to_string())
-    };
+    let (object_type, object_id) = event.object();
+    let detail = event.detail().map(|d| d.to_string());
     conn.prepare_cached(
         "INSERT INTO audit_events
-           (created_at, user_id, agent_id, key_id, session_id, ip, action, object_type, object_id, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+           (created_at, user_id, agent_id, key_id, session_id, ip, action, object_type, object_id, detail, artifact_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         now,
@@ -83,10 +509,11 @@ pub fn record(
         ctx.key_id,
         ctx.session_id,
         ctx.ip,
-        action,
-        object.0,
-        object.1,
-        detail
+        event.action(),
+        object_type,
+        object_id,
+        detail,
+        event.artifact_id(),
     ])?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::audit::{self, AuditCtx};
+use super::audit::{self, AuditCtx, AuditEvent};
 use super::error::StoreResult;
 use super::users::{user_columns, User};
 
@@ -122,15 +122,14 @@ pub fn create(
     audit::record(
         conn,
         ctx,
-        "key.created",
-        ("key", &record.id.to_string()),
-        &serde_json::json!({
-            "name": record.name,
-            "prefix": record.prefix,
-            "agentId": record.agent_id.map(|a| a.to_string()),
-            "expiresAt": record.expires_at,
-            "via": via,
-        }),
+        &AuditEvent::KeyCreated {
+            key_id: record.id,
+            name: &record.name,
+            prefix: &record.prefix,
+            agent_id: record.agent_id,
+            expires_at: record.expires_at,
+            via,
+        },
         now,
     )?;
     Ok(record)
@@ -150,9 +149,12 @@ pub fn revoke_recorded(
         audit::record(
             conn,
             ctx,
-            "key.revoked",
-            ("key", &id.to_string()),
-            &serde_json::json!({ "name": record.name, "prefix": record.prefix, "via": via }),
+            &AuditEvent::KeyRevoked {
+                key_id: id,
+                name: &record.name,
+                prefix: &record.prefix,
+                via,
+            },
             now,
         )?;
     }

@@ -6,9 +6,49 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::error::{StoreError, StoreResult};
 
 /// The schema version this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_SQL: &str = include_str!("../../schema.sql");
+
+/// Version 2: audit events know their artifact (the artifact's event stream), artifacts their
+/// newest activity, and people when they last opened each artifact. Existing events are linked to
+/// their artifact through the object they name; the append-only trigger is lifted for that one
+/// update and put back.
+const TO_2: &str = "
+    ALTER TABLE audit_events ADD COLUMN artifact_id INTEGER REFERENCES artifacts (id);
+    ALTER TABLE artifacts ADD COLUMN activity_at INTEGER NOT NULL DEFAULT 0;
+    DROP TRIGGER audit_events_no_update;
+    UPDATE audit_events SET artifact_id = CASE object_type
+        WHEN 'artifact' THEN (SELECT a.id FROM artifacts a WHERE a.id = CAST(audit_events.object_id AS INTEGER))
+        WHEN 'version' THEN (SELECT v.artifact_id FROM versions v WHERE v.id = CAST(audit_events.object_id AS INTEGER))
+        WHEN 'comment' THEN (SELECT c.artifact_id FROM comments c WHERE c.id = CAST(audit_events.object_id AS INTEGER))
+        WHEN 'reply' THEN (SELECT c.artifact_id FROM replies r JOIN comments c ON c.id = r.comment_id
+                            WHERE r.id = CAST(audit_events.object_id AS INTEGER))
+        WHEN 'access' THEN (SELECT g.artifact_id FROM access_grants g WHERE g.id = CAST(audit_events.object_id AS INTEGER))
+        END
+     WHERE object_type IN ('artifact', 'version', 'comment', 'reply', 'access');
+    CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+    BEGIN
+        SELECT RAISE(ABORT, 'audit events are append-only');
+    END;
+    CREATE INDEX audit_by_artifact ON audit_events (artifact_id, id) WHERE artifact_id IS NOT NULL;
+    UPDATE artifacts SET activity_at = coalesce(
+        (SELECT max(e.created_at) FROM audit_events e
+          WHERE e.artifact_id = artifacts.id AND e.action NOT LIKE 'access.%'),
+        updated_at);
+    CREATE TRIGGER audit_events_move_activity AFTER INSERT ON audit_events
+    WHEN NEW.artifact_id IS NOT NULL AND NEW.action NOT LIKE 'access.%'
+    BEGIN
+        UPDATE artifacts SET activity_at = NEW.created_at WHERE id = NEW.artifact_id;
+    END;
+    CREATE TABLE artifact_reads (
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+        seen_at     INTEGER NOT NULL,
+        seen_event  INTEGER NOT NULL,
+        PRIMARY KEY (user_id, artifact_id)
+    ) WITHOUT ROWID;
+";
 
 /// Settings for every connection: WAL (set once per file, harmless to repeat), foreign keys, a busy
 /// timeout so a concurrent writer (the CLI while the server runs) waits instead of failing.
@@ -38,8 +78,95 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.execute_batch(SCHEMA_SQL)?;
         log::info!("created database schema version {SCHEMA_VERSION}");
     }
-    // Later versions add `if found < N { ... }` steps here, oldest first.
+    if (1..2).contains(&found) {
+        tx.execute_batch(TO_2)?;
+        log::info!("upgraded the database schema from version {found} to 2");
+    }
+    // Later versions add `if (1..N).contains(&found) { ... }` steps here, oldest first.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema as version 1 shipped it.
+    const SCHEMA_V1: &str = include_str!("../../tests/fixtures/schema-v1.sql");
+
+    #[test]
+    fn a_version_1_database_is_upgraded_with_its_events_linked_to_their_artifacts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(SCHEMA_V1).expect("v1 schema");
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                     VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
+                 INSERT INTO artifacts (share_token, owner_id, name, created_at, updated_at)
+                     VALUES ('token-token-token', 1, 'Report', 10, 20);
+                 INSERT INTO versions (artifact_id, number, file_type, size, entry_point, created_at, created_user)
+                     VALUES (1, 1, 'html', 1, 'index.html', 10, 1);
+                 INSERT INTO comments (artifact_id, version_id, author_user, content, target, created_at, updated_at)
+                     VALUES (1, 1, 1, 'Looks good', '{}', 30, 30);
+                 INSERT INTO replies (comment_id, author_user, content, created_at, updated_at)
+                     VALUES (1, 1, 'Thanks', 40, 40);
+                 INSERT INTO audit_events (created_at, user_id, action, object_type, object_id)
+                     VALUES (10, 1, 'artifact.created', 'artifact', '1'),
+                            (10, 1, 'version.created', 'version', '1'),
+                            (30, 1, 'comment.created', 'comment', '1'),
+                            (40, 1, 'reply.created', 'reply', '1'),
+                            (50, 1, 'key.created', 'key', '7');",
+            )
+            .expect("v1 rows");
+        }
+        let mut conn = Connection::open(&path).expect("reopen");
+        migrate(&mut conn).expect("upgrade");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let linked: Vec<(String, Option<i64>)> = conn
+            .prepare("SELECT action, artifact_id FROM audit_events ORDER BY id")
+            .expect("query")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            linked,
+            vec![
+                ("artifact.created".to_string(), Some(1)),
+                ("version.created".to_string(), Some(1)),
+                ("comment.created".to_string(), Some(1)),
+                ("reply.created".to_string(), Some(1)),
+                ("key.created".to_string(), None),
+            ]
+        );
+        let activity: i64 = conn
+            .query_row("SELECT activity_at FROM artifacts WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .expect("activity");
+        assert_eq!(activity, 40, "the newest of its events");
+        assert!(
+            conn.execute("UPDATE audit_events SET action = 'x'", [])
+                .is_err(),
+            "the audit trail is append-only again"
+        );
+        conn.execute(
+            "INSERT INTO audit_events (created_at, user_id, action, artifact_id) VALUES (60, 1, 'comment.created', 1)",
+            [],
+        )
+        .expect("new event");
+        let activity: i64 = conn
+            .query_row("SELECT activity_at FROM artifacts WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .expect("activity");
+        assert_eq!(activity, 60, "new events move it");
+    }
 }

@@ -109,9 +109,12 @@ pub fn create(
     super::audit::record(
         conn,
         &ctx,
-        "user.created",
-        ("user", &user.id.to_string()),
-        &serde_json::json!({ "via": via, "role": user.role, "inviteId": invite.map(|i| i.to_string()) }),
+        &super::audit::AuditEvent::UserCreated {
+            user_id: user.id,
+            via,
+            role: &user.role,
+            invite_id: invite,
+        },
         now,
     )?;
     Ok(user)
