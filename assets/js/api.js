@@ -1,4 +1,5 @@
-// The JSON API client: one function per call the settings UI makes. Every failure becomes an
+// The JSON API client: one function per call the settings UI, the artifacts home and the review
+// page make. Every failure becomes an
 // ApiError carrying the server's human message and stable code, so forms can show it next to the
 // field it concerns.
 
@@ -63,6 +64,17 @@ async function request(method, path, body) {
 
 const enc = encodeURIComponent;
 
+/** A file path inside an artifact as a URL path: each segment percent-encoded, slashes kept. */
+export const encodePath = (path) => path.split('/').map(enc).join('/');
+
+/** "?a=1&b=2" from the defined, non-empty values (or "" when there are none). */
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const qs = q.toString();
+  return qs ? `?${qs}` : '';
+}
+
 export const api = {
   // first run, sessions, invites
   setupStatus: () => request('GET', '/setup'),
@@ -95,6 +107,31 @@ export const api = {
   listInvites: () => request('GET', '/team/invites'),
   createInvite: (role) => request('POST', '/team/invites', { role }),
   revokeInvite: (id) => request('DELETE', `/team/invites/${enc(id)}`),
+
+  // artifacts (the home list and the review page)
+  listArtifacts: ({ sort, q, limit, cursor } = {}) => request('GET', '/artifacts' + query({ sort, q, limit, cursor })),
+  artifact: (t) => request('GET', `/artifacts/${enc(t)}`),
+  updateArtifact: (t, body) => request('PATCH', `/artifacts/${enc(t)}`, body),
+  deleteArtifact: (t) => request('DELETE', `/artifacts/${enc(t)}`),
+  versionFiles: (t, n) => request('GET', `/artifacts/${enc(t)}/versions/${enc(n)}/files`),
+  /** A viewing grant for the artifact frame: {path: "/v/GRANT/", entryPoint, expiresAt}. */
+  viewGrant: (t, n) => request('POST', `/artifacts/${enc(t)}/versions/${enc(n)}/view`),
+  /** The raw file's address (byte-exact, for a person to open or download). */
+  rawFileUrl: (t, n, path) => `/api/v1/artifacts/${enc(t)}/versions/${enc(n)}/files/${encodePath(path)}`,
+
+  // comments and replies
+  comments: (t, { version, status } = {}) => request('GET', `/artifacts/${enc(t)}/comments` + query({ version, status })),
+  createComment: (t, body) => request('POST', `/artifacts/${enc(t)}/comments`, body),
+  updateComment: (id, body) => request('PATCH', `/comments/${enc(id)}`, body),
+  deleteComment: (id) => request('DELETE', `/comments/${enc(id)}`),
+  createReply: (commentId, content) => request('POST', `/comments/${enc(commentId)}/replies`, { content }),
+  updateReply: (id, content) => request('PATCH', `/replies/${enc(id)}`, { content }),
+  deleteReply: (id) => request('DELETE', `/replies/${enc(id)}`),
+
+  // reviewers of an artifact (owner)
+  listAccess: (t) => request('GET', `/artifacts/${enc(t)}/access`),
+  grantAccess: (t, email) => request('POST', `/artifacts/${enc(t)}/access`, { email, role: 'can-comment' }),
+  revokeAccess: (t, id) => request('DELETE', `/artifacts/${enc(t)}/access/${enc(id)}`),
 
   // activity
   activity: ({ keyId, limit, cursor } = {}) => {

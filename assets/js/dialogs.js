@@ -124,7 +124,8 @@ async function copySecret() {
   }
 }
 
-$('#secret-copy').addEventListener('click', copySecret);
+// Pages without the one-time secret dialog (the review page) use the other dialogs only.
+$('#secret-copy')?.addEventListener('click', copySecret);
 
 /**
  * Shows a secret once (a new API key, an invite link). Closing the dialog removes the secret from

@@ -97,6 +97,25 @@ export function identityEl(identity, meId) {
   return h('span', { class: 'identity', text: identity.name });
 }
 
+/**
+ * Who wrote or uploaded something, as the review page and the artifacts list show it: the name,
+ * and for an agent a visible text label "Agent" and its role, so the kind never depends on colour.
+ * Screen readers hear "Claude, Agent, coding" (the commas are visually hidden). With `meId`, the
+ * signed-in person is shown as "You".
+ */
+export function authorEl(identity, meId) {
+  if (!identity) return h('span', { class: 'muted', text: '—' });
+  const isMe = identity.kind === 'user' && meId !== undefined && identity.id === meId;
+  const name = h('span', { class: 'author-name', text: isMe ? 'You' : identity.name });
+  if (identity.kind !== 'agent') return h('span', { class: 'author', data: { kind: 'user' } }, name);
+  return h('span', { class: 'author', data: { kind: 'agent' } },
+    name,
+    h('span', { class: 'visually-hidden', text: ', ' }),
+    badge('Agent', 'agent'),
+    identity.role ? h('span', { class: 'visually-hidden', text: ', ' }) : null,
+    identity.role ? h('span', { class: 'author-role', text: identity.role }) : null);
+}
+
 /** A table cell labelled for the narrow (card) layout. */
 export const cell = (label, ...children) => h('td', { data: { label } }, ...children);
 

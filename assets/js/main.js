@@ -1,5 +1,6 @@
-// Entry point. Every page (/settings, /login, /setup, /invite) is the same HTML; this picks the
-// screen from the path. In the settings, the #fragment picks the section (#keys, #agents, ...).
+// Entry point. Every page (/, /settings, /login, /setup, /invite) is the same HTML; this picks the
+// screen from the path. `/` is the artifacts home; in the settings, the #fragment picks the section
+// (#keys, #agents, ...).
 
 import { api, whenSessionLost } from './api.js';
 import { $, $$, badge, setChildren } from './dom.js';
@@ -9,8 +10,12 @@ import { agentsView } from './agents.js';
 import { accountView } from './account.js';
 import { teamView } from './team.js';
 import { activityView } from './activity.js';
+import { artifactsView } from './artifacts.js';
 
-const VIEWS = [keysView, agentsView, accountView, teamView, activityView];
+const VIEWS = [artifactsView, keysView, agentsView, accountView, teamView, activityView];
+/** The sections of /settings, chosen by the #fragment; the artifacts home is `/` itself. */
+const SETTINGS_VIEWS = [keysView, agentsView, accountView, teamView, activityView];
+const onHome = () => (location.pathname.replace(/\/+$/, '') || '/') === '/';
 
 function bootError(message) {
   const boot = $('#boot');
@@ -20,7 +25,9 @@ function bootError(message) {
 }
 
 function toLogin() {
-  const here = location.pathname === '/settings' && location.hash ? `?next=${encodeURIComponent('/settings' + location.hash)}` : '';
+  let here = '';
+  if (onHome()) here = `?next=${encodeURIComponent('/')}`;
+  else if (location.pathname === '/settings' && location.hash) here = `?next=${encodeURIComponent('/settings' + location.hash)}`;
   location.replace('/login' + here);
 }
 
@@ -67,7 +74,7 @@ async function startSettings() {
 
   const route = (focusHeading) => {
     const wanted = location.hash.replace(/^#/, '');
-    let view = VIEWS.find((v) => v.id === wanted) ?? keysView;
+    let view = onHome() ? artifactsView : SETTINGS_VIEWS.find((v) => v.id === wanted) ?? keysView;
     if (view === teamView && !ctx.isAdmin()) view = keysView;
     for (const v of VIEWS) $(`#view-${v.id}`).hidden = v !== view;
     for (const link of $$('#sidenav a')) {

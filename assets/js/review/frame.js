@@ -1,0 +1,225 @@
+// The artifact in its sandboxed frame: loaded under a viewing grant (renewed when it runs out),
+// told which passages to highlight, and followed as the reader moves between its pages.
+//
+// Which file the frame shows is learnt from each new document's hello (through FrameLink); for
+// files without a bridge (a stylesheet, an image opened from the tree) from the navigation this
+// page started, or from the history entry a Back/Forward returned to. Each frame navigation makes
+// its own history entry; the page only replaces its own entry's address to match, so one Back
+// press is one step.
+
+import { api } from '../api.js';
+import { h, setChildren, announce } from '../dom.js';
+import { FrameLink } from './frame-link.js';
+import { frameSrc, fileOfFramePath } from './route.js';
+
+/** Renew a grant this long before it expires rather than let a navigation fail. */
+const GRANT_MARGIN_MS = 60_000;
+/** A dead grant is renewed at most once per minute; after that a person decides (Reload). */
+const RENEW_INTERVAL_MS = 60_000;
+
+const HTML_TYPES = /^(text\/html|text\/markdown|text\/x-markdown)\b/;
+
+export class ArtifactFrame {
+  /**
+   * @param iframe      the sandboxed <iframe>
+   * @param messageEl   where problems with the frame are shown (over the frame)
+   * @param artifact    {token, name}
+   * @param version     the API's version object
+   * @param files       Map path → the API's file info
+   * @param entryPoint  the version's first page
+   * @param on          {document({path, bridged}), selection, selectionTooLong, selectionCleared,
+   *                     activate, key, anchored, signedOut}
+   */
+  constructor({ iframe, messageEl, artifact, version, files, entryPoint, on }) {
+    this.iframe = iframe;
+    this.messageEl = messageEl;
+    this.artifact = artifact;
+    this.version = version;
+    this.files = files;
+    this.entryPoint = entryPoint;
+    this.on = on;
+    this.grant = null;
+    this.lastRenewAt = 0;
+    /** The file this page last sent the frame to, until the frame shows it. */
+    this.expected = null;
+    /** The file shown now (null: none of this version's files). */
+    this.path = null;
+
+    this.link = new FrameLink(iframe, {
+      onHello: (hello) => this.hello(hello),
+      onAnchored: (results) => on.anchored(results),
+      onSelection: (selection) => on.selection(selection),
+      onSelectionTooLong: (length) => on.selectionTooLong(length),
+      onSelectionCleared: () => on.selectionCleared(),
+      onActivate: (ids, viaKeyboard) => on.activate(ids, viaKeyboard),
+      onKey: (name) => on.key(name),
+      onNavigated: () => {
+        // pushState or a #fragment inside one document: still the same file, same comments.
+      },
+      onNoBridge: () => this.noBridge(),
+    });
+    iframe.addEventListener('load', () => this.loaded());
+  }
+
+  /** Whether a file is shown without a bridge (no passages, whole-file comments only). */
+  static isBridged(file) {
+    return !file || HTML_TYPES.test(file.contentType ?? '') || /\.(html?|md|markdown)$/i.test(file.path);
+  }
+
+  async ensureGrant() {
+    if (this.grant && Date.now() < this.grant.expiresAt - GRANT_MARGIN_MS) return this.grant;
+    this.grant = await api.viewGrant(this.artifact.token, this.version.number);
+    return this.grant;
+  }
+
+  /**
+   * Shows a file. The first document replaces the frame's blank one; later ones are new history
+   * entries (so Back returns to the previous page of the artifact) unless `replace`.
+   */
+  async show(path, { replace = false } = {}) {
+    let grant;
+    try {
+      grant = await this.ensureGrant();
+    } catch (err) {
+      this.problem(err.status === 401 ? null : `The artifact could not be opened: ${err.message}`, { reload: true });
+      if (err.status === 401) this.on.signedOut();
+      return;
+    }
+    this.hideProblem();
+    this.expected = path;
+    const src = frameSrc(grant.path, path);
+    if (replace && this.iframe.contentWindow && this.iframe.getAttribute('src')) {
+      // Location.replace is one of the few things allowed on a cross-origin (opaque) frame.
+      this.iframe.contentWindow.location.replace(src);
+    } else {
+      this.iframe.src = src;
+    }
+  }
+
+  /** Names the frame for assistive technology: artifact, version and file. */
+  setTitle(path) {
+    const file = path ?? 'a page outside this version';
+    this.iframe.title = `Artifact “${this.artifact.name}”, version ${this.version.number}, ${file}`;
+  }
+
+  /** The file a frame path names in this version, or null. */
+  resolve(framePath) {
+    const file = fileOfFramePath(framePath);
+    if (file === null) return null;
+    if (file === '') return this.entryPoint;
+    if (this.files.has(file)) return file;
+    if (this.files.has(`${file}/index.html`)) return `${file}/index.html`;
+    return null;
+  }
+
+  hello({ path, error }) {
+    const file = this.resolve(path);
+    if (error === 'grant') {
+      this.grantDied(file ?? this.expected ?? this.path ?? this.entryPoint);
+      return;
+    }
+    this.expected = null;
+    if (error === 'missing' || file === null) {
+      const named = fileOfFramePath(path);
+      this.problem(
+        named
+          ? `Version ${this.version.number} has no file “${named}”.`
+          : 'This page is not part of this version of the artifact.',
+        { back: true },
+      );
+      this.current(null, false);
+      return;
+    }
+    this.hideProblem();
+    this.current(file, true);
+  }
+
+  /** The frame finished loading a document; one without a bridge says so only this way. */
+  loaded() {
+    const expected = this.expected;
+    if (expected !== null && !ArtifactFrame.isBridged(this.files.get(expected))) {
+      this.expected = null;
+      this.hideProblem();
+      this.current(expected, false);
+    }
+  }
+
+  /**
+   * Back/Forward returned to an entry whose file this page recorded. Pages with a bridge will say
+   * hello themselves; other files cannot, so the record is what tells which file it is.
+   */
+  returnedTo(path) {
+    if (path && this.files.has(path) && !ArtifactFrame.isBridged(this.files.get(path))) {
+      this.expected = null;
+      this.hideProblem();
+      this.current(path, false);
+    }
+  }
+
+  noBridge() {
+    if (this.expected !== null && ArtifactFrame.isBridged(this.files.get(this.expected))) {
+      // A page of the artifact that did not connect (it may have replaced its own document).
+      const path = this.expected;
+      this.expected = null;
+      this.current(path, false);
+      this.problem('Passages of this page cannot be highlighted or commented on: it did not connect to the review page. Comments on the whole file still work.', { dismiss: true });
+      return;
+    }
+    if (this.path !== null && !ArtifactFrame.isBridged(this.files.get(this.path))) return;
+    this.problem('This page is not part of the artifact (a link led outside it), so it cannot be reviewed here.', { back: true });
+    this.current(null, false);
+  }
+
+  current(path, bridged) {
+    this.path = path;
+    this.setTitle(path);
+    this.on.document({ path, bridged });
+  }
+
+  async grantDied(path) {
+    if (Date.now() - this.lastRenewAt < RENEW_INTERVAL_MS) {
+      this.problem('The link that shows this artifact has expired and could not be renewed.', { reload: true });
+      return;
+    }
+    this.lastRenewAt = Date.now();
+    this.grant = null;
+    await this.show(path, { replace: true });
+  }
+
+  problem(text, { reload = false, back = false, dismiss = false } = {}) {
+    if (text === null) return;
+    const actions = [];
+    if (back) {
+      actions.push(h('button', {
+        type: 'button', class: 'button small', text: `Open ${this.entryPoint}`,
+        on: { click: () => this.show(this.entryPoint) },
+      }));
+    }
+    if (reload) {
+      actions.push(h('button', { type: 'button', class: 'button small primary', text: 'Reload', on: { click: () => location.reload() } }));
+    }
+    if (dismiss) {
+      actions.push(h('button', { type: 'button', class: 'button small subtle', text: 'Dismiss', on: { click: () => this.hideProblem() } }));
+    }
+    setChildren(this.messageEl, h('p', { text }), actions.length ? h('div', { class: 'frame-message-actions' }, actions) : null);
+    this.messageEl.hidden = false;
+    announce(text);
+  }
+
+  hideProblem() {
+    this.messageEl.hidden = true;
+    setChildren(this.messageEl);
+  }
+
+  setAnchors(anchors, showResolved) {
+    this.link.setAnchors(anchors, { showResolved });
+  }
+
+  focusAnchor(id) {
+    this.link.focus(id);
+  }
+
+  clearSelection() {
+    this.link.clearSelection();
+  }
+}

@@ -1,0 +1,70 @@
+// The three columns (files, artifact, comments) on a wide screen; on narrower ones the file tree
+// and then the comments become drawers over the artifact, opened with buttons in the header.
+// The breakpoints live in review.css; this module only asks them through matchMedia.
+
+const FILES_DRAWER = '(max-width: 1099.98px)';
+const SIDEBAR_DRAWER = '(max-width: 799.98px)';
+
+export class Layout {
+  constructor({ layout, files, filesToggle, sidebar, sidebarToggle, sidebarHeading, filesHeading }) {
+    this.layout = layout;
+    this.drawers = {
+      files: { panel: files, toggle: filesToggle, heading: filesHeading, query: matchMedia(FILES_DRAWER) },
+      sidebar: { panel: sidebar, toggle: sidebarToggle, heading: sidebarHeading, query: matchMedia(SIDEBAR_DRAWER) },
+    };
+    for (const [name, d] of Object.entries(this.drawers)) {
+      d.toggle.setAttribute('aria-controls', d.panel.id);
+      d.toggle.setAttribute('aria-expanded', 'false');
+      d.toggle.addEventListener('click', () => (this.isOpen(name) ? this.close(name, true) : this.open(name, { focus: true })));
+      d.panel.addEventListener('keydown', (event) => {
+        if (event.key === 'Escape' && this.isDrawer(name) && this.isOpen(name) && !event.defaultPrevented) {
+          event.preventDefault();
+          this.close(name, true);
+        }
+      });
+      d.query.addEventListener('change', () => this.sync());
+    }
+    this.sync();
+  }
+
+  isDrawer(name) {
+    return this.drawers[name].query.matches;
+  }
+
+  isOpen(name) {
+    return this.layout.dataset[`${name}Open`] === 'true';
+  }
+
+  /** Whether a panel can be seen now: always in the columns layout, when open as a drawer. */
+  isVisible(name) {
+    return !this.isDrawer(name) || this.isOpen(name);
+  }
+
+  /** Opens a drawer (a no-op for a column); `focus` moves focus to its heading. */
+  open(name, { focus = false } = {}) {
+    if (!this.isDrawer(name)) return;
+    for (const other of Object.keys(this.drawers)) if (other !== name) this.close(other, false);
+    this.layout.dataset[`${name}Open`] = 'true';
+    this.drawers[name].toggle.setAttribute('aria-expanded', 'true');
+    if (focus) this.drawers[name].heading.focus();
+  }
+
+  close(name, focusToggle) {
+    const d = this.drawers[name];
+    const hadFocus = d.panel.contains(document.activeElement);
+    this.layout.dataset[`${name}Open`] = 'false';
+    d.toggle.setAttribute('aria-expanded', 'false');
+    // Focus must not stay inside a panel that is no longer shown.
+    if (focusToggle || (hadFocus && this.isDrawer(name))) d.toggle.focus();
+  }
+
+  /** After a resize: drawers that became columns are simply shown; toggles say what they do. */
+  sync() {
+    for (const [name, d] of Object.entries(this.drawers)) {
+      if (!this.isDrawer(name)) {
+        this.layout.dataset[`${name}Open`] = 'false';
+        d.toggle.setAttribute('aria-expanded', 'false');
+      }
+    }
+  }
+}

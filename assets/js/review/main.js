@@ -1,0 +1,535 @@
+// The review page (/a/{t}, /a/{t}/v/{n}/, /a/{t}/v/{n}/{path}): the artifact in its sandboxed
+// frame, the file tree of a site, and the comment sidebar, kept current by the live event stream.
+// This module loads what the page shows and connects the parts; each part lives in its own module.
+
+import { api, whenSessionLost } from '../api.js';
+import { $, setChildren, announce } from '../dom.js';
+import { parseReviewPath, reviewPath } from './route.js';
+import { ThreadSet } from './threads.js';
+import { Anchors } from './anchors.js';
+import { ArtifactFrame } from './frame.js';
+import { Sidebar } from './sidebar.js';
+import { Composer } from './composer.js';
+import { FileTree } from './files.js';
+import { Versions } from './versions.js';
+import { OwnerActions } from './owner.js';
+import { LiveUpdates } from './events.js';
+import { Layout } from './layout.js';
+import {
+  showSignedOut, showNoAccess, showDeleted, showVersionGone, showLoadError, ConnectionBanner,
+} from './messages.js';
+
+/** Live events arriving close together cause one reload of the comments. */
+const RELOAD_DELAY_MS = 120;
+
+const state = {
+  token: null,
+  me: null,
+  artifact: null,
+  version: null,
+  files: new Map(),
+  entryPoint: null,
+  /** The file the frame shows (null: none of this version's). */
+  path: null,
+  bridged: false,
+  threads: null,
+  /** The passage selected in the frame: {quote, position, path}, or null. */
+  selection: null,
+  activeId: null,
+  over: false,
+};
+
+const parts = {};
+const anchors = new Anchors();
+let lastSentAnchors = '';
+
+const isLatest = () => state.version?.isLatest === true;
+const pathFor = (path) => reviewPath(state.token, {
+  version: state.version.number, isLatest: isLatest(), path, entryPoint: state.entryPoint,
+});
+
+// ---- the page ending: signed out, artifact gone -------------------------------------------------
+
+function end(show) {
+  if (state.over) return;
+  state.over = true;
+  parts.live?.stop();
+  show();
+}
+
+// ---- comments -----------------------------------------------------------------------------------
+
+let inflight = null;
+let queued = null;
+let reloadTimer = null;
+
+/** Reloads the comments; resolves once a load that started after this call has finished. */
+function reloadComments() {
+  if (inflight) {
+    queued ??= inflight.catch(() => {}).then(() => {
+      queued = null;
+      return startLoad();
+    });
+    return queued;
+  }
+  return startLoad();
+}
+
+function startLoad() {
+  inflight = loadComments().finally(() => {
+    inflight = null;
+  });
+  return inflight;
+}
+
+function scheduleReload() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => reloadComments().catch(() => {}), RELOAD_DELAY_MS);
+}
+
+async function loadComments() {
+  if (state.over) return;
+  let data;
+  try {
+    data = await api.comments(state.token, { version: isLatest() ? 'all' : `v${state.version.number}` });
+  } catch (err) {
+    if (err.status === 401) return; // whenSessionLost shows it
+    if (err.status === 404) {
+      end(showNoAccess);
+      return;
+    }
+    if (err.status === 0) {
+      parts.connection.show('The server cannot be reached, so comments may be out of date.', () => reloadComments().catch(() => {}));
+    } else {
+      parts.connection.show(`Comments could not be loaded: ${err.message}`, () => reloadComments().catch(() => {}));
+    }
+    throw err;
+  }
+  parts.connection.hide();
+  state.threads = new ThreadSet(data.comments ?? [], {
+    version: state.version,
+    isLatest: isLatest(),
+    files: [...state.files.keys()],
+    entryPoint: state.entryPoint,
+  });
+  refresh();
+}
+
+/** Threads of the file shown. */
+function threadsHere() {
+  return state.threads && state.path !== null ? state.threads.onFile(state.path) : [];
+}
+
+/** Re-renders the sidebar and counts from what is known; sends the frame its anchors if they changed. */
+function refresh() {
+  renderSidebar();
+  parts.tree?.setCounts(state.threads?.openCounts() ?? new Map());
+  sendAnchors();
+}
+
+function renderSidebar() {
+  parts.sidebar.render({
+    path: state.path,
+    threads: threadsHere(),
+    placement: (id) => anchors.placement(id),
+    loading: state.threads === null,
+  });
+  const n = parts.sidebar.openCount;
+  $('#sidebar-toggle-count').textContent = n ? `(${n} open)` : '';
+}
+
+/**
+ * Tells the frame what to highlight: ids, selectors, states and the active flag, nothing else.
+ * Only when that changed, since each message makes the frame anchor again.
+ */
+function sendAnchors() {
+  if (!parts.frame) return;
+  const draft = parts.composer?.source === state.path ? parts.composer.draftSelector : null;
+  const list = anchors.build(threadsHere(), { activeId: state.activeId, draft });
+  const showResolved = parts.sidebar.showResolved;
+  const key = JSON.stringify([list, showResolved]);
+  if (key === lastSentAnchors) return;
+  lastSentAnchors = key;
+  parts.frame.setAnchors(list, showResolved);
+}
+
+function anchored(results) {
+  anchors.record(results);
+  renderSidebar();
+  if (!anchors.orphansAnnounced && anchors.settled()) {
+    anchors.orphansAnnounced = true;
+    const n = parts.sidebar.notFoundCount;
+    if (n) announce(n === 1 ? '1 comment could not be placed' : `${n} comments could not be placed`);
+  }
+}
+
+// ---- the document in the frame ------------------------------------------------------------------
+
+function documentShown({ path, bridged }) {
+  state.path = path;
+  state.bridged = bridged;
+  state.selection = null;
+  hideFloat();
+  anchors.reset(bridged);
+  // A new document knows no anchors yet, whatever the last one was sent.
+  lastSentAnchors = '';
+  if (path !== null) {
+    history.replaceState({ file: path }, '', pathFor(path));
+    const raw = $('#raw-link');
+    raw.href = api.rawFileUrl(state.token, state.version.number, path);
+    raw.setAttribute('aria-label', `Raw file ${path} (opens in a new tab)`);
+    raw.hidden = false;
+  } else {
+    $('#raw-link').hidden = true;
+  }
+  parts.tree?.setCurrent(path);
+  updateTitle();
+  updateCommenting();
+  refresh();
+}
+
+function updateTitle() {
+  const multi = state.files.size > 1 && state.path;
+  document.title = `${multi ? `${state.path} · ` : ''}${state.artifact.name} · v${state.version.number} · Artifact Review`;
+}
+
+/** New comments: only on the latest version, on a file of it. */
+function updateCommenting() {
+  const canComment = isLatest() && state.path !== null;
+  $('#comment-file').hidden = !canComment;
+  $('#sidebar-hint').hidden = !(canComment && state.bridged);
+  if (!canComment) hideFloat();
+}
+
+// ---- selection and the composer -----------------------------------------------------------------
+
+function hideFloat() {
+  $('#selection-float').hidden = true;
+}
+
+/** Places the "Comment" button (or a note) just under the selection, inside the frame's area. */
+function showFloat(rect, { note = null } = {}) {
+  const float = $('#selection-float');
+  const button = $('#comment-selection');
+  const noteEl = $('#selection-note');
+  button.hidden = note !== null;
+  noteEl.hidden = note === null;
+  noteEl.textContent = note ?? '';
+  float.hidden = false;
+  const stage = $('#stage').getBoundingClientRect();
+  const box = float.getBoundingClientRect();
+  const margin = 8;
+  let left = rect.x + rect.width / 2 - box.width / 2;
+  left = Math.min(Math.max(left, stage.left + margin), stage.right - box.width - margin);
+  let top = rect.y + rect.height + margin;
+  if (top + box.height > stage.bottom - margin) top = rect.y - box.height - margin;
+  top = Math.min(Math.max(top, stage.top + margin), stage.bottom - box.height - margin);
+  float.style.left = `${Math.round(left)}px`;
+  float.style.top = `${Math.round(top)}px`;
+}
+
+function onSelection({ quote, position, rect }) {
+  if (!isLatest() || state.path === null || !state.bridged) return;
+  state.selection = { quote, position, path: state.path };
+  showFloat(rect);
+}
+
+function onSelectionTooLong(length) {
+  state.selection = null;
+  if (!isLatest()) return;
+  const note = `${length.toLocaleString()} characters are selected; a comment can quote at most 2,000. Select a shorter passage.`;
+  const frameRect = $('#artifact-frame').getBoundingClientRect();
+  showFloat({ x: frameRect.left, y: frameRect.top, width: frameRect.width, height: 0 }, { note });
+  announce(note);
+}
+
+function onSelectionCleared() {
+  state.selection = null;
+  hideFloat();
+}
+
+function commentOnSelection() {
+  if (!isLatest()) {
+    announce('Comments are locked on old versions');
+    return;
+  }
+  const sel = state.selection;
+  if (!sel) {
+    announce('Select a passage in the artifact first, or comment on the whole file');
+    return;
+  }
+  hideFloat();
+  parts.layout.open('sidebar');
+  parts.composer.openForPassage(sel.path, sel.quote, sel.position);
+}
+
+function commentOnFile() {
+  if (!isLatest() || state.path === null) return;
+  parts.composer.openForFile(state.path);
+}
+
+async function submitComment({ target, content }) {
+  const created = await api.createComment(state.token, { content, target });
+  state.selection = null;
+  parts.frame.clearSelection();
+  await reloadComments().catch(() => {});
+  announce('Comment added');
+  if (!parts.sidebar.focusThread(created.id)) $('#comments-title').focus();
+  return created.id;
+}
+
+// ---- messages from the frame (each only moves focus or shows something; none writes) -------------
+
+function onActivate(ids) {
+  const visible = parts.sidebar.visibleIds();
+  const id = visible.find((v) => ids.includes(v)) ?? ids.find((v) => state.threads?.get(v));
+  if (!id) return;
+  parts.layout.open('sidebar');
+  parts.sidebar.focusThread(id, { quiet: true });
+}
+
+function onKey(name) {
+  if (name === 'comment') commentOnSelection();
+  else if (name === 'escape') {
+    hideFloat();
+  } else if (name === 'nextThread' || name === 'prevThread') {
+    parts.layout.open('sidebar');
+    parts.sidebar.step(name === 'nextThread' ? 1 : -1);
+  }
+}
+
+// ---- live updates -------------------------------------------------------------------------------
+
+const isMe = (actor) => actor?.kind === 'user' && actor.id === state.me.user.id;
+const actorName = (actor) => (actor?.kind === 'agent' ? `${actor.name} (agent)` : actor?.name ?? 'Someone');
+
+async function reloadArtifact() {
+  let artifact;
+  try {
+    artifact = await api.artifact(state.token);
+  } catch (err) {
+    if (err.status === 404) end(showNoAccess);
+    return;
+  }
+  const version = artifact.versions.find((v) => v.number === state.version.number);
+  if (!version) {
+    const latest = artifact.versions.find((v) => v.isLatest);
+    end(() => showVersionGone(state.version.number, latest ? `/a/${encodeURIComponent(state.token)}` : null));
+    return;
+  }
+  const wasLatest = isLatest();
+  state.artifact = artifact;
+  state.version = version;
+  renderHeader();
+  if (wasLatest && !version.isLatest) {
+    // A newer version was published: this one is read-only now, and shows only its own comments.
+    announce(parts.versions.announceNewer(artifact, version) ?? '');
+    if (parts.composer.isOpen && !parts.composer.textarea.value.trim()) parts.composer.close();
+    updateCommenting();
+    await reloadComments().catch(() => {});
+  }
+}
+
+function onLiveEvent(event) {
+  const type = event.type;
+  if (type === 'reset') {
+    reloadArtifact();
+    scheduleReload();
+    return;
+  }
+  if (type === 'artifact.deleted') {
+    end(showDeleted);
+    return;
+  }
+  if (type === 'artifact.updated' || type.startsWith('version.')) {
+    reloadArtifact();
+    return;
+  }
+  if (type.startsWith('comment.') || type.startsWith('reply.')) {
+    scheduleReload();
+    if (!isMe(event.actor) && (type === 'reply.created' || type === 'comment.created')) {
+      // After the reload, so the announcement matches what is on screen.
+      const what = type === 'reply.created' ? 'replied' : 'commented';
+      setTimeout(() => announce(`${actorName(event.actor)} ${what}`), RELOAD_DELAY_MS + 50);
+    }
+  }
+}
+
+// ---- header ---------------------------------------------------------------------------------------
+
+function renderHeader() {
+  setChildren($('#artifact-name'), state.artifact.name);
+  parts.versions.render(state.artifact, state.version);
+  parts.owner.show(state.artifact.role === 'owner');
+  parts.frame?.setTitle(state.path);
+  updateTitle();
+}
+
+// ---- keyboard shortcuts of the page -------------------------------------------------------------
+
+function shortcuts(event) {
+  if (!event.altKey || event.ctrlKey || event.metaKey) return;
+  const typing = event.target.closest?.('input, textarea, select, [contenteditable]');
+  if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+    if (typing) return;
+    event.preventDefault();
+    parts.sidebar.step(event.key === 'ArrowDown' ? 1 : -1);
+  } else if ((event.code === 'KeyC') && !typing) {
+    event.preventDefault();
+    commentOnSelection();
+  }
+}
+
+// ---- start --------------------------------------------------------------------------------------
+
+async function boot() {
+  const route = parseReviewPath(location.pathname);
+  if (!route) {
+    showNoAccess();
+    return;
+  }
+  state.token = route.token;
+  parts.connection = new ConnectionBanner($('#connection-banner'));
+  whenSessionLost(() => end(showSignedOut));
+
+  try {
+    state.me = await api.me();
+    state.artifact = await api.artifact(state.token);
+  } catch (err) {
+    if (err.status === 401) end(showSignedOut);
+    else if (err.status === 404) showNoAccess();
+    else showLoadError(err);
+    return;
+  }
+  const versions = state.artifact.versions ?? [];
+  const latest = versions.find((v) => v.isLatest);
+  state.version = route.version === null ? latest : versions.find((v) => v.number === route.version);
+  if (!state.version) {
+    showVersionGone(route.version ?? '', latest ? `/a/${encodeURIComponent(state.token)}` : null);
+    return;
+  }
+  let listing;
+  try {
+    listing = await api.versionFiles(state.token, state.version.number);
+  } catch (err) {
+    if (err.status === 401) end(showSignedOut);
+    else if (err.status === 404) showVersionGone(state.version.number, `/a/${encodeURIComponent(state.token)}`);
+    else showLoadError(err);
+    return;
+  }
+  state.files = new Map(listing.files.map((f) => [f.path, f]));
+  state.entryPoint = listing.entryPoint ?? state.version.entryPoint;
+  const first = route.path ?? state.entryPoint;
+  history.replaceState({ file: first }, '', pathFor(first));
+
+  parts.layout = new Layout({
+    layout: $('#review-app'),
+    files: $('#files'),
+    filesToggle: $('#files-toggle'),
+    sidebar: $('#sidebar'),
+    sidebarToggle: $('#sidebar-toggle'),
+    sidebarHeading: $('#comments-title'),
+    filesHeading: $('#files-title'),
+  });
+  parts.versions = new Versions({
+    button: $('#version-button'), panel: $('#version-panel'), list: $('#version-list'),
+    banner: $('#version-banner'), token: state.token, meId: state.me.user.id,
+  });
+  parts.owner = new OwnerActions({
+    token: state.token,
+    getArtifact: () => state.artifact,
+    onRenamed: (artifact) => {
+      state.artifact = { ...state.artifact, ...artifact };
+      renderHeader();
+    },
+  });
+  parts.sidebar = new Sidebar({
+    root: $('#sidebar'),
+    meId: state.me.user.id,
+    isOwner: () => state.artifact.role === 'owner',
+    reload: () => reloadComments().catch(() => {}),
+    on: {
+      active: (id, { scroll }) => {
+        state.activeId = id;
+        sendAnchors();
+        const placed = anchors.placement(id).status;
+        if (scroll && (placed === 'exact' || placed === 'fuzzy')) parts.frame.focusAnchor(id);
+      },
+      show: (id) => {
+        state.activeId = id;
+        sendAnchors();
+        parts.frame.focusAnchor(id);
+        if (parts.layout.isDrawer('sidebar')) parts.layout.close('sidebar', true);
+      },
+      changed: () => sendAnchors(),
+    },
+  });
+  parts.composer = new Composer({
+    form: $('#composer'),
+    submit: submitComment,
+    fallbackFocus: () => $('#artifact-frame'),
+    onChange: () => sendAnchors(),
+  });
+  if (state.files.size > 1) {
+    $('#files').hidden = false;
+    $('#files-toggle').hidden = false;
+    $('#review-app').classList.add('has-files');
+    parts.tree = new FileTree({
+      container: $('#file-tree'),
+      hrefFor: pathFor,
+      onOpen: (path) => {
+        if (parts.layout.isDrawer('files')) parts.layout.close('files', false);
+        parts.frame.show(path);
+      },
+    });
+    parts.tree.render([...state.files.keys()]);
+  }
+  parts.frame = new ArtifactFrame({
+    iframe: $('#artifact-frame'),
+    messageEl: $('#frame-message'),
+    artifact: { token: state.token, get name() { return state.artifact.name; } },
+    version: state.version,
+    files: state.files,
+    entryPoint: state.entryPoint,
+    on: {
+      document: documentShown,
+      anchored,
+      selection: onSelection,
+      selectionTooLong: onSelectionTooLong,
+      selectionCleared: onSelectionCleared,
+      activate: onActivate,
+      key: onKey,
+      signedOut: () => end(showSignedOut),
+    },
+  });
+
+  $('#comment-selection').addEventListener('click', commentOnSelection);
+  $('#comment-file').addEventListener('click', commentOnFile);
+  document.addEventListener('keydown', shortcuts);
+  window.addEventListener('popstate', (event) => parts.frame.returnedTo(event.state?.file ?? null));
+
+  renderHeader();
+  $('#review-tools').hidden = false;
+  const locked = parts.versions.showBanner(state.artifact, state.version);
+  state.path = first;
+  parts.tree?.setCurrent(first);
+  updateCommenting();
+  renderSidebar();
+  if (locked) announce(locked);
+
+  parts.live = new LiveUpdates(state.token, {
+    ready: () => scheduleReload(),
+    event: onLiveEvent,
+    poll: () => reloadComments().catch(() => {}),
+    signedOut: () => end(showSignedOut),
+    gone: () => reloadArtifact(),
+    connection: (ok) => {
+      if (ok) parts.connection.hide();
+      else parts.connection.show('Live updates are interrupted; reconnecting…', null);
+    },
+  });
+  parts.live.start();
+  await parts.frame.show(first);
+}
+
+boot().catch((err) => showLoadError(err));

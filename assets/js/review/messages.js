@@ -1,0 +1,87 @@
+// Messages a person meets instead of a broken page: the artifact does not exist or is not shared
+// with them, the version is gone, they were signed out, the server cannot be reached. Each says
+// what happened in words and offers a way forward; none shows raw JSON.
+
+import { $, h, setChildren } from '../dom.js';
+import { signInPath } from './route.js';
+
+/**
+ * Replaces the review page with a message. `actions` are {text, href} links or {text, onClick}
+ * buttons; the first is the way forward.
+ */
+export function showPageMessage({ title, text, actions = [] }) {
+  const box = $('#page-message');
+  $('#review-app').hidden = true;
+  $('#review-tools').hidden = true;
+  setChildren(box,
+    h('h1', { id: 'page-message-title', tabIndex: -1, text: title }),
+    text ? h('p', { class: 'lead', text }) : null,
+    actions.length
+      ? h('div', { class: 'actions' }, actions.map((a, i) => a.href
+        ? h('a', { class: `button ${i === 0 ? 'primary' : ''}`, href: a.href, text: a.text })
+        : h('button', { type: 'button', class: `button ${i === 0 ? 'primary' : ''}`, text: a.text, on: { click: a.onClick } })))
+      : null);
+  box.hidden = false;
+  document.title = `${title} · Artifact Review`;
+  $('#page-message-title').focus();
+}
+
+const HOME = { text: 'Go to your artifacts', href: '/' };
+
+export function showSignedOut() {
+  showPageMessage({
+    title: 'You were signed out',
+    text: 'Your session ended (you signed out elsewhere, or it expired). Sign in again to continue where you were; nothing you already posted is lost.',
+    actions: [{ text: 'Sign in again', href: signInPath(location.pathname) }, HOME],
+  });
+}
+
+export function showNoAccess() {
+  showPageMessage({
+    title: 'Artifact not found',
+    text: 'There is no artifact at this address, or it is not shared with you. Ask its owner to add you as a reviewer.',
+    actions: [HOME],
+  });
+}
+
+export function showDeleted() {
+  showPageMessage({
+    title: 'This artifact was deleted',
+    text: 'Its owner deleted it, with its versions and comments.',
+    actions: [HOME],
+  });
+}
+
+export function showVersionGone(number, latestHref) {
+  showPageMessage({
+    title: `Version ${number} is not available`,
+    text: `Version ${number} of this artifact does not exist or was deleted.`,
+    actions: latestHref ? [{ text: 'Open the latest version', href: latestHref }, HOME] : [HOME],
+  });
+}
+
+export function showLoadError(err) {
+  showPageMessage({
+    title: 'The artifact could not be loaded',
+    text: err.status === 0 ? err.message : `The server answered: ${err.message}`,
+    actions: [{ text: 'Try again', onClick: () => location.reload() }, HOME],
+  });
+}
+
+/** A strip under the header for a problem that does not stop the page (the server unreachable). */
+export class ConnectionBanner {
+  constructor(el) {
+    this.el = el;
+  }
+
+  show(text, retry) {
+    setChildren(this.el,
+      h('p', {}, text, ' ', retry ? h('button', { type: 'button', class: 'button small', text: 'Try again', on: { click: retry } }) : null));
+    this.el.hidden = false;
+  }
+
+  hide() {
+    this.el.hidden = true;
+    setChildren(this.el);
+  }
+}

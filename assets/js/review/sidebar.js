@@ -1,0 +1,330 @@
+// The comment sidebar of the file shown: the All / Open / Resolved filter, the groups (open threads
+// in document order, "From earlier versions", "Not found in this version", and "Resolved" behind
+// a disclosure), and what happens to focus after each action so it is never lost: resolve → the
+// next open thread, a new comment → its thread, delete → the next thread.
+
+import { api } from '../api.js';
+import { $, $$, h, setChildren, announce } from '../dom.js';
+import { confirmAction } from '../dialogs.js';
+import { groupThreads } from './threads.js';
+import { ThreadView } from './thread.js';
+
+const GROUPS = ['open', 'earlier', 'notFound', 'resolved'];
+
+/** Puts `nodes` in `parent` in this order, moving only what is out of place (moving drops focus). */
+function placeChildren(parent, nodes) {
+  const wanted = new Set(nodes);
+  for (const child of [...parent.children]) if (!wanted.has(child)) child.remove();
+  nodes.forEach((node, i) => {
+    if (parent.children[i] !== node) parent.insertBefore(node, parent.children[i] ?? null);
+  });
+}
+
+export class Sidebar {
+  /**
+   * @param root     the <aside>
+   * @param meId     the signed-in person's user id
+   * @param isOwner  () → whether they own the artifact
+   * @param reload   async () → reloads the comments and re-renders (resolves when done)
+   * @param on       {active(id, {scroll}), show(id), changed()} — the active thread changed,
+   *                 "Show in document", the filter or disclosure changed what is highlighted
+   */
+  constructor({ root, meId, isOwner, reload, on }) {
+    this.root = root;
+    this.reload = reload;
+    this.on = on;
+    this.filter = 'all';
+    this.resolvedOpen = false;
+    this.views = new Map();
+    this.activeId = null;
+    this.groups = {};
+    for (const name of GROUPS) {
+      const section = root.querySelector(`[data-group="${name}"]`);
+      this.groups[name] = { section, list: section.querySelector('.thread-list'), count: section.querySelector('.group-count') };
+    }
+    this.heading = $('#comments-title', root);
+    this.empty = $('.threads-empty', root);
+    this.fileEl = $('#sidebar-file', root);
+    this.resolvedToggle = $('#resolved-toggle', root);
+    this.resolvedToggle.addEventListener('click', () => {
+      this.resolvedOpen = !this.resolvedOpen;
+      this.applyVisibility();
+      this.on.changed();
+    });
+    for (const button of $$('[data-filter]', root)) {
+      button.addEventListener('click', () => this.setFilter(button.dataset.filter));
+    }
+    this.threadCtx = {
+      meId,
+      isOwner,
+      actions: {
+        resolve: (t) => this.resolve(t),
+        reopen: (t) => this.reopen(t),
+        remove: (t) => this.remove(t),
+        save: (t, content) => this.save(t, content),
+        reply: (t, content) => this.reply(t, content),
+        saveReply: (t, replyId, content) => this.saveReply(t, replyId, content),
+        removeReply: (t, r) => this.removeReply(t, r),
+        show: (t) => this.on.show(t.id),
+      },
+    };
+    // Focus entering a thread makes it the active one (and scrolls the artifact to its passage),
+    // as clicking a comment does in a document editor.
+    root.addEventListener('focusin', (event) => {
+      const article = event.target.closest?.('article.thread');
+      if (!article || article.dataset.id === this.activeId) return;
+      this.setActive(article.dataset.id, { scroll: !this.quietFocus });
+    });
+  }
+
+  setFilter(filter) {
+    this.filter = filter;
+    for (const b of $$('[data-filter]', this.root)) b.setAttribute('aria-pressed', String(b.dataset.filter === filter));
+    if (filter === 'resolved') this.resolvedOpen = true;
+    this.applyVisibility();
+    this.on.changed();
+  }
+
+  /** Whether resolved threads are on screen now, so their highlights should be drawn. */
+  get showResolved() {
+    return this.filter !== 'open' && this.resolvedOpen;
+  }
+
+  /**
+   * Shows the threads of one file.
+   * @param path       the file (null: the frame shows no file of this version)
+   * @param threads    its ThreadSet items
+   * @param placement  (id) → {status, start}
+   * @param loading    the comments are not loaded yet
+   */
+  render({ path, threads, placement, loading = false }) {
+    this.path = path;
+    this.loading = loading;
+    const focused = this.rememberFocus();
+    const groups = groupThreads(threads, placement);
+    this.current = groups;
+    const seen = new Set();
+    for (const name of GROUPS) {
+      const nodes = groups[name].map((t) => {
+        let view = this.views.get(t.id);
+        if (!view) {
+          view = new ThreadView(t, this.threadCtx);
+          this.views.set(t.id, view);
+        }
+        view.update(t, placement(t.id));
+        view.article.classList.toggle('is-active', t.id === this.activeId);
+        seen.add(t.id);
+        return view.article;
+      });
+      placeChildren(this.groups[name].list, nodes);
+      this.groups[name].count.textContent = String(groups[name].length);
+    }
+    for (const id of [...this.views.keys()]) if (!seen.has(id)) this.views.delete(id);
+    if (this.activeId && !seen.has(this.activeId)) this.activeId = null;
+    this.fileEl.textContent = path === null ? '' : path;
+    this.applyVisibility();
+    this.restoreFocus(focused);
+  }
+
+  /** Open threads of the file shown (for the Comments button's count). */
+  get openCount() {
+    const g = this.current;
+    return g ? g.open.length + g.earlier.length + g.notFound.length : 0;
+  }
+
+  get notFoundCount() {
+    return this.current?.notFound.length ?? 0;
+  }
+
+  applyVisibility() {
+    const f = this.filter;
+    const show = {
+      open: f !== 'resolved',
+      earlier: f !== 'resolved',
+      notFound: f !== 'resolved',
+      resolved: f !== 'open',
+    };
+    let any = false;
+    for (const name of GROUPS) {
+      const n = this.current?.[name]?.length ?? 0;
+      this.groups[name].section.hidden = !show[name] || n === 0;
+      if (show[name] && n > 0) any = true;
+    }
+    this.resolvedToggle.setAttribute('aria-expanded', String(this.resolvedOpen));
+    this.groups.resolved.list.hidden = !this.resolvedOpen;
+    this.empty.hidden = any;
+    if (!any) {
+      let text;
+      if (this.loading) text = 'Loading comments…';
+      else if (this.path === null) text = 'The frame shows no file of this version, so there are no comments to show here.';
+      else if (f === 'resolved') text = 'No resolved comments on this file.';
+      else text = 'No open comments on this file.';
+      setChildren(this.empty, text);
+    }
+  }
+
+  /** The thread ids in the order a person meets them on screen. */
+  visibleIds() {
+    return $$('article.thread', this.root)
+      .filter((a) => !a.closest('[hidden]'))
+      .map((a) => a.dataset.id);
+  }
+
+  setActive(id, { scroll = false } = {}) {
+    this.activeId = id;
+    for (const [vid, view] of this.views) view.article.classList.toggle('is-active', vid === id);
+    this.on.active(id, { scroll });
+  }
+
+  /**
+   * Moves focus to a thread, first making it visible (switching the filter or opening "Resolved"
+   * if needed). `quiet`: do not scroll the artifact (the person is already there: they clicked its
+   * highlight).
+   */
+  focusThread(id, { quiet = false } = {}) {
+    const view = this.views.get(id);
+    if (!view) return false;
+    const resolved = view.thread.comment.resolved;
+    if (resolved && !this.showResolved) {
+      if (this.filter === 'open') this.setFilter('all');
+      this.resolvedOpen = true;
+      this.applyVisibility();
+      this.on.changed();
+    } else if (!resolved && this.filter === 'resolved') {
+      this.setFilter('all');
+    }
+    this.quietFocus = quiet;
+    try {
+      view.focus();
+    } finally {
+      this.quietFocus = false;
+    }
+    if (this.activeId !== id) this.setActive(id, { scroll: !quiet });
+    return true;
+  }
+
+  /** Next (+1) or previous (-1) thread from the active one, wrapping around. */
+  step(direction) {
+    const ids = this.visibleIds();
+    if (!ids.length) {
+      announce('No threads on this file');
+      return;
+    }
+    const i = ids.indexOf(this.activeId);
+    const next = i < 0 ? (direction > 0 ? 0 : ids.length - 1) : (i + direction + ids.length) % ids.length;
+    this.focusThread(ids[next]);
+  }
+
+  // ---- focus across re-renders ------------------------------------------------------------------
+
+  rememberFocus() {
+    const el = document.activeElement;
+    if (!el || !this.root.contains(el)) return null;
+    const article = el.closest('article.thread');
+    if (!article) return null;
+    const order = this.visibleIds();
+    return { el, id: article.dataset.id, key: el.dataset.focus ?? null, index: order.indexOf(article.dataset.id) };
+  }
+
+  restoreFocus(focused) {
+    if (!focused || document.activeElement === focused.el) return;
+    if (focused.el.isConnected && !focused.el.closest('[hidden]')) {
+      focused.el.focus({ preventScroll: true });
+      return;
+    }
+    const view = this.views.get(focused.id);
+    if (view && !view.article.closest('[hidden]')) {
+      const target = (focused.key && view.article.querySelector(`[data-focus="${CSS.escape(focused.key)}"]`)) || view.article;
+      target.focus({ preventScroll: true });
+      return;
+    }
+    this.focusNear(focused.index);
+  }
+
+  /** Focus for when the thread that had it is gone: the one now at its place, else the heading. */
+  focusNear(index) {
+    const ids = this.visibleIds();
+    const id = ids[Math.min(Math.max(index, 0), ids.length - 1)];
+    if (id !== undefined) this.focusThread(id);
+    else this.heading.focus();
+  }
+
+  // ---- actions ----------------------------------------------------------------------------------
+
+  async resolve(t) {
+    const ids = this.visibleIds();
+    const i = ids.indexOf(t.id);
+    // The next open thread after it, else the one before it.
+    const candidates = [...ids.slice(i + 1), ...ids.slice(0, Math.max(i, 0)).reverse()];
+    await api.updateComment(t.id, { resolved: true });
+    await this.reload();
+    announce('Thread resolved');
+    const next = candidates.find((id) => {
+      const v = this.views.get(id);
+      return v && !v.thread.comment.resolved && !v.article.closest('[hidden]');
+    });
+    if (next) this.focusThread(next);
+    else if (!this.groups.resolved.section.hidden) this.resolvedToggle.focus();
+    else this.heading.focus();
+  }
+
+  async reopen(t) {
+    const index = this.visibleIds().indexOf(t.id);
+    await api.updateComment(t.id, { resolved: false });
+    await this.reload();
+    announce('Thread reopened');
+    if (!this.focusThread(t.id)) this.focusNear(index);
+  }
+
+  async remove(t) {
+    const index = this.visibleIds().indexOf(t.id);
+    const replies = t.comment.replies?.length ?? 0;
+    const deleted = await confirmAction({
+      title: 'Delete this thread?',
+      body: [h('p', { text: replies
+        ? `The comment and its ${replies === 1 ? 'reply' : `${replies} replies`} will be deleted for everyone.`
+        : 'The comment will be deleted for everyone.' })],
+      confirmLabel: 'Delete thread',
+      action: async () => {
+        await api.deleteComment(t.id);
+      },
+      fallbackFocus: () => this.heading,
+    });
+    if (!deleted) return;
+    await this.reload();
+    announce('Thread deleted');
+    this.focusNear(index);
+  }
+
+  async save(t, content) {
+    await api.updateComment(t.id, { content });
+    await this.reload();
+    announce('Comment saved');
+  }
+
+  async reply(t, content) {
+    await api.createReply(t.id, content);
+    await this.reload();
+    announce('Reply added');
+  }
+
+  async saveReply(t, replyId, content) {
+    await api.updateReply(replyId, content);
+    await this.reload();
+    announce('Reply saved');
+  }
+
+  async removeReply(t, r) {
+    const deleted = await confirmAction({
+      title: 'Delete this reply?',
+      body: [h('p', { text: 'The reply will be deleted for everyone.' })],
+      confirmLabel: 'Delete reply',
+      action: () => api.deleteReply(r.id),
+      fallbackFocus: () => this.views.get(t.id)?.article ?? this.heading,
+    });
+    if (!deleted) return;
+    await this.reload();
+    announce('Reply deleted');
+    this.views.get(t.id)?.focus();
+  }
+}

@@ -1,0 +1,264 @@
+// One thread of the sidebar as an <article>: the quoted passage, the comment with its author (an
+// agent carries a visible "Agent" label and its role) and time, its replies, and the actions the
+// API allows this person: reply, resolve or reopen, edit (the author), delete (the author or the
+// artifact's owner), and "Show in document". Every text goes in as text (h(), textContent), with
+// its line breaks kept by CSS; nothing a person or agent wrote is ever parsed as HTML.
+//
+// A thread is rebuilt when its data changes (a live update), but the reply being typed and an
+// open edit are kept: they are elements of their own that survive the rebuild.
+
+import { h, setChildren, agoEl, authorEl, badge } from '../dom.js';
+import { handleForm, resetForm, valueOf } from '../forms.js';
+import { quoteOf } from './threads.js';
+import { submitOnCtrlEnter } from './composer.js';
+
+let uid = 0;
+
+/** A small form with one textarea (a reply, or an edit), submitted with its button or Ctrl/Cmd+Enter. */
+function textForm({ label, submitLabel, value = '', rows = 1, maxLength, onSubmit, onCancel = null, focusKey }) {
+  const id = `tf-${++uid}`;
+  const textarea = h('textarea', {
+    id, name: 'content', rows, required: true, maxLength,
+    attrs: { 'aria-describedby': `${id}-hint` },
+    data: { focus: focusKey },
+  });
+  textarea.value = value;
+  submitOnCtrlEnter(textarea);
+  const buttons = [h('button', { type: 'submit', class: 'button small primary', text: submitLabel, data: { focus: `${focusKey}-submit` } })];
+  if (onCancel) {
+    buttons.unshift(h('button', { type: 'button', class: 'button small', text: 'Cancel', on: { click: onCancel } }));
+  }
+  const form = h('form', { class: 'text-form', attrs: { novalidate: true } },
+    h('div', { class: 'field' },
+      h('label', { class: 'visually-hidden', attrs: { for: id }, text: label }),
+      textarea,
+      h('p', { class: 'visually-hidden', id: `${id}-hint`, text: 'Ctrl+Enter to send' + (onCancel ? ', Escape to cancel.' : '.') })),
+    h('p', { class: 'form-error', attrs: { role: 'alert' }, hidden: true }),
+    h('div', { class: 'text-form-actions' }, buttons));
+  if (onCancel) {
+    form.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && !event.isComposing) {
+        event.preventDefault();
+        event.stopPropagation();
+        onCancel();
+      }
+    });
+  }
+  handleForm(form, () => onSubmit(valueOf(form, 'content'), form));
+  return { form, textarea };
+}
+
+export class ThreadView {
+  /**
+   * @param thread the ThreadSet item
+   * @param ctx    {meId, isOwner(), actions: {resolve, reopen, remove, save, reply, saveReply, removeReply, show}}
+   */
+  constructor(thread, ctx) {
+    this.ctx = ctx;
+    this.thread = thread;
+    this.signature = null;
+    this.editing = null; // null | {kind: 'comment'} | {kind: 'reply', id}
+    this.editForm = null;
+    const headId = `thread-${thread.id}-head`;
+    this.article = h('article', {
+      class: 'thread', tabIndex: -1,
+      data: { id: thread.id },
+      attrs: { 'aria-labelledby': headId },
+    });
+    this.headId = headId;
+    this.body = h('div', { class: 'thread-body' });
+    this.errorEl = h('p', { class: 'form-error', attrs: { role: 'alert' }, hidden: true });
+    const reply = textForm({
+      label: 'Reply',
+      submitLabel: 'Reply',
+      maxLength: 5000,
+      focusKey: 'reply',
+      onSubmit: async (content, form) => {
+        await ctx.actions.reply(this.thread, content);
+        resetForm(form);
+        reply.textarea.value = '';
+      },
+    });
+    this.replyForm = reply.form;
+    this.replyTextarea = reply.textarea;
+    this.replyTextarea.placeholder = 'Reply…';
+    this.article.append(this.body, this.errorEl, this.replyForm);
+  }
+
+  get id() {
+    return this.thread.id;
+  }
+
+  canEdit(author) {
+    return author?.kind === 'user' && author.id === this.ctx.meId;
+  }
+
+  canDelete(author) {
+    return this.canEdit(author) || this.ctx.isOwner();
+  }
+
+  /** Rebuilds the thread if anything shown changed. */
+  update(thread, placement) {
+    this.thread = thread;
+    const signature = JSON.stringify([thread.comment, thread.own, thread.missingFile, placement.status, this.editing]);
+    if (signature === this.signature) return;
+    this.signature = signature;
+    this.placement = placement;
+    this.render();
+  }
+
+  showError(message) {
+    this.errorEl.textContent = message ?? '';
+    this.errorEl.hidden = !message;
+  }
+
+  render() {
+    const { comment } = this.thread;
+    const c = comment;
+    const quote = quoteOf(c.target);
+    const status = this.placement.status;
+    const flags = [];
+    if (!this.thread.own) flags.push(badge(`from v${this.thread.fromVersion}`, 'version'));
+    if (c.resolved) flags.push(badge('Resolved', 'resolved'));
+    if (status === 'fuzzy' && !c.resolved) {
+      const b = badge('changed', 'fuzzy');
+      b.title = 'The passage was found with small differences';
+      flags.push(b);
+    }
+    const head = h('header', { class: 'thread-head', id: this.headId },
+      authorEl(c.author, this.ctx.meId),
+      h('span', { class: 'visually-hidden', text: ', ' }),
+      h('span', { class: 'thread-time' }, agoEl(c.createdAt)),
+      c.updatedAt > c.createdAt + 1000 ? h('span', { class: 'muted edited', text: '(edited)' }) : null,
+      flags.length ? h('span', { class: 'thread-flags' }, flags) : null);
+
+    let target;
+    if (this.thread.missingFile) {
+      target = h('p', { class: 'thread-where muted', text: `On ${this.thread.missingFile}, which is not in this version.` });
+    } else if (this.thread.fileLevel) {
+      target = h('p', { class: 'thread-where muted', text: 'On the whole file' });
+    } else if (quote === null) {
+      target = h('p', { class: 'thread-where muted', text: 'On an element of the page' });
+    }
+    const quoteEl = quote === null ? null : h('blockquote', { class: 'thread-quote' }, h('span', { class: 'quote-text', text: quote }));
+
+    const text = this.editing?.kind === 'comment'
+      ? this.editFormFor('comment', c.content)
+      : h('p', { class: 'comment-text', text: c.content });
+
+    const resolvedNote = c.resolved
+      ? h('p', { class: 'thread-note muted' },
+          'Resolved', c.resolvedBy ? ` by ${c.resolvedBy.kind === 'agent' ? `${c.resolvedBy.name} (agent)` : c.resolvedBy.id === this.ctx.meId ? 'you' : c.resolvedBy.name}` : '',
+          c.resolvedAt ? h('span', {}, ' ', agoEl(c.resolvedAt)) : null)
+      : null;
+
+    const replies = c.replies?.length
+      ? h('ol', { class: 'replies', attrs: { 'aria-label': `${c.replies.length} ${c.replies.length === 1 ? 'reply' : 'replies'}` } },
+          c.replies.map((r) => this.replyItem(r)))
+      : null;
+
+    const actions = [];
+    const placed = status === 'exact' || status === 'fuzzy';
+    if (placed && !this.thread.fileLevel) {
+      actions.push(this.button('Show in document', 'show', () => this.ctx.actions.show(this.thread)));
+    }
+    actions.push(c.resolved
+      ? this.button('Reopen', 'reopen', () => this.run(() => this.ctx.actions.reopen(this.thread)))
+      : this.button('Resolve', 'resolve', () => this.run(() => this.ctx.actions.resolve(this.thread))));
+    if (this.canEdit(c.author) && !this.editing) {
+      actions.push(this.button('Edit', 'edit', () => this.startEdit({ kind: 'comment' }), 'Edit your comment'));
+    }
+    if (this.canDelete(c.author)) {
+      actions.push(this.button('Delete', 'delete', () => this.run(() => this.ctx.actions.remove(this.thread)), 'Delete this thread', 'danger-outline'));
+    }
+
+    this.article.classList.toggle('is-resolved', c.resolved);
+    this.article.dataset.state = c.resolved ? 'resolved' : 'open';
+    setChildren(this.body, head, target, quoteEl, text, resolvedNote, replies,
+      h('div', { class: 'thread-actions' }, actions));
+  }
+
+  button(text, focusKey, onClick, label = null, kind = 'subtle') {
+    return h('button', {
+      type: 'button', class: `button small ${kind}`, text,
+      data: { focus: focusKey },
+      attrs: { 'aria-label': label },
+      on: { click: onClick },
+    });
+  }
+
+  replyItem(r) {
+    const editing = this.editing?.kind === 'reply' && this.editing.id === r.id;
+    const tools = [];
+    if (this.canEdit(r.author) && !this.editing) {
+      tools.push(this.button('Edit', `edit-reply-${r.id}`, () => this.startEdit({ kind: 'reply', id: r.id }), 'Edit your reply'));
+    }
+    if (this.canDelete(r.author)) {
+      tools.push(this.button('Delete', `delete-reply-${r.id}`, () => this.run(() => this.ctx.actions.removeReply(this.thread, r)), 'Delete this reply', 'danger-outline'));
+    }
+    return h('li', { class: 'reply', data: { replyId: r.id } },
+      h('div', { class: 'reply-head' },
+        authorEl(r.author, this.ctx.meId),
+        h('span', { class: 'visually-hidden', text: ', ' }),
+        h('span', { class: 'thread-time' }, agoEl(r.createdAt)),
+        r.updatedAt > r.createdAt + 1000 ? h('span', { class: 'muted edited', text: '(edited)' }) : null),
+      editing ? this.editFormFor('reply', r.content) : h('p', { class: 'comment-text', text: r.content }),
+      tools.length ? h('div', { class: 'reply-actions' }, tools) : null);
+  }
+
+  /** The edit form, kept across rebuilds while it is open. */
+  editFormFor(kind, content) {
+    if (this.editForm) return this.editForm;
+    const { form, textarea } = textForm({
+      label: kind === 'comment' ? 'Edit your comment' : 'Edit your reply',
+      submitLabel: 'Save',
+      value: content,
+      rows: 3,
+      maxLength: kind === 'comment' ? 10000 : 5000,
+      focusKey: 'edit-text',
+      onSubmit: async (text) => {
+        const editing = this.editing;
+        if (editing.kind === 'comment') await this.ctx.actions.save(this.thread, text);
+        else await this.ctx.actions.saveReply(this.thread, editing.id, text);
+        this.endEdit(editing);
+      },
+      onCancel: () => this.endEdit(this.editing),
+    });
+    this.editForm = form;
+    queueMicrotask(() => textarea.focus());
+    return form;
+  }
+
+  startEdit(editing) {
+    this.editing = editing;
+    this.editForm = null;
+    this.signature = null;
+    this.update(this.thread, this.placement);
+  }
+
+  /** Leaves the edit; focus goes back to the Edit button of what was edited. */
+  endEdit(editing) {
+    this.editing = null;
+    this.editForm = null;
+    this.signature = null;
+    this.update(this.thread, this.placement);
+    const key = editing?.kind === 'reply' ? `edit-reply-${editing.id}` : 'edit';
+    (this.article.querySelector(`[data-focus="${key}"]`) ?? this.article).focus();
+  }
+
+  /** Runs an action of a button; a failure is shown in the thread. */
+  async run(action) {
+    this.showError(null);
+    try {
+      await action();
+    } catch (err) {
+      if (err?.status === 401) return; // the page says "signed out" itself
+      this.showError(err?.message ?? String(err));
+    }
+  }
+
+  /** Focuses the thread itself (its article), scrolling it into view. */
+  focus() {
+    this.article.focus();
+  }
+}
