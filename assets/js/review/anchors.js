@@ -53,17 +53,20 @@ export class Anchors {
 
   /**
    * The anchor list for FrameLink.setAnchors: one per thread of this file with a passage, plus the
-   * draft of a new comment while one is open here.
+   * draft of a new comment while one is open here. `showResolved`: whether resolved threads are
+   * on screen (then their passages are drawn too).
    */
-  build(threads, { activeId, draft }) {
+  build(threads, { activeId, draft, showResolved }) {
     const anchors = [];
     for (const t of threads) {
       if (t.fileLevel || t.missingFile !== null) continue;
+      const resolved = t.comment.resolved;
       anchors.push({
         id: t.id,
         selector: t.comment.target.selector,
-        state: t.comment.resolved ? 'resolved' : 'open',
-        active: t.id === activeId,
+        state: resolved ? 'resolved' : 'open',
+        // A resolved thread's passage is not drawn unless resolved threads are shown, active or not.
+        active: t.id === activeId && (!resolved || showResolved),
       });
     }
     if (draft && selectorsOf({ selector: draft }).length) {

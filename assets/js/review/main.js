@@ -145,8 +145,8 @@ function renderSidebar() {
 function sendAnchors() {
   if (!parts.frame) return;
   const draft = parts.composer?.source === state.path ? parts.composer.draftSelector : null;
-  const list = anchors.build(threadsHere(), { activeId: state.activeId, draft });
   const showResolved = parts.sidebar.showResolved;
+  const list = anchors.build(threadsHere(), { activeId: state.activeId, draft, showResolved });
   const key = JSON.stringify([list, showResolved]);
   if (key === lastSentAnchors) return;
   lastSentAnchors = key;
@@ -156,7 +156,8 @@ function sendAnchors() {
 function anchored(results) {
   anchors.record(results);
   renderSidebar();
-  if (!anchors.orphansAnnounced && anchors.settled()) {
+  // Once per document, when every passage of the loaded comments has been looked for.
+  if (state.threads !== null && !anchors.orphansAnnounced && anchors.settled()) {
     anchors.orphansAnnounced = true;
     const n = parts.sidebar.notFoundCount;
     if (n) announce(n === 1 ? '1 comment could not be placed' : `${n} comments could not be placed`);
@@ -183,6 +184,9 @@ function documentShown({ path, bridged }) {
     $('#raw-link').hidden = true;
   }
   parts.tree?.setCurrent(path);
+  // What the stage shows, for styles and for tests that wait for a page to be connected.
+  $('#stage').dataset.file = path ?? '';
+  $('#stage').dataset.bridged = String(bridged);
   updateTitle();
   updateCommenting();
   refresh();
@@ -323,7 +327,8 @@ async function reloadArtifact() {
   renderHeader();
   if (wasLatest && !version.isLatest) {
     // A newer version was published: this one is read-only now, and shows only its own comments.
-    announce(parts.versions.announceNewer(artifact, version) ?? '');
+    const newer = parts.versions.announceNewer(artifact, version);
+    if (newer) announce(newer);
     if (parts.composer.isOpen && !parts.composer.textarea.value.trim()) parts.composer.close();
     updateCommenting();
     await reloadComments().catch(() => {});

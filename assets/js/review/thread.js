@@ -126,7 +126,7 @@ export class ThreadView {
       flags.push(b);
     }
     const head = h('header', { class: 'thread-head', id: this.headId },
-      authorEl(c.author, this.ctx.meId),
+      authorEl(c.author),
       h('span', { class: 'visually-hidden', text: ', ' }),
       h('span', { class: 'thread-time' }, agoEl(c.createdAt)),
       c.updatedAt > c.createdAt + 1000 ? h('span', { class: 'muted edited', text: '(edited)' }) : null,
@@ -148,7 +148,7 @@ export class ThreadView {
 
     const resolvedNote = c.resolved
       ? h('p', { class: 'thread-note muted' },
-          'Resolved', c.resolvedBy ? ` by ${c.resolvedBy.kind === 'agent' ? `${c.resolvedBy.name} (agent)` : c.resolvedBy.id === this.ctx.meId ? 'you' : c.resolvedBy.name}` : '',
+          'Resolved', c.resolvedBy ? ` by ${c.resolvedBy.name}${c.resolvedBy.kind === 'agent' ? ' (agent)' : ''}` : '',
           c.resolvedAt ? h('span', {}, ' ', agoEl(c.resolvedAt)) : null)
       : null;
 
@@ -169,7 +169,7 @@ export class ThreadView {
       actions.push(this.button('Edit', 'edit', () => this.startEdit({ kind: 'comment' }), 'Edit your comment'));
     }
     if (this.canDelete(c.author)) {
-      actions.push(this.button('Delete', 'delete', () => this.run(() => this.ctx.actions.remove(this.thread)), 'Delete this thread', 'danger-outline'));
+      actions.push(this.button('Delete', 'delete', () => this.run(() => this.ctx.actions.remove(this.thread)), 'Delete this thread', 'subtle danger-text'));
     }
 
     this.article.classList.toggle('is-resolved', c.resolved);
@@ -194,11 +194,11 @@ export class ThreadView {
       tools.push(this.button('Edit', `edit-reply-${r.id}`, () => this.startEdit({ kind: 'reply', id: r.id }), 'Edit your reply'));
     }
     if (this.canDelete(r.author)) {
-      tools.push(this.button('Delete', `delete-reply-${r.id}`, () => this.run(() => this.ctx.actions.removeReply(this.thread, r)), 'Delete this reply', 'danger-outline'));
+      tools.push(this.button('Delete', `delete-reply-${r.id}`, () => this.run(() => this.ctx.actions.removeReply(this.thread, r)), 'Delete this reply', 'subtle danger-text'));
     }
     return h('li', { class: 'reply', data: { replyId: r.id } },
       h('div', { class: 'reply-head' },
-        authorEl(r.author, this.ctx.meId),
+        authorEl(r.author),
         h('span', { class: 'visually-hidden', text: ', ' }),
         h('span', { class: 'thread-time' }, agoEl(r.createdAt)),
         r.updatedAt > r.createdAt + 1000 ? h('span', { class: 'muted edited', text: '(edited)' }) : null),

@@ -1,0 +1,374 @@
+// The review page in a real browser, through the real server, API and bridge: a ZIP site whose
+// second page is reached by a link in the frame, a passage selected and commented on, its
+// highlight, re-anchoring after a reload, Back and Forward, an agent's reply arriving live,
+// keyboard-only reply and resolve, a comment on a whole file, comment text that looks like HTML,
+// a new version (comments from v1 found again or listed as not found), an old version locked, a
+// Markdown document, the narrow layout, a session that ends, and the README's screenshot.
+// The tests share one server and one signed-in page, in order.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import {
+  startServer, launchBrowser, openPage, assertClean, apiCall, saveScreenshot, repoRoot, eventually,
+} from './harness.mjs';
+import {
+  OWNER, completeSetup, agentKey, userKey, apiOk, upload, publishVersion, reviewFrame, waitForFile,
+  openReview, selectInFrame, frameHighlights, isHighlighted, thread, group, sessionCookie, signIn,
+} from './flows.mjs';
+import { makeZip } from './zip.mjs';
+
+const SITE = {
+  'index.html': `<!doctype html>
+<html><head><meta charset="utf-8"><title>Quarterly site</title><link rel="stylesheet" href="css/site.css"></head>
+<body><h1>Quarterly site</h1>
+<p id="intro">Welcome to the quarterly site. Read the <a id="to-details" href="details.html">details page</a> next.</p>
+</body></html>`,
+  'details.html': `<!doctype html>
+<html><head><meta charset="utf-8"><title>Details</title><link rel="stylesheet" href="css/site.css"></head>
+<body><h1>Details</h1>
+<p>Revenue grew by twelve percent in the third quarter, driven by the new subscription plans.</p>
+<p>Costs stayed flat across every region we operate in, and hiring slowed.</p>
+<p><a id="to-home" href="index.html">Back to the start</a></p>
+</body></html>`,
+  'css/site.css': 'body { font: 16px/1.5 serif; margin: 2rem; }',
+};
+
+const DOC_V1 = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Launch plan</title></head><body>
+<h1>Launch plan</h1>
+<p>The launch is planned for the second week of March, after the final review.</p>
+<p>This paragraph about the old pricing model will be removed in the next draft.</p>
+<p>Support will be staffed around the clock during the first month.</p>
+</body></html>`;
+const DOC_V2 = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Launch plan</title></head><body>
+<h1>Launch plan</h1>
+<p>Our launch is planned for the second week of March, right after the final review.</p>
+<p>Support will be staffed around the clock during the first month.</p>
+</body></html>`;
+
+const MARKDOWN = `# Field notes
+
+The survey covered **forty-two** sites along the northern coast.
+
+Most sites showed erosion of the dunes, worst where the paths cross them.
+`;
+
+const XSS = '<img src=x onerror=alert(1)>';
+const AGENT = { name: 'Claude', role: 'coding' };
+
+let server;
+let browser;
+let tab;
+let page;
+let ownerKey;
+let claudeKey;
+let site; // the ZIP artifact
+let plan; // the HTML artifact that gets a v2
+let notes; // the Markdown artifact
+
+const ui = (p) => `${server.url}${p}`;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  tab = await openPage(browser);
+  page = tab.page;
+  await completeSetup(page, server);
+  ownerKey = await userKey(server);
+  claudeKey = await agentKey(server, { agent: AGENT.name, role: AGENT.role });
+  site = await upload(server, ownerKey, { name: 'Quarterly site', fileName: 'site.zip', content: makeZip(SITE) });
+  plan = await upload(server, ownerKey, { name: 'Launch plan', fileName: 'plan.html', content: DOC_V1 });
+  notes = await upload(server, ownerKey, { name: 'Field notes', fileName: 'notes.md', content: MARKDOWN });
+});
+
+after(async () => {
+  await server?.saveLog('review.server.log');
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Presses Tab (or Shift+Tab) until the focused element matches `selector`. */
+async function tabTo(selector, { back = false, max = 40 } = {}) {
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+  }
+  assert.fail(`Tab never reached ${selector}`);
+}
+
+async function comments(token, version = 'all') {
+  return (await apiOk(server, 'GET', `/api/v1/artifacts/${token}/comments?version=${version}`, ownerKey)).comments;
+}
+
+const toast = () => page.locator('#toast');
+
+test('a ZIP site: a link followed in the frame updates the file tree, the address and the sidebar', async () => {
+  await openReview(page, ui(`/a/${site.shareToken}`), 'index.html');
+  const tree = page.getByRole('navigation', { name: 'Files' });
+  await tree.getByRole('link', { name: /details\.html/ }).waitFor();
+  assert.equal(await tree.locator('[aria-current="page"]').innerText(), 'index.html');
+  assert.match(await page.locator('#artifact-frame').getAttribute('title'), /Quarterly site.*version 1.*index\.html/);
+  assert.equal(await page.locator('#artifact-frame').getAttribute('sandbox'), 'allow-scripts allow-popups allow-forms');
+
+  const frame = await reviewFrame(page);
+  await frame.locator('#to-details').click();
+  await waitForFile(page, 'details.html');
+  assert.equal(new URL(page.url()).pathname, `/a/${site.shareToken}/v/1/details.html`);
+  assert.equal(await tree.locator('[aria-current="page"]').innerText(), 'details.html');
+  assert.equal(await page.locator('#sidebar-file').innerText(), 'details.html');
+  assert.match(await page.title(), /details\.html/);
+  assertClean(tab);
+});
+
+test('Back and Forward step through the pages of the site, one press per page', async () => {
+  await page.goBack();
+  await waitForFile(page, 'index.html');
+  assert.equal(new URL(page.url()).pathname, `/a/${site.shareToken}`);
+  await page.goForward();
+  await waitForFile(page, 'details.html');
+  assert.equal(new URL(page.url()).pathname, `/a/${site.shareToken}/v/1/details.html`);
+  // The tree navigates the frame too, and that is a step of its own.
+  await page.getByRole('navigation', { name: 'Files' }).getByRole('link', { name: 'index.html' }).click();
+  await waitForFile(page, 'index.html');
+  await page.goBack();
+  await waitForFile(page, 'details.html');
+  assertClean(tab);
+});
+
+test('selecting a passage on the second page and commenting on it highlights it', async () => {
+  const passage = 'twelve percent in the third quarter';
+  await selectInFrame(page, passage);
+  await page.getByRole('button', { name: 'Comment', exact: true }).click();
+  const composer = page.locator('#composer');
+  await composer.waitFor();
+  assert.equal(await composer.locator('.composer-quote').innerText(), passage);
+  // The selection stays visible in the frame as a draft while the comment is typed.
+  await eventually(async () => (await frameHighlights(page)).draft.includes(passage), { message: 'draft highlight' });
+  await composer.getByLabel('Your comment').fill('Is this in constant currency?\nPlease say so.');
+  await page.keyboard.press('Control+Enter');
+  const t = thread(page, 'Is this in constant currency?');
+  await t.waitFor();
+  await toast().filter({ hasText: 'Comment added' }).waitFor();
+  // Focus went to the new thread; its text keeps its line break.
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('article')?.innerText.includes('constant currency')), true);
+  assert.equal(await t.locator('.comment-text').innerText(), 'Is this in constant currency?\nPlease say so.');
+  assert.equal(await t.locator('.thread-quote').innerText(), passage);
+  await eventually(() => isHighlighted(page, passage), { message: 'the passage is highlighted' });
+
+  const [c] = await comments(site.shareToken);
+  assert.equal(c.target.source, 'details.html');
+  const quote = [].concat(c.target.selector).find((s) => s.type === 'TextQuoteSelector');
+  assert.equal(quote.exact, passage);
+  assert.ok(quote.prefix.endsWith('Revenue grew by '), `prefix ${JSON.stringify(quote.prefix)}`);
+  assert.ok(quote.suffix.startsWith(', driven by'), `suffix ${JSON.stringify(quote.suffix)}`);
+  assertClean(tab);
+});
+
+test('after a reload the comment is found again and highlighted', async () => {
+  await page.reload();
+  await waitForFile(page, 'details.html');
+  await group(page, 'open').locator('article', { hasText: 'constant currency' }).waitFor();
+  await eventually(() => isHighlighted(page, 'twelve percent in the third quarter'), { message: 're-anchored highlight' });
+  assertClean(tab);
+});
+
+test("an agent's reply posted through the API appears live, labelled as an agent", async () => {
+  const [c] = await comments(site.shareToken);
+  const started = Date.now();
+  await apiOk(server, 'POST', `/api/v1/comments/${c.id}/replies`, claudeKey, { content: 'Yes: constant currency, see note 4.' });
+  const reply = thread(page, 'constant currency').locator('li.reply', { hasText: 'see note 4' });
+  await reply.waitFor();
+  const latency = Date.now() - started;
+  const author = reply.locator('.author');
+  assert.equal(await author.getAttribute('data-kind'), 'agent');
+  assert.match(await author.innerText(), /Claude\s*,?\s*Agent\s*,?\s*coding/);
+  await toast().filter({ hasText: 'Claude (agent) replied' }).waitFor();
+  console.log(`# the agent's reply was on the page ${latency} ms after the API call`);
+  assertClean(tab);
+});
+
+test('keyboard only: reply to a thread, then resolve it (its highlight goes, it moves to Resolved)', async () => {
+  await page.locator('#comments-title').focus();
+  await page.keyboard.press('Alt+ArrowDown');
+  await page.waitForFunction(() => document.activeElement?.matches('article.thread'));
+  await tabTo('textarea[data-focus="reply"]');
+  await page.keyboard.type('Thanks, resolving.');
+  await page.keyboard.press('Control+Enter');
+  await thread(page, 'constant currency').locator('li.reply', { hasText: 'Thanks, resolving.' }).waitFor();
+  await toast().filter({ hasText: 'Reply added' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.focus), 'reply', 'focus stays in the reply box');
+
+  await tabTo('button[data-focus="resolve"]', { back: true });
+  await page.keyboard.press('Enter');
+  await toast().filter({ hasText: 'Thread resolved' }).waitFor();
+  const resolved = group(page, 'resolved');
+  await resolved.waitFor();
+  assert.equal(await resolved.locator('#resolved-toggle').getAttribute('aria-expanded'), 'false', 'resolved threads are collapsed');
+  assert.equal(await group(page, 'open').isVisible(), false);
+  await eventually(async () => !(await isHighlighted(page, 'twelve percent')), { message: 'the highlight is gone' });
+  const focused = await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+  assert.notEqual(focused, 'BODY', 'focus is not lost');
+  assert.equal(focused, 'resolved-toggle');
+  // Opening the disclosure shows it, with Reopen.
+  await page.keyboard.press('Enter');
+  await resolved.getByRole('button', { name: 'Reopen' }).waitFor();
+  const [c] = await comments(site.shareToken);
+  assert.equal(c.resolved, true);
+  assertClean(tab);
+});
+
+test('a comment on the whole file, and comment text that looks like HTML, shown as text', async () => {
+  await page.getByRole('button', { name: 'Comment on this file' }).click();
+  const composer = page.locator('#composer');
+  assert.match(await composer.locator('.composer-title').innerText(), /whole file details\.html/);
+  await composer.getByLabel('Your comment').fill(XSS);
+  await composer.getByRole('button', { name: 'Post comment' }).click();
+  const t = thread(page, XSS);
+  await t.waitFor();
+  assert.equal(await t.locator('.comment-text').innerText(), XSS);
+  assert.match(await t.innerText(), /On the whole file/);
+  assert.equal(await page.locator('#threads img').count(), 0, 'no img element was made');
+  const first = group(page, 'open').locator('article').first();
+  assert.match(await first.innerText(), /On the whole file/, 'whole-file comments come first');
+  const created = (await comments(site.shareToken)).find((c) => c.content === XSS);
+  assert.deepEqual(created.target, { source: 'details.html' });
+  assert.deepEqual(tab.dialogs, [], 'no script ran');
+  assertClean(tab);
+});
+
+test('v2 of a page: a v1 comment is found again under "From earlier versions"; a removed passage is under "Not found"', async () => {
+  const changed = 'launch is planned for the second week of March, after the final review';
+  const removed = 'about the old pricing model will be removed';
+  const target = (exact) => ({ source: 'plan.html', selector: { type: 'TextQuoteSelector', exact } });
+  await apiOk(server, 'POST', `/api/v1/artifacts/${plan.shareToken}/comments`, claudeKey, { content: 'Is March still realistic?', target: target(changed) });
+  await apiOk(server, 'POST', `/api/v1/artifacts/${plan.shareToken}/comments`, ownerKey, { content: 'Drop this paragraph.', target: target(removed) });
+  await publishVersion(server, ownerKey, plan.shareToken, { fileName: 'plan.html', content: DOC_V2, name: 'Second draft' });
+
+  await openReview(page, ui(`/a/${plan.shareToken}`), 'plan.html');
+  const earlier = group(page, 'earlier');
+  await earlier.locator('article', { hasText: 'Is March still realistic?' }).waitFor();
+  assert.match(await earlier.innerText(), /from v1/);
+  await eventually(() => isHighlighted(page, 'planned for the second week of March'), { message: 'fuzzy highlight in v2' });
+  const notFound = group(page, 'notFound');
+  await notFound.locator('article', { hasText: 'Drop this paragraph.' }).waitFor();
+  assert.equal(await notFound.locator('.thread-quote').innerText(), removed);
+  await toast().filter({ hasText: '1 comment could not be placed' }).waitFor();
+  assertClean(tab);
+});
+
+test('an old version is locked: a banner links to the latest, no new comments', async () => {
+  await openReview(page, ui(`/a/${plan.shareToken}/v/1/`), 'plan.html');
+  const banner = page.locator('#version-banner');
+  await banner.filter({ hasText: 'Comments are locked on old versions' }).waitFor();
+  assert.equal(await banner.getByRole('link').getAttribute('href'), `/a/${plan.shareToken}`);
+  assert.equal(await page.getByRole('button', { name: 'Comment on this file' }).isVisible(), false);
+  // Its own comments are there, in place.
+  await group(page, 'open').locator('article', { hasText: 'Is March still realistic?' }).waitFor();
+  await selectInFrame(page, 'Support will be staffed', { expectButton: false });
+  await page.locator('#comments-title').focus();
+  await page.keyboard.press('Alt+KeyC');
+  await toast().filter({ hasText: 'Comments are locked on old versions' }).waitFor();
+  assert.equal(await page.locator('#comment-selection').isVisible(), false);
+  // The version switcher lists both, the latest marked.
+  await page.locator('#version-button').click();
+  const list = page.locator('#version-list');
+  await list.waitFor();
+  assert.match(await list.innerText(), /v2[\s\S]*Second draft[\s\S]*latest/);
+  assert.equal(await list.locator('[aria-current="page"]').getAttribute('href'), `/a/${plan.shareToken}/v/1/`);
+  await page.keyboard.press('Escape');
+  assertClean(tab);
+});
+
+test('a Markdown document: comment on a passage, see it highlighted, find it again after a reload', async () => {
+  await openReview(page, ui(`/a/${notes.shareToken}`), 'notes.md');
+  const passage = 'erosion of the dunes';
+  await selectInFrame(page, passage);
+  await page.locator('#comment-selection').click();
+  await page.locator('#composer').getByLabel('Your comment').fill('Which years does this compare?');
+  await page.keyboard.press('Control+Enter');
+  await thread(page, 'Which years').waitFor();
+  await eventually(() => isHighlighted(page, passage), { message: 'markdown highlight' });
+  await page.reload();
+  await waitForFile(page, 'notes.md');
+  await eventually(() => isHighlighted(page, passage), { message: 'markdown highlight after reload' });
+  const [c] = await comments(notes.shareToken);
+  assert.equal(c.target.source, 'notes.md');
+  assertClean(tab);
+});
+
+test('390 px wide: no sideways scrolling; files and comments open as drawers; actions reachable', async () => {
+  const narrow = await openPage(browser, { viewport: { width: 390, height: 844 } });
+  await narrow.context.addCookies(await tab.context.cookies());
+  const p = narrow.page;
+  await p.goto(ui(`/a/${site.shareToken}/v/1/details.html`));
+  await p.locator('#stage[data-bridged="true"]').waitFor({ state: 'attached' });
+  const overflow = () => p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.equal(await overflow(), 0, 'no horizontal scroll');
+  assert.equal(await p.locator('#sidebar').isVisible(), false, 'the comments start closed, the artifact gets the width');
+  const frameBox = await p.locator('#artifact-frame').boundingBox();
+  assert.ok(frameBox.width >= 380, `the frame takes the width (${frameBox.width})`);
+
+  await p.getByRole('button', { name: /^Comments/ }).click();
+  await p.locator('#sidebar').waitFor();
+  await p.getByRole('button', { name: 'Comment on this file' }).waitFor();
+  const t = p.locator('article.thread', { hasText: XSS });
+  await t.waitFor();
+  const resolveBox = await t.getByRole('button', { name: 'Resolve' }).boundingBox();
+  assert.ok(resolveBox.x >= 0 && resolveBox.x + resolveBox.width <= 390, 'Resolve is on screen');
+  assert.ok(resolveBox.height >= 24 && resolveBox.width >= 24, 'targets are at least 24 px');
+  assert.equal(await overflow(), 0);
+  await p.keyboard.press('Escape');
+  await p.locator('#sidebar').waitFor({ state: 'hidden' });
+
+  await p.getByRole('button', { name: 'Files' }).click();
+  const tree = p.getByRole('navigation', { name: 'Files' });
+  await tree.getByRole('link', { name: 'index.html' }).click();
+  await p.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  assert.equal(await tree.isVisible(), false, 'the drawer closes after choosing a file');
+  assert.equal(await overflow(), 0);
+  await saveScreenshot(p, 'review-page-390.png', { fullPage: false });
+  assertClean(narrow);
+  await narrow.close();
+});
+
+test('the review page with an agent thread next to a person\'s is saved as a screenshot', async () => {
+  const passage = 'Support will be staffed around the clock';
+  await apiOk(server, 'POST', `/api/v1/artifacts/${plan.shareToken}/comments`, claudeKey, {
+    content: 'Staffing plan attached in the appendix.\nShould we say which time zones?',
+    target: { source: 'plan.html', selector: { type: 'TextQuoteSelector', exact: passage } },
+  });
+  await openReview(page, ui(`/a/${plan.shareToken}`), 'plan.html');
+  await selectInFrame(page, 'Launch plan');
+  await page.locator('#comment-selection').click();
+  await page.locator('#composer').getByLabel('Your comment').fill('Title should name the product.');
+  await page.keyboard.press('Control+Enter');
+  await thread(page, 'Title should name the product.').waitFor();
+  await thread(page, 'Staffing plan attached').waitFor();
+  await eventually(() => isHighlighted(page, passage), { message: 'agent thread highlighted' });
+  // The announcement toast fades after a few seconds; the picture is of the page, not of it.
+  await page.waitForFunction(() => getComputedStyle(document.getElementById('toast')).opacity === '0', null, { timeout: 8000 });
+  await page.locator('#sidebar').evaluate((el) => el.scrollTo(0, 0));
+  const refreshDocs = process.env.UPDATE_DOCS_SCREENSHOT === '1';
+  await saveScreenshot(page, 'review-page.png', {
+    fullPage: false,
+    extraPaths: refreshDocs ? [path.join(repoRoot, 'docs', 'review-page.png')] : [],
+  });
+  assertClean(tab);
+});
+
+test('a session that ends while the page is open: "You were signed out", with a way back', async () => {
+  const other = await openPage(browser);
+  await signIn(other.page, server.url, OWNER);
+  await openReview(other.page, ui(`/a/${notes.shareToken}`), 'notes.md');
+  const cookie = await sessionCookie(other.context);
+  const out = await apiCall(server.url, 'DELETE', '/api/v1/session', { headers: { Cookie: cookie } });
+  assert.equal(out.status, 200);
+  // The event stream notices by itself; any action would too.
+  await other.page.getByRole('heading', { name: 'You were signed out' }).waitFor({ timeout: 30_000 });
+  const link = other.page.getByRole('link', { name: 'Sign in again' });
+  assert.equal(await link.getAttribute('href'), `/login?next=${encodeURIComponent(`/a/${notes.shareToken}`)}`);
+  assert.equal(await other.page.locator('#review-app').isVisible(), false);
+  await other.close();
+});
