@@ -2,15 +2,17 @@
 // second page is reached by a link in the frame, a passage selected and commented on, its
 // highlight, re-anchoring after a reload, Back and Forward, an agent's reply arriving live,
 // keyboard-only reply and resolve, a comment on a whole file, comment text that looks like HTML,
-// a new version (comments from v1 found again or listed as not found), an old version locked, a
-// Markdown document, the narrow layout, a session that ends, and the README's screenshot.
+// editing and deleting, a new version (comments from v1 found again or listed as not found), an
+// old version locked, a version published while the page is open, a Markdown document, the narrow
+// layout, the owner's actions, a session that ends, and the README's screenshot.
 // The tests share one server and one signed-in page, in order.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
-  startServer, launchBrowser, openPage, assertClean, apiCall, saveScreenshot, repoRoot, eventually,
+  startServer, launchBrowser, openPage, assertClean, resetProblems, allowHttpError, apiCall,
+  saveScreenshot, repoRoot, eventually,
 } from './harness.mjs';
 import {
   OWNER, completeSetup, agentKey, userKey, apiOk, upload, publishVersion, reviewFrame, waitForFile,
@@ -238,6 +240,37 @@ test('a comment on the whole file, and comment text that looks like HTML, shown 
   assertClean(tab);
 });
 
+test('the author edits a comment; a reply and then the thread are deleted, focus kept', async () => {
+  // While it is edited its text is in a field, not in the page's text: follow the thread by id.
+  const t = page.locator(`article.thread[data-id="${await thread(page, XSS).getAttribute('data-id')}"]`);
+  await t.getByRole('button', { name: 'Edit your comment' }).click();
+  const editor = t.getByLabel('Edit your comment');
+  await editor.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'TEXTAREA', 'the editor has focus');
+  await editor.fill('Edited: the totals need a source.');
+  await page.keyboard.press('Control+Enter');
+  const edited = t;
+  await edited.locator('.comment-text', { hasText: 'Edited: the totals need a source.' }).waitFor();
+  await toast().filter({ hasText: 'Comment saved' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.focus), 'edit', 'focus back on Edit');
+
+  await edited.getByLabel('Reply').fill('A reply to delete.');
+  await edited.getByRole('button', { name: 'Reply', exact: true }).click();
+  const reply = edited.locator('li.reply', { hasText: 'A reply to delete.' });
+  await reply.waitFor();
+  await reply.getByRole('button', { name: 'Delete this reply' }).click();
+  await page.locator('#confirm-dialog').getByRole('button', { name: 'Delete reply' }).click();
+  await reply.waitFor({ state: 'detached' });
+
+  await edited.getByRole('button', { name: 'Delete this thread' }).click();
+  await page.locator('#confirm-dialog').getByRole('button', { name: 'Delete thread' }).click();
+  await edited.waitFor({ state: 'detached' });
+  await toast().filter({ hasText: 'Thread deleted' }).waitFor();
+  assert.notEqual(await page.evaluate(() => document.activeElement?.tagName), 'BODY', 'focus is not lost');
+  assert.equal((await comments(site.shareToken)).some((c) => c.content.startsWith('Edited:')), false);
+  assertClean(tab);
+});
+
 test('v2 of a page: a v1 comment is found again under "From earlier versions"; a removed passage is under "Not found"', async () => {
   const changed = 'launch is planned for the second week of March, after the final review';
   const removed = 'about the old pricing model will be removed';
@@ -281,6 +314,20 @@ test('an old version is locked: a banner links to the latest, no new comments', 
   assertClean(tab);
 });
 
+test('a version published while the page is open: a banner says so and new comments stop', async () => {
+  await openReview(page, ui(`/a/${plan.shareToken}`), 'plan.html');
+  await page.getByRole('button', { name: 'Comment on this file' }).waitFor();
+  await publishVersion(server, ownerKey, plan.shareToken, { fileName: 'plan.html', content: DOC_V2, name: 'Third draft' });
+  const banner = page.locator('#version-banner');
+  await banner.filter({ hasText: 'Version 3 was published' }).waitFor();
+  assert.equal(await banner.getByRole('link', { name: 'Open v3' }).getAttribute('href'), `/a/${plan.shareToken}`);
+  await page.getByRole('button', { name: 'Comment on this file' }).waitFor({ state: 'hidden' });
+  await banner.getByRole('link', { name: 'Open v3' }).click();
+  await waitForFile(page, 'plan.html');
+  assert.match(await page.locator('#version-button').innerText(), /v3/);
+  assertClean(tab);
+});
+
 test('a Markdown document: comment on a passage, see it highlighted, find it again after a reload', async () => {
   await openReview(page, ui(`/a/${notes.shareToken}`), 'notes.md');
   const passage = 'erosion of the dunes';
@@ -313,11 +360,14 @@ test('390 px wide: no sideways scrolling; files and comments open as drawers; ac
   await p.getByRole('button', { name: /^Comments/ }).click();
   await p.locator('#sidebar').waitFor();
   await p.getByRole('button', { name: 'Comment on this file' }).waitFor();
-  const t = p.locator('article.thread', { hasText: XSS });
+  await p.getByRole('button', { name: /^Resolved/ }).click();
+  const t = p.locator('article.thread', { hasText: 'constant currency' });
   await t.waitFor();
-  const resolveBox = await t.getByRole('button', { name: 'Resolve' }).boundingBox();
-  assert.ok(resolveBox.x >= 0 && resolveBox.x + resolveBox.width <= 390, 'Resolve is on screen');
-  assert.ok(resolveBox.height >= 24 && resolveBox.width >= 24, 'targets are at least 24 px');
+  const reopen = await t.getByRole('button', { name: 'Reopen' }).boundingBox();
+  assert.ok(reopen.x >= 0 && reopen.x + reopen.width <= 390, 'Reopen is on screen');
+  assert.ok(reopen.height >= 24 && reopen.width >= 24, 'targets are at least 24 px');
+  const reply = await t.getByLabel('Reply').boundingBox();
+  assert.ok(reply.x >= 0 && reply.x + reply.width <= 390, 'the reply box fits');
   assert.equal(await overflow(), 0);
   await p.keyboard.press('Escape');
   await p.locator('#sidebar').waitFor({ state: 'hidden' });
@@ -356,6 +406,43 @@ test('the review page with an agent thread next to a person\'s is saved as a scr
     extraPaths: refreshDocs ? [path.join(repoRoot, 'docs', 'review-page.png')] : [],
   });
   assertClean(tab);
+});
+
+test('the owner renames the artifact, adds and removes a reviewer, and deletes it', async () => {
+  const doomed = await upload(server, ownerKey, { name: 'Scratch page', fileName: 'scratch.html', content: '<!doctype html><p>Scratch text.</p>' });
+  await openReview(page, ui(`/a/${doomed.shareToken}`), 'scratch.html');
+  await page.getByRole('button', { name: 'Manage' }).click();
+  await page.getByRole('button', { name: 'Rename…' }).click();
+  const rename = page.locator('#rename-dialog');
+  await rename.getByLabel('Name').fill('Scratch page, renamed');
+  await rename.getByRole('button', { name: 'Save name' }).click();
+  await page.locator('#artifact-name', { hasText: 'Scratch page, renamed' }).waitFor();
+  assert.match(await page.title(), /Scratch page, renamed/);
+
+  await page.getByRole('button', { name: 'Manage' }).click();
+  await page.getByRole('button', { name: 'Reviewers…' }).click();
+  const reviewers = page.locator('#reviewers-dialog');
+  await reviewers.getByText('Only you can see this artifact so far.').waitFor();
+  await reviewers.getByLabel('Add by email').fill('new.reviewer@example.com');
+  await page.keyboard.press('Enter');
+  const item = reviewers.locator('li.reviewer', { hasText: 'new.reviewer@example.com' });
+  await item.waitFor();
+  assert.match(await item.innerText(), /pending/);
+  await reviewers.getByLabel('Add by email').fill('new.reviewer@example.com');
+  await page.keyboard.press('Enter');
+  await reviewers.locator('.field-error', { hasText: 'already has access' }).waitFor();
+  await item.getByRole('button', { name: 'Remove new.reviewer@example.com' }).click();
+  await item.waitFor({ state: 'detached' });
+  await reviewers.getByRole('button', { name: 'Done' }).click();
+
+  await page.getByRole('button', { name: 'Manage' }).click();
+  await page.getByRole('button', { name: 'Delete artifact…' }).click();
+  await page.locator('#confirm-dialog').getByRole('button', { name: 'Delete artifact' }).click();
+  await page.waitForURL(`${server.url}/`);
+  const gone = await apiCall(server.url, 'GET', `/api/v1/artifacts/${doomed.shareToken}`, { key: ownerKey });
+  assert.equal(gone.status, 404);
+  assertClean(tab, { allow: [allowHttpError(409, '/access')] });
+  resetProblems(tab);
 });
 
 test('a session that ends while the page is open: "You were signed out", with a way back', async () => {

@@ -41,30 +41,35 @@ export class FileTree {
 
   list(node, depth) {
     const items = [];
+    // Files before folders, so a site's first page (index.html at the root) comes first.
+    for (const file of [...node.files].sort((a, b) => byName(a.name, b.name))) {
+      items.push(this.fileItem(file));
+    }
     for (const name of [...node.dirs.keys()].sort(byName)) {
       items.push(h('li', { class: 'tree-dir' },
         h('span', { class: 'tree-folder' }, h('span', { attrs: { 'aria-hidden': 'true' }, text: '▸ ' }), name, h('span', { class: 'visually-hidden', text: ' (folder)' })),
         this.list(node.dirs.get(name), depth + 1)));
     }
-    for (const file of [...node.files].sort((a, b) => byName(a.name, b.name))) {
-      const count = h('span', { class: 'tree-count', hidden: true });
-      const link = h('a', {
-        class: 'tree-file',
-        href: this.hrefFor(file.path),
-        data: { path: file.path },
-        on: {
-          click: (event) => {
-            // Modified clicks (new tab, new window) keep their usual meaning.
-            if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
-            event.preventDefault();
-            this.onOpen(file.path);
-          },
-        },
-      }, h('span', { class: 'tree-name', text: file.name }), count);
-      this.links.set(file.path, { link, count });
-      items.push(h('li', {}, link));
-    }
     return h('ul', { class: depth ? 'tree-list nested' : 'tree-list' }, items);
+  }
+
+  fileItem(file) {
+    const count = h('span', { class: 'tree-count', hidden: true });
+    const link = h('a', {
+      class: 'tree-file',
+      href: this.hrefFor(file.path),
+      data: { path: file.path },
+      on: {
+        click: (event) => {
+          // Modified clicks (new tab, new window) keep their usual meaning.
+          if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+          event.preventDefault();
+          this.onOpen(file.path);
+        },
+      },
+    }, h('span', { class: 'tree-name', text: file.name }), count);
+    this.links.set(file.path, { link, count });
+    return h('li', {}, link);
   }
 
   setCurrent(path) {

@@ -129,7 +129,6 @@ export class ThreadView {
       authorEl(c.author),
       h('span', { class: 'visually-hidden', text: ', ' }),
       h('span', { class: 'thread-time' }, agoEl(c.createdAt)),
-      c.updatedAt > c.createdAt + 1000 ? h('span', { class: 'muted edited', text: '(edited)' }) : null,
       flags.length ? h('span', { class: 'thread-flags' }, flags) : null);
 
     let target;
@@ -200,8 +199,7 @@ export class ThreadView {
       h('div', { class: 'reply-head' },
         authorEl(r.author),
         h('span', { class: 'visually-hidden', text: ', ' }),
-        h('span', { class: 'thread-time' }, agoEl(r.createdAt)),
-        r.updatedAt > r.createdAt + 1000 ? h('span', { class: 'muted edited', text: '(edited)' }) : null),
+        h('span', { class: 'thread-time' }, agoEl(r.createdAt))),
       editing ? this.editFormFor('reply', r.content) : h('p', { class: 'comment-text', text: r.content }),
       tools.length ? h('div', { class: 'reply-actions' }, tools) : null);
   }
