@@ -460,3 +460,24 @@ fn strangers_and_missing_credentials_get_the_usual_answers() -> TestResult {
     assert_eq!(w.events(&Auth::None).status, 401);
     Ok(())
 }
+
+#[test]
+fn open_streams_do_not_hold_up_a_shutdown() -> TestResult {
+    let mut w = world();
+    let mut streams: Vec<Stream> = (0..3).map(|_| w.events(&w.ada)).collect();
+    for s in &mut streams {
+        assert_eq!(s.expect().data["type"], "ready");
+    }
+    let status = w.server.terminate();
+    assert!(status.success(), "{status:?}");
+    for s in &mut streams {
+        assert!(s.rest().is_empty(), "each stream simply ends");
+    }
+    let log = w.server.log();
+    assert!(log.contains("stopped"), "{log}");
+    assert!(
+        !log.contains("still open after"),
+        "no connection waited for the grace period: {log}"
+    );
+    Ok(())
+}
