@@ -110,7 +110,8 @@ CREATE TABLE artifacts (
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL,
     deleted_at     INTEGER,
-    activity_at    INTEGER NOT NULL DEFAULT 0      -- its newest event (kept by a trigger on audit_events)
+    activity_at    INTEGER NOT NULL DEFAULT 0,     -- when its newest event happened, and that event's
+    activity_event INTEGER NOT NULL DEFAULT 0      -- id (kept by a trigger on audit_events)
 );
 CREATE INDEX artifacts_by_owner ON artifacts (owner_id, id);
 
@@ -231,7 +232,7 @@ CREATE INDEX view_grants_by_expiry ON view_grants (expires_at);
 CREATE TRIGGER audit_events_move_activity AFTER INSERT ON audit_events
 WHEN NEW.artifact_id IS NOT NULL AND NEW.action NOT LIKE 'access.%'
 BEGIN
-    UPDATE artifacts SET activity_at = NEW.created_at WHERE id = NEW.artifact_id;
+    UPDATE artifacts SET activity_at = NEW.created_at, activity_event = NEW.id WHERE id = NEW.artifact_id;
 END;
 
 -- When each person last opened an artifact's review page, and the newest of its events then: what

@@ -23,6 +23,7 @@ use warp::Filter;
 
 use crate::api;
 use crate::api::discovery::Docs;
+use crate::api::events::StreamSlots;
 use crate::api::router::ClientAddr;
 use crate::auth::KeyUsage;
 use crate::error::{recover, ApiError};
@@ -54,6 +55,7 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     let base_url = base_url.unwrap_or_else(|| format!("http://{bound}"));
     let site = Arc::new(Site::new(&base_url, bound));
+    let (stopping, shutdown_seen) = tokio::sync::watch::channel(false);
     let state = AppState::new(Shared {
         store: store.clone(),
         site: site.clone(),
@@ -63,6 +65,8 @@ pub async fn serve(
         key_usage: Arc::new(KeyUsage::default()),
         identities: Arc::new(IdentityCache::default()),
         docs: Arc::new(OnceLock::new()),
+        event_streams: Arc::new(StreamSlots::default()),
+        shutdown: shutdown_seen,
     });
     let (routes, table) = api::build(state.clone());
     let docs = Docs::new(&site, &table).map_err(std::io::Error::other)?;
@@ -121,6 +125,8 @@ pub async fn serve(
 
     log::info!("shutting down: finishing in-flight requests");
     drop(listener);
+    // Event streams never finish by themselves: tell them to.
+    let _ = stopping.send(true);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()

@@ -4,6 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::api::discovery::Docs;
+use crate::api::events::StreamSlots;
 use crate::auth::KeyUsage;
 use crate::identity_cache::IdentityCache;
 use crate::password::Passwords;
@@ -39,6 +40,10 @@ pub struct Shared {
     pub identities: Arc<IdentityCache>,
     /// Discovery and OpenAPI documents, rendered once the route table exists.
     pub docs: Arc<OnceLock<Docs>>,
+    /// The open event streams, against their caps.
+    pub event_streams: Arc<StreamSlots>,
+    /// Becomes true when the server starts shutting down (long-lived streams end then).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Where the server is reachable.

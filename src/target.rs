@@ -1,7 +1,12 @@
-//! Comment targets: the file of a version a comment is about and the passage in it, given by a
-//! W3C-style selector. Parsed and checked here (pure functions); the JSON itself is stored and
-//! returned exactly as the client sent it.
+//! Comment targets: the file of a version a comment is about and, optionally, the passage in it,
+//! given by a W3C-style selector or by several selectors of the same passage (W3C allows a list:
+//! the review page sends a `TextQuoteSelector` and a `TextPositionSelector`). A target without a
+//! selector is a comment on the whole file. Parsed and checked here (pure functions); the JSON
+//! itself is stored and returned exactly as the client sent it.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::text::char_len;
@@ -14,12 +19,53 @@ pub const CONTEXT_MAX: usize = 500;
 pub const CSS_MAX: usize = 2_000;
 /// Longest `source` path, in bytes.
 pub const SOURCE_MAX: usize = 1_024;
+/// Most selectors in one list (one of each type).
+pub const SELECTORS_MAX: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub source: String,
-    pub selector: Selector,
+    /// None (left out; `null` is refused as a likely mistake): the comment is about the whole file.
+    #[serde(default, deserialize_with = "present")]
+    pub selector: Option<Selectors>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Selectors>, D::Error> {
+    Selectors::deserialize(d).map(Some)
+}
+
+/// One selector, or a list of selectors that all describe the same passage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selectors(pub Vec<Selector>);
+
+impl<'de> Deserialize<'de> for Selectors {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OneOrList;
+        impl<'de> Visitor<'de> for OneOrList {
+            type Value = Selectors;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a selector object, or a list of selector objects for the same passage")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Selectors, A::Error> {
+                let one = Selector::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Selectors(vec![one]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Selectors, A::Error> {
+                let mut list = Vec::new();
+                while let Some(one) = seq.next_element::<Selector>()? {
+                    if list.len() == SELECTORS_MAX {
+                        return Err(de::Error::custom(format!(
+                            "a selector list holds at most {SELECTORS_MAX} selectors, one of each type"
+                        )));
+                    }
+                    list.push(one);
+                }
+                Ok(Selectors(list))
+            }
+        }
+        d.deserialize_any(OneOrList)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -59,7 +105,40 @@ impl Target {
                 "target.source must be a file path of at most {SOURCE_MAX} bytes without NUL characters"
             )));
         }
-        match &self.selector {
+        let Some(selectors) = &self.selector else {
+            return Ok(());
+        };
+        if selectors.0.is_empty() {
+            return Err(TargetError(
+                "target.selector must not be an empty list; leave it out to comment on the whole file".into(),
+            ));
+        }
+        for (i, selector) in selectors.0.iter().enumerate() {
+            let later = &selectors.0[i + 1..];
+            if later.iter().any(|s| s.kind() == selector.kind()) {
+                return Err(TargetError(format!(
+                    "target.selector lists more than one {}; give one selector of each type",
+                    selector.kind()
+                )));
+            }
+            selector.check()?;
+        }
+        Ok(())
+    }
+}
+
+impl Selector {
+    /// The W3C type name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Selector::TextQuoteSelector { .. } => "TextQuoteSelector",
+            Selector::TextPositionSelector { .. } => "TextPositionSelector",
+            Selector::CssSelector { .. } => "CssSelector",
+        }
+    }
+
+    fn check(&self) -> Result<(), TargetError> {
+        match self {
             Selector::TextQuoteSelector {
                 exact,
                 prefix,
@@ -135,6 +214,26 @@ mod tests {
     }
 
     #[test]
+    fn a_file_alone_and_lists_of_selectors_of_one_passage_are_accepted() {
+        let whole = parse(r#"{"source":"index.html"}"#).expect("a whole-file target");
+        assert_eq!(whole.selector, None);
+        let both = parse(
+            r#"{"source":"index.html","selector":[{"type":"TextQuoteSelector","exact":"Revenue","prefix":"The ","suffix":" grew"},{"type":"TextPositionSelector","start":4,"end":11}]}"#,
+        )
+        .expect("a quote with its position");
+        assert_eq!(
+            both.selector
+                .map(|s| s.0.iter().map(Selector::kind).collect::<Vec<_>>()),
+            Some(vec!["TextQuoteSelector", "TextPositionSelector"])
+        );
+        let err = parse(
+            r#"{"source":"a.html","selector":[{"type":"TextQuoteSelector","exact":"x"},{"type":"TextQuoteSelector","exact":"y"}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("more than one TextQuoteSelector"), "{err}");
+    }
+
+    #[test]
     fn limits_are_at_the_character() {
         let quote = |exact: &str, prefix: &str| {
             parse(&serde_json::json!({"source": "a.html", "selector": {"type": "TextQuoteSelector", "exact": exact, "prefix": prefix}}).to_string())
@@ -159,7 +258,12 @@ mod tests {
             r#"{"source":"a.html","selector":{"type":"TextPositionSelector","start":-1,"end":3}}"#,
             r#"{"source":"","selector":{"type":"CssSelector","value":"h1"}}"#,
             r#"{"selector":{"type":"CssSelector","value":"h1"}}"#,
-            r#"{"source":"a.html"}"#,
+            r#"{"source":"a.html","selector":[]}"#,
+            r#"{"source":"a.html","selector":null}"#,
+            r#"{"source":"a.html","selector":"x"}"#,
+            r#"{"source":"a.html","selector":[{"type":"CssSelector","value":"h1"},{"type":"CssSelector","value":"h2"}]}"#,
+            r#"{"source":"a.html","selector":[{"type":"TextQuoteSelector","exact":""}]}"#,
+            r#"{"source":"a.html","selector":[{"type":"CssSelector","value":"a"},{"type":"TextQuoteSelector","exact":"b"},{"type":"TextPositionSelector","start":0,"end":1},{"type":"CssSelector","value":"c"}]}"#,
         ] {
             assert!(parse(bad).is_err(), "{bad} was accepted");
         }
@@ -172,7 +276,7 @@ mod tests {
         ) {
             let target = Target {
                 source,
-                selector: Selector::TextQuoteSelector { exact: exact.clone(), prefix: prefix.clone(), suffix: None },
+                selector: Some(Selectors(vec![Selector::TextQuoteSelector { exact: exact.clone(), prefix: prefix.clone(), suffix: None }])),
             };
             if target.check().is_ok() {
                 prop_assert!((1..=EXACT_MAX).contains(&char_len(&exact)));
@@ -187,7 +291,7 @@ mod tests {
 
         #[test]
         fn positions_are_accepted_exactly_when_ordered(start in any::<u64>(), end in any::<u64>()) {
-            let target = Target { source: "a.html".into(), selector: Selector::TextPositionSelector { start, end } };
+            let target = Target { source: "a.html".into(), selector: Some(Selectors(vec![Selector::TextPositionSelector { start, end }])) };
             prop_assert_eq!(target.check().is_ok(), start <= end);
         }
     }

@@ -675,7 +675,22 @@ fn selectors_are_checked_and_returned_exactly_as_given() -> TestResult {
             json!({"source": "index.html", "selector": {"type": "TextPositionSelector", "start": 5, "end": 1}}),
             "must not be after",
         ),
-        (json!({"source": "index.html"}), "selector"),
+        (
+            json!({"source": "index.html", "selector": []}),
+            "empty list",
+        ),
+        (
+            json!({"source": "index.html", "selector": [
+                {"type": "TextQuoteSelector", "exact": "Monthly"},
+                {"type": "TextQuoteSelector", "exact": "revenue"}]}),
+            "more than one TextQuoteSelector",
+        ),
+        (
+            json!({"source": "index.html", "selector": [
+                {"type": "TextQuoteSelector", "exact": "Monthly"},
+                {"type": "TextPositionSelector", "start": 9, "end": 2}]}),
+            "must not be after",
+        ),
         (json!("index.html"), "target"),
     ] {
         let resp = c.server.post(
@@ -891,5 +906,187 @@ fn comment_and_reply_changes_are_in_the_audit_trail_under_the_acting_agent() -> 
         assert_eq!(e["actor"]["name"], "Claude");
         assert_eq!(e["key"]["name"], "claude");
     }
+    Ok(())
+}
+
+#[test]
+fn a_comment_can_be_on_a_whole_file_or_on_a_passage_described_by_several_selectors() -> TestResult {
+    let c = cast();
+    let url = format!("/api/v1/artifacts/{}/comments", c.share);
+    let whole = c.server.post(
+        &url,
+        &c.bob,
+        &json!({"content": "The colours are hard to read", "target": {"source": "index.html"}}),
+    );
+    assert_eq!(whole.status, 201, "{}", whole.text());
+    let both = json!({"source": "index.html", "selector": [
+        {"type": "TextQuoteSelector", "exact": "Monthly revenue", "prefix": "The ", "suffix": " chart"},
+        {"type": "TextPositionSelector", "start": 4, "end": 19}]});
+    let passage = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "Say which month", "target": both}),
+    );
+    assert_eq!(passage.status, 201, "{}", passage.text());
+    let missing = c.server.post(
+        &url,
+        &c.bob,
+        &json!({"content": "x", "target": {"source": "nope.html"}}),
+    );
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.error_code(), "unknown_source");
+    let listed = c.comments(&c.ada);
+    let targets: Vec<&Value> = listed["comments"]
+        .as_array()
+        .ok_or("comments")?
+        .iter()
+        .map(|c| &c["target"])
+        .collect();
+    assert_eq!(
+        targets,
+        [&json!({"source": "index.html"}), &both],
+        "stored as given"
+    );
+    Ok(())
+}
+
+#[test]
+fn every_versions_comments_can_be_listed_and_filtered_by_state() -> TestResult {
+    let c = cast();
+    let first = c.comment(&c.ada, "first on v1");
+    let second = c.comment(&c.bob, "second on v1");
+    let resolved = c.server.patch(
+        &format!("/api/v1/comments/{second}"),
+        &c.ada,
+        &json!({"resolved": true}),
+    );
+    assert_eq!(resolved.status, 200);
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/versions", c.share),
+        &c.ada,
+        &json!({"fileName": "index.html", "content": "<h1>The Monthly revenue chart, fixed</h1>"}),
+    );
+    assert_eq!(resp.status, 201);
+    let third = c.comment(&c.claude, "on v2");
+    let reply = c.server.post(
+        &format!("/api/v1/comments/{first}/replies"),
+        &c.claude,
+        &json!({"content": "a reply on v1's thread"}),
+    );
+    assert_eq!(reply.status, 201, "replies work on older versions' threads");
+    let list = |query: &str| -> Vec<(String, String, bool, usize)> {
+        let resp = c.server.get(
+            &format!("/api/v1/artifacts/{}/comments{query}", c.share),
+            &c.bob,
+        );
+        assert_eq!(resp.status, 200, "{query}: {}", resp.text());
+        resp.json()["comments"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|x| {
+                        (
+                            x["id"].as_str().unwrap_or_default().to_string(),
+                            x["version"].as_str().unwrap_or_default().to_string(),
+                            x["resolved"].as_bool().unwrap_or_default(),
+                            x["replies"].as_array().map_or(0, Vec::len),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let all = c
+        .server
+        .get(
+            &format!("/api/v1/artifacts/{}/comments?version=all", c.share),
+            &c.bob,
+        )
+        .json();
+    assert_eq!(all["version"], "all");
+    assert_eq!(
+        list("?version=all"),
+        [
+            (first.clone(), "v1".to_string(), false, 1),
+            (second.clone(), "v1".to_string(), true, 0),
+            (third.clone(), "v2".to_string(), false, 0),
+        ]
+    );
+    assert_eq!(
+        list("?version=all&status=open"),
+        [
+            (first.clone(), "v1".to_string(), false, 1),
+            (third.clone(), "v2".to_string(), false, 0),
+        ]
+    );
+    assert_eq!(
+        list("?version=all&status=resolved"),
+        [(second.clone(), "v1".to_string(), true, 0)]
+    );
+    assert_eq!(
+        list("?status=open"),
+        [(third.clone(), "v2".to_string(), false, 0)]
+    );
+    assert_eq!(list("?version=v1&status=all").len(), 2);
+    // A deleted version's comments leave the listing with it.
+    let deleted = c
+        .server
+        .delete(&format!("/api/v1/artifacts/{}/versions/1", c.share), &c.ada);
+    assert_eq!(deleted.status, 200);
+    assert_eq!(list("?version=all"), [(third, "v2".to_string(), false, 0)]);
+    for bad in ["?status=closed", "?version=latest", "?version=all&status="] {
+        let resp = c.server.get(
+            &format!("/api/v1/artifacts/{}/comments{bad}", c.share),
+            &c.bob,
+        );
+        if bad.ends_with("status=") {
+            assert_eq!(resp.status, 200, "an empty status is the default");
+        } else {
+            assert_eq!(resp.status, 400, "{bad}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_new_comment_naming_an_old_version_in_the_query_is_refused_not_moved() -> TestResult {
+    let c = cast();
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/versions", c.share),
+        &c.ada,
+        &json!({"fileName": "index.html", "content": "<h1>The Monthly revenue chart</h1>"}),
+    );
+    assert_eq!(resp.status, 201);
+    let before = c.comments(&c.ada)["comments"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let old = c.server.post(
+        &format!("/api/v1/artifacts/{}/comments?version=v1", c.share),
+        &c.bob,
+        &comment_body("meant for v1"),
+    );
+    assert_eq!(old.status, 400);
+    assert_eq!(old.error_code(), "not_latest_version");
+    assert!(old.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("v2"));
+    let mixed = c.server.post(
+        &format!("/api/v1/artifacts/{}/comments?version=2", c.share),
+        &c.bob,
+        &json!({"content": "x", "version": "v1", "target": {"source": "index.html"}}),
+    );
+    assert_eq!(mixed.status, 400);
+    assert_eq!(mixed.error_code(), "invalid_version");
+    let after = c.comments(&c.ada)["comments"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(before, after, "nothing was posted on the latest instead");
+    let latest = c.server.post(
+        &format!("/api/v1/artifacts/{}/comments?version=v2", c.share),
+        &c.bob,
+        &comment_body("on the latest"),
+    );
+    assert_eq!(latest.status, 201, "{}", latest.text());
     Ok(())
 }

@@ -152,15 +152,7 @@ fn world() -> World {
         String::from_utf8_lossy(&out.stderr)
     );
     let member = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let opened = server.get(&format!("/a/{share}/v/1/"), &cookie);
-    assert_eq!(opened.status, 303, "{}", opened.text());
-    let location = opened
-        .header("location")
-        .expect("a redirect to a viewing grant");
-    let grant_path = location
-        .rsplit_once('/')
-        .map(|(dir, _)| dir.to_string())
-        .expect("/v/{grant}/index.html");
+    let grant_path = server.view_grant(&cookie, &share, 1);
     // The short-lived key must be expired before the corpus uses it.
     while now_ms() <= expires_at + 50 {
         std::thread::sleep(Duration::from_millis(50));
@@ -221,6 +213,8 @@ struct Case {
     sign_in_failure: bool,
     /// A header the answer must not carry (e.g. one a request tried to inject).
     absent_header: Option<&'static str>,
+    /// The answer is a page for a person (the review page, the artifact frame): HTML, not JSON.
+    page: bool,
     /// The bug this case once revealed (tag of the test that runs its group on its own).
     bug: Option<&'static str>,
 }
@@ -248,6 +242,7 @@ impl Case {
             parser_level: false,
             sign_in_failure: false,
             absent_header: None,
+            page: false,
             bug: None,
         }
     }
@@ -312,6 +307,11 @@ impl Case {
 
     fn sign_in_failure(mut self) -> Case {
         self.sign_in_failure = true;
+        self
+    }
+
+    fn page(mut self) -> Case {
+        self.page = true;
         self
     }
 
@@ -420,7 +420,19 @@ fn check(server: &Server, db: &rusqlite::Connection, case: &Case) -> Result<(), 
             .unwrap_or_else(|| format!("(no JSON code; {} body bytes)", answer.body.len()));
         eprintln!("  {status} {code}");
     }
-    let needs_json = !(case.parser_level && answer.body.is_empty());
+    if case.page {
+        let html = answer
+            .headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("content-type") && v.starts_with("text/html"));
+        if !html || answer.body.is_empty() {
+            problems.push(format!(
+                "a person should get an HTML page: {:?}",
+                &body_text[..body_text.len().min(300)]
+            ));
+        }
+    }
+    let needs_json = !(case.page || case.parser_level && answer.body.is_empty());
     if needs_json {
         match serde_json::from_slice::<Value>(&answer.body) {
             Ok(v) => {
@@ -3042,7 +3054,8 @@ fn path_ids(w: &World) -> Vec<Case> {
                 format!("{}/{file}", w.grant_path),
                 &Auth::None,
             )
-            .status_any_code(404),
+            .status_any_code(404)
+            .page(),
         );
     }
     let long_grant = "x".repeat(2000);
@@ -3061,7 +3074,8 @@ fn path_ids(w: &World) -> Vec<Case> {
                 format!("/v/{grant}/index.html"),
                 &Auth::None,
             )
-            .status_any_code(404),
+            .status_any_code(404)
+            .page(),
         );
     }
     for token in ["abc", "%00", "%27%20OR%201%3D1--"] {
@@ -3073,7 +3087,8 @@ fn path_ids(w: &World) -> Vec<Case> {
                 format!("/a/{token}/v/1/"),
                 &w.cookie,
             )
-            .status_any_code(404),
+            .status_any_code(404)
+            .page(),
         );
     }
     out

@@ -26,12 +26,14 @@ fn the_settings_page_needs_a_session_and_the_sign_in_page_does_not() -> TestResu
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(page.header("x-frame-options").as_deref(), Some("DENY"));
+    let home = server.get("/", &Auth::Cookie(cookie.clone()));
+    assert_eq!(home.status, 200, "the artifacts home");
     let resp = server.get("/login", &Auth::Cookie(cookie));
     assert_eq!(resp.status, 303);
-    assert_eq!(resp.header("location").as_deref(), Some("/settings"));
+    assert_eq!(resp.header("location").as_deref(), Some("/"));
     assert_eq!(
         server.get("/", &Auth::None).header("location").as_deref(),
-        Some("/settings")
+        Some("/login")
     );
     Ok(())
 }

@@ -315,12 +315,10 @@ fn a_viewing_grant_stops_working_when_the_readers_access_is_gone() -> TestResult
     let s = shared();
     let bob_cookie = signup(&s.server, "bob@example.com");
     let grant = s.grant("bob@example.com");
-    let resp = s.server.get(
-        &format!("/a/{}/v/1/", s.share),
-        &Auth::Cookie(bob_cookie.clone()),
-    );
-    assert_eq!(resp.status, 303);
-    let location = resp.header("location").ok_or("location")?;
+    let folder = s
+        .server
+        .view_grant(&Auth::Cookie(bob_cookie.clone()), &s.share, 1);
+    let location = format!("{folder}/");
     let page = s.server.get(&location, &Auth::None);
     assert_eq!(page.status, 200);
     assert!(page.text().contains("<h1>Spec</h1>"));

@@ -289,13 +289,7 @@ fn site() -> Site {
         .as_str()
         .expect("a share token")
         .to_string();
-    let opened = server.get(&format!("/a/{share}/v/1/"), &Auth::Cookie(cookie.clone()));
-    assert_eq!(opened.status, 303, "{}", opened.text());
-    let location = opened.header("location").expect("a redirect");
-    let grant_path = location
-        .rsplit_once('/')
-        .map(|(dir, _)| dir.to_string())
-        .expect("/v/{grant}/index.html");
+    let grant_path = server.view_grant(&Auth::Cookie(cookie.clone()), &share, 1);
     Site {
         server,
         cookie,

@@ -1,6 +1,7 @@
-//! The artifact viewer over HTTP: a signed-in reader is redirected to a viewing grant, every file is
-//! served under it without cookies and with the sandbox headers, Markdown is rendered, and the
-//! grant dies with the session, the version or the artifact.
+//! The artifact viewer over HTTP: the review page gets a viewing grant for a signed-in reader,
+//! every file is served under it without cookies and with the sandbox headers, every HTML document
+//! (Markdown rendered too) starts with the review bridge, and the grant dies with the session, the
+//! version or the artifact, after which the frame gets an HTML page saying so.
 
 mod common;
 
@@ -44,20 +45,30 @@ fn site() -> Site {
     }
 }
 
-/// Opens version `n` and returns the grant path it redirects to.
-fn open(s: &Site, cookie: &str, n: u32, path: &str) -> String {
-    let resp = s.server.get(
-        &format!("/a/{}/v/{n}/{path}", s.share),
-        &Auth::Cookie(cookie.to_string()),
-    );
-    assert_eq!(resp.status, 303, "{}", resp.text());
-    resp.header("location").expect("a redirect")
+/// A grant for version `n` (as the review page gets one) and the address of `path` under it.
+fn open(s: &Site, cookie: &str, n: i64, path: &str) -> String {
+    let folder = s
+        .server
+        .view_grant(&Auth::Cookie(cookie.to_string()), &s.share, n);
+    format!("{folder}/{path}")
 }
 
+/// The tag every served HTML document starts with (after its doctype).
+fn bridge_tag(s: &Site) -> String {
+    let page = s
+        .server
+        .get(&open(s, &s.cookie, 1, "docs/index.html"), &Auth::None);
+    let text = page.text();
+    let end = text.find("</script>").expect("a bridge tag") + "</script>".len();
+    text[..end].to_string()
+}
+
+const SANDBOX: &str = "sandbox allow-scripts allow-popups allow-forms; frame-ancestors 'self'";
+
 #[test]
-fn a_signed_in_reader_is_sent_to_a_grant_that_serves_every_file_without_cookies() -> TestResult {
+fn a_signed_in_reader_gets_a_grant_that_serves_every_file_without_cookies() -> TestResult {
     let s = site();
-    let location = open(&s, &s.cookie, 1, "");
+    let location = open(&s, &s.cookie, 1, "index.html");
     let grant = location
         .strip_prefix("/v/")
         .and_then(|r| r.strip_suffix("/index.html"))
@@ -78,7 +89,7 @@ fn a_signed_in_reader_is_sent_to_a_grant_that_serves_every_file_without_cookies(
     );
     assert_eq!(
         page.header("content-security-policy").as_deref(),
-        Some("sandbox allow-scripts allow-popups allow-forms")
+        Some(SANDBOX)
     );
     assert_eq!(
         page.header("x-content-type-options").as_deref(),
@@ -105,7 +116,7 @@ fn a_signed_in_reader_is_sent_to_a_grant_that_serves_every_file_without_cookies(
     );
     assert_eq!(
         css.header("content-security-policy").as_deref(),
-        Some("sandbox allow-scripts allow-popups allow-forms")
+        Some(SANDBOX)
     );
     let js = s.server.get(&format!("/v/{grant}/app.js"), &Auth::None);
     assert_eq!(
@@ -117,17 +128,18 @@ fn a_signed_in_reader_is_sent_to_a_grant_that_serves_every_file_without_cookies(
         page.text(),
         "the root is the entry point"
     );
+    let tag = bridge_tag(&s);
     assert_eq!(
         s.server
             .get(&format!("/v/{grant}/docs/"), &Auth::None)
             .text(),
-        "<p>docs index</p>"
+        format!("{tag}<p>docs index</p>")
     );
     assert_eq!(
         s.server
             .get(&format!("/v/{grant}/docs"), &Auth::None)
             .text(),
-        "<p>docs index</p>"
+        format!("{tag}<p>docs index</p>")
     );
     assert_eq!(
         s.server
@@ -154,7 +166,6 @@ fn a_signed_in_reader_is_sent_to_a_grant_that_serves_every_file_without_cookies(
 fn markdown_is_rendered_for_viewing_and_raw_through_the_api() -> TestResult {
     let s = site();
     let location = open(&s, &s.cookie, 1, "docs/README.md");
-    assert!(location.ends_with("/docs/README.md"));
     let page = s.server.get(&location, &Auth::None);
     assert_eq!(page.status, 200);
     assert_eq!(
@@ -163,10 +174,12 @@ fn markdown_is_rendered_for_viewing_and_raw_through_the_api() -> TestResult {
     );
     assert!(page.text().contains("<h1>Guide</h1>"), "{}", page.text());
     assert!(page.text().contains("<em>text</em>"));
-    assert!(page
-        .text()
-        .to_ascii_lowercase()
-        .starts_with("<!doctype html>"));
+    assert!(
+        page.text()
+            .starts_with(&format!("<!DOCTYPE html>{}", bridge_tag(&s))),
+        "the rendered document starts with the bridge: {}",
+        page.text()
+    );
     let raw = s.server.get(
         &format!(
             "/api/v1/artifacts/{}/versions/1/files/docs/README.md",
@@ -179,57 +192,19 @@ fn markdown_is_rendered_for_viewing_and_raw_through_the_api() -> TestResult {
 }
 
 #[test]
-fn the_share_link_opens_the_latest_version() -> TestResult {
-    let s = site();
-    let resp = s.server.post(
-        &format!("/api/v1/artifacts/{}/versions", s.share),
-        &Auth::Key(s.key.clone()),
-        &json!({"fileName": "index.html", "content": "<p>v2</p>"}),
-    );
-    assert_eq!(resp.status, 201);
-    let resp = s
-        .server
-        .get(&format!("/a/{}", s.share), &Auth::Cookie(s.cookie.clone()));
-    assert_eq!(resp.status, 303);
-    assert_eq!(
-        resp.header("location"),
-        Some(format!("/a/{}/v/2/", s.share))
-    );
-    let location = open(&s, &s.cookie, 2, "");
-    assert_eq!(s.server.get(&location, &Auth::None).text(), "<p>v2</p>");
-    Ok(())
-}
-
-#[test]
-fn readers_without_a_session_are_sent_to_sign_in_and_strangers_get_404() -> TestResult {
-    let s = site();
-    let path = format!("/a/{}/v/1/", s.share);
-    for auth in [Auth::None, Auth::Key(s.key.clone())] {
-        let resp = s.server.get(&path, &auth);
-        assert_eq!(resp.status, 303);
-        let location = resp.header("location").ok_or("location")?;
-        assert!(location.starts_with("/login?next="), "{location}");
-        assert!(location.contains(&s.share));
-    }
-    let eve = s
-        .server
-        .add_user("eve@example.com", "Eve", "eve password 1");
-    let resp = s.server.get(&path, &Auth::Cookie(eve.clone()));
-    assert_eq!(resp.status, 404);
-    assert_eq!(
-        s.server
-            .get(&format!("/a/{}", s.share), &Auth::Cookie(eve))
-            .status,
-        404
-    );
-    Ok(())
-}
-
-#[test]
 fn a_grant_stops_working_after_sign_out() -> TestResult {
     let s = site();
     let session = s.server.sign_in("ada@example.com", OWNER_PASSWORD);
     let location = open(&s, &session, 1, "");
+    let key_asks = s.server.request(
+        "POST",
+        &format!("/api/v1/artifacts/{}/versions/1/view", s.share),
+        &Auth::Key(s.key.clone()),
+        None,
+        &[],
+    );
+    assert_eq!(key_asks.status, 403, "grants are for people in a browser");
+    assert_eq!(key_asks.error_code(), "session_required");
     assert_eq!(s.server.get(&location, &Auth::None).status, 200);
     assert_eq!(
         s.server
@@ -237,7 +212,24 @@ fn a_grant_stops_working_after_sign_out() -> TestResult {
             .status,
         200
     );
-    assert_eq!(s.server.get(&location, &Auth::None).status, 404);
+    let dead = s.server.get(&location, &Auth::None);
+    assert_eq!(dead.status, 404);
+    assert_eq!(
+        dead.header("content-type").as_deref(),
+        Some("text/html; charset=utf-8"),
+        "a person sees a page, not JSON"
+    );
+    assert!(dead
+        .text()
+        .contains("<meta name=\"artifact-review-error\" content=\"grant\">"));
+    assert!(
+        dead.text().contains("/_ar/bridge.js"),
+        "the frame learns why"
+    );
+    assert_eq!(
+        dead.header("content-security-policy").as_deref(),
+        Some(SANDBOX)
+    );
     // Grants from other sessions are untouched.
     let other = open(&s, &s.cookie, 1, "");
     assert_eq!(s.server.get(&other, &Auth::None).status, 200);
@@ -276,5 +268,111 @@ fn a_grant_stops_working_when_its_version_or_artifact_is_deleted() -> TestResult
             .status,
         404
     );
+    Ok(())
+}
+
+#[test]
+fn every_html_document_starts_with_the_bridge_and_nothing_else_is_touched() -> TestResult {
+    let s = site();
+    let k = Auth::Key(s.key.clone());
+    // A hostile page: its own CSP forbids every script, and its <base> points elsewhere; both
+    // come after the bridge, so neither applies to it.
+    let hostile = "\u{feff}<!-- generated -->\n<!DOCTYPE html>\n<html><head>\
+        <meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'none'\">\
+        <base href=\"https://elsewhere.example/\"></head><body><p>Quarterly numbers</p></body></html>";
+    let resp = s.server.post(
+        &format!("/api/v1/artifacts/{}/versions", s.share),
+        &k,
+        &json!({"fileName": "index.html", "content": hostile}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let tag = bridge_tag(&s);
+    assert!(
+        tag.starts_with("<script src=\"/_ar/bridge.js?v=") && tag.ends_with("\"></script>"),
+        "{tag}"
+    );
+    let page = s.server.get(&open(&s, &s.cookie, 2, ""), &Auth::None);
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.text(),
+        hostile.replacen("<!DOCTYPE html>", &format!("<!DOCTYPE html>{tag}"), 1),
+        "the tag comes right after the doctype, before the page's own CSP and base"
+    );
+    assert_eq!(page.text().matches("/_ar/bridge.js").count(), 1);
+    // Everything else is served byte for byte, and the API's raw files are never changed.
+    let css = s
+        .server
+        .get(&open(&s, &s.cookie, 1, "css/site.css"), &Auth::None);
+    assert_eq!(css.text(), "h1 { color: rgb(0, 128, 0) }");
+    let raw = s.server.get(
+        &format!("/api/v1/artifacts/{}/versions/2/files/index.html", s.share),
+        &k,
+    );
+    assert_eq!(raw.text(), hostile);
+    // The document's ETag changes with the bridge, and still answers 304.
+    let etag = page.header("etag").ok_or("etag")?;
+    assert!(
+        etag.contains('-'),
+        "content hash and bridge version: {etag}"
+    );
+    let again = s.server.request(
+        "GET",
+        &open(&s, &s.cookie, 2, ""),
+        &Auth::None,
+        None,
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(again.status, 304);
+    Ok(())
+}
+
+#[test]
+fn the_bridge_is_public_cacheable_script_that_keeps_its_matcher_private() -> TestResult {
+    let s = site();
+    let tag = bridge_tag(&s);
+    let src = tag
+        .strip_prefix("<script src=\"")
+        .and_then(|t| t.strip_suffix("\"></script>"))
+        .ok_or("src")?;
+    let script = s.server.get(src, &Auth::None);
+    assert_eq!(script.status, 200);
+    assert_eq!(
+        script.header("content-type").as_deref(),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        script.header("cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        script.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    let text = script.text();
+    assert!(
+        text.starts_with("(() => {\n'use strict';\n"),
+        "one function scope"
+    );
+    assert!(text.contains("function search("), "the vendored matcher");
+    assert!(!text.contains("export "), "a classic script");
+    Ok(())
+}
+
+#[test]
+fn a_missing_file_under_a_good_grant_is_a_page_saying_so() -> TestResult {
+    let s = site();
+    let missing = s.server.get(
+        &open(&s, &s.cookie, 1, "no/such%3Cpage%3E.html"),
+        &Auth::None,
+    );
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.header("content-type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    let text = missing.text();
+    assert!(text.contains("<meta name=\"artifact-review-error\" content=\"missing\">"));
+    assert!(text.contains("no/such&lt;page&gt;.html"), "escaped: {text}");
+    assert!(!text.contains("<page>"));
     Ok(())
 }

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::ingest::Prepared;
 use crate::secrets::random_token;
 use crate::state::AppState;
-use crate::store::artifacts::{self, Artifact, NewArtifact, Role};
+use crate::store::artifacts::{self, Artifact, NewArtifact, Order, Role};
 use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::blobs::{self, NewFile};
 use crate::store::versions::{self, NewVersion, Version};
@@ -35,9 +35,35 @@ pub struct ArtifactView {
     pub created_at: i64,
     pub updated_at: i64,
     pub latest_version: Option<i64>,
+    /// The latest version, with who published it.
+    pub latest: Option<LatestView>,
+    /// Its newest activity (upload, version, comment, reply, resolution, rename...).
+    pub activity_at: i64,
     pub stats: Stats,
     pub owner: Owner,
     pub role: &'static str,
+    /// In listings: what the caller has seen of it.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<SeenView>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LatestView {
+    pub number: i64,
+    pub name: Option<String>,
+    pub file_type: String,
+    pub created_at: i64,
+    pub created_by: IdentityView,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenView {
+    /// Someone else (another person, or any agent) did something since the caller last opened
+    /// its review page (or the caller never opened it).
+    pub unseen: bool,
+    pub last_seen_at: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -64,6 +90,14 @@ impl ArtifactView {
             created_at: a.created_at,
             updated_at: a.updated_at,
             latest_version: a.latest_version,
+            latest: a.latest.as_ref().map(|l| LatestView {
+                number: l.number,
+                name: l.name.clone(),
+                file_type: l.file_type.clone(),
+                created_at: l.created_at,
+                created_by: IdentityView::from(&l.author),
+            }),
+            activity_at: a.activity_at,
             stats: Stats {
                 comment_count: a.comment_count,
                 unresolved_comment_count: a.unresolved_count,
@@ -73,6 +107,7 @@ impl ArtifactView {
                 name: a.owner_name.clone(),
             },
             role: role.as_str(),
+            seen: None,
         }
     }
 }
@@ -201,37 +236,80 @@ pub fn require_owner(role: Role) -> Result<(), ApiError> {
 struct ListQuery {
     limit: Option<String>,
     cursor: Option<String>,
+    /// `created` (default: newest first) or `activity` (newest activity first).
+    sort: Option<String>,
+    /// Only names containing this text (ASCII letters in any case).
+    q: Option<String>,
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::bad_request(
+        "invalid_cursor",
+        "cursor must be the nextCursor of a previous page of the same sort",
+    )
+}
+
+/// Where a page starts: the cursor of the previous page, which says what its last item was.
+fn parse_order(sort: Option<&str>, cursor: Option<&str>) -> Result<Order, ApiError> {
+    let cursor = cursor.filter(|c| !c.is_empty());
+    match sort {
+        None | Some("") | Some("created") => Ok(Order::Created {
+            before: cursor
+                .map(|c| super::ids::parse(c).ok_or_else(bad_cursor))
+                .transpose()?,
+        }),
+        Some("activity") => Ok(Order::Activity {
+            before: cursor
+                .map(|c| {
+                    let (at, id) = c.split_once('.').ok_or_else(bad_cursor)?;
+                    let at = at.parse::<i64>().map_err(|_| bad_cursor())?;
+                    let id = super::ids::parse(id).ok_or_else(bad_cursor)?;
+                    Ok::<_, ApiError>((at, id))
+                })
+                .transpose()?,
+        }),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_sort",
+            format!("sort must be created or activity; got {other:?}"),
+        )),
+    }
 }
 
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let query: ListQuery = req.query()?;
     let limit = super::activity::parse_limit(query.limit.as_deref())?;
-    let before = match query.cursor.as_deref() {
+    let order = parse_order(query.sort.as_deref(), query.cursor.as_deref())?;
+    let filter = match query.q.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(raw) => Some(super::ids::parse(raw).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_cursor",
-                "cursor must be the nextCursor of a previous page",
-            )
-        })?),
+        Some(q) => Some(text::label("q", q, text::ARTIFACT_NAME_MAX)?),
     };
     let user_id = caller.user.id;
     let rows = state
         .store
-        .read(move |conn| artifacts::list_visible(conn, user_id, before, limit + 1))
+        .read(move |conn| {
+            artifacts::list_visible(conn, user_id, order, filter.as_deref(), limit + 1)
+        })
         .await?;
     let more = rows.len() as i64 > limit;
-    let views: Vec<ArtifactView> = rows
-        .iter()
-        .take(limit as usize)
-        .map(|(a, role)| ArtifactView::new(&state, a, *role))
-        .collect();
-    let next_cursor = if more {
-        views.last().map(|v| v.id.clone())
-    } else {
-        None
+    let page = &rows[..rows.len().min(limit as usize)];
+    let next_cursor = match (more, page.last()) {
+        (true, Some((last, _, _))) => Some(match order {
+            Order::Created { .. } => wire(last.id),
+            Order::Activity { .. } => format!("{}.{}", last.activity_event, wire(last.id)),
+        }),
+        _ => None,
     };
+    let views: Vec<ArtifactView> = page
+        .iter()
+        .map(|(a, role, seen)| ArtifactView {
+            seen: Some(SeenView {
+                unseen: seen.unseen,
+                last_seen_at: seen.last_seen_at,
+            }),
+            ..ArtifactView::new(&state, a, *role)
+        })
+        .collect();
     Ok(reply::ok(
         &json!({ "artifacts": views, "nextCursor": next_cursor }),
     ))

@@ -22,7 +22,7 @@ use crate::error::{not_found_as, ApiError};
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, Role};
 use crate::store::audit::{self, AuditEvent};
-use crate::store::comments::{self, Comment, NewComment};
+use crate::store::comments::{self, Comment, NewComment, Scope, Status};
 use crate::store::replies::{self, Reply};
 use crate::store::{blobs, versions, StoreError};
 use crate::target::Target;
@@ -98,7 +98,10 @@ struct CommentList {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// `vN` (or N) for one version, `all` for every version; default the latest.
     version: Option<String>,
+    /// `open`, `resolved` or `all` (default).
+    status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +114,13 @@ struct CreateComment {
     version: Option<serde_json::Value>,
 }
 
+/// `POST …/comments?version=vN`: the same choice as the body's `version`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateQuery {
+    version: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateComment {
@@ -120,91 +130,112 @@ struct UpdateComment {
     resolved: Option<bool>,
 }
 
+/// Which versions a listing covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Versions {
+    Latest,
+    One(i64),
+    All,
+}
+
+fn parse_versions(raw: Option<&str>) -> Result<Versions, ApiError> {
+    match raw {
+        None | Some("") => Ok(Versions::Latest),
+        Some("all") => Ok(Versions::All),
+        Some(raw) => parse_number(raw).map(Versions::One).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_version",
+                format!("version must be a version number (3 or v3) or \"all\"; got {raw:?}"),
+            )
+        }),
+    }
+}
+
+fn parse_status(raw: Option<&str>) -> Result<Status, ApiError> {
+    match raw {
+        None | Some("") | Some("all") => Ok(Status::All),
+        Some("open") => Ok(Status::Open),
+        Some("resolved") => Ok(Status::Resolved),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_status",
+            format!("status must be open, resolved or all; got {other:?}"),
+        )),
+    }
+}
+
+/// What one read of a listing finds.
+struct Listing {
+    first_view: Option<i64>,
+    label: String,
+    comments: Vec<Comment>,
+    replies: Vec<Reply>,
+}
+
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let query: ListQuery = req.query()?;
-    let wanted = match query.version.as_deref() {
-        None | Some("") => None,
-        Some(raw) => Some(parse_number(raw)?),
-    };
+    let wanted = parse_versions(query.version.as_deref())?;
+    let status = parse_status(query.status.as_deref())?;
     let token = req.param(0).to_string();
     let user_id = caller.user.id;
     // One read for the artifact, the version, its comments and their replies: one query per table.
-    let (seen, number, comments, replies) = state
+    let listing = state
         .store
         .read(move |conn| {
-            let visible = artifacts::visible(conn, &token, user_id)?.ok_or(StoreError::NotFound)?;
-            let number = match wanted.or(visible.artifact.latest_version) {
-                Some(n) => n,
-                None => return Err(StoreError::NotFound),
+            let Some(visible) = artifacts::visible(conn, &token, user_id)? else {
+                return Ok(Err(ApiError::not_found("artifact")));
             };
-            let Some(version) = versions::active(conn, visible.artifact.id, number)? else {
-                return Err(StoreError::Refused {
-                    code: "not_found",
-                    message: format!("version {number} not found"),
-                });
+            let artifact_id = visible.artifact.id;
+            let (scope, label) = match (wanted, visible.artifact.latest_version) {
+                (Versions::All, _) => (Scope::Artifact(artifact_id), "all".to_string()),
+                (Versions::One(n), _) | (Versions::Latest, Some(n)) => {
+                    let Some(version) = versions::active(conn, artifact_id, n)? else {
+                        return Ok(Err(ApiError::NotFound(format!("version {n} not found"))));
+                    };
+                    (Scope::Version(version.id), format!("v{n}"))
+                }
+                (Versions::Latest, None) => return Ok(Err(ApiError::not_found("version"))),
             };
-            let seen = visible.first_view.then_some(visible.artifact.id);
-            Ok((
-                seen,
-                number,
-                comments::list_for_version(conn, version.id)?,
-                replies::list_for_version(conn, version.id)?,
-            ))
+            Ok(Ok(Listing {
+                first_view: visible.first_view.then_some(artifact_id),
+                label,
+                comments: comments::list(conn, scope, status)?,
+                replies: replies::list(conn, scope, status)?,
+            }))
         })
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("artifact"),
-            StoreError::Refused { message, .. } => ApiError::NotFound(message),
-            other => other.into(),
-        })?;
-    if let Some(artifact_id) = seen {
+        .await??;
+    if let Some(artifact_id) = listing.first_view {
         state
             .store
             .write_content(move |conn| artifacts::mark_viewed(conn, artifact_id, user_id, now_ms()))
             .await?;
     }
     let mut threads: HashMap<i64, Vec<ReplyView>> = HashMap::new();
-    for r in &replies {
+    for r in &listing.replies {
         threads
             .entry(r.comment_id)
             .or_default()
             .push(ReplyView::from(r));
     }
-    let views = comments
+    let views = listing
+        .comments
         .iter()
         .map(|c| CommentView::new(c, threads.remove(&c.id).unwrap_or_default()))
         .collect::<Result<Vec<_>, _>>()?;
     // A typed body (not json!) so each target's raw JSON is written back byte for byte.
     Ok(reply::ok(&CommentList {
-        version: format!("v{number}"),
+        version: listing.label,
         comments: views,
     }))
 }
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
+    let query: CreateQuery = req.query()?;
     let body: CreateComment = req.json().await?;
     let content = text::body("content", &body.content, text::COMMENT_MAX)?;
     let target = parse_target(&body.target)?;
-    let wanted = match &body.version {
-        None => None,
-        Some(serde_json::Value::String(s)) => Some(parse_number(s)?),
-        Some(serde_json::Value::Number(n)) => {
-            Some(n.as_i64().filter(|n| *n >= 1).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_version",
-                    format!("version must be a version number such as \"v2\"; got {n}"),
-                )
-            })?)
-        }
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid_version",
-                format!("version must be a version number such as \"v2\"; got {other}"),
-            ))
-        }
-    };
+    let wanted = requested_version(&query, body.version.as_ref())?;
     let token = req.param(0).to_string();
     let user_id = caller.user.id;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
@@ -270,6 +301,38 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     Ok(reply::created(
         &json!({ "id": wire(id), "status": "created" }),
     ))
+}
+
+/// The version a new comment names, by the query or the body (which must agree), if any.
+fn requested_version(
+    query: &CreateQuery,
+    body: Option<&serde_json::Value>,
+) -> Result<Option<i64>, ApiError> {
+    let invalid = |got: &dyn std::fmt::Display| {
+        ApiError::bad_request(
+            "invalid_version",
+            format!("version must be a version number such as \"v2\"; got {got}"),
+        )
+    };
+    let from_query = match query.version.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(parse_number(raw)?),
+    };
+    let from_body = match body {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(parse_number(s)?),
+        Some(serde_json::Value::Number(n)) => {
+            Some(n.as_i64().filter(|n| *n >= 1).ok_or_else(|| invalid(n))?)
+        }
+        Some(other) => return Err(invalid(other)),
+    };
+    match (from_query, from_body) {
+        (Some(q), Some(b)) if q != b => Err(ApiError::bad_request(
+            "invalid_version",
+            format!("the query names version {q} and the body version {b}; name one"),
+        )),
+        (q, b) => Ok(q.or(b)),
+    }
 }
 
 fn not_latest(given: i64, latest: i64) -> StoreError {

@@ -9,6 +9,7 @@ pub mod agents;
 pub mod artifacts;
 pub mod comments;
 pub mod discovery;
+pub mod events;
 pub mod ids;
 pub mod keys;
 pub mod me;
@@ -20,6 +21,7 @@ pub mod setup;
 pub mod team;
 pub mod upload;
 pub mod versions;
+pub mod view_grants;
 pub mod views;
 pub mod yaml;
 
@@ -81,10 +83,15 @@ pub fn build(state: AppState) -> (BoxedFilter<(Response,)>, Vec<RouteInfo>) {
             "/api/v1/artifacts/{shareToken}/versions/{number}/files",
             versions::files,
         )
+        .post(
+            "/api/v1/artifacts/{shareToken}/versions/{number}/view",
+            view_grants::create,
+        )
         .get(
             "/api/v1/artifacts/{shareToken}/versions/{number}/files/{path..}",
             versions::file,
         );
+    r.get("/api/v1/artifacts/{shareToken}/events", events::stream);
     r.get("/api/v1/artifacts/{shareToken}/comments", comments::list)
         .post("/api/v1/artifacts/{shareToken}/comments", comments::create)
         .patch("/api/v1/comments/{id}", comments::update)

@@ -65,6 +65,20 @@ impl Request {
         }
     }
 
+    /// A request with these headers and no body, for checking a long-lived caller's credentials
+    /// again (an event stream re-checks its caller now and then).
+    pub fn probe(method: Method, headers: HeaderMap, client: IpAddr) -> Request {
+        Request::new(
+            method,
+            String::new(),
+            Vec::new(),
+            String::new(),
+            headers,
+            client,
+            Arc::new(Mutex::new(None)),
+        )
+    }
+
     /// Path parameter `i` (an invariant of the route table: each template declares its parameters).
     pub fn param(&self, i: usize) -> &str {
         self.params.get(i).map(String::as_str).unwrap_or_default()

@@ -72,7 +72,7 @@ fn first_heading(markdown: &str) -> Option<String> {
     (!collapsed.is_empty()).then_some(collapsed)
 }
 
-fn escape_html(text: &str) -> String {
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

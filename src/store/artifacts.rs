@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::comments::Author;
 use super::error::{StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,10 +18,35 @@ pub struct Artifact {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// When its newest event happened (upload, version, comment, reply, resolution, rename...).
+    pub activity_at: i64,
+    /// That event's id: the order of activity, without ties.
+    pub activity_event: i64,
     /// The highest active version number (None only while a create is half-way).
     pub latest_version: Option<i64>,
+    /// That version, with who published it.
+    pub latest: Option<LatestVersion>,
     pub comment_count: i64,
     pub unresolved_count: i64,
+}
+
+/// The latest active version of an artifact, as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestVersion {
+    pub number: i64,
+    pub name: Option<String>,
+    pub file_type: String,
+    pub created_at: i64,
+    pub author: Author,
+}
+
+/// What one reader has seen of an artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// When they last opened its review page.
+    pub last_seen_at: Option<i64>,
+    /// Whether someone else (another person, or any agent) did something since.
+    pub unseen: bool,
 }
 
 /// How the caller relates to an artifact they can see.
@@ -42,18 +68,36 @@ impl Role {
 macro_rules! artifact_select {
     () => {
         "SELECT a.id, a.share_token, a.owner_id, u.name, a.created_agent, a.name, a.description,
-                a.created_at, a.updated_at, a.deleted_at,
-                (SELECT max(v.number) FROM versions v WHERE v.artifact_id = a.id AND v.deleted_at IS NULL),
+                a.created_at, a.updated_at, a.deleted_at, a.activity_at, a.activity_event,
                 (SELECT coalesce(sum(v.comment_count), 0) FROM versions v
                   WHERE v.artifact_id = a.id AND v.deleted_at IS NULL),
                 (SELECT coalesce(sum(v.unresolved_count), 0) FROM versions v
-                  WHERE v.artifact_id = a.id AND v.deleted_at IS NULL)
-           FROM artifacts a JOIN users u ON u.id = a.owner_id "
+                  WHERE v.artifact_id = a.id AND v.deleted_at IS NULL),
+                lv.number, lv.name, lv.file_type, lv.created_at,
+                lv.created_user, lu.name, lv.created_agent, la.name, la.role
+           FROM artifacts a
+           JOIN users u ON u.id = a.owner_id
+           LEFT JOIN versions lv ON lv.id =
+                (SELECT v.id FROM versions v WHERE v.artifact_id = a.id AND v.deleted_at IS NULL
+                  ORDER BY v.number DESC LIMIT 1)
+           LEFT JOIN users lu ON lu.id = lv.created_user
+           LEFT JOIN agents la ON la.id = lv.created_agent "
     };
 }
 
 impl Artifact {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Artifact> {
+        let latest_version: Option<i64> = r.get(14)?;
+        let latest = match latest_version {
+            Some(number) => Some(LatestVersion {
+                number,
+                name: r.get(15)?,
+                file_type: r.get(16)?,
+                created_at: r.get(17)?,
+                author: Author::from_row_at(r, 18)?,
+            }),
+            None => None,
+        };
         Ok(Artifact {
             id: r.get(0)?,
             share_token: r.get(1)?,
@@ -65,9 +109,12 @@ impl Artifact {
             created_at: r.get(7)?,
             updated_at: r.get(8)?,
             deleted_at: r.get(9)?,
-            latest_version: r.get(10)?,
-            comment_count: r.get(11)?,
-            unresolved_count: r.get(12)?,
+            activity_at: r.get(10)?,
+            activity_event: r.get(11)?,
+            comment_count: r.get(12)?,
+            unresolved_count: r.get(13)?,
+            latest_version,
+            latest,
         })
     }
 }
@@ -165,32 +212,74 @@ fn with_role(conn: &Connection, artifact: Artifact, user_id: i64) -> StoreResult
     }))
 }
 
-/// Artifacts the user owns or reviews, newest first, before id `before`, at most `limit`.
+/// How a listing is ordered, and where a page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Newest created first; the page starts below this id.
+    Created { before: Option<i64> },
+    /// Newest activity first; the page starts below this (newest event id, artifact id).
+    Activity { before: Option<(i64, i64)> },
+}
+
+/// Artifacts the user owns or reviews, in `order`, whose name contains `name_filter` (ignoring
+/// ASCII case), at most `limit`, each with the user's role and what they have seen of it.
 pub fn list_visible(
     conn: &Connection,
     user_id: i64,
-    before: Option<i64>,
+    order: Order,
+    name_filter: Option<&str>,
     limit: i64,
-) -> StoreResult<Vec<(Artifact, Role)>> {
+) -> StoreResult<Vec<(Artifact, Role, Seen)>> {
+    let (by_activity, before_id, before_event) = match order {
+        Order::Created { before } => (false, before, None),
+        Order::Activity { before } => (true, before.map(|b| b.1), before.map(|b| b.0)),
+    };
     let mut stmt = conn.prepare_cached(concat!(
+        "SELECT l.*, r.seen_at,
+                EXISTS (SELECT 1 FROM audit_events e
+                         WHERE e.artifact_id = l.id AND e.id > coalesce(r.seen_event, 0)
+                           AND e.action NOT LIKE 'access.%'
+                           AND NOT (e.user_id = ?1 AND e.agent_id IS NULL))
+           FROM (",
         artifact_select!(),
         "WHERE a.deleted_at IS NULL
-           AND (a.owner_id = ?1 OR a.id IN
-                (SELECT g.artifact_id FROM access_grants g WHERE g.user_id = ?1 AND g.revoked_at IS NULL))
-           AND (?2 IS NULL OR a.id < ?2)
-         ORDER BY a.id DESC
-         LIMIT ?3"
+                   AND (a.owner_id = ?1 OR a.id IN
+                        (SELECT g.artifact_id FROM access_grants g
+                          WHERE g.user_id = ?1 AND g.revoked_at IS NULL))
+                   AND (?5 IS NULL OR instr(lower(a.name), lower(?5)) > 0)) l
+           LEFT JOIN artifact_reads r ON r.user_id = ?1 AND r.artifact_id = l.id
+          WHERE (?2 = 0 AND (?3 IS NULL OR l.id < ?3))
+             OR (?2 = 1 AND (?4 IS NULL OR l.activity_event < ?4 OR (l.activity_event = ?4 AND l.id < ?3)))
+          ORDER BY CASE WHEN ?2 = 1 THEN l.activity_event END DESC, l.id DESC
+          LIMIT ?6"
     ))?;
-    let rows = stmt.query_map(params![user_id, before, limit], Artifact::from_row)?;
+    let rows = stmt.query_map(
+        params![
+            user_id,
+            by_activity,
+            before_id,
+            before_event,
+            name_filter,
+            limit
+        ],
+        |r| {
+            let artifact = Artifact::from_row(r)?;
+            let seen = Seen {
+                last_seen_at: r.get(23)?,
+                unseen: r.get(24)?,
+            };
+            Ok((artifact, seen))
+        },
+    )?;
     let mut out = Vec::new();
-    for artifact in rows {
-        let artifact = artifact?;
+    for row in rows {
+        let (artifact, seen) = row?;
         let role = if artifact.owner_id == user_id {
             Role::Owner
         } else {
             Role::Reviewer
         };
-        out.push((artifact, role));
+        out.push((artifact, role, seen));
     }
     Ok(out)
 }

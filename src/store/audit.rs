@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection, Row};
 
+use super::comments::Author;
 use super::error::StoreResult;
 
 /// Who is acting, as the audit trail records it.
@@ -515,6 +516,9 @@ pub fn record(
         detail,
         event.artifact_id(),
     ])?;
+    if let Some(artifact_id) = event.artifact_id() {
+        super::feed::note(artifact_id);
+    }
     Ok(())
 }
 
@@ -542,4 +546,54 @@ pub fn list(
     )?;
     let rows = stmt.query_map(params![user_id, key_id, before, limit], Event::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One event of an artifact's stream, with who did it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactEvent {
+    pub id: i64,
+    pub created_at: i64,
+    pub action: String,
+    pub object_id: Option<String>,
+    pub detail: Option<String>,
+    pub actor: Author,
+}
+
+/// The events of an artifact after event `after`, oldest first, at most `limit`. (Its access
+/// changes are among them: a stream does not show them, but learns from them that someone lost
+/// access.)
+pub fn for_artifact(
+    conn: &Connection,
+    artifact_id: i64,
+    after: i64,
+    limit: i64,
+) -> StoreResult<Vec<ArtifactEvent>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id, e.created_at, e.action, e.object_id, e.detail,
+                coalesce(e.user_id, 0), coalesce(u.name, ''), e.agent_id, a.name, a.role
+           FROM audit_events e
+           LEFT JOIN users u ON u.id = e.user_id
+           LEFT JOIN agents a ON a.id = e.agent_id
+          WHERE e.artifact_id = ?1 AND e.id > ?2
+          ORDER BY e.id
+          LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![artifact_id, after, limit], |r| {
+        Ok(ArtifactEvent {
+            id: r.get(0)?,
+            created_at: r.get(1)?,
+            action: r.get(2)?,
+            object_id: r.get(3)?,
+            detail: r.get(4)?,
+            actor: Author::from_row_at(r, 5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The id of the newest event of an artifact (0 when it has none).
+pub fn newest_for_artifact(conn: &Connection, artifact_id: i64) -> StoreResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM audit_events WHERE artifact_id = ?1")?
+        .query_row([artifact_id], |r| r.get(0))?)
 }

@@ -113,13 +113,69 @@ pub fn insert(conn: &Connection, new: &NewComment<'_>, now: i64) -> StoreResult<
     Ok(conn.last_insert_rowid())
 }
 
-/// The live comments of a version, oldest first, in one query.
-pub fn list_for_version(conn: &Connection, version_id: i64) -> StoreResult<Vec<Comment>> {
+/// Which comments a listing covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One version's.
+    Version(i64),
+    /// Those of every active version of an artifact.
+    Artifact(i64),
+}
+
+/// Which comments by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    All,
+    Open,
+    Resolved,
+}
+
+impl Status {
+    /// The SQL parameter: NULL for all, else whether resolved.
+    pub(crate) fn resolved(self) -> Option<bool> {
+        match self {
+            Status::All => None,
+            Status::Open => Some(false),
+            Status::Resolved => Some(true),
+        }
+    }
+}
+
+/// The SQL condition choosing the comments `c` of a scope (?1, ?2) and status (?3), shared by the
+/// comment and reply listings so both cover exactly the same threads.
+macro_rules! scope_condition {
+    () => {
+        "c.deleted_at IS NULL
+         AND c.version_id IN (SELECT sv.id FROM versions sv
+                               WHERE (sv.id = ?1 OR sv.artifact_id = ?2) AND sv.deleted_at IS NULL)
+         AND (?3 IS NULL OR (c.resolved_at IS NOT NULL) = ?3) "
+    };
+}
+pub(crate) use scope_condition;
+
+impl Scope {
+    /// The two SQL parameters of `scope_condition!` (an id that matches nothing is -1).
+    pub(crate) fn params(self) -> (i64, i64) {
+        match self {
+            Scope::Version(id) => (id, -1),
+            Scope::Artifact(id) => (-1, id),
+        }
+    }
+}
+
+/// The live comments of a scope, oldest first, in one query.
+pub fn list(conn: &Connection, scope: Scope, status: Status) -> StoreResult<Vec<Comment>> {
     let mut stmt = conn.prepare_cached(concat!(
         comment_select!(),
-        "WHERE c.version_id = ?1 AND c.deleted_at IS NULL ORDER BY c.id"
+        "WHERE ",
+        scope_condition!(),
+        "ORDER BY c.id"
     ))?;
-    let rows = stmt.query_map([version_id], Comment::from_row)?;
+    let (version, artifact) = scope.params();
+    let rows = stmt.query_map(
+        params![version, artifact, status.resolved()],
+        Comment::from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -238,8 +294,9 @@ mod tests {
             let version = version_with(&conn, n);
             conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(count));
             STATEMENTS.store(0, Ordering::SeqCst);
-            let comments = list_for_version(&conn, version).expect("comments");
-            let replies = super::super::replies::list_for_version(&conn, version).expect("replies");
+            let scope = Scope::Version(version);
+            let comments = list(&conn, scope, Status::All).expect("comments");
+            let replies = super::super::replies::list(&conn, scope, Status::All).expect("replies");
             conn.trace_v2(TraceEventCodes::empty(), None);
             assert_eq!((comments.len(), replies.len()), (n, 2 * n));
             statements.push(STATEMENTS.load(Ordering::SeqCst));

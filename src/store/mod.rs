@@ -12,8 +12,10 @@ pub mod changes;
 mod checkpoint;
 pub mod comments;
 pub mod error;
+pub mod feed;
 pub mod invites;
 pub mod keys;
+pub mod reads;
 pub mod replies;
 pub mod schema;
 pub mod sessions;
@@ -31,6 +33,7 @@ use rusqlite::{Connection, OpenFlags};
 use changes::{ChangeWatch, Epoch};
 use checkpoint::Checkpointer;
 pub use error::{StoreError, StoreResult};
+use feed::Feed;
 pub use writer::Touches;
 use writer::Writer;
 
@@ -48,6 +51,7 @@ pub struct Store {
     readers: Pool,
     writer: Writer,
     watch: Arc<ChangeWatch>,
+    feed: Arc<Feed>,
     checkpointer: Arc<Checkpointer>,
 }
 
@@ -66,8 +70,9 @@ impl Store {
         let checkpointer =
             Arc::new(Checkpointer::start(path).map_err(|e| StoreError::Task(e.to_string()))?);
         let watch = Arc::new(ChangeWatch::open(path));
-        let writer =
-            Writer::start(conn, watch.clone()).map_err(|e| StoreError::Task(e.to_string()))?;
+        let feed = Arc::new(Feed::default());
+        let writer = Writer::start(conn, watch.clone(), feed.clone())
+            .map_err(|e| StoreError::Task(e.to_string()))?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
@@ -84,8 +89,14 @@ impl Store {
             readers,
             writer,
             watch,
+            feed,
             checkpointer,
         })
+    }
+
+    /// Hears of every artifact with newly committed events, and of identity changes (see `feed`).
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<feed::Change> {
+        self.feed.subscribe()
     }
 
     /// The database file.

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::comments::Author;
+use super::comments::{scope_condition, Author, Scope, Status};
 use super::error::{StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,13 +58,19 @@ pub fn insert(
     Ok(conn.last_insert_rowid())
 }
 
-/// The live replies to the live comments of a version, in one query, oldest first.
-pub fn list_for_version(conn: &Connection, version_id: i64) -> StoreResult<Vec<Reply>> {
+/// The live replies to the live comments of a scope and status, in one query, oldest first.
+pub fn list(conn: &Connection, scope: Scope, status: Status) -> StoreResult<Vec<Reply>> {
     let mut stmt = conn.prepare_cached(concat!(
         reply_select!(),
-        "WHERE c.version_id = ?1 AND c.deleted_at IS NULL AND r.deleted_at IS NULL ORDER BY r.id"
+        "WHERE r.deleted_at IS NULL AND ",
+        scope_condition!(),
+        "ORDER BY r.id"
     ))?;
-    let rows = stmt.query_map([version_id], Reply::from_row)?;
+    let (version, artifact) = scope.params();
+    let rows = stmt.query_map(
+        params![version, artifact, status.resolved()],
+        Reply::from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -17,6 +17,7 @@ const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 const TO_2: &str = "
     ALTER TABLE audit_events ADD COLUMN artifact_id INTEGER REFERENCES artifacts (id);
     ALTER TABLE artifacts ADD COLUMN activity_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE artifacts ADD COLUMN activity_event INTEGER NOT NULL DEFAULT 0;
     DROP TRIGGER audit_events_no_update;
     UPDATE audit_events SET artifact_id = CASE object_type
         WHEN 'artifact' THEN (SELECT a.id FROM artifacts a WHERE a.id = CAST(audit_events.object_id AS INTEGER))
@@ -32,14 +33,20 @@ const TO_2: &str = "
         SELECT RAISE(ABORT, 'audit events are append-only');
     END;
     CREATE INDEX audit_by_artifact ON audit_events (artifact_id, id) WHERE artifact_id IS NOT NULL;
-    UPDATE artifacts SET activity_at = coalesce(
-        (SELECT max(e.created_at) FROM audit_events e
-          WHERE e.artifact_id = artifacts.id AND e.action NOT LIKE 'access.%'),
-        updated_at);
+    UPDATE artifacts SET
+        activity_at = coalesce(
+            (SELECT max(e.created_at) FROM audit_events e
+              WHERE e.artifact_id = artifacts.id AND e.action NOT LIKE 'access.%'),
+            updated_at),
+        activity_event = coalesce(
+            (SELECT max(e.id) FROM audit_events e
+              WHERE e.artifact_id = artifacts.id AND e.action NOT LIKE 'access.%'),
+            0);
     CREATE TRIGGER audit_events_move_activity AFTER INSERT ON audit_events
     WHEN NEW.artifact_id IS NOT NULL AND NEW.action NOT LIKE 'access.%'
     BEGIN
-        UPDATE artifacts SET activity_at = NEW.created_at WHERE id = NEW.artifact_id;
+        UPDATE artifacts SET activity_at = NEW.created_at, activity_event = NEW.id
+         WHERE id = NEW.artifact_id;
     END;
     CREATE TABLE artifact_reads (
         user_id     INTEGER NOT NULL REFERENCES users (id),

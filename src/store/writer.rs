@@ -17,6 +17,7 @@ use rusqlite::Connection;
 
 use super::changes::{ChangeWatch, ForeignTracker};
 use super::error::{StoreError, StoreResult};
+use super::feed::{self, Feed};
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 256;
@@ -48,14 +49,19 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`, keeping `watch` up to date with its commits.
-    pub fn start(conn: Connection, watch: Arc<ChangeWatch>) -> std::io::Result<Writer> {
+    /// Starts the writer thread on `conn`, keeping `watch` up to date with its commits and
+    /// announcing committed artifact events on `feed`.
+    pub fn start(
+        conn: Connection,
+        watch: Arc<ChangeWatch>,
+        feed: Arc<Feed>,
+    ) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Message>();
         let sync_pending = Arc::new(AtomicBool::new(false));
         let pending = sync_pending.clone();
         thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, queue, &watch, &pending))?;
+            .spawn(move || run(conn, queue, &watch, &feed, &pending))?;
         Ok(Writer { jobs, sync_pending })
     }
 
@@ -114,6 +120,7 @@ fn run(
     conn: Connection,
     queue: mpsc::Receiver<Message>,
     watch: &ChangeWatch,
+    feed: &Feed,
     sync_pending: &AtomicBool,
 ) {
     let mut tracker = ForeignTracker::default();
@@ -146,9 +153,11 @@ fn run(
         if !batch.is_empty() {
             // Account for the commit before waking anyone: the answers trigger the next requests,
             // which should find the identity cache's epoch already settled.
-            run_batch(&conn, batch, || {
+            if let Some(announced) = run_batch(&conn, batch, || {
                 watch.catch_up(&conn, &mut tracker, identities)
-            });
+            }) {
+                feed.announce(announced, identities);
+            }
         } else if sync {
             watch.catch_up(&conn, &mut tracker, identities);
         }
@@ -167,20 +176,30 @@ fn run(
 }
 
 /// Runs the jobs in one transaction; `committed` runs right after COMMIT, before the results are
-/// delivered.
-fn run_batch(conn: &Connection, batch: Vec<Job>, committed_hook: impl FnOnce()) {
+/// delivered. Returns the artifacts whose events were committed, or None when nothing was.
+fn run_batch(
+    conn: &Connection,
+    batch: Vec<Job>,
+    committed_hook: impl FnOnce(),
+) -> Option<Vec<i64>> {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs drops their result senders: each caller wakes up with an error.
         log::error!("starting a write transaction failed: {e}");
-        return;
+        return None;
     }
     let mut deliveries = Vec::with_capacity(batch.len());
+    let mut noted = Vec::new();
     for job in batch {
         if let Err(e) = exec(conn, "SAVEPOINT job") {
             log::error!("starting a write savepoint failed: {e}");
             continue;
         }
+        feed::take_noted();
         let (ok, deliver) = job(conn);
+        let job_noted = feed::take_noted();
+        if ok {
+            noted.extend(job_noted);
+        }
         let ended = if ok {
             exec(conn, "RELEASE job")
         } else {
@@ -197,12 +216,14 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, committed_hook: impl FnOnce()) 
         e.to_string()
     });
     committed_hook();
+    let announced = committed.is_ok().then_some(noted);
     for deliver in deliveries {
         deliver(match &committed {
             Ok(()) => Ok(()),
             Err(msg) => Err(StoreError::Task(format!("commit failed: {msg}"))),
         });
     }
+    announced
 }
 
 /// Runs a transaction-control statement through the statement cache (they run several times per

@@ -1,21 +1,20 @@
-//! The settings UI, embedded in the binary from `assets/`: one HTML shell served at `/settings`,
-//! `/login`, `/setup` and `/invite` (the script shows the right screen), and its CSS and JS under
-//! `/assets/`. Every page carries a CSP that allows only this server's own scripts and styles and
-//! forbids framing. Whether someone is signed in is decided here, before the page loads: the
-//! settings send strangers to sign in, the sign-in page sends signed-in people to the settings.
+//! The app's pages, embedded in the binary from `assets/`: one HTML shell served at `/` (the
+//! artifacts home), `/settings`, `/login`, `/setup` and `/invite` (the script shows the right
+//! screen), and its CSS and JS under `/assets/`. Every page carries a CSP that allows only this
+//! server's own scripts and styles and forbids framing. Whether someone is signed in is decided
+//! here, before the page loads: the home and the settings send strangers to sign in, the sign-in
+//! page sends signed-in people home.
 
-use include_dir::{include_dir, Dir};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
+use super::ASSETS;
 use crate::api::reply;
 use crate::api::request::Request;
 use crate::api::router::Router;
 use crate::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-static ASSETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/assets");
 
 /// The policy for our own pages.
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -32,8 +31,11 @@ pub(super) fn routes(r: &mut Router) {
         .get("/assets/{path..}", asset);
 }
 
-async fn home(_: AppState, _: Request) -> Result<Response, ApiError> {
-    Ok(reply::see_other("/settings"))
+async fn home(state: AppState, req: Request) -> Result<Response, ApiError> {
+    if auth::session_only(&state, &req).await.is_err() {
+        return Ok(reply::see_other("/login"));
+    }
+    serve("index.html")
 }
 
 async fn settings(state: AppState, req: Request) -> Result<Response, ApiError> {
@@ -45,7 +47,7 @@ async fn settings(state: AppState, req: Request) -> Result<Response, ApiError> {
 
 async fn login(state: AppState, req: Request) -> Result<Response, ApiError> {
     if auth::session_only(&state, &req).await.is_ok() {
-        return Ok(reply::see_other("/settings"));
+        return Ok(reply::see_other("/"));
     }
     serve("index.html")
 }
@@ -64,6 +66,11 @@ async fn asset(_: AppState, req: Request) -> Result<Response, ApiError> {
 }
 
 fn serve(path: &str) -> Result<Response, ApiError> {
+    serve_with(path, PAGE_CSP)
+}
+
+/// An embedded file with the headers of our pages and the given policy.
+pub(super) fn serve_with(path: &str, csp: &'static str) -> Result<Response, ApiError> {
     let file = ASSETS
         .get_file(path)
         .filter(|_| !path.is_empty() && !path.contains(".."))
@@ -77,7 +84,7 @@ fn serve(path: &str) -> Result<Response, ApiError> {
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
+        HeaderValue::from_static(csp),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -1,131 +1,42 @@
-//! The artifact viewer. A signed-in reader opens `/a/{shareToken}/v/{number}/`; the server answers
-//! with a redirect to `/v/{grant}/{path}`, where the grant is a random token (192 bits, stored
-//! hashed) bound to that version, that reader and that session for 12 hours. Every file of the
-//! version is served under the grant with no cookie needed, in a CSP sandbox without
-//! `allow-same-origin`: uploaded pages run, load their own files, and can never act as the reader.
+//! The artifact viewer: every file of a version is served under `/v/{grant}/{path}`, where the
+//! grant is a random token (192 bits, stored hashed) bound to that version, that reader and that
+//! session for 12 hours, handed to the review page by `POST …/versions/{n}/view`. No cookie is
+//! needed, and everything runs in a CSP sandbox without `allow-same-origin`: uploaded pages run
+//! and load their own files, and can never act as the reader. Every HTML document gets the bridge
+//! (see `bridge`) as its first element; only the review page of this server may frame them.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use crate::api::reply;
+use super::bridge;
+use super::error_page::{self, FrameError};
 use crate::api::request::Request;
 use crate::api::router::Router;
-use crate::api::versions::{active_version, parse_number};
-use crate::auth;
-use crate::clock::{now_ms, HOUR_MS};
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::ingest;
-use crate::secrets::{hex, random_token, sha256};
+use crate::secrets::{hex, sha256};
 use crate::state::AppState;
 use crate::store::{blobs, view_grants};
 
-/// How long a viewing grant lasts.
-pub const GRANT_HOURS: i64 = 12;
-
-/// The sandbox every served file runs in.
-pub const SANDBOX_CSP: &str = "sandbox allow-scripts allow-popups allow-forms";
-
-/// Characters escaped when a stored path goes back into a URL.
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
+/// The sandbox every served file runs in, framed only by this server's own pages.
+pub const SANDBOX_CSP: &str =
+    "sandbox allow-scripts allow-popups allow-forms; frame-ancestors 'self'";
 
 pub fn routes(r: &mut Router) {
-    r.get("/a/{shareToken}", open_latest)
-        .get("/a/{shareToken}/v/{number}/{path..}", open_version)
-        .get("/v/{grant}/{path..}", serve);
-}
-
-/// Everything but RFC 3986's unreserved characters, for a path carried in a query parameter.
-const QUERY_VALUE: &AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// Sends a reader who is not signed in to the sign-in page, to come back here afterwards.
-fn to_sign_in(req: &Request) -> Response {
-    let next = utf8_percent_encode(&req.path, QUERY_VALUE).to_string();
-    reply::see_other(&format!("/login?next={next}"))
-}
-
-async fn open_latest(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let Ok(caller) = auth::session_only(&state, &req).await else {
-        return Ok(to_sign_in(&req));
-    };
-    let (artifact, _) = crate::api::artifacts::visible(&state, &caller, req.param(0)).await?;
-    let latest = artifact
-        .latest_version
-        .ok_or_else(|| ApiError::not_found("version"))?;
-    Ok(reply::see_other(&format!(
-        "/a/{}/v/{latest}/",
-        artifact.share_token
-    )))
-}
-
-async fn open_version(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let Ok(caller) = auth::session_only(&state, &req).await else {
-        return Ok(to_sign_in(&req));
-    };
-    let session_id = caller
-        .session_id()
-        .ok_or_else(|| ApiError::Internal("session_only returned a key caller".into()))?;
-    let (artifact, _) = crate::api::artifacts::visible(&state, &caller, req.param(0)).await?;
-    let number = parse_number(req.param(1))?;
-    let version = active_version(&state, &artifact, number).await?;
-    let path = match req.param(2) {
-        "" => version.entry_point.clone(),
-        p => p.to_string(),
-    };
-    let grant = random_token(24)?;
-    let hash = grant.digest();
-    let user_id = caller.user.id;
-    let version_id = version.id;
-    state
-        .store
-        .write_content(move |conn| {
-            let now = now_ms();
-            view_grants::insert(
-                conn,
-                &hash,
-                version_id,
-                user_id,
-                session_id,
-                now,
-                now + GRANT_HOURS * HOUR_MS,
-            )
-        })
-        .await?;
-    let encoded: Vec<String> = path
-        .split('/')
-        .map(|s| utf8_percent_encode(s, PATH_SEGMENT).to_string())
-        .collect();
-    let mut response = reply::see_other(&format!("/v/{}/{}", grant.expose(), encoded.join("/")));
-    response.headers_mut().insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    Ok(response)
+    r.get("/v/{grant}/{path..}", serve);
 }
 
 async fn serve(state: AppState, req: Request) -> Result<Response, ApiError> {
     let hash = sha256(req.param(0).as_bytes());
     let requested = req.param(1).to_string();
-    let gone = || ApiError::not_found("file");
     let target = state
         .store
         .read(move |conn| view_grants::lookup(conn, &hash, now_ms()))
-        .await?
-        .ok_or_else(gone)?;
+        .await?;
+    let Some(target) = target else {
+        return Ok(error_page::in_frame(FrameError::Grant, &requested));
+    };
     let path = match requested.as_str() {
         "" => target.entry_point.clone(),
         p if p.ends_with('/') => format!("{p}index.html"),
@@ -143,16 +54,24 @@ async fn serve(state: AppState, req: Request) -> Result<Response, ApiError> {
             // A folder named without its trailing slash: serve its index.
             blobs::read(conn, version_id, &format!("{lookup}/index.html"))
         })
-        .await?
-        .ok_or_else(gone)?;
-    let (file, bytes) = found;
-    let etag = format!("\"{}\"", hex(&file.sha256));
+        .await?;
+    let Some((file, bytes)) = found else {
+        return Ok(error_page::in_frame(FrameError::Missing, &path));
+    };
+    let markdown = ingest::is_markdown_path(&file.path);
+    let html = markdown || file.content_type.starts_with("text/html");
+    // A document carries the bridge, so its tag changes with the bridge's version.
+    let etag = if html {
+        format!("\"{}-{}\"", hex(&file.sha256), bridge::version())
+    } else {
+        format!("\"{}\"", hex(&file.sha256))
+    };
     let not_modified = req
         .header(header::IF_NONE_MATCH)
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
     let (content_type, body): (String, Vec<u8>) = if not_modified {
         (file.content_type.clone(), Vec::new())
-    } else if ingest::is_markdown_path(&file.path) {
+    } else if markdown {
         let text = String::from_utf8_lossy(&bytes);
         let title = file
             .path
@@ -161,8 +80,10 @@ async fn serve(state: AppState, req: Request) -> Result<Response, ApiError> {
             .unwrap_or(&target.artifact_name);
         (
             "text/html; charset=utf-8".to_string(),
-            ingest::render_markdown(&text, title).into_bytes(),
+            bridge::inject(ingest::render_markdown(&text, title).as_bytes()),
         )
+    } else if html {
+        (file.content_type.clone(), bridge::inject(&bytes))
     } else {
         (file.content_type.clone(), bytes)
     };

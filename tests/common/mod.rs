@@ -467,6 +467,24 @@ impl Server {
         resp.json()
     }
 
+    /// A viewing grant for version `number` of an artifact, as the review page gets one; returns
+    /// the folder its files are served under, `/v/{grant}` (no trailing slash).
+    pub fn view_grant(&self, auth: &Auth, share: &str, number: i64) -> String {
+        let resp = self.request(
+            "POST",
+            &format!("/api/v1/artifacts/{share}/versions/{number}/view"),
+            auth,
+            None,
+            &[],
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        let path = resp.json()["path"]
+            .as_str()
+            .expect("the grant's path")
+            .to_string();
+        path.trim_end_matches('/').to_string()
+    }
+
     /// Uploads multipart parts to `path`.
     pub fn upload_multipart(
         &self,

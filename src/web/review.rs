@@ -1,0 +1,90 @@
+//! The review page: `/a/{shareToken}` (the latest version), `/a/{shareToken}/v/{number}` and
+//! `/a/{shareToken}/v/{number}/{path}` (a file of a version) all serve the same page, whose script
+//! reads the address. Before it is served: a reader who is not signed in is sent to sign in and
+//! back; an artifact they cannot see, or a version that is gone, gets an HTML page saying so with
+//! a way forward. Opening the page records that the reader has seen the artifact as it is now.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::error_page;
+use super::pages::serve_with;
+use crate::api::artifacts::visible;
+use crate::api::reply;
+use crate::api::request::Request;
+use crate::api::router::Router;
+use crate::api::versions::{active_version, parse_number};
+use crate::auth;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::reads;
+
+/// Our pages' policy, plus frames from this server (the artifact, under its viewing grant).
+pub const REVIEW_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; font-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+pub(super) fn routes(r: &mut Router) {
+    r.get("/a/{shareToken}", open)
+        .get("/a/{shareToken}/v/{number}/{path..}", open);
+}
+
+/// Everything but RFC 3986's unreserved characters, for a path carried in a query parameter.
+const QUERY_VALUE: &AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Sends a reader who is not signed in to the sign-in page, to come back here afterwards.
+fn to_sign_in(req: &Request) -> Response {
+    let next = utf8_percent_encode(&req.path, QUERY_VALUE).to_string();
+    reply::see_other(&format!("/login?next={next}"))
+}
+
+async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let Ok(caller) = auth::session_only(&state, &req).await else {
+        return Ok(to_sign_in(&req));
+    };
+    let artifact = match visible(&state, &caller, req.param(0)).await {
+        Ok((artifact, _)) => artifact,
+        Err(ApiError::NotFound(_)) => return Ok(error_page::page(
+            StatusCode::NOT_FOUND,
+            "Artifact not found",
+            "There is no artifact at this address, or it was not shared with you. Ask its owner \
+                 to add you as a reviewer, or check the link.",
+            &[("/", "Your artifacts")],
+        )),
+        Err(other) => return Err(other),
+    };
+    if req.params.len() > 1 {
+        let latest = format!("/a/{}", artifact.share_token);
+        let gone = |message: String| {
+            error_page::page(
+                StatusCode::NOT_FOUND,
+                "Version not found",
+                &message,
+                &[(&latest, "The latest version"), ("/", "Your artifacts")],
+            )
+        };
+        let Ok(number) = parse_number(req.param(1)) else {
+            return Ok(gone(format!(
+                "\u{201c}{}\u{201d} is not a version number.",
+                req.param(1)
+            )));
+        };
+        if active_version(&state, &artifact, number).await.is_err() {
+            return Ok(gone(format!(
+                "Version {number} of \u{201c}{}\u{201d} does not exist or was deleted.",
+                artifact.name
+            )));
+        }
+    }
+    let (user_id, artifact_id) = (caller.user.id, artifact.id);
+    state
+        .store
+        .write_content(move |conn| reads::mark_all_seen(conn, user_id, artifact_id, now_ms()))
+        .await?;
+    serve_with("review.html", REVIEW_CSP)
+}
