@@ -86,7 +86,9 @@ const REPORT_AFTER_CHANGE_MS = 100;
 const MUTATION_QUIET_MS = 300;
 const MUTATION_MAX_WAIT_MS = 1000; // a page that never stops mutating (a clock) still re-anchors
 const SLICE_MS = 25; // anchoring yields to the artifact after this long, keeping tasks under 50 ms
-const SEARCH_CHUNK = 1 << 17; // UTF-16 units scanned by one approximate-search step
+const SEARCH_CHUNK = 1 << 16; // UTF-16 units scanned by one approximate-search step
+const LOCAL_SLACK = 256; // how far beyond the expected place an approximate match is first looked for
+const LOCAL_ACCEPT_SCORE = 0.75; // a match near the expected place this good ends the search
 const CLICK_SLOP_PX = 4;
 const SKIPPED_ELEMENTS = new Set(['script', 'style', 'noscript', 'template']);
 const STATES = ['resolved', 'open', 'draft', 'active']; // drawing order: later ones paint on top
@@ -121,6 +123,7 @@ function randomHex(bytes) {
 }
 
 const SURROGATE = /[\uD800-\uDFFF]/;
+const SURROGATE_PAIR = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
 
 function isHighSurrogate(c) {
   return c >= 0xd800 && c <= 0xdbff;
@@ -134,12 +137,8 @@ function isLowSurrogate(c) {
 function surrogatePairs(text) {
   if (!SURROGATE.test(text)) return null;
   const pairs = [];
-  for (let i = 0; i + 1 < text.length; i++) {
-    if (isHighSurrogate(text.charCodeAt(i)) && isLowSurrogate(text.charCodeAt(i + 1))) {
-      pairs.push(i);
-      i++;
-    }
-  }
+  SURROGATE_PAIR.lastIndex = 0;
+  for (let m = SURROGATE_PAIR.exec(text); m; m = SURROGATE_PAIR.exec(text)) pairs.push(m.index);
   return pairs.length ? Int32Array.from(pairs) : null;
 }
 
@@ -434,7 +433,8 @@ function found(status, startU, endU, element = null) {
 }
 
 /** The steps that cost O(quote length) or one indexOf; null when the slow steps are needed. */
-function anchorQuickly(model, anchor, previous) {
+function anchorQuickly(ctx, anchor, previous) {
+  const { model } = ctx;
   const text = model.text;
   if (!anchor.quote) {
     if (anchor.css !== null) return anchorCss(model, anchor.css);
@@ -449,6 +449,10 @@ function anchorQuickly(model, anchor, previous) {
   if (anchor.position) {
     const hint = unitAt(model, anchor.position.start);
     if (text.startsWith(exact, hint)) return found('exact', hint, hint + exact.length);
+    // Text inserted or removed before it moves a passage by the same amount as its neighbour in
+    // document order: try there, but only with the whole context matching too.
+    const moved = unitAt(model, anchor.position.start + lastShift(ctx));
+    if (moved !== hint && quoteWithContextAt(text, moved, anchor.quote)) return found('exact', moved, moved + exact.length);
   }
   // Where the same quote was found by the previous pass (the page re-rendered; text before it grew).
   if (previous && previous.exact === exact && text.startsWith(exact, previous.startU)) {
@@ -457,6 +461,39 @@ function anchorQuickly(model, anchor, previous) {
   const first = text.indexOf(exact);
   if (first !== -1 && text.indexOf(exact, first + 1) === -1) return found('exact', first, first + exact.length);
   return null;
+}
+
+function quoteWithContextAt(text, at, quote) {
+  return (
+    at >= 0 &&
+    text.startsWith(quote.exact, at) &&
+    text.startsWith(quote.prefix, at - quote.prefix.length) &&
+    text.startsWith(quote.suffix, at + quote.exact.length)
+  );
+}
+
+/**
+ * Notes how far a passage moved from its position hint, in code points: text inserted before a
+ * passage moves it by a constant number of code points, not of UTF-16 units.
+ */
+function learnShift(ctx, anchor, result) {
+  if (!anchor.position || result.status === 'orphan' || result.element) return;
+  const hint = anchor.position.start;
+  const i = upperBound(ctx.shiftHints, hint); // the end, while placing in hint order
+  ctx.shiftHints.splice(i, 0, hint);
+  ctx.shifts.splice(i, 0, codePointAt(ctx.model, result.startU) - hint);
+}
+
+function lastShift(ctx) {
+  return ctx.shifts.length ? ctx.shifts[ctx.shifts.length - 1] : 0;
+}
+
+/** The shift of the placed passage whose hint (code points) is nearest to `hint`. */
+function nearestShift(ctx, hint) {
+  const i = lowerBound(ctx.shiftHints, hint);
+  if (i === 0) return ctx.shifts.length ? ctx.shifts[0] : 0;
+  if (i === ctx.shiftHints.length) return ctx.shifts[i - 1];
+  return hint - ctx.shiftHints[i - 1] <= ctx.shiftHints[i] - hint ? ctx.shifts[i - 1] : ctx.shifts[i];
 }
 
 function anchorCss(model, value) {
@@ -474,7 +511,7 @@ function anchorCss(model, value) {
 
 /** A pass's shared, lazily built state and its time budget. */
 function passContext(model, token) {
-  return { model, token, deadline: nowMs() + SLICE_MS, collapsed: null };
+  return { model, token, deadline: nowMs() + SLICE_MS, collapsed: null, shiftHints: [], shifts: [] };
 }
 
 /** Yields to the event loop when this slice is used up; false when a newer pass took over. */
@@ -521,9 +558,19 @@ async function anchorSlowly(ctx, anchor) {
     }
   }
 
-  // Approximate matches, at most min(256, len/2) edits away.
+  // Approximate matches, at most min(256, len/2) edits away: first near where the passage is
+  // expected (its hint, moved like its neighbours), then in the whole text.
   const maxErrors = Math.min(256, Math.floor(codePointLength(exact) / 2));
   if (maxErrors < 1) return ORPHAN;
+  if (anchor.position) {
+    const expected = unitAt(model, anchor.position.start + nearestShift(ctx, anchor.position.start));
+    const from = Math.max(0, expected - maxErrors - LOCAL_SLACK);
+    const to = Math.min(text.length, expected + exact.length + maxErrors + LOCAL_SLACK);
+    const near = search(text.slice(from, to), exact, maxErrors).map((m) => ({ start: m.start + from, end: m.end + from, errors: m.errors }));
+    const best = near.length ? await bestCandidate(ctx, near, quote, hint) : null;
+    if (best === CANCELLED) return CANCELLED;
+    if (best && best.score >= LOCAL_ACCEPT_SCORE) return found('fuzzy', best.start, best.end);
+  }
   const candidates = await approximateMatches(ctx, text, exact, maxErrors);
   if (candidates === CANCELLED) return CANCELLED;
   if (!candidates.length) return ORPHAN;
@@ -673,14 +720,25 @@ function reuseResults(model) {
   return next;
 }
 
+/** Anchors with a position hint in hint order (so neighbours teach each other how text moved), then the rest. */
+function placingOrder() {
+  const hinted = anchors.filter((a) => a.quote && a.position);
+  hinted.sort((a, b) => a.position.start - b.position.start);
+  return hinted.concat(anchors.filter((a) => !(a.quote && a.position)));
+}
+
 async function anchorAll(model, token) {
   const ctx = passContext(model, token);
   const next = new Map();
   const slow = [];
-  for (const anchor of anchors) {
-    const r = anchorQuickly(model, anchor, remembered.get(anchor.id));
-    if (r) next.set(anchor.id, r);
-    else slow.push(anchor);
+  for (const anchor of placingOrder()) {
+    const r = anchorQuickly(ctx, anchor, remembered.get(anchor.id));
+    if (r) {
+      next.set(anchor.id, r);
+      learnShift(ctx, anchor, r);
+    } else {
+      slow.push(anchor);
+    }
     if (!(await keepGoing(ctx))) return CANCELLED;
   }
   if (slow.length) {
@@ -691,6 +749,7 @@ async function anchorAll(model, token) {
       const r = await anchorSlowly(ctx, anchor);
       if (r === CANCELLED || !(await keepGoing(ctx))) return CANCELLED;
       next.set(anchor.id, r);
+      learnShift(ctx, anchor, r);
     }
   }
   return next;
@@ -1315,8 +1374,8 @@ function onParsed() {
 }
 
 function onLoad() {
-  // Late scripts may have changed the text without our noticing before the observer started.
-  if (anchors.length && !passRunning) runPass();
+  // Re-anchoring waiting for the page to settle runs now that it has loaded.
+  if (mutationTimer) runPass();
 }
 
 function start() {
