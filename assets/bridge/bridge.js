@@ -529,16 +529,17 @@ async function anchorSlowly(ctx, anchor) {
   const text = model.text;
   const quote = anchor.quote;
   const exact = quote.exact;
-  const hint = anchor.position ? unitAt(model, anchor.position.start) : null;
+  // Where the passage is expected: its hint, moved like its nearest placed neighbour's.
+  const expected = anchor.position ? unitAt(model, anchor.position.start + nearestShift(ctx, anchor.position.start)) : null;
 
-  // Every exact occurrence, the best by its context.
+  // Every exact occurrence, the best by its context (and closeness to where it is expected).
   const occurrences = [];
   for (let i = text.indexOf(exact); i !== -1; i = text.indexOf(exact, i + 1)) {
     occurrences.push({ start: i, end: i + exact.length, errors: 0 });
     if (occurrences.length % 512 === 0 && !(await keepGoing(ctx))) return CANCELLED;
   }
   if (occurrences.length) {
-    const best = await bestCandidate(ctx, occurrences, quote, hint);
+    const best = await bestCandidate(ctx, occurrences, quote, expected);
     return best === CANCELLED ? CANCELLED : found('exact', best.start, best.end);
   }
 
@@ -553,28 +554,27 @@ async function anchorSlowly(ctx, anchor) {
       if (candidates.length % 512 === 0 && !(await keepGoing(ctx))) return CANCELLED;
     }
     if (candidates.length) {
-      const best = await bestCandidate(ctx, candidates, quote, hint);
+      const best = await bestCandidate(ctx, candidates, quote, expected);
       return best === CANCELLED ? CANCELLED : found('fuzzy', best.start, best.end);
     }
   }
 
   // Approximate matches, at most min(256, len/2) edits away: first near where the passage is
-  // expected (its hint, moved like its neighbours), then in the whole text.
+  // expected, then in the whole text.
   const maxErrors = Math.min(256, Math.floor(codePointLength(exact) / 2));
   if (maxErrors < 1) return ORPHAN;
-  if (anchor.position) {
-    const expected = unitAt(model, anchor.position.start + nearestShift(ctx, anchor.position.start));
+  if (expected !== null) {
     const from = Math.max(0, expected - maxErrors - LOCAL_SLACK);
     const to = Math.min(text.length, expected + exact.length + maxErrors + LOCAL_SLACK);
     const near = search(text.slice(from, to), exact, maxErrors).map((m) => ({ start: m.start + from, end: m.end + from, errors: m.errors }));
-    const best = near.length ? await bestCandidate(ctx, near, quote, hint) : null;
+    const best = near.length ? await bestCandidate(ctx, near, quote, expected) : null;
     if (best === CANCELLED) return CANCELLED;
     if (best && best.score >= LOCAL_ACCEPT_SCORE) return found('fuzzy', best.start, best.end);
   }
   const candidates = await approximateMatches(ctx, text, exact, maxErrors);
   if (candidates === CANCELLED) return CANCELLED;
   if (!candidates.length) return ORPHAN;
-  const best = await bestCandidate(ctx, candidates, quote, hint);
+  const best = await bestCandidate(ctx, candidates, quote, expected);
   if (best === CANCELLED) return CANCELLED;
   return best.score >= MIN_FUZZY_SCORE ? found('fuzzy', best.start, best.end) : ORPHAN;
 }
@@ -897,7 +897,7 @@ function drawWithWrappers(groups) {
   if (!items.length) return;
   const pieces = piecesToWrap(model, items);
   for (const [nodeIndex, list] of pieces) {
-    let node = model.nodes[nodeIndex];
+    const node = model.nodes[nodeIndex];
     const parent = node.parentNode;
     if (!parent || !canWrapIn(parent)) continue;
     list.sort((a, b) => b.from - a.from); // right to left: `node` keeps the part before each piece
@@ -918,24 +918,26 @@ function drawWithWrappers(groups) {
   cachedModel = null; // same text, different nodes
 }
 
-/** Map of node index -> [{from, to, state}]: the node-local pieces of every drawn anchor. */
+/**
+ * Map of node index -> [{from, to, state}]: the node-local pieces of every drawn anchor. A sweep
+ * over the anchors' ends cuts the text into stretches, each in the top state of those covering it.
+ */
 function piecesToWrap(model, items) {
-  const cuts = new Set();
+  const ends = [];
   for (const it of items) {
-    cuts.add(it.startU);
-    cuts.add(it.endU);
+    ends.push({ at: it.startU, state: it.state, step: 1 }, { at: it.endU, state: it.state, step: -1 });
   }
-  const bounds = [...cuts].sort((a, b) => a - b);
+  ends.sort((a, b) => a.at - b.at);
+  const covering = { resolved: 0, open: 0, draft: 0, active: 0 };
   const text = model.text;
   const pieces = new Map();
-  for (let b = 0; b + 1 < bounds.length; b++) {
-    const from = bounds[b];
-    const to = bounds[b + 1];
-    let state = null;
-    for (const it of items) {
-      if (it.startU <= from && it.endU >= to && (state === null || STATES.indexOf(it.state) > STATES.indexOf(state))) state = it.state;
-    }
-    if (state === null || text.slice(from, to).trim() === '') continue; // no stray wrappers in tables and lists
+  for (let e = 0; e < ends.length; ) {
+    const from = ends[e].at;
+    for (; e < ends.length && ends[e].at === from; e++) covering[ends[e].state] += ends[e].step;
+    if (e === ends.length) break;
+    const to = ends[e].at;
+    const state = STATES.findLast((s) => covering[s] > 0);
+    if (!state || text.slice(from, to).trim() === '') continue; // no stray wrappers in tables and lists
     for (let i = Math.max(0, upperBound(model.starts, from) - 1); i < model.nodes.length && model.starts[i] < to; i++) {
       const nodeFrom = Math.max(from, model.starts[i]) - model.starts[i];
       const nodeTo = Math.min(to, nodeEnd(model, i)) - model.starts[i];
@@ -1388,7 +1390,9 @@ function start() {
   listen(win, 'pointerdown', onPointerDown);
   listen(win, 'pointerup', onPointerUp);
   listen(win, 'pointercancel', () => (pointerIsDown = false));
-  listen(win, 'blur', () => (pointerIsDown = false));
+  listen(win, 'blur', (event) => {
+    if (event.target === win) pointerIsDown = false; // the window lost focus, not an element in it
+  });
   listen(win, 'click', onClick);
   listen(win, 'keydown', onKeyDown);
   listen(win, 'keyup', onKeyUp);

@@ -538,7 +538,14 @@ test('selecting a paragraph gives a TextQuoteSelector and a TextPositionSelector
   assert.deepEqual(emoji.quote, expectedSelectors(text, 'Launch 🚀 went well 👍🏽, and the team 🎉 celebrated.').quote);
   assert.equal(emoji.position.end - emoji.position.start, cp('Launch 🚀 went well 👍🏽, and the team 🎉 celebrated.'));
 
-  // Clearing it (a click elsewhere) is reported once.
+  // The page clearing it is not echoed back (it would look like the reader cancelling)...
+  await page.evaluate(() => window.__link.clearSelection());
+  await frame.waitForFunction(() => getSelection().isCollapsed);
+  await frame.locator('#first').selectText();
+  await waitForEvents(page, 'selection', 3);
+  assert.equal((await latest(page, 'selection')).quote.exact, 'The results were strong. Costs fell as planned.');
+  assert.deepEqual(await events(page, 'selectionCleared'), []);
+  // ...the reader clearing it is, once.
   await frame.evaluate(() => getSelection().removeAllRanges());
   await waitForEvents(page, 'selectionCleared', 1);
   assertClean(tab);
@@ -766,9 +773,18 @@ test('clicking a highlight activates every anchor under the point; plain text ac
   await waitForEvents(page, 'activate', 1);
   await click('fell');
   await waitForEvents(page, 'activate', 2);
+  // Reading with the caret (caret browsing): Enter on a highlight activates it too.
+  await artifactFrame(page).evaluate(() => {
+    document.activeElement.blur();
+    const text = document.getElementById('intro').firstChild;
+    getSelection().collapse(text, text.data.indexOf('quarter'));
+  });
+  await page.keyboard.press('Enter');
+  await waitForEvents(page, 'activate', 3);
   assert.deepEqual(await events(page, 'activate'), [
     { ids: ['x'], viaKeyboard: false },
     { ids: ['y', 'w'], viaKeyboard: false },
+    { ids: ['x'], viaKeyboard: true },
   ]);
   assertClean(tab);
 });
