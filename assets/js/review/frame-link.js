@@ -46,7 +46,7 @@ export class FrameLink {
   #destroyed = false;
 
   #port = null; // our end of the connected document's channel
-  #portAlive = false; // false once that document said `bye` or stopped answering
+  #portAlive = false; // false once that document said `bye` or a later document loaded
   #docId = null; // the connected document's id (from its hello)
   #pendingHello = null; // the latest hello with another document id: {hello, at}
   #pingOutstanding = false;
