@@ -459,7 +459,8 @@ function anchorQuickly(ctx, anchor, previous) {
     return found('exact', previous.startU, previous.startU + exact.length);
   }
   const first = text.indexOf(exact);
-  if (first !== -1 && text.indexOf(exact, first + 1) === -1) return found('exact', first, first + exact.length);
+  if (first === -1) ctx.absent.add(anchor);
+  else if (text.indexOf(exact, first + 1) === -1) return found('exact', first, first + exact.length);
   return null;
 }
 
@@ -511,12 +512,16 @@ function anchorCss(model, value) {
 
 /** A pass's shared, lazily built state and its time budget. */
 function passContext(model, token) {
-  return { model, token, deadline: nowMs() + SLICE_MS, collapsed: null, shiftHints: [], shifts: [] };
+  return { model, token, deadline: nowMs() + SLICE_MS, collapsed: null, shiftHints: [], shifts: [], absent: new Set() };
 }
 
-/** Yields to the event loop when this slice is used up; false when a newer pass took over. */
-async function keepGoing(ctx) {
-  if (nowMs() < ctx.deadline) return ctx.token === passToken;
+/**
+ * Yields to the event loop when this slice is used up (with `fresh`: unless it has just begun, before
+ * a step over the whole text); false when a newer pass took over.
+ */
+async function keepGoing(ctx, fresh = false) {
+  const left = ctx.deadline - nowMs();
+  if (left > (fresh ? SLICE_MS - 2 : 0)) return ctx.token === passToken;
   await new Promise((resolve) => setTimer(resolve, 0));
   ctx.deadline = nowMs() + SLICE_MS;
   return ctx.token === passToken;
@@ -534,7 +539,7 @@ async function anchorSlowly(ctx, anchor) {
 
   // Every exact occurrence, the best by its context (and closeness to where it is expected).
   const occurrences = [];
-  for (let i = text.indexOf(exact); i !== -1; i = text.indexOf(exact, i + 1)) {
+  for (let i = ctx.absent.has(anchor) ? -1 : text.indexOf(exact); i !== -1; i = text.indexOf(exact, i + 1)) {
     occurrences.push({ start: i, end: i + exact.length, errors: 0 });
     if (occurrences.length % 512 === 0 && !(await keepGoing(ctx))) return CANCELLED;
   }
@@ -543,14 +548,18 @@ async function anchorSlowly(ctx, anchor) {
     return best === CANCELLED ? CANCELLED : found('exact', best.start, best.end);
   }
 
-  // The same text with every run of whitespace collapsed to one space, on both sides.
+  // The same text with every run of whitespace collapsed to one space, on both sides. (A quote
+  // without whitespace would only find its exact occurrences again.)
   const wanted = collapseWhitespace(exact).text.trim();
-  if (wanted.length) {
-    if (!ctx.collapsed) ctx.collapsed = collapseWhitespace(text);
-    const { text: flat, map } = ctx.collapsed;
+  if (wanted.length && HAS_WHITESPACE.test(exact)) {
+    if (!ctx.collapsed) {
+      if (!(await keepGoing(ctx, true))) return CANCELLED; // a fresh slice for the whole text
+      ctx.collapsed = collapseWhitespace(text);
+    }
+    const { text: flat, originalIndex } = ctx.collapsed;
     const candidates = [];
     for (let i = flat.indexOf(wanted); i !== -1; i = flat.indexOf(wanted, i + 1)) {
-      candidates.push({ start: map[i], end: map[i + wanted.length - 1] + 1, errors: 0 });
+      candidates.push({ start: originalIndex(i), end: originalIndex(i + wanted.length - 1) + 1, errors: 0 });
       if (candidates.length % 512 === 0 && !(await keepGoing(ctx))) return CANCELLED;
     }
     if (candidates.length) {
@@ -633,26 +642,39 @@ async function bestCandidate(ctx, candidates, quote, hint) {
   return best;
 }
 
-/** The text with each whitespace run as one space, and map[i] = the original index of its char i. */
+const HAS_WHITESPACE = /\s/;
+// What collapsing changes: runs of whitespace, and single whitespace characters other than a
+// space. Both are rare in text, so one scan finds them fast (a global replace of every \s+ can
+// take 50 ms on 1 MB while the engine still interprets a new regular expression).
+const IRREGULAR_WHITESPACE = /\s{2,}|[^\S ]/g;
+
+/**
+ * The text with each run of whitespace as one space, and `originalIndex(i)`: where its char i is
+ * in `text`. Only runs of two or more move offsets; they are recorded and searched by bisection.
+ */
 function collapseWhitespace(text) {
-  const map = new Int32Array(text.length + 1);
   const parts = [];
-  let n = 0;
-  let runStart = 0; // start of the current stretch without whitespace
-  let i = 0;
-  while (i < text.length) {
-    if (!isSpaceCode(text.charCodeAt(i))) {
-      map[n++] = i++;
-      continue;
+  const runs = []; // where each long run's space is in the collapsed text
+  const removed = []; // UTF-16 units removed up to and including that run
+  let total = 0;
+  let last = 0;
+  IRREGULAR_WHITESPACE.lastIndex = 0;
+  for (let m = IRREGULAR_WHITESPACE.exec(text); m; m = IRREGULAR_WHITESPACE.exec(text)) {
+    parts.push(text.slice(last, m.index), ' ');
+    last = m.index + m[0].length;
+    if (m[0].length > 1) {
+      runs.push(m.index - total);
+      total += m[0].length - 1;
+      removed.push(total);
     }
-    parts.push(text.slice(runStart, i), ' ');
-    map[n++] = i;
-    while (i < text.length && isSpaceCode(text.charCodeAt(i))) i++;
-    runStart = i;
   }
-  parts.push(text.slice(runStart));
-  map[n] = text.length;
-  return { text: parts.join(''), map };
+  parts.push(text.slice(last));
+  const originalIndex = (i) => {
+    const k = upperBound(runs, i) - 1;
+    if (k < 0) return i;
+    return i === runs[k] ? i + (k > 0 ? removed[k - 1] : 0) : i + removed[k];
+  };
+  return { text: parts.join(''), originalIndex };
 }
 
 /* ------------------------------------------------------------------------------------------------
