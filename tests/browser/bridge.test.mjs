@@ -465,7 +465,17 @@ test('hellos from a frame nested in the artifact and from its popup are ignored'
   assert.equal(hellos[0].path, `/v/${server.grant}/nesting.html`);
   // Refused on their source alone: no liveness check was even started.
   assert.equal((await sentToFrame(page)).filter((m) => m.type === 'ping').length, 0);
-  // The bridges in the nested frame and the popup stayed idle: nothing reached the artifact.
+  // The bridges in the nested frame and the popup stayed idle (an active bridge wraps
+  // history.pushState); nothing reached the artifact.
+  const wrapsHistory = () => Object.getOwnPropertyDescriptor(history, 'pushState') !== undefined;
+  const inner = artifactFrame(page).childFrames()[0];
+  await inner.waitForFunction(() => document.readyState === 'complete');
+  const loadedBridge = () => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/_ar/bridge.js?v=test'));
+  assert.equal(await inner.evaluate(loadedBridge), true);
+  assert.equal(await popup.evaluate(loadedBridge), true);
+  assert.equal(await artifactFrame(page).evaluate(wrapsHistory), true);
+  assert.equal(await inner.evaluate(wrapsHistory), false);
+  assert.equal(await popup.evaluate(wrapsHistory), false);
   assert.deepEqual(await artifactFrame(page).evaluate(() => window.__fromChildren), []);
   assertClean(tab);
 });
