@@ -254,7 +254,7 @@ test('the author edits a comment; a reply and then the thread are deleted, focus
   await toast().filter({ hasText: 'Comment saved' }).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.focus), 'edit', 'focus back on Edit');
 
-  await edited.getByLabel('Reply').fill('A reply to delete.');
+  await edited.getByRole('textbox', { name: 'Reply' }).fill('A reply to delete.');
   await edited.getByRole('button', { name: 'Reply', exact: true }).click();
   const reply = edited.locator('li.reply', { hasText: 'A reply to delete.' });
   await reply.waitFor();
@@ -360,13 +360,13 @@ test('390 px wide: no sideways scrolling; files and comments open as drawers; ac
   await p.getByRole('button', { name: /^Comments/ }).click();
   await p.locator('#sidebar').waitFor();
   await p.getByRole('button', { name: 'Comment on this file' }).waitFor();
-  await p.getByRole('button', { name: /^Resolved/ }).click();
+  await p.getByRole('button', { name: /^Resolved threads/ }).click();
   const t = p.locator('article.thread', { hasText: 'constant currency' });
   await t.waitFor();
   const reopen = await t.getByRole('button', { name: 'Reopen' }).boundingBox();
   assert.ok(reopen.x >= 0 && reopen.x + reopen.width <= 390, 'Reopen is on screen');
   assert.ok(reopen.height >= 24 && reopen.width >= 24, 'targets are at least 24 px');
-  const reply = await t.getByLabel('Reply').boundingBox();
+  const reply = await t.getByRole('textbox', { name: 'Reply' }).boundingBox();
   assert.ok(reply.x >= 0 && reply.x + reply.width <= 390, 'the reply box fits');
   assert.equal(await overflow(), 0);
   await p.keyboard.press('Escape');
