@@ -50,11 +50,14 @@ const DOC_V2 = `<!doctype html>
 <p>Support will be staffed around the clock during the first month.</p>
 </body></html>`;
 
+const LONG = Array.from({ length: 60 }, (_, i) => `Transect ${i + 1} was walked twice and logged.`).join(' ');
 const MARKDOWN = `# Field notes
 
 The survey covered **forty-two** sites along the northern coast.
 
 Most sites showed erosion of the dunes, worst where the paths cross them.
+
+${LONG}
 `;
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -148,6 +151,13 @@ test('selecting a passage on the second page and commenting on it highlights it'
   assert.equal(await composer.locator('.composer-quote').innerText(), passage);
   // The selection stays visible in the frame as a draft while the comment is typed.
   await eventually(async () => (await frameHighlights(page)).draft.includes(passage), { message: 'draft highlight' });
+  // Escape cancels and gives focus back; the selection can be commented on again.
+  await page.keyboard.press('Escape');
+  await composer.waitFor({ state: 'hidden' });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'artifact-frame', 'focus is back in the artifact');
+  await selectInFrame(page, passage);
+  await page.getByRole('button', { name: 'Comment', exact: true }).click();
+  await composer.waitFor();
   await composer.getByLabel('Your comment').fill('Is this in constant currency?\nPlease say so.');
   await page.keyboard.press('Control+Enter');
   const t = thread(page, 'Is this in constant currency?');
@@ -330,6 +340,12 @@ test('a version published while the page is open: a banner says so and new comme
 
 test('a Markdown document: comment on a passage, see it highlighted, find it again after a reload', async () => {
   await openReview(page, ui(`/a/${notes.shareToken}`), 'notes.md');
+  // Over 2,000 characters: said so, not cut short.
+  assert.ok(LONG.length > 2000);
+  await selectInFrame(page, LONG, { expectButton: false });
+  const note = page.locator('#selection-note');
+  await note.filter({ hasText: `${LONG.length.toLocaleString('en-US')} characters are selected; a comment can quote at most 2,000` }).waitFor();
+  assert.equal(await page.locator('#comment-selection').isVisible(), false);
   const passage = 'erosion of the dunes';
   await selectInFrame(page, passage);
   await page.locator('#comment-selection').click();

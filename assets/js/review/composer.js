@@ -30,14 +30,16 @@ export class Composer {
    * @param submit     async ({target, content}) → the new comment's id
    * @param fallbackFocus () → where focus goes on cancel when its opener is gone
    * @param onChange   () → the draft changed (opened, closed, other passage): re-send anchors
+   * @param onCancel   () → the person cancelled (the passage may still be selected)
    */
-  constructor({ form, submit, fallbackFocus, onChange }) {
+  constructor({ form, submit, fallbackFocus, onChange, onCancel = null }) {
     this.form = form;
     this.textarea = form.elements.content;
     this.title = form.querySelector('.composer-title');
     this.quoteEl = form.querySelector('.composer-quote');
     this.fallbackFocus = fallbackFocus;
     this.onChange = onChange;
+    this.onCancel = onCancel;
     this.target = null;
     this.opener = null;
     form.querySelector('[data-cancel]').addEventListener('click', () => this.cancel());
@@ -110,5 +112,6 @@ export class Composer {
     this.close();
     const back = opener && opener.isConnected && !opener.closest('[hidden]') ? opener : this.fallbackFocus();
     back?.focus();
+    this.onCancel?.();
   }
 }

@@ -234,7 +234,7 @@ function showFloat(rect, { note = null } = {}) {
 
 function onSelection({ quote, position, rect }) {
   if (!isLatest() || state.path === null || !state.bridged) return;
-  state.selection = { quote, position, path: state.path };
+  state.selection = { quote, position, rect, path: state.path };
   showFloat(rect);
 }
 
@@ -474,6 +474,11 @@ async function boot() {
     submit: submitComment,
     fallbackFocus: () => $('#artifact-frame'),
     onChange: () => sendAnchors(),
+    // The passage is still selected in the frame (which reports a selection only when it
+    // changes): offer its Comment button again.
+    onCancel: () => {
+      if (state.selection && state.selection.path === state.path && isLatest()) showFloat(state.selection.rect);
+    },
   });
   if (state.files.size > 1) {
     $('#files').hidden = false;
