@@ -100,7 +100,11 @@ export class ThreadView {
   /** Rebuilds the thread if anything shown changed. */
   update(thread, placement) {
     this.thread = thread;
-    const signature = JSON.stringify([thread.comment, thread.own, thread.missingFile, placement.status, this.editing]);
+    // Only what changes the look counts: a thread being located looks like a placed one (its
+    // "Show in document" simply does nothing until it is placed), so the first placement of
+    // hundreds of threads does not rebuild them all.
+    const look = placement.status === 'pending' ? 'exact' : placement.status;
+    const signature = JSON.stringify([thread.comment, thread.own, thread.missingFile, look, this.editing]);
     if (signature === this.signature) return;
     this.signature = signature;
     this.placement = placement;
@@ -157,7 +161,7 @@ export class ThreadView {
       : null;
 
     const actions = [];
-    const placed = status === 'exact' || status === 'fuzzy';
+    const placed = status !== 'orphan';
     if (placed && !this.thread.fileLevel) {
       actions.push(this.button('Show in document', 'show', () => this.ctx.actions.show(this.thread)));
     }
