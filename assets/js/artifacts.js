@@ -127,7 +127,10 @@ async function loadPage(fresh) {
     if (q && cursor) status = `More than ${count} artifacts match.`;
     else if (q) status = count === 1 ? '1 artifact matches.' : `${count} artifacts match.`;
     $('#artifacts-status').textContent = status;
-    if (count === 0 && !q && fresh) await showEmptyStart();
+    // Nothing at all yet: the upload help instead of an empty list (and no filter to type into).
+    const none = count === 0 && !q && fresh;
+    view().querySelector('.toolbar').hidden = none;
+    if (none) await showEmptyStart();
     else $('#artifacts-empty').hidden = true;
   } catch (err) {
     if (seq === loadSeq) loadError(errorEl, `Could not load your artifacts: ${err.message}`);

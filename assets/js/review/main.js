@@ -519,6 +519,7 @@ async function boot() {
   window.addEventListener('popstate', (event) => parts.frame.returnedTo(event.state?.file ?? null));
 
   renderHeader();
+  parts.frame.setTitle(first);
   $('#review-tools').hidden = false;
   const locked = parts.versions.showBanner(state.artifact, state.version);
   state.path = first;

@@ -13,6 +13,9 @@ export function showPageMessage({ title, text, actions = [] }) {
   const box = $('#page-message');
   $('#review-app').hidden = true;
   $('#review-tools').hidden = true;
+  // The message's heading is the page's heading now.
+  $('#artifact-name').hidden = true;
+  for (const banner of document.querySelectorAll('.banner')) banner.hidden = true;
   setChildren(box,
     h('h1', { id: 'page-message-title', tabIndex: -1, text: title }),
     text ? h('p', { class: 'lead', text }) : null,
