@@ -2,8 +2,10 @@
 // (assets/js/review/frame-link.js, in the review page), tested together in Chromium against a
 // stand-in server (bridge-server.mjs) that serves them exactly as the real one does: the artifact
 // sandboxed in an opaque origin with the bridge tag injected after the doctype, the parent page
-// under the review page's CSP. No test sleeps: each waits for an event, a condition or a marker
-// message that can only arrive after what it checks.
+// under the review page's CSP. No test sleeps to synchronise or asserts on durations: each waits
+// for an event, a condition or a marker message that can only arrive after what it checks. (To
+// check that no onNoBridge follows a load, a test waits for a page timer that fires after
+// FrameLink's own 2 s judgement of that load: an ordering of timers, not a measured time.)
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
