@@ -1,7 +1,9 @@
-// Vendored: approx-string-match 2.0.0 (npm), build/src/index.js, by Robert Knight, MIT licence
-// (assets/vendor/approx-string-match.LICENSE). One change: `export default function search` is
-// `function search`, so the file can sit inside the bridge's function scope as a classic script
-// (see src/web/bridge.rs). Source: https://github.com/robertknight/approx-string-match-js
+// Vendored: approx-string-match 2.0.0 (npm), file build/src/index.js.
+// Licence: MIT, Copyright (c) 2020 Robert Knight; full text in approx-string-match.LICENSE.
+// Source: https://github.com/robertknight/approx-string-match-js (tarball approx-string-match-2.0.0.tgz,
+// sha256 b23d2a707c6d3408535db848733320d427fd587887b8c46e705bed3a2a69cf84).
+// One change: `export default function search` became `function search`, so that this file can be
+// concatenated into the bridge's function scope (see assets/vendor/README.md). Nothing else differs.
 /**
  * Implementation of Myers' online approximate string matching algorithm [1],
  * with additional optimizations suggested by [2].
