@@ -67,8 +67,9 @@ const useHighlightApi = Boolean(highlightRegistry && HighlightCtor);
 const registrySet = useHighlightApi ? highlightRegistry.set : null;
 const registryDelete = useHighlightApi ? highlightRegistry.delete : null;
 
-// Identifies this document in its hellos, so the review page can tell a repeated hello of the
-// connected document from a hello of a new one. Not a secret: the artifact never needs to learn it.
+// Identifies this document in its hellos. The review page answers a hello with a `connect` naming
+// that id, and only the bridge that sent it takes the port: a hello forged by the artifact's
+// scripts (with an id of their own) is never confirmed, since they never see `connect` messages.
 const docId = randomHex(16);
 
 /* ------------------------------------------------------------------------------------------------
@@ -1127,10 +1128,11 @@ function onWindowMessage(event) {
   if (apply(messageSource, event, []) !== parentWin) return;
   const data = apply(messageData, event, []);
   if (!isRecord(data) || data.ar !== PROTOCOL || data.type !== 'connect') return;
-  // The port travels with this event; keep it from the artifact's own listeners.
+  // The port travels with this event; keep it from the artifact's own listeners, even when it is
+  // not ours to take (a connect answering someone else's hello).
   apply(stopImmediatePropagation, event, []);
   const ports = apply(messagePorts, event, []);
-  if (port || !ports || ports.length !== 1) return; // only the first connect counts
+  if (port || data.doc !== docId || !ports || ports.length !== 1) return; // only the first, for us
   connect(ports[0]);
 }
 
@@ -1140,6 +1142,8 @@ function connect(newPort) {
   helloTimer = null;
   listen(port, 'message', onPortMessage, false);
   apply(portStart, port, []);
+  // Confirms the connection; `loaded` lets the page tell this document's `load` from a later one's.
+  send('ready', { loaded: doc.readyState === 'complete' });
   if (loc.pathname !== helloPath) checkNavigated(true);
 }
 
@@ -1156,17 +1160,9 @@ function onPortMessage(event) {
     case 'clearSelection':
       clearSelection();
       break;
-    case 'ping':
-      send('pong');
-      break;
     default:
       break; // unknown: ignore
   }
-}
-
-function onPageHide(event) {
-  // A document kept in the back/forward cache may come back with its port; any other is gone.
-  if (!event.persisted) send('bye');
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -1398,6 +1394,9 @@ function onParsed() {
 }
 
 function onLoad() {
+  // The review page matches this with the iframe's `load` event (documents without a bridge have
+  // only the latter).
+  send('loaded');
   // Re-anchoring waiting for the page to settle runs now that it has loaded.
   if (mutationTimer) runPass();
 }
@@ -1421,7 +1420,6 @@ function start() {
   listen(win, 'scroll', onScroll, { capture: true, passive: true });
   listen(win, 'popstate', () => checkNavigated());
   listen(win, 'hashchange', () => checkNavigated());
-  listen(win, 'pagehide', onPageHide);
   listen(win, 'load', onLoad);
   wrapHistory();
   whenParsed(onParsed);

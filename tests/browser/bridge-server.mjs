@@ -69,6 +69,8 @@ document.getElementById('ping').addEventListener('click', () => {
   const out = document.getElementById('pings');
   out.textContent = String(Number(out.textContent) + 1);
 });
+// After FrameLink's own listener: when a frameLoad is recorded, FrameLink has seen that load.
+frame.addEventListener('load', () => record('frameLoad', null));
 // Test pages post {marker} after forged messages: when it is recorded, those were handled.
 window.addEventListener('message', (event) => {
   if (event.data && typeof event.data.marker === 'string') record('marker', event.data.marker);

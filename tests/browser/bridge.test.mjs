@@ -2,8 +2,10 @@
 // (assets/js/review/frame-link.js, in the review page), tested together in Chromium against a
 // stand-in server (bridge-server.mjs) that serves them exactly as the real one does: the artifact
 // sandboxed in an opaque origin with the bridge tag injected after the doctype, the parent page
-// under the review page's CSP. No test sleeps: each waits for an event, a condition or a marker
-// message that can only arrive after what it checks.
+// under the review page's CSP. No test sleeps to synchronise or asserts on durations: each waits
+// for an event, a condition or a marker message that can only arrive after what it checks. (To
+// check that no onNoBridge follows a load, a test waits for a page timer that fires after
+// FrameLink's own 2 s judgement of that load: an ordering of timers, not a measured time.)
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -162,19 +164,20 @@ const FAKE_BRIDGE = `<!doctype html>
 <script>
 const received = [];
 window.__received = received;
-window.__answerPings = true;
 window.__connects = 0;
 window.__ports = [];
+const ownId = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+const accepted = new Set([ownId]);
+window.acceptDoc = (doc) => accepted.add(doc);
 addEventListener('message', (event) => {
   received.push({ via: 'window', data: event.data, ports: event.ports.length });
-  if (event.data && event.data.type === 'connect' && event.ports[0]) {
+  if (event.data && event.data.type === 'connect' && event.ports[0] && accepted.has(event.data.doc)) {
+    accepted.delete(event.data.doc);
     const port = event.ports[0];
     window.__connects += 1;
     window.__ports.push(port);
-    port.onmessage = (m) => {
-      received.push({ via: 'port', data: m.data });
-      if (m.data && m.data.type === 'ping' && window.__answerPings) port.postMessage({ ar: 1, type: 'pong' });
-    };
+    port.onmessage = (m) => received.push({ via: 'port', data: m.data });
+    port.postMessage({ ar: 1, type: 'ready', loaded: document.readyState === 'complete' });
   }
 });
 window.hello = (doc, path = location.pathname) =>
@@ -186,7 +189,7 @@ window.helloUntilConnected = (doc, path) => {
   const timer = setInterval(() => (window.__connects > connects ? clearInterval(timer) : window.hello(doc, path)), 100);
 };
 window.post = (message, which = window.__ports.length - 1) => window.__ports[which].postMessage(message);
-window.helloUntilConnected(Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(''));
+window.helloUntilConnected(ownId);
 </script></body></html>`;
 
 let server;
@@ -205,6 +208,7 @@ before(async () => {
     'nesting.html': NESTING,
     'popup.html': POPUP,
     'hostile.html': HOSTILE,
+    'redirect.html': `<!doctype html><html><head><title>Moved</title><script>location.replace('basic.html');</script></head><body><p>Moved.</p></body></html>`,
   })) {
     server.setFile(name, body);
   }
@@ -226,7 +230,8 @@ after(async () => {
  * Helpers
  * ------------------------------------------------------------------------------------------ */
 
-// In the review page only: records every message FrameLink posts on a MessagePort.
+// In the review page only: records every message FrameLink posts on a MessagePort, and counts
+// the channels it makes (one per port offered to a document).
 function spyOnParentSends() {
   if (window !== window.top) return;
   const sent = [];
@@ -235,6 +240,14 @@ function spyOnParentSends() {
   MessagePort.prototype.postMessage = function (message, ...rest) {
     sent.push(JSON.parse(JSON.stringify(message)));
     return original.call(this, message, ...rest);
+  };
+  window.__channels = 0;
+  const Channel = MessageChannel;
+  window.MessageChannel = class extends Channel {
+    constructor() {
+      super();
+      window.__channels += 1;
+    }
   };
 }
 
@@ -379,8 +392,10 @@ function assertOnlyIdsSelectorsStates(messages) {
     const keys = Object.keys(m).sort();
     switch (m.type) {
       case 'connect':
+        assert.deepEqual(keys, ['ar', 'doc', 'type']);
+        assert.match(m.doc, /^[0-9a-f]{32}$/);
+        break;
       case 'clearSelection':
-      case 'ping':
         assert.deepEqual(keys, ['ar', 'type']);
         break;
       case 'focus':
@@ -438,15 +453,21 @@ test('the bridge says hello once per document, gets a port, and forged hellos fr
   const results = await setAnchors(page, [{ id: 'a', selector: quote('third quarter'), state: 'open', active: false }]);
   assert.deepEqual(results, [{ id: 'a', status: 'exact', start: text.indexOf('third quarter') }]);
 
-  // A hello forged by the artifact (another document id, another path) while its bridge is alive:
-  // FrameLink pings the connected document, which answers, so the forgery is dropped.
-  await artifactFrame(page).evaluate(() => {
+  // A hello forged by the artifact (another document id, another path): FrameLink offers that id
+  // a port, but no bridge has it, and the artifact's own listener never sees the offer.
+  const seenByArtifact = await artifactFrame(page).evaluate(() => {
+    window.__offers = 0;
+    addEventListener('message', (e) => (window.__offers += e.data?.type === 'connect' ? 1 : 0), true);
     window.parent.postMessage({ ar: 1, type: 'hello', doc: 'e'.repeat(32), path: '/v/x/forged.html', title: 'Forged', textLength: 3 }, '*');
+    window.parent.postMessage({ marker: 'forged' }, '*');
+    return window.__offers;
   });
-  await page.waitForFunction(() => window.__sent.some((m) => m.type === 'ping'));
-  // Messages on a port stay in order: the pong precedes the `anchored` that answers these anchors.
+  await page.waitForFunction(() => window.__events.some((e) => e.type === 'marker' && e.payload === 'forged'));
+  assert.equal(await page.evaluate(() => window.__channels), 2);
   await setAnchors(page, [{ id: 'b', selector: quote('steady growth'), state: 'open', active: false }]);
   assert.equal((await events(page, 'hello')).length, 1);
+  assert.equal(seenByArtifact + (await artifactFrame(page).evaluate(() => window.__offers)), 0);
+  await afterNoBridgeDecision(page, 1);
   assert.deepEqual(await events(page, 'noBridge'), []);
   assertClean(tab);
 });
@@ -463,8 +484,8 @@ test('hellos from a frame nested in the artifact and from its popup are ignored'
   const hellos = await events(page, 'hello');
   assert.equal(hellos.length, 1);
   assert.equal(hellos[0].path, `/v/${server.grant}/nesting.html`);
-  // Refused on their source alone: no liveness check was even started.
-  assert.equal((await sentToFrame(page)).filter((m) => m.type === 'ping').length, 0);
+  // Refused on their source alone: no port was offered to them.
+  assert.equal(await page.evaluate(() => window.__channels), 1);
   // The bridges in the nested frame and the popup stayed idle (an active bridge wraps
   // history.pushState); nothing reached the artifact.
   const wrapsHistory = () => Object.getOwnPropertyDescriptor(history, 'pushState') !== undefined;
@@ -503,7 +524,19 @@ test('a document without a bridge (a JSON file) is reported as onNoBridge after 
   await waitForEvents(page, 'hello', 2);
   const text = await modelText(artifactFrame(page));
   assert.deepEqual(await waitForAnchored(page, 1), [{ id: 'k', status: 'exact', start: text.indexOf('again') }]);
+  // That document has a bridge: no second onNoBridge once its load is judged.
+  await afterNoBridgeDecision(page, 3);
+  assert.equal((await events(page, 'noBridge')).length, 1);
 });
+
+/**
+ * Resolves once FrameLink has judged the frame's `load` number `loads` (2 s after it, a timer that
+ * fires before one the page sets later for as long): onNoBridge would have been called by then.
+ */
+async function afterNoBridgeDecision(page, loads) {
+  await waitForEvents(page, 'frameLoad', loads);
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 2000)));
+}
 
 async function waitForAnchored(page, count) {
   await waitForEvents(page, 'anchored', count);
@@ -871,6 +904,8 @@ test('a link followed inside the frame brings a new hello and port; the anchors 
   await waitForEvents(page, 'navigated', 2);
   assert.deepEqual(await events(page, 'navigated'), [`/v/${server.grant}/routed/page`, `/v/${server.grant}/second.html`]);
   assert.equal((await events(page, 'hello')).length, 2);
+  await afterNoBridgeDecision(page, 2);
+  assert.deepEqual(await events(page, 'noBridge'), []);
   assertClean(tab);
 });
 
@@ -1015,30 +1050,32 @@ test('a compromised bridge holding the port: every message is validated, limited
   const seconds = flood.length ? Math.ceil((flood.at(-1) - flood[0]) / 1000) + 1 : 1;
   assert.ok(flood.length <= 20 * seconds, `${flood.length} selections in ${seconds} s`);
 
-  // A hello with another document id while this one answers pings is refused (a forgery)...
+  // A hello with another document id is offered a port, but nothing happens until a bridge
+  // with that id confirms it...
   const hellos = (await events(page, 'hello')).length;
   await frame.evaluate(() => window.hello('b'.repeat(32), '/v/GRANT/other.html'));
-  await frame.waitForFunction(() => window.__received.some((r) => r.data.type === 'ping'));
+  await frame.waitForFunction(() => window.__received.some((r) => r.data.type === 'connect' && r.data.doc === 'b'.repeat(32)));
   await batch([]);
   assert.equal((await events(page, 'hello')).length, hellos);
-  // ...and let in once the connected document said `bye`: a new port, the old one closed.
+  // ...and when one does (here: the same script, as a compromised bridge can), that document is
+  // the connected one: a new port, the old one closed.
   await frame.evaluate(() => {
-    window.__answerPings = false;
-    window.post({ ar: 1, type: 'bye' });
+    window.acceptDoc('c'.repeat(32));
     window.helloUntilConnected('c'.repeat(32), '/v/GRANT/other.html');
   });
   await waitForEvents(page, 'hello', hellos + 1);
-  await frame.waitForFunction(() => window.__connects === 2);
+  assert.equal(await frame.evaluate(() => window.__connects), 2);
   assert.equal((await latest(page, 'hello')).path, '/v/GRANT/other.html');
   await frame.waitForFunction(() => window.__received.filter((r) => r.data.type === 'anchors').length === 2);
   await frame.evaluate(() => window.post({ ar: 1, type: 'key', name: 'prevThread' }, 0));
   await batch([]);
   assert.deepEqual((await events(page, 'key')).filter((k) => k === 'prevThread'), []);
 
-  // What the frame received, window and ports: connects, anchors, pings. No comment text, no names.
+  // What the frame received, window and ports: connects and anchors. No comment text, no names.
   const received = await frame.evaluate(() => window.__received.map((r) => r.data));
   assertOnlyIdsSelectorsStates(received);
   assert.deepEqual(await frame.evaluate(() => window.__received.filter((r) => r.via === 'window').map((r) => [r.data.type, r.ports])), [
+    ['connect', 1],
     ['connect', 1],
     ['connect', 1],
   ]);
@@ -1051,13 +1088,12 @@ test('a compromised bridge holding the port: every message is validated, limited
   assertClean(tab);
 });
 
-test('a new document that loads replaces a connected one that left without a bye', async () => {
+test('a document that navigates to another: the new one connects on its own confirmation', async () => {
   const tab = await openReview('fake-bridge.html');
   const { page } = tab;
   await artifactFrame(page).waitForFunction(() => window.__connects === 1);
   const anchors = [{ id: 'a', selector: quote('third quarter'), state: 'open', active: false }];
   await page.evaluate((a) => window.__link.setAnchors(a), anchors);
-  // The fake bridge sends no `bye`: the new document's hello waits for its `load`.
   await artifactFrame(page).evaluate(() => {
     location.href = 'basic.html';
   });
@@ -1065,6 +1101,23 @@ test('a new document that loads replaces a connected one that left without a bye
   assert.equal((await latest(page, 'hello')).path, `/v/${server.grant}/basic.html`);
   const text = await modelText(artifactFrame(page));
   assert.deepEqual(await waitForAnchored(page, 1), [{ id: 'a', status: 'exact', start: text.indexOf('third quarter') }]);
+  await afterNoBridgeDecision(page, 2);
+  assert.deepEqual(await events(page, 'noBridge'), []);
+  assertClean(tab);
+});
+
+test('an artifact that redirects at once ends up connected as the page it redirected to', async () => {
+  // Its bridge says hello before the redirect; the port offered to it may reach the next document,
+  // which must not take it.
+  const tab = await openReview('redirect.html', { waitForHello: false });
+  const { page } = tab;
+  await page.evaluate(() => window.__link.setAnchors([{ id: 'a', selector: { type: 'TextQuoteSelector', exact: 'third quarter' }, state: 'open' }]));
+  await page.waitForFunction((path) => window.__events.filter((e) => e.type === 'hello').at(-1)?.payload.path === path, `/v/${server.grant}/basic.html`);
+  await waitForEvents(page, 'anchored', 1);
+  const text = await modelText(artifactFrame(page));
+  assert.deepEqual(await latest(page, 'anchored'), [{ id: 'a', status: 'exact', start: text.indexOf('third quarter') }]);
+  assert.deepEqual(await highlightTexts(artifactFrame(page)), { 'ar-open': ['third quarter'] });
+  await afterNoBridgeDecision(page, 1);
   assert.deepEqual(await events(page, 'noBridge'), []);
   assertClean(tab);
 });

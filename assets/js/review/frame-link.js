@@ -16,8 +16,8 @@
 // the frame's; strings from the frame are data, to be shown with textContent only.
 
 const PROTOCOL = 1;
-const NO_BRIDGE_AFTER_MS = 2000; // after the iframe's `load` without a hello from that document
-const FRESH_HELLO_MS = 500; // a pending hello this recent at a new document's `load` is that document's
+const NO_BRIDGE_AFTER_MS = 2000; // after an iframe `load` that no connected document claims
+const MAX_CANDIDATES = 4; // documents offered a port and not confirmed yet
 // Beyond these, messages are dropped before being read: at most 200 a second in all. The window
 // (hellos, which any script of the artifact can forge) and the port (the bridge's traffic, which
 // the artifact cannot reach) have separate budgets, so a flood of forgeries cannot starve the link.
@@ -45,19 +45,16 @@ export class FrameLink {
   #callbacks;
   #destroyed = false;
 
-  #port = null; // our end of the connected document's channel
-  #portAlive = false; // false once that document said `bye` or a later document loaded
-  #docId = null; // the connected document's id (from its hello)
-  #pendingHello = null; // the latest hello with another document id: {hello, at}
-  #pingOutstanding = false;
+  #current = null; // the connected document: {port, doc, seq, loaded, ownLoadSeen}
+  #candidates = new Map(); // doc id -> {port, hello, seq}: offered a port, waiting for `ready`
+  #seq = 0; // orders first hellos and iframe `load` events as they arrive
 
   #anchorsMessage = null; // the last setAnchors, sanitised, re-sent to every new document
   #anchorIds = new Set();
   #anchorsSentTo = null; // the port that has the current anchors
 
-  #noBridgeTimer = null;
+  #noBridgeTimers = new Set();
   #everConnected = false;
-  #helloSinceLoad = false; // the connected document said hello and has not had its `load` yet
 
   #rateStart = -Infinity;
   #windowMessages = 0;
@@ -122,22 +119,24 @@ export class FrameLink {
     this.#destroyed = true;
     this.#window.removeEventListener('message', this.#onWindowMessage);
     this.#iframe.removeEventListener('load', this.#onLoad);
-    clearTimeout(this.#noBridgeTimer);
-    this.#closePort();
+    for (const timer of this.#noBridgeTimers) clearTimeout(timer);
+    this.#disconnect();
+    this.#dropCandidates();
   }
 
   /* ---------------------------------------------------------------------------------------------
    * The handshake
    *
-   * A document's bridge says hello on the window every 250 ms until it gets a port. The sender
-   * must be our iframe's window with the opaque origin "null" (not a frame nested in the artifact,
-   * not a popup, not another page). The iframe's window object stays the same across navigations,
-   * so a hello cannot tell by itself whether it comes from a new document or was forged by the
-   * connected one. A hello carrying the connected document's id is a repeat. One carrying another
-   * id waits until the connected document is known to be gone: its bridge said `bye` (pagehide),
-   * or the iframe fired `load` for a later document. A `pong` to the `ping` such a hello triggers
-   * proves the connected document alive and discards it. No timer decides: a frame flooding the
-   * page delays its own pong, which must not make its forgery look like a new document.
+   * A document's bridge says hello on the window, with a random id of its own, every 250 ms until
+   * it is connected. The sender must be our iframe's window with the opaque origin "null" (not a
+   * frame nested in the artifact, not a popup, not another page). The iframe's window object stays
+   * the same across navigations, so a hello alone cannot tell a new document from a forgery by the
+   * connected one's scripts. Hence two steps: the hello is answered with `connect {doc}` and a new
+   * port, and only once `ready` arrives on that port does the document count as connected (the
+   * old port is closed, onHello called, the anchors sent). Only the bridge whose id that is takes
+   * the port, and the artifact's scripts never see `connect` messages (the bridge, their first
+   * listener, stops them), so a forged hello is never confirmed. Repeats of a hello (the same id)
+   * are ignored: one onHello per document.
    * ------------------------------------------------------------------------------------------ */
 
   #receiveHello(event) {
@@ -147,106 +146,84 @@ export class FrameLink {
     if (!frameWindow || event.source !== frameWindow || event.origin !== 'null') return;
     if (!this.#admit('window')) return;
     const hello = readHello(event.data);
-    if (!hello) return;
-    if (!this.#port || !this.#portAlive) {
-      this.#accept(hello);
-      return;
-    }
-    if (hello.doc === this.#docId) return; // a repeat that crossed our connect
-    this.#pendingHello = { hello, at: performance.now() };
-    if (!this.#pingOutstanding) {
-      this.#pingOutstanding = true;
-      this.#send({ ar: PROTOCOL, type: 'ping' });
-    }
-  }
-
-  #connectedDocumentIsAlive() {
-    this.#pingOutstanding = false;
-    this.#pendingHello = null; // forged by it, or a stale repeat: ignore it
-  }
-
-  #connectedDocumentLeft() {
-    // The hellos that arrived meanwhile may be its forgeries or the next document's (the two
-    // travel on different channels, unordered): drop them; the next document repeats its hello.
-    this.#portAlive = false;
-    this.#pendingHello = null;
-    this.#closePort();
-  }
-
-  /** Connects the document that sent `hello`; `loaded`: its `load` has already been seen. */
-  #accept(hello, loaded = false) {
-    const frameWindow = this.#iframe.contentWindow;
-    if (!frameWindow) return;
-    this.#pendingHello = null;
-    this.#closePort();
+    if (!hello || this.#current?.doc === hello.doc || this.#candidates.has(hello.doc)) return;
+    if (this.#candidates.size >= MAX_CANDIDATES) this.#dropCandidate(this.#candidates.keys().next().value);
     const channel = new MessageChannel();
     const port = channel.port1;
-    this.#port = port;
-    this.#portAlive = true;
-    this.#docId = hello.doc;
-    this.#everConnected = true;
-    port.onmessage = (event) => this.#receive(port, event);
+    this.#candidates.set(hello.doc, { port, hello, seq: ++this.#seq });
+    port.onmessage = (message) => this.#receive(port, hello.doc, message);
     // '*' because an opaque origin cannot be named; the port makes later traffic private anyway.
-    frameWindow.postMessage({ ar: PROTOCOL, type: 'connect' }, '*', [channel.port2]);
+    frameWindow.postMessage({ ar: PROTOCOL, type: 'connect', doc: hello.doc }, '*', [channel.port2]);
+  }
 
-    if (this.#noBridgeTimer !== null || loaded) {
-      // The document whose `load` started the timer is this one: it has a bridge after all.
-      clearTimeout(this.#noBridgeTimer);
-      this.#noBridgeTimer = null;
-      this.#helloSinceLoad = false;
-    } else {
-      this.#helloSinceLoad = true;
-    }
+  /** The document offered `port` confirmed it: it becomes the connected one. */
+  #confirm(doc, loaded) {
+    const { port, hello, seq } = this.#candidates.get(doc);
+    this.#candidates.delete(doc);
+    this.#disconnect();
+    this.#current = { port, doc, seq, loaded, ownLoadSeen: false };
+    this.#everConnected = true;
     const { path, title, textLength, error } = hello;
     this.#call('onHello', { path, title, textLength, error });
     this.#sendAnchors(); // unless onHello already called setAnchors for this document
   }
 
+  /*
+   * Whose is an iframe `load`? The event and the bridge's messages travel apart, in no set order,
+   * so each `load` is judged 2 s later. A document's first hello comes before its own `load`, so:
+   * - a document that said hello after this `load` is connected: the `load` was of an earlier one;
+   * - the connected document has said it loaded (in `ready` or `loaded`) and no earlier `load` was
+   *   counted as its own: this one was;
+   * - otherwise the frame holds a document without a bridge (an image, a page elsewhere).
+   */
   #frameLoaded() {
     if (this.#destroyed) return;
     const iframe = this.#iframe;
     if (!this.#everConnected && !iframe.hasAttribute('src') && !iframe.hasAttribute('srcdoc')) return; // the initial about:blank
-    if (this.#helloSinceLoad) {
-      this.#helloSinceLoad = false; // the connected document's own load
-      return;
-    }
-    // A later document loaded: the connected one (if any) is gone. The newest hello that waited
-    // is this document's if it is recent (older ones were forgeries of the one that left).
-    this.#portAlive = false;
-    this.#closePort();
-    const pending = this.#pendingHello;
-    this.#pendingHello = null;
-    if (pending && performance.now() - pending.at <= FRESH_HELLO_MS) {
-      this.#accept(pending.hello, true);
-      return;
-    }
-    // No hello yet: a document without a bridge (an image, a page elsewhere), or a slow one.
-    clearTimeout(this.#noBridgeTimer);
-    this.#noBridgeTimer = setTimeout(() => {
-      this.#noBridgeTimer = null;
-      if (!this.#destroyed) this.#call('onNoBridge');
+    const seq = ++this.#seq;
+    const timer = setTimeout(() => {
+      this.#noBridgeTimers.delete(timer);
+      if (this.#destroyed) return;
+      const current = this.#current;
+      if (current && current.seq > seq) return;
+      if (current && current.loaded && !current.ownLoadSeen) {
+        current.ownLoadSeen = true;
+        return;
+      }
+      this.#disconnect(); // whatever was connected before has gone
+      this.#call('onNoBridge');
     }, NO_BRIDGE_AFTER_MS);
+    this.#noBridgeTimers.add(timer);
   }
 
-  #closePort() {
-    if (this.#port) {
-      this.#port.onmessage = null;
-      this.#port.close();
+  #disconnect() {
+    if (this.#current) {
+      this.#current.port.onmessage = null;
+      this.#current.port.close();
     }
-    this.#port = null;
+    this.#current = null;
     this.#anchorsSentTo = null;
-    this.#pingOutstanding = false;
+  }
+
+  #dropCandidate(doc) {
+    const candidate = this.#candidates.get(doc);
+    candidate.port.onmessage = null;
+    candidate.port.close();
+    this.#candidates.delete(doc);
+  }
+
+  #dropCandidates() {
+    for (const doc of [...this.#candidates.keys()]) this.#dropCandidate(doc);
   }
 
   #send(message) {
-    if (this.#destroyed || !this.#port || !this.#portAlive) return;
-    this.#port.postMessage(message);
+    if (!this.#destroyed && this.#current) this.#current.port.postMessage(message);
   }
 
   #sendAnchors() {
-    if (!this.#anchorsMessage || !this.#port || !this.#portAlive || this.#anchorsSentTo === this.#port) return;
+    if (!this.#anchorsMessage || !this.#current || this.#anchorsSentTo === this.#current.port) return;
     this.#send(this.#anchorsMessage);
-    this.#anchorsSentTo = this.#port;
+    this.#anchorsSentTo = this.#current.port;
   }
 
   /* ---------------------------------------------------------------------------------------------
@@ -270,8 +247,16 @@ export class FrameLink {
     return ++this.#selections <= MAX_SELECTIONS;
   }
 
-  #receive(port, event) {
-    if (this.#destroyed || port !== this.#port || !this.#admit('port')) return;
+  /** A message on the port offered to document `doc`. */
+  #receive(port, doc, event) {
+    if (this.#destroyed || !this.#admit('port')) return;
+    if (port !== this.#current?.port) {
+      // On a candidate's port, nothing but its confirmation counts.
+      if (this.#candidates.get(doc)?.port !== port) return;
+      const data = event.data;
+      if (isRecord(data) && data.ar === PROTOCOL && data.type === 'ready' && typeof data.loaded === 'boolean') this.#confirm(doc, data.loaded);
+      return;
+    }
     const data = event.data;
     if (!isRecord(data) || data.ar !== PROTOCOL || typeof data.type !== 'string') return;
     switch (data.type) {
@@ -307,11 +292,8 @@ export class FrameLink {
       case 'navigated':
         if (isPath(data.path)) this.#call('onNavigated', data.path);
         break;
-      case 'pong':
-        this.#connectedDocumentIsAlive();
-        break;
-      case 'bye':
-        this.#connectedDocumentLeft();
+      case 'loaded':
+        this.#current.loaded = true;
         break;
       default:
         break; // unknown types are ignored
