@@ -217,7 +217,7 @@ export async function openReview(page, url, file) {
 
 /**
  * Selects the first occurrence of `text` inside the frame's document (as a reader dragging over
- * it would), then waits for the page's "Comment" button.
+ * it would), then waits for the page's "Comment" button for that passage.
  */
 export async function selectInFrame(page, text, { expectButton = true } = {}) {
   const frame = await reviewFrame(page);
@@ -238,7 +238,9 @@ export async function selectInFrame(page, text, { expectButton = true } = {}) {
     return false;
   }, text);
   assert.ok(found, `“${text}” is in the frame`);
-  if (expectButton) await page.locator('#comment-selection').waitFor({ state: 'visible' });
+  // The button names the passage it is for: wait for this selection's, not an earlier one's.
+  const start = text.replace(/\s+/g, ' ').trim().slice(0, 30);
+  if (expectButton) await page.getByRole('button', { name: new RegExp(`^Comment on “${escapeRe(start)}`) }).waitFor();
 }
 
 /** The texts the frame highlights, by state (CSS Custom Highlight API: ar-open, ar-active, ...). */

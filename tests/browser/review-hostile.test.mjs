@@ -205,7 +205,10 @@ test('a comment exists only once the person writes and submits it; its text stay
   assert.equal((await comments()).length, 2, 'typing creates nothing');
   await page.keyboard.press('Control+Enter');
   await thread(page, SECRETS[3]).waitFor();
-  assert.equal((await comments()).length, 3);
+  const all = await comments();
+  assert.equal(all.length, 3);
+  const mine = all.find((c) => c.content === SECRETS[3]);
+  assert.equal([].concat(mine.target.selector).find((x) => x.type === 'TextQuoteSelector').exact, 'every region', 'on the passage the person chose');
   await eventually(() => isHighlighted(page, 'every region'), { message: 'highlighted' });
   assertNothingLeaked(await traffic());
   assertClean(tab);

@@ -145,7 +145,7 @@ test('Back and Forward step through the pages of the site, one press per page', 
 test('selecting a passage on the second page and commenting on it highlights it', async () => {
   const passage = 'twelve percent in the third quarter';
   await selectInFrame(page, passage);
-  await page.getByRole('button', { name: 'Comment', exact: true }).click();
+  await page.locator('#comment-selection').click();
   const composer = page.locator('#composer');
   await composer.waitFor();
   assert.equal(await composer.locator('.composer-quote').innerText(), passage);
@@ -156,7 +156,7 @@ test('selecting a passage on the second page and commenting on it highlights it'
   await composer.waitFor({ state: 'hidden' });
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'artifact-frame', 'focus is back in the artifact');
   await selectInFrame(page, passage);
-  await page.getByRole('button', { name: 'Comment', exact: true }).click();
+  await page.locator('#comment-selection').click();
   await composer.waitFor();
   await composer.getByLabel('Your comment').fill('Is this in constant currency?\nPlease say so.');
   await page.keyboard.press('Control+Enter');

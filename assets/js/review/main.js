@@ -232,9 +232,19 @@ function showFloat(rect, { note = null } = {}) {
   float.style.top = `${Math.round(top)}px`;
 }
 
+/** The start of a quote for a label: whole words, at most about 60 characters. */
+function shortQuote(text) {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= 60) return flat;
+  const cut = flat.slice(0, 60);
+  return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), 40))}…`;
+}
+
 function onSelection({ quote, position, rect }) {
   if (!isLatest() || state.path === null || !state.bridged) return;
   state.selection = { quote, position, rect, path: state.path };
+  // The button says which passage it is about, for screen readers (its visible text stays short).
+  $('#comment-selection').setAttribute('aria-label', `Comment on “${shortQuote(quote.exact)}”`);
   showFloat(rect);
 }
 
