@@ -201,6 +201,31 @@ test("an agent's reply posted through the API appears live, labelled as an agent
   assertClean(tab);
 });
 
+test('with too many event streams open (429), the page polls instead and still shows the reply', async () => {
+  // Fill this account's share of event streams from outside the browser.
+  const cookie = await sessionCookie(tab.context);
+  const held = [];
+  for (let i = 0; i < 40; i++) {
+    const abort = new AbortController();
+    const res = await fetch(ui(`/api/v1/artifacts/${site.shareToken}/events`), { headers: { Cookie: cookie, Accept: 'text/event-stream' }, signal: abort.signal });
+    if (res.status === 429) break;
+    assert.equal(res.status, 200);
+    held.push(abort);
+  }
+  const other = await openPage(browser);
+  await other.context.addCookies(await tab.context.cookies());
+  try {
+    await openReview(other.page, ui(`/a/${site.shareToken}/v/1/details.html`), 'details.html');
+    const [c] = await comments(site.shareToken);
+    await apiOk(server, 'POST', `/api/v1/comments/${c.id}/replies`, claudeKey, { content: 'Seen while polling.' });
+    await other.page.locator('li.reply', { hasText: 'Seen while polling.' }).waitFor({ timeout: 25_000 });
+    assertClean(other, { allow: [(p) => /429/.test(p.text)] });
+  } finally {
+    for (const abort of held) abort.abort();
+    await other.close();
+  }
+});
+
 test('keyboard only: reply to a thread, then resolve it (its highlight goes, it moves to Resolved)', async () => {
   await page.locator('#comments-title').focus();
   await page.keyboard.press('Alt+ArrowDown');
