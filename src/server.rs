@@ -26,8 +26,10 @@ use crate::api::discovery::Docs;
 use crate::api::router::ClientAddr;
 use crate::auth::KeyUsage;
 use crate::error::{recover, ApiError};
+use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
 use crate::password::Passwords;
+use crate::proxy::TrustedProxies;
 use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
@@ -49,6 +51,7 @@ pub async fn serve(
     listener: TcpListener,
     store: Store,
     base_url: Option<String>,
+    proxies: TrustedProxies,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let bound = listener.local_addr()?;
@@ -59,6 +62,7 @@ pub async fn serve(
         site: site.clone(),
         passwords: Passwords::default(),
         login_throttle: Arc::new(LoginThrottle::default()),
+        failed_sign_ins: Arc::new(FailedSignIns::default()),
         setup: Arc::new(SetupGate::default()),
         key_usage: Arc::new(KeyUsage::default()),
         identities: Arc::new(IdentityCache::default()),
@@ -100,10 +104,14 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let site = site.clone();
+        let proxies = proxies.clone();
         let handler = service_fn(move |request| {
             let mut service = service.clone();
             let site = site.clone();
-            async move { Ok::<_, Infallible>(handle(&mut service, &site, peer, request).await) }
+            let proxies = proxies.clone();
+            async move {
+                Ok::<_, Infallible>(handle(&mut service, &site, &proxies, peer, request).await)
+            }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -136,6 +144,7 @@ pub async fn serve(
 async fn handle<S>(
     service: &mut S,
     site: &Site,
+    proxies: &TrustedProxies,
     peer: SocketAddr,
     mut request: hyper::Request<Incoming>,
 ) -> Response
@@ -159,7 +168,8 @@ where
     if let Err(refusal) = check_target(&request, site) {
         return refusal.into_response();
     }
-    request.extensions_mut().insert(ClientAddr(peer.ip()));
+    let client = proxies.client(peer.ip(), request.headers());
+    request.extensions_mut().insert(ClientAddr(client));
     match service.call(request).await {
         Ok(response) => response,
         Err(never) => match never {},

@@ -18,6 +18,8 @@ use crate::state::AppState;
 use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::sessions::{self, NewSession};
 use crate::store::users::{self, User};
+use crate::text;
+use crate::throttle::{Refusal, Subject, PAIR_LIMIT, SUBJECT_LIMIT, VERIFYING_PER_ADDRESS};
 
 /// How long a session lasts.
 pub const SESSION_DAYS: i64 = 30;
@@ -45,13 +47,18 @@ struct SessionInfo {
 
 pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     auth::check_same_origin(&state, &req)?;
-    throttled(&state, &req)?;
     let body: SignIn = req.json().await?;
-    let email = body.email.trim().to_lowercase();
-    let lookup = email.clone();
+    // Bounded before anything else happens: what a stranger types is never stored, and no
+    // account has a longer email or password.
+    let email = text::sign_in_email("email", &body.email)?;
+    text::bounded_secret("password", &body.password, text::PASSWORD_MAX)?;
+    let attempt = state
+        .login_throttle
+        .reserve(Subject::Account(&email), req.client, Instant::now())
+        .map_err(|r| refused(r, "sign-in attempts for this account"))?;
     let found = state
         .store
-        .read(move |conn| users::credentials(conn, &lookup))
+        .read(move |conn| users::credentials(conn, &email))
         .await?;
     let (user, stored) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
@@ -59,25 +66,26 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
     };
     let matched = state.passwords.verify(body.password, stored).await;
     let user = match (user, matched) {
-        (Some(user), true) => user,
+        (Some(user), true) => {
+            attempt.succeeded();
+            user
+        }
         (user, _) => {
-            state.login_throttle.failed(req.client, Instant::now());
-            let ctx = AuditCtx {
-                user_id: user.as_ref().map(|u| u.id),
-                ip: Some(req.ip()),
-                ..AuditCtx::default()
-            };
-            state
-                .store
-                .write_content(move |conn| {
-                    audit::record(
-                        conn,
-                        &ctx,
-                        &AuditEvent::SessionFailed { email: &email },
-                        now_ms(),
-                    )
-                })
-                .await?;
+            attempt.failed();
+            match user {
+                Some(user) => {
+                    state
+                        .failed_sign_ins
+                        .wrong_password(&state.store, user.id, req.client)
+                        .await?
+                }
+                None => {
+                    state
+                        .failed_sign_ins
+                        .unknown_account(&state.store, req.client)
+                        .await?
+                }
+            }
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
                 "the email or password is wrong",
@@ -90,7 +98,6 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
             "this account is disabled; ask an admin of this server",
         ));
     }
-    state.login_throttle.succeeded(req.client);
     start(&state, &req, user, reply::ok).await
 }
 
@@ -132,18 +139,26 @@ pub async fn sign_out(state: AppState, req: Request) -> Result<Response, ApiErro
     ))
 }
 
-/// Refuses with 429 while this client address must wait after failed sign-ins.
-pub fn throttled(state: &AppState, req: &Request) -> Result<(), ApiError> {
-    state
-        .login_throttle
-        .check(req.client, Instant::now())
-        .map_err(|wait| {
-            let secs = wait.as_secs().max(1);
-            ApiError::TooManyRequests {
-                message: format!("too many failed sign-in attempts from this address; try again in {secs} seconds"),
-                retry_after_secs: secs,
-            }
-        })
+/// The 429 for an attempt the throttle refused; `what` names what was tried ("sign-in attempts
+/// for this account").
+pub fn refused(refusal: Refusal, what: &str) -> ApiError {
+    let secs = refusal.wait().as_secs().max(1);
+    let message = match refusal {
+        Refusal::FromThisAddress { .. } => {
+            format!("too many failed {what} from this address (the limit is {PAIR_LIMIT} in 15 minutes); try again in {secs} seconds")
+        }
+        Refusal::ForThisSubject { .. } => {
+            format!("too many failed {what} (the limit is {SUBJECT_LIMIT} in 15 minutes from all addresses); try again in {secs} seconds")
+        }
+        Refusal::Busy => format!(
+            "{VERIFYING_PER_ADDRESS} password checks from this address are already running; try again in a second"
+        ),
+        Refusal::Full => "too many failed sign-ins on this server right now; try again in a second".to_string(),
+    };
+    ApiError::TooManyRequests {
+        message,
+        retry_after_secs: secs,
+    }
 }
 
 /// Creates a session for `user`, records `session.created`, and answers with `respond(view)` plus

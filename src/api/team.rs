@@ -21,6 +21,7 @@ use crate::store::invites::{self, Invite};
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;
 use crate::text;
+use crate::throttle::Subject;
 
 /// How long an invite link works.
 pub const INVITE_DAYS: i64 = 7;
@@ -215,11 +216,15 @@ pub async fn revoke_invite(state: AppState, req: Request) -> Result<Response, Ap
 
 pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     auth::check_same_origin(&state, &req)?;
-    session::throttled(&state, &req)?;
     let body: AcceptInvite = req.json().await?;
+    text::bounded_secret("token", &body.token, text::TOKEN_MAX)?;
     let email = text::email("email", &body.email)?;
     let name = text::label("name", &body.name, text::NAME_MAX)?;
     text::password("password", &body.password)?;
+    let attempt = state
+        .login_throttle
+        .reserve(Subject::InviteToken, req.client, Instant::now())
+        .map_err(|r| session::refused(r, "invite attempts"))?;
     let hash = sha256(body.token.trim().as_bytes());
     let now = now_ms();
     let invite = state
@@ -227,9 +232,12 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
         .read(move |conn| invites::by_hash(conn, &hash))
         .await?;
     let invite = match invite {
-        Some(i) if i.status(now) == "pending" => i,
+        Some(i) if i.status(now) == "pending" => {
+            attempt.succeeded();
+            i
+        }
         _ => {
-            state.login_throttle.failed(req.client, Instant::now());
+            attempt.failed();
             return Err(ApiError::forbidden(
                 "invalid_invite",
                 "this invite link is not valid: it may have been used, revoked, or expired (links last 7 days); ask an admin for a new one",
