@@ -13,13 +13,11 @@ use crate::clock::{now_ms, MINUTE_MS};
 use crate::error::ApiError;
 use crate::keys;
 use crate::secrets::sha256;
+use crate::session_cookie::{self, Presented};
 use crate::state::AppState;
 use crate::store::audit::AuditCtx;
 use crate::store::keys::KeyRecord;
 use crate::store::users::User;
-
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "ar_session";
 
 /// The agent a key acts as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,9 +106,10 @@ pub async fn session_or_key(state: &AppState, req: &Request) -> Result<Caller, A
     if let Some(presented) = presented_key(req)? {
         return by_key(state, req, presented).await;
     }
-    match session_token(req) {
-        Some(token) => by_session(state, req, token).await,
-        None => Err(ApiError::unauthorized(
+    match session_cookie::presented(&state.site, &req.headers) {
+        Presented::One(token) => by_session(state, req, token).await,
+        Presented::Several => Err(several_session_cookies()),
+        Presented::None => Err(ApiError::unauthorized(
             "missing_key",
             "authentication required: send an API key in the X-API-Key header or as Authorization: Bearer, or sign in",
         )),
@@ -127,13 +126,23 @@ pub async fn session_only(state: &AppState, req: &Request) -> Result<Caller, Api
             "API keys cannot do this: sign in to the settings page (or use the command line) to manage keys, your account and your team",
         ));
     }
-    match session_token(req) {
-        Some(token) => by_session(state, req, token).await,
-        None => Err(ApiError::unauthorized(
+    match session_cookie::presented(&state.site, &req.headers) {
+        Presented::One(token) => by_session(state, req, token).await,
+        Presented::Several => Err(several_session_cookies()),
+        Presented::None => Err(ApiError::unauthorized(
             "missing_session",
             "sign in first: this needs a browser session",
         )),
     }
+}
+
+/// A request with more than one session cookie is signed out (one may have been planted by a
+/// page on another port or subdomain); the server's answer clears them all.
+fn several_session_cookies() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_session",
+        "the request carried more than one session cookie (another site may have planted one); they have been cleared: sign in again",
+    )
 }
 
 /// The presented key, if the request carries one. `Authorization` with another scheme is ignored
@@ -270,19 +279,6 @@ async fn by_session(state: &AppState, req: &Request, token: String) -> Result<Ca
         },
         ip: req.client,
     })
-}
-
-/// The session token from the `Cookie` header(s), if any.
-pub fn session_token(req: &Request) -> Option<String> {
-    req.headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
-        .filter(|v| !v.is_empty())
 }
 
 /// Refuses a state-changing request that a browser sent from another site. Browsers label such

@@ -29,6 +29,8 @@ pub mod proxy;
 pub mod secrets;
 /// The accept loop: timeouts, connection cap, Host check, graceful shutdown.
 pub mod server;
+/// The session cookie: its name, reading it (never more than one), setting and clearing it.
+pub mod session_cookie;
 /// The first-run setup token.
 pub mod setup;
 /// What request handlers share.

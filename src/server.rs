@@ -30,6 +30,7 @@ use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
 use crate::password::Passwords;
 use crate::proxy::TrustedProxies;
+use crate::session_cookie;
 use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
@@ -170,10 +171,15 @@ where
     }
     let client = proxies.client(peer.ip(), request.headers());
     request.extensions_mut().insert(ClientAddr(client));
-    match service.call(request).await {
+    let planted = session_cookie::clear_planted(site, request.uri().path(), request.headers());
+    let mut response = match service.call(request).await {
         Ok(response) => response,
         Err(never) => match never {},
+    };
+    for clear in planted.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, clear);
     }
+    response
 }
 
 /// Refuses, before routing, a request for another host (DNS rebinding): exactly one `Host`, and

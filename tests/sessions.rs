@@ -157,6 +157,90 @@ fn secure_cookies_when_the_base_url_is_https() -> TestResult {
 }
 
 #[test]
+fn a_request_with_two_session_cookies_is_signed_out_and_both_are_cleared() -> TestResult {
+    let server = Server::start();
+    let ada = server.setup_owner();
+    let mallory = server.add_user("mallory@example.com", "Mallory", "mallory's password");
+    // Mallory's cookie, planted with a narrower path, comes first, as a browser would send it.
+    let both = format!("ar_session={mallory}; ar_session={ada}");
+    let resp = server.request(
+        "POST",
+        "/api/v1/keys",
+        &Auth::None,
+        Some(br#"{"name": "made while signed in as Ada"}"#),
+        &[("Cookie", &both)],
+    );
+    assert_eq!(resp.status, 401, "{}", resp.text());
+    assert_eq!(resp.error_code(), "invalid_session");
+    let cleared: Vec<String> = resp
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    for path in ["/", "/api/v1", "/api/v1/keys"] {
+        assert!(
+            cleared.iter().any(|c| c.starts_with("ar_session=;")
+                && c.contains(&format!("Path={path};"))
+                && c.contains("Max-Age=0")),
+            "{path}: {cleared:?}"
+        );
+    }
+    for cookie in [&ada, &mallory] {
+        let keys = server.get("/api/v1/keys?status=all", &Auth::Cookie(cookie.clone()));
+        assert_eq!(keys.json()["keys"], json!([]), "no key landed anywhere");
+    }
+    // Reads are refused the same way, and one cookie alone still works.
+    let resp = server.request("GET", "/api/v1/me", &Auth::None, None, &[("Cookie", &both)]);
+    assert_eq!(resp.status, 401);
+    assert_eq!(server.get("/api/v1/me", &Auth::Cookie(ada)).status, 200);
+    Ok(())
+}
+
+#[test]
+fn behind_https_the_session_cookie_is_host_prefixed_and_a_plain_one_is_ignored() -> TestResult {
+    let server = Server::start_with(&["--base-url", "https://review.example.com"]);
+    let token = server.setup_token.clone().ok_or("setup link")?;
+    let resp = server.post(
+        "/api/v1/setup",
+        &Auth::None,
+        &json!({"token": token, "email": "ada@example.com", "name": "Ada", "password": OWNER_PASSWORD}),
+    );
+    assert_eq!(resp.status, 201);
+    let set_cookie = resp.header("set-cookie").ok_or("cookie")?;
+    assert!(set_cookie.starts_with("__Host-ar_session="), "{set_cookie}");
+    for attribute in ["; Path=/;", "; Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Domain"));
+    let value = set_cookie
+        .strip_prefix("__Host-ar_session=")
+        .and_then(|rest| rest.split(';').next())
+        .ok_or("value")?;
+    let host = format!("__Host-ar_session={value}");
+    let resp = server.request(
+        "GET",
+        "/api/v1/session",
+        &Auth::None,
+        None,
+        &[("Cookie", &host)],
+    );
+    assert_eq!(resp.status, 200);
+    // The same secret under the plain name (what a plain-http page could plant) is not a session.
+    let plain = format!("ar_session={value}");
+    let resp = server.request(
+        "GET",
+        "/api/v1/session",
+        &Auth::None,
+        None,
+        &[("Cookie", &plain)],
+    );
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "missing_session");
+    Ok(())
+}
+
+#[test]
 fn signing_out_ends_the_session_for_good() -> TestResult {
     let server = Server::start();
     let cookie = server.setup_owner();

@@ -39,7 +39,7 @@ impl Docs {
                     {"type": "http", "scheme": "bearer", "header": "Authorization"}
                 ],
                 "keyPrefix": KEY_PREFIX,
-                "session": {"cookie": crate::auth::SESSION_COOKIE, "signIn": "/api/v1/session"}
+                "session": {"cookie": crate::session_cookie::name(site), "signIn": "/api/v1/session"}
             },
             "links": {
                 "openapi": "/api/v1/openapi.json",

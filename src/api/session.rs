@@ -10,10 +10,11 @@ use warp::reply::Response;
 use super::reply;
 use super::request::Request;
 use super::views::UserView;
-use crate::auth::{self, Via, SESSION_COOKIE};
+use crate::auth::{self, Via};
 use crate::clock::{now_ms, DAY_MS};
 use crate::error::ApiError;
 use crate::secrets::random_token;
+use crate::session_cookie;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::sessions::{self, NewSession};
@@ -135,7 +136,7 @@ pub async fn sign_out(state: AppState, req: Request) -> Result<Response, ApiErro
         .await?;
     Ok(reply::with_cookie(
         reply::ok(&json!({ "signedOut": true })),
-        &clear_cookie(&state),
+        &session_cookie::clear(&state.site),
     ))
 }
 
@@ -210,26 +211,6 @@ pub async fn start(
         },
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        token.expose(),
-        SESSION_DAYS * DAY_MS / 1000,
-        if state.site.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
+    let cookie = session_cookie::set(&state.site, token.expose(), SESSION_DAYS * DAY_MS / 1000);
     Ok(reply::with_cookie(respond(&view), &cookie))
-}
-
-fn clear_cookie(state: &AppState) -> String {
-    format!(
-        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
-        if state.site.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    )
 }
