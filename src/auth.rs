@@ -294,12 +294,12 @@ pub fn check_same_origin(state: &AppState, req: &Request) -> Result<(), ApiError
             "refused a cross-site request: changes made with a session cookie must come from this server's own pages",
         )
     };
-    if let Some(site) = req.header("sec-fetch-site") {
+    if let Some(site) = single_ascii(req, "sec-fetch-site").map_err(|_| refused())? {
         if !matches!(site, "same-origin" | "none") {
             return Err(refused());
         }
     }
-    if let Some(origin) = req.header(header::ORIGIN) {
+    if let Some(origin) = single_ascii(req, header::ORIGIN.as_str()).map_err(|_| refused())? {
         let own_host = req
             .header(header::HOST)
             .map(|h| h.to_ascii_lowercase())
@@ -313,6 +313,17 @@ pub fn check_same_origin(state: &AppState, req: &Request) -> Result<(), ApiError
         }
     }
     Ok(())
+}
+
+/// The one value of header `name`, if present. Two values, or one that is not visible ASCII,
+/// cannot be judged: the caller refuses the request rather than look at only one of them.
+fn single_ascii<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, ()> {
+    let mut values = req.headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err(()),
+        (Some(value), None) => value.to_str().map(Some).map_err(|_| ()),
+    }
 }
 
 /// Remembers when each key's last use was written, so that at most one write per key per minute

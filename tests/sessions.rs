@@ -383,6 +383,57 @@ fn cookie_authenticated_changes_from_another_site_are_refused() -> TestResult {
 }
 
 #[test]
+fn duplicate_or_non_ascii_origin_headers_are_refused_not_judged_by_the_first() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let own = server.url("");
+    let body = br#"{"name": "made by a confused check"}"#;
+    let tricks: Vec<Vec<(&str, &str)>> = vec![
+        vec![("Origin", own.as_str()), ("Origin", "https://evil.example")],
+        vec![
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        vec![("Origin", "https://evil.example\u{e9}")],
+        vec![("Sec-Fetch-Site", "cross-site\u{e9}")],
+    ];
+    for headers in &tricks {
+        // Header values are bytes: send the non-ASCII ones raw, as an attacker's client would.
+        let mut raw = format!(
+            "POST /api/v1/agents HTTP/1.1\r\nHost: {}\r\nCookie: ar_session={cookie}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+            server.host(),
+            body.len()
+        )
+        .into_bytes();
+        for (name, value) in headers {
+            raw.extend_from_slice(name.as_bytes());
+            raw.extend_from_slice(b": ");
+            raw.extend_from_slice(&latin1(value));
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"\r\n");
+        raw.extend_from_slice(body);
+        let resp = server
+            .raw_request(&raw, std::time::Duration::from_secs(10))
+            .ok_or("an answer")?;
+        assert_eq!(resp.status, 403, "{headers:?}: {}", resp.text());
+        assert_eq!(
+            resp.json().ok_or("json")?["code"],
+            "cross_site_request",
+            "{headers:?}"
+        );
+    }
+    let c = Auth::Cookie(cookie);
+    assert_eq!(server.get("/api/v1/agents", &c).json()["agents"], json!([]));
+    Ok(())
+}
+
+/// A header value as the single bytes of its characters (Latin-1), so `\u{e9}` goes out as 0xE9.
+fn latin1(value: &str) -> Vec<u8> {
+    value.chars().map(|c| c as u32 as u8).collect()
+}
+
+#[test]
 fn api_keys_are_not_subject_to_the_cross_site_check() -> TestResult {
     let server = Server::start();
     let cookie = server.setup_owner();

@@ -54,6 +54,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Store> {
+        create_private(path)?;
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
@@ -192,10 +193,29 @@ impl Store {
     /// Writes a consistent copy of the live database to `dest` (SQLite online backup).
     pub fn backup_to(&self, dest: &Path) -> StoreResult<()> {
         let src = self.readers.get()?;
+        create_private(dest)?;
         let mut out = Connection::open(dest)?;
         let backup = rusqlite::backup::Backup::new(&src, &mut out)?;
         backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
         Ok(())
+    }
+}
+
+/// Creates `path` as an empty file only its owner can read and write (0600), unless it exists.
+/// SQLite gives the `-wal`, `-shm` and journal files it makes next to a database the database's own
+/// permissions, so they are private too. An existing file keeps the permissions it has.
+fn create_private(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Task(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
     }
 }
 
