@@ -41,6 +41,19 @@ const READERS: u32 = 8;
 /// How long a handler waits for the writer to account for a commit before reading the database.
 const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
 
+/// What `Store::health` found: each check passed, or what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub database: Result<(), String>,
+    pub writer: Result<(), String>,
+}
+
+impl Health {
+    pub fn ok(&self) -> bool {
+        self.database.is_ok() && self.writer.is_ok()
+    }
+}
+
 /// A cheap, cloneable handle to one database file.
 #[derive(Clone)]
 pub struct Store {
@@ -162,6 +175,30 @@ impl Store {
         // Elapsed or not, look again: a still-moving header just means no cached answer.
         let _ = tokio::time::timeout(SETTLE_WAIT, settled).await;
         self.watch.epoch()
+    }
+
+    /// Whether the database answers: a read through the pool and an (empty) write transaction on
+    /// the writer thread, each within `deadline`. The write queues behind every write already
+    /// waiting, so a writer that is stuck or far behind shows here. Nothing is written.
+    pub async fn health(&self, deadline: std::time::Duration) -> Health {
+        let within =
+            |what: &'static str, outcome: Result<StoreResult<()>, tokio::time::error::Elapsed>| {
+                match outcome {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("{what} failed: {e}")),
+                    Err(_) => Err(format!(
+                        "{what} did not answer within {} ms",
+                        deadline.as_millis()
+                    )),
+                }
+            };
+        let read = tokio::time::timeout(deadline, self.read(schema::check_version));
+        let write = tokio::time::timeout(deadline, self.write_content(|_| Ok(())));
+        let (read, write) = tokio::join!(read, write);
+        Health {
+            database: within("reading the database", read),
+            writer: within("the database writer", write),
+        }
     }
 
     /// Blocking form of `read`, for the CLI.

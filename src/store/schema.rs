@@ -64,6 +64,21 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Reads the schema version from the file and checks it is the one this binary writes (a cheap
+/// read that reaches the database, for the health check).
+pub fn check_version(conn: &Connection) -> StoreResult<()> {
+    let found: i64 = conn
+        .prepare_cached("PRAGMA user_version")?
+        .query_row([], |r| r.get(0))?;
+    if found == SCHEMA_VERSION {
+        Ok(())
+    } else {
+        Err(StoreError::Task(format!(
+            "the database is at schema version {found}, not {SCHEMA_VERSION}"
+        )))
+    }
+}
+
 /// Brings the file to `SCHEMA_VERSION`, or refuses a file written by a newer binary.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
