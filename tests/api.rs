@@ -297,6 +297,10 @@ fn health_reads_the_database_and_hears_from_the_writer_or_says_what_failed() -> 
     other.execute_batch("COMMIT")?;
     let resp = server.get("/api/v1/health", &Auth::None);
     assert_eq!(resp.status, 200, "{}", resp.text());
-    assert!(alarming_log_lines(&server.log()).is_empty(), "{}", server.log());
+    assert!(
+        alarming_log_lines(&server.log()).is_empty(),
+        "{}",
+        server.log()
+    );
     Ok(())
 }

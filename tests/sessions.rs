@@ -598,3 +598,87 @@ fn a_revoked_invite_link_no_longer_works() -> TestResult {
     assert_eq!(resp.status, 400);
     Ok(())
 }
+
+/// Makes an admin through an admin invite; returns (their id, their session cookie).
+fn invite_admin(
+    server: &Server,
+    admin: &Auth,
+    email: &str,
+    name: &str,
+) -> Result<(String, String), Box<dyn std::error::Error>> {
+    let invite = server
+        .post(
+            "/api/v1/team/invites",
+            admin,
+            &json!({"role": "admin", "email": email}),
+        )
+        .json();
+    let token = invite["url"]
+        .as_str()
+        .ok_or("url")?
+        .split("token=")
+        .nth(1)
+        .ok_or("token")?
+        .split('&')
+        .next()
+        .ok_or("token")?
+        .to_string();
+    let resp = server.post(
+        "/api/v1/invites/accept",
+        &Auth::None,
+        &json!({"token": token, "email": email, "name": name, "password": "an admin's password"}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let id = resp.json()["user"]["id"].as_str().ok_or("id")?.to_string();
+    Ok((id, session_cookie(&resp).ok_or("cookie")?))
+}
+
+#[test]
+fn two_admins_disabling_each_other_at_once_leave_one_enabled_admin() -> TestResult {
+    let server = Server::start();
+    let ada = Auth::Cookie(server.setup_owner());
+    let (bob_id, bob) = invite_admin(&server, &ada, "bob@example.com", "Bob")?;
+    let bob = Auth::Cookie(bob);
+    // Hold the write lock from another process so both requests are checked and queued before
+    // either commits: the rule has to hold inside the write, not in the handler.
+    let other = rusqlite::Connection::open(&server.db)?;
+    other.execute_batch("BEGIN IMMEDIATE")?;
+    let statuses: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let a = scope.spawn(|| {
+            let r = server.patch(
+                &format!("/api/v1/team/members/{bob_id}"),
+                &ada,
+                &json!({"disabled": true}),
+            );
+            (r.status, r.text())
+        });
+        let b = scope.spawn(|| {
+            let r = server.patch("/api/v1/team/members/1", &bob, &json!({"disabled": true}));
+            (r.status, r.text())
+        });
+        // Health waits its 2 s for the blocked writer: time enough for both to queue.
+        assert_eq!(server.get("/api/v1/health", &Auth::None).status, 503);
+        other.execute_batch("COMMIT").expect("release the lock");
+        vec![
+            a.join().expect("ada's request"),
+            b.join().expect("bob's request"),
+        ]
+    });
+    let succeeded = statuses.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(succeeded, 1, "{statuses:?}");
+    let refused = statuses
+        .iter()
+        .find(|(s, _)| *s != 200)
+        .ok_or("one refusal")?;
+    assert!(
+        refused.0 == 409 && refused.1.contains("last_admin") || refused.0 == 401,
+        "{statuses:?}"
+    );
+    let enabled: i64 = server.open_db().query_row(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(enabled, 1);
+    Ok(())
+}

@@ -5,12 +5,18 @@ import { api } from './api.js';
 import { $ } from './dom.js';
 import { handleForm, valueOf } from './forms.js';
 
-/** Reads `#token=...` from the address and removes it from the address bar and history. */
-function takeFragmentToken() {
+/**
+ * Reads `#token=...` (and an invite's `&email=...`) from the address and removes them from the
+ * address bar and history.
+ */
+function takeFragment() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-  const token = params.get('token');
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-  return token && token.trim() ? token.trim() : null;
+  const value = (name) => {
+    const v = params.get(name);
+    return v && v.trim() ? v.trim() : null;
+  };
+  return { token: value('token'), email: value('email') };
 }
 
 function showScreen(id, title) {
@@ -33,7 +39,7 @@ function nextPage() {
 }
 
 export async function showSetup() {
-  const token = takeFragmentToken();
+  const { token } = takeFragment();
   let status = { needed: true };
   try {
     status = await api.setupStatus();
@@ -98,12 +104,17 @@ export async function showLogin() {
 }
 
 export async function showInvite() {
-  const token = takeFragmentToken();
+  const { token, email } = takeFragment();
   const view = showScreen('view-invite', 'Join');
   const form = $('#invite-form', view);
   if (!token) {
     $('#invite-token-field').hidden = false;
     $('#invite-token').required = true;
+  }
+  if (email) {
+    // An invite made for one address signs up that address only.
+    form.elements.email.value = email;
+    form.elements.email.readOnly = true;
   }
   handleForm(form, async () => {
     await api.acceptInvite({

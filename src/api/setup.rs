@@ -85,6 +85,8 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
                     name: &name,
                     password_hash: &password_hash,
                     role: "admin",
+                    // The holder of the setup token runs this server.
+                    owns_email: true,
                 },
                 Some(ip),
                 "setup",

@@ -108,6 +108,8 @@ pub enum AuditEvent<'a> {
     InviteCreated {
         invite_id: i64,
         role: &'a str,
+        /// Who it is for; `None` for a generic link.
+        email: Option<&'a str>,
     },
     InviteRevoked {
         invite_id: i64,
@@ -388,7 +390,10 @@ impl AuditEvent<'_> {
                 "firstAt": first_at,
                 "lastAt": last_at,
             }),
-            InviteCreated { role, .. } => json!({ "role": role }),
+            InviteCreated { role, email, .. } => match email {
+                Some(email) => json!({ "role": role, "email": email }),
+                None => json!({ "role": role }),
+            },
             AgentCreated {
                 name, role, via, ..
             } => match via {
