@@ -278,3 +278,26 @@ fn a_grant_stops_working_when_its_version_or_artifact_is_deleted() -> TestResult
     );
     Ok(())
 }
+
+#[test]
+fn a_path_with_encoded_dot_segments_cannot_climb_out_of_the_grant() -> TestResult {
+    let s = site();
+    // Decoded, these are `../../v/elsewhere/page.html`: put into the redirect after the grant,
+    // the browser would resolve them to another grant's files.
+    for path in [
+        "..%2f..%2fv%2felsewhere%2fpage.html",
+        "%2e%2e%2F%2e%2e%2Fv%2Felsewhere%2Fpage.html",
+        "docs%2f..%2f..%2f..%2fsettings",
+        "..%5c..%5cv%5celsewhere",
+    ] {
+        let resp = s.server.get(
+            &format!("/a/{}/v/1/{path}", s.share),
+            &Auth::Cookie(s.cookie.clone()),
+        );
+        assert_eq!(resp.status, 404, "{path}: {:?}", resp.header("location"));
+        assert_eq!(resp.error_code(), "not_found");
+    }
+    // Ordinary paths still open.
+    assert!(open(&s, &s.cookie, 1, "docs/README.md").ends_with("/docs/README.md"));
+    Ok(())
+}

@@ -84,6 +84,11 @@ async fn open_version(state: AppState, req: Request) -> Result<Response, ApiErro
     let version = active_version(&state, &artifact, number).await?;
     let path = match req.param(2) {
         "" => version.entry_point.clone(),
+        // Stored paths never have dot segments or backslashes: such a path names no file, and
+        // put into the redirect it would climb out of the grant (`/v/{grant}/../../...`).
+        p if p.contains('\\') || p.split('/').any(|s| s == "." || s == "..") => {
+            return Err(ApiError::not_found("file"))
+        }
         p => p.to_string(),
     };
     let grant = random_token(24)?;
