@@ -136,19 +136,13 @@ pub fn email(field: &'static str, value: &str) -> Result<String, TextError> {
 /// account.
 pub fn sign_in_email(field: &'static str, value: &str) -> Result<String, TextError> {
     let trimmed = value.trim();
-    let actual = char_len(trimmed);
-    if actual > EMAIL_MAX {
-        return Err(TextError::TooLong {
-            field,
-            max: EMAIL_MAX,
-            actual,
-        });
-    }
+    at_most(field, trimmed, EMAIL_MAX)?;
     Ok(trimmed.to_lowercase())
 }
 
-/// A secret someone typed or pasted (a password, a token): at most `max` characters, not trimmed.
-pub fn bounded_secret(field: &'static str, value: &str, max: usize) -> Result<(), TextError> {
+/// Text someone typed or pasted that is checked as it is (a password, a token, a sign-in email):
+/// at most `max` characters, not trimmed.
+pub fn at_most(field: &'static str, value: &str, max: usize) -> Result<(), TextError> {
     let actual = char_len(value);
     if actual > max {
         return Err(TextError::TooLong { field, max, actual });

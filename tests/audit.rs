@@ -219,6 +219,9 @@ fn strangers_cannot_grow_the_audit_trail_faster_than_a_small_fixed_rate() -> Tes
     Ok(())
 }
 
+/// A `session.failed` row: user, object type, object id, detail.
+type FailedRow = (Option<i64>, Option<String>, Option<String>, String);
+
 #[test]
 fn a_password_typed_into_the_email_field_is_never_stored() -> TestResult {
     let server = Server::start();
@@ -238,7 +241,7 @@ fn a_password_typed_into_the_email_field_is_never_stored() -> TestResult {
         &json!({"email": " ADA@example.com", "password": "Tr0ub4dor&4"}),
     );
     assert_eq!(resp.status, 401);
-    let failed: Vec<(Option<i64>, Option<String>, Option<String>, String)> = server
+    let failed: Vec<FailedRow> = server
         .open_db()
         .prepare(
             "SELECT user_id, object_type, object_id, detail FROM audit_events

@@ -141,22 +141,6 @@ fn the_session_cookie_is_http_only_strict_and_its_secret_is_stored_hashed() -> T
 }
 
 #[test]
-fn secure_cookies_when_the_base_url_is_https() -> TestResult {
-    let server = Server::start_with(&["--base-url", "https://review.example.com"]);
-    let token = server.setup_token.clone().ok_or("setup link")?;
-    let resp = server.post(
-        "/api/v1/setup",
-        &Auth::None,
-        &json!({"token": token, "email": "ada@example.com", "name": "Ada", "password": OWNER_PASSWORD}),
-    );
-    assert!(resp
-        .header("set-cookie")
-        .ok_or("cookie")?
-        .contains("Secure"));
-    Ok(())
-}
-
-#[test]
 fn a_request_with_two_session_cookies_is_signed_out_and_both_are_cleared() -> TestResult {
     let server = Server::start();
     let ada = server.setup_owner();

@@ -64,7 +64,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
 pub async fn change_password(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_only(&state, &req).await?;
     let body: ChangePassword = req.json().await?;
-    text::bounded_secret(
+    text::at_most(
         "currentPassword",
         &body.current_password,
         text::PASSWORD_MAX,

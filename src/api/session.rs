@@ -52,7 +52,7 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
     // Bounded before anything else happens: what a stranger types is never stored, and no
     // account has a longer email or password.
     let email = text::sign_in_email("email", &body.email)?;
-    text::bounded_secret("password", &body.password, text::PASSWORD_MAX)?;
+    text::at_most("password", &body.password, text::PASSWORD_MAX)?;
     let attempt = state
         .login_throttle
         .reserve(Subject::Account(&email), req.client, Instant::now())

@@ -239,7 +239,7 @@ pub async fn revoke_invite(state: AppState, req: Request) -> Result<Response, Ap
 pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     auth::check_same_origin(&state, &req)?;
     let body: AcceptInvite = req.json().await?;
-    text::bounded_secret("token", &body.token, text::TOKEN_MAX)?;
+    text::at_most("token", &body.token, text::TOKEN_MAX)?;
     let typed_email = body
         .email
         .as_deref()

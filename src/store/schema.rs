@@ -122,21 +122,15 @@ mod tests {
     /// The schema as version 2 shipped it.
     const SCHEMA_V2: &str = include_str!("../../tests/fixtures/schema-v2.sql");
 
-    #[test]
-    fn a_version_2_database_is_upgraded_with_its_invites_kept_as_generic_links() {
+    /// A database made with an older `schema` holding `rows` (which set its `user_version`), then
+    /// brought up to date by `migrate`.
+    fn upgraded(schema: &str, rows: &str) -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("v2.db");
+        let path = dir.path().join("old.db");
         {
             let conn = Connection::open(&path).expect("open");
-            conn.execute_batch(SCHEMA_V2).expect("v2 schema");
-            conn.execute_batch(
-                "PRAGMA user_version = 2;
-                 INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
-                     VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
-                 INSERT INTO invites (token_hash, role, created_by, created_at, expires_at)
-                     VALUES (zeroblob(32), 'member', 1, 10, 20);",
-            )
-            .expect("v2 rows");
+            conn.execute_batch(schema).expect("old schema");
+            conn.execute_batch(rows).expect("old rows");
         }
         let mut conn = Connection::open(&path).expect("reopen");
         migrate(&mut conn).expect("upgrade");
@@ -144,6 +138,19 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
+        (dir, conn)
+    }
+
+    #[test]
+    fn a_version_2_database_is_upgraded_with_its_invites_kept_as_generic_links() {
+        let (_dir, conn) = upgraded(
+            SCHEMA_V2,
+            "PRAGMA user_version = 2;
+             INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
+             INSERT INTO invites (token_hash, role, created_by, created_at, expires_at)
+                 VALUES (zeroblob(32), 'member', 1, 10, 20);",
+        );
         let email: Option<String> = conn
             .query_row("SELECT email FROM invites WHERE id = 1", [], |r| r.get(0))
             .expect("the invite survives");
@@ -171,13 +178,9 @@ mod tests {
 
     #[test]
     fn a_version_1_database_is_upgraded_with_its_events_linked_to_their_artifacts() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("v1.db");
-        {
-            let conn = Connection::open(&path).expect("open");
-            conn.execute_batch(SCHEMA_V1).expect("v1 schema");
-            conn.execute_batch(
-                "PRAGMA user_version = 1;
+        let (_dir, conn) = upgraded(
+            SCHEMA_V1,
+            "PRAGMA user_version = 1;
                  INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
                      VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
                  INSERT INTO artifacts (share_token, owner_id, name, created_at, updated_at)
@@ -194,15 +197,7 @@ mod tests {
                             (30, 1, 'comment.created', 'comment', '1'),
                             (40, 1, 'reply.created', 'reply', '1'),
                             (50, 1, 'key.created', 'key', '7');",
-            )
-            .expect("v1 rows");
-        }
-        let mut conn = Connection::open(&path).expect("reopen");
-        migrate(&mut conn).expect("upgrade");
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .expect("version");
-        assert_eq!(version, SCHEMA_VERSION);
+        );
         let linked: Vec<(String, Option<i64>)> = conn
             .prepare("SELECT action, artifact_id FROM audit_events ORDER BY id")
             .expect("query")
