@@ -591,11 +591,7 @@ fn invite_admin(
     name: &str,
 ) -> Result<(String, String), Box<dyn std::error::Error>> {
     let invite = server
-        .post(
-            "/api/v1/team/invites",
-            admin,
-            &json!({"role": "admin", "email": email}),
-        )
+        .post("/api/v1/team/invites", admin, &json!({"role": "admin"}))
         .json();
     let token = invite["url"]
         .as_str()
