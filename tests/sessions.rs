@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::io::{Read, Write};
+
 use common::*;
 use serde_json::json;
 
@@ -624,20 +626,36 @@ fn two_admins_disabling_each_other_at_once_leave_one_enabled_admin() -> TestResu
     let other = rusqlite::Connection::open(&server.db)?;
     other.execute_batch("BEGIN IMMEDIATE")?;
     let statuses: Vec<(u16, String)> = std::thread::scope(|scope| {
-        let a = scope.spawn(|| {
-            let r = server.patch(
-                &format!("/api/v1/team/members/{bob_id}"),
-                &ada,
-                &json!({"disabled": true}),
-            );
-            (r.status, r.text())
-        });
-        let b = scope.spawn(|| {
-            let r = server.patch("/api/v1/team/members/1", &bob, &json!({"disabled": true}));
-            (r.status, r.text())
-        });
-        // Health waits its 2 s for the blocked writer: time enough for both to queue.
-        assert_eq!(server.get("/api/v1/health", &Auth::None).status, 503);
+        let (sent_tx, sent) = std::sync::mpsc::channel();
+        let disable = |who: &Auth, id: String| {
+            let sent_tx = sent_tx.clone();
+            let Auth::Cookie(cookie) = who.clone() else {
+                panic!("admins use their sessions")
+            };
+            let host = server.host();
+            let mut stream = server.connect();
+            scope.spawn(move || {
+                let body = br#"{"disabled": true}"#;
+                let head = format!(
+                    "PATCH /api/v1/team/members/{id} HTTP/1.1\r\nHost: {host}\r\nCookie: ar_session={cookie}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(head.as_bytes()).expect("send");
+                stream.write_all(body).expect("send");
+                sent_tx.send(()).expect("main thread waits");
+                let mut answer = Vec::new();
+                let _ = stream.read_to_end(&mut answer);
+                let resp = parse_responses(&answer).into_iter().next().expect("an answer");
+                (resp.status, resp.text())
+            })
+        };
+        let a = disable(&ada, bob_id.clone());
+        let b = disable(&bob, "1".to_string());
+        sent.recv().expect("one request sent");
+        sent.recv().expect("both requests sent");
+        // Both requests are checked (reads still work) and queue behind the lock. Health waits
+        // its 2 s deadline for the blocked writer meanwhile: time enough for both to get there.
+        server.get("/api/v1/health", &Auth::None);
         other.execute_batch("COMMIT").expect("release the lock");
         vec![
             a.join().expect("ada's request"),
