@@ -141,7 +141,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// Checks what must hold before routing, tags the request with the client address, and routes it.
+/// Checks what must hold before routing, tags the request with the client address (the forwarded
+/// one behind a `--trusted-proxy`), routes it, and has the answer clear planted session cookies.
 async fn handle<S>(
     service: &mut S,
     site: &Site,
