@@ -379,3 +379,33 @@ fn a_missing_file_under_a_good_grant_is_a_page_saying_so() -> TestResult {
     assert!(!text.contains("<page>"));
     Ok(())
 }
+
+#[test]
+fn a_path_with_encoded_dot_segments_cannot_climb_out_of_the_grant() -> TestResult {
+    let s = site();
+    // Decoded, these are `../../v/elsewhere/page.html`: put after the grant in the frame's
+    // address, the browser would resolve them to another grant's files. The review page refuses
+    // them before its script could, and the grant's files never have such names.
+    for path in [
+        "..%2f..%2fv%2felsewhere%2fpage.html",
+        "%2e%2e%2F%2e%2e%2Fv%2Felsewhere%2Fpage.html",
+        "docs%2f..%2f..%2f..%2fsettings",
+        "..%5c..%5cv%5celsewhere",
+    ] {
+        let resp = s.server.get(
+            &format!("/a/{}/v/1/{path}", s.share),
+            &Auth::Cookie(s.cookie.clone()),
+        );
+        assert_eq!(resp.status, 404, "{path}: {:?}", resp.header("location"));
+        assert!(resp.text().contains("No such file"), "{}", resp.text());
+        let under_grant = s.server.get(&open(&s, &s.cookie, 1, path), &Auth::None);
+        assert_eq!(under_grant.status, 404, "{path}");
+    }
+    // Ordinary paths still open.
+    let ordinary = s.server.get(
+        &format!("/a/{}/v/1/docs/README.md", s.share),
+        &Auth::Cookie(s.cookie.clone()),
+    );
+    assert_eq!(ordinary.status, 200);
+    Ok(())
+}
