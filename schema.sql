@@ -68,7 +68,10 @@ CREATE TABLE invites (
     expires_at INTEGER NOT NULL,
     used_at    INTEGER,
     used_by    INTEGER          REFERENCES users (id),
-    revoked_at INTEGER
+    revoked_at INTEGER,
+    email      TEXT                                      -- who it is for (trimmed, lower-cased);
+                                                         -- NULL: a generic link, which never
+                                                         -- claims pending access grants
 );
 
 -- Every change, append-only: the triggers below refuse UPDATE and DELETE.

@@ -13,13 +13,11 @@ use crate::clock::{now_ms, MINUTE_MS};
 use crate::error::ApiError;
 use crate::keys;
 use crate::secrets::sha256;
+use crate::session_cookie::{self, Presented};
 use crate::state::AppState;
 use crate::store::audit::AuditCtx;
 use crate::store::keys::KeyRecord;
 use crate::store::users::User;
-
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "ar_session";
 
 /// The agent a key acts as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,9 +106,10 @@ pub async fn session_or_key(state: &AppState, req: &Request) -> Result<Caller, A
     if let Some(presented) = presented_key(req)? {
         return by_key(state, req, presented).await;
     }
-    match session_token(req) {
-        Some(token) => by_session(state, req, token).await,
-        None => Err(ApiError::unauthorized(
+    match session_cookie::presented(&state.site, &req.headers) {
+        Presented::One(token) => by_session(state, req, token).await,
+        Presented::Several => Err(several_session_cookies()),
+        Presented::None => Err(ApiError::unauthorized(
             "missing_key",
             "authentication required: send an API key in the X-API-Key header or as Authorization: Bearer, or sign in",
         )),
@@ -127,13 +126,23 @@ pub async fn session_only(state: &AppState, req: &Request) -> Result<Caller, Api
             "API keys cannot do this: sign in to the settings page (or use the command line) to manage keys, your account and your team",
         ));
     }
-    match session_token(req) {
-        Some(token) => by_session(state, req, token).await,
-        None => Err(ApiError::unauthorized(
+    match session_cookie::presented(&state.site, &req.headers) {
+        Presented::One(token) => by_session(state, req, token).await,
+        Presented::Several => Err(several_session_cookies()),
+        Presented::None => Err(ApiError::unauthorized(
             "missing_session",
             "sign in first: this needs a browser session",
         )),
     }
+}
+
+/// A request with more than one session cookie is signed out (one may have been planted by a
+/// page on another port or subdomain); the server's answer clears them all.
+fn several_session_cookies() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_session",
+        "the request carried more than one session cookie (another site may have planted one); they have been cleared: sign in again",
+    )
 }
 
 /// The presented key, if the request carries one. `Authorization` with another scheme is ignored
@@ -272,19 +281,6 @@ async fn by_session(state: &AppState, req: &Request, token: String) -> Result<Ca
     })
 }
 
-/// The session token from the `Cookie` header(s), if any.
-pub fn session_token(req: &Request) -> Option<String> {
-    req.headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
-        .filter(|v| !v.is_empty())
-}
-
 /// Refuses a state-changing request that a browser sent from another site. Browsers label such
 /// requests with `Sec-Fetch-Site` and `Origin`; clients that send neither are not browsers acting
 /// for a victim, and are let through.
@@ -298,12 +294,12 @@ pub fn check_same_origin(state: &AppState, req: &Request) -> Result<(), ApiError
             "refused a cross-site request: changes made with a session cookie must come from this server's own pages",
         )
     };
-    if let Some(site) = req.header("sec-fetch-site") {
+    if let Some(site) = single_ascii(req, "sec-fetch-site").map_err(|_| refused())? {
         if !matches!(site, "same-origin" | "none") {
             return Err(refused());
         }
     }
-    if let Some(origin) = req.header(header::ORIGIN) {
+    if let Some(origin) = single_ascii(req, header::ORIGIN.as_str()).map_err(|_| refused())? {
         let own_host = req
             .header(header::HOST)
             .map(|h| h.to_ascii_lowercase())
@@ -317,6 +313,17 @@ pub fn check_same_origin(state: &AppState, req: &Request) -> Result<(), ApiError
         }
     }
     Ok(())
+}
+
+/// The one value of header `name`, if present. Two values, or one that is not visible ASCII,
+/// cannot be judged: the caller refuses the request rather than look at only one of them.
+fn single_ascii<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, ()> {
+    let mut values = req.headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err(()),
+        (Some(value), None) => value.to_str().map(Some).map_err(|_| ()),
+    }
 }
 
 /// Remembers when each key's last use was written, so that at most one write per key per minute

@@ -83,6 +83,8 @@ pub fn user(store: &Store, command: UserCommand, out: &mut impl Write) -> Result
                 name: &name,
                 password_hash: &hash,
                 role,
+                // The operator of the host vouches for the address.
+                owns_email: true,
             },
             None,
             "cli",

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::proxy::ProxyRange;
+
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
 pub const DEFAULT_DB: &str = "./artifact-review.db";
 
@@ -37,6 +39,16 @@ pub struct ServeArgs {
     /// (default: http://<addr>).
     #[arg(long, env = "ARTIFACT_REVIEW_BASE_URL", global = true)]
     pub base_url: Option<String>,
+
+    /// Reverse proxy address or CIDR range whose X-Forwarded-For header is believed (repeat the
+    /// flag or separate with commas). Without it the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "ARTIFACT_REVIEW_TRUSTED_PROXY",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<ProxyRange>,
 }
 
 #[derive(Debug, Subcommand)]

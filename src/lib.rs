@@ -13,6 +13,8 @@ pub mod clock;
 pub mod config;
 /// The one API error type and its JSON shape.
 pub mod error;
+/// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.
+pub mod failed_sign_ins;
 /// Who keys and session tokens belong to, cached while the database provably has not changed.
 pub mod identity_cache;
 /// Turning uploads (HTML, Markdown, base64 or multipart ZIP) into checked, fingerprinted files.
@@ -21,10 +23,14 @@ pub mod ingest;
 pub mod keys;
 /// argon2id password hashing with a concurrency limit.
 pub mod password;
+/// The client address behind trusted reverse proxies (`--trusted-proxy`).
+pub mod proxy;
 /// Random tokens, SHA-256 digests, and a redacting secret type.
 pub mod secrets;
 /// The accept loop: timeouts, connection cap, Host check, graceful shutdown.
 pub mod server;
+/// The session cookie: its name, reading it (never more than one), setting and clearing it.
+pub mod session_cookie;
 /// The first-run setup token.
 pub mod setup;
 /// What request handlers share.
@@ -35,7 +41,7 @@ pub mod store;
 pub mod target;
 /// Text field limits and validation.
 pub mod text;
-/// Sign-in throttling per client address.
+/// Sign-in throttling per account and client address.
 pub mod throttle;
 /// The embedded settings UI pages and assets.
 pub mod web;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use artifact_review::config::{Cli, Command};
+use artifact_review::proxy::TrustedProxies;
 use artifact_review::store::Store;
 use artifact_review::{cli, server};
 
@@ -55,7 +56,15 @@ fn run_server(store: Store, serve: artifact_review::config::ServeArgs) -> ExitCo
             .map_err(|e| {
                 std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", serve.addr))
             })?;
-        server::serve(listener, store, serve.base_url.clone(), shutdown_signal()).await
+        let proxies = TrustedProxies::new(serve.trusted_proxies.clone());
+        server::serve(
+            listener,
+            store,
+            serve.base_url.clone(),
+            proxies,
+            shutdown_signal(),
+        )
+        .await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,8 +27,11 @@ use crate::api::events::StreamSlots;
 use crate::api::router::ClientAddr;
 use crate::auth::KeyUsage;
 use crate::error::{recover, ApiError};
+use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
 use crate::password::Passwords;
+use crate::proxy::TrustedProxies;
+use crate::session_cookie;
 use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
@@ -50,6 +53,7 @@ pub async fn serve(
     listener: TcpListener,
     store: Store,
     base_url: Option<String>,
+    proxies: TrustedProxies,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let bound = listener.local_addr()?;
@@ -61,6 +65,7 @@ pub async fn serve(
         site: site.clone(),
         passwords: Passwords::default(),
         login_throttle: Arc::new(LoginThrottle::default()),
+        failed_sign_ins: Arc::new(FailedSignIns::default()),
         setup: Arc::new(SetupGate::default()),
         key_usage: Arc::new(KeyUsage::default()),
         identities: Arc::new(IdentityCache::default()),
@@ -104,10 +109,14 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let site = site.clone();
+        let proxies = proxies.clone();
         let handler = service_fn(move |request| {
             let mut service = service.clone();
             let site = site.clone();
-            async move { Ok::<_, Infallible>(handle(&mut service, &site, peer, request).await) }
+            let proxies = proxies.clone();
+            async move {
+                Ok::<_, Infallible>(handle(&mut service, &site, &proxies, peer, request).await)
+            }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -138,10 +147,12 @@ pub async fn serve(
     Ok(())
 }
 
-/// Checks what must hold before routing, tags the request with the client address, and routes it.
+/// Checks what must hold before routing, tags the request with the client address (the forwarded
+/// one behind a `--trusted-proxy`), routes it, and has the answer clear planted session cookies.
 async fn handle<S>(
     service: &mut S,
     site: &Site,
+    proxies: &TrustedProxies,
     peer: SocketAddr,
     mut request: hyper::Request<Incoming>,
 ) -> Response
@@ -165,11 +176,17 @@ where
     if let Err(refusal) = check_target(&request, site) {
         return refusal.into_response();
     }
-    request.extensions_mut().insert(ClientAddr(peer.ip()));
-    match service.call(request).await {
+    let client = proxies.client(peer.ip(), request.headers());
+    request.extensions_mut().insert(ClientAddr(client));
+    let planted = session_cookie::clear_planted(site, request.uri().path(), request.headers());
+    let mut response = match service.call(request).await {
         Ok(response) => response,
         Err(never) => match never {},
+    };
+    for clear in planted.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, clear);
     }
+    response
 }
 
 /// Refuses, before routing, a request for another host (DNS rebinding): exactly one `Host`, and

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use crate::api::discovery::Docs;
 use crate::api::events::StreamSlots;
 use crate::auth::KeyUsage;
+use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
 use crate::password::Passwords;
 use crate::setup::SetupGate;
@@ -34,6 +35,8 @@ pub struct Shared {
     pub site: Arc<Site>,
     pub passwords: Passwords,
     pub login_throttle: Arc<LoginThrottle>,
+    /// Failed sign-ins on their way to the audit trail (unknown accounts coalesced).
+    pub failed_sign_ins: Arc<FailedSignIns>,
     pub setup: Arc<SetupGate>,
     pub key_usage: Arc<KeyUsage>,
     /// Who keys and session tokens belong to, while the database provably has not changed.

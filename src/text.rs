@@ -12,6 +12,8 @@ pub const REPLY_MAX: usize = 5_000;
 pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 1_000;
 pub const EMAIL_MAX: usize = 254;
+/// Longest token accepted from a link (setup, invite); ours are 43 characters.
+pub const TOKEN_MAX: usize = 200;
 
 /// Why a text field was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,6 +129,25 @@ pub fn email(field: &'static str, value: &str) -> Result<String, TextError> {
         return Err(TextError::Email { field });
     }
     Ok(trimmed.to_lowercase())
+}
+
+/// An email typed at sign-in: trimmed and lower-cased as stored emails are, at most `EMAIL_MAX`
+/// characters (no account has a longer one). Not otherwise checked: a malformed one matches no
+/// account.
+pub fn sign_in_email(field: &'static str, value: &str) -> Result<String, TextError> {
+    let trimmed = value.trim();
+    at_most(field, trimmed, EMAIL_MAX)?;
+    Ok(trimmed.to_lowercase())
+}
+
+/// Text someone typed or pasted that is checked as it is (a password, a token, a sign-in email):
+/// at most `max` characters, not trimmed.
+pub fn at_most(field: &'static str, value: &str, max: usize) -> Result<(), TextError> {
+    let actual = char_len(value);
+    if actual > max {
+        return Err(TextError::TooLong { field, max, actual });
+    }
+    Ok(())
 }
 
 /// A new password: at least 8 characters (not trimmed: spaces count), at most 1000, no NUL.

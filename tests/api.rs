@@ -270,3 +270,37 @@ fn a_configured_base_url_host_is_accepted_and_used_for_links() -> TestResult {
     assert_eq!(resp.json()["baseUrl"], "https://review.example.com");
     Ok(())
 }
+
+#[test]
+fn health_reads_the_database_and_hears_from_the_writer_or_says_what_failed() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    assert_eq!(server.get("/api/v1/health", &Auth::None).status, 200);
+    // Another process takes the write lock (as a stuck backup or CLI would): the writer cannot
+    // commit, and health says so within its deadline instead of answering "ok".
+    let other = rusqlite::Connection::open(&server.db)?;
+    other.busy_timeout(std::time::Duration::from_secs(10))?;
+    other.execute_batch("BEGIN IMMEDIATE")?;
+    let resp = server.get("/api/v1/health", &Auth::None);
+    assert_eq!(resp.status, 503, "{}", resp.text());
+    let body = resp.json();
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["code"], "unavailable");
+    assert_eq!(body["checks"]["database"], "ok", "reads still work: {body}");
+    assert!(
+        body["checks"]["writer"]
+            .as_str()
+            .is_some_and(|w| w.contains("did not answer within")),
+        "{body}"
+    );
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
+    other.execute_batch("COMMIT")?;
+    let resp = server.get("/api/v1/health", &Auth::None);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(
+        alarming_log_lines(&server.log()).is_empty(),
+        "{}",
+        server.log()
+    );
+    Ok(())
+}

@@ -155,3 +155,114 @@ fn audit_events_cannot_be_changed_or_deleted() -> TestResult {
     assert_eq!(count, 2);
     Ok(())
 }
+
+/// Rows and bytes of the audit trail.
+fn audit_size(server: &Server) -> Result<(i64, i64), rusqlite::Error> {
+    server.open_db().query_row(
+        "SELECT count(*), coalesce(sum(length(coalesce(object_id, '')) + length(coalesce(detail, ''))
+                + length(coalesce(ip, ''))), 0) FROM audit_events",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+#[test]
+fn strangers_cannot_grow_the_audit_trail_faster_than_a_small_fixed_rate() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    let before = audit_size(&server)?;
+    // A megabyte typed as the email is refused at the edge, naming the limit.
+    let huge = "e".repeat(1_000_000);
+    for _ in 0..30 {
+        let resp = server.post(
+            "/api/v1/session",
+            &Auth::None,
+            &json!({"email": huge, "password": "whatever"}),
+        );
+        assert_eq!(resp.status, 400);
+        assert_eq!(resp.json()["field"], "email");
+        assert!(resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("254"));
+    }
+    assert_eq!(audit_size(&server)?, before, "nothing recorded for them");
+    // A hundred sign-ins for accounts that do not exist, each with a new name.
+    for i in 0..100 {
+        let resp = server.post(
+            "/api/v1/session",
+            &Auth::None,
+            &json!({"email": format!("stranger-{i}-{}@example.com", "x".repeat(200)), "password": "guess"}),
+        );
+        assert_eq!(resp.status, 401, "{}", resp.text());
+    }
+    let after = audit_size(&server)?;
+    assert!(
+        after.0 - before.0 <= 1,
+        "{} rows for 100 strangers: they are summarised at most once a minute",
+        after.0 - before.0
+    );
+    assert!(after.1 - before.1 < 400, "{} bytes", after.1 - before.1);
+    let detail: String = server.open_db().query_row(
+        "SELECT detail FROM audit_events WHERE action = 'session.failed' AND user_id IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    let detail: Value = serde_json::from_str(&detail)?;
+    assert_eq!(detail["reason"], "no such account");
+    assert_eq!(
+        detail["attempts"], 1,
+        "the first, at once; the rest wait for the next summary"
+    );
+    assert_eq!(detail["addresses"], json!(["127.0.0.1"]));
+    assert!(!contains(&database_bytes(&server.db), b"stranger-"));
+    Ok(())
+}
+
+/// A `session.failed` row: user, object type, object id, detail.
+type FailedRow = (Option<i64>, Option<String>, Option<String>, String);
+
+#[test]
+fn a_password_typed_into_the_email_field_is_never_stored() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let typed = "Tr0ub4dor&3 typed in the wrong field";
+    let resp = server.post(
+        "/api/v1/session",
+        &Auth::None,
+        &json!({"email": typed, "password": typed}),
+    );
+    assert_eq!(resp.status, 401);
+    // And a wrong password for a real account is recorded on that account, without the email or
+    // password typed.
+    let resp = server.post(
+        "/api/v1/session",
+        &Auth::None,
+        &json!({"email": " ADA@example.com", "password": "Tr0ub4dor&4"}),
+    );
+    assert_eq!(resp.status, 401);
+    let failed: Vec<FailedRow> = server
+        .open_db()
+        .prepare(
+            "SELECT user_id, object_type, object_id, detail FROM audit_events
+              WHERE action = 'session.failed' ORDER BY id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(failed[0].0, None);
+    assert_eq!(failed[0].1, None, "no object: the typed name is not kept");
+    assert_eq!(failed[1].0, Some(1));
+    assert_eq!(
+        (failed[1].1.as_deref(), failed[1].2.as_deref()),
+        (Some("user"), Some("1"))
+    );
+    for bytes in [&b"Tr0ub4dor"[..], b"wrong field"] {
+        assert!(!contains(&database_bytes(&server.db), bytes));
+    }
+    // The account's owner sees the attempt in their activity.
+    let events = server.get("/api/v1/activity", &Auth::Cookie(cookie)).json();
+    assert_eq!(events["events"][0]["action"], "session.failed");
+    assert_eq!(events["events"][0]["detail"]["reason"], "wrong password");
+    Ok(())
+}

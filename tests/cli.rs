@@ -335,3 +335,43 @@ fn the_environment_configures_the_database() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn the_database_its_wal_and_backups_are_readable_by_their_owner_only() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start();
+    server.setup_owner();
+    let mode = |path: &std::path::Path| -> Result<u32, std::io::Error> {
+        Ok(std::fs::metadata(path)?.permissions().mode() & 0o777)
+    };
+    let with_suffix = |suffix: &str| {
+        let mut p = server.db.as_os_str().to_owned();
+        p.push(suffix);
+        std::path::PathBuf::from(p)
+    };
+    assert_eq!(mode(&server.db)?, 0o600, "the database");
+    assert_eq!(mode(&with_suffix("-wal"))?, 0o600, "its WAL");
+    assert_eq!(mode(&with_suffix("-shm"))?, 0o600, "its shared memory");
+    let backup = server.dir.path().join("copy.db");
+    let out = server.cli(&["backup", &backup.to_string_lossy()], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode(&backup)?, 0o600, "the backup");
+    // A database the CLI creates is private too.
+    let fresh = server.dir.path().join("fresh.db");
+    let out = cli(
+        &fresh,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--password-stdin",
+        ],
+        "a long password\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode(&fresh)?, 0o600, "a database made by the CLI");
+    Ok(())
+}

@@ -193,22 +193,8 @@ fn a_grant_for_an_email_without_an_account_waits_for_signup() -> TestResult {
     let grant = s.grant("carol@example.com");
     assert_eq!(grant["status"], "pending");
     assert_eq!(grant["name"], json!(null));
-    // Carol joins through an invite link.
-    let invite = s
-        .server
-        .post(
-            "/api/v1/team/invites",
-            &Auth::Cookie(s.ada_cookie.clone()),
-            &json!({}),
-        )
-        .json();
-    let token = invite["url"]
-        .as_str()
-        .ok_or("url")?
-        .split("token=")
-        .nth(1)
-        .ok_or("token")?
-        .to_string();
+    // Carol joins through an invite link made for her address.
+    let (token, _) = invite(&s, Some("carol@example.com"));
     let resp = s.server.post("/api/v1/invites/accept", &Auth::None, &json!({"token": token, "email": "carol@example.com", "name": "Carol", "password": "carol password"}));
     assert_eq!(resp.status, 201);
     let carol = Auth::Cookie(session_cookie(&resp).ok_or("cookie")?);
@@ -334,5 +320,115 @@ fn a_viewing_grant_stops_working_when_the_readers_access_is_gone() -> TestResult
             .status,
         404
     );
+    Ok(())
+}
+
+/// An invite link from Ada; `email` makes it an invite for that address. Returns (token, url).
+fn invite(s: &Shared, email: Option<&str>) -> (String, String) {
+    let body = match email {
+        Some(e) => json!({"email": e}),
+        None => json!({}),
+    };
+    let resp = s.server.post(
+        "/api/v1/team/invites",
+        &Auth::Cookie(s.ada_cookie.clone()),
+        &body,
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let v = resp.json();
+    assert_eq!(
+        v["email"],
+        email.map_or(Value::Null, |e| json!(e.to_lowercase()))
+    );
+    let url = v["url"].as_str().expect("url").to_string();
+    let token = url
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split('&').next())
+        .expect("token")
+        .to_string();
+    (token, url)
+}
+
+fn can_see(s: &Shared, cookie: &str) -> bool {
+    s.server
+        .get(
+            &format!("/api/v1/artifacts/{}", s.share),
+            &Auth::Cookie(cookie.to_string()),
+        )
+        .status
+        == 200
+}
+
+#[test]
+fn a_generic_invite_link_cannot_claim_what_was_shared_with_someone_else() -> TestResult {
+    let s = shared();
+    s.grant("carol@example.com");
+    let (token, _) = invite(&s, None);
+    // Mallory holds an ordinary invite link and types Carol's address.
+    let resp = s.server.post(
+        "/api/v1/invites/accept",
+        &Auth::None,
+        &json!({"token": token, "email": "carol@example.com", "name": "Carol?", "password": "mallory's password"}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let mallory = session_cookie(&resp).ok_or("session")?;
+    assert!(!can_see(&s, &mallory), "the pending grant stays Carol's");
+    let listed = s
+        .server
+        .get("/api/v1/artifacts", &Auth::Cookie(mallory))
+        .json();
+    assert_eq!(listed["artifacts"], json!([]));
+    let access = s.access();
+    assert_eq!(access["access"][0]["email"], "carol@example.com");
+    assert_eq!(access["access"][0]["status"], "pending");
+    let claimed: Option<i64> = s.server.open_db().query_row(
+        "SELECT user_id FROM access_grants WHERE email = 'carol@example.com'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(claimed, None);
+    Ok(())
+}
+
+#[test]
+fn an_invite_made_for_an_address_signs_up_only_that_address_and_claims_its_grants() -> TestResult {
+    let s = shared();
+    s.grant("dave@example.com");
+    let (token, url) = invite(&s, Some("Dave@Example.com"));
+    assert!(url.contains("&email=dave%40example.com"), "{url}");
+    let listed = s
+        .server
+        .get("/api/v1/team/invites", &Auth::Cookie(s.ada_cookie.clone()))
+        .json();
+    assert_eq!(listed["invites"][0]["email"], "dave@example.com");
+    // Someone else holding Dave's link cannot take another address with it.
+    let resp = s.server.post(
+        "/api/v1/invites/accept",
+        &Auth::None,
+        &json!({"token": token, "email": "eve@example.com", "name": "Eve", "password": "eve's password"}),
+    );
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.error_code(), "invite_email_mismatch");
+    // Dave signs up (the address may be left out: the invite knows it) and sees what was shared.
+    let resp = s.server.post(
+        "/api/v1/invites/accept",
+        &Auth::None,
+        &json!({"token": token, "name": "Dave", "password": "dave's password"}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_eq!(resp.json()["user"]["email"], "dave@example.com");
+    let dave = session_cookie(&resp).ok_or("session")?;
+    assert_eq!(s.access()["access"][0]["status"], "added");
+    assert!(can_see(&s, &dave));
+    // A generic link still needs an address.
+    let (generic, _) = invite(&s, None);
+    let resp = s.server.post(
+        "/api/v1/invites/accept",
+        &Auth::None,
+        &json!({"token": generic, "name": "Nobody", "password": "a long password"}),
+    );
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.json()["field"], "email");
     Ok(())
 }

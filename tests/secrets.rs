@@ -18,11 +18,20 @@ fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestRe
     keep("setup session", &owner_cookie);
     let c = Auth::Cookie(owner_cookie.clone());
     let wrong = "a wrong password 7f3a";
-    server.post(
+    // Each step must reach the server and do what it says: a step that failed would never have
+    // carried its secret there, and "not found" would pass without testing anything.
+    let resp = server.post(
         "/api/v1/session",
         &Auth::None,
         &json!({"email": "ada@example.com", "password": wrong}),
     );
+    assert_eq!(
+        resp.status,
+        401,
+        "the wrong password was checked: {}",
+        resp.text()
+    );
+    assert_eq!(resp.error_code(), "invalid_credentials");
     keep("wrong password", wrong);
     let second = server.sign_in("ada@example.com", OWNER_PASSWORD);
     keep("sign-in session", &second);
@@ -44,10 +53,12 @@ fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestRe
         ],
         "",
     );
+    assert!(out.status.success(), "key create");
     let cli_key = String::from_utf8(out.stdout)?.trim().to_string();
+    assert!(cli_key.starts_with("ar_live_"), "{cli_key}");
     keep("cli key", &cli_key);
     let cli_password = "cli-made password 91";
-    server.cli(
+    let out = server.cli(
         &[
             "user",
             "create",
@@ -59,9 +70,13 @@ fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestRe
         ],
         &format!("{cli_password}\n"),
     );
+    assert!(out.status.success(), "user create");
+    server.sign_in("ops@example.com", cli_password);
     keep("cli password", cli_password);
 
-    let invite = server.post("/api/v1/team/invites", &c, &json!({})).json();
+    let resp = server.post("/api/v1/team/invites", &c, &json!({}));
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let invite = resp.json();
     let invite_token = invite["url"]
         .as_str()
         .ok_or("url")?
@@ -72,15 +87,19 @@ fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestRe
     keep("invite token", &invite_token);
     let bob_password = "bob's own password";
     let resp = server.post("/api/v1/invites/accept", &Auth::None, &json!({"token": invite_token, "email": "bob@example.com", "name": "Bob", "password": bob_password}));
+    assert_eq!(resp.status, 201, "{}", resp.text());
     keep("invited password", bob_password);
     let bob_cookie = session_cookie(&resp).ok_or("bob session")?;
     keep("invited session", &bob_cookie);
     let new_password = "a brand new password";
-    server.put(
+    let resp = server.put(
         "/api/v1/account/password",
         &Auth::Cookie(bob_cookie.clone()),
         &json!({"currentPassword": bob_password, "newPassword": new_password}),
     );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["changed"], true);
+    server.sign_in("bob@example.com", new_password);
     keep("changed password", new_password);
 
     for key in [&user_key, &agent_key, &cli_key] {
@@ -98,18 +117,40 @@ fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestRe
         json!({"name": "Doc", "fileName": "index.html", "content": "<p>Monthly revenue</p>"}),
     );
     let share = created["shareToken"].as_str().ok_or("token")?.to_string();
-    server.post(&format!("/api/v1/artifacts/{share}/comments"), &Auth::Key(agent_key.clone()), &json!({
+    let resp = server.post(&format!("/api/v1/artifacts/{share}/comments"), &Auth::Key(agent_key.clone()), &json!({
         "content": "fine", "target": {"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly"}}}));
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let comments = server
+        .get(&format!("/api/v1/artifacts/{share}/comments"), &c)
+        .json();
+    assert_eq!(comments["comments"][0]["content"], "fine");
     let folder = server.view_grant(&c, &share, 1);
     let location = format!("{folder}/index.html");
     let grant = location.split('/').nth(2).ok_or("grant token")?.to_string();
     keep("viewing grant", &grant);
     assert_eq!(server.get(&location, &Auth::None).status, 200);
     // Failures that echo nothing back.
-    server.get("/api/v1/me", &Auth::Key(format!("{user_key}x")));
-    server.delete(&format!("/api/v1/keys/{agent_key_id}"), &c);
-    server.get("/api/v1/me", &Auth::Key(agent_key.clone()));
-    server.delete("/api/v1/session", &Auth::Cookie(second.clone()));
+    assert_eq!(
+        server
+            .get("/api/v1/me", &Auth::Key(format!("{user_key}x")))
+            .status,
+        401
+    );
+    assert_eq!(
+        server
+            .delete(&format!("/api/v1/keys/{agent_key_id}"), &c)
+            .status,
+        200
+    );
+    let resp = server.get("/api/v1/me", &Auth::Key(agent_key.clone()));
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "revoked_key");
+    assert_eq!(
+        server
+            .delete("/api/v1/session", &Auth::Cookie(second.clone()))
+            .status,
+        200
+    );
 
     let scan = |when: &str, server: &Server| {
         let log = server.log();

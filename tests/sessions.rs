@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::io::{Read, Write};
+
 use common::*;
 use serde_json::json;
 
@@ -141,7 +143,48 @@ fn the_session_cookie_is_http_only_strict_and_its_secret_is_stored_hashed() -> T
 }
 
 #[test]
-fn secure_cookies_when_the_base_url_is_https() -> TestResult {
+fn a_request_with_two_session_cookies_is_signed_out_and_both_are_cleared() -> TestResult {
+    let server = Server::start();
+    let ada = server.setup_owner();
+    let mallory = server.add_user("mallory@example.com", "Mallory", "mallory's password");
+    // Mallory's cookie, planted with a narrower path, comes first, as a browser would send it.
+    let both = format!("ar_session={mallory}; ar_session={ada}");
+    let resp = server.request(
+        "POST",
+        "/api/v1/keys",
+        &Auth::None,
+        Some(br#"{"name": "made while signed in as Ada"}"#),
+        &[("Cookie", &both)],
+    );
+    assert_eq!(resp.status, 401, "{}", resp.text());
+    assert_eq!(resp.error_code(), "invalid_session");
+    let cleared: Vec<String> = resp
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    for path in ["/", "/api/v1", "/api/v1/keys"] {
+        assert!(
+            cleared.iter().any(|c| c.starts_with("ar_session=;")
+                && c.contains(&format!("Path={path};"))
+                && c.contains("Max-Age=0")),
+            "{path}: {cleared:?}"
+        );
+    }
+    for cookie in [&ada, &mallory] {
+        let keys = server.get("/api/v1/keys?status=all", &Auth::Cookie(cookie.clone()));
+        assert_eq!(keys.json()["keys"], json!([]), "no key landed anywhere");
+    }
+    // Reads are refused the same way, and one cookie alone still works.
+    let resp = server.request("GET", "/api/v1/me", &Auth::None, None, &[("Cookie", &both)]);
+    assert_eq!(resp.status, 401);
+    assert_eq!(server.get("/api/v1/me", &Auth::Cookie(ada)).status, 200);
+    Ok(())
+}
+
+#[test]
+fn behind_https_the_session_cookie_is_host_prefixed_and_a_plain_one_is_ignored() -> TestResult {
     let server = Server::start_with(&["--base-url", "https://review.example.com"]);
     let token = server.setup_token.clone().ok_or("setup link")?;
     let resp = server.post(
@@ -149,10 +192,37 @@ fn secure_cookies_when_the_base_url_is_https() -> TestResult {
         &Auth::None,
         &json!({"token": token, "email": "ada@example.com", "name": "Ada", "password": OWNER_PASSWORD}),
     );
-    assert!(resp
-        .header("set-cookie")
-        .ok_or("cookie")?
-        .contains("Secure"));
+    assert_eq!(resp.status, 201);
+    let set_cookie = resp.header("set-cookie").ok_or("cookie")?;
+    assert!(set_cookie.starts_with("__Host-ar_session="), "{set_cookie}");
+    for attribute in ["; Path=/;", "; Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Domain"));
+    let value = set_cookie
+        .strip_prefix("__Host-ar_session=")
+        .and_then(|rest| rest.split(';').next())
+        .ok_or("value")?;
+    let host = format!("__Host-ar_session={value}");
+    let resp = server.request(
+        "GET",
+        "/api/v1/session",
+        &Auth::None,
+        None,
+        &[("Cookie", &host)],
+    );
+    assert_eq!(resp.status, 200);
+    // The same secret under the plain name (what a plain-http page could plant) is not a session.
+    let plain = format!("ar_session={value}");
+    let resp = server.request(
+        "GET",
+        "/api/v1/session",
+        &Auth::None,
+        None,
+        &[("Cookie", &plain)],
+    );
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "missing_session");
     Ok(())
 }
 
@@ -177,7 +247,7 @@ fn wrong_passwords_are_refused_alike_and_repeated_failures_are_slowed_down() -> 
     let server = Server::start();
     server.setup_owner();
     for (email, password) in [
-        ("ada@example.com", "wrong password"),
+        ("ada@example.com", "a wrong password 3c9e"),
         ("nobody@example.com", OWNER_PASSWORD),
     ] {
         let resp = server.post(
@@ -189,7 +259,7 @@ fn wrong_passwords_are_refused_alike_and_repeated_failures_are_slowed_down() -> 
         assert_eq!(resp.error_code(), "invalid_credentials");
         assert!(session_cookie(&resp).is_none());
     }
-    for _ in 0..3 {
+    for _ in 0..9 {
         assert_eq!(
             server
                 .post(
@@ -201,7 +271,7 @@ fn wrong_passwords_are_refused_alike_and_repeated_failures_are_slowed_down() -> 
             401
         );
     }
-    // Five failures: now even the right password waits.
+    // Ten failures for this account from this address: now even the right password waits.
     let resp = server.post(
         "/api/v1/session",
         &Auth::None,
@@ -210,7 +280,7 @@ fn wrong_passwords_are_refused_alike_and_repeated_failures_are_slowed_down() -> 
     assert_eq!(resp.status, 429);
     assert_eq!(resp.error_code(), "too_many_requests");
     let retry: u64 = resp.header("retry-after").ok_or("Retry-After")?.parse()?;
-    assert!((1..=30).contains(&retry), "{retry}");
+    assert!((1..=15 * 60).contains(&retry), "{retry}");
     assert!(session_cookie(&resp).is_none());
     // Failures are in the audit trail, without the password.
     let failed: i64 = server.open_db().query_row(
@@ -218,8 +288,14 @@ fn wrong_passwords_are_refused_alike_and_repeated_failures_are_slowed_down() -> 
         [],
         |r| r.get(0),
     )?;
-    assert_eq!(failed, 5);
-    assert!(!contains(&database_bytes(&server.db), b"wrong password"));
+    assert_eq!(
+        failed, 11,
+        "ten on Ada's account, one for the unknown account"
+    );
+    assert!(!contains(
+        &database_bytes(&server.db),
+        b"a wrong password 3c9e"
+    ));
     Ok(())
 }
 
@@ -290,6 +366,57 @@ fn cookie_authenticated_changes_from_another_site_are_refused() -> TestResult {
     );
     assert_eq!(resp.status, 403);
     Ok(())
+}
+
+#[test]
+fn duplicate_or_non_ascii_origin_headers_are_refused_not_judged_by_the_first() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let own = server.url("");
+    let body = br#"{"name": "made by a confused check"}"#;
+    let tricks: Vec<Vec<(&str, &str)>> = vec![
+        vec![("Origin", own.as_str()), ("Origin", "https://evil.example")],
+        vec![
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        vec![("Origin", "https://evil.example\u{e9}")],
+        vec![("Sec-Fetch-Site", "cross-site\u{e9}")],
+    ];
+    for headers in &tricks {
+        // Header values are bytes: send the non-ASCII ones raw, as an attacker's client would.
+        let mut raw = format!(
+            "POST /api/v1/agents HTTP/1.1\r\nHost: {}\r\nCookie: ar_session={cookie}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+            server.host(),
+            body.len()
+        )
+        .into_bytes();
+        for (name, value) in headers {
+            raw.extend_from_slice(name.as_bytes());
+            raw.extend_from_slice(b": ");
+            raw.extend_from_slice(&latin1(value));
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"\r\n");
+        raw.extend_from_slice(body);
+        let resp = server
+            .raw_request(&raw, std::time::Duration::from_secs(10))
+            .ok_or("an answer")?;
+        assert_eq!(resp.status, 403, "{headers:?}: {}", resp.text());
+        assert_eq!(
+            resp.json().ok_or("json")?["code"],
+            "cross_site_request",
+            "{headers:?}"
+        );
+    }
+    let c = Auth::Cookie(cookie);
+    assert_eq!(server.get("/api/v1/agents", &c).json()["agents"], json!([]));
+    Ok(())
+}
+
+/// A header value as the single bytes of its characters (Latin-1), so `\u{e9}` goes out as 0xE9.
+fn latin1(value: &str) -> Vec<u8> {
+    value.chars().map(|c| c as u32 as u8).collect()
 }
 
 #[test]
@@ -455,5 +582,101 @@ fn a_revoked_invite_link_no_longer_works() -> TestResult {
     assert_eq!(resp.status, 403);
     let resp = server.post("/api/v1/team/invites", &c, &json!({"role": "owner"}));
     assert_eq!(resp.status, 400);
+    Ok(())
+}
+
+/// Makes an admin through an admin invite; returns (their id, their session cookie).
+fn invite_admin(
+    server: &Server,
+    admin: &Auth,
+    email: &str,
+    name: &str,
+) -> Result<(String, String), Box<dyn std::error::Error>> {
+    let invite = server
+        .post("/api/v1/team/invites", admin, &json!({"role": "admin"}))
+        .json();
+    let token = invite["url"]
+        .as_str()
+        .ok_or("url")?
+        .split("token=")
+        .nth(1)
+        .ok_or("token")?
+        .split('&')
+        .next()
+        .ok_or("token")?
+        .to_string();
+    let resp = server.post(
+        "/api/v1/invites/accept",
+        &Auth::None,
+        &json!({"token": token, "email": email, "name": name, "password": "an admin's password"}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let id = resp.json()["user"]["id"].as_str().ok_or("id")?.to_string();
+    Ok((id, session_cookie(&resp).ok_or("cookie")?))
+}
+
+#[test]
+fn two_admins_disabling_each_other_at_once_leave_one_enabled_admin() -> TestResult {
+    let server = Server::start();
+    let ada = Auth::Cookie(server.setup_owner());
+    let (bob_id, bob) = invite_admin(&server, &ada, "bob@example.com", "Bob")?;
+    let bob = Auth::Cookie(bob);
+    // Hold the write lock from another process so both requests are checked and queued before
+    // either commits: the rule has to hold inside the write, not in the handler.
+    let other = rusqlite::Connection::open(&server.db)?;
+    other.execute_batch("BEGIN IMMEDIATE")?;
+    let statuses: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let (sent_tx, sent) = std::sync::mpsc::channel();
+        let disable = |who: &Auth, id: String| {
+            let sent_tx = sent_tx.clone();
+            let Auth::Cookie(cookie) = who.clone() else {
+                panic!("admins use their sessions")
+            };
+            let host = server.host();
+            let mut stream = server.connect();
+            scope.spawn(move || {
+                let body = br#"{"disabled": true}"#;
+                let head = format!(
+                    "PATCH /api/v1/team/members/{id} HTTP/1.1\r\nHost: {host}\r\nCookie: ar_session={cookie}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(head.as_bytes()).expect("send");
+                stream.write_all(body).expect("send");
+                sent_tx.send(()).expect("main thread waits");
+                let mut answer = Vec::new();
+                let _ = stream.read_to_end(&mut answer);
+                let resp = parse_responses(&answer).into_iter().next().expect("an answer");
+                (resp.status, resp.text())
+            })
+        };
+        let a = disable(&ada, bob_id.clone());
+        let b = disable(&bob, "1".to_string());
+        sent.recv().expect("one request sent");
+        sent.recv().expect("both requests sent");
+        // Both requests are checked (reads still work) and queue behind the lock. Health waits
+        // its 2 s deadline for the blocked writer meanwhile: time enough for both to get there.
+        server.get("/api/v1/health", &Auth::None);
+        other.execute_batch("COMMIT").expect("release the lock");
+        vec![
+            a.join().expect("ada's request"),
+            b.join().expect("bob's request"),
+        ]
+    });
+    let succeeded = statuses.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(succeeded, 1, "{statuses:?}");
+    let refused = statuses
+        .iter()
+        .find(|(s, _)| *s != 200)
+        .ok_or("one refusal")?;
+    assert!(
+        refused.0 == 409 && refused.1.contains("last_admin") || refused.0 == 401,
+        "{statuses:?}"
+    );
+    let enabled: i64 = server.open_db().query_row(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(enabled, 1);
     Ok(())
 }

@@ -283,3 +283,34 @@ fn exactly_5_mb_is_accepted_and_one_byte_more_refused_for_html_markdown_and_zip_
     );
     Ok(())
 }
+
+#[test]
+fn zip_names_that_change_meaning_or_collide_on_other_systems_are_refused() -> TestResult {
+    let (server, key) = owner();
+    // Windows drops a trailing dot or space, and reads ':' as a stream: each of these is an .exe.
+    for name in ["tool.exe.", "tool.exe ", "tool.exe::$DATA"] {
+        let zip = zip_named(&["index.html", name])?;
+        refused(&server, &key, &zip, "unsafe_path", name.trim_end());
+    }
+    // Names that are one file once Unicode-normalised (NFC) and case-folded.
+    for (a, b) in [
+        ("caf\u{e9}.html", "cafe\u{301}.html"),
+        ("\u{c4}.html", "\u{e4}.html"),
+        ("\u{212a}.html", "k.html"),
+    ] {
+        let zip = zip_named(&["index.html", a, b])?;
+        refused(&server, &key, &zip, "duplicate_path", b);
+    }
+    // A forbidden extension is judged after folding: the long s folds to s.
+    let zip = zip_named(&["index.html", "run.\u{17f}h"])?;
+    refused(&server, &key, &zip, "forbidden_file_type", "run.");
+    // Ordinary accented and dotted names still work.
+    let zip = zip_named(&["index.html", "caf\u{e9}.html", ".well-known/a b.txt"])?;
+    let resp = server.post(
+        "/api/v1/artifacts",
+        &key,
+        &json!({"name": "fine", "fileName": "site.zip", "content": b64(&zip)}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    Ok(())
+}

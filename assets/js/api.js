@@ -105,7 +105,7 @@ export const api = {
   listMembers: () => request('GET', '/team/members'),
   setMemberDisabled: (id, disabled) => request('PATCH', `/team/members/${enc(id)}`, { disabled }),
   listInvites: () => request('GET', '/team/invites'),
-  createInvite: (role) => request('POST', '/team/invites', { role }),
+  createInvite: (role, email) => request('POST', '/team/invites', email ? { role, email } : { role }),
   revokeInvite: (id) => request('DELETE', `/team/invites/${enc(id)}`),
 
   // artifacts (the home list and the review page)

@@ -5,12 +5,18 @@ import { api } from './api.js';
 import { $ } from './dom.js';
 import { handleForm, valueOf } from './forms.js';
 
-/** Reads `#token=...` from the address and removes it from the address bar and history. */
-function takeFragmentToken() {
+/**
+ * Reads `#token=...` (and an invite's `&email=...`) from the address and removes them from the
+ * address bar and history.
+ */
+function takeFragment() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-  const token = params.get('token');
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-  return token && token.trim() ? token.trim() : null;
+  const value = (name) => {
+    const v = params.get(name);
+    return v && v.trim() ? v.trim() : null;
+  };
+  return { token: value('token'), email: value('email') };
 }
 
 function showScreen(id, title) {
@@ -22,18 +28,37 @@ function showScreen(id, title) {
 }
 
 /**
- * Where to go after signing in: a path on this server from ?next= (the settings, or an artifact a
- * reader was opening), else the settings. Anything that could leave the site is ignored.
+ * Where to go after signing in: `?next=` when it names one of this app's own pages, else the
+ * artifacts home `/`. The path is judged as the browser will resolve it: anything that resolving
+ * would change (dot segments, also percent-encoded ones; backslashes; `//`) is refused outright,
+ * as are encoded slashes, backslashes, dots and percent signs, so no `next` can climb out of the
+ * review pages into `/v/...` (uploaded, sandboxed files) or off this site. Accepted: `/`,
+ * `/settings` with a section (`#agents`), `/a/{shareToken}`, `/a/{shareToken}/v/{n}` and
+ * `/a/{shareToken}/v/{n}/{path...}`.
  */
+export function safeNext(next, origin = location.origin) {
+  if (typeof next !== 'string' || !next.startsWith('/')) return null;
+  if (/[\\\u0000-\u0020\u007f]|\/\/|%(2e|2f|5c|25)/i.test(next)) return null;
+  let url;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return null;
+  }
+  if (url.origin !== origin || url.search || url.pathname + url.hash !== next) return null;
+  if (url.pathname.split('/').some((s) => s === '.' || s === '..')) return null;
+  const settings = url.pathname === '/settings' && /^(#[a-z]+)?$/.test(url.hash);
+  const home = url.pathname === '/' && !url.hash;
+  const review = /^\/a\/[A-Za-z0-9_-]+(\/v\/v?[0-9]+(\/[^#]*)?)?$/.test(url.pathname) && !url.hash;
+  return settings || home || review ? next : null;
+}
+
 function nextPage() {
-  const next = new URLSearchParams(location.search).get('next');
-  const settings = /^\/settings(#[a-z]+)?$/;
-  const artifact = /^\/a\/[A-Za-z0-9_-]+(\/v\/v?[0-9]+\/[^\\]*)?$/;
-  return next && (settings.test(next) || artifact.test(next)) ? next : '/settings';
+  return safeNext(new URLSearchParams(location.search).get('next')) ?? '/';
 }
 
 export async function showSetup() {
-  const token = takeFragmentToken();
+  const { token } = takeFragment();
   let status = { needed: true };
   try {
     status = await api.setupStatus();
@@ -98,12 +123,17 @@ export async function showLogin() {
 }
 
 export async function showInvite() {
-  const token = takeFragmentToken();
+  const { token, email } = takeFragment();
   const view = showScreen('view-invite', 'Join');
   const form = $('#invite-form', view);
   if (!token) {
     $('#invite-token-field').hidden = false;
     $('#invite-token').required = true;
+  }
+  if (email) {
+    // An invite made for one address signs up that address only.
+    form.elements.email.value = email;
+    form.elements.email.readOnly = true;
   }
   handleForm(form, async () => {
     await api.acceptInvite({

@@ -18,6 +18,7 @@ function inviteRow(invite) {
   return h(
     'tr',
     { class: invite.status === 'pending' ? null : 'is-revoked', data: { inviteId: invite.id } },
+    cell('For', invite.email ? h('span', { class: 'email', text: invite.email }) : 'anyone with the link'),
     cell('Role', invite.role === 'admin' ? 'Admin' : 'Member'),
     cell('Created', dateEl(invite.createdAt)),
     cell('Expires', dateEl(invite.expiresAt)),
@@ -26,7 +27,7 @@ function inviteRow(invite) {
       invite.status === 'pending'
         ? h('button', {
             type: 'button', class: 'button small danger-outline', text: 'Revoke',
-            attrs: { 'aria-label': `Revoke the ${invite.role} invite created ${new Date(invite.createdAt).toLocaleString()}` },
+            attrs: { 'aria-label': `Revoke the ${invite.role} invite${invite.email ? ` for ${invite.email}` : ''} created ${new Date(invite.createdAt).toLocaleString()}` },
             on: { click: () => revokeInvite(invite) },
           })
         : null),
@@ -93,12 +94,18 @@ async function loadInvites() {
 
 async function createInvite(form) {
   const role = form.elements.role.value;
-  const invite = await api.createInvite(role);
+  const email = form.elements.email.value.trim();
+  const invite = await api.createInvite(role, email);
+  form.elements.email.value = '';
+  const as = role === 'admin' ? 'as an admin' : 'as a member';
   showSecretOnce({
     title: 'Invite link',
-    label: `Send this link to the person you invite (${role === 'admin' ? 'as an admin' : 'as a member'}):`,
-    warning:
-      'This link is shown only now: it cannot be shown again. It works once, for 7 days, and whoever opens it can create an account on this server.',
+    label: invite.email
+      ? `Send this link to ${invite.email} (${as}):`
+      : `Send this link to the person you invite (${as}):`,
+    warning: invite.email
+      ? `This link is shown only now: it cannot be shown again. It works once, for 7 days, and creates the account for ${invite.email} only.`
+      : 'This link is shown only now: it cannot be shown again. It works once, for 7 days, and whoever opens it can create an account on this server.',
     secret: invite.url,
     fallbackFocus: heading,
   });

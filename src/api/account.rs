@@ -18,6 +18,7 @@ use crate::state::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::{sessions, users};
 use crate::text;
+use crate::throttle::Subject;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,9 +63,21 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
 
 pub async fn change_password(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_only(&state, &req).await?;
-    session::throttled(&state, &req)?;
     let body: ChangePassword = req.json().await?;
+    text::at_most(
+        "currentPassword",
+        &body.current_password,
+        text::PASSWORD_MAX,
+    )?;
     text::password("newPassword", &body.new_password)?;
+    let attempt = state
+        .login_throttle
+        .reserve(
+            Subject::Account(&caller.user.email),
+            req.client,
+            Instant::now(),
+        )
+        .map_err(|r| session::refused(r, "password checks for this account"))?;
     let user_id = caller.user.id;
     let stored = state
         .store
@@ -75,12 +88,13 @@ pub async fn change_password(state: AppState, mut req: Request) -> Result<Respon
         .verify(body.current_password, Some(stored))
         .await
     {
-        state.login_throttle.failed(req.client, Instant::now());
+        attempt.failed();
         return Err(ApiError::forbidden(
             "wrong_password",
             "the current password is wrong",
         ));
     }
+    attempt.succeeded();
     let hash = state
         .passwords
         .hash(body.new_password)

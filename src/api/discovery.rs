@@ -1,11 +1,15 @@
 //! The unauthenticated descriptions of the API: discovery (`GET /api/v1`), health, and the OpenAPI
-//! document in JSON and YAML. All are computed once, when the server starts.
+//! document in JSON and YAML. The documents are computed once, when the server starts; health
+//! asks the database each time.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
+use super::reply;
 use super::request::Request;
 use super::router::RouteInfo;
 use crate::error::ApiError;
@@ -39,7 +43,7 @@ impl Docs {
                     {"type": "http", "scheme": "bearer", "header": "Authorization"}
                 ],
                 "keyPrefix": KEY_PREFIX,
-                "session": {"cookie": crate::auth::SESSION_COOKIE, "signIn": "/api/v1/session"}
+                "session": {"cookie": crate::session_cookie::name(site), "signIn": "/api/v1/session"}
             },
             "links": {
                 "openapi": "/api/v1/openapi.json",
@@ -85,8 +89,34 @@ pub async fn index(state: AppState, _: Request) -> Result<Response, ApiError> {
     Ok(document(&docs(&state)?.index, "application/json"))
 }
 
+/// How long the health check waits for the database to answer.
+pub const HEALTH_DEADLINE: Duration = Duration::from_secs(2);
+
+/// 200 when the database answers a read through the pool and the writer thread commits an empty
+/// transaction, both within `HEALTH_DEADLINE`; else 503 saying which failed.
 pub async fn health(state: AppState, _: Request) -> Result<Response, ApiError> {
-    Ok(document(&docs(&state)?.health, "application/json"))
+    let health = state.store.health(HEALTH_DEADLINE).await;
+    if health.ok() {
+        return Ok(document(&docs(&state)?.health, "application/json"));
+    }
+    let check = |r: &Result<(), String>| match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.clone(),
+    };
+    let failed: Vec<&str> = [&health.database, &health.writer]
+        .into_iter()
+        .filter_map(|r| r.as_ref().err().map(String::as_str))
+        .collect();
+    Ok(reply::json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({
+            "status": "unavailable",
+            "version": VERSION,
+            "error": failed.join("; "),
+            "code": "unavailable",
+            "checks": {"database": check(&health.database), "writer": check(&health.writer)},
+        }),
+    ))
 }
 
 pub async fn openapi_json(state: AppState, _: Request) -> Result<Response, ApiError> {

@@ -10,14 +10,17 @@ use warp::reply::Response;
 use super::reply;
 use super::request::Request;
 use super::views::UserView;
-use crate::auth::{self, Via, SESSION_COOKIE};
+use crate::auth::{self, Via};
 use crate::clock::{now_ms, DAY_MS};
 use crate::error::ApiError;
 use crate::secrets::random_token;
+use crate::session_cookie;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::sessions::{self, NewSession};
 use crate::store::users::{self, User};
+use crate::text;
+use crate::throttle::{Refusal, Subject, PAIR_LIMIT, SUBJECT_LIMIT, VERIFYING_PER_ADDRESS};
 
 /// How long a session lasts.
 pub const SESSION_DAYS: i64 = 30;
@@ -45,13 +48,18 @@ struct SessionInfo {
 
 pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     auth::check_same_origin(&state, &req)?;
-    throttled(&state, &req)?;
     let body: SignIn = req.json().await?;
-    let email = body.email.trim().to_lowercase();
-    let lookup = email.clone();
+    // Bounded before anything else happens: what a stranger types is never stored, and no
+    // account has a longer email or password.
+    let email = text::sign_in_email("email", &body.email)?;
+    text::at_most("password", &body.password, text::PASSWORD_MAX)?;
+    let attempt = state
+        .login_throttle
+        .reserve(Subject::Account(&email), req.client, Instant::now())
+        .map_err(|r| refused(r, "sign-in attempts for this account"))?;
     let found = state
         .store
-        .read(move |conn| users::credentials(conn, &lookup))
+        .read(move |conn| users::credentials(conn, &email))
         .await?;
     let (user, stored) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
@@ -59,25 +67,26 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
     };
     let matched = state.passwords.verify(body.password, stored).await;
     let user = match (user, matched) {
-        (Some(user), true) => user,
+        (Some(user), true) => {
+            attempt.succeeded();
+            user
+        }
         (user, _) => {
-            state.login_throttle.failed(req.client, Instant::now());
-            let ctx = AuditCtx {
-                user_id: user.as_ref().map(|u| u.id),
-                ip: Some(req.ip()),
-                ..AuditCtx::default()
-            };
-            state
-                .store
-                .write_content(move |conn| {
-                    audit::record(
-                        conn,
-                        &ctx,
-                        &AuditEvent::SessionFailed { email: &email },
-                        now_ms(),
-                    )
-                })
-                .await?;
+            attempt.failed();
+            match user {
+                Some(user) => {
+                    state
+                        .failed_sign_ins
+                        .wrong_password(&state.store, user.id, req.client)
+                        .await?
+                }
+                None => {
+                    state
+                        .failed_sign_ins
+                        .unknown_account(&state.store, req.client)
+                        .await?
+                }
+            }
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
                 "the email or password is wrong",
@@ -90,7 +99,6 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
             "this account is disabled; ask an admin of this server",
         ));
     }
-    state.login_throttle.succeeded(req.client);
     start(&state, &req, user, reply::ok).await
 }
 
@@ -128,22 +136,30 @@ pub async fn sign_out(state: AppState, req: Request) -> Result<Response, ApiErro
         .await?;
     Ok(reply::with_cookie(
         reply::ok(&json!({ "signedOut": true })),
-        &clear_cookie(&state),
+        &session_cookie::clear(&state.site),
     ))
 }
 
-/// Refuses with 429 while this client address must wait after failed sign-ins.
-pub fn throttled(state: &AppState, req: &Request) -> Result<(), ApiError> {
-    state
-        .login_throttle
-        .check(req.client, Instant::now())
-        .map_err(|wait| {
-            let secs = wait.as_secs().max(1);
-            ApiError::TooManyRequests {
-                message: format!("too many failed sign-in attempts from this address; try again in {secs} seconds"),
-                retry_after_secs: secs,
-            }
-        })
+/// The 429 for an attempt the throttle refused; `what` names what was tried ("sign-in attempts
+/// for this account").
+pub fn refused(refusal: Refusal, what: &str) -> ApiError {
+    let secs = refusal.wait().as_secs().max(1);
+    let message = match refusal {
+        Refusal::FromThisAddress { .. } => {
+            format!("too many failed {what} from this address (the limit is {PAIR_LIMIT} in 15 minutes); try again in {secs} seconds")
+        }
+        Refusal::ForThisSubject { .. } => {
+            format!("too many failed {what} (the limit is {SUBJECT_LIMIT} in 15 minutes from all addresses); try again in {secs} seconds")
+        }
+        Refusal::Busy => format!(
+            "{VERIFYING_PER_ADDRESS} password checks from this address are already running; try again in a second"
+        ),
+        Refusal::Full => "too many failed sign-ins on this server right now; try again in a second".to_string(),
+    };
+    ApiError::TooManyRequests {
+        message,
+        retry_after_secs: secs,
+    }
 }
 
 /// Creates a session for `user`, records `session.created`, and answers with `respond(view)` plus
@@ -195,26 +211,6 @@ pub async fn start(
         },
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        token.expose(),
-        SESSION_DAYS * DAY_MS / 1000,
-        if state.site.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
+    let cookie = session_cookie::set(&state.site, token.expose(), SESSION_DAYS * DAY_MS / 1000);
     Ok(reply::with_cookie(respond(&view), &cookie))
-}
-
-fn clear_cookie(state: &AppState) -> String {
-    format!(
-        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
-        if state.site.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    )
 }

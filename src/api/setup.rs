@@ -16,6 +16,7 @@ use crate::state::AppState;
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;
 use crate::text;
+use crate::throttle::Subject;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,8 +36,8 @@ pub async fn status(state: AppState, _: Request) -> Result<Response, ApiError> {
 
 pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     auth::check_same_origin(&state, &req)?;
-    session::throttled(&state, &req)?;
     let body: CreateOwner = req.json().await?;
+    text::at_most("token", &body.token, text::TOKEN_MAX)?;
     let closed = || {
         ApiError::forbidden(
             "setup_closed",
@@ -46,13 +47,18 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
     if !state.setup.is_open() || state.store.read(users::count).await? > 0 {
         return Err(closed());
     }
+    let attempt = state
+        .login_throttle
+        .reserve(Subject::SetupToken, req.client, Instant::now())
+        .map_err(|r| session::refused(r, "setup attempts"))?;
     if !state.setup.accepts(body.token.trim()) {
-        state.login_throttle.failed(req.client, Instant::now());
+        attempt.failed();
         return Err(ApiError::forbidden(
             "invalid_setup_token",
             "the setup token is wrong; open the setup link printed in the server's log",
         ));
     }
+    attempt.succeeded();
     let email = text::email("email", &body.email)?;
     let name = text::label("name", &body.name, text::NAME_MAX)?;
     text::password("password", &body.password)?;
@@ -79,6 +85,8 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
                     name: &name,
                     password_hash: &password_hash,
                     role: "admin",
+                    // The holder of the setup token runs this server.
+                    owns_email: true,
                 },
                 Some(ip),
                 "setup",

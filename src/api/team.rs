@@ -17,10 +17,11 @@ use crate::error::{not_found_as, ApiError};
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::invites::{self, Invite};
+use crate::store::invites::{self, Invite, NewInvite};
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;
 use crate::text;
+use crate::throttle::Subject;
 
 /// How long an invite link works.
 pub const INVITE_DAYS: i64 = 7;
@@ -36,13 +37,18 @@ struct UpdateMember {
 struct CreateInvite {
     #[serde(default)]
     role: Option<String>,
+    /// Who the invite is for; without it, a generic link that never claims pending grants.
+    #[serde(default)]
+    email: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AcceptInvite {
     token: String,
-    email: String,
+    /// Required for a generic link; for an invite made for an address, that address (or absent).
+    #[serde(default)]
+    email: Option<String>,
     name: String,
     password: String,
 }
@@ -58,6 +64,7 @@ struct InviteView {
     used_at: Option<i64>,
     used_by: Option<String>,
     revoked_at: Option<i64>,
+    email: Option<String>,
     status: &'static str,
 }
 
@@ -72,6 +79,7 @@ impl InviteView {
             used_at: i.used_at,
             used_by: ids::wire_opt(i.used_by),
             revoked_at: i.revoked_at,
+            email: i.email.clone(),
             status: i.status(now),
         }
     }
@@ -121,7 +129,10 @@ pub async fn update_member(state: AppState, mut req: Request) -> Result<Response
             Ok(user)
         })
         .await
-        .map_err(not_found_as("member"))?;
+        .map_err(|e| match e {
+            StoreError::Refused { code, message } => ApiError::conflict(code, message),
+            other => not_found_as("member")(other),
+        })?;
     Ok(reply::ok(&UserView::from(&user)))
 }
 
@@ -150,21 +161,31 @@ pub async fn create_invite(state: AppState, mut req: Request) -> Result<Response
             ))
         }
     };
+    let email = body
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| text::email("email", e))
+        .transpose()?;
     let token = random_token(32)?;
     let hash = token.digest();
     let ctx = caller.audit();
     let created_by = caller.user.id;
+    let for_email = email.clone();
     let invite = state
         .store
         .write(move |conn| {
             let now = now_ms();
             let invite = invites::insert(
                 conn,
-                &hash,
-                role,
-                created_by,
+                &NewInvite {
+                    hash: &hash,
+                    role,
+                    email: for_email.as_deref(),
+                    created_by,
+                    expires_at: now + INVITE_DAYS * DAY_MS,
+                },
                 now,
-                now + INVITE_DAYS * DAY_MS,
             )?;
             audit::record(
                 conn,
@@ -172,6 +193,7 @@ pub async fn create_invite(state: AppState, mut req: Request) -> Result<Response
                 &AuditEvent::InviteCreated {
                     invite_id: invite.id,
                     role,
+                    email: for_email.as_deref(),
                 },
                 now,
             )?;
@@ -180,12 +202,13 @@ pub async fn create_invite(state: AppState, mut req: Request) -> Result<Response
         .await?;
     let mut view = serde_json::to_value(InviteView::new(&invite, now_ms()))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    // The link is shown once, here; the server keeps only its digest.
-    view["url"] = json!(format!(
-        "{}/invite#token={}",
-        state.site.base_url,
-        token.expose()
-    ));
+    // The link is shown once, here; the server keeps only its digest. The address rides along
+    // in the fragment so the sign-up form can show it.
+    let mut fragment = vec![("token", token.expose().to_string())];
+    fragment.extend(email.map(|e| ("email", e)));
+    let fragment =
+        serde_urlencoded::to_string(&fragment).map_err(|e| ApiError::Internal(e.to_string()))?;
+    view["url"] = json!(format!("{}/invite#{fragment}", state.site.base_url));
     Ok(reply::created(&view))
 }
 
@@ -215,11 +238,19 @@ pub async fn revoke_invite(state: AppState, req: Request) -> Result<Response, Ap
 
 pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     auth::check_same_origin(&state, &req)?;
-    session::throttled(&state, &req)?;
     let body: AcceptInvite = req.json().await?;
-    let email = text::email("email", &body.email)?;
+    text::at_most("token", &body.token, text::TOKEN_MAX)?;
+    let typed_email = body
+        .email
+        .as_deref()
+        .map(|e| text::email("email", e))
+        .transpose()?;
     let name = text::label("name", &body.name, text::NAME_MAX)?;
     text::password("password", &body.password)?;
+    let attempt = state
+        .login_throttle
+        .reserve(Subject::InviteToken, req.client, Instant::now())
+        .map_err(|r| session::refused(r, "invite attempts"))?;
     let hash = sha256(body.token.trim().as_bytes());
     let now = now_ms();
     let invite = state
@@ -227,14 +258,31 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
         .read(move |conn| invites::by_hash(conn, &hash))
         .await?;
     let invite = match invite {
-        Some(i) if i.status(now) == "pending" => i,
+        Some(i) if i.status(now) == "pending" => {
+            attempt.succeeded();
+            i
+        }
         _ => {
-            state.login_throttle.failed(req.client, Instant::now());
+            attempt.failed();
             return Err(ApiError::forbidden(
                 "invalid_invite",
                 "this invite link is not valid: it may have been used, revoked, or expired (links last 7 days); ask an admin for a new one",
             ));
         }
+    };
+    // An invite made for an address creates that address's account and no other; a generic link
+    // takes the address typed, which proves nothing about who owns it.
+    let email = match (&invite.email, typed_email) {
+        (Some(bound), Some(typed)) if *bound != typed => {
+            return Err(ApiError::invalid(
+                "email",
+                "invite_email_mismatch",
+                "this invite was made for another email address; ask the admin who sent it for one made for yours",
+            ))
+        }
+        (Some(bound), _) => bound.clone(),
+        (None, Some(typed)) => typed,
+        (None, None) => return Err(crate::text::TextError::Empty { field: "email" }.into()),
     };
     let password_hash = state
         .passwords
@@ -261,6 +309,7 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
                     name: &name,
                     password_hash: &password_hash,
                     role: &current.role,
+                    owns_email: current.email.as_deref() == Some(email.as_str()),
                 },
                 Some(ip),
                 "invite",

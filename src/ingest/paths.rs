@@ -1,8 +1,17 @@
 //! Paths inside an archive: normalising an entry name into a safe relative path (or saying why it
 //! is unsafe), recognising macOS junk, forbidden and HTML/Markdown extensions, and finding paths
 //! that collide.
+//!
+//! Names are judged as the systems a reviewer may unpack them on would read them: Windows drops a
+//! trailing dot or space (`tool.exe.` is `tool.exe`) and reads `:` as a stream or drive
+//! (`tool.exe::$DATA`), so those are refused; macOS and Windows treat names that differ only in
+//! Unicode normalisation (`café` as NFC or NFD) or in case, by full Unicode case folding (`Ä`/`ä`,
+//! the Kelvin sign `K` and `k`), as one file, so duplicates and forbidden extensions are found on
+//! that folded form (`same_name_key`).
 
 use std::collections::{HashMap, HashSet};
+
+use unicode_normalization::UnicodeNormalization;
 
 /// Longest accepted path inside an archive, in bytes.
 pub const MAX_PATH_BYTES: usize = 1024;
@@ -21,8 +30,8 @@ const MARKDOWN_EXTENSIONS: &[&str] = &["md", "markdown"];
 
 /// Turns a raw ZIP entry name into a normalised relative path: `\` becomes `/`, empty and `.`
 /// segments are dropped. Refuses (with the reason) names that are not UTF-8, contain control
-/// characters, are absolute, start with a drive letter, contain a `..` segment, are empty, or
-/// are too long. The result never starts with `/`, never contains `\`, `..`, `.` or empty
+/// characters, are absolute, start with a drive letter, contain a `..` segment or a `:`, have a
+/// file or folder name ending in a dot or a space, are empty, or are too long. The result never starts with `/`, never contains `\`, `..`, `.` or empty
 /// segments, and normalising it again returns it unchanged.
 pub fn normalise(raw: &[u8]) -> Result<String, &'static str> {
     let name = std::str::from_utf8(raw).map_err(|_| "name is not valid UTF-8")?;
@@ -45,6 +54,12 @@ pub fn normalise(raw: &[u8]) -> Result<String, &'static str> {
         }
         if segment.len() > MAX_SEGMENT_BYTES {
             return Err("a file or folder name is longer than 255 bytes");
+        }
+        if segment.contains(':') {
+            return Err("contains ':' (a drive or a stream on Windows)");
+        }
+        if segment.ends_with('.') || segment.ends_with(' ') {
+            return Err("a file or folder name ends with a dot or a space (Windows drops it)");
         }
         kept.push(segment);
     }
@@ -88,8 +103,20 @@ fn has_extension_in(path: &str, set: &[&str]) -> bool {
     extension(path).is_some_and(|ext| set.iter().any(|e| e.eq_ignore_ascii_case(ext)))
 }
 
+/// Whether the file's extension is refused, judged on its folded name (`tool.EXE`, and `run.ſh`
+/// whose long s folds to `s`).
 pub fn is_forbidden(path: &str) -> bool {
-    has_extension_in(path, FORBIDDEN_EXTENSIONS)
+    has_extension_in(&same_name_key(path), FORBIDDEN_EXTENSIONS)
+}
+
+/// The form under which two names are one file on macOS or Windows: Unicode NFC, full case
+/// folding, NFC again (folding can leave a sequence that composes).
+pub fn same_name_key(path: &str) -> String {
+    let composed: String = path.nfc().collect();
+    unicase::UniCase::new(composed)
+        .to_folded_case()
+        .nfc()
+        .collect()
 }
 
 pub fn is_html(path: &str) -> bool {
@@ -100,14 +127,14 @@ pub fn is_markdown(path: &str) -> bool {
     has_extension_in(path, MARKDOWN_EXTENSIONS)
 }
 
-/// Describes every collision among `paths`: the same path twice, two paths equal ignoring ASCII
-/// case (one file on macOS and Windows), and a path that is both a file and a folder.
+/// Describes every collision among `paths`: the same path twice, two paths that are one file on
+/// macOS or Windows (equal under `same_name_key`), and a path that is both a file and a folder.
 pub fn collisions(paths: &[String]) -> Vec<String> {
     let mut found = Vec::new();
     let mut seen: HashMap<String, &str> = HashMap::new();
     let mut folders: HashSet<String> = HashSet::new();
     for path in paths {
-        let lower = path.to_ascii_lowercase();
+        let lower = same_name_key(path);
         for (i, _) in lower.match_indices('/') {
             folders.insert(lower[..i].to_string());
         }
@@ -120,7 +147,7 @@ pub fn collisions(paths: &[String]) -> Vec<String> {
         }
     }
     for path in paths {
-        if folders.contains(&path.to_ascii_lowercase()) {
+        if folders.contains(&same_name_key(path)) {
             found.push(format!("{path} (both a file and a folder)"));
         }
     }
@@ -164,6 +191,47 @@ mod tests {
             assert!(normalise(bad.as_bytes()).is_err(), "{bad:?} was accepted");
         }
         assert!(normalise(b"caf\xe9.html").is_err());
+    }
+
+    #[test]
+    fn names_that_windows_reads_differently_are_refused() {
+        for bad in [
+            "tool.exe.",
+            "tool.exe ",
+            "tool.exe::$DATA",
+            "site/a:b.html",
+            "dir./index.html",
+            "dir /index.html",
+            "...",
+        ] {
+            assert!(normalise(bad.as_bytes()).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(ok(".well-known/x.html"), ".well-known/x.html");
+        assert_eq!(ok("a b/c d.html"), "a b/c d.html");
+    }
+
+    #[test]
+    fn names_equal_after_normalisation_and_case_folding_collide() {
+        let nfc = "caf\u{e9}.html".to_string();
+        let nfd = "cafe\u{301}.html".to_string();
+        for (a, b) in [
+            (nfc.as_str(), nfd.as_str()),
+            ("\u{c4}.html", "\u{e4}.html"),
+            ("\u{212a}.html", "k.html"),
+            ("stra\u{df}e.md", "STRASSE.md"),
+            ("docs/\u{c4}/x.md", "docs/a\u{308}/X.md"),
+        ] {
+            let paths = vec![a.to_string(), b.to_string()];
+            assert_eq!(collisions(&paths), vec![format!("{a} and {b}")]);
+        }
+        assert!(collisions(&["r\u{e9}sum\u{e9}.html".into(), "resume.html".into()]).is_empty());
+    }
+
+    #[test]
+    fn forbidden_extensions_are_judged_after_folding() {
+        assert!(is_forbidden("run.\u{17f}h"), "long s folds to s");
+        assert!(is_forbidden("bin/TOOL.EXE"));
+        assert!(!is_forbidden("notes.txt"));
     }
 
     #[test]

@@ -92,12 +92,25 @@ pub enum AuditEvent<'a> {
     SessionEnded {
         session_id: i64,
     },
+    /// A wrong password for an existing account (never the text that was typed).
     SessionFailed {
-        email: &'a str,
+        user_id: i64,
+    },
+    /// Failed sign-ins for accounts that do not exist, coalesced: how many, from which addresses
+    /// (at most `failed_sign_ins::ADDRESSES_KEPT`; `more_addresses` says whether there were others), between
+    /// when. What was typed as the account name is never kept.
+    SessionFailedUnknown {
+        attempts: u64,
+        addresses: &'a [String],
+        more_addresses: bool,
+        first_at: i64,
+        last_at: i64,
     },
     InviteCreated {
         invite_id: i64,
         role: &'a str,
+        /// Who it is for; `None` for a generic link.
+        email: Option<&'a str>,
     },
     InviteRevoked {
         invite_id: i64,
@@ -242,7 +255,7 @@ impl AuditEvent<'_> {
             PasswordChanged { .. } => "account.password_changed",
             SessionCreated { .. } => "session.created",
             SessionEnded { .. } => "session.ended",
-            SessionFailed { .. } => "session.failed",
+            SessionFailed { .. } | SessionFailedUnknown { .. } => "session.failed",
             InviteCreated { .. } => "invite.created",
             InviteRevoked { .. } => "invite.revoked",
             AgentCreated { .. } => "agent.created",
@@ -270,10 +283,10 @@ impl AuditEvent<'_> {
         }
     }
 
-    /// The kind and id of the object the event is about.
-    fn object(&self) -> (&'static str, String) {
+    /// The kind and id of the object the event is about, if it is about one.
+    fn object(&self) -> Option<(&'static str, String)> {
         use AuditEvent::*;
-        match self {
+        Some(match self {
             UserCreated { user_id, .. }
             | UserDisabled { user_id, .. }
             | UserEnabled { user_id, .. }
@@ -282,7 +295,8 @@ impl AuditEvent<'_> {
             SessionCreated { session_id } | SessionEnded { session_id } => {
                 ("session", session_id.to_string())
             }
-            SessionFailed { email } => ("user", email.to_string()),
+            SessionFailed { user_id } => ("user", user_id.to_string()),
+            SessionFailedUnknown { .. } => return None,
             InviteCreated { invite_id, .. } | InviteRevoked { invite_id } => {
                 ("invite", invite_id.to_string())
             }
@@ -310,7 +324,7 @@ impl AuditEvent<'_> {
             AccessGranted { grant_id, .. } | AccessRevoked { grant_id, .. } => {
                 ("access", grant_id.to_string())
             }
-        }
+        })
     }
 
     /// The artifact the event belongs to, if any.
@@ -362,10 +376,25 @@ impl AuditEvent<'_> {
             } => {
                 json!({ "otherSessionsEnded": other_sessions_ended })
             }
-            SessionFailed { email } => {
-                json!({ "email": email, "reason": "wrong email or password" })
-            }
-            InviteCreated { role, .. } => json!({ "role": role }),
+            SessionFailed { .. } => json!({ "reason": "wrong password" }),
+            SessionFailedUnknown {
+                attempts,
+                addresses,
+                more_addresses,
+                first_at,
+                last_at,
+            } => json!({
+                "reason": "no such account",
+                "attempts": attempts,
+                "addresses": addresses,
+                "moreAddresses": more_addresses,
+                "firstAt": first_at,
+                "lastAt": last_at,
+            }),
+            InviteCreated { role, email, .. } => match email {
+                Some(email) => json!({ "role": role, "email": email }),
+                None => json!({ "role": role }),
+            },
             AgentCreated {
                 name, role, via, ..
             } => match via {
@@ -496,7 +525,7 @@ pub fn record(
     event: &AuditEvent<'_>,
     now: i64,
 ) -> StoreResult<()> {
-    let (object_type, object_id) = event.object();
+    let (object_type, object_id) = event.object().unzip();
     let detail = event.detail().map(|d| d.to_string());
     conn.prepare_cached(
         "INSERT INTO audit_events

@@ -1,4 +1,5 @@
-//! Invite links for teammates: one-time, expiring after 7 days, stored as a SHA-256 of the token.
+//! Invite links for teammates: one-time, expiring after 7 days, stored as a SHA-256 of the token;
+//! each is for one email address, or a generic link (which never claims pending access grants).
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -14,6 +15,8 @@ pub struct Invite {
     pub used_at: Option<i64>,
     pub used_by: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Who it is for; `None`: a generic link.
+    pub email: Option<String>,
 }
 
 impl Invite {
@@ -27,6 +30,7 @@ impl Invite {
             used_at: r.get(5)?,
             used_by: r.get(6)?,
             revoked_at: r.get(7)?,
+            email: r.get(8)?,
         })
     }
 
@@ -44,26 +48,36 @@ impl Invite {
     }
 }
 
-pub fn insert(
-    conn: &Connection,
-    hash: &[u8; 32],
-    role: &str,
-    created_by: i64,
-    now: i64,
-    expires_at: i64,
-) -> StoreResult<Invite> {
+/// What it takes to make an invite.
+pub struct NewInvite<'a> {
+    pub hash: &'a [u8; 32],
+    pub role: &'a str,
+    /// Who it is for (normalised), or `None` for a generic link.
+    pub email: Option<&'a str>,
+    pub created_by: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert(conn: &Connection, new: &NewInvite<'_>, now: i64) -> StoreResult<Invite> {
     conn.prepare_cached(
-        "INSERT INTO invites (token_hash, role, created_by, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO invites (token_hash, role, created_by, created_at, expires_at, email)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![&hash[..], role, created_by, now, expires_at])?;
+    .execute(params![
+        &new.hash[..],
+        new.role,
+        new.created_by,
+        now,
+        new.expires_at,
+        new.email
+    ])?;
     get(conn, conn.last_insert_rowid())
 }
 
 pub fn get(conn: &Connection, id: i64) -> StoreResult<Invite> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at
+            "SELECT id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at, email
              FROM invites WHERE id = ?1",
         )?
         .query_row([id], Invite::from_row)?)
@@ -72,7 +86,7 @@ pub fn get(conn: &Connection, id: i64) -> StoreResult<Invite> {
 /// Newest first.
 pub fn list(conn: &Connection) -> StoreResult<Vec<Invite>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at
+        "SELECT id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at, email
          FROM invites ORDER BY id DESC",
     )?;
     let rows = stmt.query_map([], Invite::from_row)?;
@@ -82,7 +96,7 @@ pub fn list(conn: &Connection) -> StoreResult<Vec<Invite>> {
 pub fn by_hash(conn: &Connection, hash: &[u8; 32]) -> StoreResult<Option<Invite>> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at
+            "SELECT id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at, email
              FROM invites WHERE token_hash = ?1",
         )?
         .query_row([&hash[..]], Invite::from_row)

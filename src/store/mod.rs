@@ -44,6 +44,19 @@ const READERS: u32 = 8;
 /// How long a handler waits for the writer to account for a commit before reading the database.
 const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
 
+/// What `Store::health` found: each check passed, or what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub database: Result<(), String>,
+    pub writer: Result<(), String>,
+}
+
+impl Health {
+    pub fn ok(&self) -> bool {
+        self.database.is_ok() && self.writer.is_ok()
+    }
+}
+
 /// A cheap, cloneable handle to one database file.
 #[derive(Clone)]
 pub struct Store {
@@ -58,6 +71,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Store> {
+        create_private(path)?;
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
@@ -174,6 +188,30 @@ impl Store {
         self.watch.epoch()
     }
 
+    /// Whether the database answers: a read through the pool and an (empty) write transaction on
+    /// the writer thread, each within `deadline`. The write queues behind every write already
+    /// waiting, so a writer that is stuck or far behind shows here. Nothing is written.
+    pub async fn health(&self, deadline: std::time::Duration) -> Health {
+        let within =
+            |what: &'static str, outcome: Result<StoreResult<()>, tokio::time::error::Elapsed>| {
+                match outcome {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("{what} failed: {e}")),
+                    Err(_) => Err(format!(
+                        "{what} did not answer within {} ms",
+                        deadline.as_millis()
+                    )),
+                }
+            };
+        let read = tokio::time::timeout(deadline, self.read(schema::check_version));
+        let write = tokio::time::timeout(deadline, self.write_content(|_| Ok(())));
+        let (read, write) = tokio::join!(read, write);
+        Health {
+            database: within("reading the database", read),
+            writer: within("the database writer", write),
+        }
+    }
+
     /// Blocking form of `read`, for the CLI.
     pub fn read_blocking<T, F>(&self, f: F) -> StoreResult<T>
     where
@@ -203,10 +241,29 @@ impl Store {
     /// Writes a consistent copy of the live database to `dest` (SQLite online backup).
     pub fn backup_to(&self, dest: &Path) -> StoreResult<()> {
         let src = self.readers.get()?;
+        create_private(dest)?;
         let mut out = Connection::open(dest)?;
         let backup = rusqlite::backup::Backup::new(&src, &mut out)?;
         backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
         Ok(())
+    }
+}
+
+/// Creates `path` as an empty file only its owner can read and write (0600), unless it exists.
+/// SQLite gives the `-wal`, `-shm` and journal files it makes next to a database the database's own
+/// permissions, so they are private too. An existing file keeps the permissions it has.
+fn create_private(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Task(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
     }
 }
 

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::error::{StoreError, StoreResult};
 
 /// The schema version this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
@@ -57,6 +57,12 @@ const TO_2: &str = "
     ) WITHOUT ROWID;
 ";
 
+/// Version 3: an invite can be for one email address; only such an invite lets the new account
+/// claim the access grants waiting for that address. Existing invites stay generic links.
+const TO_3: &str = "
+    ALTER TABLE invites ADD COLUMN email TEXT;
+";
+
 /// Settings for every connection: WAL (set once per file, harmless to repeat), foreign keys, a busy
 /// timeout so a concurrent writer (the CLI while the server runs) waits instead of failing.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -69,6 +75,21 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(())
+}
+
+/// Reads the schema version from the file and checks it is the one this binary writes (a cheap
+/// read that reaches the database, for the health check).
+pub fn check_version(conn: &Connection) -> StoreResult<()> {
+    let found: i64 = conn
+        .prepare_cached("PRAGMA user_version")?
+        .query_row([], |r| r.get(0))?;
+    if found == SCHEMA_VERSION {
+        Ok(())
+    } else {
+        Err(StoreError::Task(format!(
+            "the database is at schema version {found}, not {SCHEMA_VERSION}"
+        )))
+    }
 }
 
 /// Brings the file to `SCHEMA_VERSION`, or refuses a file written by a newer binary.
@@ -89,6 +110,10 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.execute_batch(TO_2)?;
         log::info!("upgraded the database schema from version {found} to 2");
     }
+    if (1..3).contains(&found) {
+        tx.execute_batch(TO_3)?;
+        log::info!("upgraded the database schema from version {found} to 3");
+    }
     // Later versions add `if (1..N).contains(&found) { ... }` steps here, oldest first.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -101,16 +126,68 @@ mod tests {
 
     /// The schema as version 1 shipped it.
     const SCHEMA_V1: &str = include_str!("../../tests/fixtures/schema-v1.sql");
+    /// The schema as version 2 shipped it.
+    const SCHEMA_V2: &str = include_str!("../../tests/fixtures/schema-v2.sql");
+
+    /// A database made with an older `schema` holding `rows` (which set its `user_version`), then
+    /// brought up to date by `migrate`.
+    fn upgraded(schema: &str, rows: &str) -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(schema).expect("old schema");
+            conn.execute_batch(rows).expect("old rows");
+        }
+        let mut conn = Connection::open(&path).expect("reopen");
+        migrate(&mut conn).expect("upgrade");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        (dir, conn)
+    }
+
+    #[test]
+    fn a_version_2_database_is_upgraded_with_its_invites_kept_as_generic_links() {
+        let (_dir, conn) = upgraded(
+            SCHEMA_V2,
+            "PRAGMA user_version = 2;
+             INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
+             INSERT INTO invites (token_hash, role, created_by, created_at, expires_at)
+                 VALUES (zeroblob(32), 'member', 1, 10, 20);",
+        );
+        let email: Option<String> = conn
+            .query_row("SELECT email FROM invites WHERE id = 1", [], |r| r.get(0))
+            .expect("the invite survives");
+        assert_eq!(email, None, "an old invite is a generic link");
+        conn.execute(
+            "INSERT INTO invites (token_hash, role, created_by, created_at, expires_at, email)
+             VALUES (randomblob(32), 'member', 1, 30, 40, 'carol@example.com')",
+            [],
+        )
+        .expect("new invites name their email");
+        check_version(&conn).expect("the health check's read agrees");
+        // A fresh database and an upgraded one have the same invites table.
+        let fresh = Connection::open_in_memory().expect("memory");
+        fresh.execute_batch(SCHEMA_SQL).expect("fresh schema");
+        let columns = |c: &Connection| -> Vec<String> {
+            c.prepare("SELECT name FROM pragma_table_info('invites') ORDER BY cid")
+                .expect("columns")
+                .query_map([], |r| r.get(0))
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        assert_eq!(columns(&conn), columns(&fresh));
+    }
 
     #[test]
     fn a_version_1_database_is_upgraded_with_its_events_linked_to_their_artifacts() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("v1.db");
-        {
-            let conn = Connection::open(&path).expect("open");
-            conn.execute_batch(SCHEMA_V1).expect("v1 schema");
-            conn.execute_batch(
-                "PRAGMA user_version = 1;
+        let (_dir, conn) = upgraded(
+            SCHEMA_V1,
+            "PRAGMA user_version = 1;
                  INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
                      VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
                  INSERT INTO artifacts (share_token, owner_id, name, created_at, updated_at)
@@ -127,15 +204,7 @@ mod tests {
                             (30, 1, 'comment.created', 'comment', '1'),
                             (40, 1, 'reply.created', 'reply', '1'),
                             (50, 1, 'key.created', 'key', '7');",
-            )
-            .expect("v1 rows");
-        }
-        let mut conn = Connection::open(&path).expect("reopen");
-        migrate(&mut conn).expect("upgrade");
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .expect("version");
-        assert_eq!(version, SCHEMA_VERSION);
+        );
         let linked: Vec<(String, Option<i64>)> = conn
             .prepare("SELECT action, artifact_id FROM audit_events ORDER BY id")
             .expect("query")

@@ -51,6 +51,10 @@ pub struct NewUser<'a> {
     pub name: &'a str,
     pub password_hash: &'a str,
     pub role: &'a str,
+    /// Whether the email is known to be this person's (the operator made the account, or an
+    /// invite made for that address was used): only then are access grants waiting for the
+    /// address claimed. Anyone can type any address into a generic invite link.
+    pub owns_email: bool,
 }
 
 /// Number of accounts (0 means first-run setup is still open).
@@ -60,8 +64,8 @@ pub fn count(conn: &Connection) -> StoreResult<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// Creates an account, applying any pending access grants for its email; `Conflict` when the
-/// email is taken.
+/// Creates an account, applying the pending access grants for its email when it provably owns it
+/// (`NewUser::owns_email`); `Conflict` when the email is taken.
 pub fn insert(conn: &Connection, new: &NewUser<'_>, now: i64) -> StoreResult<User> {
     let exists: Option<i64> = conn
         .prepare_cached("SELECT id FROM users WHERE email = ?1")?
@@ -86,7 +90,9 @@ pub fn insert(conn: &Connection, new: &NewUser<'_>, now: i64) -> StoreResult<Use
     ])?;
     let id = conn.last_insert_rowid();
     // Artifacts shared with this email before the account existed are theirs to review now.
-    super::access::claim_pending(conn, id, new.email)?;
+    if new.owns_email {
+        super::access::claim_pending(conn, id, new.email)?;
+    }
     by_id(conn, id)
 }
 
@@ -192,7 +198,8 @@ pub fn set_password(conn: &Connection, id: i64, password_hash: &str, now: i64) -
 }
 
 /// Disables (or re-enables) an account. Disabling also ends its sessions; its keys stop working
-/// because authentication checks the account.
+/// because authentication checks the account. Refused (`last_admin`) when no enabled admin would
+/// be left.
 pub fn set_disabled(conn: &Connection, id: i64, disabled: bool, now: i64) -> StoreResult<User> {
     let n = if disabled {
         conn.prepare_cached(
@@ -207,6 +214,14 @@ pub fn set_disabled(conn: &Connection, id: i64, disabled: bool, now: i64) -> Sto
         return Err(StoreError::NotFound);
     }
     if disabled {
+        // Checked here, inside the write transaction, so two admins disabling each other at the
+        // same moment cannot both succeed.
+        if active_admins(conn)? == 0 {
+            return Err(StoreError::Refused {
+                code: "last_admin",
+                message: "this would leave no enabled admin on this server".into(),
+            });
+        }
         super::sessions::end_all_for_user(conn, id, now)?;
     }
     by_id(conn, id)

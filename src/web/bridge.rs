@@ -156,7 +156,9 @@ mod tests {
         let script = SCRIPT;
         assert!(script.starts_with("(() => {\n'use strict';\n"));
         assert!(script.contains("function search("));
-        assert!(!script.contains("export default"));
+        assert!(!script
+            .lines()
+            .any(|l| l.trim_start().starts_with("export ")));
         assert!(script.trim_end().ends_with("})();"));
         assert_eq!(version().len(), 16);
         assert!(TAG.0.contains(version()));

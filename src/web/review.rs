@@ -80,6 +80,18 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
                 artifact.name
             )));
         }
+        // Stored paths never have dot segments or backslashes: such a path names no file, and
+        // after the grant in the frame's address it would climb out of it (`/v/{grant}/../..`).
+        let path = req.param(2);
+        if path.contains('\\') || path.split('/').any(|s| s == "." || s == "..") {
+            let version = format!("/a/{}/v/{number}", artifact.share_token);
+            return Ok(error_page::page(
+                StatusCode::NOT_FOUND,
+                "No such file",
+                "This address names no file of the artifact.",
+                &[(&version, "This version"), ("/", "Your artifacts")],
+            ));
+        }
     }
     let (user_id, artifact_id) = (caller.user.id, artifact.id);
     state

@@ -3,7 +3,7 @@
 //! session for 12 hours, handed to the review page by `POST …/versions/{n}/view`. No cookie is
 //! needed, and everything runs in a CSP sandbox without `allow-same-origin`: uploaded pages run
 //! and load their own files, and can never act as the reader. Every HTML document gets the bridge
-//! (see `bridge`) as its first element; only the review page of this server may frame them.
+//! (see `bridge`) as its first element.
 
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -19,9 +19,9 @@ use crate::secrets::{hex, sha256};
 use crate::state::AppState;
 use crate::store::{blobs, view_grants};
 
-/// The sandbox every served file runs in, framed only by this server's own pages.
-pub const SANDBOX_CSP: &str =
-    "sandbox allow-scripts allow-popups allow-forms; frame-ancestors 'self'";
+/// The sandbox every served file runs in. (No `frame-ancestors`: a sandboxed page's origin is
+/// opaque and matches no source, so it would stop a ZIP site from framing its own pages.)
+pub const SANDBOX_CSP: &str = "sandbox allow-scripts allow-popups allow-forms";
 
 pub fn routes(r: &mut Router) {
     r.get("/v/{grant}/{path..}", serve);

@@ -18,7 +18,7 @@ import { repoRoot } from './harness.mjs';
 
 export const GRANT = 'g-test-grant-0123456789';
 
-const SANDBOX_CSP = "sandbox allow-scripts allow-popups allow-forms; frame-ancestors 'self'";
+const SANDBOX_CSP = 'sandbox allow-scripts allow-popups allow-forms';
 const PAGE_CSP =
   "default-src 'none'; script-src 'self'; connect-src 'self'; frame-src 'self'; style-src 'self'; " +
   "img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";

@@ -65,8 +65,7 @@ const LOCKED_DOWN = `<!doctype html>
 <p><a id="away" href="basic.html">A relative link that now points elsewhere</a></p></body></html>`;
 
 // Both forge a hello to the review page directly, then post a marker after it. The nested frame is
-// a srcdoc frame that loads the bridge too: the grant route's `frame-ancestors 'self'` refuses to
-// put an artifact file into a frame of the (opaque-origin) artifact.
+// a srcdoc frame that loads the bridge too (an artifact's own file in a frame would do the same).
 const FORGED_HELLO = (path) =>
   `{ ar: 1, type: 'hello', doc: '${'0'.repeat(32)}', path: '${path}', title: 'forged', textLength: 1 }`;
 const INNER = `<!doctype html><script src="/_ar/bridge.js?v=test"></script>
