@@ -43,14 +43,19 @@ export async function completeSetup(page, server, owner = OWNER) {
   await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
 }
 
-/** Signs in on /login; ends on the keys page. */
+/**
+ * Signs in on /login. The app lands on the artifacts home (`/`); the step then opens the settings,
+ * so it ends on the keys page as the tests written before the home expect.
+ */
 export async function signIn(page, baseUrl, { email, password }) {
   if (!page.url().endsWith('/login')) await page.goto(`${baseUrl}/login`);
   const form = page.locator('#login-form');
   await form.getByLabel('Email').fill(email);
   await form.getByLabel('Password').fill(password);
   await form.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL('**/settings');
+  await page.waitForURL((url) => url.pathname === '/');
+  await page.getByRole('heading', { name: 'Artifacts', level: 1 }).waitFor();
+  await page.goto(`${baseUrl}/settings`);
   await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
 }
 
