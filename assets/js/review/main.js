@@ -15,6 +15,7 @@ import { Versions } from './versions.js';
 import { OwnerActions } from './owner.js';
 import { LiveUpdates } from './events.js';
 import { Layout } from './layout.js';
+import { SelectionButton } from './selection.js';
 import {
   showSignedOut, showNoAccess, showDeleted, showVersionGone, showLoadError, ConnectionBanner,
 } from './messages.js';
@@ -207,45 +208,12 @@ function updateCommenting() {
 
 // ---- selection and the composer -----------------------------------------------------------------
 
-function hideFloat() {
-  $('#selection-float').hidden = true;
-}
-
-/** Places the "Comment" button (or a note) just under the selection, inside the frame's area. */
-function showFloat(rect, { note = null } = {}) {
-  const float = $('#selection-float');
-  const button = $('#comment-selection');
-  const noteEl = $('#selection-note');
-  button.hidden = note !== null;
-  noteEl.hidden = note === null;
-  noteEl.textContent = note ?? '';
-  float.hidden = false;
-  const stage = $('#stage').getBoundingClientRect();
-  const box = float.getBoundingClientRect();
-  const margin = 8;
-  let left = rect.x + rect.width / 2 - box.width / 2;
-  left = Math.min(Math.max(left, stage.left + margin), stage.right - box.width - margin);
-  let top = rect.y + rect.height + margin;
-  if (top + box.height > stage.bottom - margin) top = rect.y - box.height - margin;
-  top = Math.min(Math.max(top, stage.top + margin), stage.bottom - box.height - margin);
-  float.style.left = `${Math.round(left)}px`;
-  float.style.top = `${Math.round(top)}px`;
-}
-
-/** The start of a quote for a label: whole words, at most about 60 characters. */
-function shortQuote(text) {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  if (flat.length <= 60) return flat;
-  const cut = flat.slice(0, 60);
-  return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), 40))}…`;
-}
+const hideFloat = () => parts.selectionButton.hide();
 
 function onSelection({ quote, position, rect }) {
   if (!isLatest() || state.path === null || !state.bridged) return;
   state.selection = { quote, position, rect, path: state.path };
-  // The button says which passage it is about, for screen readers (its visible text stays short).
-  $('#comment-selection').setAttribute('aria-label', `Comment on “${shortQuote(quote.exact)}”`);
-  showFloat(rect);
+  parts.selectionButton.showFor(quote.exact, rect);
 }
 
 function onSelectionTooLong(length) {
@@ -253,7 +221,7 @@ function onSelectionTooLong(length) {
   if (!isLatest()) return;
   const note = `${length.toLocaleString()} characters are selected; a comment can quote at most 2,000. Select a shorter passage.`;
   const frameRect = $('#artifact-frame').getBoundingClientRect();
-  showFloat({ x: frameRect.left, y: frameRect.top, width: frameRect.width, height: 0 }, { note });
+  parts.selectionButton.showNote(note, { x: frameRect.left, y: frameRect.top, width: frameRect.width, height: 0 });
   announce(note);
 }
 
@@ -437,6 +405,9 @@ async function boot() {
   const first = route.path ?? state.entryPoint;
   history.replaceState({ file: first }, '', pathFor(first));
 
+  parts.selectionButton = new SelectionButton({
+    float: $('#selection-float'), button: $('#comment-selection'), note: $('#selection-note'), stage: $('#stage'),
+  });
   parts.layout = new Layout({
     layout: $('#review-app'),
     files: $('#files'),
@@ -487,7 +458,7 @@ async function boot() {
     // The passage is still selected in the frame (which reports a selection only when it
     // changes): offer its Comment button again.
     onCancel: () => {
-      if (state.selection && state.selection.path === state.path && isLatest()) showFloat(state.selection.rect);
+      if (state.selection && state.selection.path === state.path && isLatest()) parts.selectionButton.showAgain(state.selection.rect);
     },
   });
   if (state.files.size > 1) {
