@@ -50,12 +50,11 @@ before(async () => {
     body: { name: 'Sign in again', fileName: 'page.html', content: '<h1 id="phish">PHISHING PAGE</h1>' },
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  const opened = await fetch(`${server.url}/a/${created.body.shareToken}/v/1/`, {
+  const grant = await apiCall(server.url, 'POST', `/api/v1/artifacts/${created.body.shareToken}/versions/1/view`, {
     headers: { Cookie: `ar_session=${cookie}` },
-    redirect: 'manual',
   });
-  assert.equal(opened.status, 303);
-  mallory = { cookie, share: created.body.shareToken, grantPath: opened.headers.get('location') };
+  assert.equal(grant.status, 201, JSON.stringify(grant.body));
+  mallory = { cookie, share: created.body.shareToken, grantPath: `${grant.body.path}page.html` };
   assert.match(mallory.grantPath, /^\/v\/[A-Za-z0-9_-]+\/page\.html$/);
 
   // Her page on another port plants her session cookie for the keys API only.
@@ -136,6 +135,9 @@ test('the page after sign-in is one of the app\'s own pages, never a sandboxed f
   ];
   // A genuine sign-in with the hostile links lands on the app, not on Mallory's page.
   for (const next of hostile.slice(0, 4)) {
+    // Leave the page we landed on first: signed out under it, its script would go to /login
+    // itself and abort our own navigation.
+    await page.goto('about:blank');
     await context.clearCookies();
     await page.goto(`${server.url}/login?next=${encodeURIComponent(next)}`);
     const form = page.locator('#login-form');
@@ -150,6 +152,7 @@ test('the page after sign-in is one of the app\'s own pages, never a sandboxed f
     assert.equal(await page.locator('#phish').count(), 0, `${next} showed the phishing page`);
   }
   // And every one of them judged in the page itself, exactly as the sign-in form judges them.
+  await page.goto('about:blank');
   await context.clearCookies();
   await page.goto(`${server.url}/login`);
   const verdicts = await page.evaluate(async (list) => {

@@ -1,5 +1,5 @@
-// The artifact viewer in a real browser: a private ZIP site opened through /a/{shareToken}/v/1/
-// runs in the CSP sandbox. Its stylesheet, module script, image and fetch('./data.json') all work
+// The artifact viewer in a real browser: a private ZIP site opened in its review page
+// (/a/{shareToken}/v/1/...) runs in the page's frame, under a viewing grant, in the CSP sandbox. Its stylesheet, module script, image and fetch('./data.json') all work
 // under the viewing grant without cookies, while the reader's cookies, storage and API stay out of
 // its reach. Turning the sandbox off makes these tests fail.
 
@@ -84,18 +84,28 @@ after(async () => {
   await server?.stop();
 });
 
-async function results(page) {
-  await page.locator('body[data-done="1"]').waitFor();
-  return JSON.parse(await page.locator('#result').textContent());
+async function results(frame) {
+  await frame.locator('body[data-done="1"]').waitFor();
+  return JSON.parse(await frame.locator('#result').textContent());
+}
+
+/** The review page's artifact frame, once it shows a file under a viewing grant. */
+async function artifactFrame(page, file) {
+  const pattern = new RegExp(`^${server.url}/v/[A-Za-z0-9_-]{32}/${file}$`);
+  for (;;) {
+    const frame = page.frames().find((f) => pattern.test(f.url()));
+    if (frame) return frame;
+    await page.waitForEvent('framenavigated');
+  }
 }
 
 test('a private ZIP site runs in the sandbox with its styles, script, image and data', async () => {
   const { page } = tab;
   await page.goto(`${server.url}/a/${share}/v/1/`);
-  assert.match(page.url(), new RegExp(`^${server.url}/v/[A-Za-z0-9_-]{32}/index\\.html$`), 'redirected to a viewing grant');
-  const r = await results(page);
-  assert.equal(await page.locator('body').getAttribute('data-script'), 'ran', 'the module script ran');
-  assert.equal(await page.locator('#probe').evaluate((el) => getComputedStyle(el).color), 'rgb(0, 128, 0)', 'the stylesheet applied');
+  const frame = await artifactFrame(page, 'index\\.html');
+  const r = await results(frame);
+  assert.equal(await frame.locator('body').getAttribute('data-script'), 'ran', 'the module script ran');
+  assert.equal(await frame.locator('#probe').evaluate((el) => getComputedStyle(el).color), 'rgb(0, 128, 0)', 'the stylesheet applied');
   assert.equal(r.imageWidth, 1, 'the image loaded');
   assert.deepEqual(r.data, { revenue: [1, 2, 3] }, "fetch('./data.json') succeeded");
   assert.equal(r.cookieError, 'SecurityError', 'document.cookie is not readable');
@@ -109,7 +119,7 @@ test('an artifact cannot act as the reader: no cookie, no storage, no API call',
   const evil = await openPage(browser);
   await evil.context.addCookies(await tab.context.cookies());
   await evil.page.goto(`${server.url}/a/${share}/v/1/evil.html`);
-  const r = await results(evil.page);
+  const r = await results(await artifactFrame(evil.page, 'evil\\.html'));
   assert.equal(r.cookieError, 'SecurityError');
   assert.equal(r.storageError, 'SecurityError');
   assert.equal(r.storage, undefined);
@@ -124,8 +134,9 @@ test('the grant works without cookies and dies with the session', async () => {
   const reader = await openPage(browser);
   await reader.context.addCookies(await tab.context.cookies());
   await reader.page.goto(`${server.url}/a/${share}/v/1/`);
-  await results(reader.page);
-  const grantUrl = reader.page.url();
+  const frame = await artifactFrame(reader.page, 'index\\.html');
+  await results(frame);
+  const grantUrl = frame.url();
   // A fresh context with no cookies at all can load the grant's files.
   const stranger = await openPage(browser);
   const css = await stranger.page.request.get(grantUrl.replace(/index\.html$/, 'css/site.css'));
@@ -136,6 +147,7 @@ test('the grant works without cookies and dies with the session', async () => {
   assert.equal(out.status, 200);
   const gone = await stranger.page.request.get(grantUrl);
   assert.equal(gone.status(), 404);
+  assert.match(gone.headers()['content-type'], /^text\/html/, 'a page saying the view expired');
   await stranger.close();
   await reader.close();
 });
