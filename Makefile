@@ -33,17 +33,17 @@ test-schema:
 	$(CARGO) build
 	tests/schema/run.py
 
-## Refresh the README's screenshot of the keys page (docs/keys-page.png) from a browser test run.
+## Refresh the README's screenshots (docs/keys-page.png, docs/review-page.png) from browser test runs.
 screenshot: browser-deps
 	$(CARGO) build
-	cd tests/browser && UPDATE_DOCS_SCREENSHOT=1 node --test --test-concurrency=1 keys.test.mjs
+	cd tests/browser && UPDATE_DOCS_SCREENSHOT=1 node --test --test-concurrency=1 keys.test.mjs review.test.mjs
 
-## Measure the release server against the speed and memory targets (issue 6); about 7 minutes
-## after the build. Installs Debian's wrk if missing. Prints a Markdown table (also written to
+## Measure the release server against the speed and memory targets (issues 6 and 10, the review
+## page in Chromium included); about 8 minutes after the build. Installs Debian's wrk if missing. Prints a Markdown table (also written to
 ## target/bench/last-run.md); `make bench BENCH_ARGS="--update BENCHMARKS.md"` also puts it in
 ## BENCHMARKS.md. See bench/README.md.
 BENCH_ARGS ?=
-bench:
+bench: browser-deps
 	bench/install-wrk
 	$(CARGO) build --release
 	python3 bench/bench.py --binary target/release/artifact-review $(BENCH_ARGS)

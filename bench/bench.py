@@ -24,6 +24,9 @@ Standard library only (Python 3.11) plus Debian's `wrk`. What it does, in order:
 5. Upload: a ~50 MB ZIP of 500 files of random bytes, sent once per fresh server (multipart, and
    JSON with base64) to a server that did nothing else; wall clock of the request and the server's
    VmHWM (peak resident memory) afterwards.
+6. A long thread: 10,002 comments and replies on one artifact, listed 20 times.
+7. The review page in Debian's Chromium (bench/review-page.mjs, issue 10): a 1 MB HTML artifact
+   with 500 comments; navigation -> every highlight drawn, long tasks, scrolling frame times.
 
 It prints a Markdown report (also written to target/bench/last-run.md; with --update FILE, between
 the `<!-- bench:begin -->` and `<!-- bench:end -->` markers of FILE). Every server it starts runs in
@@ -744,6 +747,18 @@ def thread_listing(binary: Path, workdir: Path) -> dict:
 # The report.
 
 
+def review_page(binary: Path, loads: int) -> dict:
+    """Runs bench/review-page.mjs (Node, playwright-core, Debian's Chromium); returns its figures."""
+    if shutil.which("node") is None:
+        raise BenchError("node is not installed (`scripts/install-browser-deps` installs it)")
+    done = subprocess.run(
+        ["node", str(ROOT / "bench" / "review-page.mjs"), "--binary", str(binary), "--loads", str(loads)],
+        stdout=subprocess.PIPE, stderr=sys.stderr, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"bench/review-page.mjs failed with exit code {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def fmt_int(x: float) -> str:
     return f"{x:,.0f}"
 
@@ -853,6 +868,7 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=2, help="whole seconds of warm-up per scenario")
     ap.add_argument("--uploads", type=int, default=3, help="fresh servers per upload form")
     ap.add_argument("--starts", type=int, default=5, help="fresh starts for the idle figures")
+    ap.add_argument("--review-loads", type=int, default=5, help="loads of the review page in Chromium")
     ap.add_argument("--update", metavar="FILE", help="replace the run between the markers of FILE")
     ap.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -1073,6 +1089,10 @@ def run_all(args, binary: Path, workdir: Path, R: dict) -> None:
     # 6. A long thread.
     log(f"thread: {3 * THREAD_COMMENTS:,} comments and replies through the API, then {THREAD_READS} listings")
     R["thread"] = thread_listing(binary, workdir)
+
+    # 7. The review page in a browser.
+    log(f"review page: a 1 MB HTML artifact with 500 comments, {args.review_loads} loads in Chromium")
+    R["review_page"] = review_page(binary, args.review_loads)
     R["problems"] = problems
 
 
@@ -1216,6 +1236,24 @@ def render(R: dict, args) -> tuple[str, list[str]]:
     ok = R["binary_mib"] <= 20
     ok or missed.append("binary")
     L.append(f"| release binary | {R['binary_mib']:.1f} MiB | ≤ 20 MB | {verdict(ok)} {R['binary_mib']:.1f} MiB |")
+    rp = R["review_page"]
+    drawn = rp["highlightsDrawnMs"]
+    ok = drawn["median"] <= 1000 and rp["highlights"] == rp["comments"]
+    ok or missed.append("review page")
+    L.append(f"| review page in Chromium {rp['chromium']}: {rp['documentBytes'] / MIB:.2f} MiB HTML, "
+             f"{rp['comments']} comments; navigation → all {rp['highlights']} highlights drawn | "
+             f"{drawn['median']:.0f} ms median, {drawn['max']:.0f} ms max of {rp['loads']} loads | ≤ 1 s (issue 10) "
+             f"| {verdict(ok)} {drawn['median']:.0f} ms |")
+    tasks = "; ".join(
+        "page " + (", ".join(f"{t}" for t in lt["page"]) or "none") + " / frame "
+        + (", ".join(f"{t}" for t in lt["frame"]) or "none")
+        for lt in rp["longTasks"])
+    L.append(f"| review page: long tasks over 50 ms during that load (ms, per load: the review page / the "
+             f"artifact's frame) | {tasks} | report | — |")
+    sc_ = rp["scroll"]
+    L.append(f"| review page: scrolling the artifact top to bottom, one step per frame, highlights drawn | "
+             f"{sc_['fps']:.0f} fps, p95 frame {sc_['p95FrameMs']:.1f} ms, {sc_['slowFrames']} frames over 50 ms, "
+             f"{sc_['longTasks']} long tasks | 60 fps-class, report | — |")
     L.append("")
     L.append("MB and MiB here are both 1,048,576 bytes, as in the spec.")
     L.append("")

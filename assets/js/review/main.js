@@ -123,9 +123,10 @@ function threadsHere() {
 
 /** Re-renders the sidebar and counts from what is known; sends the frame its anchors if they changed. */
 function refresh() {
+  // The frame anchors in its own process: give it the work first, then build the sidebar.
+  sendAnchors();
   renderSidebar();
   parts.tree?.setCounts(state.threads?.openCounts() ?? new Map());
-  sendAnchors();
 }
 
 function renderSidebar() {

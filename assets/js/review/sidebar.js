@@ -11,6 +11,14 @@ import { ThreadView } from './thread.js';
 
 const GROUPS = ['open', 'earlier', 'notFound', 'resolved'];
 
+/**
+ * Threads built per slice of work. Building a thread's elements is the costly part of showing
+ * hundreds of comments at once (measured: ~250 ms in one task for 500 threads), so a render builds
+ * at most this many new ones, shows them, and leaves the rest to the next slices, letting the
+ * browser paint and answer input in between.
+ */
+const NEW_THREADS_PER_SLICE = 60;
+
 /** Puts `nodes` in `parent` in this order, moving only what is out of place (moving drops focus). */
 function placeChildren(parent, nodes) {
   const wanted = new Set(nodes);
@@ -97,29 +105,47 @@ export class Sidebar {
    * @param placement  (id) → {status, start}
    * @param loading    the comments are not loaded yet
    */
-  render({ path, threads, placement, loading = false }) {
+  render(args, { all = false } = {}) {
+    const { path, threads, placement, loading = false } = args;
+    const budget = all ? Infinity : NEW_THREADS_PER_SLICE;
+    this.lastRender = args;
     this.path = path;
     this.loading = loading;
     const focused = this.rememberFocus();
     const groups = groupThreads(threads, placement);
     this.current = groups;
     const seen = new Set();
+    let built = 0;
+    let deferred = false;
     for (const name of GROUPS) {
-      const nodes = groups[name].map((t) => {
+      const nodes = [];
+      for (const t of groups[name]) {
+        seen.add(t.id);
         let view = this.views.get(t.id);
         if (!view) {
+          if (built >= budget) {
+            deferred = true;
+            continue;
+          }
+          built += 1;
           view = new ThreadView(t, this.threadCtx);
           this.views.set(t.id, view);
         }
         view.update(t, placement(t.id));
         view.article.classList.toggle('is-active', t.id === this.activeId);
-        seen.add(t.id);
-        return view.article;
-      });
+        nodes.push(view.article);
+      }
       placeChildren(this.groups[name].list, nodes);
       this.groups[name].count.textContent = String(groups[name].length);
     }
     for (const id of [...this.views.keys()]) if (!seen.has(id)) this.views.delete(id);
+    if (deferred && !this.continuation) {
+      // The next slice renders whatever is current by then (a newer render may have come).
+      this.continuation = setTimeout(() => {
+        this.continuation = null;
+        this.render(this.lastRender);
+      }, 0);
+    }
     if (this.activeId && !seen.has(this.activeId)) this.activeId = null;
     this.fileEl.textContent = path === null ? '' : path;
     this.applyVisibility();
@@ -182,6 +208,8 @@ export class Sidebar {
    * highlight).
    */
   focusThread(id, { quiet = false } = {}) {
+    // A thread of a long list may not be built yet: build them all now, the person wants one.
+    if (!this.views.has(id) && this.lastRender) this.render(this.lastRender, { all: true });
     const view = this.views.get(id);
     if (!view) return false;
     const resolved = view.thread.comment.resolved;
