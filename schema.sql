@@ -112,9 +112,7 @@ CREATE TABLE artifacts (
     next_version   INTEGER NOT NULL DEFAULT 1,     -- version numbers only grow, never reused
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL,
-    deleted_at     INTEGER,
-    activity_at    INTEGER NOT NULL DEFAULT 0,     -- when its newest event happened, and that event's
-    activity_event INTEGER NOT NULL DEFAULT 0      -- id (kept by a trigger on audit_events)
+    deleted_at     INTEGER
 );
 CREATE INDEX artifacts_by_owner ON artifacts (owner_id, id);
 
@@ -229,14 +227,6 @@ CREATE TABLE view_grants (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX view_grants_by_expiry ON view_grants (expires_at);
-
--- The newest activity of an artifact, for listing by activity. Access changes are the owner's
--- administration, not activity on the artifact.
-CREATE TRIGGER audit_events_move_activity AFTER INSERT ON audit_events
-WHEN NEW.artifact_id IS NOT NULL AND NEW.action NOT LIKE 'access.%'
-BEGIN
-    UPDATE artifacts SET activity_at = NEW.created_at, activity_event = NEW.id WHERE id = NEW.artifact_id;
-END;
 
 -- When each person last opened an artifact's review page, and the newest of its events then: what
 -- others did after that is "new" on the artifacts page.

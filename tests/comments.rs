@@ -93,10 +93,11 @@ impl Cast {
     }
 
     fn stats(&self) -> Value {
-        self.server
-            .get(&format!("/api/v1/artifacts/{}", self.share), &self.ada)
-            .json()["stats"]
-            .clone()
+        let resp = self
+            .server
+            .get(&format!("/api/v1/artifacts/{}", self.share), &self.ada);
+        assert_eq!(resp.status, 200, "{} {}", resp.text(), self.server.log());
+        resp.json()["stats"].clone()
     }
 }
 

@@ -18,7 +18,8 @@ pub struct Artifact {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
-    /// When its newest event happened (upload, version, comment, reply, resolution, rename...).
+    /// When its newest event happened (upload, version, comment, reply, resolution, rename...;
+    /// not changes of its reviewers, which are the owner's administration).
     pub activity_at: i64,
     /// That event's id: the order of activity, without ties.
     pub activity_event: i64,
@@ -68,7 +69,8 @@ impl Role {
 macro_rules! artifact_select {
     () => {
         "SELECT a.id, a.share_token, a.owner_id, u.name, a.created_agent, a.name, a.description,
-                a.created_at, a.updated_at, a.deleted_at, a.activity_at, a.activity_event,
+                a.created_at, a.updated_at, a.deleted_at,
+                coalesce(ae.created_at, a.created_at) AS activity_at, coalesce(ae.id, 0) AS activity_event,
                 (SELECT coalesce(sum(v.comment_count), 0) FROM versions v
                   WHERE v.artifact_id = a.id AND v.deleted_at IS NULL),
                 (SELECT coalesce(sum(v.unresolved_count), 0) FROM versions v
@@ -81,7 +83,10 @@ macro_rules! artifact_select {
                 (SELECT v.id FROM versions v WHERE v.artifact_id = a.id AND v.deleted_at IS NULL
                   ORDER BY v.number DESC LIMIT 1)
            LEFT JOIN users lu ON lu.id = lv.created_user
-           LEFT JOIN agents la ON la.id = lv.created_agent "
+           LEFT JOIN agents la ON la.id = lv.created_agent
+           LEFT JOIN audit_events ae ON ae.id =
+                (SELECT max(e.id) FROM audit_events e
+                  WHERE e.artifact_id = a.id AND e.action NOT LIKE 'access.%') "
     };
 }
 
@@ -350,19 +355,33 @@ pub fn access(conn: &Connection, share_token: &str, user_id: i64) -> StoreResult
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .optional()?;
-    Ok(match row {
-        Some((artifact_id, owner, _, _)) if owner == user_id => Some(Access {
-            artifact_id,
-            role: Role::Owner,
-            first_view: false,
-        }),
-        Some((artifact_id, _, Some(_), viewed_at)) => Some(Access {
+    Ok(row.and_then(|(artifact_id, owner, grant, viewed_at)| {
+        Access::of(artifact_id, owner, grant, viewed_at, user_id)
+    }))
+}
+
+impl Access {
+    /// From the artifact's owner and the caller's grant, if any; None when the caller is neither.
+    fn of(
+        artifact_id: i64,
+        owner: i64,
+        grant: Option<i64>,
+        viewed_at: Option<i64>,
+        user_id: i64,
+    ) -> Option<Access> {
+        if owner == user_id {
+            return Some(Access {
+                artifact_id,
+                role: Role::Owner,
+                first_view: false,
+            });
+        }
+        grant.map(|_| Access {
             artifact_id,
             role: Role::Reviewer,
             first_view: viewed_at.is_none(),
-        }),
-        _ => None,
-    })
+        })
+    }
 }
 
 /// Records that a reviewer opened the artifact (their grant moves from "added" to "viewed").

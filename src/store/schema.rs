@@ -10,14 +10,12 @@ pub const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
-/// Version 2: audit events know their artifact (the artifact's event stream), artifacts their
-/// newest activity, and people when they last opened each artifact. Existing events are linked to
+/// Version 2: audit events know their artifact (the artifact's event stream and its newest
+/// activity), and people when they last opened each artifact. Existing events are linked to
 /// their artifact through the object they name; the append-only trigger is lifted for that one
 /// update and put back.
 const TO_2: &str = "
     ALTER TABLE audit_events ADD COLUMN artifact_id INTEGER REFERENCES artifacts (id);
-    ALTER TABLE artifacts ADD COLUMN activity_at INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE artifacts ADD COLUMN activity_event INTEGER NOT NULL DEFAULT 0;
     DROP TRIGGER audit_events_no_update;
     UPDATE audit_events SET artifact_id = CASE object_type
         WHEN 'artifact' THEN (SELECT a.id FROM artifacts a WHERE a.id = CAST(audit_events.object_id AS INTEGER))
@@ -33,21 +31,6 @@ const TO_2: &str = "
         SELECT RAISE(ABORT, 'audit events are append-only');
     END;
     CREATE INDEX audit_by_artifact ON audit_events (artifact_id, id) WHERE artifact_id IS NOT NULL;
-    UPDATE artifacts SET
-        activity_at = coalesce(
-            (SELECT max(e.created_at) FROM audit_events e
-              WHERE e.artifact_id = artifacts.id AND e.action NOT LIKE 'access.%'),
-            updated_at),
-        activity_event = coalesce(
-            (SELECT max(e.id) FROM audit_events e
-              WHERE e.artifact_id = artifacts.id AND e.action NOT LIKE 'access.%'),
-            0);
-    CREATE TRIGGER audit_events_move_activity AFTER INSERT ON audit_events
-    WHEN NEW.artifact_id IS NOT NULL AND NEW.action NOT LIKE 'access.%'
-    BEGIN
-        UPDATE artifacts SET activity_at = NEW.created_at, activity_event = NEW.id
-         WHERE id = NEW.artifact_id;
-    END;
     CREATE TABLE artifact_reads (
         user_id     INTEGER NOT NULL REFERENCES users (id),
         artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
@@ -222,27 +205,10 @@ mod tests {
                 ("key.created".to_string(), None),
             ]
         );
-        let activity: i64 = conn
-            .query_row("SELECT activity_at FROM artifacts WHERE id = 1", [], |r| {
-                r.get(0)
-            })
-            .expect("activity");
-        assert_eq!(activity, 40, "the newest of its events");
         assert!(
             conn.execute("UPDATE audit_events SET action = 'x'", [])
                 .is_err(),
             "the audit trail is append-only again"
         );
-        conn.execute(
-            "INSERT INTO audit_events (created_at, user_id, action, artifact_id) VALUES (60, 1, 'comment.created', 1)",
-            [],
-        )
-        .expect("new event");
-        let activity: i64 = conn
-            .query_row("SELECT activity_at FROM artifacts WHERE id = 1", [], |r| {
-                r.get(0)
-            })
-            .expect("activity");
-        assert_eq!(activity, 60, "new events move it");
     }
 }
