@@ -297,7 +297,7 @@ impl Follower {
                 .state
                 .store
                 .write_content(move |conn| {
-                    reads::mark_seen_up_to(conn, user_id, artifact_id, cursor, now_ms())
+                    reads::mark_seen(conn, user_id, artifact_id, Some(cursor), now_ms())
                 })
                 .await
             {

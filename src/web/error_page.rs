@@ -95,27 +95,8 @@ fn document(title: &str, message: &str, links: &[(&str, &str)], meta: Option<&st
 }
 
 fn respond(status: StatusCode, body: Vec<u8>, csp: &'static str) -> Response {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    let html = HeaderValue::from_static("text/html; charset=utf-8");
+    super::document(status, body, html, csp, "no-store")
 }
 
 #[cfg(test)]

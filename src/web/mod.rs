@@ -8,6 +8,8 @@ mod review;
 mod viewer;
 
 use include_dir::{include_dir, Dir};
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
 
 use crate::api::router::Router;
 
@@ -19,4 +21,33 @@ pub fn routes(r: &mut Router) {
     review::routes(r);
     viewer::routes(r);
     bridge::routes(r);
+}
+
+/// A document with the headers every one of ours carries: its type, its content security policy,
+/// no type sniffing, no referrer, and how it may be cached. Callers add what is theirs.
+fn document(
+    status: StatusCode,
+    body: Vec<u8>,
+    content_type: HeaderValue,
+    csp: &'static str,
+    cache: &'static str,
+) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
 }

@@ -75,27 +75,16 @@ pub(super) fn serve_with(path: &str, csp: &'static str) -> Result<Response, ApiE
         .get_file(path)
         .filter(|_| !path.is_empty() && !path.contains(".."))
         .ok_or_else(|| ApiError::not_found("page"))?;
-    let mut response = Response::new(file.contents().to_vec().into());
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
+    let mut response = super::document(
+        StatusCode::OK,
+        file.contents().to_vec(),
         HeaderValue::from_static(content_type(path)),
+        csp,
+        "no-cache",
     );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     Ok(response)
 }
 

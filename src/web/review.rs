@@ -96,7 +96,7 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
     let (user_id, artifact_id) = (caller.user.id, artifact.id);
     state
         .store
-        .write_content(move |conn| reads::mark_all_seen(conn, user_id, artifact_id, now_ms()))
+        .write_content(move |conn| reads::mark_seen(conn, user_id, artifact_id, None, now_ms()))
         .await?;
     serve_with("review.html", REVIEW_CSP)
 }

@@ -87,32 +87,18 @@ async fn serve(state: AppState, req: Request) -> Result<Response, ApiError> {
     } else {
         (file.content_type.clone(), bytes)
     };
-    let mut response = Response::new(body.into());
-    *response.status_mut() = if not_modified {
+    let status = if not_modified {
         StatusCode::NOT_MODIFIED
     } else {
         StatusCode::OK
     };
+    let content_type = HeaderValue::from_str(&content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let mut response = super::document(status, body, content_type, SANDBOX_CSP, "private");
     let headers = response.headers_mut();
-    if let Ok(ct) = HeaderValue::from_str(&content_type) {
-        headers.insert(header::CONTENT_TYPE, ct);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(SANDBOX_CSP),
     );
     if let Ok(v) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, v);
