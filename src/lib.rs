@@ -21,6 +21,8 @@ pub mod identity_cache;
 pub mod ingest;
 /// The API key format: generation, checksum, parsing, hashing.
 pub mod keys;
+/// The MCP endpoint: tools for agents over Streamable HTTP.
+pub mod mcp;
 /// Finding a passage quoted in plain text in a document's text, as the review bridge sees it.
 pub mod passage;
 /// argon2id password hashing with a concurrency limit.

@@ -576,6 +576,21 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     Ok(reply::ok(&change(&state, &caller, comment, body).await?))
 }
 
+/// The comment `raw_id` with its replies, if the caller may see it; 404 otherwise.
+pub async fn thread(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<CommentView, ApiError> {
+    let (comment, _, _) = find(state, caller, raw_id).await?;
+    let id = comment.id;
+    let replies = state
+        .store
+        .read(move |conn| replies::list_for_comment(conn, id))
+        .await?;
+    CommentView::new(&comment, replies.iter().map(ReplyView::from).collect())
+}
+
 /// Resolves or reopens the comment `raw_id` as the caller; returns it with its replies.
 pub async fn set_resolved(
     state: &AppState,

@@ -63,7 +63,8 @@ pub struct Slot {
 }
 
 impl StreamSlots {
-    fn take(self: &Arc<Self>, user_id: i64) -> Result<Slot, ApiError> {
+    /// A place for one more stream (or long wait) of this account; a 429 saying which cap when full.
+    pub fn take(self: &Arc<Self>, user_id: i64) -> Result<Slot, ApiError> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let mine = open.1.get(&user_id).copied().unwrap_or(0);
         if mine >= MAX_STREAMS_PER_USER {

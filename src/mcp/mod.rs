@@ -1,0 +1,206 @@
+//! `POST /mcp`: the Model Context Protocol over Streamable HTTP, so an agent (Claude Code, Cursor,
+//! VS Code, Codex...) can publish, read feedback, wait for it, reply and resolve with no code of
+//! its own: point the client at this URL with an API key header.
+//!
+//! Written here rather than with the `rmcp` SDK: what is needed is five methods over one stateless
+//! POST, and owning them keeps this endpoint's answers the API's own (the same 401, 413 and key
+//! check), its limits the API's, and the dependency tree small (see the README).
+//!
+//! Each POST is checked in this order: its `Origin` (present and foreign: 403), its API key (the
+//! API's 401, with no OAuth challenge: clients would switch to an OAuth flow), its size (the
+//! upload limit, since publishing carries files), then the JSON-RPC message and what its protocol
+//! generation requires (`era`). Both generations are served: `initialize` then requests (legacy),
+//! or stateless requests with `_meta` (2026-07-28, with `server/discover`). No session id is ever
+//! issued; every request is authenticated on its own.
+
+mod catalog;
+mod era;
+mod feedback;
+mod jsonrpc;
+mod tools;
+
+use serde_json::{json, Value};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use crate::api::request::Request;
+use crate::api::router::Router;
+use crate::api::upload::UPLOAD_BODY_LIMIT;
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::state::AppState;
+use era::Era;
+use jsonrpc::{
+    Incoming, RpcError, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
+};
+
+/// The endpoint's path.
+pub const PATH: &str = "/mcp";
+
+/// How long clients of the stateless revision may cache `tools/list` and `server/discover`.
+const CACHE_TTL_MS: u64 = 60 * 60 * 1000;
+
+/// What this server tells an agent about itself.
+pub const INSTRUCTIONS: &str = "Artifact Review: publish HTML pages, Markdown documents or ZIPs of small \
+static sites for people to review, then read and answer their comments. The loop: publish_artifact \
+(give people its shareUrl) -> wait_for_feedback (returns new comments and replies; pass its cursor \
+back as `after`) -> fix the artifact -> reply and resolve (resolve takes a note saying what changed) \
+-> publish_version. list_comments shows the open comments of every version; add_comment takes the \
+passage you mean as plain text in `quote`.";
+
+/// The protocol versions served, newest first.
+pub fn protocol_versions() -> Vec<&'static str> {
+    era::supported()
+}
+
+/// One line per tool: its name and description.
+pub fn tool_summaries() -> Vec<(String, String)> {
+    catalog::tools()
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|t| {
+                    (
+                        t["name"].as_str().unwrap_or_default().to_string(),
+                        t["description"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn routes(r: &mut Router) {
+    // GET and DELETE (a legacy client's event stream and session end) get the router's 405.
+    r.post(PATH, handle);
+}
+
+async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    if !auth::origin_is_own(&state, &req) {
+        return Ok(jsonrpc::error_without_id(&RpcError::new(
+            INVALID_REQUEST,
+            "Forbidden: requests from this Origin may not use the MCP endpoint (DNS rebinding protection); MCP clients send no Origin, and this server's own pages are the only origin allowed",
+            StatusCode::FORBIDDEN,
+        )));
+    }
+    let caller = auth::key_only(&state, &req).await?;
+    let body = req.body_bytes(UPLOAD_BODY_LIMIT).await?;
+    let message = match jsonrpc::parse(&body) {
+        Ok(m) => m,
+        Err(e) => return Ok(jsonrpc::error(None, &e)),
+    };
+    drop(body);
+    let era = match era::of(&req.headers, &message) {
+        Ok(era) => era,
+        Err(e) => return Ok(jsonrpc::error(message.id.as_ref(), &e)),
+    };
+    let Some(id) = message.id.clone() else {
+        // A notification (notifications/initialized, notifications/cancelled...) or a response.
+        return Ok(jsonrpc::accepted());
+    };
+    Ok(match answer(&state, &caller, era, &message).await {
+        Ok(result) => jsonrpc::result(&id, decorate(era, result)),
+        Err(e) => jsonrpc::error(Some(&id), &e),
+    })
+}
+
+/// What the revision of the stateless era adds to every result.
+fn decorate(era: Era, mut result: Value) -> Value {
+    if era == Era::Modern {
+        result["resultType"] = json!("complete");
+        result["_meta"] = json!({ "io.modelcontextprotocol/serverInfo": server_info() });
+    }
+    result
+}
+
+fn server_info() -> Value {
+    json!({ "name": "artifact-review", "title": "Artifact Review", "version": env!("CARGO_PKG_VERSION") })
+}
+
+async fn answer(
+    state: &AppState,
+    caller: &Caller,
+    era: Era,
+    message: &Incoming,
+) -> Result<Value, RpcError> {
+    match (era, message.method.as_str()) {
+        (Era::Legacy, "initialize") => Ok(json!({
+            "protocolVersion": era::negotiate(message.param_str("protocolVersion")),
+            "capabilities": { "tools": { "listChanged": false } },
+            "serverInfo": server_info(),
+            "instructions": INSTRUCTIONS,
+        })),
+        (Era::Legacy, "ping") => Ok(json!({})),
+        (Era::Modern, "server/discover") => Ok(json!({
+            "supportedVersions": era::supported(),
+            "capabilities": { "tools": { "listChanged": false } },
+            "instructions": INSTRUCTIONS,
+            "ttlMs": CACHE_TTL_MS,
+            "cacheScope": "private",
+        })),
+        (_, "tools/list") => {
+            let mut list = json!({ "tools": catalog::tools() });
+            if era == Era::Modern {
+                list["ttlMs"] = json!(CACHE_TTL_MS);
+                list["cacheScope"] = json!("private");
+            }
+            Ok(list)
+        }
+        (_, "tools/call") => call(state, caller, message).await,
+        (era, method) => Err(RpcError::new(
+            METHOD_NOT_FOUND,
+            format!("Method not found: {method:?}; this server answers initialize, ping, server/discover, tools/list and tools/call"),
+            if era == Era::Modern {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            },
+        )),
+    }
+}
+
+/// `tools/call`: the tool's structured result and its JSON as text; the API's refusals as tool
+/// errors (`isError`) the model can act on; a fault of ours as a JSON-RPC internal error.
+async fn call(state: &AppState, caller: &Caller, message: &Incoming) -> Result<Value, RpcError> {
+    let name = message.param_str("name").unwrap_or_default();
+    if !catalog::exists(name) {
+        return Err(RpcError::new(
+            INVALID_PARAMS,
+            format!("Unknown tool: {name:?}; tools/list names them"),
+            StatusCode::OK,
+        ));
+    }
+    let arguments = match message.params.get("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(a @ Value::Object(_)) => a.clone(),
+        Some(_) => {
+            return Err(RpcError::new(
+                INVALID_PARAMS,
+                "arguments must be an object",
+                StatusCode::OK,
+            ))
+        }
+    };
+    match tools::call(state, caller, name, arguments).await {
+        Ok(structured) => Ok(json!({
+            "content": [{ "type": "text", "text": structured.to_string() }],
+            "structuredContent": structured,
+            "isError": false,
+        })),
+        Err(ApiError::Internal(cause)) => {
+            log::error!("MCP tool {name} failed: {cause}");
+            Err(RpcError::new(
+                INTERNAL_ERROR,
+                "the server failed to run this tool; it has been logged",
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ))
+        }
+        Err(refused) => Ok(json!({
+            "content": [{
+                "type": "text",
+                "text": json!({ "error": refused.to_string(), "code": refused.code() }).to_string(),
+            }],
+            "isError": true,
+        })),
+    }
+}
