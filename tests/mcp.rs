@@ -718,3 +718,92 @@ fn hostile_requests_get_clear_errors_store_nothing_and_panic_nothing() -> TestRe
     assert_eq!(alarming_log_lines(&a.server.log()), Vec::<String>::new());
     Ok(())
 }
+
+#[test]
+fn a_wait_ends_when_its_key_is_revoked_and_a_wait_on_everything_hears_any_artifact() -> TestResult {
+    let a = agent();
+    let first = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "One", "fileName": "one.md", "content": "# One\n\nFirst."}),
+    );
+    let second = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Two", "fileName": "two.md", "content": "# Two\n\nSecond."}),
+    );
+    let second_token = second["shareToken"].as_str().ok_or("token")?.to_string();
+    let start = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"timeoutSeconds": 1}),
+    );
+    assert_eq!(start["timedOut"], true);
+    let cursor = start["cursor"].as_str().ok_or("cursor")?.to_string();
+
+    // A wait on every artifact, from the cursor: a comment on the second one wakes it.
+    let person = a.server.post(
+        &format!("/api/v1/artifacts/{second_token}/comments"),
+        &Auth::Cookie(a.ada.clone()),
+        &json!({"content": "Say more", "quote": "Second."}),
+    );
+    assert_eq!(person.status, 201, "{}", person.text());
+    let any = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"after": cursor, "timeoutSeconds": 30}),
+    );
+    assert_eq!(any["timedOut"], false);
+    assert_eq!(any["feedback"][0]["shareToken"], second_token);
+    assert_eq!(any["feedback"][0]["artifactName"], "Two");
+    // Its own reply is not feedback to itself.
+    let comment_id = any["feedback"][0]["comment"]["id"].as_str().ok_or("id")?;
+    ok(
+        &a.server,
+        &a.key,
+        "reply",
+        json!({"commentId": comment_id, "content": "Will do"}),
+    );
+    let quiet = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"after": any["cursor"], "timeoutSeconds": 1}),
+    );
+    assert_eq!(quiet["timedOut"], true, "{quiet}");
+
+    // A long wait on the first artifact; the key is revoked meanwhile: the wait ends with that.
+    let (server_url, key) = (a.server.url("/mcp"), a.key.clone());
+    let first_token = first["shareToken"].as_str().ok_or("token")?.to_string();
+    let waiting = std::thread::spawn(move || {
+        let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+            "name": "wait_for_feedback", "arguments": {"shareToken": first_token, "timeoutSeconds": 120}}});
+        let answer: Value = ureq::post(&server_url)
+            .header("X-API-Key", &key)
+            .header("MCP-Protocol-Version", "2025-06-18")
+            .send_json(&body)
+            .expect("the wait answers")
+            .body_mut()
+            .read_json()
+            .expect("JSON");
+        answer
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let revoked = a.server.delete(
+        &format!("/api/v1/keys/{}", a.key_id),
+        &Auth::Cookie(a.ada.clone()),
+    );
+    assert_eq!(revoked.status, 200);
+    let answer = waiting.join().map_err(|_| "the waiting thread panicked")?;
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .ok_or("text")?;
+    let refusal: Value = serde_json::from_str(text)?;
+    assert_eq!(refusal["code"], "revoked_key", "{refusal}");
+    Ok(())
+}

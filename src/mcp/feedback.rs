@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::broadcast;
+use warp::http::{HeaderMap, Method};
 
 use crate::api::artifacts::visible;
 use crate::api::comments::{self as comment_api, CommentView};
-use crate::auth::Caller;
+use crate::api::request::Request;
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::audit;
@@ -43,10 +45,14 @@ pub struct Item {
     pub comment: CommentView,
 }
 
-/// Waits up to `timeout` for feedback after the event `after` (default: now).
+/// Waits up to `timeout` for feedback after the event `after` (default: now). `headers` are the
+/// request's: when keys or memberships change meanwhile, the key they carry is checked again, and
+/// a wait whose key was revoked (or that may no longer see the artifact) ends with that refusal.
+/// A server shutting down ends it early as a timeout, with the cursor to go on from.
 pub async fn wait(
     state: &AppState,
     caller: &Caller,
+    headers: &HeaderMap,
     share_token: Option<&str>,
     after: Option<&str>,
     timeout: Duration,
@@ -72,6 +78,7 @@ pub async fn wait(
         None => state.store.read(audit::newest).await?,
     };
     let deadline = tokio::time::Instant::now() + timeout;
+    let mut shutdown = state.shutdown.clone();
     loop {
         let (user_id, agent_id) = (caller.user.id, caller.agent.as_ref().map(|a| a.id));
         let from = cursor;
@@ -92,28 +99,67 @@ pub async fn wait(
             // Everything found was deleted meanwhile: wait on.
             continue;
         }
-        let woke = tokio::time::timeout_at(deadline, relevant(&mut changes, only)).await;
-        if woke.is_err() {
-            return Ok(Found {
-                timed_out: true,
-                cursor: cursor.to_string(),
-                feedback: Vec::new(),
-            });
+        let heard = tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => None,
+            _ = shutdown.changed() => None,
+            heard = relevant(&mut changes, only) => Some(heard),
+        };
+        match heard {
+            None => {
+                return Ok(Found {
+                    timed_out: true,
+                    cursor: cursor.to_string(),
+                    feedback: Vec::new(),
+                })
+            }
+            Some(Heard::Feedback) => {}
+            Some(Heard::Identities) => still_allowed(state, caller, headers, share_token).await?,
         }
     }
 }
 
-/// Resolves when an artifact that matters to this wait (or, with `only` None, any) has new events.
-async fn relevant(changes: &mut broadcast::Receiver<Change>, only: Option<i64>) {
+/// What woke a wait.
+enum Heard {
+    /// An artifact that matters to it has new events (or the feed fell behind: look anyway).
+    Feedback,
+    /// Keys, sessions or memberships changed.
+    Identities,
+}
+
+/// Resolves when an artifact that matters to this wait (or, with `only` None, any) has new events,
+/// or when identities changed.
+async fn relevant(changes: &mut broadcast::Receiver<Change>, only: Option<i64>) -> Heard {
     loop {
         match changes.recv().await {
-            Ok(Change::Artifact(id)) if only.is_none_or(|o| o == id) => return,
-            Ok(_) => continue,
-            // Fell behind: look at the database.
-            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Ok(Change::Artifact(id)) if only.is_none_or(|o| o == id) => return Heard::Feedback,
+            Ok(Change::Identities) => return Heard::Identities,
+            Ok(Change::Artifact(_)) => continue,
+            Err(broadcast::error::RecvError::Lagged(_)) => return Heard::Feedback,
             Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
         }
     }
+}
+
+/// The key of the waiting request is still valid, for the same account, and (for a wait on one
+/// artifact) may still see it; otherwise the refusal the API would give now.
+async fn still_allowed(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    share_token: Option<&str>,
+) -> Result<(), ApiError> {
+    let probe = Request::probe(Method::POST, headers.clone(), caller.ip);
+    let now = auth::key_only(state, &probe).await?;
+    if now.user.id != caller.user.id {
+        return Err(ApiError::unauthorized(
+            "revoked_key",
+            "the key this wait was made with no longer stands for the same account",
+        ));
+    }
+    if let Some(token) = share_token {
+        visible(state, &now, token).await?;
+    }
+    Ok(())
 }
 
 /// The threads the events are about, as the caller sees them now (deleted ones left out).

@@ -20,7 +20,7 @@ mod jsonrpc;
 mod tools;
 
 use serde_json::{json, Value};
-use warp::http::StatusCode;
+use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use crate::api::request::Request;
@@ -98,10 +98,12 @@ async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError>
         // A notification (notifications/initialized, notifications/cancelled...) or a response.
         return Ok(jsonrpc::accepted());
     };
-    Ok(match answer(&state, &caller, era, &message).await {
-        Ok(result) => jsonrpc::result(&id, decorate(era, result)),
-        Err(e) => jsonrpc::error(Some(&id), &e),
-    })
+    Ok(
+        match answer(&state, &caller, &req.headers, era, &message).await {
+            Ok(result) => jsonrpc::result(&id, decorate(era, result)),
+            Err(e) => jsonrpc::error(Some(&id), &e),
+        },
+    )
 }
 
 /// What the revision of the stateless era adds to every result.
@@ -120,6 +122,7 @@ fn server_info() -> Value {
 async fn answer(
     state: &AppState,
     caller: &Caller,
+    headers: &HeaderMap,
     era: Era,
     message: &Incoming,
 ) -> Result<Value, RpcError> {
@@ -146,7 +149,7 @@ async fn answer(
             }
             Ok(list)
         }
-        (_, "tools/call") => call(state, caller, message).await,
+        (_, "tools/call") => call(state, caller, headers, message).await,
         (era, method) => Err(RpcError::new(
             METHOD_NOT_FOUND,
             format!("Method not found: {method:?}; this server answers initialize, ping, server/discover, tools/list and tools/call"),
@@ -161,7 +164,12 @@ async fn answer(
 
 /// `tools/call`: the tool's structured result and its JSON as text; the API's refusals as tool
 /// errors (`isError`) the model can act on; a fault of ours as a JSON-RPC internal error.
-async fn call(state: &AppState, caller: &Caller, message: &Incoming) -> Result<Value, RpcError> {
+async fn call(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    message: &Incoming,
+) -> Result<Value, RpcError> {
     let name = message.param_str("name").unwrap_or_default();
     if !catalog::exists(name) {
         return Err(RpcError::new(
@@ -181,7 +189,7 @@ async fn call(state: &AppState, caller: &Caller, message: &Incoming) -> Result<V
             ))
         }
     };
-    match tools::call(state, caller, name, arguments).await {
+    match tools::call(state, caller, headers, name, arguments).await {
         Ok(structured) => Ok(json!({
             "content": [{ "type": "text", "text": structured.to_string() }],
             "structuredContent": structured,

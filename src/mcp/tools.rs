@@ -6,6 +6,7 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use warp::http::HeaderMap;
 
 use super::catalog::{
     COMMENTS_DEFAULT, COMMENTS_MAX, READ_DEFAULT_CHARS, READ_MAX_CHARS, WAIT_DEFAULT_SECONDS,
@@ -26,6 +27,7 @@ use crate::store::comments::Status;
 pub async fn call(
     state: &AppState,
     caller: &Caller,
+    headers: &HeaderMap,
     name: &str,
     arguments: Value,
 ) -> Result<Value, ApiError> {
@@ -64,6 +66,7 @@ pub async fn call(
             let found = feedback::wait(
                 state,
                 caller,
+                headers,
                 a.share_token.as_deref(),
                 a.after.as_deref(),
                 std::time::Duration::from_secs(seconds),
