@@ -9,7 +9,8 @@
 //! text a page's own scripts add later is not there). Positions are Unicode code points.
 //!
 //! A quote is found exactly, else with any run of whitespace matching any other; one found
-//! several times needs a `near` hint (words that stand close to the one meant). The answer is a
+//! several times needs a `near` hint (words that stand close to the one meant: in the same sentence
+//! first, then the fewest characters away). The answer is a
 //! W3C `TextQuoteSelector` whose prefix and suffix make it unique in the text, and the
 //! `TextPositionSelector` of the same passage.
 
@@ -19,7 +20,7 @@ use crate::target::{CONTEXT_MAX, EXACT_MAX};
 
 /// Characters of context put before and after a quote (as the review page's bridge does).
 const CONTEXT: usize = 32;
-/// How far from a candidate a `near` hint may stand, in characters either side; the closest wins.
+/// How far from a candidate a `near` hint may stand, in characters either side.
 const NEAR_WINDOW: usize = 400;
 
 /// Elements whose text is not part of the document's text.
@@ -170,7 +171,10 @@ fn collapse_whitespace(text: &str) -> (String, Vec<usize>) {
     (out, origins)
 }
 
-/// The candidate that `near` stands closest to (within `NEAR_WINDOW` characters); a tie is unclear.
+/// The candidate that `near` stands closest to (within `NEAR_WINDOW` characters): one in the same
+/// sentence beats one across a sentence end ("The build takes 4 minutes. The deploy takes 4
+/// minutes", near "deploy", means the second), then the fewest characters between; a tie is
+/// unclear.
 fn pick_near(
     text: &str,
     candidates: &[(usize, usize)],
@@ -188,23 +192,25 @@ fn pick_near(
     if hints.is_empty() {
         hints = whitespace_insensitive_matches(text, near);
     }
-    // Characters between a candidate and the closest place `near` stands (0 when they touch).
+    // How far a candidate is from the closest place `near` stands: whether a sentence ends
+    // between them, then the characters between (0 when they touch).
     let distance = |&(s, e): &(usize, usize)| {
         hints
             .iter()
             .map(|&(hs, he)| {
-                if he <= s {
-                    text[he..s].chars().count()
+                let between = if he <= s {
+                    &text[he..s]
                 } else if hs >= e {
-                    text[e..hs].chars().count()
+                    &text[e..hs]
                 } else {
-                    0
-                }
+                    ""
+                };
+                (ends_a_sentence(between), between.chars().count())
             })
-            .filter(|d| *d <= NEAR_WINDOW)
+            .filter(|(_, d)| *d <= NEAR_WINDOW)
             .min()
     };
-    let mut ranked: Vec<((usize, usize), usize)> = candidates
+    let mut ranked: Vec<((usize, usize), (bool, usize))> = candidates
         .iter()
         .filter_map(|c| distance(c).map(|d| (*c, d)))
         .collect();
@@ -218,6 +224,21 @@ fn pick_near(
             matching: ranked.len(),
         }),
     }
+}
+
+/// Whether `between` holds the end of a sentence: a line break, or `.`, `!` or `?` before
+/// whitespace (so "4.5" does not count, "Done. Next" does).
+fn ends_a_sentence(between: &str) -> bool {
+    let mut chars = between.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            return true;
+        }
+        if matches!(c, '.' | '!' | '?') && chars.peek().is_some_and(|n| n.is_whitespace()) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The passage at byte range `start..end`, with context that makes its quote selector unique.
@@ -328,6 +349,26 @@ mod tests {
         assert_eq!(text.matches(&whole).count(), 1);
         let unclear = locate(text, "total 4%", Some("total"), "a.html").unwrap_err();
         assert!(matches!(unclear, NotPlaced::NearUnclear { count: 3, .. }));
+    }
+
+    #[test]
+    fn near_prefers_the_candidate_in_its_own_sentence() {
+        let text = "The build takes 4 minutes. The deploy takes 4 minutes too.";
+        let p = locate(text, "4 minutes", Some("deploy"), "a.md").expect("one in its sentence");
+        assert_eq!(p.start, 44, "{p:?}");
+        let p = locate(text, "4 minutes", Some("build"), "a.md").expect("one in its sentence");
+        assert_eq!(p.start, 16, "{p:?}");
+        // On separate lines, the closest still wins; equally close is unclear.
+        let lines = "Build: 4 minutes\nDeploy: 4 minutes";
+        let p = locate(lines, "4 minutes", Some("Deploy"), "a.md").expect("closest");
+        assert_eq!(p.start, 25, "{p:?}");
+        let tie = "4 minutes x 4 minutes";
+        assert!(matches!(
+            locate(tie, "4 minutes", Some("x"), "a.md"),
+            Err(NotPlaced::NearUnclear { count: 2, .. })
+        ));
+        assert!(!ends_a_sentence(" grew 4.5 points "));
+        assert!(ends_a_sentence("Done. Next"));
     }
 
     #[test]

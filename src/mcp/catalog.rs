@@ -311,7 +311,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                     "shareToken": { "type": "string", "description": SHARE_TOKEN },
                     "content": { "type": "string", "minLength": 1, "maxLength": 10000 },
                     "quote": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "the passage, as plain text" },
-                    "near": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "words standing close to the passage meant, if the quote repeats" },
+                    "near": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "words standing close to the passage meant, if the quote repeats (its own sentence first, then the closest)" },
                     "source": { "type": "string", "description": "the file (default the first page)" }
                 }
             },
