@@ -2,6 +2,8 @@
 //! in 2025-06-18 and are refused), a request answered by one JSON object, a notification by
 //! `202 Accepted` with no body. Every error says what was wrong.
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -123,11 +125,21 @@ pub fn parse(body: &[u8]) -> Result<Incoming, RpcError> {
     Ok(Incoming { id, method, params })
 }
 
-/// The answer to a request.
-pub fn result(id: &Value, result: Value) -> Response {
+/// The answer to a request (its result already written as JSON).
+pub fn result(id: &Value, result: &RawValue) -> Response {
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        jsonrpc: &'static str,
+        id: &'a Value,
+        result: &'a RawValue,
+    }
     respond(
         StatusCode::OK,
-        &json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        &Answer {
+            jsonrpc: "2.0",
+            id,
+            result,
+        },
     )
 }
 
@@ -154,7 +166,7 @@ pub fn accepted() -> Response {
     response
 }
 
-fn respond(status: StatusCode, body: &Value) -> Response {
+fn respond(status: StatusCode, body: &impl Serialize) -> Response {
     let mut response = crate::api::reply::json(status, body);
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -19,6 +19,8 @@ mod feedback;
 mod jsonrpc;
 mod tools;
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
@@ -100,23 +102,37 @@ async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError>
     };
     Ok(
         match answer(&state, &caller, &req.headers, era, &message).await {
-            Ok(result) => jsonrpc::result(&id, decorate(era, result)),
+            Ok(result) => jsonrpc::result(&id, &result),
             Err(e) => jsonrpc::error(Some(&id), &e),
         },
     )
 }
 
+/// Where results of the stateless era name the server (in `_meta`).
+const SERVER_INFO_KEY: &str = "io.modelcontextprotocol/serverInfo";
+/// The stateless era's `resultType` of a finished result.
+const RESULT_COMPLETE: &str = "complete";
+
+#[derive(Serialize, Clone, Copy)]
+struct ServerInfo {
+    name: &'static str,
+    title: &'static str,
+    version: &'static str,
+}
+
+const SERVER_INFO: ServerInfo = ServerInfo {
+    name: "artifact-review",
+    title: "Artifact Review",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
 /// What the revision of the stateless era adds to every result.
 fn decorate(era: Era, mut result: Value) -> Value {
     if era == Era::Modern {
-        result["resultType"] = json!("complete");
-        result["_meta"] = json!({ "io.modelcontextprotocol/serverInfo": server_info() });
+        result["resultType"] = json!(RESULT_COMPLETE);
+        result["_meta"] = json!({ SERVER_INFO_KEY: SERVER_INFO });
     }
     result
-}
-
-fn server_info() -> Value {
-    json!({ "name": "artifact-review", "title": "Artifact Review", "version": env!("CARGO_PKG_VERSION") })
 }
 
 async fn answer(
@@ -125,41 +141,100 @@ async fn answer(
     headers: &HeaderMap,
     era: Era,
     message: &Incoming,
-) -> Result<Value, RpcError> {
-    match (era, message.method.as_str()) {
-        (Era::Legacy, "initialize") => Ok(json!({
+) -> Result<Box<RawValue>, RpcError> {
+    let result = match (era, message.method.as_str()) {
+        (_, "tools/call") => return call(state, caller, headers, era, message).await,
+        (Era::Legacy, "initialize") => json!({
             "protocolVersion": era::negotiate(message.param_str("protocolVersion")),
             "capabilities": { "tools": { "listChanged": false } },
-            "serverInfo": server_info(),
+            "serverInfo": SERVER_INFO,
             "instructions": INSTRUCTIONS,
-        })),
-        (Era::Legacy, "ping") => Ok(json!({})),
-        (Era::Modern, "server/discover") => Ok(json!({
+        }),
+        (Era::Legacy, "ping") => json!({}),
+        (Era::Modern, "server/discover") => json!({
             "supportedVersions": era::supported(),
             "capabilities": { "tools": { "listChanged": false } },
             "instructions": INSTRUCTIONS,
             "ttlMs": CACHE_TTL_MS,
             "cacheScope": "private",
-        })),
+        }),
         (_, "tools/list") => {
             let mut list = json!({ "tools": catalog::tools() });
             if era == Era::Modern {
                 list["ttlMs"] = json!(CACHE_TTL_MS);
                 list["cacheScope"] = json!("private");
             }
-            Ok(list)
+            list
         }
-        (_, "tools/call") => call(state, caller, headers, message).await,
-        (era, method) => Err(RpcError::new(
-            METHOD_NOT_FOUND,
-            format!("Method not found: {method:?}; this server answers initialize, ping, server/discover, tools/list and tools/call"),
-            if era == Era::Modern {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::OK
-            },
-        )),
+        (era, method) => {
+            return Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!("Method not found: {method:?}; this server answers initialize, ping, server/discover, tools/list and tools/call"),
+                if era == Era::Modern {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::OK
+                },
+            ))
+        }
+    };
+    raw(&decorate(era, result))
+}
+
+/// A `tools/call` result, written without building a tree of values: the tool's JSON once, as
+/// `structuredContent` and (escaped) as the text content that clients without structured output
+/// read; a refusal as text alone, with `isError`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolResult<'a> {
+    content: [TextContent<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    structured_content: Option<&'a RawValue>,
+    is_error: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result_type: Option<&'static str>,
+    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
+    meta: Option<ServerMeta>,
+}
+
+#[derive(Serialize)]
+struct TextContent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct ServerMeta {
+    #[serde(rename = "io.modelcontextprotocol/serverInfo")]
+    server_info: ServerInfo,
+}
+
+impl<'a> ToolResult<'a> {
+    fn new(era: Era, text: &'a str, structured: Option<&'a RawValue>) -> ToolResult<'a> {
+        let modern = era == Era::Modern;
+        ToolResult {
+            content: [TextContent { kind: "text", text }],
+            structured_content: structured,
+            is_error: structured.is_none(),
+            result_type: modern.then_some(RESULT_COMPLETE),
+            meta: modern.then_some(ServerMeta {
+                server_info: SERVER_INFO,
+            }),
+        }
     }
+}
+
+/// An answer as JSON; failing to write one is our fault, logged.
+fn raw(value: &impl Serialize) -> Result<Box<RawValue>, RpcError> {
+    serde_json::value::to_raw_value(value).map_err(|e| {
+        log::error!("MCP: writing an answer failed: {e}");
+        RpcError::new(
+            INTERNAL_ERROR,
+            "the server failed to write its answer; it has been logged",
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
+    })
 }
 
 /// `tools/call`: the tool's structured result and its JSON as text; the API's refusals as tool
@@ -168,8 +243,9 @@ async fn call(
     state: &AppState,
     caller: &Caller,
     headers: &HeaderMap,
+    era: Era,
     message: &Incoming,
-) -> Result<Value, RpcError> {
+) -> Result<Box<RawValue>, RpcError> {
     let name = message.param_str("name").unwrap_or_default();
     if !catalog::exists(name) {
         return Err(RpcError::new(
@@ -190,11 +266,7 @@ async fn call(
         }
     };
     match tools::call(state, caller, headers, name, arguments).await {
-        Ok(structured) => Ok(json!({
-            "content": [{ "type": "text", "text": structured.to_string() }],
-            "structuredContent": structured,
-            "isError": false,
-        })),
+        Ok(structured) => raw(&ToolResult::new(era, structured.get(), Some(&structured))),
         Err(ApiError::Internal(cause)) => {
             log::error!("MCP tool {name} failed: {cause}");
             Err(RpcError::new(
@@ -203,12 +275,9 @@ async fn call(
                 StatusCode::INTERNAL_SERVER_ERROR,
             ))
         }
-        Err(refused) => Ok(json!({
-            "content": [{
-                "type": "text",
-                "text": json!({ "error": refused.to_string(), "code": refused.code() }).to_string(),
-            }],
-            "isError": true,
-        })),
+        Err(refused) => {
+            let text = json!({ "error": refused.to_string(), "code": refused.code() }).to_string();
+            raw(&ToolResult::new(era, &text, None))
+        }
     }
 }

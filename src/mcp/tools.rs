@@ -5,6 +5,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use warp::http::HeaderMap;
 
@@ -30,34 +31,34 @@ pub async fn call(
     headers: &HeaderMap,
     name: &str,
     arguments: Value,
-) -> Result<Value, ApiError> {
+) -> Result<Box<RawValue>, ApiError> {
     match name {
         "whoami" => {
             let _: NoArgs = args(arguments)?;
-            to_value(&crate::api::me::view(caller))
+            structured(&crate::api::me::view(caller))
         }
         "list_artifacts" => list_artifacts(state, caller, args(arguments)?).await,
-        "get_artifact" => get_artifact(state, caller, args(arguments)?).await,
-        "read_file" => read_file(state, caller, args(arguments)?).await,
+        "get_artifact" => structured(&get_artifact(state, caller, args(arguments)?).await?),
+        "read_file" => structured(&read_file(state, caller, args(arguments)?).await?),
         "publish_artifact" => publish_artifact(state, caller, args(arguments)?).await,
         "publish_version" => publish_version(state, caller, args(arguments)?).await,
-        "list_comments" => list_comments(state, caller, args(arguments)?).await,
+        "list_comments" => structured(&list_comments(state, caller, args(arguments)?).await?),
         "add_comment" => add_comment(state, caller, args(arguments)?).await,
         "reply" => {
             let a: ReplyArgs = args(arguments)?;
             comment_api::reply_to(state, caller, &a.comment_id, &a.content).await?;
-            to_value(&comment_api::thread(state, caller, &a.comment_id).await?)
+            structured(&comment_api::thread(state, caller, &a.comment_id).await?)
         }
         "resolve" => {
             let a: ResolveArgs = args(arguments)?;
             if let Some(note) = &a.note {
                 comment_api::reply_to(state, caller, &a.comment_id, note).await?;
             }
-            to_value(&comment_api::set_resolved(state, caller, &a.comment_id, true).await?)
+            structured(&comment_api::set_resolved(state, caller, &a.comment_id, true).await?)
         }
         "reopen" => {
             let a: CommentArgs = args(arguments)?;
-            to_value(&comment_api::set_resolved(state, caller, &a.comment_id, false).await?)
+            structured(&comment_api::set_resolved(state, caller, &a.comment_id, false).await?)
         }
         "wait_for_feedback" => {
             let a: WaitArgs = args(arguments)?;
@@ -72,7 +73,7 @@ pub async fn call(
                 std::time::Duration::from_secs(seconds),
             )
             .await?;
-            to_value(&found)
+            structured(&found)
         }
         other => Err(ApiError::Internal(format!(
             "the catalogue lists the tool {other:?} but nothing runs it"
@@ -97,6 +98,12 @@ fn args<T: DeserializeOwned>(arguments: Value) -> Result<T, ApiError> {
             ),
         )
     })
+}
+
+/// A tool's result, serialised once: it travels as `structuredContent` and, as text, in `content`.
+fn structured<T: serde::Serialize>(value: &T) -> Result<Box<RawValue>, ApiError> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| ApiError::Internal(format!("serialising a result: {e}")))
 }
 
 fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
@@ -131,7 +138,7 @@ async fn list_artifacts(
     state: &AppState,
     caller: &Caller,
     a: ListArtifactsArgs,
-) -> Result<Value, ApiError> {
+) -> Result<Box<RawValue>, ApiError> {
     let limit = a.limit.map(|l| l.to_string());
     let page = artifact_api::list_page(
         state,
@@ -142,7 +149,7 @@ async fn list_artifacts(
         limit.as_deref(),
     )
     .await?;
-    to_value(&page)
+    structured(&page)
 }
 
 #[derive(Deserialize)]
@@ -268,7 +275,7 @@ async fn publish_artifact(
     state: &AppState,
     caller: &Caller,
     a: PublishArgs,
-) -> Result<Value, ApiError> {
+) -> Result<Box<RawValue>, ApiError> {
     let form = UploadForm {
         name: Some(a.name),
         description: a.description,
@@ -280,7 +287,7 @@ async fn publish_artifact(
             entry_point: a.entry_point,
         },
     };
-    to_value(&artifact_api::create_from(state, caller, form).await?)
+    structured(&artifact_api::create_from(state, caller, form).await?)
 }
 
 #[derive(Deserialize)]
@@ -298,7 +305,7 @@ async fn publish_version(
     state: &AppState,
     caller: &Caller,
     a: PublishVersionArgs,
-) -> Result<Value, ApiError> {
+) -> Result<Box<RawValue>, ApiError> {
     let (artifact, role) = visible(state, caller, &a.share_token).await?;
     require_owner(role)?;
     let form = UploadForm {
@@ -312,7 +319,7 @@ async fn publish_version(
             entry_point: a.entry_point,
         },
     };
-    to_value(&version_api::publish(state, caller, &artifact, form).await?)
+    structured(&version_api::publish(state, caller, &artifact, form).await?)
 }
 
 #[derive(Deserialize)]
@@ -403,7 +410,7 @@ async fn add_comment(
     state: &AppState,
     caller: &Caller,
     a: AddCommentArgs,
-) -> Result<Value, ApiError> {
+) -> Result<Box<RawValue>, ApiError> {
     let place = match a.quote {
         Some(quote) => Place::Quote {
             quote,
@@ -419,7 +426,7 @@ async fn add_comment(
         None => Place::File { source: a.source },
     };
     let id = comment_api::add(state, caller, &a.share_token, &a.content, place, None).await?;
-    to_value(&comment_api::thread(state, caller, &crate::api::ids::wire(id)).await?)
+    structured(&comment_api::thread(state, caller, &crate::api::ids::wire(id)).await?)
 }
 
 #[derive(Deserialize)]
