@@ -70,7 +70,7 @@ impl StreamSlots {
         if mine >= MAX_STREAMS_PER_USER {
             return Err(ApiError::TooManyRequests {
                 message: format!(
-                    "this account already has {mine} open event streams; the limit is {MAX_STREAMS_PER_USER}: close one, or poll the comments instead"
+                    "this account already has {mine} open event streams and feedback waits; the limit is {MAX_STREAMS_PER_USER}: close one, or poll the comments instead"
                 ),
                 retry_after_secs: 30,
             });
@@ -78,7 +78,7 @@ impl StreamSlots {
         if open.0 >= MAX_STREAMS {
             return Err(ApiError::TooManyRequests {
                 message: format!(
-                    "the server has {MAX_STREAMS} open event streams, its limit; try again later or poll the comments instead"
+                    "the server has {MAX_STREAMS} open event streams and feedback waits, its limit; try again later or poll the comments instead"
                 ),
                 retry_after_secs: 30,
             });
