@@ -140,6 +140,8 @@ CREATE TABLE versions (
     -- `comments` so artifact listings never count rows.
     comment_count    INTEGER NOT NULL DEFAULT 0,
     unresolved_count INTEGER NOT NULL DEFAULT 0,
+    -- Counted views of this version (see `views`), kept by the trigger on `views`.
+    view_count       INTEGER NOT NULL DEFAULT 0,
     UNIQUE (artifact_id, number)
 );
 
@@ -237,3 +239,42 @@ CREATE TABLE artifact_reads (
     seen_event  INTEGER NOT NULL,
     PRIMARY KEY (user_id, artifact_id)
 ) WITHOUT ROWID;
+
+-- The public share link of an artifact (at most one): anyone holding its address sees the latest
+-- version. The token is never stored: it is derived from `token_seed` with the server's link key
+-- (the `.secret` file beside the database), and looked up by its SHA-256. `key_id` names the key
+-- that derived it, so a server with another key knows it cannot show the address again.
+CREATE TABLE share_links (
+    id             INTEGER PRIMARY KEY,
+    artifact_id    INTEGER NOT NULL UNIQUE REFERENCES artifacts (id),
+    token_hash     BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    token_seed     BLOB    NOT NULL CHECK (length(token_seed) = 16),
+    key_id         BLOB    NOT NULL CHECK (length(key_id) = 8),
+    enabled        INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    read_comments  INTEGER NOT NULL CHECK (read_comments IN (0, 1)),
+    write_comments INTEGER NOT NULL CHECK (write_comments IN (0, 1)),
+    created_by     INTEGER NOT NULL REFERENCES users (id),
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+
+-- Counted views: a person opening a version in the review page, or anyone opening a share link.
+-- Loads by the same viewer within 30 minutes count once. `viewer` is a SHA-256: of the user id for
+-- a person, of the link and the visitor's address and browser for an anonymous visitor (no
+-- address is stored).
+CREATE TABLE views (
+    id          INTEGER PRIMARY KEY,
+    artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+    version_id  INTEGER NOT NULL REFERENCES versions (id),
+    viewer      BLOB    NOT NULL CHECK (length(viewer) = 32),
+    user_id     INTEGER          REFERENCES users (id),
+    via_link    INTEGER NOT NULL CHECK (via_link IN (0, 1)),
+    viewed_at   INTEGER NOT NULL
+);
+CREATE INDEX views_by_viewer ON views (version_id, viewer, viewed_at);
+CREATE INDEX views_by_artifact ON views (artifact_id, viewed_at);
+CREATE INDEX views_by_user ON views (user_id, artifact_id, viewed_at) WHERE user_id IS NOT NULL;
+CREATE TRIGGER views_counted AFTER INSERT ON views
+BEGIN
+    UPDATE versions SET view_count = view_count + 1 WHERE id = NEW.version_id;
+END;

@@ -21,6 +21,8 @@ pub mod identity_cache;
 pub mod ingest;
 /// The API key format: generation, checksum, parsing, hashing.
 pub mod keys;
+/// The server's key from which share-link addresses are derived (never stored).
+pub mod link_key;
 /// The MCP endpoint: tools for agents over Streamable HTTP.
 pub mod mcp;
 /// Finding a passage quoted in plain text in a document's text, as the review bridge sees it.
@@ -47,5 +49,7 @@ pub mod target;
 pub mod text;
 /// Sign-in throttling per account and client address.
 pub mod throttle;
+/// Counting views of versions: one write per counted view, none for repeats.
+pub mod view_counter;
 /// The embedded settings UI pages and assets.
 pub mod web;

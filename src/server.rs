@@ -28,6 +28,7 @@ use crate::auth::KeyUsage;
 use crate::error::{recover, ApiError};
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
+use crate::link_key::LinkKey;
 use crate::password::Passwords;
 use crate::proxy::TrustedProxies;
 use crate::session_cookie;
@@ -35,6 +36,7 @@ use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
 use crate::throttle::LoginThrottle;
+use crate::view_counter::ViewCounter;
 use crate::{api, mcp, web};
 
 /// A client must send its request line and headers within this time, including the first request
@@ -60,6 +62,7 @@ pub async fn serve(
     let base_url = base_url.unwrap_or_else(|| format!("http://{bound}"));
     let site = Arc::new(Site::new(&base_url, bound));
     let (stopping, shutdown_seen) = tokio::sync::watch::channel(false);
+    let link_key = Arc::new(LinkKey::load_or_create(store.path())?);
     let state = AppState::new(Shared {
         store: store.clone(),
         site: site.clone(),
@@ -71,6 +74,8 @@ pub async fn serve(
         identities: Arc::new(IdentityCache::default()),
         docs: Arc::new(OnceLock::new()),
         event_streams: Arc::new(StreamSlots::default()),
+        views: Arc::new(ViewCounter::default()),
+        link_key,
         shutdown: shutdown_seen,
     });
     let mut router = Router::new(state.clone());

@@ -8,10 +8,12 @@ use crate::api::events::StreamSlots;
 use crate::auth::KeyUsage;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
+use crate::link_key::LinkKey;
 use crate::password::Passwords;
 use crate::setup::SetupGate;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
+use crate::view_counter::ViewCounter;
 
 /// A cheap handle (one reference count) to what handlers share.
 #[derive(Clone)]
@@ -45,6 +47,10 @@ pub struct Shared {
     pub docs: Arc<OnceLock<Docs>>,
     /// The open event streams, against their caps.
     pub event_streams: Arc<StreamSlots>,
+    /// Views counted lately, so repeats cost no write.
+    pub views: Arc<ViewCounter>,
+    /// Derives share-link addresses.
+    pub link_key: Arc<LinkKey>,
     /// Becomes true when the server starts shutting down (long-lived streams end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -39,6 +39,9 @@ struct JsonUpload {
     version_name: Option<String>,
     #[serde(default)]
     entry_point: Option<String>,
+    /// The hosted API's organisation; this server has none, so it is accepted and ignored.
+    #[serde(default, rename = "organizationId")]
+    _organization_id: Option<serde_json::Value>,
 }
 
 /// Reads the body as JSON or multipart, by its Content-Type.
@@ -116,6 +119,8 @@ async fn multipart(content_type: &str, body: Bytes) -> Result<UploadForm, ApiErr
             "versionName" => out.version_name = Some(text),
             "fileType" => out.upload.file_type = Some(text),
             "fileName" => out.upload.file_name = Some(text),
+            // The hosted API's organisation: no such thing here, accepted and ignored.
+            "organizationId" => {}
             "entryPoint" => out.upload.entry_point = Some(text),
             "content" => content = Some(UploadContent::Text(text)),
             other => {

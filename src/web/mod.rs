@@ -5,6 +5,7 @@ mod bridge;
 mod error_page;
 mod pages;
 mod review;
+mod share;
 mod viewer;
 
 use include_dir::{include_dir, Dir};
@@ -20,6 +21,7 @@ pub fn routes(r: &mut Router) {
     pages::routes(r);
     review::routes(r);
     viewer::routes(r);
+    share::routes(r);
     bridge::routes(r);
 }
 
