@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::error::{StoreError, StoreResult};
 
 /// The schema version this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
@@ -85,6 +85,47 @@ const TO_4: &str = "
     END;
 ";
 
+/// Version 5: key rotation and why a key was revoked for its owner (a leak, a member removed),
+/// agent key requests (device flow) and password-reset links.
+const TO_5: &str = "
+    ALTER TABLE api_keys ADD COLUMN replaced_by INTEGER REFERENCES api_keys (id);
+    ALTER TABLE api_keys ADD COLUMN revoked_reason TEXT;
+    ALTER TABLE api_keys ADD COLUMN revoked_where TEXT;
+    CREATE TABLE key_requests (
+        id              INTEGER PRIMARY KEY,
+        user_code_hash  BLOB    NOT NULL UNIQUE CHECK (length(user_code_hash) = 32),
+        poll_hash       BLOB    NOT NULL UNIQUE CHECK (length(poll_hash) = 32),
+        agent_name      TEXT    NOT NULL CHECK (length(agent_name) BETWEEN 1 AND 100),
+        role            TEXT             CHECK (role IS NULL OR length(role) BETWEEN 1 AND 100),
+        scopes          TEXT    NOT NULL,
+        expires_in_days INTEGER,
+        client_ip       TEXT,
+        user_agent      TEXT,
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        last_polled_at  INTEGER,
+        status          TEXT    NOT NULL DEFAULT 'pending'
+                                CHECK (status IN ('pending', 'approved', 'denied', 'delivered')),
+        decided_at      INTEGER,
+        decided_by      INTEGER          REFERENCES users (id),
+        agent_id        INTEGER          REFERENCES agents (id),   -- the identity chosen on approval
+        key_id          INTEGER          REFERENCES api_keys (id)  -- the key delivered
+    );
+    CREATE INDEX key_requests_by_expiry ON key_requests (expires_at);
+
+    -- One-time password-reset links an admin makes for a member (stored as SHA-256).
+    CREATE TABLE password_resets (
+        id         INTEGER PRIMARY KEY,
+        token_hash BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+        user_id    INTEGER NOT NULL REFERENCES users (id),
+        created_by INTEGER NOT NULL REFERENCES users (id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+    CREATE INDEX password_resets_by_user ON password_resets (user_id);
+";
+
 /// Settings for every connection: WAL (set once per file, harmless to repeat), foreign keys, a busy
 /// timeout so a concurrent writer (the CLI while the server runs) waits instead of failing.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -140,6 +181,10 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.execute_batch(TO_4)?;
         log::info!("upgraded the database schema from version {found} to 4");
     }
+    if (1..5).contains(&found) {
+        tx.execute_batch(TO_5)?;
+        log::info!("upgraded the database schema from version {found} to 5");
+    }
     // Later versions add `if (1..N).contains(&found) { ... }` steps here, oldest first.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -156,6 +201,33 @@ mod tests {
     const SCHEMA_V2: &str = include_str!("../../tests/fixtures/schema-v2.sql");
     /// The schema as version 3 shipped it.
     const SCHEMA_V3: &str = include_str!("../../tests/fixtures/schema-v3.sql");
+    /// The schema as version 4 shipped it.
+    const SCHEMA_V4: &str = include_str!("../../tests/fixtures/schema-v4.sql");
+
+    #[test]
+    fn a_version_4_database_is_upgraded_with_key_rotation_requests_and_resets() {
+        let (_dir, conn) = upgraded(
+            SCHEMA_V4,
+            "PRAGMA user_version = 4;
+             INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
+             INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at)
+                 VALUES (1, 'ci', 'abcdefgh', zeroblob(32), 1);",
+        );
+        let (replaced, reason): (Option<i64>, Option<String>) = conn
+            .query_row(
+                "SELECT replaced_by, revoked_reason FROM api_keys WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the key survives");
+        assert_eq!((replaced, reason), (None, None));
+        let fresh = Connection::open_in_memory().expect("memory");
+        fresh.execute_batch(SCHEMA_SQL).expect("fresh schema");
+        for table in ["api_keys", "key_requests", "password_resets"] {
+            assert_eq!(columns(&conn, table), columns(&fresh, table), "{table}");
+        }
+    }
 
     /// The columns of `table`, in order.
     fn columns(c: &Connection, table: &str) -> Vec<String> {
