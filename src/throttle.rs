@@ -40,6 +40,8 @@ pub enum Subject<'a> {
     SetupToken,
     /// Invite links.
     InviteToken,
+    /// Password-reset links.
+    ResetToken,
 }
 
 impl Subject<'_> {
@@ -48,6 +50,7 @@ impl Subject<'_> {
             Subject::Account(email) => sha256(format!("account:{email}").as_bytes()),
             Subject::SetupToken => sha256(b"setup-token"),
             Subject::InviteToken => sha256(b"invite-token"),
+            Subject::ResetToken => sha256(b"reset-token"),
         };
         let mut first = [0u8; 16];
         first.copy_from_slice(&digest[..16]);

@@ -534,22 +534,24 @@ fn an_admin_invites_a_teammate_who_signs_up_once_and_can_be_disabled() -> TestRe
         server.get("/api/v1/me", &Auth::Cookie(bob_cookie)).status,
         401
     );
+    // Removing a member revokes their keys (see tests/team.rs).
     let resp = server.get("/api/v1/me", &Auth::Key(bob_key.clone()));
     assert_eq!(resp.status, 401);
-    assert_eq!(resp.error_code(), "account_disabled");
+    assert_eq!(resp.error_code(), "revoked_key");
     let resp = server.post(
         "/api/v1/session",
         &Auth::None,
         &json!({"email": "bob@example.com", "password": "bob's password"}),
     );
     assert_eq!(resp.status, 403);
-    // Re-enabled, the key works again; an admin cannot disable themself.
+    // Re-enabled, Bob signs in again, but his keys stay revoked; an admin cannot disable themself.
     server.patch(
         &format!("/api/v1/team/members/{bob_id}"),
         &c,
         &json!({"disabled": false}),
     );
-    assert_eq!(server.get("/api/v1/me", &Auth::Key(bob_key)).status, 200);
+    server.sign_in("bob@example.com", "bob's password");
+    assert_eq!(server.get("/api/v1/me", &Auth::Key(bob_key)).status, 401);
     let resp = server.patch("/api/v1/team/members/1", &c, &json!({"disabled": true}));
     assert_eq!(resp.status, 400);
     Ok(())

@@ -13,6 +13,7 @@ pub mod events;
 pub mod ids;
 pub mod keys;
 pub mod me;
+pub mod password_resets;
 pub mod reply;
 pub mod request;
 pub mod router;
@@ -55,10 +56,15 @@ pub fn routes(r: &mut Router) {
         .put("/api/v1/account/password", account::change_password);
     r.get("/api/v1/team/members", team::members)
         .patch("/api/v1/team/members/{id}", team::update_member)
+        .post(
+            "/api/v1/team/members/{id}/password-reset",
+            password_resets::create,
+        )
         .get("/api/v1/team/invites", team::invites)
         .post("/api/v1/team/invites", team::create_invite)
         .delete("/api/v1/team/invites/{id}", team::revoke_invite)
-        .post("/api/v1/invites/accept", team::accept_invite);
+        .post("/api/v1/invites/accept", team::accept_invite)
+        .post("/api/v1/password-resets/accept", password_resets::accept);
     r.get("/api/v1/artifacts", artifacts::list)
         .post("/api/v1/artifacts", artifacts::create)
         .get("/api/v1/artifacts/{shareToken}", artifacts::show)

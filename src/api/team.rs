@@ -1,5 +1,6 @@
-//! The team on this server (admins only): members and their disabling, one-time invite links
-//! (7 days), and accepting an invite, which creates an account and signs it in.
+//! The team on this server (admins only): members, their roles and their removal (disabling, which
+//! ends their sessions and revokes their keys), one-time invite links (7 days), and accepting an
+//! invite, which creates an account and signs it in.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,6 +19,7 @@ use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::invites::{self, Invite, NewInvite};
+use crate::store::members;
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;
 use crate::text;
@@ -29,7 +31,10 @@ pub const INVITE_DAYS: i64 = 7;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateMember {
-    disabled: bool,
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    role: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -85,7 +90,21 @@ impl InviteView {
     }
 }
 
-async fn admin(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
+/// A role as the API names it ("admin" or "member").
+fn parse_role(raw: &str) -> Result<&'static str, ApiError> {
+    members::ROLES
+        .into_iter()
+        .find(|r| *r == raw)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "role",
+                "invalid_role",
+                format!("role must be \"member\" or \"admin\"; got {raw:?}"),
+            )
+        })
+}
+
+pub(super) async fn admin(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
     let caller = auth::session_only(state, req).await?;
     caller.require_admin()?;
     Ok(caller)
@@ -98,42 +117,57 @@ pub async fn members(state: AppState, req: Request) -> Result<Response, ApiError
     Ok(reply::ok(&json!({ "members": members })))
 }
 
+/// `PATCH /api/v1/team/members/{id}` `{disabled?, role?}`: removes a member (disabled: signed
+/// out everywhere, keys revoked, past work kept) or brings them back, and/or changes their role.
+/// Never leaves the server without an enabled admin (409 `last_admin`).
 pub async fn update_member(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = admin(&state, &req).await?;
     let id = ids::path_id(req.param(0), "member")?;
     let body: UpdateMember = req.json().await?;
-    if id == caller.user.id && body.disabled {
+    let role = body.role.as_deref().map(parse_role).transpose()?;
+    if role.is_none() && body.disabled.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing_to_change",
+            "give disabled (true or false), role (\"admin\" or \"member\"), or both",
+        ));
+    }
+    if id == caller.user.id && body.disabled == Some(true) {
         return Err(ApiError::bad_request(
             "cannot_disable_self",
             "you cannot disable your own account",
         ));
     }
     let ctx = caller.audit();
-    let user = state
+    let by = caller.user.id;
+    let (user, revoked) = state
         .store
         .write(move |conn| {
             let now = now_ms();
-            let user = users::set_disabled(conn, id, body.disabled, now)?;
-            let event = if body.disabled {
-                AuditEvent::UserDisabled {
-                    user_id: id,
-                    email: &user.email,
+            let mut user = users::by_id(conn, id)?;
+            if let Some(role) = role {
+                user = members::set_role(conn, &ctx, id, role, now)?;
+            }
+            let mut revoked = Vec::new();
+            match body.disabled {
+                Some(true) => {
+                    let removed = members::disable(conn, &ctx, id, Some(by), None, now)?;
+                    user = removed.user;
+                    revoked = removed.revoked_keys;
                 }
-            } else {
-                AuditEvent::UserEnabled {
-                    user_id: id,
-                    email: &user.email,
-                }
-            };
-            audit::record(conn, &ctx, &event, now)?;
-            Ok(user)
+                Some(false) => user = members::enable(conn, &ctx, id, None, now)?.0,
+                None => {}
+            }
+            Ok((user, revoked))
         })
         .await
         .map_err(|e| match e {
             StoreError::Refused { code, message } => ApiError::conflict(code, message),
             other => not_found_as("member")(other),
         })?;
-    Ok(reply::ok(&UserView::from(&user)))
+    let mut view = serde_json::to_value(UserView::from(&user))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    view["revokedKeys"] = json!(revoked.iter().map(|k| wire(*k)).collect::<Vec<_>>());
+    Ok(reply::ok(&view))
 }
 
 pub async fn invites(state: AppState, req: Request) -> Result<Response, ApiError> {
@@ -151,16 +185,7 @@ pub async fn create_invite(state: AppState, mut req: Request) -> Result<Response
     } else {
         req.json().await?
     };
-    let role = match body.role.as_deref() {
-        None | Some("member") => "member",
-        Some("admin") => "admin",
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid_role",
-                format!("role must be \"member\" or \"admin\"; got {other:?}"),
-            ))
-        }
-    };
+    let role = body.role.as_deref().map_or(Ok("member"), parse_role)?;
     let email = body
         .email
         .as_deref()

@@ -69,13 +69,48 @@ pub enum AuditEvent<'a> {
         role: &'a str,
         invite_id: Option<i64>,
     },
+    /// A member removed: signed out everywhere, keys revoked (`revoked_keys`), past work kept.
     UserDisabled {
         user_id: i64,
         email: &'a str,
+        revoked_keys: &'a [i64],
+        via: Option<&'a str>,
     },
     UserEnabled {
         user_id: i64,
         email: &'a str,
+        via: Option<&'a str>,
+    },
+    /// An admin made a member an admin, or an admin a member.
+    UserRoleChanged {
+        user_id: i64,
+        email: &'a str,
+        before: &'a str,
+        after: &'a str,
+    },
+    /// A key revoked because its owner was removed from the team.
+    MemberKeyRevoked {
+        key_id: i64,
+        user_id: i64,
+    },
+    /// An admin made a one-time password-reset link for a member (never the link itself).
+    PasswordResetCreated {
+        reset_id: i64,
+        user_id: i64,
+        email: &'a str,
+        expires_at: i64,
+    },
+    /// A member set a new password through a reset link; their sessions ended.
+    PasswordResetUsed {
+        reset_id: i64,
+        user_id: i64,
+        sessions_ended: usize,
+    },
+    /// A password set from the command line; the account's sessions ended.
+    PasswordSet {
+        user_id: i64,
+        sessions_ended: usize,
+        via: &'a str,
     },
     AccountUpdated {
         user_id: i64,
@@ -275,6 +310,10 @@ impl AuditEvent<'_> {
             UserCreated { .. } => "user.created",
             UserDisabled { .. } => "user.disabled",
             UserEnabled { .. } => "user.enabled",
+            UserRoleChanged { .. } => "user.role_changed",
+            PasswordResetCreated { .. } => "password_reset.created",
+            PasswordResetUsed { .. } => "password_reset.used",
+            PasswordSet { .. } => "account.password_set",
             AccountUpdated { .. } => "account.updated",
             PasswordChanged { .. } => "account.password_changed",
             SessionCreated { .. } => "session.created",
@@ -286,7 +325,7 @@ impl AuditEvent<'_> {
             AgentUpdated { .. } => "agent.updated",
             AgentDeleted { .. } => "agent.deleted",
             KeyCreated { .. } => "key.created",
-            KeyRevoked { .. } | AgentKeyRevoked { .. } => "key.revoked",
+            KeyRevoked { .. } | AgentKeyRevoked { .. } | MemberKeyRevoked { .. } => "key.revoked",
             ArtifactCreated { .. } => "artifact.created",
             ArtifactUpdated { .. } => "artifact.updated",
             ArtifactDeleted { .. } => "artifact.deleted",
@@ -318,8 +357,13 @@ impl AuditEvent<'_> {
             UserCreated { user_id, .. }
             | UserDisabled { user_id, .. }
             | UserEnabled { user_id, .. }
+            | UserRoleChanged { user_id, .. }
             | AccountUpdated { user_id, .. }
-            | PasswordChanged { user_id, .. } => ("user", user_id.to_string()),
+            | PasswordChanged { user_id, .. }
+            | PasswordSet { user_id, .. } => ("user", user_id.to_string()),
+            PasswordResetCreated { reset_id, .. } | PasswordResetUsed { reset_id, .. } => {
+                ("password_reset", reset_id.to_string())
+            }
             SessionCreated { session_id } | SessionEnded { session_id } => {
                 ("session", session_id.to_string())
             }
@@ -333,7 +377,8 @@ impl AuditEvent<'_> {
             | AgentDeleted { agent_id, .. } => ("agent", agent_id.to_string()),
             KeyCreated { key_id, .. }
             | KeyRevoked { key_id, .. }
-            | AgentKeyRevoked { key_id, .. } => ("key", key_id.to_string()),
+            | AgentKeyRevoked { key_id, .. }
+            | MemberKeyRevoked { key_id, .. } => ("key", key_id.to_string()),
             ArtifactCreated { artifact_id, .. }
             | ArtifactUpdated { artifact_id, .. }
             | ArtifactDeleted { artifact_id } => ("artifact", artifact_id.to_string()),
@@ -402,7 +447,44 @@ impl AuditEvent<'_> {
             } => {
                 json!({ "via": via, "role": role, "inviteId": invite_id.map(id) })
             }
-            UserDisabled { email, .. } | UserEnabled { email, .. } => json!({ "email": email }),
+            UserDisabled {
+                email,
+                revoked_keys,
+                via,
+                ..
+            } => json!({
+                "email": email,
+                "revokedKeys": revoked_keys.iter().map(|k| id(*k)).collect::<Vec<_>>(),
+                "via": via,
+            }),
+            UserEnabled { email, via, .. } => json!({ "email": email, "via": via }),
+            UserRoleChanged {
+                email,
+                before,
+                after,
+                ..
+            } => {
+                json!({ "email": email, "before": { "role": before }, "after": { "role": after } })
+            }
+            MemberKeyRevoked { user_id, .. } => {
+                json!({ "reason": "member removed", "userId": id(*user_id) })
+            }
+            PasswordResetCreated {
+                user_id,
+                email,
+                expires_at,
+                ..
+            } => json!({ "userId": id(*user_id), "email": email, "expiresAt": expires_at }),
+            PasswordResetUsed {
+                user_id,
+                sessions_ended,
+                ..
+            } => json!({ "userId": id(*user_id), "sessionsEnded": sessions_ended }),
+            PasswordSet {
+                sessions_ended,
+                via,
+                ..
+            } => json!({ "sessionsEnded": sessions_ended, "via": via }),
             AccountUpdated { before, after, .. } => {
                 json!({ "before": { "name": before }, "after": { "name": after } })
             }

@@ -276,3 +276,22 @@ pub fn active_for_agent(conn: &Connection, agent_id: i64) -> StoreResult<Vec<Key
     let rows = stmt.query_map([agent_id], KeyRecord::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Revokes every active key of a member who is being removed (their account disabled), with the
+/// reason `member_removed`; `by` is the admin (None from the command line). Returns their ids.
+pub fn revoke_for_member(
+    conn: &Connection,
+    user_id: i64,
+    by: Option<i64>,
+    now: i64,
+) -> StoreResult<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE api_keys SET revoked_at = ?2, revoked_by = ?3, revoked_reason = 'member_removed'
+          WHERE user_id = ?1 AND revoked_at IS NULL
+          RETURNING id",
+    )?;
+    let rows = stmt.query_map(params![user_id, now, by], |r| r.get(0))?;
+    let mut ids: Vec<i64> = rows.collect::<Result<_, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}

@@ -15,6 +15,8 @@ pub mod error;
 pub mod feed;
 pub mod invites;
 pub mod keys;
+pub mod members;
+pub mod password_resets;
 pub mod reads;
 pub mod replies;
 pub mod schema;

@@ -217,14 +217,19 @@ pub fn set_disabled(conn: &Connection, id: i64, disabled: bool, now: i64) -> Sto
         // Checked here, inside the write transaction, so two admins disabling each other at the
         // same moment cannot both succeed.
         if active_admins(conn)? == 0 {
-            return Err(StoreError::Refused {
-                code: "last_admin",
-                message: "this would leave no enabled admin on this server".into(),
-            });
+            return Err(last_admin());
         }
         super::sessions::end_all_for_user(conn, id, now)?;
     }
     by_id(conn, id)
+}
+
+/// The refusal when a change would leave no enabled admin.
+pub(super) fn last_admin() -> StoreError {
+    StoreError::Refused {
+        code: "last_admin",
+        message: "this would leave no enabled admin on this server".into(),
+    }
 }
 
 /// Number of enabled admins (the last one cannot be disabled).

@@ -1,5 +1,5 @@
 //! The app's pages, embedded in the binary from `assets/`: one HTML shell served at `/` (the
-//! artifacts home), `/settings`, `/login`, `/setup` and `/invite` (the script shows the right
+//! artifacts home), `/settings`, `/login`, `/setup`, `/invite` and `/reset-password` (the script shows the right
 //! screen), and its CSS and JS under `/assets/`. Every page carries a CSP that allows only this
 //! server's own scripts and styles and forbids framing. Whether someone is signed in is decided
 //! here, before the page loads: the home and the settings send strangers to sign in, the sign-in
@@ -27,6 +27,7 @@ pub(super) fn routes(r: &mut Router) {
         .get("/setup", app_shell)
         .get("/invite", app_shell)
         .get("/invite/{rest..}", app_shell)
+        .get("/reset-password", app_shell)
         .get("/favicon.ico", favicon)
         .get("/assets/{path..}", asset);
 }
