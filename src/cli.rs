@@ -4,14 +4,14 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use crate::clock::now_ms;
+use crate::clock::{self, now_ms};
 use crate::config::{AgentCommand, KeyCommand, UserCommand};
 use crate::keys;
 use crate::password;
 use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::keys::NewKeyRow;
 use crate::store::users::{NewUser, User};
-use crate::store::{agents, keys as key_store, users, Store, StoreError};
+use crate::store::{agents, keys as key_store, members, users, Store, StoreError};
 use crate::text;
 
 /// A failed command: the message for stderr.
@@ -47,15 +47,18 @@ fn find_user(store: &Store, email: &str) -> Result<User, CliError> {
         .ok_or_else(|| CliError(format!("no account has the email {email}")))
 }
 
-pub fn user(store: &Store, command: UserCommand, out: &mut impl Write) -> Result<(), CliError> {
-    let UserCommand::Create {
-        email,
-        name,
-        password_stdin: _,
-        admin,
-    } = command;
-    let email = text::email("--email", &email)?;
-    let name = text::label("--name", &name, text::NAME_MAX)?;
+/// Writes one line of output.
+fn line(out: &mut impl Write, text: &str) -> Result<(), CliError> {
+    writeln!(out, "{text}").map_err(|e| CliError(e.to_string()))
+}
+
+/// A time for people and scripts: `MS (ISO 8601 UTC)`, or `-` when there is none.
+fn when(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".to_string(), clock::ms_and_iso)
+}
+
+/// Reads a password (one line) from standard input, checks it and hashes it.
+fn password_from_stdin() -> Result<String, CliError> {
     let mut password = String::new();
     std::io::stdin()
         .lock()
@@ -67,7 +70,37 @@ pub fn user(store: &Store, command: UserCommand, out: &mut impl Write) -> Result
         })?;
     let password = password.trim_end_matches(['\n', '\r']).to_string();
     text::password("password", &password)?;
-    let hash = password::hash_blocking(&password).map_err(|e| CliError(e.to_string()))?;
+    password::hash_blocking(&password).map_err(|e| CliError(e.to_string()))
+}
+
+pub fn user(store: &Store, command: UserCommand, out: &mut impl Write) -> Result<(), CliError> {
+    match command {
+        UserCommand::Create {
+            email,
+            name,
+            password_stdin: _,
+            admin,
+        } => create_user(store, &email, &name, admin, out),
+        UserCommand::List => list_users(store, out),
+        UserCommand::SetPassword {
+            email,
+            password_stdin: _,
+        } => set_password(store, &email, out),
+        UserCommand::Disable { email } => disable_user(store, &email, out),
+        UserCommand::Enable { email } => enable_user(store, &email, out),
+    }
+}
+
+fn create_user(
+    store: &Store,
+    email: &str,
+    name: &str,
+    admin: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let email = text::email("--email", email)?;
+    let name = text::label("--name", name, text::NAME_MAX)?;
+    let hash = password_from_stdin()?;
     let user = store.write_blocking(move |conn| {
         let now = now_ms();
         // The first account is always an admin.
@@ -92,7 +125,78 @@ pub fn user(store: &Store, command: UserCommand, out: &mut impl Write) -> Result
             now,
         )
     })?;
-    writeln!(out, "{}", user.id).map_err(|e| CliError(e.to_string()))
+    line(out, &user.id.to_string())
+}
+
+fn list_users(store: &Store, out: &mut impl Write) -> Result<(), CliError> {
+    let list = store.read_blocking(users::list)?;
+    line(out, "ID\tEMAIL\tNAME\tROLE\tSTATUS\tCREATED\tDISABLED")?;
+    for u in list {
+        let status = if u.disabled_at.is_some() {
+            "disabled"
+        } else {
+            "active"
+        };
+        line(
+            out,
+            &format!(
+                "{}\t{}\t{}\t{}\t{status}\t{}\t{}",
+                u.id,
+                u.email,
+                u.name,
+                u.role,
+                when(Some(u.created_at)),
+                when(u.disabled_at)
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn set_password(store: &Store, email: &str, out: &mut impl Write) -> Result<(), CliError> {
+    let user = find_user(store, email)?;
+    let hash = password_from_stdin()?;
+    let id = user.id;
+    let ended = store.write_blocking(move |conn| {
+        members::set_password(conn, &cli_ctx(id), id, &hash, now_ms())
+    })?;
+    line(out, &format!("{id}\tpassword set\t{ended} sessions ended"))
+}
+
+fn disable_user(store: &Store, email: &str, out: &mut impl Write) -> Result<(), CliError> {
+    let user = find_user(store, email)?;
+    let id = user.id;
+    let removed = store.write_blocking(move |conn| {
+        members::disable(conn, &cli_ctx(id), id, None, Some("cli"), now_ms())
+    })?;
+    let note = if removed.newly {
+        "disabled"
+    } else {
+        "already disabled"
+    };
+    line(
+        out,
+        &format!(
+            "{id}\t{note}\t{}\t{} keys revoked",
+            when(removed.user.disabled_at),
+            removed.revoked_keys.len()
+        ),
+    )
+}
+
+fn enable_user(store: &Store, email: &str, out: &mut impl Write) -> Result<(), CliError> {
+    let user = find_user(store, email)?;
+    let id = user.id;
+    let (_, newly) = store.write_blocking(move |conn| {
+        members::enable(conn, &cli_ctx(id), id, Some("cli"), now_ms())
+    })?;
+    line(
+        out,
+        &format!(
+            "{id}\t{}",
+            if newly { "enabled" } else { "already enabled" }
+        ),
+    )
 }
 
 pub fn agent(store: &Store, command: AgentCommand, out: &mut impl Write) -> Result<(), CliError> {
@@ -119,7 +223,7 @@ pub fn agent(store: &Store, command: AgentCommand, out: &mut impl Write) -> Resu
         )?;
         Ok(agent)
     })?;
-    writeln!(out, "{}", agent.id).map_err(|e| CliError(e.to_string()))
+    line(out, &agent.id.to_string())
 }
 
 pub fn key(store: &Store, command: KeyCommand, out: &mut impl Write) -> Result<(), CliError> {
@@ -205,7 +309,10 @@ fn list_keys(store: &Store, email: &str, all: bool, out: &mut impl Write) -> Res
     let owner_id = owner.id;
     let list = store.read_blocking(move |conn| key_store::list(conn, owner_id, all))?;
     let now = now_ms();
-    let opt = |v: Option<i64>| v.map_or("-".to_string(), |t| t.to_string());
+    line(
+        out,
+        "ID\tNAME\tKEY\tIDENTITY\tSTATUS\tCREATED\tEXPIRES\tLAST USED",
+    )?;
     for k in list {
         let identity = match &k.agent_name {
             Some(agent) => format!("agent:{agent}"),
@@ -219,9 +326,9 @@ fn list_keys(store: &Store, email: &str, all: bool, out: &mut impl Write) -> Res
             keys::display(&k.prefix),
             identity,
             k.status(now),
-            k.created_at,
-            opt(k.expires_at),
-            opt(k.last_used_at)
+            when(Some(k.created_at)),
+            when(k.expires_at),
+            when(k.last_used_at)
         )
         .map_err(|e| CliError(e.to_string()))?;
     }
@@ -245,9 +352,11 @@ fn revoke_key(store: &Store, key_id: i64, out: &mut impl Write) -> Result<(), Cl
             StoreError::NotFound => CliError(format!("no key has the id {key_id}")),
             other => other.into(),
         })?;
-    let when = record.revoked_at.unwrap_or_default();
     let note = if newly { "revoked" } else { "already revoked" };
-    writeln!(out, "{}\t{note}\t{when}", record.id).map_err(|e| CliError(e.to_string()))
+    line(
+        out,
+        &format!("{}\t{note}\t{}", record.id, when(record.revoked_at)),
+    )
 }
 
 pub fn backup(store: &Store, dest: &Path, out: &mut impl Write) -> Result<(), CliError> {

@@ -1,9 +1,12 @@
 //! The command line: sub-commands and flags, each flag with its environment variable and default.
+//! The server's flags belong to `serve` (and to the bare command, which runs the server); the admin
+//! commands take only `--db` and `--create`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::proxy::ProxyRange;
 
@@ -18,7 +21,8 @@ pub const DEFAULT_DB: &str = "./artifact-review.db";
     after_help = "With no sub-command, runs the server (same as `serve`)."
 )]
 pub struct Cli {
-    /// The SQLite database file (created with its schema if missing).
+    /// The SQLite database file. The server creates it with its schema if missing; the admin
+    /// commands refuse to unless given --create.
     #[arg(long, env = "ARTIFACT_REVIEW_DB", default_value = DEFAULT_DB, global = true)]
     pub db: PathBuf,
 
@@ -29,15 +33,44 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Parses the command line (exiting with clap's message on a mistake). A server flag given
+    /// before an admin command (`--addr X key list`) is refused rather than silently ignored.
+    pub fn parse_checked() -> Cli {
+        let mut command = Cli::command();
+        let matches = command.get_matches_mut();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Some(sub) = matches.subcommand_name().filter(|s| *s != "serve") {
+            for (id, flag) in [
+                ("addr", "--addr"),
+                ("base_url", "--base-url"),
+                ("trusted_proxies", "--trusted-proxy"),
+            ] {
+                if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                    command
+                        .error(
+                            clap::error::ErrorKind::ArgumentConflict,
+                            format!("{flag} is a server option; `{sub}` does not take it (use it with `serve`, or with no sub-command)"),
+                        )
+                        .exit();
+                }
+            }
+        }
+        cli
+    }
+}
+
+/// The server's own flags.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Server options")]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the log says which).
-    #[arg(long, env = "ARTIFACT_REVIEW_ADDR", default_value = DEFAULT_ADDR, global = true)]
+    #[arg(long, env = "ARTIFACT_REVIEW_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
 
     /// Public base URL, used to build share links and to check the Host header
     /// (default: http://<addr>).
-    #[arg(long, env = "ARTIFACT_REVIEW_BASE_URL", global = true)]
+    #[arg(long, env = "ARTIFACT_REVIEW_BASE_URL")]
     pub base_url: Option<String>,
 
     /// Reverse proxy address or CIDR range whose X-Forwarded-For header is believed (repeat the
@@ -45,38 +78,75 @@ pub struct ServeArgs {
     #[arg(
         long = "trusted-proxy",
         env = "ARTIFACT_REVIEW_TRUSTED_PROXY",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub trusted_proxies: Vec<ProxyRange>,
+}
+
+/// What every admin command accepts besides `--db`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct AdminArgs {
+    /// Create the database (with its schema) if it does not exist yet; without it an admin
+    /// command refuses a missing database, so a mistyped --db cannot start an empty one.
+    #[arg(long, global = true)]
+    pub create: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default).
-    Serve,
+    Serve(ServeArgs),
     /// Manage accounts.
-    #[command(subcommand)]
-    User(UserCommand),
+    User {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Manage agents.
-    #[command(subcommand)]
-    Agent(AgentCommand),
+    Agent {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
     /// Manage API keys.
-    #[command(subcommand)]
-    Key(KeyCommand),
+    Key {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Write a consistent copy of the live database to PATH (SQLite online backup).
     Backup {
+        #[command(flatten)]
+        admin: AdminArgs,
         /// Where to write the copy (replaced atomically if it exists).
         path: PathBuf,
     },
+}
+
+impl Command {
+    /// The admin flags of an admin command; `None` for `serve`.
+    pub fn admin(&self) -> Option<AdminArgs> {
+        match self {
+            Command::Serve(_) => None,
+            Command::User { admin, .. }
+            | Command::Agent { admin, .. }
+            | Command::Key { admin, .. }
+            | Command::Backup { admin, .. } => Some(*admin),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create an account; prints its id. The password is read from standard input.
     Create {
+        /// The new account's email (its sign-in name).
         #[arg(long)]
         email: String,
+        /// The name shown to others.
         #[arg(long)]
         name: String,
         /// Read the password from standard input (required: passwords never go on the command line).
@@ -85,6 +155,28 @@ pub enum UserCommand {
         /// Make the account an admin (the first account always is).
         #[arg(long)]
         admin: bool,
+    },
+    /// List the accounts (a header line, then tab-separated: id, email, name, role, status,
+    /// created, disabled).
+    List,
+    /// Set an account's password, read from standard input; ends all its sessions.
+    SetPassword {
+        /// The account's email.
+        email: String,
+        /// Read the new password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Disable an account: it cannot sign in, its sessions end and its keys are revoked; what it
+    /// did keeps its attribution. The last enabled admin cannot be disabled.
+    Disable {
+        /// The account's email.
+        email: String,
+    },
+    /// Enable a disabled account again (its revoked keys stay revoked).
+    Enable {
+        /// The account's email.
+        email: String,
     },
 }
 
@@ -95,6 +187,7 @@ pub enum AgentCommand {
         /// The owner's email.
         #[arg(long)]
         user: String,
+        /// The agent's name, unique among the owner's agents (ignoring case).
         #[arg(long)]
         name: String,
         /// Optional role, e.g. "coding" or "qa".
@@ -120,8 +213,10 @@ pub enum KeyCommand {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
-    /// List a user's keys (tab-separated: id, name, prefix, identity, status, created, expires, last used).
+    /// List a user's keys (a header line, then tab-separated: id, name, prefix, identity, status,
+    /// created, expires, last used).
     List {
+        /// The owner's email.
         #[arg(long)]
         user: String,
         /// Include revoked keys.

@@ -42,6 +42,15 @@ pub enum ApiError {
     /// 409
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 409 because a unique name is taken: the answer names the holder (`id_field`: its id), so a
+    /// client can use it instead.
+    #[error("{message}")]
+    Taken {
+        code: &'static str,
+        message: String,
+        id_field: &'static str,
+        id: String,
+    },
     /// 408: the client took too long to send its body.
     #[error("the request body was not received in time")]
     RequestTimeout,
@@ -111,7 +120,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Taken { .. } => StatusCode::CONFLICT,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -125,7 +134,8 @@ impl ApiError {
             | ApiError::Invalid { code, .. }
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
-            | ApiError::Conflict { code, .. } => code,
+            | ApiError::Conflict { code, .. }
+            | ApiError::Taken { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::RequestTimeout => "request_timeout",
@@ -151,6 +161,9 @@ impl ApiError {
             }
             ApiError::Unauthorized { .. } => {
                 serde_json::json!({ "error": message, "code": self.code(), "hint": UNAUTHORIZED_HINT })
+            }
+            ApiError::Taken { id_field, id, .. } => {
+                serde_json::json!({ "error": message, "code": self.code(), *id_field: id })
             }
             _ => serde_json::json!({ "error": message, "code": self.code() }),
         };
@@ -192,6 +205,16 @@ impl From<StoreError> for ApiError {
                 message,
             },
             StoreError::Refused { code, message } => ApiError::BadRequest { code, message },
+            StoreError::Duplicate {
+                code,
+                message,
+                existing_id,
+            } => ApiError::Taken {
+                code,
+                message,
+                id_field: "existingId",
+                id: crate::api::ids::wire(existing_id),
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -118,7 +118,9 @@ pub fn expires_after_days(days: i64, now: i64) -> Result<i64, String> {
 pub fn check_expires_at(at: i64, now: i64) -> Result<i64, String> {
     if at <= now {
         return Err(format!(
-            "expiresAt must be in the future; got {at}, and it is now {now} (milliseconds since the Unix epoch)"
+            "expiresAt must be in the future (milliseconds since the Unix epoch); got {}, and it is now {}",
+            crate::clock::ms_and_iso(at),
+            crate::clock::ms_and_iso(now)
         ));
     }
     if at > now + MAX_EXPIRY_DAYS * crate::clock::DAY_MS {

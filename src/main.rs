@@ -3,18 +3,26 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use artifact_review::config::{Cli, Command};
 use artifact_review::proxy::TrustedProxies;
 use artifact_review::store::Store;
 use artifact_review::{cli, server};
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
+    let args = Cli::parse_checked();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp_millis()
         .init();
+    // An admin command never makes a database by accident (a mistyped --db); the server does.
+    if let Some(admin) = args.command.as_ref().and_then(Command::admin) {
+        if !admin.create && !args.db.exists() {
+            eprintln!(
+                "error: no database at {}; start the server once there or pass --create",
+                args.db.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    }
     let store = match Store::open(&args.db) {
         Ok(store) => store,
         Err(e) => {
@@ -24,11 +32,12 @@ fn main() -> ExitCode {
     };
     let mut out = std::io::stdout().lock();
     let outcome = match args.command {
-        None | Some(Command::Serve) => return run_server(store, args.serve),
-        Some(Command::User(c)) => cli::user(&store, c, &mut out),
-        Some(Command::Agent(c)) => cli::agent(&store, c, &mut out),
-        Some(Command::Key(c)) => cli::key(&store, c, &mut out),
-        Some(Command::Backup { path }) => cli::backup(&store, &path, &mut out),
+        None => return run_server(store, args.serve),
+        Some(Command::Serve(serve)) => return run_server(store, serve),
+        Some(Command::User { command, .. }) => cli::user(&store, command, &mut out),
+        Some(Command::Agent { command, .. }) => cli::agent(&store, command, &mut out),
+        Some(Command::Key { command, .. }) => cli::key(&store, command, &mut out),
+        Some(Command::Backup { path, .. }) => cli::backup(&store, &path, &mut out),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -213,3 +213,116 @@ fn agent_names_are_validated() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn agent_names_are_unique_per_account_ignoring_case_with_full_unicode_folding() -> TestResult {
+    let server = Server::start();
+    let ada = Auth::Cookie(server.setup_owner());
+    let claude = server.create_agent(&ada, "Claude", Some("coding"));
+    let strasse = server.create_agent(&ada, "Straße", None);
+    let kelvin = server.create_agent(&ada, "\u{212A}elvin", None); // KELVIN SIGN
+    for (name, holder) in [
+        ("claude", &claude),
+        ("CLAUDE", &claude),
+        ("STRASSE", &strasse),
+        ("strasse", &strasse),
+        ("kelvin", &kelvin),
+    ] {
+        let resp = server.post("/api/v1/agents", &ada, &json!({ "name": name }));
+        assert_eq!(resp.status, 409, "{name}: {}", resp.text());
+        assert_eq!(resp.error_code(), "agent_name_taken");
+        let body = resp.json();
+        assert_eq!(body["agentId"], holder.as_str(), "{name}");
+        assert!(
+            body["error"]
+                .as_str()
+                .ok_or("message")?
+                .contains(&format!("id {holder}")),
+            "{body}"
+        );
+    }
+    // Renaming into another agent's name is refused the same way; changing one's own case is not.
+    let qa = server.create_agent(&ada, "QA", None);
+    let resp = server.patch(
+        &format!("/api/v1/agents/{qa}"),
+        &ada,
+        &json!({"name": "cLaUdE"}),
+    );
+    assert_eq!(resp.status, 409);
+    assert_eq!(resp.json()["agentId"], claude.as_str());
+    let resp = server.patch(
+        &format!("/api/v1/agents/{claude}"),
+        &ada,
+        &json!({"name": "CLAUDE"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    // A deleted agent's name is free again, and another account has its own names.
+    assert_eq!(
+        server.delete(&format!("/api/v1/agents/{qa}"), &ada).status,
+        200
+    );
+    server.create_agent(&ada, "qa", None);
+    let bob = Auth::Cookie(server.add_user("bob@example.com", "Bob", "bob password 1"));
+    server.create_agent(&bob, "Claude", None);
+    let mine: i64 = server.open_db().query_row(
+        "SELECT count(*) FROM agents WHERE user_id = 1 AND deleted_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(mine, 4, "nothing was stored by the refused requests");
+    Ok(())
+}
+
+#[test]
+fn duplicate_names_from_before_the_rule_stay_and_can_still_be_edited() -> TestResult {
+    let server = Server::start();
+    let ada = Auth::Cookie(server.setup_owner());
+    let first = server.create_agent(&ada, "Claude", None);
+    {
+        // As an older version of the server allowed.
+        let db = rusqlite::Connection::open(&server.db)?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        db.execute(
+            "INSERT INTO agents (user_id, name, created_at, updated_at) VALUES (1, 'claude', 0, 0)",
+            [],
+        )?;
+    }
+    let list = server.get("/api/v1/agents", &ada).json();
+    assert_eq!(list["agents"].as_array().ok_or("agents")?.len(), 2);
+    let second = list["agents"][1]["id"].as_str().ok_or("id")?.to_string();
+    let resp = server.patch(
+        &format!("/api/v1/agents/{second}"),
+        &ada,
+        &json!({"role": "qa"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let resp = server.patch(
+        &format!("/api/v1/agents/{second}"),
+        &ada,
+        &json!({"name": "claude", "role": "review"}),
+    );
+    assert_eq!(
+        resp.status,
+        200,
+        "keeping its own name is allowed: {}",
+        resp.text()
+    );
+    // The command line cannot tell them apart by name and asks for the id.
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--name",
+            "k",
+            "--agent",
+            "CLAUDE",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("ids {first}, {second}")), "{err}");
+    Ok(())
+}

@@ -28,6 +28,7 @@ fn a_headless_host_can_be_set_up_entirely_from_the_command_line() -> TestResult 
             "--name",
             "Ops",
             "--password-stdin",
+            "--create",
         ],
         "ops password 1\n",
     );
@@ -76,13 +77,22 @@ fn a_headless_host_can_be_set_up_entirely_from_the_command_line() -> TestResult 
 
     let out = cli(&db, &["key", "list", "--user", "ops@example.com"], "");
     assert!(out.status.success());
-    let line = stdout(&out);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ID\tNAME\tKEY\tIDENTITY\tSTATUS\tCREATED\tEXPIRES\tLAST USED"
+    );
+    let line = lines[1];
     let fields: Vec<&str> = line.split('\t').collect();
     assert_eq!(fields[0], "1");
     assert_eq!(fields[1], "claude key");
     assert_eq!(fields[2], format!("ar_live_{}…", &key[8..16]));
     assert_eq!(fields[3], "agent:Claude");
     assert_eq!(fields[4], "active");
+    assert_ms_and_iso(fields[5]);
+    assert_ms_and_iso(fields[6]);
+    assert_eq!(fields[7], "-", "never used");
     assert!(!line.contains(&key[8..]));
 
     // The server started later finds it all, and the key works.
@@ -137,7 +147,8 @@ fn commands_work_while_the_server_is_running() -> TestResult {
     let id = listed["keys"][0]["id"].as_str().ok_or("id")?.to_string();
     let out = server.cli(&["key", "revoke", &id], "");
     assert!(out.status.success());
-    assert!(stdout(&out).starts_with(&format!("{id}\trevoked")));
+    assert!(stdout(&out).starts_with(&format!("{id}\trevoked\t")));
+    assert_ms_and_iso(stdout(&out).split('\t').nth(2).ok_or("when")?);
     assert_eq!(server.get("/api/v1/me", &Auth::Key(key)).status, 401);
     let out = server.cli(&["key", "revoke", &id], "");
     assert!(out.status.success(), "revoking twice is harmless");
@@ -325,7 +336,7 @@ fn the_environment_configures_the_database() -> TestResult {
     let db = dir.path().join("env.db");
     let out = std::process::Command::new(BIN)
         .env("ARTIFACT_REVIEW_DB", &db)
-        .args(["key", "list", "--user", "x@example.com"])
+        .args(["key", "list", "--user", "x@example.com", "--create"])
         .output()?;
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no account"));
@@ -368,10 +379,311 @@ fn the_database_its_wal_and_backups_are_readable_by_their_owner_only() -> TestRe
             "--name",
             "Ops",
             "--password-stdin",
+            "--create",
         ],
         "a long password\n",
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(mode(&fresh)?, 0o600, "a database made by the CLI");
+    Ok(())
+}
+
+/// A time as the CLI prints it: milliseconds, then the same instant in ISO 8601 UTC.
+fn assert_ms_and_iso(field: &str) {
+    let (ms, iso) = field
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("not `MS (ISO)`: {field:?}"));
+    let ms: i64 = ms.parse().unwrap_or_else(|_| panic!("not ms: {field:?}"));
+    let iso = iso
+        .strip_prefix('(')
+        .and_then(|i| i.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no (ISO): {field:?}"));
+    assert_eq!(iso, artifact_review::clock::iso8601(ms));
+    assert!(iso.ends_with('Z') && iso.len() == 24, "{iso}");
+    assert!((ms - now_ms()).abs() < 3_650 * 86_400_000, "{field}");
+}
+
+#[test]
+fn admin_commands_refuse_a_database_that_does_not_exist_unless_told_to_create_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("typo.db");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["user", "list"],
+        vec![
+            "user",
+            "create",
+            "--email",
+            "a@example.com",
+            "--name",
+            "A",
+            "--password-stdin",
+        ],
+        vec!["user", "disable", "a@example.com"],
+        vec!["user", "enable", "a@example.com"],
+        vec!["user", "set-password", "a@example.com", "--password-stdin"],
+        vec!["agent", "create", "--user", "a@example.com", "--name", "A"],
+        vec!["key", "create", "--user", "a@example.com", "--name", "k"],
+        vec!["key", "list", "--user", "a@example.com"],
+        vec!["key", "revoke", "1"],
+        vec!["backup", "/nonexistent/backup.db"],
+    ];
+    let expected = format!(
+        "error: no database at {}; start the server once there or pass --create",
+        db.display()
+    );
+    for args in &commands {
+        let out = cli(&db, args, "a long password\n");
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr(&out).trim(), expected, "{args:?}");
+        assert_eq!(stdout(&out), "");
+        assert!(!db.exists(), "{args:?} made a database");
+    }
+    let out = cli(&db, &["user", "list", "--create"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "ID\tEMAIL\tNAME\tROLE\tSTATUS\tCREATED\tDISABLED"
+    );
+    assert!(db.exists());
+    // The server still makes its database.
+    let fresh = dir.path().join("served.db");
+    let server = Server::start_on(tempfile::tempdir()?, fresh.clone(), &[]);
+    assert!(server.setup_token.is_some());
+    assert!(fresh.exists());
+    Ok(())
+}
+
+#[test]
+fn accounts_are_listed_given_a_password_disabled_and_enabled_from_the_command_line() -> TestResult {
+    let server = Server::start();
+    let ada = server.setup_owner();
+    let bob = server.add_user("bob@example.com", "Bob", "bob password 1");
+    let (_, bob_key) = server.create_key(&bob, json!({"name": "bob's CI"}));
+
+    let out = server.cli(&["user", "list"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        rows[0],
+        ["ID", "EMAIL", "NAME", "ROLE", "STATUS", "CREATED", "DISABLED"]
+    );
+    assert_eq!(
+        rows[1][..5],
+        ["1", "ada@example.com", "Ada", "admin", "active"]
+    );
+    assert_eq!(
+        rows[2][..5],
+        ["2", "bob@example.com", "Bob", "member", "active"]
+    );
+    assert_ms_and_iso(rows[2][5]);
+    assert_eq!(rows[2][6], "-");
+
+    // A new password: every session of the account ends.
+    let out = server.cli(
+        &[
+            "user",
+            "set-password",
+            "BOB@example.com",
+            "--password-stdin",
+        ],
+        "bob's new password\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "2\tpassword set\t1 sessions ended");
+    assert_eq!(server.get("/api/v1/me", &Auth::Cookie(bob)).status, 401);
+    server.sign_in("bob@example.com", "bob's new password");
+    let out = server.cli(
+        &[
+            "user",
+            "set-password",
+            "bob@example.com",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("at least 8"), "{}", stderr(&out));
+
+    // Disabled: keys revoked, sessions ended, the last admin kept.
+    let out = server.cli(&["user", "disable", "bob@example.com"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    let fields: Vec<&str> = line.split('\t').collect();
+    assert_eq!(fields[..2], ["2", "disabled"]);
+    assert_ms_and_iso(fields[2]);
+    assert_eq!(fields[3], "1 keys revoked");
+    let resp = server.get("/api/v1/me", &Auth::Key(bob_key.clone()));
+    assert_eq!(resp.error_code(), "revoked_key");
+    let reason: String = server.open_db().query_row(
+        "SELECT revoked_reason FROM api_keys WHERE user_id = 2",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(reason, "member_removed");
+    let out = server.cli(&["user", "list"], "");
+    let text = stdout(&out);
+    let bob_row: Vec<&str> = text.lines().nth(2).ok_or("bob")?.split('\t').collect();
+    assert_eq!(bob_row[4], "disabled");
+    assert_ms_and_iso(bob_row[6]);
+    let out = server.cli(&["user", "disable", "bob@example.com"], "");
+    assert!(stdout(&out).starts_with("2\talready disabled\t"));
+    let out = server.cli(&["user", "disable", "ada@example.com"], "");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no enabled admin"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        server.get("/api/v1/me", &Auth::Cookie(ada.clone())).status,
+        200
+    );
+
+    let out = server.cli(&["user", "enable", "bob@example.com"], "");
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "2\tenabled");
+    server.sign_in("bob@example.com", "bob's new password");
+    assert_eq!(server.get("/api/v1/me", &Auth::Key(bob_key)).status, 401);
+    let out = server.cli(&["user", "enable", "nobody@example.com"], "");
+    assert!(stderr(&out).contains("no account has the email nobody@example.com"));
+
+    // Each step is in the trail, marked as done from the command line.
+    let actions: Vec<(String, Option<String>)> = server
+        .open_db()
+        .prepare("SELECT action, json_extract(detail, '$.via') FROM audit_events WHERE user_id = 2 AND action IN ('account.password_set', 'user.disabled', 'user.enabled', 'key.revoked') ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let via = |a: &str, v: Option<&str>| (a.to_string(), v.map(str::to_string));
+    assert_eq!(
+        actions,
+        vec![
+            via("account.password_set", Some("cli")),
+            via("key.revoked", None),
+            via("user.disabled", Some("cli")),
+            via("user.enabled", Some("cli")),
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn help_shows_server_flags_only_on_serve_and_describes_every_flag() -> TestResult {
+    let help = |args: &[&str]| -> Result<String, Box<dyn std::error::Error>> {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .arg("--help")
+            .output()?;
+        assert!(out.status.success(), "{args:?}");
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let server_flags = ["--addr", "--base-url", "--trusted-proxy"];
+    let admin: &[&[&str]] = &[
+        &["user"],
+        &["user", "create"],
+        &["user", "list"],
+        &["user", "set-password"],
+        &["user", "disable"],
+        &["user", "enable"],
+        &["agent", "create"],
+        &["key", "create"],
+        &["key", "list"],
+        &["key", "revoke"],
+        &["backup"],
+    ];
+    for args in admin {
+        let text = help(args)?;
+        for flag in server_flags {
+            assert!(!text.contains(flag), "{args:?} lists {flag}:\n{text}");
+        }
+        assert!(
+            text.contains("--db") && text.contains("--create"),
+            "{args:?}"
+        );
+    }
+    for args in [&[][..], &["serve"][..]] {
+        let text = help(args)?;
+        for flag in server_flags {
+            assert!(text.contains(flag), "{args:?} lacks {flag}");
+        }
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("--create")),
+            "{args:?} offers --create"
+        );
+    }
+    // Every flag and argument has a description: no option line ends at its value name.
+    for args in admin.iter().copied().chain([&[][..], &["serve"][..]]) {
+        let text = help(args)?;
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            let trimmed = line.trim_start();
+            let is_item =
+                (trimmed.starts_with('-') || trimmed.starts_with('<')) && line.starts_with("  ");
+            if !is_item {
+                continue;
+            }
+            let described = trimmed.contains("  ")
+                || lines
+                    .peek()
+                    .is_some_and(|next| next.starts_with("          "));
+            assert!(described, "{args:?}: undescribed {trimmed:?}");
+        }
+    }
+    let out = cli(
+        std::path::Path::new("/tmp/none.db"),
+        &["--addr", "127.0.0.1:1", "key", "list", "--user", "a@b.c"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--addr is a server option"),
+        "{}",
+        stderr(&out)
+    );
+    Ok(())
+}
+
+#[test]
+fn an_agent_name_taken_in_another_case_is_refused_with_the_agents_id() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    let create = |name: &str| {
+        server.cli(
+            &[
+                "agent",
+                "create",
+                "--user",
+                "ada@example.com",
+                "--name",
+                name,
+            ],
+            "",
+        )
+    };
+    let out = create("Claude");
+    assert!(out.status.success());
+    let id = stdout(&out);
+    let out = create("CLAUDE");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("(id {id})")),
+        "{}",
+        stderr(&out)
+    );
+    // `--agent` finds it in any case.
+    let out = server.cli(
+        &[
+            "key",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--name",
+            "k",
+            "--agent",
+            "claude",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
     Ok(())
 }

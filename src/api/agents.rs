@@ -15,6 +15,7 @@ use crate::error::{not_found_as, ApiError};
 use crate::state::AppState;
 use crate::store::agents;
 use crate::store::audit::{self, AuditEvent};
+use crate::store::StoreError;
 use crate::text;
 
 #[derive(Deserialize)]
@@ -44,6 +45,24 @@ async fn caller(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
     let caller = auth::session_or_key(state, req).await?;
     caller.require_user_identity()?;
     Ok(caller)
+}
+
+/// Store errors of agent writes: a taken name is a 409 naming the agent that has it
+/// (`agentId`); a missing agent a 404.
+fn agent_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Duplicate {
+            code,
+            message,
+            existing_id,
+        } => ApiError::Taken {
+            code,
+            message,
+            id_field: "agentId",
+            id: ids::wire(existing_id),
+        },
+        other => not_found_as("agent")(other),
+    }
 }
 
 fn role(raw: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -89,7 +108,8 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
             )?;
             Ok(agent)
         })
-        .await?;
+        .await
+        .map_err(agent_error)?;
     Ok(reply::created(&AgentView::from(&agent)))
 }
 
@@ -134,7 +154,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
             Ok(agent)
         })
         .await
-        .map_err(not_found_as("agent"))?;
+        .map_err(agent_error)?;
     Ok(reply::ok(&AgentView::from(&agent)))
 }
 

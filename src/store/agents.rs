@@ -1,8 +1,12 @@
-//! Agents: named personas under one user. Soft-deleted; deleting one revokes its keys.
+//! Agents: named personas under one user. Soft-deleted; deleting one revokes its keys. A user's
+//! active agents have distinct names, compared with full Unicode case folding (`Claude` and
+//! `claude`, `Straße` and `STRASSE` are one name); checked inside the writer's transaction, so two
+//! requests racing for a name get one agent. Duplicates made before the rule stay.
 
 use rusqlite::{params, Connection, Row};
+use unicase::UniCase;
 
-use super::error::StoreResult;
+use super::error::{StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
@@ -35,6 +39,32 @@ impl Agent {
     }
 }
 
+/// Refused (`agent_name_taken`, with the holder's id) when another active agent of the user,
+/// not `except`, has this name ignoring case.
+fn check_name_free(
+    conn: &Connection,
+    user_id: i64,
+    name: &str,
+    except: Option<i64>,
+) -> StoreResult<()> {
+    let wanted = UniCase::new(name);
+    let taken = list(conn, user_id)?
+        .into_iter()
+        .find(|a| Some(a.id) != except && UniCase::new(a.name.as_str()) == wanted);
+    match taken {
+        None => Ok(()),
+        Some(existing) => Err(StoreError::Duplicate {
+            code: "agent_name_taken",
+            message: format!(
+                "you already have an agent named {:?} (id {}); agent names are unique per account, ignoring case: use that agent, rename it, or choose another name",
+                existing.name, existing.id
+            ),
+            existing_id: existing.id,
+        }),
+    }
+}
+
+/// Creates an agent; refused when the user has one of that name (see `check_name_free`).
 pub fn insert(
     conn: &Connection,
     user_id: i64,
@@ -42,6 +72,7 @@ pub fn insert(
     role: Option<&str>,
     now: i64,
 ) -> StoreResult<Agent> {
+    check_name_free(conn, user_id, name, None)?;
     conn.prepare_cached(
         "INSERT INTO agents (user_id, name, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
     )?
@@ -71,18 +102,18 @@ pub fn get(conn: &Connection, user_id: i64, id: i64) -> StoreResult<Agent> {
         .query_row([id, user_id], Agent::from_row)?)
 }
 
-/// The user's active agents with this exact name (for the CLI's `--agent NAME`).
+/// The user's active agents with this name, ignoring case (for the CLI's `--agent NAME`; more
+/// than one only when duplicates predate the rule).
 pub fn by_name(conn: &Connection, user_id: i64, name: &str) -> StoreResult<Vec<Agent>> {
-    let mut stmt = conn.prepare_cached(concat!(
-        "SELECT ",
-        agent_columns!(),
-        " FROM agents a WHERE a.user_id = ?1 AND a.name = ?2 AND a.deleted_at IS NULL ORDER BY a.id"
-    ))?;
-    let rows = stmt.query_map(params![user_id, name], Agent::from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let wanted = UniCase::new(name);
+    Ok(list(conn, user_id)?
+        .into_iter()
+        .filter(|a| UniCase::new(a.name.as_str()) == wanted)
+        .collect())
 }
 
-/// Renames and/or changes the role. `role: Some(None)` clears it.
+/// Renames and/or changes the role. `role: Some(None)` clears it. A new name must be free (see
+/// `check_name_free`).
 pub fn update(
     conn: &Connection,
     user_id: i64,
@@ -92,6 +123,10 @@ pub fn update(
     now: i64,
 ) -> StoreResult<Agent> {
     let current = get(conn, user_id, id)?;
+    // Keeping its own name (even a duplicate from before the rule) is always allowed.
+    if let Some(new) = name.filter(|n| *n != current.name) {
+        check_name_free(conn, user_id, new, Some(id))?;
+    }
     let name = name.unwrap_or(&current.name);
     let role = role.unwrap_or(current.role.as_deref());
     conn.prepare_cached("UPDATE agents SET name = ?2, role = ?3, updated_at = ?4 WHERE id = ?1")?

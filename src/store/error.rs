@@ -11,6 +11,13 @@ pub enum StoreError {
     /// version, a comment on a version that just stopped being the latest). `code` is stable.
     #[error("{message}")]
     Refused { code: &'static str, message: String },
+    /// A name that must be unique is taken (ignoring case); `existing_id` is the holder's id.
+    #[error("{message}")]
+    Duplicate {
+        code: &'static str,
+        message: String,
+        existing_id: i64,
+    },
     #[error("the database was written by a newer Artifact Review (schema version {found}); this binary knows schema version {supported} at most")]
     NewerSchema { found: i64, supported: i64 },
     #[error("database error: {0}")]
