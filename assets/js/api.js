@@ -17,13 +17,26 @@ export class ApiError extends Error {
 }
 
 let onSessionLost = null;
+let reauthenticate = null;
+
+const SESSION_GONE = new Set(['invalid_session', 'missing_session']);
 
 /** Called once with the error when a request finds the session gone (expired or signed out elsewhere). */
 export function whenSessionLost(handler) {
   onSessionLost = handler;
 }
 
-async function request(method, path, body) {
+/**
+ * `handler(err)` signs the person in again in place when a request finds the session gone; it
+ * resolves once they are (the request is then sent again, once) or rejects (the request fails
+ * with the original error). Nothing on the page is lost meanwhile. Takes precedence over
+ * `whenSessionLost`.
+ */
+export function whenSessionExpired(handler) {
+  reauthenticate = handler;
+}
+
+async function request(method, path, body, retried = false) {
   const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -52,7 +65,11 @@ async function request(method, path, body) {
       res.headers.get('Retry-After'),
       data?.field ?? null,
     );
-    if (res.status === 401 && (err.code === 'invalid_session' || err.code === 'missing_session') && onSessionLost) {
+    if (res.status === 401 && SESSION_GONE.has(err.code) && reauthenticate && !retried) {
+      await reauthenticate(err);
+      return request(method, path, body, true);
+    }
+    if (res.status === 401 && SESSION_GONE.has(err.code) && onSessionLost) {
       const handler = onSessionLost;
       onSessionLost = null;
       handler(err);
@@ -104,6 +121,9 @@ export const api = {
   // team (admins)
   listMembers: () => request('GET', '/team/members'),
   setMemberDisabled: (id, disabled) => request('PATCH', `/team/members/${enc(id)}`, { disabled }),
+  setMemberRole: (id, role) => request('PATCH', `/team/members/${enc(id)}`, { role }),
+  createPasswordReset: (id) => request('POST', `/team/members/${enc(id)}/password-reset`),
+  usePasswordReset: (token, password) => request('POST', '/password-resets/accept', { token, password }),
   listInvites: () => request('GET', '/team/invites'),
   createInvite: (role, email) => request('POST', '/team/invites', email ? { role, email } : { role }),
   revokeInvite: (id) => request('DELETE', `/team/invites/${enc(id)}`),

@@ -1,9 +1,10 @@
-// The screens shown before the settings: first-run setup, sign in, and accepting an invite.
-// Setup and invite links carry their token in the #fragment, which never reaches a server log.
+// The screens shown before the settings: first-run setup, sign in, accepting an invite, and
+// setting a new password with a reset link. Setup, invite and reset links carry their token in
+// the #fragment, which never reaches a server log.
 
 import { api } from './api.js';
 import { $ } from './dom.js';
-import { handleForm, valueOf } from './forms.js';
+import { handleForm, setFieldError, valueOf } from './forms.js';
 
 /**
  * Reads `#token=...` (and an invite's `&email=...`) from the address and removes them from the
@@ -146,4 +147,30 @@ export async function showInvite() {
     location.assign('/settings');
   });
   (token ? $('#invite-name') : $('#invite-token')).focus();
+}
+
+export async function showResetPassword() {
+  const { token } = takeFragment();
+  const view = showScreen('view-reset', 'New password');
+  const form = $('#reset-form', view);
+  if (!token) {
+    $('#reset-token-field').hidden = false;
+    $('#reset-token').required = true;
+  }
+  const samePasswords = () => {
+    if (form.elements.confirm.value !== form.elements.password.value) {
+      setFieldError(form.elements.confirm, 'The two passwords are not the same.');
+      return false;
+    }
+    return true;
+  };
+  handleForm(
+    form,
+    async () => {
+      await api.usePasswordReset(token ?? valueOf(form, 'token'), form.elements.password.value);
+      location.assign('/settings');
+    },
+    samePasswords,
+  );
+  (token ? $('#reset-password') : $('#reset-token')).focus();
 }

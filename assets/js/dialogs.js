@@ -103,14 +103,16 @@ function selectSecret() {
   selection.addRange(range);
 }
 
+/** Copies the shown secret; resolves to whether it reached the clipboard. */
 async function copySecret() {
   // The secret is read from the dialog at the moment of copying; nothing else holds it.
   const text = $('#secret-value').textContent;
-  if (!text) return;
+  if (!text) return false;
   try {
     if (!navigator.clipboard?.writeText) throw new Error('no clipboard API here (an http:// page that is not localhost)');
     await navigator.clipboard.writeText(text);
     setStatus('Copied to the clipboard.');
+    return true;
   } catch {
     // Fallback: select the text so that Ctrl+C / ⌘C copies it; try the legacy copy command too.
     selectSecret();
@@ -121,40 +123,98 @@ async function copySecret() {
       copied = false;
     }
     setStatus(copied ? 'Copied to the clipboard.' : 'Selected: press Ctrl+C (⌘C on a Mac) to copy it.');
+    return copied;
   }
 }
 
-// Pages without the one-time secret dialog (the review page) use the other dialogs only.
-$('#secret-copy')?.addEventListener('click', copySecret);
+/** Whether a click on a modal dialog landed outside its box (on the backdrop). */
+function outside(dialog, event) {
+  if (event.target !== dialog) return false;
+  const r = dialog.getBoundingClientRect();
+  return event.clientX < r.left || event.clientX > r.right || event.clientY < r.top || event.clientY > r.bottom;
+}
 
 /**
- * Shows a secret once (a new API key, an invite link). Closing the dialog removes the secret from
- * the page: the dialog's text is emptied and the selection cleared; this module keeps no copy.
+ * Shows a secret once (a new API key, an invite or password-reset link). `what` names it in the
+ * question asked when the dialog is closed (Done, Escape, a click outside) before the Copy button
+ * put it on the clipboard: "Did you copy the key?", asked once; a second attempt closes. Closing
+ * removes the secret from the page: the dialog's text is emptied and the selection cleared; this
+ * module keeps no copy.
  */
-export function showSecretOnce({ title, label, warning, secret, fallbackFocus = null, onClose = null }) {
+export function showSecretOnce({ title, label, warning, secret, what = 'key', fallbackFocus = null, onClose = null }) {
   const dialog = secretDialog();
+  const check = $('#secret-check', dialog);
+  const actions = $('#secret-actions', dialog);
   $('#secret-title', dialog).textContent = title;
   $('#secret-label', dialog).textContent = label;
   $('#secret-warning', dialog).textContent = warning;
   $('#secret-value', dialog).textContent = secret;
+  $('#secret-check-text', dialog).textContent = `Did you copy the ${what}? Once this closes, it is gone for good.`;
+  check.hidden = true;
+  actions.hidden = false;
   setStatus('');
-  // Forget the secret the moment the dialog starts closing (Done, Escape), not only when the
-  // asynchronous 'close' event arrives: a closed dialog must not hold it even for a moment.
-  const done = $('[data-close]', dialog);
+  let copied = false;
+  let asked = false;
+  // Forget the secret the moment the dialog starts closing, not only when the asynchronous
+  // 'close' event arrives: a closed dialog must not hold it even for a moment.
   const forget = () => {
     $('#secret-value', dialog).textContent = '';
     setStatus('');
     window.getSelection()?.removeAllRanges();
   };
-  done.addEventListener('click', forget);
-  dialog.addEventListener('cancel', forget);
+  const close = () => {
+    forget();
+    dialog.close();
+  };
+  const ask = () => {
+    asked = true;
+    actions.hidden = true;
+    check.hidden = false;
+    $('#secret-back', dialog).focus();
+  };
+  /** A close attempt: asks first, once, unless the key is known to be on the clipboard. */
+  const attempt = (event) => {
+    if (copied || asked) {
+      if (event?.type !== 'cancel') close();
+      else forget();
+      return;
+    }
+    if (event?.type === 'cancel') {
+      // Browsers let a page keep a dialog open on Escape only once per user action.
+      if (!event.cancelable) return forget();
+      event.preventDefault();
+    }
+    ask();
+  };
+  const handlers = {
+    '#secret-copy': async () => {
+      if (await copySecret()) copied = true;
+    },
+    '#secret-done': () => attempt(null),
+    '#secret-close': close,
+    '#secret-back': () => {
+      check.hidden = true;
+      actions.hidden = false;
+      $('#secret-copy', dialog).focus();
+    },
+  };
+  const onClick = (event) => {
+    if (outside(dialog, event)) return attempt(event);
+    const button = event.target.closest('button');
+    const handler = button && Object.entries(handlers).find(([sel]) => button.matches(sel))?.[1];
+    handler?.();
+  };
+  dialog.addEventListener('click', onClick);
+  dialog.addEventListener('cancel', attempt);
   openModal(dialog, {
     focus: $('#secret-copy', dialog),
     fallbackFocus,
     onClose: () => {
       forget();
-      done.removeEventListener('click', forget);
-      dialog.removeEventListener('cancel', forget);
+      check.hidden = true;
+      actions.hidden = false;
+      dialog.removeEventListener('click', onClick);
+      dialog.removeEventListener('cancel', attempt);
       onClose?.();
     },
   });

@@ -8,6 +8,7 @@ const FIELD_OF_CODE = {
   unknown_agent: 'agentId',
   invalid_setup_token: 'token',
   invalid_invite: 'token',
+  invalid_reset_link: 'token',
   invalid_expiration: 'expiration',
 };
 

@@ -1,10 +1,11 @@
-// Entry point. Every page (/, /settings, /login, /setup, /invite) is the same HTML; this picks the
+// Entry point. Every page (/, /settings, /login, /setup, /invite, /reset-password) is the same HTML; this picks the
 // screen from the path. `/` is the artifacts home; in the settings, the #fragment picks the section
 // (#keys, #agents, ...).
 
-import { api, whenSessionLost } from './api.js';
+import { api, whenSessionExpired } from './api.js';
+import { enableSignInAgain } from './reauth.js';
 import { $, $$, badge, setChildren } from './dom.js';
-import { showSetup, showLogin, showInvite } from './auth.js';
+import { showSetup, showLogin, showInvite, showResetPassword } from './auth.js';
 import { keysView } from './keys.js';
 import { agentsView } from './agents.js';
 import { accountView } from './account.js';
@@ -54,14 +55,15 @@ async function startSettings() {
     setChildren($('#whoami'), me.user.name, ctx.isAdmin() ? ' ' : null, ctx.isAdmin() ? badge('admin') : null);
   };
 
-  whenSessionLost(() => toLogin());
+  // An ended session is renewed in place (nothing typed is lost); signing out leaves.
+  enableSignInAgain(me, toLogin);
   renderUser();
   $('#topbar-user').hidden = false;
   $('#sidenav').hidden = false;
   $('#nav-team').hidden = !ctx.isAdmin();
   $('#boot').hidden = true;
   $('#sign-out').addEventListener('click', async () => {
-    whenSessionLost(null);
+    whenSessionExpired(null);
     try {
       await api.signOut();
     } catch {
@@ -90,5 +92,5 @@ async function startSettings() {
 }
 
 const path = location.pathname.replace(/\/+$/, '') || '/';
-const screens = { '/setup': showSetup, '/login': showLogin, '/invite': showInvite };
+const screens = { '/setup': showSetup, '/login': showLogin, '/invite': showInvite, '/reset-password': showResetPassword };
 (screens[path] ?? startSettings)().catch((err) => bootError(`Something went wrong: ${err.message}`));

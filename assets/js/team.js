@@ -1,4 +1,5 @@
-// The "Team" section (admins): invite links (shown once, copyable), and members with disable/enable.
+// The "Team" section (admins): invite links (shown once, copyable), and members: their role,
+// a one-time password-reset link (shown once), removing (disabling) and enabling.
 
 import { api } from './api.js';
 import { $, h, cell, dateEl, badge, announce, loadError, setChildren } from './dom.js';
@@ -14,10 +15,11 @@ const memberName = (id) => members.find((m) => m.id === id)?.name ?? null;
 function inviteRow(invite) {
   const status = h('span', {}, badge(invite.status));
   const usedBy = invite.usedBy ? memberName(invite.usedBy) : null;
-  if (invite.status === 'used' && usedBy) status.append(' by ', h('span', { class: 'name', text: usedBy }));
+  // A used link did its job: "used by NAME", plainly; only revoked and expired links are greyed.
+  if (invite.status === 'used' && usedBy) status.append(' by ', h('span', { class: 'used-by', text: usedBy }));
   return h(
     'tr',
-    { class: invite.status === 'pending' ? null : 'is-revoked', data: { inviteId: invite.id } },
+    { class: invite.status === 'pending' || invite.status === 'used' ? null : 'is-revoked', data: { inviteId: invite.id } },
     cell('For', invite.email ? h('span', { class: 'email', text: invite.email }) : 'anyone with the link'),
     cell('Role', invite.role === 'admin' ? 'Admin' : 'Member'),
     cell('Created', dateEl(invite.createdAt)),
@@ -34,29 +36,49 @@ function inviteRow(invite) {
   );
 }
 
+function roleSelect(member) {
+  const select = h('select', {
+    class: 'role-select',
+    attrs: { 'aria-label': `Role of ${member.name}` },
+    on: { change: () => setRole(member, select.value) },
+  });
+  select.add(new Option('Admin', 'admin', false, member.role === 'admin'));
+  select.add(new Option('Member', 'member', false, member.role === 'member'));
+  return select;
+}
+
 function memberRow(member) {
   const self = member.id === ctx.me.user.id;
   const disabled = member.disabledAt !== null;
   const name = h('span', {}, h('span', { class: 'name', text: member.name }), self ? ' ' : null, self ? badge('you') : null);
-  let action = null;
+  const actions = [];
+  if (!self && !disabled) {
+    actions.push(h('button', {
+      type: 'button',
+      class: 'button small',
+      text: 'Reset password',
+      attrs: { 'aria-label': `Make a password-reset link for ${member.name}` },
+      on: { click: () => createReset(member) },
+    }));
+  }
   if (!self) {
-    action = h('button', {
+    actions.push(h('button', {
       type: 'button',
       class: disabled ? 'button small' : 'button small danger-outline',
       text: disabled ? 'Enable' : 'Disable',
       attrs: { 'aria-label': `${disabled ? 'Enable' : 'Disable'} ${member.name}` },
       on: { click: () => setDisabled(member, !disabled) },
-    });
+    }));
   }
   return h(
     'tr',
     { class: disabled ? 'is-revoked' : null, data: { memberId: member.id } },
     cell('Name', name),
     cell('Email', h('span', { class: 'email', text: member.email })),
-    cell('Role', member.role === 'admin' ? 'Admin' : 'Member'),
+    cell('Role', disabled ? (member.role === 'admin' ? 'Admin' : 'Member') : roleSelect(member)),
     cell('Joined', dateEl(member.createdAt)),
     cell('Status', disabled ? badge('disabled') : badge('active')),
-    h('td', { class: 'row-actions' }, action),
+    h('td', { class: 'row-actions' }, ...actions),
   );
 }
 
@@ -107,10 +129,53 @@ async function createInvite(form) {
       ? `This link is shown only now: it cannot be shown again. It works once, for 7 days, and creates the account for ${invite.email} only.`
       : 'This link is shown only now: it cannot be shown again. It works once, for 7 days, and whoever opens it can create an account on this server.',
     secret: invite.url,
+    what: 'link',
     fallbackFocus: heading,
   });
   invite.url = undefined;
   await loadInvites();
+}
+
+async function setRole(member, role) {
+  try {
+    await api.setMemberRole(member.id, role);
+  } catch (err) {
+    await load(); // puts the select back to the role the member still has
+    loadError($('#members-error'), err.message);
+    return;
+  }
+  loadError($('#members-error'), null);
+  announce(`${member.name} is now ${role === 'admin' ? 'an admin' : 'a member'}.`);
+  if (member.id === ctx.me.user.id) {
+    ctx.me.user.role = role;
+    ctx.onUserChanged();
+    if (role !== 'admin') {
+      // Without admin rights the Team section is not yours any more.
+      $('#nav-team').hidden = true;
+      location.hash = '#keys';
+      return;
+    }
+  }
+  await load();
+}
+
+async function createReset(member) {
+  try {
+    const reset = await api.createPasswordReset(member.id);
+    loadError($('#members-error'), null);
+    showSecretOnce({
+      title: 'Password-reset link',
+      label: `Send this link to ${member.name} (${reset.email}):`,
+      warning:
+        'This link is shown only now: it cannot be shown again. It works once, for 24 hours, and replaces any earlier link. Setting a new password with it signs them out everywhere else.',
+      secret: reset.url,
+      what: 'link',
+      fallbackFocus: heading,
+    });
+    reset.url = undefined;
+  } catch (err) {
+    loadError($('#members-error'), err.message);
+  }
 }
 
 async function revokeInvite(invite) {
@@ -145,7 +210,7 @@ async function setDisabled(member, disabled) {
     title: 'Disable this account?',
     body: [
       h('p', {}, h('strong', { text: member.name }), ' (', h('span', { text: member.email }), ') ',
-        'is signed out everywhere and cannot sign in; their API keys stop working. You can enable the account again later.'),
+        'is signed out everywhere and cannot sign in, and every API key of theirs is revoked. What they did keeps their name. You can enable the account again later; their keys stay revoked.'),
     ],
     confirmLabel: 'Disable account',
     action: apply,

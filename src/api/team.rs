@@ -31,10 +31,17 @@ pub const INVITE_DAYS: i64 = 7;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateMember {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     disabled: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     role: Option<String>,
+}
+
+/// An optional field that, when present, must hold a value (`null` is a type error, not "absent").
+fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, Default)]

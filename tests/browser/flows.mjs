@@ -105,10 +105,15 @@ export async function readSecret(page) {
   return secret;
 }
 
-/** Closes the one-time dialog with its Done button. */
+/**
+ * Closes the one-time dialog with its Done button, answering "Yes, close" when it asks whether
+ * the secret was copied (it asks unless the Copy button put it on the clipboard).
+ */
 export async function closeSecret(page) {
   const secretDialog = page.locator('#secret-dialog');
   await secretDialog.getByRole('button', { name: 'Done' }).click();
+  const yes = secretDialog.getByRole('button', { name: 'Yes, close' });
+  if (await yes.isVisible()) await yes.click();
   await secretDialog.waitFor({ state: 'hidden' });
 }
 

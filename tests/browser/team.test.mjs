@@ -1,15 +1,19 @@
-// Account, team and activity: change name and password, invite a teammate with a one-time link,
-// disable and enable an account, and read the audit trail filtered by key, page by page.
+// Account, team and activity: change name and password, invite a teammate with a one-time link
+// ("used by NAME" afterwards), change a member's role, make a one-time password-reset link, remove
+// and enable an account, the one-time dialog asking once whether its secret was copied, signing in
+// again in place when the session ended (what was typed is kept), and the audit trail filtered by
+// key, page by page.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, openPage, assertClean, resetProblems, allowHttpError, apiCall,
+  startServer, launchBrowser, openPage, assertClean, resetProblems, allowHttpError, apiCall, eventually,
 } from './harness.mjs';
 import { OWNER, completeSetup, signIn, goToSection, createKey, readSecret, closeSecret, pageContents } from './flows.mjs';
 
 const MEMBER = { name: 'Max Member', email: 'max@example.com', password: 'member password 1' };
 const NEW_PASSWORD = 'a brand new passphrase';
+const NEW_MEMBER_PASSWORD = 'member password reset';
 
 let server;
 let browser;
@@ -101,7 +105,13 @@ test('an invite link is shown once, works once, and makes a member who sees no T
   resetProblems(member);
 
   await page.reload();
-  await page.locator('#invites-table tbody tr td[data-label="Status"]', { hasText: `used by ${MEMBER.name}` }).waitFor();
+  const used = page.locator('#invites-table tbody tr').filter({ hasText: `used by ${MEMBER.name}` });
+  await used.waitFor();
+  // A used link is not struck through or greyed: it did its job.
+  assert.equal(await used.evaluate((tr) => tr.classList.contains('is-revoked')), false);
+  for (const el of [used.locator('.used-by'), used.locator('td[data-label="Status"]')]) {
+    assert.equal(await el.evaluate((e) => getComputedStyle(e).textDecorationLine), 'none');
+  }
   await memberRow(page, MEMBER.name).waitFor();
   assertClean(admin);
 });
@@ -118,12 +128,20 @@ test('an admin disables an account (its session ends at once) and enables it aga
   // The owner has no button to disable themselves.
   assert.equal(await memberRow(page, 'Olivia O.').getByRole('button').count(), 0);
 
-  // The member's open page finds its session gone at the next request and goes to sign in.
+  // The member's open page finds its session gone at the next request and asks to sign in again;
+  // a disabled account cannot, and "Sign out" leads to the sign-in page.
   const mp = member.page;
   await mp.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Agents' }).click();
+  const again = mp.locator('#reauth-dialog');
+  await again.getByRole('heading', { name: 'Sign in again' }).waitFor();
+  assert.equal(await again.getByLabel('Email').inputValue(), MEMBER.email);
+  await again.getByLabel('Password').fill(MEMBER.password);
+  await again.getByRole('button', { name: 'Sign in' }).click();
+  await again.locator('.form-error', { hasText: /disabled/ }).waitFor();
+  await again.getByRole('button', { name: 'Sign out' }).click();
   await mp.waitForURL(/\/login/);
   await mp.getByRole('heading', { name: 'Sign in' }).waitFor();
-  assertClean(member, { allow: [allowHttpError(401, '/api/v1/')] });
+  assertClean(member, { allow: [allowHttpError(401, '/api/v1/'), allowHttpError(403, '/api/v1/session')] });
   resetProblems(member);
 
   await memberRow(page, MEMBER.name).getByRole('button', { name: `Enable ${MEMBER.name}` }).click();
@@ -150,6 +168,165 @@ test('an unused invite link can be revoked', async () => {
   });
   assert.equal(refused.status, 403);
   assertClean(admin);
+});
+
+test("an admin changes a member's role; the last admin cannot step down", async () => {
+  const { page } = admin;
+  await goToSection(page, 'Team');
+  const role = (name) => memberRow(page, name).getByLabel(`Role of ${name}`);
+  await role(MEMBER.name).selectOption('admin');
+  await page.locator('#toast', { hasText: `${MEMBER.name} is now an admin.` }).waitFor();
+  // The new admin sees the Team section.
+  const mp = member.page;
+  await mp.goto(`${server.url}/settings#team`);
+  await mp.reload(); // a new hash alone does not load the page again
+  await mp.getByRole('heading', { name: 'Team', level: 1 }).waitFor();
+  await memberRow(mp, 'Olivia O.').waitFor();
+
+  await role(MEMBER.name).selectOption('member');
+  await page.locator('#toast', { hasText: `${MEMBER.name} is now a member.` }).waitFor();
+  await mp.reload();
+  await mp.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+  assert.equal(await mp.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Team' }).isVisible(), false);
+
+  // Olivia is now the only admin: stepping down is refused, and her role stays.
+  await role('Olivia O.').selectOption('member');
+  await page.locator('#members-error', { hasText: 'no enabled admin' }).waitFor();
+  await eventually(async () => (await role('Olivia O.').inputValue()) === 'admin', { message: 'the select shows admin again' });
+  assertClean(admin, { allow: [allowHttpError(409, '/api/v1/team/members/')] });
+  resetProblems(admin);
+  assertClean(member);
+});
+
+test('a password-reset link sets a new password once and signs the member out elsewhere', async () => {
+  const { page } = admin;
+  await memberRow(page, MEMBER.name).getByRole('button', { name: `Make a password-reset link for ${MEMBER.name}` }).click();
+  await page.locator('#secret-dialog').getByRole('heading', { name: 'Password-reset link' }).waitFor();
+  const url = await readSecret(page);
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/reset-password#token=[A-Za-z0-9_-]{32}$/);
+  await closeSecret(page);
+  assert.ok(!(await pageContents(page)).includes(url.split('#token=')[1]), 'the link is gone from the page');
+
+  const fresh = await openPage(browser);
+  const fp = fresh.page;
+  await fp.goto(url);
+  await fp.getByRole('heading', { name: 'Set a new password' }).waitFor();
+  assert.equal(new URL(fp.url()).hash, '', 'the token leaves the address bar');
+  const form = fp.locator('#reset-form');
+  await form.getByLabel('New password', { exact: true }).fill(NEW_MEMBER_PASSWORD);
+  await form.getByLabel('Repeat the new password').fill('something else');
+  await form.getByRole('button', { name: 'Set password' }).click();
+  await form.locator('#reset-confirm-error', { hasText: 'not the same' }).waitFor();
+  await form.getByLabel('Repeat the new password').fill(NEW_MEMBER_PASSWORD);
+  await form.getByRole('button', { name: 'Set password' }).click();
+  await fp.waitForURL('**/settings');
+  await fp.locator('#whoami', { hasText: MEMBER.name }).waitFor();
+  assertClean(fresh);
+  await fresh.close();
+
+  // The member's other session ended: their open page asks them to sign in again, in place.
+  const mp = member.page;
+  await goToSection(mp, 'Agents');
+  const again = mp.locator('#reauth-dialog');
+  await again.getByRole('heading', { name: 'Sign in again' }).waitFor();
+  await again.getByLabel('Password').fill(NEW_MEMBER_PASSWORD);
+  await again.getByRole('button', { name: 'Sign in' }).click();
+  await again.waitFor({ state: 'hidden' });
+  await mp.locator('#agents-empty').waitFor();
+  assert.match(mp.url(), /\/settings#agents$/);
+  assertClean(member, { allow: [allowHttpError(401, '/api/v1/')] });
+  resetProblems(member);
+
+  // Used once: the same link is refused.
+  const late = await openPage(browser);
+  await late.page.goto(url);
+  const lateForm = late.page.locator('#reset-form');
+  await lateForm.getByLabel('New password', { exact: true }).fill('a third password');
+  await lateForm.getByLabel('Repeat the new password').fill('a third password');
+  await lateForm.getByRole('button', { name: 'Set password' }).click();
+  await lateForm.locator('.form-error', { hasText: 'not valid' }).waitFor();
+  assert.match(late.page.url(), /\/reset-password$/);
+  assertClean(late, { allow: [allowHttpError(403, '/api/v1/password-resets/accept')] });
+  await late.close();
+  assertClean(admin);
+});
+
+test('closing the one-time key dialog asks once whether the key was copied', async () => {
+  const { page } = admin;
+  const dialog = page.locator('#secret-dialog');
+  const question = dialog.getByText('Did you copy the key?');
+  const shown = async () => (await dialog.locator('#secret-value').textContent()).trim();
+
+  // Escape asks; "Not yet" goes back to the key; the second attempt closes without asking again.
+  const first = await createKey(page, { name: 'Asked with Escape' });
+  await page.keyboard.press('Escape');
+  await question.waitFor();
+  assert.equal(await dialog.isVisible(), true);
+  assert.equal(await shown(), first, 'the key is still there while the question is asked');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Not yet');
+  await dialog.getByRole('button', { name: 'Not yet' }).click();
+  await question.waitFor({ state: 'hidden' });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'secret-copy');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assert.ok(!(await pageContents(page)).includes(first.slice(16)), 'the key is gone');
+
+  // Done asks too; a click outside the dialog is then the answer.
+  const second = await createKey(page, { name: 'Asked with Done' });
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  await question.waitFor();
+  await page.mouse.click(5, 5);
+  await dialog.waitFor({ state: 'hidden' });
+  assert.ok(!(await pageContents(page)).includes(second.slice(16)));
+
+  // A click outside asks first, then "Yes, close" closes.
+  await createKey(page, { name: 'Asked with a click outside' });
+  await page.mouse.click(5, 5);
+  await question.waitFor();
+  await dialog.getByRole('button', { name: 'Yes, close' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+
+  // Copied with the Copy button: no question.
+  await createKey(page, { name: 'Copied first' });
+  await dialog.getByRole('button', { name: 'Copy' }).click();
+  await dialog.locator('#secret-status', { hasText: 'Copied' }).waitFor();
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assertClean(admin);
+});
+
+test('a session that ended meanwhile keeps what was typed and signs in again in place', async () => {
+  const { page, context } = admin;
+  await goToSection(page, 'Agents');
+  await page.getByRole('button', { name: 'Create agent' }).click();
+  const agentDialog = page.locator('#agent-dialog');
+  await agentDialog.getByLabel('Name').fill('Typed before it ended');
+  await agentDialog.getByLabel('Role').fill('qa');
+  // The session ends elsewhere (signed out from another tab, or expired).
+  const cookie = (await context.cookies()).find((c) => c.name === 'ar_session');
+  const ended = await apiCall(server.url, 'DELETE', '/api/v1/session', { headers: { Cookie: `ar_session=${cookie.value}` } });
+  assert.equal(ended.status, 200);
+
+  await agentDialog.getByRole('button', { name: 'Create agent' }).click();
+  const again = page.locator('#reauth-dialog');
+  await again.getByRole('heading', { name: 'Sign in again' }).waitFor();
+  assert.equal(await again.getByLabel('Email').inputValue(), OWNER.email);
+  assert.equal(await agentDialog.getByLabel('Name').inputValue(), 'Typed before it ended', 'nothing typed is lost');
+  await again.getByLabel('Password').fill('not the password');
+  await again.getByRole('button', { name: 'Sign in' }).click();
+  await again.locator('.form-error').waitFor();
+  await again.getByLabel('Password').fill(NEW_PASSWORD);
+  await again.getByRole('button', { name: 'Sign in' }).click();
+  // Signed in again, the agent is created as typed, without submitting twice.
+  await again.waitFor({ state: 'hidden' });
+  await agentDialog.waitFor({ state: 'hidden' });
+  const row = page.locator('#agents-table tbody tr').filter({ hasText: 'Typed before it ended' });
+  await row.waitFor();
+  assert.equal(await row.count(), 1);
+  assert.match(await row.innerText(), /qa/);
+  assert.match(page.url(), /\/settings#agents$/);
+  assertClean(admin, { allow: [allowHttpError(401, '/api/v1/agents'), allowHttpError(401, '/api/v1/session')] });
+  resetProblems(admin);
 });
 
 test('the activity trail pages with "Load more" and answers "what did this key do?"', async () => {
