@@ -98,11 +98,16 @@ test('a session cookie planted from another port signs the person out instead of
     await createKey(page, { name: 'made by the owner' });
     await closeSecret(page);
   } else {
-    // Refused as signed out, and both cookies cleared: signing in again works normally.
-    await page.locator('#login-form').waitFor();
+    // Refused as signed out, and both cookies cleared: the page asks the person to sign in again
+    // in place, as themself, and that works normally.
+    const again = page.locator('#reauth-dialog');
+    await again.getByRole('heading', { name: 'Sign in again' }).waitFor();
     const left = (await context.cookies(`${server.url}/api/v1/keys`)).filter((c) => c.name === 'ar_session');
     assert.equal(left.length, 0, `cleared: ${JSON.stringify(left)}`);
-    await signIn(page, server.url, OWNER);
+    assert.equal(await again.getByLabel('Email').inputValue(), OWNER.email);
+    await again.getByLabel('Password').fill(OWNER.password);
+    await again.getByRole('button', { name: 'Sign in' }).click();
+    await again.waitFor({ state: 'hidden' });
     await createKey(page, { name: 'made by the owner' });
     await closeSecret(page);
   }
