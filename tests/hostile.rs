@@ -838,6 +838,22 @@ fn endpoints(w: &World) -> Vec<Endpoint> {
                 ("password", Str),
             ],
         ),
+        endpoint(
+            "change a member's role",
+            "PATCH",
+            format!("/api/v1/team/members/{}", w.member),
+            &w.cookie,
+            json!({"role": "member"}),
+            &[("role", Str)],
+        ),
+        endpoint(
+            "use a password-reset link",
+            "POST",
+            "/api/v1/password-resets/accept",
+            &Auth::None,
+            json!({"token": "not-a-reset-link", "password": "a long password"}),
+            &[("token", Str), ("password", Str)],
+        ),
     ]
 }
 
