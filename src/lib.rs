@@ -21,6 +21,8 @@ pub mod identity_cache;
 pub mod ingest;
 /// The API key format: generation, checksum, parsing, hashing.
 pub mod keys;
+/// Keys of this server found in text it stores: found, masked, revoked.
+pub mod leaks;
 /// The server's key from which share-link addresses are derived (never stored).
 pub mod link_key;
 /// The MCP endpoint: tools for agents over Streamable HTTP.
@@ -31,6 +33,8 @@ pub mod passage;
 pub mod password;
 /// The client address behind trusted reverse proxies (`--trusted-proxy`).
 pub mod proxy;
+/// What a key may do: reader, commenter, editor.
+pub mod scopes;
 /// Random tokens, SHA-256 digests, and a redacting secret type.
 pub mod secrets;
 /// The accept loop: timeouts, connection cap, Host check, graceful shutdown.

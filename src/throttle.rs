@@ -42,6 +42,8 @@ pub enum Subject<'a> {
     InviteToken,
     /// Password-reset links.
     ResetToken,
+    /// Agent key request codes typed by this account.
+    KeyRequestCode(i64),
 }
 
 impl Subject<'_> {
@@ -51,6 +53,9 @@ impl Subject<'_> {
             Subject::SetupToken => sha256(b"setup-token"),
             Subject::InviteToken => sha256(b"invite-token"),
             Subject::ResetToken => sha256(b"reset-token"),
+            Subject::KeyRequestCode(user_id) => {
+                sha256(format!("key-request-code:{user_id}").as_bytes())
+            }
         };
         let mut first = [0u8; 16];
         first.copy_from_slice(&digest[..16]);

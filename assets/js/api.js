@@ -106,6 +106,12 @@ export const api = {
   listKeys: (all = false) => request('GET', all ? '/keys?status=all' : '/keys'),
   createKey: (body) => request('POST', '/keys', body),
   revokeKey: (id) => request('DELETE', `/keys/${enc(id)}`),
+  rotateKey: (id, overlap) => request('POST', `/keys/${enc(id)}/rotate`, { overlap }),
+
+  // agent key requests (a person's side)
+  keyRequest: (code) => request('GET', `/key-requests/${enc(code)}`),
+  approveKeyRequest: (code, agentId) => request('POST', `/key-requests/${enc(code)}/approve`, agentId ? { agentId } : {}),
+  denyKeyRequest: (code) => request('POST', `/key-requests/${enc(code)}/deny`, {}),
 
   // agents
   listAgents: () => request('GET', '/agents'),

@@ -93,20 +93,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let agent = state
         .store
         .write(move |conn| {
-            let now = now_ms();
-            let agent = agents::insert(conn, user_id, &name, role.as_deref(), now)?;
-            audit::record(
-                conn,
-                &ctx,
-                &AuditEvent::AgentCreated {
-                    agent_id: agent.id,
-                    name: &agent.name,
-                    role: agent.role.as_deref(),
-                    via: None,
-                },
-                now,
-            )?;
-            Ok(agent)
+            agents::create(conn, user_id, &name, role.as_deref(), &ctx, None, now_ms())
         })
         .await
         .map_err(agent_error)?;

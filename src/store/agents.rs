@@ -6,6 +6,7 @@
 use rusqlite::{params, Connection, Row};
 use unicase::UniCase;
 
+use super::audit::{self, AuditCtx, AuditEvent};
 use super::error::{StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,11 @@ impl Agent {
     }
 }
 
+/// Whether two agent names are one name as people read them (full Unicode case folding).
+fn same_name(a: &str, b: &str) -> bool {
+    UniCase::new(a.trim()) == UniCase::new(b.trim())
+}
+
 /// Refused (`agent_name_taken`, with the holder's id) when another active agent of the user,
 /// not `except`, has this name ignoring case.
 fn check_name_free(
@@ -47,10 +53,9 @@ fn check_name_free(
     name: &str,
     except: Option<i64>,
 ) -> StoreResult<()> {
-    let wanted = UniCase::new(name);
     let taken = list(conn, user_id)?
         .into_iter()
-        .find(|a| Some(a.id) != except && UniCase::new(a.name.as_str()) == wanted);
+        .find(|a| Some(a.id) != except && same_name(&a.name, name));
     match taken {
         None => Ok(()),
         Some(existing) => Err(StoreError::Duplicate {
@@ -80,6 +85,39 @@ pub fn insert(
     get(conn, user_id, conn.last_insert_rowid())
 }
 
+/// The user's active agent with this name, compared as people read names (Unicode case folding:
+/// "claude" is "Claude"), if any.
+pub fn find_by_name(conn: &Connection, user_id: i64, name: &str) -> StoreResult<Option<Agent>> {
+    Ok(list(conn, user_id)?
+        .into_iter()
+        .find(|a| same_name(&a.name, name)))
+}
+
+/// Creates an agent and records `agent.created` (`via`: where it came from when not the API).
+pub fn create(
+    conn: &Connection,
+    user_id: i64,
+    name: &str,
+    role: Option<&str>,
+    ctx: &AuditCtx,
+    via: Option<&str>,
+    now: i64,
+) -> StoreResult<Agent> {
+    let agent = insert(conn, user_id, name, role, now)?;
+    audit::record(
+        conn,
+        ctx,
+        &AuditEvent::AgentCreated {
+            agent_id: agent.id,
+            name: &agent.name,
+            role: agent.role.as_deref(),
+            via,
+        },
+        now,
+    )?;
+    Ok(agent)
+}
+
 /// The user's active agents, oldest first.
 pub fn list(conn: &Connection, user_id: i64) -> StoreResult<Vec<Agent>> {
     let mut stmt = conn.prepare_cached(concat!(
@@ -105,10 +143,9 @@ pub fn get(conn: &Connection, user_id: i64, id: i64) -> StoreResult<Agent> {
 /// The user's active agents with this name, ignoring case (for the CLI's `--agent NAME`; more
 /// than one only when duplicates predate the rule).
 pub fn by_name(conn: &Connection, user_id: i64, name: &str) -> StoreResult<Vec<Agent>> {
-    let wanted = UniCase::new(name);
     Ok(list(conn, user_id)?
         .into_iter()
-        .filter(|a| UniCase::new(a.name.as_str()) == wanted)
+        .filter(|a| same_name(&a.name, name))
         .collect())
 }
 

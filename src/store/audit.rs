@@ -172,7 +172,39 @@ pub enum AuditEvent<'a> {
         prefix: &'a str,
         agent_id: Option<i64>,
         expires_at: Option<i64>,
+        scope: &'a str,
         via: Option<&'a str>,
+    },
+    /// A key replaced by a new one, which keeps its name, identity and scope; the old one expires
+    /// at `replaced_expires_at`.
+    KeyRotated {
+        key_id: i64,
+        name: &'a str,
+        prefix: &'a str,
+        replaced_key_id: i64,
+        replaced_prefix: &'a str,
+        replaced_expires_at: i64,
+    },
+    /// A key found in text this server was asked to store, revoked at once; `place` says where
+    /// (never the key).
+    KeyLeaked {
+        key_id: i64,
+        name: &'a str,
+        prefix: &'a str,
+        place: &'a str,
+    },
+    /// An agent asked for a key (no one is signed in: the address is the only actor).
+    KeyRequested {
+        request_id: i64,
+        agent_name: &'a str,
+        scope: &'a str,
+    },
+    KeyRequestApproved {
+        request_id: i64,
+        agent_id: i64,
+    },
+    KeyRequestDenied {
+        request_id: i64,
     },
     KeyRevoked {
         key_id: i64,
@@ -325,6 +357,11 @@ impl AuditEvent<'_> {
             AgentUpdated { .. } => "agent.updated",
             AgentDeleted { .. } => "agent.deleted",
             KeyCreated { .. } => "key.created",
+            KeyRotated { .. } => "key.rotated",
+            KeyLeaked { .. } => "key.leaked",
+            KeyRequested { .. } => "key_request.created",
+            KeyRequestApproved { .. } => "key_request.approved",
+            KeyRequestDenied { .. } => "key_request.denied",
             KeyRevoked { .. } | AgentKeyRevoked { .. } | MemberKeyRevoked { .. } => "key.revoked",
             ArtifactCreated { .. } => "artifact.created",
             ArtifactUpdated { .. } => "artifact.updated",
@@ -376,9 +413,14 @@ impl AuditEvent<'_> {
             | AgentUpdated { agent_id, .. }
             | AgentDeleted { agent_id, .. } => ("agent", agent_id.to_string()),
             KeyCreated { key_id, .. }
+            | KeyRotated { key_id, .. }
+            | KeyLeaked { key_id, .. }
             | KeyRevoked { key_id, .. }
             | AgentKeyRevoked { key_id, .. }
             | MemberKeyRevoked { key_id, .. } => ("key", key_id.to_string()),
+            KeyRequested { request_id, .. }
+            | KeyRequestApproved { request_id, .. }
+            | KeyRequestDenied { request_id } => ("key_request", request_id.to_string()),
             ArtifactCreated { artifact_id, .. }
             | ArtifactUpdated { artifact_id, .. }
             | ArtifactDeleted { artifact_id } => ("artifact", artifact_id.to_string()),
@@ -534,6 +576,7 @@ impl AuditEvent<'_> {
                 prefix,
                 agent_id,
                 expires_at,
+                scope,
                 via,
                 ..
             } => json!({
@@ -541,8 +584,34 @@ impl AuditEvent<'_> {
                 "prefix": prefix,
                 "agentId": agent_id.map(id),
                 "expiresAt": expires_at,
+                "scope": scope,
                 "via": via,
             }),
+            KeyRotated {
+                name,
+                prefix,
+                replaced_key_id,
+                replaced_prefix,
+                replaced_expires_at,
+                ..
+            } => json!({
+                "name": name,
+                "prefix": prefix,
+                "replacedKeyId": id(*replaced_key_id),
+                "replacedPrefix": replaced_prefix,
+                "replacedExpiresAt": replaced_expires_at,
+            }),
+            KeyLeaked {
+                name,
+                prefix,
+                place,
+                ..
+            } => json!({ "name": name, "prefix": prefix, "reason": "leaked", "foundIn": place }),
+            KeyRequested {
+                agent_name, scope, ..
+            } => json!({ "agentName": agent_name, "scope": scope }),
+            KeyRequestApproved { agent_id, .. } => json!({ "agentId": id(*agent_id) }),
+            KeyRequestDenied { .. } => json!({ "decision": "denied" }),
             KeyRevoked {
                 name, prefix, via, ..
             } => {

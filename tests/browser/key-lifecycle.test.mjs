@@ -1,0 +1,150 @@
+// Keys over time on the keys page, in a real browser: a key made with a narrower scope (and the
+// scope enforced by the API), a key rotated with an overlap (the new one shown once, both working
+// during the overlap, the old one marked as expiring after rotation), and a key pasted into a
+// comment: revoked at once, with a notice at the top of the page saying where it was found.
+// The tests share one server and one signed-in page, in order.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openPage, assertClean, apiCall } from './harness.mjs';
+import { completeSetup, goToSection, readSecret, closeSecret, keyRow, cellText, userKey, upload, apiOk } from './flows.mjs';
+
+let server;
+let browser;
+let tab;
+let page;
+let commenterKey;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  tab = await openPage(browser);
+  page = tab.page;
+  await completeSetup(page, server);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.saveLog('key-lifecycle.server.log');
+  await server?.stop();
+});
+
+const me = (key) => apiCall(server.url, 'GET', '/api/v1/me', { key });
+
+test('a key made with the commenter scope is listed with it and cannot publish', async () => {
+  await goToSection(page, 'API keys');
+  await page.locator('#key-create-open').click();
+  const dialog = page.locator('#key-create-dialog');
+  await dialog.getByLabel('Name').fill('Review bot');
+  await dialog.getByLabel('Scope').selectOption('commenter');
+  await dialog.getByRole('button', { name: 'Create key' }).click();
+  commenterKey = await readSecret(page);
+  await closeSecret(page);
+  const row = keyRow(page, 'Review bot');
+  assert.equal(await cellText(row, 'Scope'), 'commenter');
+  const res = await apiCall(server.url, 'POST', '/api/v1/artifacts', {
+    key: commenterKey, body: { name: 'x', fileName: 'x.html', content: '<p>x</p>' },
+  });
+  assert.equal(res.status, 403);
+  assert.equal(res.body.code, 'insufficient_scope');
+  assertClean(tab);
+});
+
+test('rotating a key shows the new one once; both work during the overlap; the old one says so', async () => {
+  const row = keyRow(page, 'Review bot');
+  await row.getByRole('button', { name: 'Rotate key Review bot' }).click();
+  const dialog = page.locator('#key-rotate-dialog');
+  await dialog.getByLabel('The old key keeps working for').selectOption('1h');
+  await dialog.getByRole('button', { name: 'Rotate key' }).click();
+  const fresh = await readSecret(page);
+  assert.notEqual(fresh, commenterKey);
+  assert.match(await page.locator('#secret-warning').innerText(), /keeps working until/);
+  await closeSecret(page);
+  for (const key of [commenterKey, fresh]) {
+    const res = await me(key);
+    assert.equal(res.status, 200, 'both keys work during the overlap');
+  }
+  const rows = page.locator('#keys-table tbody tr').filter({ hasText: 'Review bot' });
+  await rows.nth(1).waitFor();
+  const old = rows.filter({ hasText: 'rotated' });
+  assert.match(await cellText(old, 'Expires'), /^after rotation/);
+  assert.equal(await old.getByRole('button', { name: /^Rotate/ }).count(), 0, 'a rotated key is not rotated again');
+  const { keys } = await apiOk(server, 'GET', '/api/v1/keys', fresh).catch(() => ({ keys: null }));
+  assert.equal(keys, null, 'keys are not listed with a key');
+  assertClean(tab, { allow: [] });
+});
+
+test('a key pasted into a comment is revoked at once and the keys page says where it was found', async () => {
+  const owner = await userKey(server, { keyName: 'uploader' });
+  const doc = await upload(server, owner, { name: 'Launch plan', fileName: 'plan.html', content: '<p>Plan</p>' });
+  const victim = await userKey(server, { keyName: 'laptop' });
+  assert.equal((await me(victim)).status, 200);
+  await apiOk(server, 'POST', `/api/v1/artifacts/${doc.shareToken}/comments`, owner, {
+    content: `try it with ${victim}`, target: { source: 'plan.html' },
+  });
+  assert.equal((await me(victim)).status, 401, 'refused on the very next request');
+  await page.reload();
+  await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+  const notice = page.locator('#keys-leaked');
+  await notice.waitFor();
+  const text = await notice.innerText();
+  assert.match(text, /A key was found in text stored here and revoked: laptop/);
+  assert.match(text, /comment \d+ on the artifact “Launch plan”/);
+  assert.ok(!text.includes(victim));
+  await page.getByLabel('Show revoked keys').check();
+  assert.equal(await cellText(keyRow(page, 'laptop'), 'Status'), 'revoked: leaked');
+  const { comments } = await apiOk(server, 'GET', `/api/v1/artifacts/${doc.shareToken}/comments`, owner);
+  assert.ok(!comments[0].content.includes(victim), 'stored masked');
+  assert.ok(comments[0].content.startsWith(`try it with ${victim.slice(0, 16)}****`));
+  assertClean(tab);
+});
+
+test('an agent asks for a key, the person approves it in the settings, and the agent gets it once', async () => {
+  const asked = await apiCall(server.url, 'POST', '/api/v1/key-requests', {
+    body: { agentName: 'Codex', role: 'review', scopes: ['commenter'] },
+  });
+  assert.equal(asked.status, 201);
+  const { userCode, pollToken, verificationUri } = asked.body;
+  assert.equal(verificationUri, `${server.url}/settings#connect`);
+  await page.goto(verificationUri);
+  await page.getByRole('heading', { name: 'Connect an agent', level: 1 }).waitFor();
+  await page.getByLabel('Code shown by the agent').fill(userCode.toLowerCase());
+  await page.getByRole('button', { name: 'Look up' }).click();
+  const card = page.locator('#connect-request');
+  await card.getByRole('heading', { name: 'Key request' }).waitFor();
+  const facts = await page.locator('#connect-facts').innerText();
+  assert.match(facts, /Codex/);
+  assert.match(facts, /review/);
+  assert.match(facts, /commenter/);
+  assert.match(facts, /127\.0\.0\.1/);
+  assert.match(await page.getByLabel('The key acts as').inputValue(), /^$/, 'a new agent by default');
+  await card.getByRole('button', { name: 'Approve' }).click();
+  await page.locator('#connect-outcome', { hasText: 'Approved' }).waitFor();
+  const got = await apiCall(server.url, 'POST', '/api/v1/key-requests/poll', { body: { pollToken } });
+  assert.equal(got.status, 200, JSON.stringify(got.body));
+  assert.equal(got.body.identity.name, 'Codex');
+  assert.deepEqual(got.body.scopes, ['commenter']);
+  const res = await me(got.body.key);
+  assert.equal(res.status, 200);
+  assert.equal(res.body.identity.name, 'Codex');
+  const replay = await apiCall(server.url, 'POST', '/api/v1/key-requests/poll', { body: { pollToken } });
+  assert.equal(replay.body.code, 'expired_token');
+  // Its key is on the keys page, acting as the new agent; nothing on the page shows the key.
+  await goToSection(page, 'API keys');
+  assert.match(await cellText(keyRow(page, 'Codex'), 'Identity'), /Codex/);
+  assert.ok(!(await page.content()).includes(got.body.key));
+  assertClean(tab);
+});
+
+test('a denied request gives the agent nothing', async () => {
+  const asked = await apiCall(server.url, 'POST', '/api/v1/key-requests', { body: { agentName: 'Stranger bot' } });
+  await page.goto(`${server.url}/settings#connect`);
+  await page.getByLabel('Code shown by the agent').fill(asked.body.userCode);
+  await page.getByRole('button', { name: 'Look up' }).click();
+  await page.locator('#connect-request').getByRole('button', { name: 'Deny' }).click();
+  await page.locator('#connect-outcome', { hasText: 'Denied' }).waitFor();
+  const refused = await apiCall(server.url, 'POST', '/api/v1/key-requests/poll', { body: { pollToken: asked.body.pollToken } });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.code, 'access_denied');
+  assertClean(tab);
+});
