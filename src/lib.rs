@@ -11,6 +11,8 @@ pub mod cli;
 pub mod clock;
 /// Command-line flags, environment variables and defaults.
 pub mod config;
+/// The caps on open connections, overall and per client address, and the answer beyond them.
+pub mod connections;
 /// The one API error type and its JSON shape.
 pub mod error;
 /// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.
@@ -21,6 +23,8 @@ pub mod identity_cache;
 pub mod ingest;
 /// The API key format: generation, checksum, parsing, hashing.
 pub mod keys;
+/// The fairness limits (connections per address, body pace, memory budget, quota) and sizes.
+pub mod limits;
 /// argon2id password hashing with a concurrency limit.
 pub mod password;
 /// The client address behind trusted reverse proxies (`--trusted-proxy`).

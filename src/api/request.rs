@@ -28,9 +28,6 @@ pub const JSON_LIMIT: u64 = 1024 * 1024;
 /// connection is simply closed.
 pub const DRAIN_MAX: u64 = 16 * 1024 * 1024;
 
-/// The longest a client may take to send a body.
-pub const BODY_DEADLINE: Duration = Duration::from_secs(120);
-
 pub struct Request {
     pub method: Method,
     /// The raw (still percent-encoded) path.
@@ -102,7 +99,7 @@ impl Request {
     }
 
     /// Reads the whole body, refusing more than `limit` bytes with 413 (whether or not the client
-    /// announced a Content-Length) and a client slower than `BODY_DEADLINE` with 408.
+    /// announced a Content-Length) and a client slower than the body pace with 408.
     pub async fn body_bytes(&mut self, limit: u64) -> Result<Bytes, ApiError> {
         let declared = self
             .header(header::CONTENT_LENGTH)
@@ -116,34 +113,36 @@ impl Request {
             }
             return Err(ApiError::PayloadTooLarge { limit });
         }
-        let read = async {
-            // Sized up front when announced, so a large upload is not copied while growing.
-            let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::bad_request(
-                        "body_read_failed",
-                        format!("could not read the request body: {e}"),
-                    )
-                })?;
-                if (buf.len() + chunk.len()) as u64 > limit {
-                    drop(buf);
-                    drain(&mut stream, DRAIN_MAX).await;
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                buf.extend_from_slice(&chunk);
+        // Sized up front when announced, so a body is not copied while growing.
+        let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| read_error(&e))?;
+            if (buf.len() + chunk.len()) as u64 > limit {
+                drop(buf);
+                drain(&mut stream, DRAIN_MAX).await;
+                return Err(ApiError::PayloadTooLarge { limit });
             }
-            Ok(buf.freeze())
-        };
-        tokio::time::timeout(BODY_DEADLINE, read)
-            .await
-            .map_err(|_| ApiError::RequestTimeout)?
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
     }
 
     /// Reads and parses a JSON body of at most `JSON_LIMIT` bytes.
     pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
         let bytes = self.body_bytes(JSON_LIMIT).await?;
         parse_json(&bytes)
+    }
+}
+
+/// A failure to read the body as the client's error: 408 when it fell behind the body pace,
+/// else 400.
+pub fn read_error(e: &warp::Error) -> ApiError {
+    match super::body_pace::too_slow(e) {
+        Some(slow) => ApiError::RequestTimeout(slow.to_string()),
+        None => ApiError::bad_request(
+            "body_read_failed",
+            format!("could not read the request body: {e}"),
+        ),
     }
 }
 
