@@ -39,6 +39,7 @@ use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
 use crate::throttle::LoginThrottle;
+use crate::web::RenderedMarkdown;
 
 /// A client must send its request line and headers within this time, including the first request
 /// on a new connection and each request on a kept-alive one; otherwise it is disconnected.
@@ -73,6 +74,7 @@ pub async fn serve(
         identities: Arc::new(IdentityCache::default()),
         docs: Arc::new(OnceLock::new()),
         event_streams: Arc::new(StreamSlots::default()),
+        rendered: Arc::new(RenderedMarkdown::default()),
         shutdown: shutdown_seen,
     });
     let (routes, table) = api::build(state.clone());

@@ -12,6 +12,7 @@ use crate::password::Passwords;
 use crate::setup::SetupGate;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
+use crate::web::RenderedMarkdown;
 
 /// A cheap handle (one reference count) to what handlers share.
 #[derive(Clone)]
@@ -45,6 +46,8 @@ pub struct Shared {
     pub docs: Arc<OnceLock<Docs>>,
     /// The open event streams, against their caps.
     pub event_streams: Arc<StreamSlots>,
+    /// Markdown documents rendered once, per content.
+    pub rendered: Arc<RenderedMarkdown>,
     /// Becomes true when the server starts shutting down (long-lived streams end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

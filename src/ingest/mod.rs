@@ -22,7 +22,7 @@ use std::io::Cursor;
 
 pub use content_type::content_type_for;
 pub use error::IngestError;
-pub use markdown::{escape_html, render_markdown};
+pub use markdown::{escape_html, render_markdown, Cut, Rendered};
 pub use upload::{FileType, Upload, UploadContent};
 
 use archive::SharedBytes;

@@ -88,6 +88,30 @@ pub fn exists(conn: &Connection, version_id: i64, path: &str) -> StoreResult<boo
         .is_some())
 }
 
+/// A file of a version, without its bytes.
+pub fn describe(
+    conn: &Connection,
+    version_id: i64,
+    path: &str,
+) -> StoreResult<Option<VersionFile>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT f.path, f.content_type, b.size, b.sha256
+               FROM version_files f JOIN blobs b ON b.id = f.blob_id
+              WHERE f.version_id = ?1 AND f.path = ?2",
+        )?
+        .query_row(params![version_id, path], VersionFile::from_row)
+        .optional()?)
+}
+
+/// The stored bytes with this SHA-256, if any.
+pub fn content(conn: &Connection, sha256: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT content FROM blobs WHERE sha256 = ?1")?
+        .query_row([sha256], |r| r.get(0))
+        .optional()?)
+}
+
 /// One file with its bytes.
 pub fn read(
     conn: &Connection,

@@ -857,3 +857,28 @@ pub fn still_open(stream: &TcpStream) -> bool {
     let _ = stream.set_nonblocking(false);
     open
 }
+
+impl Server {
+    /// How many lines of the log so far contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits (up to 30 s) until at least `count` log lines contain `needle`: the log is read by
+    /// another thread, a moment behind the answers. Returns how many there are then.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let seen = self.log_count(needle);
+            if seen >= count || Instant::now() > deadline {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
