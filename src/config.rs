@@ -76,6 +76,15 @@ pub struct ServeArgs {
     /// The slowest a long body (an upload) may arrive, per second, e.g. 64KiB.
     #[arg(long, env = "ARTIFACT_REVIEW_MIN_BODY_RATE", default_value_t = limits::DEFAULT_MIN_BODY_RATE, global = true)]
     pub min_body_rate: ByteSize,
+
+    /// The server's peak memory that uploads and Markdown renders are admitted against, e.g.
+    /// 400MiB; beyond it they wait briefly, then get 429.
+    #[arg(long, env = "ARTIFACT_REVIEW_MEMORY_BUDGET", default_value_t = limits::DEFAULT_MEMORY_BUDGET, global = true)]
+    pub memory_budget: ByteSize,
+
+    /// Distinct stored bytes per account, e.g. 2GiB; an upload beyond it is refused.
+    #[arg(long, env = "ARTIFACT_REVIEW_STORAGE_QUOTA", default_value_t = limits::DEFAULT_STORAGE_QUOTA, global = true)]
+    pub storage_quota: ByteSize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +178,8 @@ impl ServeArgs {
             connections_per_address: self.max_connections_per_address.max(1),
             body_timeout: std::time::Duration::from_secs(self.body_timeout),
             min_body_rate: self.min_body_rate.0.max(1),
+            memory_budget: self.memory_budget.0,
+            storage_quota: self.storage_quota.0,
         }
     }
 

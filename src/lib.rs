@@ -25,10 +25,14 @@ pub mod ingest;
 pub mod keys;
 /// The fairness limits (connections per address, body pace, memory budget, quota) and sizes.
 pub mod limits;
+/// The memory budget that uploads and Markdown renders reserve their share of.
+pub mod memory_budget;
 /// argon2id password hashing with a concurrency limit.
 pub mod password;
 /// The client address behind trusted reverse proxies (`--trusted-proxy`).
 pub mod proxy;
+/// The storage quota per account, and uploads of one account counted together.
+pub mod quota;
 /// Random tokens, SHA-256 digests, and a redacting secret type.
 pub mod secrets;
 /// The accept loop: timeouts, connection cap, Host check, graceful shutdown.

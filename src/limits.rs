@@ -1,6 +1,7 @@
 //! The limits that keep the server fair under mixed load, with their defaults: connections per
-//! client address and how fast a request body must arrive. Set with flags (`config`), read by the
-//! accept loop and the handlers.
+//! client address, how fast a request body must arrive, the memory budget that uploads and
+//! Markdown renders draw on, and each account's storage quota. Set with flags (`config`), read by
+//! the accept loop and the handlers.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,6 +17,10 @@ pub const DEFAULT_CONNECTIONS_PER_ADDRESS: usize = 256;
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// ...plus one second for every this many bytes received (the slowest upload that keeps going).
 pub const DEFAULT_MIN_BODY_RATE: ByteSize = ByteSize(64 * KIB);
+/// The server's peak resident memory that uploads and Markdown renders are admitted against.
+pub const DEFAULT_MEMORY_BUDGET: ByteSize = ByteSize(400 * MIB);
+/// Distinct stored bytes per account.
+pub const DEFAULT_STORAGE_QUOTA: ByteSize = ByteSize(2 * GIB);
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -23,6 +28,8 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Bytes per second.
     pub min_body_rate: u64,
+    pub memory_budget: u64,
+    pub storage_quota: u64,
 }
 
 impl Default for Limits {
@@ -31,6 +38,8 @@ impl Default for Limits {
             connections_per_address: DEFAULT_CONNECTIONS_PER_ADDRESS,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             min_body_rate: DEFAULT_MIN_BODY_RATE.0,
+            memory_budget: DEFAULT_MEMORY_BUDGET.0,
+            storage_quota: DEFAULT_STORAGE_QUOTA.0,
         }
     }
 }

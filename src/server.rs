@@ -32,8 +32,10 @@ use crate::error::{recover, ApiError};
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
 use crate::limits::Limits;
+use crate::memory_budget::MemoryBudget;
 use crate::password::Passwords;
 use crate::proxy::TrustedProxies;
+use crate::quota::Quotas;
 use crate::session_cookie;
 use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
@@ -63,6 +65,7 @@ pub async fn serve(
     let base_url = base_url.unwrap_or_else(|| format!("http://{bound}"));
     let site = Arc::new(Site::new(&base_url, bound));
     let (stopping, shutdown_seen) = tokio::sync::watch::channel(false);
+    let memory = Arc::new(MemoryBudget::new(limits.memory_budget));
     let state = AppState::new(Shared {
         store: store.clone(),
         site: site.clone(),
@@ -74,7 +77,11 @@ pub async fn serve(
         identities: Arc::new(IdentityCache::default()),
         docs: Arc::new(OnceLock::new()),
         event_streams: Arc::new(StreamSlots::default()),
-        rendered: Arc::new(RenderedMarkdown::default()),
+        rendered: Arc::new(RenderedMarkdown::new(memory.clone())),
+        memory,
+        quotas: Arc::new(Quotas::new(limits.storage_quota)),
+        spool_dir: spool_dir(store.path()),
+        limits: limits.clone(),
         shutdown: shutdown_seen,
     });
     let (routes, table) = api::build(state.clone());
@@ -85,6 +92,14 @@ pub async fn serve(
     let service = warp::service(app);
 
     announce_setup(&state).await;
+    // Contents stored by uploads that a crash interrupted, which no version uses.
+    match store.remove_unused_contents().await {
+        Ok(0) => {}
+        Ok(n) => log::info!(
+            "removed {n} stored contents that no version uses (uploads interrupted by a stop)"
+        ),
+        Err(e) => log::error!("could not look for unused stored contents: {e}"),
+    }
     log::info!("listening on http://{bound}");
 
     let slots = ConnectionSlots::new(limits.connections_per_address, proxies.clone());
@@ -228,6 +243,15 @@ fn check_target<B>(request: &hyper::Request<B>, site: &Site) -> Result<(), ApiEr
         ));
     }
     Ok(())
+}
+
+/// Where uploads are spooled: beside the database, which must have room for them anyway (a
+/// temporary folder may be a RAM disk).
+fn spool_dir(db: &std::path::Path) -> std::path::PathBuf {
+    match db.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
 }
 
 /// While the database has no account, opens the setup gate and logs the one-time link.

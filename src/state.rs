@@ -1,6 +1,7 @@
 //! What every request handler shares: the store, the server's configuration, and the in-memory
 //! guards (password hashing limit, sign-in throttle, setup gate, key-usage throttle).
 
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::api::discovery::Docs;
@@ -8,7 +9,10 @@ use crate::api::events::StreamSlots;
 use crate::auth::KeyUsage;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
+use crate::limits::Limits;
+use crate::memory_budget::MemoryBudget;
 use crate::password::Passwords;
+use crate::quota::Quotas;
 use crate::setup::SetupGate;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
@@ -48,6 +52,14 @@ pub struct Shared {
     pub event_streams: Arc<StreamSlots>,
     /// Markdown documents rendered once, per content.
     pub rendered: Arc<RenderedMarkdown>,
+    /// The memory uploads and Markdown renders reserve their share of.
+    pub memory: Arc<MemoryBudget>,
+    /// The storage quota, and what uploads in progress will add per account.
+    pub quotas: Arc<Quotas>,
+    /// Where uploads are spooled while they are checked (the database's folder).
+    pub spool_dir: PathBuf,
+    /// The fairness limits the server was started with.
+    pub limits: Limits,
     /// Becomes true when the server starts shutting down (long-lived streams end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -4,8 +4,10 @@
 //! any version or artifact, are served from memory without touching the parser. Several first
 //! views at once render once. The bridge's version is fixed for the life of the process, so
 //! keeping documents with the tag already in is the same as injecting it at serve time. At most
-//! `CAPACITY` bytes are kept, the least recently used going first. Every render is logged: that
-//! is how an operator, and the tests, see that a second view did no rendering.
+//! `CAPACITY` bytes are kept, the least recently used going first. A render first reserves its
+//! share of the memory budget (`memory_budget::RENDER`), so several different documents rendering
+//! at once cannot take the server past it. Every render is logged: that is how an operator, and
+//! the tests, see that a second view did no rendering.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,6 +20,7 @@ use tokio::sync::OnceCell;
 use super::bridge;
 use crate::error::ApiError;
 use crate::ingest::{self, Cut};
+use crate::memory_budget::{MemoryBudget, Work};
 use crate::secrets::hex;
 
 /// Bytes of rendered documents kept at most.
@@ -26,8 +29,8 @@ pub const CAPACITY: usize = 32 * 1024 * 1024;
 /// A document is its content and the title it falls back on (its file name).
 type Key = ([u8; 32], String);
 
-#[derive(Default)]
 pub struct RenderedMarkdown {
+    memory: Arc<MemoryBudget>,
     kept: Mutex<Kept>,
     pending: Mutex<HashMap<Key, Arc<OnceCell<Bytes>>>>,
 }
@@ -40,6 +43,15 @@ struct Kept {
 }
 
 impl RenderedMarkdown {
+    /// Renders within `memory`.
+    pub fn new(memory: Arc<MemoryBudget>) -> RenderedMarkdown {
+        RenderedMarkdown {
+            memory,
+            kept: Mutex::default(),
+            pending: Mutex::default(),
+        }
+    }
+
     /// The rendered document for `sha256` (titled `title` when it has no heading): kept, or
     /// rendered from the source `load` returns.
     pub async fn get<F, Fut>(
@@ -69,11 +81,13 @@ impl RenderedMarkdown {
                 if let Some(doc) = self.kept(&key) {
                     return Ok(doc);
                 }
+                let reservation = self.memory.reserve(Work::Render).await?;
                 let source = load().await?;
                 let title = key.1.clone();
                 let doc = tokio::task::spawn_blocking(move || render(sha256, &source, &title))
                     .await
                     .map_err(|e| ApiError::Internal(format!("rendering Markdown failed: {e}")))?;
+                drop(reservation);
                 self.keep(key.clone(), doc.clone());
                 Ok(doc)
             })
