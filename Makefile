@@ -4,15 +4,15 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test lint test-rust test-browser browser-deps test-schema screenshot bench release clean
+.PHONY: run test lint test-rust test-browser browser-deps test-schema test-mcp screenshot bench release clean
 
 ## Run the server on its embedded defaults (127.0.0.1:8787, ./artifact-review.db).
 run:
 	$(CARGO) run --release --
 
 ## Everything CI runs: formatting and lints, unit and integration tests (including the reliability
-## suite), browser tests, and the OpenAPI conformance run.
-test: lint test-rust test-browser test-schema
+## suite), browser tests, the OpenAPI conformance run, and the official MCP SDKs against /mcp.
+test: lint test-rust test-browser test-schema test-mcp
 
 lint:
 	$(CARGO) fmt --check
@@ -32,6 +32,12 @@ browser-deps:
 test-schema:
 	$(CARGO) build
 	tests/schema/run.py
+
+## The official MCP SDKs (Python from PyPI into tests/mcp/.venv, TypeScript v1 and v2 from npm into
+## tests/mcp/node_modules) against /mcp, both protocol generations.
+test-mcp: browser-deps
+	$(CARGO) build
+	tests/mcp/run.py
 
 ## Refresh the README's screenshots (docs/keys-page.png, docs/review-page.png) from browser test runs.
 screenshot: browser-deps
@@ -54,4 +60,4 @@ release:
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/browser/node_modules tests/schema/.venv test-artifacts
+	rm -rf tests/browser/node_modules tests/schema/.venv tests/mcp/node_modules tests/mcp/.venv test-artifacts

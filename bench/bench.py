@@ -15,7 +15,8 @@ Standard library only (Python 3.11) plus Debian's `wrk`. What it does, in order:
    scenario (order rotated each round) and the baseline again, each for --duration seconds with wrk
    (2 threads, 64 keep-alive connections). Rows report medians over rounds; a ratio is the median
    over rounds of req/s / the mean of the two baselines bracketing the run, so that the drift of
-   this 2-core VM's speed cancels out.
+   this 2-core VM's speed cancels out. The MCP row (`tools/call whoami` on `POST /mcp`, issue 11)
+   is compared with `GET /api/v1/me` with the same key in the same round.
 4. "Without any database write" for the wrong key: around every wrong-key run the benchmark reads
    the commit counter (iChange) of the WAL-index header in `<db>-shm` (SQLite increments it on every
    commit, by any connection), `PRAGMA data_version` on its own read-only connection (changes iff
@@ -75,6 +76,7 @@ COMMENT_TARGET = {
     "source": "index.html",
     "selector": {"type": "TextQuoteSelector", "exact": "Monthly revenue"},
 }
+MCP_WHOAMI = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami"}})
 PAGE = "<!doctype html><title>Report</title><h1>Q3</h1><p>Monthly revenue</p>"
 ZIP_LIMIT = 50 * MIB  # the spec's 50 MB archive limit (52,428,800 bytes)
 ZIP_FILES = 500
@@ -966,13 +968,15 @@ def run_all(args, binary: Path, workdir: Path, R: dict) -> None:
                           401, {"X-API-Key": WRONG_KEY}),
         "unknown": Scenario("unknown", "`GET /api/v1/me`, unknown key (valid checksum) → 401", "GET",
                             "/api/v1/me", 401, {"X-API-Key": unknown}),
+        "mcp": Scenario("mcp", "`POST /mcp` `tools/call whoami`, valid key", "POST", "/mcp", 200,
+                        {**json_post, "MCP-Protocol-Version": "2025-11-25"}, MCP_WHOAMI),
         "post": Scenario("post", "`POST …/comments`, 500-byte comment", "POST",
                          f"/api/v1/artifacts/{fx['write']}/comments", 201, json_post, body),
         "get": Scenario("get", "`GET …/comments`, 200 comments", "GET",
                         f"/api/v1/artifacts/{fx['read']}/comments", 200, {"X-API-Key": key}),
     }
     R["scenarios"] = sc
-    plan = {"empty": ["baseline", "me", "wrong", "unknown", "post", "get"],
+    plan = {"empty": ["baseline", "me", "mcp", "wrong", "unknown", "post", "get"],
             "seeded": ["baseline", "me", "post", "get"]}
     R["plan"] = plan
 
@@ -986,6 +990,10 @@ def run_all(args, binary: Path, workdir: Path, R: dict) -> None:
             resp, data = c.call("GET", "/api/v1/me", key=k, expect=401)
             if json.loads(data).get("code") != "invalid_key" or not resp.getheader("WWW-Authenticate"):
                 raise BenchError(f"{name}: a wrong key got {data!r}")
+        resp, data = c.call("POST", "/mcp", body=json.loads(MCP_WHOAMI), headers=sc["mcp"].headers)
+        answer = json.loads(data).get("result", {})
+        if answer.get("isError") is not False or answer["structuredContent"]["user"]["email"] != "bench@example.com":
+            raise BenchError(f"{name}: tools/call whoami answered {data!r}")
         listed = c.json("GET", sc["get"].path)
         if len(listed["comments"]) != 200:
             raise BenchError(f"{name}: the read artifact lists {len(listed['comments'])} comments")
@@ -1166,6 +1174,12 @@ def render(R: dict, args) -> tuple[str, list[str]]:
             ok = ratio >= 0.70 and p99 <= 3.0
             row += ["≥ 0.70, p99 ≤ 3 ms", f"{verdict(ok)} {ratio:.2f}, {p99:.2f} ms"]
             ok or missed.append("me")
+        elif name == "mcp":
+            rel = median([m.rps / g.rps for m, g in zip(runs[("empty", "mcp")], runs[("empty", "me")])])
+            ok = rel >= 0.60 and err == 0
+            row += ["≥ 0.60 of `GET /api/v1/me` (same key, same round)",
+                    f"{verdict(ok)} {rel:.2f} of it, {err} errors"]
+            ok or missed.append("mcp")
         elif name == "wrong":
             w = tally[("empty", "wrong")]
             ok = ratio >= 0.70 and w.none and err == 0

@@ -116,6 +116,18 @@ pub async fn session_or_key(state: &AppState, req: &Request) -> Result<Caller, A
     }
 }
 
+/// An API key only: the MCP endpoint, where a browser's session cookie never acts (so no page, not
+/// even an uploaded artifact's, can drive it for the person signed in). No key: 401 `missing_key`.
+pub async fn key_only(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
+    match presented_key(req)? {
+        Some(presented) => by_key(state, req, presented).await,
+        None => Err(ApiError::unauthorized(
+            "missing_key",
+            "authentication required: send an API key in the X-API-Key header or as Authorization: Bearer (this endpoint takes keys only, never a browser session)",
+        )),
+    }
+}
+
 /// A session only (key management, account, team, activity). A valid key gets 403; an invalid one
 /// the usual 401.
 pub async fn session_only(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
@@ -299,20 +311,29 @@ pub fn check_same_origin(state: &AppState, req: &Request) -> Result<(), ApiError
             return Err(refused());
         }
     }
-    if let Some(origin) = single_ascii(req, header::ORIGIN.as_str()).map_err(|_| refused())? {
-        let own_host = req
-            .header(header::HOST)
-            .map(|h| h.to_ascii_lowercase())
-            .unwrap_or_default();
-        let origin = origin.to_ascii_lowercase();
-        let same = origin == state.site.origin.to_ascii_lowercase()
-            || origin == format!("http://{own_host}")
-            || origin == format!("https://{own_host}");
-        if !same {
-            return Err(refused());
-        }
+    if !origin_is_own(state, req) {
+        return Err(refused());
     }
     Ok(())
+}
+
+/// Whether the request's `Origin`, if it has one, is this server's own (the base URL's origin or
+/// the one the `Host` names). Two `Origin` headers, or one that is not visible ASCII, are not.
+pub fn origin_is_own(state: &AppState, req: &Request) -> bool {
+    match single_ascii(req, header::ORIGIN.as_str()) {
+        Ok(None) => true,
+        Err(()) => false,
+        Ok(Some(origin)) => {
+            let own_host = req
+                .header(header::HOST)
+                .map(|h| h.to_ascii_lowercase())
+                .unwrap_or_default();
+            let origin = origin.to_ascii_lowercase();
+            origin == state.site.origin.to_ascii_lowercase()
+                || origin == format!("http://{own_host}")
+                || origin == format!("https://{own_host}")
+        }
+    }
 }
 
 /// The one value of header `name`, if present. Two values, or one that is not visible ASCII,

@@ -25,8 +25,12 @@ pub mod ingest;
 pub mod keys;
 /// The fairness limits (connections per address, body pace, memory budget, quota) and sizes.
 pub mod limits;
+/// The MCP endpoint: tools for agents over Streamable HTTP.
+pub mod mcp;
 /// The memory budget that uploads and Markdown renders reserve their share of.
 pub mod memory_budget;
+/// Finding a passage quoted in plain text in a document's text, as the review bridge sees it.
+pub mod passage;
 /// argon2id password hashing with a concurrency limit.
 pub mod password;
 /// The client address behind trusted reverse proxies (`--trusted-proxy`).

@@ -34,6 +34,9 @@ const RETRY_AFTER_SECS: u64 = 2;
 pub enum Work {
     Upload,
     Render,
+    /// A large request read whole and parsed (an MCP message that publishes: its body, the
+    /// parsed message and the decoded content), of this many body bytes: three times that.
+    Message(u64),
 }
 
 impl Work {
@@ -41,6 +44,7 @@ impl Work {
         match self {
             Work::Upload => UPLOAD,
             Work::Render => RENDER,
+            Work::Message(body) => body.saturating_mul(3).max(UPLOAD),
         }
     }
 }
@@ -74,7 +78,9 @@ impl MemoryBudget {
     /// Reserves room for `work`, waiting up to `QUEUE_WAIT`; a 429 with `Retry-After` when the
     /// budget stays full.
     pub async fn reserve(&self, work: Work) -> Result<Reservation, ApiError> {
-        let mib = u32::try_from(work.bytes() / MIB).unwrap_or(u32::MAX);
+        let mib = u32::try_from(work.bytes().div_ceil(MIB))
+            .unwrap_or(u32::MAX)
+            .min(self.room_mib);
         let wanted = self.room.clone().acquire_many_owned(mib);
         match tokio::time::timeout(QUEUE_WAIT, wanted).await {
             Ok(Ok(permit)) => Ok(Reservation { _permit: permit }),
@@ -86,6 +92,7 @@ impl MemoryBudget {
         let (what, each) = match work {
             Work::Upload => ("uploads", UPLOAD),
             Work::Render => ("Markdown renders", RENDER),
+            Work::Message(_) => ("messages of this size", work.bytes()),
         };
         let in_use = u64::from(self.room_mib) - self.room.available_permits() as u64;
         ApiError::TooManyRequests {

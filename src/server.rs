@@ -21,11 +21,10 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
-use crate::api;
 use crate::api::body_pace::{Pace, PacedBody};
-use crate::api::discovery::Docs;
+use crate::api::discovery::{AgentsGuide, Docs};
 use crate::api::events::StreamSlots;
-use crate::api::router::ClientAddr;
+use crate::api::router::{ClientAddr, Router};
 use crate::auth::KeyUsage;
 use crate::connections::ConnectionSlots;
 use crate::error::{recover, ApiError};
@@ -42,6 +41,7 @@ use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
 use crate::throttle::LoginThrottle;
 use crate::web::RenderedMarkdown;
+use crate::{api, mcp, web};
 
 /// A client must send its request line and headers within this time, including the first request
 /// on a new connection and each request on a kept-alive one; otherwise it is disconnected.
@@ -84,8 +84,19 @@ pub async fn serve(
         limits: limits.clone(),
         shutdown: shutdown_seen,
     });
-    let (routes, table) = api::build(state.clone());
-    let docs = Docs::new(&site, &table).map_err(std::io::Error::other)?;
+    let mut router = Router::new(state.clone());
+    api::routes(&mut router);
+    mcp::routes(&mut router);
+    web::routes(&mut router);
+    let table = router.routes().to_vec();
+    let routes = router.into_filter();
+    let agents = AgentsGuide {
+        mcp_path: mcp::PATH,
+        protocol_versions: mcp::protocol_versions(),
+        instructions: mcp::INSTRUCTIONS,
+        tools: mcp::tool_summaries(),
+    };
+    let docs = Docs::new(&site, &table, &agents).map_err(std::io::Error::other)?;
     let _ = state.docs.set(docs);
     // The table answers every request itself; `recover` only guards against a warp rejection.
     let app = routes.recover(recover).unify();

@@ -1091,3 +1091,82 @@ fn a_new_comment_naming_an_old_version_in_the_query_is_refused_not_moved() -> Te
     assert_eq!(latest.status, 201, "{}", latest.text());
     Ok(())
 }
+
+#[test]
+fn a_passage_quoted_in_plain_text_is_found_and_stored_with_its_selectors() -> TestResult {
+    let c = cast();
+    let url = format!("/api/v1/artifacts/{}/comments", c.share);
+    let resp = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "Say which month", "quote": "Monthly   revenue"}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let listed = c.comments(&c.ada);
+    let target = &listed["comments"][0]["target"];
+    assert_eq!(
+        target,
+        &json!({"source": "index.html", "selector": [
+            {"type": "TextQuoteSelector", "exact": "Monthly revenue", "prefix": "The ", "suffix": " chart"},
+            {"type": "TextPositionSelector", "start": 4, "end": 19}]}),
+        "the whitespace of the document, its context, code-point positions"
+    );
+    // A Markdown file is searched as it is rendered: its markup is not part of its text.
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/versions", c.share),
+        &c.ada,
+        &json!({"fileName": "notes.md", "content": "# Plan\n\nShip **fast**. Then ship *again*.\n\nShip fast."}),
+    );
+    assert_eq!(resp.status, 201);
+    let repeated = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "x", "quote": "Ship fast"}),
+    );
+    assert_eq!(repeated.status, 400);
+    assert_eq!(repeated.error_code(), "quote_not_placed");
+    assert!(repeated.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("2 times"));
+    let picked = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "Which ship?", "quote": "Ship fast", "near": "again", "source": "notes.md"}),
+    );
+    assert_eq!(picked.status, 201, "{}", picked.text());
+    let missing = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "x", "quote": "**fast**"}),
+    );
+    assert_eq!(missing.status, 400);
+    assert!(missing.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("not in the text"));
+    let both = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "x", "quote": "Plan", "target": {"source": "notes.md"}}),
+    );
+    assert_eq!(both.status, 400);
+    assert_eq!(both.error_code(), "invalid_target");
+    let listed = c.comments(&c.ada);
+    let comments = listed["comments"].as_array().ok_or("comments")?;
+    assert_eq!(
+        comments.len(),
+        1,
+        "only the one placed passage on v2: {listed}"
+    );
+    let selector = &comments[0]["target"]["selector"][0];
+    assert_eq!(selector["exact"], "Ship fast");
+    assert!(
+        selector["prefix"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("again.\n"),
+        "the second one: {selector}"
+    );
+    Ok(())
+}

@@ -278,9 +278,39 @@ fn parse_order(sort: Option<&str>, cursor: Option<&str>) -> Result<Order, ApiErr
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let query: ListQuery = req.query()?;
-    let limit = super::activity::parse_limit(query.limit.as_deref())?;
-    let order = parse_order(query.sort.as_deref(), query.cursor.as_deref())?;
-    let filter = match query.q.as_deref().map(str::trim) {
+    let page = list_page(
+        &state,
+        &caller,
+        query.sort.as_deref(),
+        query.cursor.as_deref(),
+        query.q.as_deref(),
+        query.limit.as_deref(),
+    )
+    .await?;
+    Ok(reply::ok(&page))
+}
+
+/// One page of the artifacts a caller can see.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactPage {
+    pub artifacts: Vec<ArtifactView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The artifacts the caller owns or reviews: `sort` created (default) or activity, from the
+/// `cursor` of a previous page, names containing `q`, at most `limit` (default 50).
+pub async fn list_page(
+    state: &AppState,
+    caller: &Caller,
+    sort: Option<&str>,
+    cursor: Option<&str>,
+    q: Option<&str>,
+    limit: Option<&str>,
+) -> Result<ArtifactPage, ApiError> {
+    let limit = super::activity::parse_limit(limit)?;
+    let order = parse_order(sort, cursor)?;
+    let filter = match q.map(str::trim) {
         None | Some("") => None,
         Some(q) => Some(text::label("q", q, text::ARTIFACT_NAME_MAX)?),
     };
@@ -300,24 +330,47 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
         }),
         _ => None,
     };
-    let views: Vec<ArtifactView> = page
+    let artifacts = page
         .iter()
         .map(|(a, role, seen)| ArtifactView {
             seen: Some(SeenView {
                 unseen: seen.unseen,
                 last_seen_at: seen.last_seen_at,
             }),
-            ..ArtifactView::new(&state, a, *role)
+            ..ArtifactView::new(state, a, *role)
         })
         .collect();
-    Ok(reply::ok(
-        &json!({ "artifacts": views, "nextCursor": next_cursor }),
-    ))
+    Ok(ArtifactPage {
+        artifacts,
+        next_cursor,
+    })
 }
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let form = upload::read(&state, &mut req).await?;
+    Ok(reply::created(&create_from(&state, &caller, form).await?))
+}
+
+/// What creating an artifact answers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedArtifact {
+    pub id: String,
+    pub share_token: String,
+    pub share_url: String,
+    pub latest_version_id: String,
+    pub version: i64,
+    pub file_type: &'static str,
+    pub entry_point: String,
+}
+
+/// Creates an artifact (and its first version) from an upload, as the caller's identity.
+pub async fn create_from(
+    state: &AppState,
+    caller: &Caller,
+    form: upload::UploadForm,
+) -> Result<CreatedArtifact, ApiError> {
     let name = text::label(
         "name",
         form.name.as_deref().ok_or_else(|| {
@@ -336,13 +389,13 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let version_name = version_name(form.version_name.as_deref())?;
     let prepared = Arc::new(upload::prepare(form.upload).await?);
     let user_id = caller.user.id;
-    let ready = publish::ready(&state, user_id, prepared.clone()).await?;
+    let ready = publish::ready(state, user_id, prepared.clone()).await?;
     let share_token = random_token(16)?.expose().to_string();
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
     let token = share_token.clone();
     let (artifact_id, version_id, entry_point, file_type) = ready
-        .publish(&state, move |conn| {
+        .publish(state, move |conn| {
             let now = now_ms();
             let artifact_id = artifacts::insert(
                 conn,
@@ -382,15 +435,15 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
         })
         .await?;
     drop(form.reservation);
-    Ok(reply::created(&json!({
-        "id": wire(artifact_id),
-        "shareToken": share_token,
-        "shareUrl": share_url(&state, &share_token),
-        "latestVersionId": wire(version_id),
-        "version": 1,
-        "fileType": file_type,
-        "entryPoint": entry_point,
-    })))
+    Ok(CreatedArtifact {
+        id: wire(artifact_id),
+        share_url: share_url(state, &share_token),
+        share_token,
+        latest_version_id: wire(version_id),
+        version: 1,
+        file_type,
+        entry_point,
+    })
 }
 
 /// A version name: absent or blank means none; otherwise at most 100 characters.
@@ -403,21 +456,37 @@ pub fn version_name(raw: Option<&str>) -> Result<Option<String>, ApiError> {
 
 pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    Ok(reply::ok(&detail(&state, &caller, req.param(0)).await?))
+}
+
+/// An artifact with its active versions, ascending.
+#[derive(Serialize)]
+pub struct ArtifactDetail {
+    #[serde(flatten)]
+    pub artifact: ArtifactView,
+    pub versions: Vec<VersionView>,
+}
+
+/// The artifact with this share token and its versions, if the caller may see it; 404 otherwise.
+pub async fn detail(
+    state: &AppState,
+    caller: &Caller,
+    share_token: &str,
+) -> Result<ArtifactDetail, ApiError> {
+    let (artifact, role) = visible(state, caller, share_token).await?;
     let id = artifact.id;
     let list = state
         .store
         .read(move |conn| versions::list_active(conn, id))
         .await?;
-    let mut body = serde_json::to_value(ArtifactView::new(&state, &artifact, role))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let versions: Vec<VersionView> = list
+    let versions = list
         .iter()
-        .map(|v| VersionView::new(&state, &artifact.share_token, v, artifact.latest_version))
+        .map(|v| VersionView::new(state, &artifact.share_token, v, artifact.latest_version))
         .collect();
-    body["versions"] =
-        serde_json::to_value(versions).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(reply::ok(&body))
+    Ok(ArtifactDetail {
+        artifact: ArtifactView::new(state, &artifact, role),
+        versions,
+    })
 }
 
 #[derive(Deserialize)]

@@ -27,6 +27,7 @@ use crate::store::replies::{self, Reply};
 use crate::store::{blobs, versions, StoreError};
 use crate::target::Target;
 use crate::text;
+use crate::{ingest, passage};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,10 +90,11 @@ impl CommentView {
     }
 }
 
+/// Comments as listings show them: the version they are of (`vN` or `all`), oldest first.
 #[derive(Serialize)]
-struct CommentList {
-    version: String,
-    comments: Vec<CommentView>,
+pub struct CommentList {
+    pub version: String,
+    pub comments: Vec<CommentView>,
 }
 
 #[derive(Deserialize)]
@@ -108,7 +110,18 @@ struct ListQuery {
 #[serde(deny_unknown_fields)]
 struct CreateComment {
     content: String,
-    target: Box<RawValue>,
+    /// Where the comment is: a file, and usually a passage by its selector(s).
+    #[serde(default)]
+    target: Option<Box<RawValue>>,
+    /// Or the passage as plain text, which the server finds in the file (see `passage`).
+    #[serde(default)]
+    quote: Option<String>,
+    /// With `quote`: words standing close to the occurrence meant, when the quote repeats.
+    #[serde(default)]
+    near: Option<String>,
+    /// With `quote`: the file (default: the latest version's entry point).
+    #[serde(default)]
+    source: Option<String>,
     /// The version commented on ("v3" or 3); only the latest is allowed. Default: the latest.
     #[serde(default)]
     version: Option<serde_json::Value>,
@@ -132,13 +145,13 @@ struct UpdateComment {
 
 /// Which versions a listing covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Versions {
+pub enum Versions {
     Latest,
     One(i64),
     All,
 }
 
-fn parse_versions(raw: Option<&str>) -> Result<Versions, ApiError> {
+pub fn parse_versions(raw: Option<&str>) -> Result<Versions, ApiError> {
     match raw {
         None | Some("") => Ok(Versions::Latest),
         Some("all") => Ok(Versions::All),
@@ -151,7 +164,7 @@ fn parse_versions(raw: Option<&str>) -> Result<Versions, ApiError> {
     }
 }
 
-fn parse_status(raw: Option<&str>) -> Result<Status, ApiError> {
+pub fn parse_status(raw: Option<&str>) -> Result<Status, ApiError> {
     match raw {
         None | Some("") | Some("all") => Ok(Status::All),
         Some("open") => Ok(Status::Open),
@@ -176,7 +189,21 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let query: ListQuery = req.query()?;
     let wanted = parse_versions(query.version.as_deref())?;
     let status = parse_status(query.status.as_deref())?;
-    let token = req.param(0).to_string();
+    let listing = listing(&state, &caller, req.param(0), wanted, status).await?;
+    // A typed body (not json!) so each target's raw JSON is written back byte for byte.
+    Ok(reply::ok(&listing))
+}
+
+/// The comments of an artifact the caller can see, with their replies, oldest first: of one
+/// version, the latest, or all, by state. One read, one query per table.
+pub async fn listing(
+    state: &AppState,
+    caller: &Caller,
+    share_token: &str,
+    wanted: Versions,
+    status: Status,
+) -> Result<CommentList, ApiError> {
+    let token = share_token.to_string();
     let user_id = caller.user.id;
     // One read for the artifact, the version, its comments and their replies: one query per table.
     let listing = state
@@ -222,25 +249,98 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
         .iter()
         .map(|c| CommentView::new(c, threads.remove(&c.id).unwrap_or_default()))
         .collect::<Result<Vec<_>, _>>()?;
-    // A typed body (not json!) so each target's raw JSON is written back byte for byte.
-    Ok(reply::ok(&CommentList {
+    Ok(CommentList {
         version: listing.label,
         comments: views,
-    }))
+    })
 }
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let query: CreateQuery = req.query()?;
     let body: CreateComment = req.json().await?;
-    let content = text::body("content", &body.content, text::COMMENT_MAX)?;
-    let target = parse_target(&body.target)?;
     let wanted = requested_version(&query, body.version.as_ref())?;
-    let token = req.param(0).to_string();
+    let place = match (body.target, body.quote) {
+        (Some(target), None) if body.near.is_none() && body.source.is_none() => {
+            Place::Target(target)
+        }
+        (None, Some(quote)) => Place::Quote {
+            quote,
+            near: body.near,
+            source: body.source,
+        },
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_target",
+                "give either target ({\"source\", \"selector\"}) or quote (the passage's text, with near and source if needed), not both",
+            ))
+        }
+    };
+    let id = add(&state, &caller, req.param(0), &body.content, place, wanted).await?;
+    Ok(reply::created(
+        &json!({ "id": wire(id), "status": "created" }),
+    ))
+}
+
+/// Where a new comment goes.
+pub enum Place {
+    /// A target as the API takes it (stored and returned exactly as given).
+    Target(Box<RawValue>),
+    /// A passage quoted as plain text in `source` (default: the entry point), found by the server.
+    Quote {
+        quote: String,
+        near: Option<String>,
+        source: Option<String>,
+    },
+    /// A whole file (default: the entry point).
+    File { source: Option<String> },
+}
+
+/// Comments on the latest version of an artifact the caller can see, as their identity; `wanted`
+/// names the version the caller believes is the latest. Returns the new comment's id.
+pub async fn add(
+    state: &AppState,
+    caller: &Caller,
+    share_token: &str,
+    content: &str,
+    place: Place,
+    wanted: Option<i64>,
+) -> Result<i64, ApiError> {
+    let content = text::body("content", content, text::COMMENT_MAX)?;
+    let (raw_target, target, wanted) = match place {
+        Place::Target(raw) => (raw.get().to_string(), parse_target(&raw)?, wanted),
+        Place::Quote {
+            quote,
+            near,
+            source,
+        } => {
+            let (version, source) = latest_file(state, caller, share_token, source).await?;
+            if let Some(w) = wanted.filter(|w| *w != version.number) {
+                return Err(not_latest(w, version.number).into());
+            }
+            let raw = target_of_quote(state, &version, &source, quote, near).await?;
+            let target = parse_target(&RawValue::from_string(raw.clone()).map_err(|e| {
+                ApiError::Internal(format!("a target built from a quote is not JSON: {e}"))
+            })?)?;
+            (raw, target, Some(version.number))
+        }
+        Place::File { source } => {
+            let (version, source) = latest_file(state, caller, share_token, source).await?;
+            if let Some(w) = wanted.filter(|w| *w != version.number) {
+                return Err(not_latest(w, version.number).into());
+            }
+            let raw = json!({ "source": source }).to_string();
+            let target = parse_target(
+                &RawValue::from_string(raw.clone())
+                    .map_err(|e| ApiError::Internal(format!("a file target is not JSON: {e}")))?,
+            )?;
+            (raw, target, Some(version.number))
+        }
+    };
+    let token = share_token.to_string();
     let user_id = caller.user.id;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
-    let raw_target = body.target.get().to_string();
     // Everything is checked inside the one write: who may see the artifact, which version is the
     // latest (a version published meanwhile makes the requested one old), which files it has.
     let id = state
@@ -298,9 +398,93 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
         })
         .await
         .map_err(not_found_as("artifact"))?;
-    Ok(reply::created(
-        &json!({ "id": wire(id), "status": "created" }),
-    ))
+    Ok(id)
+}
+
+/// The latest version of an artifact the caller can see, and the file named (default: its entry
+/// point).
+async fn latest_file(
+    state: &AppState,
+    caller: &Caller,
+    share_token: &str,
+    source: Option<String>,
+) -> Result<(crate::store::versions::Version, String), ApiError> {
+    let (artifact, _) = super::artifacts::visible(state, caller, share_token).await?;
+    let number = artifact
+        .latest_version
+        .ok_or_else(|| ApiError::not_found("version"))?;
+    let version = super::versions::active_version(state, &artifact, number).await?;
+    let source = match source.as_deref().map(str::trim) {
+        None | Some("") => version.entry_point.clone(),
+        Some(s) => s.to_string(),
+    };
+    Ok((version, source))
+}
+
+/// The target JSON of a passage quoted in plain text: its `TextQuoteSelector` (with context that
+/// makes it unique) and `TextPositionSelector`, found in the file's text as the review page sees it.
+async fn target_of_quote(
+    state: &AppState,
+    version: &crate::store::versions::Version,
+    source: &str,
+    quote: String,
+    near: Option<String>,
+) -> Result<String, ApiError> {
+    let version_id = version.id;
+    let lookup = source.to_string();
+    let (file, bytes) = state
+        .store
+        .read(move |conn| blobs::read(conn, version_id, &lookup))
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "unknown_source",
+                format!(
+                    "source {source:?} is not a file of version {}",
+                    version.number
+                ),
+            )
+        })?;
+    let markdown = ingest::is_markdown_path(&file.path);
+    if !markdown && !file.content_type.starts_with("text/html") {
+        return Err(ApiError::bad_request(
+            "not_a_document",
+            format!(
+                "{source:?} is {}, not an HTML or Markdown document: passages can only be quoted in those; leave out quote to comment on the whole file",
+                file.content_type
+            ),
+        ));
+    }
+    let source = source.to_string();
+    // Markdown as the viewer serves it: rendered once per content and kept (`web::rendered_markdown`).
+    let html = if markdown {
+        let sha256: [u8; 32] = file.sha256.as_slice().try_into().map_err(|_| {
+            ApiError::Internal(format!("the stored hash of {} is not 32 bytes", file.path))
+        })?;
+        let title = file.path.rsplit('/').next().unwrap_or(&file.path);
+        let doc = state
+            .rendered
+            .get(sha256, title, || async move { Ok(bytes) })
+            .await?;
+        String::from_utf8_lossy(&doc).into_owned()
+    } else {
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    };
+    tokio::task::spawn_blocking(move || {
+        let found = passage::locate(&passage::text_of_html(&html), &quote, near.as_deref(), &source)
+            .map_err(|e| ApiError::bad_request("quote_not_placed", e.to_string()))?;
+        Ok(json!({
+            "source": source,
+            "selector": [
+                {"type": "TextQuoteSelector", "exact": found.exact, "prefix": found.prefix, "suffix": found.suffix},
+                {"type": "TextPositionSelector", "start": found.start, "end": found.end},
+            ],
+        })
+        .to_string())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("placing a quote failed: {e}")))?
 }
 
 /// The version a new comment names, by the query or the body (which must agree), if any.
@@ -398,6 +582,46 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, _) = find(&state, &caller, req.param(0)).await?;
     let body: UpdateComment = req.json().await?;
+    Ok(reply::ok(&change(&state, &caller, comment, body).await?))
+}
+
+/// The comment `raw_id` with its replies, if the caller may see it; 404 otherwise.
+pub async fn thread(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<CommentView, ApiError> {
+    let (comment, _, _) = find(state, caller, raw_id).await?;
+    let id = comment.id;
+    let replies = state
+        .store
+        .read(move |conn| replies::list_for_comment(conn, id))
+        .await?;
+    CommentView::new(&comment, replies.iter().map(ReplyView::from).collect())
+}
+
+/// Resolves or reopens the comment `raw_id` as the caller; returns it with its replies.
+pub async fn set_resolved(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    resolved: bool,
+) -> Result<CommentView, ApiError> {
+    let (comment, _, _) = find(state, caller, raw_id).await?;
+    let change_of = UpdateComment {
+        content: None,
+        resolved: Some(resolved),
+    };
+    change(state, caller, comment, change_of).await
+}
+
+/// Changes a comment's text (its author only) and/or its state.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    comment: Comment,
+    body: UpdateComment,
+) -> Result<CommentView, ApiError> {
     if body.content.is_none() && body.resolved.is_none() {
         return Err(ApiError::bad_request(
             "invalid_request",
@@ -458,7 +682,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
         .await
         .map_err(not_found_as("comment"))?;
     let replies = thread.iter().map(ReplyView::from).collect();
-    Ok(reply::ok(&CommentView::new(&updated, replies)?))
+    CommentView::new(&updated, replies)
 }
 
 pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
@@ -507,7 +731,28 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, _) = find(&state, &caller, req.param(0)).await?;
     let body: ReplyBody = req.json().await?;
-    let content = text::body("content", &body.content, text::REPLY_MAX)?;
+    let id = reply_on(&state, &caller, comment, &body.content).await?;
+    Ok(reply::created(&json!({ "id": wire(id) })))
+}
+
+/// Replies to the comment `raw_id` as the caller; returns the reply's id.
+pub async fn reply_to(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    content: &str,
+) -> Result<i64, ApiError> {
+    let (comment, _, _) = find(state, caller, raw_id).await?;
+    reply_on(state, caller, comment, content).await
+}
+
+async fn reply_on(
+    state: &AppState,
+    caller: &Caller,
+    comment: Comment,
+    content: &str,
+) -> Result<i64, ApiError> {
+    let content = text::body("content", content, text::REPLY_MAX)?;
     let user_id = caller.user.id;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
@@ -533,7 +778,7 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
         })
         .await
         .map_err(not_found_as("comment"))?;
-    Ok(reply::created(&json!({ "id": wire(id) })))
+    Ok(id)
 }
 
 /// The live reply with this id, if the caller may see its artifact; 404 otherwise.

@@ -22,6 +22,15 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The OpenAPI description of every route, as written by hand next to this file.
 const OPENAPI_SOURCE: &str = include_str!("openapi.json");
 
+/// What agents are told about the MCP endpoint (discovery and `/llms.txt` are written from it).
+pub struct AgentsGuide {
+    pub mcp_path: &'static str,
+    pub protocol_versions: Vec<&'static str>,
+    pub instructions: &'static str,
+    /// Each tool's name and description, in order.
+    pub tools: Vec<(String, String)>,
+}
+
 /// The pre-rendered documents.
 #[derive(Debug)]
 pub struct Docs {
@@ -29,10 +38,15 @@ pub struct Docs {
     health: Bytes,
     openapi_json: Bytes,
     openapi_yaml: Bytes,
+    llms_txt: Bytes,
 }
 
 impl Docs {
-    pub fn new(site: &Site, routes: &[RouteInfo]) -> Result<Docs, serde_json::Error> {
+    pub fn new(
+        site: &Site,
+        routes: &[RouteInfo],
+        agents: &AgentsGuide,
+    ) -> Result<Docs, serde_json::Error> {
         let index = json!({
             "name": API_NAME,
             "version": VERSION,
@@ -49,7 +63,16 @@ impl Docs {
                 "openapi": "/api/v1/openapi.json",
                 "openapiYaml": "/api/v1/openapi.yaml",
                 "health": "/api/v1/health",
-                "settings": "/settings"
+                "settings": "/settings",
+                "llms": "/llms.txt",
+                "mcp": agents.mcp_path
+            },
+            "mcp": {
+                "url": format!("{}{}", site.base_url, agents.mcp_path),
+                "transport": "streamable-http",
+                "protocolVersions": agents.protocol_versions,
+                "authentication": "an API key in X-API-Key or Authorization: Bearer (never a session)",
+                "tools": agents.tools.iter().map(|(name, _)| name).collect::<Vec<_>>()
             },
             "endpoints": routes
         });
@@ -61,8 +84,66 @@ impl Docs {
             health: serde_json::to_vec(&json!({"status": "ok", "version": VERSION}))?.into(),
             openapi_json: serde_json::to_vec_pretty(&openapi)?.into(),
             openapi_yaml: super::yaml::to_yaml(&openapi).into(),
+            llms_txt: agents_guide(site, routes, agents).into(),
         })
     }
+}
+
+/// `/llms.txt`: what an agent needs to use this server, written from the route table and the MCP
+/// tool catalogue when the server starts, so it cannot fall behind either.
+fn agents_guide(site: &Site, routes: &[RouteInfo], agents: &AgentsGuide) -> String {
+    let base = &site.base_url;
+    let mcp = format!("{base}{}", agents.mcp_path);
+    let mut out = format!(
+        "# Artifact Review\n\n\
+> A self-hosted review server for what AI agents and people produce: HTML pages, Markdown \
+documents and ZIPs of small static sites. Agents publish; people comment on passages in the \
+browser; agents read the comments, reply, resolve them and publish the next version.\n\n\
+Base URL: {base}\n\n\
+Authentication: an API key (`{KEY_PREFIX}` + 32 characters), made by a person on {base}/settings#keys \
+(or with `artifact-review key create`), sent as `X-API-Key: <key>` or `Authorization: Bearer <key>`. \
+A key acts as one identity, the person or one of their named agents, and everything it does is \
+shown under that name.\n\n\
+## The loop\n\n\
+1. Publish: `publish_artifact` (MCP) or `POST /api/v1/artifacts` with `{{\"name\", \"fileName\", \"content\"}}` \
+(HTML or Markdown as text, a ZIP as base64; or multipart: `curl -F file=@site.zip -F name=...`). \
+Give people the `shareUrl`: it opens the review page.\n\
+2. Wait for feedback: `wait_for_feedback` (MCP; pass back the `cursor` it returns as `after`), or \
+`GET /api/v1/artifacts/{{shareToken}}/events` (Server-Sent Events; resume with `Last-Event-ID`).\n\
+3. Read the open comments of every version: `list_comments`, or \
+`GET /api/v1/artifacts/{{shareToken}}/comments?version=all&status=open`.\n\
+4. Fix the artifact, then answer: `reply` and `resolve` (with a `note` saying what changed), or \
+`POST /api/v1/comments/{{id}}/replies` and `PATCH /api/v1/comments/{{id}}` with `{{\"resolved\": true}}`.\n\
+5. Publish the fix: `publish_version`, or `POST /api/v1/artifacts/{{shareToken}}/versions`.\n\n\
+To comment on a passage, give its text: `add_comment` with `quote` (and `near` when the text \
+repeats), or `POST /api/v1/artifacts/{{shareToken}}/comments` with `{{\"content\", \"quote\", \"near\"}}`. \
+The server finds it and anchors the comment; a missing or repeated quote is refused with the count.\n\n\
+## MCP\n\n\
+Endpoint: {mcp} (Streamable HTTP, JSON answers; protocol versions {versions}).\n\n\
+- Claude Code: `claude mcp add --transport http artifact-review {mcp} --header \"X-API-Key: $AR_API_KEY\"`\n\
+- Cursor (`.cursor/mcp.json`) and VS Code (`.vscode/mcp.json`): a server of type http at {mcp} \
+with the header `X-API-Key`.\n\n\
+{instructions}\n\n\
+Tools:\n\n",
+        versions = agents.protocol_versions.join(", "),
+        instructions = agents.instructions,
+    );
+    for (name, description) in &agents.tools {
+        out.push_str(&format!("- `{name}`: {description}\n"));
+    }
+    out.push_str(&format!(
+        "\n## REST endpoints\n\nFull description: {base}/api/v1/openapi.json (YAML: /api/v1/openapi.yaml). \
+Errors are `{{\"error\", \"code\"}}` with a 4xx status; timestamps are milliseconds since the Unix \
+epoch; ids are strings.\n\n"
+    ));
+    for route in routes.iter().filter(|r| r.path.starts_with("/api/v1")) {
+        out.push_str(&format!(
+            "- `{} {}`\n",
+            route.method,
+            route.path.replace("..}", "}")
+        ));
+    }
+    out
 }
 
 /// The OpenAPI document as shipped (before the server adds its own URL).
@@ -83,6 +164,13 @@ fn document(body: &Bytes, content_type: &'static str) -> Response {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+pub async fn llms_txt(state: AppState, _: Request) -> Result<Response, ApiError> {
+    Ok(document(
+        &docs(&state)?.llms_txt,
+        "text/markdown; charset=utf-8",
+    ))
 }
 
 pub async fn index(state: AppState, _: Request) -> Result<Response, ApiError> {

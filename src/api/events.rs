@@ -63,13 +63,14 @@ pub struct Slot {
 }
 
 impl StreamSlots {
-    fn take(self: &Arc<Self>, user_id: i64) -> Result<Slot, ApiError> {
+    /// A place for one more stream (or long wait) of this account; a 429 saying which cap when full.
+    pub fn take(self: &Arc<Self>, user_id: i64) -> Result<Slot, ApiError> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let mine = open.1.get(&user_id).copied().unwrap_or(0);
         if mine >= MAX_STREAMS_PER_USER {
             return Err(ApiError::TooManyRequests {
                 message: format!(
-                    "this account already has {mine} open event streams; the limit is {MAX_STREAMS_PER_USER}: close one, or poll the comments instead"
+                    "this account already has {mine} open event streams and feedback waits; the limit is {MAX_STREAMS_PER_USER}: close one, or poll the comments instead"
                 ),
                 retry_after_secs: 30,
             });
@@ -77,7 +78,7 @@ impl StreamSlots {
         if open.0 >= MAX_STREAMS {
             return Err(ApiError::TooManyRequests {
                 message: format!(
-                    "the server has {MAX_STREAMS} open event streams, its limit; try again later or poll the comments instead"
+                    "the server has {MAX_STREAMS} open event streams and feedback waits, its limit; try again later or poll the comments instead"
                 ),
                 retry_after_secs: 30,
             });

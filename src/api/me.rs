@@ -7,13 +7,14 @@ use super::ids::wire;
 use super::reply;
 use super::request::Request;
 use super::views::IdentityView;
-use crate::auth::{self, Via};
+use crate::auth::{self, Caller, Via};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Who the caller is: the identity they act as, the user behind it, and the key used, if any.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct MeView {
+pub struct MeView {
     identity: IdentityView,
     user: MeUser,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,6 +44,11 @@ struct MeKey {
 
 pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
+    Ok(reply::ok(&view(&caller)))
+}
+
+/// The caller as `GET /api/v1/me` (and the MCP tool `whoami`) show it.
+pub fn view(caller: &Caller) -> MeView {
     let identity = match &caller.agent {
         Some(agent) => IdentityView::agent(agent.id, &agent.name, agent.role.as_deref()),
         None => IdentityView::user(&caller.user),
@@ -61,7 +67,7 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
         ),
         Via::Session { .. } => (None, "session"),
     };
-    Ok(reply::ok(&MeView {
+    MeView {
         identity,
         user: MeUser {
             id: wire(caller.user.id),
@@ -71,5 +77,5 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
         },
         key,
         authenticated_by,
-    }))
+    }
 }

@@ -1,6 +1,6 @@
-//! The HTTP API under `/api/v1`, one file per resource, plus the pages and the artifact viewer
-//! routes. `build` assembles the route table; every route it holds is listed by discovery and must
-//! be described in `openapi.json`.
+//! The HTTP API under `/api/v1`, one file per resource. The server assembles the route table from
+//! these routes, the MCP endpoint's and the pages'; every route it holds is listed by discovery and
+//! must be described in `openapi.json`.
 
 pub mod access;
 pub mod account;
@@ -28,19 +28,15 @@ pub mod view_grants;
 pub mod views;
 pub mod yaml;
 
-use warp::filters::BoxedFilter;
-use warp::reply::Response;
+use router::Router;
 
-use crate::state::AppState;
-use router::{RouteInfo, Router};
-
-/// Every route of the server, and the list of them.
-pub fn build(state: AppState) -> (BoxedFilter<(Response,)>, Vec<RouteInfo>) {
-    let mut r = Router::new(state);
+/// The routes of the API under `/api/v1` (and the agents' guide, `/llms.txt`).
+pub fn routes(r: &mut Router) {
     r.get("/api/v1", discovery::index)
         .get("/api/v1/health", discovery::health)
         .get("/api/v1/openapi.json", discovery::openapi_json)
-        .get("/api/v1/openapi.yaml", discovery::openapi_yaml);
+        .get("/api/v1/openapi.yaml", discovery::openapi_yaml)
+        .get("/llms.txt", discovery::llms_txt);
     r.get("/api/v1/setup", setup::status)
         .post("/api/v1/setup", setup::create_owner);
     r.post("/api/v1/session", session::sign_in)
@@ -105,7 +101,4 @@ pub fn build(state: AppState) -> (BoxedFilter<(Response,)>, Vec<RouteInfo>) {
     r.get("/api/v1/artifacts/{shareToken}/access", access::list)
         .post("/api/v1/artifacts/{shareToken}/access", access::grant)
         .delete("/api/v1/artifacts/{shareToken}/access/{id}", access::revoke);
-    crate::web::routes(&mut r);
-    let routes = r.routes().to_vec();
-    (r.into_filter(), routes)
 }

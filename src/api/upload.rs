@@ -32,8 +32,9 @@ pub struct UploadForm {
     pub description: Option<String>,
     pub version_name: Option<String>,
     pub upload: Upload,
-    /// Its share of the memory budget, held until it is stored.
-    pub reservation: Reservation,
+    /// Its share of the memory budget, held until it is stored (`None` when the request holds
+    /// one for all its work: an MCP message).
+    pub reservation: Option<Reservation>,
 }
 
 #[derive(Deserialize)]
@@ -77,7 +78,7 @@ pub async fn read(state: &AppState, req: &mut Request) -> Result<UploadForm, Api
         description: fields.description,
         version_name: fields.version_name,
         upload,
-        reservation,
+        reservation: Some(reservation),
     })
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -14,7 +14,7 @@ use super::publish;
 use super::reply;
 use super::request::Request;
 use super::upload;
-use crate::auth;
+use crate::auth::{self, Caller};
 use crate::clock::now_ms;
 use crate::error::{not_found_as, ApiError};
 use crate::secrets::hex;
@@ -73,6 +73,27 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
     require_owner(role)?;
     let form = upload::read(&state, &mut req).await?;
+    Ok(reply::created(
+        &publish(&state, &caller, &artifact, form).await?,
+    ))
+}
+
+/// What publishing a version answers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedVersion {
+    pub version_id: String,
+    pub number: i64,
+    pub view_url: String,
+}
+
+/// Publishes the next version of an artifact the caller owns (checked by the caller of this).
+pub async fn publish(
+    state: &AppState,
+    caller: &Caller,
+    artifact: &Artifact,
+    form: upload::UploadForm,
+) -> Result<PublishedVersion, ApiError> {
     if form.description.is_some() {
         return Err(ApiError::bad_request(
             "invalid_request",
@@ -89,21 +110,24 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
         (a, b) => artifacts::version_name(b.or(a))?,
     };
     let prepared = Arc::new(upload::prepare(form.upload).await?);
-    let ready = publish::ready(&state, artifact.owner_id, prepared.clone()).await?;
+    let ready = publish::ready(state, artifact.owner_id, prepared.clone()).await?;
     let ctx = caller.audit();
     let artifact_id = artifact.id;
     let (version_id, number) = ready
-        .publish(&state, move |conn| {
+        .publish(state, move |conn| {
             let now = now_ms();
             publish::version(conn, artifact_id, name.as_deref(), &prepared, &ctx, now)
         })
         .await?;
     drop(form.reservation);
-    Ok(reply::created(&json!({
-        "versionId": wire(version_id),
-        "number": number,
-        "viewUrl": format!("{}/a/{}/v/{number}/", state.site.base_url, artifact.share_token),
-    })))
+    Ok(PublishedVersion {
+        version_id: wire(version_id),
+        number,
+        view_url: format!(
+            "{}/a/{}/v/{number}/",
+            state.site.base_url, artifact.share_token
+        ),
+    })
 }
 
 #[derive(Deserialize)]
@@ -221,34 +245,76 @@ pub async fn files(state: AppState, req: Request) -> Result<Response, ApiError> 
     let caller = auth::session_or_key(&state, &req).await?;
     let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
     let number = parse_number(req.param(1))?;
-    let version = active_version(&state, &artifact, number).await?;
+    Ok(reply::ok(&files_of(&state, &artifact, number).await?))
+}
+
+/// One file of a version, as listings show it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileView {
+    pub path: String,
+    pub size: i64,
+    pub content_type: String,
+    pub sha256: String,
+}
+
+/// The files of a version and its entry point.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileList {
+    pub files: Vec<FileView>,
+    pub entry_point: String,
+}
+
+/// The files of active version `number` of an artifact the caller can see.
+pub async fn files_of(
+    state: &AppState,
+    artifact: &Artifact,
+    number: i64,
+) -> Result<FileList, ApiError> {
+    let version = active_version(state, artifact, number).await?;
     let version_id = version.id;
     let list = state
         .store
         .read(move |conn| blobs::list(conn, version_id))
         .await?;
-    let files: Vec<serde_json::Value> = list
-        .iter()
-        .map(|f| json!({ "path": f.path, "size": f.size, "contentType": f.content_type, "sha256": hex(&f.sha256) }))
+    let files = list
+        .into_iter()
+        .map(|f| FileView {
+            sha256: hex(&f.sha256),
+            path: f.path,
+            size: f.size,
+            content_type: f.content_type,
+        })
         .collect();
-    Ok(reply::ok(
-        &json!({ "files": files, "entryPoint": version.entry_point }),
-    ))
+    Ok(FileList {
+        files,
+        entry_point: version.entry_point,
+    })
+}
+
+/// The bytes of one file of active version `number`; 404 naming the path when there is none.
+pub async fn file_bytes(
+    state: &AppState,
+    artifact: &Artifact,
+    number: i64,
+    path: &str,
+) -> Result<(blobs::VersionFile, Vec<u8>), ApiError> {
+    let version = active_version(state, artifact, number).await?;
+    let version_id = version.id;
+    let lookup = path.to_string();
+    state
+        .store
+        .read(move |conn| blobs::read(conn, version_id, &lookup))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("version {number} has no file {path:?}")))
 }
 
 pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
     let number = parse_number(req.param(1))?;
-    let version = active_version(&state, &artifact, number).await?;
-    let path = req.param(2).to_string();
-    let version_id = version.id;
-    let lookup = path.clone();
-    let (file, bytes) = state
-        .store
-        .read(move |conn| blobs::read(conn, version_id, &lookup))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("version {number} has no file {path:?}")))?;
+    let (file, bytes) = file_bytes(&state, &artifact, number, req.param(2)).await?;
     let mut response = Response::new(bytes.into());
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();

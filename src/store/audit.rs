@@ -626,3 +626,64 @@ pub fn newest_for_artifact(conn: &Connection, artifact_id: i64) -> StoreResult<i
         .prepare_cached("SELECT coalesce(max(id), 0) FROM audit_events WHERE artifact_id = ?1")?
         .query_row([artifact_id], |r| r.get(0))?)
 }
+
+/// The id of the newest event of all (0 when there is none).
+pub fn newest(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM audit_events")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// A comment or a reply someone made: its event, and what it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feedback {
+    pub event_id: i64,
+    pub artifact_id: i64,
+    /// `comment.created` or `reply.created`.
+    pub action: String,
+    /// The comment's id, or the reply's.
+    pub object_id: String,
+    pub detail: Option<String>,
+}
+
+/// New feedback: comments and replies made after event `after`, on the artifact `only` (or any
+/// live artifact `user_id` owns or reviews), by anyone but `user_id` acting as `agent_id` (the
+/// one waiting: a person sees their agents' comments, an agent sees its person's), oldest first,
+/// at most `limit`.
+pub fn feedback_after(
+    conn: &Connection,
+    user_id: i64,
+    agent_id: Option<i64>,
+    only: Option<i64>,
+    after: i64,
+    limit: i64,
+) -> StoreResult<Vec<Feedback>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id, e.artifact_id, e.action, e.object_id, e.detail
+           FROM audit_events e
+          WHERE e.id > ?4
+            AND e.action IN ('comment.created', 'reply.created')
+            AND NOT (e.user_id = ?1 AND e.agent_id IS ?2)
+            AND (CASE WHEN ?3 IS NULL
+                      THEN e.artifact_id IN (SELECT a.id FROM artifacts a
+                                               WHERE a.owner_id = ?1 AND a.deleted_at IS NULL
+                                             UNION
+                                             SELECT g.artifact_id FROM access_grants g
+                                               JOIN artifacts ga ON ga.id = g.artifact_id
+                                              WHERE g.user_id = ?1 AND g.revoked_at IS NULL
+                                                AND ga.deleted_at IS NULL)
+                      ELSE e.artifact_id = ?3 END)
+          ORDER BY e.id
+          LIMIT ?5",
+    )?;
+    let rows = stmt.query_map(params![user_id, agent_id, only, after, limit], |r| {
+        Ok(Feedback {
+            event_id: r.get(0)?,
+            artifact_id: r.get(1)?,
+            action: r.get(2)?,
+            object_id: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            detail: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

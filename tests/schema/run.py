@@ -15,20 +15,14 @@ import base64
 import io
 import json
 import os
-import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BINARY = os.environ.get("ARTIFACT_REVIEW_BIN", os.path.join(ROOT, "target", "debug", "artifact-review"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
+from artifact_server import BINARY, call, running, setup_owner  # noqa: E402
+
 VENV = os.path.join(HERE, ".venv")
 SCHEMATHESIS_VERSION = "4.32.5"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -45,83 +39,9 @@ def ensure_schemathesis():
     return exe
 
 
-class Server:
-    def __init__(self, workdir):
-        self.db = os.path.join(workdir, "schema.db")
-        self.log_path = os.path.join(workdir, "server.log")
-        self.log_file = open(self.log_path, "w")
-        self.proc = subprocess.Popen([BINARY, "--db", self.db, "--addr", "127.0.0.1:0"],
-                                     stdout=self.log_file, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "RUST_LOG": "info"})
-        deadline = time.time() + 30
-        self.url = None
-        self.setup_token = None
-        while time.time() < deadline and self.url is None:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the server exited early:\n{self.log()}")
-            text = self.log()
-            m = re.search(r"setup#token=([A-Za-z0-9_-]+)", text)
-            if m:
-                self.setup_token = m.group(1)
-            m = re.search(r"listening on (http://[\d.]+:\d+)", text)
-            if m:
-                self.url = m.group(1)
-            time.sleep(0.05)
-        if self.url is None:
-            raise SystemExit(f"the server did not start:\n{self.log()}")
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log_file.close()
-
-
-def call(server, method, path, body=None, key=None, cookie=None, expect=(200, 201)):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(server.url + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    if key:
-        req.add_header("X-API-Key", key)
-    if cookie:
-        req.add_header("Cookie", f"ar_session={cookie}")
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        resp = opener.open(req)
-        status, headers, raw = resp.status, resp.headers, resp.read()
-    except urllib.error.HTTPError as e:
-        status, headers, raw = e.code, e.headers, e.read()
-    if status not in expect:
-        raise SystemExit(f"{method} {path} answered {status}: {raw[:500]!r}")
-    parsed = json.loads(raw) if raw and headers.get("Content-Type", "").startswith("application/json") else None
-    return status, headers, parsed
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def session_of(headers):
-    for value in headers.get_all("Set-Cookie") or []:
-        m = re.match(r"ar_session=([^;]+)", value)
-        if m:
-            return m.group(1)
-    raise SystemExit("no session cookie")
-
-
 def seed(server):
     """Creates the rows the operations need; returns (key, cookie, parameters per operation)."""
-    _, headers, _ = call(server, "POST", "/api/v1/setup", {
-        "token": server.setup_token, "email": "owner@example.com", "name": "Owner", "password": "owner password"})
-    cookie = session_of(headers)
+    cookie = setup_owner(server)
     _, _, agent = call(server, "POST", "/api/v1/agents", {"name": "Claude", "role": "coding"}, cookie=cookie)
     _, _, created_key = call(server, "POST", "/api/v1/keys", {"name": "schemathesis"}, cookie=cookie)
     key = created_key["key"]
@@ -209,10 +129,8 @@ def main():
     if not os.path.exists(BINARY):
         raise SystemExit(f"{BINARY} is missing: run `cargo build` first")
     schemathesis = ensure_schemathesis()
-    workdir = tempfile.mkdtemp(prefix="artifact-review-schema-")
-    server = Server(workdir)
     failed = []
-    try:
+    with running("schemathesis") as (server, workdir):
         key, cookie, operations = seed(server)
         # With a key: session-only operations answer 403, which the description lists.
         # The event stream never ends by itself (tests/events.rs covers it).
@@ -231,12 +149,6 @@ def main():
         log = server.log()
         if "panicked" in log:
             failed.append("a panic in the server log")
-    finally:
-        server.stop()
-        artifacts = os.path.join(ROOT, "test-artifacts")
-        os.makedirs(artifacts, exist_ok=True)
-        shutil.copy(server.log_path, os.path.join(artifacts, "schemathesis-server.log"))
-        shutil.rmtree(workdir, ignore_errors=True)
     if failed:
         raise SystemExit(f"schema conformance failed: {', '.join(failed)}")
     print("\nschema conformance: no 5xx and no response that contradicts openapi.json")

@@ -1,0 +1,445 @@
+//! The tools this server offers over MCP, as `tools/list` describes them: each with its input
+//! JSON Schema, the schema of its `structuredContent`, and honest hints (read-only, destructive,
+//! idempotent; none reaches beyond this server). Deterministic order, built once.
+
+use std::sync::LazyLock;
+
+use serde_json::{json, Value};
+
+/// Most characters `read_file` returns at once.
+pub const READ_MAX_CHARS: u64 = 100_000;
+/// What `read_file` returns when not told.
+pub const READ_DEFAULT_CHARS: u64 = 20_000;
+/// Longest `wait_for_feedback` waits.
+pub const WAIT_MAX_SECONDS: u64 = 120;
+/// What `wait_for_feedback` waits when not told.
+pub const WAIT_DEFAULT_SECONDS: u64 = 60;
+/// Most comments `list_comments` returns at once.
+pub const COMMENTS_MAX: u64 = 200;
+/// What `list_comments` returns when not told.
+pub const COMMENTS_DEFAULT: u64 = 50;
+
+const SHARE_TOKEN: &str = "the artifact's shareToken (from publish_artifact or list_artifacts)";
+
+fn read_only() -> Value {
+    json!({ "readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false })
+}
+
+fn writes(idempotent: bool) -> Value {
+    json!({ "readOnlyHint": false, "destructiveHint": false, "idempotentHint": idempotent, "openWorldHint": false })
+}
+
+fn identity() -> Value {
+    json!({
+        "type": "object",
+        "required": ["kind", "id", "name"],
+        "properties": {
+            "kind": { "enum": ["user", "agent"] },
+            "id": { "type": "string" },
+            "name": { "type": "string" },
+            "role": { "type": "string" }
+        }
+    })
+}
+
+fn comment() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "content", "author", "resolved", "createdAt", "version", "target", "replies"],
+        "properties": {
+            "id": { "type": "string" },
+            "content": { "type": "string" },
+            "author": identity(),
+            "resolved": { "type": "boolean" },
+            "resolvedAt": { "type": ["integer", "null"] },
+            "createdAt": { "type": "integer" },
+            "updatedAt": { "type": "integer" },
+            "version": { "type": "string", "description": "the version it was made on, e.g. v2" },
+            "target": { "type": "object", "description": "the file (source) and the passage (selector), as stored" },
+            "replies": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "content", "author", "createdAt"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "content": { "type": "string" },
+                        "author": identity(),
+                        "createdAt": { "type": "integer" }
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn artifact() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "name", "shareToken", "shareUrl", "latestVersion", "stats"],
+        "properties": {
+            "id": { "type": "string" },
+            "name": { "type": "string" },
+            "description": { "type": "string" },
+            "shareToken": { "type": "string" },
+            "shareUrl": { "type": "string", "description": "the review page: give it to people" },
+            "latestVersion": { "type": ["integer", "null"] },
+            "activityAt": { "type": "integer" },
+            "stats": {
+                "type": "object",
+                "properties": {
+                    "commentCount": { "type": "integer" },
+                    "unresolvedCommentCount": { "type": "integer" }
+                }
+            },
+            "role": { "enum": ["owner", "reviewer"] }
+        }
+    })
+}
+
+fn upload_properties() -> Value {
+    json!({
+        "content": {
+            "type": "string",
+            "description": "the file: HTML or Markdown as text (at most 5 MB), or a ZIP of a static site as base64 (at most 50 MB; REST multipart suits big ZIPs better)"
+        },
+        "fileType": { "enum": ["html", "markdown", "zip"], "description": "default: from fileName's extension" },
+        "fileName": { "type": "string", "description": "e.g. report.html, notes.md, site.zip" },
+        "entryPoint": { "type": "string", "description": "ZIP only: the page to open first (default index.html)" }
+    })
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    base
+}
+
+static TOOLS: LazyLock<Value> = LazyLock::new(|| {
+    json!([
+        {
+            "name": "whoami",
+            "title": "Who am I",
+            "description": "Who this API key acts as (you, or one of your agents), the account behind it, and the key itself. Start here to check the connection.",
+            "inputSchema": { "type": "object", "additionalProperties": false },
+            "outputSchema": {
+                "type": "object",
+                "required": ["identity", "user", "authenticatedBy"],
+                "properties": {
+                    "identity": identity(),
+                    "user": { "type": "object", "required": ["id", "name", "email"], "properties": {
+                        "id": { "type": "string" }, "name": { "type": "string" }, "email": { "type": "string" }, "role": { "type": "string" } } },
+                    "key": { "type": "object" },
+                    "authenticatedBy": { "const": "key" }
+                }
+            },
+            "annotations": read_only()
+        },
+        {
+            "name": "list_artifacts",
+            "title": "List artifacts",
+            "description": "Artifacts you own and those shared with you, newest activity first, with their open comment counts. Page with cursor.",
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "q": { "type": "string", "maxLength": 200, "description": "only names containing this text" },
+                    "sort": { "enum": ["activity", "created"], "description": "default activity" },
+                    "limit": { "type": "integer", "minimum": 1, "maximum": 200, "description": "default 50" },
+                    "cursor": { "type": "string", "description": "nextCursor of the previous page" }
+                }
+            },
+            "outputSchema": {
+                "type": "object",
+                "required": ["artifacts", "nextCursor"],
+                "properties": {
+                    "artifacts": { "type": "array", "items": artifact() },
+                    "nextCursor": { "type": ["string", "null"] }
+                }
+            },
+            "annotations": read_only()
+        },
+        {
+            "name": "get_artifact",
+            "title": "Get an artifact",
+            "description": "One artifact: its versions (number, name, author, date) and the files of one version (default the latest).",
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["shareToken"],
+                "properties": {
+                    "shareToken": { "type": "string", "description": SHARE_TOKEN },
+                    "version": { "type": "integer", "minimum": 1, "description": "default the latest" }
+                }
+            },
+            "outputSchema": {
+                "type": "object",
+                "required": ["artifact", "versions", "version", "entryPoint", "files"],
+                "properties": {
+                    "artifact": artifact(),
+                    "versions": { "type": "array", "items": { "type": "object", "required": ["number", "isLatest"], "properties": {
+                        "number": { "type": "integer" }, "name": { "type": ["string", "null"] }, "fileType": { "type": "string" },
+                        "createdAt": { "type": "integer" }, "createdBy": identity(), "isLatest": { "type": "boolean" } } } },
+                    "version": { "type": "integer" },
+                    "entryPoint": { "type": "string" },
+                    "files": { "type": "array", "items": { "type": "object", "required": ["path", "size", "contentType"], "properties": {
+                        "path": { "type": "string" }, "size": { "type": "integer" }, "contentType": { "type": "string" } } } }
+                }
+            },
+            "annotations": read_only()
+        },
+        {
+            "name": "read_file",
+            "title": "Read a file",
+            "description": format!("The text of one file of a version (default: the latest version's first page), {READ_DEFAULT_CHARS} characters at a time from offset (at most {READ_MAX_CHARS}). A binary file (an image, a font) is not returned: the answer says so."),
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["shareToken"],
+                "properties": {
+                    "shareToken": { "type": "string", "description": SHARE_TOKEN },
+                    "version": { "type": "integer", "minimum": 1, "description": "default the latest" },
+                    "path": { "type": "string", "description": "a file of the version (default its entry point)" },
+                    "offset": { "type": "integer", "minimum": 0, "description": "characters to skip (default 0)" },
+                    "maxChars": { "type": "integer", "minimum": 1, "maximum": READ_MAX_CHARS, "description": format!("default {READ_DEFAULT_CHARS}") }
+                }
+            },
+            "outputSchema": {
+                "type": "object",
+                "required": ["path", "version", "contentType", "size", "binary"],
+                "properties": {
+                    "path": { "type": "string" },
+                    "version": { "type": "integer" },
+                    "contentType": { "type": "string" },
+                    "size": { "type": "integer", "description": "bytes" },
+                    "binary": { "type": "boolean" },
+                    "text": { "type": ["string", "null"] },
+                    "offset": { "type": "integer" },
+                    "totalChars": { "type": "integer" },
+                    "truncated": { "type": "boolean" },
+                    "nextOffset": { "type": ["integer", "null"] },
+                    "note": { "type": "string" }
+                }
+            },
+            "annotations": read_only()
+        },
+        {
+            "name": "publish_artifact",
+            "title": "Publish an artifact",
+            "description": "Publishes a new artifact (an HTML page, a Markdown document, or a base64 ZIP of a small static site) as version 1, attributed to you or to the agent this key acts as. Give people the shareUrl to review it; then wait_for_feedback.",
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["name", "content"],
+                "properties": with(json!({
+                    "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+                    "description": { "type": "string", "maxLength": 500 },
+                    "versionName": { "type": "string", "maxLength": 100 }
+                }), upload_properties())
+            },
+            "outputSchema": {
+                "type": "object",
+                "required": ["id", "shareToken", "shareUrl", "version"],
+                "properties": {
+                    "id": { "type": "string" }, "shareToken": { "type": "string" }, "shareUrl": { "type": "string" },
+                    "latestVersionId": { "type": "string" }, "version": { "type": "integer" },
+                    "fileType": { "type": "string" }, "entryPoint": { "type": "string" }
+                }
+            },
+            "annotations": writes(false)
+        },
+        {
+            "name": "publish_version",
+            "title": "Publish a new version",
+            "description": "Publishes the next version of an artifact you own (after addressing feedback). Comments stay on the version they were made on; the review page shows open ones found again in the new version.",
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["shareToken", "content"],
+                "properties": with(json!({
+                    "shareToken": { "type": "string", "description": SHARE_TOKEN },
+                    "name": { "type": "string", "maxLength": 100, "description": "the version's name, e.g. 'fixed the totals'" }
+                }), upload_properties())
+            },
+            "outputSchema": {
+                "type": "object",
+                "required": ["versionId", "number", "viewUrl"],
+                "properties": { "versionId": { "type": "string" }, "number": { "type": "integer" }, "viewUrl": { "type": "string" } }
+            },
+            "annotations": writes(false)
+        },
+        {
+            "name": "list_comments",
+            "title": "List comments",
+            "description": format!("Comments on an artifact with their replies, oldest first: open ones by default, of every version by default (each says its version). {COMMENTS_DEFAULT} at a time; page with cursor."),
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["shareToken"],
+                "properties": {
+                    "shareToken": { "type": "string", "description": SHARE_TOKEN },
+                    "status": { "enum": ["open", "resolved", "all"], "description": "default open" },
+                    "version": { "type": ["integer", "string"], "description": "a version number, or \"all\" (default)" },
+                    "source": { "type": "string", "description": "only comments on this file" },
+                    "limit": { "type": "integer", "minimum": 1, "maximum": COMMENTS_MAX, "description": format!("default {COMMENTS_DEFAULT}") },
+                    "cursor": { "type": "string", "description": "nextCursor of the previous page" }
+                }
+            },
+            "outputSchema": {
+                "type": "object",
+                "required": ["version", "comments", "nextCursor"],
+                "properties": {
+                    "version": { "type": "string" },
+                    "comments": { "type": "array", "items": comment() },
+                    "nextCursor": { "type": ["string", "null"] }
+                }
+            },
+            "annotations": read_only()
+        },
+        {
+            "name": "add_comment",
+            "title": "Comment",
+            "description": "Comments on the latest version: on a passage, given as plain text in quote (as it reads in the page, not its markup; the server finds it and anchors the comment; when the text repeats, give near: words close to the one you mean), or on a whole file without quote.",
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["shareToken", "content"],
+                "properties": {
+                    "shareToken": { "type": "string", "description": SHARE_TOKEN },
+                    "content": { "type": "string", "minLength": 1, "maxLength": 10000 },
+                    "quote": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "the passage, as plain text" },
+                    "near": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "words standing close to the passage meant, if the quote repeats (its own sentence first, then the closest)" },
+                    "source": { "type": "string", "description": "the file (default the first page)" }
+                }
+            },
+            "outputSchema": comment(),
+            "annotations": writes(false)
+        },
+        {
+            "name": "reply",
+            "title": "Reply",
+            "description": "Replies to a comment (of any version), e.g. to say what you changed.",
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["commentId", "content"],
+                "properties": {
+                    "commentId": { "type": "string" },
+                    "content": { "type": "string", "minLength": 1, "maxLength": 5000 }
+                }
+            },
+            "outputSchema": comment(),
+            "annotations": writes(false)
+        },
+        {
+            "name": "resolve",
+            "title": "Resolve a comment",
+            "description": "Marks a comment resolved; with note, first replies with it (say what you changed). Resolving a resolved comment changes nothing.",
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["commentId"],
+                "properties": {
+                    "commentId": { "type": "string" },
+                    "note": { "type": "string", "minLength": 1, "maxLength": 5000 }
+                }
+            },
+            "outputSchema": comment(),
+            "annotations": writes(true)
+        },
+        {
+            "name": "reopen",
+            "title": "Reopen a comment",
+            "description": "Marks a resolved comment open again.",
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["commentId"],
+                "properties": { "commentId": { "type": "string" } }
+            },
+            "outputSchema": comment(),
+            "annotations": writes(true)
+        },
+        {
+            "name": "wait_for_feedback",
+            "title": "Wait for feedback",
+            "description": format!("Waits (up to timeoutSeconds, at most {WAIT_MAX_SECONDS}) until someone else comments or replies on an artifact (or on any artifact you can see), and returns those comments with their threads. Pass the cursor it returns as after next time, so nothing is missed or seen twice."),
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "shareToken": { "type": "string", "description": "default: any artifact you can see" },
+                    "timeoutSeconds": { "type": "integer", "minimum": 1, "maximum": WAIT_MAX_SECONDS, "description": format!("default {WAIT_DEFAULT_SECONDS}") },
+                    "after": { "type": "string", "description": "the cursor of the previous call (default: from now)" }
+                }
+            },
+            "outputSchema": {
+                "type": "object",
+                "required": ["timedOut", "cursor", "feedback"],
+                "properties": {
+                    "timedOut": { "type": "boolean" },
+                    "cursor": { "type": "string" },
+                    "feedback": { "type": "array", "items": {
+                        "type": "object",
+                        "required": ["kind", "shareToken", "artifactName", "comment"],
+                        "properties": {
+                            "kind": { "enum": ["comment", "reply"] },
+                            "shareToken": { "type": "string" },
+                            "artifactName": { "type": "string" },
+                            "replyId": { "type": "string" },
+                            "comment": comment()
+                        }
+                    } }
+                }
+            },
+            "annotations": read_only()
+        }
+    ])
+});
+
+/// Every tool, in a fixed order.
+pub fn tools() -> &'static Value {
+    &TOOLS
+}
+
+/// Whether a tool of this name exists.
+pub fn exists(name: &str) -> bool {
+    TOOLS
+        .as_array()
+        .is_some_and(|all| all.iter().any(|t| t["name"] == name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_has_a_name_schemas_and_hints() {
+        let all = tools().as_array().expect("a list");
+        assert_eq!(all.len(), 12);
+        for tool in all {
+            let name = tool["name"].as_str().expect("a name");
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name}"
+            );
+            assert_eq!(tool["inputSchema"]["type"], "object", "{name}");
+            assert_eq!(tool["inputSchema"]["additionalProperties"], false, "{name}");
+            assert!(tool["outputSchema"].is_object(), "{name}");
+            for hint in [
+                "readOnlyHint",
+                "destructiveHint",
+                "idempotentHint",
+                "openWorldHint",
+            ] {
+                assert!(tool["annotations"][hint].is_boolean(), "{name} {hint}");
+            }
+            assert!(!tool["description"].as_str().unwrap_or_default().is_empty());
+        }
+        assert!(exists("wait_for_feedback"));
+        assert!(!exists("drop_tables"));
+    }
+}

@@ -1,0 +1,210 @@
+//! `wait_for_feedback`: an agent waits, up to a timeout, until someone else comments or replies on
+//! an artifact (or on any artifact it can see), and gets those threads. It listens to the same
+//! announcements as the review page's live event stream (the writer's, after each commit) and
+//! reads the audit trail, so nothing committed between two calls is missed when the agent passes
+//! back the cursor it was given. A wait holds a connection, so it counts against the same caps as
+//! the event streams (16 per account, 1,024 in all).
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+use warp::http::{HeaderMap, Method};
+
+use crate::api::artifacts::visible;
+use crate::api::comments::{self as comment_api, CommentView};
+use crate::api::request::Request;
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::audit;
+use crate::store::feed::Change;
+
+/// Feedback returned by one wait at most (the rest comes with the next call).
+const BATCH: i64 = 50;
+
+/// What a wait found.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Found {
+    pub timed_out: bool,
+    /// Pass it back as `after` to go on from here.
+    pub cursor: String,
+    pub feedback: Vec<Item>,
+}
+
+/// One comment or reply, with the thread it belongs to as it is now.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    pub kind: &'static str,
+    pub share_token: String,
+    pub artifact_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_id: Option<String>,
+    pub comment: CommentView,
+}
+
+/// Waits up to `timeout` for feedback after the event `after` (default: now). `headers` are the
+/// request's: when keys or memberships change meanwhile, the key they carry is checked again, and
+/// a wait whose key was revoked (or that may no longer see the artifact) ends with that refusal.
+/// A server shutting down ends it early as a timeout, with the cursor to go on from.
+pub async fn wait(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    share_token: Option<&str>,
+    after: Option<&str>,
+    timeout: Duration,
+) -> Result<Found, ApiError> {
+    let only = match share_token {
+        Some(token) => Some(visible(state, caller, token).await?.0.id),
+        None => None,
+    };
+    let after = match after.map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "after must be the cursor a previous wait_for_feedback returned",
+            )
+        })?),
+    };
+    let _slot = state.event_streams.take(caller.user.id)?;
+    // Listen before reading, so a comment committed in between wakes us.
+    let mut changes = state.store.changes();
+    let mut cursor = match after {
+        Some(c) => c,
+        None => state.store.read(audit::newest).await?,
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        let (user_id, agent_id) = (caller.user.id, caller.agent.as_ref().map(|a| a.id));
+        let from = cursor;
+        let events = state
+            .store
+            .read(move |conn| audit::feedback_after(conn, user_id, agent_id, only, from, BATCH))
+            .await?;
+        if let Some(last) = events.last() {
+            cursor = last.event_id;
+            let feedback = items(state, caller, events).await?;
+            if !feedback.is_empty() {
+                return Ok(Found {
+                    timed_out: false,
+                    cursor: cursor.to_string(),
+                    feedback,
+                });
+            }
+            // Everything found was deleted meanwhile: wait on.
+            continue;
+        }
+        let heard = tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => None,
+            _ = shutdown.changed() => None,
+            heard = relevant(&mut changes, only) => Some(heard),
+        };
+        match heard {
+            None => {
+                return Ok(Found {
+                    timed_out: true,
+                    cursor: cursor.to_string(),
+                    feedback: Vec::new(),
+                })
+            }
+            Some(Heard::Feedback) => {}
+            Some(Heard::Identities) => still_allowed(state, caller, headers, share_token).await?,
+        }
+    }
+}
+
+/// What woke a wait.
+enum Heard {
+    /// An artifact that matters to it has new events (or the feed fell behind: look anyway).
+    Feedback,
+    /// Keys, sessions or memberships changed.
+    Identities,
+}
+
+/// Resolves when an artifact that matters to this wait (or, with `only` None, any) has new events,
+/// or when identities changed.
+async fn relevant(changes: &mut broadcast::Receiver<Change>, only: Option<i64>) -> Heard {
+    loop {
+        match changes.recv().await {
+            Ok(Change::Artifact(id)) if only.is_none_or(|o| o == id) => return Heard::Feedback,
+            Ok(Change::Identities) => return Heard::Identities,
+            Ok(Change::Artifact(_)) => continue,
+            Err(broadcast::error::RecvError::Lagged(_)) => return Heard::Feedback,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
+    }
+}
+
+/// The key of the waiting request is still valid, for the same account, and (for a wait on one
+/// artifact) may still see it; otherwise the refusal the API would give now.
+async fn still_allowed(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    share_token: Option<&str>,
+) -> Result<(), ApiError> {
+    let probe = Request::probe(Method::POST, headers.clone(), caller.ip);
+    let now = auth::key_only(state, &probe).await?;
+    if now.user.id != caller.user.id {
+        return Err(ApiError::unauthorized(
+            "revoked_key",
+            "the key this wait was made with no longer stands for the same account",
+        ));
+    }
+    if let Some(token) = share_token {
+        visible(state, &now, token).await?;
+    }
+    Ok(())
+}
+
+/// The threads the events are about, as the caller sees them now (deleted ones left out).
+async fn items(
+    state: &AppState,
+    caller: &Caller,
+    events: Vec<audit::Feedback>,
+) -> Result<Vec<Item>, ApiError> {
+    let mut out = Vec::new();
+    for event in events {
+        let detail: serde_json::Value = event
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        let (kind, comment_id, reply_id) = if event.action == "reply.created" {
+            let Some(comment) = detail["commentId"].as_str() else {
+                continue;
+            };
+            ("reply", comment.to_string(), Some(event.object_id.clone()))
+        } else {
+            ("comment", event.object_id.clone(), None)
+        };
+        let comment = match comment_api::thread(state, caller, &comment_id).await {
+            Ok(c) => c,
+            Err(ApiError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if let Some(id) = &reply_id {
+            if !comment.replies.iter().any(|r| &r.id == id) {
+                continue;
+            }
+        }
+        let artifact_id = event.artifact_id;
+        let artifact = state
+            .store
+            .read(move |conn| crate::store::artifacts::get(conn, artifact_id))
+            .await?;
+        out.push(Item {
+            kind,
+            share_token: artifact.share_token,
+            artifact_name: artifact.name,
+            reply_id,
+            comment,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,304 @@
+//! `POST /mcp`: the Model Context Protocol over Streamable HTTP, so an agent (Claude Code, Cursor,
+//! VS Code, Codex...) can publish, read feedback, wait for it, reply and resolve with no code of
+//! its own: point the client at this URL with an API key header.
+//!
+//! Written here rather than with the `rmcp` SDK: what is needed is five methods over one stateless
+//! POST, and owning them keeps this endpoint's answers the API's own (the same 401, 413 and key
+//! check), its limits the API's, and the dependency tree small (see the README).
+//!
+//! Each POST is checked in this order: its `Origin` (present and foreign: 403), its API key (the
+//! API's 401, with no OAuth challenge: clients would switch to an OAuth flow), its size (the
+//! upload limit, since publishing carries files), then the JSON-RPC message and what its protocol
+//! generation requires (`era`). Both generations are served: `initialize` then requests (legacy),
+//! or stateless requests with `_meta` (2026-07-28, with `server/discover`). No session id is ever
+//! issued; every request is authenticated on its own.
+
+mod catalog;
+mod era;
+mod feedback;
+mod jsonrpc;
+mod tools;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use warp::http::{header, HeaderMap, StatusCode};
+use warp::reply::Response;
+
+use crate::api::request::Request;
+use crate::api::router::Router;
+use crate::api::upload::UPLOAD_BODY_LIMIT;
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::memory_budget::Work;
+use crate::state::AppState;
+use era::Era;
+use jsonrpc::{
+    Incoming, RpcError, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
+};
+
+/// The endpoint's path.
+pub const PATH: &str = "/mcp";
+
+/// How long clients of the stateless revision may cache `tools/list` and `server/discover`.
+const CACHE_TTL_MS: u64 = 60 * 60 * 1000;
+
+/// What this server tells an agent about itself.
+pub const INSTRUCTIONS: &str = "Artifact Review: publish HTML pages, Markdown documents or ZIPs of small \
+static sites for people to review, then read and answer their comments. The loop: publish_artifact \
+(give people its shareUrl) -> wait_for_feedback (returns new comments and replies; pass its cursor \
+back as `after`) -> fix the artifact -> reply and resolve (resolve takes a note saying what changed) \
+-> publish_version. list_comments shows the open comments of every version; add_comment takes the \
+passage you mean as plain text in `quote`.";
+
+/// The protocol versions served, newest first.
+pub fn protocol_versions() -> Vec<&'static str> {
+    era::supported()
+}
+
+/// One line per tool: its name and description.
+pub fn tool_summaries() -> Vec<(String, String)> {
+    catalog::tools()
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|t| {
+                    (
+                        t["name"].as_str().unwrap_or_default().to_string(),
+                        t["description"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Messages up to this size are read without reserving memory.
+const SMALL_MESSAGE: u64 = 1024 * 1024;
+
+pub fn routes(r: &mut Router) {
+    // GET and DELETE (a legacy client's event stream and session end) get the router's 405.
+    r.post(PATH, handle);
+}
+
+async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    if !auth::origin_is_own(&state, &req) {
+        return Ok(jsonrpc::error_without_id(&RpcError::new(
+            INVALID_REQUEST,
+            "Forbidden: requests from this Origin may not use the MCP endpoint (DNS rebinding protection); MCP clients send no Origin, and this server's own pages are the only origin allowed",
+            StatusCode::FORBIDDEN,
+        )));
+    }
+    let caller = auth::key_only(&state, &req).await?;
+    // A message that may carry a document or an archive is held whole and parsed: it reserves
+    // its share of the memory budget first (small ones, nearly all, do not need to).
+    let declared = req
+        .header(header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok());
+    let _reservation = match declared {
+        Some(len) if len <= SMALL_MESSAGE => None,
+        // Unannounced: it may be as large as the limit.
+        _ => Some(
+            state
+                .memory
+                .reserve(Work::Message(
+                    declared.unwrap_or(UPLOAD_BODY_LIMIT).min(UPLOAD_BODY_LIMIT),
+                ))
+                .await?,
+        ),
+    };
+    let body = req.body_bytes(UPLOAD_BODY_LIMIT).await?;
+    let message = match jsonrpc::parse(&body) {
+        Ok(m) => m,
+        Err(e) => return Ok(jsonrpc::error(None, &e)),
+    };
+    drop(body);
+    let era = match era::of(&req.headers, &message) {
+        Ok(era) => era,
+        Err(e) => return Ok(jsonrpc::error(message.id.as_ref(), &e)),
+    };
+    let Some(id) = message.id.clone() else {
+        // A notification (notifications/initialized, notifications/cancelled...) or a response.
+        return Ok(jsonrpc::accepted());
+    };
+    Ok(
+        match answer(&state, &caller, &req.headers, era, &message).await {
+            Ok(result) => jsonrpc::result(&id, &result),
+            Err(e) => jsonrpc::error(Some(&id), &e),
+        },
+    )
+}
+
+/// Where results of the stateless era name the server (in `_meta`).
+const SERVER_INFO_KEY: &str = "io.modelcontextprotocol/serverInfo";
+/// The stateless era's `resultType` of a finished result.
+const RESULT_COMPLETE: &str = "complete";
+
+#[derive(Serialize, Clone, Copy)]
+struct ServerInfo {
+    name: &'static str,
+    title: &'static str,
+    version: &'static str,
+}
+
+const SERVER_INFO: ServerInfo = ServerInfo {
+    name: "artifact-review",
+    title: "Artifact Review",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// What the revision of the stateless era adds to every result.
+fn decorate(era: Era, mut result: Value) -> Value {
+    if era == Era::Modern {
+        result["resultType"] = json!(RESULT_COMPLETE);
+        result["_meta"] = json!({ SERVER_INFO_KEY: SERVER_INFO });
+    }
+    result
+}
+
+async fn answer(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    era: Era,
+    message: &Incoming,
+) -> Result<Box<RawValue>, RpcError> {
+    let result = match (era, message.method.as_str()) {
+        (_, "tools/call") => return call(state, caller, headers, era, message).await,
+        (Era::Legacy, "initialize") => json!({
+            "protocolVersion": era::negotiate(message.param_str("protocolVersion")),
+            "capabilities": { "tools": { "listChanged": false } },
+            "serverInfo": SERVER_INFO,
+            "instructions": INSTRUCTIONS,
+        }),
+        (Era::Legacy, "ping") => json!({}),
+        (Era::Modern, "server/discover") => json!({
+            "supportedVersions": era::supported(),
+            "capabilities": { "tools": { "listChanged": false } },
+            "instructions": INSTRUCTIONS,
+            "ttlMs": CACHE_TTL_MS,
+            "cacheScope": "private",
+        }),
+        (_, "tools/list") => {
+            let mut list = json!({ "tools": catalog::tools() });
+            if era == Era::Modern {
+                list["ttlMs"] = json!(CACHE_TTL_MS);
+                list["cacheScope"] = json!("private");
+            }
+            list
+        }
+        (era, method) => {
+            return Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!("Method not found: {method:?}; this server answers initialize, ping, server/discover, tools/list and tools/call"),
+                if era == Era::Modern {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::OK
+                },
+            ))
+        }
+    };
+    raw(&decorate(era, result))
+}
+
+/// A `tools/call` result, written without building a tree of values: the tool's JSON once, as
+/// `structuredContent` and (escaped) as the text content that clients without structured output
+/// read; a refusal as text alone, with `isError`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolResult<'a> {
+    content: [TextContent<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    structured_content: Option<&'a RawValue>,
+    is_error: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result_type: Option<&'static str>,
+    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
+    meta: Option<ServerMeta>,
+}
+
+#[derive(Serialize)]
+struct TextContent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct ServerMeta {
+    #[serde(rename = "io.modelcontextprotocol/serverInfo")]
+    server_info: ServerInfo,
+}
+
+impl<'a> ToolResult<'a> {
+    fn new(era: Era, text: &'a str, structured: Option<&'a RawValue>) -> ToolResult<'a> {
+        let modern = era == Era::Modern;
+        ToolResult {
+            content: [TextContent { kind: "text", text }],
+            structured_content: structured,
+            is_error: structured.is_none(),
+            result_type: modern.then_some(RESULT_COMPLETE),
+            meta: modern.then_some(ServerMeta {
+                server_info: SERVER_INFO,
+            }),
+        }
+    }
+}
+
+/// An answer as JSON; failing to write one is our fault, logged.
+fn raw(value: &impl Serialize) -> Result<Box<RawValue>, RpcError> {
+    serde_json::value::to_raw_value(value).map_err(|e| {
+        log::error!("MCP: writing an answer failed: {e}");
+        RpcError::new(
+            INTERNAL_ERROR,
+            "the server failed to write its answer; it has been logged",
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
+    })
+}
+
+/// `tools/call`: the tool's structured result and its JSON as text; the API's refusals as tool
+/// errors (`isError`) the model can act on; a fault of ours as a JSON-RPC internal error.
+async fn call(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    era: Era,
+    message: &Incoming,
+) -> Result<Box<RawValue>, RpcError> {
+    let name = message.param_str("name").unwrap_or_default();
+    if !catalog::exists(name) {
+        return Err(RpcError::new(
+            INVALID_PARAMS,
+            format!("Unknown tool: {name:?}; tools/list names them"),
+            StatusCode::OK,
+        ));
+    }
+    let arguments = match message.params.get("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(a @ Value::Object(_)) => a.clone(),
+        Some(_) => {
+            return Err(RpcError::new(
+                INVALID_PARAMS,
+                "arguments must be an object",
+                StatusCode::OK,
+            ))
+        }
+    };
+    match tools::call(state, caller, headers, name, arguments).await {
+        Ok(structured) => raw(&ToolResult::new(era, structured.get(), Some(&structured))),
+        Err(ApiError::Internal(cause)) => {
+            log::error!("MCP tool {name} failed: {cause}");
+            Err(RpcError::new(
+                INTERNAL_ERROR,
+                "the server failed to run this tool; it has been logged",
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ))
+        }
+        Err(refused) => {
+            let text = json!({ "error": refused.to_string(), "code": refused.code() }).to_string();
+            raw(&ToolResult::new(era, &text, None))
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! What each MCP tool does: it reads its arguments (refusing unknown or mistyped ones with a
+//! message that says what to change) and calls the same service functions as the REST routes,
+//! as the key's identity, so attribution, visibility (404 for what the caller cannot see) and
+//! every limit are the API's.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use warp::http::HeaderMap;
+
+use super::catalog::{
+    COMMENTS_DEFAULT, COMMENTS_MAX, READ_DEFAULT_CHARS, READ_MAX_CHARS, WAIT_DEFAULT_SECONDS,
+    WAIT_MAX_SECONDS,
+};
+use super::feedback;
+use crate::api::artifacts::{self as artifact_api, require_owner, visible};
+use crate::api::comments::{self as comment_api, Place, Versions};
+use crate::api::upload::UploadForm;
+use crate::api::versions as version_api;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::ingest::{Upload, UploadContent};
+use crate::state::AppState;
+use crate::store::comments::Status;
+
+/// Runs tool `name` (known to exist) with `arguments`; the structured result, or the API's refusal.
+pub async fn call(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    name: &str,
+    arguments: Value,
+) -> Result<Box<RawValue>, ApiError> {
+    match name {
+        "whoami" => {
+            let _: NoArgs = args(arguments)?;
+            structured(&crate::api::me::view(caller))
+        }
+        "list_artifacts" => list_artifacts(state, caller, args(arguments)?).await,
+        "get_artifact" => structured(&get_artifact(state, caller, args(arguments)?).await?),
+        "read_file" => structured(&read_file(state, caller, args(arguments)?).await?),
+        "publish_artifact" => publish_artifact(state, caller, args(arguments)?).await,
+        "publish_version" => publish_version(state, caller, args(arguments)?).await,
+        "list_comments" => structured(&list_comments(state, caller, args(arguments)?).await?),
+        "add_comment" => add_comment(state, caller, args(arguments)?).await,
+        "reply" => {
+            let a: ReplyArgs = args(arguments)?;
+            comment_api::reply_to(state, caller, &a.comment_id, &a.content).await?;
+            structured(&comment_api::thread(state, caller, &a.comment_id).await?)
+        }
+        "resolve" => {
+            let a: ResolveArgs = args(arguments)?;
+            if let Some(note) = &a.note {
+                comment_api::reply_to(state, caller, &a.comment_id, note).await?;
+            }
+            structured(&comment_api::set_resolved(state, caller, &a.comment_id, true).await?)
+        }
+        "reopen" => {
+            let a: CommentArgs = args(arguments)?;
+            structured(&comment_api::set_resolved(state, caller, &a.comment_id, false).await?)
+        }
+        "wait_for_feedback" => {
+            let a: WaitArgs = args(arguments)?;
+            let seconds = a.timeout_seconds.unwrap_or(WAIT_DEFAULT_SECONDS);
+            out_of_range("timeoutSeconds", seconds, 1, WAIT_MAX_SECONDS)?;
+            let found = feedback::wait(
+                state,
+                caller,
+                headers,
+                a.share_token.as_deref(),
+                a.after.as_deref(),
+                std::time::Duration::from_secs(seconds),
+            )
+            .await?;
+            structured(&found)
+        }
+        other => Err(ApiError::Internal(format!(
+            "the catalogue lists the tool {other:?} but nothing runs it"
+        ))),
+    }
+}
+
+/// Arguments into their type; a refusal names the argument at fault.
+fn args<T: DeserializeOwned>(arguments: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(arguments).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        ApiError::bad_request(
+            "invalid_arguments",
+            format!(
+                "invalid arguments: {at}{}; see the tool's inputSchema",
+                e.inner()
+            ),
+        )
+    })
+}
+
+/// A tool's result, serialised once: it travels as `structuredContent` and, as text, in `content`.
+fn structured<T: serde::Serialize>(value: &T) -> Result<Box<RawValue>, ApiError> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| ApiError::Internal(format!("serialising a result: {e}")))
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value)
+        .map_err(|e| ApiError::Internal(format!("serialising a result: {e}")))
+}
+
+fn out_of_range(field: &str, got: u64, min: u64, max: u64) -> Result<(), ApiError> {
+    if (min..=max).contains(&got) {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "invalid_arguments",
+        format!("{field} must be from {min} to {max}; got {got}"),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListArtifactsArgs {
+    q: Option<String>,
+    sort: Option<String>,
+    limit: Option<u64>,
+    cursor: Option<String>,
+}
+
+async fn list_artifacts(
+    state: &AppState,
+    caller: &Caller,
+    a: ListArtifactsArgs,
+) -> Result<Box<RawValue>, ApiError> {
+    let limit = a.limit.map(|l| l.to_string());
+    let page = artifact_api::list_page(
+        state,
+        caller,
+        Some(a.sort.as_deref().unwrap_or("activity")),
+        a.cursor.as_deref(),
+        a.q.as_deref(),
+        limit.as_deref(),
+    )
+    .await?;
+    structured(&page)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ArtifactArgs {
+    share_token: String,
+    version: Option<i64>,
+}
+
+/// The version asked for, or the latest.
+fn version_of(
+    artifact: &crate::store::artifacts::Artifact,
+    wanted: Option<i64>,
+) -> Result<i64, ApiError> {
+    match wanted {
+        Some(n) if n >= 1 => Ok(n),
+        Some(n) => Err(ApiError::bad_request(
+            "invalid_arguments",
+            format!("version numbers start at 1; got {n}"),
+        )),
+        None => artifact
+            .latest_version
+            .ok_or_else(|| ApiError::not_found("version")),
+    }
+}
+
+async fn get_artifact(
+    state: &AppState,
+    caller: &Caller,
+    a: ArtifactArgs,
+) -> Result<Value, ApiError> {
+    let detail = artifact_api::detail(state, caller, &a.share_token).await?;
+    let (artifact, _) = visible(state, caller, &a.share_token).await?;
+    let number = version_of(&artifact, a.version)?;
+    let files = version_api::files_of(state, &artifact, number).await?;
+    Ok(json!({
+        "artifact": to_value(&detail.artifact)?,
+        "versions": to_value(&detail.versions)?,
+        "version": number,
+        "entryPoint": files.entry_point,
+        "files": to_value(&files.files)?,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReadArgs {
+    share_token: String,
+    version: Option<i64>,
+    path: Option<String>,
+    offset: Option<u64>,
+    max_chars: Option<u64>,
+}
+
+/// Content types that are text whatever their subtype.
+fn is_textual(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || content_type.contains("json")
+        || content_type.contains("xml")
+        || content_type.contains("javascript")
+        || content_type.contains("yaml")
+}
+
+async fn read_file(state: &AppState, caller: &Caller, a: ReadArgs) -> Result<Value, ApiError> {
+    let max = a.max_chars.unwrap_or(READ_DEFAULT_CHARS);
+    out_of_range("maxChars", max, 1, READ_MAX_CHARS)?;
+    let (artifact, _) = visible(state, caller, &a.share_token).await?;
+    let number = version_of(&artifact, a.version)?;
+    let path = match a.path.as_deref().map(str::trim) {
+        None | Some("") => {
+            version_api::files_of(state, &artifact, number)
+                .await?
+                .entry_point
+        }
+        Some(p) => p.to_string(),
+    };
+    let (file, bytes) = version_api::file_bytes(state, &artifact, number, &path).await?;
+    let base = json!({
+        "path": file.path, "version": number, "contentType": file.content_type, "size": file.size,
+    });
+    let text = if is_textual(&file.content_type) {
+        String::from_utf8(bytes).ok()
+    } else {
+        None
+    };
+    let Some(text) = text else {
+        let mut out = base;
+        out["binary"] = json!(true);
+        out["text"] = Value::Null;
+        out["note"] = json!(format!(
+            "{} is {} ({} bytes), not text: it is not returned here. A person sees it on the review page, {}/a/{}/v/{number}/{}",
+            file.path, file.content_type, file.size, state.site.base_url, artifact.share_token, file.path
+        ));
+        return Ok(out);
+    };
+    let offset = a.offset.unwrap_or(0) as usize;
+    let total = text.chars().count();
+    let part: String = text.chars().skip(offset).take(max as usize).collect();
+    let end = (offset + part.chars().count()).min(total);
+    let mut out = base;
+    out["binary"] = json!(false);
+    out["text"] = json!(part);
+    out["offset"] = json!(offset);
+    out["totalChars"] = json!(total);
+    out["truncated"] = json!(end < total);
+    out["nextOffset"] = if end < total { json!(end) } else { Value::Null };
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PublishArgs {
+    name: String,
+    description: Option<String>,
+    version_name: Option<String>,
+    content: String,
+    file_type: Option<String>,
+    file_name: Option<String>,
+    entry_point: Option<String>,
+}
+
+async fn publish_artifact(
+    state: &AppState,
+    caller: &Caller,
+    a: PublishArgs,
+) -> Result<Box<RawValue>, ApiError> {
+    let form = UploadForm {
+        name: Some(a.name),
+        description: a.description,
+        version_name: a.version_name,
+        upload: Upload {
+            file_type: a.file_type,
+            file_name: a.file_name,
+            content: UploadContent::Text(a.content),
+            entry_point: a.entry_point,
+        },
+        // The message's reservation (`handle`) covers it.
+        reservation: None,
+    };
+    structured(&artifact_api::create_from(state, caller, form).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PublishVersionArgs {
+    share_token: String,
+    name: Option<String>,
+    content: String,
+    file_type: Option<String>,
+    file_name: Option<String>,
+    entry_point: Option<String>,
+}
+
+async fn publish_version(
+    state: &AppState,
+    caller: &Caller,
+    a: PublishVersionArgs,
+) -> Result<Box<RawValue>, ApiError> {
+    let (artifact, role) = visible(state, caller, &a.share_token).await?;
+    require_owner(role)?;
+    let form = UploadForm {
+        name: a.name,
+        description: None,
+        version_name: None,
+        upload: Upload {
+            file_type: a.file_type,
+            file_name: a.file_name,
+            content: UploadContent::Text(a.content),
+            entry_point: a.entry_point,
+        },
+        // The message's reservation (`handle`) covers it.
+        reservation: None,
+    };
+    structured(&version_api::publish(state, caller, &artifact, form).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListCommentsArgs {
+    share_token: String,
+    status: Option<String>,
+    version: Option<Value>,
+    source: Option<String>,
+    limit: Option<u64>,
+    cursor: Option<String>,
+}
+
+async fn list_comments(
+    state: &AppState,
+    caller: &Caller,
+    a: ListCommentsArgs,
+) -> Result<Value, ApiError> {
+    let limit = a.limit.unwrap_or(COMMENTS_DEFAULT);
+    out_of_range("limit", limit, 1, COMMENTS_MAX)?;
+    let versions = match &a.version {
+        None => Versions::All,
+        Some(Value::Number(n)) => comment_api::parse_versions(Some(&n.to_string()))?,
+        Some(Value::String(s)) => comment_api::parse_versions(Some(s))?,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_arguments",
+                format!("version must be a version number or \"all\"; got {other}"),
+            ))
+        }
+    };
+    let status = match a.status.as_deref() {
+        None => Status::Open,
+        raw => comment_api::parse_status(raw)?,
+    };
+    let after: i64 = match a.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => crate::api::ids::parse(c).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "cursor must be the nextCursor of a previous page",
+            )
+        })?,
+    };
+    let listing = comment_api::listing(state, caller, &a.share_token, versions, status).await?;
+    let mut chosen = Vec::new();
+    let mut more = false;
+    for comment in listing.comments {
+        let id = crate::api::ids::parse(&comment.id).unwrap_or(0);
+        if id <= after {
+            continue;
+        }
+        if let Some(source) = &a.source {
+            let on: Value = serde_json::from_str(comment.target.get()).unwrap_or_default();
+            if on["source"].as_str() != Some(source.as_str()) {
+                continue;
+            }
+        }
+        if chosen.len() as u64 == limit {
+            more = true;
+            break;
+        }
+        chosen.push(comment);
+    }
+    let next = if more {
+        chosen.last().map(|c| c.id.clone())
+    } else {
+        None
+    };
+    Ok(json!({
+        "version": listing.version,
+        "comments": to_value(&chosen)?,
+        "nextCursor": next,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AddCommentArgs {
+    share_token: String,
+    content: String,
+    quote: Option<String>,
+    near: Option<String>,
+    source: Option<String>,
+}
+
+async fn add_comment(
+    state: &AppState,
+    caller: &Caller,
+    a: AddCommentArgs,
+) -> Result<Box<RawValue>, ApiError> {
+    let place = match a.quote {
+        Some(quote) => Place::Quote {
+            quote,
+            near: a.near,
+            source: a.source,
+        },
+        None if a.near.is_some() => {
+            return Err(ApiError::bad_request(
+                "invalid_arguments",
+                "near only helps find a quote: give quote too, or leave out near to comment on the whole file",
+            ))
+        }
+        None => Place::File { source: a.source },
+    };
+    let id = comment_api::add(state, caller, &a.share_token, &a.content, place, None).await?;
+    structured(&comment_api::thread(state, caller, &crate::api::ids::wire(id)).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReplyArgs {
+    comment_id: String,
+    content: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ResolveArgs {
+    comment_id: String,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CommentArgs {
+    comment_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WaitArgs {
+    share_token: Option<String>,
+    timeout_seconds: Option<u64>,
+    after: Option<String>,
+}

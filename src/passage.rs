@@ -1,0 +1,405 @@
+//! Finding a passage that someone quotes in plain text, so they never build a selector by hand
+//! (an agent says "the sentence `Revenue grew 4%`", the server works out where it is).
+//!
+//! The text searched is the one the review page's bridge measures selectors against
+//! (`docs/review-bridge.md`): the data of every Text node under `<body>` (else the document
+//! element), in document order, skipping `script`, `style`, `noscript` and `template`, nothing
+//! added or normalised. For HTML it comes from html5ever's tree builder, the same algorithm as a
+//! browser's, so entities, implied elements and misnested tags come out as in the page (but
+//! text a page's own scripts add later is not there). Positions are Unicode code points.
+//!
+//! A quote is found exactly, else with any run of whitespace matching any other; one found
+//! several times needs a `near` hint (words that stand close to the one meant: in the same sentence
+//! first, then the fewest characters away). The answer is a
+//! W3C `TextQuoteSelector` whose prefix and suffix make it unique in the text, and the
+//! `TextPositionSelector` of the same passage.
+
+use scraper::{Html, Node};
+
+use crate::target::{CONTEXT_MAX, EXACT_MAX};
+
+/// Characters of context put before and after a quote (as the review page's bridge does).
+const CONTEXT: usize = 32;
+/// How far from a candidate a `near` hint may stand, in characters either side.
+const NEAR_WINDOW: usize = 400;
+
+/// Elements whose text is not part of the document's text.
+const SKIPPED: [&str; 4] = ["script", "style", "noscript", "template"];
+
+/// A passage found in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passage {
+    /// Code points from the start of the text.
+    pub start: usize,
+    pub end: usize,
+    /// The passage as it stands in the text (its whitespace may differ from the quote's).
+    pub exact: String,
+    pub prefix: String,
+    pub suffix: String,
+}
+
+/// Why a quote could not be placed; each says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotPlaced {
+    #[error("quote is empty: give the passage's text")]
+    Empty,
+    #[error("quote is {length} characters long; the limit is {EXACT_MAX} characters: quote a shorter passage")]
+    TooLong { length: usize },
+    #[error("the quote is not in the text of {file}: copy it exactly as it reads in the document (its visible text, not its markup)")]
+    Missing { file: String },
+    #[error("the quote appears {count} times in {file}: give `near` with a few words that stand close to the one you mean, or quote a longer passage")]
+    Ambiguous { file: String, count: usize },
+    #[error("the quote appears {count} times in {file}, and `near` does not pick out one of them ({matching} stand equally close to it, or none within 400 characters): quote a longer passage or give other words as `near`")]
+    NearUnclear {
+        file: String,
+        count: usize,
+        matching: usize,
+    },
+}
+
+/// The text of an HTML document, as the bridge measures it.
+pub fn text_of_html(html: &str) -> String {
+    let doc = Html::parse_document(html);
+    let root = doc.tree.root();
+    let html_element = root
+        .children()
+        .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "html"));
+    let body = html_element.and_then(|h| {
+        h.children()
+            .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "body"))
+    });
+    let Some(start) = body.or(html_element) else {
+        return String::new();
+    };
+    let mut text = String::new();
+    let mut stack: Vec<_> = start.children().collect();
+    stack.reverse();
+    while let Some(node) = stack.pop() {
+        match node.value() {
+            Node::Text(t) => text.push_str(t),
+            Node::Element(e) if !SKIPPED.contains(&e.name()) => {
+                let mut children: Vec<_> = node.children().collect();
+                children.reverse();
+                stack.extend(children);
+            }
+            _ => {}
+        }
+    }
+    text
+}
+
+/// Finds `quote` in `text` (the text of the file named `source`, for messages).
+pub fn locate(
+    text: &str,
+    quote: &str,
+    near: Option<&str>,
+    source: &str,
+) -> Result<Passage, NotPlaced> {
+    let quote = quote.trim();
+    if quote.is_empty() {
+        return Err(NotPlaced::Empty);
+    }
+    let length = quote.chars().count();
+    if length > EXACT_MAX {
+        return Err(NotPlaced::TooLong { length });
+    }
+    let mut found = exact_matches(text, quote);
+    if found.is_empty() {
+        found = whitespace_insensitive_matches(text, quote);
+    }
+    let (start, end) = match found.as_slice() {
+        [] => {
+            return Err(NotPlaced::Missing {
+                file: source.to_string(),
+            })
+        }
+        [one] => *one,
+        many => pick_near(text, many, near, source)?,
+    };
+    Ok(passage(text, start, end))
+}
+
+/// Byte ranges of every occurrence of `quote`, overlapping ones included.
+fn exact_matches(text: &str, quote: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(quote) {
+        let start = from + i;
+        out.push((start, start + quote.len()));
+        // Next search from the following character, so "aa" finds both places in "aaa".
+        from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+    }
+    out
+}
+
+/// Byte ranges where `quote` occurs if every run of whitespace matches any other run.
+fn whitespace_insensitive_matches(text: &str, quote: &str) -> Vec<(usize, usize)> {
+    let (collapsed, origins) = collapse_whitespace(text);
+    let (wanted, _) = collapse_whitespace(quote);
+    exact_matches(&collapsed, &wanted)
+        .into_iter()
+        .map(|(s, e)| {
+            let start = origins[s];
+            // The end of the last character matched, in the original text.
+            let last = origins[e - 1];
+            let width = text[last..].chars().next().map_or(1, char::len_utf8);
+            (start, last + width)
+        })
+        .collect()
+}
+
+/// `text` with every run of whitespace as one space, and for each byte of it the byte of `text`
+/// it came from.
+fn collapse_whitespace(text: &str) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(text.len());
+    let mut origins = Vec::with_capacity(text.len());
+    let mut in_space = false;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            if !in_space {
+                out.push(' ');
+                origins.push(i);
+            }
+            in_space = true;
+        } else {
+            in_space = false;
+            let before = out.len();
+            out.push(c);
+            origins.extend(std::iter::repeat_n(i, out.len() - before));
+        }
+    }
+    (out, origins)
+}
+
+/// The candidate that `near` stands closest to (within `NEAR_WINDOW` characters): one in the same
+/// sentence beats one across a sentence end ("The build takes 4 minutes. The deploy takes 4
+/// minutes", near "deploy", means the second), then the fewest characters between; a tie is
+/// unclear.
+fn pick_near(
+    text: &str,
+    candidates: &[(usize, usize)],
+    near: Option<&str>,
+    source: &str,
+) -> Result<(usize, usize), NotPlaced> {
+    let near = near.map(str::trim).filter(|n| !n.is_empty());
+    let Some(near) = near else {
+        return Err(NotPlaced::Ambiguous {
+            file: source.to_string(),
+            count: candidates.len(),
+        });
+    };
+    let mut hints = exact_matches(text, near);
+    if hints.is_empty() {
+        hints = whitespace_insensitive_matches(text, near);
+    }
+    // How far a candidate is from the closest place `near` stands: whether a sentence ends
+    // between them, then the characters between (0 when they touch).
+    let distance = |&(s, e): &(usize, usize)| {
+        hints
+            .iter()
+            .map(|&(hs, he)| {
+                let between = if he <= s {
+                    &text[he..s]
+                } else if hs >= e {
+                    &text[e..hs]
+                } else {
+                    ""
+                };
+                (ends_a_sentence(between), between.chars().count())
+            })
+            .filter(|(_, d)| *d <= NEAR_WINDOW)
+            .min()
+    };
+    let mut ranked: Vec<((usize, usize), (bool, usize))> = candidates
+        .iter()
+        .filter_map(|c| distance(c).map(|d| (*c, d)))
+        .collect();
+    ranked.sort_by_key(|(_, d)| *d);
+    match ranked.as_slice() {
+        [(only, _)] => Ok(*only),
+        [(best, d0), (_, d1), ..] if d0 < d1 => Ok(*best),
+        _ => Err(NotPlaced::NearUnclear {
+            file: source.to_string(),
+            count: candidates.len(),
+            matching: ranked.len(),
+        }),
+    }
+}
+
+/// Whether `between` holds the end of a sentence: a line break, or `.`, `!` or `?` before
+/// whitespace (so "4.5" does not count, "Done. Next" does).
+fn ends_a_sentence(between: &str) -> bool {
+    let mut chars = between.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            return true;
+        }
+        if matches!(c, '.' | '!' | '?') && chars.peek().is_some_and(|n| n.is_whitespace()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The passage at byte range `start..end`, with context that makes its quote selector unique.
+fn passage(text: &str, start: usize, end: usize) -> Passage {
+    let exact = &text[start..end];
+    let mut context = CONTEXT;
+    loop {
+        let prefix = &text[back_chars(text, start, context)..start];
+        let suffix = &text[end..forward_chars(text, end, context)];
+        let whole = format!("{prefix}{exact}{suffix}");
+        let unique = exact_matches(text, &whole).len() <= 1;
+        let exhausted = prefix.len() == start && end + suffix.len() == text.len();
+        if unique || exhausted || context >= CONTEXT_MAX {
+            return Passage {
+                start: text[..start].chars().count(),
+                end: text[..end].chars().count(),
+                exact: exact.to_string(),
+                prefix: prefix.to_string(),
+                suffix: suffix.to_string(),
+            };
+        }
+        context = (context * 2).min(CONTEXT_MAX);
+    }
+}
+
+/// The byte index `n` characters before `at` (or 0).
+fn back_chars(text: &str, at: usize, n: usize) -> usize {
+    text[..at]
+        .char_indices()
+        .rev()
+        .nth(n.saturating_sub(1))
+        .map_or(0, |(i, _)| i)
+        .min(at)
+}
+
+/// The byte index `n` characters after `at` (or the end).
+fn forward_chars(text: &str, at: usize, n: usize) -> usize {
+    text[at..]
+        .char_indices()
+        .nth(n)
+        .map_or(text.len(), |(i, _)| at + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_is_the_bodys_text_nodes_without_scripts_and_styles() {
+        let html = "<!doctype html><html><head><title>T</title><style>p{}</style></head>\
+            <body><h1>Q3 &amp; Q4</h1>\n<p>Revenue <b>grew</b> 4%</p><script>var x = 1;</script>\
+            <noscript>no js</noscript><template><p>later</p></template><p>End</p></body></html>";
+        assert_eq!(text_of_html(html), "Q3 & Q4\nRevenue grew 4%End");
+    }
+
+    #[test]
+    fn a_document_without_body_tags_is_read_as_a_browser_would() {
+        assert_eq!(text_of_html("<p>One<p>Two"), "OneTwo");
+        assert_eq!(text_of_html("plain words"), "plain words");
+        assert_eq!(text_of_html(""), "");
+    }
+
+    #[test]
+    fn a_unique_quote_gets_its_context_and_code_point_positions() {
+        let text = "😀 Intro. Revenue grew 4% in Q3. Costs fell.";
+        let p = locate(text, " Revenue grew 4% ", None, "index.html").expect("found");
+        assert_eq!(p.exact, "Revenue grew 4%");
+        assert_eq!(p.start, 9, "code points, the emoji counts once");
+        assert_eq!(p.end, 24);
+        assert_eq!(p.prefix, "😀 Intro. ");
+        assert_eq!(p.suffix, " in Q3. Costs fell.");
+    }
+
+    #[test]
+    fn whitespace_in_the_document_need_not_match_the_quotes() {
+        let text = "The launch is\n      planned for March.";
+        let p = locate(text, "launch is planned", None, "a.html").expect("found");
+        assert_eq!(p.exact, "launch is\n      planned");
+        assert_eq!(
+            &text
+                .chars()
+                .skip(p.start)
+                .take(p.end - p.start)
+                .collect::<String>(),
+            &p.exact
+        );
+    }
+
+    #[test]
+    fn a_repeated_quote_needs_near_and_gets_context_that_makes_it_unique() {
+        let text = "Summary: total 4%. Details follow. Europe: total 4%. Asia: total 4%.";
+        let err = locate(text, "total 4%", None, "a.html").unwrap_err();
+        assert_eq!(
+            err,
+            NotPlaced::Ambiguous {
+                file: "a.html".into(),
+                count: 3
+            }
+        );
+        assert!(err.to_string().contains("3 times"));
+        let p = locate(text, "total 4%", Some("Europe"), "a.html").expect("near picks one");
+        assert_eq!(
+            text.chars().skip(p.start).take(8).collect::<String>(),
+            "total 4%"
+        );
+        assert!(p.prefix.ends_with("Europe: "), "{p:?}");
+        let whole = format!("{}{}{}", p.prefix, p.exact, p.suffix);
+        assert_eq!(text.matches(&whole).count(), 1);
+        let unclear = locate(text, "total 4%", Some("total"), "a.html").unwrap_err();
+        assert!(matches!(unclear, NotPlaced::NearUnclear { count: 3, .. }));
+    }
+
+    #[test]
+    fn near_prefers_the_candidate_in_its_own_sentence() {
+        let text = "The build takes 4 minutes. The deploy takes 4 minutes too.";
+        let p = locate(text, "4 minutes", Some("deploy"), "a.md").expect("one in its sentence");
+        assert_eq!(p.start, 44, "{p:?}");
+        let p = locate(text, "4 minutes", Some("build"), "a.md").expect("one in its sentence");
+        assert_eq!(p.start, 16, "{p:?}");
+        // On separate lines, the closest still wins; equally close is unclear.
+        let lines = "Build: 4 minutes\nDeploy: 4 minutes";
+        let p = locate(lines, "4 minutes", Some("Deploy"), "a.md").expect("closest");
+        assert_eq!(p.start, 25, "{p:?}");
+        let tie = "4 minutes x 4 minutes";
+        assert!(matches!(
+            locate(tie, "4 minutes", Some("x"), "a.md"),
+            Err(NotPlaced::NearUnclear { count: 2, .. })
+        ));
+        assert!(!ends_a_sentence(" grew 4.5 points "));
+        assert!(ends_a_sentence("Done. Next"));
+    }
+
+    #[test]
+    fn missing_empty_and_overlong_quotes_are_refused_with_what_to_change() {
+        let text = "Some text";
+        assert!(matches!(
+            locate(text, "other", None, "a.html"),
+            Err(NotPlaced::Missing { .. })
+        ));
+        assert_eq!(locate(text, "  ", None, "a.html"), Err(NotPlaced::Empty));
+        let long = "x".repeat(EXACT_MAX + 1);
+        assert_eq!(
+            locate(&long, &long, None, "a.html"),
+            Err(NotPlaced::TooLong {
+                length: EXACT_MAX + 1
+            })
+        );
+    }
+
+    #[test]
+    fn context_grows_until_the_selector_is_unique() {
+        let block = "a".repeat(40);
+        let text = format!("{block}X{block}-{block}X{block}+");
+        let p = locate(&text, "X", Some("+"), "a.html").expect("the second X");
+        let whole = format!("{}{}{}", p.prefix, p.exact, p.suffix);
+        assert_eq!(
+            text.matches(&whole).count(),
+            1,
+            "{} + {}",
+            p.prefix.len(),
+            p.suffix.len()
+        );
+    }
+}

@@ -1,0 +1,809 @@
+//! The MCP endpoint over HTTP, spoken by hand so every byte is checked: both protocol generations,
+//! every tool, the whole loop (an agent publishes, a person comments, the agent's wait returns it,
+//! the agent replies, resolves and publishes again, all shown as the agent), and hostile requests
+//! that must each get a clear error, store nothing and leave no panic in the log. (The official
+//! Python and TypeScript SDKs talk to the same endpoint in tests/mcp/.)
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+struct Agent {
+    server: Server,
+    /// Ada, signed in.
+    ada: String,
+    /// A key acting as Ada's agent Claude.
+    key: String,
+    key_id: String,
+}
+
+fn agent() -> Agent {
+    let server = Server::start();
+    let ada = server.setup_owner();
+    let claude = server.create_agent(&Auth::Cookie(ada.clone()), "Claude", Some("coding"));
+    let (key_id, key) = server.create_key(&ada, json!({"name": "Claude Code", "agentId": claude}));
+    Agent {
+        server,
+        ada,
+        key,
+        key_id,
+    }
+}
+
+/// A POST to /mcp with a key and extra headers.
+fn post(server: &Server, key: &str, body: &Value, headers: &[(&str, &str)]) -> Resp {
+    let mut all: Vec<(&str, &str)> = vec![("Accept", "application/json, text/event-stream")];
+    all.extend_from_slice(headers);
+    server.request(
+        "POST",
+        "/mcp",
+        &Auth::Key(key.to_string()),
+        Some(body.to_string().as_bytes()),
+        &all,
+    )
+}
+
+/// A legacy-generation request (after `initialize`, with its version header).
+fn legacy(server: &Server, key: &str, method: &str, params: Value) -> Resp {
+    post(
+        server,
+        key,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+        &[("MCP-Protocol-Version", "2025-06-18")],
+    )
+}
+
+/// A request of the stateless 2026-07-28 generation, with its `_meta` and mirrored headers.
+fn modern(server: &Server, key: &str, method: &str, mut params: Value) -> Resp {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "tests", "version": "1"}
+    });
+    let name = params["name"].as_str().unwrap_or_default().to_string();
+    let mut headers = vec![
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", method),
+    ];
+    if method == "tools/call" {
+        headers.push(("Mcp-Name", name.as_str()));
+    }
+    post(
+        server,
+        key,
+        &json!({"jsonrpc": "2.0", "id": "m-1", "method": method, "params": params}),
+        &headers,
+    )
+}
+
+/// Calls a tool (legacy generation) and returns its result object.
+fn tool(server: &Server, key: &str, name: &str, arguments: Value) -> Value {
+    let resp = legacy(
+        server,
+        key,
+        "tools/call",
+        json!({"name": name, "arguments": arguments}),
+    );
+    assert_eq!(resp.status, 200, "{name}: {}", resp.text());
+    let body = resp.json();
+    assert!(body.get("error").is_none(), "{name}: {body}");
+    body["result"].clone()
+}
+
+/// Calls a tool that must succeed; returns its structured content.
+fn ok(server: &Server, key: &str, name: &str, arguments: Value) -> Value {
+    let result = tool(server, key, name, arguments);
+    assert_eq!(result["isError"], false, "{name}: {result}");
+    let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap_or("null"))
+        .expect("the text block is the same JSON");
+    assert_eq!(
+        text, result["structuredContent"],
+        "{name}: text and structure agree"
+    );
+    result["structuredContent"].clone()
+}
+
+/// Calls a tool that must refuse; returns its `{error, code}`.
+fn refused(server: &Server, key: &str, name: &str, arguments: Value) -> Value {
+    let result = tool(server, key, name, arguments);
+    assert_eq!(result["isError"], true, "{name}: {result}");
+    assert!(result.get("structuredContent").is_none());
+    serde_json::from_str(result["content"][0]["text"].as_str().unwrap_or("null"))
+        .expect("the error as JSON")
+}
+
+#[test]
+fn both_generations_serve_the_same_tools() -> TestResult {
+    let a = agent();
+    let init = post(
+        &a.server,
+        &a.key,
+        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+        &[],
+    );
+    assert_eq!(init.status, 200, "{}", init.text());
+    assert!(
+        init.header("mcp-session-id").is_none(),
+        "stateless: no session"
+    );
+    let result = &init.json()["result"];
+    assert_eq!(result["protocolVersion"], "2025-06-18");
+    assert_eq!(
+        result["capabilities"],
+        json!({"tools": {"listChanged": false}})
+    );
+    assert_eq!(result["serverInfo"]["name"], "artifact-review");
+    assert!(result["instructions"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("wait_for_feedback"));
+    let old = post(
+        &a.server,
+        &a.key,
+        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2024-11-05"}}),
+        &[],
+    );
+    assert_eq!(
+        old.json()["result"]["protocolVersion"],
+        "2025-11-25",
+        "offers its newest"
+    );
+    let initialized = post(
+        &a.server,
+        &a.key,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        &[("MCP-Protocol-Version", "2025-06-18")],
+    );
+    assert_eq!(initialized.status, 202);
+    assert!(initialized.body.is_empty());
+    assert_eq!(
+        legacy(&a.server, &a.key, "ping", json!({})).json()["result"],
+        json!({})
+    );
+
+    let listed = legacy(&a.server, &a.key, "tools/list", json!({})).json();
+    let tools = listed["result"]["tools"].as_array().ok_or("tools")?;
+    let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "whoami",
+            "list_artifacts",
+            "get_artifact",
+            "read_file",
+            "publish_artifact",
+            "publish_version",
+            "list_comments",
+            "add_comment",
+            "reply",
+            "resolve",
+            "reopen",
+            "wait_for_feedback"
+        ]
+    );
+    for t in tools {
+        let read_only = t["annotations"]["readOnlyHint"] == true;
+        let name = t["name"].as_str().unwrap_or_default();
+        let should = matches!(
+            name,
+            "whoami"
+                | "list_artifacts"
+                | "get_artifact"
+                | "read_file"
+                | "list_comments"
+                | "wait_for_feedback"
+        );
+        assert_eq!(read_only, should, "{name}'s readOnlyHint is the truth");
+        assert_eq!(t["annotations"]["destructiveHint"], false, "{name}");
+    }
+
+    let discovered = modern(&a.server, &a.key, "server/discover", json!({}));
+    assert_eq!(discovered.status, 200, "{}", discovered.text());
+    let d = &discovered.json()["result"];
+    assert_eq!(d["resultType"], "complete");
+    assert_eq!(d["supportedVersions"][0], "2026-07-28");
+    assert_eq!(
+        d["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "artifact-review"
+    );
+    assert!(d["ttlMs"].as_u64().is_some());
+    let listed = modern(&a.server, &a.key, "tools/list", json!({})).json();
+    assert_eq!(listed["result"]["resultType"], "complete");
+    assert_eq!(listed["result"]["cacheScope"], "private");
+    assert_eq!(listed["result"]["tools"].as_array().map(Vec::len), Some(12));
+    let who = modern(
+        &a.server,
+        &a.key,
+        "tools/call",
+        json!({"name": "whoami", "arguments": {}}),
+    );
+    let who = who.json();
+    assert_eq!(who["id"], "m-1");
+    assert_eq!(who["result"]["resultType"], "complete");
+    assert_eq!(
+        who["result"]["structuredContent"]["identity"],
+        json!({"kind": "agent", "id": who["result"]["structuredContent"]["identity"]["id"], "name": "Claude", "role": "coding"})
+    );
+    // What the stateless generation requires, refused with its own codes and statuses.
+    let gone = modern(&a.server, &a.key, "ping", json!({}));
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.json()["error"]["code"], -32601);
+    let mut body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "whoami",
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let mismatch = post(
+        &a.server,
+        &a.key,
+        &body,
+        &[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "list_artifacts"),
+        ],
+    );
+    assert_eq!(mismatch.status, 400);
+    assert_eq!(mismatch.json()["error"]["code"], -32020);
+    body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2031-01-01");
+    let unsupported = post(
+        &a.server,
+        &a.key,
+        &body,
+        &[("MCP-Protocol-Version", "2031-01-01")],
+    );
+    assert_eq!(unsupported.status, 400);
+    let e = unsupported.json()["error"].clone();
+    assert_eq!(e["code"], -32022);
+    assert_eq!(e["data"]["requested"], "2031-01-01");
+    assert_eq!(a.server.get("/mcp", &Auth::Key(a.key.clone())).status, 405);
+    Ok(())
+}
+
+#[test]
+fn the_whole_loop_through_mcp_shows_everything_the_agent_did_as_the_agent() -> TestResult {
+    let a = agent();
+    let created = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Launch plan", "fileName": "plan.html",
+               "content": "<h1>Launch plan</h1><p>We launch in March.</p><p>Support is staffed around the clock.</p>"}),
+    );
+    let share = created["shareToken"]
+        .as_str()
+        .ok_or("share token")?
+        .to_string();
+    assert!(created["shareUrl"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with(&format!("/a/{share}")));
+
+    // The agent waits; a person comments on a passage meanwhile.
+    let url = a.server.url("/mcp");
+    let key = a.key.clone();
+    let waiting = std::thread::spawn(move || {
+        let started = Instant::now();
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": "wait_for_feedback", "arguments": {"shareToken": share, "timeoutSeconds": 30}}});
+        let answer: Value = ureq::post(&url)
+            .header("X-API-Key", &key)
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .send_json(&body)
+            .expect("the wait answers")
+            .body_mut()
+            .read_json()
+            .expect("JSON");
+        (answer, started.elapsed())
+    });
+    let share = created["shareToken"]
+        .as_str()
+        .ok_or("share token")?
+        .to_string();
+    // Let the wait start listening before the comment (it would find the comment either way).
+    std::thread::sleep(Duration::from_millis(300));
+    let commented_at = Instant::now();
+    let person = a.server.post(
+        &format!("/api/v1/artifacts/{share}/comments"),
+        &Auth::Cookie(a.ada.clone()),
+        &json!({"content": "Which day in March?", "quote": "We launch in March."}),
+    );
+    assert_eq!(person.status, 201, "{}", person.text());
+    let comment_id = person.json()["id"].as_str().ok_or("id")?.to_string();
+    let (answer, _) = waiting.join().map_err(|_| "the waiting thread panicked")?;
+    eprintln!(
+        "wait_for_feedback returned {} ms after the person's comment was acknowledged",
+        commented_at.elapsed().as_millis()
+    );
+    let found = &answer["result"]["structuredContent"];
+    assert_eq!(found["timedOut"], false, "{answer}");
+    let item = &found["feedback"][0];
+    assert_eq!(item["kind"], "comment");
+    assert_eq!(item["shareToken"], share);
+    assert_eq!(item["comment"]["id"], comment_id);
+    assert_eq!(item["comment"]["content"], "Which day in March?");
+    assert_eq!(item["comment"]["author"]["kind"], "user");
+    assert_eq!(
+        item["comment"]["target"]["selector"][0]["exact"],
+        "We launch in March."
+    );
+
+    let thread = ok(
+        &a.server,
+        &a.key,
+        "reply",
+        json!({"commentId": comment_id, "content": "The 12th; I will say so."}),
+    );
+    assert_eq!(thread["replies"][0]["author"]["name"], "Claude");
+    let resolved = ok(
+        &a.server,
+        &a.key,
+        "resolve",
+        json!({"commentId": comment_id, "note": "Fixed in v2: 'We launch on 12 March.'"}),
+    );
+    assert_eq!(resolved["resolved"], true);
+    assert_eq!(resolved["resolvedBy"]["kind"], "agent");
+    assert_eq!(resolved["replies"].as_array().map(Vec::len), Some(2));
+    let published = ok(
+        &a.server,
+        &a.key,
+        "publish_version",
+        json!({"shareToken": share, "fileName": "plan.html", "name": "launch date",
+               "content": "<h1>Launch plan</h1><p>We launch on 12 March.</p>"}),
+    );
+    assert_eq!(published["number"], 2);
+    // Nothing open any more; what the agent did is the agent's.
+    let open = ok(
+        &a.server,
+        &a.key,
+        "list_comments",
+        json!({"shareToken": share}),
+    );
+    assert_eq!(open["comments"], json!([]));
+    let all = a
+        .server
+        .get(
+            &format!("/api/v1/artifacts/{share}/comments?version=all"),
+            &Auth::Cookie(a.ada.clone()),
+        )
+        .json();
+    let c = &all["comments"][0];
+    assert_eq!(c["resolvedBy"]["name"], "Claude");
+    for reply in c["replies"].as_array().ok_or("replies")? {
+        assert_eq!(reply["author"]["kind"], "agent");
+    }
+    let versions = a
+        .server
+        .get(
+            &format!("/api/v1/artifacts/{share}/versions"),
+            &Auth::Cookie(a.ada.clone()),
+        )
+        .json();
+    for v in versions["versions"].as_array().ok_or("versions")? {
+        assert_eq!(v["createdBy"]["name"], "Claude", "{v}");
+    }
+    Ok(())
+}
+
+#[test]
+fn every_tool_does_what_it_says() -> TestResult {
+    let a = agent();
+    let created = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Notes", "fileName": "notes.md",
+               "content": "# Notes\n\nAsia: total 4%. Then Europe: total 4%.\n"}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?.to_string();
+    let listed = ok(
+        &a.server,
+        &a.key,
+        "list_artifacts",
+        json!({"q": "not", "limit": 5}),
+    );
+    assert_eq!(listed["artifacts"][0]["shareToken"], share);
+    let got = ok(
+        &a.server,
+        &a.key,
+        "get_artifact",
+        json!({"shareToken": share}),
+    );
+    assert_eq!(got["version"], 1);
+    assert_eq!(got["entryPoint"], "notes.md");
+    assert_eq!(got["files"][0]["path"], "notes.md");
+    assert_eq!(got["versions"][0]["createdBy"]["kind"], "agent");
+    let text = ok(
+        &a.server,
+        &a.key,
+        "read_file",
+        json!({"shareToken": share, "maxChars": 7}),
+    );
+    assert_eq!(text["text"], "# Notes");
+    assert_eq!(text["truncated"], true);
+    assert_eq!(text["nextOffset"], 7);
+    let rest = ok(
+        &a.server,
+        &a.key,
+        "read_file",
+        json!({"shareToken": share, "offset": 7}),
+    );
+    assert_eq!(rest["truncated"], false);
+    assert_eq!(rest["nextOffset"], Value::Null);
+
+    let repeated = refused(
+        &a.server,
+        &a.key,
+        "add_comment",
+        json!({"shareToken": share, "content": "x", "quote": "total 4%"}),
+    );
+    assert_eq!(repeated["code"], "quote_not_placed");
+    let placed = ok(
+        &a.server,
+        &a.key,
+        "add_comment",
+        json!({"shareToken": share, "content": "Source?", "quote": "total 4%", "near": "Europe"}),
+    );
+    assert_eq!(placed["author"]["name"], "Claude");
+    assert!(placed["target"]["selector"][0]["prefix"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("Europe: "));
+    let whole = ok(
+        &a.server,
+        &a.key,
+        "add_comment",
+        json!({"shareToken": share, "content": "Add a summary"}),
+    );
+    assert_eq!(whole["target"], json!({"source": "notes.md"}));
+    let comments = ok(
+        &a.server,
+        &a.key,
+        "list_comments",
+        json!({"shareToken": share, "limit": 1}),
+    );
+    assert_eq!(comments["comments"].as_array().map(Vec::len), Some(1));
+    let next = comments["nextCursor"].as_str().ok_or("a second page")?;
+    let page2 = ok(
+        &a.server,
+        &a.key,
+        "list_comments",
+        json!({"shareToken": share, "limit": 1, "cursor": next}),
+    );
+    assert_eq!(page2["comments"][0]["id"], whole["id"]);
+    let id = placed["id"].as_str().ok_or("id")?;
+    ok(&a.server, &a.key, "resolve", json!({"commentId": id}));
+    let again = ok(&a.server, &a.key, "resolve", json!({"commentId": id}));
+    assert_eq!(again["resolved"], true, "idempotent");
+    let reopened = ok(&a.server, &a.key, "reopen", json!({"commentId": id}));
+    assert_eq!(reopened["resolved"], false);
+    let resolved_only = ok(
+        &a.server,
+        &a.key,
+        "list_comments",
+        json!({"shareToken": share, "status": "resolved"}),
+    );
+    assert_eq!(resolved_only["comments"], json!([]));
+
+    // A binary file is described, not returned.
+    let zip = common::zips::zip_of(&[
+        ("index.html", b"<p>Hi</p>".as_slice()),
+        ("logo.png", b"\x89PNG\r\n\x1a\n....".as_slice()),
+    ])?;
+    let site = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Site", "fileName": "site.zip", "content": b64(&zip)}),
+    );
+    let image = ok(
+        &a.server,
+        &a.key,
+        "read_file",
+        json!({"shareToken": site["shareToken"], "path": "logo.png"}),
+    );
+    assert_eq!(image["binary"], true);
+    assert_eq!(image["text"], Value::Null);
+    assert!(image["note"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("not text"));
+
+    // Waiting with nothing new times out with a cursor; the agent's own comments never wake it.
+    let waited = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"shareToken": share, "timeoutSeconds": 1}),
+    );
+    assert_eq!(waited["timedOut"], true);
+    assert!(waited["cursor"]
+        .as_str()
+        .is_some_and(|c| c.parse::<i64>().is_ok()));
+    // From a cursor before the person's own activity: a person's comment is found at once.
+    let person = a.server.post(
+        &format!("/api/v1/artifacts/{share}/comments"),
+        &Auth::Cookie(a.ada.clone()),
+        &json!({"content": "Looks good", "target": {"source": "notes.md"}}),
+    );
+    assert_eq!(person.status, 201);
+    let found = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"after": waited["cursor"], "timeoutSeconds": 5}),
+    );
+    assert_eq!(found["timedOut"], false);
+    let kinds: Vec<&str> = found["feedback"]
+        .as_array()
+        .ok_or("feedback")?
+        .iter()
+        .map(|f| f["comment"]["content"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["Looks good"], "not the agent's own comments");
+    Ok(())
+}
+
+#[test]
+fn hostile_requests_get_clear_errors_store_nothing_and_panic_nothing() -> TestResult {
+    let a = agent();
+    let created = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Private", "fileName": "p.html", "content": "<p>Secret plan</p>"}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?.to_string();
+    let eve_cookie = a
+        .server
+        .add_user("eve@example.com", "Eve", "eve password 1");
+    let (_, eve_key) = a.server.create_key(&eve_cookie, json!({"name": "eve"}));
+    ok(&a.server, &eve_key, "whoami", json!({}));
+    let db = a.server.open_db();
+    let before = db_snapshot(&db);
+
+    let whoami =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami"}});
+    // Credentials: no key, a wrong key, a browser session: the API's 401, never an OAuth challenge.
+    for auth in [
+        Auth::None,
+        Auth::Key("ar_live_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
+        Auth::Cookie(a.ada.clone()),
+    ] {
+        let resp = a.server.request(
+            "POST",
+            "/mcp",
+            &auth,
+            Some(whoami.to_string().as_bytes()),
+            &[],
+        );
+        assert_eq!(resp.status, 401, "{auth:?}");
+        assert!(resp.json()["code"].as_str().is_some());
+        let challenge = resp.header("www-authenticate").unwrap_or_default();
+        assert!(challenge.starts_with("ApiKey"), "{challenge}");
+        assert!(!challenge.contains("resource_metadata"));
+    }
+    // Another account's key cannot see the artifact: the same 404 as REST, as a tool error.
+    for (name, args) in [
+        ("get_artifact", json!({"shareToken": share})),
+        ("read_file", json!({"shareToken": share})),
+        ("list_comments", json!({"shareToken": share})),
+        (
+            "add_comment",
+            json!({"shareToken": share, "content": "x", "quote": "Secret"}),
+        ),
+        (
+            "publish_version",
+            json!({"shareToken": share, "fileName": "p.html", "content": "<p>x</p>"}),
+        ),
+        (
+            "wait_for_feedback",
+            json!({"shareToken": share, "timeoutSeconds": 1}),
+        ),
+    ] {
+        let e = refused(&a.server, &eve_key, name, args);
+        assert_eq!(e["code"], "not_found", "{name}: {e}");
+    }
+    // Bad arguments: tool errors that say what to change.
+    for (name, args, says) in [
+        ("whoami", json!({"extra": 1}), "unknown field `extra`"),
+        (
+            "publish_artifact",
+            json!({"name": 5, "content": "x"}),
+            "name",
+        ),
+        (
+            "add_comment",
+            json!({"shareToken": share, "content": "x".repeat(10_001)}),
+            "10000",
+        ),
+        (
+            "read_file",
+            json!({"shareToken": share, "maxChars": 0}),
+            "maxChars",
+        ),
+        (
+            "wait_for_feedback",
+            json!({"timeoutSeconds": 121}),
+            "timeoutSeconds",
+        ),
+        (
+            "add_comment",
+            json!({"shareToken": share, "content": "x", "near": "y"}),
+            "near",
+        ),
+    ] {
+        let e = refused(&a.server, &a.key, name, args);
+        assert!(
+            e["error"].as_str().unwrap_or_default().contains(says),
+            "{name}: {e}"
+        );
+    }
+    // Protocol errors.
+    let raw = |body: &[u8], headers: &[(&str, &str)]| {
+        a.server.request(
+            "POST",
+            "/mcp",
+            &Auth::Key(a.key.clone()),
+            Some(body),
+            headers,
+        )
+    };
+    for (body, status, code) in [
+        (&b"{not json"[..], 400, -32700),
+        (br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#, 400, -32600),
+        (br#"{"jsonrpc":"2.0","id":1}"#, 400, -32600),
+        (br#"{"jsonrpc":"2.0","id":[1],"method":"ping"}"#, 400, -32600),
+        (br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"drop_everything"}}"#, 200, -32602),
+        (br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":[1]}}"#, 200, -32602),
+        (br#"{"jsonrpc":"2.0","id":1,"method":"resources/list"}"#, 200, -32601),
+    ] {
+        let resp = raw(body, &[]);
+        assert_eq!(resp.status, status, "{}", String::from_utf8_lossy(body));
+        assert_eq!(resp.json()["error"]["code"], code, "{}", resp.text());
+    }
+    let foreign = raw(
+        whoami.to_string().as_bytes(),
+        &[("Origin", "https://evil.example")],
+    );
+    assert_eq!(foreign.status, 403);
+    assert!(foreign.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Origin"));
+    let artifact_page = raw(whoami.to_string().as_bytes(), &[("Origin", "null")]);
+    assert_eq!(
+        artifact_page.status, 403,
+        "a sandboxed artifact cannot drive it"
+    );
+    let own = raw(
+        whoami.to_string().as_bytes(),
+        &[("Origin", &a.server.url(""))],
+    );
+    assert_eq!(own.status, 200);
+    let huge = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"publish_artifact\",\"arguments\":{{\"name\":\"x\",\"content\":\"{}\"}}}}}}",
+        "a".repeat(73 * 1024 * 1024)
+    );
+    let too_big = raw(huge.as_bytes(), &[]);
+    assert_eq!(too_big.status, 413);
+    let oversized_page = refused(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Big", "fileName": "big.html", "content": "a".repeat(5 * 1024 * 1024 + 1)}),
+    );
+    assert!(
+        oversized_page["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("5242880"),
+        "{oversized_page}"
+    );
+
+    let after = db_snapshot(&db);
+    assert_eq!(snapshot_diff(&before, &after), None, "nothing was stored");
+
+    // A key revoked between two calls is refused on the next one.
+    ok(&a.server, &a.key, "whoami", json!({}));
+    let revoked = a.server.delete(
+        &format!("/api/v1/keys/{}", a.key_id),
+        &Auth::Cookie(a.ada.clone()),
+    );
+    assert_eq!(revoked.status, 200);
+    let next = post(&a.server, &a.key, &whoami, &[]);
+    assert_eq!(next.status, 401);
+    assert_eq!(next.error_code(), "revoked_key");
+    assert_eq!(alarming_log_lines(&a.server.log()), Vec::<String>::new());
+    Ok(())
+}
+
+#[test]
+fn a_wait_ends_when_its_key_is_revoked_and_a_wait_on_everything_hears_any_artifact() -> TestResult {
+    let a = agent();
+    let first = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "One", "fileName": "one.md", "content": "# One\n\nFirst."}),
+    );
+    let second = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Two", "fileName": "two.md", "content": "# Two\n\nSecond."}),
+    );
+    let second_token = second["shareToken"].as_str().ok_or("token")?.to_string();
+    let start = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"timeoutSeconds": 1}),
+    );
+    assert_eq!(start["timedOut"], true);
+    let cursor = start["cursor"].as_str().ok_or("cursor")?.to_string();
+
+    // A wait on every artifact, from the cursor: a comment on the second one wakes it.
+    let person = a.server.post(
+        &format!("/api/v1/artifacts/{second_token}/comments"),
+        &Auth::Cookie(a.ada.clone()),
+        &json!({"content": "Say more", "quote": "Second."}),
+    );
+    assert_eq!(person.status, 201, "{}", person.text());
+    let any = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"after": cursor, "timeoutSeconds": 30}),
+    );
+    assert_eq!(any["timedOut"], false);
+    assert_eq!(any["feedback"][0]["shareToken"], second_token);
+    assert_eq!(any["feedback"][0]["artifactName"], "Two");
+    // Its own reply is not feedback to itself.
+    let comment_id = any["feedback"][0]["comment"]["id"].as_str().ok_or("id")?;
+    ok(
+        &a.server,
+        &a.key,
+        "reply",
+        json!({"commentId": comment_id, "content": "Will do"}),
+    );
+    let quiet = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"after": any["cursor"], "timeoutSeconds": 1}),
+    );
+    assert_eq!(quiet["timedOut"], true, "{quiet}");
+
+    // A long wait on the first artifact; the key is revoked meanwhile: the wait ends with that.
+    let (server_url, key) = (a.server.url("/mcp"), a.key.clone());
+    let first_token = first["shareToken"].as_str().ok_or("token")?.to_string();
+    let waiting = std::thread::spawn(move || {
+        let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+            "name": "wait_for_feedback", "arguments": {"shareToken": first_token, "timeoutSeconds": 120}}});
+        let answer: Value = ureq::post(&server_url)
+            .header("X-API-Key", &key)
+            .header("MCP-Protocol-Version", "2025-06-18")
+            .send_json(&body)
+            .expect("the wait answers")
+            .body_mut()
+            .read_json()
+            .expect("JSON");
+        answer
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let revoked = a.server.delete(
+        &format!("/api/v1/keys/{}", a.key_id),
+        &Auth::Cookie(a.ada.clone()),
+    );
+    assert_eq!(revoked.status, 200);
+    let answer = waiting.join().map_err(|_| "the waiting thread panicked")?;
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .ok_or("text")?;
+    let refusal: Value = serde_json::from_str(text)?;
+    assert_eq!(refusal["code"], "revoked_key", "{refusal}");
+    Ok(())
+}
