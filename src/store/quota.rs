@@ -80,12 +80,7 @@ mod tests {
              INSERT INTO versions (artifact_id, number, file_type, size, entry_point, created_at, created_user)
                  VALUES (1, 1, 'zip', 1, 'index.html', 1, 1), (1, 2, 'zip', 1, 'index.html', 1, 1),
                         (2, 1, 'html', 1, 'index.html', 1, 1), (3, 1, 'html', 1, 'index.html', 1, 2);
-             -- A's first version holds 1 and 2, its second 1 again (under two names), its deleted
-             -- artifact 3; B holds 1 too.
-             INSERT INTO version_files (version_id, path, blob_id, content_type) VALUES
-                 (1, 'index.html', 1, 'text/html'), (1, 'a.css', 2, 'text/css'),
-                 (2, 'index.html', 1, 'text/html'), (2, 'copy.html', 1, 'text/html'),
-                 (3, 'index.html', 3, 'text/html'), (4, 'index.html', 1, 'text/html');",
+             ",
         )
         .expect("rows");
         for (b, size) in [(1u8, 100i64), (2, 20), (3, 3), (4, 4000)] {
@@ -95,6 +90,15 @@ mod tests {
             )
             .expect("blob");
         }
+        conn.execute_batch(
+            "-- A's first version holds 1 and 2, its second 1 again (under two names), its deleted
+             -- artifact 3; B holds 1 too.
+             INSERT INTO version_files (version_id, path, blob_id, content_type) VALUES
+                 (1, 'index.html', 1, 'text/html'), (1, 'a.css', 2, 'text/css'),
+                 (2, 'index.html', 1, 'text/html'), (2, 'copy.html', 1, 'text/html'),
+                 (3, 'index.html', 3, 'text/html'), (4, 'index.html', 1, 'text/html');",
+        )
+        .expect("files");
         conn
     }
 
