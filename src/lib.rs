@@ -5,6 +5,8 @@
 pub mod api;
 /// Who is calling: API key or session -> Caller; cross-site checks; last-used throttling.
 pub mod auth;
+/// Bulk work (uploads, Markdown renders) on threads of lower CPU priority.
+pub mod bulk;
 /// The admin sub-commands working directly on the database file.
 pub mod cli;
 /// Milliseconds since the Unix epoch.

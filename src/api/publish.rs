@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use super::upload;
+use crate::bulk;
 use crate::error::ApiError;
 use crate::ingest::Prepared;
 use crate::quota::Admitted;
@@ -103,7 +104,7 @@ async fn stage(
             continue;
         };
         let source = prepared.clone();
-        let bytes = tokio::task::spawn_blocking(move || source.contents(index))
+        let bytes = bulk::run(move || source.contents(index))
             .await
             .map_err(|e| ApiError::Internal(format!("reading an uploaded file failed: {e}")))?
             .map_err(upload::refused)?;

@@ -133,6 +133,16 @@ impl Request {
         })
     }
 
+    /// Answers `refusal` only once the body has arrived (read and dropped, up to `max` bytes): a
+    /// client that sends its whole body before it reads (most do) would otherwise see its
+    /// connection reset instead of the answer, and could not honour a `Retry-After`.
+    pub async fn refuse_after_body(&mut self, max: u64, refusal: ApiError) -> ApiError {
+        if let Some(mut stream) = take(&self.body) {
+            drain(&mut stream, max).await;
+        }
+        refusal
+    }
+
     /// Reads and parses a JSON body of at most `JSON_LIMIT` bytes.
     pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
         let bytes = self.body_bytes(JSON_LIMIT).await?;

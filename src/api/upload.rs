@@ -12,6 +12,7 @@ use warp::http::header;
 
 use super::request::{parse_json, LimitedBody, Request};
 use super::upload_json::{JsonSplit, SplitError};
+use crate::bulk;
 use crate::error::ApiError;
 use crate::ingest::{self, IngestError, Prepared, SpoolWriter, Upload, UploadContent};
 use crate::memory_budget::{Reservation, Work};
@@ -58,7 +59,10 @@ struct JsonUpload {
 
 /// Reserves memory for the upload, then reads the body as JSON or multipart, by its Content-Type.
 pub async fn read(state: &AppState, req: &mut Request) -> Result<UploadForm, ApiError> {
-    let reservation = state.memory.reserve(Work::Upload).await?;
+    let reservation = match state.memory.reserve(Work::Upload).await {
+        Ok(reservation) => reservation,
+        Err(busy) => return Err(req.refuse_after_body(UPLOAD_BODY_LIMIT, busy).await),
+    };
     let content_type = req
         .header(header::CONTENT_TYPE)
         .unwrap_or_default()
@@ -130,7 +134,7 @@ impl<T: Send + 'static> Fed<T> {
             .ok_or_else(|| ApiError::Internal("an upload's parser was lost".into()))?;
         let block = std::mem::take(&mut self.pending);
         let step = self.step;
-        let (inner, result) = tokio::task::spawn_blocking(move || {
+        let (inner, result) = bulk::run(move || {
             let result = step(&mut inner, &block);
             (inner, result)
         })
@@ -329,9 +333,9 @@ async fn small_field(
         .map_err(|_| bad(format!("the form field {field_name:?} is not valid UTF-8")))
 }
 
-/// Checks and fingerprints the upload on a blocking thread.
+/// Checks and fingerprints the upload on a bulk thread (`bulk`).
 pub async fn prepare(upload: Upload) -> Result<Prepared, ApiError> {
-    tokio::task::spawn_blocking(move || ingest::prepare(upload))
+    bulk::run(move || ingest::prepare(upload))
         .await
         .map_err(|e| ApiError::Internal(format!("upload check failed: {e}")))?
         .map_err(refused)

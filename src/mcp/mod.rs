@@ -98,14 +98,13 @@ async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError>
     let _reservation = match declared {
         Some(len) if len <= SMALL_MESSAGE => None,
         // Unannounced: it may be as large as the limit.
-        _ => Some(
-            state
-                .memory
-                .reserve(Work::Message(
-                    declared.unwrap_or(UPLOAD_BODY_LIMIT).min(UPLOAD_BODY_LIMIT),
-                ))
-                .await?,
-        ),
+        _ => {
+            let size = declared.unwrap_or(UPLOAD_BODY_LIMIT).min(UPLOAD_BODY_LIMIT);
+            match state.memory.reserve(Work::Message(size)).await {
+                Ok(reservation) => Some(reservation),
+                Err(busy) => return Err(req.refuse_after_body(UPLOAD_BODY_LIMIT, busy).await),
+            }
+        }
     };
     let body = req.body_bytes(UPLOAD_BODY_LIMIT).await?;
     let message = match jsonrpc::parse(&body) {

@@ -193,8 +193,8 @@ impl Store {
             .await
     }
 
-    /// Stores one content of `upload` in a write of its own (batched with fewer others: see the
-    /// writer's byte limit), once the background checkpointer has copied most of the WAL: an
+    /// Stores one content of `upload` in a write of its own (the writer runs such writes one at a
+    /// time between batches of all others), once the background checkpointer has copied most of the WAL: an
     /// upload goes at the pace the database file takes it, and the writer never has a large copy
     /// to make before it can restart the WAL.
     pub async fn stage(&self, upload: u64, sha256: Sha256, bytes: Vec<u8>) -> StoreResult<()> {

@@ -8,6 +8,7 @@
 //! from a queue never waits on a lock it holds itself, and group commit turns many small writes into
 //! one commit.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -22,10 +23,6 @@ use super::feed::{self, Feed};
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 256;
-/// Most bytes of content (an upload's files) in one transaction: a job carrying content waits for
-/// the next batch rather than join one that has this much already, so one transaction writes
-/// about one file of at most 5 MB and the writes queued behind it wait milliseconds, not seconds.
-const MAX_BATCH_BYTES: u64 = 4 * 1024 * 1024;
 /// Frames in the WAL from which the writer restarts it (SQLite's automatic checkpoint, which
 /// this replaces, ran at 1,000; 4,000 pages are 16 MB).
 const RESTART_FROM: u32 = 4000;
@@ -145,22 +142,28 @@ fn run(
     let mut tracker = ForeignTracker::default();
     watch.catch_up(&conn, &mut tracker, true);
     let mut closing = None;
-    // A job that did not fit the last batch's bytes opens the next one.
-    let mut carried: Option<Message> = None;
-    while let Some(first) = carried.take().or_else(|| queue.recv().ok()) {
+    // Jobs that write content (an upload's files, `bytes` > 0) wait here: each runs alone, in its
+    // own transaction, one between two batches of everything else, so a write queued behind
+    // uploads waits for at most one file, however many uploads are storing theirs.
+    let mut heavy: VecDeque<(Job, Touches)> = VecDeque::new();
+    loop {
+        // Block only when nothing at all is waiting.
+        let first = if heavy.is_empty() {
+            match queue.recv() {
+                Ok(message) => Some(message),
+                Err(_) => break,
+            }
+        } else {
+            queue.try_recv().ok()
+        };
         let mut batch = Vec::new();
         let mut identities = false;
         let mut sync = false;
-        let mut bytes = 0u64;
-        let mut next = Some(first);
+        let mut next = first;
         while let Some(message) = next.take() {
             match message {
-                Message::Write(job, touches, weight) => {
-                    if !batch.is_empty() && bytes + weight > MAX_BATCH_BYTES {
-                        carried = Some(Message::Write(job, touches, weight));
-                        break;
-                    }
-                    bytes += weight;
+                Message::Write(job, touches, bytes) if bytes > 0 => heavy.push_back((job, touches)),
+                Message::Write(job, touches, _) => {
                     identities |= touches == Touches::Identities;
                     batch.push(job);
                 }
@@ -170,7 +173,7 @@ fn run(
                     break;
                 }
             }
-            if batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            if batch.len() < MAX_BATCH {
                 next = queue.try_recv().ok();
             }
         }
@@ -178,16 +181,33 @@ fn run(
             sync_pending.store(false, Ordering::SeqCst);
         }
         if !batch.is_empty() {
-            // Account for the commit before waking anyone: the answers trigger the next requests,
-            // which should find the identity cache's epoch already settled.
-            if let Some(announced) = run_batch(&conn, batch, || {
-                watch.catch_up(&conn, &mut tracker, identities)
-            }) {
-                feed.announce(announced, identities);
-            }
-            maintain_wal(&conn, watch, checkpointer);
+            commit(
+                &conn,
+                batch,
+                identities,
+                watch,
+                &mut tracker,
+                feed,
+                checkpointer,
+            );
         } else if sync {
             watch.catch_up(&conn, &mut tracker, identities);
+        }
+        // One content job, then the others' writes again (all of them when closing).
+        while let Some((job, touches)) = heavy.pop_front() {
+            let identities = touches == Touches::Identities;
+            commit(
+                &conn,
+                vec![job],
+                identities,
+                watch,
+                &mut tracker,
+                feed,
+                checkpointer,
+            );
+            if closing.is_none() {
+                break;
+            }
         }
         if closing.is_some() {
             break;
@@ -201,6 +221,24 @@ fn run(
     if let Some(done) = closing {
         let _ = done.send(());
     }
+}
+
+/// Runs `batch` in one transaction, accounts for it, announces its events and looks after the WAL.
+fn commit(
+    conn: &Connection,
+    batch: Vec<Job>,
+    identities: bool,
+    watch: &ChangeWatch,
+    tracker: &mut ForeignTracker,
+    feed: &Feed,
+    checkpointer: &Checkpointer,
+) {
+    // Account for the commit before waking anyone: the answers trigger the next requests, which
+    // should find the identity cache's epoch already settled.
+    if let Some(announced) = run_batch(conn, batch, || watch.catch_up(conn, tracker, identities)) {
+        feed.announce(announced, identities);
+    }
+    maintain_wal(conn, watch, checkpointer);
 }
 
 /// Runs the jobs in one transaction; `committed` runs right after COMMIT, before the results are

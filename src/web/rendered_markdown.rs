@@ -18,6 +18,7 @@ use bytes::Bytes;
 use tokio::sync::OnceCell;
 
 use super::bridge;
+use crate::bulk;
 use crate::error::ApiError;
 use crate::ingest::{self, Cut};
 use crate::memory_budget::{MemoryBudget, Work};
@@ -84,7 +85,7 @@ impl RenderedMarkdown {
                 let reservation = self.memory.reserve(Work::Render).await?;
                 let source = load().await?;
                 let title = key.1.clone();
-                let doc = tokio::task::spawn_blocking(move || render(sha256, &source, &title))
+                let doc = bulk::run(move || render(sha256, &source, &title))
                     .await
                     .map_err(|e| ApiError::Internal(format!("rendering Markdown failed: {e}")))?;
                 drop(reservation);
