@@ -10,9 +10,10 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -58,6 +59,44 @@ enum Message {
 pub struct Writer {
     jobs: mpsc::Sender<Message>,
     sync_pending: Arc<AtomicBool>,
+    busy: Arc<Busy>,
+}
+
+/// Since when the writer has been running the transaction in hand, if it is running one.
+#[derive(Debug)]
+pub struct Busy {
+    epoch: Instant,
+    /// Milliseconds after `epoch` plus one; 0 while the writer waits for work.
+    since: AtomicU64,
+}
+
+impl Busy {
+    fn new() -> Busy {
+        Busy {
+            epoch: Instant::now(),
+            since: AtomicU64::new(0),
+        }
+    }
+
+    fn start(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.since.store(ms + 1, Ordering::Release);
+    }
+
+    fn stop(&self) {
+        self.since.store(0, Ordering::Release);
+    }
+
+    /// How long the transaction in hand has been running; `None` when the writer is idle.
+    fn running_for(&self) -> Option<Duration> {
+        match self.since.load(Ordering::Acquire) {
+            0 => None,
+            since => {
+                let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+                Some(Duration::from_millis(now.saturating_sub(since - 1)))
+            }
+        }
+    }
 }
 
 impl Writer {
@@ -72,10 +111,31 @@ impl Writer {
         let (jobs, queue) = mpsc::channel::<Message>();
         let sync_pending = Arc::new(AtomicBool::new(false));
         let pending = sync_pending.clone();
+        let busy = Arc::new(Busy::new());
+        let working = busy.clone();
         thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, queue, &watch, &feed, &checkpointer, &pending))?;
-        Ok(Writer { jobs, sync_pending })
+            .spawn(move || {
+                run(
+                    conn,
+                    queue,
+                    &watch,
+                    &feed,
+                    &checkpointer,
+                    &pending,
+                    &working,
+                )
+            })?;
+        Ok(Writer {
+            jobs,
+            sync_pending,
+            busy,
+        })
+    }
+
+    /// How long the writer has been running its current transaction; `None` when it is idle.
+    pub fn running_for(&self) -> Option<Duration> {
+        self.busy.running_for()
     }
 
     /// Asks the writer to account for other processes' commits (once, however many ask).
@@ -138,6 +198,7 @@ fn run(
     feed: &Feed,
     checkpointer: &Checkpointer,
     sync_pending: &AtomicBool,
+    busy: &Busy,
 ) {
     let mut tracker = ForeignTracker::default();
     watch.catch_up(&conn, &mut tracker, true);
@@ -181,6 +242,7 @@ fn run(
             sync_pending.store(false, Ordering::SeqCst);
         }
         if !batch.is_empty() {
+            busy.start();
             commit(
                 &conn,
                 batch,
@@ -190,12 +252,14 @@ fn run(
                 feed,
                 checkpointer,
             );
+            busy.stop();
         } else if sync {
             watch.catch_up(&conn, &mut tracker, identities);
         }
         // One content job, then the others' writes again (all of them when closing).
         while let Some((job, touches)) = heavy.pop_front() {
             let identities = touches == Touches::Identities;
+            busy.start();
             commit(
                 &conn,
                 vec![job],
@@ -205,6 +269,7 @@ fn run(
                 feed,
                 checkpointer,
             );
+            busy.stop();
             if closing.is_none() {
                 break;
             }
