@@ -172,14 +172,20 @@ def poll_health(port: int, seconds: float, out) -> None:
     out.put({"ms": lat, "errors": errors})
 
 
-def mixed(b, binary: Path, workdir: Path, seconds: int, uploaders: int = 4, readers: int = 2) -> dict:
-    db = workdir / "mixed.db"
+def fresh(b, binary: Path, workdir: Path, name: str):
+    """A server on a new database with an account; (server, key, client, an artifact to comment on)."""
+    db = workdir / f"{name}.db"
     key = account(b, binary, db)
-    srv = b.Server(binary, db, workdir, "mixed").start()
+    srv = b.Server(binary, db, workdir, name).start()
+    c = b.Client(srv, key)
+    write = c.json("POST", "/api/v1/artifacts", {"name": f"{name} write", "fileName": "index.html",
+                                                 "content": b.PAGE}, expect=201)["shareToken"]
+    return srv, key, c, write
+
+
+def mixed(b, binary: Path, workdir: Path, seconds: int, uploaders: int = 4, readers: int = 2) -> dict:
+    srv, key, c, write = fresh(b, binary, workdir, "mixed")
     try:
-        c = b.Client(srv, key)
-        write = c.json("POST", "/api/v1/artifacts", {"name": "mixed write", "fileName": "index.html",
-                                                     "content": b.PAGE}, expect=201)["shareToken"]
         doc = markdown_doc()
         share = c.json("POST", "/api/v1/artifacts", {"name": "mixed doc", "fileName": "guide.md",
                                                      "content": doc}, expect=201)["shareToken"]
@@ -361,13 +367,8 @@ def stall_zip(n: int) -> bytes:
 
 
 def writer_stall(b, binary: Path, workdir: Path) -> dict:
-    db = workdir / "stall.db"
-    key = account(b, binary, db)
-    srv = b.Server(binary, db, workdir, "stall").start()
+    srv, key, c, write = fresh(b, binary, workdir, "stall")
     try:
-        c = b.Client(srv, key)
-        write = c.json("POST", "/api/v1/artifacts", {"name": "stall write", "fileName": "index.html",
-                                                     "content": b.PAGE}, expect=201)["shareToken"]
         zips = [stall_zip(n) for n in range(STALL_UPLOADS)]
         in_flight = threading.Event()
         stop = threading.Event()

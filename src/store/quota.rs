@@ -68,9 +68,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().expect("memory");
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .expect("schema");
+        let conn = crate::store::schema::in_memory();
         conn.execute_batch(
             "INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
                  VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1), ('b@example.com', 'B', 'x', 'member', 1, 1);

@@ -135,10 +135,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().expect("memory");
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .expect("schema");
-        conn
+        crate::store::schema::in_memory()
     }
 
     fn blobs(conn: &Connection) -> i64 {
