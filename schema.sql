@@ -42,7 +42,13 @@ CREATE TABLE api_keys (
     expires_at   INTEGER,
     last_used_at INTEGER,
     revoked_at   INTEGER,
-    revoked_by   INTEGER          REFERENCES users (id)
+    revoked_by   INTEGER          REFERENCES users (id),
+    -- Rotation: the key that replaced this one (this one then expires after the chosen overlap).
+    replaced_by  INTEGER          REFERENCES api_keys (id),
+    -- Why it was revoked when it was not a person's choice: 'leaked' (found in text this server
+    -- stored), 'member_removed'; with where, for the owner's notice (never the key itself).
+    revoked_reason TEXT,
+    revoked_where  TEXT
 );
 CREATE INDEX api_keys_by_user ON api_keys (user_id, id);
 CREATE INDEX api_keys_by_agent ON api_keys (agent_id) WHERE agent_id IS NOT NULL;
@@ -140,6 +146,8 @@ CREATE TABLE versions (
     -- `comments` so artifact listings never count rows.
     comment_count    INTEGER NOT NULL DEFAULT 0,
     unresolved_count INTEGER NOT NULL DEFAULT 0,
+    -- Counted views of this version (see `views`), kept by the trigger on `views`.
+    view_count       INTEGER NOT NULL DEFAULT 0,
     UNIQUE (artifact_id, number)
 );
 
@@ -237,3 +245,79 @@ CREATE TABLE artifact_reads (
     seen_event  INTEGER NOT NULL,
     PRIMARY KEY (user_id, artifact_id)
 ) WITHOUT ROWID;
+
+-- The public share link of an artifact (at most one): anyone holding its address sees the latest
+-- version. The token is never stored: it is derived from `token_seed` with the server's link key
+-- (the `.secret` file beside the database), and looked up by its SHA-256. `key_id` names the key
+-- that derived it, so a server with another key knows it cannot show the address again.
+CREATE TABLE share_links (
+    id             INTEGER PRIMARY KEY,
+    artifact_id    INTEGER NOT NULL UNIQUE REFERENCES artifacts (id),
+    token_hash     BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    token_seed     BLOB    NOT NULL CHECK (length(token_seed) = 16),
+    key_id         BLOB    NOT NULL CHECK (length(key_id) = 8),
+    enabled        INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    read_comments  INTEGER NOT NULL CHECK (read_comments IN (0, 1)),
+    write_comments INTEGER NOT NULL CHECK (write_comments IN (0, 1)),
+    created_by     INTEGER NOT NULL REFERENCES users (id),
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+
+-- Counted views: a person opening a version in the review page, or anyone opening a share link.
+-- Loads by the same viewer within 30 minutes count once. `viewer` is a SHA-256: of the user id for
+-- a person, of the link and the visitor's address and browser for an anonymous visitor (no
+-- address is stored).
+CREATE TABLE views (
+    id          INTEGER PRIMARY KEY,
+    artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+    version_id  INTEGER NOT NULL REFERENCES versions (id),
+    viewer      BLOB    NOT NULL CHECK (length(viewer) = 32),
+    user_id     INTEGER          REFERENCES users (id),
+    via_link    INTEGER NOT NULL CHECK (via_link IN (0, 1)),
+    viewed_at   INTEGER NOT NULL
+);
+CREATE INDEX views_by_viewer ON views (version_id, viewer, viewed_at);
+CREATE INDEX views_by_artifact ON views (artifact_id, viewed_at);
+CREATE INDEX views_by_user ON views (user_id, artifact_id, viewed_at) WHERE user_id IS NOT NULL;
+CREATE TRIGGER views_counted AFTER INSERT ON views
+BEGIN
+    UPDATE versions SET view_count = view_count + 1 WHERE id = NEW.version_id;
+END;
+
+-- Agent key requests (a device flow, RFC 8628): an agent without a key asks; a signed-in person
+-- approves or denies by the user code; the agent polls with its poll token and gets the key once.
+-- The key is made at that poll, so it is never stored in clear; the codes are stored as SHA-256.
+CREATE TABLE key_requests (
+    id              INTEGER PRIMARY KEY,
+    user_code_hash  BLOB    NOT NULL UNIQUE CHECK (length(user_code_hash) = 32),
+    poll_hash       BLOB    NOT NULL UNIQUE CHECK (length(poll_hash) = 32),
+    agent_name      TEXT    NOT NULL CHECK (length(agent_name) BETWEEN 1 AND 100),
+    role            TEXT             CHECK (role IS NULL OR length(role) BETWEEN 1 AND 100),
+    scopes          TEXT    NOT NULL,
+    expires_in_days INTEGER,
+    client_ip       TEXT,
+    user_agent      TEXT,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    last_polled_at  INTEGER,
+    status          TEXT    NOT NULL DEFAULT 'pending'
+                            CHECK (status IN ('pending', 'approved', 'denied', 'delivered')),
+    decided_at      INTEGER,
+    decided_by      INTEGER          REFERENCES users (id),
+    agent_id        INTEGER          REFERENCES agents (id),   -- the identity chosen on approval
+    key_id          INTEGER          REFERENCES api_keys (id)  -- the key delivered
+);
+CREATE INDEX key_requests_by_expiry ON key_requests (expires_at);
+
+-- One-time password-reset links an admin makes for a member (stored as SHA-256).
+CREATE TABLE password_resets (
+    id         INTEGER PRIMARY KEY,
+    token_hash BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    user_id    INTEGER NOT NULL REFERENCES users (id),
+    created_by INTEGER NOT NULL REFERENCES users (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+);
+CREATE INDEX password_resets_by_user ON password_resets (user_id);

@@ -28,6 +28,10 @@ Standard library only (Python 3.11) plus Debian's `wrk`. What it does, in order:
 6. A long thread: 10,002 comments and replies on one artifact, listed 20 times.
 7. The review page in Debian's Chromium (bench/review-page.mjs, issue 10): a 1 MB HTML artifact
    with 500 comments; navigation -> every highlight drawn, long tasks, scrolling frame times.
+8. A share link (issue 12): a ZIP site of 100 files opened through its link by 64 concurrent
+   visitors with wrk, each page view being what the share page's browser asks for (the link's data,
+   `GET /api/v1/share/{t}`, which counts the view, then the entry page and its 99 files); the
+   commits during the run (WAL-index counter, as in 4.) must stay at or below one per page view.
 
 It prints a Markdown report (also written to target/bench/last-run.md; with --update FILE, between
 the `<!-- bench:begin -->` and `<!-- bench:end -->` markers of FILE). Every server it starts runs in
@@ -84,6 +88,8 @@ ZIP_LIMIT = 50 * MIB  # the spec's 50 MB archive limit (52,428,800 bytes)
 ZIP_FILES = 500
 THREAD_COMMENTS = 3_334  # with 2 replies each: 10,002 comments and replies on one artifact
 THREAD_READS = 20
+SHARE_FILES = 100  # the share-link site: index.html + 99 files
+SHARE_VISITORS = 32  # distinct visitors per wrk thread (user agents), 64 in all
 
 # Seeded database.
 SEED_USERS = 10
@@ -93,7 +99,7 @@ SEED_COMMENTS_PER_ARTIFACT = 200
 
 # What each --only runs.
 PHASES = {
-    "all": {"idle", "load", "upload", "thread", "review", "fairness"},
+    "all": {"idle", "load", "upload", "thread", "review", "share", "fairness"},
     "load": {"load"},
     "fairness": {"fairness"},
 }
@@ -758,6 +764,100 @@ def thread_listing(binary: Path, workdir: Path) -> dict:
 # The report.
 
 
+SHARE_LUA = r"""
+-- Each request is the next one of a page view: the link's data (counting the view), then the
+-- entry page and its files. counts[1] tallies page views. The visitor (its user agent) changes
+-- with each page view, among SHARE_VISITORS per thread.
+local paths = %(paths)s
+local visitors = %(visitors)d
+local me = tostring({}):sub(8)
+local i = 0
+function init(args) counts = {} end
+function request()
+  local n = i %% #paths
+  local path = paths[n + 1]
+  i = i + 1
+  if n == 0 then
+    counts[1] = (counts[1] or 0) + 1
+    local who = "visitor-" .. me .. "-" .. (counts[1] %% visitors)
+    return wrk.format("GET", path, { ["User-Agent"] = who })
+  end
+  return wrk.format("GET", path)
+end
+function response(status, headers, body) counts[status] = (counts[status] or 0) + 1 end
+"""
+
+
+def share_site(binary: Path, workdir: Path, seconds: int) -> dict:
+    """Issue 12: a 100-file ZIP site through its share link, 64 concurrent visitors (see 8.)."""
+    db = workdir / "share.db"
+    srv = Server(binary, db, workdir, "share").start()
+    try:
+        key = make_user_and_key(binary, db)
+        files = {"index.html": "<!doctype html><title>Shared</title>" + "".join(
+            f'<link rel="stylesheet" href="assets/f{i:02}.css">' for i in range(SHARE_FILES - 1))
+            + "<p>Shared site</p>"}
+        for i in range(SHARE_FILES - 1):
+            files[f"assets/f{i:02}.css"] = f".c{i} {{ margin: {i}px; }}\n" + "/* padding */\n" * 100
+        buf = __import__("io").BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, text in files.items():
+                z.writestr(name, text)
+        c = Client(srv, key)
+        created = c.json("POST", "/api/v1/artifacts", {
+            "name": "Shared site", "fileName": "site.zip",
+            "content": base64.b64encode(buf.getvalue()).decode()}, expect=201)
+        link = c.json("POST", f"/api/v1/artifacts/{created['shareToken']}/sharelink", {}, expect=201)
+        token = link["shareUrl"].rsplit("/", 1)[1]
+        c.close()
+        paths = [f"/api/v1/share/{token}", f"/share/{token}/"] + [
+            f"/share/{token}/assets/f{i:02}.css" for i in range(SHARE_FILES - 1)]
+        v = Client(srv)
+        if v.json("GET", paths[0])["files"].__len__() != SHARE_FILES:
+            raise BenchError("the share link does not list the site's 100 files")
+        for p in paths[1:3]:
+            v.call("GET", p)
+        v.close()
+        lua = "{" + ",".join(lua_string(p) for p in paths) + "}"
+        script = workdir / "share.lua"
+        script.write_text(SHARE_LUA % {"paths": lua, "visitors": SHARE_VISITORS}
+                          + LUA_DONE % {"check": ""})
+        probe = WriteProbe(db)
+        views_before = probe.conn.execute("SELECT count(*) FROM views").fetchone()[0]
+        time.sleep(0.3)
+        before = probe.snapshot()
+        share = CpuShare(srv.pid)
+        proc = subprocess.run(
+            ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
+             "-s", str(script), srv.url(paths[1])],
+            capture_output=True, text=True, preexec_fn=_die_with_parent, timeout=seconds + 60)
+        share.finish()
+        time.sleep(0.3)
+        after = probe.snapshot()
+        views_after = probe.conn.execute("SELECT count(*) FROM views").fetchone()[0]
+        probe.close()
+        srv.check_alive()
+        m = re.search(r"^BENCHJSON (\{.*\})$", proc.stdout, re.M)
+        if proc.returncode != 0 or not m:
+            raise BenchError(f"wrk failed ({proc.returncode}) for the share site:\n{proc.stdout}\n{proc.stderr}")
+        d = json.loads(m.group(1))
+        statuses: dict[int, int] = {}
+        for code, n in d["statuses"]:
+            statuses[code] = statuses.get(code, 0) + n
+        pages = statuses.pop(1, 0)
+        requests = int(d["requests"])
+        errors = int(d["connect"] + d["read"] + d["write"] + d["timeout"]) + sum(
+            n for code, n in statuses.items() if code != 200)
+        return {
+            "seconds": d["duration_us"] / 1e6, "requests": requests, "page_views": pages,
+            "errors": errors, "statuses": statuses, "p50_ms": d["p50"] / 1000, "p99_ms": d["p99"] / 1000,
+            "views_written": views_after - views_before, "commits": WriteProbe.commits(before, after),
+            "foreign_cpu": share.foreign, "problems": srv.problems(),
+        }
+    finally:
+        srv.stop()
+
+
 def review_page(binary: Path, loads: int) -> dict:
     """Runs bench/review-page.mjs (Node, playwright-core, Debian's Chromium); returns its figures."""
     if shutil.which("node") is None:
@@ -1120,6 +1220,11 @@ def run_all(args, binary: Path, workdir: Path, R: dict) -> None:
         # 7. The review page in a browser.
         log(f"review page: a 1 MB HTML artifact with 500 comments, {args.review_loads} loads in Chromium")
         R["review_page"] = review_page(binary, args.review_loads)
+    if "share" in phases:
+        # 8. A share link's ZIP site.
+        log(f"share link: a {SHARE_FILES}-file ZIP site, {CONNECTIONS} concurrent visitors for {args.duration} s")
+        R["share_site"] = share_site(binary, workdir, args.duration)
+        problems += [f"share: {l}" for l in R["share_site"]["problems"]]
     if "fairness" in phases:
         R["fairness"] = fairness.run(sys.modules[__name__], binary, workdir, args.mixed_seconds)
         problems += fairness.render(R["fairness"], verdict)[2]
@@ -1298,6 +1403,17 @@ def render(R: dict, args) -> tuple[str, list[str]]:
                  f"{sc_['fps']:.0f} fps, p95 frame {sc_['p95FrameMs']:.1f} ms, {sc_['slowFrames']} frames over 50 ms, "
                  f"{sc_['longTasks']} long tasks | 60 fps-class, report | — |")
     L.append("")
+    if "share_site" in R:
+        sh = R["share_site"]
+        ok = sh["errors"] == 0 and sh["page_views"] > 0 and sh["commits"] is not None \
+            and sh["commits"] <= sh["page_views"]
+        ok or missed.append("share site")
+        L.append(f"| share link: a {SHARE_FILES}-file ZIP site, {CONNECTIONS} concurrent visitors "
+                 f"({2 * SHARE_VISITORS} of them), each page view = the link's data + the entry page + 99 files "
+                 f"| {sh['page_views'] / sh['seconds']:,.0f} page views/s ({sh['requests'] / sh['seconds']:,.0f} req/s, "
+                 f"p99 {sh['p99_ms']:.1f} ms), {sh['errors']} errors; {sh['page_views']:,} page views: "
+                 f"{sh['views_written']} views written, {sh['commits']} commits | 0 errors, ≤ 1 write per page view "
+                 f"(issue 12) | {verdict(ok)} {sh['commits']} commits / {sh['page_views']:,} page views |")
     if "fairness" in R:
         rows, more, _ = fairness.render(R["fairness"], verdict)
         L.extend(rows)

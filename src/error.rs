@@ -149,6 +149,9 @@ impl ApiError {
             ApiError::Invalid { field, .. } => {
                 serde_json::json!({ "error": message, "code": self.code(), "field": field })
             }
+            ApiError::Unauthorized { .. } => {
+                serde_json::json!({ "error": message, "code": self.code(), "hint": UNAUTHORIZED_HINT })
+            }
             _ => serde_json::json!({ "error": message, "code": self.code() }),
         };
         let mut response = crate::api::reply::json(status, &body);
@@ -174,6 +177,11 @@ impl ApiError {
         response
     }
 }
+
+/// How to authenticate, in every 401 answer (as the hosted API does).
+pub const UNAUTHORIZED_HINT: &str = "send an API key as the X-API-Key header (X-API-Key: ar_live_...) \
+     or as Authorization: Bearer ar_live_...; make one on the settings page (/settings#keys) or with \
+     `artifact-review key create`. Browser pages use the session of a person signed in at /login.";
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {

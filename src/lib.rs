@@ -27,6 +27,8 @@ pub mod ingest;
 pub mod keys;
 /// The fairness limits (connections per address, body pace, memory budget, quota) and sizes.
 pub mod limits;
+/// The server's key from which share-link addresses are derived (never stored).
+pub mod link_key;
 /// The MCP endpoint: tools for agents over Streamable HTTP.
 pub mod mcp;
 /// The memory budget that uploads and Markdown renders reserve their share of.
@@ -57,5 +59,7 @@ pub mod target;
 pub mod text;
 /// Sign-in throttling per account and client address.
 pub mod throttle;
+/// Counting views of versions: one write per counted view, none for repeats.
+pub mod view_counter;
 /// The embedded settings UI pages and assets.
 pub mod web;

@@ -31,6 +31,7 @@ use crate::error::{recover, ApiError};
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
 use crate::limits::Limits;
+use crate::link_key::LinkKey;
 use crate::memory_budget::MemoryBudget;
 use crate::password::Passwords;
 use crate::proxy::TrustedProxies;
@@ -40,6 +41,7 @@ use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
 use crate::throttle::LoginThrottle;
+use crate::view_counter::ViewCounter;
 use crate::web::RenderedMarkdown;
 use crate::{api, mcp, web};
 
@@ -66,6 +68,7 @@ pub async fn serve(
     let site = Arc::new(Site::new(&base_url, bound));
     let (stopping, shutdown_seen) = tokio::sync::watch::channel(false);
     let memory = Arc::new(MemoryBudget::new(limits.memory_budget));
+    let link_key = Arc::new(LinkKey::load_or_create(store.path())?);
     let state = AppState::new(Shared {
         store: store.clone(),
         site: site.clone(),
@@ -82,6 +85,8 @@ pub async fn serve(
         quotas: Arc::new(Quotas::new(limits.storage_quota)),
         spool_dir: spool_dir(store.path()),
         limits: limits.clone(),
+        views: Arc::new(ViewCounter::default()),
+        link_key,
         shutdown: shutdown_seen,
     });
     let mut router = Router::new(state.clone());

@@ -10,12 +10,14 @@ use crate::auth::KeyUsage;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
 use crate::limits::Limits;
+use crate::link_key::LinkKey;
 use crate::memory_budget::MemoryBudget;
 use crate::password::Passwords;
 use crate::quota::Quotas;
 use crate::setup::SetupGate;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
+use crate::view_counter::ViewCounter;
 use crate::web::RenderedMarkdown;
 
 /// A cheap handle (one reference count) to what handlers share.
@@ -60,6 +62,10 @@ pub struct Shared {
     pub spool_dir: PathBuf,
     /// The fairness limits the server was started with.
     pub limits: Limits,
+    /// Views counted lately, so repeats cost no write.
+    pub views: Arc<ViewCounter>,
+    /// Derives share-link addresses.
+    pub link_key: Arc<LinkKey>,
     /// Becomes true when the server starts shutting down (long-lived streams end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

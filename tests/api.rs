@@ -96,7 +96,17 @@ fn the_yaml_description_says_exactly_what_the_json_one_says() -> TestResult {
     assert!(yaml
         .header("content-type")
         .unwrap_or_default()
-        .starts_with("application/yaml"));
+        .starts_with("text/yaml"));
+    // It reads as ordinary YAML to a person or a grep, not as JSON in disguise.
+    assert!(
+        yaml.text().starts_with("openapi: 3.1.0\n"),
+        "{}",
+        &yaml.text()[..80]
+    );
+    assert!(
+        yaml.text().contains("\n  \"/api/v1/me\":\n    get:\n"),
+        "paths read as YAML keys"
+    );
     let from_yaml: Value = serde_norway::from_str(&yaml.text())?;
     assert_eq!(from_yaml, json_doc);
     Ok(())

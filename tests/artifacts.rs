@@ -116,7 +116,7 @@ fn an_upload_through_an_agent_key_is_attributed_to_the_agent() -> TestResult {
         versions["versions"][0]["createdBy"],
         json!({"kind": "agent", "id": agent, "name": "Claude", "role": "coding"})
     );
-    assert_eq!(versions["versions"][0]["entryPoint"], "index.md");
+    assert_eq!(versions["versions"][0]["entryPoint"], "README.md");
     // The artifact belongs to the agent's user.
     let listed = o
         .server
@@ -280,7 +280,7 @@ fn listing_shows_my_artifacts_newest_first_a_page_at_a_time() -> TestResult {
     let item = &first["artifacts"][0];
     assert_eq!(
         item["stats"],
-        json!({"commentCount": 0, "unresolvedCommentCount": 0})
+        json!({"commentCount": 0, "unresolvedCommentCount": 0, "totalViews": 0})
     );
     assert_eq!(item["latestVersion"], 1);
     assert!(item["shareUrl"]

@@ -721,7 +721,7 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
     let d = c.comment(&c.claude, "d");
     assert_eq!(
         c.stats(),
-        json!({"commentCount": 3, "unresolvedCommentCount": 3})
+        json!({"commentCount": 3, "unresolvedCommentCount": 3, "totalViews": 0})
     );
     c.server.patch(
         &format!("/api/v1/comments/{a}"),
@@ -730,7 +730,7 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
     );
     assert_eq!(
         c.stats(),
-        json!({"commentCount": 3, "unresolvedCommentCount": 2})
+        json!({"commentCount": 3, "unresolvedCommentCount": 2, "totalViews": 0})
     );
     c.server.patch(
         &format!("/api/v1/comments/{a}"),
@@ -744,12 +744,12 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
     );
     assert_eq!(
         c.stats(),
-        json!({"commentCount": 3, "unresolvedCommentCount": 2})
+        json!({"commentCount": 3, "unresolvedCommentCount": 2, "totalViews": 0})
     );
     c.server.delete(&format!("/api/v1/comments/{d}"), &c.ada);
     assert_eq!(
         c.stats(),
-        json!({"commentCount": 2, "unresolvedCommentCount": 1})
+        json!({"commentCount": 2, "unresolvedCommentCount": 1, "totalViews": 0})
     );
     c.server.patch(
         &format!("/api/v1/comments/{a}"),
@@ -758,7 +758,7 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
     );
     assert_eq!(
         c.stats(),
-        json!({"commentCount": 2, "unresolvedCommentCount": 2})
+        json!({"commentCount": 2, "unresolvedCommentCount": 2, "totalViews": 0})
     );
     // Comments on a deleted version stop counting, and count again once it is restored.
     let resp = c.server.post(
@@ -770,7 +770,7 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
     let on_v2 = c.comment(&c.bob, "on v2");
     assert_eq!(
         c.stats(),
-        json!({"commentCount": 3, "unresolvedCommentCount": 3})
+        json!({"commentCount": 3, "unresolvedCommentCount": 3, "totalViews": 0})
     );
     assert_eq!(
         c.server
@@ -780,7 +780,7 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
     );
     assert_eq!(
         c.stats(),
-        json!({"commentCount": 1, "unresolvedCommentCount": 1})
+        json!({"commentCount": 1, "unresolvedCommentCount": 1, "totalViews": 0})
     );
     c.server.patch(
         &format!("/api/v1/comments/{on_v2}"),
@@ -789,7 +789,7 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
     );
     assert_eq!(
         c.stats(),
-        json!({"commentCount": 1, "unresolvedCommentCount": 0})
+        json!({"commentCount": 1, "unresolvedCommentCount": 0, "totalViews": 0})
     );
     assert_eq!(
         c.server
@@ -803,12 +803,12 @@ fn counts_stay_right_through_edits_resolves_and_deletions() -> TestResult {
     );
     assert_eq!(
         c.stats(),
-        json!({"commentCount": 3, "unresolvedCommentCount": 2})
+        json!({"commentCount": 3, "unresolvedCommentCount": 2, "totalViews": 0})
     );
     let listed = c.server.get("/api/v1/artifacts", &c.bob).json();
     assert_eq!(
         listed["artifacts"][0]["stats"],
-        json!({"commentCount": 3, "unresolvedCommentCount": 2})
+        json!({"commentCount": 3, "unresolvedCommentCount": 2, "totalViews": 0})
     );
     assert_eq!(listed["artifacts"][0]["role"], "reviewer");
     Ok(())

@@ -1,6 +1,7 @@
 //! Secrets never land in the clear: after a session that uses every kind of secret the product has
 //! (passwords right and wrong, API keys for a user, an agent and from the CLI, session cookies,
-//! invite links, viewing grants), neither the server's log nor the database files contain any.
+//! invite links, viewing grants, share links), neither the server's log nor the database files
+//! contain any.
 
 mod common;
 
@@ -129,6 +130,51 @@ fn no_key_password_or_session_secret_reaches_the_log_or_the_database() -> TestRe
     let grant = location.split('/').nth(2).ok_or("grant token")?.to_string();
     keep("viewing grant", &grant);
     assert_eq!(server.get(&location, &Auth::None).status, 200);
+    // A share link: made, shown again, used by a visitor, turned off and on.
+    let link_path = format!("/api/v1/artifacts/{share}/sharelink");
+    let resp = server.post(
+        &link_path,
+        &c,
+        &json!({"capabilities": {"readComments": true}}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let link_url = resp.json()["shareUrl"]
+        .as_str()
+        .ok_or("shareUrl")?
+        .to_string();
+    let link_token = link_url.rsplit('/').next().ok_or("link token")?.to_string();
+    keep("share link token", &link_token);
+    assert_eq!(
+        server.get(&link_path, &c).json()["shareUrl"],
+        link_url.as_str()
+    );
+    assert_eq!(
+        server
+            .get(&format!("/share/{link_token}"), &Auth::None)
+            .status,
+        200
+    );
+    let shared = server.get(&format!("/api/v1/share/{link_token}"), &Auth::None);
+    assert_eq!(shared.status, 200);
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/share/{link_token}/comments"), &Auth::None)
+            .json()["comments"][0]["content"],
+        "fine"
+    );
+    assert_eq!(server.delete(&link_path, &c).status, 200);
+    assert_eq!(
+        server
+            .get(&format!("/share/{link_token}/"), &Auth::None)
+            .status,
+        404
+    );
+    assert_eq!(
+        server
+            .patch(&link_path, &c, &json!({"enabled": true}))
+            .status,
+        200
+    );
     // Failures that echo nothing back.
     assert_eq!(
         server

@@ -37,6 +37,10 @@ const ACTIONS = {
   'comment.deleted': 'Deleted a comment',
   'reply.created': 'Replied',
   'access.granted': 'Shared an artifact',
+  'access.link_created': 'Made a share link',
+  'access.link_updated': 'Changed a share link',
+  'access.link_disabled': 'Turned off a share link',
+  'access.link_reissued': 'Gave a share link a new address',
 };
 
 function what(event) {

@@ -128,6 +128,19 @@ export const api = {
   updateReply: (id, content) => request('PATCH', `/replies/${enc(id)}`, { content }),
   deleteReply: (id) => request('DELETE', `/replies/${enc(id)}`),
 
+  // the share link of an artifact (owner)
+  shareLink: (t) => request('GET', `/artifacts/${enc(t)}/sharelink`),
+  createShareLink: (t, capabilities) => request('POST', `/artifacts/${enc(t)}/sharelink`, capabilities ? { capabilities } : {}),
+  updateShareLink: (t, body) => request('PATCH', `/artifacts/${enc(t)}/sharelink`, body),
+  disableShareLink: (t) => request('DELETE', `/artifacts/${enc(t)}/sharelink`),
+  stats: (t) => request('GET', `/artifacts/${enc(t)}/stats`),
+
+  // a share link's page (anyone holding the link)
+  shared: (link) => request('GET', `/share/${enc(link)}`),
+  sharedComments: (link) => request('GET', `/share/${enc(link)}/comments`),
+  sharedComment: (link, body) => request('POST', `/share/${enc(link)}/comments`, body),
+  sharedReply: (link, commentId, content) => request('POST', `/share/${enc(link)}/comments/${enc(commentId)}/replies`, { content }),
+
   // reviewers of an artifact (owner)
   listAccess: (t) => request('GET', `/artifacts/${enc(t)}/access`),
   grantAccess: (t, email) => request('POST', `/artifacts/${enc(t)}/access`, { email, role: 'can-comment' }),

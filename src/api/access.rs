@@ -31,7 +31,10 @@ struct GrantView {
     role: String,
     status: &'static str,
     created_at: i64,
+    /// When they first opened it (kept as `viewedAt` too, its earlier name here).
     viewed_at: Option<i64>,
+    first_viewed_at: Option<i64>,
+    last_viewed_at: Option<i64>,
 }
 
 impl From<&Grant> for GrantView {
@@ -44,6 +47,8 @@ impl From<&Grant> for GrantView {
             status: g.status(),
             created_at: g.created_at,
             viewed_at: g.viewed_at,
+            first_viewed_at: g.viewed_at,
+            last_viewed_at: g.last_viewed_at,
         }
     }
 }
@@ -127,21 +132,21 @@ pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError>
         .write_content(move |conn| {
             let grant = access::get(conn, artifact_id, id)?;
             let now = now_ms();
-            if access::revoke(conn, id, now)? {
-                audit::record(
-                    conn,
-                    &ctx,
-                    &AuditEvent::AccessRevoked {
-                        artifact_id,
-                        grant_id: id,
-                        email: &grant.email,
-                    },
-                    now,
-                )?;
-                Ok(now)
-            } else {
-                Ok(grant.revoked_at.unwrap_or(now))
+            // Revoking a revoked grant is a 404, as in the hosted API: there is no access to remove.
+            if !access::revoke(conn, id, now)? {
+                return Err(StoreError::NotFound);
             }
+            audit::record(
+                conn,
+                &ctx,
+                &AuditEvent::AccessRevoked {
+                    artifact_id,
+                    grant_id: id,
+                    email: &grant.email,
+                },
+                now,
+            )?;
+            Ok(now)
         })
         .await
         .map_err(not_found_as("access grant"))?;

@@ -71,6 +71,8 @@ pub struct SeenView {
 pub struct Stats {
     pub comment_count: i64,
     pub unresolved_comment_count: i64,
+    /// Counted views of its versions (see `GET …/stats`).
+    pub total_views: i64,
 }
 
 #[derive(Serialize)]
@@ -101,6 +103,7 @@ impl ArtifactView {
             stats: Stats {
                 comment_count: a.comment_count,
                 unresolved_comment_count: a.unresolved_count,
+                total_views: a.view_count,
             },
             owner: Owner {
                 id: wire(a.owner_id),

@@ -25,7 +25,7 @@ use crate::store::artifacts::{self, Artifact, Role};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::comments::{self, Comment, NewComment, Scope, Status};
 use crate::store::replies::{self, Reply};
-use crate::store::{blobs, versions, StoreError};
+use crate::store::{blobs, share_links, versions, StoreError};
 use crate::target::Target;
 use crate::text;
 use crate::{ingest, passage};
@@ -238,22 +238,25 @@ pub async fn listing(
             .write_content(move |conn| artifacts::mark_viewed(conn, artifact_id, user_id, now_ms()))
             .await?;
     }
-    let mut threads: HashMap<i64, Vec<ReplyView>> = HashMap::new();
-    for r in &listing.replies {
-        threads
+    Ok(CommentList {
+        version: listing.label,
+        comments: threads(&listing.comments, &listing.replies)?,
+    })
+}
+
+/// Comments with their replies, in the order given.
+pub fn threads(comments: &[Comment], replies: &[Reply]) -> Result<Vec<CommentView>, ApiError> {
+    let mut by_comment: HashMap<i64, Vec<ReplyView>> = HashMap::new();
+    for r in replies {
+        by_comment
             .entry(r.comment_id)
             .or_default()
             .push(ReplyView::from(r));
     }
-    let views = listing
-        .comments
+    comments
         .iter()
-        .map(|c| CommentView::new(c, threads.remove(&c.id).unwrap_or_default()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(CommentList {
-        version: listing.label,
-        comments: views,
-    })
+        .map(|c| CommentView::new(c, by_comment.remove(&c.id).unwrap_or_default()))
+        .collect()
 }
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
@@ -307,7 +310,6 @@ pub async fn add(
     place: Place,
     wanted: Option<i64>,
 ) -> Result<i64, ApiError> {
-    let content = text::body("content", content, text::COMMENT_MAX)?;
     let (raw_target, target, wanted) = match place {
         Place::Target(raw) => (raw.get().to_string(), parse_target(&raw)?, wanted),
         Place::Quote {
@@ -338,7 +340,63 @@ pub async fn add(
             (raw, target, Some(version.number))
         }
     };
-    let token = share_token.to_string();
+    insert(
+        state,
+        caller,
+        Gate::Account(share_token.to_string()),
+        content,
+        raw_target,
+        target,
+        wanted,
+    )
+    .await
+}
+
+/// How a commenter reaches an artifact: as someone who can see it (by its share token), or
+/// through its share link (by the link token's SHA-256), which must still allow comments.
+#[derive(Debug, Clone)]
+pub enum Gate {
+    Account(String),
+    Link([u8; 32]),
+}
+
+impl Gate {
+    /// The artifact behind the gate, checked inside a write; `NotFound` when it is closed.
+    fn artifact_id(
+        &self,
+        conn: &rusqlite::Connection,
+        user_id: i64,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        match self {
+            Gate::Account(token) => {
+                let access =
+                    artifacts::access(conn, token, user_id)?.ok_or(StoreError::NotFound)?;
+                if access.first_view {
+                    artifacts::mark_viewed(conn, access.artifact_id, user_id, now)?;
+                }
+                Ok(access.artifact_id)
+            }
+            Gate::Link(hash) => share_links::open(conn, hash)?
+                .filter(|link| link.capabilities.write_comments)
+                .map(|link| link.artifact_id)
+                .ok_or(StoreError::NotFound),
+        }
+    }
+}
+
+/// Adds a comment with a checked target to the latest version behind `gate`, as the caller;
+/// `wanted` names the version the caller believes is the latest. Returns the new comment's id.
+pub async fn insert(
+    state: &AppState,
+    caller: &Caller,
+    gate: Gate,
+    content: &str,
+    raw_target: String,
+    target: Target,
+    wanted: Option<i64>,
+) -> Result<i64, ApiError> {
+    let content = text::body("content", content, text::COMMENT_MAX)?;
     let user_id = caller.user.id;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
@@ -347,12 +405,8 @@ pub async fn add(
     let id = state
         .store
         .write_content(move |conn| {
-            let access = artifacts::access(conn, &token, user_id)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
-            let artifact_id = access.artifact_id;
-            if access.first_view {
-                artifacts::mark_viewed(conn, artifact_id, user_id, now)?;
-            }
+            let artifact_id = gate.artifact_id(conn, user_id, now)?;
             let (version_id, number) =
                 versions::latest_id(conn, artifact_id)?.ok_or(StoreError::NotFound)?;
             if let Some(wanted) = wanted.filter(|n| *n != number) {
@@ -530,7 +584,7 @@ fn not_latest(given: i64, latest: i64) -> StoreError {
 }
 
 /// Parses and checks the target, naming the field at fault.
-fn parse_target(raw: &RawValue) -> Result<Target, ApiError> {
+pub fn parse_target(raw: &RawValue) -> Result<Target, ApiError> {
     if !raw.get().starts_with('{') {
         return Err(ApiError::bad_request(
             "invalid_target",
@@ -732,7 +786,7 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, _) = find(&state, &caller, req.param(0)).await?;
     let body: ReplyBody = req.json().await?;
-    let id = reply_on(&state, &caller, comment, &body.content).await?;
+    let id = reply_on(&state, &caller, None, comment, &body.content).await?;
     Ok(reply::created(&json!({ "id": wire(id) })))
 }
 
@@ -744,12 +798,14 @@ pub async fn reply_to(
     content: &str,
 ) -> Result<i64, ApiError> {
     let (comment, _, _) = find(state, caller, raw_id).await?;
-    reply_on(state, caller, comment, content).await
+    reply_on(state, caller, None, comment, content).await
 }
 
-async fn reply_on(
+/// Replies to `comment` as the caller, once `gate` (checked inside the write) still lets them in.
+pub async fn reply_on(
     state: &AppState,
     caller: &Caller,
+    gate: Option<Gate>,
     comment: Comment,
     content: &str,
 ) -> Result<i64, ApiError> {
@@ -764,6 +820,11 @@ async fn reply_on(
             // The comment may have been deleted since it was read.
             comments::get(conn, comment_id)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
+            if let Some(gate) = &gate {
+                if gate.artifact_id(conn, user_id, now)? != artifact_id {
+                    return Err(StoreError::NotFound);
+                }
+            }
             let id = replies::insert(conn, comment_id, user_id, agent_id, &content, now)?;
             audit::record(
                 conn,

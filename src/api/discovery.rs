@@ -51,7 +51,11 @@ impl Docs {
             "name": API_NAME,
             "version": VERSION,
             "baseUrl": site.base_url,
+            "documentation": format!("{}/api/v1/openapi.json", site.base_url),
+            "health": format!("{}/api/v1/health", site.base_url),
             "authentication": {
+                "header": "X-API-Key",
+                "prefix": KEY_PREFIX,
                 "schemes": [
                     {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                     {"type": "http", "scheme": "bearer", "header": "Authorization"}
@@ -83,7 +87,11 @@ impl Docs {
             index: serde_json::to_vec(&index)?.into(),
             health: serde_json::to_vec(&json!({"status": "ok", "version": VERSION}))?.into(),
             openapi_json: serde_json::to_vec_pretty(&openapi)?.into(),
-            openapi_yaml: super::yaml::to_yaml(&openapi).into(),
+            openapi_yaml: super::yaml::to_yaml(
+                &openapi,
+                &["openapi", "info", "servers", "tags", "paths", "components"],
+            )
+            .into(),
             llms_txt: agents_guide(site, routes, agents).into(),
         })
     }
@@ -214,6 +222,6 @@ pub async fn openapi_json(state: AppState, _: Request) -> Result<Response, ApiEr
 pub async fn openapi_yaml(state: AppState, _: Request) -> Result<Response, ApiError> {
     Ok(document(
         &docs(&state)?.openapi_yaml,
-        "application/yaml; charset=utf-8",
+        "text/yaml; charset=utf-8",
     ))
 }

@@ -20,6 +20,9 @@ pub mod request;
 pub mod router;
 pub mod session;
 pub mod setup;
+pub mod share;
+pub mod share_links;
+pub mod stats;
 pub mod team;
 pub mod upload;
 pub mod upload_json;
@@ -101,4 +104,28 @@ pub fn routes(r: &mut Router) {
     r.get("/api/v1/artifacts/{shareToken}/access", access::list)
         .post("/api/v1/artifacts/{shareToken}/access", access::grant)
         .delete("/api/v1/artifacts/{shareToken}/access/{id}", access::revoke);
+    r.get(
+        "/api/v1/artifacts/{shareToken}/sharelink",
+        share_links::show,
+    )
+    .post(
+        "/api/v1/artifacts/{shareToken}/sharelink",
+        share_links::create,
+    )
+    .patch(
+        "/api/v1/artifacts/{shareToken}/sharelink",
+        share_links::update,
+    )
+    .delete(
+        "/api/v1/artifacts/{shareToken}/sharelink",
+        share_links::disable,
+    );
+    r.get("/api/v1/artifacts/{shareToken}/stats", stats::show);
+    r.get("/api/v1/share/{linkToken}", share::show)
+        .get("/api/v1/share/{linkToken}/comments", share::list_comments)
+        .post("/api/v1/share/{linkToken}/comments", share::create_comment)
+        .post(
+            "/api/v1/share/{linkToken}/comments/{id}/replies",
+            share::create_reply,
+        );
 }

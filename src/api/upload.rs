@@ -55,6 +55,9 @@ struct JsonUpload {
     version_name: Option<String>,
     #[serde(default)]
     entry_point: Option<String>,
+    /// The hosted API's organisation; this server has none, so it is accepted and ignored.
+    #[serde(default, rename = "organizationId")]
+    _organization_id: Option<serde_json::Value>,
 }
 
 /// Reserves memory for the upload, then reads the body as JSON or multipart, by its Content-Type.
@@ -259,6 +262,8 @@ async fn multipart(
             "versionName" => fields.version_name = Some(text),
             "fileType" => upload.file_type = Some(text),
             "fileName" => upload.file_name = Some(text),
+            // The hosted API's organisation: no such thing here, accepted and ignored.
+            "organizationId" => {}
             "entryPoint" => upload.entry_point = Some(text),
             other => {
                 return Err(bad(format!(

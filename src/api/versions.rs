@@ -85,6 +85,9 @@ pub struct PublishedVersion {
     pub version_id: String,
     pub number: i64,
     pub view_url: String,
+    /// Always `ready`: a version is stored whole before the answer (the hosted API also knows
+    /// `processing`).
+    pub status: &'static str,
 }
 
 /// Publishes the next version of an artifact the caller owns (checked by the caller of this).
@@ -123,6 +126,7 @@ pub async fn publish(
     Ok(PublishedVersion {
         version_id: wire(version_id),
         number,
+        status: "ready",
         view_url: format!(
             "{}/a/{}/v/{number}/",
             state.site.base_url, artifact.share_token
@@ -278,19 +282,22 @@ pub async fn files_of(
         .store
         .read(move |conn| blobs::list(conn, version_id))
         .await?;
-    let files = list
-        .into_iter()
+    Ok(FileList {
+        files: file_views(list),
+        entry_point: version.entry_point,
+    })
+}
+
+/// Stored files as the API shows them.
+pub fn file_views(list: Vec<blobs::VersionFile>) -> Vec<FileView> {
+    list.into_iter()
         .map(|f| FileView {
             sha256: hex(&f.sha256),
             path: f.path,
             size: f.size,
             content_type: f.content_type,
         })
-        .collect();
-    Ok(FileList {
-        files,
-        entry_point: version.entry_point,
-    })
+        .collect()
 }
 
 /// The bytes of one file of active version `number`; 404 naming the path when there is none.

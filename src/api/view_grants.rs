@@ -1,7 +1,8 @@
 //! `POST /api/v1/artifacts/{shareToken}/versions/{number}/view`: a viewing grant for the review
 //! page's frame. The grant is a random path segment (192 bits, stored hashed) under which every
 //! file of that version is served for 12 hours to this reader, in this session only, without
-//! cookies (see `web::viewer`). A signed-in person's act: a key gets 403.
+//! cookies (see `web::viewer`). A signed-in person's act: a key gets 403. Asking for a grant is
+//! opening the version, so it also counts a view (see `view_counter`).
 
 use serde_json::json;
 use warp::reply::Response;
@@ -16,6 +17,8 @@ use crate::error::ApiError;
 use crate::secrets::random_token;
 use crate::state::AppState;
 use crate::store::view_grants;
+use crate::store::views::{self, View};
+use crate::view_counter::Viewer;
 
 /// How long a viewing grant lasts.
 pub const GRANT_HOURS: i64 = 12;
@@ -32,6 +35,14 @@ pub async fn create(state: AppState, req: Request) -> Result<Response, ApiError>
     let hash = grant.digest();
     let user_id = caller.user.id;
     let version_id = version.id;
+    // Opening a version is a view (counted once per 30 minutes), recorded in the same write.
+    let view = View {
+        artifact_id: artifact.id,
+        version_id,
+        viewer: Viewer::Person(user_id).digest(),
+        user_id: Some(user_id),
+        via_link: false,
+    };
     let expires_at = state
         .store
         .write_content(move |conn| {
@@ -40,6 +51,7 @@ pub async fn create(state: AppState, req: Request) -> Result<Response, ApiError>
             view_grants::insert(
                 conn, &hash, version_id, user_id, session_id, now, expires_at,
             )?;
+            views::record(conn, &view, now)?;
             Ok(expires_at)
         })
         .await?;

@@ -1,5 +1,5 @@
 //! A single HTML or Markdown upload: size limit first, then emptiness and UTF-8, then the stored
-//! file name (the sanitised base name of `fileName`, or `index.html` / `index.md`), which is also
+//! file name (the sanitised base name of `fileName`, or `index.html` / `README.md`), which is also
 //! the entry point. `entryPoint` is ignored for single files.
 
 use sha2::{Digest, Sha256};
@@ -67,10 +67,11 @@ pub fn prepare_single(
 
 /// The name a single document is stored under: the base name of `file_name` with directories
 /// and control characters removed and surrounding whitespace trimmed, given the type's extension
-/// (`.html`, `.md`) when it lacks one; `index.html` / `index.md` when no name was given.
+/// (`.html`, `.md`) when it lacks one; `index.html` / `README.md` (as the hosted API names it)
+/// when no name was given.
 pub fn stored_name(file_name: Option<&str>, file_type: FileType) -> Result<String, IngestError> {
     let (default, extension, has_extension): (&str, &str, fn(&str) -> bool) = match file_type {
-        FileType::Markdown => ("index.md", ".md", paths::is_markdown),
+        FileType::Markdown => ("README.md", ".md", paths::is_markdown),
         FileType::Html | FileType::Zip => ("index.html", ".html", paths::is_html),
     };
     let Some(given) = file_name.filter(|n| !n.trim().is_empty()) else {
@@ -107,9 +108,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_missing_name_becomes_index_html_or_index_md() -> Result<(), IngestError> {
+    fn a_missing_name_becomes_index_html_or_readme_md() -> Result<(), IngestError> {
         assert_eq!(stored_name(None, FileType::Html)?, "index.html");
-        assert_eq!(stored_name(Some("  "), FileType::Markdown)?, "index.md");
+        assert_eq!(stored_name(Some("  "), FileType::Markdown)?, "README.md");
         Ok(())
     }
 

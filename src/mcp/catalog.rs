@@ -267,7 +267,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
             "outputSchema": {
                 "type": "object",
                 "required": ["versionId", "number", "viewUrl"],
-                "properties": { "versionId": { "type": "string" }, "number": { "type": "integer" }, "viewUrl": { "type": "string" } }
+                "properties": { "versionId": { "type": "string" }, "number": { "type": "integer" }, "viewUrl": { "type": "string" }, "status": { "type": "string", "enum": ["ready"] } }
             },
             "annotations": writes(false)
         },

@@ -16,6 +16,8 @@ pub struct Grant {
     pub granted_by: i64,
     pub created_at: i64,
     pub viewed_at: Option<i64>,
+    /// When the reviewer last had a view counted (see `views`), or their first look if later.
+    pub last_viewed_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
 
@@ -32,6 +34,7 @@ impl Grant {
             created_at: r.get(7)?,
             viewed_at: r.get(8)?,
             revoked_at: r.get(9)?,
+            last_viewed_at: r.get(10)?,
         })
     }
 
@@ -48,13 +51,17 @@ impl Grant {
 macro_rules! grant_select {
     () => {
         "SELECT g.id, g.artifact_id, g.email, g.user_id, u.name, g.role, g.granted_by, g.created_at,
-                g.viewed_at, g.revoked_at
+                g.viewed_at, g.revoked_at,
+                CASE WHEN g.viewed_at IS NULL THEN NULL ELSE max(g.viewed_at, coalesce(
+                    (SELECT max(w.viewed_at) FROM views w
+                      WHERE w.user_id = g.user_id AND w.artifact_id = g.artifact_id), 0)) END
            FROM access_grants g LEFT JOIN users u ON u.id = g.user_id "
     };
 }
 
 /// Grants `email` access; `Conflict` when an active grant for that email exists. Links the grant
-/// to the account at once when the email has one.
+/// to the account at once when the email has one. Granting again to an email whose grant was
+/// revoked brings that grant back (the same id, its first view forgotten).
 pub fn insert(
     conn: &Connection,
     artifact_id: i64,
@@ -78,6 +85,23 @@ pub fn insert(
         .prepare_cached("SELECT id FROM users WHERE email = ?1")?
         .query_row([email], |r| r.get(0))
         .optional()?;
+    let revoked: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM access_grants WHERE artifact_id = ?1 AND email = ?2
+              ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![artifact_id, email], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = revoked {
+        conn.prepare_cached(
+            "UPDATE access_grants
+                SET user_id = ?2, role = ?3, granted_by = ?4, created_at = ?5, viewed_at = NULL,
+                    revoked_at = NULL
+              WHERE id = ?1",
+        )?
+        .execute(params![id, user_id, role, granted_by, now])?;
+        return get(conn, artifact_id, id);
+    }
     conn.prepare_cached(
         "INSERT INTO access_grants (artifact_id, email, user_id, role, granted_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

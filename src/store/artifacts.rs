@@ -29,6 +29,8 @@ pub struct Artifact {
     pub latest: Option<LatestVersion>,
     pub comment_count: i64,
     pub unresolved_count: i64,
+    /// Counted views of its active versions.
+    pub view_count: i64,
 }
 
 /// The latest active version of an artifact, as listings show it.
@@ -76,7 +78,9 @@ macro_rules! artifact_select {
                 (SELECT coalesce(sum(v.unresolved_count), 0) FROM versions v
                   WHERE v.artifact_id = a.id AND v.deleted_at IS NULL),
                 lv.number, lv.name, lv.file_type, lv.created_at,
-                lv.created_user, lu.name, lv.created_agent, la.name, la.role
+                lv.created_user, lu.name, lv.created_agent, la.name, la.role,
+                (SELECT coalesce(sum(v.view_count), 0) FROM versions v
+                  WHERE v.artifact_id = a.id AND v.deleted_at IS NULL)
            FROM artifacts a
            JOIN users u ON u.id = a.owner_id
            LEFT JOIN versions lv ON lv.id =
@@ -118,6 +122,7 @@ impl Artifact {
             activity_event: r.get(11)?,
             comment_count: r.get(12)?,
             unresolved_count: r.get(13)?,
+            view_count: r.get(23)?,
             latest_version,
             latest,
         })
@@ -270,8 +275,8 @@ pub fn list_visible(
         |r| {
             let artifact = Artifact::from_row(r)?;
             let seen = Seen {
-                last_seen_at: r.get(23)?,
-                unseen: r.get(24)?,
+                last_seen_at: r.get(24)?,
+                unseen: r.get(25)?,
             };
             Ok((artifact, seen))
         },

@@ -241,6 +241,30 @@ pub enum AuditEvent<'a> {
         grant_id: i64,
         email: &'a str,
     },
+    /// The artifact's share link was made, changed or turned off. `capabilities` as the API
+    /// names them (`readComments`, `writeComments`); the address is never recorded.
+    ShareLinkCreated {
+        artifact_id: i64,
+        link_id: i64,
+        read_comments: bool,
+        write_comments: bool,
+    },
+    ShareLinkUpdated {
+        artifact_id: i64,
+        link_id: i64,
+        enabled: bool,
+        read_comments: bool,
+        write_comments: bool,
+    },
+    ShareLinkDisabled {
+        artifact_id: i64,
+        link_id: i64,
+    },
+    /// The link was given a new address; the old one stopped working.
+    ShareLinkReissued {
+        artifact_id: i64,
+        link_id: i64,
+    },
 }
 
 impl AuditEvent<'_> {
@@ -280,6 +304,10 @@ impl AuditEvent<'_> {
             ReplyDeleted { .. } => "reply.deleted",
             AccessGranted { .. } => "access.granted",
             AccessRevoked { .. } => "access.revoked",
+            ShareLinkCreated { .. } => "access.link_created",
+            ShareLinkUpdated { .. } => "access.link_updated",
+            ShareLinkDisabled { .. } => "access.link_disabled",
+            ShareLinkReissued { .. } => "access.link_reissued",
         }
     }
 
@@ -324,6 +352,10 @@ impl AuditEvent<'_> {
             AccessGranted { grant_id, .. } | AccessRevoked { grant_id, .. } => {
                 ("access", grant_id.to_string())
             }
+            ShareLinkCreated { link_id, .. }
+            | ShareLinkUpdated { link_id, .. }
+            | ShareLinkDisabled { link_id, .. }
+            | ShareLinkReissued { link_id, .. } => ("share_link", link_id.to_string()),
         })
     }
 
@@ -347,7 +379,11 @@ impl AuditEvent<'_> {
             | ReplyUpdated { artifact_id, .. }
             | ReplyDeleted { artifact_id, .. }
             | AccessGranted { artifact_id, .. }
-            | AccessRevoked { artifact_id, .. } => Some(*artifact_id),
+            | AccessRevoked { artifact_id, .. }
+            | ShareLinkCreated { artifact_id, .. }
+            | ShareLinkUpdated { artifact_id, .. }
+            | ShareLinkDisabled { artifact_id, .. }
+            | ShareLinkReissued { artifact_id, .. } => Some(*artifact_id),
             _ => None,
         }
     }
@@ -509,9 +545,28 @@ impl AuditEvent<'_> {
             } => {
                 json!({ "artifactId": id(*artifact_id), "email": email })
             }
+            ShareLinkCreated {
+                read_comments,
+                write_comments,
+                ..
+            } => json!({
+                "enabled": true,
+                "capabilities": { "readComments": read_comments, "writeComments": write_comments },
+            }),
+            ShareLinkUpdated {
+                enabled,
+                read_comments,
+                write_comments,
+                ..
+            } => json!({
+                "enabled": enabled,
+                "capabilities": { "readComments": read_comments, "writeComments": write_comments },
+            }),
+            ShareLinkDisabled { .. } => json!({ "enabled": false }),
             SessionCreated { .. }
             | SessionEnded { .. }
             | InviteRevoked { .. }
+            | ShareLinkReissued { .. }
             | ArtifactDeleted { .. } => return None,
         };
         Some(value)

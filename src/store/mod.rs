@@ -20,10 +20,12 @@ pub mod reads;
 pub mod replies;
 pub mod schema;
 pub mod sessions;
+pub mod share_links;
 pub mod staging;
 pub mod users;
 pub mod versions;
 pub mod view_grants;
+pub mod views;
 mod writer;
 
 use std::path::{Path, PathBuf};

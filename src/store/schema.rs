@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::error::{StoreError, StoreResult};
 
 /// The schema version this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
@@ -44,6 +44,86 @@ const TO_2: &str = "
 /// claim the access grants waiting for that address. Existing invites stay generic links.
 const TO_3: &str = "
     ALTER TABLE invites ADD COLUMN email TEXT;
+";
+
+/// Version 4: share links, and counted views (with a count per version).
+const TO_4: &str = "
+    ALTER TABLE versions ADD COLUMN view_count INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE share_links (
+        id             INTEGER PRIMARY KEY,
+        artifact_id    INTEGER NOT NULL UNIQUE REFERENCES artifacts (id),
+        token_hash     BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+        token_seed     BLOB    NOT NULL CHECK (length(token_seed) = 16),
+        key_id         BLOB    NOT NULL CHECK (length(key_id) = 8),
+        enabled        INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        read_comments  INTEGER NOT NULL CHECK (read_comments IN (0, 1)),
+        write_comments INTEGER NOT NULL CHECK (write_comments IN (0, 1)),
+        created_by     INTEGER NOT NULL REFERENCES users (id),
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+
+    -- Counted views: a person opening a version in the review page, or anyone opening a share link.
+    -- Loads by the same viewer within 30 minutes count once. `viewer` is a SHA-256: of the user id for
+    -- a person, of the link and the visitor's address and browser for an anonymous visitor (no
+    -- address is stored).
+    CREATE TABLE views (
+        id          INTEGER PRIMARY KEY,
+        artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+        version_id  INTEGER NOT NULL REFERENCES versions (id),
+        viewer      BLOB    NOT NULL CHECK (length(viewer) = 32),
+        user_id     INTEGER          REFERENCES users (id),
+        via_link    INTEGER NOT NULL CHECK (via_link IN (0, 1)),
+        viewed_at   INTEGER NOT NULL
+    );
+    CREATE INDEX views_by_viewer ON views (version_id, viewer, viewed_at);
+    CREATE INDEX views_by_artifact ON views (artifact_id, viewed_at);
+    CREATE INDEX views_by_user ON views (user_id, artifact_id, viewed_at) WHERE user_id IS NOT NULL;
+    CREATE TRIGGER views_counted AFTER INSERT ON views
+    BEGIN
+        UPDATE versions SET view_count = view_count + 1 WHERE id = NEW.version_id;
+    END;
+";
+
+/// Version 5: key rotation and why a key was revoked for its owner (a leak, a member removed),
+/// agent key requests (device flow) and password-reset links.
+const TO_5: &str = "
+    ALTER TABLE api_keys ADD COLUMN replaced_by INTEGER REFERENCES api_keys (id);
+    ALTER TABLE api_keys ADD COLUMN revoked_reason TEXT;
+    ALTER TABLE api_keys ADD COLUMN revoked_where TEXT;
+    CREATE TABLE key_requests (
+        id              INTEGER PRIMARY KEY,
+        user_code_hash  BLOB    NOT NULL UNIQUE CHECK (length(user_code_hash) = 32),
+        poll_hash       BLOB    NOT NULL UNIQUE CHECK (length(poll_hash) = 32),
+        agent_name      TEXT    NOT NULL CHECK (length(agent_name) BETWEEN 1 AND 100),
+        role            TEXT             CHECK (role IS NULL OR length(role) BETWEEN 1 AND 100),
+        scopes          TEXT    NOT NULL,
+        expires_in_days INTEGER,
+        client_ip       TEXT,
+        user_agent      TEXT,
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        last_polled_at  INTEGER,
+        status          TEXT    NOT NULL DEFAULT 'pending'
+                                CHECK (status IN ('pending', 'approved', 'denied', 'delivered')),
+        decided_at      INTEGER,
+        decided_by      INTEGER          REFERENCES users (id),
+        agent_id        INTEGER          REFERENCES agents (id),   -- the identity chosen on approval
+        key_id          INTEGER          REFERENCES api_keys (id)  -- the key delivered
+    );
+    CREATE INDEX key_requests_by_expiry ON key_requests (expires_at);
+
+    -- One-time password-reset links an admin makes for a member (stored as SHA-256).
+    CREATE TABLE password_resets (
+        id         INTEGER PRIMARY KEY,
+        token_hash BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+        user_id    INTEGER NOT NULL REFERENCES users (id),
+        created_by INTEGER NOT NULL REFERENCES users (id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+    CREATE INDEX password_resets_by_user ON password_resets (user_id);
 ";
 
 /// Settings for every connection: WAL (set once per file, harmless to repeat), foreign keys, a busy
@@ -105,6 +185,14 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.execute_batch(TO_3)?;
         log::info!("upgraded the database schema from version {found} to 3");
     }
+    if (1..4).contains(&found) {
+        tx.execute_batch(TO_4)?;
+        log::info!("upgraded the database schema from version {found} to 4");
+    }
+    if (1..5).contains(&found) {
+        tx.execute_batch(TO_5)?;
+        log::info!("upgraded the database schema from version {found} to 5");
+    }
     // Later versions add `if (1..N).contains(&found) { ... }` steps here, oldest first.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -119,6 +207,85 @@ mod tests {
     const SCHEMA_V1: &str = include_str!("../../tests/fixtures/schema-v1.sql");
     /// The schema as version 2 shipped it.
     const SCHEMA_V2: &str = include_str!("../../tests/fixtures/schema-v2.sql");
+    /// The schema as version 3 shipped it.
+    const SCHEMA_V3: &str = include_str!("../../tests/fixtures/schema-v3.sql");
+    /// The schema as version 4 shipped it.
+    const SCHEMA_V4: &str = include_str!("../../tests/fixtures/schema-v4.sql");
+
+    #[test]
+    fn a_version_4_database_is_upgraded_with_key_rotation_requests_and_resets() {
+        let (_dir, conn) = upgraded(
+            SCHEMA_V4,
+            "PRAGMA user_version = 4;
+             INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
+             INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at)
+                 VALUES (1, 'ci', 'abcdefgh', zeroblob(32), 1);",
+        );
+        let (replaced, reason): (Option<i64>, Option<String>) = conn
+            .query_row(
+                "SELECT replaced_by, revoked_reason FROM api_keys WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the key survives");
+        assert_eq!((replaced, reason), (None, None));
+        let fresh = Connection::open_in_memory().expect("memory");
+        fresh.execute_batch(SCHEMA_SQL).expect("fresh schema");
+        for table in ["api_keys", "key_requests", "password_resets"] {
+            assert_eq!(columns(&conn, table), columns(&fresh, table), "{table}");
+        }
+    }
+
+    /// The columns of `table`, in order.
+    fn columns(c: &Connection, table: &str) -> Vec<String> {
+        c.prepare(&format!(
+            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+        ))
+        .expect("columns")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    }
+
+    #[test]
+    fn a_version_3_database_is_upgraded_with_share_links_and_counted_views() {
+        let (_dir, conn) = upgraded(
+            SCHEMA_V3,
+            "PRAGMA user_version = 3;
+             INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
+             INSERT INTO artifacts (share_token, owner_id, name, created_at, updated_at)
+                 VALUES ('abcdefghijklmnop', 1, 'Doc', 1, 1);
+             INSERT INTO versions (artifact_id, number, file_type, size, entry_point, created_at, created_user)
+                 VALUES (1, 1, 'html', 3, 'index.html', 1, 1);",
+        );
+        let views: i64 = conn
+            .query_row("SELECT view_count FROM versions WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .expect("the version survives with no views");
+        assert_eq!(views, 0);
+        conn.execute(
+            "INSERT INTO views (artifact_id, version_id, viewer, user_id, via_link, viewed_at)
+             VALUES (1, 1, randomblob(32), 1, 0, 5)",
+            [],
+        )
+        .expect("a view");
+        let views: i64 = conn
+            .query_row("SELECT view_count FROM versions WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .expect("counted");
+        assert_eq!(views, 1, "the trigger counts it");
+        check_version(&conn).expect("the health check's read agrees");
+        let fresh = Connection::open_in_memory().expect("memory");
+        fresh.execute_batch(SCHEMA_SQL).expect("fresh schema");
+        for table in ["versions", "share_links", "views"] {
+            assert_eq!(columns(&conn, table), columns(&fresh, table), "{table}");
+        }
+    }
 
     /// A database made with an older `schema` holding `rows` (which set its `user_version`), then
     /// brought up to date by `migrate`.

@@ -18,6 +18,8 @@ pub enum FrameError {
     Grant,
     /// The grant is good but the version has no such file.
     Missing,
+    /// The share link was turned off (or its artifact deleted) since its page was opened.
+    Link,
 }
 
 /// A page of this server's own (a review page that cannot be shown).
@@ -41,6 +43,13 @@ pub fn in_frame(error: FrameError, path: &str) -> Response {
             "No such file in this version",
             format!("This version has no file named \u{201c}{path}\u{201d}."),
             "missing",
+        ),
+        FrameError::Link => (
+            "This link is no longer available",
+            "The share link that showed this artifact was turned off by its owner, or the \
+             artifact was deleted."
+                .to_string(),
+            "link",
         ),
     };
     let html = document(title, &message, &[], Some(meta));

@@ -6,6 +6,7 @@ mod error_page;
 mod pages;
 mod rendered_markdown;
 mod review;
+mod share;
 mod viewer;
 
 pub use rendered_markdown::RenderedMarkdown;
@@ -24,6 +25,7 @@ pub fn routes(r: &mut Router) {
     pages::routes(r);
     review::routes(r);
     viewer::routes(r);
+    share::routes(r);
     bridge::routes(r);
 }
 

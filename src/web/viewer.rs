@@ -18,7 +18,8 @@ use crate::error::ApiError;
 use crate::ingest;
 use crate::secrets::{hex, sha256};
 use crate::state::AppState;
-use crate::store::{blobs, view_grants};
+use crate::store::blobs;
+use crate::store::view_grants::{self, GrantTarget};
 
 /// The sandbox every served file runs in. (No `frame-ancestors`: a sandboxed page's origin is
 /// opaque and matches no source, so it would stop a ZIP site from framing its own pages.)
@@ -38,7 +39,20 @@ async fn serve(state: AppState, req: Request) -> Result<Response, ApiError> {
     let Some(target) = target else {
         return Ok(error_page::in_frame(FrameError::Grant, &requested));
     };
-    let path = match requested.as_str() {
+    version_file(&state, &req, target, &requested, "private").await
+}
+
+/// Answers `requested` (a path in the version, "" for its entry point, "dir/" for its index) from
+/// the version `target` opens, sandboxed, with the bridge in every document; `cache` is the
+/// answer's Cache-Control.
+pub(super) async fn version_file(
+    state: &AppState,
+    req: &Request,
+    target: GrantTarget,
+    requested: &str,
+    cache: &'static str,
+) -> Result<Response, ApiError> {
+    let path = match requested {
         "" => target.entry_point.clone(),
         p if p.ends_with('/') => format!("{p}index.html"),
         p => p.to_string(),
@@ -100,7 +114,7 @@ async fn serve(state: AppState, req: Request) -> Result<Response, ApiError> {
     };
     let content_type = HeaderValue::from_str(&content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    let mut response = super::document(status, body, content_type, SANDBOX_CSP, "private");
+    let mut response = super::document(status, body, content_type, SANDBOX_CSP, cache);
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

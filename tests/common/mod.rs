@@ -413,6 +413,25 @@ pub fn database_bytes(db: &Path) -> Vec<u8> {
     all
 }
 
+/// The `action` of each event of an activity page (`GET /api/v1/activity`), newest first.
+pub fn actions(page: &Value) -> Vec<String> {
+    page["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["action"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// SHA-256 of `data`, as the server stores its secrets.
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).to_vec()
+}
+
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -71,6 +71,9 @@ def seed(server):
     _, _, grant_answer = call(server, "POST", f"/api/v1/artifacts/{share}/versions/2/view", cookie=cookie,
                               expect=(201,))
     view = grant_answer["path"].split("/")[2]
+    _, _, link = call(server, "POST", f"/api/v1/artifacts/{share}/sharelink",
+                      {"capabilities": {"writeComments": True}}, key=key)
+    link_token = link["shareUrl"].rsplit("/", 1)[1]
 
     # Path parameters per operation (regular expressions over "METHOD /path"; the first match
     # applies, so destructive operations come first and get rows of their own).
@@ -88,6 +91,8 @@ def seed(server):
         ("^.* /api/v1/team/members/\\{id\\}$", {"id": "1"}),
         ("^GET /a/\\{shareToken\\}.*$", {"shareToken": share, "number": "2", "path": "index.html"}),
         ("^GET /v/\\{grant\\}/\\{path\\}$", {"grant": view, "path": "style.css"}),
+        ("^.* /api/v1/share/\\{linkToken\\}.*$", {"linkToken": link_token, "id": comments[0]}),
+        ("^GET /share/\\{linkToken\\}.*$", {"linkToken": link_token, "path": "style.css"}),
         ("^GET /assets/\\{path\\}$", {"path": "app.css"}),
     ]
     return key, cookie, operations

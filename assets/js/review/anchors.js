@@ -18,6 +18,8 @@ export class Anchors {
     /** The ids sent to the current document, to tell "not reported yet" from "not sent". */
     this.sent = new Set();
     this.orphansAnnounced = false;
+    /** What was last sent to the current document (each message makes it anchor again). */
+    this.lastSent = '';
   }
 
   /** A new document connected (bridged) or a document without a bridge loaded. */
@@ -26,6 +28,8 @@ export class Anchors {
     this.sent.clear();
     this.bridged = bridged;
     this.orphansAnnounced = false;
+    // A new document knows no anchors yet, whatever the last one was sent.
+    this.lastSent = '';
   }
 
   /** Results of an anchoring pass: [{id, status, start}], already validated by FrameLink. */
@@ -74,5 +78,18 @@ export class Anchors {
     }
     this.sent = new Set(anchors.map((a) => a.id).filter((id) => id !== DRAFT_ID));
     return anchors;
+  }
+
+  /**
+   * Tells the frame (an ArtifactFrame) what to highlight among `threads` (those of the file it
+   * shows): ids, selectors, states and the active flag, nothing else. Only when that changed,
+   * since each message makes the frame anchor again.
+   */
+  sendTo(frame, threads, { activeId, draft, showResolved }) {
+    const list = this.build(threads, { activeId, draft, showResolved });
+    const key = JSON.stringify([list, showResolved]);
+    if (key === this.lastSent) return;
+    this.lastSent = key;
+    frame.setAnchors(list, showResolved);
   }
 }

@@ -27,10 +27,13 @@ export class ArtifactFrame {
    * @param version     the API's version object
    * @param files       Map path → the API's file info
    * @param entryPoint  the version's first page
+   * @param grant       async () → {path: "/v/GRANT/", expiresAt}: where the files are served
+   *                    (default: a viewing grant for the signed-in reader; a share link's page
+   *                    passes its own address, which does not expire)
    * @param on          {document({path, bridged}), selection, selectionTooLong, selectionCleared,
    *                     activate, key, anchored, signedOut}
    */
-  constructor({ iframe, messageEl, artifact, version, files, entryPoint, on }) {
+  constructor({ iframe, messageEl, artifact, version, files, entryPoint, grant, on }) {
     this.iframe = iframe;
     this.messageEl = messageEl;
     this.artifact = artifact;
@@ -39,6 +42,7 @@ export class ArtifactFrame {
     this.entryPoint = entryPoint;
     this.on = on;
     this.grant = null;
+    this.newGrant = grant ?? (() => api.viewGrant(this.artifact.token, this.version.number));
     this.lastRenewAt = 0;
     /** The file this page last sent the frame to, until the frame shows it. */
     this.expected = null;
@@ -68,7 +72,7 @@ export class ArtifactFrame {
 
   async ensureGrant() {
     if (this.grant && Date.now() < this.grant.expiresAt - GRANT_MARGIN_MS) return this.grant;
-    this.grant = await api.viewGrant(this.artifact.token, this.version.number);
+    this.grant = await this.newGrant();
     return this.grant;
   }
 
@@ -116,6 +120,12 @@ export class ArtifactFrame {
     const file = this.resolve(path);
     if (error === 'grant') {
       this.grantDied(file ?? this.expected ?? this.path ?? this.entryPoint);
+      return;
+    }
+    if (error === 'link') {
+      this.expected = null;
+      this.problem('This share link is no longer available: its owner turned it off, or deleted the artifact.', { reload: true });
+      this.current(null, false);
       return;
     }
     this.expected = null;

@@ -2,6 +2,8 @@
 // and then the comments become drawers over the artifact, opened with buttons in the header.
 // The breakpoints live in review.css; this module only asks them through matchMedia.
 
+import { $ } from '../dom.js';
+
 const FILES_DRAWER = '(max-width: 1099.98px)';
 const SIDEBAR_DRAWER = '(max-width: 799.98px)';
 
@@ -67,4 +69,17 @@ export class Layout {
       }
     }
   }
+}
+
+/** The layout of a page built like the review page (review.html, share.html: the same ids). */
+export function pageLayout() {
+  return new Layout({
+    layout: $('#review-app'),
+    files: $('#files'),
+    filesToggle: $('#files-toggle'),
+    sidebar: $('#sidebar'),
+    sidebarToggle: $('#sidebar-toggle'),
+    sidebarHeading: $('#comments-title'),
+    filesHeading: $('#files-title'),
+  });
 }

@@ -8,14 +8,14 @@ import { parseReviewPath, reviewPath } from './route.js';
 import { ThreadSet } from './threads.js';
 import { Anchors } from './anchors.js';
 import { ArtifactFrame } from './frame.js';
-import { Sidebar } from './sidebar.js';
+import { Sidebar, threadFocus } from './sidebar.js';
 import { Composer } from './composer.js';
 import { FileTree } from './files.js';
 import { Versions } from './versions.js';
 import { OwnerActions } from './owner.js';
 import { LiveUpdates } from './events.js';
-import { Layout } from './layout.js';
-import { SelectionButton } from './selection.js';
+import { pageLayout } from './layout.js';
+import { pageSelectionButton } from './selection.js';
 import {
   showSignedOut, showNoAccess, showDeleted, showVersionGone, showLoadError, ConnectionBanner,
 } from './messages.js';
@@ -42,7 +42,6 @@ const state = {
 
 const parts = {};
 const anchors = new Anchors();
-let lastSentAnchors = '';
 
 const isLatest = () => state.version?.isLatest === true;
 const pathFor = (path) => reviewPath(state.token, {
@@ -140,19 +139,11 @@ function renderSidebar() {
   $('#sidebar-toggle-count').textContent = n ? `(${n} open)` : '';
 }
 
-/**
- * Tells the frame what to highlight: ids, selectors, states and the active flag, nothing else.
- * Only when that changed, since each message makes the frame anchor again.
- */
+/** Tells the frame what to highlight (see Anchors.sendTo). */
 function sendAnchors() {
   if (!parts.frame) return;
   const draft = parts.composer?.source === state.path ? parts.composer.draftSelector : null;
-  const showResolved = parts.sidebar.showResolved;
-  const list = anchors.build(threadsHere(), { activeId: state.activeId, draft, showResolved });
-  const key = JSON.stringify([list, showResolved]);
-  if (key === lastSentAnchors) return;
-  lastSentAnchors = key;
-  parts.frame.setAnchors(list, showResolved);
+  anchors.sendTo(parts.frame, threadsHere(), { activeId: state.activeId, draft, showResolved: parts.sidebar.showResolved });
 }
 
 function anchored(results) {
@@ -174,8 +165,6 @@ function documentShown({ path, bridged }) {
   state.selection = null;
   hideFloat();
   anchors.reset(bridged);
-  // A new document knows no anchors yet, whatever the last one was sent.
-  lastSentAnchors = '';
   if (path !== null) {
     history.replaceState({ file: path }, '', pathFor(path));
     const raw = $('#raw-link');
@@ -406,18 +395,8 @@ async function boot() {
   const first = route.path ?? state.entryPoint;
   history.replaceState({ file: first }, '', pathFor(first));
 
-  parts.selectionButton = new SelectionButton({
-    float: $('#selection-float'), button: $('#comment-selection'), note: $('#selection-note'), stage: $('#stage'),
-  });
-  parts.layout = new Layout({
-    layout: $('#review-app'),
-    files: $('#files'),
-    filesToggle: $('#files-toggle'),
-    sidebar: $('#sidebar'),
-    sidebarToggle: $('#sidebar-toggle'),
-    sidebarHeading: $('#comments-title'),
-    filesHeading: $('#files-title'),
-  });
+  parts.selectionButton = pageSelectionButton();
+  parts.layout = pageLayout();
   parts.versions = new Versions({
     button: $('#version-button'), panel: $('#version-panel'), list: $('#version-list'),
     banner: $('#version-banner'), token: state.token, meId: state.me.user.id,
@@ -435,21 +414,7 @@ async function boot() {
     meId: state.me.user.id,
     isOwner: () => state.artifact.role === 'owner',
     reload: () => reloadComments().catch(() => {}),
-    on: {
-      active: (id, { scroll }) => {
-        state.activeId = id;
-        sendAnchors();
-        const placed = anchors.placement(id).status;
-        if (scroll && (placed === 'exact' || placed === 'fuzzy')) parts.frame.focusAnchor(id);
-      },
-      show: (id) => {
-        state.activeId = id;
-        sendAnchors();
-        parts.frame.focusAnchor(id);
-        if (parts.layout.isDrawer('sidebar')) parts.layout.close('sidebar', true);
-      },
-      changed: () => sendAnchors(),
-    },
+    on: threadFocus({ setActive: (id) => { state.activeId = id; }, sendAnchors, anchors, parts }),
   });
   parts.composer = new Composer({
     form: $('#composer'),

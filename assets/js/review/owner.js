@@ -1,11 +1,13 @@
 // What only the owner of an artifact does from its page: rename it, manage its reviewers (add by
-// email, see whether each is pending, added or has viewed it, remove), and delete it.
+// email, see whether each is pending, added or has viewed it, remove), its share link (see
+// share-link.js), and delete it.
 
 import { api } from '../api.js';
 import { $, h, setChildren, badge, dateEl, announce } from '../dom.js';
 import { handleForm, resetForm, valueOf, setFieldError } from '../forms.js';
 import { openFormDialog, openModal, confirmAction } from '../dialogs.js';
 import { disclosure, closeAllDisclosures } from './menu.js';
+import { ShareLinkDialog } from './share-link.js';
 
 const STATUS_TEXT = {
   pending: 'Invited: will get access on signing up',
@@ -30,6 +32,11 @@ export class OwnerActions {
     });
     $('#owner-rename').addEventListener('click', () => this.openRename());
     $('#owner-reviewers').addEventListener('click', () => this.openReviewers());
+    this.shareLink = new ShareLinkDialog({ token, fallbackFocus: () => $('#owner-button') });
+    $('#owner-share').addEventListener('click', () => {
+      closeAllDisclosures();
+      this.shareLink.open();
+    });
     $('#owner-delete').addEventListener('click', () => this.remove());
     handleForm($('#rename-form'), (form) => this.rename(form));
     handleForm($('#reviewer-form'), (form) => this.addReviewer(form));

@@ -51,15 +51,16 @@ export function frameSrc(grantPath, filePath) {
 }
 
 /**
- * The file a frame document says it shows, from its location.pathname ("/v/GRANT/dir/a%20b.html"):
- * the decoded path after any grant ("dir/a b.html"), or null when the path is not under a grant.
+ * The file a frame document says it shows, from its location.pathname ("/v/GRANT/dir/a%20b.html",
+ * or "/share/LINK/dir/a%20b.html" on a share link's page): the decoded path after any grant
+ * ("dir/a b.html"), or null when the path is not under a grant.
  * Any grant is accepted, not only the current one: after a grant is renewed, Back may return to a
  * document loaded under the previous one. A folder ("dir/") means its index.html, as the server
  * serves it.
  */
 export function fileOfFramePath(pathname) {
   if (typeof pathname !== 'string') return null;
-  const m = /^\/v\/[A-Za-z0-9_-]+\/(.*)$/.exec(pathname);
+  const m = /^\/(?:v|share)\/[A-Za-z0-9_-]+\/(.*)$/.exec(pathname);
   if (!m) return null;
   const path = decodeSegments(m[1]);
   if (path === null) return null;

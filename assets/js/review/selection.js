@@ -2,6 +2,8 @@
 // selection that is too long, a note saying so). It floats over the frame, placed through CSSOM
 // (no inline styles under the page's CSP), and names the passage it is for.
 
+import { $ } from '../dom.js';
+
 /** The start of a quote for a label: whole words, at most about 60 characters. */
 export function shortQuote(text) {
   const flat = text.replace(/\s+/g, ' ').trim();
@@ -61,4 +63,11 @@ export class SelectionButton {
     this.float.style.left = `${Math.round(left)}px`;
     this.float.style.top = `${Math.round(top)}px`;
   }
+}
+
+/** The Comment button of a page built like the review page (the same ids). */
+export function pageSelectionButton() {
+  return new SelectionButton({
+    float: $('#selection-float'), button: $('#comment-selection'), note: $('#selection-note'), stage: $('#stage'),
+  });
 }

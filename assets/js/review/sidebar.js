@@ -36,8 +36,11 @@ export class Sidebar {
    * @param reload   async () → reloads the comments and re-renders (resolves when done)
    * @param on       {active(id, {scroll}), show(id), changed()} — the active thread changed,
    *                 "Show in document", the filter or disclosure changed what is highlighted
+   * @param can      what the reader may do to threads: {reply, resolve, edit} (default all; a
+   *                 share link's page allows replies at most)
+   * @param replyTo  async (commentId, content) → posts a reply (default: the API's)
    */
-  constructor({ root, meId, isOwner, reload, on }) {
+  constructor({ root, meId, isOwner, reload, on, can = { reply: true, resolve: true, edit: true }, replyTo = api.createReply }) {
     this.root = root;
     this.reload = reload;
     this.on = on;
@@ -62,9 +65,11 @@ export class Sidebar {
     for (const button of $$('[data-filter]', root)) {
       button.addEventListener('click', () => this.setFilter(button.dataset.filter));
     }
+    this.replyTo = replyTo;
     this.threadCtx = {
       meId,
       isOwner,
+      can,
       actions: {
         resolve: (t) => this.resolve(t),
         reopen: (t) => this.reopen(t),
@@ -331,7 +336,7 @@ export class Sidebar {
   }
 
   async reply(t, content) {
-    await api.createReply(t.id, content);
+    await this.replyTo(t.id, content);
     await this.reload();
     announce('Reply added');
   }
@@ -355,4 +360,31 @@ export class Sidebar {
     announce('Reply deleted');
     this.views.get(t.id)?.focus();
   }
+}
+
+/**
+ * The sidebar's `on` handlers of a page built like the review page: the active thread is
+ * highlighted as such and, when asked, scrolled to in the frame; "Show in document" also closes
+ * the comments drawer on a narrow screen.
+ * @param setActive   (id) → records the active thread
+ * @param sendAnchors () → tells the frame what to highlight
+ * @param anchors     the page's Anchors
+ * @param parts       the page's parts ({frame, layout}, read when a handler runs)
+ */
+export function threadFocus({ setActive, sendAnchors, anchors, parts }) {
+  return {
+    active: (id, { scroll }) => {
+      setActive(id);
+      sendAnchors();
+      const placed = anchors.placement(id).status;
+      if (scroll && (placed === 'exact' || placed === 'fuzzy')) parts.frame.focusAnchor(id);
+    },
+    show: (id) => {
+      setActive(id);
+      sendAnchors();
+      parts.frame.focusAnchor(id);
+      if (parts.layout.isDrawer('sidebar')) parts.layout.close('sidebar', true);
+    },
+    changed: () => sendAnchors(),
+  };
 }

@@ -51,7 +51,8 @@ function textForm({ label, submitLabel, value = '', rows = 1, maxLength, onSubmi
 export class ThreadView {
   /**
    * @param thread the ThreadSet item
-   * @param ctx    {meId, isOwner(), actions: {resolve, reopen, remove, save, reply, saveReply, removeReply, show}}
+   * @param ctx    {meId, isOwner(), can: {reply, resolve, edit}, actions: {resolve, reopen, remove,
+   *               save, reply, saveReply, removeReply, show}}
    */
   constructor(thread, ctx) {
     this.ctx = ctx;
@@ -82,6 +83,7 @@ export class ThreadView {
     this.replyForm = reply.form;
     this.replyTextarea = reply.textarea;
     this.replyTextarea.placeholder = 'Reply…';
+    this.replyForm.hidden = !ctx.can.reply;
     this.article.append(this.body, this.errorEl, this.replyForm);
   }
 
@@ -90,11 +92,11 @@ export class ThreadView {
   }
 
   canEdit(author) {
-    return author?.kind === 'user' && author.id === this.ctx.meId;
+    return this.ctx.can.edit && author?.kind === 'user' && author.id === this.ctx.meId;
   }
 
   canDelete(author) {
-    return this.canEdit(author) || this.ctx.isOwner();
+    return this.ctx.can.edit && (this.canEdit(author) || this.ctx.isOwner());
   }
 
   /** Rebuilds the thread if anything shown changed. */
@@ -165,9 +167,11 @@ export class ThreadView {
     if (placed && !this.thread.fileLevel) {
       actions.push(this.button('Show in document', 'show', () => this.ctx.actions.show(this.thread)));
     }
-    actions.push(c.resolved
-      ? this.button('Reopen', 'reopen', () => this.run(() => this.ctx.actions.reopen(this.thread)))
-      : this.button('Resolve', 'resolve', () => this.run(() => this.ctx.actions.resolve(this.thread))));
+    if (this.ctx.can.resolve) {
+      actions.push(c.resolved
+        ? this.button('Reopen', 'reopen', () => this.run(() => this.ctx.actions.reopen(this.thread)))
+        : this.button('Resolve', 'resolve', () => this.run(() => this.ctx.actions.resolve(this.thread))));
+    }
     if (this.canEdit(c.author) && !this.editing) {
       actions.push(this.button('Edit', 'edit', () => this.startEdit({ kind: 'comment' }), 'Edit your comment'));
     }

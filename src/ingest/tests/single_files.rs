@@ -27,7 +27,7 @@ fn html_text_becomes_one_file_that_is_its_own_entry_point() -> TestResult {
 fn contents_returns_the_exact_bytes_of_a_single_file() -> TestResult {
     let md = "# Title\n\nSome *text*.\n";
     let p = prepare(upload(Some("markdown"), None, text(md)))?;
-    assert_eq!(p.entry_point, "index.md");
+    assert_eq!(p.entry_point, "README.md");
     assert_eq!(p.files[0].content_type, "text/markdown; charset=utf-8");
     let bytes = p.contents(0)?;
     assert_eq!(bytes, md.as_bytes());

@@ -1,0 +1,300 @@
+// A share link's page (/share/{linkToken}): the artifact's latest version in its sandboxed frame,
+// for anyone holding the link, without an account. When the link shows comments they are in the
+// sidebar, highlighted in the artifact; when it takes comments, a signed-in person comments on a
+// passage or a file and replies, and anyone else is offered to sign in and come back. Built from
+// the review page's parts; the frame loads the files from the link's own address.
+
+import { api } from '../api.js';
+import { $, setChildren, announce } from '../dom.js';
+import { ThreadSet } from '../review/threads.js';
+import { Anchors } from '../review/anchors.js';
+import { ArtifactFrame } from '../review/frame.js';
+import { Sidebar, threadFocus } from '../review/sidebar.js';
+import { Composer } from '../review/composer.js';
+import { FileTree } from '../review/files.js';
+import { pageLayout } from '../review/layout.js';
+import { pageSelectionButton } from '../review/selection.js';
+import { showPageMessage, showLoadError } from '../review/messages.js';
+import { encodePath, signInPath } from '../review/route.js';
+
+const state = {
+  link: null,
+  shared: null,
+  files: new Map(),
+  path: null,
+  bridged: false,
+  threads: null,
+  selection: null,
+  activeId: null,
+  /** Whether comments are shown, and whether this reader may add to them. */
+  showsComments: false,
+  canComment: false,
+};
+
+const parts = {};
+const anchors = new Anchors();
+
+function showUnavailable() {
+  showPageMessage({
+    title: 'This link is no longer available',
+    text: 'The link you followed does not exist, or the artifact\u2019s owner turned it off or deleted the artifact. Ask them for a new link.',
+    actions: [],
+  });
+}
+
+// ---- comments -----------------------------------------------------------------------------------
+
+async function loadComments() {
+  if (!state.showsComments) return;
+  let data;
+  try {
+    data = await api.sharedComments(state.link);
+  } catch (err) {
+    if (err.status === 404) {
+      showUnavailable();
+      return;
+    }
+    announce(`Comments could not be loaded: ${err.message}`);
+    throw err;
+  }
+  state.threads = new ThreadSet(data.comments ?? [], {
+    version: state.shared.version,
+    isLatest: true,
+    files: [...state.files.keys()],
+    entryPoint: state.shared.version.entryPoint,
+  });
+  refresh();
+}
+
+const reloadComments = () => loadComments().catch(() => {});
+
+function threadsHere() {
+  return state.threads && state.path !== null ? state.threads.onFile(state.path) : [];
+}
+
+function refresh() {
+  if (!state.showsComments) return;
+  sendAnchors();
+  parts.sidebar.render({
+    path: state.path,
+    threads: threadsHere(),
+    placement: (id) => anchors.placement(id),
+    loading: state.threads === null,
+  });
+  const n = parts.sidebar.openCount;
+  $('#sidebar-toggle-count').textContent = n ? `(${n} open)` : '';
+  parts.tree?.setCounts(state.threads?.openCounts() ?? new Map());
+}
+
+function sendAnchors() {
+  if (!parts.frame || !state.showsComments) return;
+  const draft = parts.composer?.source === state.path ? parts.composer.draftSelector : null;
+  anchors.sendTo(parts.frame, threadsHere(), { activeId: state.activeId, draft, showResolved: parts.sidebar.showResolved });
+}
+
+function anchored(results) {
+  anchors.record(results);
+  refresh();
+}
+
+// ---- the document in the frame ------------------------------------------------------------------
+
+function documentShown({ path, bridged }) {
+  state.path = path;
+  state.bridged = bridged;
+  state.selection = null;
+  parts.selectionButton.hide();
+  anchors.reset(bridged);
+  parts.tree?.setCurrent(path);
+  $('#stage').dataset.file = path ?? '';
+  $('#stage').dataset.bridged = String(bridged);
+  const multi = state.files.size > 1 && path;
+  document.title = `${multi ? `${path} · ` : ''}${state.shared.artifact.name} · Artifact Review`;
+  updateCommenting();
+  refresh();
+}
+
+function updateCommenting() {
+  const here = state.canComment && state.path !== null;
+  $('#comment-file').hidden = !here;
+  $('#sidebar-hint').hidden = !(here && state.bridged);
+  if (!here) parts.selectionButton.hide();
+}
+
+// ---- commenting ---------------------------------------------------------------------------------
+
+function onSelection({ quote, position, rect }) {
+  if (!state.canComment || state.path === null || !state.bridged) return;
+  state.selection = { quote, position, rect, path: state.path };
+  parts.selectionButton.showFor(quote.exact, rect);
+}
+
+function onSelectionTooLong(length) {
+  state.selection = null;
+  if (!state.canComment) return;
+  const note = `${length.toLocaleString()} characters are selected; a comment can quote at most 2,000. Select a shorter passage.`;
+  const frameRect = $('#artifact-frame').getBoundingClientRect();
+  parts.selectionButton.showNote(note, { x: frameRect.left, y: frameRect.top, width: frameRect.width, height: 0 });
+  announce(note);
+}
+
+function commentOnSelection() {
+  const sel = state.selection;
+  if (!state.canComment || !sel) return;
+  parts.selectionButton.hide();
+  parts.layout.open('sidebar');
+  parts.composer.openForPassage(sel.path, sel.quote, sel.position);
+}
+
+async function submitComment({ target, content }) {
+  const created = await api.sharedComment(state.link, { content, target });
+  state.selection = null;
+  parts.frame.clearSelection();
+  await reloadComments();
+  announce('Comment added');
+  if (!parts.sidebar.focusThread(created.id)) $('#comments-title').focus();
+  return created.id;
+}
+
+function onActivate(ids) {
+  if (!state.showsComments) return;
+  const id = parts.sidebar.visibleIds().find((v) => ids.includes(v)) ?? ids.find((v) => state.threads?.get(v));
+  if (!id) return;
+  parts.layout.open('sidebar');
+  parts.sidebar.focusThread(id, { quiet: true });
+}
+
+function onKey(name) {
+  if (name === 'comment') commentOnSelection();
+  else if (name === 'escape') parts.selectionButton.hide();
+  else if (state.showsComments && (name === 'nextThread' || name === 'prevThread')) {
+    parts.layout.open('sidebar');
+    parts.sidebar.step(name === 'nextThread' ? 1 : -1);
+  }
+}
+
+// ---- start --------------------------------------------------------------------------------------
+
+function renderHeader() {
+  const { artifact, version, viewer, capabilities } = state.shared;
+  setChildren($('#artifact-name'), artifact.name);
+  $('#version-label').textContent = `Version ${version.number}${version.name ? ` \u00b7 ${version.name}` : ''}`;
+  if (viewer) {
+    $('#share-viewer').textContent = `Signed in as ${viewer.name}`;
+    $('#share-viewer').hidden = false;
+  } else if (capabilities.writeComments) {
+    const signIn = $('#share-sign-in');
+    signIn.href = signInPath(location.pathname);
+    signIn.hidden = false;
+  }
+  $('#review-tools').hidden = false;
+}
+
+async function boot() {
+  state.link = /^\/share\/([A-Za-z0-9_-]+)$/.exec(location.pathname)?.[1] ?? null;
+  if (!state.link) {
+    showUnavailable();
+    return;
+  }
+  try {
+    state.shared = await api.shared(state.link);
+  } catch (err) {
+    if (err.status === 404) showUnavailable();
+    else showLoadError(err);
+    return;
+  }
+  const { capabilities, viewer, version } = state.shared;
+  state.files = new Map(state.shared.files.map((f) => [f.path, f]));
+  state.showsComments = capabilities.readComments || capabilities.writeComments;
+  state.canComment = capabilities.writeComments && viewer !== null;
+  renderHeader();
+
+  parts.selectionButton = pageSelectionButton();
+  if (!state.showsComments) $('#review-app').classList.add('no-sidebar');
+  $('#sidebar').hidden = !state.showsComments;
+  $('#sidebar-toggle').hidden = !state.showsComments;
+  parts.layout = pageLayout();
+  if (state.showsComments) {
+    parts.sidebar = new Sidebar({
+      root: $('#sidebar'),
+      meId: viewer?.id ?? null,
+      isOwner: () => false,
+      reload: reloadComments,
+      can: { reply: state.canComment, resolve: false, edit: false },
+      replyTo: (commentId, content) => api.sharedReply(state.link, commentId, content),
+      on: threadFocus({ setActive: (id) => { state.activeId = id; }, sendAnchors, anchors, parts }),
+    });
+    if (capabilities.writeComments && !viewer) {
+      $('#sign-in-hint-link').href = signInPath(location.pathname);
+      $('#sign-in-hint').hidden = false;
+    } else if (!capabilities.writeComments) {
+      $('#read-only-hint').hidden = false;
+    }
+  }
+  parts.composer = new Composer({
+    form: $('#composer'),
+    submit: submitComment,
+    fallbackFocus: () => $('#artifact-frame'),
+    onChange: () => sendAnchors(),
+    onCancel: () => {
+      if (state.selection && state.selection.path === state.path) parts.selectionButton.showAgain(state.selection.rect);
+    },
+  });
+  if (state.files.size > 1) {
+    $('#files').hidden = false;
+    $('#files-toggle').hidden = false;
+    $('#review-app').classList.add('has-files');
+    parts.tree = new FileTree({
+      container: $('#file-tree'),
+      hrefFor: (path) => state.shared.filesPath + encodePath(path),
+      onOpen: (path) => {
+        if (parts.layout.isDrawer('files')) parts.layout.close('files', false);
+        parts.frame.show(path);
+      },
+    });
+    parts.tree.render([...state.files.keys()]);
+  }
+  parts.frame = new ArtifactFrame({
+    iframe: $('#artifact-frame'),
+    messageEl: $('#frame-message'),
+    artifact: { token: state.link, name: state.shared.artifact.name },
+    version,
+    files: state.files,
+    entryPoint: version.entryPoint,
+    grant: async () => ({ path: state.shared.filesPath, expiresAt: Number.POSITIVE_INFINITY }),
+    on: {
+      document: documentShown,
+      anchored,
+      selection: onSelection,
+      selectionTooLong: onSelectionTooLong,
+      selectionCleared: () => {
+        state.selection = null;
+        parts.selectionButton.hide();
+      },
+      activate: onActivate,
+      key: onKey,
+      signedOut: () => {},
+    },
+  });
+  $('#comment-selection').addEventListener('click', commentOnSelection);
+  $('#comment-file').addEventListener('click', () => {
+    if (state.canComment && state.path !== null) parts.composer.openForFile(state.path);
+  });
+  document.addEventListener('keydown', (event) => {
+    if (!event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.target.closest?.('input, textarea, select, [contenteditable]')) return;
+    if (event.code === 'KeyC') {
+      event.preventDefault();
+      commentOnSelection();
+    }
+  });
+  state.path = version.entryPoint;
+  updateCommenting();
+  if (state.showsComments) {
+    refresh();
+    reloadComments();
+  }
+  await parts.frame.show(version.entryPoint);
+}
+
+boot().catch((err) => showLoadError(err));

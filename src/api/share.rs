@@ -1,0 +1,238 @@
+//! What a share link's page reads and does, for anyone holding the link (no key, no account):
+//! `GET /api/v1/share/{linkToken}` (the artifact's latest version and its files, what the link
+//! allows, who is signed in), `GET …/comments` (with `readComments`), and, for a signed-in person
+//! when the link has `writeComments`, `POST …/comments` and `POST …/comments/{id}/replies`.
+//! A link that does not exist, is turned off, or whose artifact is gone is the same 404.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use serde_json::value::RawValue;
+use warp::http::header;
+use warp::reply::Response;
+
+use super::comments::{self, parse_target, CommentView, Gate};
+use super::ids::{self, wire};
+use super::reply;
+use super::request::Request;
+use super::share_links::CapabilitiesView;
+use super::versions::{file_views, FileView};
+use crate::auth::{self, Caller};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::secrets::sha256;
+use crate::state::AppState;
+use crate::store::blobs;
+use crate::store::comments::{self as stored_comments, Scope, Status};
+use crate::store::replies;
+use crate::store::share_links::{self, Opened};
+use crate::view_counter::Viewer;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SharedArtifact {
+    artifact: ArtifactSummary,
+    version: VersionSummary,
+    files: Vec<FileView>,
+    capabilities: CapabilitiesView,
+    /// The signed-in person, if any (they can comment when the link allows it).
+    viewer: Option<ViewerView>,
+    /// Where the version's files are served (the frame's base address).
+    files_path: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ArtifactSummary {
+    name: String,
+    description: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionSummary {
+    number: i64,
+    name: Option<String>,
+    file_type: String,
+    entry_point: String,
+    created_at: i64,
+}
+
+#[derive(Serialize)]
+struct ViewerView {
+    id: String,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct SharedComments {
+    comments: Vec<CommentView>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewComment {
+    content: String,
+    /// `{"source": path}` for a whole file, with a `selector` for a passage, as in the REST API.
+    target: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewReply {
+    content: String,
+}
+
+/// The enabled link named by the path's token, with its artifact's latest version.
+pub async fn opened(state: &AppState, link_token: &str) -> Result<Option<Opened>, ApiError> {
+    let hash = sha256(link_token.as_bytes());
+    Ok(state
+        .store
+        .read(move |conn| share_links::open(conn, &hash))
+        .await?)
+}
+
+fn unavailable() -> ApiError {
+    ApiError::NotFound(
+        "this share link does not exist or is no longer available (its owner may have turned it off)"
+            .to_string(),
+    )
+}
+
+async fn link(state: &AppState, req: &Request) -> Result<Opened, ApiError> {
+    opened(state, req.param(0)).await?.ok_or_else(unavailable)
+}
+
+/// The signed-in person on the link's page, if any. A broken or expired session is simply no one.
+async fn signed_in(state: &AppState, req: &Request) -> Option<Caller> {
+    auth::session_only(state, req).await.ok()
+}
+
+/// What the link's page shows. Reading it is opening the version: a view is counted (see
+/// `view_counter`: once per viewer and 30 minutes, at most one write).
+pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let link = link(&state, &req).await?;
+    let version_id = link.version_id;
+    let files = state
+        .store
+        .read(move |conn| blobs::list(conn, version_id))
+        .await?;
+    let person = signed_in(&state, &req).await;
+    let viewer = match &person {
+        Some(caller) => Viewer::Person(caller.user.id),
+        None => Viewer::Visitor {
+            link_id: link.link_id,
+            address: req.client,
+            user_agent: req.header(header::USER_AGENT).unwrap_or_default(),
+        },
+    };
+    state
+        .views
+        .count_link_view(
+            &state.store,
+            link.artifact_id,
+            version_id,
+            &viewer,
+            now_ms(),
+        )
+        .await?;
+    let viewer = person.map(|c| ViewerView {
+        id: wire(c.user.id),
+        name: c.user.name.clone(),
+    });
+    Ok(reply::ok(&SharedArtifact {
+        artifact: ArtifactSummary {
+            name: link.artifact_name,
+            description: link.description,
+        },
+        version: VersionSummary {
+            number: link.version_number,
+            name: link.version_name,
+            file_type: link.file_type,
+            entry_point: link.entry_point,
+            created_at: link.version_created_at,
+        },
+        files: file_views(files),
+        capabilities: CapabilitiesView {
+            read_comments: link.capabilities.read_comments,
+            write_comments: link.capabilities.write_comments,
+        },
+        viewer,
+        files_path: format!("/share/{}/", req.param(0)),
+    }))
+}
+
+/// Whether the link shows comments (commenting through it implies reading them).
+fn shows_comments(link: &Opened) -> Result<(), ApiError> {
+    if link.capabilities.read_comments || link.capabilities.write_comments {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "comments_not_shared",
+            "this share link shows the artifact only, not its comments",
+        ))
+    }
+}
+
+/// A signed-in person, on a link that takes comments.
+async fn commenter(state: &AppState, req: &Request, link: &Opened) -> Result<Caller, ApiError> {
+    if !link.capabilities.write_comments {
+        return Err(ApiError::forbidden(
+            "comments_closed",
+            "this share link does not take comments; ask the artifact's owner to allow them",
+        ));
+    }
+    auth::session_only(state, req).await
+}
+
+pub async fn list_comments(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let link = link(&state, &req).await?;
+    shows_comments(&link)?;
+    let artifact_id = link.artifact_id;
+    let (found, replies) = state
+        .store
+        .read(move |conn| {
+            let scope = Scope::Artifact(artifact_id);
+            Ok((
+                stored_comments::list(conn, scope, Status::All)?,
+                replies::list(conn, scope, Status::All)?,
+            ))
+        })
+        .await?;
+    Ok(reply::ok(&SharedComments {
+        comments: comments::threads(&found, &replies)?,
+    }))
+}
+
+pub async fn create_comment(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let link = link(&state, &req).await?;
+    let caller = commenter(&state, &req, &link).await?;
+    let body: NewComment = req.json().await?;
+    let target = parse_target(&body.target)?;
+    let gate = Gate::Link(sha256(req.param(0).as_bytes()));
+    let raw = body.target.get().to_string();
+    let id = comments::insert(&state, &caller, gate, &body.content, raw, target, None)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => unavailable(),
+            other => other,
+        })?;
+    Ok(reply::created(
+        &json!({ "id": wire(id), "status": "created" }),
+    ))
+}
+
+pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let link = link(&state, &req).await?;
+    let caller = commenter(&state, &req, &link).await?;
+    let id = ids::path_id(req.param(1), "comment")?;
+    let comment = state
+        .store
+        .read(move |conn| stored_comments::get(conn, id))
+        .await?
+        .filter(|c| c.artifact_id == link.artifact_id)
+        .ok_or_else(|| ApiError::not_found("comment"))?;
+    let body: NewReply = req.json().await?;
+    let gate = Gate::Link(sha256(req.param(0).as_bytes()));
+    let id = comments::reply_on(&state, &caller, Some(gate), comment, &body.content).await?;
+    Ok(reply::created(&json!({ "id": wire(id) })))
+}

@@ -1,0 +1,58 @@
+//! A share link's public page, `/share/{linkToken}`: the artifact's latest version for anyone
+//! holding the link, without an account, with the comments when the link shows them. The page is
+//! ours (`share.html`); the artifact runs in its frame from `/share/{linkToken}/{path}`, sandboxed
+//! exactly like the review page's viewer (`viewer::version_file`), so its scripts can never read
+//! the visitor's session or act as them. A link turned off answers a page saying so at the next
+//! load: nothing here is cached without asking the server again. (The view is counted when the
+//! page's script reads the link, `GET /api/v1/share/{linkToken}`: that request carries the
+//! visitor's session even when they arrived from another site, which the page's own may not.)
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::error_page::{self, FrameError};
+use super::pages::serve_with;
+use super::review::REVIEW_CSP;
+use super::viewer::version_file;
+use crate::api::request::Request;
+use crate::api::router::Router;
+use crate::api::share::opened;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::view_grants::GrantTarget;
+
+pub(super) fn routes(r: &mut Router) {
+    r.get("/share/{linkToken}", page)
+        .get("/share/{linkToken}/{path..}", file);
+}
+
+fn unavailable() -> Response {
+    error_page::page(
+        StatusCode::NOT_FOUND,
+        "This link is no longer available",
+        "The link you followed does not exist, or the artifact's owner turned it off or deleted \
+         the artifact. Ask them for a new link.",
+        &[("/", "Artifact Review")],
+    )
+}
+
+async fn page(state: AppState, req: Request) -> Result<Response, ApiError> {
+    if opened(&state, req.param(0)).await?.is_none() {
+        return Ok(unavailable());
+    }
+    serve_with("share.html", REVIEW_CSP)
+}
+
+async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let requested = req.param(1);
+    let Some(link) = opened(&state, req.param(0)).await? else {
+        return Ok(error_page::in_frame(FrameError::Link, requested));
+    };
+    let target = GrantTarget {
+        version_id: link.version_id,
+        entry_point: link.entry_point,
+        artifact_name: link.artifact_name,
+    };
+    // Revalidated on every load (its tag makes that cheap), so a link turned off stops at once.
+    version_file(&state, &req, target, requested, "no-cache").await
+}
