@@ -98,12 +98,12 @@ pub(super) async fn version_file(
         })?;
         let doc = state
             .rendered
-            .get(sha256, &title, || content(&state, sha256))
+            .get(sha256, &title, || content(state, sha256))
             .await?;
         ("text/html; charset=utf-8".to_string(), doc)
     } else {
         let sha256 = file.sha256.clone();
-        let bytes = content(&state, sha256).await?;
+        let bytes = content(state, sha256).await?;
         let body = if html { bridge::inject(&bytes) } else { bytes };
         (file.content_type.clone(), Bytes::from(body))
     };
