@@ -12,6 +12,7 @@ use crate::api::request::Request;
 use crate::clock::{now_ms, MINUTE_MS};
 use crate::error::ApiError;
 use crate::keys;
+use crate::scopes::Scope;
 use crate::secrets::sha256;
 use crate::session_cookie::{self, Presented};
 use crate::state::AppState;
@@ -210,13 +211,19 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
     if let Some(at) = key.revoked_at {
         return Err(ApiError::unauthorized(
             "revoked_key",
-            format!("this API key was revoked at {at} (ms since epoch); create a new one"),
+            format!(
+                "this API key was revoked at {} ({at} ms since the epoch); create a new one",
+                crate::clock::iso(at)
+            ),
         ));
     }
     if let Some(at) = key.expires_at.filter(|at| *at <= now) {
         return Err(ApiError::unauthorized(
             "expired_key",
-            format!("this API key expired at {at} (ms since epoch); create a new one"),
+            format!(
+                "this API key expired at {} ({at} ms since the epoch); create a new one",
+                crate::clock::iso(at)
+            ),
         ));
     }
     if found.user.disabled_at.is_some() {
@@ -230,6 +237,23 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
         return Err(ApiError::unauthorized(
             "revoked_key",
             "this key's agent was deleted",
+        ));
+    }
+    let scope = Scope::of_stored(&key.scopes);
+    if !scope.allows(req.scope) {
+        return Err(ApiError::forbidden(
+            "insufficient_scope",
+            format!(
+                "this key's scope is {scope}; {} {} needs a key with the {} scope{}",
+                req.method,
+                req.path,
+                req.scope,
+                if req.scope == Scope::Editor {
+                    ""
+                } else {
+                    " (or editor)"
+                }
+            ),
         ));
     }
     if state.key_usage.should_record(key.id, key.last_used_at, now) {

@@ -8,6 +8,7 @@ use crate::clock::now_ms;
 use crate::config::{AgentCommand, KeyCommand, UserCommand};
 use crate::keys;
 use crate::password;
+use crate::scopes::Scope;
 use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::keys::NewKeyRow;
 use crate::store::users::{NewUser, User};
@@ -129,9 +130,19 @@ pub fn key(store: &Store, command: KeyCommand, out: &mut impl Write) -> Result<(
             name,
             agent,
             expires_in_days,
-        } => create_key(store, &user, &name, agent.as_deref(), expires_in_days, out),
+            scope,
+        } => create_key(
+            store,
+            &user,
+            &name,
+            agent.as_deref(),
+            expires_in_days,
+            scope,
+            out,
+        ),
         KeyCommand::List { user, all } => list_keys(store, &user, all, out),
         KeyCommand::Revoke { key_id } => revoke_key(store, key_id, out),
+        KeyCommand::Rotate { key_id, overlap } => rotate_key(store, key_id, overlap, out),
     }
 }
 
@@ -141,6 +152,7 @@ fn create_key(
     name: &str,
     agent: Option<&str>,
     expires_in_days: Option<u32>,
+    scope: Scope,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let owner = find_user(store, email)?;
@@ -166,6 +178,7 @@ fn create_key(
                 prefix: &stored.prefix,
                 hash: &stored.hash,
                 expires_at,
+                scope,
             },
             &cli_ctx(owner.id),
             Some("cli"),
@@ -248,6 +261,61 @@ fn revoke_key(store: &Store, key_id: i64, out: &mut impl Write) -> Result<(), Cl
     let when = record.revoked_at.unwrap_or_default();
     let note = if newly { "revoked" } else { "already revoked" };
     writeln!(out, "{}\t{note}\t{when}", record.id).map_err(|e| CliError(e.to_string()))
+}
+
+fn rotate_key(
+    store: &Store,
+    key_id: i64,
+    overlap: keys::Overlap,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let new_key = keys::generate().map_err(|e| CliError(e.to_string()))?;
+    let stored = new_key.stored.clone();
+    let now = now_ms();
+    let outcome = store
+        .write_blocking(move |conn| {
+            let old = key_store::get_any(conn, key_id)?;
+            key_store::rotate(
+                conn,
+                old.user_id,
+                key_id,
+                &NewKeyRow {
+                    user_id: old.user_id,
+                    agent_id: old.agent_id,
+                    name: &old.name,
+                    prefix: &stored.prefix,
+                    hash: &stored.hash,
+                    expires_at: keys::replacement_expiry(old.created_at, old.expires_at, now),
+                    scope: old.scope(),
+                },
+                now + overlap.ms(),
+                &cli_ctx(old.user_id),
+                now,
+            )
+        })
+        .map_err(|e| match e {
+            StoreError::NotFound => CliError(format!("no key has the id {key_id}")),
+            other => other.into(),
+        })?;
+    match outcome {
+        Ok((_, fresh)) => {
+            eprintln!(
+                "key {key_id} keeps working until {} and then expires; its replacement is key {}",
+                crate::clock::iso(now + overlap.ms()),
+                fresh.id
+            );
+            writeln!(out, "{}", new_key.secret.expose()).map_err(|e| CliError(e.to_string()))
+        }
+        Err(key_store::NotRotatable::Revoked) => Err(CliError(format!(
+            "key {key_id} is revoked and cannot be rotated; create a new key"
+        ))),
+        Err(key_store::NotRotatable::Expired) => Err(CliError(format!(
+            "key {key_id} has expired and cannot be rotated; create a new key"
+        ))),
+        Err(key_store::NotRotatable::Replaced(by)) => Err(CliError(format!(
+            "key {key_id} was already rotated: key {by} replaced it"
+        ))),
+    }
 }
 
 pub fn backup(store: &Store, dest: &Path, out: &mut impl Write) -> Result<(), CliError> {

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::keys::Overlap;
 use crate::limits::{self, ByteSize, Limits};
 use crate::proxy::ProxyRange;
+use crate::scopes::Scope;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
 pub const DEFAULT_DB: &str = "./artifact-review.db";
@@ -155,6 +157,10 @@ pub enum KeyCommand {
         /// Expire after this many days (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// What the key may do: reader (read), commenter (read and comment, reply, resolve) or
+        /// editor (everything its identity may do).
+        #[arg(long, default_value = "editor", value_parser = parse_scope)]
+        scope: Scope,
     },
     /// List a user's keys (tab-separated: id, name, prefix, identity, status, created, expires, last used).
     List {
@@ -169,6 +175,26 @@ pub enum KeyCommand {
         /// The key id (from `key list`).
         key_id: i64,
     },
+    /// Rotate a key: prints a new key (same name, identity and scope), once; the old one keeps
+    /// working for the overlap, then expires.
+    Rotate {
+        /// The key id (from `key list`).
+        key_id: i64,
+        /// How long the old key keeps working: none, 1h, 1d or 7d.
+        #[arg(long, default_value = "1d", value_parser = parse_overlap)]
+        overlap: Overlap,
+    },
+}
+
+/// An overlap named on the command line.
+fn parse_overlap(text: &str) -> Result<Overlap, String> {
+    Overlap::parse(text).ok_or_else(|| format!("{text:?} is not an overlap: {}", Overlap::NAMES))
+}
+
+/// A scope named on the command line.
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    Scope::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a scope: reader, commenter or editor"))
 }
 
 impl ServeArgs {

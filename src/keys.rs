@@ -104,6 +104,45 @@ pub fn display(prefix: &str) -> String {
     format!("{KEY_PREFIX}{prefix}…")
 }
 
+/// How long a rotated key keeps working next to the key that replaced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    None,
+    Hour,
+    Day,
+    Week,
+}
+
+impl Overlap {
+    pub const NAMES: &'static str = "none, 1h, 1d (the default) or 7d";
+
+    /// `none`, `1h`, `1d` or `7d`.
+    pub fn parse(text: &str) -> Option<Overlap> {
+        match text {
+            "none" => Some(Overlap::None),
+            "1h" => Some(Overlap::Hour),
+            "1d" => Some(Overlap::Day),
+            "7d" => Some(Overlap::Week),
+            _ => None,
+        }
+    }
+
+    pub fn ms(self) -> i64 {
+        match self {
+            Overlap::None => 0,
+            Overlap::Hour => crate::clock::HOUR_MS,
+            Overlap::Day => crate::clock::DAY_MS,
+            Overlap::Week => 7 * crate::clock::DAY_MS,
+        }
+    }
+}
+
+/// The expiry of a key that replaces one created at `created_at` and expiring at `expires_at`: the
+/// same lifetime from `now`, or none.
+pub fn replacement_expiry(created_at: i64, expires_at: Option<i64>, now: i64) -> Option<i64> {
+    expires_at.map(|at| now + (at - created_at).max(0))
+}
+
 /// The expiry time of a key created at `now` that lasts `days` days (1..=3650).
 pub fn expires_after_days(days: i64, now: i64) -> Result<i64, String> {
     if !(1..=MAX_EXPIRY_DAYS).contains(&days) {

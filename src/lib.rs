@@ -25,6 +25,8 @@ pub mod identity_cache;
 pub mod ingest;
 /// The API key format: generation, checksum, parsing, hashing.
 pub mod keys;
+/// Keys of this server found in text it stores: found, masked, revoked.
+pub mod leaks;
 /// The fairness limits (connections per address, body pace, memory budget, quota) and sizes.
 pub mod limits;
 /// The server's key from which share-link addresses are derived (never stored).
@@ -41,6 +43,8 @@ pub mod password;
 pub mod proxy;
 /// The storage quota per account, and uploads of one account counted together.
 pub mod quota;
+/// What a key may do: reader, commenter, editor.
+pub mod scopes;
 /// Random tokens, SHA-256 digests, and a redacting secret type.
 pub mod secrets;
 /// The accept loop: timeouts, connection cap, Host check, graceful shutdown.

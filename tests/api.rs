@@ -24,8 +24,13 @@ fn discovery_names_the_api_its_auth_and_its_endpoints() -> TestResult {
     assert_eq!(d["authentication"]["keyPrefix"], "ar_live_");
     assert_eq!(d["links"]["openapi"], "/api/v1/openapi.json");
     let endpoints = d["endpoints"].as_array().ok_or("no endpoints")?;
-    assert!(endpoints.contains(&json!({"method": "GET", "path": "/api/v1/me"})));
-    assert!(endpoints.contains(&json!({"method": "POST", "path": "/api/v1/keys"})));
+    assert!(endpoints.contains(&json!({"method": "GET", "path": "/api/v1/me", "scope": "reader"})));
+    assert!(
+        endpoints.contains(&json!({"method": "POST", "path": "/api/v1/keys", "scope": "editor"}))
+    );
+    assert!(endpoints.contains(
+        &json!({"method": "POST", "path": "/api/v1/comments/{id}/replies", "scope": "commenter"})
+    ));
 
     let health = server.get("/api/v1/health", &Auth::None);
     assert_eq!(health.status, 200);
@@ -74,6 +79,18 @@ fn every_route_the_server_answers_is_described_in_openapi_and_nothing_else() -> 
         phantom.is_empty(),
         "openapi.json describes routes the server lacks: {phantom:?}"
     );
+    // Every operation names the scope a key needs, as the route table enforces it.
+    for e in server.get("/api/v1", &Auth::None).json()["endpoints"]
+        .as_array()
+        .ok_or("no endpoints")?
+    {
+        let path = e["path"].as_str().unwrap_or_default().replace("..}", "}");
+        let method = e["method"].as_str().unwrap_or_default().to_lowercase();
+        assert_eq!(
+            openapi["paths"][&path][&method]["x-required-scope"], e["scope"],
+            "{method} {path}: the scope in openapi.json differs from the route table's"
+        );
+    }
     // Every $ref points at something that exists.
     let text = openapi.to_string();
     for part in text.split("\"$ref\":\"#/components/").skip(1) {

@@ -89,6 +89,7 @@ export const api = {
   listKeys: (all = false) => request('GET', all ? '/keys?status=all' : '/keys'),
   createKey: (body) => request('POST', '/keys', body),
   revokeKey: (id) => request('DELETE', `/keys/${enc(id)}`),
+  rotateKey: (id, overlap) => request('POST', `/keys/${enc(id)}/rotate`, { overlap }),
 
   // agents
   listAgents: () => request('GET', '/agents'),

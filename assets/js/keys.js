@@ -12,31 +12,69 @@ const view = () => $('#view-keys');
 const heading = () => $('#keys-title');
 
 function statusEl(key) {
-  const el = badge(key.status);
+  if (key.status === 'active' && key.replacedBy) {
+    const el = badge('rotated', 'expired');
+    el.title = `Replaced by a new key; expires ${new Date(key.expiresAt).toLocaleString()}`;
+    return el;
+  }
+  const el = badge(key.revokedReason === 'leaked' ? 'revoked: leaked' : key.status, key.status);
   if (key.status === 'revoked' && key.revokedAt) el.title = `Revoked ${new Date(key.revokedAt).toLocaleString()}`;
   if (key.status === 'expired' && key.expiresAt) el.title = `Expired ${new Date(key.expiresAt).toLocaleString()}`;
   return el;
 }
 
+/** "Expires": a rotated key's end of overlap says so. */
+function expiresEl(key) {
+  if (key.status === 'active' && key.replacedBy) {
+    return h('span', {}, 'after rotation, ', dateEl(key.expiresAt));
+  }
+  return dateEl(key.expiresAt, 'never');
+}
+
+/** Leaked keys of the last 30 days, said at the top of the page whether revoked keys are shown or not. */
+const LEAK_NOTICE_MS = 30 * 24 * 3600 * 1000;
+
+function showLeaks(keys) {
+  const leaked = keys.filter((k) => k.revokedReason === 'leaked' && Date.now() - (k.revokedAt ?? 0) < LEAK_NOTICE_MS);
+  const box = $('#keys-leaked');
+  setChildren(box, leaked.map((k) => h('p', {},
+    h('strong', { text: 'A key was found in text stored here and revoked: ' }),
+    h('span', { class: 'name', text: k.name }), ' (', h('code', { text: keyDisplay(k.prefix) }), '), found in ',
+    h('span', { text: k.revokedWhere ?? 'stored text' }), ', ', agoEl(k.revokedAt),
+    '. Anything that used it needs a new key.')));
+  box.hidden = leaked.length === 0;
+}
+
 function row(key) {
   const revoked = key.status === 'revoked';
-  const actions = revoked
-    ? null
-    : h('button', {
-        type: 'button',
-        class: 'button small danger-outline',
-        text: 'Revoke',
-        attrs: { 'aria-label': `Revoke key ${key.name}` },
-        on: { click: () => revoke(key) },
-      });
+  const actions = [];
+  if (key.status === 'active' && !key.replacedBy) {
+    actions.push(h('button', {
+      type: 'button',
+      class: 'button small',
+      text: 'Rotate',
+      attrs: { 'aria-label': `Rotate key ${key.name}` },
+      on: { click: () => openRotate(key) },
+    }));
+  }
+  if (!revoked) {
+    actions.push(h('button', {
+      type: 'button',
+      class: 'button small danger-outline',
+      text: 'Revoke',
+      attrs: { 'aria-label': `Revoke key ${key.name}` },
+      on: { click: () => revoke(key) },
+    }));
+  }
   return h(
     'tr',
     { class: revoked ? 'is-revoked' : null, data: { keyId: key.id, status: key.status } },
     cell('Name', h('span', { class: 'name', text: key.name })),
     cell('Key', h('code', { class: 'prefix', text: keyDisplay(key.prefix) })),
     cell('Identity', identityEl(key.identity, ctx.me.user.id)),
+    cell('Scope', h('span', { class: 'scope', text: (key.scopes ?? []).join(', ') })),
     cell('Created', dateEl(key.createdAt)),
-    cell('Expires', dateEl(key.expiresAt, 'never')),
+    cell('Expires', expiresEl(key)),
     cell('Last used', agoEl(key.lastUsedAt, 'never')),
     cell('Status', statusEl(key)),
     h('td', { class: 'row-actions' }, actions),
@@ -49,9 +87,11 @@ async function load() {
   const showRevoked = $('#keys-show-revoked').checked;
   const errorEl = view().querySelector('.load-error');
   try {
-    const { keys } = await api.listKeys(showRevoked);
+    const { keys: all } = await api.listKeys(true);
     if (seq !== loadSeq) return;
     loadError(errorEl, null);
+    showLeaks(all);
+    const keys = showRevoked ? all : all.filter((k) => k.status !== 'revoked');
     setChildren($('#keys-table tbody'), keys.map(row));
     $('#keys-empty').hidden = keys.length > 0;
     $('#keys-empty').textContent = showRevoked
@@ -136,7 +176,7 @@ async function prepareCreate(dialog) {
 }
 
 async function submitCreate(form) {
-  const body = { name: valueOf(form, 'name') };
+  const body = { name: valueOf(form, 'name'), scopes: [form.elements.scope.value] };
   const agentId = form.elements.agentId.value;
   if (agentId) body.agentId = agentId;
   const expiration = form.elements.expiration.value;
@@ -163,6 +203,39 @@ async function submitCreate(form) {
   await load();
 }
 
+// ---- rotate -------------------------------------------------------------------------------------
+
+let rotating = null;
+
+function openRotate(key) {
+  rotating = key;
+  const form = $('#key-rotate-form');
+  resetForm(form);
+  form.elements.overlap.value = '1d';
+  setChildren($('#key-rotate-what'),
+    'A new key replaces ', h('strong', { text: key.name }), ' (', h('code', { text: keyDisplay(key.prefix) }), ') ',
+    'with the same identity and scope. It is shown once.');
+  openFormDialog($('#key-rotate-dialog'), { focus: form.elements.overlap, fallbackFocus: heading });
+}
+
+async function submitRotate(form) {
+  const key = rotating;
+  const rotated = await api.rotateKey(key.id, form.elements.overlap.value);
+  $('#key-rotate-dialog').close();
+  const until = rotated.replaces.expiresAt;
+  showSecretOnce({
+    title: 'Copy the new key',
+    label: `The new “${rotated.name}” key:`,
+    warning:
+      `This is the only time the new key is shown. The old key ${until > Date.now() + 1000 ? `keeps working until ${new Date(until).toLocaleString()}` : 'has stopped working'}; put the new one everywhere it was used.`,
+    secret: rotated.key,
+    fallbackFocus: heading,
+  });
+  rotated.key = undefined;
+  announce(`Key “${rotated.name}” rotated.`);
+  await load();
+}
+
 export const keysView = {
   id: 'keys',
   title: 'API keys',
@@ -172,6 +245,7 @@ export const keysView = {
     $('#keys-show-revoked').addEventListener('change', load);
     $('#key-expiration').addEventListener('change', syncExpiration);
     handleForm($('#key-create-form'), submitCreate);
+    handleForm($('#key-rotate-form'), submitRotate);
   },
   show: load,
 };

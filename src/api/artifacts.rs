@@ -17,10 +17,12 @@ use super::views::IdentityView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::leaks::{self, Scanned};
 use crate::secrets::random_token;
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, NewArtifact, Order, Role};
 use crate::store::audit::{self, AuditEvent};
+use crate::store::keys as key_store;
 use crate::store::versions::{self, Version};
 use crate::text;
 
@@ -506,24 +508,41 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
     require_owner(role)?;
     let body: UpdateArtifact = req.json().await?;
+    // A key of this server pasted into the name or description is masked and revoked.
     let name = body
         .name
         .as_deref()
         .map(|n| text::label("name", n, text::ARTIFACT_NAME_MAX))
-        .transpose()?;
+        .transpose()?
+        .map(|n| Scanned::of(&n));
     let description = body
         .description
         .as_deref()
         .map(|d| text::optional_body("description", d, text::DESCRIPTION_MAX))
-        .transpose()?;
+        .transpose()?
+        .map(|d| Scanned::of(&d));
+    let digests: Vec<[u8; 32]> = name
+        .iter()
+        .chain(description.iter())
+        .flat_map(|s| s.digests.iter().copied())
+        .collect();
+    let name = name.map(|s| s.text);
+    let description = description.map(|s| s.text);
     let ctx = caller.audit();
     let id = artifact.id;
     let updated = state
         .store
-        .write_content(move |conn| {
+        .write_touching(leaks::touches(&digests), move |conn| {
             let now = now_ms();
             let updated =
                 artifacts::update(conn, id, name.as_deref(), description.as_deref(), now)?;
+            if !digests.is_empty() {
+                let place = format!(
+                    "the name or description of the artifact \u{201c}{}\u{201d}",
+                    updated.name
+                );
+                key_store::revoke_leaked(conn, &digests, &place, now)?;
+            }
             audit::record(
                 conn,
                 &ctx,

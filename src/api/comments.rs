@@ -20,12 +20,14 @@ use crate::auth::{self, Caller};
 use crate::bulk;
 use crate::clock::now_ms;
 use crate::error::{not_found_as, ApiError};
+use crate::leaks::Scanned;
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, Role};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::comments::{self, Comment, NewComment, Scope, Status};
+use crate::store::keys as key_store;
 use crate::store::replies::{self, Reply};
-use crate::store::{blobs, share_links, versions, StoreError};
+use crate::store::{blobs, share_links, versions, StoreError, Touches};
 use crate::target::Target;
 use crate::text;
 use crate::{ingest, passage};
@@ -396,7 +398,12 @@ pub async fn insert(
     target: Target,
     wanted: Option<i64>,
 ) -> Result<i64, ApiError> {
-    let content = text::body("content", content, text::COMMENT_MAX)?;
+    let scanned = Scanned::of(&text::body("content", content, text::COMMENT_MAX)?);
+    let touches = scanned.touches();
+    let Scanned {
+        text: content,
+        digests,
+    } = scanned;
     let user_id = caller.user.id;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
@@ -404,7 +411,7 @@ pub async fn insert(
     // latest (a version published meanwhile makes the requested one old), which files it has.
     let id = state
         .store
-        .write_content(move |conn| {
+        .write_touching(touches, move |conn| {
             let now = now_ms();
             let artifact_id = gate.artifact_id(conn, user_id, now)?;
             let (version_id, number) =
@@ -449,11 +456,30 @@ pub async fn insert(
                 },
                 now,
             )?;
+            revoke_found(conn, &digests, artifact_id, &format!("comment {id}"), now)?;
             Ok(id)
         })
         .await
         .map_err(not_found_as("artifact"))?;
     Ok(id)
+}
+
+/// Revokes the keys whose digests were found in the text of `what` (a comment or a reply) on an
+/// artifact, inside the write that stores the text masked.
+fn revoke_found(
+    conn: &rusqlite::Connection,
+    digests: &[[u8; 32]],
+    artifact_id: i64,
+    what: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    if digests.is_empty() {
+        return Ok(());
+    }
+    let name = artifacts::get(conn, artifact_id)?.name;
+    let place = format!("{what} on the artifact \u{201c}{name}\u{201d}");
+    key_store::revoke_leaked(conn, digests, &place, now)?;
+    Ok(())
 }
 
 /// The latest version of an artifact the caller can see, and the file named (default: its entry
@@ -689,19 +715,29 @@ async fn change(
             if !comment.author.is(caller.user.id, agent_id) {
                 return Err(not_author("comment"));
             }
-            Some(text::body("content", c, text::COMMENT_MAX)?)
+            Some(Scanned::of(&text::body("content", c, text::COMMENT_MAX)?))
         }
         None => None,
     };
+    let touches = content
+        .as_ref()
+        .map_or(Touches::ContentOnly, Scanned::touches);
     let user_id = caller.user.id;
     let ctx = caller.audit();
     let (id, artifact_id, version) = (comment.id, comment.artifact_id, comment.version_number);
     let (updated, thread) = state
         .store
-        .write_content(move |conn| {
+        .write_touching(touches, move |conn| {
             let now = now_ms();
             if let Some(content) = &content {
-                comments::set_content(conn, id, content, now)?;
+                comments::set_content(conn, id, &content.text, now)?;
+                revoke_found(
+                    conn,
+                    &content.digests,
+                    artifact_id,
+                    &format!("comment {id}"),
+                    now,
+                )?;
                 audit::record(
                     conn,
                     &ctx,
@@ -809,14 +845,15 @@ pub async fn reply_on(
     comment: Comment,
     content: &str,
 ) -> Result<i64, ApiError> {
-    let content = text::body("content", content, text::REPLY_MAX)?;
+    let content = Scanned::of(&text::body("content", content, text::REPLY_MAX)?);
+    let touches = content.touches();
     let user_id = caller.user.id;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
     let (comment_id, artifact_id) = (comment.id, comment.artifact_id);
     let id = state
         .store
-        .write_content(move |conn| {
+        .write_touching(touches, move |conn| {
             // The comment may have been deleted since it was read.
             comments::get(conn, comment_id)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
@@ -825,7 +862,9 @@ pub async fn reply_on(
                     return Err(StoreError::NotFound);
                 }
             }
-            let id = replies::insert(conn, comment_id, user_id, agent_id, &content, now)?;
+            let id = replies::insert(conn, comment_id, user_id, agent_id, &content.text, now)?;
+            let place = format!("reply {id} to comment {comment_id}");
+            revoke_found(conn, &content.digests, artifact_id, &place, now)?;
             audit::record(
                 conn,
                 &ctx,
@@ -869,14 +908,17 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
     {
         return Err(not_author("reply"));
     }
-    let content = text::body("content", &body.content, text::REPLY_MAX)?;
+    let content = Scanned::of(&text::body("content", &body.content, text::REPLY_MAX)?);
+    let touches = content.touches();
     let ctx = caller.audit();
     let (id, artifact_id, comment_id) = (found.id, found.artifact_id, found.comment_id);
     let updated = state
         .store
-        .write_content(move |conn| {
+        .write_touching(touches, move |conn| {
             let now = now_ms();
-            replies::set_content(conn, id, &content, now)?;
+            replies::set_content(conn, id, &content.text, now)?;
+            let place = format!("reply {id} to comment {comment_id}");
+            revoke_found(conn, &content.digests, artifact_id, &place, now)?;
             audit::record(
                 conn,
                 &ctx,

@@ -7,14 +7,15 @@ use warp::reply::Response;
 
 use super::ids::{self, IdValue};
 use super::reply;
-use super::request::Request;
+use super::request::{parse_json, Request, JSON_LIMIT};
 use super::views::KeyView;
 use crate::auth;
 use crate::clock::now_ms;
 use crate::error::{not_found_as, ApiError};
-use crate::keys;
+use crate::keys::{self, Overlap};
+use crate::scopes;
 use crate::state::AppState;
-use crate::store::keys::{self as key_store, NewKeyRow};
+use crate::store::keys::{self as key_store, NewKeyRow, NotRotatable};
 use crate::store::{agents, StoreError};
 use crate::text;
 
@@ -95,14 +96,8 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
         ),
         (None, None) => None,
     };
-    if let Some(scopes) = &body.scopes {
-        if scopes.as_slice() != ["editor"] {
-            return Err(ApiError::bad_request(
-                "invalid_scopes",
-                format!("the only scope is \"editor\"; got {scopes:?}"),
-            ));
-        }
-    }
+    let scope = scopes::requested(body.scopes.as_deref())
+        .map_err(|m| ApiError::invalid("scopes", "invalid_scopes", m))?;
     let agent_id = match &body.agent_id {
         None => None,
         Some(raw) => Some(raw.parse().ok_or_else(|| unknown_agent(raw))?),
@@ -126,6 +121,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
                     prefix: &stored.prefix,
                     hash: &stored.hash,
                     expires_at,
+                    scope,
                 },
                 &ctx,
                 None,
@@ -164,6 +160,96 @@ pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError>
         "id": ids::wire(record.id),
         "revokedAt": record.revoked_at,
     })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateKey {
+    /// How long the old key keeps working: none, 1h, 1d (default), 7d.
+    #[serde(default)]
+    overlap: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rotated {
+    #[serde(flatten)]
+    view: KeyView,
+    /// The full new key: shown here once and never again.
+    key: String,
+    /// The key it replaces, now expiring at the end of the overlap.
+    replaces: KeyView,
+}
+
+/// `POST /api/v1/keys/{id}/rotate`: a new key with the same name, identity and scope, shown once;
+/// the old one keeps working for the chosen overlap and then expires.
+pub async fn rotate(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req).await?;
+    let id = ids::path_id(req.param(0), "key")?;
+    let bytes = req.body_bytes(JSON_LIMIT).await?;
+    let body: RotateKey = if bytes.iter().all(u8::is_ascii_whitespace) {
+        RotateKey::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    let overlap = match body.overlap.as_deref() {
+        None => Overlap::Day,
+        Some(text) => Overlap::parse(text).ok_or_else(|| {
+            ApiError::invalid(
+                "overlap",
+                "invalid_overlap",
+                format!("overlap must be {}; got {text:?}", Overlap::NAMES),
+            )
+        })?,
+    };
+    let new_key = keys::generate()?;
+    let stored = new_key.stored.clone();
+    let user_id = caller.user.id;
+    let ctx = caller.audit();
+    let now = now_ms();
+    let outcome = state
+        .store
+        .write(move |conn| {
+            let old = key_store::get(conn, user_id, id)?;
+            key_store::rotate(
+                conn,
+                user_id,
+                id,
+                &NewKeyRow {
+                    user_id,
+                    agent_id: old.agent_id,
+                    name: &old.name,
+                    prefix: &stored.prefix,
+                    hash: &stored.hash,
+                    expires_at: keys::replacement_expiry(old.created_at, old.expires_at, now),
+                    scope: old.scope(),
+                },
+                now + overlap.ms(),
+                &ctx,
+                now,
+            )
+        })
+        .await
+        .map_err(not_found_as("key"))?;
+    let (old, fresh) = outcome.map_err(|why| match why {
+        NotRotatable::Revoked => ApiError::conflict(
+            "key_revoked",
+            "this key is revoked: a revoked key cannot be rotated; create a new key instead",
+        ),
+        NotRotatable::Expired => ApiError::conflict(
+            "key_expired",
+            "this key has expired: an expired key cannot be rotated; create a new key instead",
+        ),
+        NotRotatable::Replaced(by) => ApiError::conflict(
+            "already_rotated",
+            format!("this key was already rotated: key {by} replaced it; rotate that one instead"),
+        ),
+    })?;
+    Ok(reply::created(&Rotated {
+        view: KeyView::new(&fresh, &caller.user, now),
+        key: new_key.secret.expose().to_string(),
+        replaces: KeyView::new(&old, &caller.user, now),
+    }))
 }
 
 fn unknown_agent(raw: &IdValue) -> ApiError {

@@ -31,6 +31,7 @@ pub mod view_grants;
 pub mod views;
 pub mod yaml;
 
+use crate::scopes::Scope;
 use router::Router;
 
 /// The routes of the API under `/api/v1` (and the agents' guide, `/llms.txt`).
@@ -48,7 +49,8 @@ pub fn routes(r: &mut Router) {
     r.get("/api/v1/me", me::show);
     r.get("/api/v1/keys", keys::list)
         .post("/api/v1/keys", keys::create)
-        .delete("/api/v1/keys/{id}", keys::revoke);
+        .delete("/api/v1/keys/{id}", keys::revoke)
+        .post("/api/v1/keys/{id}/rotate", keys::rotate);
     r.get("/api/v1/agents", agents::list)
         .post("/api/v1/agents", agents::create)
         .patch("/api/v1/agents/{id}", agents::update)
@@ -94,13 +96,20 @@ pub fn routes(r: &mut Router) {
             versions::file,
         );
     r.get("/api/v1/artifacts/{shareToken}/events", events::stream);
+    // Commenting needs no more than the commenter scope.
     r.get("/api/v1/artifacts/{shareToken}/comments", comments::list)
         .post("/api/v1/artifacts/{shareToken}/comments", comments::create)
+        .needs(Scope::Commenter)
         .patch("/api/v1/comments/{id}", comments::update)
+        .needs(Scope::Commenter)
         .delete("/api/v1/comments/{id}", comments::delete)
+        .needs(Scope::Commenter)
         .post("/api/v1/comments/{id}/replies", comments::create_reply)
+        .needs(Scope::Commenter)
         .patch("/api/v1/replies/{id}", comments::update_reply)
-        .delete("/api/v1/replies/{id}", comments::delete_reply);
+        .needs(Scope::Commenter)
+        .delete("/api/v1/replies/{id}", comments::delete_reply)
+        .needs(Scope::Commenter);
     r.get("/api/v1/artifacts/{shareToken}/access", access::list)
         .post("/api/v1/artifacts/{shareToken}/access", access::grant)
         .delete("/api/v1/artifacts/{shareToken}/access/{id}", access::revoke);
@@ -124,8 +133,10 @@ pub fn routes(r: &mut Router) {
     r.get("/api/v1/share/{linkToken}", share::show)
         .get("/api/v1/share/{linkToken}/comments", share::list_comments)
         .post("/api/v1/share/{linkToken}/comments", share::create_comment)
+        .needs(Scope::Commenter)
         .post(
             "/api/v1/share/{linkToken}/comments/{id}/replies",
             share::create_reply,
-        );
+        )
+        .needs(Scope::Commenter);
 }

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use warp::http::{header, HeaderMap, Method};
 
 use crate::error::ApiError;
+use crate::scopes::Scope;
 
 /// The request body as a stream of chunks.
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send + Sync>>;
@@ -38,6 +39,8 @@ pub struct Request {
     pub query: String,
     pub headers: HeaderMap,
     pub client: IpAddr,
+    /// The scope a key needs for this request's route (see `scopes`).
+    pub scope: Scope,
     body: BodySlot,
 }
 
@@ -58,8 +61,15 @@ impl Request {
             query,
             headers,
             client,
+            scope: Scope::Reader,
             body,
         }
+    }
+
+    /// The request as its route needs it: a key must have `scope`.
+    pub fn needing(mut self, scope: Scope) -> Request {
+        self.scope = scope;
+        self
     }
 
     /// A request with these headers and no body, for checking a long-lived caller's credentials

@@ -26,17 +26,20 @@ use warp::Filter;
 
 use super::request::{self, BodyStream, Request};
 use crate::error::ApiError;
+use crate::scopes::Scope;
 use crate::state::AppState;
 
 /// The client's address, put into each request's extensions by the server's accept loop.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
-/// One route as listed by discovery and checked against the OpenAPI description.
+/// One route as listed by discovery and checked against the OpenAPI description, with the scope
+/// a key needs to use it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RouteInfo {
     pub method: String,
     pub path: &'static str,
+    pub scope: &'static str,
 }
 
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
@@ -46,6 +49,7 @@ struct Route {
     method: Method,
     template: Template,
     handler: Handler,
+    scope: Scope,
 }
 
 pub struct Router {
@@ -103,6 +107,16 @@ impl Router {
         self.add(Method::DELETE, template, handler)
     }
 
+    /// The scope a key needs for the route added last (by default `reader` for GET, `editor` for
+    /// any other method).
+    pub fn needs(&mut self, scope: Scope) -> &mut Self {
+        if let (Some(route), Some(info)) = (self.routes.last_mut(), self.info.last_mut()) {
+            route.scope = scope;
+            info.scope = scope.as_str();
+        }
+        self
+    }
+
     /// Every route added so far, in order.
     pub fn routes(&self) -> &[RouteInfo] {
         &self.info
@@ -145,14 +159,21 @@ impl Router {
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |state, req| Box::pin(handler(state, req)));
+        let scope = if method == Method::GET {
+            Scope::Reader
+        } else {
+            Scope::Editor
+        };
         self.info.push(RouteInfo {
             method: method.to_string(),
             path: template,
+            scope: scope.as_str(),
         });
         self.routes.push(Route {
             method,
             template: Template::parse(template),
             handler,
+            scope,
         });
         self
     }
@@ -215,7 +236,8 @@ impl Table {
             headers,
             client,
             slot.clone(),
-        );
+        )
+        .needing(route.scope);
         let mut response = (route.handler)(self.state.clone(), req)
             .await
             .unwrap_or_else(ApiError::into_response);

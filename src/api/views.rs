@@ -118,6 +118,12 @@ pub struct KeyView {
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revoked_by: Option<String>,
+    /// The key that replaced this one in a rotation (this one expires after the overlap).
+    pub replaced_by: Option<String>,
+    /// Why the server revoked it: `leaked` (found in text stored here, `revokedWhere` says where)
+    /// or `member_removed`; null when a person revoked it.
+    pub revoked_reason: Option<String>,
+    pub revoked_where: Option<String>,
     pub status: &'static str,
 }
 
@@ -143,6 +149,9 @@ impl KeyView {
             last_used_at: key.last_used_at,
             revoked_at: key.revoked_at,
             revoked_by: wire_opt(key.revoked_by),
+            replaced_by: wire_opt(key.replaced_by),
+            revoked_reason: key.revoked_reason.clone(),
+            revoked_where: key.revoked_where.clone(),
             status: key.status(now),
         }
     }

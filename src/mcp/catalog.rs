@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 
 use serde_json::{json, Value};
 
+use crate::scopes::Scope;
+
 /// Most characters `read_file` returns at once.
 pub const READ_MAX_CHARS: u64 = 100_000;
 /// What `read_file` returns when not told.
@@ -403,6 +405,27 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
 /// Every tool, in a fixed order.
 pub fn tools() -> &'static Value {
     &TOOLS
+}
+
+/// The scope a key needs for a tool: the read-only tools `reader`, the comment tools
+/// `commenter`, publishing `editor` (as the REST routes they stand for).
+pub fn needs(name: &str) -> Scope {
+    match name {
+        "add_comment" | "reply" | "resolve" | "reopen" => Scope::Commenter,
+        "publish_artifact" | "publish_version" => Scope::Editor,
+        _ => Scope::Reader,
+    }
+}
+
+/// The tools a key with `scope` may call, as `tools/list` shows them to it.
+pub fn tools_for(scope: Scope) -> Value {
+    let all = TOOLS.as_array().map(Vec::as_slice).unwrap_or_default();
+    Value::Array(
+        all.iter()
+            .filter(|t| scope.allows(needs(t["name"].as_str().unwrap_or_default())))
+            .cloned()
+            .collect(),
+    )
 }
 
 /// Whether a tool of this name exists.

@@ -31,6 +31,7 @@ use crate::api::upload::UPLOAD_BODY_LIMIT;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::memory_budget::Work;
+use crate::scopes::Scope;
 use crate::state::AppState;
 use era::Era;
 use jsonrpc::{
@@ -78,7 +79,8 @@ const SMALL_MESSAGE: u64 = 1024 * 1024;
 
 pub fn routes(r: &mut Router) {
     // GET and DELETE (a legacy client's event stream and session end) get the router's 405.
-    r.post(PATH, handle);
+    // Any key reaches the endpoint; each tool needs its own scope (`catalog::needs`).
+    r.post(PATH, handle).needs(Scope::Reader);
 }
 
 async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError> {
@@ -126,6 +128,13 @@ async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError>
             Err(e) => jsonrpc::error(Some(&id), &e),
         },
     )
+}
+
+/// The scope of the caller's key (MCP takes keys only).
+fn key_scope(caller: &Caller) -> Scope {
+    caller
+        .key()
+        .map_or(Scope::Reader, |k| Scope::of_stored(&k.scopes))
 }
 
 /// Where results of the stateless era name the server (in `_meta`).
@@ -179,7 +188,7 @@ async fn answer(
             "cacheScope": "private",
         }),
         (_, "tools/list") => {
-            let mut list = json!({ "tools": catalog::tools() });
+            let mut list = json!({ "tools": catalog::tools_for(key_scope(caller)) });
             if era == Era::Modern {
                 list["ttlMs"] = json!(CACHE_TTL_MS);
                 list["cacheScope"] = json!("private");
@@ -273,6 +282,18 @@ async fn call(
             format!("Unknown tool: {name:?}; tools/list names them"),
             StatusCode::OK,
         ));
+    }
+    let needed = catalog::needs(name);
+    let scope = key_scope(caller);
+    if !scope.allows(needed) {
+        let refused = ApiError::forbidden(
+            "insufficient_scope",
+            format!(
+                "this key's scope is {scope}; the tool {name} needs a key with the {needed} scope"
+            ),
+        );
+        let text = json!({ "error": refused.to_string(), "code": refused.code() }).to_string();
+        return raw(&ToolResult::new(era, &text, None));
     }
     let arguments = match message.params.get("arguments") {
         None | Some(Value::Null) => json!({}),

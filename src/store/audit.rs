@@ -137,7 +137,26 @@ pub enum AuditEvent<'a> {
         prefix: &'a str,
         agent_id: Option<i64>,
         expires_at: Option<i64>,
+        scope: &'a str,
         via: Option<&'a str>,
+    },
+    /// A key replaced by a new one, which keeps its name, identity and scope; the old one expires
+    /// at `replaced_expires_at`.
+    KeyRotated {
+        key_id: i64,
+        name: &'a str,
+        prefix: &'a str,
+        replaced_key_id: i64,
+        replaced_prefix: &'a str,
+        replaced_expires_at: i64,
+    },
+    /// A key found in text this server was asked to store, revoked at once; `place` says where
+    /// (never the key).
+    KeyLeaked {
+        key_id: i64,
+        name: &'a str,
+        prefix: &'a str,
+        place: &'a str,
     },
     KeyRevoked {
         key_id: i64,
@@ -286,6 +305,8 @@ impl AuditEvent<'_> {
             AgentUpdated { .. } => "agent.updated",
             AgentDeleted { .. } => "agent.deleted",
             KeyCreated { .. } => "key.created",
+            KeyRotated { .. } => "key.rotated",
+            KeyLeaked { .. } => "key.leaked",
             KeyRevoked { .. } | AgentKeyRevoked { .. } => "key.revoked",
             ArtifactCreated { .. } => "artifact.created",
             ArtifactUpdated { .. } => "artifact.updated",
@@ -332,6 +353,8 @@ impl AuditEvent<'_> {
             | AgentUpdated { agent_id, .. }
             | AgentDeleted { agent_id, .. } => ("agent", agent_id.to_string()),
             KeyCreated { key_id, .. }
+            | KeyRotated { key_id, .. }
+            | KeyLeaked { key_id, .. }
             | KeyRevoked { key_id, .. }
             | AgentKeyRevoked { key_id, .. } => ("key", key_id.to_string()),
             ArtifactCreated { artifact_id, .. }
@@ -452,6 +475,7 @@ impl AuditEvent<'_> {
                 prefix,
                 agent_id,
                 expires_at,
+                scope,
                 via,
                 ..
             } => json!({
@@ -459,8 +483,29 @@ impl AuditEvent<'_> {
                 "prefix": prefix,
                 "agentId": agent_id.map(id),
                 "expiresAt": expires_at,
+                "scope": scope,
                 "via": via,
             }),
+            KeyRotated {
+                name,
+                prefix,
+                replaced_key_id,
+                replaced_prefix,
+                replaced_expires_at,
+                ..
+            } => json!({
+                "name": name,
+                "prefix": prefix,
+                "replacedKeyId": id(*replaced_key_id),
+                "replacedPrefix": replaced_prefix,
+                "replacedExpiresAt": replaced_expires_at,
+            }),
+            KeyLeaked {
+                name,
+                prefix,
+                place,
+                ..
+            } => json!({ "name": name, "prefix": prefix, "reason": "leaked", "foundIn": place }),
             KeyRevoked {
                 name, prefix, via, ..
             } => {

@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::audit::{self, AuditCtx, AuditEvent};
 use super::error::StoreResult;
 use super::users::{user_columns, User};
+use crate::scopes::Scope;
 
 /// A key as listed to its owner (never with its hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,9 +26,19 @@ pub struct KeyRecord {
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revoked_by: Option<i64>,
+    /// The key that replaced this one in a rotation (this one expires after the overlap).
+    pub replaced_by: Option<i64>,
+    /// Why the server revoked it, when no person chose to: `leaked`, `member_removed`.
+    pub revoked_reason: Option<String>,
+    /// Where a leaked key was found (never the key itself).
+    pub revoked_where: Option<String>,
 }
 
 impl KeyRecord {
+    pub fn scope(&self) -> Scope {
+        Scope::of_stored(&self.scopes)
+    }
+
     pub fn scope_list(&self) -> Vec<String> {
         self.scopes.split_whitespace().map(str::to_string).collect()
     }
@@ -47,12 +58,13 @@ impl KeyRecord {
 macro_rules! key_columns {
     () => {
         "k.id, k.user_id, k.agent_id, a.name, a.role, k.name, k.prefix, k.scopes, k.created_at,
-         k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by"
+         k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.replaced_by,
+         k.revoked_reason, k.revoked_where"
     };
 }
 
 /// Number of columns in `key_columns!()`.
-const KEY_COLUMN_COUNT: usize = 13;
+const KEY_COLUMN_COUNT: usize = 16;
 
 impl KeyRecord {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
@@ -70,6 +82,9 @@ impl KeyRecord {
             last_used_at: r.get(10)?,
             revoked_at: r.get(11)?,
             revoked_by: r.get(12)?,
+            replaced_by: r.get(13)?,
+            revoked_reason: r.get(14)?,
+            revoked_where: r.get(15)?,
         })
     }
 }
@@ -90,12 +105,13 @@ pub struct NewKeyRow<'a> {
     pub prefix: &'a str,
     pub hash: &'a [u8; 32],
     pub expires_at: Option<i64>,
+    pub scope: Scope,
 }
 
 pub fn insert(conn: &Connection, new: &NewKeyRow<'_>, now: i64) -> StoreResult<KeyRecord> {
     conn.prepare_cached(
         "INSERT INTO api_keys (user_id, agent_id, name, prefix, key_hash, scopes, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'editor', ?6, ?7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         new.user_id,
@@ -103,6 +119,7 @@ pub fn insert(conn: &Connection, new: &NewKeyRow<'_>, now: i64) -> StoreResult<K
         new.name,
         new.prefix,
         &new.hash[..],
+        new.scope.as_str(),
         now,
         new.expires_at
     ])?;
@@ -128,11 +145,66 @@ pub fn create(
             prefix: &record.prefix,
             agent_id: record.agent_id,
             expires_at: record.expires_at,
+            scope: new.scope.as_str(),
             via,
         },
         now,
     )?;
     Ok(record)
+}
+
+/// Why a key cannot be rotated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotRotatable {
+    Revoked,
+    Expired,
+    /// Already rotated: the key that replaced it.
+    Replaced(i64),
+}
+
+/// Rotates the user's key `old_id`: a new key (`new`, which the caller gives the old one's name,
+/// identity and scope) replaces it, and the old one now expires at `old_expires_at` (the end of
+/// the overlap, or sooner if it expired sooner anyway). Records `key.rotated`.
+pub fn rotate(
+    conn: &Connection,
+    user_id: i64,
+    old_id: i64,
+    new: &NewKeyRow<'_>,
+    old_expires_at: i64,
+    ctx: &AuditCtx,
+    now: i64,
+) -> StoreResult<Result<(KeyRecord, KeyRecord), NotRotatable>> {
+    let old = get(conn, user_id, old_id)?;
+    if old.revoked_at.is_some() {
+        return Ok(Err(NotRotatable::Revoked));
+    }
+    if let Some(by) = old.replaced_by {
+        return Ok(Err(NotRotatable::Replaced(by)));
+    }
+    if old.expires_at.is_some_and(|at| at <= now) {
+        return Ok(Err(NotRotatable::Expired));
+    }
+    let fresh = insert(conn, new, now)?;
+    let ends = old
+        .expires_at
+        .map_or(old_expires_at, |at| at.min(old_expires_at));
+    conn.prepare_cached("UPDATE api_keys SET replaced_by = ?2, expires_at = ?3 WHERE id = ?1")?
+        .execute(params![old_id, fresh.id, ends])?;
+    let old = get(conn, user_id, old_id)?;
+    audit::record(
+        conn,
+        ctx,
+        &AuditEvent::KeyRotated {
+            key_id: fresh.id,
+            name: &fresh.name,
+            prefix: &fresh.prefix,
+            replaced_key_id: old.id,
+            replaced_prefix: &old.prefix,
+            replaced_expires_at: ends,
+        },
+        now,
+    )?;
+    Ok(Ok((old, fresh)))
 }
 
 /// Revokes a key and records `key.revoked` the first time; see `revoke`.
@@ -159,6 +231,48 @@ pub fn revoke_recorded(
         )?;
     }
     Ok((record, newly))
+}
+
+/// Revokes every active key among `digests` as leaked (found in text this server was asked to
+/// store, at `place`), and records `key.leaked` in each key owner's trail. Returns the keys revoked.
+pub fn revoke_leaked(
+    conn: &Connection,
+    digests: &[[u8; 32]],
+    place: &str,
+    now: i64,
+) -> StoreResult<Vec<KeyRecord>> {
+    let mut revoked = Vec::new();
+    for digest in digests {
+        let id: Option<i64> = conn
+            .prepare_cached("SELECT id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")?
+            .query_row([&digest[..]], |r| r.get(0))
+            .optional()?;
+        let Some(id) = id else { continue };
+        conn.prepare_cached(
+            "UPDATE api_keys SET revoked_at = ?2, revoked_by = NULL, revoked_reason = 'leaked',
+                                 revoked_where = ?3
+              WHERE id = ?1 AND revoked_at IS NULL",
+        )?
+        .execute(params![id, now, place])?;
+        let key = get_any(conn, id)?;
+        let owner = AuditCtx {
+            user_id: Some(key.user_id),
+            ..AuditCtx::default()
+        };
+        audit::record(
+            conn,
+            &owner,
+            &AuditEvent::KeyLeaked {
+                key_id: id,
+                name: &key.name,
+                prefix: &key.prefix,
+                place,
+            },
+            now,
+        )?;
+        revoked.push(key);
+    }
+    Ok(revoked)
 }
 
 /// The user's keys, newest first; revoked ones only when asked.

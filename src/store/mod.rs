@@ -164,7 +164,8 @@ impl Store {
         self.write_touching(Touches::ContentOnly, f).await
     }
 
-    async fn write_touching<T, F>(&self, touches: Touches, f: F) -> StoreResult<T>
+    /// Runs `f` inside the writer's transaction, dropping cached identities when `touches` says so.
+    pub async fn write_touching<T, F>(&self, touches: Touches, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,

@@ -102,6 +102,8 @@ test('a key can be created with the keyboard alone, and focus comes back to wher
   await page.keyboard.press('Tab');
   assert.equal(await activeId(page), 'key-identity');
   await page.keyboard.press('Tab');
+  assert.equal(await activeId(page), 'key-scope');
+  await page.keyboard.press('Tab');
   assert.equal(await activeId(page), 'key-expiration');
   await page.keyboard.press('ArrowDown'); // Never -> In 7 days
   assert.equal(await page.locator('#key-expiration').inputValue(), '7');

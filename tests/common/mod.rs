@@ -688,6 +688,10 @@ pub const CONTENT_TABLES: &[&str] = &[
     "replies",
     "access_grants",
     "view_grants",
+    "share_links",
+    "views",
+    "key_requests",
+    "password_resets",
 ];
 
 /// Every row of every table in `CONTENT_TABLES`, rendered as text and sorted, so two snapshots
