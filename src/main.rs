@@ -62,6 +62,7 @@ fn run_server(store: Store, serve: artifact_review::config::ServeArgs) -> ExitCo
             store,
             serve.base_url.clone(),
             proxies,
+            serve.limits(),
             shutdown_signal(),
         )
         .await
