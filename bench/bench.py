@@ -70,6 +70,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fairness
+
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 
@@ -94,6 +96,13 @@ SEED_USERS = 10
 SEED_KEYS = 100_000
 SEED_ARTIFACTS = 5_000
 SEED_COMMENTS_PER_ARTIFACT = 200
+
+# What each --only runs.
+PHASES = {
+    "all": {"idle", "load", "upload", "thread", "review", "share", "fairness"},
+    "load": {"load"},
+    "fairness": {"fairness"},
+}
 
 KEY_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -977,6 +986,10 @@ def main() -> int:
     ap.add_argument("--max-foreign", type=float, default=0.10, metavar="SHARE",
                     help="repeat a timed run when other processes used more than this share of the CPU")
     ap.add_argument("--retries", type=int, default=3, help="repeats allowed per timed run (see --max-foreign)")
+    ap.add_argument("--only", choices=sorted(PHASES), default="all",
+                    help="run one part: load (the wrk tables, seeded database included), fairness (issue 14's "
+                         "mixed load, slow bodies, parallel uploads, writer stall), or all")
+    ap.add_argument("--mixed-seconds", type=int, default=20, help="length of the mixed-load run")
     ap.add_argument("--wait-idle", type=int, default=0, metavar="SECONDS",
                     help="first wait up to SECONDS for the CPU to be idle (< 10%% busy over 5 s)")
     args = ap.parse_args()
@@ -1028,189 +1041,199 @@ def main() -> int:
 def run_all(args, binary: Path, workdir: Path, R: dict) -> None:
     R["binary_mib"] = binary.stat().st_size / MIB
 
-    # 1. Idle server.
-    log(f"idle: {args.starts} fresh starts on an empty database")
-    starts = []
-    for n in range(args.starts):
-        srv = Server(binary, workdir / f"idle-{n}.db", workdir, f"idle-{n}").start()
-        time.sleep(1.0)
-        st = srv.status()
-        starts.append({"first_answer_ms": srv.first_answer_s * 1000, "rss_mib": st["VmRSS"] / 1024,
-                       "hwm_mib": st["VmHWM"] / 1024})
-        if srv.stop() != 0:
-            raise BenchError(f"idle server exited with {srv.proc.returncode}\n{srv.tail()}")
-    R["idle"] = starts
+    phases = PHASES[args.only]
+    problems: list[str] = []
+    if "idle" in phases:
+        # 1. Idle server.
+        log(f"idle: {args.starts} fresh starts on an empty database")
+        starts = []
+        for n in range(args.starts):
+            srv = Server(binary, workdir / f"idle-{n}.db", workdir, f"idle-{n}").start()
+            time.sleep(1.0)
+            st = srv.status()
+            starts.append({"first_answer_ms": srv.first_answer_s * 1000, "rss_mib": st["VmRSS"] / 1024,
+                           "hwm_mib": st["VmHWM"] / 1024})
+            if srv.stop() != 0:
+                raise BenchError(f"idle server exited with {srv.proc.returncode}\n{srv.tail()}")
+        R["idle"] = starts
 
-    # 2. Fixtures and the seeded copy.
-    log("fixtures: user and key (CLI), 2 artifacts, 200 comments (API)")
-    fx = build_fixtures(binary, workdir)
-    R["fixtures"] = {k: v for k, v in fx.items() if k != "key"}
-    log(f"seeding {SEED_KEYS:,} keys and {SEED_ARTIFACTS * SEED_COMMENTS_PER_ARTIFACT:,} comments")
-    seeded_db = workdir / "seeded.db"
-    R["seed"] = seed(fx["db"], seeded_db)
-    log(f"seeded in {R['seed']['seconds']:.1f} s: {R['seed']['keys']:,} keys, {R['seed']['comments']:,} comments, "
-        f"{R['seed']['size_mib']:.0f} MiB")
+    if "load" in phases:
+        # 2. Fixtures and the seeded copy.
+        log("fixtures: user and key (CLI), 2 artifacts, 200 comments (API)")
+        fx = build_fixtures(binary, workdir)
+        R["fixtures"] = {k: v for k, v in fx.items() if k != "key"}
+        log(f"seeding {SEED_KEYS:,} keys and {SEED_ARTIFACTS * SEED_COMMENTS_PER_ARTIFACT:,} comments")
+        seeded_db = workdir / "seeded.db"
+        R["seed"] = seed(fx["db"], seeded_db)
+        log(f"seeded in {R['seed']['seconds']:.1f} s: {R['seed']['keys']:,} keys, {R['seed']['comments']:,} comments, "
+            f"{R['seed']['size_mib']:.0f} MiB")
 
-    # 3. Load.
-    servers = {
-        "empty": Server(binary, fx["db"], workdir, "empty").start(),
-        "seeded": Server(binary, seeded_db, workdir, "seeded").start(),
-    }
-    R["seeded_first_answer_ms"] = servers["seeded"].first_answer_s * 1000
-    key = fx["key"]
-    unknown = unknown_valid_key(random.Random(7))
-    body = json.dumps({"content": comment_text(1_000_000), "target": COMMENT_TARGET})
-    json_post = {"X-API-Key": key, "Content-Type": "application/json"}
-    sc = {
-        "baseline": Scenario("baseline", "baseline `GET /api/v1`", "GET", "/api/v1", 200),
-        "me": Scenario("me", "`GET /api/v1/me`, valid key", "GET", "/api/v1/me", 200, {"X-API-Key": key}),
-        "wrong": Scenario("wrong", "`GET /api/v1/me`, wrong key (bad checksum) → 401", "GET", "/api/v1/me",
-                          401, {"X-API-Key": WRONG_KEY}),
-        "unknown": Scenario("unknown", "`GET /api/v1/me`, unknown key (valid checksum) → 401", "GET",
-                            "/api/v1/me", 401, {"X-API-Key": unknown}),
-        "mcp": Scenario("mcp", "`POST /mcp` `tools/call whoami`, valid key", "POST", "/mcp", 200,
-                        {**json_post, "MCP-Protocol-Version": "2025-11-25"}, MCP_WHOAMI),
-        "post": Scenario("post", "`POST …/comments`, 500-byte comment", "POST",
-                         f"/api/v1/artifacts/{fx['write']}/comments", 201, json_post, body),
-        "get": Scenario("get", "`GET …/comments`, 200 comments", "GET",
-                        f"/api/v1/artifacts/{fx['read']}/comments", 200, {"X-API-Key": key}),
-    }
-    R["scenarios"] = sc
-    plan = {"empty": ["baseline", "me", "mcp", "wrong", "unknown", "post", "get"],
-            "seeded": ["baseline", "me", "post", "get"]}
-    R["plan"] = plan
+        # 3. Load.
+        servers = {
+            "empty": Server(binary, fx["db"], workdir, "empty").start(),
+            "seeded": Server(binary, seeded_db, workdir, "seeded").start(),
+        }
+        R["seeded_first_answer_ms"] = servers["seeded"].first_answer_s * 1000
+        key = fx["key"]
+        unknown = unknown_valid_key(random.Random(7))
+        body = json.dumps({"content": comment_text(1_000_000), "target": COMMENT_TARGET})
+        json_post = {"X-API-Key": key, "Content-Type": "application/json"}
+        sc = {
+            "baseline": Scenario("baseline", "baseline `GET /api/v1`", "GET", "/api/v1", 200),
+            "me": Scenario("me", "`GET /api/v1/me`, valid key", "GET", "/api/v1/me", 200, {"X-API-Key": key}),
+            "wrong": Scenario("wrong", "`GET /api/v1/me`, wrong key (bad checksum) → 401", "GET", "/api/v1/me",
+                              401, {"X-API-Key": WRONG_KEY}),
+            "unknown": Scenario("unknown", "`GET /api/v1/me`, unknown key (valid checksum) → 401", "GET",
+                                "/api/v1/me", 401, {"X-API-Key": unknown}),
+            "mcp": Scenario("mcp", "`POST /mcp` `tools/call whoami`, valid key", "POST", "/mcp", 200,
+                            {**json_post, "MCP-Protocol-Version": "2025-11-25"}, MCP_WHOAMI),
+            "post": Scenario("post", "`POST …/comments`, 500-byte comment", "POST",
+                             f"/api/v1/artifacts/{fx['write']}/comments", 201, json_post, body),
+            "get": Scenario("get", "`GET …/comments`, 200 comments", "GET",
+                            f"/api/v1/artifacts/{fx['read']}/comments", 200, {"X-API-Key": key}),
+        }
+        R["scenarios"] = sc
+        plan = {"empty": ["baseline", "me", "mcp", "wrong", "unknown", "post", "get"],
+                "seeded": ["baseline", "me", "post", "get"]}
+        R["plan"] = plan
 
-    # Every answer the load relies on, checked once by hand first.
-    for name, srv in servers.items():
-        c = Client(srv, key)
-        me = c.json("GET", "/api/v1/me")
-        if me.get("user", {}).get("email") != "bench@example.com":
-            raise BenchError(f"{name}: GET /api/v1/me answered {me}")
-        for k in (WRONG_KEY, unknown):
-            resp, data = c.call("GET", "/api/v1/me", key=k, expect=401)
-            if json.loads(data).get("code") != "invalid_key" or not resp.getheader("WWW-Authenticate"):
-                raise BenchError(f"{name}: a wrong key got {data!r}")
-        resp, data = c.call("POST", "/mcp", body=json.loads(MCP_WHOAMI), headers=sc["mcp"].headers)
-        answer = json.loads(data).get("result", {})
-        if answer.get("isError") is not False or answer["structuredContent"]["user"]["email"] != "bench@example.com":
-            raise BenchError(f"{name}: tools/call whoami answered {data!r}")
-        listed = c.json("GET", sc["get"].path)
-        if len(listed["comments"]) != 200:
-            raise BenchError(f"{name}: the read artifact lists {len(listed['comments'])} comments")
+        # Every answer the load relies on, checked once by hand first.
+        for name, srv in servers.items():
+            c = Client(srv, key)
+            me = c.json("GET", "/api/v1/me")
+            if me.get("user", {}).get("email") != "bench@example.com":
+                raise BenchError(f"{name}: GET /api/v1/me answered {me}")
+            for k in (WRONG_KEY, unknown):
+                resp, data = c.call("GET", "/api/v1/me", key=k, expect=401)
+                if json.loads(data).get("code") != "invalid_key" or not resp.getheader("WWW-Authenticate"):
+                    raise BenchError(f"{name}: a wrong key got {data!r}")
+            resp, data = c.call("POST", "/mcp", body=json.loads(MCP_WHOAMI), headers=sc["mcp"].headers)
+            answer = json.loads(data).get("result", {})
+            if answer.get("isError") is not False or answer["structuredContent"]["user"]["email"] != "bench@example.com":
+                raise BenchError(f"{name}: tools/call whoami answered {data!r}")
+            listed = c.json("GET", sc["get"].path)
+            if len(listed["comments"]) != 200:
+                raise BenchError(f"{name}: the read artifact lists {len(listed['comments'])} comments")
+            c.close()
+
+        # The write detector must see a write before its silence means anything.
+        probes = {"empty": WriteProbe(fx["db"]), "seeded": WriteProbe(seeded_db)}
+        a = probes["empty"].snapshot()
+        c = Client(servers["empty"], key)
+        c.json("POST", sc["post"].path, {"content": "control write", "target": COMMENT_TARGET}, expect=201)
         c.close()
+        b = probes["empty"].snapshot()
+        control = {"commits": WriteProbe.commits(a, b), "data_version_changed": a.data_version != b.data_version,
+                   "files_changed": a.files != b.files}
+        if not control["commits"] or not control["data_version_changed"]:
+            raise BenchError(f"the write detector did not see a committed comment: {control}")
+        R["control"] = control
 
-    # The write detector must see a write before its silence means anything.
-    probes = {"empty": WriteProbe(fx["db"]), "seeded": WriteProbe(seeded_db)}
-    a = probes["empty"].snapshot()
-    c = Client(servers["empty"], key)
-    c.json("POST", sc["post"].path, {"content": "control write", "target": COMMENT_TARGET}, expect=201)
-    c.close()
-    b = probes["empty"].snapshot()
-    control = {"commits": WriteProbe.commits(a, b), "data_version_changed": a.data_version != b.data_version,
-               "files_changed": a.files != b.files}
-    if not control["commits"] or not control["data_version_changed"]:
-        raise BenchError(f"the write detector did not see a committed comment: {control}")
-    R["control"] = control
+        writes = {(s, n): WriteTally() for s in plan for n in plan[s]}
 
-    writes = {(s, n): WriteTally() for s in plan for n in plan[s]}
+        def measured(server_name: str, name: str, seconds: int, check: bool) -> WrkResult:
+            srv = servers[server_name]
+            probe = probes[server_name]
+            time.sleep(0.3)  # let the previous run's last writes commit before the snapshot
+            before = probe.snapshot()
+            res = run_wrk(srv, sc[name], seconds, workdir, check)
+            time.sleep(0.3)
+            after = probe.snapshot()
+            writes[(server_name, name)].add(before, after, res.requests)
+            return res
 
-    def measured(server_name: str, name: str, seconds: int, check: bool) -> WrkResult:
-        srv = servers[server_name]
-        probe = probes[server_name]
-        time.sleep(0.3)  # let the previous run's last writes commit before the snapshot
-        before = probe.snapshot()
-        res = run_wrk(srv, sc[name], seconds, workdir, check)
-        time.sleep(0.3)
-        after = probe.snapshot()
-        writes[(server_name, name)].add(before, after, res.requests)
-        return res
-
-    log("warm-up (every status code tallied)")
-    warm = {}
-    for s in plan:
-        for n in plan[s]:
-            res = measured(s, n, args.warmup, check=True)
-            warm[(s, n)] = res
-            if res.statuses.get(sc[n].expect, 0) == 0:
-                raise BenchError(f"{s}/{n}: no {sc[n].expect} answer in the warm-up: {res.statuses}")
-    R["warm"] = warm
-
-    # Each round, for each server (which goes first alternates): its baseline, its scenarios in an
-    # order that rotates from round to round, its baseline again. A scenario's ratio in a round is
-    # taken against the mean of the two baselines that bracket it, so that the machine's drift
-    # (its speed changes by 30% from one minute to the next) cancels out.
-    cells = [(s, n) for s in plan for n in plan[s]]
-    runs: dict[tuple[str, str], list[WrkResult]] = {c: [] for c in cells}
-    base_ref: dict[str, list[float]] = {s: [] for s in plan}
-    R["base_ref"] = base_ref
-    repeated: list = []
-    R["repeated"] = repeated
-    for r in range(args.rounds):
-        blocks = list(plan) if r % 2 == 0 else list(plan)[::-1]
-        order = []
-        for s in blocks:
-            assert plan[s][0] == "baseline"
-            scen = plan[s][1:]
-            k = r % len(scen)
-            order += [(s, "baseline")] + [(s, n) for n in scen[k:] + scen[:k]] + [(s, "baseline")]
-        log(f"round {r + 1}/{args.rounds}: {len(order)} runs of {args.duration:g} s")
-        bracket: dict[str, list[float]] = {s: [] for s in plan}
-        for s, n in order:
-            for attempt in range(1 + args.retries):
-                res = measured(s, n, args.duration, check=False)
-                log(f"  {s:6} {n:8} {res.rps:>9,.0f} req/s  p50 {res.p50_ms:6.2f} ms  p99 {res.p99_ms:6.2f} ms  "
-                    f"errors {res.errors(sc[n].expect)}  server {res.server_us:5.1f} µs/req  wrk {res.wrk_us:4.1f} µs/req  "
-                    f"other processes {res.foreign_cpu:.0%} CPU")
-                if res.foreign_cpu <= args.max_foreign or attempt == args.retries:
-                    break
-                repeated.append((s, n, res))
-                log(f"  (repeated: other processes used more than {args.max_foreign:.0%} of the CPU)")
-            runs[(s, n)].append(res)
-            if n == "baseline":
-                bracket[s].append(res.rps)
+        log("warm-up (every status code tallied)")
+        warm = {}
         for s in plan:
-            base_ref[s].append(statistics.fmean(bracket[s]))
-    R["runs"] = runs
-    R["writes"] = writes
-    R["load_status"] = {name: srv.status() for name, srv in servers.items()}
-    counts = {}
-    for name, probe in probes.items():
-        counts[name] = probe.conn.execute("SELECT count(*) FROM comments").fetchone()[0]
-        probe.close()
-    R["comments_after"] = counts
-    problems = []
-    for name, srv in servers.items():
-        code = srv.stop()
-        if code != 0:
-            problems.append(f"{name} server exited with {code} after SIGTERM")
-        problems += [f"{name}: {l}" for l in srv.problems()]
+            for n in plan[s]:
+                res = measured(s, n, args.warmup, check=True)
+                warm[(s, n)] = res
+                if res.statuses.get(sc[n].expect, 0) == 0:
+                    raise BenchError(f"{s}/{n}: no {sc[n].expect} answer in the warm-up: {res.statuses}")
+        R["warm"] = warm
 
-    # 5. Upload.
-    zip_path = workdir / "site.zip"
-    R["zip"] = build_zip(zip_path)
-    zip_bytes = zip_path.read_bytes()
-    R["uploads"] = {}
-    for form in ("multipart", "json"):
-        log(f"upload: {args.uploads} x {R['zip']['bytes'] / MIB:.1f} MiB ZIP ({form}) on fresh servers")
-        R["uploads"][form] = [upload_once(binary, workdir, zip_bytes, form, n) for n in range(args.uploads)]
+        # Each round, for each server (which goes first alternates): its baseline, its scenarios in an
+        # order that rotates from round to round, its baseline again. A scenario's ratio in a round is
+        # taken against the mean of the two baselines that bracket it, so that the machine's drift
+        # (its speed changes by 30% from one minute to the next) cancels out.
+        cells = [(s, n) for s in plan for n in plan[s]]
+        runs: dict[tuple[str, str], list[WrkResult]] = {c: [] for c in cells}
+        base_ref: dict[str, list[float]] = {s: [] for s in plan}
+        R["base_ref"] = base_ref
+        repeated: list = []
+        R["repeated"] = repeated
+        for r in range(args.rounds):
+            blocks = list(plan) if r % 2 == 0 else list(plan)[::-1]
+            order = []
+            for s in blocks:
+                assert plan[s][0] == "baseline"
+                scen = plan[s][1:]
+                k = r % len(scen)
+                order += [(s, "baseline")] + [(s, n) for n in scen[k:] + scen[:k]] + [(s, "baseline")]
+            log(f"round {r + 1}/{args.rounds}: {len(order)} runs of {args.duration:g} s")
+            bracket: dict[str, list[float]] = {s: [] for s in plan}
+            for s, n in order:
+                for attempt in range(1 + args.retries):
+                    res = measured(s, n, args.duration, check=False)
+                    log(f"  {s:6} {n:8} {res.rps:>9,.0f} req/s  p50 {res.p50_ms:6.2f} ms  p99 {res.p99_ms:6.2f} ms  "
+                        f"errors {res.errors(sc[n].expect)}  server {res.server_us:5.1f} µs/req  wrk {res.wrk_us:4.1f} µs/req  "
+                        f"other processes {res.foreign_cpu:.0%} CPU")
+                    if res.foreign_cpu <= args.max_foreign or attempt == args.retries:
+                        break
+                    repeated.append((s, n, res))
+                    log(f"  (repeated: other processes used more than {args.max_foreign:.0%} of the CPU)")
+                runs[(s, n)].append(res)
+                if n == "baseline":
+                    bracket[s].append(res.rps)
+            for s in plan:
+                base_ref[s].append(statistics.fmean(bracket[s]))
+        R["runs"] = runs
+        R["writes"] = writes
+        R["load_status"] = {name: srv.status() for name, srv in servers.items()}
+        counts = {}
+        for name, probe in probes.items():
+            counts[name] = probe.conn.execute("SELECT count(*) FROM comments").fetchone()[0]
+            probe.close()
+        R["comments_after"] = counts
+        for name, srv in servers.items():
+            code = srv.stop()
+            if code != 0:
+                problems.append(f"{name} server exited with {code} after SIGTERM")
+            problems += [f"{name}: {l}" for l in srv.problems()]
 
-    # 6. A long thread.
-    log(f"thread: {3 * THREAD_COMMENTS:,} comments and replies through the API, then {THREAD_READS} listings")
-    R["thread"] = thread_listing(binary, workdir)
+    if "upload" in phases:
+        # 5. Upload.
+        zip_path = workdir / "site.zip"
+        R["zip"] = build_zip(zip_path)
+        zip_bytes = zip_path.read_bytes()
+        R["uploads"] = {}
+        for form in ("multipart", "json"):
+            log(f"upload: {args.uploads} x {R['zip']['bytes'] / MIB:.1f} MiB ZIP ({form}) on fresh servers")
+            R["uploads"][form] = [upload_once(binary, workdir, zip_bytes, form, n) for n in range(args.uploads)]
 
-    # 7. The review page in a browser.
-    log(f"review page: a 1 MB HTML artifact with 500 comments, {args.review_loads} loads in Chromium")
-    R["review_page"] = review_page(binary, args.review_loads)
+    if "thread" in phases:
+        # 6. A long thread.
+        log(f"thread: {3 * THREAD_COMMENTS:,} comments and replies through the API, then {THREAD_READS} listings")
+        R["thread"] = thread_listing(binary, workdir)
 
-    # 8. A share link's ZIP site.
-    log(f"share link: a {SHARE_FILES}-file ZIP site, {CONNECTIONS} concurrent visitors for {args.duration} s")
-    R["share_site"] = share_site(binary, workdir, args.duration)
-    problems += [f"share: {l}" for l in R["share_site"]["problems"]]
+    if "review" in phases:
+        # 7. The review page in a browser.
+        log(f"review page: a 1 MB HTML artifact with 500 comments, {args.review_loads} loads in Chromium")
+        R["review_page"] = review_page(binary, args.review_loads)
+    if "share" in phases:
+        # 8. A share link's ZIP site.
+        log(f"share link: a {SHARE_FILES}-file ZIP site, {CONNECTIONS} concurrent visitors for {args.duration} s")
+        R["share_site"] = share_site(binary, workdir, args.duration)
+        problems += [f"share: {l}" for l in R["share_site"]["problems"]]
+    if "fairness" in phases:
+        R["fairness"] = fairness.run(sys.modules[__name__], binary, workdir, args.mixed_seconds)
+        problems += fairness.render(R["fairness"], verdict)[2]
     R["problems"] = problems
 
 
 def render(R: dict, args) -> tuple[str, list[str]]:
-    info, sc, runs, plan = R["info"], R["scenarios"], R["runs"], R["plan"]
+    info = R["info"]
+    sc, runs, plan = R.get("scenarios"), R.get("runs"), R.get("plan")
     missed: list[str] = []
     L: list[str] = []
     dirty = ", ".join(info["dirty"]) if info["dirty"] else ""
@@ -1221,216 +1244,228 @@ def render(R: dict, args) -> tuple[str, list[str]]:
     L.append(f"- Commit `{info['commit']}`" + (f" plus uncommitted changes to {dirty}" if dirty else
                                                 " (no uncommitted change to the server's sources)")
              + f"; release binary {R['binary_mib']:.1f} MiB.")
-    L.append(f"- Load: {info['wrk']}, {WRK_THREADS} threads, {CONNECTIONS} keep-alive connections. "
-             f"Every (server, scenario) pair: a {args.warmup:g} s warm-up, then {args.rounds} rounds of "
-             f"{args.duration:g} s. Each round runs, per server, the baseline, the scenarios (in an order rotated "
-             "every round) and the baseline again; the servers alternate which goes first. Figures are medians "
-             "over rounds (the baseline row: over all its runs). A ratio (vs baseline) is the median over rounds "
-             "of the scenario's req/s ÷ the mean of the two baseline runs that bracket it in its round, so that "
-             "the machine's drift (its speed changes by a third from one minute to the next) cancels out.")
-    L.append("- Errors: socket errors (connect, read, write, timeout) plus answers other than the expected status "
-             "(201 for POST, 401 for the wrong keys, else 200), summed over the rounds; the warm-up tallied every "
-             "status code and is listed under the tables.")
-    L.append("- CPU µs/req: CPU time (user + system, from /proc) that the server and wrk used during a run, divided "
-             "by the requests answered; cores busy: that CPU time over the run's length (2.00 = both cores "
-             "saturated); medians over rounds. Throughput is at most cores busy ÷ (server + wrk µs): a row "
-             "below 2.00 cores left CPU idle while its requests waited on something else.")
-    fx = R["seed"]
-    L.append(f"- Empty database: one user, one key, two artifacts (200 comments of 500 bytes on the one read); "
-             f"the POST runs add their comments to the other (it held {R['comments_after']['empty']:,} comments "
-             f"at the end). Seeded database: the same plus {SEED_USERS} users, {fx['keys'] - 1:,} keys "
-             f"and {SEED_ARTIFACTS:,} artifacts × {SEED_COMMENTS_PER_ARTIFACT} comments "
-             f"({fx['keys']:,} keys and {fx['comments']:,} comments in all, {fx['size_mib']:.0f} MiB, seeded in "
-             f"{fx['seconds']:.0f} s).")
-    L.append("")
+    if "runs" in R:
+        L.append(f"- Load: {info['wrk']}, {WRK_THREADS} threads, {CONNECTIONS} keep-alive connections. "
+                 f"Every (server, scenario) pair: a {args.warmup:g} s warm-up, then {args.rounds} rounds of "
+                 f"{args.duration:g} s. Each round runs, per server, the baseline, the scenarios (in an order rotated "
+                 "every round) and the baseline again; the servers alternate which goes first. Figures are medians "
+                 "over rounds (the baseline row: over all its runs). A ratio (vs baseline) is the median over rounds "
+                 "of the scenario's req/s ÷ the mean of the two baseline runs that bracket it in its round, so that "
+                 "the machine's drift (its speed changes by a third from one minute to the next) cancels out.")
+        L.append("- Errors: socket errors (connect, read, write, timeout) plus answers other than the expected status "
+                 "(201 for POST, 401 for the wrong keys, else 200), summed over the rounds; the warm-up tallied every "
+                 "status code and is listed under the tables.")
+        L.append("- CPU µs/req: CPU time (user + system, from /proc) that the server and wrk used during a run, divided "
+                 "by the requests answered; cores busy: that CPU time over the run's length (2.00 = both cores "
+                 "saturated); medians over rounds. Throughput is at most cores busy ÷ (server + wrk µs): a row "
+                 "below 2.00 cores left CPU idle while its requests waited on something else.")
+        fx = R["seed"]
+        L.append(f"- Empty database: one user, one key, two artifacts (200 comments of 500 bytes on the one read); "
+                 f"the POST runs add their comments to the other (it held {R['comments_after']['empty']:,} comments "
+                 f"at the end). Seeded database: the same plus {SEED_USERS} users, {fx['keys'] - 1:,} keys "
+                 f"and {SEED_ARTIFACTS:,} artifacts × {SEED_COMMENTS_PER_ARTIFACT} comments "
+                 f"({fx['keys']:,} keys and {fx['comments']:,} comments in all, {fx['size_mib']:.0f} MiB, seeded in "
+                 f"{fx['seconds']:.0f} s).")
+        L.append("")
 
-    def med(server: str, name: str):
-        rs = runs[(server, name)]
-        return (median([r.rps for r in rs]), median([r.p50_ms for r in rs]), median([r.p99_ms for r in rs]),
-                sum(r.errors(sc[name].expect) for r in rs))
+        def med(server: str, name: str):
+            rs = runs[(server, name)]
+            return (median([r.rps for r in rs]), median([r.p50_ms for r in rs]), median([r.p99_ms for r in rs]),
+                    sum(r.errors(sc[name].expect) for r in rs))
 
-    def cpu(server: str, name: str) -> str:
-        rs = runs[(server, name)]
-        return (f"{median([r.server_us for r in rs]):.1f} / {median([r.wrk_us for r in rs]):.1f} | "
-                f"{median([r.cores for r in rs]):.2f}")
+        def cpu(server: str, name: str) -> str:
+            rs = runs[(server, name)]
+            return (f"{median([r.server_us for r in rs]):.1f} / {median([r.wrk_us for r in rs]):.1f} | "
+                    f"{median([r.cores for r in rs]):.2f}")
 
-    def ratio_of(server: str, name: str) -> float:
-        """Median over rounds of req/s ÷ the mean of the two baselines bracketing it in its round."""
-        return median([r.rps / b for r, b in zip(runs[(server, name)], R["base_ref"][server])])
+        def ratio_of(server: str, name: str) -> float:
+            """Median over rounds of req/s ÷ the mean of the two baselines bracketing it in its round."""
+            return median([r.rps / b for r, b in zip(runs[(server, name)], R["base_ref"][server])])
 
-    def versus_empty(name: str) -> float:
-        """Median over rounds of seeded req/s ÷ empty req/s, same scenario, same round."""
-        if name == "baseline":
-            return median([s / e for s, e in zip(R["base_ref"]["seeded"], R["base_ref"]["empty"])])
-        return median([s.rps / e.rps for s, e in zip(runs[("seeded", name)], runs[("empty", name)])])
+        def versus_empty(name: str) -> float:
+            """Median over rounds of seeded req/s ÷ empty req/s, same scenario, same round."""
+            if name == "baseline":
+                return median([s / e for s, e in zip(R["base_ref"]["seeded"], R["base_ref"]["empty"])])
+            return median([s.rps / e.rps for s, e in zip(runs[("seeded", name)], runs[("empty", name)])])
 
-    L.append("| scenario | req/s | p50 ms | p99 ms | errors | CPU µs/req server / wrk | cores busy | vs baseline "
-             "| target | result |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
-    tally = R["writes"]
-    for name in plan["empty"]:
-        rps, p50, p99, err = med("empty", name)
-        ratio = 1.0 if name == "baseline" else ratio_of("empty", name)
-        row = [sc[name].label, fmt_int(rps), f"{p50:.2f}", f"{p99:.2f}", str(err), cpu("empty", name),
-               f"{ratio:.2f}"]
-        if name == "baseline":
-            row += ["—", "—"]
-        elif name == "me":
-            ok = ratio >= 0.70 and p99 <= 3.0
-            row += ["≥ 0.70, p99 ≤ 3 ms", f"{verdict(ok)} {ratio:.2f}, {p99:.2f} ms"]
-            ok or missed.append("me")
-        elif name == "mcp":
-            rel = median([m.rps / g.rps for m, g in zip(runs[("empty", "mcp")], runs[("empty", "me")])])
-            ok = rel >= 0.60 and err == 0
-            row += ["≥ 0.60 of `GET /api/v1/me` (same key, same round)",
-                    f"{verdict(ok)} {rel:.2f} of it, {err} errors"]
-            ok or missed.append("mcp")
-        elif name == "wrong":
-            w = tally[("empty", "wrong")]
-            ok = ratio >= 0.70 and w.none and err == 0
-            row += ["≥ 0.70, all 401, no database write",
-                    f"{verdict(ok)} {ratio:.2f}, {err} non-401, {w.commits} commits"]
-            ok or missed.append("wrong")
-        elif name == "post":
-            ok = ratio >= 0.30 and p99 <= 15.0 and err == 0
-            row += ["≥ 0.30, p99 ≤ 15 ms, 0 errors", f"{verdict(ok)} {ratio:.2f}, {p99:.2f} ms, {err} errors"]
-            ok or missed.append("post")
-        else:
-            row += ["report", "—"]
-        L.append("| " + " | ".join(row) + " |")
+        L.append("| scenario | req/s | p50 ms | p99 ms | errors | CPU µs/req server / wrk | cores busy | vs baseline "
+                 "| target | result |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        tally = R["writes"]
+        for name in plan["empty"]:
+            rps, p50, p99, err = med("empty", name)
+            ratio = 1.0 if name == "baseline" else ratio_of("empty", name)
+            row = [sc[name].label, fmt_int(rps), f"{p50:.2f}", f"{p99:.2f}", str(err), cpu("empty", name),
+                   f"{ratio:.2f}"]
+            if name == "baseline":
+                row += ["—", "—"]
+            elif name == "me":
+                ok = ratio >= 0.85 and p99 <= 3.0
+                row += ["≥ 0.85, p99 ≤ 3 ms (issue 14)", f"{verdict(ok)} {ratio:.2f}, {p99:.2f} ms"]
+                ok or missed.append("me")
+            elif name == "mcp":
+                rel = median([m.rps / g.rps for m, g in zip(runs[("empty", "mcp")], runs[("empty", "me")])])
+                ok = rel >= 0.60 and err == 0
+                row += ["≥ 0.60 of `GET /api/v1/me` (same key, same round)",
+                        f"{verdict(ok)} {rel:.2f} of it, {err} errors"]
+                ok or missed.append("mcp")
+            elif name == "wrong":
+                w = tally[("empty", "wrong")]
+                ok = ratio >= 0.70 and w.none and err == 0
+                row += ["≥ 0.70, all 401, no database write",
+                        f"{verdict(ok)} {ratio:.2f}, {err} non-401, {w.commits} commits"]
+                ok or missed.append("wrong")
+            elif name == "post":
+                ok = ratio >= 0.45 and p99 <= 15.0 and err == 0
+                row += ["≥ 0.45, p99 ≤ 15 ms, 0 errors (issue 14)",
+                        f"{verdict(ok)} {ratio:.2f}, {p99:.2f} ms, {err} errors"]
+                ok or missed.append("post")
+            else:
+                row += ["report", "—"]
+            L.append("| " + " | ".join(row) + " |")
 
-    L.append("")
-    L.append(f"Seeded database ({fx['keys']:,} keys, {fx['comments']:,} comments), measured in the same rounds "
-             "as the table above. The target compares each row with the same row on the empty database: median "
-             "over rounds of seeded req/s ÷ empty req/s in the same round (≥ 0.90 passes):")
-    L.append("")
-    L.append("| scenario | req/s | p50 ms | p99 ms | errors | CPU µs/req server / wrk | cores busy | vs baseline "
-             "| vs empty database | target | result |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
-    for name in plan["seeded"]:
-        rps, p50, p99, err = med("seeded", name)
-        rel = versus_empty(name)
-        row = [sc[name].label, fmt_int(rps), f"{p50:.2f}", f"{p99:.2f}", str(err), cpu("seeded", name),
-               f"{1.0 if name == 'baseline' else ratio_of('seeded', name):.2f}", f"{rel:.2f}"]
-        if name == "baseline":
-            row += ["—", "—"]
-        else:
-            ok = rel >= 0.90 and err == 0
-            row += ["within 10%", f"{verdict(ok)} {rel:.2f}"]
-            ok or missed.append(f"seeded {name}")
-        L.append("| " + " | ".join(row) + " |")
+        L.append("")
+        L.append(f"Seeded database ({fx['keys']:,} keys, {fx['comments']:,} comments), measured in the same rounds "
+                 "as the table above. The target compares each row with the same row on the empty database: median "
+                 "over rounds of seeded req/s ÷ empty req/s in the same round (≥ 0.95 passes, issue 14):")
+        L.append("")
+        L.append("| scenario | req/s | p50 ms | p99 ms | errors | CPU µs/req server / wrk | cores busy | vs baseline "
+                 "| vs empty database | target | result |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        for name in plan["seeded"]:
+            rps, p50, p99, err = med("seeded", name)
+            rel = versus_empty(name)
+            row = [sc[name].label, fmt_int(rps), f"{p50:.2f}", f"{p99:.2f}", str(err), cpu("seeded", name),
+                   f"{1.0 if name == 'baseline' else ratio_of('seeded', name):.2f}", f"{rel:.2f}"]
+            if name == "baseline":
+                row += ["—", "—"]
+            else:
+                ok = rel >= 0.95 and err == 0
+                row += ["within 5%", f"{verdict(ok)} {rel:.2f}"]
+                ok or missed.append(f"seeded {name}")
+            L.append("| " + " | ".join(row) + " |")
 
-    L.append("")
+        L.append("")
     L.append("| scenario | measured | target | result |")
     L.append("|---|---|---|---|")
-    z = R["zip"]
-    for form, label in (("multipart", "multipart/form-data"), ("json", "JSON, base64 content")):
-        ups = R["uploads"][form]
-        secs = median([u["seconds"] for u in ups])
-        hwm = max(u["hwm_mib"] for u in ups)
-        ok = secs <= 2.0 and hwm <= 200
-        ok or missed.append(f"upload {form}")
-        L.append(f"| upload, {z['bytes'] / MIB:.1f} MiB ZIP of {z['files']} files of random bytes, {label} "
-                 f"({ups[0]['body_mib']:.1f} MiB body) | {secs:.2f} s (median of {len(ups)}; "
-                 f"{', '.join('%.2f' % u['seconds'] for u in ups)}), peak RSS {hwm:.0f} MiB (max of {len(ups)} "
-                 f"fresh servers) | ≤ 2 s, ≤ 200 MB | {verdict(ok)} {secs:.2f} s, {hwm:.0f} MiB |")
-    th = R["thread"]
-    ms = sorted(th["ms"])
-    ok = max(ms) < 100
-    ok or missed.append("thread listing")
-    L.append(f"| `GET …/comments`, one artifact with {th['items']:,} comments and replies "
-             f"({th['bytes'] / MIB:.1f} MiB of JSON), one client | {median(ms):.0f} ms median, {max(ms):.0f} ms max "
-             f"of {len(ms)} | well under 100 ms (issue 4) | {verdict(ok)} {max(ms):.0f} ms |")
-    idle = R["idle"]
-    rss = max(i["rss_mib"] for i in idle)
-    first = [i["first_answer_ms"] for i in idle]
-    ok = rss <= 20
-    ok or missed.append("idle rss")
-    L.append(f"| idle server: resident memory 1 s after start | {rss:.1f} MiB (max of {len(idle)} starts) | "
-             f"≤ 20 MB | {verdict(ok)} {rss:.1f} MiB |")
-    ok = max(first) <= 200
-    ok or missed.append("first answer")
-    L.append(f"| idle server: spawn → first HTTP 200 (new empty database) | {median(first):.0f} ms median, "
-             f"{max(first):.0f} ms max of {len(idle)} | ≤ 200 ms | {verdict(ok)} {max(first):.0f} ms |")
+    if "zip" in R:
+        z = R["zip"]
+        for form, label in (("multipart", "multipart/form-data"), ("json", "JSON, base64 content")):
+            ups = R["uploads"][form]
+            secs = median([u["seconds"] for u in ups])
+            hwm = max(u["hwm_mib"] for u in ups)
+            ok = secs <= 2.0 and hwm <= 200
+            ok or missed.append(f"upload {form}")
+            L.append(f"| upload, {z['bytes'] / MIB:.1f} MiB ZIP of {z['files']} files of random bytes, {label} "
+                     f"({ups[0]['body_mib']:.1f} MiB body) | {secs:.2f} s (median of {len(ups)}; "
+                     f"{', '.join('%.2f' % u['seconds'] for u in ups)}), peak RSS {hwm:.0f} MiB (max of {len(ups)} "
+                     f"fresh servers) | ≤ 2 s, ≤ 200 MB | {verdict(ok)} {secs:.2f} s, {hwm:.0f} MiB |")
+    if "thread" in R:
+        th = R["thread"]
+        ms = sorted(th["ms"])
+        ok = max(ms) < 100
+        ok or missed.append("thread listing")
+        L.append(f"| `GET …/comments`, one artifact with {th['items']:,} comments and replies "
+                 f"({th['bytes'] / MIB:.1f} MiB of JSON), one client | {median(ms):.0f} ms median, {max(ms):.0f} ms max "
+                 f"of {len(ms)} | well under 100 ms (issue 4) | {verdict(ok)} {max(ms):.0f} ms |")
+    if "idle" in R:
+        idle = R["idle"]
+        rss = max(i["rss_mib"] for i in idle)
+        first = [i["first_answer_ms"] for i in idle]
+        ok = rss <= 20
+        ok or missed.append("idle rss")
+        L.append(f"| idle server: resident memory 1 s after start | {rss:.1f} MiB (max of {len(idle)} starts) | "
+                 f"≤ 20 MB | {verdict(ok)} {rss:.1f} MiB |")
+        ok = max(first) <= 200
+        ok or missed.append("first answer")
+        L.append(f"| idle server: spawn → first HTTP 200 (new empty database) | {median(first):.0f} ms median, "
+                 f"{max(first):.0f} ms max of {len(idle)} | ≤ 200 ms | {verdict(ok)} {max(first):.0f} ms |")
     ok = R["binary_mib"] <= 20
     ok or missed.append("binary")
     L.append(f"| release binary | {R['binary_mib']:.1f} MiB | ≤ 20 MB | {verdict(ok)} {R['binary_mib']:.1f} MiB |")
-    rp = R["review_page"]
-    drawn = rp["highlightsDrawnMs"]
-    ok = drawn["median"] <= 1000 and rp["highlights"] == rp["comments"]
-    ok or missed.append("review page")
-    L.append(f"| review page in Chromium {rp['chromium']}: {rp['documentBytes'] / MIB:.2f} MiB HTML, "
-             f"{rp['comments']} comments; navigation → all {rp['highlights']} highlights drawn | "
-             f"{drawn['median']:.0f} ms median, {drawn['max']:.0f} ms max of {rp['loads']} loads | ≤ 1 s (issue 10) "
-             f"| {verdict(ok)} {drawn['median']:.0f} ms |")
-    tasks = "; ".join(
-        "page " + (", ".join(f"{t}" for t in lt["page"]) or "none") + " / frame "
-        + (", ".join(f"{t}" for t in lt["frame"]) or "none")
-        for lt in rp["longTasks"])
-    L.append(f"| review page: long tasks over 50 ms during that load (ms, per load: the review page / the "
-             f"artifact's frame) | {tasks} | report | — |")
-    sc_ = rp["scroll"]
-    L.append(f"| review page: scrolling the artifact top to bottom, one step per frame, highlights drawn | "
-             f"{sc_['fps']:.0f} fps, p95 frame {sc_['p95FrameMs']:.1f} ms, {sc_['slowFrames']} frames over 50 ms, "
-             f"{sc_['longTasks']} long tasks | 60 fps-class, report | — |")
-    sh = R["share_site"]
-    ok = sh["errors"] == 0 and sh["page_views"] > 0 and sh["commits"] is not None \
-        and sh["commits"] <= sh["page_views"]
-    ok or missed.append("share site")
-    L.append(f"| share link: a {SHARE_FILES}-file ZIP site, {CONNECTIONS} concurrent visitors "
-             f"({2 * SHARE_VISITORS} of them), each page view = the link's data + the entry page + 99 files "
-             f"| {sh['page_views'] / sh['seconds']:,.0f} page views/s ({sh['requests'] / sh['seconds']:,.0f} req/s, "
-             f"p99 {sh['p99_ms']:.1f} ms), {sh['errors']} errors; {sh['page_views']:,} page views: "
-             f"{sh['views_written']} views written, {sh['commits']} commits | 0 errors, ≤ 1 write per page view "
-             f"(issue 12) | {verdict(ok)} {sh['commits']} commits / {sh['page_views']:,} page views |")
+    if "review_page" in R:
+        rp = R["review_page"]
+        drawn = rp["highlightsDrawnMs"]
+        ok = drawn["median"] <= 1000 and rp["highlights"] == rp["comments"]
+        ok or missed.append("review page")
+        L.append(f"| review page in Chromium {rp['chromium']}: {rp['documentBytes'] / MIB:.2f} MiB HTML, "
+                 f"{rp['comments']} comments; navigation → all {rp['highlights']} highlights drawn | "
+                 f"{drawn['median']:.0f} ms median, {drawn['max']:.0f} ms max of {rp['loads']} loads | ≤ 1 s (issue 10) "
+                 f"| {verdict(ok)} {drawn['median']:.0f} ms |")
+        tasks = "; ".join(
+            "page " + (", ".join(f"{t}" for t in lt["page"]) or "none") + " / frame "
+            + (", ".join(f"{t}" for t in lt["frame"]) or "none")
+            for lt in rp["longTasks"])
+        L.append(f"| review page: long tasks over 50 ms during that load (ms, per load: the review page / the "
+                 f"artifact's frame) | {tasks} | report | — |")
+        sc_ = rp["scroll"]
+        L.append(f"| review page: scrolling the artifact top to bottom, one step per frame, highlights drawn | "
+                 f"{sc_['fps']:.0f} fps, p95 frame {sc_['p95FrameMs']:.1f} ms, {sc_['slowFrames']} frames over 50 ms, "
+                 f"{sc_['longTasks']} long tasks | 60 fps-class, report | — |")
     L.append("")
+    if "share_site" in R:
+        sh = R["share_site"]
+        ok = sh["errors"] == 0 and sh["page_views"] > 0 and sh["commits"] is not None \
+            and sh["commits"] <= sh["page_views"]
+        ok or missed.append("share site")
+        L.append(f"| share link: a {SHARE_FILES}-file ZIP site, {CONNECTIONS} concurrent visitors "
+                 f"({2 * SHARE_VISITORS} of them), each page view = the link's data + the entry page + 99 files "
+                 f"| {sh['page_views'] / sh['seconds']:,.0f} page views/s ({sh['requests'] / sh['seconds']:,.0f} req/s, "
+                 f"p99 {sh['p99_ms']:.1f} ms), {sh['errors']} errors; {sh['page_views']:,} page views: "
+                 f"{sh['views_written']} views written, {sh['commits']} commits | 0 errors, ≤ 1 write per page view "
+                 f"(issue 12) | {verdict(ok)} {sh['commits']} commits / {sh['page_views']:,} page views |")
+    if "fairness" in R:
+        rows, more, _ = fairness.render(R["fairness"], verdict)
+        L.extend(rows)
+        missed += more
     L.append("MB and MiB here are both 1,048,576 bytes, as in the spec.")
     L.append("")
 
-    # Notes: writes, warm-up tallies, per-round detail.
-    w = tally[("empty", "wrong")]
-    ctl = R["control"]
-    L.append(f"**Database writes.** During the wrong-key runs ({w.runs} runs, {w.requests:,} requests) the "
-             f"WAL-index commit counter moved by {w.commits}, `PRAGMA data_version` changed in "
-             f"{w.data_version_changed} runs and the database/WAL files changed size or mtime in {w.files_changed}"
-             + (f" (header unreadable in {w.unknown} runs)" if w.unknown else "") +
-             f". Control: one POST comment moved the counter by {ctl['commits']} and changed data_version. "
-             "Commits seen during the other runs: " +
-             ", ".join(f"{s}/{n} {t.commits:,}" for (s, n), t in tally.items() if n != "wrong") + ".")
-    L.append("")
-    L.append("Warm-up status tallies: " + "; ".join(
-        f"{s}/{n} " + ", ".join(f"{code}×{cnt:,}" for code, cnt in sorted(r.statuses.items()))
-        for (s, n), r in R["warm"].items()) + ".")
-    L.append("")
-    ls = R["load_status"]
-    L.append(f"Server memory after the load: empty {ls['empty']['VmRSS'] / 1024:.0f} MiB resident "
-             f"(peak {ls['empty']['VmHWM'] / 1024:.0f}), seeded {ls['seeded']['VmRSS'] / 1024:.0f} MiB "
-             f"(peak {ls['seeded']['VmHWM'] / 1024:.0f}). Seeded server: first answer "
-             f"{R['seeded_first_answer_ms']:.0f} ms after spawn.")
-    foreign = [r.foreign_cpu for rs in runs.values() for r in rs]
-    rep = R["repeated"]
-    L.append(f"Other processes on the machine used {median(foreign):.0%} of its CPU during the median timed "
-             f"run, {max(foreign):.0%} during the worst (measured from /proc/stat minus the server's, wrk's "
-             f"and this script's own CPU time); a run during which they used more than {args.max_foreign:.0%} is "
-             f"repeated (up to {args.retries} times): {len(rep)} run(s) were"
-             + (" (" + ", ".join(f"{s}/{n} at {r.foreign_cpu:.0%}" for s, n, r in rep) + ")" if rep else "")
-             + ".")
-    L.append("")
-    L.append("<details><summary>Per-round figures: req/s = ratio to the round's baselines (p99, CPU share of "
-             "other processes); for the baseline, its opening / closing runs</summary>")
-    L.append("")
-    L.append("| server | scenario | " + " | ".join(f"round {i + 1}" for i in range(args.rounds)) + " |")
-    L.append("|---|---|" + "---:|" * args.rounds)
-    for (s, n), rs in runs.items():
-        if n == "baseline":
-            cells = [f"{a.rps:,.0f} / {b.rps:,.0f} ({a.p99_ms:.2f} / {b.p99_ms:.2f} ms, "
-                     f"{max(a.foreign_cpu, b.foreign_cpu):.0%})" for a, b in zip(rs[0::2], rs[1::2])]
-        else:
-            cells = [f"{r.rps:,.0f} = {r.rps / ref:.2f} ({r.p99_ms:.2f} ms, {r.foreign_cpu:.0%})"
-                     for r, ref in zip(rs, R["base_ref"][s])]
-        L.append(f"| {s} | {n} | " + " | ".join(cells) + " |")
-    L.append("")
-    L.append("</details>")
+    if "runs" in R:
+        # Notes: writes, warm-up tallies, per-round detail.
+        w = tally[("empty", "wrong")]
+        ctl = R["control"]
+        L.append(f"**Database writes.** During the wrong-key runs ({w.runs} runs, {w.requests:,} requests) the "
+                 f"WAL-index commit counter moved by {w.commits}, `PRAGMA data_version` changed in "
+                 f"{w.data_version_changed} runs and the database/WAL files changed size or mtime in {w.files_changed}"
+                 + (f" (header unreadable in {w.unknown} runs)" if w.unknown else "") +
+                 f". Control: one POST comment moved the counter by {ctl['commits']} and changed data_version. "
+                 "Commits seen during the other runs: " +
+                 ", ".join(f"{s}/{n} {t.commits:,}" for (s, n), t in tally.items() if n != "wrong") + ".")
+        L.append("")
+        L.append("Warm-up status tallies: " + "; ".join(
+            f"{s}/{n} " + ", ".join(f"{code}×{cnt:,}" for code, cnt in sorted(r.statuses.items()))
+            for (s, n), r in R["warm"].items()) + ".")
+        L.append("")
+        ls = R["load_status"]
+        L.append(f"Server memory after the load: empty {ls['empty']['VmRSS'] / 1024:.0f} MiB resident "
+                 f"(peak {ls['empty']['VmHWM'] / 1024:.0f}), seeded {ls['seeded']['VmRSS'] / 1024:.0f} MiB "
+                 f"(peak {ls['seeded']['VmHWM'] / 1024:.0f}). Seeded server: first answer "
+                 f"{R['seeded_first_answer_ms']:.0f} ms after spawn.")
+        foreign = [r.foreign_cpu for rs in runs.values() for r in rs]
+        rep = R["repeated"]
+        L.append(f"Other processes on the machine used {median(foreign):.0%} of its CPU during the median timed "
+                 f"run, {max(foreign):.0%} during the worst (measured from /proc/stat minus the server's, wrk's "
+                 f"and this script's own CPU time); a run during which they used more than {args.max_foreign:.0%} is "
+                 f"repeated (up to {args.retries} times): {len(rep)} run(s) were"
+                 + (" (" + ", ".join(f"{s}/{n} at {r.foreign_cpu:.0%}" for s, n, r in rep) + ")" if rep else "")
+                 + ".")
+        L.append("")
+        L.append("<details><summary>Per-round figures: req/s = ratio to the round's baselines (p99, CPU share of "
+                 "other processes); for the baseline, its opening / closing runs</summary>")
+        L.append("")
+        L.append("| server | scenario | " + " | ".join(f"round {i + 1}" for i in range(args.rounds)) + " |")
+        L.append("|---|---|" + "---:|" * args.rounds)
+        for (s, n), rs in runs.items():
+            if n == "baseline":
+                cells = [f"{a.rps:,.0f} / {b.rps:,.0f} ({a.p99_ms:.2f} / {b.p99_ms:.2f} ms, "
+                         f"{max(a.foreign_cpu, b.foreign_cpu):.0%})" for a, b in zip(rs[0::2], rs[1::2])]
+            else:
+                cells = [f"{r.rps:,.0f} = {r.rps / ref:.2f} ({r.p99_ms:.2f} ms, {r.foreign_cpu:.0%})"
+                         for r, ref in zip(rs, R["base_ref"][s])]
+            L.append(f"| {s} | {n} | " + " | ".join(cells) + " |")
+        L.append("")
+        L.append("</details>")
     if R.get("problems"):
         L.append("")
         L.append("**Server log problems:** " + "; ".join(R["problems"]))

@@ -9,6 +9,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::keys::Overlap;
+use crate::limits::{self, ByteSize, Limits};
 use crate::proxy::ProxyRange;
 use crate::scopes::Scope;
 
@@ -83,6 +84,41 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<ProxyRange>,
+
+    /// Open connections per client address (IPv6: per /64 network) before new ones get an
+    /// immediate 429; connections from a --trusted-proxy are not counted.
+    #[arg(
+        long,
+        env = "ARTIFACT_REVIEW_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = limits::DEFAULT_CONNECTIONS_PER_ADDRESS,
+        value_parser = clap::value_parser!(usize),
+        global = true
+    )]
+    pub max_connections_per_address: usize,
+
+    /// Seconds every request body gets to arrive (408 after that), plus one second per
+    /// --min-body-rate bytes received.
+    #[arg(
+        long,
+        env = "ARTIFACT_REVIEW_BODY_TIMEOUT",
+        default_value_t = limits::DEFAULT_BODY_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub body_timeout: u64,
+
+    /// The slowest a long body (an upload) may arrive, per second, e.g. 64KiB.
+    #[arg(long, env = "ARTIFACT_REVIEW_MIN_BODY_RATE", default_value_t = limits::DEFAULT_MIN_BODY_RATE, global = true)]
+    pub min_body_rate: ByteSize,
+
+    /// The server's peak memory that uploads and Markdown renders are admitted against, e.g.
+    /// 400MiB; beyond it they wait briefly, then get 429.
+    #[arg(long, env = "ARTIFACT_REVIEW_MEMORY_BUDGET", default_value_t = limits::DEFAULT_MEMORY_BUDGET, global = true)]
+    pub memory_budget: ByteSize,
+
+    /// Distinct stored bytes per account, e.g. 2GiB; an upload beyond it is refused.
+    #[arg(long, env = "ARTIFACT_REVIEW_STORAGE_QUOTA", default_value_t = limits::DEFAULT_STORAGE_QUOTA, global = true)]
+    pub storage_quota: ByteSize,
 }
 
 /// What every admin command accepts besides `--db`.
@@ -257,6 +293,17 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 }
 
 impl ServeArgs {
+    /// The fairness limits these flags set.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            connections_per_address: self.max_connections_per_address.max(1),
+            body_timeout: std::time::Duration::from_secs(self.body_timeout),
+            min_body_rate: self.min_body_rate.0.max(1),
+            memory_budget: self.memory_budget.0,
+            storage_quota: self.storage_quota.0,
+        }
+    }
+
     /// The base URL without a trailing slash.
     pub fn base_url(&self, bound: SocketAddr) -> String {
         match &self.base_url {

@@ -51,9 +51,9 @@ pub enum ApiError {
         id_field: &'static str,
         id: String,
     },
-    /// 408: the client took too long to send its body.
-    #[error("the request body was not received in time")]
-    RequestTimeout,
+    /// 408: the client took too long to send its body; the message says how far it got.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 413: the body is over the transport limit for this route.
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: u64 },
@@ -121,7 +121,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::Taken { .. } => StatusCode::CONFLICT,
-            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -138,7 +138,7 @@ impl ApiError {
             | ApiError::Taken { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::RequestTimeout => "request_timeout",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Internal(_) => "internal_error",
@@ -181,7 +181,7 @@ impl ApiError {
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
-            ApiError::PayloadTooLarge { .. } => {
+            ApiError::PayloadTooLarge { .. } | ApiError::RequestTimeout(_) => {
                 // Whatever the client still sends is not read: this connection ends here.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }

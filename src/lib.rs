@@ -5,12 +5,16 @@
 pub mod api;
 /// Who is calling: API key or session -> Caller; cross-site checks; last-used throttling.
 pub mod auth;
+/// Bulk work (uploads, Markdown renders) on threads of lower CPU priority.
+pub mod bulk;
 /// The admin sub-commands working directly on the database file.
 pub mod cli;
 /// Milliseconds since the Unix epoch.
 pub mod clock;
 /// Command-line flags, environment variables and defaults.
 pub mod config;
+/// The caps on open connections, overall and per client address, and the answer beyond them.
+pub mod connections;
 /// The one API error type and its JSON shape.
 pub mod error;
 /// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.
@@ -23,16 +27,22 @@ pub mod ingest;
 pub mod keys;
 /// Keys of this server found in text it stores: found, masked, revoked.
 pub mod leaks;
+/// The fairness limits (connections per address, body pace, memory budget, quota) and sizes.
+pub mod limits;
 /// The server's key from which share-link addresses are derived (never stored).
 pub mod link_key;
 /// The MCP endpoint: tools for agents over Streamable HTTP.
 pub mod mcp;
+/// The memory budget that uploads and Markdown renders reserve their share of.
+pub mod memory_budget;
 /// Finding a passage quoted in plain text in a document's text, as the review bridge sees it.
 pub mod passage;
 /// argon2id password hashing with a concurrency limit.
 pub mod password;
 /// The client address behind trusted reverse proxies (`--trusted-proxy`).
 pub mod proxy;
+/// The storage quota per account, and uploads of one account counted together.
+pub mod quota;
 /// What a key may do: reader, commenter, editor.
 pub mod scopes;
 /// Random tokens, SHA-256 digests, and a redacting secret type.

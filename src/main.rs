@@ -71,6 +71,7 @@ fn run_server(store: Store, serve: artifact_review::config::ServeArgs) -> ExitCo
             store,
             serve.base_url.clone(),
             proxies,
+            serve.limits(),
             shutdown_signal(),
         )
         .await

@@ -78,7 +78,8 @@ impl TrustedProxies {
         TrustedProxies(ranges.into())
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|r| r.contains(ip))
     }
 

@@ -1,7 +1,8 @@
 //! The HTTP server: our own accept loop over a bound listener (tests pass port 0), serving the warp
-//! routes through hyper with a header-read deadline, a cap on open connections and on header size,
-//! a `Host` check before routing (DNS rebinding), and graceful shutdown that lets in-flight
-//! requests finish.
+//! routes through hyper with a header-read deadline, caps on open connections overall and per
+//! client address (`connections`), a pace every request body must keep (`api::body_pace`), a cap
+//! on header size, a `Host` check before routing (DNS rebinding), and graceful shutdown that lets
+//! in-flight requests finish.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,35 +16,38 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tower_service::Service;
 use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
+use crate::api::body_pace::{Pace, PacedBody};
 use crate::api::discovery::{AgentsGuide, Docs};
 use crate::api::events::StreamSlots;
 use crate::api::router::{ClientAddr, Router};
 use crate::auth::KeyUsage;
+use crate::connections::ConnectionSlots;
 use crate::error::{recover, ApiError};
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
+use crate::limits::Limits;
 use crate::link_key::LinkKey;
+use crate::memory_budget::MemoryBudget;
 use crate::password::Passwords;
 use crate::proxy::TrustedProxies;
+use crate::quota::Quotas;
 use crate::session_cookie;
 use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
 use crate::throttle::LoginThrottle;
 use crate::view_counter::ViewCounter;
+use crate::web::RenderedMarkdown;
 use crate::{api, mcp, web};
 
 /// A client must send its request line and headers within this time, including the first request
 /// on a new connection and each request on a kept-alive one; otherwise it is disconnected.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// Open connections at most; further clients wait in the kernel's accept queue.
-pub const MAX_CONNECTIONS: usize = 4096;
 /// Total size of request headers accepted.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// How long shutdown waits for in-flight requests.
@@ -56,12 +60,14 @@ pub async fn serve(
     store: Store,
     base_url: Option<String>,
     proxies: TrustedProxies,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let bound = listener.local_addr()?;
     let base_url = base_url.unwrap_or_else(|| format!("http://{bound}"));
     let site = Arc::new(Site::new(&base_url, bound));
     let (stopping, shutdown_seen) = tokio::sync::watch::channel(false);
+    let memory = Arc::new(MemoryBudget::new(limits.memory_budget));
     let link_key = Arc::new(LinkKey::load_or_create(store.path())?);
     let state = AppState::new(Shared {
         store: store.clone(),
@@ -74,6 +80,11 @@ pub async fn serve(
         identities: Arc::new(IdentityCache::default()),
         docs: Arc::new(OnceLock::new()),
         event_streams: Arc::new(StreamSlots::default()),
+        rendered: Arc::new(RenderedMarkdown::new(memory.clone())),
+        memory,
+        quotas: Arc::new(Quotas::new(limits.storage_quota)),
+        spool_dir: spool_dir(store.path()),
+        limits: limits.clone(),
         views: Arc::new(ViewCounter::default()),
         link_key,
         shutdown: shutdown_seen,
@@ -97,19 +108,24 @@ pub async fn serve(
     let service = warp::service(app);
 
     announce_setup(&state).await;
+    // Contents stored by uploads that a crash interrupted, which no version uses.
+    match store.remove_unused_contents().await {
+        Ok(0) => {}
+        Ok(n) => log::info!(
+            "removed {n} stored contents that no version uses (uploads interrupted by a stop)"
+        ),
+        Err(e) => log::error!("could not look for unused stored contents: {e}"),
+    }
     log::info!("listening on http://{bound}");
 
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = ConnectionSlots::new(limits.connections_per_address, proxies.clone());
+    let pace = Pace {
+        timeout: limits.body_timeout,
+        min_rate: limits.min_body_rate,
+    };
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -122,6 +138,13 @@ pub async fn serve(
                 }
             },
         };
+        let slot = match slots.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                slots.refuse(stream, refusal);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let site = site.clone();
@@ -131,7 +154,9 @@ pub async fn serve(
             let site = site.clone();
             let proxies = proxies.clone();
             async move {
-                Ok::<_, Infallible>(handle(&mut service, &site, &proxies, peer, request).await)
+                Ok::<_, Infallible>(
+                    handle(&mut service, &site, &proxies, peer, pace, request).await,
+                )
             }
         });
         let connection = http1::Builder::new()
@@ -144,7 +169,7 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 log::debug!("connection from {peer} ended: {e}");
             }
-            drop(permit);
+            drop(slot);
         });
     }
 
@@ -170,11 +195,13 @@ async fn handle<S>(
     site: &Site,
     proxies: &TrustedProxies,
     peer: SocketAddr,
-    mut request: hyper::Request<Incoming>,
+    pace: Pace,
+    request: hyper::Request<Incoming>,
 ) -> Response
 where
-    S: Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>,
+    S: Service<hyper::Request<PacedBody>, Response = Response, Error = Infallible>,
 {
+    let mut request = request.map(|body| PacedBody::new(body, pace));
     let header_bytes: usize = request
         .headers()
         .iter()
@@ -209,7 +236,7 @@ where
 /// the authority of an absolute-form target when there is one, must name this server. (A request
 /// with both `Content-Length` and `Transfer-Encoding` never gets here ambiguous: hyper reads it as
 /// chunked, as RFC 9112 allows, and closes the connection after answering.)
-fn check_target(request: &hyper::Request<Incoming>, site: &Site) -> Result<(), ApiError> {
+fn check_target<B>(request: &hyper::Request<B>, site: &Site) -> Result<(), ApiError> {
     let headers = request.headers();
     let mut hosts = headers.get_all(header::HOST).iter();
     let host = hosts.next().and_then(|h| h.to_str().ok());
@@ -232,6 +259,15 @@ fn check_target(request: &hyper::Request<Incoming>, site: &Site) -> Result<(), A
         ));
     }
     Ok(())
+}
+
+/// Where uploads are spooled: beside the database, which must have room for them anyway (a
+/// temporary folder may be a RAM disk).
+fn spool_dir(db: &std::path::Path) -> std::path::PathBuf {
+    match db.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
 }
 
 /// While the database has no account, opens the setup gate and logs the one-time link.

@@ -1,6 +1,7 @@
 //! What every request handler shares: the store, the server's configuration, and the in-memory
 //! guards (password hashing limit, sign-in throttle, setup gate, key-usage throttle).
 
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::api::discovery::Docs;
@@ -8,12 +9,16 @@ use crate::api::events::StreamSlots;
 use crate::auth::KeyUsage;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
+use crate::limits::Limits;
 use crate::link_key::LinkKey;
+use crate::memory_budget::MemoryBudget;
 use crate::password::Passwords;
+use crate::quota::Quotas;
 use crate::setup::SetupGate;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
 use crate::view_counter::ViewCounter;
+use crate::web::RenderedMarkdown;
 
 /// A cheap handle (one reference count) to what handlers share.
 #[derive(Clone)]
@@ -47,6 +52,16 @@ pub struct Shared {
     pub docs: Arc<OnceLock<Docs>>,
     /// The open event streams, against their caps.
     pub event_streams: Arc<StreamSlots>,
+    /// Markdown documents rendered once, per content.
+    pub rendered: Arc<RenderedMarkdown>,
+    /// The memory uploads and Markdown renders reserve their share of.
+    pub memory: Arc<MemoryBudget>,
+    /// The storage quota, and what uploads in progress will add per account.
+    pub quotas: Arc<Quotas>,
+    /// Where uploads are spooled while they are checked (the database's folder).
+    pub spool_dir: PathBuf,
+    /// The fairness limits the server was started with.
+    pub limits: Limits,
     /// Views counted lately, so repeats cost no write.
     pub views: Arc<ViewCounter>,
     /// Derives share-link addresses.

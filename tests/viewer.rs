@@ -191,6 +191,135 @@ fn markdown_is_rendered_for_viewing_and_raw_through_the_api() -> TestResult {
     Ok(())
 }
 
+/// Uploads a Markdown artifact of `text` named `name`; returns the address of its document under a
+/// fresh grant.
+fn markdown_artifact(s: &Site, name: &str, text: &str) -> String {
+    let created = s.server.upload(
+        &Auth::Key(s.key.clone()),
+        json!({"name": name, "fileName": name, "content": text}),
+    );
+    let share = created["shareToken"].as_str().expect("token");
+    let folder = s
+        .server
+        .view_grant(&Auth::Cookie(s.cookie.clone()), share, 1);
+    format!("{folder}/{name}")
+}
+
+const RENDERED: &str = "rendered Markdown";
+
+#[test]
+fn markdown_is_rendered_once_per_content_however_many_views() -> TestResult {
+    let s = site();
+    let readme = open(&s, &s.cookie, 1, "docs/README.md");
+    let first = s.server.get(&readme, &Auth::None);
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        s.server.wait_for_log(RENDERED, 1),
+        1,
+        "the first view renders"
+    );
+
+    // Later views, under this grant and a new one, and of the same file in another artifact.
+    let tag = bridge_tag(&s);
+    for location in [readme.clone(), open(&s, &s.cookie, 1, "docs/README.md")] {
+        let again = s.server.get(&location, &Auth::None);
+        assert_eq!(again.status, 200);
+        assert_eq!(again.body, first.body, "the same document");
+        assert!(again.text().starts_with(&format!("<!DOCTYPE html>{tag}")));
+    }
+    let copy = markdown_artifact(
+        &s,
+        "README.md",
+        "# Guide
+
+Some *text*.",
+    );
+    assert_eq!(s.server.get(&copy, &Auth::None).body, first.body);
+
+    // Eight first views of a new document at once render it once.
+    let fresh = markdown_artifact(
+        &s,
+        "notes.md",
+        "# Notes
+
+- one
+- two
+",
+    );
+    let port = s.server.port;
+    let views: Vec<_> = (0..8)
+        .map(|_| {
+            let path = fresh.clone();
+            std::thread::spawn(move || -> Result<Vec<u8>, String> {
+                let resp = ureq::get(&format!("http://127.0.0.1:{port}{path}"))
+                    .call()
+                    .map_err(|e| e.to_string())?;
+                resp.into_body().read_to_vec().map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for view in views {
+        bodies.push(view.join().map_err(|_| "a viewer thread panicked")??);
+    }
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "one document for all"
+    );
+    assert!(String::from_utf8_lossy(&bodies[0]).contains("<li>two</li>"));
+
+    // A fence: one more document's first view; its log line comes after anything the views
+    // above logged, so once it is there the count is final.
+    let fence = markdown_artifact(
+        &s, "fence.md", "# Fence
+",
+    );
+    assert_eq!(s.server.get(&fence, &Auth::None).status, 200);
+    assert_eq!(
+        s.server.wait_for_log(RENDERED, 3),
+        3,
+        "README once, notes once, the fence once:\n{}",
+        s.server.log()
+    );
+    Ok(())
+}
+
+#[test]
+fn a_pathological_markdown_document_is_shown_in_part_with_a_note_and_rendered_once() -> TestResult {
+    let s = site();
+    // 5 MB of `[` (inside the upload limit) once took 768 MiB to render, on every view.
+    let brackets = "[".repeat(5 * 1024 * 1024);
+    let location = markdown_artifact(&s, "brackets.md", &brackets);
+    let page = s.server.get(&location, &Auth::None);
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    assert!(text.starts_with(&format!("<!DOCTYPE html>{}", bridge_tag(&s))));
+    assert!(
+        text.contains("This document is shown only in part."),
+        "a clear note"
+    );
+    assert!(
+        text.len() < 1024 * 1024,
+        "a bounded document: {} bytes",
+        text.len()
+    );
+    assert_eq!(s.server.wait_for_log(RENDERED, 1), 1);
+    assert!(s.server.log().contains("shown in part"));
+    let again = s.server.get(&location, &Auth::None);
+    assert_eq!(again.body, page.body);
+    let fence = markdown_artifact(
+        &s, "fence.md", "# Fence
+",
+    );
+    assert_eq!(s.server.get(&fence, &Auth::None).status, 200);
+    assert_eq!(
+        s.server.wait_for_log(RENDERED, 2),
+        2,
+        "the second view did not render"
+    );
+    Ok(())
+}
+
 #[test]
 fn a_grant_stops_working_after_sign_out() -> TestResult {
     let s = site();

@@ -1,5 +1,6 @@
-// The "Team" section (admins): invite links (shown once, copyable), and members: their role,
-// a one-time password-reset link (shown once), removing (disabling) and enabling.
+// The "Team" section (admins): invite links (shown once, copyable), and members: what each
+// stores against the storage quota, their role, a one-time password-reset link (shown once),
+// removing (disabling) and enabling.
 
 import { api } from './api.js';
 import { $, h, cell, dateEl, badge, announce, loadError, setChildren } from './dom.js';
@@ -8,6 +9,25 @@ import { confirmAction, showSecretOnce } from './dialogs.js';
 
 let ctx = null;
 let members = [];
+let storageQuota = 0;
+
+// Bytes as people read them: 1.5 GiB, 320 MiB, 12 KiB, 500 bytes.
+function size(bytes) {
+  const units = [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]];
+  for (const [unit, n] of units) {
+    if (bytes >= n) return `${(Math.floor((bytes / n) * 10) / 10).toLocaleString()} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+function storageEl(bytes) {
+  const share = storageQuota > 0 ? Math.min(100, Math.round((bytes / storageQuota) * 100)) : 0;
+  return h('span', {
+    class: share >= 90 ? 'storage is-near-quota' : 'storage',
+    text: `${size(bytes)} of ${size(storageQuota)}`,
+    attrs: { title: `${bytes.toLocaleString()} bytes stored; quota ${storageQuota.toLocaleString()} bytes (${share}%)` },
+  });
+}
 
 const heading = () => $('#team-title');
 const memberName = (id) => members.find((m) => m.id === id)?.name ?? null;
@@ -77,6 +97,7 @@ function memberRow(member) {
     cell('Email', h('span', { class: 'email', text: member.email })),
     cell('Role', disabled ? (member.role === 'admin' ? 'Admin' : 'Member') : roleSelect(member)),
     cell('Joined', dateEl(member.createdAt)),
+    cell('Stored', storageEl(member.storedBytes)),
     cell('Status', disabled ? badge('disabled') : badge('active')),
     h('td', { class: 'row-actions' }, ...actions),
   );
@@ -88,7 +109,7 @@ async function load() {
   $('#team-body').hidden = forbidden;
   if (forbidden) return;
   try {
-    ({ members } = await api.listMembers());
+    ({ members, storageQuota } = await api.listMembers());
     loadError($('#members-error'), null);
     setChildren($('#members-table tbody'), members.map(memberRow));
   } catch (err) {

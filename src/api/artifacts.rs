@@ -2,11 +2,14 @@
 //! Uploads are attributed to the caller's identity (the user, or the agent a key acts as). An
 //! artifact the caller may not see is a 404, so share tokens cannot be probed.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warp::reply::Response;
 
 use super::ids::wire;
+use super::publish;
 use super::reply;
 use super::request::Request;
 use super::upload;
@@ -14,16 +17,13 @@ use super::views::IdentityView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::ingest::Prepared;
 use crate::leaks::{self, Scanned};
 use crate::secrets::random_token;
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, NewArtifact, Order, Role};
-use crate::store::audit::{self, AuditCtx, AuditEvent};
-use crate::store::blobs::{self, NewFile};
+use crate::store::audit::{self, AuditEvent};
 use crate::store::keys as key_store;
-use crate::store::versions::{self, NewVersion, Version};
-use crate::store::StoreError;
+use crate::store::versions::{self, Version};
 use crate::text;
 
 #[derive(Serialize)]
@@ -353,7 +353,7 @@ pub async fn list_page(
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let form = upload::read(&mut req).await?;
+    let form = upload::read(&state, &mut req).await?;
     Ok(reply::created(&create_from(&state, &caller, form).await?))
 }
 
@@ -391,16 +391,27 @@ pub async fn create_from(
         form.description.as_deref().unwrap_or_default(),
         text::DESCRIPTION_MAX,
     )?;
+    // A key of this server pasted into the name or description is masked and revoked.
+    let (name, description) = (Scanned::of(&name), Scanned::of(&description));
+    let told: Vec<[u8; 32]> = [&name.digests, &description.digests]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect();
+    let (name, description) = (name.text, description.text);
     let version_name = version_name(form.version_name.as_deref())?;
-    let prepared = upload::prepare(form.upload).await?;
-    let share_token = random_token(16)?.expose().to_string();
+    let prepared = Arc::new(upload::prepare(form.upload).await?);
     let user_id = caller.user.id;
+    let ready = publish::ready(state, user_id, prepared.clone())
+        .await?
+        .also_revoke(&told, "the name or description");
+    let shown_name = name.clone();
+    let share_token = random_token(16)?.expose().to_string();
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
     let token = share_token.clone();
-    let (artifact_id, version_id, entry_point, file_type) = state
-        .store
-        .write_content(move |conn| {
+    let (artifact_id, version_id, entry_point, file_type) = ready
+        .publish(state, &shown_name, move |conn| {
             let now = now_ms();
             let artifact_id = artifacts::insert(
                 conn,
@@ -413,7 +424,7 @@ pub async fn create_from(
                 },
                 now,
             )?;
-            let (version_id, _) = publish_version(
+            let (version_id, _) = publish::version(
                 conn,
                 artifact_id,
                 version_name.as_deref(),
@@ -439,6 +450,7 @@ pub async fn create_from(
             ))
         })
         .await?;
+    drop(form.reservation);
     Ok(CreatedArtifact {
         id: wire(artifact_id),
         share_url: share_url(state, &share_token),
@@ -448,64 +460,6 @@ pub async fn create_from(
         file_type,
         entry_point,
     })
-}
-
-/// Publishes the next version of an artifact inside the caller's write: takes the next number,
-/// stores the files (each distinct content once), and records `version.created` for the acting
-/// identity in `ctx`. Returns (version id, number).
-pub fn publish_version(
-    conn: &rusqlite::Connection,
-    artifact_id: i64,
-    name: Option<&str>,
-    prepared: &Prepared,
-    ctx: &AuditCtx,
-    now: i64,
-) -> Result<(i64, i64), StoreError> {
-    let user_id = ctx
-        .user_id
-        .ok_or_else(|| StoreError::Task("a version needs an acting user".into()))?;
-    let number = artifacts::take_version_number(conn, artifact_id, now)?;
-    let version_id = versions::insert(
-        conn,
-        &NewVersion {
-            artifact_id,
-            number,
-            name,
-            file_type: prepared.file_type.as_str(),
-            size: prepared.upload_size,
-            entry_point: &prepared.entry_point,
-            user_id,
-            agent_id: ctx.agent_id,
-        },
-        now,
-    )?;
-    let files: Vec<NewFile<'_>> = prepared
-        .files
-        .iter()
-        .map(|f| NewFile {
-            path: &f.path,
-            size: f.size,
-            sha256: f.sha256,
-            content_type: f.content_type,
-        })
-        .collect();
-    blobs::attach(conn, version_id, &files, &mut |i| {
-        prepared.contents(i).map_err(|e| e.to_string())
-    })?;
-    audit::record(
-        conn,
-        ctx,
-        &AuditEvent::VersionCreated {
-            artifact_id,
-            version_id,
-            number,
-            file_type: prepared.file_type.as_str(),
-            files: prepared.files.len(),
-            size: prepared.upload_size,
-        },
-        now,
-    )?;
-    Ok((version_id, number))
 }
 
 /// A version name: absent or blank means none; otherwise at most 100 characters.

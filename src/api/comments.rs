@@ -17,6 +17,7 @@ use super::request::Request;
 use super::versions::parse_number;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
+use crate::bulk;
 use crate::clock::now_ms;
 use crate::error::{not_found_as, ApiError};
 use crate::leaks::Scanned;
@@ -536,13 +537,22 @@ async fn target_of_quote(
         ));
     }
     let source = source.to_string();
-    tokio::task::spawn_blocking(move || {
-        let text = String::from_utf8_lossy(&bytes);
-        let html = if markdown {
-            ingest::render_markdown(&text, &source)
-        } else {
-            text.into_owned()
-        };
+    // Markdown as the viewer serves it: rendered once per content and kept (`web::rendered_markdown`).
+    let html = if markdown {
+        let sha256: [u8; 32] = file.sha256.as_slice().try_into().map_err(|_| {
+            ApiError::Internal(format!("the stored hash of {} is not 32 bytes", file.path))
+        })?;
+        let title = file.path.rsplit('/').next().unwrap_or(&file.path);
+        let doc = state
+            .rendered
+            .get(sha256, title, || async move { Ok(bytes) })
+            .await?;
+        String::from_utf8_lossy(&doc).into_owned()
+    } else {
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    };
+    bulk::run(move || {
         let found = passage::locate(&passage::text_of_html(&html), &quote, near.as_deref(), &source)
             .map_err(|e| ApiError::bad_request("quote_not_placed", e.to_string()))?;
         Ok(json!({

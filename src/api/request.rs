@@ -29,9 +29,6 @@ pub const JSON_LIMIT: u64 = 1024 * 1024;
 /// connection is simply closed.
 pub const DRAIN_MAX: u64 = 16 * 1024 * 1024;
 
-/// The longest a client may take to send a body.
-pub const BODY_DEADLINE: Duration = Duration::from_secs(120);
-
 pub struct Request {
     pub method: Method,
     /// The raw (still percent-encoded) path.
@@ -112,48 +109,112 @@ impl Request {
     }
 
     /// Reads the whole body, refusing more than `limit` bytes with 413 (whether or not the client
-    /// announced a Content-Length) and a client slower than `BODY_DEADLINE` with 408.
+    /// announced a Content-Length) and a client slower than the body pace with 408.
     pub async fn body_bytes(&mut self, limit: u64) -> Result<Bytes, ApiError> {
+        let mut body = self.body_stream(limit).await?;
+        // Sized up front when announced, so a body is not copied while growing.
+        let mut buf = BytesMut::with_capacity(body.declared.unwrap_or(0) as usize);
+        while let Some(chunk) = body.next().await {
+            buf.extend_from_slice(&chunk?);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// The body as it arrives, refusing more than `limit` bytes with 413 (at once when the client
+    /// announced that much) and a client slower than the body pace with 408.
+    pub async fn body_stream(&mut self, limit: u64) -> Result<LimitedBody, ApiError> {
         let declared = self
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
-        let Some(mut stream) = take(&self.body) else {
-            return Ok(Bytes::new());
-        };
         if let Some(declared) = declared.filter(|d| *d > limit) {
-            if declared - limit <= DRAIN_MAX {
-                drain(&mut stream, declared).await;
+            if let Some(mut stream) = take(&self.body) {
+                if declared - limit <= DRAIN_MAX {
+                    drain(&mut stream, declared).await;
+                }
             }
             return Err(ApiError::PayloadTooLarge { limit });
         }
-        let read = async {
-            // Sized up front when announced, so a large upload is not copied while growing.
-            let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::bad_request(
-                        "body_read_failed",
-                        format!("could not read the request body: {e}"),
-                    )
-                })?;
-                if (buf.len() + chunk.len()) as u64 > limit {
-                    drop(buf);
-                    drain(&mut stream, DRAIN_MAX).await;
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(buf.freeze())
-        };
-        tokio::time::timeout(BODY_DEADLINE, read)
-            .await
-            .map_err(|_| ApiError::RequestTimeout)?
+        Ok(LimitedBody {
+            stream: take(&self.body),
+            slot: self.body.clone(),
+            limit,
+            seen: 0,
+            declared,
+        })
+    }
+
+    /// Answers `refusal` only once the body has arrived (read and dropped, up to `max` bytes): a
+    /// client that sends its whole body before it reads (most do) would otherwise see its
+    /// connection reset instead of the answer, and could not honour a `Retry-After`.
+    pub async fn refuse_after_body(&mut self, max: u64, refusal: ApiError) -> ApiError {
+        if let Some(mut stream) = take(&self.body) {
+            drain(&mut stream, max).await;
+        }
+        refusal
     }
 
     /// Reads and parses a JSON body of at most `JSON_LIMIT` bytes.
     pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
         let bytes = self.body_bytes(JSON_LIMIT).await?;
         parse_json(&bytes)
+    }
+}
+
+/// A body being read, within its size limit. Whatever is left unread when it is dropped goes back
+/// to the request, for the router to drain so the client gets its answer.
+pub struct LimitedBody {
+    stream: Option<BodyStream>,
+    slot: BodySlot,
+    limit: u64,
+    seen: u64,
+    /// The Content-Length the client announced, if any.
+    pub declared: Option<u64>,
+}
+
+impl LimitedBody {
+    /// The next chunk; an error (413, 408 or 400) ends the body.
+    pub async fn next(&mut self) -> Option<Result<Bytes, ApiError>> {
+        let stream = self.stream.as_mut()?;
+        match stream.next().await {
+            None => {
+                self.stream = None;
+                None
+            }
+            Some(Err(e)) => {
+                self.stream = None;
+                Some(Err(read_error(&e)))
+            }
+            Some(Ok(chunk)) => {
+                self.seen += chunk.len() as u64;
+                if self.seen > self.limit {
+                    if let Some(mut rest) = self.stream.take() {
+                        drain(&mut rest, DRAIN_MAX).await;
+                    }
+                    return Some(Err(ApiError::PayloadTooLarge { limit: self.limit }));
+                }
+                Some(Ok(chunk))
+            }
+        }
+    }
+}
+
+impl Drop for LimitedBody {
+    fn drop(&mut self) {
+        if let Some(rest) = self.stream.take() {
+            *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(rest);
+        }
+    }
+}
+
+/// A failure to read the body as the client's error: 408 when it fell behind the body pace,
+/// else 400.
+pub fn read_error(e: &warp::Error) -> ApiError {
+    match super::body_pace::too_slow(e) {
+        Some(slow) => ApiError::RequestTimeout(slow.to_string()),
+        None => ApiError::bad_request(
+            "body_read_failed",
+            format!("could not read the request body: {e}"),
+        ),
     }
 }
 

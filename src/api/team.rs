@@ -20,6 +20,7 @@ use crate::state::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::invites::{self, Invite, NewInvite};
 use crate::store::members;
+use crate::store::quota;
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;
 use crate::text;
@@ -117,11 +118,31 @@ pub(super) async fn admin(state: &AppState, req: &Request) -> Result<Caller, Api
     Ok(caller)
 }
 
+/// A member as admins see them: with what their account stores (`quota`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MemberView {
+    #[serde(flatten)]
+    user: UserView,
+    stored_bytes: u64,
+}
+
 pub async fn members(state: AppState, req: Request) -> Result<Response, ApiError> {
     admin(&state, &req).await?;
-    let list = state.store.read(users::list).await?;
-    let members: Vec<UserView> = list.iter().map(UserView::from).collect();
-    Ok(reply::ok(&json!({ "members": members })))
+    let (list, usage) = state
+        .store
+        .read(|conn| Ok((users::list(conn)?, quota::usage_by_account(conn)?)))
+        .await?;
+    let members: Vec<MemberView> = list
+        .iter()
+        .map(|u| MemberView {
+            user: UserView::from(u),
+            stored_bytes: usage.get(&u.id).copied().unwrap_or(0),
+        })
+        .collect();
+    Ok(reply::ok(
+        &json!({ "members": members, "storageQuota": state.quotas.quota() }),
+    ))
 }
 
 /// `PATCH /api/v1/team/members/{id}` `{disabled?, role?}`: removes a member (disabled: signed

@@ -1,18 +1,30 @@
 //! Reading an upload from the request: a JSON body (`content` as text, or base64 for a ZIP) or
-//! `multipart/form-data` with a `file` part. The bytes are then checked by `ingest` on a blocking
-//! thread.
+//! `multipart/form-data` with a `file` part. Each upload first reserves its share of the memory
+//! budget (or gets a 429); its content is then spooled as it streams in (parsed a block at a time
+//! on the blocking pool, never held whole in memory), and checked by `ingest` on a blocking thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::Deserialize;
 use warp::http::header;
 
-use super::request::{parse_json, Request};
+use super::request::{parse_json, LimitedBody, Request};
+use super::upload_json::{JsonSplit, SplitError};
+use crate::bulk;
 use crate::error::ApiError;
-use crate::ingest::{self, IngestError, Prepared, Upload, UploadContent};
+use crate::ingest::{self, IngestError, Prepared, SpoolWriter, Upload, UploadContent};
+use crate::memory_budget::{Reservation, Work};
+use crate::state::AppState;
 
 /// Transport limit for upload bodies: a 50 MB ZIP in base64 (69,905,068 bytes) plus JSON or
 /// multipart framing.
 pub const UPLOAD_BODY_LIMIT: u64 = 72 * 1024 * 1024;
+/// Body bytes gathered before they are handed to the blocking pool to parse and spool.
+const BLOCK: usize = 1024 * 1024;
+/// Largest form field other than `file` and `content`.
+const FIELD_MAX: usize = 64 * 1024;
 
 /// An upload with the fields that travel with it.
 pub struct UploadForm {
@@ -21,6 +33,9 @@ pub struct UploadForm {
     pub description: Option<String>,
     pub version_name: Option<String>,
     pub upload: Upload,
+    /// Its share of the memory budget, held until it is stored (`None` when the request holds
+    /// one for all its work: an MCP message).
+    pub reservation: Option<Reservation>,
 }
 
 #[derive(Deserialize)]
@@ -34,6 +49,7 @@ struct JsonUpload {
     file_type: Option<String>,
     #[serde(default)]
     file_name: Option<String>,
+    /// `""` in the skeleton: the string itself was spooled (`upload_json`).
     content: String,
     #[serde(default)]
     version_name: Option<String>,
@@ -44,85 +60,211 @@ struct JsonUpload {
     _organization_id: Option<serde_json::Value>,
 }
 
-/// Reads the body as JSON or multipart, by its Content-Type.
-pub async fn read(req: &mut Request) -> Result<UploadForm, ApiError> {
+/// Reserves memory for the upload, then reads the body as JSON or multipart, by its Content-Type.
+pub async fn read(state: &AppState, req: &mut Request) -> Result<UploadForm, ApiError> {
+    let reservation = match state.memory.reserve(Work::Upload).await {
+        Ok(reservation) => reservation,
+        Err(busy) => return Err(req.refuse_after_body(UPLOAD_BODY_LIMIT, busy).await),
+    };
     let content_type = req
         .header(header::CONTENT_TYPE)
         .unwrap_or_default()
         .to_string();
-    let body = req.body_bytes(UPLOAD_BODY_LIMIT).await?;
-    if content_type
+    let body = req.body_stream(UPLOAD_BODY_LIMIT).await?;
+    let dir = state.spool_dir.clone();
+    let (fields, upload) = if content_type
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
     {
-        multipart(&content_type, body).await
+        multipart(&content_type, body, dir).await?
     } else {
-        let parsed: JsonUpload = parse_json(&body)?;
-        drop(body);
-        Ok(UploadForm {
-            name: parsed.name,
-            description: parsed.description,
-            version_name: parsed.version_name,
-            upload: Upload {
-                file_type: parsed.file_type,
-                file_name: parsed.file_name,
-                content: UploadContent::Text(parsed.content),
-                entry_point: parsed.entry_point,
-            },
+        json(body, dir).await?
+    };
+    Ok(UploadForm {
+        name: fields.name,
+        description: fields.description,
+        version_name: fields.version_name,
+        upload,
+        reservation: Some(reservation),
+    })
+}
+
+/// The fields that are not the upload itself.
+#[derive(Default)]
+struct Fields {
+    name: Option<String>,
+    description: Option<String>,
+    version_name: Option<String>,
+}
+
+/// Something the body is fed to a block at a time, on the blocking pool (parsing and writing to
+/// disk never run on the async workers).
+struct Fed<T> {
+    inner: Option<T>,
+    pending: Vec<u8>,
+    step: fn(&mut T, &[u8]) -> Result<(), ApiError>,
+}
+
+impl<T: Send + 'static> Fed<T> {
+    fn new(inner: T, step: fn(&mut T, &[u8]) -> Result<(), ApiError>) -> Fed<T> {
+        Fed {
+            inner: Some(inner),
+            pending: Vec::new(),
+            step,
+        }
+    }
+
+    async fn push(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= BLOCK {
+            self.run().await?;
+        }
+        Ok(())
+    }
+
+    /// Feeds what is pending and hands the thing back.
+    async fn finish(mut self) -> Result<T, ApiError> {
+        self.run().await?;
+        self.inner
+            .take()
+            .ok_or_else(|| ApiError::Internal("an upload's parser was lost".into()))
+    }
+
+    async fn run(&mut self) -> Result<(), ApiError> {
+        let mut inner = self
+            .inner
+            .take()
+            .ok_or_else(|| ApiError::Internal("an upload's parser was lost".into()))?;
+        let block = std::mem::take(&mut self.pending);
+        let step = self.step;
+        let (inner, result) = bulk::run(move || {
+            let result = step(&mut inner, &block);
+            (inner, result)
         })
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading an upload failed: {e}")))?;
+        self.inner = Some(inner);
+        result
     }
 }
 
-async fn multipart(content_type: &str, body: Bytes) -> Result<UploadForm, ApiError> {
+fn split_error(e: SplitError) -> ApiError {
+    match e {
+        SplitError::Invalid(_) => ApiError::bad_request("invalid_json", e.to_string()),
+        SplitError::FieldsTooLarge => ApiError::bad_request("fields_too_large", e.to_string()),
+        SplitError::Spool(_) => ApiError::Internal(e.to_string()),
+    }
+}
+
+async fn json(mut body: LimitedBody, dir: PathBuf) -> Result<(Fields, Upload), ApiError> {
+    let mut split = Fed::new(JsonSplit::new(&dir), |s, block| {
+        s.feed(block).map_err(split_error)
+    });
+    while let Some(chunk) = body.next().await {
+        split.push(&chunk?).await?;
+    }
+    let split = split.finish().await?;
+    let (skeleton, content) = split.finish().map_err(split_error)?;
+    let parsed: JsonUpload = parse_json(&skeleton)?;
+    let content = match content {
+        Some(spooled) => UploadContent::Spooled {
+            content: spooled,
+            text: true,
+        },
+        None => UploadContent::Text(parsed.content),
+    };
+    Ok((
+        Fields {
+            name: parsed.name,
+            description: parsed.description,
+            version_name: parsed.version_name,
+        },
+        Upload {
+            file_type: parsed.file_type,
+            file_name: parsed.file_name,
+            content,
+            entry_point: parsed.entry_point,
+        },
+    ))
+}
+
+fn spool_step(spool: &mut SpoolWriter, block: &[u8]) -> Result<(), ApiError> {
+    spool
+        .write(block)
+        .map_err(|e| ApiError::Internal(format!("spooling an upload failed: {e}")))
+}
+
+async fn multipart(
+    content_type: &str,
+    body: LimitedBody,
+    dir: PathBuf,
+) -> Result<(Fields, Upload), ApiError> {
     let bad = |detail: String| ApiError::bad_request("invalid_multipart", detail);
     let boundary = multer::parse_boundary(content_type)
         .map_err(|e| bad(format!("invalid multipart/form-data Content-Type: {e}")))?;
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+    // multer sees only that the stream failed; the body's own answer (413, 408) is kept here.
+    let failure: Arc<Mutex<Option<ApiError>>> = Arc::default();
+    let seen = failure.clone();
+    let stream = futures_util::stream::unfold(body, move |mut body| {
+        let seen = seen.clone();
+        async move {
+            match body.next().await? {
+                Ok(chunk) => Some((Ok::<Bytes, std::io::Error>(chunk), body)),
+                Err(e) => {
+                    let message = e.to_string();
+                    *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    Some((Err(std::io::Error::other(message)), body))
+                }
+            }
+        }
+    });
+    let body_failure = || taken(&failure);
     let mut form = multer::Multipart::new(stream, boundary);
-    let mut out = UploadForm {
-        name: None,
-        description: None,
-        version_name: None,
-        upload: Upload {
-            file_type: None,
-            file_name: None,
-            content: UploadContent::Bytes(Vec::new()),
-            entry_point: None,
-        },
+    let mut fields = Fields::default();
+    let mut upload = Upload {
+        file_type: None,
+        file_name: None,
+        content: UploadContent::Bytes(Vec::new()),
+        entry_point: None,
     };
     let mut content = None;
     let mut part_file_name = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| bad(format!("invalid multipart/form-data body: {e}")))?
-    {
+    loop {
+        let next = form.next_field().await;
+        let field = match next {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(body_failure()
+                    .unwrap_or_else(|| bad(format!("invalid multipart/form-data body: {e}"))))
+            }
+        };
         let field_name = field.name().unwrap_or_default().to_string();
-        if field_name == "file" {
-            part_file_name = field.file_name().map(str::to_string);
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| bad(format!("could not read the file part: {e}")))?;
-            content = Some(UploadContent::Bytes(bytes.to_vec()));
+        if field_name == "file" || field_name == "content" {
+            if field_name == "file" {
+                part_file_name = field.file_name().map(str::to_string);
+            }
+            let spooled = spool_field(field, &dir, &failure).await.map_err(|e| {
+                e.unwrap_or_else(|detail| {
+                    bad(format!("could not read the field {field_name:?}: {detail}"))
+                })
+            })?;
+            content = Some(UploadContent::Spooled {
+                content: spooled,
+                text: field_name == "content",
+            });
             continue;
         }
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| bad(format!("could not read the field {field_name:?}: {e}")))?;
-        let text = String::from_utf8(bytes.to_vec())
-            .map_err(|_| bad(format!("the form field {field_name:?} is not valid UTF-8")))?;
+        let text = small_field(field, &field_name, &failure).await?;
         match field_name.as_str() {
-            "name" => out.name = Some(text),
-            "description" => out.description = Some(text),
-            "versionName" => out.version_name = Some(text),
-            "fileType" => out.upload.file_type = Some(text),
-            "fileName" => out.upload.file_name = Some(text),
+            "name" => fields.name = Some(text),
+            "description" => fields.description = Some(text),
+            "versionName" => fields.version_name = Some(text),
+            "fileType" => upload.file_type = Some(text),
+            "fileName" => upload.file_name = Some(text),
             // The hosted API's organisation: no such thing here, accepted and ignored.
             "organizationId" => {}
-            "entryPoint" => out.upload.entry_point = Some(text),
-            "content" => content = Some(UploadContent::Text(text)),
+            "entryPoint" => upload.entry_point = Some(text),
             other => {
                 return Err(bad(format!(
                     "unknown form field {other:?}; the fields are file, name, description, versionName, fileType, fileName, entryPoint"
@@ -130,24 +272,84 @@ async fn multipart(content_type: &str, body: Bytes) -> Result<UploadForm, ApiErr
             }
         }
     }
-    out.upload.content = content.ok_or_else(|| {
+    upload.content = content.ok_or_else(|| {
         bad("the form has no `file` part: send the file as -F file=@path".to_string())
     })?;
-    if out.upload.file_name.is_none() {
-        out.upload.file_name = part_file_name;
+    if upload.file_name.is_none() {
+        upload.file_name = part_file_name;
     }
-    Ok(out)
+    Ok((fields, upload))
 }
 
-/// Checks and fingerprints the upload on a blocking thread.
+/// What reading the body failed with, if that is why multer failed.
+fn taken(failure: &Mutex<Option<ApiError>>) -> Option<ApiError> {
+    failure.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// A `file` or `content` part, spooled as it arrives. The error is the body's own answer when
+/// reading the body failed, else what multer said.
+async fn spool_field(
+    mut field: multer::Field<'_>,
+    dir: &Path,
+    failure: &Mutex<Option<ApiError>>,
+) -> Result<ingest::Spooled, Result<ApiError, String>> {
+    let mut spool = Fed::new(SpoolWriter::new(dir), spool_step);
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => spool.push(&chunk).await.map_err(Ok)?,
+            Ok(None) => break,
+            Err(e) => return Err(taken(failure).ok_or_else(|| e.to_string())),
+        }
+    }
+    spool.finish().await.map_err(Ok)?.finish().map_err(|e| {
+        Ok(ApiError::Internal(format!(
+            "spooling an upload failed: {e}"
+        )))
+    })
+}
+
+/// A short text field (at most `FIELD_MAX` bytes, UTF-8).
+async fn small_field(
+    mut field: multer::Field<'_>,
+    field_name: &str,
+    failure: &Mutex<Option<ApiError>>,
+) -> Result<String, ApiError> {
+    let bad = |detail: String| ApiError::bad_request("invalid_multipart", detail);
+    let mut bytes = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > FIELD_MAX {
+                    return Err(bad(format!(
+                        "the form field {field_name:?} is over {FIELD_MAX} bytes; it is a short text"
+                    )));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(taken(failure).unwrap_or_else(|| {
+                    bad(format!("could not read the field {field_name:?}: {e}"))
+                }))
+            }
+        }
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| bad(format!("the form field {field_name:?} is not valid UTF-8")))
+}
+
+/// Checks and fingerprints the upload on a bulk thread (`bulk`).
 pub async fn prepare(upload: Upload) -> Result<Prepared, ApiError> {
-    tokio::task::spawn_blocking(move || ingest::prepare(upload))
+    bulk::run(move || ingest::prepare(upload))
         .await
         .map_err(|e| ApiError::Internal(format!("upload check failed: {e}")))?
         .map_err(refused)
 }
 
-/// An ingest refusal as a 400.
+/// An ingest refusal as a 400 (a spool that failed is the server's fault).
 pub fn refused(e: IngestError) -> ApiError {
-    ApiError::bad_request(e.code(), e.to_string())
+    match e {
+        IngestError::Spool { .. } => ApiError::Internal(e.to_string()),
+        other => ApiError::bad_request(other.code(), other.to_string()),
+    }
 }

@@ -1,6 +1,8 @@
 //! Versions of an artifact: list, publish (owner), rename, soft-delete (never the last active one),
 //! restore; and their files: the list, and each file's raw bytes.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use warp::http::{header, HeaderValue, StatusCode};
@@ -8,6 +10,7 @@ use warp::reply::Response;
 
 use super::artifacts::{self, require_owner, visible, VersionView};
 use super::ids::wire;
+use super::publish;
 use super::reply;
 use super::request::Request;
 use super::upload;
@@ -69,7 +72,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let caller = auth::session_or_key(&state, &req).await?;
     let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
     require_owner(role)?;
-    let form = upload::read(&mut req).await?;
+    let form = upload::read(&state, &mut req).await?;
     Ok(reply::created(
         &publish(&state, &caller, &artifact, form).await?,
     ))
@@ -109,16 +112,17 @@ pub async fn publish(
         }
         (a, b) => artifacts::version_name(b.or(a))?,
     };
-    let prepared = upload::prepare(form.upload).await?;
+    let prepared = Arc::new(upload::prepare(form.upload).await?);
+    let ready = publish::ready(state, artifact.owner_id, prepared.clone()).await?;
     let ctx = caller.audit();
     let artifact_id = artifact.id;
-    let (version_id, number) = state
-        .store
-        .write_content(move |conn| {
+    let (version_id, number) = ready
+        .publish(state, &artifact.name, move |conn| {
             let now = now_ms();
-            artifacts::publish_version(conn, artifact_id, name.as_deref(), &prepared, &ctx, now)
+            publish::version(conn, artifact_id, name.as_deref(), &prepared, &ctx, now)
         })
         .await?;
+    drop(form.reservation);
     Ok(PublishedVersion {
         version_id: wire(version_id),
         number,

@@ -5,13 +5,13 @@
 //! point. Second pass: decompress each file through a capped reader to fingerprint it.
 
 use std::collections::HashMap;
-use std::io::{Cursor, Read, Seek};
-use std::sync::Arc;
+use std::io::{Read, Seek};
 
 use zip::result::ZipError;
 use zip::{CompressionMethod, ZipArchive};
 
-use super::upload::{into_bytes, FileType, UploadContent};
+use super::spool::Spooled;
+use super::upload::{into_spooled, FileType, UploadContent};
 use super::{content_type_for, FileEntry, IngestError, Prepared, Source};
 use super::{decompress, entry_point, paths};
 use super::{MAX_ARCHIVE, MAX_EXTRACTED_FILE, MAX_EXTRACTED_TOTAL, MAX_FILES};
@@ -20,21 +20,17 @@ use super::{MAX_ARCHIVE, MAX_EXTRACTED_FILE, MAX_EXTRACTED_TOTAL, MAX_FILES};
 /// the zip crate parses the directory, so a 50 MB archive of a million empty entries cannot make
 /// it allocate hundreds of megabytes of entry metadata.
 pub const MAX_ENTRY_RECORDS: usize = 10 * MAX_FILES;
+/// Largest central directory read, in bytes: the zip crate keeps every name in it (twice), so a
+/// 50 MB archive of 5,000 entries with 10 KB names would otherwise cost 100 MB to open.
+pub const MAX_DIRECTORY: u64 = 4 * 1024 * 1024;
 
 const CENTRAL_HEADER_SIGNATURE: &[u8; 4] = b"PK\x01\x02";
+const END_SIGNATURE: &[u8; 4] = b"PK\x05\x06";
+const ZIP64_LOCATOR_SIGNATURE: &[u8; 4] = b"PK\x06\x07";
+const ZIP64_END_SIGNATURE: &[u8; 4] = b"PK\x06\x06";
 const S_IFMT: u32 = 0o170_000;
 const S_IFDIR: u32 = 0o040_000;
 const S_IFLNK: u32 = 0o120_000;
-
-/// The archive bytes, shared cheaply between `Prepared` and each re-read.
-#[derive(Clone)]
-pub struct SharedBytes(Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for SharedBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
 
 /// A file that passed the first pass.
 struct Candidate {
@@ -59,23 +55,25 @@ pub fn prepare_zip(
     content: UploadContent,
     requested_entry: Option<&str>,
 ) -> Result<Prepared, IngestError> {
-    let bytes = into_bytes(content, true, MAX_ARCHIVE, |size, from_base64| {
+    let bytes = into_spooled(content, MAX_ARCHIVE, |size, from_base64| {
         IngestError::ArchiveTooLarge { size, from_base64 }
     })?;
-    let upload_size = bytes.len() as u64;
-    let records = bytes
-        .windows(4)
-        .filter(|w| w == CENTRAL_HEADER_SIGNATURE)
-        .count();
+    let upload_size = bytes.len();
+    let records = count_records(&bytes)?;
     if records > MAX_ENTRY_RECORDS {
         return Err(IngestError::TooManyEntries {
             records,
             max_records: MAX_ENTRY_RECORDS,
         });
     }
-    let looks_like_zip = bytes.starts_with(b"PK");
-    let shared = SharedBytes(Arc::new(bytes));
-    let mut archive = ZipArchive::new(Cursor::new(shared.clone())).map_err(|e| {
+    if let Some(size) = directory_size(&bytes)?.filter(|size| *size > MAX_DIRECTORY) {
+        return Err(IngestError::DirectoryTooLarge {
+            size,
+            max: MAX_DIRECTORY,
+        });
+    }
+    let looks_like_zip = read_range(&bytes, 0, 2)? == b"PK";
+    let mut archive = ZipArchive::new(bytes.reader()).map_err(|e| {
         let hint = if looks_like_zip {
             "the archive is truncated or corrupt"
         } else {
@@ -84,7 +82,7 @@ pub fn prepare_zip(
         IngestError::invalid_zip(format!("{} ({hint})", describe(&e)))
     })?;
 
-    let mut candidates = first_pass(&archive, shared.as_ref())?;
+    let mut candidates = first_pass(&archive, &bytes)?;
     candidates.sort_by(|a, b| a.path.cmp(&b.path));
     let mut stripped: Vec<String> = candidates.iter().map(|c| c.path.clone()).collect();
     let prefix = entry_point::strip_common_folder(&mut stripped);
@@ -120,7 +118,7 @@ pub fn prepare_zip(
 /// kind of problem found, listing every entry that has it.
 fn first_pass<R: Read + Seek>(
     archive: &ZipArchive<R>,
-    bytes: &[u8],
+    bytes: &Spooled,
 ) -> Result<Vec<Candidate>, IngestError> {
     let mut problems = Problems::default();
     let mut candidates = Vec::new();
@@ -202,7 +200,13 @@ fn first_pass<R: Read + Seek>(
     }
     let mut collisions = Vec::new();
     if archive.has_duplicate_names() {
-        collisions = raw_duplicate_names(bytes, archive.central_directory_start());
+        let start = archive.central_directory_start();
+        let directory = read_range(
+            bytes,
+            start,
+            MAX_DIRECTORY.min(bytes.len().saturating_sub(start)),
+        )?;
+        collisions = raw_duplicate_names(&directory);
         if collisions.is_empty() {
             collisions.push("an entry name listed twice in the central directory".to_string());
         }
@@ -231,12 +235,12 @@ pub fn describe(error: &ZipError) -> String {
     }
 }
 
-/// Names that appear more than once in the central directory. The zip crate keeps one entry per
-/// name, so the repeats are found by walking the raw directory records.
-fn raw_duplicate_names(bytes: &[u8], directory_start: u64) -> Vec<String> {
+/// Names that appear more than once in the central directory (`bytes`, from its start). The zip
+/// crate keeps one entry per name, so the repeats are found by walking the raw directory records.
+fn raw_duplicate_names(bytes: &[u8]) -> Vec<String> {
     let mut counts: HashMap<&[u8], usize> = HashMap::new();
     let mut order: Vec<&[u8]> = Vec::new();
-    let mut pos = usize::try_from(directory_start).unwrap_or(usize::MAX);
+    let mut pos = 0usize;
     while let Some(header) = bytes.get(pos..pos.saturating_add(46)) {
         if &header[..4] != CENTRAL_HEADER_SIGNATURE {
             break;
@@ -260,4 +264,82 @@ fn raw_duplicate_names(bytes: &[u8], directory_start: u64) -> Vec<String> {
             format!("{} ({times} times)", String::from_utf8_lossy(name))
         })
         .collect()
+}
+
+/// `len` bytes of the archive from `offset` (fewer at its end).
+fn read_range(bytes: &Spooled, offset: u64, len: u64) -> Result<Vec<u8>, IngestError> {
+    let mut reader = bytes.reader();
+    reader
+        .seek(std::io::SeekFrom::Start(offset))
+        .map_err(spooled)?;
+    let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    reader.take(len).read_to_end(&mut out).map_err(spooled)?;
+    Ok(out)
+}
+
+fn spooled(e: std::io::Error) -> IngestError {
+    IngestError::Spool {
+        detail: e.to_string(),
+    }
+}
+
+/// How many central directory record signatures the whole archive holds, read a megabyte at a
+/// time (a signature may straddle two pieces).
+fn count_records(bytes: &Spooled) -> Result<usize, IngestError> {
+    let mut reader = bytes.reader();
+    let mut window = vec![0u8; 1024 * 1024 + 3];
+    let mut kept = 0usize;
+    let mut count = 0usize;
+    loop {
+        let n = reader.read(&mut window[kept..]).map_err(spooled)?;
+        if n == 0 {
+            break;
+        }
+        let filled = kept + n;
+        count += window[..filled]
+            .windows(4)
+            .filter(|w| w == CENTRAL_HEADER_SIGNATURE)
+            .count();
+        kept = filled.min(3);
+        window.copy_within(filled - kept..filled, 0);
+    }
+    Ok(count)
+}
+
+/// The central directory's size as the archive's end record says (the ZIP64 one when there is
+/// one); `None` when no end record is found (the zip crate then refuses the archive).
+fn directory_size(bytes: &Spooled) -> Result<Option<u64>, IngestError> {
+    let len = bytes.len();
+    let tail_len = len.min(22 + u64::from(u16::MAX));
+    let tail = read_range(bytes, len - tail_len, tail_len)?;
+    let u16_at = |b: &[u8], at: usize| u64::from(u16::from_le_bytes([b[at], b[at + 1]]));
+    let u32_at = |b: &[u8], at: usize| {
+        u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+    };
+    let u64_at = |b: &[u8], at: usize| {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(raw)
+    };
+    let Some(end) = (0..tail.len().saturating_sub(21)).rev().find(|&pos| {
+        &tail[pos..pos + 4] == END_SIGNATURE
+            && pos as u64 + 22 + u16_at(&tail, pos + 20) <= tail.len() as u64
+    }) else {
+        return Ok(None);
+    };
+    let size = u32_at(&tail, end + 12);
+    if size != u64::from(u32::MAX) {
+        return Ok(Some(size));
+    }
+    let Some(locator) = end
+        .checked_sub(20)
+        .filter(|at| &tail[*at..*at + 4] == ZIP64_LOCATOR_SIGNATURE)
+    else {
+        return Ok(None);
+    };
+    let record = read_range(bytes, u64_at(&tail, locator + 8), 56)?;
+    if record.len() < 56 || &record[..4] != ZIP64_END_SIGNATURE {
+        return Ok(None);
+    }
+    Ok(Some(u64_at(&record, 40)))
 }

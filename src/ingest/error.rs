@@ -145,6 +145,16 @@ pub enum IngestError {
 
     #[error("no file number {index}: the upload holds {count} files")]
     NoSuchFile { index: usize, count: usize },
+
+    #[error(
+        "the archive's central directory (its list of entries) is {size} bytes; at most \
+         {max} bytes of it are read (long names or comments on its entries make it this large)"
+    )]
+    DirectoryTooLarge { size: u64, max: u64 },
+
+    /// The server could not keep the upload while checking it (its disk): not the client's fault.
+    #[error("the upload could not be kept for checking: {detail}")]
+    Spool { detail: String },
 }
 
 impl IngestError {
@@ -173,6 +183,8 @@ impl IngestError {
             Self::InvalidBase64 { .. } => "invalid_base64",
             Self::InvalidEncoding { .. } => "invalid_encoding",
             Self::NoSuchFile { .. } => "no_such_file",
+            Self::DirectoryTooLarge { .. } => "too_many_files",
+            Self::Spool { .. } => "spool_failed",
         }
     }
 

@@ -12,20 +12,20 @@ mod error;
 mod markdown;
 mod paths;
 mod single;
+mod spool;
 mod upload;
 
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
-use std::io::Cursor;
 
 pub use content_type::content_type_for;
 pub use error::IngestError;
-pub use markdown::{escape_html, render_markdown};
+pub use markdown::{escape_html, render_markdown, Cut, Rendered};
 pub use upload::{FileType, Upload, UploadContent};
 
-use archive::SharedBytes;
+pub use spool::{SpoolWriter, Spooled};
 
 pub const MB: u64 = 1_048_576;
 /// Largest HTML or Markdown upload.
@@ -65,7 +65,7 @@ enum Source {
     Single(Vec<u8>),
     /// The archive, and for each of `files` the index of its entry in the archive.
     Zip {
-        archive: zip::ZipArchive<Cursor<SharedBytes>>,
+        archive: zip::ZipArchive<spool::SpoolReader>,
         indices: Vec<usize>,
     },
 }

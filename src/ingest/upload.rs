@@ -3,9 +3,12 @@
 //! or decoded.
 
 use std::fmt;
+use std::io::Read;
 use std::str::FromStr;
 
-use super::{base64_content, paths, IngestError};
+use super::base64_content::{self, Base64Decoder};
+use super::spool::Spooled;
+use super::{paths, IngestError};
 
 /// What kind of artifact an upload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,7 +72,7 @@ impl FromStr for FileType {
 }
 
 /// The content as it arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum UploadContent {
     /// A JSON string: the document itself for html/markdown; for zip, the archive in base64
     /// (the only way JSON carries a ZIP), so it is decoded exactly like `Base64`.
@@ -78,10 +81,28 @@ pub enum UploadContent {
     Base64(String),
     /// Raw bytes (a multipart file part).
     Bytes(Vec<u8>),
+    /// Content spooled as it streamed in: `text` when it came as text (a JSON string or a form's
+    /// `content` field, read like `Text`), else raw bytes like `Bytes`.
+    Spooled { content: Spooled, text: bool },
+}
+
+impl fmt::Debug for UploadContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, len) = match self {
+            UploadContent::Text(t) => ("Text", t.len() as u64),
+            UploadContent::Base64(t) => ("Base64", t.len() as u64),
+            UploadContent::Bytes(b) => ("Bytes", b.len() as u64),
+            UploadContent::Spooled { content, text } => (
+                if *text { "SpooledText" } else { "SpooledBytes" },
+                content.len(),
+            ),
+        };
+        write!(f, "{kind}({len} bytes)")
+    }
 }
 
 /// One upload, with its fields exactly as the client sent them; `prepare` validates them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Upload {
     pub file_type: Option<String>,
     pub file_name: Option<String>,
@@ -105,38 +126,96 @@ pub fn detect_type(
         })
 }
 
-/// The upload's bytes, refusing more than `limit` before copying or decoding anything.
-/// `too_large(size, from_base64)` builds the error for an oversized upload.
+/// The upload's bytes in memory (for a single document, which is small), refusing more than
+/// `limit` before copying or decoding anything. `too_large(size, from_base64)` builds the error
+/// for an oversized upload.
 pub fn into_bytes(
     content: UploadContent,
     text_is_base64: bool,
     limit: u64,
     too_large: impl Fn(u64, bool) -> IngestError,
 ) -> Result<Vec<u8>, IngestError> {
-    let (text, base64) = match content {
-        UploadContent::Bytes(bytes) => {
-            let size = bytes.len() as u64;
-            return if size > limit {
-                Err(too_large(size, false))
-            } else {
-                Ok(bytes)
-            };
+    let within = |size: u64, from_base64: bool| {
+        if size > limit {
+            Err(too_large(size, from_base64))
+        } else {
+            Ok(())
         }
-        UploadContent::Text(text) => (text, text_is_base64),
-        UploadContent::Base64(text) => (text, true),
     };
-    if base64 {
-        let size = base64_content::decoded_len(&text)?;
-        if size > limit {
-            return Err(too_large(size, true));
+    match content {
+        UploadContent::Bytes(bytes) => within(bytes.len() as u64, false).map(|()| bytes),
+        UploadContent::Text(text) if !text_is_base64 => {
+            within(text.len() as u64, false).map(|()| text.into_bytes())
         }
-        base64_content::decode(&text, size)
-    } else {
-        let size = text.len() as u64;
-        if size > limit {
-            return Err(too_large(size, false));
+        UploadContent::Text(text) | UploadContent::Base64(text) => {
+            base64_content::decode_all(text.as_bytes(), limit, |size| too_large(size, true))
         }
-        Ok(text.into_bytes())
+        UploadContent::Spooled { content, text } if text && text_is_base64 => {
+            let decoded = decode_spooled(&content, limit, |size| too_large(size, true))?;
+            decoded.read_all().map_err(spool_failed)
+        }
+        UploadContent::Spooled { content, .. } => {
+            within(content.len(), false)?;
+            content.read_all().map_err(spool_failed)
+        }
+    }
+}
+
+/// The upload's bytes, spooled (for an archive, which may be large), refusing more than `limit`
+/// with `too_large(size, from_base64)`; text is base64.
+pub fn into_spooled(
+    content: UploadContent,
+    limit: u64,
+    too_large: impl Fn(u64, bool) -> IngestError,
+) -> Result<Spooled, IngestError> {
+    let spooled = match content {
+        UploadContent::Spooled {
+            content,
+            text: false,
+        } => {
+            if content.len() > limit {
+                return Err(too_large(content.len(), false));
+            }
+            return Ok(content);
+        }
+        UploadContent::Spooled {
+            content,
+            text: true,
+        } => decode_spooled(&content, limit, |size| too_large(size, true))?,
+        other => Spooled::from_vec(into_bytes(other, true, limit, &too_large)?),
+    };
+    Ok(spooled)
+}
+
+/// Decodes spooled base64 into a new spool beside it, refusing with `too_large(size)` when it
+/// decodes to more than `limit` bytes.
+fn decode_spooled(
+    text: &Spooled,
+    limit: u64,
+    too_large: impl Fn(u64) -> IngestError,
+) -> Result<Spooled, IngestError> {
+    let mut out = text.sibling();
+    let mut decoder = Base64Decoder::new(limit);
+    let mut reader = text.reader();
+    let mut piece = vec![0u8; 256 * 1024];
+    let mut sink = |bytes: &[u8]| out.write(bytes).map_err(spool_failed);
+    loop {
+        let n = reader.read(&mut piece).map_err(spool_failed)?;
+        if n == 0 {
+            break;
+        }
+        decoder.feed(&piece[..n], &mut sink)?;
+    }
+    let size = decoder.finish(&mut sink)?;
+    if size > limit {
+        return Err(too_large(size));
+    }
+    out.finish().map_err(spool_failed)
+}
+
+fn spool_failed(e: std::io::Error) -> IngestError {
+    IngestError::Spool {
+        detail: e.to_string(),
     }
 }
 

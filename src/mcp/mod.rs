@@ -22,7 +22,7 @@ mod tools;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::{header, HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use crate::api::request::Request;
@@ -30,6 +30,7 @@ use crate::api::router::Router;
 use crate::api::upload::UPLOAD_BODY_LIMIT;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
+use crate::memory_budget::Work;
 use crate::scopes::Scope;
 use crate::state::AppState;
 use era::Era;
@@ -73,6 +74,9 @@ pub fn tool_summaries() -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// Messages up to this size are read without reserving memory.
+const SMALL_MESSAGE: u64 = 1024 * 1024;
+
 pub fn routes(r: &mut Router) {
     // GET and DELETE (a legacy client's event stream and session end) get the router's 405.
     // Any key reaches the endpoint; each tool needs its own scope (`catalog::needs`).
@@ -88,6 +92,22 @@ async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError>
         )));
     }
     let caller = auth::key_only(&state, &req).await?;
+    // A message that may carry a document or an archive is held whole and parsed: it reserves
+    // its share of the memory budget first (small ones, nearly all, do not need to).
+    let declared = req
+        .header(header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok());
+    let _reservation = match declared {
+        Some(len) if len <= SMALL_MESSAGE => None,
+        // Unannounced: it may be as large as the limit.
+        _ => {
+            let size = declared.unwrap_or(UPLOAD_BODY_LIMIT).min(UPLOAD_BODY_LIMIT);
+            match state.memory.reserve(Work::Message(size)).await {
+                Ok(reservation) => Some(reservation),
+                Err(busy) => return Err(req.refuse_after_body(UPLOAD_BODY_LIMIT, busy).await),
+            }
+        }
+    };
     let body = req.body_bytes(UPLOAD_BODY_LIMIT).await?;
     let message = match jsonrpc::parse(&body) {
         Ok(m) => m,

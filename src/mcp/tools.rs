@@ -286,6 +286,8 @@ async fn publish_artifact(
             content: UploadContent::Text(a.content),
             entry_point: a.entry_point,
         },
+        // The message's reservation (`handle`) covers it.
+        reservation: None,
     };
     structured(&artifact_api::create_from(state, caller, form).await?)
 }
@@ -318,6 +320,8 @@ async fn publish_version(
             content: UploadContent::Text(a.content),
             entry_point: a.entry_point,
         },
+        // The message's reservation (`handle`) covers it.
+        reservation: None,
     };
     structured(&version_api::publish(state, caller, &artifact, form).await?)
 }

@@ -4,11 +4,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::{StoreError, StoreResult};
 
-/// A file to attach to a version; its bytes are read through the callback only when its content
-/// is not stored yet.
+/// A file to attach to a version; its content is stored already (`staging`).
 pub struct NewFile<'a> {
     pub path: &'a str,
-    pub size: u64,
     pub sha256: [u8; 32],
     pub content_type: &'a str,
 }
@@ -33,39 +31,26 @@ impl VersionFile {
     }
 }
 
-/// Attaches `files` to the version, storing each distinct content once. `read(i)` supplies the
-/// bytes of `files[i]`; it is called only for contents not already in the database. Returns how
-/// many new contents were stored.
-pub fn attach(
-    conn: &Connection,
-    version_id: i64,
-    files: &[NewFile<'_>],
-    read: &mut dyn FnMut(usize) -> Result<Vec<u8>, String>,
-) -> StoreResult<usize> {
-    let mut stored = 0;
-    for (i, file) in files.iter().enumerate() {
-        let existing: Option<i64> = conn
-            .prepare_cached("SELECT id FROM blobs WHERE sha256 = ?1")?
+/// Attaches `files` to the version. Their contents were stored (each distinct one once) and
+/// claimed ahead of this write (`staging`), so it only inserts rows.
+pub fn attach(conn: &Connection, version_id: i64, files: &[NewFile<'_>]) -> StoreResult<()> {
+    let mut find = conn.prepare_cached("SELECT id FROM blobs WHERE sha256 = ?1")?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO version_files (version_id, path, blob_id, content_type) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for file in files {
+        let blob_id: i64 = find
             .query_row([&file.sha256[..]], |r| r.get(0))
-            .optional()?;
-        let blob_id = match existing {
-            Some(id) => id,
-            None => {
-                let bytes = read(i).map_err(StoreError::Task)?;
-                conn.prepare_cached(
-                    "INSERT INTO blobs (sha256, size, content) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![&file.sha256[..], bytes.len() as i64, bytes])?;
-                stored += 1;
-                conn.last_insert_rowid()
-            }
-        };
-        conn.prepare_cached(
-            "INSERT INTO version_files (version_id, path, blob_id, content_type) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![version_id, file.path, blob_id, file.content_type])?;
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::Task(format!(
+                    "the content of {} was not stored ahead of its version",
+                    file.path
+                ))
+            })?;
+        insert.execute(params![version_id, file.path, blob_id, file.content_type])?;
     }
-    Ok(stored)
+    Ok(())
 }
 
 /// The files of a version, by path.
@@ -86,6 +71,30 @@ pub fn exists(conn: &Connection, version_id: i64, path: &str) -> StoreResult<boo
         .query_row(params![version_id, path], |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+/// A file of a version, without its bytes.
+pub fn describe(
+    conn: &Connection,
+    version_id: i64,
+    path: &str,
+) -> StoreResult<Option<VersionFile>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT f.path, f.content_type, b.size, b.sha256
+               FROM version_files f JOIN blobs b ON b.id = f.blob_id
+              WHERE f.version_id = ?1 AND f.path = ?2",
+        )?
+        .query_row(params![version_id, path], VersionFile::from_row)
+        .optional()?)
+}
+
+/// The stored bytes with this SHA-256, if any.
+pub fn content(conn: &Connection, sha256: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT content FROM blobs WHERE sha256 = ?1")?
+        .query_row([sha256], |r| r.get(0))
+        .optional()?)
 }
 
 /// One file with its bytes.

@@ -25,6 +25,10 @@ use tokio::sync::Notify;
 const WALINDEX_VERSION: u32 = 3_007_000;
 /// One copy of the WAL-index header.
 const HEADER_LEN: usize = 48;
+/// Where, after the two header copies, the checkpoint's progress (`nBackfill`) is kept.
+const BACKFILL_AT: usize = 2 * HEADER_LEN;
+/// Where the header keeps the number of frames in the WAL (`mxFrame`).
+const FRAMES_AT: usize = 16;
 
 /// A token saying "nothing that matters has changed since"; equal tokens mean the cached value is
 /// still good.
@@ -103,6 +107,23 @@ impl ChangeWatch {
         }
         self.seen.store(fingerprint.unwrap_or(0), Ordering::SeqCst);
         self.settled.notify_waiters();
+    }
+
+    /// How many frames the WAL holds and how many of them a checkpoint has copied into the
+    /// database file already, from the WAL-index (one `pread`, no lock: an estimate that may be a
+    /// moment old), if it can be read.
+    pub fn wal_progress(&self) -> Option<(u32, u32)> {
+        let shm = self.shm.as_ref()?;
+        let mut index = [0u8; BACKFILL_AT + 4];
+        shm.read_exact_at(&mut index, 0).ok()?;
+        let (first, rest) = index.split_at(HEADER_LEN);
+        if first != &rest[..HEADER_LEN] || first[12] != 1 {
+            return None;
+        }
+        let u32_at = |at: usize| {
+            u32::from_ne_bytes([index[at], index[at + 1], index[at + 2], index[at + 3]])
+        };
+        Some((u32_at(FRAMES_AT), u32_at(BACKFILL_AT)))
     }
 
     /// A 64-bit fingerprint of the WAL-index header, if a consistent copy could be read.
@@ -217,6 +238,24 @@ mod tests {
             .await
             .expect("catch_up wakes those waiting");
         assert_eq!(watch.epoch(), Some(epoch));
+    }
+
+    #[test]
+    fn the_wal_progress_is_read_from_the_index() {
+        let (_dir, writer, other, watch) = db();
+        writer
+            .execute("INSERT INTO t VALUES (5)", [])
+            .expect("a commit");
+        let (frames, copied) = watch.wal_progress().expect("readable");
+        assert!(
+            frames > 0 && copied < frames,
+            "{frames} frames, {copied} copied"
+        );
+        other
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .expect("checkpoint");
+        let (frames, copied) = watch.wal_progress().expect("readable");
+        assert_eq!(copied, frames, "all copied");
     }
 
     #[test]

@@ -18,11 +18,13 @@ pub mod key_requests;
 pub mod keys;
 pub mod members;
 pub mod password_resets;
+pub mod quota;
 pub mod reads;
 pub mod replies;
 pub mod schema;
 pub mod sessions;
 pub mod share_links;
+pub mod staging;
 pub mod users;
 pub mod versions;
 pub mod view_grants;
@@ -39,6 +41,7 @@ use changes::{ChangeWatch, Epoch};
 use checkpoint::Checkpointer;
 pub use error::{StoreError, StoreResult};
 use feed::Feed;
+use staging::{Claims, Sha256};
 pub use writer::Touches;
 use writer::Writer;
 
@@ -46,6 +49,11 @@ type Pool = r2d2::Pool<SqliteConnectionManager>;
 
 /// Read connections kept open.
 const READERS: u32 = 8;
+/// WAL frames not yet copied into the database file past which an upload waits to store its next
+/// file (4 MB).
+const STAGE_BACKLOG: u32 = 1024;
+/// The longest an upload waits for that (a long read can hold the checkpoint back).
+const STAGE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long a handler waits for the writer to account for a commit before reading the database.
 const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
 
@@ -71,6 +79,7 @@ pub struct Store {
     watch: Arc<ChangeWatch>,
     feed: Arc<Feed>,
     checkpointer: Arc<Checkpointer>,
+    claims: Arc<Claims>,
 }
 
 impl Store {
@@ -80,17 +89,19 @@ impl Store {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
-        // Most checkpointing happens in the background (see `checkpoint`); SQLite's own automatic
-        // checkpoint stays on as the bound on the WAL (4,000 pages, 16 MB, so that the background
-        // one usually gets there first), and a reset WAL is cut back to 64 MB.
-        conn.execute_batch(
-            "PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864;",
-        )?;
+        // Checkpoints happen in the background (see `checkpoint`); the writer restarts the WAL
+        // when little is left to copy (`writer::maintain_wal`), reading its progress from the
+        // WAL-index. Without one to read, SQLite's own automatic checkpoint stays on (at 4,000
+        // pages). A reset WAL is cut back to 64 MB.
+        let watch = Arc::new(ChangeWatch::open(path));
+        let autocheckpoint = if watch.watching() { 0 } else { 4000 };
+        conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = {autocheckpoint}; PRAGMA journal_size_limit = 67108864;"
+        ))?;
         let checkpointer =
             Arc::new(Checkpointer::start(path).map_err(|e| StoreError::Task(e.to_string()))?);
-        let watch = Arc::new(ChangeWatch::open(path));
         let feed = Arc::new(Feed::default());
-        let writer = Writer::start(conn, watch.clone(), feed.clone())
+        let writer = Writer::start(conn, watch.clone(), feed.clone(), checkpointer.clone())
             .map_err(|e| StoreError::Task(e.to_string()))?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -110,6 +121,7 @@ impl Store {
             watch,
             feed,
             checkpointer,
+            claims: Arc::new(Claims::default()),
         })
     }
 
@@ -161,10 +173,71 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.write_sized(touches, 0, f).await
+    }
+
+    async fn write_sized<T, F>(&self, touches: Touches, bytes: u64, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         self.writer
-            .submit(touches, f)?
+            .submit(touches, bytes, f)?
             .await
             .map_err(|_| StoreError::Task("the write was dropped before it ran".into()))?
+    }
+
+    /// A new upload's id for its claims (see `staging`).
+    pub fn new_upload(&self) -> u64 {
+        self.claims.new_upload()
+    }
+
+    /// Claims for `upload` each of `hashes` that is stored already; returns the ones that are not.
+    pub async fn claim(&self, upload: u64, hashes: Vec<Sha256>) -> StoreResult<Vec<Sha256>> {
+        let claims = self.claims.clone();
+        self.write_content(move |conn| staging::claim(conn, &claims, upload, &hashes))
+            .await
+    }
+
+    /// Stores one content of `upload` in a write of its own (the writer runs such writes one at a
+    /// time between batches of all others), once the background checkpointer has copied most of the WAL: an
+    /// upload goes at the pace the database file takes it, and the writer never has a large copy
+    /// to make before it can restart the WAL.
+    pub async fn stage(&self, upload: u64, sha256: Sha256, bytes: Vec<u8>) -> StoreResult<()> {
+        let waited = std::time::Instant::now();
+        while self
+            .watch
+            .wal_progress()
+            .is_some_and(|(frames, copied)| frames.saturating_sub(copied) > STAGE_BACKLOG)
+            && waited.elapsed() < STAGE_WAIT_MAX
+        {
+            self.checkpointer.nudge();
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let claims = self.claims.clone();
+        let size = bytes.len() as u64;
+        self.write_sized(Touches::ContentOnly, size, move |conn| {
+            staging::stage(conn, &claims, upload, sha256, &bytes)
+        })
+        .await
+    }
+
+    /// Gives up `upload`'s claims, removing what nothing else needs, without waiting for it (an
+    /// upload that ends, however it ends, calls this as it goes).
+    pub fn release(&self, upload: u64, hashes: Vec<Sha256>) {
+        let claims = self.claims.clone();
+        let submitted = self.writer.submit(Touches::ContentOnly, 0, move |conn| {
+            staging::release(conn, &claims, upload, &hashes)
+        });
+        if let Err(e) = submitted {
+            log::warn!("could not release an upload's claims: {e}");
+        }
+    }
+
+    /// Removes the contents no version uses (left by uploads a crash interrupted); for the server
+    /// to call when it starts, before it takes any upload.
+    pub async fn remove_unused_contents(&self) -> StoreResult<usize> {
+        self.write_content(staging::remove_unused).await
     }
 
     /// The epoch under which cached identities are valid, or `None` when it cannot be vouched for.
@@ -194,9 +267,11 @@ impl Store {
         self.watch.epoch()
     }
 
-    /// Whether the database answers: a read through the pool and an (empty) write transaction on
-    /// the writer thread, each within `deadline`. The write queues behind every write already
-    /// waiting, so a writer that is stuck or far behind shows here. Nothing is written.
+    /// Whether the database answers: a read through the pool, and the writer: while it is working
+    /// on a transaction begun less than `deadline` ago, that is answer enough (a busy writer is
+    /// not made busier, nor its queue waited for); otherwise (idle, or on one transaction for
+    /// longer) an empty write transaction on it must be done within `deadline`, so a stuck writer
+    /// shows. Nothing is written.
     pub async fn health(&self, deadline: std::time::Duration) -> Health {
         let within =
             |what: &'static str, outcome: Result<StoreResult<()>, tokio::time::error::Elapsed>| {
@@ -210,11 +285,19 @@ impl Store {
                 }
             };
         let read = tokio::time::timeout(deadline, self.read(schema::check_version));
-        let write = tokio::time::timeout(deadline, self.write_content(|_| Ok(())));
-        let (read, write) = tokio::join!(read, write);
+        let write = async {
+            match self.writer.running_for() {
+                Some(running) if running < deadline => Ok(()),
+                _ => within(
+                    "the database writer",
+                    tokio::time::timeout(deadline, self.write_content(|_| Ok(()))).await,
+                ),
+            }
+        };
+        let (read, writer) = tokio::join!(read, write);
         Health {
             database: within("reading the database", read),
-            writer: within("the database writer", write),
+            writer,
         }
     }
 
@@ -233,7 +316,7 @@ impl Store {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.writer
-            .submit(Touches::Identities, f)?
+            .submit(Touches::Identities, 0, f)?
             .blocking_recv()
             .map_err(|_| StoreError::Task("the write was dropped before it ran".into()))?
     }

@@ -156,6 +156,14 @@ pub fn check_version(conn: &Connection) -> StoreResult<()> {
 }
 
 /// Brings the file to `SCHEMA_VERSION`, or refuses a file written by a newer binary.
+/// A database in memory with the whole schema, for unit tests of the store's SQL.
+#[cfg(test)]
+pub fn in_memory() -> Connection {
+    let conn = Connection::open_in_memory().expect("an in-memory database");
+    conn.execute_batch(SCHEMA_SQL).expect("the schema applies");
+    conn
+}
+
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -8,19 +8,31 @@
 //! from a queue never waits on a lock it holds itself, and group commit turns many small writes into
 //! one commit.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 use super::changes::{ChangeWatch, ForeignTracker};
+use super::checkpoint::Checkpointer;
 use super::error::{StoreError, StoreResult};
 use super::feed::{self, Feed};
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 256;
+/// Frames in the WAL from which the writer restarts it (SQLite's automatic checkpoint, which
+/// this replaces, ran at 1,000; 4,000 pages are 16 MB).
+const RESTART_FROM: u32 = 4000;
+/// Frames not yet copied by the background checkpointer that the writer copies itself to restart
+/// the WAL (2 MB: a millisecond or two); with more left it nudges the background one instead and
+/// looks again after its next batch, so it never stalls on a large copy.
+const RESTART_RESIDUE: u32 = 512;
+/// Frames past which the writer copies whatever is left (256 MB): the bound on the WAL.
+const RESTART_ANYWAY: u32 = 65536;
 
 type Deliver = Box<dyn FnOnce(StoreResult<()>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
@@ -34,7 +46,8 @@ pub enum Touches {
 }
 
 enum Message {
-    Write(Job, Touches),
+    /// A job, what it touches, and the bytes of content it writes.
+    Write(Job, Touches, u64),
     /// Account for commits made by other processes (a request saw an unexplained change).
     Sync,
     /// Checkpoint the WAL into the main file, close the connection and stop; then answer.
@@ -46,6 +59,44 @@ enum Message {
 pub struct Writer {
     jobs: mpsc::Sender<Message>,
     sync_pending: Arc<AtomicBool>,
+    busy: Arc<Busy>,
+}
+
+/// Since when the writer has been running the transaction in hand, if it is running one.
+#[derive(Debug)]
+pub struct Busy {
+    epoch: Instant,
+    /// Milliseconds after `epoch` plus one; 0 while the writer waits for work.
+    since: AtomicU64,
+}
+
+impl Busy {
+    fn new() -> Busy {
+        Busy {
+            epoch: Instant::now(),
+            since: AtomicU64::new(0),
+        }
+    }
+
+    fn start(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.since.store(ms + 1, Ordering::Release);
+    }
+
+    fn stop(&self) {
+        self.since.store(0, Ordering::Release);
+    }
+
+    /// How long the transaction in hand has been running; `None` when the writer is idle.
+    fn running_for(&self) -> Option<Duration> {
+        match self.since.load(Ordering::Acquire) {
+            0 => None,
+            since => {
+                let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+                Some(Duration::from_millis(now.saturating_sub(since - 1)))
+            }
+        }
+    }
 }
 
 impl Writer {
@@ -55,14 +106,36 @@ impl Writer {
         conn: Connection,
         watch: Arc<ChangeWatch>,
         feed: Arc<Feed>,
+        checkpointer: Arc<Checkpointer>,
     ) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Message>();
         let sync_pending = Arc::new(AtomicBool::new(false));
         let pending = sync_pending.clone();
+        let busy = Arc::new(Busy::new());
+        let working = busy.clone();
         thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, queue, &watch, &feed, &pending))?;
-        Ok(Writer { jobs, sync_pending })
+            .spawn(move || {
+                run(
+                    conn,
+                    queue,
+                    &watch,
+                    &feed,
+                    &checkpointer,
+                    &pending,
+                    &working,
+                )
+            })?;
+        Ok(Writer {
+            jobs,
+            sync_pending,
+            busy,
+        })
+    }
+
+    /// How long the writer has been running its current transaction; `None` when it is idle.
+    pub fn running_for(&self) -> Option<Duration> {
+        self.busy.running_for()
     }
 
     /// Asks the writer to account for other processes' commits (once, however many ask).
@@ -72,10 +145,12 @@ impl Writer {
         }
     }
 
-    /// Queues `f` and returns a receiver for its result, delivered after commit.
+    /// Queues `f`, which writes about `bytes` of content, and returns a receiver for its result,
+    /// delivered after commit.
     pub fn submit<T, F>(
         &self,
         touches: Touches,
+        bytes: u64,
         f: F,
     ) -> StoreResult<tokio::sync::oneshot::Receiver<StoreResult<T>>>
     where
@@ -102,7 +177,7 @@ impl Writer {
             }
         });
         self.jobs
-            .send(Message::Write(job, touches))
+            .send(Message::Write(job, touches, bytes))
             .map_err(|_| StoreError::WriterGone)?;
         Ok(rx)
     }
@@ -121,19 +196,35 @@ fn run(
     queue: mpsc::Receiver<Message>,
     watch: &ChangeWatch,
     feed: &Feed,
+    checkpointer: &Checkpointer,
     sync_pending: &AtomicBool,
+    busy: &Busy,
 ) {
     let mut tracker = ForeignTracker::default();
     watch.catch_up(&conn, &mut tracker, true);
     let mut closing = None;
-    while let Ok(first) = queue.recv() {
+    // Jobs that write content (an upload's files, `bytes` > 0) wait here: each runs alone, in its
+    // own transaction, one between two batches of everything else, so a write queued behind
+    // uploads waits for at most one file, however many uploads are storing theirs.
+    let mut heavy: VecDeque<(Job, Touches)> = VecDeque::new();
+    loop {
+        // Block only when nothing at all is waiting.
+        let first = if heavy.is_empty() {
+            match queue.recv() {
+                Ok(message) => Some(message),
+                Err(_) => break,
+            }
+        } else {
+            queue.try_recv().ok()
+        };
         let mut batch = Vec::new();
         let mut identities = false;
         let mut sync = false;
-        let mut next = Some(first);
+        let mut next = first;
         while let Some(message) = next.take() {
             match message {
-                Message::Write(job, touches) => {
+                Message::Write(job, touches, bytes) if bytes > 0 => heavy.push_back((job, touches)),
+                Message::Write(job, touches, _) => {
                     identities |= touches == Touches::Identities;
                     batch.push(job);
                 }
@@ -151,15 +242,37 @@ fn run(
             sync_pending.store(false, Ordering::SeqCst);
         }
         if !batch.is_empty() {
-            // Account for the commit before waking anyone: the answers trigger the next requests,
-            // which should find the identity cache's epoch already settled.
-            if let Some(announced) = run_batch(&conn, batch, || {
-                watch.catch_up(&conn, &mut tracker, identities)
-            }) {
-                feed.announce(announced, identities);
-            }
+            busy.start();
+            commit(
+                &conn,
+                batch,
+                identities,
+                watch,
+                &mut tracker,
+                feed,
+                checkpointer,
+            );
+            busy.stop();
         } else if sync {
             watch.catch_up(&conn, &mut tracker, identities);
+        }
+        // One content job, then the others' writes again (all of them when closing).
+        while let Some((job, touches)) = heavy.pop_front() {
+            let identities = touches == Touches::Identities;
+            busy.start();
+            commit(
+                &conn,
+                vec![job],
+                identities,
+                watch,
+                &mut tracker,
+                feed,
+                checkpointer,
+            );
+            busy.stop();
+            if closing.is_none() {
+                break;
+            }
         }
         if closing.is_some() {
             break;
@@ -173,6 +286,24 @@ fn run(
     if let Some(done) = closing {
         let _ = done.send(());
     }
+}
+
+/// Runs `batch` in one transaction, accounts for it, announces its events and looks after the WAL.
+fn commit(
+    conn: &Connection,
+    batch: Vec<Job>,
+    identities: bool,
+    watch: &ChangeWatch,
+    tracker: &mut ForeignTracker,
+    feed: &Feed,
+    checkpointer: &Checkpointer,
+) {
+    // Account for the commit before waking anyone: the answers trigger the next requests, which
+    // should find the identity cache's epoch already settled.
+    if let Some(announced) = run_batch(conn, batch, || watch.catch_up(conn, tracker, identities)) {
+        feed.announce(announced, identities);
+    }
+    maintain_wal(conn, watch, checkpointer);
 }
 
 /// Runs the jobs in one transaction; `committed` runs right after COMMIT, before the results are
@@ -224,6 +355,27 @@ fn run_batch(
         });
     }
     announced
+}
+
+/// Keeps the WAL small without making writes wait for large copies: once it holds
+/// `RESTART_FROM` frames, the writer checkpoints it (so the next transaction starts it over) when
+/// the background checkpointer has left little to copy, and otherwise nudges that one. Runs after
+/// a batch's answers were delivered. Without a readable WAL-index, SQLite's automatic checkpoint
+/// does the job (`Store::open` leaves it on then).
+fn maintain_wal(conn: &Connection, watch: &ChangeWatch, checkpointer: &Checkpointer) {
+    let Some((frames, copied)) = watch.wal_progress() else {
+        return;
+    };
+    if frames < RESTART_FROM {
+        return;
+    }
+    if frames.saturating_sub(copied) <= RESTART_RESIDUE || frames >= RESTART_ANYWAY {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            log::warn!("checkpointing the WAL failed: {e}");
+        }
+    } else {
+        checkpointer.nudge();
+    }
 }
 
 /// Runs a transaction-control statement through the statement cache (they run several times per

@@ -4,10 +4,14 @@
 mod bridge;
 mod error_page;
 mod pages;
+mod rendered_markdown;
 mod review;
 mod share;
 mod viewer;
 
+pub use rendered_markdown::RenderedMarkdown;
+
+use bytes::Bytes;
 use include_dir::{include_dir, Dir};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -29,11 +33,12 @@ pub fn routes(r: &mut Router) {
 /// no type sniffing, no referrer, and how it may be cached. Callers add what is theirs.
 fn document(
     status: StatusCode,
-    body: Vec<u8>,
+    body: impl Into<Bytes>,
     content_type: HeaderValue,
     csp: &'static str,
     cache: &'static str,
 ) -> Response {
+    let body: Bytes = body.into();
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
     let headers = response.headers_mut();

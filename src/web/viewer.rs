@@ -5,6 +5,7 @@
 //! and load their own files, and can never act as the reader. Every HTML document gets the bridge
 //! (see `bridge`) as its first element.
 
+use bytes::Bytes;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
@@ -61,15 +62,15 @@ pub(super) async fn version_file(
     let found = state
         .store
         .read(move |conn| {
-            let file = blobs::read(conn, version_id, &lookup)?;
+            let file = blobs::describe(conn, version_id, &lookup)?;
             if file.is_some() {
                 return Ok(file);
             }
             // A folder named without its trailing slash: serve its index.
-            blobs::read(conn, version_id, &format!("{lookup}/index.html"))
+            blobs::describe(conn, version_id, &format!("{lookup}/index.html"))
         })
         .await?;
-    let Some((file, bytes)) = found else {
+    let Some(file) = found else {
         return Ok(error_page::in_frame(FrameError::Missing, &path));
     };
     let markdown = ingest::is_markdown_path(&file.path);
@@ -83,23 +84,28 @@ pub(super) async fn version_file(
     let not_modified = req
         .header(header::IF_NONE_MATCH)
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let (content_type, body): (String, Vec<u8>) = if not_modified {
-        (file.content_type.clone(), Vec::new())
+    let (content_type, body): (String, Bytes) = if not_modified {
+        (file.content_type.clone(), Bytes::new())
     } else if markdown {
-        let text = String::from_utf8_lossy(&bytes);
         let title = file
             .path
             .rsplit('/')
             .next()
-            .unwrap_or(&target.artifact_name);
-        (
-            "text/html; charset=utf-8".to_string(),
-            bridge::inject(ingest::render_markdown(&text, title).as_bytes()),
-        )
-    } else if html {
-        (file.content_type.clone(), bridge::inject(&bytes))
+            .unwrap_or(&target.artifact_name)
+            .to_string();
+        let sha256: [u8; 32] = file.sha256.as_slice().try_into().map_err(|_| {
+            ApiError::Internal(format!("the stored hash of {} is not 32 bytes", file.path))
+        })?;
+        let doc = state
+            .rendered
+            .get(sha256, &title, || content(state, sha256))
+            .await?;
+        ("text/html; charset=utf-8".to_string(), doc)
     } else {
-        (file.content_type.clone(), bytes)
+        let sha256 = file.sha256.clone();
+        let bytes = content(state, sha256).await?;
+        let body = if html { bridge::inject(&bytes) } else { bytes };
+        (file.content_type.clone(), Bytes::from(body))
     };
     let status = if not_modified {
         StatusCode::NOT_MODIFIED
@@ -118,4 +124,16 @@ pub(super) async fn version_file(
         headers.insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// The stored bytes of a file described a moment ago.
+async fn content(
+    state: &AppState,
+    sha256: impl AsRef<[u8]> + Send + 'static,
+) -> Result<Vec<u8>, ApiError> {
+    state
+        .store
+        .read(move |conn| blobs::content(conn, sha256.as_ref()))
+        .await?
+        .ok_or_else(|| ApiError::Internal("a described file has no stored content".into()))
 }

@@ -113,6 +113,8 @@ test('an invite link is shown once, works once, and makes a member who sees no T
     assert.equal(await el.evaluate((e) => getComputedStyle(e).textDecorationLine), 'none');
   }
   await memberRow(page, MEMBER.name).waitFor();
+  // What each member stores, against the storage quota (2 GiB by default): nothing yet.
+  assert.equal((await memberRow(page, MEMBER.name).locator('td[data-label="Stored"]').innerText()).trim(), '0 bytes of 2 GiB');
   assertClean(admin);
 });
 

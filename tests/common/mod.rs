@@ -2,12 +2,12 @@
 //! database, reads the port and the setup link from its log, and talks to it over real sockets.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -778,4 +778,130 @@ pub fn alarming_log_lines(log: &str) -> Vec<String> {
         .filter(|l| l.contains("panicked") || l.contains(" ERROR "))
         .map(str::to_string)
         .collect()
+}
+
+impl Server {
+    /// Opens a TCP connection from another loopback address (all of 127.0.0.0/8 is this host),
+    /// as a second client machine would.
+    pub fn connect_from(&self, source: std::net::Ipv4Addr) -> TcpStream {
+        let port = self.port;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .expect("a runtime to connect with");
+        let stream = runtime
+            .block_on(async move {
+                let socket = tokio::net::TcpSocket::new_v4()?;
+                socket.bind((source, 0).into())?;
+                socket.connect(([127, 0, 0, 1], port).into()).await
+            })
+            .and_then(|s| s.into_std())
+            .unwrap_or_else(|e| panic!("connect from {source}: {e}"));
+        stream.set_nonblocking(false).expect("a blocking socket");
+        stream
+    }
+
+    /// One `GET path` with `Connection: close` on `stream`; the parsed answer, if any.
+    pub fn raw_get_on(&self, mut stream: TcpStream, path: &str) -> Option<RawResp> {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.host()
+        );
+        let _ = stream.write_all(request.as_bytes());
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        parse_responses(&out).into_iter().next()
+    }
+}
+
+/// How long a test waits before calling a connection "still open".
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(12);
+
+/// How a stalled connection ended.
+#[derive(Debug)]
+pub struct Ended {
+    pub after: Duration,
+    /// Whatever the server wrote before closing (perhaps a 408), usually nothing.
+    pub answer: Vec<u8>,
+}
+
+/// Reads until the server closes `stream` (EOF or a reset) or `GIVE_UP_AFTER` passes since
+/// `started`; an error when the connection is still open then.
+pub fn wait_for_close(stream: &mut TcpStream, started: Instant) -> Result<Ended, String> {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = GIVE_UP_AFTER
+            .checked_sub(started.elapsed())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("still connected after {GIVE_UP_AFTER:?}"))?;
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| e.to_string())?;
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                return Ok(Ended {
+                    after: started.elapsed(),
+                    answer,
+                })
+            }
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                ) =>
+            {
+                return Ok(Ended {
+                    after: started.elapsed(),
+                    answer,
+                })
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(format!("still connected after {GIVE_UP_AFTER:?}"))
+            }
+            Err(e) => return Err(format!("read failed: {e}")),
+        }
+    }
+}
+
+/// Whether the server still holds `stream` open (nothing to read, no EOF).
+pub fn still_open(stream: &TcpStream) -> bool {
+    let mut buf = [0u8; 1];
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let open = matches!(stream.peek(&mut buf), Err(e) if e.kind() == ErrorKind::WouldBlock);
+    let _ = stream.set_nonblocking(false);
+    open
+}
+
+impl Server {
+    /// How many lines of the log so far contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits (up to 30 s) until at least `count` log lines contain `needle`: the log is read by
+    /// another thread, a moment behind the answers. Returns how many there are then.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let seen = self.log_count(needle);
+            if seen >= count || Instant::now() > deadline {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
