@@ -40,6 +40,8 @@ pub enum Subject<'a> {
     SetupToken,
     /// Invite links.
     InviteToken,
+    /// Agent key request codes typed by this account.
+    KeyRequestCode(i64),
 }
 
 impl Subject<'_> {
@@ -48,6 +50,9 @@ impl Subject<'_> {
             Subject::Account(email) => sha256(format!("account:{email}").as_bytes()),
             Subject::SetupToken => sha256(b"setup-token"),
             Subject::InviteToken => sha256(b"invite-token"),
+            Subject::KeyRequestCode(user_id) => {
+                sha256(format!("key-request-code:{user_id}").as_bytes())
+            }
         };
         let mut first = [0u8; 16];
         first.copy_from_slice(&digest[..16]);

@@ -269,7 +269,14 @@ fn a_reader_key_is_refused_on_every_route_that_changes_anything() -> TestResult 
             checked += 1;
         } else {
             assert!(
-                ["/api/v1/setup", "/api/v1/session", "/api/v1/invites/accept"].contains(&path),
+                [
+                    "/api/v1/setup",
+                    "/api/v1/session",
+                    "/api/v1/invites/accept",
+                    "/api/v1/key-requests",
+                    "/api/v1/key-requests/poll"
+                ]
+                .contains(&path),
                 "{method} {path} answered {} to a reader key: {}",
                 resp.status,
                 resp.text()

@@ -91,6 +91,11 @@ export const api = {
   revokeKey: (id) => request('DELETE', `/keys/${enc(id)}`),
   rotateKey: (id, overlap) => request('POST', `/keys/${enc(id)}/rotate`, { overlap }),
 
+  // agent key requests (a person's side)
+  keyRequest: (code) => request('GET', `/key-requests/${enc(code)}`),
+  approveKeyRequest: (code, agentId) => request('POST', `/key-requests/${enc(code)}/approve`, agentId ? { agentId } : {}),
+  denyKeyRequest: (code) => request('POST', `/key-requests/${enc(code)}/deny`, {}),
+
   // agents
   listAgents: () => request('GET', '/agents'),
   createAgent: (body) => request('POST', '/agents', body),

@@ -7,14 +7,15 @@ import { $, $$, badge, setChildren } from './dom.js';
 import { showSetup, showLogin, showInvite } from './auth.js';
 import { keysView } from './keys.js';
 import { agentsView } from './agents.js';
+import { connectView } from './connect.js';
 import { accountView } from './account.js';
 import { teamView } from './team.js';
 import { activityView } from './activity.js';
 import { artifactsView } from './artifacts.js';
 
-const VIEWS = [artifactsView, keysView, agentsView, accountView, teamView, activityView];
+const VIEWS = [artifactsView, keysView, agentsView, connectView, accountView, teamView, activityView];
 /** The sections of /settings, chosen by the #fragment; the artifacts home is `/` itself. */
-const SETTINGS_VIEWS = [keysView, agentsView, accountView, teamView, activityView];
+const SETTINGS_VIEWS = [keysView, agentsView, connectView, accountView, teamView, activityView];
 const onHome = () => (location.pathname.replace(/\/+$/, '') || '/') === '/';
 
 function bootError(message) {

@@ -111,7 +111,9 @@ Base URL: {base}\n\n\
 Authentication: an API key (`{KEY_PREFIX}` + 32 characters), made by a person on {base}/settings#keys \
 (or with `artifact-review key create`), sent as `X-API-Key: <key>` or `Authorization: Bearer <key>`. \
 A key acts as one identity, the person or one of their named agents, and everything it does is \
-shown under that name.\n\n\
+shown under that name. An agent without a key can ask for one: `POST /api/v1/key-requests` with \
+`{{\"agentName\"}}`, show the person the `userCode` and `verificationUri`, then poll \
+`POST /api/v1/key-requests/poll` with the `pollToken` every `interval` seconds until the key comes.\n\n\
 ## The loop\n\n\
 1. Publish: `publish_artifact` (MCP) or `POST /api/v1/artifacts` with `{{\"name\", \"fileName\", \"content\"}}` \
 (HTML or Markdown as text, a ZIP as base64; or multipart: `curl -F file=@site.zip -F name=...`). \

@@ -12,6 +12,7 @@ pub mod comments;
 pub mod discovery;
 pub mod events;
 pub mod ids;
+pub mod key_requests;
 pub mod keys;
 pub mod me;
 pub mod publish;
@@ -51,6 +52,15 @@ pub fn routes(r: &mut Router) {
         .post("/api/v1/keys", keys::create)
         .delete("/api/v1/keys/{id}", keys::revoke)
         .post("/api/v1/keys/{id}/rotate", keys::rotate);
+    // Agent key requests: asked and polled without a key; decided by a signed-in person.
+    r.post("/api/v1/key-requests", key_requests::create)
+        .post("/api/v1/key-requests/poll", key_requests::poll)
+        .get("/api/v1/key-requests/{userCode}", key_requests::show)
+        .post(
+            "/api/v1/key-requests/{userCode}/approve",
+            key_requests::approve,
+        )
+        .post("/api/v1/key-requests/{userCode}/deny", key_requests::deny);
     r.get("/api/v1/agents", agents::list)
         .post("/api/v1/agents", agents::create)
         .patch("/api/v1/agents/{id}", agents::update)

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, Row};
 
+use super::audit::{self, AuditCtx, AuditEvent};
 use super::error::StoreResult;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,40 @@ pub fn insert(
     )?
     .execute(params![user_id, name, role, now])?;
     get(conn, user_id, conn.last_insert_rowid())
+}
+
+/// The user's active agent with this name, compared as people read names (Unicode case folding:
+/// "claude" is "Claude"), if any.
+pub fn find_by_name(conn: &Connection, user_id: i64, name: &str) -> StoreResult<Option<Agent>> {
+    let wanted = unicase::UniCase::new(name.trim());
+    Ok(list(conn, user_id)?
+        .into_iter()
+        .find(|a| unicase::UniCase::new(a.name.trim()) == wanted))
+}
+
+/// Creates an agent and records `agent.created` (`via`: where it came from when not the API).
+pub fn create(
+    conn: &Connection,
+    user_id: i64,
+    name: &str,
+    role: Option<&str>,
+    ctx: &AuditCtx,
+    via: Option<&str>,
+    now: i64,
+) -> StoreResult<Agent> {
+    let agent = insert(conn, user_id, name, role, now)?;
+    audit::record(
+        conn,
+        ctx,
+        &AuditEvent::AgentCreated {
+            agent_id: agent.id,
+            name: &agent.name,
+            role: agent.role.as_deref(),
+            via,
+        },
+        now,
+    )?;
+    Ok(agent)
 }
 
 /// The user's active agents, oldest first.

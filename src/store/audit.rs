@@ -158,6 +158,19 @@ pub enum AuditEvent<'a> {
         prefix: &'a str,
         place: &'a str,
     },
+    /// An agent asked for a key (no one is signed in: the address is the only actor).
+    KeyRequested {
+        request_id: i64,
+        agent_name: &'a str,
+        scope: &'a str,
+    },
+    KeyRequestApproved {
+        request_id: i64,
+        agent_id: i64,
+    },
+    KeyRequestDenied {
+        request_id: i64,
+    },
     KeyRevoked {
         key_id: i64,
         name: &'a str,
@@ -307,6 +320,9 @@ impl AuditEvent<'_> {
             KeyCreated { .. } => "key.created",
             KeyRotated { .. } => "key.rotated",
             KeyLeaked { .. } => "key.leaked",
+            KeyRequested { .. } => "key_request.created",
+            KeyRequestApproved { .. } => "key_request.approved",
+            KeyRequestDenied { .. } => "key_request.denied",
             KeyRevoked { .. } | AgentKeyRevoked { .. } => "key.revoked",
             ArtifactCreated { .. } => "artifact.created",
             ArtifactUpdated { .. } => "artifact.updated",
@@ -357,6 +373,9 @@ impl AuditEvent<'_> {
             | KeyLeaked { key_id, .. }
             | KeyRevoked { key_id, .. }
             | AgentKeyRevoked { key_id, .. } => ("key", key_id.to_string()),
+            KeyRequested { request_id, .. }
+            | KeyRequestApproved { request_id, .. }
+            | KeyRequestDenied { request_id } => ("key_request", request_id.to_string()),
             ArtifactCreated { artifact_id, .. }
             | ArtifactUpdated { artifact_id, .. }
             | ArtifactDeleted { artifact_id } => ("artifact", artifact_id.to_string()),
@@ -506,6 +525,11 @@ impl AuditEvent<'_> {
                 place,
                 ..
             } => json!({ "name": name, "prefix": prefix, "reason": "leaked", "foundIn": place }),
+            KeyRequested {
+                agent_name, scope, ..
+            } => json!({ "agentName": agent_name, "scope": scope }),
+            KeyRequestApproved { agent_id, .. } => json!({ "agentId": id(*agent_id) }),
+            KeyRequestDenied { .. } => json!({ "decision": "denied" }),
             KeyRevoked {
                 name, prefix, via, ..
             } => {

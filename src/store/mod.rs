@@ -14,6 +14,7 @@ pub mod comments;
 pub mod error;
 pub mod feed;
 pub mod invites;
+pub mod key_requests;
 pub mod keys;
 pub mod quota;
 pub mod reads;

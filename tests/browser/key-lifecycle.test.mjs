@@ -98,3 +98,53 @@ test('a key pasted into a comment is revoked at once and the keys page says wher
   assert.ok(comments[0].content.startsWith(`try it with ${victim.slice(0, 16)}****`));
   assertClean(tab);
 });
+
+test('an agent asks for a key, the person approves it in the settings, and the agent gets it once', async () => {
+  const asked = await apiCall(server.url, 'POST', '/api/v1/key-requests', {
+    body: { agentName: 'Codex', role: 'review', scopes: ['commenter'] },
+  });
+  assert.equal(asked.status, 201);
+  const { userCode, pollToken, verificationUri } = asked.body;
+  assert.equal(verificationUri, `${server.url}/settings#connect`);
+  await page.goto(verificationUri);
+  await page.getByRole('heading', { name: 'Connect an agent', level: 1 }).waitFor();
+  await page.getByLabel('Code shown by the agent').fill(userCode.toLowerCase());
+  await page.getByRole('button', { name: 'Look up' }).click();
+  const card = page.locator('#connect-request');
+  await card.getByRole('heading', { name: 'Key request' }).waitFor();
+  const facts = await page.locator('#connect-facts').innerText();
+  assert.match(facts, /Codex/);
+  assert.match(facts, /review/);
+  assert.match(facts, /commenter/);
+  assert.match(facts, /127\.0\.0\.1/);
+  assert.match(await page.getByLabel('The key acts as').inputValue(), /^$/, 'a new agent by default');
+  await card.getByRole('button', { name: 'Approve' }).click();
+  await page.locator('#connect-outcome', { hasText: 'Approved' }).waitFor();
+  const got = await apiCall(server.url, 'POST', '/api/v1/key-requests/poll', { body: { pollToken } });
+  assert.equal(got.status, 200, JSON.stringify(got.body));
+  assert.equal(got.body.identity.name, 'Codex');
+  assert.deepEqual(got.body.scopes, ['commenter']);
+  const res = await me(got.body.key);
+  assert.equal(res.status, 200);
+  assert.equal(res.body.identity.name, 'Codex');
+  const replay = await apiCall(server.url, 'POST', '/api/v1/key-requests/poll', { body: { pollToken } });
+  assert.equal(replay.body.code, 'expired_token');
+  // Its key is on the keys page, acting as the new agent; nothing on the page shows the key.
+  await goToSection(page, 'API keys');
+  assert.match(await cellText(keyRow(page, 'Codex'), 'Identity'), /Codex/);
+  assert.ok(!(await page.content()).includes(got.body.key));
+  assertClean(tab);
+});
+
+test('a denied request gives the agent nothing', async () => {
+  const asked = await apiCall(server.url, 'POST', '/api/v1/key-requests', { body: { agentName: 'Stranger bot' } });
+  await page.goto(`${server.url}/settings#connect`);
+  await page.getByLabel('Code shown by the agent').fill(asked.body.userCode);
+  await page.getByRole('button', { name: 'Look up' }).click();
+  await page.locator('#connect-request').getByRole('button', { name: 'Deny' }).click();
+  await page.locator('#connect-outcome', { hasText: 'Denied' }).waitFor();
+  const refused = await apiCall(server.url, 'POST', '/api/v1/key-requests/poll', { body: { pollToken: asked.body.pollToken } });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.code, 'access_denied');
+  assertClean(tab);
+});
