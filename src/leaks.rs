@@ -103,6 +103,15 @@ pub fn touches(digests: &[[u8; 32]]) -> Touches {
     }
 }
 
+/// Whether files of this content type are text worth scanning (pages, documents, scripts, data).
+pub fn scannable(content_type: &str) -> bool {
+    let t = content_type.to_ascii_lowercase();
+    t.starts_with("text/")
+        || ["json", "javascript", "xml", "yaml", "svg", "toml"]
+            .iter()
+            .any(|kind| t.contains(kind))
+}
+
 /// The digests of the keys found in any of `texts`, without repeats.
 pub fn digests<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<[u8; 32]> {
     let mut all: Vec<[u8; 32]> = texts

@@ -567,3 +567,69 @@ fn a_key_pasted_into_a_comment_is_revoked_at_once_and_stored_masked() -> TestRes
     assert!(thread.to_string().contains(&fake));
     Ok(())
 }
+
+#[test]
+fn a_key_in_an_uploaded_text_file_or_a_new_artifacts_name_is_revoked_and_the_file_kept(
+) -> TestResult {
+    let o = owner();
+    let k = Auth::Key(o.key.clone());
+    let (_, in_file, _) = o.key_with(json!({"name": "in a file"}));
+    let (_, in_name, _) = o.key_with(json!({"name": "in a name"}));
+    let (_, in_image, _) = o.key_with(json!({"name": "in an image"}));
+    let config = format!("API_KEY={in_file}\n");
+    let zip = common::zips::zip_of(&[
+        ("index.html", b"<p>Site</p>".as_slice()),
+        ("config.env.txt", config.as_bytes()),
+        ("logo.png", in_image.as_bytes()),
+    ])?;
+    let created = o.server.upload(
+        &k,
+        json!({"name": format!("Site {in_name}"), "fileName": "site.zip", "content": b64(&zip)}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?;
+    assert_eq!(
+        o.me(&in_file).status,
+        401,
+        "the key in a text file is revoked"
+    );
+    assert_eq!(o.me(&in_name).status, 401, "the key in the name is revoked");
+    assert_eq!(
+        o.me(&in_image).status,
+        200,
+        "binary files are not read as text"
+    );
+    // The file is kept as uploaded; the name is stored masked.
+    let file = o.server.get(
+        &format!("/api/v1/artifacts/{share}/versions/1/files/config.env.txt"),
+        &k,
+    );
+    assert_eq!(file.text(), config);
+    let shown = o
+        .server
+        .get(&format!("/api/v1/artifacts/{share}"), &k)
+        .json();
+    let name = shown["name"].as_str().ok_or("name")?;
+    assert!(
+        !name.contains(&in_name) && name.ends_with("************************"),
+        "{name}"
+    );
+    let places: Vec<String> = o
+        .keys()
+        .iter()
+        .filter(|k| k["revokedReason"] == "leaked")
+        .filter_map(|k| k["revokedWhere"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        places
+            .iter()
+            .any(|p| p.starts_with("the uploaded file config.env.txt of the artifact")),
+        "{places:?}"
+    );
+    assert!(
+        places
+            .iter()
+            .any(|p| p.starts_with("the name or description")),
+        "{places:?}"
+    );
+    Ok(())
+}

@@ -391,16 +391,27 @@ pub async fn create_from(
         form.description.as_deref().unwrap_or_default(),
         text::DESCRIPTION_MAX,
     )?;
+    // A key of this server pasted into the name or description is masked and revoked.
+    let (name, description) = (Scanned::of(&name), Scanned::of(&description));
+    let told: Vec<[u8; 32]> = [&name.digests, &description.digests]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect();
+    let (name, description) = (name.text, description.text);
     let version_name = version_name(form.version_name.as_deref())?;
     let prepared = Arc::new(upload::prepare(form.upload).await?);
     let user_id = caller.user.id;
-    let ready = publish::ready(state, user_id, prepared.clone()).await?;
+    let ready = publish::ready(state, user_id, prepared.clone())
+        .await?
+        .also_revoke(&told, "the name or description");
+    let shown_name = name.clone();
     let share_token = random_token(16)?.expose().to_string();
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
     let token = share_token.clone();
     let (artifact_id, version_id, entry_point, file_type) = ready
-        .publish(state, move |conn| {
+        .publish(state, &shown_name, move |conn| {
             let now = now_ms();
             let artifact_id = artifacts::insert(
                 conn,

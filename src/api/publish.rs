@@ -14,11 +14,13 @@ use super::upload;
 use crate::bulk;
 use crate::error::ApiError;
 use crate::ingest::Prepared;
+use crate::leaks;
 use crate::quota::Admitted;
 use crate::state::AppState;
 use crate::store::artifacts;
 use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::blobs::{self, NewFile};
+use crate::store::keys as key_store;
 use crate::store::staging::Sha256;
 use crate::store::versions::{self, NewVersion};
 use crate::store::{Store, StoreError, StoreResult};
@@ -28,6 +30,9 @@ pub struct Ready {
     admitted: Admitted,
     /// Held for its `Drop`: the contents' claims go when the version is written (or not).
     _staged: Staged,
+    /// Keys of this server found in the upload's new text files (digest, where), and in what else
+    /// is published with it: revoked in the write that publishes it. The files stay as uploaded.
+    leaked: Vec<([u8; 32], String)>,
 }
 
 /// Checks `prepared` against the quota of the account `owner_id` (the artifact's owner), then
@@ -46,23 +51,59 @@ pub async fn ready(
         .collect();
     let hashes = contents.iter().map(|(h, _)| *h).collect();
     let admitted = state.quotas.admit(&state.store, owner_id, contents).await?;
-    let staged = stage(state, prepared, hashes).await?;
+    let (staged, leaked) = stage(state, prepared, hashes).await?;
     Ok(Ready {
         admitted,
         _staged: staged,
+        leaked,
     })
 }
 
 impl Ready {
-    /// Runs the write that publishes the version (`version` inside it), in turn with the quota
-    /// checks of the same account, and lets go of what the upload held.
-    pub async fn publish<T, F>(self, state: &AppState, write: F) -> Result<T, ApiError>
+    /// Keys found in something published with the upload (`what`: the artifact's name or
+    /// description), to revoke with it.
+    pub fn also_revoke(mut self, digests: &[[u8; 32]], what: &str) -> Ready {
+        self.leaked
+            .extend(digests.iter().map(|d| (*d, what.to_string())));
+        self
+    }
+
+    /// Runs the write that publishes the version (`version` inside it) of the artifact named
+    /// `artifact_name`, in turn with the quota checks of the same account, revoking in it the keys
+    /// found in the upload; then lets go of what the upload held.
+    pub async fn publish<T, F>(
+        self,
+        state: &AppState,
+        artifact_name: &str,
+        write: F,
+    ) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let turn = self.admitted.turn().await;
-        let written = state.store.write_content(write).await;
+        let leaked: Vec<([u8; 32], String)> = self
+            .leaked
+            .iter()
+            .map(|(d, what)| {
+                (
+                    *d,
+                    format!("{what} of the artifact \u{201c}{artifact_name}\u{201d}"),
+                )
+            })
+            .collect();
+        let digests: Vec<[u8; 32]> = leaked.iter().map(|(d, _)| *d).collect();
+        let written = state
+            .store
+            .write_touching(leaks::touches(&digests), move |conn| {
+                let written = write(conn)?;
+                let now = crate::clock::now_ms();
+                for (digest, place) in &leaked {
+                    key_store::revoke_leaked(conn, std::slice::from_ref(digest), place, now)?;
+                }
+                Ok(written)
+            })
+            .await;
         // Once the version counts in the account's usage, its share of the pending bytes goes.
         drop(self);
         drop(turn);
@@ -90,7 +131,7 @@ async fn stage(
     state: &AppState,
     prepared: Arc<Prepared>,
     hashes: Vec<Sha256>,
-) -> Result<Staged, ApiError> {
+) -> Result<(Staged, Vec<([u8; 32], String)>), ApiError> {
     let upload = state.store.new_upload();
     // From here on, whatever happens (an error, the client leaving), what was claimed is released.
     let staged = Staged {
@@ -99,18 +140,35 @@ async fn stage(
         hashes: hashes.clone(),
     };
     let missing = state.store.claim(upload, hashes).await?;
+    let mut leaked = Vec::new();
     for sha256 in missing {
         let Some(index) = prepared.files.iter().position(|f| f.sha256 == sha256) else {
             continue;
         };
         let source = prepared.clone();
-        let bytes = bulk::run(move || source.contents(index))
-            .await
-            .map_err(|e| ApiError::Internal(format!("reading an uploaded file failed: {e}")))?
-            .map_err(upload::refused)?;
+        // Text files are scanned for keys of this server where they are read (a stored identical
+        // file was scanned when it first came).
+        let (bytes, found) = bulk::run(move || {
+            let bytes = source.contents(index)?;
+            let found = if leaks::scannable(source.files[index].content_type) {
+                leaks::digests([String::from_utf8_lossy(&bytes).as_ref()])
+            } else {
+                Vec::new()
+            };
+            Ok((bytes, found))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading an uploaded file failed: {e}")))?
+        .map_err(upload::refused)?;
+        let path = &prepared.files[index].path;
+        leaked.extend(
+            found
+                .into_iter()
+                .map(|d| (d, format!("the uploaded file {path}"))),
+        );
         state.store.stage(upload, sha256, bytes).await?;
     }
-    Ok(staged)
+    Ok((staged, leaked))
 }
 
 /// Publishes the next version of an artifact inside the caller's write, its contents staged

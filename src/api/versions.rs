@@ -117,7 +117,7 @@ pub async fn publish(
     let ctx = caller.audit();
     let artifact_id = artifact.id;
     let (version_id, number) = ready
-        .publish(state, move |conn| {
+        .publish(state, &artifact.name, move |conn| {
             let now = now_ms();
             publish::version(conn, artifact_id, name.as_deref(), &prepared, &ctx, now)
         })
