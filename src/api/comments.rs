@@ -17,7 +17,6 @@ use super::request::Request;
 use super::versions::parse_number;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
-use crate::bulk;
 use crate::clock::now_ms;
 use crate::error::{not_found_as, ApiError};
 use crate::leaks::Scanned;
@@ -552,7 +551,7 @@ async fn target_of_quote(
         String::from_utf8(bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     };
-    bulk::run(move || {
+    tokio::task::spawn_blocking(move || {
         let found = passage::locate(&passage::text_of_html(&html), &quote, near.as_deref(), &source)
             .map_err(|e| ApiError::bad_request("quote_not_placed", e.to_string()))?;
         Ok(json!({
