@@ -48,6 +48,14 @@ impl Cli {
                 ("addr", "--addr"),
                 ("base_url", "--base-url"),
                 ("trusted_proxies", "--trusted-proxy"),
+                (
+                    "max_connections_per_address",
+                    "--max-connections-per-address",
+                ),
+                ("body_timeout", "--body-timeout"),
+                ("min_body_rate", "--min-body-rate"),
+                ("memory_budget", "--memory-budget"),
+                ("storage_quota", "--storage-quota"),
             ] {
                 if matches.value_source(id) == Some(ValueSource::CommandLine) {
                     command
@@ -91,8 +99,7 @@ pub struct ServeArgs {
         long,
         env = "ARTIFACT_REVIEW_MAX_CONNECTIONS_PER_ADDRESS",
         default_value_t = limits::DEFAULT_CONNECTIONS_PER_ADDRESS,
-        value_parser = clap::value_parser!(usize),
-        global = true
+        value_parser = clap::value_parser!(usize)
     )]
     pub max_connections_per_address: usize,
 
@@ -102,22 +109,21 @@ pub struct ServeArgs {
         long,
         env = "ARTIFACT_REVIEW_BODY_TIMEOUT",
         default_value_t = limits::DEFAULT_BODY_TIMEOUT.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..),
-        global = true
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub body_timeout: u64,
 
     /// The slowest a long body (an upload) may arrive, per second, e.g. 64KiB.
-    #[arg(long, env = "ARTIFACT_REVIEW_MIN_BODY_RATE", default_value_t = limits::DEFAULT_MIN_BODY_RATE, global = true)]
+    #[arg(long, env = "ARTIFACT_REVIEW_MIN_BODY_RATE", default_value_t = limits::DEFAULT_MIN_BODY_RATE)]
     pub min_body_rate: ByteSize,
 
     /// The server's peak memory that uploads and Markdown renders are admitted against, e.g.
     /// 400MiB; beyond it they wait briefly, then get 429.
-    #[arg(long, env = "ARTIFACT_REVIEW_MEMORY_BUDGET", default_value_t = limits::DEFAULT_MEMORY_BUDGET, global = true)]
+    #[arg(long, env = "ARTIFACT_REVIEW_MEMORY_BUDGET", default_value_t = limits::DEFAULT_MEMORY_BUDGET)]
     pub memory_budget: ByteSize,
 
     /// Distinct stored bytes per account, e.g. 2GiB; an upload beyond it is refused.
-    #[arg(long, env = "ARTIFACT_REVIEW_STORAGE_QUOTA", default_value_t = limits::DEFAULT_STORAGE_QUOTA, global = true)]
+    #[arg(long, env = "ARTIFACT_REVIEW_STORAGE_QUOTA", default_value_t = limits::DEFAULT_STORAGE_QUOTA)]
     pub storage_quota: ByteSize,
 }
 

@@ -579,7 +579,16 @@ fn help_shows_server_flags_only_on_serve_and_describes_every_flag() -> TestResul
         assert!(out.status.success(), "{args:?}");
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
-    let server_flags = ["--addr", "--base-url", "--trusted-proxy"];
+    let server_flags = [
+        "--addr",
+        "--base-url",
+        "--trusted-proxy",
+        "--max-connections-per-address",
+        "--body-timeout",
+        "--min-body-rate",
+        "--memory-budget",
+        "--storage-quota",
+    ];
     let admin: &[&[&str]] = &[
         &["user"],
         &["user", "create"],
