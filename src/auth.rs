@@ -182,10 +182,9 @@ fn invalid_key_error() -> ApiError {
 }
 
 async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Caller, ApiError> {
-    let stored = keys::parse(presented).map_err(|e| {
+    let hash = keys::hash(presented).map_err(|e| {
         ApiError::unauthorized("invalid_key", format!("the API key is not valid: {e}"))
     })?;
-    let hash = stored.hash;
     // The epoch is taken before any read, so a cached answer is never older than it claims.
     let epoch = state.store.epoch().await;
     let cached = epoch.and_then(|e| state.identities.key(&hash, e));

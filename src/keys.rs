@@ -72,31 +72,52 @@ pub fn generate() -> Result<NewKey, RandomError> {
 
 /// Checks the shape and checksum of a presented key and returns its stored form.
 pub fn parse(presented: &str) -> Result<StoredForm, KeyFormatError> {
+    check(presented)?;
+    Ok(stored_form(presented))
+}
+
+/// Checks the shape and checksum of a presented key and returns its SHA-256, what authentication
+/// looks up (without the display prefix, which it does not need).
+pub fn hash(presented: &str) -> Result<[u8; 32], KeyFormatError> {
+    check(presented)?;
+    Ok(sha256(presented.as_bytes()))
+}
+
+/// The shape and checksum of a presented key, checked on every authenticated request: no
+/// allocation, one pass over 40 bytes.
+fn check(presented: &str) -> Result<(), KeyFormatError> {
     let body = presented
         .strip_prefix(KEY_PREFIX)
         .ok_or(KeyFormatError::WrongPrefix)?;
     if body.len() != BODY_LEN {
         return Err(KeyFormatError::WrongLength);
     }
-    if !body.bytes().all(|b| ALPHABET.contains(&b)) {
+    if !body.bytes().all(in_alphabet) {
         return Err(KeyFormatError::WrongAlphabet);
     }
-    let (random, check) = body.split_at(RANDOM_LEN);
-    if checksum(random.as_bytes()) != check {
+    let (random, check) = body.as_bytes().split_at(RANDOM_LEN);
+    if checksum_chars(random) != check {
         return Err(KeyFormatError::BadChecksum);
     }
-    Ok(stored_form(presented))
+    Ok(())
+}
+
+/// Whether `b` is in the URL-safe base64 alphabet (`ALPHABET`).
+fn in_alphabet(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
 /// The 6-character checksum of the random part: CRC32, big-endian in 6-bit groups.
 pub fn checksum(random: &[u8]) -> String {
+    checksum_chars(random).iter().map(|&b| b as char).collect()
+}
+
+fn checksum_chars(random: &[u8]) -> [u8; CHECKSUM_LEN] {
     let crc = crc32fast::hash(random);
-    (0..CHECKSUM_LEN)
-        .map(|i| {
-            let shift = 6 * (CHECKSUM_LEN - 1 - i);
-            ALPHABET[((crc >> shift) & 0x3f) as usize] as char
-        })
-        .collect()
+    std::array::from_fn(|i| {
+        let shift = 6 * (CHECKSUM_LEN - 1 - i);
+        ALPHABET[((crc >> shift) & 0x3f) as usize]
+    })
 }
 
 /// The display form of a stored prefix: `ar_live_XXXXXXXX…`.
@@ -184,6 +205,23 @@ mod tests {
 
     fn new_key() -> NewKey {
         generate().expect("OS random source works in tests")
+    }
+
+    #[test]
+    fn the_alphabet_check_accepts_exactly_the_alphabet() {
+        for b in 0..=u8::MAX {
+            assert_eq!(in_alphabet(b), ALPHABET.contains(&b), "byte {b}");
+        }
+    }
+
+    #[test]
+    fn hash_is_the_stored_forms_hash_and_refuses_what_parse_refuses() {
+        let key = new_key();
+        let text = key.secret.expose();
+        assert_eq!(hash(text), Ok(key.stored.hash));
+        let mistyped = format!("{}A", &text[..text.len() - 1]);
+        assert_eq!(hash(&mistyped).err(), parse(&mistyped).err());
+        assert!(hash(&mistyped).is_err() || mistyped == text);
     }
 
     #[test]

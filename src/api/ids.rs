@@ -63,6 +63,16 @@ pub fn wire(id: i64) -> String {
     id.to_string()
 }
 
+/// An id as it goes on the wire (a string), written straight into the JSON without a `String`.
+#[derive(Debug, Clone, Copy)]
+pub struct WireId(pub i64);
+
+impl serde::Serialize for WireId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
 /// The wire form of an optional id.
 pub fn wire_opt(id: Option<i64>) -> Option<String> {
     id.map(wire)

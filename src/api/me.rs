@@ -3,43 +3,62 @@
 use serde::Serialize;
 use warp::reply::Response;
 
-use super::ids::wire;
+use super::ids::WireId;
 use super::reply;
 use super::request::Request;
-use super::views::IdentityView;
 use crate::auth::{self, Caller, Via};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Who the caller is: the identity they act as, the user behind it, and the key used, if any.
+/// Borrowed from the caller (every `GET /api/v1/me` builds one), so nothing is copied to answer.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MeView {
-    identity: IdentityView,
-    user: MeUser,
+pub struct MeView<'a> {
+    identity: MeIdentity<'a>,
+    user: MeUser<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<MeKey>,
+    key: Option<MeKey<'a>>,
     authenticated_by: &'static str,
 }
 
+/// The identity as `IdentityView` shows it elsewhere (same fields), borrowed.
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MeUser {
-    id: String,
-    name: String,
-    email: String,
-    role: String,
+struct MeIdentity<'a> {
+    kind: &'static str,
+    id: WireId,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a str>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct MeKey {
-    id: String,
-    name: String,
-    prefix: String,
-    scopes: Vec<String>,
+struct MeUser<'a> {
+    id: WireId,
+    name: &'a str,
+    email: &'a str,
+    role: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MeKey<'a> {
+    id: WireId,
+    name: &'a str,
+    prefix: &'a str,
+    scopes: Scopes<'a>,
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
+}
+
+/// A key's stored scopes (space-separated) as a JSON array of names.
+struct Scopes<'a>(&'a str);
+
+impl Serialize for Scopes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.split_whitespace())
+    }
 }
 
 pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
@@ -48,18 +67,28 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
 }
 
 /// The caller as `GET /api/v1/me` (and the MCP tool `whoami`) show it.
-pub fn view(caller: &Caller) -> MeView {
+pub fn view(caller: &Caller) -> MeView<'_> {
     let identity = match &caller.agent {
-        Some(agent) => IdentityView::agent(agent.id, &agent.name, agent.role.as_deref()),
-        None => IdentityView::user(&caller.user),
+        Some(agent) => MeIdentity {
+            kind: "agent",
+            id: WireId(agent.id),
+            name: &agent.name,
+            role: agent.role.as_deref(),
+        },
+        None => MeIdentity {
+            kind: "user",
+            id: WireId(caller.user.id),
+            name: &caller.user.name,
+            role: None,
+        },
     };
     let (key, authenticated_by) = match &caller.via {
         Via::Key(k) => (
             Some(MeKey {
-                id: wire(k.id),
-                name: k.name.clone(),
-                prefix: k.prefix.clone(),
-                scopes: k.scope_list(),
+                id: WireId(k.id),
+                name: &k.name,
+                prefix: &k.prefix,
+                scopes: Scopes(&k.scopes),
                 expires_at: k.expires_at,
                 last_used_at: k.last_used_at,
             }),
@@ -70,10 +99,10 @@ pub fn view(caller: &Caller) -> MeView {
     MeView {
         identity,
         user: MeUser {
-            id: wire(caller.user.id),
-            name: caller.user.name.clone(),
-            email: caller.user.email.clone(),
-            role: caller.user.role.clone(),
+            id: WireId(caller.user.id),
+            name: &caller.user.name,
+            email: &caller.user.email,
+            role: &caller.user.role,
         },
         key,
         authenticated_by,
