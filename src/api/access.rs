@@ -63,7 +63,7 @@ struct GrantAccess {
 
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
     require_owner(role)?;
     let id = artifact.id;
     let grants = state.store.read(move |conn| access::list(conn, id)).await?;
@@ -73,7 +73,7 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
 
 pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
     require_owner(role)?;
     let body: GrantAccess = req.json().await?;
     let email = text::email("email", &body.email)?;
@@ -122,9 +122,9 @@ pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiErr
 
 pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
     require_owner(role)?;
-    let id = ids::path_id(req.param(1), "access grant")?;
+    let id = ids::path_id(req.param("id"), "access grant")?;
     let ctx = caller.audit();
     let artifact_id = artifact.id;
     let revoked_at = state

@@ -102,7 +102,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
 
 pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = caller(&state, &req).await?;
-    let id = ids::path_id(req.param(0), "agent")?;
+    let id = ids::path_id(req.param("id"), "agent")?;
     let body: UpdateAgent = req.json().await?;
     let name = body
         .name
@@ -147,7 +147,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
 
 pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = caller(&state, &req).await?;
-    let id = ids::path_id(req.param(0), "agent")?;
+    let id = ids::path_id(req.param("id"), "agent")?;
     let user_id = caller.user.id;
     let ctx = caller.audit();
     let (agent, revoked, deleted_at) = state

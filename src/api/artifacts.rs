@@ -472,7 +472,9 @@ pub fn version_name(raw: Option<&str>) -> Result<Option<String>, ApiError> {
 
 pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    Ok(reply::ok(&detail(&state, &caller, req.param(0)).await?))
+    Ok(reply::ok(
+        &detail(&state, &caller, req.param("shareToken")).await?,
+    ))
 }
 
 /// An artifact with its active versions, ascending.
@@ -516,7 +518,7 @@ struct UpdateArtifact {
 
 pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
     require_owner(role)?;
     let body: UpdateArtifact = req.json().await?;
     // A key of this server pasted into the name or description is masked and revoked.
@@ -572,7 +574,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
 
 pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
     require_owner(role)?;
     let ctx = caller.audit();
     let id = artifact.id;

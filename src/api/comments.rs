@@ -191,7 +191,7 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let query: ListQuery = req.query()?;
     let wanted = parse_versions(query.version.as_deref())?;
     let status = parse_status(query.status.as_deref())?;
-    let listing = listing(&state, &caller, req.param(0), wanted, status).await?;
+    let listing = listing(&state, &caller, req.param("shareToken"), wanted, status).await?;
     // A typed body (not json!) so each target's raw JSON is written back byte for byte.
     Ok(reply::ok(&listing))
 }
@@ -281,7 +281,15 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
             ))
         }
     };
-    let id = add(&state, &caller, req.param(0), &body.content, place, wanted).await?;
+    let id = add(
+        &state,
+        &caller,
+        req.param("shareToken"),
+        &body.content,
+        place,
+        wanted,
+    )
+    .await?;
     Ok(reply::created(
         &json!({ "id": wire(id), "status": "created" }),
     ))
@@ -660,7 +668,7 @@ fn not_author(what: &str) -> ApiError {
 
 pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (comment, _, _) = find(&state, &caller, req.param(0)).await?;
+    let (comment, _, _) = find(&state, &caller, req.param("id")).await?;
     let body: UpdateComment = req.json().await?;
     Ok(reply::ok(&change(&state, &caller, comment, body).await?))
 }
@@ -777,7 +785,7 @@ async fn change(
 
 pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (comment, _, role) = find(&state, &caller, req.param(0)).await?;
+    let (comment, _, role) = find(&state, &caller, req.param("id")).await?;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     if role != Role::Owner && !comment.author.is(caller.user.id, agent_id) {
         return Err(ApiError::forbidden(
@@ -819,7 +827,7 @@ struct ReplyBody {
 
 pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (comment, _, _) = find(&state, &caller, req.param(0)).await?;
+    let (comment, _, _) = find(&state, &caller, req.param("id")).await?;
     let body: ReplyBody = req.json().await?;
     let id = reply_on(&state, &caller, None, comment, &body.content).await?;
     Ok(reply::created(&json!({ "id": wire(id) })))
@@ -899,7 +907,7 @@ async fn find_reply(
 
 pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (found, _) = find_reply(&state, &caller, req.param(0)).await?;
+    let (found, _) = find_reply(&state, &caller, req.param("id")).await?;
     let body: ReplyBody = req.json().await?;
     if !found
         .author
@@ -937,7 +945,7 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
 
 pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (found, role) = find_reply(&state, &caller, req.param(0)).await?;
+    let (found, role) = find_reply(&state, &caller, req.param("id")).await?;
     if role != Role::Owner
         && !found
             .author

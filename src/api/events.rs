@@ -188,7 +188,7 @@ pub async fn stream(state: AppState, req: Request) -> Result<Response, ApiError>
         Some(raw) if !raw.trim().is_empty() => Some(event_id(raw)?),
         _ => None,
     };
-    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
+    let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
     let slot = state.event_streams.take(caller.user.id)?;
     let artifact_id = artifact.id;
     // Listen before reading, so nothing committed in between is missed.

@@ -352,7 +352,7 @@ async fn deliver(
 
 /// The request with the code in the path, for a signed-in person, with their guesses throttled.
 async fn by_code(state: &AppState, req: &Request, caller: &Caller) -> Result<KeyRequest, ApiError> {
-    let typed = req.param(0);
+    let typed = req.param("userCode");
     text::at_most("code", typed, text::TOKEN_MAX)?;
     let attempt = state
         .login_throttle

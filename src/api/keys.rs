@@ -143,7 +143,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
 
 pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_only(&state, &req).await?;
-    let id = ids::path_id(req.param(0), "key")?;
+    let id = ids::path_id(req.param("id"), "key")?;
     let user_id = caller.user.id;
     let ctx = caller.audit();
     let record = state
@@ -185,7 +185,7 @@ struct Rotated {
 /// the old one keeps working for the chosen overlap and then expires.
 pub async fn rotate(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_only(&state, &req).await?;
-    let id = ids::path_id(req.param(0), "key")?;
+    let id = ids::path_id(req.param("id"), "key")?;
     let bytes = req.body_bytes(JSON_LIMIT).await?;
     let body: RotateKey = if bytes.iter().all(u8::is_ascii_whitespace) {
         RotateKey::default()

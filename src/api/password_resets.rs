@@ -44,7 +44,7 @@ fn invalid_link(message: String) -> ApiError {
 
 pub async fn create(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = admin(&state, &req).await?;
-    let id = ids::path_id(req.param(0), "member")?;
+    let id = ids::path_id(req.param("id"), "member")?;
     let token = random_token(TOKEN_BYTES)?;
     let hash = token.digest();
     let ctx = caller.audit();

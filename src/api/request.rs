@@ -33,8 +33,8 @@ pub struct Request {
     pub method: Method,
     /// The raw (still percent-encoded) path.
     pub path: String,
-    /// Path parameters in template order, percent-decoded.
-    pub params: Vec<String>,
+    /// Path parameters by their names in the route's template, percent-decoded.
+    pub params: Vec<(&'static str, String)>,
     /// The raw query string, without `?` (empty when none).
     pub query: String,
     pub headers: HeaderMap,
@@ -48,7 +48,7 @@ impl Request {
     pub fn new(
         method: Method,
         path: String,
-        params: Vec<String>,
+        params: Vec<(&'static str, String)>,
         query: String,
         headers: HeaderMap,
         client: IpAddr,
@@ -86,9 +86,13 @@ impl Request {
         )
     }
 
-    /// Path parameter `i` (an invariant of the route table: each template declares its parameters).
-    pub fn param(&self, i: usize) -> &str {
-        self.params.get(i).map(String::as_str).unwrap_or_default()
+    /// Path parameter `name` as the route's template names it (`{shareToken}`, `{path..}`); empty
+    /// when the template has no such parameter (a route served by two templates, one shorter).
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, value)| value.as_str())
     }
 
     /// A header as text, if present and visible ASCII.

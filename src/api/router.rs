@@ -272,9 +272,10 @@ struct Template {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Literal(&'static str),
-    Param,
+    /// `{name}`: one segment.
+    Param(&'static str),
     /// `{name..}`: the rest of the path, zero or more segments, joined with `/`.
-    Rest,
+    Rest(&'static str),
 }
 
 impl Template {
@@ -283,10 +284,10 @@ impl Template {
             .trim_start_matches('/')
             .split('/')
             .map(|s| {
-                if s.starts_with('{') && s.ends_with("..}") {
-                    Segment::Rest
-                } else if s.starts_with('{') && s.ends_with('}') {
-                    Segment::Param
+                if let Some(name) = s.strip_prefix('{').and_then(|s| s.strip_suffix("..}")) {
+                    Segment::Rest(name)
+                } else if let Some(name) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Segment::Param(name)
                 } else {
                     Segment::Literal(s)
                 }
@@ -300,13 +301,13 @@ impl Template {
         let mut i = 0;
         for segment in &self.segments {
             match segment {
-                Segment::Rest => return true,
+                Segment::Rest(_) => return true,
                 Segment::Literal(lit) => {
                     if path.get(i) != Some(lit) {
                         return false;
                     }
                 }
-                Segment::Param => {
+                Segment::Param(_) => {
                     if path.get(i).is_none_or(|p| p.is_empty()) {
                         return false;
                     }
@@ -318,15 +319,15 @@ impl Template {
     }
 
     /// The decoded parameters of a path that fits; `None` if one is not valid UTF-8 once decoded.
-    fn params(&self, path: &[&str]) -> Option<Vec<String>> {
+    fn params(&self, path: &[&str]) -> Option<Vec<(&'static str, String)>> {
         let mut params = Vec::new();
         for (i, segment) in self.segments.iter().enumerate() {
             match segment {
                 Segment::Literal(_) => {}
-                Segment::Param => params.push(decode(path.get(i)?)?),
-                Segment::Rest => {
+                Segment::Param(name) => params.push((*name, decode(path.get(i)?)?)),
+                Segment::Rest(name) => {
                     let rest = path.get(i..).unwrap_or_default().join("/");
-                    params.push(decode(&rest)?);
+                    params.push((*name, decode(&rest)?));
                     break;
                 }
             }
@@ -339,6 +340,7 @@ impl Template {
         let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
         if self.fits(&segments) {
             self.params(&segments)
+                .map(|params| params.into_iter().map(|(_, value)| value).collect())
         } else {
             None
         }
@@ -376,6 +378,20 @@ mod tests {
         );
         assert_eq!(t.matches("/api/v1/keys/"), None);
         assert_eq!(t.matches("/api/v1/keys/%ff"), None);
+    }
+
+    #[test]
+    fn parameters_carry_the_names_their_template_gives_them() {
+        let t = Template::parse("/a/{shareToken}/v/{number}/{path..}");
+        let segments: Vec<&str> = "a/tok/v/2/css/x.css".split('/').collect();
+        assert_eq!(
+            t.params(&segments),
+            Some(vec![
+                ("shareToken", "tok".to_string()),
+                ("number", "2".to_string()),
+                ("path", "css/x.css".to_string()),
+            ])
+        );
     }
 
     #[test]

@@ -99,7 +99,9 @@ fn unavailable() -> ApiError {
 }
 
 async fn link(state: &AppState, req: &Request) -> Result<Opened, ApiError> {
-    opened(state, req.param(0)).await?.ok_or_else(unavailable)
+    opened(state, req.param("linkToken"))
+        .await?
+        .ok_or_else(unavailable)
 }
 
 /// The signed-in person on the link's page, if any. A broken or expired session is simply no one.
@@ -157,7 +159,7 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
             write_comments: link.capabilities.write_comments,
         },
         viewer,
-        files_path: format!("/share/{}/", req.param(0)),
+        files_path: format!("/share/{}/", req.param("linkToken")),
     }))
 }
 
@@ -208,7 +210,7 @@ pub async fn create_comment(state: AppState, mut req: Request) -> Result<Respons
     let caller = commenter(&state, &req, &link).await?;
     let body: NewComment = req.json().await?;
     let target = parse_target(&body.target)?;
-    let gate = Gate::Link(sha256(req.param(0).as_bytes()));
+    let gate = Gate::Link(sha256(req.param("linkToken").as_bytes()));
     let raw = body.target.get().to_string();
     let id = comments::insert(&state, &caller, gate, &body.content, raw, target, None)
         .await
@@ -224,7 +226,7 @@ pub async fn create_comment(state: AppState, mut req: Request) -> Result<Respons
 pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let link = link(&state, &req).await?;
     let caller = commenter(&state, &req, &link).await?;
-    let id = ids::path_id(req.param(1), "comment")?;
+    let id = ids::path_id(req.param("id"), "comment")?;
     let comment = state
         .store
         .read(move |conn| stored_comments::get(conn, id))
@@ -232,7 +234,7 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
         .filter(|c| c.artifact_id == link.artifact_id)
         .ok_or_else(|| ApiError::not_found("comment"))?;
     let body: NewReply = req.json().await?;
-    let gate = Gate::Link(sha256(req.param(0).as_bytes()));
+    let gate = Gate::Link(sha256(req.param("linkToken").as_bytes()));
     let id = comments::reply_on(&state, &caller, Some(gate), comment, &body.content).await?;
     Ok(reply::created(&json!({ "id": wire(id) })))
 }

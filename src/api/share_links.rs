@@ -90,7 +90,7 @@ impl LinkView {
 /// The artifact, if the caller owns it (reviewer 403, anyone else 404).
 async fn owned(state: &AppState, req: &Request) -> Result<(Caller, Artifact), ApiError> {
     let caller = auth::session_or_key(state, req).await?;
-    let (artifact, role) = visible(state, &caller, req.param(0)).await?;
+    let (artifact, role) = visible(state, &caller, req.param("shareToken")).await?;
     require_owner(role)?;
     Ok((caller, artifact))
 }

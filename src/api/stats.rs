@@ -53,7 +53,7 @@ struct VersionStats {
 
 pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
     require_owner(role)?;
     let id = artifact.id;
     let (seen, per_version) = state

@@ -150,7 +150,7 @@ pub async fn members(state: AppState, req: Request) -> Result<Response, ApiError
 /// Never leaves the server without an enabled admin (409 `last_admin`).
 pub async fn update_member(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = admin(&state, &req).await?;
-    let id = ids::path_id(req.param(0), "member")?;
+    let id = ids::path_id(req.param("id"), "member")?;
     let body: UpdateMember = req.json().await?;
     let role = body.role.as_deref().map(parse_role).transpose()?;
     if role.is_none() && body.disabled.is_none() {
@@ -267,7 +267,7 @@ pub async fn create_invite(state: AppState, mut req: Request) -> Result<Response
 
 pub async fn revoke_invite(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = admin(&state, &req).await?;
-    let id = ids::path_id(req.param(0), "invite")?;
+    let id = ids::path_id(req.param("id"), "invite")?;
     let ctx = caller.audit();
     let invite = state
         .store

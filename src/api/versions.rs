@@ -55,7 +55,7 @@ pub async fn active_version(
 
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
+    let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
     let id = artifact.id;
     let list = state
         .store
@@ -70,7 +70,7 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
     require_owner(role)?;
     let form = upload::read(&state, &mut req).await?;
     Ok(reply::created(
@@ -148,8 +148,8 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 
 pub async fn rename(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
-    let number = parse_number(req.param(1))?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
+    let number = parse_number(req.param("number"))?;
     require_owner(role)?;
     let version = active_version(&state, &artifact, number).await?;
     let body: Rename = req.json().await?;
@@ -180,8 +180,8 @@ pub async fn rename(state: AppState, mut req: Request) -> Result<Response, ApiEr
 
 pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
-    let number = parse_number(req.param(1))?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
+    let number = parse_number(req.param("number"))?;
     require_owner(role)?;
     let artifact_id = artifact.id;
     let ctx = caller.audit();
@@ -216,8 +216,8 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
 
 pub async fn restore(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param(0)).await?;
-    let number = parse_number(req.param(1))?;
+    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
+    let number = parse_number(req.param("number"))?;
     require_owner(role)?;
     let artifact_id = artifact.id;
     let ctx = caller.audit();
@@ -247,8 +247,8 @@ pub async fn restore(state: AppState, req: Request) -> Result<Response, ApiError
 
 pub async fn files(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
-    let number = parse_number(req.param(1))?;
+    let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
+    let number = parse_number(req.param("number"))?;
     Ok(reply::ok(&files_of(&state, &artifact, number).await?))
 }
 
@@ -319,9 +319,9 @@ pub async fn file_bytes(
 
 pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
-    let number = parse_number(req.param(1))?;
-    let (file, bytes) = file_bytes(&state, &artifact, number, req.param(2)).await?;
+    let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
+    let number = parse_number(req.param("number"))?;
+    let (file, bytes) = file_bytes(&state, &artifact, number, req.param("path")).await?;
     let mut response = Response::new(bytes.into());
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();

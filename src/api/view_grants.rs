@@ -28,8 +28,8 @@ pub async fn create(state: AppState, req: Request) -> Result<Response, ApiError>
     let session_id = caller
         .session_id()
         .ok_or_else(|| ApiError::Internal("session_only returned a key caller".into()))?;
-    let (artifact, _) = visible(&state, &caller, req.param(0)).await?;
-    let number = parse_number(req.param(1))?;
+    let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
+    let number = parse_number(req.param("number"))?;
     let version = active_version(&state, &artifact, number).await?;
     let grant = random_token(24)?;
     let hash = grant.digest();

@@ -63,7 +63,7 @@ async fn favicon(_: AppState, _: Request) -> Result<Response, ApiError> {
 }
 
 async fn asset(_: AppState, req: Request) -> Result<Response, ApiError> {
-    serve(req.param(0))
+    serve(req.param("path"))
 }
 
 fn serve(path: &str) -> Result<Response, ApiError> {

@@ -47,7 +47,7 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
     let Ok(caller) = auth::session_only(&state, &req).await else {
         return Ok(to_sign_in(&req));
     };
-    let artifact = match visible(&state, &caller, req.param(0)).await {
+    let artifact = match visible(&state, &caller, req.param("shareToken")).await {
         Ok((artifact, _)) => artifact,
         Err(ApiError::NotFound(_)) => return Ok(error_page::page(
             StatusCode::NOT_FOUND,
@@ -58,7 +58,7 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
         )),
         Err(other) => return Err(other),
     };
-    if req.params.len() > 1 {
+    if !req.param("number").is_empty() {
         let latest = format!("/a/{}", artifact.share_token);
         let gone = |message: String| {
             error_page::page(
@@ -68,10 +68,10 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
                 &[(&latest, "The latest version"), ("/", "Your artifacts")],
             )
         };
-        let Ok(number) = parse_number(req.param(1)) else {
+        let Ok(number) = parse_number(req.param("number")) else {
             return Ok(gone(format!(
                 "\u{201c}{}\u{201d} is not a version number.",
-                req.param(1)
+                req.param("number")
             )));
         };
         if active_version(&state, &artifact, number).await.is_err() {
@@ -82,7 +82,7 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
         }
         // Stored paths never have dot segments or backslashes: such a path names no file, and
         // after the grant in the frame's address it would climb out of it (`/v/{grant}/../..`).
-        let path = req.param(2);
+        let path = req.param("path");
         if path.contains('\\') || path.split('/').any(|s| s == "." || s == "..") {
             let version = format!("/a/{}/v/{number}", artifact.share_token);
             return Ok(error_page::page(

@@ -37,15 +37,15 @@ fn unavailable() -> Response {
 }
 
 async fn page(state: AppState, req: Request) -> Result<Response, ApiError> {
-    if opened(&state, req.param(0)).await?.is_none() {
+    if opened(&state, req.param("linkToken")).await?.is_none() {
         return Ok(unavailable());
     }
     serve_with("share.html", REVIEW_CSP)
 }
 
 async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let requested = req.param(1);
-    let Some(link) = opened(&state, req.param(0)).await? else {
+    let requested = req.param("path");
+    let Some(link) = opened(&state, req.param("linkToken")).await? else {
         return Ok(error_page::in_frame(FrameError::Link, requested));
     };
     let target = GrantTarget {

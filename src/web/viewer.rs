@@ -30,8 +30,8 @@ pub fn routes(r: &mut Router) {
 }
 
 async fn serve(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let hash = sha256(req.param(0).as_bytes());
-    let requested = req.param(1).to_string();
+    let hash = sha256(req.param("grant").as_bytes());
+    let requested = req.param("path").to_string();
     let target = state
         .store
         .read(move |conn| view_grants::lookup(conn, &hash, now_ms()))
