@@ -504,7 +504,7 @@ def cli(binary: Path, db: Path, *args: str, stdin: str | None = None) -> str:
 
 
 def make_user_and_key(binary: Path, db: Path) -> str:
-    cli(binary, db, "user", "create", "--email", "bench@example.com", "--name", "Bench",
+    cli(binary, db, "user", "create", "--create", "--email", "bench@example.com", "--name", "Bench",
         "--password-stdin", "--admin", stdin="bench-password-" + secrets.token_hex(8) + "\n")
     key = cli(binary, db, "key", "create", "--user", "bench@example.com", "--name", "bench")
     if not re.fullmatch(r"ar_live_[A-Za-z0-9_-]{32}", key):
