@@ -3,7 +3,7 @@
 
 /// The HTTP API: route table, request/response plumbing, one module per resource.
 pub mod api;
-/// Who is calling: API key or session -> Caller; cross-site checks; last-used throttling.
+/// Who is calling: API key or session -> Caller; cross-site checks.
 pub mod auth;
 /// Bulk work (uploads, Markdown renders) on threads of lower CPU priority.
 pub mod bulk;
@@ -15,14 +15,16 @@ pub mod clock;
 pub mod config;
 /// The caps on open connections, overall and per client address, and the answer beyond them.
 pub mod connections;
-/// The one API error type and its JSON shape.
-pub mod error;
 /// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.
 pub mod failed_sign_ins;
+/// The HTTP layer under the API, the pages and MCP: route table, request, reply, error, ids.
+pub mod http;
 /// Who keys and session tokens belong to, cached while the database provably has not changed.
 pub mod identity_cache;
 /// Turning uploads (HTML, Markdown, base64 or multipart ZIP) into checked, fingerprinted files.
 pub mod ingest;
+/// A key's last use, written at most once a minute.
+mod key_usage;
 /// The API key format: generation, checksum, parsing, hashing.
 pub mod keys;
 /// Keys of this server found in text it stores: found, masked, revoked.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::limits::{ByteSize, MIB};
 
 /// What the server uses besides admitted work, kept out of the budget.

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OwnedMutexGuard;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::limits::ByteSize;
 use crate::store::quota;
 use crate::store::staging::Sha256;

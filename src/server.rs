@@ -1,6 +1,6 @@
 //! The HTTP server: our own accept loop over a bound listener (tests pass port 0), serving the warp
 //! routes through hyper with a header-read deadline, caps on open connections overall and per
-//! client address (`connections`), a pace every request body must keep (`api::body_pace`), a cap
+//! client address (`connections`), a pace every request body must keep (`http::body_pace`), a cap
 //! on header size, a `Host` check before routing (DNS rebinding), and graceful shutdown that lets
 //! in-flight requests finish.
 
@@ -21,15 +21,15 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
-use crate::api::body_pace::{Pace, PacedBody};
 use crate::api::discovery::{AgentsGuide, Docs};
 use crate::api::events::StreamSlots;
-use crate::api::router::{ClientAddr, Router};
-use crate::auth::KeyUsage;
 use crate::connections::ConnectionSlots;
-use crate::error::{recover, ApiError};
 use crate::failed_sign_ins::FailedSignIns;
+use crate::http::body_pace::{Pace, PacedBody};
+use crate::http::error::{recover, ApiError};
+use crate::http::router::{ClientAddr, Router};
 use crate::identity_cache::IdentityCache;
+use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
 use crate::link_key::LinkKey;
 use crate::memory_budget::MemoryBudget;

@@ -6,9 +6,9 @@ use std::sync::{Arc, OnceLock};
 
 use crate::api::discovery::Docs;
 use crate::api::events::StreamSlots;
-use crate::auth::KeyUsage;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
+use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
 use crate::link_key::LinkKey;
 use crate::memory_budget::MemoryBudget;
@@ -19,6 +19,9 @@ use crate::store::Store;
 use crate::throttle::LoginThrottle;
 use crate::view_counter::ViewCounter;
 use crate::web::RenderedMarkdown;
+
+/// This server's route table: handlers that each get the shared state.
+pub type Routes = crate::http::router::Router<AppState>;
 
 /// A cheap handle (one reference count) to what handlers share.
 #[derive(Clone)]

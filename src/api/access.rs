@@ -7,12 +7,12 @@ use serde_json::json;
 use warp::reply::Response;
 
 use super::artifacts::{require_owner, visible};
-use super::ids::{self, wire};
-use super::reply;
-use super::request::Request;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::error::{not_found_as, ApiError};
+use crate::http::error::{not_found_as, ApiError};
+use crate::http::ids::{self, wire};
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::access::{self, Grant};
 use crate::store::audit::{self, AuditEvent};

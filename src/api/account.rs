@@ -7,13 +7,13 @@ use serde::Deserialize;
 use serde_json::json;
 use warp::reply::Response;
 
-use super::reply;
-use super::request::Request;
 use super::session;
 use super::views::UserView;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::{sessions, users};

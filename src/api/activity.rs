@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 use warp::reply::Response;
 
-use super::ids::{self, wire, wire_opt};
-use super::reply;
-use super::request::Request;
 use super::views::IdentityView;
 use crate::auth;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::ids::{self, wire, wire_opt};
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 

@@ -5,13 +5,13 @@ use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use warp::reply::Response;
 
-use super::ids;
-use super::reply;
-use super::request::Request;
 use super::views::AgentView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::{not_found_as, ApiError};
+use crate::http::error::{not_found_as, ApiError};
+use crate::http::ids;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::agents;
 use crate::store::audit::{self, AuditEvent};

@@ -8,15 +8,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warp::reply::Response;
 
-use super::ids::wire;
 use super::publish;
-use super::reply;
-use super::request::Request;
 use super::upload;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::ids::wire;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::leaks::{self, Scanned};
 use crate::secrets::random_token;
 use crate::state::AppState;
@@ -260,7 +260,7 @@ fn parse_order(sort: Option<&str>, cursor: Option<&str>) -> Result<Order, ApiErr
     match sort {
         None | Some("") | Some("created") => Ok(Order::Created {
             before: cursor
-                .map(|c| super::ids::parse(c).ok_or_else(bad_cursor))
+                .map(|c| crate::http::ids::parse(c).ok_or_else(bad_cursor))
                 .transpose()?,
         }),
         Some("activity") => Ok(Order::Activity {
@@ -268,7 +268,7 @@ fn parse_order(sort: Option<&str>, cursor: Option<&str>) -> Result<Order, ApiErr
                 .map(|c| {
                     let (at, id) = c.split_once('.').ok_or_else(bad_cursor)?;
                     let at = at.parse::<i64>().map_err(|_| bad_cursor())?;
-                    let id = super::ids::parse(id).ok_or_else(bad_cursor)?;
+                    let id = crate::http::ids::parse(id).ok_or_else(bad_cursor)?;
                     Ok::<_, ApiError>((at, id))
                 })
                 .transpose()?,

@@ -11,14 +11,14 @@ use serde_json::value::RawValue;
 use warp::reply::Response;
 
 use super::artifacts::visible_by_id;
-use super::ids::{self, wire};
-use super::reply;
-use super::request::Request;
 use super::versions::parse_number;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::{not_found_as, ApiError};
+use crate::http::error::{not_found_as, ApiError};
+use crate::http::ids::{self, wire};
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::leaks::Scanned;
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, Role};

@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use super::reply;
-use super::request::Request;
-use super::router::RouteInfo;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::reply;
+use crate::http::request::Request;
+use crate::http::router::RouteInfo;
 use crate::keys::KEY_PREFIX;
 use crate::state::{AppState, Site};
 

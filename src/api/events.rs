@@ -27,11 +27,11 @@ use warp::sse::Event;
 use warp::Reply;
 
 use super::artifacts::visible;
-use super::request::Request;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::audit::{self, ArtifactEvent};
 use crate::store::feed::Change;

@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 use warp::http::header;
 use warp::reply::Response;
 
-use super::ids::{wire, IdValue};
-use super::reply;
-use super::request::Request;
 use super::session;
 use super::views::KeyView;
 use crate::auth::{self, Caller};
 use crate::clock::{iso, now_ms, MINUTE_MS, SECOND_MS};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::ids::{wire, IdValue};
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::keys;
 use crate::scopes::{self, Scope};
 use crate::secrets::{fill_random, random_token, sha256, RandomError};
@@ -420,11 +420,11 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
 pub async fn approve(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_only(&state, &req).await?;
     let found = by_code(&state, &req, &caller).await?;
-    let bytes = req.body_bytes(super::request::JSON_LIMIT).await?;
+    let bytes = req.body_bytes(crate::http::request::JSON_LIMIT).await?;
     let body: Approve = if bytes.iter().all(u8::is_ascii_whitespace) {
         Approve::default()
     } else {
-        super::request::parse_json(&bytes)?
+        crate::http::request::parse_json(&bytes)?
     };
     let chosen = match &body.agent_id {
         None => None,

@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warp::reply::Response;
 
-use super::ids::{self, IdValue};
-use super::reply;
-use super::request::{parse_json, Request, JSON_LIMIT};
 use super::views::KeyView;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::error::{not_found_as, ApiError};
+use crate::http::error::{not_found_as, ApiError};
+use crate::http::ids::{self, IdValue};
+use crate::http::reply;
+use crate::http::request::{parse_json, Request, JSON_LIMIT};
 use crate::keys::{self, Overlap};
 use crate::scopes;
 use crate::state::AppState;

@@ -3,11 +3,11 @@
 use serde::Serialize;
 use warp::reply::Response;
 
-use super::ids::WireId;
-use super::reply;
-use super::request::Request;
 use crate::auth::{self, Caller, Via};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::ids::WireId;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::state::AppState;
 
 /// Who the caller is: the identity they act as, the user behind it, and the key used, if any.

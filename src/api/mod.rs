@@ -7,19 +7,14 @@ pub mod account;
 pub mod activity;
 pub mod agents;
 pub mod artifacts;
-pub mod body_pace;
 pub mod comments;
 pub mod discovery;
 pub mod events;
-pub mod ids;
 pub mod key_requests;
 pub mod keys;
 pub mod me;
 pub mod password_resets;
 pub mod publish;
-pub mod reply;
-pub mod request;
-pub mod router;
 pub mod session;
 pub mod setup;
 pub mod share;
@@ -34,10 +29,10 @@ pub mod views;
 pub mod yaml;
 
 use crate::scopes::Scope;
-use router::Router;
+use crate::state::Routes;
 
 /// The routes of the API under `/api/v1` (and the agents' guide, `/llms.txt`).
-pub fn routes(r: &mut Router) {
+pub fn routes(r: &mut Routes) {
     r.get("/api/v1", discovery::index)
         .get("/api/v1/health", discovery::health)
         .get("/api/v1/openapi.json", discovery::openapi_json)

@@ -10,14 +10,14 @@ use serde::Deserialize;
 use serde_json::json;
 use warp::reply::Response;
 
-use super::ids::{self, wire};
-use super::reply;
-use super::request::Request;
 use super::session;
 use super::team::admin;
 use crate::auth;
 use crate::clock::{now_ms, HOUR_MS};
-use crate::error::{not_found_as, ApiError};
+use crate::http::error::{not_found_as, ApiError};
+use crate::http::ids::{self, wire};
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
 use crate::store::password_resets;

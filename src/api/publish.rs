@@ -12,7 +12,7 @@ use rusqlite::Connection;
 
 use super::upload;
 use crate::bulk;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::ingest::Prepared;
 use crate::leaks;
 use crate::quota::Admitted;

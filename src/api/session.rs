@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warp::reply::Response;
 
-use super::reply;
-use super::request::Request;
 use super::views::UserView;
 use crate::auth::{self, Via};
 use crate::clock::{now_ms, DAY_MS};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::secrets::random_token;
 use crate::session_cookie;
 use crate::state::AppState;
@@ -116,7 +116,7 @@ pub async fn current(state: AppState, req: Request) -> Result<Response, ApiError
     Ok(reply::ok(&SessionView {
         user: UserView::from(&*caller.user),
         session: SessionInfo {
-            id: super::ids::wire(session_id),
+            id: crate::http::ids::wire(session_id),
             expires_at,
         },
     }))
@@ -206,7 +206,7 @@ pub async fn start(
     let view = serde_json::to_value(SessionView {
         user: UserView::from(&user),
         session: SessionInfo {
-            id: super::ids::wire(session_id),
+            id: crate::http::ids::wire(session_id),
             expires_at,
         },
     })

@@ -6,12 +6,12 @@ use serde_json::json;
 use std::time::Instant;
 use warp::reply::Response;
 
-use super::reply;
-use super::request::Request;
 use super::session;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;

@@ -11,14 +11,14 @@ use warp::http::header;
 use warp::reply::Response;
 
 use super::comments::{self, parse_target, CommentView, Gate};
-use super::ids::{self, wire};
-use super::reply;
-use super::request::Request;
 use super::share_links::CapabilitiesView;
 use super::versions::{file_views, FileView};
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::ids::{self, wire};
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::secrets::sha256;
 use crate::state::AppState;
 use crate::store::blobs;

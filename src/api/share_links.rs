@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use warp::reply::Response;
 
 use super::artifacts::{require_owner, visible};
-use super::reply;
-use super::request::{parse_json, Request, JSON_LIMIT};
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::reply;
+use crate::http::request::{parse_json, Request, JSON_LIMIT};
 use crate::link_key::LinkKey;
 use crate::state::AppState;
 use crate::store::artifacts::Artifact;

@@ -6,11 +6,11 @@ use serde::Serialize;
 use warp::reply::Response;
 
 use super::artifacts::{require_owner, visible};
-use super::ids::wire;
-use super::reply;
-use super::request::Request;
 use crate::auth;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::ids::wire;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::views;
 

@@ -7,14 +7,14 @@ use serde_json::json;
 use std::time::Instant;
 use warp::reply::Response;
 
-use super::ids::{self, wire};
-use super::reply;
-use super::request::Request;
 use super::session;
 use super::views::UserView;
 use crate::auth::{self, Caller};
 use crate::clock::{now_ms, DAY_MS};
-use crate::error::{not_found_as, ApiError};
+use crate::http::error::{not_found_as, ApiError};
+use crate::http::ids::{self, wire};
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
 use crate::store::audit::{self, AuditEvent};

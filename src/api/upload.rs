@@ -10,10 +10,10 @@ use bytes::Bytes;
 use serde::Deserialize;
 use warp::http::header;
 
-use super::request::{parse_json, LimitedBody, Request};
 use super::upload_json::{JsonSplit, SplitError};
 use crate::bulk;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::request::{parse_json, LimitedBody, Request};
 use crate::ingest::{self, IngestError, Prepared, SpoolWriter, Upload, UploadContent};
 use crate::memory_budget::{Reservation, Work};
 use crate::state::AppState;

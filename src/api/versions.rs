@@ -9,14 +9,14 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::artifacts::{self, require_owner, visible, VersionView};
-use super::ids::wire;
 use super::publish;
-use super::reply;
-use super::request::Request;
 use super::upload;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::{not_found_as, ApiError};
+use crate::http::error::{not_found_as, ApiError};
+use crate::http::ids::wire;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::secrets::hex;
 use crate::state::AppState;
 use crate::store::artifacts::Artifact;

@@ -8,12 +8,12 @@ use serde_json::json;
 use warp::reply::Response;
 
 use super::artifacts::visible;
-use super::reply;
-use super::request::Request;
 use super::versions::{active_version, parse_number};
 use crate::auth;
 use crate::clock::{now_ms, HOUR_MS};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::secrets::random_token;
 use crate::state::AppState;
 use crate::store::view_grants;

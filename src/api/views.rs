@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::ids::{wire, wire_opt};
+use crate::http::ids::{wire, wire_opt};
 use crate::store::agents::Agent;
 use crate::store::comments::Author;
 use crate::store::keys::KeyRecord;

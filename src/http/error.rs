@@ -167,7 +167,7 @@ impl ApiError {
             }
             _ => serde_json::json!({ "error": message, "code": self.code() }),
         };
-        let mut response = crate::api::reply::json(status, &body);
+        let mut response = crate::http::reply::json(status, &body);
         let headers = response.headers_mut();
         match &self {
             ApiError::Unauthorized { .. } => {
@@ -213,7 +213,7 @@ impl From<StoreError> for ApiError {
                 code,
                 message,
                 id_field: "existingId",
-                id: crate::api::ids::wire(existing_id),
+                id: crate::http::ids::wire(existing_id),
             },
             other => ApiError::Internal(other.to_string()),
         }

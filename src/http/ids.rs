@@ -5,7 +5,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// An id as a client may send it in a body: a string such as "12", or the number 12.
 #[derive(Debug, Clone)]

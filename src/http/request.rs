@@ -11,7 +11,7 @@ use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use warp::http::{header, HeaderMap, Method};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::scopes::Scope;
 
 /// The request body as a stream of chunks.

@@ -25,9 +25,8 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::request::{self, BodyStream, Request};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::scopes::Scope;
-use crate::state::AppState;
 
 /// The client's address, put into each request's extensions by the server's accept loop.
 #[derive(Debug, Clone, Copy)]
@@ -43,23 +42,24 @@ pub struct RouteInfo {
 }
 
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
-type Handler = Arc<dyn Fn(AppState, Request) -> HandlerFuture + Send + Sync>;
+type Handler<S> = Arc<dyn Fn(S, Request) -> HandlerFuture + Send + Sync>;
 
-struct Route {
+struct Route<S> {
     method: Method,
     template: Template,
-    handler: Handler,
+    handler: Handler<S>,
     scope: Scope,
 }
 
-pub struct Router {
-    state: AppState,
-    routes: Vec<Route>,
+/// The route table of handlers that each get a clone of the server's state `S`.
+pub struct Router<S> {
+    state: S,
+    routes: Vec<Route<S>>,
     info: Vec<RouteInfo>,
 }
 
-impl Router {
-    pub fn new(state: AppState) -> Router {
+impl<S: Clone + Send + Sync + 'static> Router<S> {
+    pub fn new(state: S) -> Router<S> {
         Router {
             state,
             routes: Vec::new(),
@@ -69,7 +69,7 @@ impl Router {
 
     pub fn get<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
+        H: Fn(S, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::GET, template, handler)
@@ -77,7 +77,7 @@ impl Router {
 
     pub fn post<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
+        H: Fn(S, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::POST, template, handler)
@@ -85,7 +85,7 @@ impl Router {
 
     pub fn put<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
+        H: Fn(S, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::PUT, template, handler)
@@ -93,7 +93,7 @@ impl Router {
 
     pub fn patch<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
+        H: Fn(S, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::PATCH, template, handler)
@@ -101,7 +101,7 @@ impl Router {
 
     pub fn delete<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
+        H: Fn(S, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
         self.add(Method::DELETE, template, handler)
@@ -155,10 +155,10 @@ impl Router {
 
     fn add<H, Fut>(&mut self, method: Method, template: &'static str, handler: H) -> &mut Self
     where
-        H: Fn(AppState, Request) -> Fut + Send + Sync + 'static,
+        H: Fn(S, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
-        let handler: Handler = Arc::new(move |state, req| Box::pin(handler(state, req)));
+        let handler: Handler<S> = Arc::new(move |state, req| Box::pin(handler(state, req)));
         let scope = if method == Method::GET {
             Scope::Reader
         } else {
@@ -179,12 +179,12 @@ impl Router {
     }
 }
 
-struct Table {
-    state: AppState,
-    routes: Vec<Route>,
+struct Table<S> {
+    state: S,
+    routes: Vec<Route<S>>,
 }
 
-impl Table {
+impl<S: Clone + Send + Sync + 'static> Table<S> {
     async fn dispatch(
         &self,
         path: &str,

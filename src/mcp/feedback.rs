@@ -13,9 +13,9 @@ use warp::http::{HeaderMap, Method};
 
 use crate::api::artifacts::visible;
 use crate::api::comments::{self as comment_api, CommentView};
-use crate::api::request::Request;
 use crate::auth::{self, Caller};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::audit;
 use crate::store::feed::Change;

@@ -167,7 +167,7 @@ pub fn accepted() -> Response {
 }
 
 fn respond(status: StatusCode, body: &impl Serialize) -> Response {
-    let mut response = crate::api::reply::json(status, body);
+    let mut response = crate::http::reply::json(status, body);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

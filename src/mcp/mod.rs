@@ -25,14 +25,14 @@ use serde_json::{json, Value};
 use warp::http::{header, HeaderMap, StatusCode};
 use warp::reply::Response;
 
-use crate::api::request::Request;
-use crate::api::router::Router;
 use crate::api::upload::UPLOAD_BODY_LIMIT;
 use crate::auth::{self, Caller};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
 use crate::memory_budget::Work;
 use crate::scopes::Scope;
 use crate::state::AppState;
+use crate::state::Routes;
 use era::Era;
 use jsonrpc::{
     Incoming, RpcError, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
@@ -77,7 +77,7 @@ pub fn tool_summaries() -> Vec<(String, String)> {
 /// Messages up to this size are read without reserving memory.
 const SMALL_MESSAGE: u64 = 1024 * 1024;
 
-pub fn routes(r: &mut Router) {
+pub fn routes(r: &mut Routes) {
     // GET and DELETE (a legacy client's event stream and session end) get the router's 405.
     // Any key reaches the endpoint; each tool needs its own scope (`catalog::needs`).
     r.post(PATH, handle).needs(Scope::Reader);

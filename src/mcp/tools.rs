@@ -19,7 +19,7 @@ use crate::api::comments::{self as comment_api, Place, Versions};
 use crate::api::upload::UploadForm;
 use crate::api::versions as version_api;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::ingest::{Upload, UploadContent};
 use crate::state::AppState;
 use crate::store::comments::Status;
@@ -361,7 +361,7 @@ async fn list_comments(
     };
     let after: i64 = match a.cursor.as_deref() {
         None | Some("") => 0,
-        Some(c) => crate::api::ids::parse(c).ok_or_else(|| {
+        Some(c) => crate::http::ids::parse(c).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_cursor",
                 "cursor must be the nextCursor of a previous page",
@@ -372,7 +372,7 @@ async fn list_comments(
     let mut chosen = Vec::new();
     let mut more = false;
     for comment in listing.comments {
-        let id = crate::api::ids::parse(&comment.id).unwrap_or(0);
+        let id = crate::http::ids::parse(&comment.id).unwrap_or(0);
         if id <= after {
             continue;
         }
@@ -430,7 +430,7 @@ async fn add_comment(
         None => Place::File { source: a.source },
     };
     let id = comment_api::add(state, caller, &a.share_token, &a.content, place, None).await?;
-    structured(&comment_api::thread(state, caller, &crate::api::ids::wire(id)).await?)
+    structured(&comment_api::thread(state, caller, &crate::http::ids::wire(id)).await?)
 }
 
 #[derive(Deserialize)]

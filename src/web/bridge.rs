@@ -9,11 +9,11 @@ use std::sync::LazyLock;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use crate::api::request::Request;
-use crate::api::router::Router;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
 use crate::secrets::{hex, sha256};
 use crate::state::AppState;
+use crate::state::Routes;
 
 /// Where the bridge is served; the query carries its version so it can be cached for ever.
 const PATH: &str = "/_ar/bridge.js";
@@ -37,7 +37,7 @@ static TAG: LazyLock<(String, String)> = LazyLock::new(|| {
     )
 });
 
-pub(super) fn routes(r: &mut Router) {
+pub(super) fn routes(r: &mut Routes) {
     r.get(PATH, serve);
 }
 

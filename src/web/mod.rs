@@ -16,12 +16,12 @@ use include_dir::{include_dir, Dir};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use crate::api::router::Router;
+use crate::state::Routes;
 
 /// The pages' files, embedded in the binary.
 static ASSETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/assets");
 
-pub fn routes(r: &mut Router) {
+pub fn routes(r: &mut Routes) {
     pages::routes(r);
     review::routes(r);
     viewer::routes(r);

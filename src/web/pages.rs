@@ -9,18 +9,18 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::ASSETS;
-use crate::api::reply;
-use crate::api::request::Request;
-use crate::api::router::Router;
 use crate::auth;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::state::AppState;
+use crate::state::Routes;
 
 /// The policy for our own pages.
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-pub(super) fn routes(r: &mut Router) {
+pub(super) fn routes(r: &mut Routes) {
     r.get("/", home)
         .get("/settings", settings)
         .get("/login", login)

@@ -19,7 +19,7 @@ use tokio::sync::OnceCell;
 
 use super::bridge;
 use crate::bulk;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::ingest::{self, Cut};
 use crate::memory_budget::{MemoryBudget, Work};
 use crate::secrets::hex;

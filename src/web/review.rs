@@ -11,21 +11,21 @@ use warp::reply::Response;
 use super::error_page;
 use super::pages::serve_with;
 use crate::api::artifacts::visible;
-use crate::api::reply;
-use crate::api::request::Request;
-use crate::api::router::Router;
 use crate::api::versions::{active_version, parse_number};
 use crate::auth;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::reply;
+use crate::http::request::Request;
 use crate::state::AppState;
+use crate::state::Routes;
 use crate::store::reads;
 
 /// Our pages' policy, plus frames from this server (the artifact, under its viewing grant).
 pub const REVIEW_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; font-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-pub(super) fn routes(r: &mut Router) {
+pub(super) fn routes(r: &mut Routes) {
     r.get("/a/{shareToken}", open)
         .get("/a/{shareToken}/v/{number}/{path..}", open);
 }

@@ -14,14 +14,14 @@ use super::error_page::{self, FrameError};
 use super::pages::serve_with;
 use super::review::REVIEW_CSP;
 use super::viewer::version_file;
-use crate::api::request::Request;
-use crate::api::router::Router;
 use crate::api::share::opened;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
 use crate::state::AppState;
+use crate::state::Routes;
 use crate::store::view_grants::GrantTarget;
 
-pub(super) fn routes(r: &mut Router) {
+pub(super) fn routes(r: &mut Routes) {
     r.get("/share/{linkToken}", page)
         .get("/share/{linkToken}/{path..}", file);
 }

@@ -11,13 +11,13 @@ use warp::reply::Response;
 
 use super::bridge;
 use super::error_page::{self, FrameError};
-use crate::api::request::Request;
-use crate::api::router::Router;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
 use crate::ingest;
 use crate::secrets::{hex, sha256};
 use crate::state::AppState;
+use crate::state::Routes;
 use crate::store::blobs;
 use crate::store::view_grants::{self, GrantTarget};
 
@@ -25,7 +25,7 @@ use crate::store::view_grants::{self, GrantTarget};
 /// opaque and matches no source, so it would stop a ZIP site from framing its own pages.)
 pub const SANDBOX_CSP: &str = "sandbox allow-scripts allow-popups allow-forms";
 
-pub fn routes(r: &mut Router) {
+pub fn routes(r: &mut Routes) {
     r.get("/v/{grant}/{path..}", serve);
 }
 
