@@ -2,7 +2,8 @@
 //! in 2025-06-18 and are refused), a request answered by one JSON object, a notification by
 //! `202 Accepted` with no body. Every error says what was wrong.
 
-use serde::Serialize;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use warp::http::{header, HeaderValue, StatusCode};
@@ -68,12 +69,37 @@ impl RpcError {
     }
 }
 
+/// The members of a message this server reads (others are ignored), each `Some` when present,
+/// even as `null`. Read straight from the body: no tree of values for the message itself.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default, deserialize_with = "present")]
+    jsonrpc: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    method: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    params: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<IgnoredAny>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<IgnoredAny>,
+}
+
+/// A member that is present, whatever its value (`null` included).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// Reads one message from a request body.
 pub fn parse(body: &[u8]) -> Result<Incoming, RpcError> {
     let bad = |code, message: &str| RpcError::new(code, message, StatusCode::BAD_REQUEST);
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| bad(PARSE_ERROR, &format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(mut message) = value else {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        // Not an object: say what it is (a batch, another kind of value, or not JSON).
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| bad(PARSE_ERROR, &format!("the body is not valid JSON: {e}")))?;
         if value.is_array() {
             return Err(bad(
                 INVALID_REQUEST,
@@ -84,11 +110,21 @@ pub fn parse(body: &[u8]) -> Result<Incoming, RpcError> {
             INVALID_REQUEST,
             "a JSON-RPC message is a JSON object with jsonrpc, method and, for a request, id",
         ));
-    };
-    if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+    }
+    let message: Envelope = serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            bad(
+                INVALID_REQUEST,
+                &format!("the body is not a JSON-RPC message: {e}"),
+            )
+        } else {
+            bad(PARSE_ERROR, &format!("the body is not valid JSON: {e}"))
+        }
+    })?;
+    if message.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
         return Err(bad(INVALID_REQUEST, "jsonrpc must be \"2.0\""));
     }
-    let id = match message.remove("id") {
+    let id = match message.id {
         None => None,
         Some(id @ Value::String(_)) => Some(id),
         Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(Value::Number(n)),
@@ -99,9 +135,9 @@ pub fn parse(body: &[u8]) -> Result<Incoming, RpcError> {
             ))
         }
     };
-    let method = match message.remove("method") {
+    let method = match message.method {
         Some(Value::String(m)) => m,
-        None if message.contains_key("result") || message.contains_key("error") => {
+        None if message.result.is_some() || message.error.is_some() => {
             // A response: this server sends no requests, so there is nothing to match it with.
             return Ok(Incoming {
                 id: None,
@@ -111,7 +147,7 @@ pub fn parse(body: &[u8]) -> Result<Incoming, RpcError> {
         }
         _ => return Err(bad(INVALID_REQUEST, "method must be a string")),
     };
-    let params = match message.remove("params") {
+    let params = match message.params {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p,
         Some(_) => {
@@ -188,6 +224,12 @@ mod tests {
         assert_eq!(n.id, None);
         let resp = parse(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#).expect("a response");
         assert!(resp.id.is_none() && resp.method.is_empty());
+        let err = parse(br#"{"jsonrpc":"2.0","id":1,"error":null}"#).expect("an error response");
+        assert!(err.id.is_none() && err.method.is_empty());
+        let call = parse(br#" {"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"whoami"},"x":[1]}"#)
+            .expect("a call; unknown members ignored");
+        assert_eq!(call.id, Some(json!("a")));
+        assert_eq!(call.param_str("name"), Some("whoami"));
     }
 
     #[test]
@@ -212,6 +254,12 @@ mod tests {
                 INVALID_REQUEST,
             ),
             (br#"{"jsonrpc":"2.0","id":1,"method":5}"#, INVALID_REQUEST),
+            (
+                br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+                INVALID_REQUEST,
+            ),
+            (br#"{"jsonrpc":"2.0","id":1}"#, INVALID_REQUEST),
+            (br#" {"jsonrpc":"2.0","id":1,"method":"ping""#, PARSE_ERROR),
             (
                 br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}"#,
                 INVALID_PARAMS,
