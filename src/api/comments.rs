@@ -328,7 +328,7 @@ pub async fn add(
         } => {
             let (version, source) = latest_file(state, caller, share_token, source).await?;
             if let Some(w) = wanted.filter(|w| *w != version.number) {
-                return Err(not_latest(w, version.number).into());
+                return Err(not_latest(w, version.number));
             }
             let raw = target_of_quote(state, &version, &source, quote, near).await?;
             let target = parse_target(&RawValue::from_string(raw.clone()).map_err(|e| {
@@ -339,7 +339,7 @@ pub async fn add(
         Place::File { source } => {
             let (version, source) = latest_file(state, caller, share_token, source).await?;
             if let Some(w) = wanted.filter(|w| *w != version.number) {
-                return Err(not_latest(w, version.number).into());
+                return Err(not_latest(w, version.number));
             }
             let raw = json!({ "source": source }).to_string();
             let target = parse_target(
@@ -418,27 +418,29 @@ pub async fn insert(
     // latest (a version published meanwhile makes the requested one old), which files it has.
     let id = state
         .store
-        .write_touching(touches, move |conn| {
+        .write_checked(touches, move |conn| -> Result<i64, ApiError> {
             let now = now_ms();
-            let artifact_id = gate.artifact_id(conn, user_id, now)?;
-            let (version_id, number) =
-                versions::latest_id(conn, artifact_id)?.ok_or(StoreError::NotFound)?;
+            let artifact_id = gate
+                .artifact_id(conn, user_id, now)
+                .map_err(not_found_as("artifact"))?;
+            let (version_id, number) = versions::latest_id(conn, artifact_id)?
+                .ok_or_else(|| ApiError::NotFound("artifact not found".into()))?;
             if let Some(wanted) = wanted.filter(|n| *n != number) {
                 return Err(not_latest(wanted, number));
             }
             if !blobs::exists(conn, version_id, &target.source)? {
                 let files = blobs::list(conn, version_id)?;
                 let names: Vec<&str> = files.iter().take(20).map(|f| f.path.as_str()).collect();
-                return Err(StoreError::Refused {
-                    code: "unknown_source",
-                    message: format!(
+                return Err(ApiError::bad_request(
+                    "unknown_source",
+                    format!(
                         "target.source {:?} is not a file of version {}; its files are: {}{}",
                         target.source,
                         number,
                         names.join(", "),
                         if files.len() > 20 { ", …" } else { "" }
                     ),
-                });
+                ));
             }
             let id = comments::insert(
                 conn,
@@ -466,8 +468,7 @@ pub async fn insert(
             revoke_found(conn, &digests, artifact_id, &format!("comment {id}"), now)?;
             Ok(id)
         })
-        .await
-        .map_err(not_found_as("artifact"))?;
+        .await?;
     Ok(id)
 }
 
@@ -607,13 +608,11 @@ fn requested_version(
     }
 }
 
-fn not_latest(given: i64, latest: i64) -> StoreError {
-    StoreError::Refused {
-        code: "not_latest_version",
-        message: format!(
-            "comments can only be made on the latest version (v{latest}); v{given} is not it"
-        ),
-    }
+fn not_latest(given: i64, latest: i64) -> ApiError {
+    ApiError::bad_request(
+        "not_latest_version",
+        format!("comments can only be made on the latest version (v{latest}); v{given} is not it"),
+    )
 }
 
 /// Parses and checks the target, naming the field at fault.

@@ -28,6 +28,7 @@ use crate::state::AppState;
 use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::key_requests::{self, KeyRequest, NewRequest};
 use crate::store::keys::{self as key_store, NewKeyRow};
+use crate::store::Touches;
 use crate::store::{agents, StoreError};
 use crate::text;
 use crate::throttle::Subject;
@@ -312,7 +313,7 @@ async fn deliver(
     let scope = Scope::of_stored(&found.scopes);
     let (record, user) = state
         .store
-        .write(move |conn| {
+        .write_checked(Touches::Identities, move |conn| -> Result<_, ApiError> {
             let user = crate::store::users::by_id(conn, user_id)?;
             let record = key_store::create(
                 conn,
@@ -336,10 +337,10 @@ async fn deliver(
             )?;
             if !key_requests::delivered(conn, found.id, record.id)? {
                 // Two polls raced: the other one delivered; this key must not exist.
-                return Err(StoreError::Refused {
-                    code: "expired_token",
-                    message: "this request's key was already delivered".to_string(),
-                });
+                return Err(ApiError::bad_request(
+                    "expired_token",
+                    "this request's key was already delivered",
+                ));
             }
             Ok((record, user))
         })

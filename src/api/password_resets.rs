@@ -23,6 +23,7 @@ use crate::state::AppState;
 use crate::store::password_resets;
 use crate::store::users;
 use crate::store::StoreError;
+use crate::store::Touches;
 use crate::text;
 use crate::throttle::Subject;
 
@@ -51,16 +52,16 @@ pub async fn create(state: AppState, req: Request) -> Result<Response, ApiError>
     let created_by = caller.user.id;
     let (reset, member) = state
         .store
-        .write(move |conn| {
-            let member = users::by_id(conn, id)?;
+        .write_checked(Touches::Identities, move |conn| -> Result<_, ApiError> {
+            let member = users::by_id(conn, id).map_err(not_found_as("member"))?;
             if member.disabled_at.is_some() {
-                return Err(StoreError::Refused {
-                    code: "member_disabled",
-                    message: format!(
+                return Err(ApiError::conflict(
+                    "member_disabled",
+                    format!(
                         "{} is disabled: enable the account before making a password-reset link",
                         member.email
                     ),
-                });
+                ));
             }
             let now = now_ms();
             let reset = password_resets::create(
@@ -74,11 +75,7 @@ pub async fn create(state: AppState, req: Request) -> Result<Response, ApiError>
             )?;
             Ok((reset, member))
         })
-        .await
-        .map_err(|e| match e {
-            StoreError::Refused { code, message } => ApiError::conflict(code, message),
-            other => not_found_as("member")(other),
-        })?;
+        .await?;
     // The link is shown once, here; the token travels in the fragment, which never reaches a log.
     let url = format!(
         "{}/reset-password#token={}",

@@ -14,7 +14,7 @@ use crate::http::reply;
 use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::users::{self, NewUser};
-use crate::store::StoreError;
+use crate::store::Touches;
 use crate::text;
 use crate::throttle::Subject;
 
@@ -70,12 +70,9 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
     let ip = req.ip();
     let created = state
         .store
-        .write(move |conn| {
+        .write_checked(Touches::Identities, move |conn| -> Result<_, ApiError> {
             if users::count(conn)? > 0 {
-                return Err(StoreError::Refused {
-                    code: "setup_closed",
-                    message: "setup already done".into(),
-                });
+                return Err(closed());
             }
             let now = now_ms();
             users::create(
@@ -93,13 +90,10 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
                 None,
                 now,
             )
+            .map_err(ApiError::from)
         })
         .await;
-    let user = match created {
-        Ok(user) => user,
-        Err(StoreError::Refused { .. }) => return Err(closed()),
-        Err(e) => return Err(e.into()),
-    };
+    let user = created?;
     state.setup.close();
     log::info!("setup finished: the first account was created; the setup link no longer works");
     session::start(&state, &req, user, reply::created).await

@@ -23,6 +23,7 @@ use crate::store::members;
 use crate::store::quota;
 use crate::store::users::{self, NewUser};
 use crate::store::StoreError;
+use crate::store::Touches;
 use crate::text;
 use crate::throttle::Subject;
 
@@ -345,15 +346,15 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
     let ip = req.ip();
     let user = state
         .store
-        .write(move |conn| {
+        .write_checked(Touches::Identities, move |conn| -> Result<_, ApiError> {
             let now = now_ms();
             // Re-checked inside the transaction: two people racing for one link get one account.
             let current = invites::get(conn, invite.id)?;
             if current.status(now) != "pending" {
-                return Err(StoreError::Refused {
-                    code: "invalid_invite",
-                    message: "this invite link has just been used".into(),
-                });
+                return Err(ApiError::forbidden(
+                    "invalid_invite",
+                    "this invite link has just been used",
+                ));
             }
             let user = users::create(
                 conn,
@@ -368,15 +369,14 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
                 "invite",
                 Some(current.id),
                 now,
-            )?;
+            )
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => ApiError::conflict("email_taken", m),
+                other => other.into(),
+            })?;
             invites::mark_used(conn, current.id, user.id, now)?;
             Ok(user)
         })
-        .await
-        .map_err(|e| match e {
-            StoreError::Refused { code, message } => ApiError::forbidden(code, message),
-            StoreError::Conflict(m) => ApiError::conflict("email_taken", m),
-            other => other.into(),
-        })?;
+        .await?;
     session::start(&state, &req, user, reply::created).await
 }

@@ -176,10 +176,23 @@ impl Store {
         self.write_sized(touches, 0, f).await
     }
 
-    async fn write_sized<T, F>(&self, touches: Touches, bytes: u64, f: F) -> StoreResult<T>
+    /// Like `write_touching`, for a job that refuses in its caller's own error type (the API's,
+    /// with the status and code the client gets), so a refusal decided inside the transaction
+    /// needs no detour through `StoreError`. Failures of the store itself arrive converted.
+    pub async fn write_checked<T, E, F>(&self, touches: Touches, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.write_sized(touches, 0, f).await
+    }
+
+    async fn write_sized<T, E, F>(&self, touches: Touches, bytes: u64, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         self.writer
             .submit(touches, bytes, f)?

@@ -147,25 +147,27 @@ impl Writer {
 
     /// Queues `f`, which writes about `bytes` of content, and returns a receiver for its result,
     /// delivered after commit.
-    pub fn submit<T, F>(
+    pub fn submit<T, E, F>(
         &self,
         touches: Touches,
         bytes: u64,
         f: F,
-    ) -> StoreResult<tokio::sync::oneshot::Receiver<StoreResult<T>>>
+    ) -> StoreResult<tokio::sync::oneshot::Receiver<Result<T, E>>>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)))
-                .unwrap_or_else(|_| Err(StoreError::Task("a database write job panicked".into())));
+            let outcome = catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| {
+                Err(StoreError::Task("a database write job panicked".into()).into())
+            });
             match outcome {
                 Ok(value) => (
                     true,
                     Box::new(move |committed: StoreResult<()>| {
-                        let _ = tx.send(committed.map(|()| value));
+                        let _ = tx.send(committed.map(|()| value).map_err(E::from));
                     }) as Deliver,
                 ),
                 Err(e) => (
