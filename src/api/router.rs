@@ -26,6 +26,7 @@ use warp::Filter;
 
 use super::request::{self, BodyStream, Request};
 use crate::error::ApiError;
+use crate::metrics::requests::{RouteLabel, RouteStats};
 use crate::scopes::Scope;
 use crate::state::AppState;
 
@@ -50,12 +51,14 @@ struct Route {
     template: Template,
     handler: Handler,
     scope: Scope,
+    stats: Arc<RouteStats>,
 }
 
 pub struct Router {
     state: AppState,
     routes: Vec<Route>,
     info: Vec<RouteInfo>,
+    unmatched: Arc<RouteStats>,
 }
 
 impl Router {
@@ -64,6 +67,7 @@ impl Router {
             state,
             routes: Vec::new(),
             info: Vec::new(),
+            unmatched: Arc::new(RouteStats::default()),
         }
     }
 
@@ -122,11 +126,31 @@ impl Router {
         &self.info
     }
 
+    /// Each route's request counters, and those of requests that matched none, for the metrics.
+    pub fn stats(&self) -> (Vec<(RouteLabel, Arc<RouteStats>)>, Arc<RouteStats>) {
+        let routes = self
+            .routes
+            .iter()
+            .zip(&self.info)
+            .map(|(route, info)| {
+                (
+                    RouteLabel {
+                        method: info.method.clone(),
+                        route: info.path,
+                    },
+                    route.stats.clone(),
+                )
+            })
+            .collect();
+        (routes, self.unmatched.clone())
+    }
+
     /// The filter that answers every request: the matching route's handler, or a JSON 404/405.
     pub fn into_filter(self) -> BoxedFilter<(Response,)> {
         let table = Arc::new(Table {
             state: self.state,
             routes: self.routes,
+            unmatched: self.unmatched,
         });
         warp::path::full()
             .and(warp::method())
@@ -174,6 +198,7 @@ impl Router {
             template: Template::parse(template),
             handler,
             scope,
+            stats: Arc::new(RouteStats::default()),
         });
         self
     }
@@ -182,6 +207,7 @@ impl Router {
 struct Table {
     state: AppState,
     routes: Vec<Route>,
+    unmatched: Arc<RouteStats>,
 }
 
 impl Table {
@@ -194,6 +220,22 @@ impl Table {
         client: IpAddr,
         body: BodyStream,
     ) -> Response {
+        let began = std::time::Instant::now();
+        let (stats, response) = self.route(path, method, query, headers, client, body).await;
+        stats.record(response.status().as_u16(), began.elapsed());
+        response
+    }
+
+    /// The matching route's answer, with the counters it is counted under.
+    async fn route(
+        &self,
+        path: &str,
+        method: Method,
+        query: String,
+        headers: HeaderMap,
+        client: IpAddr,
+        body: BodyStream,
+    ) -> (&RouteStats, Response) {
         let segments: Vec<&str> = match path.strip_prefix('/') {
             Some(rest) => rest.split('/').collect(),
             None => Vec::new(),
@@ -211,21 +253,21 @@ impl Table {
             }
         }
         let Some(route) = chosen else {
-            return if path_known {
-                ApiError::MethodNotAllowed.into_response()
+            let refusal = if path_known {
+                ApiError::MethodNotAllowed
             } else {
                 ApiError::NotFound(
                     "no such route; see GET /api/v1 for the list of endpoints".into(),
                 )
-                .into_response()
             };
+            return (&self.unmatched, refusal.into_response());
         };
         let Some(params) = route.template.params(&segments) else {
             // A parameter that is not valid percent-encoded UTF-8 cannot name anything.
-            return ApiError::NotFound(
+            let refusal = ApiError::NotFound(
                 "no such route; see GET /api/v1 for the list of endpoints".into(),
-            )
-            .into_response();
+            );
+            return (&self.unmatched, refusal.into_response());
         };
         let slot = Arc::new(Mutex::new(Some(body)));
         let req = Request::new(
@@ -251,7 +293,7 @@ impl Table {
                 );
             }
         }
-        response
+        (&route.stats, response)
     }
 }
 
