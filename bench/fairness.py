@@ -59,7 +59,7 @@ def pct(xs: list[float], p: float) -> float:
 def account(b, binary: Path, db: Path) -> str:
     """A user with a known password (the Markdown readers sign in) and a key for them."""
     b.cli(binary, db, "user", "create", "--email", EMAIL, "--name", "Bench", "--password-stdin", "--admin",
-          stdin=PASSWORD + "\n")
+          "--create", stdin=PASSWORD + "\n")
     return b.cli(binary, db, "key", "create", "--user", EMAIL, "--name", "bench")
 
 
