@@ -78,6 +78,7 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    warn_about_checkpoints(&store, &serve);
     let supervisor = match litestream.map(Supervisor::start).transpose() {
         Ok(supervisor) => supervisor,
         Err(e) => {
@@ -90,6 +91,23 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
         supervisor.stop();
     }
     code
+}
+
+/// Says what the checkpoint setting means when it is not the plain one, and notices a database
+/// that Litestream replicates while the server would checkpoint it itself.
+fn warn_about_checkpoints(store: &Store, serve: &ServeArgs) {
+    let litestream_seen = store
+        .read_blocking(artifact_review::store::schema::replicated_by_litestream)
+        .unwrap_or(false);
+    match (serve.checkpoints(), serve.litestream.is_some()) {
+        (Checkpoints::Elsewhere, false) => log::info!(
+            "checkpoints are left to a Litestream running beside the server (--checkpoints litestream); without one the WAL grows without bound"
+        ),
+        (Checkpoints::Here, _) if litestream_seen => log::warn!(
+            "Litestream has replicated this database: if it runs beside the server, start the server with --checkpoints litestream (or let it run Litestream with --litestream), or the server's checkpoints will make Litestream take full snapshots"
+        ),
+        _ => {}
+    }
 }
 
 /// Checks the Litestream configuration and restores a missing database from its replica.
