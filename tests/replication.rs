@@ -598,3 +598,90 @@ fn a_configuration_that_does_not_replicate_the_database_is_refused_before_servin
     assert!(!other.exists(), "nothing was created");
     Ok(())
 }
+
+#[test]
+fn a_litestream_that_dies_is_started_again_and_replication_goes_on() -> TestResult {
+    let _one = serial();
+    let replica = tempfile::tempdir()?;
+    let replica = Replica::File(replica.path().join("r"));
+    let (mut server, config) = Machine::new(&replica, "").serve(&["--metrics-addr", "127.0.0.1:0"]);
+    let (_, key, share) = seed(&server);
+    let started = |server: &Server| -> Vec<u32> {
+        server
+            .log()
+            .lines()
+            .filter_map(|l| l.split("Litestream started (pid ").nth(1))
+            .filter_map(|rest| rest.split(')').next()?.parse().ok())
+            .collect()
+    };
+    let first = started(&server)[0];
+    let out = Command::new("kill")
+        .args(["-KILL", &first.to_string()])
+        .status()?;
+    assert!(out.success());
+    assert_eq!(
+        server.wait_for_log("Litestream started (pid", 2),
+        2,
+        "started again: {}",
+        server.log()
+    );
+    assert!(server.log().contains("Litestream exited on its own"));
+    let second = *started(&server).last().ok_or("a second start")?;
+    assert_ne!(second, first);
+    // Replication goes on: a comment made now reaches the replica.
+    let made = server.post(
+        &format!("/api/v1/artifacts/{share}/comments"),
+        &Auth::Key(key),
+        &comment_body("after the restart"),
+    );
+    assert_eq!(made.status, 201);
+    let db = server.db.clone();
+    eventually("the comment reaches the replica", || {
+        replica_says(
+            &config,
+            &db,
+            "SELECT count(*) FROM comments WHERE content = 'after the restart'",
+        )
+    });
+    let (_, _, text) = scrape(&metrics_url(&server));
+    assert_eq!(
+        sample(&text, "artifact_review_litestream_restarts_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "artifact_review_litestream_running"),
+        Some(1.0)
+    );
+    // Stopping the server stops the Litestream it started (its last sync first).
+    assert!(server.terminate().success());
+    assert!(
+        server.log().contains("Litestream stopped"),
+        "{}",
+        server.log()
+    );
+    let alive = Command::new("kill")
+        .args(["-0", &second.to_string()])
+        .status()?;
+    assert!(!alive.success(), "Litestream {second} outlived the server");
+    Ok(())
+}
+
+#[test]
+fn a_killed_server_takes_its_litestream_with_it() -> TestResult {
+    let _one = serial();
+    let replica = tempfile::tempdir()?;
+    let (mut server, _) = Machine::new(&Replica::File(replica.path().join("r")), "").serve(&[]);
+    let pid: u32 = server
+        .log()
+        .split("Litestream started (pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next()?.parse().ok())
+        .ok_or("Litestream's pid in the log")?;
+    server.kill();
+    // The kernel delivers the parent-death signal at once; reaping may take a moment.
+    eventually("Litestream is gone", || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")
+    });
+    Ok(())
+}
