@@ -34,6 +34,7 @@ def config(workdir: Path, db: Path) -> Path:
         "dbs:\n"
         f"  - path: {db}\n"
         "    monitor-interval: 250ms\n"
+        "    min-checkpoint-page-count: 16384\n"
         "    replica:\n"
         f"      url: file://{workdir / 'replica'}\n"
         "      sync-interval: 1s\n"
