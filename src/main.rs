@@ -116,7 +116,7 @@ fn prepare_litestream(
     config: &std::path::Path,
     serve: &ServeArgs,
 ) -> Result<Litestream, String> {
-    let litestream = Litestream::new(&serve.litestream_bin, config, db)?;
+    let mut litestream = Litestream::new(&serve.litestream_bin, config, db)?;
     litestream.check_config()?;
     match litestream.restore_if_missing(serve.restore_at.as_deref())? {
         Restored::Present => {}

@@ -685,3 +685,48 @@ fn a_killed_server_takes_its_litestream_with_it() -> TestResult {
     });
     Ok(())
 }
+
+#[test]
+fn a_configuration_naming_the_database_through_a_symbolic_link_restores_and_replicates_it(
+) -> TestResult {
+    let _one = serial();
+    let replica_dir = tempfile::tempdir()?;
+    let replica = Replica::File(replica_dir.path().join("r"));
+    let (mut first, config) = Machine::new(&replica, "").serve(&[]);
+    let (_, key, share) = seed(&first);
+    let db = first.db.clone();
+    let live = format!("SELECT count(*) FROM artifacts WHERE share_token = '{share}'");
+    eventually("the artifact reaches the replica", || {
+        replica_says(&config, &db, &live)
+    });
+    assert!(first.terminate().success());
+
+    // The new machine's configuration names /…/link/review.db; the server is given the real path.
+    let new = tempfile::tempdir()?;
+    let real = new.path().join("real");
+    std::fs::create_dir(&real)?;
+    let link = new.path().join("link");
+    std::os::unix::fs::symlink(&real, &link)?;
+    let config = new.path().join("litestream.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "dbs:\n  - path: {}\n    monitor-interval: {}ms\n{}",
+            link.join("review.db").display(),
+            MONITOR_INTERVAL.as_millis(),
+            replica.yaml()
+        ),
+    )?;
+    let config = config.to_string_lossy().into_owned();
+    let bin = tool("litestream").to_string_lossy().into_owned();
+    let server = Server::start_env(
+        new,
+        real.join("review.db"),
+        &["--litestream", &config, "--litestream-bin", &bin],
+        &["AWS_CA_BUNDLE"],
+    );
+    assert!(server.log().contains("restored"), "{}", server.log());
+    let found = server.get(&format!("/api/v1/artifacts/{share}"), &Auth::Key(key));
+    assert_eq!(found.status, 200, "{}", found.text());
+    Ok(())
+}

@@ -21,6 +21,8 @@ pub struct Litestream {
     pub bin: PathBuf,
     pub config: PathBuf,
     pub db: PathBuf,
+    /// The database as the configuration spells it (set by `check_config`).
+    listed: PathBuf,
 }
 
 impl Litestream {
@@ -32,6 +34,7 @@ impl Litestream {
         Ok(Litestream {
             bin: bin.to_path_buf(),
             config: config.to_path_buf(),
+            listed: db.clone(),
             db,
         })
     }

@@ -21,15 +21,19 @@ pub enum Restored {
 impl Litestream {
     /// Refuses a configuration that Litestream cannot read or that does not name the database (it
     /// would replicate something else, and the server would run without a copy).
-    pub fn check_config(&self) -> Result<(), String> {
+    /// The path is compared with symbolic links resolved; Litestream is then given it as its
+    /// configuration spells it.
+    pub fn check_config(&mut self) -> Result<(), String> {
         let output = self.run(self.command("databases"), "read the configuration")?;
         let listed = String::from_utf8_lossy(&output.stdout);
-        let names_it = listed
+        let spelt = listed
             .lines()
             .skip(1)
             .filter_map(|line| line.split_whitespace().next())
-            .any(|path| std::path::Path::new(path) == self.db);
-        if names_it {
+            .map(std::path::PathBuf::from)
+            .find(|path| path == &self.db || super::absolute(path).is_ok_and(|p| p == self.db));
+        if let Some(spelt) = spelt {
+            self.listed = spelt;
             Ok(())
         } else {
             Err(format!(
@@ -64,7 +68,7 @@ impl Litestream {
                 command.arg("-if-replica-exists");
             }
         }
-        command.arg(&self.db);
+        command.arg(&self.listed);
         self.run(command, "restore the database from its replica")?;
         if !self.db.exists() {
             return Ok(Restored::NoReplica);
