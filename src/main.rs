@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use artifact_review::config::{Cli, Command, ServeArgs};
-use artifact_review::litestream::{Litestream, Restored, Supervisor};
+use artifact_review::litestream::{Litestream, Supervisor};
 use artifact_review::proxy::TrustedProxies;
 use artifact_review::store::{Checkpoints, Store};
 use artifact_review::{cli, server};
@@ -62,7 +62,12 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
     // With Litestream: the database restored first if it is missing, then Litestream started once
     // the database is open, and stopped after it is closed.
     let litestream = match &serve.litestream {
-        Some(config) => match prepare_litestream(db, config, &serve) {
+        Some(config) => match Litestream::prepare(
+            &serve.litestream_bin,
+            config,
+            db,
+            serve.restore_at.as_deref(),
+        ) {
             Ok(litestream) => Some(litestream),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -78,7 +83,11 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    warn_about_checkpoints(&store, &serve);
+    artifact_review::litestream::warn_about_checkpoints(
+        &store,
+        serve.checkpoints(),
+        serve.litestream.is_some(),
+    );
     let supervisor = match litestream.map(Supervisor::start).transpose() {
         Ok(supervisor) => supervisor,
         Err(e) => {
@@ -91,51 +100,6 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
         supervisor.stop();
     }
     code
-}
-
-/// Says what the checkpoint setting means when it is not the plain one, and notices a database
-/// that Litestream replicates while the server would checkpoint it itself.
-fn warn_about_checkpoints(store: &Store, serve: &ServeArgs) {
-    let litestream_seen = store
-        .read_blocking(artifact_review::store::schema::replicated_by_litestream)
-        .unwrap_or(false);
-    match (serve.checkpoints(), serve.litestream.is_some()) {
-        (Checkpoints::Elsewhere, false) => log::info!(
-            "checkpoints are left to a Litestream running beside the server (--checkpoints litestream); without one the WAL grows without bound"
-        ),
-        (Checkpoints::Here, _) if litestream_seen => log::warn!(
-            "Litestream has replicated this database: if it runs beside the server, start the server with --checkpoints litestream (or let it run Litestream with --litestream), or the server's checkpoints will make Litestream take full snapshots"
-        ),
-        _ => {}
-    }
-}
-
-/// Checks the Litestream configuration and restores a missing database from its replica.
-fn prepare_litestream(
-    db: &std::path::Path,
-    config: &std::path::Path,
-    serve: &ServeArgs,
-) -> Result<Litestream, String> {
-    let mut litestream = Litestream::new(&serve.litestream_bin, config, db)?;
-    litestream.check_config()?;
-    match litestream.restore_if_missing(serve.restore_at.as_deref())? {
-        Restored::Present => {}
-        Restored::NoReplica => log::info!(
-            "no database at {} and no copy in its replica: starting a new one",
-            litestream.db.display()
-        ),
-        Restored::Copy => log::info!(
-            "restored {} from its replica ({})",
-            litestream.db.display(),
-            serve
-                .restore_at
-                .as_deref()
-                .map_or("the newest copy".to_string(), |at| format!(
-                    "the state at {at}"
-                ))
-        ),
-    }
-    Ok(litestream)
 }
 
 fn serve_until_stopped(

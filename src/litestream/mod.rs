@@ -11,6 +11,8 @@ pub mod supervisor;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::store::{schema, Checkpoints, Store};
+
 pub use restore::Restored;
 pub use supervisor::Supervisor;
 
@@ -39,11 +41,57 @@ impl Litestream {
         })
     }
 
+    /// Before the server opens the database: checks that `config` replicates `db` and restores a
+    /// missing database from the replica (the newest copy, or the state at `restore_at`).
+    pub fn prepare(
+        bin: &Path,
+        config: &Path,
+        db: &Path,
+        restore_at: Option<&str>,
+    ) -> Result<Litestream, String> {
+        let mut litestream = Litestream::new(bin, config, db)?;
+        litestream.check_config()?;
+        match litestream.restore_if_missing(restore_at)? {
+            Restored::Present => {}
+            Restored::NoReplica => log::info!(
+                "no database at {} and no copy in its replica: starting a new one",
+                litestream.db.display()
+            ),
+            Restored::Copy => log::info!(
+                "restored {} from its replica ({})",
+                litestream.db.display(),
+                restore_at.map_or("the newest copy".to_string(), |at| format!(
+                    "the state at {at}"
+                ))
+            ),
+        }
+        Ok(litestream)
+    }
+
     /// `litestream SUBCOMMAND -config CONFIG`, ready for more arguments.
     fn command(&self, subcommand: &str) -> Command {
         let mut command = Command::new(&self.bin);
         command.arg(subcommand).arg("-config").arg(&self.config);
         command
+    }
+}
+
+/// Says what leaving checkpoints to Litestream means when the server does not run it, and notices
+/// a database that Litestream has replicated (it leaves its `_litestream_seq` table) while the
+/// server would checkpoint it itself: a warning, not a switch, since a Litestream that is gone would
+/// leave the WAL growing for ever.
+pub fn warn_about_checkpoints(store: &Store, checkpoints: Checkpoints, supervised: bool) {
+    let replicated = store
+        .read_blocking(schema::replicated_by_litestream)
+        .unwrap_or(false);
+    match checkpoints {
+        Checkpoints::Elsewhere if !supervised => log::info!(
+            "checkpoints are left to a Litestream running beside the server (--checkpoints litestream); without one the WAL grows without bound"
+        ),
+        Checkpoints::Here if replicated => log::warn!(
+            "Litestream has replicated this database: if it runs beside the server, start the server with --checkpoints litestream (or let it run Litestream with --litestream), or the server's checkpoints will make Litestream take full snapshots"
+        ),
+        _ => {}
     }
 }
 
