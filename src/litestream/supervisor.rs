@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -48,8 +48,9 @@ struct Shared {
     litestream: Litestream,
     status: Arc<ReplicationStatus>,
     stopping: AtomicBool,
-    /// The running child's process id (0: none).
-    pid: AtomicU32,
+    /// The running child, and whether it was told to stop. Signals are sent and the child is
+    /// reaped under this lock, so a signal never reaches a process that reused its id.
+    child: Mutex<Option<(Child, bool)>>,
     /// Wakes the wait between restarts when stopping.
     wake: (Mutex<()>, Condvar),
 }
@@ -63,7 +64,7 @@ impl Supervisor {
             litestream,
             status: Arc::new(ReplicationStatus::default()),
             stopping: AtomicBool::new(false),
-            pid: AtomicU32::new(0),
+            child: Mutex::new(None),
             wake: (Mutex::new(()), Condvar::new()),
         });
         let running = shared.clone();
@@ -86,18 +87,24 @@ impl Supervisor {
     pub fn stop(&self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.wake.1.notify_all();
-        signal(&self.shared, rustix::process::Signal::TERM);
+        let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
         let asked = Instant::now();
-        while self.shared.status.running.load(Ordering::SeqCst) && asked.elapsed() < STOP_GRACE {
+        let mut killed = false;
+        // Until the supervising thread has seen its child exit (a child started meanwhile is
+        // told too).
+        while !thread.is_finished() {
+            if asked.elapsed() < STOP_GRACE {
+                signal(&self.shared, rustix::process::Signal::TERM);
+            } else if !killed {
+                log::warn!("Litestream did not stop within {STOP_GRACE:?}; killing it");
+                signal(&self.shared, rustix::process::Signal::KILL);
+                killed = true;
+            }
             thread::sleep(Duration::from_millis(20));
         }
-        if self.shared.status.running.load(Ordering::SeqCst) {
-            log::warn!("Litestream did not stop within {STOP_GRACE:?}; killing it");
-            signal(&self.shared, rustix::process::Signal::KILL);
-        }
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = thread.join();
-        }
+        let _ = thread.join();
     }
 }
 
@@ -107,10 +114,16 @@ impl Drop for Supervisor {
     }
 }
 
+/// Sends `signal` to the running child; SIGTERM only once per child (Litestream's last sync
+/// starts at the first).
 fn signal(shared: &Shared, signal: rustix::process::Signal) {
-    let pid = shared.pid.load(Ordering::SeqCst);
-    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-        let _ = rustix::process::kill_process(pid, signal);
+    let mut child = shared.child.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((child, told)) = child.as_mut() {
+        if signal == rustix::process::Signal::TERM && *told {
+            return;
+        }
+        *told = true;
+        let _ = rustix::process::kill_process(rustix::process::Pid::from_child(child), signal);
     }
 }
 
@@ -177,9 +190,11 @@ fn spawn(litestream: &Litestream) -> std::io::Result<Child> {
 /// command, so that no `unsafe` pre-exec hook is needed here.
 const SETPRIV: &str = "/usr/bin/setpriv";
 
+/// How often the supervising thread looks whether its child has exited.
+const REAP_EVERY: Duration = Duration::from_millis(50);
+
 /// Follows `child` until it exits, passing its log on; returns how it exited.
 fn run(shared: &Shared, mut child: Child) -> String {
-    shared.pid.store(child.id(), Ordering::SeqCst);
     shared.status.running.store(true, Ordering::SeqCst);
     log::info!(
         "Litestream started (pid {}) replicating {} as {} says",
@@ -209,10 +224,28 @@ fn run(shared: &Shared, mut child: Child) -> String {
         })
     })
     .collect();
-    let exit = child
-        .wait()
-        .map_or_else(|e| format!("cannot wait for it: {e}"), |s| s.to_string());
-    shared.pid.store(0, Ordering::SeqCst);
+    *shared.child.lock().unwrap_or_else(|p| p.into_inner()) = Some((child, false));
+    let exit = loop {
+        {
+            let mut held = shared.child.lock().unwrap_or_else(|p| p.into_inner());
+            let outcome = match held.as_mut() {
+                Some((child, _)) => child.try_wait(),
+                None => Err(std::io::Error::other("the child was lost")),
+            };
+            match outcome {
+                Ok(None) => {}
+                Ok(Some(status)) => {
+                    *held = None;
+                    break status.to_string();
+                }
+                Err(e) => {
+                    *held = None;
+                    break format!("cannot wait for it: {e}");
+                }
+            }
+        }
+        thread::sleep(REAP_EVERY);
+    };
     for reader in readers {
         let _ = reader.join();
     }
