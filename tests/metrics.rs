@@ -54,6 +54,13 @@ fn metrics_count_requests_by_route_and_status_and_report_the_store() -> TestResu
         )
     };
     assert_eq!(requests("GET", "/api/v1/me", 200), Some(3.0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "artifact_review_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
     assert_eq!(requests("GET", "/api/v1/me", 401), Some(1.0));
     assert_eq!(requests("POST", "/api/v1/artifacts", 201), Some(1.0));
     assert_eq!(

@@ -133,6 +133,14 @@ impl Collector for Exporter {
             }
         }
 
+        let mut info = encoder.encode_descriptor(
+            "build",
+            "The running server's version.",
+            None,
+            MetricType::Info,
+        )?;
+        info.encode_info(&[("version", env!("CARGO_PKG_VERSION"))])?;
+
         let writer = self.store.writer_stats();
         single(
             &mut encoder,
