@@ -416,6 +416,37 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn when_another_process_checkpoints_this_one_never_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.db");
+        let store = Store::open_with(&path, Checkpoints::Elsewhere).expect("open store");
+        // Enough writes for SQLite's automatic checkpoint (1,000 pages by default) and the
+        // writer's WAL restart (4,000 frames) to have run, were they on.
+        for _ in 0..100 {
+            store
+                .write_content(|conn| {
+                    conn.execute(
+                        "INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                             VALUES (?1, 'U', ?2, 'member', 0, 0)",
+                        rusqlite::params![
+                            format!("u{}@example.com", rand::random::<u64>()),
+                            "x".repeat(200_000)
+                        ],
+                    )?;
+                    Ok(())
+                })
+                .await
+                .expect("write");
+        }
+        let (frames, copied) = store.watch.wal_progress().expect("readable");
+        assert!(frames > 4000, "{frames} frames");
+        assert_eq!(copied, 0, "nothing was checkpointed");
+        store.close().await;
+        let wal = std::fs::metadata(dir.path().join("t.db-wal")).map_or(0, |m| m.len());
+        assert!(wal > 0, "closing did not truncate the WAL either");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn content_writes_keep_the_epoch_once_the_writer_has_accounted_for_them() {
         let (_dir, store) = store();
         let first = store
