@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test lint test-rust test-browser browser-deps test-schema test-mcp screenshot bench release clean
+.PHONY: run test lint test-rust ops-deps test-browser browser-deps test-schema test-mcp screenshot bench release clean
 
 ## Run the server on its embedded defaults (127.0.0.1:8787, ./artifact-review.db).
 run:
@@ -18,8 +18,14 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test-rust:
+## `cargo test` includes the operations suites: tests/replication.rs runs the real Litestream and an
+## S3-compatible server (moto), both from PyPI into tests/litestream/.venv; tests/systemd.rs runs
+## Debian's systemd-analyze on docs/artifact-review.service.
+test-rust: ops-deps
 	$(CARGO) test
+
+ops-deps:
+	scripts/install-ops-deps
 
 test-browser: browser-deps
 	$(CARGO) build
@@ -49,7 +55,7 @@ screenshot: browser-deps
 ## target/bench/last-run.md); `make bench BENCH_ARGS="--update BENCHMARKS.md"` also puts it in
 ## BENCHMARKS.md. See bench/README.md.
 BENCH_ARGS ?=
-bench: browser-deps
+bench: browser-deps ops-deps
 	bench/install-wrk
 	$(CARGO) build --release
 	python3 bench/bench.py --binary target/release/artifact-review $(BENCH_ARGS)
@@ -60,4 +66,4 @@ release:
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/browser/node_modules tests/schema/.venv tests/mcp/node_modules tests/mcp/.venv test-artifacts
+	rm -rf tests/browser/node_modules tests/schema/.venv tests/mcp/node_modules tests/mcp/.venv tests/litestream/.venv test-artifacts

@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import fairness
+import replication
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -99,9 +100,10 @@ SEED_COMMENTS_PER_ARTIFACT = 200
 
 # What each --only runs.
 PHASES = {
-    "all": {"idle", "load", "upload", "thread", "review", "share", "fairness"},
+    "all": {"idle", "load", "upload", "thread", "review", "share", "fairness", "litestream"},
     "load": {"load"},
     "fairness": {"fairness"},
+    "litestream": {"litestream"},
 }
 
 KEY_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -124,6 +126,12 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def litestream_env() -> dict[str, str]:
+    """The environment without AWS_CA_BUNDLE, which Litestream's AWS SDK refuses beside a custom
+    endpoint (it matters for S3 replicas only; harmless otherwise)."""
+    return {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
 
 
 def free_port() -> int:
@@ -149,8 +157,9 @@ class Server:
 
     live: list["Server"] = []
 
-    def __init__(self, binary: Path, db: Path, workdir: Path, name: str):
+    def __init__(self, binary: Path, db: Path, workdir: Path, name: str, args: list[str] | None = None):
         self.binary, self.db, self.name = binary, db, name
+        self.args = args or []
         self.log_path = workdir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -160,10 +169,10 @@ class Server:
         for _attempt in range(3):
             self.port = free_port()
             logf = open(self.log_path, "ab")
-            env = dict(os.environ, RUST_LOG="info")
+            env = dict(litestream_env(), RUST_LOG="info")
             t0 = time.perf_counter()
             self.proc = subprocess.Popen(
-                [str(self.binary), "--addr", f"127.0.0.1:{self.port}", "--db", str(self.db)],
+                [str(self.binary), "--addr", f"127.0.0.1:{self.port}", "--db", str(self.db), *self.args],
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env,
                 start_new_session=True, preexec_fn=_die_with_parent,
             )
@@ -988,7 +997,8 @@ def main() -> int:
     ap.add_argument("--retries", type=int, default=3, help="repeats allowed per timed run (see --max-foreign)")
     ap.add_argument("--only", choices=sorted(PHASES), default="all",
                     help="run one part: load (the wrk tables, seeded database included), fairness (issue 14's "
-                         "mixed load, slow bodies, parallel uploads, writer stall), or all")
+                         "mixed load, slow bodies, parallel uploads, writer stall), litestream (issue 16: comment "
+                         "writes with and without replication), or all")
     ap.add_argument("--mixed-seconds", type=int, default=20, help="length of the mixed-load run")
     ap.add_argument("--wait-idle", type=int, default=0, metavar="SECONDS",
                     help="first wait up to SECONDS for the CPU to be idle (< 10%% busy over 5 s)")
@@ -1228,6 +1238,10 @@ def run_all(args, binary: Path, workdir: Path, R: dict) -> None:
     if "fairness" in phases:
         R["fairness"] = fairness.run(sys.modules[__name__], binary, workdir, args.mixed_seconds)
         problems += fairness.render(R["fairness"], verdict)[2]
+    if "litestream" in phases:
+        R["litestream"] = replication.run(sys.modules[__name__], binary, workdir, args.rounds, args.duration,
+                                          args.warmup)
+        problems += replication.render(R["litestream"], verdict)[2]
     R["problems"] = problems
 
 
@@ -1416,6 +1430,10 @@ def render(R: dict, args) -> tuple[str, list[str]]:
                  f"(issue 12) | {verdict(ok)} {sh['commits']} commits / {sh['page_views']:,} page views |")
     if "fairness" in R:
         rows, more, _ = fairness.render(R["fairness"], verdict)
+        L.extend(rows)
+        missed += more
+    if "litestream" in R:
+        rows, more, _ = replication.render(R["litestream"], verdict)
         L.extend(rows)
         missed += more
     L.append("MB and MiB here are both 1,048,576 bytes, as in the spec.")

@@ -185,7 +185,7 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
     })?;
     // The epoch is taken before any read, so a cached answer is never older than it claims.
     let epoch = state.store.epoch().await;
-    let cached = epoch.and_then(|e| state.identities.key(&hash, e));
+    let cached = state.identities.key(&hash, epoch);
     let found = match cached {
         Some(hit) => hit,
         None => {
@@ -278,7 +278,7 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
 async fn by_session(state: &AppState, req: &Request, token: String) -> Result<Caller, ApiError> {
     let hash = sha256(token.as_bytes());
     let epoch = state.store.epoch().await;
-    let found = match epoch.and_then(|e| state.identities.session(&hash, e)) {
+    let found = match state.identities.session(&hash, epoch) {
         Some(hit) => Some(hit),
         None => {
             let read = state

@@ -56,6 +56,11 @@ impl Cli {
                 ("min_body_rate", "--min-body-rate"),
                 ("memory_budget", "--memory-budget"),
                 ("storage_quota", "--storage-quota"),
+                ("litestream", "--litestream"),
+                ("litestream_bin", "--litestream-bin"),
+                ("restore_at", "--restore-at"),
+                ("checkpoints", "--checkpoints"),
+                ("metrics_addr", "--metrics-addr"),
             ] {
                 if matches.value_source(id) == Some(ValueSource::CommandLine) {
                     command
@@ -125,6 +130,50 @@ pub struct ServeArgs {
     /// Distinct stored bytes per account, e.g. 2GiB; an upload beyond it is refused.
     #[arg(long, env = "ARTIFACT_REVIEW_STORAGE_QUOTA", default_value_t = limits::DEFAULT_STORAGE_QUOTA)]
     pub storage_quota: ByteSize,
+
+    /// Replicate the database continuously with Litestream, as this Litestream configuration file
+    /// says (it must list --db): restores the database from the replica first when it is missing,
+    /// then runs `litestream replicate` alongside the server, and leaves checkpoints to it.
+    #[arg(long, env = "ARTIFACT_REVIEW_LITESTREAM", value_name = "CONFIG")]
+    pub litestream: Option<PathBuf>,
+
+    /// The Litestream (0.5) executable run by --litestream.
+    #[arg(
+        long,
+        env = "ARTIFACT_REVIEW_LITESTREAM_BIN",
+        default_value = "litestream",
+        value_name = "PATH"
+    )]
+    pub litestream_bin: PathBuf,
+
+    /// With --litestream and a missing database: restore the state at this time (RFC 3339, e.g.
+    /// 2026-12-06T08:00:00Z) instead of the newest copy. Refused when the database exists.
+    #[arg(
+        long,
+        env = "ARTIFACT_REVIEW_RESTORE_AT",
+        value_name = "TIME",
+        requires = "litestream"
+    )]
+    pub restore_at: Option<String>,
+
+    /// Who checkpoints the WAL: `server`, or `litestream` when Litestream runs on its own beside the
+    /// server (e.g. `litestream replicate -exec`); --litestream implies `litestream`.
+    #[arg(long, env = "ARTIFACT_REVIEW_CHECKPOINTS", value_enum, default_value_t = CheckpointsBy::Server)]
+    pub checkpoints: CheckpointsBy,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (off unless given; the endpoint has no
+    /// authentication, so keep it on loopback or a private network, e.g. 127.0.0.1:9187).
+    #[arg(long, env = "ARTIFACT_REVIEW_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// Who checkpoints the WAL (see `store::Checkpoints`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckpointsBy {
+    /// The server (on its own).
+    Server,
+    /// Litestream, which must be the only process to checkpoint while it replicates.
+    Litestream,
 }
 
 /// What every admin command accepts besides `--db`.
@@ -299,6 +348,15 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 }
 
 impl ServeArgs {
+    /// Who checkpoints the WAL, as these flags say.
+    pub fn checkpoints(&self) -> crate::store::Checkpoints {
+        if self.litestream.is_some() || self.checkpoints == CheckpointsBy::Litestream {
+            crate::store::Checkpoints::Elsewhere
+        } else {
+            crate::store::Checkpoints::Here
+        }
+    }
+
     /// The fairness limits these flags set.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -4,6 +4,7 @@
 //! ends the epoch and with it every entry.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::store::changes::Epoch;
@@ -22,23 +23,43 @@ enum Identity {
 #[derive(Debug, Default)]
 pub struct IdentityCache {
     entries: RwLock<HashMap<[u8; 32], (Epoch, Identity)>>,
+    /// Lookups answered from the cache, and the others (for the metrics).
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl IdentityCache {
-    /// The key with this hash, if it was cached under `epoch`.
-    pub fn key(&self, hash: &[u8; 32], epoch: Epoch) -> Option<Arc<KeyAuth>> {
-        match self.get(hash, epoch)? {
-            Identity::Key(k) => Some(k),
-            Identity::Session(_) => None,
-        }
+    /// The key with this hash, if it was cached under `epoch` (none without an epoch).
+    pub fn key(&self, hash: &[u8; 32], epoch: Option<Epoch>) -> Option<Arc<KeyAuth>> {
+        let found = match self.get(hash, epoch) {
+            Some(Identity::Key(k)) => Some(k),
+            _ => None,
+        };
+        self.count(found.is_some());
+        found
     }
 
-    /// The session with this token hash, if it was cached under `epoch`.
-    pub fn session(&self, hash: &[u8; 32], epoch: Epoch) -> Option<Arc<SessionAuth>> {
-        match self.get(hash, epoch)? {
-            Identity::Session(s) => Some(s),
-            Identity::Key(_) => None,
-        }
+    /// The session with this token hash, if it was cached under `epoch` (none without an epoch).
+    pub fn session(&self, hash: &[u8; 32], epoch: Option<Epoch>) -> Option<Arc<SessionAuth>> {
+        let found = match self.get(hash, epoch) {
+            Some(Identity::Session(s)) => Some(s),
+            _ => None,
+        };
+        self.count(found.is_some());
+        found
+    }
+
+    /// (lookups answered from the cache, lookups that were not).
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    fn count(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Remembers a key read from the database under `epoch` (taken before the read).
@@ -59,7 +80,8 @@ impl IdentityCache {
             .remove(hash);
     }
 
-    fn get(&self, hash: &[u8; 32], epoch: Epoch) -> Option<Identity> {
+    fn get(&self, hash: &[u8; 32], epoch: Option<Epoch>) -> Option<Identity> {
+        let epoch = epoch?;
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         match entries.get(hash) {
             Some((cached, identity)) if *cached == epoch => Some(identity.clone()),

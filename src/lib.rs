@@ -17,6 +17,8 @@ pub mod config;
 pub mod connections;
 /// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.
 pub mod failed_sign_ins;
+/// Latency histograms of atomics, recorded without a lock.
+pub mod histogram;
 /// The HTTP layer under the API, the pages and MCP: route table, request, reply, error, ids.
 pub mod http;
 /// Who keys and session tokens belong to, cached while the database provably has not changed.
@@ -33,10 +35,14 @@ pub mod leaks;
 pub mod limits;
 /// The server's key from which share-link addresses are derived (never stored).
 pub mod link_key;
+/// Litestream beside the server: restore on a new machine, replication as a supervised child.
+pub mod litestream;
 /// The MCP endpoint: tools for agents over Streamable HTTP.
 pub mod mcp;
 /// The memory budget that uploads and Markdown renders reserve their share of.
 pub mod memory_budget;
+/// Prometheus metrics on their own listener (`--metrics-addr`).
+pub mod metrics;
 /// Finding a passage quoted in plain text in a document's text, as the review bridge sees it.
 pub mod passage;
 /// argon2id password hashing with a concurrency limit.

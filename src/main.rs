@@ -3,9 +3,10 @@
 
 use std::process::ExitCode;
 
-use artifact_review::config::{Cli, Command};
+use artifact_review::config::{Cli, Command, ServeArgs};
+use artifact_review::litestream::{Litestream, Supervisor};
 use artifact_review::proxy::TrustedProxies;
-use artifact_review::store::Store;
+use artifact_review::store::{Checkpoints, Store};
 use artifact_review::{cli, server};
 
 fn main() -> ExitCode {
@@ -23,7 +24,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let store = match Store::open(&args.db) {
+    let serve = match args.command {
+        None => Some(args.serve.clone()),
+        Some(Command::Serve(ref serve)) => Some(serve.clone()),
+        Some(_) => None,
+    };
+    if let Some(serve) = serve {
+        return run_server(&args.db, serve);
+    }
+    // An admin command leaves checkpoints to the server or to Litestream, whichever may be
+    // running; with neither, SQLite checkpoints when the last connection closes.
+    let store = match Store::open_with(&args.db, Checkpoints::Elsewhere) {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: cannot open the database {}: {e}", args.db.display());
@@ -32,8 +43,7 @@ fn main() -> ExitCode {
     };
     let mut out = std::io::stdout().lock();
     let outcome = match args.command {
-        None => return run_server(store, args.serve),
-        Some(Command::Serve(serve)) => return run_server(store, serve),
+        None | Some(Command::Serve(_)) => Ok(()),
         Some(Command::User { command, .. }) => cli::user(&store, command, &mut out),
         Some(Command::Agent { command, .. }) => cli::agent(&store, command, &mut out),
         Some(Command::Key { command, .. }) => cli::key(&store, command, &mut out),
@@ -48,7 +58,55 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_server(store: Store, serve: artifact_review::config::ServeArgs) -> ExitCode {
+fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
+    // With Litestream: the database restored first if it is missing, then Litestream started once
+    // the database is open, and stopped after it is closed.
+    let litestream = match &serve.litestream {
+        Some(config) => match Litestream::prepare(
+            &serve.litestream_bin,
+            config,
+            db,
+            serve.restore_at.as_deref(),
+        ) {
+            Ok(litestream) => Some(litestream),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let store = match Store::open_with(db, serve.checkpoints()) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: cannot open the database {}: {e}", db.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    artifact_review::litestream::warn_about_checkpoints(
+        &store,
+        serve.checkpoints(),
+        serve.litestream.is_some(),
+    );
+    let supervisor = match litestream.map(Supervisor::start).transpose() {
+        Ok(supervisor) => supervisor,
+        Err(e) => {
+            eprintln!("error: cannot start Litestream's supervisor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = serve_until_stopped(store, &serve, supervisor.as_ref());
+    if let Some(supervisor) = supervisor {
+        supervisor.stop();
+    }
+    code
+}
+
+fn serve_until_stopped(
+    store: Store,
+    serve: &ServeArgs,
+    litestream: Option<&Supervisor>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,6 +130,10 @@ fn run_server(store: Store, serve: artifact_review::config::ServeArgs) -> ExitCo
             serve.base_url.clone(),
             proxies,
             serve.limits(),
+            server::Operations {
+                metrics_addr: serve.metrics_addr,
+                replication: litestream.map(Supervisor::status),
+            },
             shutdown_signal(),
         )
         .await

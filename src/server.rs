@@ -26,13 +26,16 @@ use crate::api::events::StreamSlots;
 use crate::connections::ConnectionSlots;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::http::body_pace::{Pace, PacedBody};
+use crate::http::counters::UploadBytes;
 use crate::http::error::{recover, ApiError};
 use crate::http::router::{ClientAddr, Router};
 use crate::identity_cache::IdentityCache;
 use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
 use crate::link_key::LinkKey;
+use crate::litestream::supervisor::ReplicationStatus;
 use crate::memory_budget::MemoryBudget;
+use crate::metrics::{endpoint, Exporter};
 use crate::password::Passwords;
 use crate::proxy::TrustedProxies;
 use crate::quota::Quotas;
@@ -53,6 +56,14 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// How long shutdown waits for in-flight requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// What operators configured beside the API: where the metrics are served (if anywhere), and the
+/// supervised Litestream's reports (when it runs).
+#[derive(Default)]
+pub struct Operations {
+    pub metrics_addr: Option<SocketAddr>,
+    pub replication: Option<Arc<ReplicationStatus>>,
+}
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to the grace period)
 /// and checkpoints the database.
 pub async fn serve(
@@ -61,6 +72,7 @@ pub async fn serve(
     base_url: Option<String>,
     proxies: TrustedProxies,
     limits: Limits,
+    operations: Operations,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let bound = listener.local_addr()?;
@@ -87,6 +99,7 @@ pub async fn serve(
         limits: limits.clone(),
         views: Arc::new(ViewCounter::default()),
         link_key,
+        uploads: Arc::new(UploadBytes::default()),
         shutdown: shutdown_seen,
     });
     let mut router = Router::new(state.clone());
@@ -94,6 +107,7 @@ pub async fn serve(
     mcp::routes(&mut router);
     web::routes(&mut router);
     let table = router.routes().to_vec();
+    let (route_stats, unmatched) = router.stats();
     let routes = router.into_filter();
     let agents = AgentsGuide {
         mcp_path: mcp::PATH,
@@ -116,9 +130,32 @@ pub async fn serve(
         ),
         Err(e) => log::error!("could not look for unused stored contents: {e}"),
     }
+    let slots = ConnectionSlots::new(limits.connections_per_address, proxies.clone());
+    let metrics = match operations.metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await.map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {addr} for the metrics: {e}"),
+                )
+            })?;
+            log::info!("metrics at http://{}/metrics", listener.local_addr()?);
+            let exporter = Exporter {
+                routes: Arc::new(route_stats),
+                unmatched,
+                store: store.clone(),
+                identities: state.identities.clone(),
+                connections: slots.clone(),
+                event_streams: state.event_streams.clone(),
+                uploads: state.uploads.clone(),
+                replication: operations.replication,
+            };
+            Some(tokio::spawn(endpoint::serve(listener, exporter)))
+        }
+        None => None,
+    };
     log::info!("listening on http://{bound}");
 
-    let slots = ConnectionSlots::new(limits.connections_per_address, proxies.clone());
     let pace = Pace {
         timeout: limits.body_timeout,
         min_rate: limits.min_body_rate,
@@ -182,6 +219,9 @@ pub async fn serve(
         .is_err()
     {
         log::warn!("some connections were still open after {SHUTDOWN_GRACE:?}; closing them");
+    }
+    if let Some(metrics) = metrics {
+        metrics.abort();
     }
     store.close().await;
     log::info!("stopped");

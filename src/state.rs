@@ -69,6 +69,8 @@ pub struct Shared {
     pub views: Arc<ViewCounter>,
     /// Derives share-link addresses.
     pub link_key: Arc<LinkKey>,
+    /// Bytes of upload bodies received, for the metrics.
+    pub uploads: Arc<crate::http::counters::UploadBytes>,
     /// Becomes true when the server starts shutting down (long-lived streams end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -588,6 +588,11 @@ fn help_shows_server_flags_only_on_serve_and_describes_every_flag() -> TestResul
         "--min-body-rate",
         "--memory-budget",
         "--storage-quota",
+        "--litestream",
+        "--litestream-bin",
+        "--restore-at",
+        "--checkpoints",
+        "--metrics-addr",
     ];
     let admin: &[&[&str]] = &[
         &["user"],

@@ -63,6 +63,11 @@ pub struct Slot {
 }
 
 impl StreamSlots {
+    /// Streams (and feedback waits) open now.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
     /// A place for one more stream (or long wait) of this account; a 429 saying which cap when full.
     pub fn take(self: &Arc<Self>, user_id: i64) -> Result<Slot, ApiError> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());

@@ -70,7 +70,10 @@ pub async fn read(state: &AppState, req: &mut Request) -> Result<UploadForm, Api
         .header(header::CONTENT_TYPE)
         .unwrap_or_default()
         .to_string();
-    let body = req.body_stream(UPLOAD_BODY_LIMIT).await?;
+    let body = req
+        .body_stream(UPLOAD_BODY_LIMIT)
+        .await?
+        .counting(state.uploads.clone());
     let dir = state.spool_dir.clone();
     let (fields, upload) = if content_type
         .to_ascii_lowercase()

@@ -4,6 +4,7 @@
 //! nothing of any resource; everything above it points down to it.
 
 pub mod body_pace;
+pub mod counters;
 pub mod error;
 pub mod ids;
 pub mod reply;

@@ -11,6 +11,7 @@ use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use warp::http::{header, HeaderMap, Method};
 
+use super::counters::UploadBytes;
 use crate::http::error::ApiError;
 use crate::scopes::Scope;
 
@@ -144,6 +145,7 @@ impl Request {
             limit,
             seen: 0,
             declared,
+            counted: None,
         })
     }
 
@@ -173,9 +175,17 @@ pub struct LimitedBody {
     seen: u64,
     /// The Content-Length the client announced, if any.
     pub declared: Option<u64>,
+    /// Where the bytes read are added up, for the metrics.
+    counted: Option<Arc<UploadBytes>>,
 }
 
 impl LimitedBody {
+    /// Adds every byte read from now on to `total`.
+    pub fn counting(mut self, total: Arc<UploadBytes>) -> LimitedBody {
+        self.counted = Some(total);
+        self
+    }
+
     /// The next chunk; an error (413, 408 or 400) ends the body.
     pub async fn next(&mut self) -> Option<Result<Bytes, ApiError>> {
         let stream = self.stream.as_mut()?;
@@ -190,6 +200,9 @@ impl LimitedBody {
             }
             Some(Ok(chunk)) => {
                 self.seen += chunk.len() as u64;
+                if let Some(total) = &self.counted {
+                    total.add(chunk.len() as u64);
+                }
                 if self.seen > self.limit {
                     if let Some(mut rest) = self.stream.take() {
                         drain(&mut rest, DRAIN_MAX).await;

@@ -24,6 +24,7 @@ use warp::path::FullPath;
 use warp::reply::Response;
 use warp::Filter;
 
+use super::counters::{RouteLabel, RouteStats};
 use super::request::{self, BodyStream, Request};
 use crate::http::error::ApiError;
 use crate::scopes::Scope;
@@ -49,6 +50,7 @@ struct Route<S> {
     template: Template,
     handler: Handler<S>,
     scope: Scope,
+    stats: Arc<RouteStats>,
 }
 
 /// The route table of handlers that each get a clone of the server's state `S`.
@@ -56,6 +58,7 @@ pub struct Router<S> {
     state: S,
     routes: Vec<Route<S>>,
     info: Vec<RouteInfo>,
+    unmatched: Arc<RouteStats>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Router<S> {
@@ -64,6 +67,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             state,
             routes: Vec::new(),
             info: Vec::new(),
+            unmatched: Arc::new(RouteStats::default()),
         }
     }
 
@@ -122,11 +126,31 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         &self.info
     }
 
+    /// Each route's request counters, and those of requests that matched none, for the metrics.
+    pub fn stats(&self) -> (Vec<(RouteLabel, Arc<RouteStats>)>, Arc<RouteStats>) {
+        let routes = self
+            .routes
+            .iter()
+            .zip(&self.info)
+            .map(|(route, info)| {
+                (
+                    RouteLabel {
+                        method: info.method.clone(),
+                        route: info.path,
+                    },
+                    route.stats.clone(),
+                )
+            })
+            .collect();
+        (routes, self.unmatched.clone())
+    }
+
     /// The filter that answers every request: the matching route's handler, or a JSON 404/405.
     pub fn into_filter(self) -> BoxedFilter<(Response,)> {
         let table = Arc::new(Table {
             state: self.state,
             routes: self.routes,
+            unmatched: self.unmatched,
         });
         warp::path::full()
             .and(warp::method())
@@ -174,6 +198,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             template: Template::parse(template),
             handler,
             scope,
+            stats: Arc::new(RouteStats::default()),
         });
         self
     }
@@ -182,6 +207,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 struct Table<S> {
     state: S,
     routes: Vec<Route<S>>,
+    unmatched: Arc<RouteStats>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Table<S> {
@@ -194,6 +220,22 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
         client: IpAddr,
         body: BodyStream,
     ) -> Response {
+        let began = std::time::Instant::now();
+        let (stats, response) = self.route(path, method, query, headers, client, body).await;
+        stats.record(response.status().as_u16(), began.elapsed());
+        response
+    }
+
+    /// The matching route's answer, with the counters it is counted under.
+    async fn route(
+        &self,
+        path: &str,
+        method: Method,
+        query: String,
+        headers: HeaderMap,
+        client: IpAddr,
+        body: BodyStream,
+    ) -> (&RouteStats, Response) {
         let segments: Vec<&str> = match path.strip_prefix('/') {
             Some(rest) => rest.split('/').collect(),
             None => Vec::new(),
@@ -211,21 +253,21 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
             }
         }
         let Some(route) = chosen else {
-            return if path_known {
-                ApiError::MethodNotAllowed.into_response()
+            let refusal = if path_known {
+                ApiError::MethodNotAllowed
             } else {
                 ApiError::NotFound(
                     "no such route; see GET /api/v1 for the list of endpoints".into(),
                 )
-                .into_response()
             };
+            return (&self.unmatched, refusal.into_response());
         };
         let Some(params) = route.template.params(&segments) else {
             // A parameter that is not valid percent-encoded UTF-8 cannot name anything.
-            return ApiError::NotFound(
+            let refusal = ApiError::NotFound(
                 "no such route; see GET /api/v1 for the list of endpoints".into(),
-            )
-            .into_response();
+            );
+            return (&self.unmatched, refusal.into_response());
         };
         let slot = Arc::new(Mutex::new(Some(body)));
         let req = Request::new(
@@ -251,7 +293,7 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
                 );
             }
         }
-        response
+        (&route.stats, response)
     }
 }
 

@@ -42,8 +42,8 @@ use checkpoint::Checkpointer;
 pub use error::{StoreError, StoreResult};
 use feed::Feed;
 use staging::{Claims, Sha256};
-pub use writer::Touches;
 use writer::Writer;
+pub use writer::{Touches, WriterStats};
 
 type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -70,6 +70,20 @@ impl Health {
     }
 }
 
+/// Who copies the WAL into the database file and starts it over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Checkpoints {
+    /// This process: the background checkpointer, the writer restarting the WAL, a TRUNCATE
+    /// checkpoint on close (the server on its own).
+    #[default]
+    Here,
+    /// Another process, and nothing in this one: Litestream, which must be the only one to
+    /// checkpoint while it replicates (a checkpoint it did not make can make it miss WAL frames
+    /// and start a full snapshot), or the running server while an admin command writes. SQLite's
+    /// automatic checkpoint is off too.
+    Elsewhere,
+}
+
 /// A cheap, cloneable handle to one database file.
 #[derive(Clone)]
 pub struct Store {
@@ -78,13 +92,19 @@ pub struct Store {
     writer: Writer,
     watch: Arc<ChangeWatch>,
     feed: Arc<Feed>,
-    checkpointer: Arc<Checkpointer>,
+    checkpointer: Option<Arc<Checkpointer>>,
     claims: Arc<Claims>,
 }
 
 impl Store {
-    /// Opens (creating if missing) the database at `path` and brings its schema up to date.
+    /// Opens (creating if missing) the database at `path` and brings its schema up to date; this
+    /// process checkpoints it.
     pub fn open(path: &Path) -> StoreResult<Store> {
+        Store::open_with(path, Checkpoints::Here)
+    }
+
+    /// Like `open`, with `checkpoints` saying who checkpoints the WAL.
+    pub fn open_with(path: &Path, checkpoints: Checkpoints) -> StoreResult<Store> {
         create_private(path)?;
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
@@ -92,14 +112,23 @@ impl Store {
         // Checkpoints happen in the background (see `checkpoint`); the writer restarts the WAL
         // when little is left to copy (`writer::maintain_wal`), reading its progress from the
         // WAL-index. Without one to read, SQLite's own automatic checkpoint stays on (at 4,000
-        // pages). A reset WAL is cut back to 64 MB.
+        // pages). A reset WAL is cut back to 64 MB. When another process checkpoints, none of
+        // this runs here.
         let watch = Arc::new(ChangeWatch::open(path));
-        let autocheckpoint = if watch.watching() { 0 } else { 4000 };
+        let autocheckpoint = if watch.watching() || checkpoints == Checkpoints::Elsewhere {
+            0
+        } else {
+            4000
+        };
         conn.execute_batch(&format!(
             "PRAGMA wal_autocheckpoint = {autocheckpoint}; PRAGMA journal_size_limit = 67108864;"
         ))?;
-        let checkpointer =
-            Arc::new(Checkpointer::start(path).map_err(|e| StoreError::Task(e.to_string()))?);
+        let checkpointer = match checkpoints {
+            Checkpoints::Here => Some(Arc::new(
+                Checkpointer::start(path).map_err(|e| StoreError::Task(e.to_string()))?,
+            )),
+            Checkpoints::Elsewhere => None,
+        };
         let feed = Arc::new(Feed::default());
         let writer = Writer::start(conn, watch.clone(), feed.clone(), checkpointer.clone())
             .map_err(|e| StoreError::Task(e.to_string()))?;
@@ -128,6 +157,11 @@ impl Store {
     /// Hears of every artifact with newly committed events, and of identity changes (see `feed`).
     pub fn changes(&self) -> tokio::sync::broadcast::Receiver<feed::Change> {
         self.feed.subscribe()
+    }
+
+    /// The writer's queue and commit times, for the metrics.
+    pub fn writer_stats(&self) -> Arc<WriterStats> {
+        self.writer.stats()
     }
 
     /// The database file.
@@ -216,16 +250,19 @@ impl Store {
     /// time between batches of all others), once the background checkpointer has copied most of the WAL: an
     /// upload goes at the pace the database file takes it, and the writer never has a large copy
     /// to make before it can restart the WAL.
+    /// (When another process checkpoints, the upload does not wait for it.)
     pub async fn stage(&self, upload: u64, sha256: Sha256, bytes: Vec<u8>) -> StoreResult<()> {
         let waited = std::time::Instant::now();
-        while self
-            .watch
-            .wal_progress()
-            .is_some_and(|(frames, copied)| frames.saturating_sub(copied) > STAGE_BACKLOG)
-            && waited.elapsed() < STAGE_WAIT_MAX
-        {
-            self.checkpointer.nudge();
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        if let Some(checkpointer) = &self.checkpointer {
+            while self
+                .watch
+                .wal_progress()
+                .is_some_and(|(frames, copied)| frames.saturating_sub(copied) > STAGE_BACKLOG)
+                && waited.elapsed() < STAGE_WAIT_MAX
+            {
+                checkpointer.nudge();
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
         }
         let claims = self.claims.clone();
         let size = bytes.len() as u64;
@@ -334,9 +371,12 @@ impl Store {
             .map_err(|_| StoreError::Task("the write was dropped before it ran".into()))?
     }
 
-    /// Finishes queued writes, checkpoints the WAL into the database file and closes the writer.
+    /// Finishes queued writes, checkpoints the WAL into the database file (when this process
+    /// checkpoints) and closes the writer.
     pub async fn close(&self) {
-        self.checkpointer.stop();
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop();
+        }
         self.writer.close().await;
     }
 
@@ -386,6 +426,37 @@ mod tests {
             [format!("u{}@example.com", rand::random::<u64>())],
         )?;
         Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn when_another_process_checkpoints_this_one_never_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.db");
+        let store = Store::open_with(&path, Checkpoints::Elsewhere).expect("open store");
+        // Enough writes for SQLite's automatic checkpoint (1,000 pages by default) and the
+        // writer's WAL restart (4,000 frames) to have run, were they on.
+        for _ in 0..100 {
+            store
+                .write_content(|conn| {
+                    conn.execute(
+                        "INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                             VALUES (?1, 'U', ?2, 'member', 0, 0)",
+                        rusqlite::params![
+                            format!("u{}@example.com", rand::random::<u64>()),
+                            "x".repeat(200_000)
+                        ],
+                    )?;
+                    Ok(())
+                })
+                .await
+                .expect("write");
+        }
+        let (frames, copied) = store.watch.wal_progress().expect("readable");
+        assert!(frames > 4000, "{frames} frames");
+        assert_eq!(copied, 0, "nothing was checkpointed");
+        store.close().await;
+        let wal = std::fs::metadata(dir.path().join("t.db-wal")).map_or(0, |m| m.len());
+        assert!(wal > 0, "closing did not truncate the WAL either");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

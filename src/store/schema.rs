@@ -140,6 +140,14 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Whether Litestream has replicated this database (it adds its `_litestream_seq` table).
+pub fn replicated_by_litestream(conn: &Connection) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM sqlite_master WHERE name = '_litestream_seq'")?
+        .query_row([], |r| r.get::<_, i64>(0))?
+        > 0)
+}
+
 /// Reads the schema version from the file and checks it is the one this binary writes (a cheap
 /// read that reaches the database, for the health check).
 pub fn check_version(conn: &Connection) -> StoreResult<()> {

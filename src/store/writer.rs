@@ -21,6 +21,24 @@ use super::changes::{ChangeWatch, ForeignTracker};
 use super::checkpoint::Checkpointer;
 use super::error::{StoreError, StoreResult};
 use super::feed::{self, Feed};
+use crate::histogram::Histogram;
+
+/// What the writer reports: to the metrics, and to the health check (how long it has been busy).
+#[derive(Debug)]
+pub struct WriterStats {
+    /// Write messages sent and not yet taken by the writer.
+    queued: AtomicU64,
+    /// Time per transaction, commit included.
+    pub commits: Histogram,
+    busy: Busy,
+}
+
+impl WriterStats {
+    /// Writes waiting for the writer now.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 256;
@@ -59,7 +77,7 @@ enum Message {
 pub struct Writer {
     jobs: mpsc::Sender<Message>,
     sync_pending: Arc<AtomicBool>,
-    busy: Arc<Busy>,
+    stats: Arc<WriterStats>,
 }
 
 /// Since when the writer has been running the transaction in hand, if it is running one.
@@ -106,13 +124,17 @@ impl Writer {
         conn: Connection,
         watch: Arc<ChangeWatch>,
         feed: Arc<Feed>,
-        checkpointer: Arc<Checkpointer>,
+        checkpointer: Option<Arc<Checkpointer>>,
     ) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Message>();
         let sync_pending = Arc::new(AtomicBool::new(false));
         let pending = sync_pending.clone();
-        let busy = Arc::new(Busy::new());
-        let working = busy.clone();
+        let stats = Arc::new(WriterStats {
+            queued: AtomicU64::new(0),
+            commits: Histogram::default(),
+            busy: Busy::new(),
+        });
+        let counting = stats.clone();
         thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
@@ -121,21 +143,26 @@ impl Writer {
                     queue,
                     &watch,
                     &feed,
-                    &checkpointer,
+                    checkpointer.as_deref(),
                     &pending,
-                    &working,
+                    &counting,
                 )
             })?;
         Ok(Writer {
             jobs,
             sync_pending,
-            busy,
+            stats,
         })
+    }
+
+    /// The writer's queue and commit times.
+    pub fn stats(&self) -> Arc<WriterStats> {
+        self.stats.clone()
     }
 
     /// How long the writer has been running its current transaction; `None` when it is idle.
     pub fn running_for(&self) -> Option<Duration> {
-        self.busy.running_for()
+        self.stats.busy.running_for()
     }
 
     /// Asks the writer to account for other processes' commits (once, however many ask).
@@ -178,9 +205,13 @@ impl Writer {
                 ),
             }
         });
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
         self.jobs
             .send(Message::Write(job, touches, bytes))
-            .map_err(|_| StoreError::WriterGone)?;
+            .map_err(|_| {
+                self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                StoreError::WriterGone
+            })?;
         Ok(rx)
     }
 
@@ -198,10 +229,11 @@ fn run(
     queue: mpsc::Receiver<Message>,
     watch: &ChangeWatch,
     feed: &Feed,
-    checkpointer: &Checkpointer,
+    checkpointer: Option<&Checkpointer>,
     sync_pending: &AtomicBool,
-    busy: &Busy,
+    stats: &WriterStats,
 ) {
+    let busy = &stats.busy;
     let mut tracker = ForeignTracker::default();
     watch.catch_up(&conn, &mut tracker, true);
     let mut closing = None;
@@ -224,6 +256,9 @@ fn run(
         let mut sync = false;
         let mut next = first;
         while let Some(message) = next.take() {
+            if matches!(message, Message::Write(..)) {
+                stats.queued.fetch_sub(1, Ordering::Relaxed);
+            }
             match message {
                 Message::Write(job, touches, bytes) if bytes > 0 => heavy.push_back((job, touches)),
                 Message::Write(job, touches, _) => {
@@ -245,6 +280,7 @@ fn run(
         }
         if !batch.is_empty() {
             busy.start();
+            let began = Instant::now();
             commit(
                 &conn,
                 batch,
@@ -254,6 +290,7 @@ fn run(
                 feed,
                 checkpointer,
             );
+            stats.commits.record(began.elapsed());
             busy.stop();
         } else if sync {
             watch.catch_up(&conn, &mut tracker, identities);
@@ -262,6 +299,7 @@ fn run(
         while let Some((job, touches)) = heavy.pop_front() {
             let identities = touches == Touches::Identities;
             busy.start();
+            let began = Instant::now();
             commit(
                 &conn,
                 vec![job],
@@ -271,6 +309,7 @@ fn run(
                 feed,
                 checkpointer,
             );
+            stats.commits.record(began.elapsed());
             busy.stop();
             if closing.is_none() {
                 break;
@@ -280,8 +319,11 @@ fn run(
             break;
         }
     }
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
-        log::warn!("checkpointing the database on close failed: {e}");
+    // Another process (Litestream) checkpoints: a TRUNCATE here would wait for its read lock.
+    if checkpointer.is_some() {
+        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+            log::warn!("checkpointing the database on close failed: {e}");
+        }
     }
     drop(conn);
     log::debug!("database writer stopped");
@@ -298,14 +340,16 @@ fn commit(
     watch: &ChangeWatch,
     tracker: &mut ForeignTracker,
     feed: &Feed,
-    checkpointer: &Checkpointer,
+    checkpointer: Option<&Checkpointer>,
 ) {
     // Account for the commit before waking anyone: the answers trigger the next requests, which
     // should find the identity cache's epoch already settled.
     if let Some(announced) = run_batch(conn, batch, || watch.catch_up(conn, tracker, identities)) {
         feed.announce(announced, identities);
     }
-    maintain_wal(conn, watch, checkpointer);
+    if let Some(checkpointer) = checkpointer {
+        maintain_wal(conn, watch, checkpointer);
+    }
 }
 
 /// Runs the jobs in one transaction; `committed` runs right after COMMIT, before the results are

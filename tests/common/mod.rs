@@ -95,7 +95,16 @@ impl Server {
 
     /// Starts on an existing directory and database (a restart).
     pub fn start_on(dir: tempfile::TempDir, db: PathBuf, args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        Server::start_env(dir, db, args, &[])
+    }
+
+    /// Like `start_on`, without the environment variables named in `unset`.
+    pub fn start_env(dir: tempfile::TempDir, db: PathBuf, args: &[&str], unset: &[&str]) -> Server {
+        let mut command = Command::new(BIN);
+        for name in unset {
+            command.env_remove(name);
+        }
+        let mut child = command
             .arg("--db")
             .arg(&db)
             .args(["--addr", "127.0.0.1:0"])
@@ -904,4 +913,42 @@ impl Server {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// The metrics address the server logged.
+pub fn metrics_url(server: &Server) -> String {
+    let log = server.log();
+    let at = log
+        .split("metrics at ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the server logs where the metrics are: {log}"));
+    at.to_string()
+}
+
+pub fn scrape(url: &str) -> (u16, String, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut resp = agent.get(url).call().expect("the metrics answer");
+    let kind = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let status = resp.status().as_u16();
+    (
+        status,
+        kind,
+        resp.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+/// The value of the sample `line_start` (a metric name with its labels), if exposed.
+pub fn sample(text: &str, line_start: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
 }

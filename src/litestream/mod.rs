@@ -1,0 +1,107 @@
+//! Litestream beside the server (`serve --litestream CONFIG`): continuous replication of the
+//! database to a file, SFTP or S3-compatible replica by the `litestream` binary, restored from on a
+//! new machine before the server opens the database, and run as a supervised child so one command
+//! still starts everything. While it runs the server checkpoints nothing (`store::Checkpoints`):
+//! Litestream holds a read transaction between its own checkpoints and must be the only process
+//! that moves the WAL into the database file.
+
+pub mod restore;
+pub mod supervisor;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::store::{schema, Checkpoints, Store};
+
+pub use restore::Restored;
+pub use supervisor::Supervisor;
+
+/// Where Litestream is and what it is told: its binary, its configuration file, and the database
+/// (absolute, as Litestream's configuration names it).
+#[derive(Debug, Clone)]
+pub struct Litestream {
+    pub bin: PathBuf,
+    pub config: PathBuf,
+    pub db: PathBuf,
+    /// The database as the configuration spells it (set by `check_config`).
+    listed: PathBuf,
+}
+
+impl Litestream {
+    /// Describes Litestream replicating `db` as `config` says; `db` is made absolute (it need not
+    /// exist yet: a restore makes it).
+    pub fn new(bin: &Path, config: &Path, db: &Path) -> Result<Litestream, String> {
+        let db = absolute(db)
+            .map_err(|e| format!("cannot tell where the database {} is: {e}", db.display()))?;
+        Ok(Litestream {
+            bin: bin.to_path_buf(),
+            config: config.to_path_buf(),
+            listed: db.clone(),
+            db,
+        })
+    }
+
+    /// Before the server opens the database: checks that `config` replicates `db` and restores a
+    /// missing database from the replica (the newest copy, or the state at `restore_at`).
+    pub fn prepare(
+        bin: &Path,
+        config: &Path,
+        db: &Path,
+        restore_at: Option<&str>,
+    ) -> Result<Litestream, String> {
+        let mut litestream = Litestream::new(bin, config, db)?;
+        litestream.check_config()?;
+        match litestream.restore_if_missing(restore_at)? {
+            Restored::Present => {}
+            Restored::NoReplica => log::info!(
+                "no database at {} and no copy in its replica: starting a new one",
+                litestream.db.display()
+            ),
+            Restored::Copy => log::info!(
+                "restored {} from its replica ({})",
+                litestream.db.display(),
+                restore_at.map_or("the newest copy".to_string(), |at| format!(
+                    "the state at {at}"
+                ))
+            ),
+        }
+        Ok(litestream)
+    }
+
+    /// `litestream SUBCOMMAND -config CONFIG`, ready for more arguments.
+    fn command(&self, subcommand: &str) -> Command {
+        let mut command = Command::new(&self.bin);
+        command.arg(subcommand).arg("-config").arg(&self.config);
+        command
+    }
+}
+
+/// Says what leaving checkpoints to Litestream means when the server does not run it, and notices
+/// a database that Litestream has replicated (it leaves its `_litestream_seq` table) while the
+/// server would checkpoint it itself: a warning, not a switch, since a Litestream that is gone would
+/// leave the WAL growing for ever.
+pub fn warn_about_checkpoints(store: &Store, checkpoints: Checkpoints, supervised: bool) {
+    let replicated = store
+        .read_blocking(schema::replicated_by_litestream)
+        .unwrap_or(false);
+    match checkpoints {
+        Checkpoints::Elsewhere if !supervised => log::info!(
+            "checkpoints are left to a Litestream running beside the server (--checkpoints litestream); without one the WAL grows without bound"
+        ),
+        Checkpoints::Here if replicated => log::warn!(
+            "Litestream has replicated this database: if it runs beside the server, start the server with --checkpoints litestream (or let it run Litestream with --litestream), or the server's checkpoints will make Litestream take full snapshots"
+        ),
+        _ => {}
+    }
+}
+
+/// `path` made absolute with its folder resolved (symbolic links and `..` gone), as Litestream
+/// compares paths; the file itself need not exist.
+fn absolute(path: &Path) -> std::io::Result<PathBuf> {
+    let path = std::path::absolute(path)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let folder = path.parent().unwrap_or(Path::new("/")).canonicalize()?;
+    Ok(folder.join(name))
+}

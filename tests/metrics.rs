@@ -1,0 +1,119 @@
+//! `GET /metrics` (issue 16): off unless `--metrics-addr` is given, then on its own listener only,
+//! in the Prometheus text format, with what the server did counted.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn without_metrics_addr_nothing_serves_metrics() {
+    let server = Server::start();
+    assert!(!server.log().contains("metrics at"));
+    let resp = server.get("/metrics", &Auth::None);
+    assert_eq!(resp.status, 404, "not on the API's port");
+    assert_eq!(resp.error_code(), "not_found");
+}
+
+#[test]
+fn metrics_count_requests_by_route_and_status_and_report_the_store() -> TestResult {
+    let server = Server::start_with(&["--metrics-addr", "127.0.0.1:0"]);
+    let url = metrics_url(&server);
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/metrics"));
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "metrics"}));
+    let auth = Auth::Key(key.clone());
+    for _ in 0..3 {
+        assert_eq!(server.get("/api/v1/me", &auth).status, 200);
+    }
+    let wrong = Auth::Key(format!("{}x", &key[..key.len() - 1]));
+    assert_eq!(server.get("/api/v1/me", &wrong).status, 401);
+    let page = "<p>Monthly revenue</p>".repeat(100);
+    let created = server.upload(
+        &auth,
+        json!({"name": "Counted", "fileName": "index.html", "content": page}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?;
+    let comment = server.post(
+        &format!("/api/v1/artifacts/{share}/comments"),
+        &auth,
+        &json!({"content": "counted", "target": {"source": "index.html"}}),
+    );
+    assert_eq!(comment.status, 201, "{}", comment.text());
+    assert_eq!(server.get("/no/such/route", &auth).status, 404);
+
+    let (status, kind, text) = scrape(&url);
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    let requests = |method: &str, route: &str, status: u16| {
+        sample(
+            &text,
+            &format!(
+                "artifact_review_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}"
+            ),
+        )
+    };
+    assert_eq!(requests("GET", "/api/v1/me", 200), Some(3.0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "artifact_review_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    assert_eq!(requests("GET", "/api/v1/me", 401), Some(1.0));
+    assert_eq!(requests("POST", "/api/v1/artifacts", 201), Some(1.0));
+    assert_eq!(
+        requests("POST", "/api/v1/artifacts/{shareToken}/comments", 201),
+        Some(1.0)
+    );
+    assert_eq!(requests("", "unmatched", 404), Some(1.0));
+    assert_eq!(
+        sample(
+            &text,
+            "artifact_review_http_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/me\"}"
+        ),
+        Some(4.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "artifact_review_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/me\",le=\"+Inf\"}"
+        ),
+        Some(4.0)
+    );
+    assert!(
+        sample(&text, "artifact_review_upload_bytes_total").is_some_and(|b| b >= page.len() as f64),
+        "upload bytes: {text}"
+    );
+    assert!(sample(
+        &text,
+        "artifact_review_writer_commit_duration_seconds_count"
+    )
+    .is_some_and(|n| n >= 2.0));
+    assert_eq!(
+        sample(&text, "artifact_review_writer_queue_depth"),
+        Some(0.0)
+    );
+    assert!(sample(&text, "artifact_review_identity_cache_hits_total").is_some_and(|n| n >= 1.0));
+    assert!(sample(&text, "artifact_review_identity_cache_hit_ratio")
+        .is_some_and(|r| r > 0.0 && r <= 1.0));
+    assert!(sample(&text, "artifact_review_open_connections").is_some());
+    assert_eq!(sample(&text, "artifact_review_event_streams"), Some(0.0));
+    let db_size = std::fs::metadata(&server.db)?.len() as f64;
+    assert_eq!(
+        sample(&text, "artifact_review_database_size_bytes"),
+        Some(db_size)
+    );
+    assert!(sample(&text, "artifact_review_wal_size_bytes").is_some());
+    assert!(
+        !text.contains("litestream"),
+        "no replication metrics without Litestream"
+    );
+    // Nothing secret is exposed: no key, no share token.
+    assert!(!text.contains(&key) && !text.contains(share));
+
+    let (status, _, _) = scrape(&url.replace("/metrics", "/api/v1/me"));
+    assert_eq!(status, 404, "only /metrics is served there");
+    Ok(())
+}
