@@ -1,12 +1,15 @@
 //! Artifact Review: a self-hosted review server for HTML, Markdown and ZIP artifacts made by people
 //! and AI agents. One binary: a JSON API, an embedded settings UI, one SQLite file.
+//!
+//! Only the modules the binary (`main.rs`) and the integration tests use are public; the rest are
+//! private, so the compiler reports what nothing uses.
 
 /// The HTTP API: route table, request/response plumbing, one module per resource.
-pub mod api;
+mod api;
 /// Who is calling: API key or session -> Caller; cross-site checks.
-pub mod auth;
+mod auth;
 /// Bulk work (uploads, Markdown renders) on threads of lower CPU priority.
-pub mod bulk;
+mod bulk;
 /// The admin sub-commands working directly on the database file.
 pub mod cli;
 /// Milliseconds since the Unix epoch.
@@ -14,64 +17,64 @@ pub mod clock;
 /// Command-line flags, environment variables and defaults.
 pub mod config;
 /// The caps on open connections, overall and per client address, and the answer beyond them.
-pub mod connections;
+mod connections;
 /// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.
-pub mod failed_sign_ins;
+mod failed_sign_ins;
 /// Latency histograms of atomics, recorded without a lock.
-pub mod histogram;
+mod histogram;
 /// The HTTP layer under the API, the pages and MCP: route table, request, reply, error, ids.
-pub mod http;
+mod http;
 /// Who keys and session tokens belong to, cached while the database provably has not changed.
-pub mod identity_cache;
+mod identity_cache;
 /// Turning uploads (HTML, Markdown, base64 or multipart ZIP) into checked, fingerprinted files.
-pub mod ingest;
+mod ingest;
 /// A key's last use, written at most once a minute.
 mod key_usage;
 /// The API key format: generation, checksum, parsing, hashing.
 pub mod keys;
 /// Keys of this server found in text it stores: found, masked, revoked.
-pub mod leaks;
+mod leaks;
 /// The fairness limits (connections per address, body pace, memory budget, quota) and sizes.
-pub mod limits;
+mod limits;
 /// The server's key from which share-link addresses are derived (never stored).
-pub mod link_key;
+mod link_key;
 /// Litestream beside the server: restore on a new machine, replication as a supervised child.
 pub mod litestream;
 /// The MCP endpoint: tools for agents over Streamable HTTP.
-pub mod mcp;
+mod mcp;
 /// The memory budget that uploads and Markdown renders reserve their share of.
-pub mod memory_budget;
+mod memory_budget;
 /// Prometheus metrics on their own listener (`--metrics-addr`).
-pub mod metrics;
+mod metrics;
 /// Finding a passage quoted in plain text in a document's text, as the review bridge sees it.
-pub mod passage;
+mod passage;
 /// argon2id password hashing with a concurrency limit.
-pub mod password;
+mod password;
 /// The client address behind trusted reverse proxies (`--trusted-proxy`).
 pub mod proxy;
 /// The storage quota per account, and uploads of one account counted together.
-pub mod quota;
+mod quota;
 /// What a key may do: reader, commenter, editor.
-pub mod scopes;
+mod scopes;
 /// Random tokens, SHA-256 digests, and a redacting secret type.
 pub mod secrets;
 /// The accept loop: timeouts, connection cap, Host check, graceful shutdown.
 pub mod server;
 /// The session cookie: its name, reading it (never more than one), setting and clearing it.
-pub mod session_cookie;
+mod session_cookie;
 /// The first-run setup token.
-pub mod setup;
+mod setup;
 /// What request handlers share.
-pub mod state;
+mod state;
 /// All SQL: the SQLite store, its schema and one module per resource.
 pub mod store;
 /// Comment targets: source file and selector, validated.
-pub mod target;
+mod target;
 /// Text field limits and validation.
-pub mod text;
+mod text;
 /// Sign-in throttling per account and client address.
-pub mod throttle;
+mod throttle;
 /// Counting views of versions: one write per counted view, none for repeats.
-pub mod view_counter;
+mod view_counter;
 /// The embedded settings UI pages and assets.
-pub mod web;
+mod web;

@@ -96,7 +96,6 @@ pub async fn serve(
         memory,
         quotas: Arc::new(Quotas::new(limits.storage_quota)),
         spool_dir: spool_dir(store.path()),
-        limits: limits.clone(),
         views: Arc::new(ViewCounter::default()),
         link_key,
         uploads: Arc::new(UploadBytes::default()),

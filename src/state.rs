@@ -9,7 +9,6 @@ use crate::api::events::StreamSlots;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
 use crate::key_usage::KeyUsage;
-use crate::limits::Limits;
 use crate::link_key::LinkKey;
 use crate::memory_budget::MemoryBudget;
 use crate::password::Passwords;
@@ -63,8 +62,6 @@ pub struct Shared {
     pub quotas: Arc<Quotas>,
     /// Where uploads are spooled while they are checked (the database's folder).
     pub spool_dir: PathBuf,
-    /// The fairness limits the server was started with.
-    pub limits: Limits,
     /// Views counted lately, so repeats cost no write.
     pub views: Arc<ViewCounter>,
     /// Derives share-link addresses.

@@ -68,6 +68,9 @@ impl<'de> Deserialize<'de> for Selectors {
     }
 }
 
+// The variants are named exactly as the W3C Web Annotation selector types they are read from (the
+// `type` tag), so each ends in "Selector".
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum Selector {

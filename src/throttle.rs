@@ -186,7 +186,8 @@ impl LoginThrottle {
         })
     }
 
-    /// Wrong guesses for `subject` from `ip` still in the window (for tests and diagnostics).
+    /// Wrong guesses for `subject` from `ip` still in the window.
+    #[cfg(test)]
     pub fn failures(&self, subject: Subject<'_>, ip: IpAddr, now: Instant) -> usize {
         let mut counts = self.lock();
         counts

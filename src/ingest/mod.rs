@@ -22,7 +22,7 @@ use std::fmt;
 
 pub use content_type::content_type_for;
 pub use error::IngestError;
-pub use markdown::{escape_html, render_markdown, Cut, Rendered};
+pub use markdown::{escape_html, render_markdown, Cut};
 pub use upload::{FileType, Upload, UploadContent};
 
 pub use spool::{SpoolWriter, Spooled};
@@ -87,11 +87,6 @@ impl Prepared {
             }
         }
     }
-
-    /// The entry point's `FileEntry`.
-    pub fn entry_file(&self) -> Option<&FileEntry> {
-        self.files.iter().find(|f| f.path == self.entry_point)
-    }
 }
 
 impl fmt::Debug for Prepared {
@@ -103,13 +98,6 @@ impl fmt::Debug for Prepared {
             .field("files", &self.files)
             .finish_non_exhaustive()
     }
-}
-
-/// Normalises a path the way archive entries are (`\` -> `/`, `.` and empty segments dropped),
-/// refusing with the reason `..`, absolute, drive-letter, control-character, empty or overlong
-/// paths. Useful to look up a requested file among `FileEntry::path`s.
-pub fn normalise_path(path: &str) -> Result<String, &'static str> {
-    paths::normalise(path.as_bytes())
 }
 
 /// Whether a stored path is a Markdown file (`.md`, `.markdown`), which is rendered for viewing.

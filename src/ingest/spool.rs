@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Bytes kept in memory before a spool moves to a file.
@@ -33,15 +33,6 @@ impl SpoolWriter {
             file: None,
             len: 0,
         }
-    }
-
-    /// Bytes written so far.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -101,11 +92,8 @@ impl Spooled {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Whether the bytes are in a file rather than in memory.
+    #[cfg(test)]
     pub fn on_disk(&self) -> bool {
         matches!(*self.data, Data::File(_))
     }
@@ -113,11 +101,6 @@ impl Spooled {
     /// A new spool in the same folder (for what is derived from this one).
     pub fn sibling(&self) -> SpoolWriter {
         SpoolWriter::in_dir(self.dir.clone())
-    }
-
-    /// The folder spools go to.
-    pub fn dir(&self) -> PathBuf {
-        self.dir.to_path_buf()
     }
 
     /// A reader from the start.

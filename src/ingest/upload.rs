@@ -75,10 +75,8 @@ impl FromStr for FileType {
 #[derive(Clone)]
 pub enum UploadContent {
     /// A JSON string: the document itself for html/markdown; for zip, the archive in base64
-    /// (the only way JSON carries a ZIP), so it is decoded exactly like `Base64`.
+    /// (the only way JSON carries a ZIP).
     Text(String),
-    /// Base64 text to decode, whatever the type.
-    Base64(String),
     /// Raw bytes (a multipart file part).
     Bytes(Vec<u8>),
     /// Content spooled as it streamed in: `text` when it came as text (a JSON string or a form's
@@ -90,7 +88,6 @@ impl fmt::Debug for UploadContent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (kind, len) = match self {
             UploadContent::Text(t) => ("Text", t.len() as u64),
-            UploadContent::Base64(t) => ("Base64", t.len() as u64),
             UploadContent::Bytes(b) => ("Bytes", b.len() as u64),
             UploadContent::Spooled { content, text } => (
                 if *text { "SpooledText" } else { "SpooledBytes" },
@@ -147,7 +144,7 @@ pub fn into_bytes(
         UploadContent::Text(text) if !text_is_base64 => {
             within(text.len() as u64, false).map(|()| text.into_bytes())
         }
-        UploadContent::Text(text) | UploadContent::Base64(text) => {
+        UploadContent::Text(text) => {
             base64_content::decode_all(text.as_bytes(), limit, |size| too_large(size, true))
         }
         UploadContent::Spooled { content, text } if text && text_is_base64 => {

@@ -158,7 +158,7 @@ fn a_base64_archive_with_line_breaks_is_accepted() -> TestResult {
     let p = prepare(upload(
         None,
         Some("site.zip"),
-        UploadContent::Base64(wrapped + "\n"),
+        UploadContent::Text(wrapped + "\n"),
     ))?;
     assert_eq!(p.upload_size, bytes.len() as u64);
     assert_eq!(p.entry_point, "index.html");
@@ -178,7 +178,7 @@ fn invalid_base64_is_refused_with_the_offending_character() {
     let (code, msg) = refusal(prepare(upload(
         Some("zip"),
         None,
-        UploadContent::Base64("UEsDBA==!!".into()),
+        UploadContent::Text("UEsDBA==!!".into()),
     )));
     assert_eq!(code, "invalid_base64");
     assert!(msg.contains("offset 8"), "{msg}");

@@ -120,7 +120,7 @@ fn base64_over_50_mb_is_refused_from_its_length_before_decoding() {
     let (code, msg) = refusal(prepare(upload(
         Some("zip"),
         None,
-        UploadContent::Base64(text),
+        UploadContent::Text(text),
     )));
     assert_eq!(code, "archive_too_large");
     assert_eq!(

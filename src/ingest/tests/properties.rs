@@ -60,7 +60,7 @@ proptest! {
 
     #[test]
     fn arbitrary_text_as_base64_never_panics(text in "[A-Za-z0-9+/= \n_!-]{0,200}|\\PC{0,100}") {
-        let _ = prepare(upload(Some("zip"), None, UploadContent::Base64(text)));
+        let _ = prepare(upload(Some("zip"), None, UploadContent::Text(text)));
     }
 
     #[test]

@@ -140,25 +140,6 @@ fn invalid_utf8_is_refused_with_the_offset_of_the_first_bad_byte() {
 }
 
 #[test]
-fn base64_html_is_decoded_and_its_decoded_size_is_limited() -> TestResult {
-    let p = prepare(upload(
-        Some("html"),
-        None,
-        UploadContent::Base64("PHA+aGk8L3A+".into()),
-    ))?;
-    assert_eq!(p.contents(0)?, b"<p>hi</p>");
-    let too_big = "QUFB".repeat((MAX_SINGLE_FILE / 3 + 1) as usize);
-    let (code, msg) = refusal(prepare(upload(
-        Some("html"),
-        None,
-        UploadContent::Base64(too_big),
-    )));
-    assert_eq!(code, "file_too_large");
-    assert!(msg.contains("5242881 bytes"), "{msg}");
-    Ok(())
-}
-
-#[test]
 fn entry_point_is_ignored_for_single_files() -> TestResult {
     let mut u = upload(Some("html"), Some("a.html"), text("<p>x"));
     u.entry_point = Some("other.html".to_string());
