@@ -282,6 +282,31 @@ fn backup_writes_a_consistent_copy_of_the_live_database() -> TestResult {
     assert_eq!(keys, 20);
     let version: i64 = copy.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     assert_eq!(version, artifact_review::store::schema::SCHEMA_VERSION);
+    // The share-link key goes with it, byte for byte and private, and both paths are printed.
+    let key_of = |db: &std::path::Path| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(".link-key");
+        std::path::PathBuf::from(name)
+    };
+    let key_copy = key_of(&dest);
+    assert_eq!(
+        std::fs::read(&key_copy)?,
+        std::fs::read(key_of(&server.db))?
+    );
+    assert_eq!(std::fs::read(&key_copy)?.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_copy)?.permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        printed.lines().collect::<Vec<_>>(),
+        [dest.display().to_string(), key_copy.display().to_string()]
+    );
     Ok(())
 }
 
