@@ -244,7 +244,9 @@ test('the owner turns the link off and on from the review page', async () => {
   await page.getByRole('button', { name: 'Share link…' }).click();
   const dialog = page.getByRole('dialog', { name: 'Share link' });
   await eventually(async () => (await dialog.getByLabel('Link', { exact: true }).inputValue()) === linkUrl, { message: 'the same address' });
-  assert.equal(await dialog.getByLabel('Comment and reply, once signed in to this server').isChecked(), true);
+  // The capabilities are filled in from the same answer as the address, but not necessarily in the
+  // same frame: wait for the box rather than read it once.
+  await eventually(async () => await dialog.getByLabel('Comment and reply, once signed in to this server').isChecked(), { message: 'the link lets signed-in visitors comment' });
   await dialog.getByRole('button', { name: 'Turn off the link' }).click();
   await dialog.getByRole('button', { name: 'Turn the link on' }).waitFor();
   assert.equal((await apiOk(server, 'GET', linkApi(), ownerKey)).enabled, false);
