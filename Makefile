@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test lint test-rust ops-deps test-browser browser-deps test-schema test-mcp screenshot bench release clean
+.PHONY: run test deps lint test-rust ops-deps test-browser browser-deps test-schema test-mcp screenshot bench release clean
 
 ## Run the server on its embedded defaults (127.0.0.1:8787, ./artifact-review.db).
 run:
@@ -12,7 +12,16 @@ run:
 
 ## Everything CI runs: formatting and lints, unit and integration tests (including the reliability
 ## suite), browser tests, the OpenAPI conformance run, and the official MCP SDKs against /mcp.
-test: lint test-rust test-browser test-schema test-mcp
+## The test tools are installed while clippy compiles (one after the other: both may run apt-get);
+## the suites then run one at a time (they share the machine's two cores and some wait on a clock).
+test:
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint deps
+	$(MAKE) --no-print-directory test-rust test-browser test-schema test-mcp
+
+## What the suites need that cargo does not fetch: Chromium and Node packages, Litestream and moto.
+deps:
+	$(MAKE) --no-print-directory browser-deps
+	$(MAKE) --no-print-directory ops-deps
 
 lint:
 	$(CARGO) fmt --check
