@@ -95,11 +95,7 @@ pub async fn change_password(state: AppState, mut req: Request) -> Result<Respon
         ));
     }
     attempt.succeeded();
-    let hash = state
-        .passwords
-        .hash(body.new_password)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = state.passwords.hash(body.new_password).await?;
     let ctx = caller.audit();
     let keep = caller.session_id().unwrap_or_default();
     let ended = state

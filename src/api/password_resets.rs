@@ -117,11 +117,7 @@ pub async fn accept(state: AppState, mut req: Request) -> Result<Response, ApiEr
             return Err(invalid_link(password_resets::invalid_link().to_string()));
         }
     };
-    let password_hash = state
-        .passwords
-        .hash(body.password)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let password_hash = state.passwords.hash(body.password).await?;
     let ip = req.ip();
     let user = state
         .store

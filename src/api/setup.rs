@@ -62,11 +62,7 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
     let email = text::email("email", &body.email)?;
     let name = text::label("name", &body.name, text::NAME_MAX)?;
     text::password("password", &body.password)?;
-    let password_hash = state
-        .passwords
-        .hash(body.password)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let password_hash = state.passwords.hash(body.password).await?;
     let ip = req.ip();
     let created = state
         .store

@@ -338,11 +338,7 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
         (None, Some(typed)) => typed,
         (None, None) => return Err(crate::text::TextError::Empty { field: "email" }.into()),
     };
-    let password_hash = state
-        .passwords
-        .hash(body.password)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let password_hash = state.passwords.hash(body.password).await?;
     let ip = req.ip();
     let user = state
         .store

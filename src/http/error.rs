@@ -252,6 +252,12 @@ impl From<crate::secrets::RandomError> for ApiError {
     }
 }
 
+impl From<crate::password::PasswordError> for ApiError {
+    fn from(e: crate::password::PasswordError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 /// Turns warp's rejections (no route matched, wrong method, anything a built-in filter refused)
 /// into our JSON errors. Our own handlers never reject, so this only sees routing outcomes.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
