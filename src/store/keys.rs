@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::audit::{self, AuditCtx, AuditEvent};
 use super::error::StoreResult;
 use super::users::{user_columns, User};
+use crate::keys::{self, StoredForm};
 use crate::scopes::Scope;
 
 /// A key as listed to its owner (never with its hash).
@@ -106,6 +107,22 @@ pub struct NewKeyRow<'a> {
     pub hash: &'a [u8; 32],
     pub expires_at: Option<i64>,
     pub scope: Scope,
+}
+
+impl<'a> NewKeyRow<'a> {
+    /// The row of the key that replaces `old` in a rotation: the same owner, agent, name and scope,
+    /// the same lifetime counted from `now`, and the new key's stored form.
+    pub fn replacing(old: &'a KeyRecord, stored: &'a StoredForm, now: i64) -> NewKeyRow<'a> {
+        NewKeyRow {
+            user_id: old.user_id,
+            agent_id: old.agent_id,
+            name: &old.name,
+            prefix: &stored.prefix,
+            hash: &stored.hash,
+            expires_at: keys::replacement_expiry(old.created_at, old.expires_at, now),
+            scope: old.scope(),
+        }
+    }
 }
 
 pub fn insert(conn: &Connection, new: &NewKeyRow<'_>, now: i64) -> StoreResult<KeyRecord> {
