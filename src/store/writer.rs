@@ -241,6 +241,14 @@ fn run(
     // own transaction, one between two batches of everything else, so a write queued behind
     // uploads waits for at most one file, however many uploads are storing theirs.
     let mut heavy: VecDeque<(Job, Touches)> = VecDeque::new();
+    // Commits a batch, shown as busy meanwhile and timed for the metrics.
+    let timed_commit = |batch: Vec<Job>, identities: bool, tracker: &mut ForeignTracker| {
+        busy.start();
+        let began = Instant::now();
+        commit(&conn, batch, identities, watch, tracker, feed, checkpointer);
+        stats.commits.record(began.elapsed());
+        busy.stop();
+    };
     loop {
         // Block only when nothing at all is waiting.
         let first = if heavy.is_empty() {
@@ -279,38 +287,13 @@ fn run(
             sync_pending.store(false, Ordering::SeqCst);
         }
         if !batch.is_empty() {
-            busy.start();
-            let began = Instant::now();
-            commit(
-                &conn,
-                batch,
-                identities,
-                watch,
-                &mut tracker,
-                feed,
-                checkpointer,
-            );
-            stats.commits.record(began.elapsed());
-            busy.stop();
+            timed_commit(batch, identities, &mut tracker);
         } else if sync {
             watch.catch_up(&conn, &mut tracker, identities);
         }
         // One content job, then the others' writes again (all of them when closing).
         while let Some((job, touches)) = heavy.pop_front() {
-            let identities = touches == Touches::Identities;
-            busy.start();
-            let began = Instant::now();
-            commit(
-                &conn,
-                vec![job],
-                identities,
-                watch,
-                &mut tracker,
-                feed,
-                checkpointer,
-            );
-            stats.commits.record(began.elapsed());
-            busy.stop();
+            timed_commit(vec![job], touches == Touches::Identities, &mut tracker);
             if closing.is_none() {
                 break;
             }
