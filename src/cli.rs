@@ -428,34 +428,14 @@ pub fn backup(store: &Store, dest: &Path, out: &mut impl Write) -> Result<(), Cl
     writeln!(out, "{}", dest.display()).map_err(|e| CliError(e.to_string()))?;
     // The share-link key goes with the database: a server started on the copy shows the same
     // link addresses. There is none until the server has started once.
-    let key = link_key::path_for(store.path());
-    if key.exists() {
-        let key_dest = link_key::path_for(dest);
-        copy_private(&key, &key_dest)?;
-        writeln!(out, "{}", key_dest.display()).map_err(|e| CliError(e.to_string()))?;
+    let key = link_key::copy_beside(store.path(), dest).map_err(|e| {
+        CliError(format!(
+            "could not copy the share-link key beside {}: {e}",
+            dest.display()
+        ))
+    })?;
+    if let Some(key) = key {
+        writeln!(out, "{}", key.display()).map_err(|e| CliError(e.to_string()))?;
     }
     Ok(())
-}
-
-/// Copies `from` to `to` readable by its owner only (0600), replacing `to` atomically.
-fn copy_private(from: &Path, to: &Path) -> Result<(), CliError> {
-    let failed = |e: std::io::Error| {
-        CliError(format!(
-            "could not copy {} to {}: {e}",
-            from.display(),
-            to.display()
-        ))
-    };
-    let bytes = std::fs::read(from).map_err(failed)?;
-    let file_name = to.file_name().unwrap_or_default().to_string_lossy();
-    let partial = to.with_file_name(format!(".{file_name}.partial"));
-    let _ = std::fs::remove_file(&partial);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&partial).map_err(failed)?;
-    file.write_all(&bytes).map_err(failed)?;
-    file.sync_all().map_err(failed)?;
-    std::fs::rename(&partial, to).map_err(failed)
 }

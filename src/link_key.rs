@@ -41,6 +41,36 @@ pub fn path_for(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Copies the key beside `db` to go with the copy `dest_db` (readable by its owner only, replaced
+/// atomically), so a server started on the copy shows the same link addresses. Returns where it
+/// went, or `None` when `db` has no key yet (no server has run on it).
+pub fn copy_beside(db: &Path, dest_db: &Path) -> std::io::Result<Option<PathBuf>> {
+    let key = match std::fs::read(path_for(db)) {
+        Ok(key) => key,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let dest = path_for(dest_db);
+    let file_name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let partial = dest.with_file_name(format!(".{file_name}.partial"));
+    let _ = std::fs::remove_file(&partial);
+    write_new_private(&partial, &key)?;
+    std::fs::rename(&partial, &dest)?;
+    Ok(Some(dest))
+}
+
+/// Writes `bytes` to a file that must not exist yet, readable by its owner only (0600), and
+/// syncs it.
+fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 impl LinkKey {
     /// Reads the key beside `db`, or makes one there (mode 0600) if there is none.
     pub fn load_or_create(db: &Path) -> std::io::Result<LinkKey> {
@@ -62,18 +92,12 @@ impl LinkKey {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 fill_random(&mut key).map_err(std::io::Error::other)?;
-                let mut options = OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(&path).map_err(|e| {
+                write_new_private(&path, &key).map_err(|e| {
                     std::io::Error::new(
                         e.kind(),
                         format!("cannot create the share-link key {}: {e}", path.display()),
                     )
                 })?;
-                file.write_all(&key)?;
-                file.sync_all()?;
                 log::info!("made a new share-link key in {}", path.display());
                 LinkKey::from_bytes(key)
             }
