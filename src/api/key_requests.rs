@@ -329,7 +329,7 @@ async fn deliver(
                 &AuditCtx {
                     user_id: Some(user_id),
                     agent_id: found.agent_id,
-                    ip: Some(ip),
+                    ip: Some(ip.clone()),
                     ..AuditCtx::default()
                 },
                 Some("key-request"),

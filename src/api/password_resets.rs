@@ -122,7 +122,7 @@ pub async fn accept(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let user = state
         .store
         .write(move |conn| {
-            password_resets::use_link(conn, reset.id, &password_hash, Some(ip), now_ms())
+            password_resets::use_link(conn, reset.id, &password_hash, Some(ip.clone()), now_ms())
         })
         .await
         .map_err(|e| match e {

@@ -79,7 +79,7 @@ impl Ready {
     ) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let turn = self.admitted.turn().await;
         let leaked: Vec<([u8; 32], String)> = self

@@ -81,7 +81,7 @@ pub async fn create_owner(state: AppState, mut req: Request) -> Result<Response,
                     // The holder of the setup token runs this server.
                     owns_email: true,
                 },
-                Some(ip),
+                Some(ip.clone()),
                 "setup",
                 None,
                 now,

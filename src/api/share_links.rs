@@ -220,7 +220,7 @@ async fn changed(
     state: &AppState,
     caller: &Caller,
     artifact: &Artifact,
-    f: impl FnOnce(&ShareLink) -> (bool, Capabilities) + Send + 'static,
+    f: impl Fn(&ShareLink) -> (bool, Capabilities) + Send + 'static,
 ) -> Result<Response, ApiError> {
     let ctx = caller.audit();
     let artifact_id = artifact.id;

@@ -361,7 +361,7 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
                     role: &current.role,
                     owns_email: current.email.as_deref() == Some(email.as_str()),
                 },
-                Some(ip),
+                Some(ip.clone()),
                 "invite",
                 Some(current.id),
                 now,

@@ -186,7 +186,7 @@ impl Store {
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.write_touching(Touches::Identities, f).await
     }
@@ -196,7 +196,7 @@ impl Store {
     pub async fn write_content<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.write_touching(Touches::ContentOnly, f).await
     }
@@ -205,7 +205,7 @@ impl Store {
     pub async fn write_touching<T, F>(&self, touches: Touches, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.write_sized(touches, 0, f).await
     }
@@ -217,7 +217,7 @@ impl Store {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, E> + Send + 'static,
     {
         self.write_sized(touches, 0, f).await
     }
@@ -226,7 +226,7 @@ impl Store {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, E> + Send + 'static,
     {
         self.writer
             .submit(touches, bytes, f)?
@@ -363,7 +363,7 @@ impl Store {
     pub fn write_blocking<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.writer
             .submit(Touches::Identities, 0, f)?
@@ -426,6 +426,137 @@ mod tests {
             [format!("u{}@example.com", rand::random::<u64>())],
         )?;
         Ok(())
+    }
+
+    fn user_named(conn: &Connection, email: &str) -> StoreResult<()> {
+        conn.prepare_cached(
+            "INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES (?1, 'U', 'x', 'member', 0, 0)",
+        )?
+        .execute([email])?;
+        Ok(())
+    }
+
+    fn emails(store: &Store) -> Vec<String> {
+        store
+            .read_blocking(|conn| {
+                let mut stmt = conn.prepare("SELECT email FROM users ORDER BY email")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<Vec<String>, _>>()?)
+            })
+            .expect("read")
+    }
+
+    /// Holds the writer in a job until the returned sender is dropped, so that whatever is
+    /// submitted meanwhile runs as one batch.
+    fn hold_writer(store: &Store) -> std::sync::mpsc::Sender<()> {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = std::sync::Mutex::new(held);
+        drop(
+            store
+                .writer
+                .submit(Touches::ContentOnly, 0, move |_conn| -> StoreResult<()> {
+                    let _ = held.lock().map(|h| h.recv());
+                    Ok(())
+                })
+                .expect("submit"),
+        );
+        release
+    }
+
+    /// Submits a job that inserts the user `email`, then fails when `fail` says so; counts its runs.
+    fn counted(
+        store: &Store,
+        email: &'static str,
+        fail: bool,
+        runs: &Arc<std::sync::atomic::AtomicUsize>,
+    ) -> tokio::sync::oneshot::Receiver<StoreResult<()>> {
+        let runs = runs.clone();
+        store
+            .writer
+            .submit(Touches::ContentOnly, 0, move |conn| {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                user_named(conn, email)?;
+                if fail {
+                    return Err(StoreError::Conflict(format!("{email} refused")));
+                }
+                Ok(())
+            })
+            .expect("submit")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_that_fails_after_writing_is_undone_alone_and_the_rest_of_its_batch_commits() {
+        let (_dir, store) = store();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let release = hold_writer(&store);
+        let a = counted(&store, "a@example.com", false, &runs);
+        let b = counted(&store, "b@example.com", true, &runs);
+        let c = counted(&store, "c@example.com", false, &runs);
+        // Fails in its checks: the user exists already (after a), nothing of it is written.
+        let dup = counted(&store, "a@example.com", false, &runs);
+        drop(release);
+        assert!(a.await.expect("answer").is_ok());
+        let refused = b.await.expect("answer");
+        assert!(
+            matches!(&refused, Err(StoreError::Conflict(m)) if m == "b@example.com refused"),
+            "{refused:?}"
+        );
+        assert!(c.await.expect("answer").is_ok());
+        assert!(dup.await.expect("answer").is_err());
+        assert_eq!(emails(&store), ["a@example.com", "c@example.com"]);
+        // The batch ran without savepoints until b failed after its insert, then again with them.
+        assert!(
+            runs.load(std::sync::atomic::Ordering::SeqCst) > 4,
+            "the batch was run a second time"
+        );
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_that_fail_before_writing_never_make_their_batch_run_again() {
+        let (_dir, store) = store();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let release = hold_writer(&store);
+        let a = counted(&store, "a@example.com", false, &runs);
+        let dup = counted(&store, "a@example.com", false, &runs);
+        let c = counted(&store, "c@example.com", false, &runs);
+        drop(release);
+        assert!(a.await.expect("answer").is_ok());
+        let refused = dup.await.expect("answer");
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("UNIQUE")),
+            "{refused:?}"
+        );
+        assert!(c.await.expect("answer").is_ok());
+        assert_eq!(emails(&store), ["a@example.com", "c@example.com"]);
+        assert_eq!(
+            runs.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "each ran once"
+        );
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_alone_that_fails_after_writing_leaves_nothing() {
+        let (_dir, store) = store();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let refused = counted(&store, "b@example.com", true, &runs)
+            .await
+            .expect("answer");
+        assert!(refused.is_err());
+        assert!(emails(&store).is_empty());
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // The writer goes on.
+        counted(&store, "c@example.com", false, &runs)
+            .await
+            .expect("answer")
+            .expect("written");
+        assert_eq!(emails(&store), ["c@example.com"]);
+        store.close().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,12 @@
 //! The single writer: one thread owns the only writing connection of this process and runs write
-//! jobs in batches. Each batch is one `BEGIN IMMEDIATE` transaction; each job inside it runs under
-//! its own savepoint, so a job that fails is rolled back alone. Results are delivered only after the
-//! batch has committed, so a caller never sees a write acknowledged that is not in the database.
+//! jobs in batches. Each batch is one `BEGIN IMMEDIATE` transaction. A job that fails must leave
+//! nothing behind: most fail in their checks, before they change a row, and then there is nothing
+//! to undo; a job that fails after changing rows has the transaction rolled back and the batch run
+//! again with each job under its own savepoint (jobs are `Fn`, so they can run twice), which rolls
+//! back the failed one alone. Savepoints are not the default because they cost: each copies every
+//! page its job touches into the statement journal, a fifth of the writer's time per comment.
+//! Results are delivered only after the batch has committed, so a caller never sees a write
+//! acknowledged that is not in the database.
 //!
 //! Why: SQLite admits one writer at a time. Many threads each opening their own write transaction
 //! queue inside SQLite's busy handler, which sleeps in steps of up to 100 ms; one thread taking jobs
@@ -52,8 +57,50 @@ const RESTART_RESIDUE: u32 = 512;
 /// Frames past which the writer copies whatever is left (256 MB): the bound on the WAL.
 const RESTART_ANYWAY: u32 = 65536;
 
-type Deliver = Box<dyn FnOnce(StoreResult<()>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
+/// A queued write: runs on the writer's connection (again, when its batch is run a second time),
+/// then hands the outcome of its last run to whoever waits for it.
+trait Write: Send {
+    /// Runs the job's writes; whether they succeeded.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Sends the outcome of the last run, given how the transaction ended.
+    fn deliver(self: Box<Self>, ended: StoreResult<()>);
+}
+
+type Job = Box<dyn Write>;
+
+/// A job as submitted: the closure, the outcome of its last run, and where to send it.
+struct Submitted<F, T, E> {
+    f: F,
+    outcome: Option<Result<T, E>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, E>>,
+}
+
+impl<F, T, E> Write for Submitted<F, T, E>
+where
+    F: Fn(&Connection) -> Result<T, E> + Send,
+    T: Send,
+    E: From<StoreError> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let f = &self.f;
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| {
+            Err(StoreError::Task("a database write job panicked".into()).into())
+        });
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn deliver(self: Box<Self>, ended: StoreResult<()>) {
+        let answer = match (self.outcome, ended) {
+            (Some(Err(refused)), _) => Err(refused),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(e)) => Err(e.into()),
+            (None, Ok(())) => Err(StoreError::Task("the write did not run".into()).into()),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
 
 /// Whether a write may change who a key or session is (keys, sessions, agents, accounts). Only
 /// such writes end the epoch under which identities are cached.
@@ -173,7 +220,8 @@ impl Writer {
     }
 
     /// Queues `f`, which writes about `bytes` of content, and returns a receiver for its result,
-    /// delivered after commit.
+    /// delivered after commit. `f` may run twice (see the module's notes): it must not consume
+    /// what it captures, and whatever it does besides writing rows must be safe to repeat.
     pub fn submit<T, E, F>(
         &self,
         touches: Touches,
@@ -183,27 +231,13 @@ impl Writer {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, E> + Send + 'static,
     {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let outcome = catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| {
-                Err(StoreError::Task("a database write job panicked".into()).into())
-            });
-            match outcome {
-                Ok(value) => (
-                    true,
-                    Box::new(move |committed: StoreResult<()>| {
-                        let _ = tx.send(committed.map(|()| value).map_err(E::from));
-                    }) as Deliver,
-                ),
-                Err(e) => (
-                    false,
-                    Box::new(move |_committed: StoreResult<()>| {
-                        let _ = tx.send(Err(e));
-                    }) as Deliver,
-                ),
-            }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(Submitted {
+            f,
+            outcome: None,
+            reply,
         });
         self.stats.queued.fetch_add(1, Ordering::Relaxed);
         self.jobs
@@ -339,37 +373,46 @@ fn commit(
 /// delivered. Returns the artifacts whose events were committed, or None when nothing was.
 fn run_batch(
     conn: &Connection,
-    batch: Vec<Job>,
+    mut batch: Vec<Job>,
     committed_hook: impl FnOnce(),
 ) -> Option<Vec<i64>> {
+    let fail = |batch: Vec<Job>, what: &str, e: rusqlite::Error| {
+        log::error!("{what} failed: {e}");
+        let _ = exec(conn, "ROLLBACK");
+        for job in batch {
+            job.deliver(Err(StoreError::Task(format!("{what} failed: {e}"))));
+        }
+        None
+    };
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        // Dropping the jobs drops their result senders: each caller wakes up with an error.
-        log::error!("starting a write transaction failed: {e}");
-        return None;
+        return fail(batch, "starting a write transaction", e);
     }
-    let mut deliveries = Vec::with_capacity(batch.len());
-    let mut noted = Vec::new();
-    for job in batch {
-        if let Err(e) = exec(conn, "SAVEPOINT job") {
-            log::error!("starting a write savepoint failed: {e}");
-            continue;
+    let noted = match run_jobs(conn, &mut batch, false) {
+        Ok(Some(noted)) => noted,
+        // A job failed after changing rows: the transaction holds part of its writes. Alone, it
+        // is undone by rolling back; among others, the batch runs again, each job under its own
+        // savepoint.
+        Ok(None) => {
+            if let Err(e) = exec(conn, "ROLLBACK") {
+                return fail(batch, "rolling back a write batch", e);
+            }
+            if batch.len() == 1 {
+                committed_hook();
+                for job in batch {
+                    job.deliver(Ok(()));
+                }
+                return None;
+            }
+            if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+                return fail(batch, "starting a write transaction", e);
+            }
+            match run_jobs(conn, &mut batch, true) {
+                Ok(noted) => noted.unwrap_or_default(),
+                Err(e) => return fail(batch, "a write savepoint", e),
+            }
         }
-        feed::take_noted();
-        let (ok, deliver) = job(conn);
-        let job_noted = feed::take_noted();
-        if ok {
-            noted.extend(job_noted);
-        }
-        let ended = if ok {
-            exec(conn, "RELEASE job")
-        } else {
-            exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
-        };
-        if let Err(e) = ended {
-            log::error!("ending a write savepoint failed: {e}");
-        }
-        deliveries.push(deliver);
-    }
+        Err(e) => return fail(batch, "a write savepoint", e),
+    };
     let committed = exec(conn, "COMMIT").map_err(|e| {
         log::error!("committing a write batch failed: {e}");
         let _ = exec(conn, "ROLLBACK");
@@ -377,13 +420,46 @@ fn run_batch(
     });
     committed_hook();
     let announced = committed.is_ok().then_some(noted);
-    for deliver in deliveries {
-        deliver(match &committed {
+    for job in batch {
+        job.deliver(match &committed {
             Ok(()) => Ok(()),
             Err(msg) => Err(StoreError::Task(format!("commit failed: {msg}"))),
         });
     }
     announced
+}
+
+/// Runs each job of a batch inside its transaction, under a savepoint of its own when `savepoints`
+/// says so. Returns the artifacts whose events the successful jobs noted; None when, without
+/// savepoints, a job failed after changing rows (SQLite undoes a failed statement itself, so a job
+/// that fails before any of its statements changed a row leaves nothing behind).
+fn run_jobs(
+    conn: &Connection,
+    batch: &mut [Job],
+    savepoints: bool,
+) -> rusqlite::Result<Option<Vec<i64>>> {
+    let mut noted = Vec::new();
+    for job in batch.iter_mut() {
+        if savepoints {
+            exec(conn, "SAVEPOINT job")?;
+        }
+        feed::take_noted();
+        let changes = conn.total_changes();
+        let ok = job.run(conn);
+        let job_noted = feed::take_noted();
+        if ok {
+            noted.extend(job_noted);
+        }
+        if savepoints {
+            if !ok {
+                exec(conn, "ROLLBACK TO job")?;
+            }
+            exec(conn, "RELEASE job")?;
+        } else if !ok && conn.total_changes() != changes {
+            return Ok(None);
+        }
+    }
+    Ok(Some(noted))
 }
 
 /// Keeps the WAL small without making writes wait for large copies: once it holds
