@@ -6,8 +6,10 @@ Run by bench.py (which hands over its helpers: Server, Client, wrk), each on a f
    each uploading 50 MB ZIPs (10 files of 5,000,000 random bytes, stored, made distinct per
    upload so every one is really stored) back to back, 2 clients reading a 5 MB Markdown document
    through a viewing grant (the rendered page), and 1 client polling `GET /api/v1/health` (in its
-   own process, so this script's threads do not delay it). Reported: comment p99 and errors,
-   health p99, peak RSS (VmHWM), uploads and reads done.
+   own process, so this script's threads do not delay it). The account's storage quota is raised
+   to 20 GiB so that the uploads go on for the whole run (at the default 2 GiB the 43rd is
+   refused). Reported: comment p99 and errors, health p99, peak RSS (VmHWM), uploads and reads
+   done.
 2. Slow bodies: 4,000 connections from 127.0.0.1 each send the headers and one byte of a
    `POST /api/v1/session` body and stop; meanwhile a normal client on 127.0.0.2 asks for
    `/api/v1/health` 50 times, a new connection each, and one more from 127.0.0.1 itself.
@@ -172,11 +174,11 @@ def poll_health(port: int, seconds: float, out) -> None:
     out.put({"ms": lat, "errors": errors})
 
 
-def fresh(b, binary: Path, workdir: Path, name: str):
+def fresh(b, binary: Path, workdir: Path, name: str, args: list[str] | None = None):
     """A server on a new database with an account; (server, key, client, an artifact to comment on)."""
     db = workdir / f"{name}.db"
     key = account(b, binary, db)
-    srv = b.Server(binary, db, workdir, name).start()
+    srv = b.Server(binary, db, workdir, name, args or []).start()
     c = b.Client(srv, key)
     write = c.json("POST", "/api/v1/artifacts", {"name": f"{name} write", "fileName": "index.html",
                                                  "content": b.PAGE}, expect=201)["shareToken"]
@@ -184,7 +186,7 @@ def fresh(b, binary: Path, workdir: Path, name: str):
 
 
 def mixed(b, binary: Path, workdir: Path, seconds: int, uploaders: int = 4, readers: int = 2) -> dict:
-    srv, key, c, write = fresh(b, binary, workdir, "mixed")
+    srv, key, c, write = fresh(b, binary, workdir, "mixed", ["--storage-quota", "20GiB"])
     try:
         doc = markdown_doc()
         share = c.json("POST", "/api/v1/artifacts", {"name": "mixed doc", "fileName": "guide.md",

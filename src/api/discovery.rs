@@ -190,8 +190,9 @@ pub async fn index(state: AppState, _: Request) -> Result<Response, ApiError> {
 /// How long the health check waits for the database to answer.
 pub const HEALTH_DEADLINE: Duration = Duration::from_secs(2);
 
-/// 200 when the database answers a read through the pool and the writer thread commits an empty
-/// transaction, both within `HEALTH_DEADLINE`; else 503 saying which failed.
+/// 200 when the pool of read connections answers (it answered a read within `HEALTH_DEADLINE`,
+/// else it answers one now within it) and the writer thread is taking work (a transaction begun
+/// or ended within it, else an empty one committed within it); else 503 saying which failed.
 pub async fn health(state: AppState, _: Request) -> Result<Response, ApiError> {
     let health = state.store.health(HEALTH_DEADLINE).await;
     if health.ok() {

@@ -25,6 +25,7 @@ pub mod schema;
 pub mod sessions;
 pub mod share_links;
 pub mod staging;
+mod stamp;
 pub mod users;
 pub mod versions;
 pub mod view_grants;
@@ -42,6 +43,7 @@ use checkpoint::Checkpointer;
 pub use error::{StoreError, StoreResult};
 use feed::Feed;
 use staging::{Claims, Sha256};
+use stamp::Stamp;
 use writer::Writer;
 pub use writer::{Touches, WriterStats};
 
@@ -89,6 +91,8 @@ pub enum Checkpoints {
 pub struct Store {
     path: PathBuf,
     readers: Pool,
+    /// When the pool last answered a read.
+    read_answered: Arc<Stamp>,
     writer: Writer,
     watch: Arc<ChangeWatch>,
     feed: Arc<Feed>,
@@ -146,6 +150,7 @@ impl Store {
         Ok(Store {
             path: path.to_path_buf(),
             readers,
+            read_answered: Arc::new(Stamp::new(std::time::Instant::now())),
             writer,
             watch,
             feed,
@@ -176,13 +181,22 @@ impl Store {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || f(&*readers.get()?))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+        let answered = self.read_answered.clone();
+        tokio::task::spawn_blocking(move || {
+            let read = f(&*readers.get()?);
+            if read.is_ok() {
+                answered.set();
+            }
+            read
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     /// Runs `f` inside the writer's transaction; resolves after commit. For writes that may change
-    /// an identity (keys, sessions, agents, accounts): cached identities are dropped.
+    /// an identity (keys, sessions, agents, accounts): cached identities are dropped. `f` may run
+    /// a second time when another job of its batch fails after changing rows (see `writer`): it
+    /// must only read and write through `conn`, or do what is safe to repeat.
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -334,10 +348,24 @@ impl Store {
                     )),
                 }
             };
-        let read = tokio::time::timeout(deadline, self.read(schema::check_version));
+        // The pool: a read it answered within the deadline, else one made now (a health check
+        // under load then does not wait for a connection behind the requests' reads).
+        let read = async {
+            match self.read_answered.ago() {
+                Some(answered) if answered < deadline => Ok(Ok(())),
+                _ => tokio::time::timeout(deadline, self.read(schema::check_version)).await,
+            }
+        };
+        // The writer is alive when it is inside a transaction that began within the deadline, or
+        // between two, with writes waiting and the last transaction ended within it: a busy
+        // writer is not sent a transaction of the health check's own, which would wait behind
+        // every queued write (content writes included). An idle writer is, so that a write lock
+        // held by another process shows.
         let write = async {
-            match self.writer.running_for() {
-                Some(running) if running < deadline => Ok(()),
+            let busy = (self.writer.running_for(), self.writer.ended_ago());
+            match busy {
+                (Some(running), _) if running < deadline => Ok(()),
+                (None, Some(ended)) if ended < deadline && self.writer.queued() > 0 => Ok(()),
                 _ => within(
                     "the database writer",
                     tokio::time::timeout(deadline, self.write_content(|_| Ok(()))).await,
@@ -556,6 +584,48 @@ mod tests {
             .expect("answer")
             .expect("written");
         assert_eq!(emails(&store), ["c@example.com"]);
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn health_under_load_takes_recent_answers_and_never_queues_behind_them() {
+        let (_dir, store) = store();
+        let deadline = std::time::Duration::from_millis(300);
+        // Every read connection is taken (requests' reads in flight) and nothing has been read
+        // yet: the health check's own read cannot get one in time.
+        let taken: Vec<_> = (0..READERS)
+            .map(|_| store.readers.get().expect("a connection"))
+            .collect();
+        let health = store.health(deadline).await;
+        assert!(
+            health
+                .database
+                .as_ref()
+                .is_err_and(|e| e.contains("did not answer within 300 ms")),
+            "{:?}",
+            health.database
+        );
+        drop(taken);
+        // A read answered: for the deadline after it, the pool counts as answering even when all
+        // its connections are busy.
+        store.read(schema::check_version).await.expect("read");
+        let taken: Vec<_> = (0..READERS)
+            .map(|_| store.readers.get().expect("a connection"))
+            .collect();
+        assert_eq!(store.health(deadline).await.database, Ok(()));
+        drop(taken);
+        // The writer inside a transaction (begun within the deadline) with writes queued behind
+        // it: alive, and the check does not wait for those writes.
+        let release = hold_writer(&store);
+        let queued = store
+            .writer
+            .submit(Touches::ContentOnly, 0, content_write)
+            .expect("submit");
+        let health = store.health(deadline).await;
+        assert_eq!(health.writer, Ok(()));
+        assert_eq!(store.writer.queued(), 1, "the queued write has not run yet");
+        drop(release);
+        queued.await.expect("answer").expect("written");
         store.close().await;
     }
 

@@ -26,12 +26,13 @@ use super::changes::{ChangeWatch, ForeignTracker};
 use super::checkpoint::Checkpointer;
 use super::error::{StoreError, StoreResult};
 use super::feed::{self, Feed};
+use super::stamp::Stamp;
 use crate::histogram::Histogram;
 
 /// What the writer reports: to the metrics, and to the health check (how long it has been busy).
 #[derive(Debug)]
 pub struct WriterStats {
-    /// Write messages sent and not yet taken by the writer.
+    /// Writes submitted and not yet run (content jobs included while they wait their turn).
     queued: AtomicU64,
     /// Time per transaction, commit included.
     pub commits: Histogram,
@@ -59,14 +60,14 @@ const RESTART_ANYWAY: u32 = 65536;
 
 /// A queued write: runs on the writer's connection (again, when its batch is run a second time),
 /// then hands the outcome of its last run to whoever waits for it.
-trait Write: Send {
+trait WriteJob: Send {
     /// Runs the job's writes; whether they succeeded.
     fn run(&mut self, conn: &Connection) -> bool;
     /// Sends the outcome of the last run, given how the transaction ended.
     fn deliver(self: Box<Self>, ended: StoreResult<()>);
 }
 
-type Job = Box<dyn Write>;
+type Job = Box<dyn WriteJob>;
 
 /// A job as submitted: the closure, the outcome of its last run, and where to send it.
 struct Submitted<F, T, E> {
@@ -75,7 +76,7 @@ struct Submitted<F, T, E> {
     reply: tokio::sync::oneshot::Sender<Result<T, E>>,
 }
 
-impl<F, T, E> Write for Submitted<F, T, E>
+impl<F, T, E> WriteJob for Submitted<F, T, E>
 where
     F: Fn(&Connection) -> Result<T, E> + Send,
     T: Send,
@@ -127,40 +128,31 @@ pub struct Writer {
     stats: Arc<WriterStats>,
 }
 
-/// Since when the writer has been running the transaction in hand, if it is running one.
+/// Since when the writer has been running the transaction in hand, if it is running one, and
+/// when it last ended one.
 #[derive(Debug)]
 pub struct Busy {
-    epoch: Instant,
-    /// Milliseconds after `epoch` plus one; 0 while the writer waits for work.
-    since: AtomicU64,
+    /// Empty while the writer waits for work.
+    since: Stamp,
+    ended: Stamp,
 }
 
 impl Busy {
     fn new() -> Busy {
+        let epoch = Instant::now();
         Busy {
-            epoch: Instant::now(),
-            since: AtomicU64::new(0),
+            since: Stamp::new(epoch),
+            ended: Stamp::new(epoch),
         }
     }
 
     fn start(&self) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-        self.since.store(ms + 1, Ordering::Release);
+        self.since.set();
     }
 
     fn stop(&self) {
-        self.since.store(0, Ordering::Release);
-    }
-
-    /// How long the transaction in hand has been running; `None` when the writer is idle.
-    fn running_for(&self) -> Option<Duration> {
-        match self.since.load(Ordering::Acquire) {
-            0 => None,
-            since => {
-                let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-                Some(Duration::from_millis(now.saturating_sub(since - 1)))
-            }
-        }
+        self.ended.set();
+        self.since.clear();
     }
 }
 
@@ -209,7 +201,17 @@ impl Writer {
 
     /// How long the writer has been running its current transaction; `None` when it is idle.
     pub fn running_for(&self) -> Option<Duration> {
-        self.stats.busy.running_for()
+        self.stats.busy.since.ago()
+    }
+
+    /// How long ago the writer ended its last transaction; `None` before the first.
+    pub fn ended_ago(&self) -> Option<Duration> {
+        self.stats.busy.ended.ago()
+    }
+
+    /// Writes submitted and not yet run.
+    pub fn queued(&self) -> u64 {
+        self.stats.queued()
     }
 
     /// Asks the writer to account for other processes' commits (once, however many ask).
@@ -298,7 +300,8 @@ fn run(
         let mut sync = false;
         let mut next = first;
         while let Some(message) = next.take() {
-            if matches!(message, Message::Write(..)) {
+            // A content job counts as queued until it runs.
+            if matches!(message, Message::Write(_, _, 0)) {
                 stats.queued.fetch_sub(1, Ordering::Relaxed);
             }
             match message {
@@ -327,6 +330,7 @@ fn run(
         }
         // One content job, then the others' writes again (all of them when closing).
         while let Some((job, touches)) = heavy.pop_front() {
+            stats.queued.fetch_sub(1, Ordering::Relaxed);
             timed_commit(vec![job], touches == Touches::Identities, &mut tracker);
             if closing.is_none() {
                 break;
