@@ -401,7 +401,7 @@ fn run_batch(
                 return fail(batch, "rolling back a write batch", e);
             }
             if batch.len() == 1 {
-                committed_hook();
+                // Nothing was committed; the job's own refusal is its answer.
                 for job in batch {
                     job.deliver(Ok(()));
                 }
