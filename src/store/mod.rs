@@ -617,6 +617,9 @@ mod tests {
         // The writer inside a transaction (begun within the deadline) with writes queued behind
         // it: alive, and the check does not wait for those writes.
         let release = hold_writer(&store);
+        while store.writer.running_for().is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         let queued = store
             .writer
             .submit(Touches::ContentOnly, 0, content_write)
