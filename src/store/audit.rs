@@ -758,7 +758,9 @@ pub fn record(
 }
 
 /// The user's events, newest first, optionally only those made with one key, before event id
-/// `before` (the cursor), at most `limit`.
+/// `before` (the cursor), at most `limit`. Each form of the query walks one index from the cursor
+/// back (`audit_by_key` or `audit_by_user`): a filter written as `(?2 IS NULL OR e.key_id = ?2)`
+/// would have scanned every newer event of the user for a key's few.
 pub fn list(
     conn: &Connection,
     user_id: i64,
@@ -766,21 +768,36 @@ pub fn list(
     before: Option<i64>,
     limit: i64,
 ) -> StoreResult<Vec<Event>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.id, e.created_at, e.user_id, u.name, e.agent_id, a.name, e.key_id, k.name, k.prefix,
-                e.session_id, e.ip, e.action, e.object_type, e.object_id, e.detail
-           FROM audit_events e
-           LEFT JOIN users u ON u.id = e.user_id
-           LEFT JOIN agents a ON a.id = e.agent_id
-           LEFT JOIN api_keys k ON k.id = e.key_id
-          WHERE e.user_id = ?1
-            AND (?2 IS NULL OR e.key_id = ?2)
-            AND (?3 IS NULL OR e.id < ?3)
-          ORDER BY e.id DESC
-          LIMIT ?4",
-    )?;
+    let mut stmt = conn.prepare_cached(list_sql(key_id.is_some()))?;
+    let before = before.unwrap_or(i64::MAX);
     let rows = stmt.query_map(params![user_id, key_id, before, limit], Event::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// `list`'s query: ?1 the user, ?2 the key (when `by_key`), ?3 the cursor, ?4 the limit.
+fn list_sql(by_key: bool) -> &'static str {
+    macro_rules! events_where {
+        ($filter:literal) => {
+            concat!(
+                "SELECT e.id, e.created_at, e.user_id, u.name, e.agent_id, a.name, e.key_id, k.name, k.prefix,
+                        e.session_id, e.ip, e.action, e.object_type, e.object_id, e.detail
+                   FROM audit_events e
+                   LEFT JOIN users u ON u.id = e.user_id
+                   LEFT JOIN agents a ON a.id = e.agent_id
+                   LEFT JOIN api_keys k ON k.id = e.key_id
+                  WHERE ",
+                $filter,
+                " AND e.id < ?3
+                  ORDER BY e.id DESC
+                  LIMIT ?4"
+            )
+        };
+    }
+    if by_key {
+        events_where!("e.key_id = ?2 AND e.user_id = ?1")
+    } else {
+        events_where!("e.user_id = ?1")
+    }
 }
 
 /// One event of an artifact's stream, with who did it.
@@ -892,4 +909,30 @@ pub fn feedback_after(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_activity_listing_walks_one_index_back_from_its_cursor() -> StoreResult<()> {
+        let conn = crate::store::schema::in_memory();
+        let plan = |by_key: bool| -> StoreResult<String> {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", list_sql(by_key)))?;
+            let rows = stmt.query_map(params![1, 1, i64::MAX, 50], |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?.join("; "))
+        };
+        let by_key = plan(true)?;
+        assert!(
+            by_key.contains("SEARCH e USING INDEX audit_by_key (key_id=? AND id<?)"),
+            "{by_key}"
+        );
+        let by_user = plan(false)?;
+        assert!(
+            by_user.contains("SEARCH e USING INDEX audit_by_user (user_id=? AND id<?)"),
+            "{by_user}"
+        );
+        Ok(())
+    }
 }
