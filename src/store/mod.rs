@@ -448,12 +448,7 @@ mod tests {
     }
 
     fn content_write(conn: &Connection) -> StoreResult<()> {
-        conn.execute(
-            "INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
-                 VALUES (?1, 'U', 'x', 'member', 0, 0)",
-            [format!("u{}@example.com", rand::random::<u64>())],
-        )?;
-        Ok(())
+        user_named(conn, &format!("u{}@example.com", rand::random::<u64>()))
     }
 
     fn user_named(conn: &Connection, email: &str) -> StoreResult<()> {
