@@ -645,6 +645,15 @@ def seed(src: Path, dst: Path) -> dict:
             "resolved_user, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             comments(versions[start:start + step]))
         con.execute("COMMIT")
+    # The server counts a comment when it stores one (comments::insert); rows written here are
+    # counted in one pass.
+    con.execute("BEGIN")
+    con.execute("UPDATE versions SET "
+                "comment_count = (SELECT count(*) FROM comments c "
+                "WHERE c.version_id = versions.id AND c.deleted_at IS NULL), "
+                "unresolved_count = (SELECT count(*) FROM comments c "
+                "WHERE c.version_id = versions.id AND c.deleted_at IS NULL AND c.resolved_at IS NULL)")
+    con.execute("COMMIT")
     counts = {
         "keys": con.execute("SELECT count(*) FROM api_keys").fetchone()[0],
         "comments": con.execute("SELECT count(*) FROM comments").fetchone()[0],

@@ -215,6 +215,60 @@ fn bodies_over_the_upload_transport_limit_get_413() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn a_file_over_one_mib_is_stored_in_parts_once_and_served_whole() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    let key = Auth::Key(key);
+    // 2.5 MiB whose parts all differ, so a part out of order or missing changes the bytes.
+    let data: Vec<u8> = (0..MB * 5 / 2)
+        .map(|i| (i % 251) as u8 ^ (i / MB) as u8)
+        .collect();
+    let site = zip_of(&[("index.html", b"<p>hi</p>"), ("data.bin", &data)])?;
+    let mut shares = Vec::new();
+    for name in ["first", "same bytes again"] {
+        let created = server.upload(
+            &key,
+            json!({"name": name, "fileName": "s.zip", "content": b64(&site)}),
+        );
+        shares.push(created["shareToken"].as_str().ok_or("token")?.to_string());
+    }
+    let db = server.open_db();
+    let (size, inline, parts): (i64, i64, i64) = db.query_row(
+        "SELECT b.size, length(b.content), (SELECT count(*) FROM blob_parts p WHERE p.sha256 = b.sha256)
+           FROM blobs b WHERE b.size > 1048576",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    assert_eq!(
+        (size, inline, parts),
+        (data.len() as i64, 0, 3),
+        "three parts, stored once"
+    );
+    let all_parts: i64 = db.query_row("SELECT count(*) FROM blob_parts", [], |r| r.get(0))?;
+    assert_eq!(all_parts, 3, "the second upload reused them");
+    let small: Vec<u8> =
+        db.query_row("SELECT content FROM blobs WHERE size = 9", [], |r| r.get(0))?;
+    assert_eq!(small, b"<p>hi</p>", "a small file stays in its row");
+    for share in &shares {
+        let api = server.get(
+            &format!("/api/v1/artifacts/{share}/versions/1/files/data.bin"),
+            &key,
+        );
+        assert_eq!(api.status, 200);
+        assert!(api.body == data, "the API serves the bytes as uploaded");
+        let folder = server.view_grant(&Auth::Cookie(cookie.clone()), share, 1);
+        let viewed = server.get(&format!("{folder}/data.bin"), &Auth::None);
+        assert_eq!(viewed.status, 200);
+        assert!(
+            viewed.body == data,
+            "the viewer serves the bytes as uploaded"
+        );
+    }
+    Ok(())
+}
+
 fn html_of(size: usize) -> String {
     let mut s = String::from("<p>");
     s.push_str(&"x".repeat(size - 7));

@@ -91,10 +91,16 @@ pub fn describe(
 
 /// The stored bytes with this SHA-256, if any.
 pub fn content(conn: &Connection, sha256: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-    Ok(conn
-        .prepare_cached("SELECT content FROM blobs WHERE sha256 = ?1")?
-        .query_row([sha256], |r| r.get(0))
-        .optional()?)
+    let found = conn
+        .prepare_cached("SELECT size, content FROM blobs WHERE sha256 = ?1")?
+        .query_row([sha256], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .optional()?;
+    match found {
+        Some((size, content)) => whole(conn, sha256, size, content),
+        None => Ok(None),
+    }
 }
 
 /// One file with its bytes.
@@ -103,14 +109,41 @@ pub fn read(
     version_id: i64,
     path: &str,
 ) -> StoreResult<Option<(VersionFile, Vec<u8>)>> {
-    Ok(conn
+    let found = conn
         .prepare_cached(
             "SELECT f.path, f.content_type, b.size, b.sha256, b.content
                FROM version_files f JOIN blobs b ON b.id = f.blob_id
               WHERE f.version_id = ?1 AND f.path = ?2",
         )?
         .query_row(params![version_id, path], |r| {
-            Ok((VersionFile::from_row(r)?, r.get(4)?))
+            Ok((VersionFile::from_row(r)?, r.get::<_, Vec<u8>>(4)?))
         })
-        .optional()?)
+        .optional()?;
+    let Some((file, content)) = found else {
+        return Ok(None);
+    };
+    Ok(whole(conn, &file.sha256, file.size, content)?.map(|bytes| (file, bytes)))
+}
+
+/// The bytes of a content whose `blobs` row holds `size` and `content`: `content` itself, or,
+/// when the content is stored in parts (see `staging`), the parts put together. `None` when the
+/// parts are not all there: the content was removed between the two reads (only a content no
+/// version uses is ever removed).
+fn whole(
+    conn: &Connection,
+    sha256: &[u8],
+    size: i64,
+    content: Vec<u8>,
+) -> StoreResult<Option<Vec<u8>>> {
+    if i64::try_from(content.len()) == Ok(size) {
+        return Ok(Some(content));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut parts =
+        conn.prepare_cached("SELECT data FROM blob_parts WHERE sha256 = ?1 ORDER BY seq")?;
+    let mut rows = parts.query([sha256])?;
+    while let Some(row) = rows.next()? {
+        bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
+    }
+    Ok((i64::try_from(bytes.len()) == Ok(size)).then_some(bytes))
 }

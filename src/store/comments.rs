@@ -96,6 +96,7 @@ pub struct NewComment<'a> {
     pub target: &'a str,
 }
 
+/// Stores a new comment and counts it on its version; returns its id.
 pub fn insert(conn: &Connection, new: &NewComment<'_>, now: i64) -> StoreResult<i64> {
     conn.prepare_cached(
         "INSERT INTO comments (artifact_id, version_id, author_user, author_agent, content, target, created_at, updated_at)
@@ -110,7 +111,15 @@ pub fn insert(conn: &Connection, new: &NewComment<'_>, now: i64) -> StoreResult<
         new.target,
         now
     ])?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    // A new comment is live and open. Counted here rather than by a trigger: with one, SQLite
+    // keeps a statement journal for every insert (see schema.sql).
+    conn.prepare_cached(
+        "UPDATE versions SET comment_count = comment_count + 1, unresolved_count = unresolved_count + 1
+          WHERE id = ?1",
+    )?
+    .execute([new.version_id])?;
+    Ok(id)
 }
 
 /// Which comments a listing covers.

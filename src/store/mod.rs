@@ -260,30 +260,47 @@ impl Store {
             .await
     }
 
-    /// Stores one content of `upload` in a write of its own (the writer runs such writes one at a
-    /// time between batches of all others), once the background checkpointer has copied most of the WAL: an
-    /// upload goes at the pace the database file takes it, and the writer never has a large copy
-    /// to make before it can restart the WAL.
-    /// (When another process checkpoints, the upload does not wait for it.)
+    /// Stores one content of `upload`, in a write of its own or, when it is larger than a part
+    /// (`staging::PART_BYTES`), in one write per part (the writer runs such writes one at a time
+    /// between batches of all others, so no other write waits for more than one part). Each write
+    /// waits until the background checkpointer has copied most of the WAL: an upload goes at the
+    /// pace the database file takes it, and the writer never has a large copy to make before it
+    /// can restart the WAL. (When another process checkpoints, the upload does not wait for it.)
     pub async fn stage(&self, upload: u64, sha256: Sha256, bytes: Vec<u8>) -> StoreResult<()> {
-        let waited = std::time::Instant::now();
-        if let Some(checkpointer) = &self.checkpointer {
-            while self
-                .watch
-                .wal_progress()
-                .is_some_and(|(frames, copied)| frames.saturating_sub(copied) > STAGE_BACKLOG)
-                && waited.elapsed() < STAGE_WAIT_MAX
-            {
-                checkpointer.nudge();
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let bytes = Arc::new(bytes);
+        for seq in 0..staging::parts(bytes.len()) {
+            self.wait_for_checkpoints().await;
+            let claims = self.claims.clone();
+            let part = bytes.clone();
+            let size = (bytes.len() - seq * staging::PART_BYTES).min(staging::PART_BYTES);
+            let whole = self
+                .write_sized(Touches::ContentOnly, size as u64, move |conn| {
+                    staging::stage(conn, &claims, upload, sha256, &part, seq)
+                })
+                .await?;
+            if whole {
+                break;
             }
         }
-        let claims = self.claims.clone();
-        let size = bytes.len() as u64;
-        self.write_sized(Touches::ContentOnly, size, move |conn| {
-            staging::stage(conn, &claims, upload, sha256, &bytes)
-        })
-        .await
+        Ok(())
+    }
+
+    /// Waits (at most `STAGE_WAIT_MAX`) while the WAL holds more than `STAGE_BACKLOG` frames the
+    /// checkpointer of this process has not copied yet.
+    async fn wait_for_checkpoints(&self) {
+        let Some(checkpointer) = &self.checkpointer else {
+            return;
+        };
+        let waited = std::time::Instant::now();
+        while self
+            .watch
+            .wal_progress()
+            .is_some_and(|(frames, copied)| frames.saturating_sub(copied) > STAGE_BACKLOG)
+            && waited.elapsed() < STAGE_WAIT_MAX
+        {
+            checkpointer.nudge();
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     /// Gives up `upload`'s claims, removing what nothing else needs, without waiting for it (an

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::error::{StoreError, StoreResult};
 
 /// The schema version this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
@@ -126,6 +126,19 @@ const TO_5: &str = "
     CREATE INDEX password_resets_by_user ON password_resets (user_id);
 ";
 
+/// Version 6: large contents stored in parts (`blob_parts`), and a new comment counted by the
+/// insert itself instead of a trigger. Existing contents stay whole in `blobs`.
+const TO_6: &str = "
+    DROP TRIGGER comments_counted_on_insert;
+    CREATE TABLE blob_parts (
+        id     INTEGER PRIMARY KEY,
+        sha256 BLOB    NOT NULL CHECK (length(sha256) = 32),
+        seq    INTEGER NOT NULL CHECK (seq >= 0),
+        data   BLOB    NOT NULL,
+        UNIQUE (sha256, seq)
+    );
+";
+
 /// Settings for every connection: WAL (set once per file, harmless to repeat), foreign keys, a busy
 /// timeout so a concurrent writer (the CLI while the server runs) waits instead of failing.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -201,6 +214,10 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.execute_batch(TO_5)?;
         log::info!("upgraded the database schema from version {found} to 5");
     }
+    if (1..6).contains(&found) {
+        tx.execute_batch(TO_6)?;
+        log::info!("upgraded the database schema from version {found} to 6");
+    }
     // Later versions add `if (1..N).contains(&found) { ... }` steps here, oldest first.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -219,6 +236,69 @@ mod tests {
     const SCHEMA_V3: &str = include_str!("../../tests/fixtures/schema-v3.sql");
     /// The schema as version 4 shipped it.
     const SCHEMA_V4: &str = include_str!("../../tests/fixtures/schema-v4.sql");
+    /// The schema as version 5 shipped it.
+    const SCHEMA_V5: &str = include_str!("../../tests/fixtures/schema-v5.sql");
+
+    #[test]
+    fn a_version_5_database_is_upgraded_with_blob_parts_and_comments_counted_by_their_insert() {
+        let (_dir, conn) = upgraded(
+            SCHEMA_V5,
+            "PRAGMA user_version = 5;
+             INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
+             INSERT INTO artifacts (share_token, owner_id, name, created_at, updated_at)
+                 VALUES ('abcdefghijklmnop', 1, 'Doc', 1, 1);
+             INSERT INTO versions (artifact_id, number, file_type, size, entry_point, created_at, created_user)
+                 VALUES (1, 1, 'html', 3, 'index.html', 1, 1);
+             INSERT INTO comments (artifact_id, version_id, author_user, content, target, created_at, updated_at)
+                 VALUES (1, 1, 1, 'counted by the old trigger', '{}', 1, 1);
+             INSERT INTO blobs (sha256, size, content) VALUES (zeroblob(32), 3, x'616263');",
+        );
+        let counts = |conn: &Connection| -> (i64, i64) {
+            conn.query_row(
+                "SELECT comment_count, unresolved_count FROM versions WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the version survives")
+        };
+        assert_eq!(counts(&conn), (1, 1), "the old count is kept");
+        super::super::comments::insert(
+            &conn,
+            &super::super::comments::NewComment {
+                artifact_id: 1,
+                version_id: 1,
+                user_id: 1,
+                agent_id: None,
+                content: "counted by the insert",
+                target: "{}",
+            },
+            2,
+        )
+        .expect("a comment");
+        assert_eq!(counts(&conn), (2, 2), "counted once, by the insert alone");
+        conn.execute("UPDATE comments SET resolved_at = 3 WHERE id = 2", [])
+            .expect("resolved");
+        assert_eq!(counts(&conn), (2, 1), "the update trigger stays");
+        let content: Vec<u8> = conn
+            .query_row("SELECT content FROM blobs", [], |r| r.get(0))
+            .expect("the content survives whole");
+        assert_eq!(content, b"abc");
+        let fresh = Connection::open_in_memory().expect("memory");
+        fresh.execute_batch(SCHEMA_SQL).expect("fresh schema");
+        for table in ["blobs", "blob_parts", "comments", "versions"] {
+            assert_eq!(columns(&conn, table), columns(&fresh, table), "{table}");
+        }
+        let triggers = |c: &Connection| -> Vec<String> {
+            c.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+                .expect("triggers")
+                .query_map([], |r| r.get(0))
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        assert_eq!(triggers(&conn), triggers(&fresh));
+    }
 
     #[test]
     fn a_version_4_database_is_upgraded_with_key_rotation_requests_and_resets() {

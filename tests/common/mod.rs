@@ -472,7 +472,7 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 /// Row counts of the tables an upload writes to, to prove a refused upload left nothing behind.
-pub fn upload_rows(server: &Server) -> [i64; 5] {
+pub fn upload_rows(server: &Server) -> [i64; 6] {
     let db = server.open_db();
     let count = |table: &str| -> i64 {
         db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
@@ -484,6 +484,7 @@ pub fn upload_rows(server: &Server) -> [i64; 5] {
         count("version_files"),
         count("blobs"),
         count("audit_events"),
+        count("blob_parts"),
     ]
 }
 
