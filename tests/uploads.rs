@@ -269,6 +269,49 @@ fn a_file_over_one_mib_is_stored_in_parts_once_and_served_whole() -> TestResult 
     Ok(())
 }
 
+#[test]
+fn what_a_crash_left_of_an_unfinished_upload_is_removed_when_the_server_starts() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    let key = Auth::Key(key);
+    let data: Vec<u8> = (0..MB * 3 / 2).map(|i| (i % 253) as u8).collect();
+    let site = zip_of(&[("index.html", b"<p>hi</p>"), ("data.bin", &data)])?;
+    let created = server.upload(
+        &key,
+        json!({"name": "kept", "fileName": "s.zip", "content": b64(&site)}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?.to_string();
+    let (dir, db) = server.stop();
+    {
+        // As a crash leaves them: two parts of a content whose last part never came, and a whole
+        // content stored for a version that was never published.
+        let conn = rusqlite::Connection::open(&db)?;
+        conn.execute_batch(
+            "INSERT INTO blob_parts (sha256, seq, data) VALUES (zeroblob(32), 0, x'01'), (zeroblob(32), 1, x'02');
+             INSERT INTO blobs (sha256, size, content) VALUES (randomblob(32), 3, x'010203');",
+        )?;
+    }
+    let server = Server::start_on(dir, db, &[]);
+    let conn = server.open_db();
+    let (blobs, parts): (i64, i64) = conn.query_row(
+        "SELECT (SELECT count(*) FROM blobs), (SELECT count(*) FROM blob_parts)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    assert_eq!(
+        (blobs, parts),
+        (2, 2),
+        "the published version's two contents and two parts are left"
+    );
+    let served = server.get(
+        &format!("/api/v1/artifacts/{share}/versions/1/files/data.bin"),
+        &key,
+    );
+    assert!(served.body == data, "the published content is whole");
+    Ok(())
+}
+
 fn html_of(size: usize) -> String {
     let mut s = String::from("<p>");
     s.push_str(&"x".repeat(size - 7));
