@@ -272,7 +272,7 @@ impl Store {
             self.wait_for_checkpoints().await;
             let claims = self.claims.clone();
             let part = bytes.clone();
-            let size = (bytes.len() - seq * staging::PART_BYTES).min(staging::PART_BYTES);
+            let size = staging::part_range(bytes.len(), seq).len();
             let whole = self
                 .write_sized(Touches::ContentOnly, size as u64, move |conn| {
                     staging::stage(conn, &claims, upload, sha256, &part, seq)

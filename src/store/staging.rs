@@ -91,6 +91,12 @@ pub fn parts(size: usize) -> usize {
     size.div_ceil(PART_BYTES).max(1)
 }
 
+/// Where part `seq` of a content of `size` bytes lies in it (empty past its last part).
+pub fn part_range(size: usize, seq: usize) -> std::ops::Range<usize> {
+    let start = seq.saturating_mul(PART_BYTES).min(size);
+    start..size.min(start + PART_BYTES)
+}
+
 /// Stores part `seq` of the content `bytes` (all of it when it fits in one part) for `upload`,
 /// and claims it. Returns whether the content is now whole in `blobs`: after its last part, or
 /// at once when another upload has stored it meanwhile (the remaining parts are then not needed).
@@ -108,12 +114,11 @@ pub fn stage(
     }
     let count = parts(bytes.len());
     if count == 1 {
-        insert_blob(conn, &sha256, bytes, bytes)?;
+        insert_blob(conn, &sha256, bytes.len(), bytes)?;
         return Ok(true);
     }
-    let start = seq * PART_BYTES;
     let part = bytes
-        .get(start..bytes.len().min(start + PART_BYTES))
+        .get(part_range(bytes.len(), seq))
         .filter(|part| !part.is_empty())
         .ok_or_else(|| {
             StoreError::Task(format!(
@@ -138,7 +143,7 @@ pub fn stage(
             "a content in {count} parts has {written} of them stored"
         )));
     }
-    insert_blob(conn, &sha256, bytes, &[])?;
+    insert_blob(conn, &sha256, bytes.len(), &[])?;
     Ok(true)
 }
 
@@ -151,17 +156,13 @@ fn stored(conn: &Connection, sha256: &Sha256) -> StoreResult<bool> {
         .is_some())
 }
 
-/// The `blobs` row of `bytes`, holding `content` (the bytes, or nothing when they are in parts).
-fn insert_blob(
-    conn: &Connection,
-    sha256: &Sha256,
-    bytes: &[u8],
-    content: &[u8],
-) -> StoreResult<()> {
+/// The `blobs` row of a content of `size` bytes, holding `content` (the bytes, or nothing when
+/// they are in parts).
+fn insert_blob(conn: &Connection, sha256: &Sha256, size: usize, content: &[u8]) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO blobs (sha256, size, content) VALUES (?1, ?2, ?3) ON CONFLICT (sha256) DO NOTHING",
     )?
-    .execute(params![&sha256[..], bytes.len() as i64, content])?;
+    .execute(params![&sha256[..], size as i64, content])?;
     Ok(())
 }
 
@@ -253,6 +254,11 @@ mod tests {
         assert_eq!(
             (parts(0), parts(1), parts(PART_BYTES), parts(PART_BYTES + 1)),
             (1, 1, 1, 2)
+        );
+        assert_eq!(part_range(bytes.len(), 2), 2 * PART_BYTES..bytes.len());
+        assert!(
+            part_range(bytes.len(), 3).is_empty(),
+            "nothing past the last part"
         );
         assert!(!stage(&conn, &claims, a, x, &bytes, 0)?);
         assert!(!stage(&conn, &claims, a, x, &bytes, 1)?);
