@@ -18,6 +18,8 @@ pub mod clock;
 pub mod config;
 /// The caps on open connections, overall and per client address, and the answer beyond them.
 mod connections;
+/// The open event streams and feedback waits, counted against their caps.
+mod event_streams;
 /// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.
 mod failed_sign_ins;
 /// Latency histograms of atomics, recorded without a lock.
@@ -54,6 +56,8 @@ mod password;
 pub mod proxy;
 /// The storage quota per account, and uploads of one account counted together.
 mod quota;
+/// Markdown documents rendered once and kept per content.
+mod rendered_markdown;
 /// What a key may do: reader, commenter, editor.
 mod scopes;
 /// Random tokens, SHA-256 digests, and a redacting secret type.

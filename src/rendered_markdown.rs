@@ -1,6 +1,7 @@
 //! Markdown documents rendered once. The first view of a Markdown file renders it on the blocking
-//! pool (bounded in memory, nesting and size: `ingest::render_markdown`), puts the bridge's tag
-//! in, and keeps the document per content hash and title; later views of the same content, from
+//! pool (bounded in memory, nesting and size: `ingest::render_markdown`), finishes it as the cache
+//! was told to (the server puts the review bridge's tag in), and keeps the document per content
+//! hash and title; later views of the same content, from
 //! any version or artifact, are served from memory without touching the parser. Several first
 //! views at once render once. The bridge's version is fixed for the life of the process, so
 //! keeping documents with the tag already in is the same as injecting it at serve time. At most
@@ -17,7 +18,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use super::bridge;
 use crate::bulk;
 use crate::http::error::ApiError;
 use crate::ingest::{self, Cut};
@@ -30,8 +30,12 @@ pub const CAPACITY: usize = 32 * 1024 * 1024;
 /// A document is its content and the title it falls back on (its file name).
 type Key = ([u8; 32], String);
 
+/// What a rendered document goes through before it is kept and served.
+pub type Finish = fn(&[u8]) -> Vec<u8>;
+
 pub struct RenderedMarkdown {
     memory: Arc<MemoryBudget>,
+    finish: Finish,
     kept: Mutex<Kept>,
     pending: Mutex<HashMap<Key, Arc<OnceCell<Bytes>>>>,
 }
@@ -44,10 +48,11 @@ struct Kept {
 }
 
 impl RenderedMarkdown {
-    /// Renders within `memory`.
-    pub fn new(memory: Arc<MemoryBudget>) -> RenderedMarkdown {
+    /// Renders within `memory`; every document goes through `finish` once, before it is kept.
+    pub fn new(memory: Arc<MemoryBudget>, finish: Finish) -> RenderedMarkdown {
         RenderedMarkdown {
             memory,
+            finish,
             kept: Mutex::default(),
             pending: Mutex::default(),
         }
@@ -85,7 +90,8 @@ impl RenderedMarkdown {
                 let reservation = self.memory.reserve(Work::Render).await?;
                 let source = load().await?;
                 let title = key.1.clone();
-                let doc = bulk::run(move || render(sha256, &source, &title))
+                let finish = self.finish;
+                let doc = bulk::run(move || render(sha256, &source, &title, finish))
                     .await
                     .map_err(|e| ApiError::Internal(format!("rendering Markdown failed: {e}")))?;
                 drop(reservation);
@@ -137,12 +143,12 @@ impl RenderedMarkdown {
     }
 }
 
-/// Renders and logs one document, with the bridge's tag in.
-fn render(sha256: [u8; 32], source: &[u8], title: &str) -> Bytes {
+/// Renders, finishes and logs one document.
+fn render(sha256: [u8; 32], source: &[u8], title: &str, finish: Finish) -> Bytes {
     let started = Instant::now();
     let text = String::from_utf8_lossy(source);
     let rendered = ingest::render_markdown(&text, title);
-    let doc = bridge::inject(rendered.html.as_bytes());
+    let doc = finish(rendered.html.as_bytes());
     let part = match rendered.cut {
         None => String::new(),
         Some(Cut::Markup { shown, .. }) => {

@@ -21,9 +21,9 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
-use crate::api::discovery::{AgentsGuide, Docs};
-use crate::api::events::StreamSlots;
+use crate::api::discovery::{self, AgentsGuide};
 use crate::connections::ConnectionSlots;
+use crate::event_streams::StreamSlots;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::http::body_pace::{Pace, PacedBody};
 use crate::http::counters::UploadBytes;
@@ -39,13 +39,13 @@ use crate::metrics::{endpoint, Exporter};
 use crate::password::Passwords;
 use crate::proxy::TrustedProxies;
 use crate::quota::Quotas;
+use crate::rendered_markdown::RenderedMarkdown;
 use crate::session_cookie;
 use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
 use crate::store::{users, Store};
 use crate::throttle::LoginThrottle;
 use crate::view_counter::ViewCounter;
-use crate::web::RenderedMarkdown;
 use crate::{api, mcp, web};
 
 /// A client must send its request line and headers within this time, including the first request
@@ -92,7 +92,7 @@ pub async fn serve(
         identities: Arc::new(IdentityCache::default()),
         docs: Arc::new(OnceLock::new()),
         event_streams: Arc::new(StreamSlots::default()),
-        rendered: Arc::new(RenderedMarkdown::new(memory.clone())),
+        rendered: Arc::new(RenderedMarkdown::new(memory.clone(), web::inject_bridge)),
         memory,
         quotas: Arc::new(Quotas::new(limits.storage_quota)),
         spool_dir: spool_dir(store.path()),
@@ -114,7 +114,7 @@ pub async fn serve(
         instructions: mcp::INSTRUCTIONS,
         tools: mcp::tool_summaries(),
     };
-    let docs = Docs::new(&site, &table, &agents).map_err(std::io::Error::other)?;
+    let docs = discovery::render(&site, &table, &agents).map_err(std::io::Error::other)?;
     let _ = state.docs.set(docs);
     // The table answers every request itself; `recover` only guards against a warp rejection.
     let app = routes.recover(recover).unify();

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use crate::api::discovery::Docs;
-use crate::api::events::StreamSlots;
+use bytes::Bytes;
+
+use crate::event_streams::StreamSlots;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::identity_cache::IdentityCache;
 use crate::key_usage::KeyUsage;
@@ -13,11 +14,11 @@ use crate::link_key::LinkKey;
 use crate::memory_budget::MemoryBudget;
 use crate::password::Passwords;
 use crate::quota::Quotas;
+use crate::rendered_markdown::RenderedMarkdown;
 use crate::setup::SetupGate;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
 use crate::view_counter::ViewCounter;
-use crate::web::RenderedMarkdown;
 
 /// This server's route table: handlers that each get the shared state.
 pub type Routes = crate::http::router::Router<AppState>;
@@ -70,6 +71,17 @@ pub struct Shared {
     pub uploads: Arc<crate::http::counters::UploadBytes>,
     /// Becomes true when the server starts shutting down (long-lived streams end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The discovery documents (the API index, the health answer, OpenAPI as JSON and YAML,
+/// `llms.txt`), rendered once the route table exists (`api::discovery::render`).
+#[derive(Debug)]
+pub struct Docs {
+    pub index: Bytes,
+    pub health: Bytes,
+    pub openapi_json: Bytes,
+    pub openapi_yaml: Bytes,
+    pub llms_txt: Bytes,
 }
 
 /// Where the server is reachable.

@@ -14,7 +14,7 @@ use crate::http::reply;
 use crate::http::request::Request;
 use crate::http::router::RouteInfo;
 use crate::keys::KEY_PREFIX;
-use crate::state::{AppState, Site};
+use crate::state::{AppState, Docs, Site};
 
 pub const API_NAME: &str = "Artifact Review Agent API";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -31,72 +31,60 @@ pub struct AgentsGuide {
     pub tools: Vec<(String, String)>,
 }
 
-/// The pre-rendered documents.
-#[derive(Debug)]
-pub struct Docs {
-    index: Bytes,
-    health: Bytes,
-    openapi_json: Bytes,
-    openapi_yaml: Bytes,
-    llms_txt: Bytes,
+/// The discovery documents of this server, given its route table and MCP catalogue.
+pub fn render(
+    site: &Site,
+    routes: &[RouteInfo],
+    agents: &AgentsGuide,
+) -> Result<Docs, serde_json::Error> {
+    let index = json!({
+        "name": API_NAME,
+        "version": VERSION,
+        "baseUrl": site.base_url,
+        "documentation": format!("{}/api/v1/openapi.json", site.base_url),
+        "health": format!("{}/api/v1/health", site.base_url),
+        "authentication": {
+            "header": "X-API-Key",
+            "prefix": KEY_PREFIX,
+            "schemes": [
+                {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                {"type": "http", "scheme": "bearer", "header": "Authorization"}
+            ],
+            "keyPrefix": KEY_PREFIX,
+            "session": {"cookie": crate::session_cookie::name(site), "signIn": "/api/v1/session"}
+        },
+        "links": {
+            "openapi": "/api/v1/openapi.json",
+            "openapiYaml": "/api/v1/openapi.yaml",
+            "health": "/api/v1/health",
+            "settings": "/settings",
+            "llms": "/llms.txt",
+            "mcp": agents.mcp_path
+        },
+        "mcp": {
+            "url": format!("{}{}", site.base_url, agents.mcp_path),
+            "transport": "streamable-http",
+            "protocolVersions": agents.protocol_versions,
+            "authentication": "an API key in X-API-Key or Authorization: Bearer (never a session)",
+            "tools": agents.tools.iter().map(|(name, _)| name).collect::<Vec<_>>()
+        },
+        "endpoints": routes
+    });
+    let mut openapi = openapi_document()?;
+    openapi["info"]["version"] = json!(VERSION);
+    openapi["servers"] = json!([{ "url": site.base_url }]);
+    Ok(Docs {
+        index: serde_json::to_vec(&index)?.into(),
+        health: serde_json::to_vec(&json!({"status": "ok", "version": VERSION}))?.into(),
+        openapi_json: serde_json::to_vec_pretty(&openapi)?.into(),
+        openapi_yaml: super::yaml::to_yaml(
+            &openapi,
+            &["openapi", "info", "servers", "tags", "paths", "components"],
+        )
+        .into(),
+        llms_txt: agents_guide(site, routes, agents).into(),
+    })
 }
-
-impl Docs {
-    pub fn new(
-        site: &Site,
-        routes: &[RouteInfo],
-        agents: &AgentsGuide,
-    ) -> Result<Docs, serde_json::Error> {
-        let index = json!({
-            "name": API_NAME,
-            "version": VERSION,
-            "baseUrl": site.base_url,
-            "documentation": format!("{}/api/v1/openapi.json", site.base_url),
-            "health": format!("{}/api/v1/health", site.base_url),
-            "authentication": {
-                "header": "X-API-Key",
-                "prefix": KEY_PREFIX,
-                "schemes": [
-                    {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                    {"type": "http", "scheme": "bearer", "header": "Authorization"}
-                ],
-                "keyPrefix": KEY_PREFIX,
-                "session": {"cookie": crate::session_cookie::name(site), "signIn": "/api/v1/session"}
-            },
-            "links": {
-                "openapi": "/api/v1/openapi.json",
-                "openapiYaml": "/api/v1/openapi.yaml",
-                "health": "/api/v1/health",
-                "settings": "/settings",
-                "llms": "/llms.txt",
-                "mcp": agents.mcp_path
-            },
-            "mcp": {
-                "url": format!("{}{}", site.base_url, agents.mcp_path),
-                "transport": "streamable-http",
-                "protocolVersions": agents.protocol_versions,
-                "authentication": "an API key in X-API-Key or Authorization: Bearer (never a session)",
-                "tools": agents.tools.iter().map(|(name, _)| name).collect::<Vec<_>>()
-            },
-            "endpoints": routes
-        });
-        let mut openapi = openapi_document()?;
-        openapi["info"]["version"] = json!(VERSION);
-        openapi["servers"] = json!([{ "url": site.base_url }]);
-        Ok(Docs {
-            index: serde_json::to_vec(&index)?.into(),
-            health: serde_json::to_vec(&json!({"status": "ok", "version": VERSION}))?.into(),
-            openapi_json: serde_json::to_vec_pretty(&openapi)?.into(),
-            openapi_yaml: super::yaml::to_yaml(
-                &openapi,
-                &["openapi", "info", "servers", "tags", "paths", "components"],
-            )
-            .into(),
-            llms_txt: agents_guide(site, routes, agents).into(),
-        })
-    }
-}
-
 /// `/llms.txt`: what an agent needs to use this server, written from the route table and the MCP
 /// tool catalogue when the server starts, so it cannot fall behind either.
 fn agents_guide(site: &Site, routes: &[RouteInfo], agents: &AgentsGuide) -> String {

@@ -18,8 +18,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::api::events::StreamSlots;
 use crate::connections::ConnectionSlots;
+use crate::event_streams::StreamSlots;
 use crate::histogram::Reading;
 use crate::http::counters::{RouteLabel, RouteStats, UploadBytes};
 use crate::identity_cache::IdentityCache;

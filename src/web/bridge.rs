@@ -67,7 +67,7 @@ pub(super) fn version() -> &'static str {
 
 /// `html` with the bridge's tag as its first element: right after the doctype (past a byte-order
 /// mark, whitespace and comments before it), or at the very start when there is no doctype.
-pub(super) fn inject(html: &[u8]) -> Vec<u8> {
+pub fn inject(html: &[u8]) -> Vec<u8> {
     let at = insertion_point(html);
     let tag = TAG.0.as_bytes();
     let mut out = Vec::with_capacity(html.len() + tag.len());

@@ -4,12 +4,12 @@
 mod bridge;
 mod error_page;
 mod pages;
-mod rendered_markdown;
 mod review;
 mod share;
 mod viewer;
 
-pub use rendered_markdown::RenderedMarkdown;
+/// `html` with the review bridge's tag as its first element, as every artifact document is served.
+pub use bridge::inject as inject_bridge;
 
 use bytes::Bytes;
 use include_dir::{include_dir, Dir};
