@@ -1,6 +1,7 @@
 //! What browsers load: the embedded pages (settings, artifacts home, review page), the sandboxed
 //! artifact viewer with its injected bridge, and the HTML error pages a person sees instead of JSON.
 
+mod assembly;
 mod bridge;
 mod error_page;
 mod pages;

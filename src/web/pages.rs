@@ -78,7 +78,7 @@ pub(super) fn serve_with(path: &str, csp: &'static str) -> Result<Response, ApiE
         .ok_or_else(|| ApiError::not_found("page"))?;
     let mut response = super::document(
         StatusCode::OK,
-        file.contents().to_vec(),
+        super::assembly::contents(path, file),
         HeaderValue::from_static(content_type(path)),
         csp,
         "no-cache",

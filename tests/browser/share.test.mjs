@@ -1,5 +1,5 @@
 // A share link in a real browser: an anonymous visitor sees the sandboxed artifact and no
-// comments; with readComments the threads and their highlights, read-only; with writeComments a
+// comments; with readComments the threads and their highlights, read-only, reached with Alt+↓; with writeComments a
 // visitor is offered sign-in, comes back and comments on a passage and replies as themself; a link
 // turned off stops working on the next load; the artifact's script on the share page cannot read
 // the visitor's session or call the API as them; and the owner manages the link from the review
@@ -162,6 +162,10 @@ test('with readComments the threads are shown and highlighted, read-only', async
   assert.equal(await t.locator('form').isVisible(), false, 'no reply form');
   assert.equal(await page.locator('#read-only-hint').isVisible(), true);
   assert.equal(await page.locator('#comment-file').isVisible(), false);
+  // The page's own keys move between threads, as on the review page.
+  await page.locator('#comments-title').focus();
+  await page.keyboard.press('Alt+ArrowDown');
+  await page.waitForFunction(() => document.activeElement?.closest('article.thread')?.textContent.includes('Is nine euros still right?'));
   await selectInFrame(page, 'team plan', { expectButton: false });
   await page.waitForTimeout(300);
   assert.equal(await page.locator('#selection-float').isVisible(), false, 'no Comment button for a reader');

@@ -280,12 +280,15 @@ async function boot() {
   $('#comment-file').addEventListener('click', () => {
     if (state.canComment && state.path !== null) parts.composer.openForFile(state.path);
   });
+  // The page's own shortcuts are the frame's (onKey): Alt+C, and Alt+↓ / Alt+↑ between threads.
+  const shortcuts = { KeyC: 'comment', ArrowDown: 'nextThread', ArrowUp: 'prevThread' };
   document.addEventListener('keydown', (event) => {
     if (!event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.target.closest?.('input, textarea, select, [contenteditable]')) return;
-    if (event.code === 'KeyC') {
+    const name = shortcuts[event.code];
+    if (name) {
       event.preventDefault();
-      commentOnSelection();
+      onKey(name);
     }
   });
   state.path = version.entryPoint;
