@@ -379,15 +379,14 @@ impl Store {
         // every queued write (content writes included). An idle writer is, so that a write lock
         // held by another process shows.
         let write = async {
-            let busy = (self.writer.running_for(), self.writer.ended_ago());
-            match busy {
-                (Some(running), _) if running < deadline => Ok(()),
-                (None, Some(ended)) if ended < deadline && self.writer.queued() > 0 => Ok(()),
-                _ => within(
-                    "the database writer",
-                    tokio::time::timeout(deadline, self.write_content(|_| Ok(()))).await,
-                ),
+            let (running, ended) = (self.writer.running_for(), self.writer.ended_ago());
+            if shows_alive(running, ended, self.writer.queued(), deadline) {
+                return Ok(());
             }
+            within(
+                "the database writer",
+                tokio::time::timeout(deadline, self.write_content(|_| Ok(()))).await,
+            )
         };
         let (read, writer) = tokio::join!(read, write);
         Health {
@@ -451,6 +450,22 @@ fn create_private(path: &Path) -> StoreResult<()> {
             "cannot create {}: {e}",
             path.display()
         ))),
+    }
+}
+
+/// Whether the writer shows by itself that it is taking work, so that the health check need not
+/// send it a transaction: it is inside one begun less than `deadline` ago (`running`), or between
+/// two with writes waiting (`queued`) and the last one ended less than `deadline` ago (`ended`).
+fn shows_alive(
+    running: Option<std::time::Duration>,
+    ended: Option<std::time::Duration>,
+    queued: u64,
+    deadline: std::time::Duration,
+) -> bool {
+    match (running, ended) {
+        (Some(running), _) => running < deadline,
+        (None, Some(ended)) => ended < deadline && queued > 0,
+        (None, None) => false,
     }
 }
 
@@ -644,6 +659,24 @@ mod tests {
         drop(release);
         queued.await.expect("answer").expect("written");
         store.close().await;
+    }
+
+    #[test]
+    fn the_writer_shows_it_is_alive_inside_a_recent_transaction_or_between_two_with_writes_waiting()
+    {
+        let deadline = std::time::Duration::from_secs(2);
+        let ms = std::time::Duration::from_millis;
+        // Inside a transaction: begun within the deadline, whatever waits; begun before, not.
+        assert!(shows_alive(Some(ms(10)), Some(ms(5_000)), 0, deadline));
+        assert!(shows_alive(Some(ms(1_999)), None, 3, deadline));
+        assert!(!shows_alive(Some(ms(2_000)), Some(ms(1)), 3, deadline));
+        // Between two: the last one ended within the deadline and writes are waiting.
+        assert!(shows_alive(None, Some(ms(1)), 1, deadline));
+        // Idle (nothing waits), or the last one ended too long ago, or none ever ran: the health
+        // check sends a transaction of its own.
+        assert!(!shows_alive(None, Some(ms(1)), 0, deadline));
+        assert!(!shows_alive(None, Some(ms(2_000)), 5, deadline));
+        assert!(!shows_alive(None, None, 5, deadline));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
