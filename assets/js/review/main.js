@@ -366,8 +366,8 @@ async function boot() {
   whenSessionLost(() => end(showSignedOut));
 
   try {
-    state.me = await api.me();
-    state.artifact = await api.artifact(state.token);
+    // Both at once: neither needs the other, and every round trip delays the artifact.
+    [state.me, state.artifact] = await Promise.all([api.me(), api.artifact(state.token)]);
   } catch (err) {
     if (err.status === 401) end(showSignedOut);
     else if (err.status === 404) showNoAccess();
