@@ -1,14 +1,14 @@
 //! Markdown documents rendered once. The first view of a Markdown file renders it on the blocking
 //! pool (bounded in memory, nesting and size: `ingest::render_markdown`), finishes it as the cache
 //! was told to (the server puts the review bridge's tag in), and keeps the document per content
-//! hash and title; later views of the same content, from
-//! any version or artifact, are served from memory without touching the parser. Several first
-//! views at once render once. The bridge's version is fixed for the life of the process, so
-//! keeping documents with the tag already in is the same as injecting it at serve time. At most
-//! `CAPACITY` bytes are kept, the least recently used going first. A render first reserves its
-//! share of the memory budget (`memory_budget::RENDER`), so several different documents rendering
-//! at once cannot take the server past it. Every render is logged: that is how an operator, and
-//! the tests, see that a second view did no rendering.
+//! hash and title; later views of the same content, from any version or artifact, are served from
+//! memory without touching the parser. Several first views at once render once. The bridge's
+//! version is fixed for the life of the process, so keeping documents with the tag already in is
+//! the same as injecting it at serve time. At most `CAPACITY` bytes are kept, the least recently
+//! used going first. A render first reserves its share of the memory budget
+//! (`memory_budget::RENDER`), so several different documents rendering at once cannot take the
+//! server past it. Every render is logged: that is how an operator, and the tests, see that a
+//! second view did no rendering.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -85,6 +85,7 @@ pub fn render(
         llms_txt: agents_guide(site, routes, agents).into(),
     })
 }
+
 /// `/llms.txt`: what an agent needs to use this server, written from the route table and the MCP
 /// tool catalogue when the server starts, so it cannot fall behind either.
 fn agents_guide(site: &Site, routes: &[RouteInfo], agents: &AgentsGuide) -> String {

@@ -10,9 +10,9 @@
 //!
 //! Idle streams must not take the server's connections: each holds a place counted by
 //! `event_streams` (whose caps are answered with a fast 429 and `Retry-After`); each stream ends
-//! after `LIFETIME` (the client
-//! reconnects where it left off), when the server shuts down, and when its caller is no longer
-//! allowed (signed out, key revoked, access removed), which is checked every `HEARTBEAT`.
+//! after `LIFETIME` (the client reconnects where it left off), when the server shuts down, and
+//! when its caller is no longer allowed (signed out, key revoked, access removed), which is
+//! checked every `HEARTBEAT`.
 
 use std::convert::Infallible;
 use std::time::Duration;
