@@ -386,6 +386,34 @@ test('a Markdown document: comment on a passage, see it highlighted, find it aga
   assertClean(tab);
 });
 
+test('150 threads on one page: every passage highlighted, every thread listed, in document order', async () => {
+  // More threads than the sidebar builds in one slice: the rest come once the frame has placed
+  // the passages (see Sidebar.hold), and none may be left out.
+  const n = 150;
+  const findings = Array.from({ length: n }, (_, i) => `<p>Finding ${i + 1} of the audit concerns ledger ${i + 1}.</p>`);
+  const audit = await upload(server, ownerKey, {
+    name: 'Audit findings',
+    fileName: 'audit.html',
+    content: `<!doctype html><html><head><meta charset="utf-8"><title>Audit</title></head><body>\n${findings.join('\n')}\n</body></html>`,
+  });
+  // Posted last to first: the sidebar's order must come from where the passages are.
+  for (let i = n; i >= 1; i--) {
+    await apiOk(server, 'POST', `/api/v1/artifacts/${audit.shareToken}/comments`, ownerKey, {
+      content: `Note on finding ${i}`,
+      target: { source: 'audit.html', selector: { type: 'TextQuoteSelector', exact: `Finding ${i} of`, suffix: ' the audit' } },
+    });
+  }
+  await openReview(page, ui(`/a/${audit.shareToken}`), 'audit.html');
+  await eventually(async () => (await frameHighlights(page)).open.length === n, { message: `${n} highlights` });
+  const listed = group(page, 'open').locator('article.thread .comment-text');
+  await eventually(async () => (await listed.count()) === n, { message: `${n} threads in the sidebar` });
+  assert.deepEqual(await listed.allTextContents(), Array.from({ length: n }, (_, i) => `Note on finding ${i + 1}`));
+  const highlighted = (await frameHighlights(page)).open;
+  assert.deepEqual(new Set(highlighted), new Set(Array.from({ length: n }, (_, i) => `Finding ${i + 1} of`)));
+  assert.equal(await page.locator('#sidebar [data-group="open"] .group-count').textContent(), String(n));
+  assertClean(tab);
+});
+
 test('390 px wide: no sideways scrolling; files and comments open as drawers; actions reachable', async () => {
   const narrow = await openPage(browser, { viewport: { width: 390, height: 844 } });
   await narrow.context.addCookies(await tab.context.cookies());

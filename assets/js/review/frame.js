@@ -30,10 +30,11 @@ export class ArtifactFrame {
    * @param grant       async () → {path: "/v/GRANT/", expiresAt}: where the files are served
    *                    (default: a viewing grant for the signed-in reader; a share link's page
    *                    passes its own address, which does not expire)
+   * @param firstGrant  optionally, the promise of a grant asked for already (used once)
    * @param on          {document({path, bridged}), selection, selectionTooLong, selectionCleared,
    *                     activate, key, anchored, signedOut}
    */
-  constructor({ iframe, messageEl, artifact, version, files, entryPoint, grant, on }) {
+  constructor({ iframe, messageEl, artifact, version, files, entryPoint, grant, firstGrant = null, on }) {
     this.iframe = iframe;
     this.messageEl = messageEl;
     this.artifact = artifact;
@@ -43,6 +44,7 @@ export class ArtifactFrame {
     this.on = on;
     this.grant = null;
     this.newGrant = grant ?? (() => api.viewGrant(this.artifact.token, this.version.number));
+    this.firstGrant = firstGrant;
     this.lastRenewAt = 0;
     /** The file this page last sent the frame to, until the frame shows it. */
     this.expected = null;
@@ -72,7 +74,9 @@ export class ArtifactFrame {
 
   async ensureGrant() {
     if (this.grant && Date.now() < this.grant.expiresAt - GRANT_MARGIN_MS) return this.grant;
-    this.grant = await this.newGrant();
+    const asked = this.firstGrant ?? this.newGrant();
+    this.firstGrant = null;
+    this.grant = await asked;
     return this.grant;
   }
 

@@ -148,6 +148,8 @@ function sendAnchors() {
 
 function anchored(results) {
   anchors.record(results);
+  // Placed: the comments' passages, not merely a document connecting before they were loaded.
+  if (state.threads !== null) parts.sidebar.release();
   renderSidebar();
   // Once per document, when every passage of the loaded comments has been looked for.
   if (state.threads !== null && !anchors.orphansAnnounced && anchors.settled()) {
@@ -165,6 +167,8 @@ function documentShown({ path, bridged }) {
   state.selection = null;
   hideFloat();
   anchors.reset(bridged);
+  // No passages to place in a document without a bridge: nothing to wait for.
+  if (!bridged) parts.sidebar.release();
   if (path !== null) {
     history.replaceState({ file: path }, '', pathFor(path));
     const raw = $('#raw-link');
@@ -381,6 +385,9 @@ async function boot() {
     showVersionGone(route.version ?? '', latest ? `/a/${encodeURIComponent(state.token)}` : null);
     return;
   }
+  // The frame's grant is asked for with the file list, not after it: the frame waits for both.
+  const firstGrant = api.viewGrant(state.token, state.version.number);
+  firstGrant.catch(() => {}); // the frame reports its failure when it awaits it
   let listing;
   try {
     listing = await api.versionFiles(state.token, state.version.number);
@@ -394,6 +401,31 @@ async function boot() {
   state.entryPoint = listing.entryPoint ?? state.version.entryPoint;
   const first = route.path ?? state.entryPoint;
   history.replaceState({ file: first }, '', pathFor(first));
+
+  // The frame first: its document loads while the rest of the page is put together. Its messages
+  // arrive as tasks of their own, after this function has built every part they reach.
+  parts.frame = new ArtifactFrame({
+    iframe: $('#artifact-frame'),
+    messageEl: $('#frame-message'),
+    artifact: { token: state.token, get name() { return state.artifact.name; } },
+    version: state.version,
+    files: state.files,
+    entryPoint: state.entryPoint,
+    firstGrant,
+    on: {
+      document: documentShown,
+      anchored,
+      selection: onSelection,
+      selectionTooLong: onSelectionTooLong,
+      selectionCleared: onSelectionCleared,
+      activate: onActivate,
+      key: onKey,
+      signedOut: () => end(showSignedOut),
+    },
+  });
+  parts.frame.setTitle(first);
+  await parts.frame.show(first);
+  if (state.over) return;
 
   parts.selectionButton = pageSelectionButton();
   parts.layout = pageLayout();
@@ -416,6 +448,8 @@ async function boot() {
     reload: () => reloadComments().catch(() => {}),
     on: threadFocus({ setActive: (id) => { state.activeId = id; }, sendAnchors, anchors, parts }),
   });
+  // Until the frame has placed the passages: see Sidebar.hold.
+  parts.sidebar.hold();
   parts.composer = new Composer({
     form: $('#composer'),
     submit: submitComment,
@@ -441,24 +475,6 @@ async function boot() {
     });
     parts.tree.render([...state.files.keys()]);
   }
-  parts.frame = new ArtifactFrame({
-    iframe: $('#artifact-frame'),
-    messageEl: $('#frame-message'),
-    artifact: { token: state.token, get name() { return state.artifact.name; } },
-    version: state.version,
-    files: state.files,
-    entryPoint: state.entryPoint,
-    on: {
-      document: documentShown,
-      anchored,
-      selection: onSelection,
-      selectionTooLong: onSelectionTooLong,
-      selectionCleared: onSelectionCleared,
-      activate: onActivate,
-      key: onKey,
-      signedOut: () => end(showSignedOut),
-    },
-  });
 
   $('#comment-selection').addEventListener('click', commentOnSelection);
   $('#comment-file').addEventListener('click', commentOnFile);
@@ -466,7 +482,6 @@ async function boot() {
   window.addEventListener('popstate', (event) => parts.frame.returnedTo(event.state?.file ?? null));
 
   renderHeader();
-  parts.frame.setTitle(first);
   $('#review-tools').hidden = false;
   const locked = parts.versions.showBanner(state.artifact, state.version);
   state.path = first;
@@ -475,8 +490,15 @@ async function boot() {
   renderSidebar();
   if (locked) announce(locked);
 
+  let connectedBefore = false;
   parts.live = new LiveUpdates(state.token, {
-    ready: () => scheduleReload(),
+    // The first load at once (the frame waits for it); after a reconnection, with any events
+    // that come with it.
+    ready: () => {
+      if (connectedBefore) scheduleReload();
+      else reloadComments().catch(() => {});
+      connectedBefore = true;
+    },
     event: onLiveEvent,
     poll: () => reloadComments().catch(() => {}),
     signedOut: () => end(showSignedOut),
@@ -487,7 +509,6 @@ async function boot() {
     },
   });
   parts.live.start();
-  await parts.frame.show(first);
 }
 
 boot().catch((err) => showLoadError(err));

@@ -18,6 +18,8 @@ const GROUPS = ['open', 'earlier', 'notFound', 'resolved'];
  * browser paint and answer input in between.
  */
 const NEW_THREADS_PER_SLICE = 60;
+/** The longest `hold()` lasts, whatever the frame does. */
+const HOLD_MAX_MS = 3000;
 
 /** Puts `nodes` in `parent` in this order, moving only what is out of place (moving drops focus). */
 function placeChildren(parent, nodes) {
@@ -48,6 +50,10 @@ export class Sidebar {
     this.resolvedOpen = false;
     this.views = new Map();
     this.activeId = null;
+    /** Threads held back by a slice's budget, and whether `hold()` keeps them back. */
+    this.deferred = false;
+    this.held = false;
+    this.holdTimer = null;
     this.groups = {};
     for (const name of GROUPS) {
       const section = root.querySelector(`[data-group="${name}"]`);
@@ -144,17 +150,44 @@ export class Sidebar {
       this.groups[name].count.textContent = String(groups[name].length);
     }
     for (const id of [...this.views.keys()]) if (!seen.has(id)) this.views.delete(id);
-    if (deferred && !this.continuation) {
-      // The next slice renders whatever is current by then (a newer render may have come).
-      this.continuation = setTimeout(() => {
-        this.continuation = null;
-        this.render(this.lastRender);
-      }, 0);
-    }
+    this.deferred = deferred;
+    if (deferred && !this.held) this.continueLater();
     if (this.activeId && !seen.has(this.activeId)) this.activeId = null;
     this.fileEl.textContent = path === null ? '' : path;
     this.applyVisibility();
     this.restoreFocus(focused);
+  }
+
+  /** Renders the next slice in a task of its own: whatever is current by then. */
+  continueLater() {
+    if (this.continuation) return;
+    this.continuation = setTimeout(() => {
+      this.continuation = null;
+      this.render(this.lastRender);
+    }, 0);
+  }
+
+  /**
+   * Builds no threads past the first slice until `release()`. While the artifact's document loads
+   * and its passages are placed, the page's main thread (and the machine's cores) go to that and
+   * to the frame's handshake, not to threads below the fold: with 500 threads, building and laying
+   * out the rest took the page's main thread for over 300 ms while the frame loaded, so the frame
+   * waited for its anchors and its own layout shared the cores. Ends by `release()` (the page
+   * calls it when the frame reports the passages placed, or shows a document without a bridge),
+   * or after HOLD_MAX_MS.
+   */
+  hold() {
+    this.held = true;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => this.release(), HOLD_MAX_MS);
+  }
+
+  /** Ends `hold()`: the threads held back are built, a slice per task. */
+  release() {
+    clearTimeout(this.holdTimer);
+    if (!this.held) return;
+    this.held = false;
+    if (this.deferred) this.continueLater();
   }
 
   /** Open threads of the file shown (for the Comments button's count). */

@@ -94,6 +94,7 @@ function sendAnchors() {
 
 function anchored(results) {
   anchors.record(results);
+  if (state.threads !== null) parts.sidebar?.release();
   refresh();
 }
 
@@ -105,6 +106,7 @@ function documentShown({ path, bridged }) {
   state.selection = null;
   parts.selectionButton.hide();
   anchors.reset(bridged);
+  if (!bridged) parts.sidebar?.release();
   parts.tree?.setCurrent(path);
   $('#stage').dataset.file = path ?? '';
   $('#stage').dataset.bridged = String(bridged);
@@ -224,6 +226,8 @@ async function boot() {
       replyTo: (commentId, content) => api.sharedReply(state.link, commentId, content),
       on: threadFocus({ setActive: (id) => { state.activeId = id; }, sendAnchors, anchors, parts }),
     });
+    // Until the frame has placed the passages: see Sidebar.hold.
+    parts.sidebar.hold();
     if (capabilities.writeComments && !viewer) {
       $('#sign-in-hint-link').href = signInPath(location.pathname);
       $('#sign-in-hint').hidden = false;
