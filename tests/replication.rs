@@ -730,3 +730,113 @@ fn a_configuration_naming_the_database_through_a_symbolic_link_restores_and_repl
     assert_eq!(found.status, 200, "{}", found.text());
     Ok(())
 }
+
+/// The server started with `--litestream` and a missing database, its log read line by line.
+fn restoring(
+    machine: &Machine,
+    env: &[(&str, &Path)],
+) -> std::io::Result<(Child, std::sync::mpsc::Receiver<String>)> {
+    let mut command = Command::new(BIN);
+    command.env_remove("AWS_CA_BUNDLE").env("RUST_LOG", "info");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
+        .arg("--db")
+        .arg(&machine.db)
+        .args(["--addr", "127.0.0.1:0", "--litestream"])
+        .arg(&machine.config)
+        .arg("--litestream-bin")
+        .arg(tool("litestream"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((child, rx))
+}
+
+/// The lines `log` gives until one contains `wanted` (that one included); fails after a minute.
+fn lines_until(log: &std::sync::mpsc::Receiver<String>, wanted: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        match log.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                let found = line.contains(wanted);
+                lines.push(line);
+                if found {
+                    return lines;
+                }
+            }
+            Err(e) => panic!("no line with {wanted:?} ({e}); the log said: {lines:#?}"),
+        }
+    }
+}
+
+#[test]
+fn a_replica_that_cannot_be_reached_is_waited_for_out_loud_and_nothing_is_served() -> TestResult {
+    // An S3 endpoint nobody listens on: Litestream retries for minutes and says nothing meanwhile.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let machine = Machine::new(
+        &Replica::S3 {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            bucket: "nowhere".into(),
+        },
+        "",
+    );
+    let (mut child, log) = restoring(&machine, &[])?;
+    let lines = lines_until(&log, "still waiting for Litestream to restore the database");
+    let _ = child.kill();
+    let _ = child.wait();
+    let said = lines.join("\n");
+    assert!(
+        said.contains("restoring the newest copy from the replica"),
+        "{said}"
+    );
+    assert!(
+        said.contains("check the replica's address and credentials"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("listening"),
+        "nothing is served meanwhile: {said}"
+    );
+    assert!(!machine.db.exists(), "no database is made meanwhile");
+    Ok(())
+}
+
+#[test]
+fn a_ca_bundle_in_the_environment_stops_the_restore_with_what_to_do() -> TestResult {
+    let machine = Machine::new(
+        &Replica::S3 {
+            endpoint: "http://127.0.0.1:9".into(),
+            bucket: "any".into(),
+        },
+        "",
+    );
+    // Whatever the bundle holds: Litestream's S3 client cannot take one from the environment.
+    let bundle = machine.dir.path().join("ca.pem");
+    std::fs::write(&bundle, "")?;
+    let (mut child, log) = restoring(&machine, &[("AWS_CA_BUNDLE", &bundle)])?;
+    let status = child.wait()?;
+    let said: Vec<String> = log.iter().collect();
+    let said = said.join("\n");
+    assert!(!status.success(), "{said}");
+    assert!(
+        said.contains("Litestream could not restore the database"),
+        "{said}"
+    );
+    assert!(said.contains("start the server without it"), "{said}");
+    assert!(!machine.db.exists());
+    Ok(())
+}

@@ -95,6 +95,16 @@ pub fn warn_about_checkpoints(store: &Store, checkpoints: Checkpoints, supervise
     }
 }
 
+/// What to do about a failure that Litestream reports in words that do not say it (`said`: its
+/// error output or a line of its log); None for the others.
+fn advice(said: &str) -> Option<&'static str> {
+    // The AWS SDK inside Litestream 0.5 cannot apply a CA bundle from the environment to the
+    // HTTP client Litestream gives it, whatever the bundle holds.
+    said.contains("custom RootCAs").then_some(
+        "Litestream's S3 client refuses the AWS_CA_BUNDLE environment variable beside a custom endpoint: start the server without it (the system's certificate store still applies)",
+    )
+}
+
 /// `path` made absolute with its folder resolved (symbolic links and `..` gone), as Litestream
 /// compares paths; the file itself need not exist.
 fn absolute(path: &Path) -> std::io::Result<PathBuf> {

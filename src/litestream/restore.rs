@@ -2,10 +2,20 @@
 //! database, and restoring it from the replica when it is missing (a new machine), the newest copy
 //! or the state at a given time.
 
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Output;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use super::Litestream;
+
+/// How often a Litestream command that takes its time is looked at.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+/// When the log first says that a Litestream command is still running; then twice as long each
+/// time, up to `SAY_AT_MOST_EVERY`.
+const FIRST_SAY_AFTER: Duration = Duration::from_secs(5);
+const SAY_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 
 /// What `restore_if_missing` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +68,14 @@ impl Litestream {
                 )),
             };
         }
+        log::info!(
+            "no database at {}: restoring {} from the replica that {} names",
+            self.db.display(),
+            at.map_or("the newest copy".to_string(), |at| format!(
+                "the state at {at}"
+            )),
+            self.config.display()
+        );
         let mut command = self.command("restore");
         command.args(["-integrity-check", "quick"]);
         match at {
@@ -80,28 +98,91 @@ impl Litestream {
         Ok(Restored::Copy)
     }
 
-    /// Runs a Litestream command to completion; its error output becomes the error.
-    fn run(&self, mut command: std::process::Command, what: &str) -> Result<Output, String> {
-        let output = command.output().map_err(|e| {
+    /// Runs a Litestream command to completion; its error output becomes the error, with what to
+    /// do when Litestream's words do not say it.
+    fn run(&self, mut command: Command, what: &str) -> Result<Output, String> {
+        let cannot_run = |e: std::io::Error| {
             format!(
                 "cannot run {} to {what}: {e} (install Litestream 0.5, or name it with --litestream-bin)",
                 self.bin.display()
             )
-        })?;
+        };
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(cannot_run)?;
+        let output = self.wait_out_loud(child, what).map_err(cannot_run)?;
         if output.status.success() {
-            Ok(output)
-        } else {
-            let said = String::from_utf8_lossy(&output.stderr);
-            let said = if said.trim().is_empty() {
-                String::from_utf8_lossy(&output.stdout)
-            } else {
-                said
-            };
-            Err(format!(
-                "Litestream could not {what} ({}): {}",
-                output.status,
-                said.trim()
-            ))
+            return Ok(output);
         }
+        let said = String::from_utf8_lossy(&output.stderr);
+        let said = if said.trim().is_empty() {
+            String::from_utf8_lossy(&output.stdout)
+        } else {
+            said
+        };
+        let said = said.trim();
+        Err(match super::advice(said) {
+            Some(advice) => format!(
+                "Litestream could not {what} ({}): {said}. {advice}",
+                output.status
+            ),
+            None => format!("Litestream could not {what} ({}): {said}", output.status),
+        })
+    }
+
+    /// Waits for `child` and collects its output. Litestream says nothing while it retries a
+    /// replica it cannot reach (about 4 minutes for a refused S3 connection), so the log says that
+    /// the server still waits, and for what: first after `FIRST_SAY_AFTER`, then less and less often.
+    fn wait_out_loud(&self, mut child: Child, what: &str) -> std::io::Result<Output> {
+        // Read on threads of their own, so a child with much to say never blocks on a full pipe.
+        let collect = |stream: Option<Box<dyn Read + Send>>| {
+            stream.map(|mut stream| {
+                thread::spawn(move || {
+                    let mut bytes = Vec::new();
+                    let _ = stream.read_to_end(&mut bytes);
+                    bytes
+                })
+            })
+        };
+        let stdout = collect(
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        );
+        let stderr = collect(
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        );
+        let began = Instant::now();
+        let mut say_after = FIRST_SAY_AFTER;
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            thread::sleep(POLL_EVERY);
+            let waited = began.elapsed();
+            if waited >= say_after {
+                log::warn!(
+                    "still waiting for Litestream to {what}, {} s so far: it retries a replica it cannot reach for about 4 minutes before it gives up; check the replica's address and credentials in {}",
+                    waited.as_secs(),
+                    self.config.display()
+                );
+                say_after = waited + (say_after * 2).min(SAY_AT_MOST_EVERY);
+            }
+        };
+        let joined = |reader: Option<thread::JoinHandle<Vec<u8>>>| {
+            reader.and_then(|r| r.join().ok()).unwrap_or_default()
+        };
+        Ok(Output {
+            status,
+            stdout: joined(stdout),
+            stderr: joined(stderr),
+        })
     }
 }

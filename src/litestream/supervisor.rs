@@ -272,9 +272,13 @@ fn pass_on(line: &str, status: &ReplicationStatus) {
     };
     if level("DEBUG") {
         log::trace!(target: "litestream", "{text}");
-    } else if level("ERROR") {
+    } else if level("ERROR") || text.starts_with("Error: ") {
+        // The second form: what Litestream prints when it gives up and exits.
         status.errors.fetch_add(1, Ordering::Relaxed);
         log::error!(target: "litestream", "{text}");
+        if let Some(advice) = super::advice(text) {
+            log::error!(target: "litestream", "{advice}");
+        }
     } else if level("WARN") {
         log::warn!(target: "litestream", "{text}");
     } else {
@@ -308,5 +312,21 @@ mod tests {
             &status,
         );
         assert_eq!(status.errors.load(Ordering::Relaxed), 1);
+        // What Litestream prints when it gives up and exits is an error too.
+        pass_on(
+            r#"Error: cannot open store: initialize replica client for "/srv/review.db": s3: cannot load aws config: unable to add custom RootCAs HTTPClient, has no WithTransportOptions, *http.Client"#,
+            &status,
+        );
+        assert_eq!(status.errors.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_failure_litestream_words_obscurely_comes_with_what_to_do() {
+        let advice = super::super::advice(
+            "Error: get v0.3.x time bounds: s3: cannot load aws config: unable to add custom RootCAs HTTPClient, has no WithTransportOptions, *http.Client",
+        )
+        .expect("advice for the CA bundle");
+        assert!(advice.contains("AWS_CA_BUNDLE"), "{advice}");
+        assert_eq!(super::super::advice("Error: s3: no such host"), None);
     }
 }
