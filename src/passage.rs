@@ -45,7 +45,7 @@ pub enum NotPlaced {
     Empty,
     #[error("quote is {length} characters long; the limit is {EXACT_MAX} characters: quote a shorter passage")]
     TooLong { length: usize },
-    #[error("the quote is not in the text of {file}: copy it exactly as it reads in the document (its visible text, not its markup)")]
+    #[error("the quote is not in the text of {file}: copy it exactly as it reads in the document (its visible text, not its markup); if {file} is an HTML page whose own scripts write that text, add \"scripted\": true and it is kept as given, for the review page to find once the page has run")]
     Missing { file: String },
     #[error("the quote appears {count} times in {file}: give `near` with a few words that stand close to the one you mean, or quote a longer passage")]
     Ambiguous { file: String, count: usize },

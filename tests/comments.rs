@@ -1170,3 +1170,79 @@ fn a_passage_quoted_in_plain_text_is_found_and_stored_with_its_selectors() -> Te
     );
     Ok(())
 }
+
+#[test]
+fn a_quote_that_the_pages_own_scripts_write_is_kept_as_given_when_scripted() -> TestResult {
+    let c = cast();
+    let url = format!("/api/v1/artifacts/{}/comments", c.share);
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/versions", c.share),
+        &c.ada,
+        &json!({"fileName": "app.html", "content": "<h1>Orders</h1><p id=total></p>\
+            <script>document.getElementById('total').textContent = 'Total due: 42 EUR';</script>"}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    // Not in the file: refused, with the way out.
+    let refused = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "Which currency?", "quote": "Total due: 42 EUR"}),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert_eq!(refused.error_code(), "quote_not_placed");
+    assert!(refused.text().contains("scripted"), "{}", refused.text());
+    // Scripted: kept as given, a TextQuoteSelector alone, for the review page to find.
+    let kept = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "Which currency?", "quote": "  Total due: 42 EUR ", "scripted": true}),
+    );
+    assert_eq!(kept.status, 201, "{}", kept.text());
+    // Scripted but in the file after all: placed like any quote, with context and position.
+    let placed = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "Rename?", "quote": "Orders", "scripted": true}),
+    );
+    assert_eq!(placed.status, 201, "{}", placed.text());
+    let listed = c.comments(&c.ada);
+    let targets: Vec<&Value> = listed["comments"]
+        .as_array()
+        .ok_or("comments")?
+        .iter()
+        .map(|comment| &comment["target"])
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            &json!({"source": "app.html", "selector": [
+                {"type": "TextQuoteSelector", "exact": "Total due: 42 EUR"}]}),
+            &json!({"source": "app.html", "selector": [
+                {"type": "TextQuoteSelector", "exact": "Orders", "prefix": "", "suffix": ""},
+                {"type": "TextPositionSelector", "start": 0, "end": 6}]}),
+        ]
+    );
+    // A Markdown document runs no scripts: what its text lacks is refused all the same.
+    let resp = c.server.post(
+        &format!("/api/v1/artifacts/{}/versions", c.share),
+        &c.ada,
+        &json!({"fileName": "notes.md", "content": "# Notes\n\nNothing else."}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let markdown = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "x", "quote": "Total due", "scripted": true}),
+    );
+    assert_eq!(markdown.status, 400, "{}", markdown.text());
+    assert_eq!(markdown.error_code(), "quote_not_placed");
+    // Scripted qualifies a quote only.
+    let alone = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "x", "target": {"source": "notes.md"}, "scripted": true}),
+    );
+    assert_eq!(alone.status, 400, "{}", alone.text());
+    assert_eq!(alone.error_code(), "invalid_target");
+    Ok(())
+}

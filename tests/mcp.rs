@@ -457,6 +457,39 @@ fn every_tool_does_what_it_says() -> TestResult {
         json!({"shareToken": share, "content": "Add a summary"}),
     );
     assert_eq!(whole["target"], json!({"source": "notes.md"}));
+    // Text that a page's own scripts write is not in the file: scripted keeps the quote as given.
+    let app = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "App", "fileName": "app.html",
+               "content": "<p id=t></p><script>document.getElementById('t').textContent = 'Ready to ship';</script>"}),
+    );
+    let app_share = app["shareToken"].as_str().ok_or("token")?.to_string();
+    let unseen = refused(
+        &a.server,
+        &a.key,
+        "add_comment",
+        json!({"shareToken": app_share, "content": "Really?", "quote": "Ready to ship"}),
+    );
+    assert_eq!(unseen["code"], "quote_not_placed");
+    let kept = ok(
+        &a.server,
+        &a.key,
+        "add_comment",
+        json!({"shareToken": app_share, "content": "Really?", "quote": "Ready to ship", "scripted": true}),
+    );
+    assert_eq!(
+        kept["target"],
+        json!({"source": "app.html", "selector": [{"type": "TextQuoteSelector", "exact": "Ready to ship"}]})
+    );
+    let without_quote = refused(
+        &a.server,
+        &a.key,
+        "add_comment",
+        json!({"shareToken": app_share, "content": "x", "scripted": true}),
+    );
+    assert_eq!(without_quote["code"], "invalid_arguments");
     let comments = ok(
         &a.server,
         &a.key,

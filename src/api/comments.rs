@@ -124,6 +124,9 @@ struct CreateComment {
     /// With `quote`: the file (default: the latest version's entry point).
     #[serde(default)]
     source: Option<String>,
+    /// With `quote`: the passage may be text the page's own scripts write (see `Place::Quote`).
+    #[serde(default)]
+    scripted: bool,
     /// The version commented on ("v3" or 3); only the latest is allowed. Default: the latest.
     #[serde(default)]
     version: Option<serde_json::Value>,
@@ -266,18 +269,19 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let body: CreateComment = req.json().await?;
     let wanted = requested_version(&query, body.version.as_ref())?;
     let place = match (body.target, body.quote) {
-        (Some(target), None) if body.near.is_none() && body.source.is_none() => {
+        (Some(target), None) if body.near.is_none() && body.source.is_none() && !body.scripted => {
             Place::Target(target)
         }
         (None, Some(quote)) => Place::Quote {
             quote,
             near: body.near,
             source: body.source,
+            scripted: body.scripted,
         },
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_target",
-                "give either target ({\"source\", \"selector\"}) or quote (the passage's text, with near and source if needed), not both",
+                "give either target ({\"source\", \"selector\"}) or quote (the passage's text, with near, source and scripted if needed), not both",
             ))
         }
     };
@@ -300,10 +304,14 @@ pub enum Place {
     /// A target as the API takes it (stored and returned exactly as given).
     Target(Box<RawValue>),
     /// A passage quoted as plain text in `source` (default: the entry point), found by the server.
+    /// `scripted`: it may be text that the HTML page's own scripts write, which is not in the file;
+    /// when the server does not find it there, it is kept as given (a `TextQuoteSelector` alone)
+    /// and the review page looks for it once the page has run.
     Quote {
         quote: String,
         near: Option<String>,
         source: Option<String>,
+        scripted: bool,
     },
     /// A whole file (default: the entry point).
     File { source: Option<String> },
@@ -325,12 +333,13 @@ pub async fn add(
             quote,
             near,
             source,
+            scripted,
         } => {
             let (version, source) = latest_file(state, caller, share_token, source).await?;
             if let Some(w) = wanted.filter(|w| *w != version.number) {
                 return Err(not_latest(w, version.number));
             }
-            let raw = target_of_quote(state, &version, &source, quote, near).await?;
+            let raw = target_of_quote(state, &version, &source, quote, near, scripted).await?;
             let target = parse_target(&RawValue::from_string(raw.clone()).map_err(|e| {
                 ApiError::Internal(format!("a target built from a quote is not JSON: {e}"))
             })?)?;
@@ -512,12 +521,14 @@ async fn latest_file(
 
 /// The target JSON of a passage quoted in plain text: its `TextQuoteSelector` (with context that
 /// makes it unique) and `TextPositionSelector`, found in the file's text as the review page sees it.
+/// A `scripted` quote that an HTML file's text lacks gets its `TextQuoteSelector` alone.
 async fn target_of_quote(
     state: &AppState,
     version: &crate::store::versions::Version,
     source: &str,
     quote: String,
     near: Option<String>,
+    scripted: bool,
 ) -> Result<String, ApiError> {
     let version_id = version.id;
     let lookup = source.to_string();
@@ -561,16 +572,22 @@ async fn target_of_quote(
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     };
     tokio::task::spawn_blocking(move || {
-        let found = passage::locate(&passage::text_of_html(&html), &quote, near.as_deref(), &source)
-            .map_err(|e| ApiError::bad_request("quote_not_placed", e.to_string()))?;
-        Ok(json!({
-            "source": source,
-            "selector": [
-                {"type": "TextQuoteSelector", "exact": found.exact, "prefix": found.prefix, "suffix": found.suffix},
-                {"type": "TextPositionSelector", "start": found.start, "end": found.end},
-            ],
-        })
-        .to_string())
+        let target = match passage::locate(&passage::text_of_html(&html), &quote, near.as_deref(), &source) {
+            Ok(found) => json!({
+                "source": source,
+                "selector": [
+                    {"type": "TextQuoteSelector", "exact": found.exact, "prefix": found.prefix, "suffix": found.suffix},
+                    {"type": "TextPositionSelector", "start": found.start, "end": found.end},
+                ],
+            }),
+            // A Markdown document runs no scripts: what its text lacks is not there.
+            Err(passage::NotPlaced::Missing { .. }) if scripted && !markdown => json!({
+                "source": source,
+                "selector": [{"type": "TextQuoteSelector", "exact": quote.trim()}],
+            }),
+            Err(e) => return Err(ApiError::bad_request("quote_not_placed", e.to_string())),
+        };
+        Ok(target.to_string())
     })
     .await
     .map_err(|e| ApiError::Internal(format!("placing a quote failed: {e}")))?

@@ -116,7 +116,9 @@ Give people the `shareUrl`: it opens the review page.\n\
 5. Publish the fix: `publish_version`, or `POST /api/v1/artifacts/{{shareToken}}/versions`.\n\n\
 To comment on a passage, give its text: `add_comment` with `quote` (and `near` when the text \
 repeats), or `POST /api/v1/artifacts/{{shareToken}}/comments` with `{{\"content\", \"quote\", \"near\"}}`. \
-The server finds it and anchors the comment; a missing or repeated quote is refused with the count.\n\n\
+The server finds it and anchors the comment; a missing or repeated quote is refused with the count. \
+Text that the page's own scripts write is not in the file: add `scripted: true` and a quote the \
+file lacks is kept as given, for the review page to find once the page has run.\n\n\
 ## MCP\n\n\
 Endpoint: {mcp} (Streamable HTTP, JSON answers; protocol versions {versions}).\n\n\
 - Claude Code: `claude mcp add --transport http artifact-review {mcp} --header \"X-API-Key: $AR_API_KEY\"`\n\

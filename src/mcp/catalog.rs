@@ -304,7 +304,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "add_comment",
             "title": "Comment",
-            "description": "Comments on the latest version: on a passage, given as plain text in quote (as it reads in the page, not its markup; the server finds it and anchors the comment; when the text repeats, give near: words close to the one you mean), or on a whole file without quote.",
+            "description": "Comments on the latest version: on a passage, given as plain text in quote (as it reads in the page, not its markup; the server finds it and anchors the comment; when the text repeats, give near: words close to the one you mean; when the page's own scripts write it, give scripted: true), or on a whole file without quote.",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -314,7 +314,8 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                     "content": { "type": "string", "minLength": 1, "maxLength": 10000 },
                     "quote": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "the passage, as plain text" },
                     "near": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "words standing close to the passage meant, if the quote repeats (its own sentence first, then the closest)" },
-                    "source": { "type": "string", "description": "the file (default the first page)" }
+                    "source": { "type": "string", "description": "the file (default the first page)" },
+                    "scripted": { "type": "boolean", "description": "the passage may be text that the HTML page's own scripts write, which is not in the file: if the server does not find it there, the quote is kept as given and the review page looks for it once the page has run" }
                 }
             },
             "outputSchema": comment(),

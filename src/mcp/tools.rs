@@ -408,6 +408,8 @@ struct AddCommentArgs {
     quote: Option<String>,
     near: Option<String>,
     source: Option<String>,
+    #[serde(default)]
+    scripted: bool,
 }
 
 async fn add_comment(
@@ -420,11 +422,12 @@ async fn add_comment(
             quote,
             near: a.near,
             source: a.source,
+            scripted: a.scripted,
         },
-        None if a.near.is_some() => {
+        None if a.near.is_some() || a.scripted => {
             return Err(ApiError::bad_request(
                 "invalid_arguments",
-                "near only helps find a quote: give quote too, or leave out near to comment on the whole file",
+                "near and scripted only help find a quote: give quote too, or leave them out to comment on the whole file",
             ))
         }
         None => Place::File { source: a.source },

@@ -386,6 +386,27 @@ test('a Markdown document: comment on a passage, see it highlighted, find it aga
   assertClean(tab);
 });
 
+test("a passage the page's own script writes, quoted by an agent with scripted, is highlighted and listed", async () => {
+  const app = await upload(server, ownerKey, {
+    name: 'Orders app',
+    fileName: 'app.html',
+    content: `<!doctype html><html><head><meta charset="utf-8"><title>Orders</title></head><body>
+<h1>Orders</h1><p id="total"></p>
+<script>document.getElementById('total').textContent = 'Total due: 42 EUR';</script>
+</body></html>`,
+  });
+  // The server cannot see the text in the file, so it keeps the quote as given.
+  await apiOk(server, 'POST', `/api/v1/artifacts/${app.shareToken}/comments`, claudeKey, {
+    content: 'Which currency do customers see?', quote: 'Total due: 42 EUR', scripted: true,
+  });
+  await openReview(page, ui(`/a/${app.shareToken}`), 'app.html');
+  await eventually(async () => (await frameHighlights(page)).open.includes('Total due: 42 EUR'), { message: 'the highlight' });
+  await eventually(async () => (await group(page, 'open').locator('article.thread').filter({ hasText: 'Which currency do customers see?' }).count()) === 1,
+    { message: 'the thread among the placed ones' });
+  assert.equal(await group(page, 'notFound').locator('article.thread').count(), 0);
+  assertClean(tab);
+});
+
 test('150 threads on one page: every passage highlighted, every thread listed, in document order', async () => {
   // More threads than the sidebar builds in one slice: the rest come once the frame has placed
   // the passages (see Sidebar.hold), and none may be left out.
