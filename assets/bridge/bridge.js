@@ -695,17 +695,18 @@ let anchorsChanged = false; // an `anchors` message arrived since the last pass
 let lastReport = ''; // the last `anchored` results sent, to skip repeating them
 let reportForced = false; // the next pass reports even unchanged results (new anchors)
 
-function runPass() {
+/** Places and draws the anchors; `report`: then tells the page where they are. */
+function runPass({ report = true } = {}) {
   const token = ++passToken;
   if (doc.readyState === 'loading' || !port) return; // the pass at DOMContentLoaded covers this
   passRunning = true;
   cancelMutationPass();
-  anchorPass(token).finally(() => {
+  anchorPass(token, report).finally(() => {
     if (token === passToken) passRunning = false;
   });
 }
 
-async function anchorPass(token) {
+async function anchorPass(token, report) {
   if (!useHighlightApi) withoutObserving(unwrapAll);
   const model = buildTextModel();
   cachedModel = model;
@@ -726,7 +727,7 @@ async function anchorPass(token) {
     if (a.quote && r && r.status !== 'orphan') remembered.set(a.id, { exact: a.quote.exact, startU: r.startU });
   }
   draw(model);
-  reportAnchored(model);
+  if (report) reportAnchored(model);
   if (pendingFocus !== null) {
     const id = pendingFocus;
     pendingFocus = null;
@@ -1387,7 +1388,13 @@ function wrapHistory() {
 
 function onParsed() {
   startObserving();
-  // After the artifact's own DOMContentLoaded handlers, which often render the page.
+  // Drawn at once when that adds nothing to the DOM (the Highlight API), so the parsed document's
+  // first paint shows the passages rather than a later one: with a large document, the first
+  // layout after parsing can take hundreds of milliseconds before any timer runs. Not reported:
+  // the artifact's own DOMContentLoaded handlers, which often render the page, have not run yet.
+  if (anchors.length && useHighlightApi) runPass({ report: false });
+  // After those handlers: placed again if they changed the text (else the same results), and
+  // reported.
   setTimer(() => {
     if (anchors.length) runPass();
   }, 0);

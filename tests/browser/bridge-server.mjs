@@ -10,6 +10,8 @@
 //                          or file gets the server's 404 pages (with their artifact-review-error meta)
 //   /plain/PATH            files registered with setFile(PATH, ..., { bridge: false }) are also
 //                          reachable here, sandboxed but never injected (a page "elsewhere")
+//   /held/NAME.js          an empty script, answered only once the test releases NAME (hold()):
+//                          a document that loads it stops parsing there until then
 
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -101,6 +103,7 @@ function errorPage(kind) {
 
 export async function startBridgeServer() {
   const files = new Map(); // path under the grant -> { body, type, bridge }
+  const held = new Map(); // name -> a promise resolved by the test
   let bridgeRequests = 0;
 
   const server = http.createServer(async (req, res) => {
@@ -134,6 +137,11 @@ export async function startBridgeServer() {
         const html = file.type.startsWith('text/html');
         return send(200, file.type, html && file.bridge ? injectBridge(file.body) : file.body, sandboxed);
       }
+      const heldScript = /^\/held\/([\w-]+)\.js$/.exec(p);
+      if (heldScript && held.has(heldScript[1])) {
+        await held.get(heldScript[1]);
+        return send(200, TYPES['.js'], '', { 'Cache-Control': 'no-store' });
+      }
       const plain = /^\/plain\/(.*)$/.exec(p);
       if (plain && files.has(plain[1])) {
         const file = files.get(plain[1]);
@@ -154,6 +162,14 @@ export async function startBridgeServer() {
     /** Registers a file under the grant; `bridge: false` serves HTML without the bridge tag. */
     setFile(filePath, body, { type, bridge = true } = {}) {
       files.set(filePath, { body, type: type ?? TYPES[path.extname(filePath)] ?? 'application/octet-stream', bridge });
+    },
+    /** Holds /held/NAME.js back; returns the function that lets it go. */
+    hold(name) {
+      let release;
+      held.set(name, new Promise((resolve) => {
+        release = resolve;
+      }));
+      return release;
     },
     /** The URL of a file under the grant. */
     fileUrl(filePath) {

@@ -673,6 +673,47 @@ test('anchors are drawn with the CSS Custom Highlight API without changing the D
   assertClean(tab);
 });
 
+test('anchors sent while the document still parses are drawn when parsing ends, before its own handlers run; a passage they write is reported placed, never missing', async () => {
+  // The bridge draws what it finds as soon as parsing ends, so the first paint shows it, but
+  // reports only after the artifact's DOMContentLoaded handlers: what they write must not be
+  // reported missing first. (The anchors reach the frame while its parser waits for the held
+  // script: the page sends them in the task that records the hello, before the test releases it.)
+  const release = server.hold('parse');
+  server.setFile('late.html', `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Late</title>
+<script>document.addEventListener('DOMContentLoaded', () => {
+  document.body.dataset.drawnBefore = String(CSS.highlights.get('ar-open')?.size ?? 0);
+  document.getElementById('late').textContent = 'Written by the page when parsed.';
+});</script></head>
+<body><p id="early">Parsed before the wait.</p>
+<script src="/held/parse.js"></script>
+<p id="after">Parsed after the wait.</p>
+<p id="late"></p></body></html>`);
+  const tab = await openPage(browser);
+  tabs.push(tab);
+  await tab.context.addInitScript(spyOnParentSends);
+  const { page } = tab;
+  // Not waiting for the parent's load: it waits for the frame, which waits for the held script.
+  await page.goto(server.parentUrl(server.fileUrl('late.html')), { waitUntil: 'domcontentloaded' });
+  // Kept by FrameLink and sent the moment the document connects, while its parser waits.
+  await page.evaluate((anchors) => window.__link.setAnchors(anchors), [
+    { id: 'after', selector: quote('Parsed after the wait'), state: 'open', active: false },
+    { id: 'written', selector: quote('Written by the page when parsed'), state: 'open', active: false },
+  ]);
+  await waitForEvents(page, 'hello', 1);
+  release();
+  await waitForEvents(page, 'anchored', 1);
+  const frame = artifactFrame(page);
+  assert.equal(await frame.evaluate(() => document.body.dataset.drawnBefore), '1', 'the passage parsed after the wait, drawn');
+  for (const results of await events(page, 'anchored')) {
+    assert.deepEqual(results.map((r) => [r.id, r.status]), [['after', 'exact'], ['written', 'exact']]);
+  }
+  assert.deepEqual(await highlightTexts(frame), {
+    'ar-open': ['Parsed after the wait', 'Written by the page when parsed'],
+  });
+  assertClean(tab);
+});
+
 test('without the Highlight API, text is wrapped in <ar-hl> with the same textContent, and unwrapped again', async () => {
   const tab = await openReview('basic.html', { init: removeHighlightApi });
   const { page } = tab;
