@@ -8,7 +8,13 @@
 //     95th-percentile frame time and frames slower than 50 ms, with every highlight drawn.
 // Prints one JSON object on stdout (bench.py puts it in its report); progress goes to stderr.
 //
+// With `--compare OTHER_BINARY`, two builds are compared in one browser: a server of each with
+// the same document, loads alternating between them (which cancels most of a machine's drift),
+// and the JSON holds each one's navigation → drawn times, their median, and in how many pairs it
+// was the faster (no scrolling is measured then).
+//
 // Usage: node bench/review-page.mjs [--binary target/release/artifact-review] [--loads 5]
+//                                   [--compare OTHER_BINARY]
 // Needs the browser-test packages (`scripts/install-browser-deps`).
 
 import path from 'node:path';
@@ -174,7 +180,7 @@ async function artifactFrame(page) {
   }
 }
 
-async function oneLoad(browser, server, fx) {
+async function oneLoad(browser, server, fx, { scroll: scrolling = true } = {}) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   await context.addCookies([{ name: 'ar_session', value: fx.cookie, url: server.url }]);
   await context.addInitScript(recordLongTasks);
@@ -199,7 +205,7 @@ async function oneLoad(browser, server, fx) {
   const longTasks = [...pageTasks, ...frameTasks];
 
   // Scroll the artifact top to bottom, one step per frame, recording frame times.
-  const scroll = await frame.evaluate(async () => {
+  const scroll = scrolling && await frame.evaluate(async () => {
     const before = (window.__longTasks ?? []).length;
     const height = document.documentElement.scrollHeight - innerHeight;
     const steps = 240;
@@ -238,9 +244,49 @@ const median = (xs) => {
   return s[Math.floor((s.length - 1) / 2)];
 };
 
+/** `--compare`: `loads` loads of each build, alternating (and which goes first, too). */
+async function compare(browser, binaries, loads) {
+  const sides = [];
+  for (const binary of binaries) {
+    const server = await startServer({ binary });
+    sides.push({ binary, server, fx: await fixture(server), ms: [] });
+  }
+  try {
+    for (const side of sides) await oneLoad(browser, side.server, side.fx, { scroll: false }); // warm-up
+    for (let i = 0; i < loads; i += 1) {
+      for (const side of i % 2 ? [...sides].reverse() : sides) {
+        const r = await oneLoad(browser, side.server, side.fx, { scroll: false });
+        side.ms.push(Math.round(r.ms));
+      }
+      log(`pair ${i + 1}: ${sides.map((side) => `${side.ms.at(-1)} ms`).join(' / ')}`);
+    }
+    const [a, b] = sides;
+    const faster = [a.ms.filter((ms, i) => ms < b.ms[i]).length, b.ms.filter((ms, i) => ms < a.ms[i]).length];
+    return {
+      documentBytes: a.fx.bytes,
+      comments: COMMENTS,
+      pairs: loads,
+      builds: sides.map((side, i) => ({ binary: side.binary, drawnMs: side.ms, median: median(side.ms), fasterInPairs: faster[i] })),
+      chromium: browser.version(),
+    };
+  } finally {
+    for (const side of sides) await side.server.stop();
+  }
+}
+
 async function main() {
   const binary = path.resolve(arg('binary', path.join(root, 'target', 'release', 'artifact-review')));
   const loads = Number(arg('loads', '5'));
+  const other = arg('compare', null);
+  if (other) {
+    const browser = await launchBrowser();
+    try {
+      process.stdout.write(`${JSON.stringify(await compare(browser, [binary, path.resolve(other)], loads))}\n`);
+    } finally {
+      await browser.close();
+    }
+    return;
+  }
   const server = await startServer({ binary });
   const browser = await launchBrowser();
   try {
