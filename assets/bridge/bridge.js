@@ -727,7 +727,8 @@ async function anchorPass(token, report) {
     if (a.quote && r && r.status !== 'orphan') remembered.set(a.id, { exact: a.quote.exact, startU: r.startU });
   }
   draw(model);
-  if (report) reportAnchored(model);
+  if (!report) return; // a pass before the artifact's own handlers: the next one reports, and scrolls
+  reportAnchored(model);
   if (pendingFocus !== null) {
     const id = pendingFocus;
     pendingFocus = null;
