@@ -137,30 +137,11 @@ impl Litestream {
     /// replica it cannot reach (about 4 minutes for a refused S3 connection), so the log says that
     /// the server still waits, and for what: first after `FIRST_SAY_AFTER`, then less and less often.
     fn wait_out_loud(&self, mut child: Child, what: &str) -> std::io::Result<Output> {
-        // Read on threads of their own, so a child with much to say never blocks on a full pipe.
-        let collect = |stream: Option<Box<dyn Read + Send>>| {
-            stream.map(|mut stream| {
-                thread::spawn(move || {
-                    let mut bytes = Vec::new();
-                    let _ = stream.read_to_end(&mut bytes);
-                    bytes
-                })
-            })
-        };
-        let stdout = collect(
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        );
-        let stderr = collect(
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        );
+        let stdout = read_on_a_thread(child.stdout.take());
+        let stderr = read_on_a_thread(child.stderr.take());
         let began = Instant::now();
-        let mut say_after = FIRST_SAY_AFTER;
+        let mut interval = FIRST_SAY_AFTER;
+        let mut say_after = interval;
         let status = loop {
             if let Some(status) = child.try_wait()? {
                 break status;
@@ -173,7 +154,8 @@ impl Litestream {
                     waited.as_secs(),
                     self.config.display()
                 );
-                say_after = waited + (say_after * 2).min(SAY_AT_MOST_EVERY);
+                interval = (interval * 2).min(SAY_AT_MOST_EVERY);
+                say_after = waited + interval;
             }
         };
         let joined = |reader: Option<thread::JoinHandle<Vec<u8>>>| {
@@ -185,4 +167,18 @@ impl Litestream {
             stderr: joined(stderr),
         })
     }
+}
+
+/// Reads all of `stream` on a thread of its own, so a child with much to say never blocks on a
+/// full pipe while it is waited for.
+fn read_on_a_thread<R: Read + Send + 'static>(
+    stream: Option<R>,
+) -> Option<thread::JoinHandle<Vec<u8>>> {
+    stream.map(|mut stream| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stream.read_to_end(&mut bytes);
+            bytes
+        })
+    })
 }
