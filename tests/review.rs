@@ -75,6 +75,134 @@ fn the_review_page_is_served_to_readers_of_every_version_and_file() -> TestResul
     Ok(())
 }
 
+/// The value of attribute `name` in the first tag of `page` that starts with `tag`.
+fn attribute(page: &str, tag: &str, name: &str) -> Option<String> {
+    let start = page.find(tag)?;
+    let tag = &page[start..start + page[start..].find('>')?];
+    let from = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    Some(tag[from..from + tag[from..].find('"')?].to_string())
+}
+
+/// The grant, `data-file` and `data-version` of the page's `<meta name="artifact-frame">`.
+fn first_frame(page: &str) -> Option<(String, String, String)> {
+    let meta = "<meta name=\"artifact-frame\" ";
+    Some((
+        attribute(page, meta, "content")?,
+        attribute(page, meta, "data-file")?,
+        attribute(page, meta, "data-version")?,
+    ))
+}
+
+#[test]
+fn the_review_page_comes_with_its_frame_started_under_a_grant_of_its_own() -> TestResult {
+    let r = review();
+    let v2 = json!({"fileName": "report.html", "content": "<h1>Revenue grew twice</h1>"});
+    let resp = r.server.post(
+        &format!("/api/v1/artifacts/{}/versions", r.share),
+        &r.claude,
+        &v2,
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let grants = |db: &rusqlite::Connection| -> rusqlite::Result<i64> {
+        db.query_row("SELECT count(*) FROM view_grants", [], |row| row.get(0))
+    };
+    let before = grants(&r.server.open_db())?;
+    for (path, file, version, says) in [
+        (format!("/a/{}", r.share), "report.html", "2", Some("twice")),
+        (
+            format!("/a/{}/v/1", r.share),
+            "report.html",
+            "1",
+            Some("Revenue grew</h1>"),
+        ),
+        (
+            format!("/a/{}/v/1/report.html", r.share),
+            "report.html",
+            "1",
+            Some("Revenue grew</h1>"),
+        ),
+        (
+            format!("/a/{}/v/2/no%20such.html", r.share),
+            "no such.html",
+            "2",
+            None,
+        ),
+    ] {
+        let page = r.server.get(&path, &r.ada);
+        assert_eq!(page.status, 200, "{path}: {}", page.text());
+        // The page holds a capability now: no cache may keep it.
+        assert_eq!(
+            page.header("cache-control").as_deref(),
+            Some("no-store"),
+            "{path}"
+        );
+        let text = page.text();
+        let (grant, data_file, data_version) = first_frame(&text).ok_or("the frame's meta")?;
+        assert_eq!(
+            (data_file.as_str(), data_version.as_str()),
+            (file, version),
+            "{path}"
+        );
+        assert!(grant.starts_with("/v/") && grant.ends_with('/'), "{grant}");
+        // The frame is started on the file by the page itself.
+        let src = attribute(&text, "<iframe id=\"artifact-frame\" ", "src").ok_or("src")?;
+        assert_eq!(
+            src,
+            format!("{grant}{}", file.replace(' ', "%20")),
+            "{path}"
+        );
+        // The address serves the file without cookies, as the sandboxed frame asks for it.
+        let framed = r.server.get(&src, &Auth::None);
+        match says {
+            Some(text) => {
+                assert_eq!(framed.status, 200, "{src}");
+                assert!(framed.text().contains(text), "{src}: {}", framed.text());
+            }
+            None => assert_eq!(framed.status, 404, "{src}: a file the version lacks"),
+        }
+    }
+    let db = r.server.open_db();
+    assert_eq!(grants(&db)? - before, 4, "one grant per page served");
+    let (user, artifact): (i64, i64) = db.query_row(
+        "SELECT g.user_id, v.artifact_id FROM view_grants g JOIN versions v ON v.id = g.version_id
+          ORDER BY g.id DESC LIMIT 1",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let seen: i64 = db.query_row(
+        "SELECT count(*) FROM artifact_reads WHERE user_id = ?1 AND artifact_id = ?2",
+        [user, artifact],
+        |row| row.get(0),
+    )?;
+    assert_eq!(seen, 1, "opening the page is still seeing the artifact");
+    // A file without a bridge is left for the script to start (it tells such files by their
+    // load), under the page's grant.
+    let zip = zips::zip_of(&[("index.html", b"<p>Site</p>"), ("css/site.css", b"p {}")])?;
+    let site = r.server.upload(
+        &r.claude,
+        json!({"name": "Site", "fileName": "site.zip", "content": b64(&zip)}),
+    );
+    let css = format!(
+        "/a/{}/v/1/css/site.css",
+        site["shareToken"].as_str().ok_or("token")?
+    );
+    let text = r.server.get(&css, &r.ada).text();
+    let (grant, data_file, _) = first_frame(&text).ok_or("the frame's meta")?;
+    assert_eq!(data_file, "css/site.css");
+    assert_eq!(
+        attribute(&text, "<iframe id=\"artifact-frame\" ", "src"),
+        None
+    );
+    let framed = r.server.get(&format!("{grant}css/site.css"), &Auth::None);
+    assert_eq!((framed.status, framed.text().as_str()), (200, "p {}"));
+    // A version that is gone gets its page saying so, and no grant.
+    let gone = r.server.get(&format!("/a/{}/v/3", r.share), &r.ada);
+    assert_eq!(gone.status, 404);
+    assert!(first_frame(&gone.text()).is_none());
+    assert_eq!(grants(&r.server.open_db())? - before, 5);
+    Ok(())
+}
+
 #[test]
 fn readers_without_a_session_are_sent_to_sign_in_and_back() -> TestResult {
     let r = review();

@@ -1129,7 +1129,15 @@ function beginHello() {
 function onWindowMessage(event) {
   if (apply(messageSource, event, []) !== parentWin) return;
   const data = apply(messageData, event, []);
-  if (!isRecord(data) || data.ar !== PROTOCOL || data.type !== 'connect') return;
+  if (!isRecord(data) || data.ar !== PROTOCOL) return;
+  if (data.type === 'sayHello') {
+    // A review page that started this document before it listened asks for a hello now instead
+    // of the next repeat (or after the repeats have stopped).
+    apply(stopImmediatePropagation, event, []);
+    if (!port && helloPath !== null) sendHello();
+    return;
+  }
+  if (data.type !== 'connect') return;
   // The port travels with this event; keep it from the artifact's own listeners, even when it is
   // not ours to take (a connect answering someone else's hello).
   apply(stopImmediatePropagation, event, []);

@@ -4,6 +4,7 @@
 mod assembly;
 mod bridge;
 mod error_page;
+mod first_frame;
 mod pages;
 mod review;
 mod share;

@@ -72,21 +72,36 @@ fn serve(path: &str) -> Result<Response, ApiError> {
 
 /// An embedded file with the headers of our pages and the given policy.
 pub(super) fn serve_with(path: &str, csp: &'static str) -> Result<Response, ApiError> {
-    let file = ASSETS
+    Ok(respond(path, embedded(path)?, csp, "no-cache"))
+}
+
+/// The bytes of an embedded file (a page put together).
+pub(super) fn embedded(path: &str) -> Result<bytes::Bytes, ApiError> {
+    ASSETS
         .get_file(path)
         .filter(|_| !path.is_empty() && !path.contains(".."))
-        .ok_or_else(|| ApiError::not_found("page"))?;
+        .map(|file| super::assembly::contents(path, file))
+        .ok_or_else(|| ApiError::not_found("page"))
+}
+
+/// `body` served as the file at `path`, with the headers of our pages.
+pub(super) fn respond(
+    path: &str,
+    body: bytes::Bytes,
+    csp: &'static str,
+    cache: &'static str,
+) -> Response {
     let mut response = super::document(
         StatusCode::OK,
-        super::assembly::contents(path, file),
+        body,
         HeaderValue::from_static(content_type(path)),
         csp,
-        "no-cache",
+        cache,
     );
     response
         .headers_mut()
         .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    Ok(response)
+    response
 }
 
 fn content_type(path: &str) -> &'static str {

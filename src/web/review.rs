@@ -9,9 +9,11 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::error_page;
+use super::first_frame;
 use super::pages::serve_with;
 use crate::api::artifacts::visible;
 use crate::api::versions::{active_version, parse_number};
+use crate::api::view_grants::{open_version, Seen};
 use crate::auth;
 use crate::clock::now_ms;
 use crate::http::error::ApiError;
@@ -31,7 +33,7 @@ pub(super) fn routes(r: &mut Routes) {
 }
 
 /// Everything but RFC 3986's unreserved characters, for a path carried in a query parameter.
-const QUERY_VALUE: &AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+pub(super) const QUERY_VALUE: &AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -58,7 +60,12 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
         )),
         Err(other) => return Err(other),
     };
-    if !req.param("number").is_empty() {
+    let version = if req.param("number").is_empty() {
+        match artifact.latest_version {
+            Some(number) => active_version(&state, &artifact, number).await.ok(),
+            None => None,
+        }
+    } else {
         let latest = format!("/a/{}", artifact.share_token);
         let gone = |message: String| {
             error_page::page(
@@ -74,12 +81,12 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
                 req.param("number")
             )));
         };
-        if active_version(&state, &artifact, number).await.is_err() {
+        let Ok(version) = active_version(&state, &artifact, number).await else {
             return Ok(gone(format!(
                 "Version {number} of \u{201c}{}\u{201d} does not exist or was deleted.",
                 artifact.name
             )));
-        }
+        };
         // Stored paths never have dot segments or backslashes: such a path names no file, and
         // after the grant in the frame's address it would climb out of it (`/v/{grant}/../..`).
         let path = req.param("path");
@@ -92,11 +99,23 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
                 &[(&version, "This version"), ("/", "Your artifacts")],
             ));
         }
-    }
-    let (user_id, artifact_id) = (caller.user.id, artifact.id);
-    state
-        .store
-        .write_content(move |conn| reads::mark_seen(conn, user_id, artifact_id, None, now_ms()))
-        .await?;
-    serve_with("review.html", REVIEW_CSP)
+        Some(version)
+    };
+    let Some(version) = version else {
+        // No version to show (the script says so): the page alone, and what the reader has seen.
+        let (user_id, artifact_id) = (caller.user.id, artifact.id);
+        state
+            .store
+            .write_content(move |conn| reads::mark_seen(conn, user_id, artifact_id, None, now_ms()))
+            .await?;
+        return serve_with("review.html", REVIEW_CSP);
+    };
+    // The frame's first address comes with the page, so the artifact loads while the page's
+    // scripts do (instead of after they have asked for the file list and a grant).
+    let grant = open_version(&state, &caller, &artifact, &version, Seen::Yes).await?;
+    let file = match req.param("path") {
+        "" => version.entry_point.as_str(),
+        path => path,
+    };
+    first_frame::page(&grant, version.number, file)
 }

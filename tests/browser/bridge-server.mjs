@@ -1,8 +1,10 @@
 // A tiny stand-in for the Artifact Review server, for testing the bridge and FrameLink on their own
 // (review spec §1): it serves
-//   /parent.html?src=URL   a review-like page (the review page's CSP) whose module imports
+//   /parent.html?src=URL[&adopt]  a review-like page (the review page's CSP) whose module imports
 //                          /assets/js/review/frame-link.js, opens URL in a sandboxed iframe and
-//                          records every FrameLink callback in window.__events
+//                          records every FrameLink callback in window.__events; with
+//                          `adopt`, the iframe has URL as its src in the page's HTML and
+//                          FrameLink adopts it on __adopt()
 //   /assets/...            the repository's assets/ directory
 //   /_ar/bridge.js         the exact concatenation the server serves (vendored matcher + bridge)
 //   /v/GRANT/PATH          files registered with setFile(), sandboxed like the real grant route;
@@ -56,7 +58,7 @@ const frame = document.getElementById('frame');
 const events = [];
 window.__events = events;
 const record = (type, payload) => events.push({ type, payload, at: performance.now() });
-window.__link = new FrameLink(frame, {
+const callbacks = {
   onHello: (hello) => record('hello', hello),
   onAnchored: (results) => record('anchored', results),
   onSelection: (selection) => record('selection', selection),
@@ -66,19 +68,32 @@ window.__link = new FrameLink(frame, {
   onKey: (name) => record('key', name),
   onNavigated: (path) => record('navigated', path),
   onNoBridge: () => record('noBridge', null),
-});
+};
+const params = new URLSearchParams(location.search);
+const src = params.get('src');
+// After FrameLink's own listener: when a frameLoad is recorded, FrameLink has seen that load.
+const recordLoads = () => frame.addEventListener('load', () => record('frameLoad', null));
+if (params.has('adopt')) {
+  // As on the review page: the frame's address is in the page, so its document started while the
+  // page parsed; FrameLink, made later (when the test calls __adopt()), adopts the frame.
+  window.__adopt = () => {
+    window.__link = new FrameLink(frame, callbacks, { adopted: true });
+    recordLoads();
+    record('adopted', null);
+  };
+} else {
+  window.__link = new FrameLink(frame, callbacks);
+  recordLoads();
+  if (src) frame.src = src;
+}
 document.getElementById('ping').addEventListener('click', () => {
   const out = document.getElementById('pings');
   out.textContent = String(Number(out.textContent) + 1);
 });
-// After FrameLink's own listener: when a frameLoad is recorded, FrameLink has seen that load.
-frame.addEventListener('load', () => record('frameLoad', null));
 // Test pages post {marker} after forged messages: when it is recorded, those were handled.
 window.addEventListener('message', (event) => {
   if (event.data && typeof event.data.marker === 'string') record('marker', event.data.marker);
 });
-const src = new URLSearchParams(location.search).get('src');
-if (src) frame.src = src;
 `;
 
 /** The bridge as the server serves it (spec §1), read from the asset files on each request. */
@@ -114,7 +129,12 @@ export async function startBridgeServer() {
         res.writeHead(status, { 'Content-Type': type, 'X-Content-Type-Options': 'nosniff', ...headers });
         res.end(body);
       };
-      if (p === '/parent.html') return send(200, TYPES['.html'], PARENT_HTML, { 'Content-Security-Policy': PAGE_CSP });
+      if (p === '/parent.html') {
+        const adopt = url.searchParams.has('adopt') ? url.searchParams.get('src') : null;
+        const html = adopt === null ? PARENT_HTML
+          : PARENT_HTML.replace('<iframe id="frame" ', `<iframe id="frame" src="${adopt.replaceAll('&', '&amp;').replaceAll('"', '&quot;')}" `);
+        return send(200, TYPES['.html'], html, { 'Content-Security-Policy': PAGE_CSP });
+      }
       if (p === '/test/parent.js') return send(200, TYPES['.js'], PARENT_JS);
       if (p === '/test/parent.css') return send(200, TYPES['.css'], PARENT_CSS);
       if (p === '/favicon.ico') return send(204, TYPES['.txt'], '');

@@ -255,12 +255,14 @@ function removeHighlightApi() {
   if (window !== window.top) delete CSS.highlights;
 }
 
-async function openReview(src, { init, waitForHello = true, ...contextOptions } = {}) {
+async function openReview(src, { init, waitForHello = true, adopt = false, waitUntil = 'load', ...contextOptions } = {}) {
   const tab = await openPage(browser, contextOptions);
   tabs.push(tab);
   await tab.context.addInitScript(spyOnParentSends);
   if (init) await tab.context.addInitScript(init);
-  await tab.page.goto(server.parentUrl(src.startsWith('/') ? src : server.fileUrl(src)));
+  // adopt: the frame's document starts first; FrameLink adopts the frame when the test says so.
+  const url = server.parentUrl(src.startsWith('/') ? src : server.fileUrl(src));
+  await tab.page.goto(adopt ? `${url}&adopt` : url, { waitUntil });
   if (waitForHello) await waitForEvents(tab.page, 'hello', 1);
   return tab;
 }
@@ -526,6 +528,93 @@ test('a document without a bridge (a JSON file) is reported as onNoBridge after 
   // That document has a bridge: no second onNoBridge once its load is judged.
   await afterNoBridgeDecision(page, 3);
   assert.equal((await events(page, 'noBridge')).length, 1);
+});
+
+/* ---------------------------------------------------------------------------------------------
+ * Adopting a frame whose document was started before FrameLink listened (the review page's first
+ * frame, see first-frame.js)
+ * ------------------------------------------------------------------------------------------ */
+
+/** Waits `ms` in the page: past FrameLink's timers set before, before any set after. */
+function pageTimer(page, ms) {
+  return page.evaluate((t) => new Promise((resolve) => setTimeout(resolve, t)), ms);
+}
+
+/** Resolves once the artifact frame's document has loaded. */
+function frameLoaded(page) {
+  return artifactFrame(page).waitForFunction(() => document.readyState === 'complete');
+}
+
+test('a frame adopted after its document loaded and stopped saying hello connects at once', async () => {
+  const tab = await openReview('second.html', { adopt: true, waitForHello: false });
+  const { page } = tab;
+  await frameLoaded(page);
+  // The bridge says hello for 10 s; nobody listened. Past that, only `sayHello` brings one.
+  await pageTimer(page, 10_500);
+  await page.evaluate(() => window.__adopt());
+  await waitForEvents(page, 'hello', 1);
+  assert.equal((await events(page, 'hello'))[0].path, server.fileUrl('second.html'));
+  const text = await modelText(artifactFrame(page));
+  assert.deepEqual(await setAnchors(page, [{ id: 'a', selector: quote('says it again'), state: 'open' }]),
+    [{ id: 'a', status: 'exact', start: text.indexOf('says it again') }]);
+  // The missed load is judged like one seen at adoption: this document's own, not a page without
+  // a bridge.
+  await pageTimer(page, 2000);
+  assert.deepEqual(await events(page, 'noBridge'), []);
+  // It was counted as the document's own: the next document's load is judged on its own, and a
+  // JSON file has no bridge.
+  await artifactFrame(page).locator('#data').click();
+  await waitForEvents(page, 'noBridge', 1);
+  assert.equal((await events(page, 'hello')).length, 1);
+  assertClean(tab);
+});
+
+test('a frame adopted while its document still parses connects, and its own load is not mistaken', async () => {
+  const release = server.hold('adopt');
+  server.setFile('adopt-held.html', `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Held</title></head>
+<body><p id="top">Written before the parser waits.</p>
+<script src="/held/adopt.js"></script>
+<p><a id="data" href="data.json">The data</a></p></body></html>`);
+  // Not waiting for the parent's load: it waits for the frame, which waits for the held script.
+  const tab = await openReview('adopt-held.html', { adopt: true, waitForHello: false, waitUntil: 'domcontentloaded' });
+  const { page } = tab;
+  // The bridge has run (its first hello went unheard): the frame's document is parsing.
+  await artifactFrame(page).waitForSelector('#top', { state: 'attached' });
+  await page.evaluate(() => window.__adopt());
+  await waitForEvents(page, 'hello', 1);
+  release();
+  await afterNoBridgeDecision(page, 1);
+  assert.deepEqual(await events(page, 'noBridge'), [], 'its own load');
+  await artifactFrame(page).locator('#data').click();
+  await waitForEvents(page, 'noBridge', 1);
+  assertClean(tab);
+});
+
+test('a frame adopted with a document without a bridge is reported as onNoBridge', async () => {
+  const tab = await openReview('data.json', { adopt: true, waitForHello: false });
+  const { page } = tab;
+  await frameLoaded(page);
+  await page.evaluate(() => window.__adopt());
+  await waitForEvents(page, 'noBridge', 1);
+  await pageTimer(page, 2000);
+  assert.equal((await events(page, 'noBridge')).length, 1);
+  assert.deepEqual(await events(page, 'hello'), []);
+  assertClean(tab);
+});
+
+test('the artifact never sees the page\'s `sayHello`', async () => {
+  const tab = await openReview('hostile.html', { adopt: true, waitForHello: false });
+  const { page } = tab;
+  await frameLoaded(page);
+  await page.evaluate(() => window.__adopt());
+  await waitForEvents(page, 'hello', 1);
+  const frame = artifactFrame(page);
+  // The artifact's own listeners saw no message of the review page's.
+  const seen = await frame.evaluate(() => window.__seen.messages.map((m) => JSON.parse(m)));
+  assert.deepEqual(seen.filter((m) => m && (m.type === 'sayHello' || m.type === 'connect')), []);
+  assert.equal((await events(page, 'hello')).length, 1);
+  assertClean(tab);
 });
 
 /**

@@ -142,6 +142,31 @@ test('Back and Forward step through the pages of the site, one press per page', 
   assertClean(tab);
 });
 
+test('the page comes with its frame started: the script asks for no grant, and a file without a bridge opened by its address is shown as such', async () => {
+  const grants = [];
+  const onRequest = (request) => {
+    if (request.method() === 'POST' && /\/versions\/\d+\/view$/.test(new URL(request.url()).pathname)) grants.push(request.url());
+  };
+  page.on('request', onRequest);
+  try {
+    await openReview(page, ui(`/a/${site.shareToken}`), 'index.html');
+    // The capability is in the frame, not left in the page.
+    assert.equal(await page.locator('meta[name="artifact-frame"]').count(), 0);
+    assert.match(await page.locator('#artifact-frame').getAttribute('src'), /^\/v\/[A-Za-z0-9_-]+\/index\.html$/);
+    // A stylesheet has no bridge: its page says which file it is, without passages to select.
+    await page.goto(ui(`/a/${site.shareToken}/v/1/css/site.css`));
+    await waitForFile(page, 'css/site.css', { bridged: false });
+    assert.equal(await page.locator('#sidebar-file').innerText(), 'css/site.css');
+    assert.equal(await page.locator('#frame-message').isHidden(), true);
+    // A page of the site by its address (where the next test starts).
+    await openReview(page, ui(`/a/${site.shareToken}/v/1/details.html`), 'details.html');
+    assert.deepEqual(grants, [], 'the grants came with the pages');
+  } finally {
+    page.off('request', onRequest);
+  }
+  assertClean(tab);
+});
+
 test('selecting a passage on the second page and commenting on it highlights it', async () => {
   const passage = 'twelve percent in the third quarter';
   await selectInFrame(page, passage);

@@ -2,12 +2,14 @@
 // protocol in docs/review-bridge.md).
 //
 //   const link = new FrameLink(iframe, { onHello, onAnchored, onSelection, onSelectionTooLong,
-//     onSelectionCleared, onActivate, onKey, onNavigated, onNoBridge });
+//     onSelectionCleared, onActivate, onKey, onNavigated, onNoBridge }, { adopted: true });
 //   link.setAnchors([{ id, selector, state, active }], { showResolved });
 //   link.focus(id); link.clearSelection(); link.destroy();
 //
-// Create it before the iframe's first document loads (before setting `src`) and keep one per
-// iframe: a document connects once, so a second FrameLink would not hear from it.
+// Create it before the iframe's first document loads (before setting `src`), or adopt a frame whose
+// document was started earlier (`adopted: true`: the review page's HTML comes with its frame's
+// address, so the artifact loads while the page's modules do). Keep one per iframe: a document
+// connects once, so a second FrameLink would not hear from it.
 //
 // Everything the frame sends is hostile: the artifact's own scripts share the bridge's realm and
 // can forge any message. So this module owns the handshake (a MessagePort per document), checks
@@ -55,6 +57,9 @@ export class FrameLink {
 
   #noBridgeTimers = new Set();
   #everConnected = false;
+  #adopting = false; // adopted, and no document confirmed since
+  #loadsSeen = 0; // the `load` events this link has seen
+  #lastLoadSeq = 0; // the order of the last of them
 
   #rateStart = -Infinity;
   #windowMessages = 0;
@@ -69,12 +74,13 @@ export class FrameLink {
    * @param {object} callbacks any of onHello, onAnchored, onSelection, onSelectionTooLong,
    *   onSelectionCleared, onActivate, onKey, onNavigated, onNoBridge
    */
-  constructor(iframe, callbacks = {}) {
+  constructor(iframe, callbacks = {}, { adopted = false } = {}) {
     this.#iframe = iframe;
     this.#window = iframe.ownerDocument.defaultView;
     this.#callbacks = { ...callbacks };
     this.#window.addEventListener('message', this.#onWindowMessage);
     iframe.addEventListener('load', this.#onLoad);
+    if (adopted) this.#adopt();
   }
 
   /**
@@ -161,7 +167,13 @@ export class FrameLink {
     const { port, hello, seq } = this.#candidates.get(doc);
     this.#candidates.delete(doc);
     this.#disconnect();
-    this.#current = { port, doc, seq, loaded, ownLoadSeen: false };
+    // The first document of an adopted frame may have loaded before this link listened. If it says
+    // it has, its `load` has come already: before this link listened, or since, before its hello
+    // (a document's `load` reaches this page before the messages it sends later). Either way it
+    // is counted as its own; a `load` after its hello is judged as usual.
+    const loadCame = this.#adopting && loaded && this.#lastLoadSeq < seq;
+    this.#adopting = false;
+    this.#current = { port, doc, seq, loaded, ownLoadSeen: loadCame };
     this.#everConnected = true;
     const { path, title, textLength, error } = hello;
     this.#call('onHello', { path, title, textLength, error });
@@ -180,10 +192,20 @@ export class FrameLink {
     if (this.#destroyed) return;
     const iframe = this.#iframe;
     if (!this.#everConnected && !iframe.hasAttribute('src') && !iframe.hasAttribute('srcdoc')) return; // the initial about:blank
+    this.#loadsSeen += 1;
+    this.#lastLoadSeq = this.#judgeLoad();
+  }
+
+  /**
+   * Judges, 2 s from now, whose the `load` just seen was; or, `missed`, a `load` that may have
+   * passed before this link listened (see #adopt), unless a real one arrives meanwhile. Returns
+   * the load's place in the order of hellos and loads.
+   */
+  #judgeLoad({ missed = false } = {}) {
     const seq = ++this.#seq;
     const timer = setTimeout(() => {
       this.#noBridgeTimers.delete(timer);
-      if (this.#destroyed) return;
+      if (this.#destroyed || (missed && this.#loadsSeen > 0)) return;
       const current = this.#current;
       if (current && current.seq > seq) return;
       if (current && current.loaded && !current.ownLoadSeen) {
@@ -194,6 +216,20 @@ export class FrameLink {
       this.#call('onNoBridge');
     }, NO_BRIDGE_AFTER_MS);
     this.#noBridgeTimers.add(timer);
+    return seq;
+  }
+
+  /**
+   * The iframe's document was started before this link listened: its first hellos may have gone
+   * unheard, and its `load` may have passed unseen. Such a `load` is judged as if it came now (a
+   * document that never connects has no bridge), and the frame is asked to say hello again at
+   * once (its bridge says it only every 250 ms, and for 10 s).
+   */
+  #adopt() {
+    this.#adopting = true;
+    this.#judgeLoad({ missed: true });
+    // '*' because an opaque origin cannot be named; the message carries nothing but its type.
+    this.#iframe.contentWindow?.postMessage({ ar: PROTOCOL, type: 'sayHello' }, '*');
   }
 
   #disconnect() {

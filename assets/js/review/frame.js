@@ -19,6 +19,26 @@ const RENEW_INTERVAL_MS = 60_000;
 
 const HTML_TYPES = /^(text\/html|text\/markdown|text\/x-markdown)\b/;
 
+/**
+ * What the review page came with: `<meta name="artifact-frame">` names a viewing grant made with
+ * the page, for a version and a file, and the iframe was started on that file when it has a bridge
+ * (its `src` is in the page, so the artifact loads while the page's modules do). Returns
+ * {grant: {path, expiresAt}, version, file, started}, or null; the meta is removed (the grant is
+ * a capability, not for later scripts to find).
+ */
+export function startedFrame(iframe) {
+  const meta = document.querySelector('meta[name="artifact-frame"][content]');
+  if (!meta) return null;
+  meta.remove();
+  const grantPath = /^\/v\/[A-Za-z0-9_-]+\/$/.exec(meta.getAttribute('content'))?.[0];
+  const version = Number(meta.dataset.version);
+  const expiresAt = Number(meta.dataset.expires);
+  const file = meta.dataset.file;
+  if (!grantPath || !Number.isSafeInteger(version) || !Number.isSafeInteger(expiresAt) || typeof file !== 'string') return null;
+  const src = iframe.getAttribute('src');
+  return { grant: { path: grantPath, expiresAt }, version, file, started: src !== null && src.startsWith(grantPath) };
+}
+
 export class ArtifactFrame {
   /**
    * @param iframe      the sandboxed <iframe>
@@ -31,10 +51,13 @@ export class ArtifactFrame {
    *                    (default: a viewing grant for the signed-in reader; a share link's page
    *                    passes its own address, which does not expire)
    * @param firstGrant  optionally, the promise of a grant asked for already (used once)
+   * @param first       optionally, what the page came with (see startedFrame): a grant for a
+   *                    version, and the file the iframe was started on, if it was; the first
+   *                    show() keeps that document if it is the file it shows, of this version
    * @param on          {document({path, bridged}), selection, selectionTooLong, selectionCleared,
    *                     activate, key, anchored, signedOut}
    */
-  constructor({ iframe, messageEl, artifact, version, files, entryPoint, grant, firstGrant = null, on }) {
+  constructor({ iframe, messageEl, artifact, version, files, entryPoint, grant, firstGrant = null, first = null, on }) {
     this.iframe = iframe;
     this.messageEl = messageEl;
     this.artifact = artifact;
@@ -50,6 +73,8 @@ export class ArtifactFrame {
     this.expected = null;
     /** The file shown now (null: none of this version's files). */
     this.path = null;
+    /** The document started before this frame existed, until the first show() keeps or replaces it. */
+    this.first = first?.started ? first : null;
 
     this.link = new FrameLink(iframe, {
       onHello: (hello) => this.hello(hello),
@@ -63,7 +88,7 @@ export class ArtifactFrame {
         // pushState or a #fragment inside one document: still the same file, same comments.
       },
       onNoBridge: () => this.noBridge(),
-    });
+    }, { adopted: this.first !== null });
     iframe.addEventListener('load', () => this.loaded());
   }
 
@@ -85,6 +110,18 @@ export class ArtifactFrame {
    * entries (so Back returns to the previous page of the artifact) unless `replace`.
    */
   async show(path, { replace = false } = {}) {
+    const first = this.first;
+    this.first = null;
+    if (first && first.file === path && first.version === this.version.number) {
+      // The page started this very document: keep it (its hello tells the rest).
+      this.grant = first.grant;
+      this.firstGrant = null;
+      this.hideProblem();
+      this.expected = path;
+      return;
+    }
+    // Another file than the one started: it replaces that one in the frame's history.
+    if (first) replace = true;
     let grant;
     try {
       grant = await this.ensureGrant();

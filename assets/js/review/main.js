@@ -7,7 +7,7 @@ import { $, setChildren, announce } from '../dom.js';
 import { parseReviewPath, reviewPath } from './route.js';
 import { ThreadSet } from './threads.js';
 import { Anchors } from './anchors.js';
-import { ArtifactFrame } from './frame.js';
+import { ArtifactFrame, startedFrame } from './frame.js';
 import { Sidebar, threadFocus } from './sidebar.js';
 import { Composer } from './composer.js';
 import { FileTree } from './files.js';
@@ -366,6 +366,7 @@ async function boot() {
     return;
   }
   state.token = route.token;
+  const started = startedFrame($('#artifact-frame'));
   parts.connection = new ConnectionBanner($('#connection-banner'));
   whenSessionLost(() => end(showSignedOut));
 
@@ -385,8 +386,11 @@ async function boot() {
     showVersionGone(route.version ?? '', latest ? `/a/${encodeURIComponent(state.token)}` : null);
     return;
   }
-  // The frame's grant is asked for with the file list, not after it: the frame waits for both.
-  const firstGrant = api.viewGrant(state.token, state.version.number);
+  // The page came with a grant for this version (and the frame already loading its file), or the
+  // grant is asked for with the file list, not after it: the frame waits for both.
+  const firstGrant = started && started.version === state.version.number
+    ? Promise.resolve(started.grant)
+    : api.viewGrant(state.token, state.version.number);
   firstGrant.catch(() => {}); // the frame reports its failure when it awaits it
   let listing;
   try {
@@ -412,6 +416,7 @@ async function boot() {
     files: state.files,
     entryPoint: state.entryPoint,
     firstGrant,
+    first: started,
     on: {
       document: documentShown,
       anchored,
