@@ -220,6 +220,22 @@ fn anyone_with_the_link_sees_the_latest_version_sandboxed_until_it_is_turned_off
         .header("content-security-policy")
         .unwrap_or_default()
         .contains("frame-src 'self'"));
+    // The page comes with its frame started on the entry page, in the link's folder, and is asked
+    // for again at every load (a link turned off stops at once).
+    assert_eq!(page.header("cache-control").as_deref(), Some("no-cache"));
+    let text = page.text();
+    assert!(
+        text.contains(&format!(
+            "<meta name=\"artifact-frame\" content=\"/share/{token}/\" data-file=\"index.html\" data-version=\"1\">"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "<iframe id=\"artifact-frame\" src=\"/share/{token}/index.html\" "
+        )),
+        "{text}"
+    );
     // What the page reads.
     let shared = o.server.get(&format!("/api/v1/share/{token}"), &Auth::None);
     assert_eq!(shared.status, 200, "{}", shared.text());

@@ -1,8 +1,9 @@
-//! The review page as served to a signed-in reader: `<meta name="artifact-frame">` holds a viewing
-//! grant made with the page (so its script asks for none), and for a file with a bridge (HTML,
-//! Markdown) the frame's `src` is in the page, so the artifact loads while the page's own scripts
-//! do, instead of after they have asked for the file list and a grant. The grant makes the page
-//! personal and a capability: it is never stored by a cache (`no-store`).
+//! The review page and a share link's page as served with their frame's first document:
+//! `<meta name="artifact-frame">` names the folder the version's files are served under (the
+//! review page: a viewing grant made with the page, so its script asks for none), the version and
+//! the file; for a file with a bridge (HTML, Markdown) the frame's `src` is in the page, so the
+//! artifact loads while the page's own scripts do, instead of after they have asked for the
+//! artifact and its files.
 
 use bytes::Bytes;
 use percent_encoding::utf8_percent_encode;
@@ -10,54 +11,74 @@ use warp::reply::Response;
 
 use super::pages::{embedded, respond, serve_with};
 use super::review::{QUERY_VALUE, REVIEW_CSP};
-use crate::api::view_grants::Grant;
 use crate::http::error::ApiError;
 use crate::ingest::escape_html;
 
-const PAGE: &str = "review.html";
-/// The line of the embedded page that carries the grant once filled.
+/// The line of an embedded page that carries the frame's folder once filled.
 const MARKER: &str = "<meta name=\"artifact-frame\">";
 /// The start of the frame's tag (in `parts/artifact-stage.html`), where its `src` goes.
 const FRAME: &str = "<iframe id=\"artifact-frame\" ";
 
-/// The review page with a grant on version `number`, its frame started on `file` when it has a
-/// bridge.
-pub(super) fn page(grant: &Grant, number: i64, file: &str) -> Result<Response, ApiError> {
-    let page = embedded(PAGE)?;
+/// A page and the document its frame starts on.
+pub(super) struct FirstFrame<'a> {
+    /// The embedded page (`review.html`, `share.html`).
+    pub page: &'static str,
+    /// `/v/{grant}/` or `/share/{linkToken}/`: where the version's files are served.
+    pub folder: &'a str,
+    /// When the folder stops serving (a viewing grant's expiry), if it does.
+    pub expires_at: Option<i64>,
+    pub version: i64,
+    pub file: &'a str,
+    /// `no-store` when the folder is a capability of the reader's own.
+    pub cache: &'static str,
+}
+
+/// The page, its frame started on the file when that has a bridge.
+pub(super) fn page(first: &FirstFrame) -> Result<Response, ApiError> {
+    let page = embedded(first.page)?;
     let Some(html) = std::str::from_utf8(&page)
         .ok()
         .filter(|p| p.contains(MARKER) && p.contains(FRAME))
     else {
-        // The embedded page always has both (a test checks it); without them, the script asks
-        // for a grant itself.
-        return serve_with(PAGE, REVIEW_CSP);
+        // The embedded pages always have both (a test checks it); without them, the script
+        // starts the frame itself.
+        return serve_with(first.page, REVIEW_CSP);
     };
-    let mut filled = html.replacen(MARKER, &meta(grant, number, file), 1);
-    if has_bridge(file) {
-        let src = format!("{FRAME}src=\"{}\" ", escape_html(&frame_src(grant, file)));
-        filled = filled.replacen(FRAME, &src, 1);
+    let mut filled = html.replacen(MARKER, &meta(first), 1);
+    if has_bridge(first.file) {
+        let src = frame_src(first.folder, first.file);
+        filled = filled.replacen(FRAME, &format!("{FRAME}src=\"{}\" ", escape_html(&src)), 1);
     }
-    Ok(respond(PAGE, Bytes::from(filled), REVIEW_CSP, "no-store"))
+    Ok(respond(
+        first.page,
+        Bytes::from(filled),
+        REVIEW_CSP,
+        first.cache,
+    ))
 }
 
-/// The filled marker: the grant, and what the script checks before it keeps the frame's document
-/// (the file, the version) and when it renews the grant (its expiry).
-fn meta(grant: &Grant, number: i64, file: &str) -> String {
+/// The filled marker: the folder, and what the script checks before it keeps the frame's document
+/// (the file, the version) and when it renews a grant (its expiry).
+fn meta(first: &FirstFrame) -> String {
+    let expires = first
+        .expires_at
+        .map(|at| format!(" data-expires=\"{at}\""))
+        .unwrap_or_default();
     format!(
-        "<meta name=\"artifact-frame\" content=\"{}\" data-file=\"{}\" data-version=\"{number}\" data-expires=\"{}\">",
-        escape_html(&grant.path),
-        escape_html(file),
-        grant.expires_at,
+        "<meta name=\"artifact-frame\" content=\"{}\" data-file=\"{}\" data-version=\"{}\"{expires}>",
+        escape_html(first.folder),
+        escape_html(first.file),
+        first.version,
     )
 }
 
-/// The file's address under the grant, each segment percent-encoded.
-fn frame_src(grant: &Grant, file: &str) -> String {
+/// The file's address in the folder, each segment percent-encoded.
+fn frame_src(folder: &str, file: &str) -> String {
     let segments: Vec<String> = file
         .split('/')
         .map(|segment| utf8_percent_encode(segment, QUERY_VALUE).to_string())
         .collect();
-    format!("{}{}", grant.path, segments.join("/"))
+    format!("{folder}{}", segments.join("/"))
 }
 
 /// Whether the file's document carries the bridge, by its name (as the page's script judges a
@@ -75,27 +96,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_embedded_review_page_has_the_marker_and_the_frame_once() {
-        let page = embedded(PAGE).unwrap();
-        let html = std::str::from_utf8(&page).unwrap();
-        assert_eq!(html.matches(MARKER).count(), 1);
-        assert_eq!(html.matches(FRAME).count(), 1);
+    fn the_embedded_pages_have_the_marker_and_the_frame_once() {
+        for name in ["review.html", "share.html"] {
+            let page = embedded(name).unwrap();
+            let html = std::str::from_utf8(&page).unwrap();
+            assert_eq!(html.matches(MARKER).count(), 1, "{name}");
+            assert_eq!(html.matches(FRAME).count(), 1, "{name}");
+        }
     }
 
     #[test]
     fn the_address_encodes_each_segment_and_the_attributes_are_escaped() {
-        let grant = Grant {
-            path: "/v/abc_DEF-123/".into(),
-            expires_at: 42,
-        };
         let file = "docs/a \"b\" & <c>#?.html";
+        let mut first = FirstFrame {
+            page: "review.html",
+            folder: "/v/abc_DEF-123/",
+            expires_at: Some(42),
+            version: 3,
+            file,
+            cache: "no-store",
+        };
         assert_eq!(
-            meta(&grant, 3, file),
+            meta(&first),
             "<meta name=\"artifact-frame\" content=\"/v/abc_DEF-123/\" \
              data-file=\"docs/a &quot;b&quot; &amp; &lt;c&gt;#?.html\" data-version=\"3\" data-expires=\"42\">"
         );
+        first.expires_at = None;
+        assert!(meta(&first).ends_with("data-version=\"3\">"));
         assert_eq!(
-            frame_src(&grant, file),
+            frame_src(first.folder, file),
             "/v/abc_DEF-123/docs/a%20%22b%22%20%26%20%3Cc%3E%23%3F.html"
         );
         assert!(has_bridge(file) && has_bridge("README.MD") && has_bridge("x/index.htm"));

@@ -9,7 +9,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::error_page;
-use super::first_frame;
+use super::first_frame::{self, FirstFrame};
 use super::pages::serve_with;
 use crate::api::artifacts::visible;
 use crate::api::versions::{active_version, parse_number};
@@ -117,5 +117,13 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
         "" => version.entry_point.as_str(),
         path => path,
     };
-    first_frame::page(&grant, version.number, file)
+    first_frame::page(&FirstFrame {
+        page: "review.html",
+        folder: &grant.path,
+        expires_at: Some(grant.expires_at),
+        version: version.number,
+        file,
+        // The grant is the reader's own, for 12 hours: no cache may keep it.
+        cache: "no-store",
+    })
 }

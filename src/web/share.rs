@@ -10,9 +10,11 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use percent_encoding::utf8_percent_encode;
+
 use super::error_page::{self, FrameError};
-use super::pages::serve_with;
-use super::review::REVIEW_CSP;
+use super::first_frame::{self, FirstFrame};
+use super::review::QUERY_VALUE;
 use super::viewer::version_file;
 use crate::api::share::opened;
 use crate::http::error::ApiError;
@@ -37,10 +39,22 @@ fn unavailable() -> Response {
 }
 
 async fn page(state: AppState, req: Request) -> Result<Response, ApiError> {
-    if opened(&state, req.param("linkToken")).await?.is_none() {
+    let token = req.param("linkToken");
+    let Some(link) = opened(&state, token).await? else {
         return Ok(unavailable());
-    }
-    serve_with("share.html", REVIEW_CSP)
+    };
+    // The page comes with its frame started on the entry page, so the artifact loads while the
+    // page's scripts do.
+    let folder = format!("/share/{}/", utf8_percent_encode(token, QUERY_VALUE));
+    first_frame::page(&FirstFrame {
+        page: "share.html",
+        folder: &folder,
+        expires_at: None,
+        version: link.version_number,
+        file: &link.entry_point,
+        // Asked again at every load, so a link turned off stops at once.
+        cache: "no-cache",
+    })
 }
 
 async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {

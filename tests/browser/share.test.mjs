@@ -133,6 +133,8 @@ test('an anonymous visitor sees the sandboxed artifact and no comments', async (
   const tab = await visitor();
   const { page } = tab;
   await openLink(page);
+  // The page's HTML started the frame on the entry page, in the link's folder.
+  assert.equal(await page.locator('#artifact-frame').getAttribute('src'), `/share/${linkToken}/index.html`);
   assert.equal(await page.locator('#artifact-name').innerText(), 'Pricing site');
   assert.equal(await page.locator('#artifact-frame').getAttribute('sandbox'), 'allow-scripts allow-popups allow-forms');
   const frame = await reviewFrame(page);

@@ -20,21 +20,22 @@ const RENEW_INTERVAL_MS = 60_000;
 const HTML_TYPES = /^(text\/html|text\/markdown|text\/x-markdown)\b/;
 
 /**
- * What the review page came with: `<meta name="artifact-frame">` names a viewing grant made with
- * the page, for a version and a file, and the iframe was started on that file when it has a bridge
- * (its `src` is in the page, so the artifact loads while the page's modules do). Returns
- * {grant: {path, expiresAt}, version, file, started}, or null; the meta is removed (the grant is
- * a capability, not for later scripts to find).
+ * What the page came with: `<meta name="artifact-frame">` names where a version's files are served
+ * (the review page: a viewing grant made with the page; a share link's page: the link's folder),
+ * the version and a file, and the iframe was started on that file when it has a bridge (its `src`
+ * is in the page, so the artifact loads while the page's modules do). Returns
+ * {grant: {path, expiresAt}, version, file, started}, or null; the meta is removed (a grant is a
+ * capability, not for later scripts to find).
  */
 export function startedFrame(iframe) {
   const meta = document.querySelector('meta[name="artifact-frame"][content]');
   if (!meta) return null;
   meta.remove();
-  const grantPath = /^\/v\/[A-Za-z0-9_-]+\/$/.exec(meta.getAttribute('content'))?.[0];
+  const grantPath = /^\/(?:v|share)\/[A-Za-z0-9_-]+\/$/.exec(meta.getAttribute('content'))?.[0];
   const version = Number(meta.dataset.version);
-  const expiresAt = Number(meta.dataset.expires);
+  const expiresAt = meta.dataset.expires === undefined ? Number.POSITIVE_INFINITY : Number(meta.dataset.expires);
   const file = meta.dataset.file;
-  if (!grantPath || !Number.isSafeInteger(version) || !Number.isSafeInteger(expiresAt) || typeof file !== 'string') return null;
+  if (!grantPath || !Number.isSafeInteger(version) || Number.isNaN(expiresAt) || typeof file !== 'string') return null;
   const src = iframe.getAttribute('src');
   return { grant: { path: grantPath, expiresAt }, version, file, started: src !== null && src.startsWith(grantPath) };
 }

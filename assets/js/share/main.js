@@ -8,7 +8,7 @@ import { api } from '../api.js';
 import { $, setChildren, announce } from '../dom.js';
 import { ThreadSet } from '../review/threads.js';
 import { Anchors } from '../review/anchors.js';
-import { ArtifactFrame } from '../review/frame.js';
+import { ArtifactFrame, startedFrame } from '../review/frame.js';
 import { Sidebar, threadFocus } from '../review/sidebar.js';
 import { Composer } from '../review/composer.js';
 import { FileTree } from '../review/files.js';
@@ -26,6 +26,8 @@ const state = {
   threads: null,
   selection: null,
   activeId: null,
+  /** What the page's HTML started the frame on (see startedFrame), until the frame is made. */
+  started: null,
   /** Whether comments are shown, and whether this reader may add to them. */
   showsComments: false,
   canComment: false,
@@ -194,6 +196,7 @@ function renderHeader() {
 
 async function boot() {
   state.link = /^\/share\/([A-Za-z0-9_-]+)$/.exec(location.pathname)?.[1] ?? null;
+  state.started = startedFrame($('#artifact-frame'));
   if (!state.link) {
     showUnavailable();
     return;
@@ -266,6 +269,8 @@ async function boot() {
     files: state.files,
     entryPoint: version.entryPoint,
     grant: async () => ({ path: state.shared.filesPath, expiresAt: Number.POSITIVE_INFINITY }),
+    // The page's HTML started the frame on the entry page (kept if it is still the link's version).
+    first: state.started,
     on: {
       document: documentShown,
       anchored,
