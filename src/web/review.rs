@@ -2,7 +2,8 @@
 //! `/a/{shareToken}/v/{number}/{path}` (a file of a version) all serve the same page, whose script
 //! reads the address. Before it is served: a reader who is not signed in is sent to sign in and
 //! back; an artifact they cannot see, or a version that is gone, gets an HTML page saying so with
-//! a way forward. Opening the page records that the reader has seen the artifact as it is now.
+//! a way forward. Opening the page records that the reader has seen the artifact as it is now,
+//! and makes the viewing grant its frame starts under (counted as a view), in one write.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet};
 use warp::http::StatusCode;
