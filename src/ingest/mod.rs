@@ -105,6 +105,11 @@ pub fn is_markdown_path(path: &str) -> bool {
     paths::is_markdown(path)
 }
 
+/// Whether a stored path is an HTML file (`.html`, `.htm`).
+pub fn is_html_path(path: &str) -> bool {
+    paths::is_html(path)
+}
+
 /// Validates and fingerprints an upload. CPU-bound; the caller runs it on a blocking thread.
 pub fn prepare(upload: Upload) -> Result<Prepared, IngestError> {
     let file_type = upload::detect_type(upload.file_type.as_deref(), upload.file_name.as_deref())?;

@@ -12,7 +12,7 @@ use warp::reply::Response;
 use super::pages::{embedded, respond, serve_with};
 use super::review::{QUERY_VALUE, REVIEW_CSP};
 use crate::http::error::ApiError;
-use crate::ingest::escape_html;
+use crate::ingest::{self, escape_html};
 
 /// The line of an embedded page that carries the frame's folder once filled.
 const MARKER: &str = "<meta name=\"artifact-frame\">";
@@ -85,10 +85,7 @@ fn frame_src(folder: &str, file: &str) -> String {
 /// file it has no type for). Other files (an image, a stylesheet) are started by the script,
 /// which tells them by their `load`.
 fn has_bridge(file: &str) -> bool {
-    let lower = file.to_ascii_lowercase();
-    [".html", ".htm", ".md", ".markdown"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
+    ingest::is_html_path(file) || ingest::is_markdown_path(file)
 }
 
 #[cfg(test)]

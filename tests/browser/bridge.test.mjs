@@ -540,15 +540,16 @@ function pageTimer(page, ms) {
   return page.evaluate((t) => new Promise((resolve) => setTimeout(resolve, t)), ms);
 }
 
-/** Resolves once the artifact frame's document has loaded. */
-function frameLoaded(page) {
-  return artifactFrame(page).waitForFunction(() => document.readyState === 'complete');
+/** A page whose frame's address was in its HTML, once that document has loaded (not adopted yet). */
+async function openLoadedUnadopted(src) {
+  const tab = await openReview(src, { adopt: true, waitForHello: false });
+  await artifactFrame(tab.page).waitForFunction(() => document.readyState === 'complete');
+  return tab;
 }
 
 test('a frame adopted after its document loaded and stopped saying hello connects at once', async () => {
-  const tab = await openReview('second.html', { adopt: true, waitForHello: false });
+  const tab = await openLoadedUnadopted('second.html');
   const { page } = tab;
-  await frameLoaded(page);
   // The bridge says hello for 10 s; nobody listened. Past that, only `sayHello` brings one.
   await pageTimer(page, 10_500);
   await page.evaluate(() => window.__adopt());
@@ -592,9 +593,8 @@ test('a frame adopted while its document still parses connects, and its own load
 });
 
 test('a frame adopted with a document without a bridge is reported as onNoBridge', async () => {
-  const tab = await openReview('data.json', { adopt: true, waitForHello: false });
+  const tab = await openLoadedUnadopted('data.json');
   const { page } = tab;
-  await frameLoaded(page);
   await page.evaluate(() => window.__adopt());
   await waitForEvents(page, 'noBridge', 1);
   await pageTimer(page, 2000);
@@ -604,9 +604,8 @@ test('a frame adopted with a document without a bridge is reported as onNoBridge
 });
 
 test('the artifact never sees the page\'s `sayHello`', async () => {
-  const tab = await openReview('hostile.html', { adopt: true, waitForHello: false });
+  const tab = await openLoadedUnadopted('hostile.html');
   const { page } = tab;
-  await frameLoaded(page);
   await page.evaluate(() => window.__adopt());
   await waitForEvents(page, 'hello', 1);
   const frame = artifactFrame(page);

@@ -58,8 +58,7 @@ export class FrameLink {
   #noBridgeTimers = new Set();
   #everConnected = false;
   #adopting = false; // adopted, and no document confirmed since
-  #loadsSeen = 0; // the `load` events this link has seen
-  #lastLoadSeq = 0; // the order of the last of them
+  #lastLoadSeq = 0; // the order of the last `load` this link has seen (0: none yet)
 
   #rateStart = -Infinity;
   #windowMessages = 0;
@@ -192,7 +191,6 @@ export class FrameLink {
     if (this.#destroyed) return;
     const iframe = this.#iframe;
     if (!this.#everConnected && !iframe.hasAttribute('src') && !iframe.hasAttribute('srcdoc')) return; // the initial about:blank
-    this.#loadsSeen += 1;
     this.#lastLoadSeq = this.#judgeLoad();
   }
 
@@ -205,7 +203,7 @@ export class FrameLink {
     const seq = ++this.#seq;
     const timer = setTimeout(() => {
       this.#noBridgeTimers.delete(timer);
-      if (this.#destroyed || (missed && this.#loadsSeen > 0)) return;
+      if (this.#destroyed || (missed && this.#lastLoadSeq > 0)) return;
       const current = this.#current;
       if (current && current.seq > seq) return;
       if (current && current.loaded && !current.ownLoadSeen) {

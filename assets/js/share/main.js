@@ -26,8 +26,6 @@ const state = {
   threads: null,
   selection: null,
   activeId: null,
-  /** What the page's HTML started the frame on (see startedFrame), until the frame is made. */
-  started: null,
   /** Whether comments are shown, and whether this reader may add to them. */
   showsComments: false,
   canComment: false,
@@ -196,7 +194,7 @@ function renderHeader() {
 
 async function boot() {
   state.link = /^\/share\/([A-Za-z0-9_-]+)$/.exec(location.pathname)?.[1] ?? null;
-  state.started = startedFrame($('#artifact-frame'));
+  const started = startedFrame($('#artifact-frame'));
   if (!state.link) {
     showUnavailable();
     return;
@@ -270,7 +268,7 @@ async function boot() {
     entryPoint: version.entryPoint,
     grant: async () => ({ path: state.shared.filesPath, expiresAt: Number.POSITIVE_INFINITY }),
     // The page's HTML started the frame on the entry page (kept if it is still the link's version).
-    first: state.started,
+    first: started,
     on: {
       document: documentShown,
       anchored,
