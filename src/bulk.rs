@@ -11,10 +11,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 
+use crate::priority;
+
 /// Threads doing bulk work.
 const THREADS: usize = 4;
-/// Their niceness (0 is everyone else's; 19 the lowest priority).
-const NICE: i32 = 10;
 
 type Task = Box<dyn FnOnce() + Send>;
 
@@ -29,11 +29,7 @@ fn queue() -> &'static Mutex<mpsc::Sender<Task>> {
             let spawned = thread::Builder::new()
                 .name(format!("bulk-{n}"))
                 .spawn(move || {
-                    if let Err(e) =
-                        rustix::process::setpriority_process(Some(rustix::thread::gettid()), NICE)
-                    {
-                        log::warn!("could not lower a bulk thread's priority: {e}");
-                    }
+                    priority::lower_this_thread("a bulk thread");
                     loop {
                         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         match next {
@@ -89,7 +85,7 @@ mod tests {
             .await
             .expect("ran")
             .expect("read the priority");
-        assert_eq!(nice, NICE);
+        assert_eq!(nice, priority::BACKGROUND_NICE);
         assert!(run(|| -> u8 { panic!("a task fails") }).await.is_err());
         assert_eq!(run(|| 2 + 2).await.expect("the pool goes on"), 4);
     }

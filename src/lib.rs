@@ -52,6 +52,8 @@ mod metrics;
 mod passage;
 /// argon2id password hashing with a concurrency limit.
 mod password;
+/// Background threads at a lower CPU priority.
+mod priority;
 /// The client address behind trusted reverse proxies (`--trusted-proxy`).
 pub mod proxy;
 /// The storage quota per account, and uploads of one account counted together.
