@@ -26,7 +26,9 @@ fn metrics_count_requests_by_route_and_status_and_report_the_store() -> TestResu
     for _ in 0..3 {
         assert_eq!(server.get("/api/v1/me", &auth).status, 200);
     }
-    let wrong = Auth::Key(format!("{}x", &key[..key.len() - 1]));
+    // The key with its last character changed (to one it is not already).
+    let (head, last) = key.split_at(key.len() - 1);
+    let wrong = Auth::Key(format!("{head}{}", if last == "x" { "y" } else { "x" }));
     assert_eq!(server.get("/api/v1/me", &wrong).status, 401);
     let page = "<p>Monthly revenue</p>".repeat(100);
     let created = server.upload(
