@@ -10,9 +10,9 @@
 //!
 //! The thread runs at the bulk threads' lower CPU priority: when uploads and comments share a busy
 //! machine, the copy of the uploads' megabytes waits for the requests rather than the other way
-//! round (four uploads and 64 connections of comments on two cores: comment p99 47-53 ms instead
-//! of 51-90, a quarter more comments written). Uploads already wait for the copy to keep up (see
-//! `Store::stage`), so they slow down instead; the WAL stays bounded as before.
+//! round (four uploads and 64 connections of comments on two cores, eight paired runs: comment
+//! p99 38-53 ms instead of 41-90, 7-29% more comments written). Uploads already wait for the copy
+//! to keep up (see `Store::stage`), so they slow down instead; the WAL stays bounded as before.
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
