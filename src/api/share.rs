@@ -91,6 +91,12 @@ pub async fn opened(state: &AppState, link_token: &str) -> Result<Option<Opened>
         .await?)
 }
 
+/// Where an opened link's files are served. Its token is URL-safe as issued (a link opens only
+/// for the exact token it was made with), so it goes into the path as it is.
+pub fn files_path(link_token: &str) -> String {
+    format!("/share/{link_token}/")
+}
+
 fn unavailable() -> ApiError {
     ApiError::NotFound(
         "this share link does not exist or is no longer available (its owner may have turned it off)"
@@ -159,7 +165,7 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
             write_comments: link.capabilities.write_comments,
         },
         viewer,
-        files_path: format!("/share/{}/", req.param("linkToken")),
+        files_path: files_path(req.param("linkToken")),
     }))
 }
 

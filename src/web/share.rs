@@ -10,13 +10,10 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use percent_encoding::utf8_percent_encode;
-
 use super::error_page::{self, FrameError};
 use super::first_frame::{self, FirstFrame};
-use super::review::QUERY_VALUE;
 use super::viewer::version_file;
-use crate::api::share::opened;
+use crate::api::share::{files_path, opened};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::state::AppState;
@@ -45,7 +42,7 @@ async fn page(state: AppState, req: Request) -> Result<Response, ApiError> {
     };
     // The page comes with its frame started on the entry page, so the artifact loads while the
     // page's scripts do.
-    let folder = format!("/share/{}/", utf8_percent_encode(token, QUERY_VALUE));
+    let folder = files_path(token);
     first_frame::page(&FirstFrame {
         page: "share.html",
         folder: &folder,
