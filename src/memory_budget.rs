@@ -55,6 +55,8 @@ pub struct MemoryBudget {
     /// One permit per MiB of what may be reserved.
     room: Arc<Semaphore>,
     room_mib: u32,
+    /// How long a reservation waits for room (`QUEUE_WAIT`).
+    wait: Duration,
 }
 
 /// Reserved memory; given back when dropped.
@@ -66,23 +68,29 @@ pub struct Reservation {
 impl MemoryBudget {
     /// A budget of `budget` bytes. However small, it admits one piece of work at a time.
     pub fn new(budget: u64) -> MemoryBudget {
+        MemoryBudget::waiting(budget, QUEUE_WAIT)
+    }
+
+    /// A budget whose reservations wait up to `wait` for room.
+    fn waiting(budget: u64, wait: Duration) -> MemoryBudget {
         let room = budget.saturating_sub(BASELINE).max(RENDER.max(UPLOAD));
         let room_mib = u32::try_from(room / MIB).unwrap_or(u32::MAX);
         MemoryBudget {
             budget,
             room: Arc::new(Semaphore::new(room_mib as usize)),
             room_mib,
+            wait,
         }
     }
 
-    /// Reserves room for `work`, waiting up to `QUEUE_WAIT`; a 429 with `Retry-After` when the
+    /// Reserves room for `work`, waiting up to `QUEUE_WAIT` for it; a 429 with `Retry-After` when the
     /// budget stays full.
     pub async fn reserve(&self, work: Work) -> Result<Reservation, ApiError> {
         let mib = u32::try_from(work.bytes().div_ceil(MIB))
             .unwrap_or(u32::MAX)
             .min(self.room_mib);
         let wanted = self.room.clone().acquire_many_owned(mib);
-        match tokio::time::timeout(QUEUE_WAIT, wanted).await {
+        match tokio::time::timeout(self.wait, wanted).await {
             Ok(Ok(permit)) => Ok(Reservation { _permit: permit }),
             Ok(Err(_)) | Err(_) => Err(self.full(work)),
         }
@@ -112,10 +120,10 @@ impl MemoryBudget {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn reservations_beyond_the_budget_wait_then_are_refused_with_the_figures() {
-        // 96 MiB baseline + room for three uploads.
-        let budget = MemoryBudget::new(BASELINE + 3 * UPLOAD);
+        // 96 MiB baseline + room for three uploads; a short wait, so the fourth is refused soon.
+        let budget = MemoryBudget::waiting(BASELINE + 3 * UPLOAD, Duration::from_millis(20));
         let a = budget.reserve(Work::Upload).await.expect("first");
         let _b = budget.reserve(Work::Upload).await.expect("second");
         let _c = budget.reserve(Work::Upload).await.expect("third");
@@ -131,15 +139,31 @@ mod tests {
         assert!(budget.reserve(Work::Upload).await.is_ok(), "room again");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_waiting_reservation_gets_room_that_frees_in_time() {
-        let budget = Arc::new(MemoryBudget::new(BASELINE + UPLOAD));
+        // A wait far longer than the test: the reservation is granted when room frees, not
+        // refused when its time is up.
+        let budget = Arc::new(MemoryBudget::waiting(
+            BASELINE + 3 * UPLOAD,
+            Duration::from_secs(600),
+        ));
         let held = budget.reserve(Work::Upload).await.expect("first");
+        let _others = [
+            budget.reserve(Work::Upload).await.expect("second"),
+            budget.reserve(Work::Upload).await.expect("third"),
+        ];
         let waiting = {
             let budget = budget.clone();
             tokio::spawn(async move { budget.reserve(Work::Upload).await.is_ok() })
         };
-        tokio::time::sleep(QUEUE_WAIT / 2).await;
+        // Let it run up to its wait: with nothing free it neither gets room nor gives up.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !waiting.is_finished(),
+            "the fourth reservation waits for room"
+        );
         drop(held);
         assert!(waiting.await.expect("joined"));
     }
