@@ -176,7 +176,6 @@ pub fn check_version(conn: &Connection) -> StoreResult<()> {
     }
 }
 
-/// Brings the file to `SCHEMA_VERSION`, or refuses a file written by a newer binary.
 /// A database in memory with the whole schema, for unit tests of the store's SQL.
 #[cfg(test)]
 pub fn in_memory() -> Connection {
@@ -185,6 +184,7 @@ pub fn in_memory() -> Connection {
     conn
 }
 
+/// Brings the file to `SCHEMA_VERSION`, or refuses a file written by a newer binary.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
