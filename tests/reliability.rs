@@ -4,27 +4,15 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::load::{comment_body, http, Acknowledged, CommentWriters};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const CONNECTIONS: usize = 64;
-
-fn http() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-fn comment_body(content: &str) -> Value {
-    json!({"content": content, "target": {"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly revenue"}}})
-}
 
 /// A pseudo-random number from the clock, for "a random moment" (no seeded RNG needed).
 fn jitter(max: u64) -> u64 {
@@ -42,46 +30,15 @@ fn acknowledged_comments_survive_five_sigkills_and_the_database_stays_intact() -
     let (_, key) = server.create_key(&cookie, json!({"name": "writers"}));
     let created = server.upload(&Auth::Key(key.clone()), json!({"name": "Crash test", "fileName": "index.html", "content": "<p>Monthly revenue</p>"}));
     let share = created["shareToken"].as_str().ok_or("token")?.to_string();
-    // Comment id -> content, for every POST answered 201.
-    let acknowledged: Arc<Mutex<HashMap<String, String>>> = Arc::new(Mutex::new(HashMap::new()));
+    // Comment id -> (content, when), for every POST answered 201.
+    let mut acknowledged = Acknowledged::new();
 
     for round in 0..5 {
         let url = server.url(&format!("/api/v1/artifacts/{share}/comments"));
-        let stop = Arc::new(AtomicBool::new(false));
-        let writers: Vec<_> = (0..CONNECTIONS)
-            .map(|w| {
-                let (url, key, stop, acked) =
-                    (url.clone(), key.clone(), stop.clone(), acknowledged.clone());
-                thread::spawn(move || {
-                    let agent = http();
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        n += 1;
-                        let content = format!("round {round} writer {w} comment {n}");
-                        let Ok(mut resp) = agent
-                            .post(&url)
-                            .header("X-API-Key", &key)
-                            .send_json(comment_body(&content))
-                        else {
-                            break; // the server is gone
-                        };
-                        if resp.status().as_u16() == 201 {
-                            if let Ok(v) = resp.body_mut().read_json::<Value>() {
-                                if let Some(id) = v["id"].as_str() {
-                                    acked.lock().expect("lock").insert(id.to_string(), content);
-                                }
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
+        let writers = CommentWriters::start(&url, &key, CONNECTIONS, &format!("round {round}"));
         thread::sleep(Duration::from_millis(300 + jitter(1200)));
         server.kill();
-        stop.store(true, Ordering::Relaxed);
-        for w in writers {
-            let _ = w.join();
-        }
+        let acked = writers.stop();
         {
             let db = rusqlite::Connection::open(&server.db)?;
             let integrity: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
@@ -90,18 +47,18 @@ fn acknowledged_comments_survive_five_sigkills_and_the_database_stays_intact() -
         let (dir, db) = server.stop();
         server = Server::start_on(dir, db, &[]);
         let db = server.open_db();
-        let acked = acknowledged.lock().expect("lock");
         assert!(
             !acked.is_empty(),
             "round {round}: no write was acknowledged before the kill"
         );
         let mut stmt = db.prepare("SELECT content FROM comments WHERE id = ?1")?;
-        for (id, content) in acked.iter() {
+        for (id, (content, _)) in acked.iter() {
             let stored: String = stmt
                 .query_row([id.parse::<i64>()?], |r| r.get(0))
                 .map_err(|e| format!("round {round}: comment {id} acknowledged but lost: {e}"))?;
             assert_eq!(&stored, content);
         }
+        acknowledged.extend(acked);
     }
     // The restarted server works, with its counters right.
     let stats = server
@@ -117,7 +74,7 @@ fn acknowledged_comments_survive_five_sigkills_and_the_database_stays_intact() -
         |r| r.get(0),
     )?;
     assert_eq!(stats["commentCount"], json!(total));
-    assert!(total as usize >= acknowledged.lock().expect("lock").len());
+    assert!(total as usize >= acknowledged.len());
     Ok(())
 }
 

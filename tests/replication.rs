@@ -13,17 +13,16 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::load::{comment_body, CommentWriters};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Litestream's sync interval (to the replica) and monitor interval (WAL to its local files) in
 /// these tests, as in the sample configurations of docs/.
@@ -173,18 +172,6 @@ impl Machine {
     }
 }
 
-fn comment_body(content: &str) -> Value {
-    json!({"content": content, "target": {"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly revenue"}}})
-}
-
-fn http() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
 /// Polls `check` until it holds (a guard against waiting forever, not a timing assertion).
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -212,54 +199,18 @@ fn seed(server: &Server) -> (String, String, String) {
 fn crash_under_load_then_restore_on_a_new_machine(replica: Replica) -> TestResult {
     let (mut server, _) = Machine::new(&replica, "").serve(&[]);
     let (_, key, share) = seed(&server);
-    // Comment id -> (content, when it was acknowledged).
-    let acknowledged: Arc<Mutex<HashMap<String, (String, Instant)>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
     let url = server.url(&format!("/api/v1/artifacts/{share}/comments"));
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            let (url, key, stop, acked) =
-                (url.clone(), key.clone(), stop.clone(), acknowledged.clone());
-            thread::spawn(move || {
-                let agent = http();
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
-                    let content = format!("writer {w} comment {n}");
-                    let Ok(mut resp) = agent
-                        .post(&url)
-                        .header("X-API-Key", &key)
-                        .send_json(comment_body(&content))
-                    else {
-                        break; // the server is gone
-                    };
-                    if resp.status().as_u16() == 201 {
-                        let at = Instant::now();
-                        if let Ok(v) = resp.body_mut().read_json::<Value>() {
-                            if let Some(id) = v["id"].as_str() {
-                                acked
-                                    .lock()
-                                    .expect("lock")
-                                    .insert(id.to_string(), (content, at));
-                            }
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
+    let writers = CommentWriters::start(&url, &key, WRITERS, "");
     // Load long enough for several syncs and at least one Litestream checkpoint.
     eventually("comments are being acknowledged", || {
-        acknowledged.lock().expect("lock").len() > 2_000
+        writers.acknowledged() > 2_000
     });
     thread::sleep(Duration::from_secs(3));
     // The machine dies: the server gets SIGKILL, and the kernel kills its Litestream with it.
     server.kill();
     let killed = Instant::now();
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        let _ = w.join();
-    }
+    // Comment id -> (content, when it was acknowledged).
+    let acked = writers.stop();
 
     // A new machine: an empty folder, the same replica. One command restores and serves.
     let (restored, _) = Machine::new(&replica, "").serve(&[]);
@@ -271,7 +222,6 @@ fn crash_under_load_then_restore_on_a_new_machine(replica: Replica) -> TestResul
     let db = restored.open_db();
     let integrity: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     assert_eq!(integrity, "ok");
-    let acked = acknowledged.lock().expect("lock");
     let mut stmt = db.prepare("SELECT content FROM comments WHERE id = ?1")?;
     let rpo = SYNC_INTERVAL + MONITOR_INTERVAL;
     let (mut in_window, mut lost_in_window, mut oldest_lost) = (0, 0, Duration::ZERO);

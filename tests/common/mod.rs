@@ -444,6 +444,7 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+pub mod load;
 pub mod zips;
 
 /// A multipart/form-data body: (field name, file name, bytes) parts. Returns (content type, body).
