@@ -57,11 +57,11 @@ pub struct ReplyView {
     pub updated_at: i64,
 }
 
-impl From<&Reply> for ReplyView {
-    fn from(r: &Reply) -> Self {
+impl From<Reply> for ReplyView {
+    fn from(r: Reply) -> Self {
         ReplyView {
             id: wire(r.id),
-            content: r.content.clone(),
+            content: r.content,
             author: IdentityView::from(&r.author),
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -70,10 +70,10 @@ impl From<&Reply> for ReplyView {
 }
 
 impl CommentView {
-    pub fn new(c: &Comment, replies: Vec<ReplyView>) -> Result<CommentView, ApiError> {
+    pub fn new(c: Comment, replies: Vec<ReplyView>) -> Result<CommentView, ApiError> {
         Ok(CommentView {
             id: wire(c.id),
-            content: c.content.clone(),
+            content: c.content,
             author: IdentityView::from(&c.author),
             resolved: c.resolved_at.is_some(),
             resolved_at: c.resolved_at,
@@ -81,7 +81,7 @@ impl CommentView {
             created_at: c.created_at,
             updated_at: c.updated_at,
             version: format!("v{}", c.version_number),
-            target: RawValue::from_string(c.target.clone()).map_err(|e| {
+            target: RawValue::from_string(c.target).map_err(|e| {
                 ApiError::Internal(format!(
                     "stored target of comment {} is not JSON: {e}",
                     c.id
@@ -244,12 +244,12 @@ pub async fn listing(
     }
     Ok(CommentList {
         version: listing.label,
-        comments: threads(&listing.comments, &listing.replies)?,
+        comments: threads(listing.comments, listing.replies)?,
     })
 }
 
 /// Comments with their replies, in the order given.
-pub fn threads(comments: &[Comment], replies: &[Reply]) -> Result<Vec<CommentView>, ApiError> {
+pub fn threads(comments: Vec<Comment>, replies: Vec<Reply>) -> Result<Vec<CommentView>, ApiError> {
     let mut by_comment: HashMap<i64, Vec<ReplyView>> = HashMap::new();
     for r in replies {
         by_comment
@@ -258,8 +258,11 @@ pub fn threads(comments: &[Comment], replies: &[Reply]) -> Result<Vec<CommentVie
             .push(ReplyView::from(r));
     }
     comments
-        .iter()
-        .map(|c| CommentView::new(c, by_comment.remove(&c.id).unwrap_or_default()))
+        .into_iter()
+        .map(|c| {
+            let replies = by_comment.remove(&c.id).unwrap_or_default();
+            CommentView::new(c, replies)
+        })
         .collect()
 }
 
@@ -701,7 +704,7 @@ pub async fn thread(
         .store
         .read(move |conn| replies::list_for_comment(conn, id))
         .await?;
-    CommentView::new(&comment, replies.iter().map(ReplyView::from).collect())
+    CommentView::new(comment, replies.into_iter().map(ReplyView::from).collect())
 }
 
 /// Resolves or reopens the comment `raw_id` as the caller; returns it with its replies.
@@ -795,8 +798,8 @@ async fn change(
         })
         .await
         .map_err(not_found_as("comment"))?;
-    let replies = thread.iter().map(ReplyView::from).collect();
-    CommentView::new(&updated, replies)
+    let replies = thread.into_iter().map(ReplyView::from).collect();
+    CommentView::new(updated, replies)
 }
 
 pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
@@ -956,7 +959,7 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
         })
         .await
         .map_err(not_found_as("reply"))?;
-    Ok(reply::ok(&ReplyView::from(&updated)))
+    Ok(reply::ok(&ReplyView::from(updated)))
 }
 
 pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, ApiError> {

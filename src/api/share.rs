@@ -207,7 +207,7 @@ pub async fn list_comments(state: AppState, req: Request) -> Result<Response, Ap
         })
         .await?;
     Ok(reply::ok(&SharedComments {
-        comments: comments::threads(&found, &replies)?,
+        comments: comments::threads(found, replies)?,
     }))
 }
 
