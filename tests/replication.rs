@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::load::{comment_body, CommentWriters};
+use common::load::{comment_body, http, CommentWriters};
 use common::*;
 use serde_json::json;
 
@@ -111,11 +111,7 @@ impl S3Server {
 
     /// A new bucket (moto checks no signature, so a plain PUT makes it).
     fn bucket(&self, name: &str) -> Replica {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let status = agent
+        let status = http()
             .put(&format!("{}/{name}", self.endpoint))
             .send_empty()
             .expect("moto answers")

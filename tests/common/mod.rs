@@ -929,12 +929,7 @@ pub fn metrics_url(server: &Server) -> String {
 }
 
 pub fn scrape(url: &str) -> (u16, String, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let mut resp = agent.get(url).call().expect("the metrics answer");
+    let mut resp = load::http().get(url).call().expect("the metrics answer");
     let kind = resp
         .headers()
         .get("content-type")
