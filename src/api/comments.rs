@@ -643,18 +643,20 @@ pub fn parse_target(raw: &RawValue) -> Result<Target, ApiError> {
             "invalid request: target must be an object: {\"source\": ..., \"selector\": {...}}",
         ));
     }
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    let target: Target = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let at = if path == "." {
+    // The plain parser first (every comment passes here); only a refused target is parsed again,
+    // tracking the path, to name the field at fault.
+    let target: Target = serde_json::from_str(raw.get()).map_err(|plain| {
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let (at, error) = match serde_path_to_error::deserialize::<_, Target>(&mut de) {
+            Err(e) => (e.path().to_string(), e.into_inner()),
+            Ok(_) => (".".to_string(), plain),
+        };
+        let at = if at == "." {
             "target".to_string()
         } else {
-            format!("target.{path}")
+            format!("target.{at}")
         };
-        ApiError::bad_request(
-            "invalid_target",
-            format!("invalid request: {at}: {}", e.inner()),
-        )
+        ApiError::bad_request("invalid_target", format!("invalid request: {at}: {error}"))
     })?;
     target
         .check()
@@ -999,4 +1001,53 @@ pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, Api
     Ok(reply::ok(
         &json!({ "id": wire(id), "deletedAt": deleted_at }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(json: &str) -> String {
+        let raw: Box<RawValue> = serde_json::from_str(json).expect("well-formed test JSON");
+        match parse_target(&raw) {
+            Err(ApiError::BadRequest { code, message }) => {
+                assert_eq!(code, "invalid_target");
+                message
+            }
+            other => panic!("{json} was not refused as a bad target: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_good_target_parses_and_a_bad_one_names_the_field_at_fault() {
+        let target = parse_target(
+            &serde_json::from_str::<Box<RawValue>>(
+                r#"{"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "hi"}}"#,
+            )
+            .expect("well-formed test JSON"),
+        )
+        .expect("a good target");
+        assert_eq!(target.source, "index.html");
+
+        let wrong_type = refusal(r#"{"source": 5}"#);
+        assert!(
+            wrong_type.starts_with("invalid request: target.source: invalid type: integer `5`"),
+            "{wrong_type}"
+        );
+        let unknown = refusal(r#"{"source": "a", "anchor": 1}"#);
+        assert!(
+            unknown.starts_with("invalid request: target.anchor: unknown field `anchor`"),
+            "{unknown}"
+        );
+        let missing = refusal(r#"{"selector": {"type": "CssSelector", "value": "p"}}"#);
+        assert!(
+            missing.starts_with("invalid request: target: missing field `source`"),
+            "{missing}"
+        );
+        let not_an_object = refusal("[1]");
+        assert!(
+            not_an_object.contains("target must be an object"),
+            "{not_an_object}"
+        );
+    }
 }
