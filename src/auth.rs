@@ -87,6 +87,19 @@ impl Caller {
         }
     }
 
+    /// Refuses a key whose scope falls short of `needed` for `what` (a route's scope is checked on
+    /// the way in; this is for a right that goes beyond the route's, such as an owner deleting
+    /// someone else's comment). A session is never limited by a scope.
+    pub fn require_scope(&self, needed: Scope, what: &str) -> Result<(), ApiError> {
+        match self.key().map(|key| key.scope()) {
+            Some(scope) if !scope.allows(needed) => Err(ApiError::forbidden(
+                "insufficient_scope",
+                format!("this key's scope is {scope}; {what} needs a key with the {needed} scope"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses non-admins.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.user.is_admin() {

@@ -467,6 +467,87 @@ fn deleting_is_for_the_author_or_the_artifact_owner() -> TestResult {
 }
 
 #[test]
+fn moderating_others_needs_an_editor_key_a_commenter_key_deletes_only_its_own() -> TestResult {
+    let c = cast();
+    let by_bob = c.comment(&c.bob, "by Bob");
+    let reply = c
+        .server
+        .post(
+            &format!("/api/v1/comments/{by_bob}/replies"),
+            &c.bob,
+            &json!({"content": "Bob's reply"}),
+        )
+        .json()["id"]
+        .as_str()
+        .ok_or("reply id")?
+        .to_string();
+    // The owner's commenter keys, as the owner and as the owner's agent.
+    let as_ada = key_for(
+        &c.server,
+        &c.ada_cookie,
+        json!({"name": "ada commenter", "scopes": ["commenter"]}),
+    );
+    let as_claude = key_for(
+        &c.server,
+        &c.ada_cookie,
+        json!({"name": "claude commenter", "agentId": c.claude_id, "scopes": ["commenter"]}),
+    );
+    for who in [&as_ada, &as_claude] {
+        for (path, what) in [
+            (format!("/api/v1/replies/{reply}"), "reply"),
+            (format!("/api/v1/comments/{by_bob}"), "comment"),
+        ] {
+            let resp = c.server.delete(&path, who);
+            assert_eq!(resp.status, 403, "{}", resp.text());
+            assert_eq!(resp.error_code(), "insufficient_scope");
+            assert!(
+                resp.text().contains(&format!(
+                    "this key's scope is commenter; deleting someone else's {what} needs a key with the editor scope"
+                )),
+                "{}",
+                resp.text()
+            );
+        }
+    }
+    // Nothing was deleted.
+    let listed = c.comments(&c.ada);
+    let thread = listed["comments"]
+        .as_array()
+        .and_then(|all| all.iter().find(|t| t["id"] == by_bob.as_str()))
+        .ok_or("Bob's comment is still listed")?;
+    assert_eq!(thread["replies"][0]["content"], "Bob's reply");
+    // A commenter key deletes what it wrote itself.
+    let own = c.comment(&as_claude, "by Claude, commenter");
+    assert_eq!(
+        c.server
+            .delete(&format!("/api/v1/comments/{own}"), &as_claude)
+            .status,
+        200
+    );
+    // The owner's editor key (and the owner's session) still moderate.
+    assert_eq!(
+        c.server
+            .delete(&format!("/api/v1/replies/{reply}"), &c.ada)
+            .status,
+        200
+    );
+    assert_eq!(
+        c.server
+            .delete(
+                &format!("/api/v1/comments/{by_bob}"),
+                &Auth::Cookie(c.ada_cookie.clone())
+            )
+            .status,
+        200
+    );
+    assert_eq!(
+        c.comments(&c.ada)["comments"].as_array().map(Vec::len),
+        Some(0)
+    );
+    Ok(())
+}
+
+#[test]
 fn limits_hold_at_the_character_for_ascii_two_and_four_byte_text() -> TestResult {
     let c = cast();
     let parent = c.comment(&c.ada, "parent");

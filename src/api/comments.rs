@@ -20,6 +20,7 @@ use crate::http::ids::{self, wire};
 use crate::http::reply;
 use crate::http::request::Request;
 use crate::leaks::Scanned;
+use crate::scopes;
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, Role};
 use crate::store::audit::{self, AuditEvent};
@@ -808,11 +809,14 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, role) = find(&state, &caller, req.param("id")).await?;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
-    if role != Role::Owner && !comment.author.is(caller.user.id, agent_id) {
-        return Err(ApiError::forbidden(
-            "not_allowed",
-            "only the comment's author or the artifact's owner can delete it",
-        ));
+    if !comment.author.is(caller.user.id, agent_id) {
+        if role != Role::Owner {
+            return Err(ApiError::forbidden(
+                "not_allowed",
+                "only the comment's author or the artifact's owner can delete it",
+            ));
+        }
+        caller.require_scope(scopes::Scope::Editor, "deleting someone else's comment")?;
     }
     let ctx = caller.audit();
     let (id, artifact_id, version) = (comment.id, comment.artifact_id, comment.version_number);
@@ -967,15 +971,17 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
 pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let (found, role) = find_reply(&state, &caller, req.param("id")).await?;
-    if role != Role::Owner
-        && !found
-            .author
-            .is(caller.user.id, caller.agent.as_ref().map(|a| a.id))
+    if !found
+        .author
+        .is(caller.user.id, caller.agent.as_ref().map(|a| a.id))
     {
-        return Err(ApiError::forbidden(
-            "not_allowed",
-            "only the reply's author or the artifact's owner can delete it",
-        ));
+        if role != Role::Owner {
+            return Err(ApiError::forbidden(
+                "not_allowed",
+                "only the reply's author or the artifact's owner can delete it",
+            ));
+        }
+        caller.require_scope(scopes::Scope::Editor, "deleting someone else's reply")?;
     }
     let ctx = caller.audit();
     let (id, artifact_id, comment_id) = (found.id, found.artifact_id, found.comment_id);
