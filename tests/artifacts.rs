@@ -431,10 +431,11 @@ fn versions_are_published_listed_renamed_deleted_and_restored() -> TestResult {
         .server
         .patch(&format!("{base}/1"), &k, &json!({"name": "n".repeat(101)}));
     assert_eq!(resp.status, 400);
-    assert!(resp.json()["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("100"));
+    assert_eq!(
+        resp.json()["error"],
+        "name is 101 characters long; the limit is 100 characters"
+    );
+    assert_eq!(resp.json()["field"], "name", "the field this route takes");
     assert_eq!(
         o.server.patch(&format!("{base}/1"), &k, &json!({})).status,
         400,

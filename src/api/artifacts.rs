@@ -399,7 +399,7 @@ pub async fn create_from(
         .copied()
         .collect();
     let (name, description) = (name.text, description.text);
-    let version_name = version_name(form.version_name.as_deref())?;
+    let version_name = version_name("versionName", form.version_name.as_deref())?;
     let prepared = Arc::new(upload::prepare(form.upload).await?);
     let user_id = caller.user.id;
     let ready = publish::ready(state, user_id, prepared.clone())
@@ -462,11 +462,11 @@ pub async fn create_from(
     })
 }
 
-/// A version name: absent or blank means none; otherwise at most 100 characters.
-pub fn version_name(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+/// A version name, sent as `field`: absent or blank means none; otherwise at most 100 characters.
+pub fn version_name(field: &'static str, raw: Option<&str>) -> Result<Option<String>, ApiError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(n) => Ok(Some(text::label("versionName", n, text::VERSION_NAME_MAX)?)),
+        Some(n) => Ok(Some(text::label(field, n, text::VERSION_NAME_MAX)?)),
     }
 }
 

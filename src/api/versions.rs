@@ -110,7 +110,8 @@ pub async fn publish(
                 "give the version's name as name or versionName, not both",
             ))
         }
-        (a, b) => artifacts::version_name(b.or(a))?,
+        (_, Some(b)) => artifacts::version_name("versionName", Some(b))?,
+        (a, None) => artifacts::version_name("name", a)?,
     };
     let prepared = Arc::new(upload::prepare(form.upload).await?);
     let ready = publish::ready(state, artifact.owner_id, prepared.clone()).await?;
@@ -153,7 +154,7 @@ pub async fn rename(state: AppState, mut req: Request) -> Result<Response, ApiEr
     require_owner(role)?;
     let version = active_version(&state, &artifact, number).await?;
     let body: Rename = req.json().await?;
-    let name = artifacts::version_name(body.name.as_deref())?;
+    let name = artifacts::version_name("name", body.name.as_deref())?;
     let ctx = caller.audit();
     let stored = name.clone();
     state
