@@ -47,6 +47,23 @@ fn agents_are_managed_with_a_session() -> TestResult {
         &json!({"role": "review"}),
     );
     assert_eq!(resp.json()["role"], "review");
+    let updated_at = resp.json()["updatedAt"].clone();
+    for body in [json!({}), json!({"name": null})] {
+        let resp = server.patch(&format!("/api/v1/agents/{id}"), &c, &body);
+        assert_eq!(resp.status, 400, "{body}: {}", resp.text());
+        assert_eq!(resp.error_code(), "nothing_to_change");
+    }
+    let listed = server.get("/api/v1/agents", &c).json();
+    let agent = listed["agents"]
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["id"] == id.as_str()))
+        .ok_or("the agent is listed")?;
+    assert_eq!(agent["name"], "Claude Code");
+    assert_eq!(agent["role"], "review");
+    assert_eq!(
+        agent["updatedAt"], updated_at,
+        "a refused change changes nothing"
+    );
     Ok(())
 }
 

@@ -357,11 +357,26 @@ fn an_artifact_can_be_renamed_described_and_deleted_by_its_owner() -> TestResult
         (json!({"name": "x".repeat(201)}), "too_long"),
         (json!({"description": "x".repeat(501)}), "too_long"),
         (json!({"owner": "me"}), "invalid_request"),
+        (json!({}), "nothing_to_change"),
+        (
+            json!({"name": null, "description": null}),
+            "nothing_to_change",
+        ),
     ] {
         let resp = o.server.patch(&base, &k, &body);
         assert_eq!(resp.status, 400, "{body}");
         assert_eq!(resp.error_code(), code);
     }
+    // A refused change changes nothing: the artifact is as it was and no update was recorded.
+    let shown = o.server.get(&base, &k).json();
+    assert_eq!(shown["name"], "Final");
+    assert_eq!(shown["updatedAt"], resp.json()["updatedAt"]);
+    let updates: i64 = o.server.open_db().query_row(
+        "SELECT count(*) FROM audit_events WHERE action = 'artifact.updated'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(updates, 1, "only the one real change is in the audit trail");
     let resp = o.server.delete(&base, &k);
     assert_eq!(resp.status, 200);
     assert!(resp.json()["deletedAt"].as_i64().is_some());

@@ -104,6 +104,12 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let caller = caller(&state, &req).await?;
     let id = ids::path_id(req.param("id"), "agent")?;
     let body: UpdateAgent = req.json().await?;
+    if body.name.is_none() && body.role.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing_to_change",
+            "give name, role (null clears it), or both",
+        ));
+    }
     let name = body
         .name
         .as_deref()

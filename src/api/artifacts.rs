@@ -521,6 +521,12 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
     require_owner(role)?;
     let body: UpdateArtifact = req.json().await?;
+    if body.name.is_none() && body.description.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing_to_change",
+            "give name, description (\"\" clears it), or both",
+        ));
+    }
     // A key of this server pasted into the name or description is masked and revoked.
     let name = body
         .name
