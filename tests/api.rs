@@ -147,6 +147,79 @@ fn unknown_routes_and_wrong_methods_answer_json() -> TestResult {
         assert_eq!(resp.status, 405, "{method} {path}");
         assert_eq!(resp.error_code(), "method_not_allowed");
     }
+    // A 405 says which methods the path takes, in the Allow header and in the message.
+    let resp = server.request("PUT", "/api/v1/keys", &Auth::None, None, &[]);
+    assert_eq!(resp.header("allow").as_deref(), Some("GET, HEAD, POST"));
+    assert_eq!(
+        resp.json()["error"],
+        "method not allowed; this path takes GET, HEAD, POST"
+    );
+    let resp = server.request("GET", "/api/v1/keys/1/rotate", &Auth::None, None, &[]);
+    assert_eq!(resp.header("allow").as_deref(), Some("POST"));
+    Ok(())
+}
+
+#[test]
+fn head_answers_wherever_get_does_with_the_headers_and_no_body() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let k = Auth::Key(key.clone());
+    let created = server.upload(
+        &k,
+        json!({"name": "Page", "fileName": "index.html", "content": "<p>hello</p>"}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?;
+    for (path, auth) in [
+        ("/api/v1/health".to_string(), &Auth::None),
+        ("/api/v1/openapi.json".to_string(), &Auth::None),
+        ("/login".to_string(), &Auth::None),
+        (format!("/api/v1/artifacts/{share}"), &k),
+        (
+            format!("/api/v1/artifacts/{share}/versions/1/files/index.html"),
+            &k,
+        ),
+    ] {
+        let get = server.get(&path, auth);
+        assert_eq!(get.status, 200, "GET {path}: {}", get.text());
+        let head = server.request("HEAD", &path, auth, None, &[]);
+        assert_eq!(head.status, 200, "HEAD {path}");
+        assert_eq!(head.header("content-type"), get.header("content-type"));
+        assert!(head.body.is_empty());
+        // On the wire: the headers, a Content-Length that is the GET's body length, and not a
+        // byte more.
+        let header = match auth {
+            Auth::Key(key) => format!("X-API-Key: {key}\r\n"),
+            _ => String::new(),
+        };
+        let raw = server.raw_bytes(
+            format!(
+                "HEAD {path} HTTP/1.1\r\nHost: {}\r\n{header}Connection: close\r\n\r\n",
+                server.host()
+            )
+            .as_bytes(),
+            std::time::Duration::from_secs(5),
+        );
+        let text = String::from_utf8_lossy(&raw).to_lowercase();
+        assert!(text.starts_with("http/1.1 200"), "{text}");
+        assert!(
+            text.contains(&format!("content-length: {}\r\n", get.body.len())),
+            "HEAD {path}: {text}"
+        );
+        assert!(
+            text.ends_with("\r\n\r\n"),
+            "HEAD {path} sent a body: {text}"
+        );
+    }
+    // HEAD is as protected as GET.
+    let head = server.request(
+        "HEAD",
+        &format!("/api/v1/artifacts/{share}"),
+        &Auth::None,
+        None,
+        &[],
+    );
+    assert_eq!(head.status, 401);
     Ok(())
 }
 

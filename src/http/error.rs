@@ -36,9 +36,10 @@ pub enum ApiError {
     /// 404: no such thing, or the caller may not know it exists.
     #[error("{0}")]
     NotFound(String),
-    /// 405
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// 405: the path exists, but not with this method; `allowed` lists the ones it takes (also
+    /// sent as the `Allow` header), empty if unknown.
+    #[error("method not allowed{}", takes(.allowed))]
+    MethodNotAllowed { allowed: String },
     /// 409
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -119,7 +120,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::Taken { .. } => StatusCode::CONFLICT,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -137,7 +138,7 @@ impl ApiError {
             | ApiError::Conflict { code, .. }
             | ApiError::Taken { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
@@ -181,6 +182,11 @@ impl ApiError {
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
+            ApiError::MethodNotAllowed { allowed } if !allowed.is_empty() => {
+                if let Ok(value) = HeaderValue::from_str(allowed) {
+                    headers.insert(header::ALLOW, value);
+                }
+            }
             ApiError::PayloadTooLarge { .. } | ApiError::RequestTimeout(_) => {
                 // Whatever the client still sends is not read: this connection ends here.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -188,6 +194,15 @@ impl ApiError {
             _ => {}
         }
         response
+    }
+}
+
+/// The end of a 405's message: which methods the path takes, if known.
+fn takes(allowed: &str) -> String {
+    if allowed.is_empty() {
+        String::new()
+    } else {
+        format!("; this path takes {allowed}")
     }
 }
 
@@ -264,7 +279,9 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     let error = if rejection.is_not_found() {
         ApiError::NotFound("no such route; see GET /api/v1 for the list of endpoints".into())
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::MethodNotAllowed
+        ApiError::MethodNotAllowed {
+            allowed: String::new(),
+        }
     } else {
         ApiError::bad_request("bad_request", format!("{rejection:?}"))
     };

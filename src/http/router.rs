@@ -240,25 +240,33 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
             Some(rest) => rest.split('/').collect(),
             None => Vec::new(),
         };
-        let mut path_known = false;
+        // HEAD is answered by the GET route (hyper sends the headers without the body).
+        let wanted = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            &method
+        };
+        let mut others: Vec<&Method> = Vec::new();
         let mut chosen = None;
         for route in &self.routes {
             if !route.template.fits(&segments) {
                 continue;
             }
-            path_known = true;
-            if route.method == method {
+            if route.method == *wanted {
                 chosen = Some(route);
                 break;
             }
+            others.push(&route.method);
         }
         let Some(route) = chosen else {
-            let refusal = if path_known {
-                ApiError::MethodNotAllowed
-            } else {
+            let refusal = if others.is_empty() {
                 ApiError::NotFound(
                     "no such route; see GET /api/v1 for the list of endpoints".into(),
                 )
+            } else {
+                ApiError::MethodNotAllowed {
+                    allowed: allowed(&others),
+                }
             };
             return (&self.unmatched, refusal.into_response());
         };
@@ -295,6 +303,24 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
         }
         (&route.stats, response)
     }
+}
+
+/// The methods a path takes, for a 405's `Allow` header: each once, HEAD after GET.
+fn allowed(methods: &[&Method]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for method in methods {
+        let with_head: &[&str] = if **method == Method::GET {
+            &["GET", "HEAD"]
+        } else {
+            &[method.as_str()]
+        };
+        for name in with_head {
+            if !names.contains(name) {
+                names.push(name);
+            }
+        }
+    }
+    names.join(", ")
 }
 
 fn body_stream<S, B>(stream: S) -> BodyStream
