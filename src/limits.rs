@@ -77,6 +77,18 @@ impl FromStr for ByteSize {
     }
 }
 
+impl ByteSize {
+    /// The size as people read it, and exactly when that rounds (a refusal near a limit must not
+    /// read "2 GiB of 2 GiB").
+    pub fn exact(self) -> String {
+        if self.0 < KIB {
+            format!("{} bytes", self.0)
+        } else {
+            format!("{self} ({} bytes)", self.0)
+        }
+    }
+}
+
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0;

@@ -132,11 +132,6 @@ impl Quotas {
     }
 }
 
-/// A size as people read it, and exactly (a refusal near the quota must not read "2 GiB of 2 GiB").
 fn exact(bytes: u64) -> String {
-    if bytes < 1024 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{} ({bytes} bytes)", ByteSize(bytes))
-    }
+    ByteSize(bytes).exact()
 }

@@ -8,6 +8,7 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::Rejection;
 
+use crate::limits::ByteSize;
 use crate::store::StoreError;
 use crate::text::TextError;
 
@@ -55,9 +56,10 @@ pub enum ApiError {
     /// 408: the client took too long to send its body; the message says how far it got.
     #[error("{0}")]
     RequestTimeout(String),
-    /// 413: the body is over the transport limit for this route.
-    #[error("request body is larger than the limit of {limit} bytes")]
-    PayloadTooLarge { limit: u64 },
+    /// 413: the body is over the transport limit for this route; `declared` is its announced
+    /// length (Content-Length), if any.
+    #[error("{}", too_large(*.limit, *.declared))]
+    PayloadTooLarge { limit: u64, declared: Option<u64> },
     /// 429
     #[error("{message}")]
     TooManyRequests {
@@ -194,6 +196,18 @@ impl ApiError {
             _ => {}
         }
         response
+    }
+}
+
+/// A 413's message: the limit, and the body's size when it was announced.
+fn too_large(limit: u64, declared: Option<u64>) -> String {
+    let limit = ByteSize(limit).exact();
+    match declared {
+        Some(size) => format!(
+            "the request body is {}; the limit for this route is {limit}",
+            ByteSize(size).exact()
+        ),
+        None => format!("the request body is larger than the limit for this route, {limit}"),
     }
 }
 

@@ -137,7 +137,10 @@ impl Request {
                     drain(&mut stream, declared).await;
                 }
             }
-            return Err(ApiError::PayloadTooLarge { limit });
+            return Err(ApiError::PayloadTooLarge {
+                limit,
+                declared: Some(declared),
+            });
         }
         Ok(LimitedBody {
             stream: take(&self.body),
@@ -207,7 +210,10 @@ impl LimitedBody {
                     if let Some(mut rest) = self.stream.take() {
                         drain(&mut rest, DRAIN_MAX).await;
                     }
-                    return Some(Err(ApiError::PayloadTooLarge { limit: self.limit }));
+                    return Some(Err(ApiError::PayloadTooLarge {
+                        limit: self.limit,
+                        declared: self.declared,
+                    }));
                 }
                 Some(Ok(chunk))
             }
