@@ -142,6 +142,55 @@ test('Back and Forward step through the pages of the site, one press per page', 
   assertClean(tab);
 });
 
+test('Back and Forward over files without a bridge show each file again, and a comment goes on the file shown', async () => {
+  const styled = await upload(server, ownerKey, {
+    name: 'Styled site',
+    fileName: 'styled.zip',
+    content: makeZip({
+      'index.html': '<!doctype html><html><head><meta charset="utf-8"><title>Home</title></head><body><h1>Home</h1><p>The styled home page.</p></body></html>',
+      'css/style.css': 'h1 { color: teal; }',
+      'js/app.js': 'console.log("app");',
+    }),
+  });
+  const base = `/a/${styled.shareToken}`;
+  await openReview(page, ui(base), 'index.html');
+  const tree = page.getByRole('navigation', { name: 'Files' });
+  /** The page, its address, tree and sidebar all name `file`, and the frame shows it. */
+  const showing = async (file, address) => {
+    await waitForFile(page, file, { bridged: file.endsWith('.html') });
+    assert.equal(new URL(page.url()).pathname, address, `address for ${file}`);
+    assert.equal(await tree.locator('[aria-current="page"]').innerText(), file.split('/').pop());
+    assert.equal(await page.locator('#sidebar-file').innerText(), file);
+    const frame = page.frames().find((f) => f.parentFrame() === page.mainFrame());
+    assert.ok(decodeURIComponent(new URL(frame.url()).pathname).endsWith(`/${file}`), `the frame shows ${file}: ${frame.url()}`);
+    assert.equal(await page.locator('#frame-message').isHidden(), true, `no problem shown for ${file}`);
+  };
+  await tree.getByRole('link', { name: /style\.css/ }).click();
+  await showing('css/style.css', `${base}/v/1/css/style.css`);
+  await tree.getByRole('link', { name: /app\.js/ }).click();
+  await showing('js/app.js', `${base}/v/1/js/app.js`);
+  await page.goBack();
+  await showing('css/style.css', `${base}/v/1/css/style.css`);
+  await page.goBack();
+  await showing('index.html', base);
+  await page.goForward();
+  await showing('css/style.css', `${base}/v/1/css/style.css`);
+  await page.goForward();
+  await showing('js/app.js', `${base}/v/1/js/app.js`);
+  await page.goBack();
+  await showing('css/style.css', `${base}/v/1/css/style.css`);
+  // The comment goes on the file shown, the one the form names.
+  await page.getByRole('button', { name: 'Comment on this file' }).click();
+  const composer = page.locator('#composer');
+  assert.match(await composer.locator('.composer-title').innerText(), /whole file css\/style\.css/);
+  await composer.getByLabel('Your comment').fill('Teal is hard to read.');
+  await composer.getByRole('button', { name: 'Post comment' }).click();
+  await thread(page, 'Teal is hard to read.').waitFor();
+  const [made] = await comments(styled.shareToken);
+  assert.deepEqual(made.target, { source: 'css/style.css' });
+  assertClean(tab);
+});
+
 test('the page comes with its frame started: the script asks for no grant, and a file without a bridge opened by its address is shown as such', async () => {
   const grants = [];
   const onRequest = (request) => {

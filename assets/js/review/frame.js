@@ -3,9 +3,11 @@
 //
 // Which file the frame shows is learnt from each new document's hello (through FrameLink); for
 // files without a bridge (a stylesheet, an image opened from the tree) from the navigation this
-// page started, or from the history entry a Back/Forward returned to. Each frame navigation makes
-// its own history entry; the page only replaces its own entry's address to match, so one Back
-// press is one step.
+// page started. History: a file opened by the page (the Files tree) is a step of the page's own
+// history that records the file, and replaces the frame's document; Back/Forward to such a step
+// tells the page which file to show again (returnedTo), bridge or not. A link followed inside the
+// artifact is a step of the frame's history; the document it returns to says hello. Either way one
+// Back press is one step, and the page's address, tree and sidebar follow the file shown.
 
 import { api } from '../api.js';
 import { h, setChildren, announce } from '../dom.js';
@@ -197,15 +199,13 @@ export class ArtifactFrame {
   }
 
   /**
-   * Back/Forward returned to an entry whose file this page recorded. Pages with a bridge will say
-   * hello themselves; other files cannot, so the record is what tells which file it is.
+   * Back/Forward returned to a step of the page's history that records `path`: the frame is
+   * shown that file again, unless it shows it already (a step within the frame's own history
+   * changes the frame's document, which then says hello itself).
    */
   returnedTo(path) {
-    if (path && this.files.has(path) && !ArtifactFrame.isBridged(this.files.get(path))) {
-      this.expected = null;
-      this.hideProblem();
-      this.current(path, false);
-    }
+    if (!path || !this.files.has(path) || path === this.path || path === this.expected) return;
+    this.show(path, { replace: true });
   }
 
   noBridge() {

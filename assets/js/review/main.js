@@ -187,6 +187,17 @@ function documentShown({ path, bridged }) {
   refresh();
 }
 
+/**
+ * Opens a file of this version as a step of the page's own history, recording which file it is:
+ * Back and Forward then tell the page (popstate) which file to show, also for files without a
+ * bridge, which cannot say so themselves. The frame's document is replaced, not stacked, so the
+ * frame keeps no entries of its own for these steps.
+ */
+function openFile(path) {
+  history.pushState({ file: path }, '', pathFor(path));
+  parts.frame.show(path, { replace: true });
+}
+
 function updateTitle() {
   const multi = state.files.size > 1 && state.path;
   document.title = `${multi ? `${state.path} · ` : ''}${state.artifact.name} · v${state.version.number} · Artifact Review`;
@@ -475,7 +486,7 @@ async function boot() {
       hrefFor: pathFor,
       onOpen: (path) => {
         if (parts.layout.isDrawer('files')) parts.layout.close('files', false);
-        parts.frame.show(path);
+        openFile(path);
       },
     });
     parts.tree.render([...state.files.keys()]);
