@@ -35,7 +35,8 @@ function showScreen(id, title) {
  * as are encoded slashes, backslashes, dots and percent signs, so no `next` can climb out of the
  * review pages into `/v/...` (uploaded, sandboxed files) or off this site. Accepted: `/`,
  * `/settings` with a section (`#agents`), `/a/{shareToken}`, `/a/{shareToken}/v/{n}` and
- * `/a/{shareToken}/v/{n}/{path...}`, and a share link's page `/share/{linkToken}`.
+ * `/a/{shareToken}/v/{n}/{path...}`, and a share link's page `/share/{linkToken}`, also on one of
+ * its files (`/share/{linkToken}#file={path...}`).
  */
 export function safeNext(next, origin = location.origin) {
   if (typeof next !== 'string' || !next.startsWith('/')) return null;
@@ -51,7 +52,7 @@ export function safeNext(next, origin = location.origin) {
   const settings = url.pathname === '/settings' && /^(#[a-z]+)?$/.test(url.hash);
   const home = url.pathname === '/' && !url.hash;
   const review = /^\/a\/[A-Za-z0-9_-]+(\/v\/v?[0-9]+(\/[^#]*)?)?$/.test(url.pathname) && !url.hash;
-  const share = /^\/share\/[A-Za-z0-9_-]+$/.test(url.pathname) && !url.hash;
+  const share = /^\/share\/[A-Za-z0-9_-]+$/.test(url.pathname) && /^(#file=[^#]+)?$/.test(url.hash);
   return settings || home || review || share ? next : null;
 }
 

@@ -226,6 +226,44 @@ test('with writeComments a visitor signs in, comes back, comments on a passage a
   await tab.context.close();
 });
 
+test("the page's address follows the file shown: signing in, reloading and Back return to it", async () => {
+  const tab = await visitor();
+  const { page } = tab;
+  await openLink(page);
+  const tree = page.getByRole('navigation', { name: 'Files' });
+  await tree.getByRole('link', { name: 'faq.html' }).click();
+  await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  assert.equal(new URL(page.url()).hash, '#file=faq.html');
+  const next = new URL(await page.locator('#share-sign-in').getAttribute('href'), server.url).searchParams.get('next');
+  assert.equal(next, `/share/${linkToken}#file=faq.html`);
+  await page.locator('#share-sign-in').click();
+  await page.waitForURL((url) => url.pathname === '/login');
+  const form = page.locator('#login-form');
+  await form.getByLabel('Email').fill(BOB.email);
+  await form.getByLabel('Password').fill(BOB.password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname === `/share/${linkToken}` && url.hash === '#file=faq.html');
+  await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  assert.equal(await page.locator('#share-viewer').innerText(), `Signed in as ${BOB.name}`);
+  // A file without a bridge, then Back: the page follows, and a reload keeps the file.
+  await tree.getByRole('link', { name: 'site.css' }).click();
+  await page.locator('#stage[data-file="css/site.css"][data-bridged="false"]').waitFor({ state: 'attached' });
+  assert.equal(new URL(page.url()).hash, '#file=css/site.css');
+  await page.goBack();
+  await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  assert.equal(new URL(page.url()).hash, '#file=faq.html');
+  await page.reload();
+  await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  const frame = page.frames().find((f) => f.parentFrame() === page.mainFrame());
+  assert.ok(new URL(frame.url()).pathname.endsWith('/faq.html'), frame.url());
+  // The entry page is the link's own address.
+  await tree.getByRole('link', { name: 'index.html' }).click();
+  await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  assert.equal(page.url(), `${server.url}/share/${linkToken}`);
+  assertClean(tab, { allow: PROBED });
+  await tab.context.close();
+});
+
 test('a link turned off stops working on the next load', async () => {
   const tab = await visitor();
   const { page } = tab;

@@ -15,7 +15,7 @@ import { FileTree } from '../review/files.js';
 import { pageLayout } from '../review/layout.js';
 import { pageSelectionButton } from '../review/selection.js';
 import { showPageMessage, showLoadError } from '../review/messages.js';
-import { encodePath, signInPath } from '../review/route.js';
+import { encodePath, decodeSegments, signInPath } from '../review/route.js';
 
 const state = {
   link: null,
@@ -100,8 +100,41 @@ function anchored(results) {
 
 // ---- the document in the frame ------------------------------------------------------------------
 
+// ---- the page's address: the file shown, after the link (`#file=dir/page.html`) ----------------
+
+/** The file the address names (`#file=…`), if it is one of the shared version's; else null. */
+function fileOfAddress() {
+  const m = /^#file=(.+)$/.exec(location.hash);
+  const path = m ? decodeSegments(m[1]) : null;
+  return path !== null && state.files.has(path) ? path : null;
+}
+
+/** The page's address for a file: the link's page itself for the entry page. */
+function addressOf(path) {
+  const entry = state.shared.version.entryPoint;
+  return `${location.pathname}${path && path !== entry ? `#file=${encodePath(path)}` : ''}`;
+}
+
+/** Where signing in leads back to: this page, on the file shown. */
+function updateSignInLinks() {
+  const back = signInPath(location.pathname + location.hash);
+  $('#share-sign-in').href = back;
+  $('#sign-in-hint-link').href = back;
+}
+
+/** Opens a file as a step of the page's history that records it (as the review page does). */
+function openFile(path) {
+  history.pushState({ file: path }, '', addressOf(path));
+  updateSignInLinks();
+  parts.frame.show(path, { replace: true });
+}
+
 function documentShown({ path, bridged }) {
   state.path = path;
+  if (path !== null) {
+    history.replaceState({ file: path }, '', addressOf(path));
+    updateSignInLinks();
+  }
   state.bridged = bridged;
   state.selection = null;
   parts.selectionButton.hide();
@@ -185,9 +218,7 @@ function renderHeader() {
     $('#share-viewer').textContent = `Signed in as ${viewer.name}`;
     $('#share-viewer').hidden = false;
   } else if (capabilities.writeComments) {
-    const signIn = $('#share-sign-in');
-    signIn.href = signInPath(location.pathname);
-    signIn.hidden = false;
+    $('#share-sign-in').hidden = false;
   }
   $('#review-tools').hidden = false;
 }
@@ -230,7 +261,6 @@ async function boot() {
     // Until the frame has placed the passages: see Sidebar.hold.
     parts.sidebar.hold();
     if (capabilities.writeComments && !viewer) {
-      $('#sign-in-hint-link').href = signInPath(location.pathname);
       $('#sign-in-hint').hidden = false;
     } else if (!capabilities.writeComments) {
       $('#read-only-hint').hidden = false;
@@ -254,7 +284,7 @@ async function boot() {
       hrefFor: (path) => state.shared.filesPath + encodePath(path),
       onOpen: (path) => {
         if (parts.layout.isDrawer('files')) parts.layout.close('files', false);
-        parts.frame.show(path);
+        openFile(path);
       },
     });
     parts.tree.render([...state.files.keys()]);
@@ -298,13 +328,18 @@ async function boot() {
       onKey(name);
     }
   });
-  state.path = version.entryPoint;
+  // Back/Forward to a file opened here (or an address edited to name another file).
+  window.addEventListener('popstate', (event) => parts.frame.returnedTo(event.state?.file ?? fileOfAddress() ?? version.entryPoint));
+  const first = fileOfAddress() ?? version.entryPoint;
+  history.replaceState({ file: first }, '', addressOf(first));
+  updateSignInLinks();
+  state.path = first;
   updateCommenting();
   if (state.showsComments) {
     refresh();
     reloadComments();
   }
-  await parts.frame.show(version.entryPoint);
+  await parts.frame.show(first);
 }
 
 boot().catch((err) => showLoadError(err));
