@@ -47,7 +47,7 @@ export class FileTree {
     }
     for (const name of [...node.dirs.keys()].sort(byName)) {
       items.push(h('li', { class: 'tree-dir' },
-        h('span', { class: 'tree-folder' }, h('span', { attrs: { 'aria-hidden': 'true' }, text: '▸ ' }), name, h('span', { class: 'visually-hidden', text: ' (folder)' })),
+        h('span', { class: 'tree-folder' }, h('span', { attrs: { 'aria-hidden': 'true' }, text: '▾ ' }), name, h('span', { class: 'visually-hidden', text: ' (folder)' })),
         this.list(node.dirs.get(name), depth + 1)));
     }
     return h('ul', { class: depth ? 'tree-list nested' : 'tree-list' }, items);
