@@ -188,6 +188,16 @@ test('Back and Forward over files without a bridge show each file again, and a c
   await thread(page, 'Teal is hard to read.').waitFor();
   const [made] = await comments(styled.shareToken);
   assert.deepEqual(made.target, { source: 'css/style.css' });
+  // A form left open while another file is opened still posts where it said, and says so.
+  await page.getByRole('button', { name: 'Comment on this file' }).click();
+  await composer.getByLabel('Your comment').fill('And the heading size?');
+  await tree.getByRole('link', { name: 'index.html' }).click();
+  await showing('index.html', base);
+  assert.match(await composer.locator('.composer-title').innerText(), /whole file css\/style\.css/);
+  await composer.getByRole('button', { name: 'Post comment' }).click();
+  await page.locator('#toast', { hasText: 'Comment added on css/style.css' }).waitFor();
+  const later = (await comments(styled.shareToken)).find((c) => c.content === 'And the heading size?');
+  assert.deepEqual(later.target, { source: 'css/style.css' });
   assertClean(tab);
 });
 

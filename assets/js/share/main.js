@@ -186,7 +186,8 @@ async function submitComment({ target, content }) {
   state.selection = null;
   parts.frame.clearSelection();
   await reloadComments();
-  announce('Comment added');
+  // The form outlives a change of file: say where a comment on another file went.
+  announce(target.source === state.path ? 'Comment added' : `Comment added on ${target.source}`);
   if (!parts.sidebar.focusThread(created.id)) $('#comments-title').focus();
   return created.id;
 }
