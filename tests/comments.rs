@@ -1327,3 +1327,57 @@ fn a_quote_that_the_pages_own_scripts_write_is_kept_as_given_when_scripted() -> 
     assert_eq!(alone.error_code(), "invalid_target");
     Ok(())
 }
+
+fn stored_comments(server: &Server) -> i64 {
+    server
+        .open_db()
+        .query_row("SELECT count(*) FROM comments", [], |r| r.get(0))
+        .expect("count comments")
+}
+
+#[test]
+fn a_comment_without_target_or_quote_is_told_it_needs_one_of_them() -> TestResult {
+    let c = cast();
+    let url = format!("/api/v1/artifacts/{}/comments", c.share);
+    let neither = c.server.post(&url, &c.ada, &json!({"content": "x"}));
+    assert_eq!(neither.status, 400, "{}", neither.text());
+    assert_eq!(neither.error_code(), "invalid_target");
+    let message = neither.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("needs target")
+            && message.contains("quote")
+            && message.contains("neither was given"),
+        "says one of them is needed: {message}"
+    );
+    assert!(
+        !message.contains("not both"),
+        "nothing was given twice: {message}"
+    );
+    let both = c.server.post(
+        &url,
+        &c.ada,
+        &json!({"content": "x", "quote": "Monthly", "target": {"source": "index.html"}}),
+    );
+    assert_eq!(both.status, 400);
+    assert_eq!(both.error_code(), "invalid_target");
+    assert!(both.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("not both"));
+    let stray = c.server.post(
+        &url,
+        &c.ada,
+        &json!({"content": "x", "near": "chart", "target": {"source": "index.html"}}),
+    );
+    assert_eq!(stray.status, 400);
+    assert_eq!(stray.error_code(), "invalid_target");
+    assert!(stray.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("go with quote"));
+    assert_eq!(stored_comments(&c.server), 0, "nothing was stored");
+    Ok(())
+}

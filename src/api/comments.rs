@@ -282,10 +282,22 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
             source: body.source,
             scripted: body.scripted,
         },
-        _ => {
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "invalid_target",
+                "a comment needs target ({\"source\", \"selector\"}; {\"source\"} alone for the whole file) or quote (the passage's text, with near, source and scripted if needed); neither was given",
+            ))
+        }
+        (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
                 "invalid_target",
                 "give either target ({\"source\", \"selector\"}) or quote (the passage's text, with near, source and scripted if needed), not both",
+            ))
+        }
+        (Some(_), None) => {
+            return Err(ApiError::bad_request(
+                "invalid_target",
+                "near, source and scripted go with quote, not with target (a target names its file in target.source)",
             ))
         }
     };
