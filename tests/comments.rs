@@ -1381,3 +1381,81 @@ fn a_comment_without_target_or_quote_is_told_it_needs_one_of_them() -> TestResul
     assert_eq!(stored_comments(&c.server), 0, "nothing was stored");
     Ok(())
 }
+
+#[test]
+fn a_new_comment_naming_a_version_that_does_not_exist_is_told_so_not_that_it_is_old() -> TestResult
+{
+    let c = cast();
+    for _ in 0..2 {
+        let resp = c.server.post(
+            &format!("/api/v1/artifacts/{}/versions", c.share),
+            &c.ada,
+            &json!({"fileName": "index.html", "content": "<h1>The Monthly revenue chart</h1>"}),
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text());
+    }
+    let resp = c
+        .server
+        .delete(&format!("/api/v1/artifacts/{}/versions/2", c.share), &c.ada);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let url = format!("/api/v1/artifacts/{}/comments", c.share);
+    let target = json!({"source": "index.html", "selector": {"type": "TextQuoteSelector", "exact": "Monthly"}});
+    let refused = |path: &str, body: Value| -> (String, String) {
+        let resp = c.server.post(path, &c.bob, &body);
+        assert_eq!(resp.status, 400, "{}", resp.text());
+        let message = resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (resp.error_code(), message)
+    };
+    // Never made: by a target (checked inside the write), by a quote or a whole file (checked
+    // before the passage is looked for), in the body or the query.
+    for (path, body) in [
+        (
+            url.clone(),
+            json!({"content": "x", "version": "v99", "target": target}),
+        ),
+        (
+            url.clone(),
+            json!({"content": "x", "version": 99, "quote": "Monthly"}),
+        ),
+        (
+            format!("{url}?version=v99"),
+            json!({"content": "x", "target": target}),
+        ),
+    ] {
+        let (code, message) = refused(&path, body);
+        assert_eq!(code, "unknown_version", "{message}");
+        assert!(
+            message.contains("v99 does not exist") && message.contains("v3"),
+            "names the missing version and the latest: {message}"
+        );
+        assert!(!message.contains("not it"), "{message}");
+    }
+    // Deleted: said so.
+    let (code, message) = refused(
+        &url,
+        json!({"content": "x", "version": "v2", "target": target}),
+    );
+    assert_eq!(code, "unknown_version");
+    assert!(
+        message.contains("v2 was deleted") && message.contains("v3"),
+        "{message}"
+    );
+    // An older version that exists is still refused as not the latest.
+    let (code, message) = refused(
+        &url,
+        json!({"content": "x", "version": "v1", "quote": "Monthly"}),
+    );
+    assert_eq!(code, "not_latest_version");
+    assert!(message.contains("latest version (v3)"), "{message}");
+    assert_eq!(stored_comments(&c.server), 0, "nothing was stored");
+    let latest = c.server.post(
+        &url,
+        &c.bob,
+        &json!({"content": "on v3", "version": "v3", "target": target}),
+    );
+    assert_eq!(latest.status, 201, "{}", latest.text());
+    Ok(())
+}

@@ -27,6 +27,7 @@ use crate::store::audit::{self, AuditEvent};
 use crate::store::comments::{self, Comment, NewComment, Scope, Status};
 use crate::store::keys as key_store;
 use crate::store::replies::{self, Reply};
+use crate::store::versions::Version;
 use crate::store::{blobs, share_links, versions, StoreError, Touches};
 use crate::target::Target;
 use crate::text;
@@ -353,7 +354,7 @@ pub async fn add(
         } => {
             let (version, source) = latest_file(state, caller, share_token, source).await?;
             if let Some(w) = wanted.filter(|w| *w != version.number) {
-                return Err(not_latest(w, version.number));
+                return Err(refuse_version(state, version.artifact_id, w, version.number).await?);
             }
             let raw = target_of_quote(state, &version, &source, quote, near, scripted).await?;
             let target = parse_target(&RawValue::from_string(raw.clone()).map_err(|e| {
@@ -364,7 +365,7 @@ pub async fn add(
         Place::File { source } => {
             let (version, source) = latest_file(state, caller, share_token, source).await?;
             if let Some(w) = wanted.filter(|w| *w != version.number) {
-                return Err(not_latest(w, version.number));
+                return Err(refuse_version(state, version.artifact_id, w, version.number).await?);
             }
             let raw = json!({ "source": source }).to_string();
             let target = parse_target(
@@ -451,7 +452,8 @@ pub async fn insert(
             let (version_id, number) = versions::latest_id(conn, artifact_id)?
                 .ok_or_else(|| ApiError::NotFound("artifact not found".into()))?;
             if let Some(wanted) = wanted.filter(|n| *n != number) {
-                return Err(not_latest(wanted, number));
+                let found = versions::by_number(conn, artifact_id, wanted)?;
+                return Err(wrong_version(wanted, number, found.as_ref()));
             }
             if !blobs::exists(conn, version_id, &target.source)? {
                 let files = blobs::list(conn, version_id)?;
@@ -522,7 +524,7 @@ async fn latest_file(
     caller: &Caller,
     share_token: &str,
     source: Option<String>,
-) -> Result<(crate::store::versions::Version, String), ApiError> {
+) -> Result<(Version, String), ApiError> {
     let (artifact, _) = super::artifacts::visible(state, caller, share_token).await?;
     let number = artifact
         .latest_version
@@ -540,7 +542,7 @@ async fn latest_file(
 /// A `scripted` quote that an HTML file's text lacks gets its `TextQuoteSelector` alone.
 async fn target_of_quote(
     state: &AppState,
-    version: &crate::store::versions::Version,
+    version: &Version,
     source: &str,
     quote: String,
     near: Option<String>,
@@ -641,11 +643,42 @@ fn requested_version(
     }
 }
 
-fn not_latest(given: i64, latest: i64) -> ApiError {
-    ApiError::bad_request(
-        "not_latest_version",
-        format!("comments can only be made on the latest version (v{latest}); v{given} is not it"),
-    )
+/// Why a new comment cannot go on version `given` when `latest` is the latest: an older version
+/// (`found` active) is 400 `not_latest_version`; one the artifact does not have, never made or
+/// deleted, is 400 `unknown_version`.
+fn wrong_version(given: i64, latest: i64, found: Option<&Version>) -> ApiError {
+    match found {
+        Some(v) if v.deleted_at.is_none() => ApiError::bad_request(
+            "not_latest_version",
+            format!(
+                "comments can only be made on the latest version (v{latest}); v{given} is an older one"
+            ),
+        ),
+        Some(_) => ApiError::bad_request(
+            "unknown_version",
+            format!("version v{given} was deleted; new comments go on the latest version, v{latest}"),
+        ),
+        None => ApiError::bad_request(
+            "unknown_version",
+            format!(
+                "version v{given} does not exist; new comments go on the latest version, v{latest}"
+            ),
+        ),
+    }
+}
+
+/// `wrong_version` for a caller outside the write: looks the version up first.
+async fn refuse_version(
+    state: &AppState,
+    artifact_id: i64,
+    given: i64,
+    latest: i64,
+) -> Result<ApiError, ApiError> {
+    let found = state
+        .store
+        .read(move |conn| versions::by_number(conn, artifact_id, given))
+        .await?;
+    Ok(wrong_version(given, latest, found.as_ref()))
 }
 
 /// Parses and checks the target, naming the field at fault.
