@@ -140,14 +140,22 @@ pub async fn key_only(state: &AppState, req: &Request) -> Result<Caller, ApiErro
     }
 }
 
-/// A session only (key management, account, team, activity). A valid key gets 403; an invalid one
-/// the usual 401.
-pub async fn session_only(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
+/// A session only: what a signed-in person does (keys, account, team, activity, viewing grants,
+/// commenting through a share link). `purpose` is what the route is for, as a phrase that follows
+/// "API keys cannot" ("manage API keys"), so a refusal says what was refused: a valid key gets 403
+/// `session_required`, an invalid one the usual 401, no credentials 401 `missing_session`.
+pub async fn session_only(
+    state: &AppState,
+    req: &Request,
+    purpose: &str,
+) -> Result<Caller, ApiError> {
     if let Some(presented) = presented_key(req)? {
         by_key(state, req, presented).await?;
         return Err(ApiError::forbidden(
             "session_required",
-            "API keys cannot do this: sign in to the settings page (or use the command line) to manage keys, your account and your team",
+            format!(
+                "API keys cannot {purpose}: this needs a signed-in person's browser session (sign in at /login)"
+            ),
         ));
     }
     match session_cookie::presented(&state.site, &req.headers) {
@@ -155,9 +163,15 @@ pub async fn session_only(state: &AppState, req: &Request) -> Result<Caller, Api
         Presented::Several => Err(several_session_cookies()),
         Presented::None => Err(ApiError::unauthorized(
             "missing_session",
-            "sign in first: this needs a browser session",
+            format!("sign in first: to {purpose} you need a browser session (sign in at /login)"),
         )),
     }
+}
+
+/// The person signed in, if any (for pages that only choose what to show): a session that works,
+/// and no key beside it. A key, a missing or ended session: no one.
+pub async fn signed_in(state: &AppState, req: &Request) -> Option<Caller> {
+    session_only(state, req, "open this page").await.ok()
 }
 
 /// A request with more than one session cookie is signed out (one may have been planted by a

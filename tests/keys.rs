@@ -355,6 +355,94 @@ fn key_management_needs_a_session_not_a_key() -> TestResult {
 }
 
 #[test]
+fn a_key_on_a_session_only_route_is_told_what_that_route_is_for() -> TestResult {
+    let (server, cookie) = owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "CI"}));
+    let key = Auth::Key(key);
+    let created = server.upload(
+        &key,
+        json!({"name": "Page", "fileName": "index.html", "content": "<p>Hello there</p>"}),
+    );
+    let share = created["shareToken"].as_str().ok_or("shareToken")?;
+    let link = server.post(
+        &format!("/api/v1/artifacts/{share}/sharelink"),
+        &key,
+        &json!({"capabilities": {"writeComments": true}}),
+    );
+    assert_eq!(link.status, 201, "{}", link.text());
+    let link = link.json()["shareUrl"]
+        .as_str()
+        .and_then(|u| u.rsplit('/').next())
+        .ok_or("shareUrl")?
+        .to_string();
+    let count = |table: &str| -> i64 {
+        server
+            .open_db()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap_or(-1)
+    };
+    let before = (
+        count("view_grants"),
+        count("comments"),
+        count("audit_events"),
+    );
+    let comment = json!({"content": "x", "target": {"source": "index.html"}});
+    for (resp, purpose) in [
+        (
+            server.request(
+                "POST",
+                &format!("/api/v1/artifacts/{share}/versions/1/view"),
+                &key,
+                None,
+                &[],
+            ),
+            "API keys cannot open a version for viewing",
+        ),
+        (
+            server.get("/api/v1/activity", &key),
+            "API keys cannot read the activity trail",
+        ),
+        (
+            server.post(&format!("/api/v1/share/{link}/comments"), &key, &comment),
+            "API keys cannot comment or reply through a share link",
+        ),
+        (
+            server.get("/api/v1/keys", &key),
+            "API keys cannot manage API keys",
+        ),
+    ] {
+        assert_eq!(resp.status, 403, "{}", resp.text());
+        assert_eq!(resp.error_code(), "session_required");
+        let message = resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.starts_with(purpose),
+            "says what the route is for: {message}"
+        );
+        assert!(
+            message.contains("signed-in person's browser session") && message.contains("/login"),
+            "says what it needs: {message}"
+        );
+        assert!(
+            !message.contains("your team"),
+            "not about the team: {message}"
+        );
+    }
+    assert_eq!(
+        (
+            count("view_grants"),
+            count("comments"),
+            count("audit_events")
+        ),
+        before,
+        "nothing was stored"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_key_can_act_as_an_agent_and_me_says_so() -> TestResult {
     let (server, cookie) = owner();
     let agent = server.create_agent(&Auth::Cookie(cookie.clone()), "Claude", Some("coding"));

@@ -34,7 +34,7 @@ struct ChangePassword {
 }
 
 pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, "rename your account").await?;
     let body: UpdateAccount = req.json().await?;
     let name = text::label("name", &body.name, text::NAME_MAX)?;
     let user_id = caller.user.id;
@@ -62,7 +62,12 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
 }
 
 pub async fn change_password(state: AppState, mut req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(
+        &state,
+        &req,
+        "change your password (on the server, `artifact-review user set-password` can)",
+    )
+    .await?;
     let body: ChangePassword = req.json().await?;
     text::at_most(
         "currentPassword",

@@ -92,7 +92,7 @@ impl From<Event> for EventView {
 }
 
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, "read the activity trail").await?;
     let query: ActivityQuery = req.query()?;
     let key_id = match query.key_id.as_deref() {
         None | Some("") => None,

@@ -33,6 +33,9 @@ use crate::store::{agents, StoreError};
 use crate::text;
 use crate::throttle::Subject;
 
+/// What the person's side of the device flow is for, in its refusals (`auth::session_only`).
+const ANSWER_REQUESTS: &str = "see, approve or deny an agent's key request";
+
 /// How long a request waits for a person.
 pub const REQUEST_TTL_MS: i64 = 10 * MINUTE_MS;
 /// The slowest an agent is asked to poll, in seconds.
@@ -411,7 +414,7 @@ async fn view(state: &AppState, caller: &Caller, r: KeyRequest) -> Result<Reques
 
 /// `GET /api/v1/key-requests/{userCode}` (session): who asks, for what.
 pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, ANSWER_REQUESTS).await?;
     let found = by_code(&state, &req, &caller).await?;
     Ok(reply::ok(&view(&state, &caller, found).await?))
 }
@@ -419,7 +422,7 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
 /// `POST /api/v1/key-requests/{userCode}/approve` (session): the key will act as the agent chosen,
 /// or the agent of the requested name (made now if the person has none).
 pub async fn approve(state: AppState, mut req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, ANSWER_REQUESTS).await?;
     let found = by_code(&state, &req, &caller).await?;
     let bytes = req.body_bytes(crate::http::request::JSON_LIMIT).await?;
     let body: Approve = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -442,7 +445,7 @@ pub async fn approve(state: AppState, mut req: Request) -> Result<Response, ApiE
 
 /// `POST /api/v1/key-requests/{userCode}/deny` (session).
 pub async fn deny(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, ANSWER_REQUESTS).await?;
     let found = by_code(&state, &req, &caller).await?;
     decide(&state, &caller, found, None).await
 }

@@ -19,6 +19,10 @@ use crate::store::keys::{self as key_store, NewKeyRow, NotRotatable};
 use crate::store::{agents, StoreError};
 use crate::text;
 
+/// What the key routes are for, in their refusals (`auth::session_only`).
+const MANAGE_KEYS: &str =
+    "manage API keys (a person does that on the settings page, /settings#keys, or with `artifact-review key` on the server)";
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
@@ -48,7 +52,7 @@ struct Created {
 }
 
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, MANAGE_KEYS).await?;
     let query: ListQuery = req.query()?;
     let include_revoked = match query.status.as_deref() {
         None | Some("active") => false,
@@ -74,7 +78,7 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
 }
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, MANAGE_KEYS).await?;
     let body: CreateKey = req.json().await?;
     let name = text::label("name", &body.name, text::NAME_MAX)?;
     let now = now_ms();
@@ -142,7 +146,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
 }
 
 pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, MANAGE_KEYS).await?;
     let id = ids::path_id(req.param("id"), "key")?;
     let user_id = caller.user.id;
     let ctx = caller.audit();
@@ -184,7 +188,7 @@ struct Rotated {
 /// `POST /api/v1/keys/{id}/rotate`: a new key with the same name, identity and scope, shown once;
 /// the old one keeps working for the chosen overlap and then expires.
 pub async fn rotate(state: AppState, mut req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, MANAGE_KEYS).await?;
     let id = ids::path_id(req.param("id"), "key")?;
     let bytes = req.body_bytes(JSON_LIMIT).await?;
     let body: RotateKey = if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -103,7 +103,12 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
 }
 
 pub async fn current(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(
+        &state,
+        &req,
+        "read a browser session (GET /api/v1/me says who a key is)",
+    )
+    .await?;
     let Via::Session {
         session_id,
         expires_at,
@@ -123,7 +128,7 @@ pub async fn current(state: AppState, req: Request) -> Result<Response, ApiError
 }
 
 pub async fn sign_out(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(&state, &req, "sign out (a key is revoked instead)").await?;
     let session_id = caller.session_id().unwrap_or_default();
     let ctx = caller.audit();
     state

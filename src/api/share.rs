@@ -112,7 +112,7 @@ async fn link(state: &AppState, req: &Request) -> Result<Opened, ApiError> {
 
 /// The signed-in person on the link's page, if any. A broken or expired session is simply no one.
 async fn signed_in(state: &AppState, req: &Request) -> Option<Caller> {
-    auth::session_only(state, req).await.ok()
+    auth::signed_in(state, req).await
 }
 
 /// What the link's page shows. Reading it is opening the version: a view is counted (see
@@ -189,7 +189,12 @@ async fn commenter(state: &AppState, req: &Request, link: &Opened) -> Result<Cal
             "this share link does not take comments; ask the artifact's owner to allow them",
         ));
     }
-    auth::session_only(state, req).await
+    auth::session_only(
+        state,
+        req,
+        "comment or reply through a share link (it takes comments from a person signed in to this server, as themself)",
+    )
+    .await
 }
 
 pub async fn list_comments(state: AppState, req: Request) -> Result<Response, ApiError> {

@@ -114,7 +114,12 @@ fn parse_role(raw: &str) -> Result<&'static str, ApiError> {
 }
 
 pub(super) async fn admin(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
-    let caller = auth::session_only(state, req).await?;
+    let caller = auth::session_only(
+        state,
+        req,
+        "manage the team (an admin does that on the Team page, or with `artifact-review user` on the server)",
+    )
+    .await?;
     caller.require_admin()?;
     Ok(caller)
 }

@@ -27,7 +27,12 @@ use crate::view_counter::Viewer;
 pub const GRANT_HOURS: i64 = 12;
 
 pub async fn create(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let caller = auth::session_only(&state, &req).await?;
+    let caller = auth::session_only(
+        &state,
+        &req,
+        "open a version for viewing (a viewing grant is a signed-in reader's; with a key, read its files through GET …/versions/{n}/files/{path})",
+    )
+    .await?;
     let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
     let number = parse_number(req.param("number"))?;
     let version = active_version(&state, &artifact, number).await?;

@@ -33,21 +33,21 @@ pub(super) fn routes(r: &mut Routes) {
 }
 
 async fn home(state: AppState, req: Request) -> Result<Response, ApiError> {
-    if auth::session_only(&state, &req).await.is_err() {
+    if auth::signed_in(&state, &req).await.is_none() {
         return Ok(reply::see_other("/login"));
     }
     serve("index.html")
 }
 
 async fn settings(state: AppState, req: Request) -> Result<Response, ApiError> {
-    if auth::session_only(&state, &req).await.is_err() {
+    if auth::signed_in(&state, &req).await.is_none() {
         return Ok(reply::see_other("/login"));
     }
     serve("index.html")
 }
 
 async fn login(state: AppState, req: Request) -> Result<Response, ApiError> {
-    if auth::session_only(&state, &req).await.is_ok() {
+    if auth::signed_in(&state, &req).await.is_some() {
         return Ok(reply::see_other("/"));
     }
     serve("index.html")

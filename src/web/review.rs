@@ -47,7 +47,7 @@ fn to_sign_in(req: &Request) -> Response {
 }
 
 async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let Ok(caller) = auth::session_only(&state, &req).await else {
+    let Some(caller) = auth::signed_in(&state, &req).await else {
         return Ok(to_sign_in(&req));
     };
     let artifact = match visible(&state, &caller, req.param("shareToken")).await {
