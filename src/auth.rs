@@ -7,7 +7,7 @@ use std::sync::Arc;
 use warp::http::{header, Method};
 
 use crate::clock::now_ms;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, AuthHint};
 use crate::http::request::Request;
 use crate::keys;
 use crate::scopes::Scope;
@@ -145,6 +145,18 @@ pub async fn key_only(state: &AppState, req: &Request) -> Result<Caller, ApiErro
 /// "API keys cannot" ("manage API keys"), so a refusal says what was refused: a valid key gets 403
 /// `session_required`, an invalid one the usual 401, no credentials 401 `missing_session`.
 pub async fn session_only(
+    state: &AppState,
+    req: &Request,
+    purpose: &str,
+) -> Result<Caller, ApiError> {
+    // Keys are not taken here: a 401 says how to sign in, not how to send a key.
+    session_only_as(state, req, purpose)
+        .await
+        .map_err(|e| e.with_hint(AuthHint::SignIn))
+}
+
+/// `session_only`, before its 401s are given the sign-in hint.
+async fn session_only_as(
     state: &AppState,
     req: &Request,
     purpose: &str,

@@ -682,3 +682,83 @@ fn two_admins_disabling_each_other_at_once_leave_one_enabled_admin() -> TestResu
     assert_eq!(enabled, 1);
     Ok(())
 }
+
+#[test]
+fn a_401_hint_fits_the_route_a_key_where_keys_work_signing_in_where_they_do_not() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let created = server.upload(
+        &Auth::Key(key.clone()),
+        json!({"name": "Page", "fileName": "index.html", "content": "<p>Hello</p>"}),
+    );
+    let share = created["shareToken"].as_str().ok_or("shareToken")?;
+    let link = server.post(
+        &format!("/api/v1/artifacts/{share}/sharelink"),
+        &Auth::Key(key),
+        &json!({"capabilities": {"writeComments": true}}),
+    );
+    assert_eq!(link.status, 201, "{}", link.text());
+    let link = link.json()["shareUrl"]
+        .as_str()
+        .and_then(|u| u.rsplit('/').next())
+        .ok_or("shareUrl")?
+        .to_string();
+    let hint_of = |resp: &Resp, code: &str| -> String {
+        assert_eq!(resp.status, 401, "{}", resp.text());
+        assert_eq!(resp.error_code(), code);
+        assert!(
+            resp.header("www-authenticate").is_some(),
+            "every 401 carries a challenge"
+        );
+        resp.json()["hint"].as_str().unwrap_or_default().to_string()
+    };
+
+    // Where keys are accepted, the hint says how to send one.
+    let hint = hint_of(&server.get("/api/v1/me", &Auth::None), "missing_key");
+    assert!(hint.contains("X-API-Key"), "{hint}");
+
+    // Where only a session is, it says how to sign in, whatever was wrong.
+    let comment = json!({"content": "x", "target": {"source": "index.html"}});
+    for (resp, code) in [
+        (
+            server.post(
+                &format!("/api/v1/share/{link}/comments"),
+                &Auth::None,
+                &comment,
+            ),
+            "missing_session",
+        ),
+        (
+            server.get("/api/v1/activity", &Auth::None),
+            "missing_session",
+        ),
+        (
+            server.get("/api/v1/keys", &Auth::Key("ar_live_wrong".into())),
+            "invalid_key",
+        ),
+    ] {
+        let hint = hint_of(&resp, code);
+        assert!(hint.contains("sign in at /login"), "{hint}");
+        assert!(
+            !hint.contains("X-API-Key"),
+            "keys are not taken here: {hint}"
+        );
+    }
+
+    // A wrong password at sign-in: how to get in, not how to send a key.
+    let resp = server.post(
+        "/api/v1/session",
+        &Auth::None,
+        &json!({"email": "ada@example.com", "password": "not the password"}),
+    );
+    let hint = hint_of(&resp, "invalid_credentials");
+    assert!(hint.contains("password-reset link"), "{hint}");
+    assert!(!hint.contains("X-API-Key"), "{hint}");
+    assert!(session_cookie(&resp).is_none(), "no session was made");
+    let comments: i64 = server
+        .open_db()
+        .query_row("SELECT count(*) FROM comments", [], |r| r.get(0))?;
+    assert_eq!(comments, 0, "nothing was stored");
+    Ok(())
+}

@@ -10,7 +10,7 @@ use warp::reply::Response;
 use super::views::UserView;
 use crate::auth::{self, Via};
 use crate::clock::{now_ms, DAY_MS};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, AuthHint};
 use crate::http::reply;
 use crate::http::request::Request;
 use crate::secrets::random_token;
@@ -90,7 +90,8 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
                 "the email or password is wrong",
-            ));
+            )
+            .with_hint(AuthHint::Credentials));
         }
     };
     if user.disabled_at.is_some() {

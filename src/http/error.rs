@@ -28,9 +28,13 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
-    /// 401: no valid credentials; `code` says which failure.
+    /// 401: no valid credentials; `code` says which failure, `hint` how to authenticate here.
     #[error("{message}")]
-    Unauthorized { code: &'static str, message: String },
+    Unauthorized {
+        code: &'static str,
+        message: String,
+        hint: AuthHint,
+    },
     /// 403: authenticated, but not allowed to do this.
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
@@ -91,10 +95,24 @@ impl ApiError {
         }
     }
 
+    /// A 401 where API keys are accepted: its hint says how to send one.
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::Unauthorized {
             code,
             message: message.into(),
+            hint: AuthHint::ApiKey,
+        }
+    }
+
+    /// This error with `hint` in place of its own, if it is a 401 (any other error is unchanged).
+    pub fn with_hint(self, hint: AuthHint) -> ApiError {
+        match self {
+            ApiError::Unauthorized { code, message, .. } => ApiError::Unauthorized {
+                code,
+                message,
+                hint,
+            },
+            other => other,
         }
     }
 
@@ -162,8 +180,8 @@ impl ApiError {
             ApiError::Invalid { field, .. } => {
                 serde_json::json!({ "error": message, "code": self.code(), "field": field })
             }
-            ApiError::Unauthorized { .. } => {
-                serde_json::json!({ "error": message, "code": self.code(), "hint": UNAUTHORIZED_HINT })
+            ApiError::Unauthorized { hint, .. } => {
+                serde_json::json!({ "error": message, "code": self.code(), "hint": hint.text() })
             }
             ApiError::Taken { id_field, id, .. } => {
                 serde_json::json!({ "error": message, "code": self.code(), *id_field: id })
@@ -220,10 +238,41 @@ fn takes(allowed: &str) -> String {
     }
 }
 
-/// How to authenticate, in every 401 answer (as the hosted API does).
-pub const UNAUTHORIZED_HINT: &str = "send an API key as the X-API-Key header (X-API-Key: ar_live_...) \
+/// How to authenticate, in every 401 answer (as the hosted API does), fitting the route: where
+/// keys are accepted, how to send one; where only a person's session is, how to sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthHint {
+    /// Routes that take an API key (most of them).
+    ApiKey,
+    /// Routes that take a signed-in person's session only (keys get 403 there).
+    SignIn,
+    /// Signing in itself, when the email or password is wrong.
+    Credentials,
+}
+
+impl AuthHint {
+    pub fn text(self) -> &'static str {
+        match self {
+            AuthHint::ApiKey => API_KEY_HINT,
+            AuthHint::SignIn => SIGN_IN_HINT,
+            AuthHint::Credentials => CREDENTIALS_HINT,
+        }
+    }
+}
+
+/// The hint where keys are accepted.
+pub const API_KEY_HINT: &str = "send an API key as the X-API-Key header (X-API-Key: ar_live_...) \
      or as Authorization: Bearer ar_live_...; make one on the settings page (/settings#keys) or with \
      `artifact-review key create`. Browser pages use the session of a person signed in at /login.";
+
+/// The hint where only a person's session is accepted.
+pub const SIGN_IN_HINT: &str = "sign in at /login (or POST /api/v1/session with your email and \
+     password) and send the session cookie it sets; this route does not take API keys.";
+
+/// The hint when signing in failed.
+pub const CREDENTIALS_HINT: &str = "check the email and the password; for a forgotten password, \
+     ask an admin of this server for a password-reset link (Team page, or `artifact-review user \
+     set-password` on the server).";
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
