@@ -411,3 +411,55 @@ fn zip_names_that_change_meaning_or_collide_on_other_systems_are_refused() -> Te
     assert_eq!(resp.status, 201, "{}", resp.text());
     Ok(())
 }
+
+#[test]
+fn a_blank_file_name_is_called_blank_not_missing() -> TestResult {
+    let (server, key) = owner();
+    let before = upload_rows(&server);
+    let blank = [
+        server.post(
+            "/api/v1/artifacts",
+            &key,
+            &json!({"name": "x", "fileName": "", "content": "<p>hi</p>"}),
+        ),
+        server.post(
+            "/api/v1/artifacts",
+            &key,
+            &json!({"name": "x", "fileName": "   ", "content": "<p>hi</p>"}),
+        ),
+        server.upload_multipart(
+            "/api/v1/artifacts",
+            &key,
+            &[
+                ("file", Some("page"), b"<p>hi</p>"),
+                ("name", None, b"x"),
+                ("fileName", None, b""),
+            ],
+        ),
+    ];
+    for resp in blank {
+        assert_eq!(resp.status, 400, "{}", resp.text());
+        assert_eq!(resp.error_code(), "unsupported_file_type");
+        let message = resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.contains("fileName is blank"), "{message}");
+        assert!(
+            !message.contains("neither"),
+            "a fileName was given: {message}"
+        );
+    }
+    let resp = server.post(
+        "/api/v1/artifacts",
+        &key,
+        &json!({"name": "x", "content": "<p>hi</p>"}),
+    );
+    assert_eq!(resp.status, 400);
+    assert!(resp.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("neither fileType nor fileName was given"));
+    assert_eq!(upload_rows(&server), before, "nothing was stored");
+    Ok(())
+}

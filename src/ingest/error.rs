@@ -17,8 +17,13 @@ pub enum IngestError {
     #[error("fileType {given:?} is not supported; use \"html\", \"markdown\" or \"zip\"")]
     UnsupportedFileType { given: String },
 
-    #[error("{}", undetectable_type(.file_name.as_deref()))]
-    UnknownFileType { file_name: Option<String> },
+    /// Neither a usable `fileType` nor a `fileName` with a known extension; each as it was sent
+    /// (`file_type` is then blank, if given at all).
+    #[error("{}", undetectable_type(.file_type.as_deref(), .file_name.as_deref()))]
+    UnknownFileType {
+        file_type: Option<String>,
+        file_name: Option<String>,
+    },
 
     #[error("fileName {}: {reason}", quote(.name))]
     InvalidFileName { name: String, reason: String },
@@ -238,10 +243,16 @@ fn list_reasons(paths: &[(String, &'static str)]) -> String {
     capped(paths, |(p, why)| format!("{} ({why})", quote(p)))
 }
 
-fn undetectable_type(file_name: Option<&str>) -> String {
-    let got = match file_name {
+fn undetectable_type(file_type: Option<&str>, file_name: Option<&str>) -> String {
+    let name = match file_name {
+        Some(name) if name.trim().is_empty() => "fileName is blank".to_string(),
         Some(name) => format!("fileName {} has no recognised extension", quote(name)),
-        None => "neither fileType nor fileName was given".to_string(),
+        None => "no fileName was given".to_string(),
+    };
+    let got = match (file_type, file_name) {
+        (None, None) => "neither fileType nor fileName was given".to_string(),
+        (None, Some(_)) => name,
+        (Some(_), _) => format!("fileType is blank and {name}"),
     };
     format!(
         "cannot tell the file type: {got}; set fileType to \"html\", \"markdown\" or \"zip\", or \

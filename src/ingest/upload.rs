@@ -115,10 +115,11 @@ pub fn detect_type(
     if let Some(given) = file_type.filter(|t| !t.trim().is_empty()) {
         return given.parse();
     }
-    let file_name = file_name.filter(|n| !n.trim().is_empty());
     file_name
+        .filter(|n| !n.trim().is_empty())
         .and_then(FileType::from_file_name)
         .ok_or_else(|| IngestError::UnknownFileType {
+            file_type: file_type.map(str::to_string),
             file_name: file_name.map(str::to_string),
         })
 }
@@ -263,6 +264,37 @@ mod tests {
                 "{msg}"
             );
         }
+    }
+
+    #[test]
+    fn the_message_says_what_was_given_blank_rather_than_missing() {
+        let message = |file_type: Option<&str>, file_name: Option<&str>| {
+            detect_type(file_type, file_name)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(message(None, None).contains("neither fileType nor fileName was given"));
+        for blank in ["", "  "] {
+            let got = message(None, Some(blank));
+            assert!(got.contains("fileName is blank"), "{got}");
+            assert!(!got.contains("neither"), "{got}");
+            let got = message(Some(""), Some(blank));
+            assert!(
+                got.contains("fileType is blank and fileName is blank"),
+                "{got}"
+            );
+        }
+        let got = message(Some(" "), None);
+        assert!(
+            got.contains("fileType is blank and no fileName was given"),
+            "{got}"
+        );
+        let got = message(Some(""), Some("README"));
+        assert!(
+            got.contains("fileType is blank and fileName \"README\" has no recognised extension"),
+            "{got}"
+        );
     }
 
     #[test]
