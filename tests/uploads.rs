@@ -463,3 +463,83 @@ fn a_blank_file_name_is_called_blank_not_missing() -> TestResult {
     assert_eq!(upload_rows(&server), before, "nothing was stored");
     Ok(())
 }
+
+#[test]
+fn a_multipart_field_given_twice_is_refused_and_nothing_is_stored() -> TestResult {
+    let (server, key) = owner();
+    let created = server.upload_multipart(
+        "/api/v1/artifacts",
+        &key,
+        &[("file", Some("a.html"), b"<p>a</p>"), ("name", None, b"x")],
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let share = created.json()["shareToken"]
+        .as_str()
+        .ok_or("shareToken")?
+        .to_string();
+    let versions = format!("/api/v1/artifacts/{share}/versions");
+    let before = upload_rows(&server);
+    type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+    let cases: [(&str, Vec<Part>, &str); 5] = [
+        (
+            "/api/v1/artifacts",
+            vec![
+                ("file", Some("a.html"), b"<p>a</p>"),
+                ("file", Some("b.md"), b"# b"),
+                ("name", None, b"x"),
+            ],
+            "\"file\" is given more than once",
+        ),
+        (
+            "/api/v1/artifacts",
+            vec![
+                ("name", None, b"x"),
+                ("file", Some("a.html"), b"<p>a</p>"),
+                ("name", None, b"y"),
+            ],
+            "\"name\" is given more than once",
+        ),
+        (
+            "/api/v1/artifacts",
+            vec![
+                ("file", Some("a.html"), b"<p>a</p>"),
+                ("content", None, b"<p>b</p>"),
+                ("name", None, b"x"),
+            ],
+            "both a `file` part and a `content` field",
+        ),
+        (
+            &versions,
+            vec![
+                ("file", Some("a.html"), b"<p>a</p>"),
+                ("file", Some("b.html"), b"<p>b</p>"),
+            ],
+            "\"file\" is given more than once",
+        ),
+        (
+            &versions,
+            vec![
+                ("fileType", None, b"html"),
+                ("file", Some("a"), b"<p>a</p>"),
+                ("fileType", None, b"markdown"),
+            ],
+            "\"fileType\" is given more than once",
+        ),
+    ];
+    for (path, parts, says) in cases {
+        let resp = server.upload_multipart(path, &key, &parts);
+        assert_eq!(resp.status, 400, "{path} {says}: {}", resp.text());
+        assert_eq!(resp.error_code(), "invalid_multipart");
+        let message = resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.contains(says), "{message}");
+    }
+    assert_eq!(upload_rows(&server), before, "nothing was stored");
+    let artifacts = server.get("/api/v1/artifacts", &key).json();
+    assert_eq!(artifacts["artifacts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(artifacts["artifacts"][0]["name"], "x");
+    assert_eq!(artifacts["artifacts"][0]["latestVersion"], 1);
+    Ok(())
+}

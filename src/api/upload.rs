@@ -232,6 +232,7 @@ async fn multipart(
     };
     let mut content = None;
     let mut part_file_name = None;
+    let mut given: Vec<String> = Vec::new();
     loop {
         let next = form.next_field().await;
         let field = match next {
@@ -243,6 +244,7 @@ async fn multipart(
             }
         };
         let field_name = field.name().unwrap_or_default().to_string();
+        once(&mut given, &field_name)?;
         if field_name == "file" || field_name == "content" {
             if field_name == "file" {
                 part_file_name = field.file_name().map(str::to_string);
@@ -282,6 +284,27 @@ async fn multipart(
         upload.file_name = part_file_name;
     }
     Ok((fields, upload))
+}
+
+/// Refuses a form field given before in this form (`given`, the names so far), or the upload given
+/// both as a `file` part and as a `content` field: which of two values was meant cannot be known,
+/// so neither is taken. Unknown names are refused by the caller, so `given` stays short.
+fn once(given: &mut Vec<String>, field_name: &str) -> Result<(), ApiError> {
+    let bad = |detail: String| ApiError::bad_request("invalid_multipart", detail);
+    if given.iter().any(|g| g == field_name) {
+        return Err(bad(format!(
+            "the form field {field_name:?} is given more than once; send each field once (one file per upload)"
+        )));
+    }
+    let upload = ["file", "content"];
+    if upload.contains(&field_name) && given.iter().any(|g| upload.contains(&g.as_str())) {
+        return Err(bad(
+            "the form has both a `file` part and a `content` field; send the upload once, as one of them"
+                .to_string(),
+        ));
+    }
+    given.push(field_name.to_string());
+    Ok(())
 }
 
 /// What reading the body failed with, if that is why multer failed.
