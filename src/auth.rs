@@ -195,23 +195,38 @@ fn several_session_cookies() -> ApiError {
     )
 }
 
-/// The presented key, if the request carries one. `Authorization` with another scheme is ignored
-/// unless no other credential exists.
+/// The presented key, if the request carries one: an `X-API-Key` header or `Authorization: Bearer`
+/// (`Authorization` with another scheme is not a key). More than one key is refused rather than
+/// one of them picked: two `X-API-Key` headers, two Bearer ones (even with the same value), or
+/// both kinds with different keys. The same key in both kinds is one key.
 fn presented_key(req: &Request) -> Result<Option<&str>, ApiError> {
-    if let Some(v) = req.headers.get("x-api-key") {
-        return v
-            .to_str()
-            .map(|s| Some(s.trim()))
-            .map_err(|_| invalid_key_error());
-    }
-    if let Some(v) = req.headers.get(header::AUTHORIZATION) {
-        let value = v.to_str().map_err(|_| invalid_key_error())?;
-        let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-        if scheme.eq_ignore_ascii_case("bearer") {
-            return Ok(Some(rest.trim()));
+    let mut named: Option<&str> = None;
+    for value in req.headers.get_all("x-api-key") {
+        let key = value.to_str().map_err(|_| invalid_key_error())?.trim();
+        if named.replace(key).is_some() {
+            return Err(several_keys());
         }
     }
-    Ok(None)
+    let mut bearer: Option<&str> = None;
+    for value in req.headers.get_all(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| invalid_key_error())?.trim();
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") && bearer.replace(rest.trim()).is_some() {
+            return Err(several_keys());
+        }
+    }
+    match (named, bearer) {
+        (Some(a), Some(b)) if a != b => Err(several_keys()),
+        (named, bearer) => Ok(named.or(bearer)),
+    }
+}
+
+/// A request that presents more than one API key: which one acts cannot be chosen for the client.
+fn several_keys() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_key",
+        "the request carried more than one API key (several X-API-Key or Authorization: Bearer headers, or different keys in the two); send one key, in one header",
+    )
 }
 
 fn invalid_key_error() -> ApiError {

@@ -443,6 +443,89 @@ fn a_key_on_a_session_only_route_is_told_what_that_route_is_for() -> TestResult 
 }
 
 #[test]
+fn a_request_presenting_more_than_one_key_is_refused_not_resolved() -> TestResult {
+    let (server, cookie) = owner();
+    let (_, first) = server.create_key(&cookie, json!({"name": "first"}));
+    let (second_id, second) = server.create_key(&cookie, json!({"name": "second"}));
+    let bearer = |k: &str| format!("Bearer {k}");
+    let upload = json!({"name": "x", "fileName": "a.html", "content": "<p>a</p>"});
+    let body = upload.to_string();
+    let several: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "two X-API-Key headers",
+            vec![("X-API-Key", first.clone()), ("X-API-Key", second.clone())],
+        ),
+        (
+            "the same X-API-Key header twice",
+            vec![("X-API-Key", second.clone()), ("X-API-Key", second.clone())],
+        ),
+        (
+            "X-API-Key and a different Bearer key",
+            vec![
+                ("X-API-Key", first.clone()),
+                ("Authorization", bearer(&second)),
+            ],
+        ),
+        (
+            "two Authorization: Bearer headers",
+            vec![
+                ("Authorization", bearer(&second)),
+                ("Authorization", bearer(&first)),
+            ],
+        ),
+    ];
+    for (what, headers) in &several {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        for (method, path, body) in [
+            ("GET", "/api/v1/me", None),
+            ("POST", "/api/v1/artifacts", Some(body.as_bytes())),
+        ] {
+            let resp = server.request(method, path, &Auth::None, body, &headers);
+            assert_eq!(resp.status, 401, "{what}: {}", resp.text());
+            assert_eq!(resp.error_code(), "invalid_key", "{what}");
+            assert!(resp.header("www-authenticate").is_some());
+            let text = resp.text();
+            assert!(
+                text.contains("more than one API key") && text.contains("send one key"),
+                "{what}: {text}"
+            );
+            assert!(
+                !text.contains(&first[8..]) && !text.contains(&second[8..]),
+                "no key is repeated: {text}"
+            );
+        }
+    }
+    // Nothing was stored, and neither key counted as used.
+    let listed = server
+        .get("/api/v1/artifacts", &Auth::Cookie(cookie.clone()))
+        .json();
+    assert_eq!(listed["artifacts"].as_array().map(Vec::len), Some(0));
+    let keys = server
+        .get("/api/v1/keys", &Auth::Cookie(cookie.clone()))
+        .json();
+    for key in keys["keys"].as_array().ok_or("keys")? {
+        assert_eq!(key["lastUsedAt"], json!(null), "{key}");
+    }
+    // One key is one key: the same in both headers, or beside another Authorization scheme.
+    for headers in [
+        vec![
+            ("X-API-Key", second.clone()),
+            ("Authorization", bearer(&second)),
+        ],
+        vec![
+            ("X-API-Key", second.clone()),
+            ("Authorization", "Basic dTpw".to_string()),
+        ],
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let resp = server.request("GET", "/api/v1/me", &Auth::None, None, &headers);
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert_eq!(resp.json()["key"]["id"], json!(second_id));
+    }
+    Ok(())
+}
+
+#[test]
 fn a_key_can_act_as_an_agent_and_me_says_so() -> TestResult {
     let (server, cookie) = owner();
     let agent = server.create_agent(&Auth::Cookie(cookie.clone()), "Claude", Some("coding"));
