@@ -709,3 +709,96 @@ fn discovery_errors_and_uploads_have_the_hosted_apis_shape() -> TestResult {
     assert_eq!(files["files"][0]["path"], "README.md");
     Ok(())
 }
+
+#[test]
+fn a_link_that_takes_comments_shows_them_and_never_says_otherwise() -> TestResult {
+    let o = owned();
+    let path = o.link_path();
+    let stored = |o: &Owned| -> (bool, bool) {
+        o.server
+            .open_db()
+            .query_row(
+                "SELECT read_comments, write_comments FROM share_links",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or((false, false))
+    };
+    let events = |o: &Owned| -> i64 {
+        o.server
+            .open_db()
+            .query_row(
+                "SELECT count(*) FROM audit_events WHERE action LIKE 'access.link%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(-1)
+    };
+    let both = json!({"readComments": true, "writeComments": true});
+
+    // Made with both asked for in contradiction: refused, no link made.
+    let resp = o.server.post(
+        &path,
+        &o.ada,
+        &json!({"capabilities": {"readComments": false, "writeComments": true}}),
+    );
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(resp.error_code(), "invalid_capabilities");
+    assert_eq!(o.server.get(&path, &o.ada).status, 404, "no link was made");
+
+    // writeComments alone implies readComments, stored and answered so.
+    let resp = o.server.post(
+        &path,
+        &o.ada,
+        &json!({"capabilities": {"writeComments": true}}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_eq!(resp.json()["capabilities"], both);
+    assert_eq!(stored(&o), (true, true));
+    let token = token_of(&resp.json());
+
+    // The black-box case: readComments false beside writeComments true is refused, nothing changes.
+    let before = events(&o);
+    for body in [
+        json!({"capabilities": {"readComments": false, "writeComments": true}}),
+        json!({"capabilities": {"readComments": false}}),
+    ] {
+        let resp = o.server.patch(&path, &o.ada, &body);
+        assert_eq!(resp.status, 400, "{body}: {}", resp.text());
+        assert_eq!(resp.error_code(), "invalid_capabilities");
+        let message = resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.contains("implies showing them"), "{message}");
+    }
+    assert_eq!(stored(&o), (true, true));
+    assert_eq!(events(&o), before, "nothing was recorded");
+
+    // Turning both off together works; turning commenting on again brings reading with it.
+    let off =
+        o.patch_link(json!({"capabilities": {"readComments": false, "writeComments": false}}));
+    assert_eq!(
+        off["capabilities"],
+        json!({"readComments": false, "writeComments": false})
+    );
+    let on = o.patch_link(json!({"capabilities": {"writeComments": true}}));
+    assert_eq!(on["capabilities"], both);
+    assert_eq!(stored(&o), (true, true));
+
+    // A link stored before the rule (reading off, writing on) is answered as it behaves.
+    let db = rusqlite::Connection::open(&o.server.db)?;
+    db.busy_timeout(std::time::Duration::from_secs(5))?;
+    db.execute(
+        "UPDATE share_links SET read_comments = 0, write_comments = 1",
+        [],
+    )?;
+    drop(db);
+    assert_eq!(o.server.get(&path, &o.ada).json()["capabilities"], both);
+    let shared = o
+        .server
+        .get(&format!("/api/v1/share/{token}"), &Auth::None)
+        .json();
+    assert_eq!(shared["capabilities"], both);
+    Ok(())
+}

@@ -18,7 +18,7 @@ use crate::state::AppState;
 use crate::store::artifacts::Artifact;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::share_links::{self, Capabilities, NewLink, ShareLink};
-use crate::store::StoreError;
+use crate::store::{StoreError, Touches};
 
 /// The link as the API shows it.
 #[derive(Debug, Serialize)]
@@ -33,16 +33,15 @@ pub struct LinkView {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CapabilitiesView {
-    #[serde(default)]
     pub read_comments: bool,
-    #[serde(default)]
     pub write_comments: bool,
 }
 
-/// `capabilities` in a PATCH: only what is named changes.
+/// `capabilities` in a POST (on top of none) or a PATCH (on top of the link's): only what is named
+/// changes.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CapabilitiesChange {
@@ -50,11 +49,32 @@ struct CapabilitiesChange {
     write_comments: Option<bool>,
 }
 
+impl CapabilitiesChange {
+    /// `current` with what this change names. Taking comments implies showing them, as the README
+    /// says: writeComments alone turns readComments on too, and readComments false while the link
+    /// takes comments (asked for now, or kept) is refused rather than stored and not honoured.
+    fn applied_to(&self, current: Capabilities) -> Result<Capabilities, ApiError> {
+        let write_comments = self.write_comments.unwrap_or(current.write_comments);
+        if write_comments && self.read_comments == Some(false) {
+            return Err(ApiError::invalid(
+                "capabilities",
+                "invalid_capabilities",
+                "readComments cannot be false while the link takes comments (writeComments is true): \
+                 taking comments implies showing them; to hide the comments, set writeComments to false too",
+            ));
+        }
+        Ok(Capabilities::new(
+            self.read_comments.unwrap_or(current.read_comments),
+            write_comments,
+        ))
+    }
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct CreateLink {
     #[serde(default)]
-    capabilities: Option<CapabilitiesView>,
+    capabilities: Option<CapabilitiesChange>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,11 +142,10 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     } else {
         parse_json(&bytes)?
     };
-    let capabilities = body.capabilities.unwrap_or_default();
-    let capabilities = Capabilities {
-        read_comments: capabilities.read_comments,
-        write_comments: capabilities.write_comments,
-    };
+    let capabilities = body
+        .capabilities
+        .unwrap_or_default()
+        .applied_to(Capabilities::default())?;
     let (seed, token) = state.link_key.issue()?;
     let hash = token.digest();
     let key_id = state.link_key.id();
@@ -190,17 +209,10 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let change = body.capabilities.unwrap_or_default();
     let enabled = body.enabled;
     changed(&state, &caller, &artifact, move |link| {
-        (
+        Ok((
             enabled.unwrap_or(link.enabled),
-            Capabilities {
-                read_comments: change
-                    .read_comments
-                    .unwrap_or(link.capabilities.read_comments),
-                write_comments: change
-                    .write_comments
-                    .unwrap_or(link.capabilities.write_comments),
-            },
-        )
+            change.applied_to(link.capabilities)?,
+        ))
     })
     .await
 }
@@ -209,28 +221,28 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
 pub async fn disable(state: AppState, req: Request) -> Result<Response, ApiError> {
     let (caller, artifact) = owned(&state, &req).await?;
     changed(&state, &caller, &artifact, |link| {
-        (false, link.capabilities)
+        Ok((false, link.capabilities))
     })
     .await
 }
 
-/// Applies `f` (the link → its new `enabled` and capabilities) in one write, recording what
-/// changed; answers the link.
+/// Applies `f` (the link → its new `enabled` and capabilities, or a refusal) in one write,
+/// recording what changed; answers the link.
 async fn changed(
     state: &AppState,
     caller: &Caller,
     artifact: &Artifact,
-    f: impl Fn(&ShareLink) -> (bool, Capabilities) + Send + 'static,
+    f: impl Fn(&ShareLink) -> Result<(bool, Capabilities), ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let ctx = caller.audit();
     let artifact_id = artifact.id;
     let link = state
         .store
-        .write_content(move |conn| {
+        .write_checked(Touches::ContentOnly, move |conn| -> Result<_, ApiError> {
             let Some(link) = share_links::of_artifact(conn, artifact_id)? else {
                 return Ok(None);
             };
-            let (enabled, capabilities) = f(&link);
+            let (enabled, capabilities) = f(&link)?;
             if (enabled, capabilities) == (link.enabled, link.capabilities) {
                 return Ok(Some(link));
             }
@@ -251,7 +263,7 @@ async fn changed(
                 }
             };
             audit::record(conn, &ctx, &event, now)?;
-            share_links::of_artifact(conn, artifact_id)
+            Ok(share_links::of_artifact(conn, artifact_id)?)
         })
         .await?
         .ok_or_else(no_link)?;

@@ -13,6 +13,17 @@ pub struct Capabilities {
     pub write_comments: bool,
 }
 
+impl Capabilities {
+    /// Taking comments implies showing them: `read_comments` is true whenever `write_comments`
+    /// is (also for a link stored before this rule, as it is read back).
+    pub fn new(read_comments: bool, write_comments: bool) -> Capabilities {
+        Capabilities {
+            read_comments: read_comments || write_comments,
+            write_comments,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShareLink {
     pub id: i64,
@@ -34,10 +45,7 @@ impl ShareLink {
             token_seed: r.get(2)?,
             key_id: r.get(3)?,
             enabled: r.get(4)?,
-            capabilities: Capabilities {
-                read_comments: r.get(5)?,
-                write_comments: r.get(6)?,
-            },
+            capabilities: Capabilities::new(r.get(5)?, r.get(6)?),
             created_by: r.get(7)?,
             created_at: r.get(8)?,
             updated_at: r.get(9)?,
@@ -148,10 +156,7 @@ pub fn open(conn: &Connection, token_hash: &[u8; 32]) -> StoreResult<Option<Open
         .query_row([&token_hash[..]], |r| {
             Ok(Opened {
                 link_id: r.get(0)?,
-                capabilities: Capabilities {
-                    read_comments: r.get(1)?,
-                    write_comments: r.get(2)?,
-                },
+                capabilities: Capabilities::new(r.get(1)?, r.get(2)?),
                 artifact_id: r.get(3)?,
                 artifact_name: r.get(4)?,
                 description: r.get(5)?,
