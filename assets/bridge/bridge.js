@@ -1395,7 +1395,20 @@ function wrapHistory() {
  * 13. Start
  * --------------------------------------------------------------------------------------------- */
 
+/** What a keyboard reaches in a document by itself (Tab stops). */
+const TAB_STOPS = 'a[href], area[href], button, input, select, textarea, summary, iframe, audio[controls], video[controls], [tabindex], [contenteditable]';
+
+/**
+ * A document with nothing focusable is skipped by Tab, so a reader using only the keyboard could
+ * neither scroll it nor move a caret in it (F7) to select a passage: its body becomes a Tab stop.
+ */
+function reachableByKeyboard() {
+  const body = doc.body;
+  if (body && !body.hasAttribute('tabindex') && !doc.querySelector(TAB_STOPS)) body.setAttribute('tabindex', '0');
+}
+
 function onParsed() {
+  reachableByKeyboard();
   startObserving();
   // Drawn at once when that adds nothing to the DOM (the Highlight API), so the parsed document's
   // first paint shows the passages rather than a later one: with a large document, the first

@@ -201,6 +201,29 @@ test('Back and Forward over files without a bridge show each file again, and a c
   assertClean(tab);
 });
 
+test('with the keyboard alone, Tab reaches an artifact that has nothing focusable of its own, and the keys then scroll it', async () => {
+  const paragraphs = Array.from({ length: 120 }, (_, i) => `<p>Paragraph ${i + 1} of a long report without a single link.</p>`).join('\n');
+  const report = await upload(server, ownerKey, {
+    name: 'Long report',
+    fileName: 'report.html',
+    content: `<!doctype html><html><head><meta charset="utf-8"><title>Report</title></head><body><h1>Report</h1>\n${paragraphs}\n</body></html>`,
+  });
+  await openReview(page, ui(`/a/${report.shareToken}`), 'report.html');
+  await page.locator('#comment-file').focus();
+  await tabTo('#artifact-frame', { back: true });
+  const frame = page.frames().find((f) => f.parentFrame() === page.mainFrame());
+  assert.equal(await frame.evaluate(() => document.hasFocus()), true, 'the focus is in the artifact');
+  const before = await frame.evaluate(() => window.scrollY);
+  await page.keyboard.press('PageDown');
+  await eventually(async () => (await frame.evaluate(() => window.scrollY)) > before + 100, { message: 'PageDown scrolls the artifact' });
+  assert.equal(await frame.evaluate(() => document.body.getAttribute('tabindex')), '0', 'the body is the Tab stop');
+  // A document with Tab stops of its own (links) is left as it is.
+  await openReview(page, ui(`/a/${site.shareToken}`), 'index.html');
+  const site1 = page.frames().find((f) => f.parentFrame() === page.mainFrame());
+  assert.equal(await site1.evaluate(() => document.body.getAttribute('tabindex')), null);
+  assertClean(tab);
+});
+
 test('the page comes with its frame started: the script asks for no grant, and a file without a bridge opened by its address is shown as such', async () => {
   const grants = [];
   const onRequest = (request) => {
