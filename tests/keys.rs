@@ -364,17 +364,7 @@ fn a_key_on_a_session_only_route_is_told_what_that_route_is_for() -> TestResult 
         json!({"name": "Page", "fileName": "index.html", "content": "<p>Hello there</p>"}),
     );
     let share = created["shareToken"].as_str().ok_or("shareToken")?;
-    let link = server.post(
-        &format!("/api/v1/artifacts/{share}/sharelink"),
-        &key,
-        &json!({"capabilities": {"writeComments": true}}),
-    );
-    assert_eq!(link.status, 201, "{}", link.text());
-    let link = link.json()["shareUrl"]
-        .as_str()
-        .and_then(|u| u.rsplit('/').next())
-        .ok_or("shareUrl")?
-        .to_string();
+    let link = server.share_link(&key, share, json!({"writeComments": true}));
     let count = |table: &str| -> i64 {
         server
             .open_db()

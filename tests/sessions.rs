@@ -693,17 +693,7 @@ fn a_401_hint_fits_the_route_a_key_where_keys_work_signing_in_where_they_do_not(
         json!({"name": "Page", "fileName": "index.html", "content": "<p>Hello</p>"}),
     );
     let share = created["shareToken"].as_str().ok_or("shareToken")?;
-    let link = server.post(
-        &format!("/api/v1/artifacts/{share}/sharelink"),
-        &Auth::Key(key),
-        &json!({"capabilities": {"writeComments": true}}),
-    );
-    assert_eq!(link.status, 201, "{}", link.text());
-    let link = link.json()["shareUrl"]
-        .as_str()
-        .and_then(|u| u.rsplit('/').next())
-        .ok_or("shareUrl")?
-        .to_string();
+    let link = server.share_link(&Auth::Key(key), share, json!({"writeComments": true}));
     let hint_of = |resp: &Resp, code: &str| -> String {
         assert_eq!(resp.status, 401, "{}", resp.text());
         assert_eq!(resp.error_code(), code);

@@ -60,13 +60,7 @@ impl Owned {
 
     /// Makes the link with `capabilities`; returns its token (the last segment of `shareUrl`).
     fn make_link(&self, capabilities: Value) -> String {
-        let resp = self.server.post(
-            &self.link_path(),
-            &self.ada,
-            &json!({ "capabilities": capabilities }),
-        );
-        assert_eq!(resp.status, 201, "{}", resp.text());
-        token_of(&resp.json())
+        self.server.share_link(&self.ada, &self.share, capabilities)
     }
 
     fn patch_link(&self, body: Value) -> Value {

@@ -175,18 +175,23 @@ test('with readComments the threads are shown and highlighted, read-only', async
   await tab.context.close();
 });
 
-test('with writeComments a visitor signs in, comes back, comments on a passage and replies', async () => {
-  await apiOk(server, 'PATCH', linkApi(), ownerKey, { capabilities: { writeComments: true } });
-  const tab = await visitor();
-  const { page } = tab;
-  await openLink(page);
-  assert.equal(await page.locator('#sign-in-hint').isVisible(), true);
+/** Follows the page's "Sign in to comment" and signs in as Bob. */
+async function signInFromLink(page) {
   await page.locator('#share-sign-in').click();
   await page.waitForURL((url) => url.pathname === '/login');
   const form = page.locator('#login-form');
   await form.getByLabel('Email').fill(BOB.email);
   await form.getByLabel('Password').fill(BOB.password);
   await form.getByRole('button', { name: 'Sign in' }).click();
+}
+
+test('with writeComments a visitor signs in, comes back, comments on a passage and replies', async () => {
+  await apiOk(server, 'PATCH', linkApi(), ownerKey, { capabilities: { writeComments: true } });
+  const tab = await visitor();
+  const { page } = tab;
+  await openLink(page);
+  assert.equal(await page.locator('#sign-in-hint').isVisible(), true);
+  await signInFromLink(page);
   await page.waitForURL((url) => url.pathname === `/share/${linkToken}`);
   await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
   assert.equal(await page.locator('#share-viewer').innerText(), `Signed in as ${BOB.name}`);
@@ -236,12 +241,7 @@ test("the page's address follows the file shown: signing in, reloading and Back 
   assert.equal(new URL(page.url()).hash, '#file=faq.html');
   const next = new URL(await page.locator('#share-sign-in').getAttribute('href'), server.url).searchParams.get('next');
   assert.equal(next, `/share/${linkToken}#file=faq.html`);
-  await page.locator('#share-sign-in').click();
-  await page.waitForURL((url) => url.pathname === '/login');
-  const form = page.locator('#login-form');
-  await form.getByLabel('Email').fill(BOB.email);
-  await form.getByLabel('Password').fill(BOB.password);
-  await form.getByRole('button', { name: 'Sign in' }).click();
+  await signInFromLink(page);
   await page.waitForURL((url) => url.pathname === `/share/${linkToken}` && url.hash === '#file=faq.html');
   await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
   assert.equal(await page.locator('#share-viewer').innerText(), `Signed in as ${BOB.name}`);

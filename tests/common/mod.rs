@@ -497,6 +497,22 @@ impl Server {
         resp.json()
     }
 
+    /// Makes the share link of artifact `share` with `capabilities`; returns the link's token (the
+    /// last segment of its `shareUrl`).
+    pub fn share_link(&self, auth: &Auth, share: &str, capabilities: Value) -> String {
+        let resp = self.post(
+            &format!("/api/v1/artifacts/{share}/sharelink"),
+            auth,
+            &serde_json::json!({ "capabilities": capabilities }),
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        resp.json()["shareUrl"]
+            .as_str()
+            .and_then(|url| url.rsplit('/').next())
+            .expect("the link's token")
+            .to_string()
+    }
+
     /// A viewing grant for version `number` of an artifact, as the review page gets one; returns
     /// the folder its files are served under, `/v/{grant}` (no trailing slash).
     pub fn view_grant(&self, auth: &Auth, share: &str, number: i64) -> String {
