@@ -2,7 +2,7 @@
 // "Load more".
 
 import { api } from './api.js';
-import { $, h, cell, timeEl, keyDisplay, identityEl, loadError, setChildren } from './dom.js';
+import { $, h, cell, timeEl, keyDisplay, identityEl, loadError, setChildren, setBusy, isBusy, hideKeepingFocus } from './dom.js';
 
 export const PAGE_SIZE = 25;
 
@@ -28,19 +28,33 @@ const ACTIONS = {
   'session.failed': 'Failed to sign in',
   'key.created': 'Created a key',
   'key.revoked': 'Revoked a key',
+  'key.rotated': 'Rotated a key',
+  'key.leaked': 'A key was found pasted into text and revoked',
+  'key_request.created': 'An agent asked for a key',
+  'key_request.approved': "Approved an agent's key request",
+  'key_request.denied': "Denied an agent's key request",
   'agent.created': 'Created an agent',
   'agent.updated': 'Changed an agent',
   'agent.deleted': 'Deleted an agent',
   'invite.created': 'Created an invite link',
   'invite.revoked': 'Revoked an invite link',
   'artifact.created': 'Uploaded an artifact',
+  'artifact.updated': 'Renamed or described an artifact',
+  'artifact.deleted': 'Deleted an artifact',
   'version.created': 'Uploaded a version',
+  'version.renamed': 'Renamed a version',
   'version.deleted': 'Deleted a version',
+  'version.restored': 'Restored a version',
   'comment.created': 'Commented',
+  'comment.updated': 'Edited a comment',
   'comment.resolved': 'Resolved a comment',
+  'comment.unresolved': 'Reopened a comment',
   'comment.deleted': 'Deleted a comment',
   'reply.created': 'Replied',
+  'reply.updated': 'Edited a reply',
+  'reply.deleted': 'Deleted a reply',
   'access.granted': 'Shared an artifact',
+  'access.revoked': "Removed a reviewer's access",
   'access.link_created': 'Made a share link',
   'access.link_updated': 'Changed a share link',
   'access.link_disabled': 'Turned off a share link',
@@ -92,7 +106,7 @@ async function loadPage(fresh) {
   const keyId = $('#activity-key').value;
   const more = $('#activity-more');
   const errorEl = view().querySelector('.load-error');
-  more.disabled = true;
+  setBusy(more, true);
   try {
     const page = await api.activity({ keyId, limit: PAGE_SIZE, cursor: fresh ? null : cursor });
     if (seq !== loadSeq) return;
@@ -102,7 +116,7 @@ async function loadPage(fresh) {
     if (fresh) setChildren(tbody, rows);
     else tbody.append(...rows);
     cursor = page.nextCursor;
-    more.hidden = !cursor;
+    hideKeepingFocus(more, !cursor, $('#activity-title'));
     const empty = tbody.children.length === 0;
     $('#activity-empty').hidden = !empty;
     $('#activity-empty').textContent = keyId ? 'This key has done nothing yet.' : 'Nothing happened yet.';
@@ -110,7 +124,7 @@ async function loadPage(fresh) {
   } catch (err) {
     if (seq === loadSeq) loadError(errorEl, `Could not load the activity: ${err.message}`);
   } finally {
-    if (seq === loadSeq) more.disabled = false;
+    if (seq === loadSeq) setBusy(more, false);
   }
 }
 
@@ -143,7 +157,9 @@ export const activityView = {
   init(context) {
     ctx = context;
     $('#activity-key').addEventListener('change', () => loadPage(true));
-    $('#activity-more').addEventListener('click', () => loadPage(false));
+    $('#activity-more').addEventListener('click', (event) => {
+      if (!isBusy(event.currentTarget)) loadPage(false);
+    });
   },
   show,
 };

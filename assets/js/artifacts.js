@@ -3,7 +3,7 @@
 // to upload one with a curl line that uses one of the person's real key prefixes.
 
 import { api } from './api.js';
-import { $, h, cell, agoEl, authorEl, badge, keyDisplay, loadError, setChildren } from './dom.js';
+import { $, h, cell, agoEl, authorEl, badge, keyDisplay, loadError, setChildren, setBusy, isBusy, hideKeepingFocus } from './dom.js';
 
 export const PAGE_SIZE = 25;
 /** How long typing pauses before the list is filtered (one request per pause, not per key). */
@@ -108,7 +108,7 @@ async function loadPage(fresh) {
   const q = filterInput().value.trim();
   const more = $('#artifacts-more');
   const errorEl = view().querySelector('.load-error');
-  more.disabled = true;
+  setBusy(more, true);
   try {
     const page = await api.listArtifacts({ sort: 'activity', q, limit: PAGE_SIZE, cursor: fresh ? null : cursor });
     if (seq !== loadSeq) return;
@@ -118,7 +118,7 @@ async function loadPage(fresh) {
     if (fresh) setChildren(tbody, rows);
     else tbody.append(...rows);
     cursor = page.nextCursor ?? null;
-    more.hidden = !cursor;
+    hideKeepingFocus(more, !cursor, $('#artifacts-title'));
     const count = tbody.children.length;
     view().querySelector('.table-wrap').hidden = count === 0;
     $('#artifacts-none').hidden = !(count === 0 && q);
@@ -135,7 +135,7 @@ async function loadPage(fresh) {
   } catch (err) {
     if (seq === loadSeq) loadError(errorEl, `Could not load your artifacts: ${err.message}`);
   } finally {
-    if (seq === loadSeq) more.disabled = false;
+    if (seq === loadSeq) setBusy(more, false);
   }
 }
 
@@ -157,7 +157,9 @@ export const artifactsView = {
         loadPage(true);
       }
     });
-    $('#artifacts-more').addEventListener('click', () => loadPage(false));
+    $('#artifacts-more').addEventListener('click', (event) => {
+      if (!isBusy(event.currentTarget)) loadPage(false);
+    });
   },
   show: () => loadPage(true),
 };

@@ -11,6 +11,11 @@ import { handleForm, setFieldError, valueOf } from './forms.js';
  * address bar and history.
  */
 function takeFragment() {
+  // A link pasted into this same tab changes only the fragment, which loads nothing: start the
+  // screen again with it (and so take its token out of the address bar too).
+  window.addEventListener('hashchange', () => {
+    if (/(^#|&)token=/.test(location.hash)) location.reload();
+  });
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
   const value = (name) => {

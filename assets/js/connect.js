@@ -20,10 +20,17 @@ const STATUS = {
   delivered: 'Approved, and the key was delivered',
 };
 
+/** The code as agents show it (XXXX-XXXX), however it was typed. */
+function codeAsShown(code) {
+  const plain = code.toUpperCase().replace(/[^A-Z0-9]/g, '');
+  return plain.length === 8 ? `${plain.slice(0, 4)}-${plain.slice(4)}` : code;
+}
+
 async function render(code, request) {
   current = { code, request };
   const scope = request.scopes.join(', ');
   setChildren($('#connect-facts'),
+    ...fact('Code', h('code', { text: codeAsShown(code) })),
     ...fact('Agent', h('span', { class: 'name', text: request.agentName })),
     ...fact('Role', request.role),
     ...fact('Scope', scope),
@@ -57,6 +64,9 @@ async function render(code, request) {
 
 async function lookUp(form) {
   const code = valueOf(form, 'code');
+  // The card of an earlier code goes first: a failed lookup must not leave it to be approved.
+  current = null;
+  $('#connect-request').hidden = true;
   const request = await api.keyRequest(code);
   await render(code, request);
 }

@@ -1,7 +1,7 @@
 // Modal dialogs (<dialog> + showModal): opening with focus inside, closing with focus restored,
 // a confirmation that runs an action, and the one-time secret dialog that forgets its secret.
 
-import { $, setChildren } from './dom.js';
+import { $, setChildren, setBusy, isBusy } from './dom.js';
 import { setFormError } from './forms.js';
 
 // Every [data-close] button closes its dialog.
@@ -54,7 +54,8 @@ export function confirmAction({ title, body, confirmLabel, action, danger = true
   return new Promise((resolve) => {
     let done = false;
     const onOk = async () => {
-      ok.disabled = true;
+      if (isBusy(ok)) return;
+      setBusy(ok, true);
       try {
         await action();
         done = true;
@@ -63,7 +64,7 @@ export function confirmAction({ title, body, confirmLabel, action, danger = true
         errorEl.textContent = err?.message ?? String(err);
         errorEl.hidden = false;
       } finally {
-        ok.disabled = false;
+        setBusy(ok, false);
       }
     };
     ok.addEventListener('click', onOk);

@@ -119,6 +119,28 @@ export function authorEl(identity, meId) {
 /** A table cell labelled for the narrow (card) layout. */
 export const cell = (label, ...children) => h('td', { data: { label } }, ...children);
 
+/**
+ * Marks a button busy (or not) while its request runs: it looks and reads as unavailable
+ * (aria-disabled) but keeps the keyboard focus, which a `disabled` button would drop to <body>.
+ * Handlers check `isBusy` to ignore presses meanwhile.
+ */
+export function setBusy(button, busy) {
+  if (busy) button.setAttribute('aria-disabled', 'true');
+  else button.removeAttribute('aria-disabled');
+}
+
+export const isBusy = (button) => button.getAttribute('aria-disabled') === 'true';
+
+/**
+ * Hides a "Load more" button after the last page; if it had the focus, the focus goes to `next`
+ * (the view's heading) rather than being lost.
+ */
+export function hideKeepingFocus(button, hidden, next) {
+  const hadFocus = document.activeElement === button;
+  button.hidden = hidden;
+  if (hidden && hadFocus) next.focus();
+}
+
 let toastTimer = null;
 /** A short polite announcement at the bottom of the screen. */
 export function announce(message) {

@@ -1,11 +1,14 @@
 // Forms: validation in the browser (required, lengths, types) and the server's error messages,
 // both shown next to the field they concern, announced, and linked with aria-describedby.
 
+import { setBusy } from './dom.js';
+
 // Error codes whose message concerns a field that the message itself does not name first.
 const FIELD_OF_CODE = {
   wrong_password: 'currentPassword',
   email_taken: 'email',
   unknown_agent: 'agentId',
+  agent_name_taken: 'name',
   invalid_setup_token: 'token',
   invalid_invite: 'token',
   invalid_reset_link: 'token',
@@ -130,7 +133,7 @@ export function handleForm(form, submit, check = null) {
     }
     busy = true;
     const buttons = [...form.querySelectorAll('button[type="submit"]')];
-    buttons.forEach((b) => { b.disabled = true; });
+    buttons.forEach((b) => setBusy(b, true));
     form.setAttribute('aria-busy', 'true');
     try {
       await submit(form);
@@ -138,7 +141,7 @@ export function handleForm(form, submit, check = null) {
       showServerError(form, err);
     } finally {
       busy = false;
-      buttons.forEach((b) => { b.disabled = false; });
+      buttons.forEach((b) => setBusy(b, false));
       form.removeAttribute('aria-busy');
     }
   });

@@ -915,6 +915,30 @@ pub fn feedback_after(
 mod tests {
     use super::*;
 
+    /// The settings' Activity page names each action in words; one it does not know shows as its
+    /// bare code. Every code `action` can return must have its words there.
+    #[test]
+    fn the_activity_page_has_words_for_every_action() {
+        let page = include_str!("../../assets/js/activity.js");
+        let source = include_str!("audit.rs");
+        let body = &source[source.find("pub fn action(&self)").expect("action()")..];
+        let body = &body[..body.find("\n    }\n").expect("the end of action()")];
+        let codes: Vec<&str> = body
+            .split("=> \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(codes.len() >= 40, "found only {codes:?}");
+        let missing: Vec<&&str> = codes
+            .iter()
+            .filter(|code| !page.contains(&format!("'{code}': ")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "no words on the Activity page for {missing:?}"
+        );
+    }
+
     #[test]
     fn the_activity_listing_walks_one_index_back_from_its_cursor() -> StoreResult<()> {
         let conn = crate::store::schema::in_memory();

@@ -47,7 +47,14 @@ async function assertNoSidewaysScroll(page, where) {
 test('at 360 px wide, setup, sign-in and every settings section fit without sideways scrolling', async () => {
   const tab = await openPage(browser, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
   const { page } = tab;
-  await page.goto(server.setupUrl);
+  // Opened without its link first, the page asks for the token; the link pasted into the same tab
+  // (only the #fragment changes) is taken, and taken out of the address bar.
+  await page.goto(`${server.url}/setup`);
+  await page.locator('#setup-token-field:not([hidden])').waitFor();
+  const fragment = new URL(server.setupUrl).hash;
+  await page.evaluate((hash) => { location.hash = hash; }, fragment);
+  await page.locator('#setup-token-field[hidden]').waitFor({ state: 'attached' });
+  assert.equal(new URL(page.url()).hash, '', 'the token is not left in the address bar');
   await page.getByRole('heading', { name: 'Set up Artifact Review' }).waitFor();
   await assertNoSidewaysScroll(page, 'setup');
   await completeSetup(page, server);
@@ -206,8 +213,28 @@ test('forms say what is wrong next to the field, from the browser and from the s
     .waitFor();
   await page.keyboard.press('Escape');
 
+  // A name taken (in another case): said under Name, and a form sent from its button with the
+  // keyboard keeps the focus in the dialog rather than dropping it to the page.
+  await createAgent(page, 'Cursor IDE');
+  await page.getByRole('button', { name: 'Create agent' }).click();
+  await agentDialog.waitFor();
+  await agentDialog.getByLabel('Name').fill('cursor ide');
+  await agentDialog.getByRole('button', { name: 'Create agent' }).focus();
+  await page.keyboard.press('Enter');
+  await agentDialog.locator('#agent-name-error').filter({ hasText: /Cursor IDE/ }).waitFor();
+  assert.equal(await agentDialog.getByLabel('Name').getAttribute('aria-invalid'), 'true');
+  assert.ok(
+    await page.evaluate(() => document.getElementById('agent-dialog').contains(document.activeElement)),
+    `the focus stayed in the dialog, on ${await page.evaluate(() => document.activeElement?.tagName)}`,
+  );
+  await page.keyboard.press('Escape');
+
   assertClean(tab, {
-    allow: [allowHttpError(403, '/api/v1/account/password'), allowHttpError(400, '/api/v1/agents')],
+    allow: [
+      allowHttpError(403, '/api/v1/account/password'),
+      allowHttpError(400, '/api/v1/agents'),
+      allowHttpError(409, '/api/v1/agents'),
+    ],
   });
   await tab.close();
 });

@@ -93,10 +93,14 @@ test('the list: newest activity first, who uploaded it (agents labelled), open c
   assert.equal(await cellOf(row('Report 26'), 'Last activity').locator('time').getAttribute('title') !== null, true, 'exact time on hover');
   assert.equal(await row('Agent upload').getByRole('link').getAttribute('href'), `/a/${uploaded['Agent upload'].shareToken}`);
 
-  await page.getByRole('button', { name: 'Load more' }).click();
+  // Pressed from the keyboard: the focus is not dropped to the page while the next page loads, and
+  // when the button goes (the last page) it moves to the view's heading.
+  await page.getByRole('button', { name: 'Load more' }).focus();
+  await page.keyboard.press('Enter');
   await rows().nth(25).waitFor();
   assert.equal(await rows().count(), 28);
   await page.getByRole('button', { name: 'Load more' }).waitFor({ state: 'hidden' });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'artifacts-title');
   assertClean(tab);
 });
 

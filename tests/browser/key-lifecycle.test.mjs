@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, assertClean, apiCall } from './harness.mjs';
+import { startServer, launchBrowser, openPage, assertClean, apiCall, allowHttpError } from './harness.mjs';
 import { completeSetup, goToSection, readSecret, closeSecret, keyRow, cellText, userKey, upload, apiOk } from './flows.mjs';
 
 let server;
@@ -113,6 +113,7 @@ test('an agent asks for a key, the person approves it in the settings, and the a
   const card = page.locator('#connect-request');
   await card.getByRole('heading', { name: 'Key request' }).waitFor();
   const facts = await page.locator('#connect-facts').innerText();
+  assert.match(facts, new RegExp(userCode), 'the card names its code as the agent shows it');
   assert.match(facts, /Codex/);
   assert.match(facts, /review/);
   assert.match(facts, /commenter/);
@@ -147,4 +148,25 @@ test('a denied request gives the agent nothing', async () => {
   assert.equal(refused.status, 400);
   assert.equal(refused.body.code, 'access_denied');
   assertClean(tab);
+});
+
+test('a lookup that fails takes the previous request off the page, so it cannot be approved by mistake', async () => {
+  const asked = await apiCall(server.url, 'POST', '/api/v1/key-requests', {
+    body: { agentName: 'Cursor', scopes: ['editor'] },
+  });
+  await page.goto(`${server.url}/settings#connect`);
+  await page.getByLabel('Code shown by the agent').fill(asked.body.userCode);
+  await page.getByRole('button', { name: 'Look up' }).click();
+  const card = page.locator('#connect-request');
+  await card.getByRole('button', { name: 'Approve' }).waitFor();
+  // A mistyped second code: refused, and Cursor's card is gone with its Approve button.
+  await page.getByLabel('Code shown by the agent').fill('ZZZZ-ZZZZ');
+  await page.getByRole('button', { name: 'Look up' }).click();
+  await page.locator('#connect-form .field-error, #connect-form .form-error').filter({ hasText: 'no key request has this code' }).waitFor();
+  assert.equal(await card.isHidden(), true);
+  assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0);
+  // Cursor's request is still waiting, undecided.
+  const waiting = await apiCall(server.url, 'POST', '/api/v1/key-requests/poll', { body: { pollToken: asked.body.pollToken } });
+  assert.equal(waiting.body.code, 'authorization_pending', JSON.stringify(waiting.body));
+  assertClean(tab, { allow: [allowHttpError(404, '/api/v1/key-requests/')] });
 });
