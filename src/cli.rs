@@ -2,7 +2,7 @@
 //! print only the value asked for on stdout; errors go to stderr with a non-zero exit code.
 
 use std::io::{BufRead, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::clock::{self, now_ms};
 use crate::config::{AgentCommand, KeyCommand, UserCommand};
@@ -416,10 +416,64 @@ fn rotate_key(
     }
 }
 
+/// Refuses a backup destination that is the live database or one of the files that go with it
+/// (its WAL, WAL-index, journal, share-link key), or whose own share-link key would be: replacing
+/// one of them under a running server loses what it writes afterwards, or breaks it.
+fn refuse_live_files(db: &Path, dest: &Path) -> Result<(), CliError> {
+    let live = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let taken = ["", "-wal", "-shm", "-journal", ".link-key"].map(live);
+    let dest_key = link_key::path_for(dest);
+    for (candidate, what) in [(dest, "it"), (dest_key.as_path(), "its share-link key")] {
+        if let Some(file) = taken.iter().find(|f| same_place(f, candidate)) {
+            let which = if file.as_path() == db {
+                "the database being backed up".to_string()
+            } else {
+                format!("{}, which belongs with the database", file.display())
+            };
+            return Err(CliError(format!(
+                "not writing the backup to {}: {what} would replace {which}; give another file",
+                dest.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name the same place, following symbolic links and `.`/`..` (a path that does
+/// not exist yet is compared by its folder and name).
+fn same_place(a: &Path, b: &Path) -> bool {
+    let resolved = |p: &Path| -> Option<PathBuf> {
+        if let Ok(found) = std::fs::canonicalize(p) {
+            return Some(found);
+        }
+        let parent = match p.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+    };
+    match (resolved(a), resolved(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
 pub fn backup(store: &Store, dest: &Path, out: &mut impl Write) -> Result<(), CliError> {
     let file_name = dest
         .file_name()
         .ok_or_else(|| CliError(format!("{} is not a file path", dest.display())))?;
+    if dest.is_dir() {
+        return Err(CliError(format!(
+            "{} is a directory; give the backup's file name, such as {}",
+            dest.display(),
+            dest.join("artifact-review-backup.db").display()
+        )));
+    }
+    refuse_live_files(store.path(), dest)?;
     let partial = dest.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
     let _ = std::fs::remove_file(&partial);
     store.backup_to(&partial)?;

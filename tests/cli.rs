@@ -373,6 +373,65 @@ fn the_environment_configures_the_database() -> TestResult {
 }
 
 #[test]
+fn backup_refuses_to_overwrite_the_live_database_or_the_files_that_go_with_it() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    server.create_key(&cookie, json!({"name": "before"}));
+    let db = server.db.clone();
+    let named = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let link_key = std::fs::read(named(".link-key"))?;
+    let dotted = server
+        .dir
+        .path()
+        .join(".")
+        .join(db.file_name().ok_or("name")?);
+    for dest in [
+        db.clone(),
+        dotted,
+        named("-wal"),
+        named("-shm"),
+        named(".link-key"),
+    ] {
+        let out = server.cli(&["backup", &dest.to_string_lossy()], "");
+        assert!(
+            !out.status.success(),
+            "backup to {} was accepted",
+            dest.display()
+        );
+        assert!(
+            stderr(&out).contains("not writing the backup to")
+                && stderr(&out).contains("give another file"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = server.cli(&["backup", &server.dir.path().to_string_lossy()], "");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
+    // The live files are untouched, and the server still writes where it reads.
+    assert_eq!(std::fs::read(named(".link-key"))?, link_key);
+    server.create_key(&cookie, json!({"name": "after"}));
+    let keys: i64 =
+        rusqlite::Connection::open(&db)?
+            .query_row("SELECT count(*) FROM api_keys", [], |r| r.get(0))?;
+    assert_eq!(keys, 2);
+    // A backup beside it is fine.
+    let out = server.cli(
+        &[
+            "backup",
+            &server.dir.path().join("copy.db").to_string_lossy(),
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    Ok(())
+}
+
+#[test]
 fn the_database_its_wal_and_backups_are_readable_by_their_owner_only() -> TestResult {
     use std::os::unix::fs::PermissionsExt;
     let server = Server::start();
