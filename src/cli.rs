@@ -425,7 +425,7 @@ fn refuse_live_files(db: &Path, dest: &Path) -> Result<(), CliError> {
         name.push(suffix);
         PathBuf::from(name)
     };
-    let taken = ["", "-wal", "-shm", "-journal", ".link-key"].map(live);
+    let taken = ["", "-wal", "-shm", "-journal", ".link-key", ".server-lock"].map(live);
     let dest_key = link_key::path_for(dest);
     for (candidate, what) in [(dest, "it"), (dest_key.as_path(), "its share-link key")] {
         if let Some(file) = taken.iter().find(|f| same_place(f, candidate)) {

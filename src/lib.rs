@@ -66,6 +66,8 @@ mod scopes;
 pub mod secrets;
 /// The accept loop: timeouts, connection cap, Host check, graceful shutdown.
 pub mod server;
+/// One server per database: the lock a running server holds.
+pub mod server_lock;
 /// The session cookie: its name, reading it (never more than one), setting and clearing it.
 mod session_cookie;
 /// The first-run setup token.

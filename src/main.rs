@@ -76,6 +76,15 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
         },
         None => None,
     };
+    // Taken once Litestream has restored a missing database (and made its folder); held until
+    // the server has stopped (the end of this function).
+    let _lock = match artifact_review::server_lock::ServerLock::take(db) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let store = match Store::open_with(db, serve.checkpoints()) {
         Ok(store) => store,
         Err(e) => {

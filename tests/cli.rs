@@ -373,6 +373,39 @@ fn the_environment_configures_the_database() -> TestResult {
 }
 
 #[test]
+fn a_second_server_on_a_database_already_served_is_refused_and_the_first_goes_on() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let second = std::process::Command::new(BIN)
+        .args([
+            "--db",
+            &server.db.to_string_lossy(),
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .output()?;
+    assert!(!second.status.success(), "a second server started");
+    assert!(
+        stderr(&second).contains("another server is already running on"),
+        "{}",
+        stderr(&second)
+    );
+    // The first one was not disturbed.
+    server.create_key(&cookie, json!({"name": "still served"}));
+    // Once it has stopped, a server starts on the database again and finds what it stored.
+    let (dir, db) = server.stop();
+    let again = Server::start_on(dir, db, &[]);
+    let names = again.cli(&["key", "list", "--user", "ada@example.com"], "");
+    assert!(
+        stdout(&names).contains("still served"),
+        "{} {}",
+        stdout(&names),
+        stderr(&names)
+    );
+    Ok(())
+}
+
+#[test]
 fn backup_refuses_to_overwrite_the_live_database_or_the_files_that_go_with_it() -> TestResult {
     let server = Server::start();
     let cookie = server.setup_owner();

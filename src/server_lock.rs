@@ -1,0 +1,65 @@
+//! One server per database: a second `serve` on a database already served would clean up the
+//! stored contents of the first one's uploads in progress (they belong to no version yet) and
+//! break them. The server holds an exclusive lock on `<db>.server-lock` while it runs (released by
+//! the kernel however the process ends); the admin commands and Litestream do not take it.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+/// The lock, held until dropped (or the process ends).
+#[derive(Debug)]
+pub struct ServerLock {
+    _file: File,
+}
+
+/// The lock file that goes with a database file.
+fn path_for(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".server-lock");
+    PathBuf::from(name)
+}
+
+impl ServerLock {
+    /// Takes the lock for `db`, or says why not: another server holds it, or the file cannot be
+    /// made.
+    pub fn take(db: &Path) -> Result<ServerLock, String> {
+        let path = path_for(db);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(ServerLock { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(format!(
+                "another server is already running on {} (it holds {}); stop it first, or give \
+                 this one another --db",
+                db.display(),
+                path.display()
+            )),
+            Err(TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_one_database_is_refused_until_the_first_is_dropped() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let db = dir.path().join("a.db");
+        let first = ServerLock::take(&db)?;
+        let refused = ServerLock::take(&db).expect_err("a second lock");
+        assert!(
+            refused.contains("another server is already running"),
+            "{refused}"
+        );
+        ServerLock::take(&dir.path().join("b.db"))?;
+        drop(first);
+        ServerLock::take(&db)?;
+        Ok(())
+    }
+}
