@@ -383,6 +383,28 @@ fn a_stream_ends_when_its_key_is_revoked_or_its_reader_loses_access() -> TestRes
 }
 
 #[test]
+fn a_stream_ends_when_its_key_is_revoked_from_the_command_line_with_nothing_else_happening(
+) -> TestResult {
+    let w = world();
+    let mut stream = w.events(&w.claude);
+    assert_eq!(stream.expect().data["type"], "ready");
+    // Another process revokes the key; no request reaches the server meanwhile.
+    let out = w.server.cli(&["key", "revoke", &w.claude_key_id], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = stream.rest();
+    assert!(after.is_empty(), "nothing reaches a revoked key: {after:?}");
+    assert!(
+        stream.ended,
+        "the server ended the stream (not a read timeout)"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_deleted_artifact_says_so_and_ends_the_stream() -> TestResult {
     let w = world();
     let mut stream = w.events(&w.ada);

@@ -840,3 +840,79 @@ fn a_wait_ends_when_its_key_is_revoked_and_a_wait_on_everything_hears_any_artifa
     assert_eq!(refusal["code"], "revoked_key", "{refusal}");
     Ok(())
 }
+
+#[test]
+fn a_wait_hears_of_a_key_revoked_from_the_command_line_and_a_cursor_from_the_future_is_not_deaf(
+) -> TestResult {
+    let a = agent();
+    let published = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "One", "fileName": "one.md", "content": "# One\n\nFirst."}),
+    );
+    let token = published["shareToken"].as_str().ok_or("token")?.to_string();
+    // A cursor beyond every event goes on from the newest: a comment made during the wait is heard.
+    let (url, key, person) = (a.server.url("/mcp"), a.key.clone(), a.ada.clone());
+    let wait = |url: String, key: String, arguments: Value| {
+        std::thread::spawn(move || -> Value {
+            let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+                "name": "wait_for_feedback", "arguments": arguments}});
+            ureq::post(&url)
+                .header("X-API-Key", &key)
+                .header("MCP-Protocol-Version", "2025-06-18")
+                .send_json(&body)
+                .expect("the wait answers")
+                .body_mut()
+                .read_json()
+                .expect("JSON")
+        })
+    };
+    let future = wait(
+        url.clone(),
+        key.clone(),
+        json!({"after": "1000000", "timeoutSeconds": 30}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let made = a.server.post(
+        &format!("/api/v1/artifacts/{token}/comments"),
+        &Auth::Cookie(person),
+        &json!({"content": "Heard from the future?", "quote": "First."}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let answer = future.join().map_err(|_| "the waiting thread panicked")?;
+    let heard = &answer["result"]["structuredContent"];
+    assert_eq!(heard["timedOut"], false, "{answer}");
+    assert_eq!(
+        heard["feedback"][0]["comment"]["content"],
+        "Heard from the future?"
+    );
+    let cursor: i64 = heard["cursor"].as_str().ok_or("cursor")?.parse()?;
+    assert!(
+        cursor < 1_000_000,
+        "the cursor came back from the newest event: {cursor}"
+    );
+
+    // A wait open while an admin revokes its key from the command line (another process, with no
+    // request to the server meanwhile) ends with that, not at its timeout.
+    let long = wait(
+        url,
+        key,
+        json!({"shareToken": token, "timeoutSeconds": 120}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let out = a.server.cli(&["key", "revoke", &a.key_id], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer = long.join().map_err(|_| "the waiting thread panicked")?;
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .ok_or("text")?;
+    let refusal: Value = serde_json::from_str(text)?;
+    assert_eq!(refusal["code"], "revoked_key", "{refusal}");
+    Ok(())
+}

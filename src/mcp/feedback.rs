@@ -73,10 +73,10 @@ pub async fn wait(
     let _slot = state.event_streams.take(caller.user.id)?;
     // Listen before reading, so a comment committed in between wakes us.
     let mut changes = state.store.changes();
-    let mut cursor = match after {
-        Some(c) => c,
-        None => state.store.read(audit::newest).await?,
-    };
+    // A cursor beyond the newest event (from before a restore, or made up) would wait for events
+    // that may never come under those numbers: it goes on from the newest, as the event stream does.
+    let newest = state.store.read(audit::newest).await?;
+    let mut cursor = after.map_or(newest, |after| after.min(newest));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut shutdown = state.shutdown.clone();
     loop {

@@ -88,12 +88,14 @@ impl ChangeWatch {
     /// Called by the writer, holding no transaction, after its commits (or when asked): accounts
     /// for the header as it is now. `changed_identities` says whether the writer's own commit may
     /// have changed a key, session, agent or account; `data_version` tracks other processes.
+    /// Returns whether another process committed since the last look (an admin command may have
+    /// revoked a key or disabled an account).
     pub(super) fn catch_up(
         &self,
         conn: &Connection,
         tracker: &mut ForeignTracker,
         changed_identities: bool,
-    ) {
+    ) -> bool {
         let before = tracker.data_version(conn);
         let fingerprint = self.fingerprint();
         let after = tracker.data_version(conn);
@@ -107,6 +109,7 @@ impl ChangeWatch {
         }
         self.seen.store(fingerprint.unwrap_or(0), Ordering::SeqCst);
         self.settled.notify_waiters();
+        foreign
     }
 
     /// How many frames the WAL holds and how many of them a checkpoint has copied into the

@@ -48,6 +48,9 @@ impl WriterStats {
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 256;
+/// How often an idle writer looks whether another process committed (an admin command revoking a
+/// key), so that open event streams and feedback waits hear of it within about this long.
+const IDLE_LOOK: std::time::Duration = std::time::Duration::from_secs(1);
 /// Frames in the WAL from which the writer restarts it (SQLite's automatic checkpoint, which
 /// this replaces, ran at 1,000; 4,000 pages are 16 MB).
 const RESTART_FROM: u32 = 4000;
@@ -272,6 +275,13 @@ fn run(
     let busy = &stats.busy;
     let mut tracker = ForeignTracker::default();
     watch.catch_up(&conn, &mut tracker, true);
+    // Accounts for the header and tells listeners when another process committed: open event
+    // streams and feedback waits then check their key again.
+    let look = |tracker: &mut ForeignTracker, identities: bool| {
+        if watch.catch_up(&conn, tracker, identities) || identities {
+            feed.announce(Vec::new(), true);
+        }
+    };
     let mut closing = None;
     // Jobs that write content (an upload's files, `bytes` > 0) wait here: each runs alone, in its
     // own transaction, one between two batches of everything else, so a write queued behind
@@ -286,11 +296,18 @@ fn run(
         busy.stop();
     };
     loop {
-        // Block only when nothing at all is waiting.
+        // Block only when nothing at all is waiting; idle, look now and then whether another
+        // process (an admin command) committed, which nothing else would notice meanwhile.
         let first = if heavy.is_empty() {
-            match queue.recv() {
+            match queue.recv_timeout(IDLE_LOOK) {
                 Ok(message) => Some(message),
-                Err(_) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if watch.epoch().is_none() {
+                        look(&mut tracker, false);
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         } else {
             queue.try_recv().ok()
@@ -326,7 +343,7 @@ fn run(
         if !batch.is_empty() {
             timed_commit(batch, identities, &mut tracker);
         } else if sync {
-            watch.catch_up(&conn, &mut tracker, identities);
+            look(&mut tracker, identities);
         }
         // One content job, then the others' writes again (all of them when closing).
         while let Some((job, touches)) = heavy.pop_front() {
@@ -365,8 +382,10 @@ fn commit(
 ) {
     // Account for the commit before waking anyone: the answers trigger the next requests, which
     // should find the identity cache's epoch already settled.
-    if let Some(announced) = run_batch(conn, batch, || watch.catch_up(conn, tracker, identities)) {
-        feed.announce(announced, identities);
+    let mut foreign = false;
+    let committed = || foreign = watch.catch_up(conn, tracker, identities);
+    if let Some(announced) = run_batch(conn, batch, committed) {
+        feed.announce(announced, identities || foreign);
     }
     if let Some(checkpointer) = checkpointer {
         maintain_wal(conn, watch, checkpointer);
