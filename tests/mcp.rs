@@ -345,6 +345,15 @@ fn the_whole_loop_through_mcp_shows_everything_the_agent_did_as_the_agent() -> T
     assert_eq!(resolved["resolved"], true);
     assert_eq!(resolved["resolvedBy"]["kind"], "agent");
     assert_eq!(resolved["replies"].as_array().map(Vec::len), Some(2));
+    // A retried call (the tool is idempotent) changes nothing and does not post its note again.
+    let retried = ok(
+        &a.server,
+        &a.key,
+        "resolve",
+        json!({"commentId": comment_id, "note": "Fixed in v2: 'We launch on 12 March.'"}),
+    );
+    assert_eq!(retried["resolvedAt"], resolved["resolvedAt"]);
+    assert_eq!(retried["replies"].as_array().map(Vec::len), Some(2));
     let published = ok(
         &a.server,
         &a.key,

@@ -340,7 +340,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "resolve",
             "title": "Resolve a comment",
-            "description": "Marks a comment resolved; with note, first replies with it (say what you changed). Resolving a resolved comment changes nothing.",
+            "description": "Marks a comment resolved; with note, first replies with it (say what you changed). Resolving a resolved comment changes nothing and does not post the note again.",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,

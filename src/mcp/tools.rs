@@ -51,6 +51,12 @@ pub async fn call(
         }
         "resolve" => {
             let a: ResolveArgs = args(arguments)?;
+            // Idempotent, as the tool says: a comment resolved already is left as it is, and the
+            // note is not posted again (a client may retry the call).
+            let now = comment_api::thread(state, caller, &a.comment_id).await?;
+            if now.resolved {
+                return structured(&now);
+            }
             if let Some(note) = &a.note {
                 comment_api::reply_to(state, caller, &a.comment_id, note).await?;
             }
