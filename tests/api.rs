@@ -413,3 +413,33 @@ fn health_reads_the_database_and_hears_from_the_writer_or_says_what_failed() -> 
     );
     Ok(())
 }
+
+#[test]
+fn health_says_so_when_the_database_file_is_deleted_or_replaced_under_the_server() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    let moved = server.dir.path().join("moved-away.db");
+    std::fs::rename(&server.db, &moved)?;
+    let resp = server.get("/api/v1/health", &Auth::None);
+    assert_eq!(resp.status, 503, "{}", resp.text());
+    let body = resp.json();
+    let database = body["checks"]["database"].as_str().unwrap_or_default();
+    assert!(
+        database.contains("was deleted while the server runs"),
+        "{body}"
+    );
+    // Another file put in its place is not the one the server has open either.
+    std::fs::copy(&moved, &server.db)?;
+    let body = server.get("/api/v1/health", &Auth::None).json();
+    assert!(
+        body["checks"]["database"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("was replaced while the server runs"),
+        "{body}"
+    );
+    // The very file back in its place: healthy again.
+    std::fs::rename(&moved, &server.db)?;
+    assert_eq!(server.get("/api/v1/health", &Auth::None).status, 200);
+    Ok(())
+}

@@ -86,10 +86,18 @@ pub enum Checkpoints {
     Elsewhere,
 }
 
+/// A file's device and inode, if it exists.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 /// A cheap, cloneable handle to one database file.
 #[derive(Clone)]
 pub struct Store {
     path: PathBuf,
+    /// The database file opened (device and inode), to tell when the one at `path` is another.
+    file: Option<(u64, u64)>,
     readers: Pool,
     /// When the pool last answered a read.
     read_answered: Arc<Stamp>,
@@ -149,6 +157,7 @@ impl Store {
             .build(manager)?;
         Ok(Store {
             path: path.to_path_buf(),
+            file: file_identity(path),
             readers,
             read_answered: Arc::new(Stamp::new(std::time::Instant::now())),
             writer,
@@ -390,8 +399,24 @@ impl Store {
         };
         let (read, writer) = tokio::join!(read, write);
         Health {
-            database: within("reading the database", read),
+            database: within("reading the database", read).and_then(|()| self.still_at_its_path()),
             writer,
+        }
+    }
+
+    /// Whether the file at the database's path is still the one this process has open: deleted or
+    /// replaced underneath (by hand, or a copy written over it), reads and writes go on in the
+    /// old file and everything written is lost at the next start.
+    fn still_at_its_path(&self) -> Result<(), String> {
+        match (self.file, file_identity(&self.path)) {
+            (Some(opened), Some(now)) if opened == now => Ok(()),
+            (None, _) => Ok(()),
+            (Some(_), now) => Err(format!(
+                "the database file {} was {} while the server runs: what it writes now is lost \
+                 when it restarts; stop it and put the database back (see Backups)",
+                self.path.display(),
+                if now.is_none() { "deleted" } else { "replaced" }
+            )),
         }
     }
 
