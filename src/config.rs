@@ -86,7 +86,7 @@ pub struct ServeArgs {
 
     /// Public base URL, used to build share links and to check the Host header
     /// (default: http://<addr>).
-    #[arg(long, env = "ARTIFACT_REVIEW_BASE_URL")]
+    #[arg(long, env = "ARTIFACT_REVIEW_BASE_URL", value_parser = parse_base_url)]
     pub base_url: Option<String>,
 
     /// Reverse proxy address or CIDR range whose X-Forwarded-For header is believed (repeat the
@@ -336,6 +336,48 @@ pub enum KeyCommand {
     },
 }
 
+/// The public base URL: `http` or `https`, a host and optionally a port, nothing after it (the
+/// server answers at the root of its host, so share links are `BASE/share/…`); a trailing slash
+/// is dropped.
+fn parse_base_url(text: &str) -> Result<String, String> {
+    let url = text.trim().trim_end_matches('/');
+    let refused = || {
+        format!(
+            "{text:?} is not a public address such as https://review.example.com or \
+             http://192.168.1.20:8787 (http or https, a host and an optional port, with no path, \
+             query or fragment)"
+        )
+    };
+    let authority = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(refused)?;
+    // A host name or IPv4 address, or an IPv6 one in brackets; then an optional port.
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let (address, after) = rest.split_once(']').ok_or_else(refused)?;
+            let port = match after {
+                "" => None,
+                after => Some(after.strip_prefix(':').ok_or_else(refused)?),
+            };
+            (address.parse::<std::net::Ipv6Addr>().is_ok(), port)
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            let name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+            (!host.is_empty() && host.chars().all(name), port)
+        }
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    if !host_ok || !port_ok {
+        return Err(refused());
+    }
+    Ok(url.to_string())
+}
+
 /// An overlap named on the command line.
 fn parse_overlap(text: &str) -> Result<Overlap, String> {
     Overlap::parse(text).ok_or_else(|| format!("{text:?} is not an overlap: {}", Overlap::NAMES))
@@ -373,6 +415,44 @@ impl ServeArgs {
         match &self.base_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{bound}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_url_is_a_scheme_a_host_and_an_optional_port_and_nothing_else() {
+        for (given, taken) in [
+            ("https://review.example.com", "https://review.example.com"),
+            ("https://review.example.com/", "https://review.example.com"),
+            ("http://192.168.1.20:8787", "http://192.168.1.20:8787"),
+            ("http://[::1]:8787/", "http://[::1]:8787"),
+            ("http://[fd00::1]", "http://[fd00::1]"),
+            ("http://localhost", "http://localhost"),
+        ] {
+            assert_eq!(parse_base_url(given).as_deref(), Ok(taken), "{given}");
+        }
+        for refused in [
+            "",
+            "nonsense",
+            "review.example.com",
+            "ftp://review.example.com",
+            "https://",
+            "https://review example.com",
+            "https://review.example.com/reviews",
+            "https://review.example.com?x=1",
+            "https://review.example.com#top",
+            "https://user@review.example.com",
+            "https://review.example.com:0",
+            "https://review.example.com:99999",
+            "http://[not-v6]:80",
+            "http://[::1]8787",
+        ] {
+            let error = parse_base_url(refused).expect_err(refused);
+            assert!(error.contains("is not a public address such as"), "{error}");
         }
     }
 }

@@ -54,6 +54,11 @@ impl FromStr for ByteSize {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
+        if t.contains(['.', ',']) {
+            return Err(format!(
+                "{s:?}: give a whole number, such as 1536MiB rather than 1.5GiB"
+            ));
+        }
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (digits, unit) = t.split_at(split);
         let unit = unit.trim().to_ascii_lowercase();
@@ -64,7 +69,7 @@ impl FromStr for ByteSize {
             "g" | "gb" | "gib" => GIB,
             _ => {
                 return Err(format!(
-                    "{s:?}: the unit must be KiB, MiB or GiB (or none, for bytes)"
+                    "{s:?}: the unit must be KiB, MiB or GiB (K, KB, M, MB, G and GB count the same, in 1024s), or none, for bytes"
                 ))
             }
         };
@@ -121,6 +126,17 @@ mod tests {
         for bad in ["", "MiB", "12 parsecs", "-1", "99999999999999999999GiB"] {
             assert!(bad.parse::<ByteSize>().is_err(), "{bad:?}");
         }
+        // A fraction is told to be a whole number, not that its unit is wrong.
+        let fraction = "1.5MiB".parse::<ByteSize>().expect_err("a fraction");
+        assert!(
+            fraction.contains("1536MiB rather than 1.5GiB"),
+            "{fraction}"
+        );
+        let unit = "12 parsecs".parse::<ByteSize>().expect_err("a unit");
+        assert!(
+            unit.contains("K, KB, M, MB, G and GB count the same"),
+            "{unit}"
+        );
         Ok(())
     }
 

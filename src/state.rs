@@ -111,6 +111,11 @@ impl Site {
         let origin = format!("{scheme}://{authority}");
         let port = bound.port();
         let mut allowed_hosts = vec![authority.to_ascii_lowercase()];
+        // The scheme's default port, written out, is the same host (`Host: name:443`).
+        if !authority.ends_with(']') && !authority.contains(':') {
+            let default_port = if secure_cookies { 443 } else { 80 };
+            allowed_hosts.push(format!("{}:{default_port}", authority.to_ascii_lowercase()));
+        }
         for name in ["localhost", "127.0.0.1", "[::1]"] {
             allowed_hosts.push(name.to_string());
             allowed_hosts.push(format!("{name}:{port}"));

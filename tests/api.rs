@@ -377,6 +377,35 @@ fn a_configured_base_url_host_is_accepted_and_used_for_links() -> TestResult {
     );
     assert_eq!(resp.status, 200);
     assert_eq!(resp.json()["baseUrl"], "https://review.example.com");
+    // The scheme's default port written out is the same host; another port is not.
+    for (host, status) in [
+        ("review.example.com:443", 200),
+        ("review.example.com:8443", 400),
+    ] {
+        let resp = server.request("GET", "/api/v1", &Auth::None, None, &[("Host", host)]);
+        assert_eq!(resp.status, status, "{host}: {}", resp.text());
+    }
+    // A base URL the server cannot build links from is refused at the start, saying why.
+    for bad in [
+        "nonsense",
+        "https://review.example.com/reviews",
+        "ftp://review.example.com",
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args(["--db", "unused.db", "--base-url", bad])
+            .current_dir(server.dir.path())
+            .output()?;
+        assert!(!out.status.success(), "{bad} was taken");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("is not a public address such as"),
+            "{stderr}"
+        );
+        assert!(
+            !server.dir.path().join("unused.db").exists(),
+            "nothing was made"
+        );
+    }
     Ok(())
 }
 
