@@ -43,6 +43,18 @@ fn metrics_count_requests_by_route_and_status_and_report_the_store() -> TestResu
     );
     assert_eq!(comment.status, 201, "{}", comment.text());
     assert_eq!(server.get("/no/such/route", &auth).status, 404);
+    // An MCP notification is answered 202, counted as such.
+    let notified = server.request(
+        "POST",
+        "/mcp",
+        &auth,
+        Some(br#"{"jsonrpc": "2.0", "method": "notifications/initialized"}"#),
+        &[
+            ("MCP-Protocol-Version", "2025-06-18"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+    );
+    assert_eq!(notified.status, 202, "{}", notified.text());
 
     let (status, kind, text) = scrape(&url);
     assert_eq!(status, 200);
@@ -70,6 +82,7 @@ fn metrics_count_requests_by_route_and_status_and_report_the_store() -> TestResu
         Some(1.0)
     );
     assert_eq!(requests("", "unmatched", 404), Some(1.0));
+    assert_eq!(requests("POST", "/mcp", 202), Some(1.0), "{text}");
     assert_eq!(
         sample(
             &text,

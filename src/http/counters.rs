@@ -9,9 +9,9 @@ use std::time::Duration;
 use crate::histogram::Histogram;
 
 /// The statuses this server answers with, each counted on its own; any other is counted as "other".
-pub const STATUSES: [u16; 30] = [
-    101, 200, 201, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 406, 408, 409,
-    410, 413, 415, 416, 422, 429, 431, 500, 501, 503, 504,
+pub const STATUSES: [u16; 31] = [
+    101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 406, 408,
+    409, 410, 413, 415, 416, 422, 429, 431, 500, 501, 503, 504,
 ];
 
 /// One route's counters.
