@@ -1,7 +1,7 @@
 // The "Agents" section: list, create, rename (and change role), delete with the keys it revokes.
 
 import { api } from './api.js';
-import { $, h, cell, dateEl, keyDisplay, announce, loadError, setChildren } from './dom.js';
+import { $, h, cell, dateEl, keyDisplay, announce, loadError, setChildren, keepingFocus } from './dom.js';
 import { handleForm, resetForm, valueOf } from './forms.js';
 import { openFormDialog, confirmAction } from './dialogs.js';
 
@@ -18,7 +18,7 @@ function row(agent, keys) {
   const count = keys.filter((k) => isAgentKey(agent)(k) && k.status === 'active').length;
   return h(
     'tr',
-    { data: { agentId: agent.id } },
+    { data: { agentId: agent.id, row: `agent-${agent.id}` } },
     cell('Name', h('span', { class: 'name', text: agent.name })),
     cell('Role', agent.role ? h('span', { text: agent.role }) : h('span', { class: 'muted', text: '—' })),
     cell('Active keys', String(count)),
@@ -28,11 +28,13 @@ function row(agent, keys) {
       { class: 'row-actions' },
       h('button', {
         type: 'button', class: 'button small', text: 'Edit',
+        data: { focus: 'edit' },
         attrs: { 'aria-label': `Edit agent ${agent.name}` },
         on: { click: () => openEdit(agent) },
       }),
       h('button', {
         type: 'button', class: 'button small danger-outline', text: 'Delete',
+        data: { focus: 'delete' },
         attrs: { 'aria-label': `Delete agent ${agent.name}` },
         on: { click: () => remove(agent) },
       }),
@@ -47,7 +49,8 @@ async function load() {
     const [{ agents }, { keys }] = await Promise.all([api.listAgents(), api.listKeys()]);
     if (seq !== loadSeq) return;
     loadError(errorEl, null);
-    setChildren($('#agents-table tbody'), agents.map((a) => row(a, keys)));
+    const tbody = $('#agents-table tbody');
+    keepingFocus(tbody, () => setChildren(tbody, agents.map((a) => row(a, keys))), heading);
     $('#agents-empty').hidden = agents.length > 0;
     view().querySelector('.table-wrap').hidden = agents.length === 0;
   } catch (err) {

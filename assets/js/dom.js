@@ -141,6 +141,21 @@ export function hideKeepingFocus(button, hidden, next) {
   if (hidden && hadFocus) next.focus();
 }
 
+/**
+ * Re-renders a table's rows (`render`) keeping the keyboard focus: a control marked `data-focus`
+ * in a row marked `data-row` gets it back on its counterpart in the new rows (else on that row's
+ * first such control, else on `fallback()`), instead of losing it with the row it was in.
+ */
+export function keepingFocus(container, render, fallback) {
+  const el = document.activeElement;
+  const row = el && container.contains(el) ? el.closest('[data-row]') : null;
+  const was = row && el.dataset.focus ? { row: row.dataset.row, kind: el.dataset.focus } : null;
+  render();
+  if (!was) return;
+  const again = container.querySelector(`[data-row="${CSS.escape(was.row)}"]`);
+  (again?.querySelector(`[data-focus="${was.kind}"]`) ?? again?.querySelector('[data-focus]') ?? fallback()).focus();
+}
+
 let toastTimer = null;
 /** A short polite announcement at the bottom of the screen. */
 export function announce(message) {

@@ -3,7 +3,7 @@
 // removing (disabling) and enabling.
 
 import { api } from './api.js';
-import { $, h, cell, dateEl, badge, announce, loadError, setChildren } from './dom.js';
+import { $, h, cell, dateEl, badge, announce, loadError, setChildren, keepingFocus } from './dom.js';
 import { handleForm } from './forms.js';
 import { confirmAction, showSecretOnce } from './dialogs.js';
 
@@ -59,6 +59,7 @@ function inviteRow(invite) {
 function roleSelect(member) {
   const select = h('select', {
     class: 'role-select',
+    data: { focus: 'role' },
     attrs: { 'aria-label': `Role of ${member.name}` },
     on: { change: () => setRole(member, select.value) },
   });
@@ -77,6 +78,7 @@ function memberRow(member) {
       type: 'button',
       class: 'button small',
       text: 'Reset password',
+      data: { focus: 'reset' },
       attrs: { 'aria-label': `Make a password-reset link for ${member.name}` },
       on: { click: () => createReset(member) },
     }));
@@ -86,13 +88,14 @@ function memberRow(member) {
       type: 'button',
       class: disabled ? 'button small' : 'button small danger-outline',
       text: disabled ? 'Enable' : 'Disable',
+      data: { focus: 'state' },
       attrs: { 'aria-label': `${disabled ? 'Enable' : 'Disable'} ${member.name}` },
       on: { click: () => setDisabled(member, !disabled) },
     }));
   }
   return h(
     'tr',
-    { class: disabled ? 'is-revoked' : null, data: { memberId: member.id } },
+    { class: disabled ? 'is-revoked' : null, data: { memberId: member.id, row: `member-${member.id}` } },
     cell('Name', name),
     cell('Email', h('span', { class: 'email', text: member.email })),
     cell('Role', disabled ? (member.role === 'admin' ? 'Admin' : 'Member') : roleSelect(member)),
@@ -111,7 +114,8 @@ async function load() {
   try {
     ({ members, storageQuota } = await api.listMembers());
     loadError($('#members-error'), null);
-    setChildren($('#members-table tbody'), members.map(memberRow));
+    const tbody = $('#members-table tbody');
+    keepingFocus(tbody, () => setChildren(tbody, members.map(memberRow)), heading);
   } catch (err) {
     if (err.code === 'admin_required') {
       $('#team-forbidden').hidden = false;
@@ -140,6 +144,8 @@ async function createInvite(form) {
   const email = form.elements.email.value.trim();
   const invite = await api.createInvite(role, email);
   form.elements.email.value = '';
+  // The next invite starts from the usual role again: an admin invite is never made by accident.
+  form.elements.role.value = 'member';
   const as = role === 'admin' ? 'as an admin' : 'as a member';
   showSecretOnce({
     title: 'Invite link',

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
   startServer, launchBrowser, openPage, assertClean, resetProblems, allowHttpError, apiCall,
-  saveScreenshot, repoRoot,
+  saveScreenshot, repoRoot, eventually,
 } from './harness.mjs';
 import {
   OWNER, KEY_PATTERN, completeSetup, signIn, goToSection, createAgent, createKey, readSecret,
@@ -304,5 +304,10 @@ test('renaming an agent through the UI', async () => {
   const renamed = agentRow(page, 'QA assistant');
   await renamed.waitFor();
   assert.equal(await cellText(renamed, 'Role'), '—');
+  // The dialog gave the focus back to Edit, and the redrawn row keeps it there.
+  await eventually(
+    () => page.evaluate(() => document.activeElement?.getAttribute('aria-label') === 'Edit agent QA assistant'),
+    { message: 'the focus is on the redrawn row\'s Edit button' },
+  );
   assertClean(tab);
 });

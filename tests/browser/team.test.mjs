@@ -148,6 +148,8 @@ test('an admin disables an account (its session ends at once) and enables it aga
 
   await memberRow(page, MEMBER.name).getByRole('button', { name: `Enable ${MEMBER.name}` }).click();
   await memberRow(page, MEMBER.name).locator('td[data-label="Status"]', { hasText: 'active' }).waitFor();
+  // The row was drawn again: the focus is on its new Disable button, not dropped to the page.
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), `Disable ${MEMBER.name}`);
   await signIn(mp, server.url, MEMBER);
   assertClean(member);
   assertClean(admin);
@@ -155,10 +157,11 @@ test('an admin disables an account (its session ends at once) and enables it aga
 
 test('an unused invite link can be revoked', async () => {
   const { page } = admin;
-  await page.getByRole('button', { name: 'Create invite link' }).click();
   await page.locator('#invite-role').selectOption('admin');
+  await page.getByRole('button', { name: 'Create invite link' }).click();
   const url = await readSecret(page);
   await closeSecret(page);
+  assert.equal(await page.locator('#invite-role').inputValue(), 'member', 'the next invite starts as a member again');
   const pending = page.locator('#invites-table tbody tr').filter({ hasText: 'pending' });
   await pending.waitFor();
   await pending.getByRole('button', { name: /^Revoke the/ }).click();
@@ -176,8 +179,13 @@ test("an admin changes a member's role; the last admin cannot step down", async 
   const { page } = admin;
   await goToSection(page, 'Team');
   const role = (name) => memberRow(page, name).getByLabel(`Role of ${name}`);
+  await role(MEMBER.name).focus();
   await role(MEMBER.name).selectOption('admin');
   await page.locator('#toast', { hasText: `${MEMBER.name} is now an admin.` }).waitFor();
+  await eventually(
+    () => page.evaluate((label) => document.activeElement?.getAttribute('aria-label') === label, `Role of ${MEMBER.name}`),
+    { message: 'the focus is back on the (new) role select' },
+  );
   // The new admin sees the Team section.
   const mp = member.page;
   await mp.goto(`${server.url}/settings#team`);
