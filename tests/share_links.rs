@@ -230,6 +230,31 @@ fn anyone_with_the_link_sees_the_latest_version_sandboxed_until_it_is_turned_off
         )),
         "{text}"
     );
+    // An address naming one of the version's files (as the page keeps it) starts the frame on
+    // that file (a stylesheet has no bridge: the page's script loads it); one naming no file of
+    // it (or climbing out) starts it on the entry page.
+    for (query, file) in [
+        ("?file=css/site.css", "css/site.css"),
+        ("?file=css%2Fsite.css", "css/site.css"),
+        ("?file=nope.html", "index.html"),
+        ("?file=../../v/x/index.html", "index.html"),
+        ("?file=", "index.html"),
+        ("?other=1", "index.html"),
+    ] {
+        let text = o
+            .server
+            .get(&format!("/share/{token}{query}"), &Auth::None)
+            .text();
+        assert!(
+            text.contains(&format!("data-file=\"{file}\"")),
+            "{query}: {text}"
+        );
+        assert_eq!(
+            text.contains(&format!("src=\"/share/{token}/{file}\"")),
+            file.ends_with(".html"),
+            "{query}: {text}"
+        );
+    }
     // What the page reads.
     let shared = o.server.get(&format!("/api/v1/share/{token}"), &Auth::None);
     assert_eq!(shared.status, 200, "{}", shared.text());

@@ -41,7 +41,7 @@ function showScreen(id, title) {
  * review pages into `/v/...` (uploaded, sandboxed files) or off this site. Accepted: `/`,
  * `/settings` with a section (`#agents`), `/a/{shareToken}`, `/a/{shareToken}/v/{n}` and
  * `/a/{shareToken}/v/{n}/{path...}`, and a share link's page `/share/{linkToken}`, also on one of
- * its files (`/share/{linkToken}#file={path...}`).
+ * its files (`/share/{linkToken}?file={path...}`).
  */
 export function safeNext(next, origin = location.origin) {
   if (typeof next !== 'string' || !next.startsWith('/')) return null;
@@ -52,12 +52,14 @@ export function safeNext(next, origin = location.origin) {
   } catch {
     return null;
   }
-  if (url.origin !== origin || url.search || url.pathname + url.hash !== next) return null;
+  if (url.origin !== origin || url.pathname + url.search + url.hash !== next) return null;
   if (url.pathname.split('/').some((s) => s === '.' || s === '..')) return null;
   const settings = url.pathname === '/settings' && /^(#[a-z]+)?$/.test(url.hash);
   const home = url.pathname === '/' && !url.hash;
   const review = /^\/a\/[A-Za-z0-9_-]+(\/v\/v?[0-9]+(\/[^#]*)?)?$/.test(url.pathname) && !url.hash;
-  const share = /^\/share\/[A-Za-z0-9_-]+$/.test(url.pathname) && /^(#file=[^#]+)?$/.test(url.hash);
+  // Only a share link's page takes a query: the file it shows.
+  const share = /^\/share\/[A-Za-z0-9_-]+$/.test(url.pathname) && !url.hash && /^(\?file=[^&]+)?$/.test(url.search);
+  if (url.search && !share) return null;
   return settings || home || review || share ? next : null;
 }
 

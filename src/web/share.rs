@@ -7,6 +7,8 @@
 //! page's script reads the link, `GET /api/v1/share/{linkToken}`: that request carries the
 //! visitor's session even when they arrived from another site, which the page's own may not.)
 
+use std::collections::HashMap;
+
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -18,6 +20,7 @@ use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::state::AppState;
 use crate::state::Routes;
+use crate::store::blobs;
 use crate::store::view_grants::GrantTarget;
 
 pub(super) fn routes(r: &mut Routes) {
@@ -40,15 +43,36 @@ async fn page(state: AppState, req: Request) -> Result<Response, ApiError> {
     let Some(link) = opened(&state, token).await? else {
         return Ok(unavailable());
     };
-    // The page comes with its frame started on the entry page, so the artifact loads while the
-    // page's scripts do.
+    // The page comes with its frame started, so the artifact loads while the page's scripts do:
+    // on the file the address names (`?file=dir/page.html`, as the page keeps it when the reader
+    // moves on) when the version has it, else on the entry page.
+    let named = req
+        .query::<HashMap<String, String>>()
+        .ok()
+        .and_then(|mut query| query.remove("file"));
+    let file = match named {
+        Some(path) => {
+            let version_id = link.version_id;
+            let probe = path.clone();
+            let known = state
+                .store
+                .read(move |conn| blobs::exists(conn, version_id, &probe))
+                .await?;
+            if known {
+                path
+            } else {
+                link.entry_point.clone()
+            }
+        }
+        None => link.entry_point.clone(),
+    };
     let folder = files_path(token);
     first_frame::page(&FirstFrame {
         page: "share.html",
         folder: &folder,
         expires_at: None,
         version: link.version_number,
-        file: &link.entry_point,
+        file: &file,
         // Asked again at every load, so a link turned off stops at once.
         cache: "no-cache",
     })

@@ -138,8 +138,11 @@ test('the page after sign-in is one of the app\'s own pages, never a sandboxed f
     `/settings/../v/x/page.html`,
     `/a/x\t/v/1/../../../..${grant}`,
     `/share/x#elsewhere`,
-    `/share/x#file=`,
-    `/share/x/page.html#file=page.html`,
+    `/share/x?file=`,
+    `/share/x?other=1`,
+    `/share/x?file=a.html&more=1`,
+    `/a/x?file=a.html`,
+    `/share/x/page.html?file=page.html`,
   ];
   // A genuine sign-in with the hostile links lands on the app, not on Mallory's page.
   for (const next of hostile.slice(0, 4)) {
@@ -168,7 +171,7 @@ test('the page after sign-in is one of the app\'s own pages, never a sandboxed f
     return list.map((n) => safeNext(n));
   }, hostile);
   assert.deepEqual(verdicts, hostile.map(() => null));
-  const fine = ['/', '/settings', '/settings#agents', `/a/${mallory.share}`, `/a/${mallory.share}/v/2`, `/a/${mallory.share}/v/1/docs/a%20b.html`, '/share/x', '/share/x#file=docs/a%20b.html'];
+  const fine = ['/', '/settings', '/settings#agents', `/a/${mallory.share}`, `/a/${mallory.share}/v/2`, `/a/${mallory.share}/v/1/docs/a%20b.html`, '/share/x', '/share/x?file=docs/a%20b.html'];
   const accepted = await page.evaluate(async (list) => {
     const { safeNext } = await import('/assets/js/auth.js');
     return list.map((n) => safeNext(n));

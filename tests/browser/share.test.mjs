@@ -238,20 +238,20 @@ test("the page's address follows the file shown: signing in, reloading and Back 
   const tree = page.getByRole('navigation', { name: 'Files' });
   await tree.getByRole('link', { name: 'faq.html' }).click();
   await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
-  assert.equal(new URL(page.url()).hash, '#file=faq.html');
+  assert.equal(new URL(page.url()).search, '?file=faq.html');
   const next = new URL(await page.locator('#share-sign-in').getAttribute('href'), server.url).searchParams.get('next');
-  assert.equal(next, `/share/${linkToken}#file=faq.html`);
+  assert.equal(next, `/share/${linkToken}?file=faq.html`);
   await signInFromLink(page);
-  await page.waitForURL((url) => url.pathname === `/share/${linkToken}` && url.hash === '#file=faq.html');
+  await page.waitForURL((url) => url.pathname === `/share/${linkToken}` && url.search === '?file=faq.html');
   await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
   assert.equal(await page.locator('#share-viewer').innerText(), `Signed in as ${BOB.name}`);
   // A file without a bridge, then Back: the page follows, and a reload keeps the file.
   await tree.getByRole('link', { name: 'site.css' }).click();
   await page.locator('#stage[data-file="css/site.css"][data-bridged="false"]').waitFor({ state: 'attached' });
-  assert.equal(new URL(page.url()).hash, '#file=css/site.css');
+  assert.equal(new URL(page.url()).search, '?file=css/site.css');
   await page.goBack();
   await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
-  assert.equal(new URL(page.url()).hash, '#file=faq.html');
+  assert.equal(new URL(page.url()).search, '?file=faq.html');
   await page.reload();
   await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
   const frame = page.frames().find((f) => f.parentFrame() === page.mainFrame());

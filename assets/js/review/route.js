@@ -7,8 +7,7 @@ const enc = encodeURIComponent;
 /** A file path as URL path segments: each segment percent-encoded, slashes kept. */
 export const encodePath = (path) => path.split('/').map(enc).join('/');
 
-/** A path of percent-encoded segments, decoded; null if an escape is malformed. */
-export function decodeSegments(text) {
+function decodeSegments(text) {
   try {
     return text.split('/').map(decodeURIComponent).join('/');
   } catch {

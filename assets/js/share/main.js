@@ -15,7 +15,7 @@ import { FileTree } from '../review/files.js';
 import { pageLayout } from '../review/layout.js';
 import { pageSelectionButton } from '../review/selection.js';
 import { showPageMessage, showLoadError } from '../review/messages.js';
-import { encodePath, decodeSegments, signInPath } from '../review/route.js';
+import { encodePath, signInPath } from '../review/route.js';
 
 const state = {
   link: null,
@@ -100,24 +100,26 @@ function anchored(results) {
 
 // ---- the document in the frame ------------------------------------------------------------------
 
-// ---- the page's address: the file shown, after the link (`#file=dir/page.html`) ----------------
+// ---- the page's address: the file shown, after the link (`?file=dir/page.html`) -----------------
 
-/** The file the address names (`#file=…`), if it is one of the shared version's; else null. */
+/** The file the address names (`?file=…`), if it is one of the shared version's; else null. */
 function fileOfAddress() {
-  const m = /^#file=(.+)$/.exec(location.hash);
-  const path = m ? decodeSegments(m[1]) : null;
+  const path = new URLSearchParams(location.search).get('file');
   return path !== null && state.files.has(path) ? path : null;
 }
 
-/** The page's address for a file: the link's page itself for the entry page. */
+/**
+ * The page's address for a file: the link's page itself for the entry page. The server starts
+ * the frame on the file it names, so a reload shows it at once.
+ */
 function addressOf(path) {
   const entry = state.shared.version.entryPoint;
-  return `${location.pathname}${path && path !== entry ? `#file=${encodePath(path)}` : ''}`;
+  return `${location.pathname}${path && path !== entry ? `?file=${encodePath(path)}` : ''}`;
 }
 
 /** Where signing in leads back to: this page, on the file shown. */
 function updateSignInLinks() {
-  const back = signInPath(location.pathname + location.hash);
+  const back = signInPath(location.pathname + location.search);
   $('#share-sign-in').href = back;
   $('#sign-in-hint-link').href = back;
 }
