@@ -46,6 +46,23 @@ fn post(server: &Server, key: &str, body: &Value, headers: &[(&str, &str)]) -> R
     )
 }
 
+/// A `wait_for_feedback` call with `arguments`, run on its own thread; joins to the JSON-RPC answer.
+fn waiting(server: &Server, key: &str, arguments: Value) -> std::thread::JoinHandle<Value> {
+    let (url, key) = (server.url("/mcp"), key.to_string());
+    std::thread::spawn(move || {
+        let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+            "name": "wait_for_feedback", "arguments": arguments}});
+        ureq::post(&url)
+            .header("X-API-Key", &key)
+            .header("MCP-Protocol-Version", "2025-06-18")
+            .send_json(&body)
+            .expect("the wait answers")
+            .body_mut()
+            .read_json()
+            .expect("JSON")
+    })
+}
+
 /// A legacy-generation request (after `initialize`, with its version header).
 fn legacy(server: &Server, key: &str, method: &str, params: Value) -> Resp {
     post(
@@ -819,21 +836,12 @@ fn a_wait_ends_when_its_key_is_revoked_and_a_wait_on_everything_hears_any_artifa
     assert_eq!(quiet["timedOut"], true, "{quiet}");
 
     // A long wait on the first artifact; the key is revoked meanwhile: the wait ends with that.
-    let (server_url, key) = (a.server.url("/mcp"), a.key.clone());
     let first_token = first["shareToken"].as_str().ok_or("token")?.to_string();
-    let waiting = std::thread::spawn(move || {
-        let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
-            "name": "wait_for_feedback", "arguments": {"shareToken": first_token, "timeoutSeconds": 120}}});
-        let answer: Value = ureq::post(&server_url)
-            .header("X-API-Key", &key)
-            .header("MCP-Protocol-Version", "2025-06-18")
-            .send_json(&body)
-            .expect("the wait answers")
-            .body_mut()
-            .read_json()
-            .expect("JSON");
-        answer
-    });
+    let waiting = waiting(
+        &a.server,
+        &a.key,
+        json!({"shareToken": first_token, "timeoutSeconds": 120}),
+    );
     std::thread::sleep(Duration::from_millis(300));
     let revoked = a.server.delete(
         &format!("/api/v1/keys/{}", a.key_id),
@@ -862,24 +870,10 @@ fn a_wait_hears_of_a_key_revoked_from_the_command_line_and_a_cursor_from_the_fut
     );
     let token = published["shareToken"].as_str().ok_or("token")?.to_string();
     // A cursor beyond every event goes on from the newest: a comment made during the wait is heard.
-    let (url, key, person) = (a.server.url("/mcp"), a.key.clone(), a.ada.clone());
-    let wait = |url: String, key: String, arguments: Value| {
-        std::thread::spawn(move || -> Value {
-            let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
-                "name": "wait_for_feedback", "arguments": arguments}});
-            ureq::post(&url)
-                .header("X-API-Key", &key)
-                .header("MCP-Protocol-Version", "2025-06-18")
-                .send_json(&body)
-                .expect("the wait answers")
-                .body_mut()
-                .read_json()
-                .expect("JSON")
-        })
-    };
-    let future = wait(
-        url.clone(),
-        key.clone(),
+    let person = a.ada.clone();
+    let future = waiting(
+        &a.server,
+        &a.key,
         json!({"after": "1000000", "timeoutSeconds": 30}),
     );
     std::thread::sleep(Duration::from_millis(300));
@@ -904,9 +898,9 @@ fn a_wait_hears_of_a_key_revoked_from_the_command_line_and_a_cursor_from_the_fut
 
     // A wait open while an admin revokes its key from the command line (another process, with no
     // request to the server meanwhile) ends with that, not at its timeout.
-    let long = wait(
-        url,
-        key,
+    let long = waiting(
+        &a.server,
+        &a.key,
         json!({"shareToken": token, "timeoutSeconds": 120}),
     );
     std::thread::sleep(Duration::from_millis(300));
