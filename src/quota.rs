@@ -104,7 +104,7 @@ impl Quotas {
             let in_progress = if *pending > 0 {
                 format!(
                     ", and its other uploads in progress add {}",
-                    exact(*pending)
+                    ByteSize(*pending).exact()
                 )
             } else {
                 String::new()
@@ -116,10 +116,10 @@ impl Quotas {
                      of which {} the account does not store yet; the account stores {}{in_progress}; \
                      the quota is {} (--storage-quota). Deleted versions keep their files and still \
                      count; an admin can raise the quota",
-                    exact(size),
-                    exact(adds),
-                    exact(usage),
-                    exact(self.quota),
+                    ByteSize(size).exact(),
+                    ByteSize(adds).exact(),
+                    ByteSize(usage).exact(),
+                    ByteSize(self.quota).exact(),
                 ),
             });
         }
@@ -130,8 +130,4 @@ impl Quotas {
             bytes: adds,
         })
     }
-}
-
-fn exact(bytes: u64) -> String {
-    ByteSize(bytes).exact()
 }

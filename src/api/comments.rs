@@ -24,7 +24,7 @@ use crate::scopes;
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, Role};
 use crate::store::audit::{self, AuditEvent};
-use crate::store::comments::{self, Comment, NewComment, Scope, Status};
+use crate::store::comments::{self, Author, Comment, NewComment, Scope, Status};
 use crate::store::keys as key_store;
 use crate::store::replies::{self, Reply};
 use crate::store::versions::Version;
@@ -850,19 +850,30 @@ async fn change(
     CommentView::new(updated, replies)
 }
 
+/// Whether the caller may delete a `what` (comment or reply) by `author` on an artifact where
+/// they have `role`: its author may; the artifact's owner may delete anyone's, with a session or
+/// an editor key (moderating goes beyond the commenter scope).
+fn may_delete(caller: &Caller, author: &Author, role: Role, what: &str) -> Result<(), ApiError> {
+    let agent_id = caller.agent.as_ref().map(|a| a.id);
+    if author.is(caller.user.id, agent_id) {
+        return Ok(());
+    }
+    if role != Role::Owner {
+        return Err(ApiError::forbidden(
+            "not_allowed",
+            format!("only the {what}'s author or the artifact's owner can delete it"),
+        ));
+    }
+    caller.require_scope(
+        scopes::Scope::Editor,
+        &format!("deleting someone else's {what}"),
+    )
+}
+
 pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, role) = find(&state, &caller, req.param("id")).await?;
-    let agent_id = caller.agent.as_ref().map(|a| a.id);
-    if !comment.author.is(caller.user.id, agent_id) {
-        if role != Role::Owner {
-            return Err(ApiError::forbidden(
-                "not_allowed",
-                "only the comment's author or the artifact's owner can delete it",
-            ));
-        }
-        caller.require_scope(scopes::Scope::Editor, "deleting someone else's comment")?;
-    }
+    may_delete(&caller, &comment.author, role, "comment")?;
     let ctx = caller.audit();
     let (id, artifact_id, version) = (comment.id, comment.artifact_id, comment.version_number);
     let deleted_at = state
@@ -1016,18 +1027,7 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
 pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let (found, role) = find_reply(&state, &caller, req.param("id")).await?;
-    if !found
-        .author
-        .is(caller.user.id, caller.agent.as_ref().map(|a| a.id))
-    {
-        if role != Role::Owner {
-            return Err(ApiError::forbidden(
-                "not_allowed",
-                "only the reply's author or the artifact's owner can delete it",
-            ));
-        }
-        caller.require_scope(scopes::Scope::Editor, "deleting someone else's reply")?;
-    }
+    may_delete(&caller, &found.author, role, "reply")?;
     let ctx = caller.audit();
     let (id, artifact_id, comment_id) = (found.id, found.artifact_id, found.comment_id);
     let deleted_at = state

@@ -110,11 +110,6 @@ async fn link(state: &AppState, req: &Request) -> Result<Opened, ApiError> {
         .ok_or_else(unavailable)
 }
 
-/// The signed-in person on the link's page, if any. A broken or expired session is simply no one.
-async fn signed_in(state: &AppState, req: &Request) -> Option<Caller> {
-    auth::signed_in(state, req).await
-}
-
 /// What the link's page shows. Reading it is opening the version: a view is counted (see
 /// `view_counter`: once per viewer and 30 minutes, at most one write).
 pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
@@ -124,7 +119,8 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
         .store
         .read(move |conn| blobs::list(conn, version_id))
         .await?;
-    let person = signed_in(&state, &req).await;
+    // The signed-in person on the link's page, if any: a broken or expired session is no one.
+    let person = auth::signed_in(&state, &req).await;
     let viewer = match &person {
         Some(caller) => Viewer::Person(caller.user.id),
         None => Viewer::Visitor {

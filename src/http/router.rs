@@ -246,27 +246,34 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
         } else {
             &method
         };
-        let mut others: Vec<&Method> = Vec::new();
+        let mut path_known = false;
         let mut chosen = None;
         for route in &self.routes {
             if !route.template.fits(&segments) {
                 continue;
             }
+            path_known = true;
             if route.method == *wanted {
                 chosen = Some(route);
                 break;
             }
-            others.push(&route.method);
         }
         let Some(route) = chosen else {
-            let refusal = if others.is_empty() {
+            let refusal = if path_known {
+                // Only a refusal lists the path's methods (no allocation on the way to a route).
+                let methods: Vec<&Method> = self
+                    .routes
+                    .iter()
+                    .filter(|r| r.template.fits(&segments))
+                    .map(|r| &r.method)
+                    .collect();
+                ApiError::MethodNotAllowed {
+                    allowed: allowed(&methods),
+                }
+            } else {
                 ApiError::NotFound(
                     "no such route; see GET /api/v1 for the list of endpoints".into(),
                 )
-            } else {
-                ApiError::MethodNotAllowed {
-                    allowed: allowed(&others),
-                }
             };
             return (&self.unmatched, refusal.into_response());
         };
