@@ -669,8 +669,7 @@ mod tests {
         // The writer inside a transaction (begun within the deadline) with writes queued behind
         // it: alive, and the check does not wait for those writes.
         let release = hold_writer(&store);
-        // Until the writer has taken the held job and begun its transaction (the one before may
-        // still show as running for a moment after its answer was sent).
+        // Until the writer has taken the held job and begun its transaction.
         while store.writer.queued() > 0 || store.writer.running_for().is_none() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
@@ -683,6 +682,25 @@ mod tests {
         assert_eq!(store.writer.queued(), 1, "the queued write has not run yet");
         drop(release);
         queued.await.expect("answer").expect("written");
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_is_answered_only_once_the_writer_is_out_of_its_transaction() {
+        // A client that sends a health check on a write's answer, after another process took the
+        // write lock, must find the writer idle (so the check sends its own transaction and the
+        // lock shows), not still inside the answered one.
+        let (_dir, store) = store();
+        for _ in 0..200 {
+            store
+                .writer
+                .submit(Touches::ContentOnly, 0, content_write)
+                .expect("submit")
+                .await
+                .expect("answer")
+                .expect("written");
+            assert_eq!(store.writer.running_for(), None);
+        }
         store.close().await;
     }
 

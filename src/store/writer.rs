@@ -287,11 +287,27 @@ fn run(
     // own transaction, one between two batches of everything else, so a write queued behind
     // uploads waits for at most one file, however many uploads are storing theirs.
     let mut heavy: VecDeque<(Job, Touches)> = VecDeque::new();
-    // Commits a batch, shown as busy meanwhile and timed for the metrics.
+    // Runs a batch in one transaction, accounts for it, announces its events and looks after the
+    // WAL; shown as busy until its COMMIT (or its failure) and timed for the metrics.
     let timed_commit = |batch: Vec<Job>, identities: bool, tracker: &mut ForeignTracker| {
         busy.start();
         let began = Instant::now();
-        commit(&conn, batch, identities, watch, tracker, feed, checkpointer);
+        // Account for the commit before waking anyone: the answers trigger the next requests,
+        // which should find the identity cache's epoch already settled, and a health check sent
+        // on an answer should find the writer out of its transaction (looking in before the
+        // writer marked it ended, it took the writer for busy and missed a write lock another
+        // process took meanwhile).
+        let mut foreign = false;
+        let committed = || {
+            foreign = watch.catch_up(&conn, tracker, identities);
+            busy.stop();
+        };
+        if let Some(announced) = run_batch(&conn, batch, committed) {
+            feed.announce(announced, identities || foreign);
+        }
+        if let Some(checkpointer) = checkpointer {
+            maintain_wal(&conn, watch, checkpointer);
+        }
         stats.commits.record(began.elapsed());
         busy.stop();
     };
@@ -367,28 +383,6 @@ fn run(
     log::debug!("database writer stopped");
     if let Some(done) = closing {
         let _ = done.send(());
-    }
-}
-
-/// Runs `batch` in one transaction, accounts for it, announces its events and looks after the WAL.
-fn commit(
-    conn: &Connection,
-    batch: Vec<Job>,
-    identities: bool,
-    watch: &ChangeWatch,
-    tracker: &mut ForeignTracker,
-    feed: &Feed,
-    checkpointer: Option<&Checkpointer>,
-) {
-    // Account for the commit before waking anyone: the answers trigger the next requests, which
-    // should find the identity cache's epoch already settled.
-    let mut foreign = false;
-    let committed = || foreign = watch.catch_up(conn, tracker, identities);
-    if let Some(announced) = run_batch(conn, batch, committed) {
-        feed.announce(announced, identities || foreign);
-    }
-    if let Some(checkpointer) = checkpointer {
-        maintain_wal(conn, watch, checkpointer);
     }
 }
 
