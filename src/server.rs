@@ -76,7 +76,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let bound = listener.local_addr()?;
-    let base_url = base_url.unwrap_or_else(|| format!("http://{bound}"));
+    let base_url = base_url.unwrap_or_else(|| default_base_url(bound));
     let site = Arc::new(Site::new(&base_url, bound));
     let (stopping, shutdown_seen) = tokio::sync::watch::channel(false);
     let memory = Arc::new(MemoryBudget::new(limits.memory_budget));
@@ -298,6 +298,30 @@ fn check_target<B>(request: &hyper::Request<B>, site: &Site) -> Result<(), ApiEr
         ));
     }
     Ok(())
+}
+
+/// The base URL when none is configured: the bound address, or, bound to every interface
+/// (`0.0.0.0`, `::`), the loopback address (a link naming `0.0.0.0` opens nowhere, and browsers
+/// refuse it), with a warning that other machines need `--base-url`.
+fn default_base_url(bound: SocketAddr) -> String {
+    if !bound.ip().is_unspecified() {
+        return format!("http://{bound}");
+    }
+    let loopback = SocketAddr::new(
+        match bound {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        },
+        bound.port(),
+    );
+    let base_url = format!("http://{loopback}");
+    log::warn!(
+        "listening on every interface ({bound}) without --base-url: links name {base_url}, and \
+         requests from other machines, which name another host, are refused; start with \
+         --base-url set to the address people use (e.g. --base-url http://review.lan:{})",
+        bound.port()
+    );
+    base_url
 }
 
 /// Where uploads are spooled: beside the database, which must have room for them anyway (a

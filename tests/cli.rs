@@ -820,3 +820,56 @@ fn an_agent_name_taken_in_another_case_is_refused_with_the_agents_id() -> TestRe
     assert!(out.status.success(), "{}", stderr(&out));
     Ok(())
 }
+
+#[test]
+fn a_server_on_every_interface_without_a_base_url_links_to_loopback_and_says_what_to_set(
+) -> TestResult {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("review.db");
+    let mut child = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args(["--addr", "0.0.0.0:0"])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut log = Vec::new();
+    let mut lines = BufReader::new(child.stderr.take().ok_or("stderr is piped")?).lines();
+    let port = loop {
+        let Some(line) = lines.next().transpose()? else {
+            let _ = child.kill();
+            return Err(format!("the server stopped: {log:?}").into());
+        };
+        log.push(line.clone());
+        if let Some(rest) = line.split("listening on http://0.0.0.0:").nth(1) {
+            break rest.trim().parse::<u16>()?;
+        }
+    };
+    let log = log.join("\n");
+    let result = (|| -> TestResult {
+        assert!(
+            log.contains(&format!("http://127.0.0.1:{port}/setup#token=")),
+            "the setup link opens in a browser on this machine: {log}"
+        );
+        assert!(
+            log.contains("without --base-url") && log.contains("--base-url http://review.lan:"),
+            "{log}"
+        );
+        let discovery: serde_json::Value = ureq::get(&format!("http://127.0.0.1:{port}/api/v1"))
+            .call()?
+            .body_mut()
+            .read_json()?;
+        assert!(
+            discovery
+                .to_string()
+                .contains(&format!("http://127.0.0.1:{port}/api/v1/health")),
+            "{discovery}"
+        );
+        assert!(!discovery.to_string().contains("0.0.0.0"), "{discovery}");
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
