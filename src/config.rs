@@ -10,6 +10,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::keys::Overlap;
 use crate::limits::{self, ByteSize, Limits};
+use crate::memory_budget;
 use crate::proxy::ProxyRange;
 use crate::scopes::Scope;
 
@@ -104,7 +105,7 @@ pub struct ServeArgs {
         long,
         env = "ARTIFACT_REVIEW_MAX_CONNECTIONS_PER_ADDRESS",
         default_value_t = limits::DEFAULT_CONNECTIONS_PER_ADDRESS,
-        value_parser = clap::value_parser!(usize)
+        value_parser = parse_connections
     )]
     pub max_connections_per_address: usize,
 
@@ -119,12 +120,12 @@ pub struct ServeArgs {
     pub body_timeout: u64,
 
     /// The slowest a long body (an upload) may arrive, per second, e.g. 64KiB.
-    #[arg(long, env = "ARTIFACT_REVIEW_MIN_BODY_RATE", default_value_t = limits::DEFAULT_MIN_BODY_RATE)]
+    #[arg(long, env = "ARTIFACT_REVIEW_MIN_BODY_RATE", default_value_t = limits::DEFAULT_MIN_BODY_RATE, value_parser = parse_min_body_rate)]
     pub min_body_rate: ByteSize,
 
     /// The server's peak memory that uploads and Markdown renders are admitted against, e.g.
     /// 400MiB; beyond it they wait briefly, then get 429.
-    #[arg(long, env = "ARTIFACT_REVIEW_MEMORY_BUDGET", default_value_t = limits::DEFAULT_MEMORY_BUDGET)]
+    #[arg(long, env = "ARTIFACT_REVIEW_MEMORY_BUDGET", default_value_t = limits::DEFAULT_MEMORY_BUDGET, value_parser = parse_memory_budget)]
     pub memory_budget: ByteSize,
 
     /// Distinct stored bytes per account, e.g. 2GiB; an upload beyond it is refused.
@@ -336,6 +337,48 @@ pub enum KeyCommand {
     },
 }
 
+/// Open connections per address: at least one (0 would refuse every client).
+fn parse_connections(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("0 would refuse every client; give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "{text:?} is not a number of connections such as 256"
+        )),
+    }
+}
+
+/// The slowest body pace: more than nothing (at 0 a body could take forever, which the deadline
+/// is there to prevent).
+fn parse_min_body_rate(text: &str) -> Result<ByteSize, String> {
+    let rate: ByteSize = text.parse()?;
+    if rate.0 == 0 {
+        return Err(
+            "0 would let a body arrive as slowly as it likes; give the slowest pace to accept, \
+             per second, such as 1KiB"
+                .into(),
+        );
+    }
+    Ok(rate)
+}
+
+/// The memory budget: at least the server's own baseline plus room for the largest piece of
+/// work it admits (below that it could not admit one, and would exceed the budget to do so).
+fn parse_memory_budget(text: &str) -> Result<ByteSize, String> {
+    let budget: ByteSize = text.parse()?;
+    if budget.0 < memory_budget::FLOOR {
+        return Err(format!(
+            "{budget} is too small: the least is {}, the server's own {} plus room for one \
+             Markdown render ({}) or upload ({})",
+            ByteSize(memory_budget::FLOOR),
+            ByteSize(memory_budget::BASELINE),
+            ByteSize(memory_budget::RENDER),
+            ByteSize(memory_budget::UPLOAD),
+        ));
+    }
+    Ok(budget)
+}
+
 /// The public base URL: `http` or `https`, a host and optionally a port, nothing after it (the
 /// server answers at the root of its host, so share links are `BASE/share/…`); a trailing slash
 /// is dropped.
@@ -402,19 +445,11 @@ impl ServeArgs {
     /// The fairness limits these flags set.
     pub fn limits(&self) -> Limits {
         Limits {
-            connections_per_address: self.max_connections_per_address.max(1),
+            connections_per_address: self.max_connections_per_address,
             body_timeout: std::time::Duration::from_secs(self.body_timeout),
-            min_body_rate: self.min_body_rate.0.max(1),
+            min_body_rate: self.min_body_rate.0,
             memory_budget: self.memory_budget.0,
             storage_quota: self.storage_quota.0,
-        }
-    }
-
-    /// The base URL without a trailing slash.
-    pub fn base_url(&self, bound: SocketAddr) -> String {
-        match &self.base_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{bound}"),
         }
     }
 }

@@ -24,6 +24,8 @@ pub const UPLOAD: u64 = 24 * MIB;
 /// The most one Markdown render uses: the source (5 MB), the parser's nodes (at most ~50 MB) and
 /// the document (at most 16 MiB), measured on 30 pathological documents.
 pub const RENDER: u64 = 64 * MIB;
+/// The smallest budget accepted (`--memory-budget`): the baseline and room for the largest work.
+pub const FLOOR: u64 = BASELINE + if RENDER > UPLOAD { RENDER } else { UPLOAD };
 /// How long a reservation waits for room before it is refused.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
 /// What a refused client is told to wait.
@@ -73,7 +75,8 @@ impl MemoryBudget {
 
     /// A budget whose reservations wait up to `wait` for room.
     fn waiting(budget: u64, wait: Duration) -> MemoryBudget {
-        let room = budget.saturating_sub(BASELINE).max(RENDER.max(UPLOAD));
+        // The command line refuses less than `FLOOR`; however small, one piece of work fits.
+        let room = budget.saturating_sub(BASELINE).max(FLOOR - BASELINE);
         let room_mib = u32::try_from(room / MIB).unwrap_or(u32::MAX);
         MemoryBudget {
             budget,

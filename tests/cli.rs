@@ -873,3 +873,33 @@ fn a_server_on_every_interface_without_a_base_url_links_to_loopback_and_says_wha
     let _ = child.wait();
     result
 }
+
+#[test]
+fn limits_that_would_switch_themselves_off_are_refused_at_the_start_saying_the_least() -> TestResult
+{
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("review.db");
+    for (flag, value, says) in [
+        ("--min-body-rate", "0", "such as 1KiB"),
+        ("--min-body-rate", "0KiB", "such as 1KiB"),
+        ("--memory-budget", "100MiB", "the least is 160 MiB"),
+        ("--max-connections-per-address", "0", "at least 1"),
+    ] {
+        let out = std::process::Command::new(BIN)
+            .arg("--db")
+            .arg(&db)
+            .args(["--addr", "127.0.0.1:0", flag, value])
+            .output()?;
+        assert!(!out.status.success(), "{flag} {value} was taken");
+        let text = stderr(&out);
+        assert!(
+            text.contains(flag) && text.contains(says),
+            "{flag} {value}: {text}"
+        );
+        assert!(!db.exists(), "nothing is created before the flags are read");
+    }
+    // The least accepted budget starts.
+    let server = Server::start_with(&["--memory-budget", "160MiB", "--min-body-rate", "1"]);
+    assert_eq!(server.get("/api/v1/health", &Auth::None).status, 200);
+    Ok(())
+}
