@@ -37,43 +37,68 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The server's flags (argument id, flag), which the admin commands do not take.
+const SERVER_FLAGS: [(&str, &str); 13] = [
+    ("addr", "--addr"),
+    ("base_url", "--base-url"),
+    ("trusted_proxies", "--trusted-proxy"),
+    (
+        "max_connections_per_address",
+        "--max-connections-per-address",
+    ),
+    ("body_timeout", "--body-timeout"),
+    ("min_body_rate", "--min-body-rate"),
+    ("memory_budget", "--memory-budget"),
+    ("storage_quota", "--storage-quota"),
+    ("litestream", "--litestream"),
+    ("litestream_bin", "--litestream-bin"),
+    ("restore_at", "--restore-at"),
+    ("checkpoints", "--checkpoints"),
+    ("metrics_addr", "--metrics-addr"),
+];
+
 impl Cli {
     /// Parses the command line (exiting with clap's message on a mistake). A server flag given
-    /// before an admin command (`--addr X key list`) is refused rather than silently ignored.
+    /// before an admin command (`--addr X key list`) is refused rather than silently ignored, and
+    /// an admin command does not read the server's environment variables (set for the service,
+    /// a bad one must not stop `key revoke`).
     pub fn parse_checked() -> Cli {
-        let mut command = Cli::command();
-        let matches = command.get_matches_mut();
-        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-        if let Some(sub) = matches.subcommand_name().filter(|s| *s != "serve") {
-            for (id, flag) in [
-                ("addr", "--addr"),
-                ("base_url", "--base-url"),
-                ("trusted_proxies", "--trusted-proxy"),
-                (
-                    "max_connections_per_address",
-                    "--max-connections-per-address",
-                ),
-                ("body_timeout", "--body-timeout"),
-                ("min_body_rate", "--min-body-rate"),
-                ("memory_budget", "--memory-budget"),
-                ("storage_quota", "--storage-quota"),
-                ("litestream", "--litestream"),
-                ("litestream_bin", "--litestream-bin"),
-                ("restore_at", "--restore-at"),
-                ("checkpoints", "--checkpoints"),
-                ("metrics_addr", "--metrics-addr"),
-            ] {
-                if matches.value_source(id) == Some(ValueSource::CommandLine) {
-                    command
-                        .error(
-                            clap::error::ErrorKind::ArgumentConflict,
-                            format!("{flag} is a server option; `{sub}` does not take it (use it with `serve`, or with no sub-command)"),
-                        )
-                        .exit();
-                }
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let mut admin = Cli::command().mut_args(|arg| {
+            if SERVER_FLAGS.iter().any(|(id, _)| arg.get_id() == id) {
+                arg.env(None)
+            } else {
+                arg
+            }
+        });
+        if let Ok(matches) = admin.try_get_matches_from_mut(&args) {
+            if let Some(sub) = matches.subcommand_name().filter(|s| *s != "serve") {
+                refuse_server_flags(&mut admin, &matches, sub);
+                return Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
             }
         }
-        cli
+        let mut command = Cli::command();
+        let matches = command
+            .try_get_matches_from_mut(args)
+            .unwrap_or_else(|e| e.exit());
+        if let Some(sub) = matches.subcommand_name().filter(|s| *s != "serve") {
+            refuse_server_flags(&mut command, &matches, sub);
+        }
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// Exits with clap's message when a server flag was given on the command line of `sub`.
+fn refuse_server_flags(command: &mut clap::Command, matches: &clap::ArgMatches, sub: &str) {
+    for (id, flag) in SERVER_FLAGS {
+        if matches.value_source(id) == Some(ValueSource::CommandLine) {
+            command
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("{flag} is a server option; `{sub}` does not take it (use it with `serve`, or with no sub-command)"),
+                )
+                .exit();
+        }
     }
 }
 

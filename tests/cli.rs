@@ -903,3 +903,28 @@ fn limits_that_would_switch_themselves_off_are_refused_at_the_start_saying_the_l
     assert_eq!(server.get("/api/v1/health", &Auth::None).status, 200);
     Ok(())
 }
+
+#[test]
+fn admin_commands_do_not_read_the_servers_environment_and_the_server_still_does() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    // A service's environment with a server setting this version refuses (or a typo in one):
+    // the admin commands, which do not use it, still run.
+    let out = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(&server.db)
+        .env("ARTIFACT_REVIEW_MEMORY_BUDGET", "10MiB")
+        .env("ARTIFACT_REVIEW_ADDR", "not an address")
+        .args(["key", "list", "--user", "ada@example.com"])
+        .output()?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The server itself reads them, and refuses the bad one.
+    let out = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(server.dir.path().join("other.db"))
+        .env("ARTIFACT_REVIEW_MEMORY_BUDGET", "10MiB")
+        .output()?;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--memory-budget"), "{}", stderr(&out));
+    Ok(())
+}
