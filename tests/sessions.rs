@@ -462,6 +462,23 @@ fn renaming_and_changing_the_password_work_and_end_other_sessions() -> TestResul
         .as_str()
         .unwrap_or_default()
         .contains("at least 8"));
+    // The same password again is not a change: refused, nothing ended.
+    let resp = server.put(
+        "/api/v1/account/password",
+        &c,
+        &json!({"currentPassword": OWNER_PASSWORD, "newPassword": OWNER_PASSWORD}),
+    );
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(resp.error_code(), "same_password");
+    assert_eq!(resp.json()["field"], "newPassword");
+    assert_eq!(
+        server
+            .get("/api/v1/me", &Auth::Cookie(other.clone()))
+            .status,
+        200
+    );
+    assert!(!actions(&server.get("/api/v1/activity", &c).json())
+        .contains(&"account.password_changed".to_string()));
     let resp = server.put(
         "/api/v1/account/password",
         &c,
@@ -476,6 +493,8 @@ fn renaming_and_changing_the_password_work_and_end_other_sessions() -> TestResul
         "this session stays"
     );
     server.sign_in("ada@example.com", "a new password");
+    assert!(actions(&server.get("/api/v1/activity", &c).json())
+        .contains(&"account.password_changed".to_string()));
     Ok(())
 }
 

@@ -84,6 +84,7 @@ pub async fn change_password(state: AppState, mut req: Request) -> Result<Respon
         )
         .map_err(|r| session::refused(r, "password checks for this account"))?;
     let user_id = caller.user.id;
+    let unchanged = body.new_password == body.current_password;
     let stored = state
         .store
         .read(move |conn| users::password_hash(conn, user_id))
@@ -100,6 +101,13 @@ pub async fn change_password(state: AppState, mut req: Request) -> Result<Respon
         ));
     }
     attempt.succeeded();
+    if unchanged {
+        return Err(ApiError::invalid(
+            "newPassword",
+            "same_password",
+            "newPassword is the password you have now; choose a different one",
+        ));
+    }
     let hash = state.passwords.hash(body.new_password).await?;
     let ctx = caller.audit();
     let keep = caller.session_id().unwrap_or_default();
