@@ -196,18 +196,30 @@ fn agents_of_other_users_are_invisible() -> TestResult {
 fn agent_names_are_validated() -> TestResult {
     let server = Server::start();
     let c = Auth::Cookie(server.setup_owner());
-    for (body, code) in [
-        (json!({"name": ""}), "required"),
-        (json!({"name": "   "}), "required"),
-        (json!({"name": "x".repeat(101)}), "too_long"),
-        (json!({"name": "a\u{0}b"}), "invalid_text"),
-        (json!({"name": "line\nbreak"}), "invalid_text"),
-        (json!({"name": "ok", "role": "r".repeat(101)}), "too_long"),
-        (json!({}), "invalid_request"),
+    for (body, code, field) in [
+        (json!({"name": ""}), "required", "name"),
+        (json!({"name": "   "}), "required", "name"),
+        (json!({"name": "x".repeat(101)}), "too_long", "name"),
+        (json!({"name": "a\u{0}b"}), "invalid_text", "name"),
+        (json!({"name": "line\nbreak"}), "invalid_text", "name"),
+        (
+            json!({"name": "ok", "role": "r".repeat(101)}),
+            "too_long",
+            "role",
+        ),
+        // Missing, of the wrong type, or unknown: the field is named too.
+        (json!({}), "invalid_request", "name"),
+        (json!({"name": 5}), "invalid_request", "name"),
+        (
+            json!({"name": "ok", "rolle": "x"}),
+            "invalid_request",
+            "rolle",
+        ),
     ] {
         let resp = server.post("/api/v1/agents", &c, &body);
         assert_eq!(resp.status, 400, "{body}");
         assert_eq!(resp.error_code(), code, "{body}");
+        assert_eq!(resp.json()["field"], field, "{body}: {}", resp.text());
     }
     let resp = server.post("/api/v1/agents", &c, &json!({"name": "é".repeat(100)}));
     assert_eq!(resp.status, 201, "100 two-byte characters fit");

@@ -791,6 +791,26 @@ fn selectors_are_checked_and_returned_exactly_as_given() -> TestResult {
             resp.text()
         );
     }
+    // A target the parser refuses names the field at fault, as a path into the body.
+    for (target, field) in [
+        (
+            json!({"selector": {"type": "CssSelector", "value": "p"}}),
+            "target.source",
+        ),
+        (json!({"source": 5}), "target.source"),
+        (
+            json!({"source": "index.html", "anchor": 1}),
+            "target.anchor",
+        ),
+    ] {
+        let resp = c.server.post(
+            &format!("/api/v1/artifacts/{}/comments", c.share),
+            &c.ada,
+            &json!({"content": "x", "target": target}),
+        );
+        assert_eq!(resp.error_code(), "invalid_target", "{target}");
+        assert_eq!(resp.json()["field"], field, "{}", resp.text());
+    }
     Ok(())
 }
 

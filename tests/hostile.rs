@@ -217,6 +217,8 @@ struct Case {
     page: bool,
     /// The bug this case once revealed (tag of the test that runs its group on its own).
     bug: Option<&'static str>,
+    /// The field the answer must name (`field`), when the case concerns one.
+    field: Option<String>,
 }
 
 impl Case {
@@ -244,6 +246,7 @@ impl Case {
             absent_header: None,
             page: false,
             bug: None,
+            field: None,
         }
     }
 
@@ -287,6 +290,11 @@ impl Case {
     fn one_of(mut self, statuses: &'static [u16], codes: &[&'static str]) -> Case {
         self.expect = Expect::OneOf(statuses);
         self.codes = codes.to_vec();
+        self
+    }
+
+    fn field(mut self, field: &str) -> Case {
+        self.field = Some(field.to_string());
         self
     }
 
@@ -444,6 +452,11 @@ fn check(server: &Server, db: &rusqlite::Connection, case: &Case) -> Result<(), 
                     ));
                 } else if !codes.is_empty() && !codes.contains(&code) {
                     problems.push(format!("code {code:?}, expected one of {codes:?}"));
+                }
+                if let Some(field) = &case.field {
+                    if v["field"].as_str() != Some(field) {
+                        problems.push(format!("field {:?}, expected {field:?}", v["field"]));
+                    }
                 }
             }
             Err(_) => problems.push(format!(
@@ -953,7 +966,8 @@ fn malformed_json(eps: &[Endpoint]) -> Vec<Case> {
         out.push(
             ep.case("malformed", "an unknown field")
                 .json(&with(&ep.base, "extraField", json!(1)))
-                .status(400, "invalid_request"),
+                .status(400, "invalid_request")
+                .field("extraField"),
         );
     }
     out

@@ -18,7 +18,7 @@ use crate::clock::now_ms;
 use crate::http::error::{not_found_as, ApiError};
 use crate::http::ids::{self, wire};
 use crate::http::reply;
-use crate::http::request::Request;
+use crate::http::request::{self, Request};
 use crate::leaks::Scanned;
 use crate::scopes;
 use crate::state::AppState;
@@ -702,7 +702,11 @@ pub fn parse_target(raw: &RawValue) -> Result<Target, ApiError> {
         } else {
             format!("target.{at}")
         };
-        ApiError::bad_request("invalid_target", format!("invalid request: {at}: {error}"))
+        let message = format!("invalid request: {at}: {error}");
+        match request::field_at_fault(&error, Some(at)) {
+            Some(field) => ApiError::invalid(field, "invalid_target", message),
+            None => ApiError::bad_request("invalid_target", message),
+        }
     })?;
     target
         .check()

@@ -2,6 +2,7 @@
 //! `{"error": "...", "code": "..."}` in one exhaustive match. `recover` turns warp's own rejections
 //! (no route, wrong method) into the same shape.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 
 use warp::http::{header, HeaderValue, StatusCode};
@@ -24,7 +25,8 @@ pub enum ApiError {
     /// message next to it.
     #[error("{message}")]
     Invalid {
-        field: &'static str,
+        /// A body field (`name`), or the path to a nested one (`target.selector.exact`).
+        field: Cow<'static, str>,
         code: &'static str,
         message: String,
     },
@@ -84,12 +86,12 @@ impl ApiError {
     }
 
     pub fn invalid(
-        field: &'static str,
+        field: impl Into<Cow<'static, str>>,
         code: &'static str,
         message: impl Into<String>,
     ) -> ApiError {
         ApiError::Invalid {
-            field,
+            field: field.into(),
             code,
             message: message.into(),
         }
@@ -317,7 +319,7 @@ impl From<TextError> for ApiError {
             _ => "invalid_text",
         };
         ApiError::Invalid {
-            field: e.field(),
+            field: e.field().into(),
             code,
             message: e.to_string(),
         }

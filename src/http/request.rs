@@ -310,17 +310,37 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 fn json_error(e: &serde_json::Error, path: Option<String>) -> ApiError {
     use serde_json::error::Category;
-    match (e.classify(), path) {
-        (Category::Data, Some(path)) => {
-            ApiError::bad_request("invalid_request", format!("invalid request: {path}: {e}"))
+    match e.classify() {
+        Category::Data => {
+            let message = match &path {
+                Some(path) => format!("invalid request: {path}: {e}"),
+                None => format!("invalid request: {e}"),
+            };
+            match field_at_fault(e, path) {
+                Some(field) => ApiError::invalid(field, "invalid_request", message),
+                None => ApiError::bad_request("invalid_request", message),
+            }
         }
-        (Category::Data, None) => {
-            ApiError::bad_request("invalid_request", format!("invalid request: {e}"))
-        }
-        (Category::Syntax | Category::Eof | Category::Io, _) => ApiError::bad_request(
+        Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
             "invalid_json",
             format!("the request body is not valid JSON: {e}"),
         ),
+    }
+}
+
+/// The body field a refused value concerns, for the answer's `field`: the path to a wrong value
+/// or an unknown field (the path ends at it), or, for a missing field (serde names it in
+/// backquotes, at the path of the object that lacks it), that field under the path.
+pub fn field_at_fault(e: &serde_json::Error, path: Option<String>) -> Option<String> {
+    let message = e.to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match (path, missing) {
+        (Some(path), Some(name)) => Some(format!("{path}.{name}")),
+        (None, Some(name)) => Some(name.to_string()),
+        (path, None) => path,
     }
 }
 
@@ -335,6 +355,20 @@ mod tests {
         name: String,
     }
 
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        #[allow(dead_code)]
+        inner: Named,
+    }
+
+    fn field(e: &ApiError) -> Option<String> {
+        match e {
+            ApiError::Invalid { field, .. } => Some(field.to_string()),
+            _ => None,
+        }
+    }
+
     #[test]
     fn json_errors_say_what_is_wrong() {
         let e = parse_json::<Named>(b"{\"name\": 5}").unwrap_err();
@@ -347,6 +381,18 @@ mod tests {
         assert_eq!(e.code(), "invalid_json");
         let e = parse_json::<Named>(b"{\"nmae\": \"x\"}").unwrap_err();
         assert!(e.to_string().contains("unknown field `nmae`"), "{e}");
+        assert_eq!(field(&e), Some("nmae".into()));
+        let e = parse_json::<Named>(b"{}").unwrap_err();
+        assert!(e.to_string().contains("missing field `name`"), "{e}");
+        assert_eq!(field(&e), Some("name".into()));
+        let e = parse_json::<Named>(b"{\"name\": 5}").unwrap_err();
+        assert_eq!(field(&e), Some("name".into()));
+        let e = parse_json::<Outer>(b"{\"inner\": {}}").unwrap_err();
+        assert_eq!(field(&e), Some("inner.name".into()), "{e}");
+        let e = parse_json::<Outer>(b"{\"inner\": {\"name\": \"x\", \"b\": 1}}").unwrap_err();
+        assert_eq!(field(&e), Some("inner.b".into()), "{e}");
+        let e = parse_json::<Named>(b"{\"name\": \"x\"").unwrap_err();
+        assert_eq!(field(&e), None, "broken JSON names no field");
         let e = parse_json::<Named>(b"").unwrap_err();
         assert_eq!(e.code(), "missing_body");
         let e = parse_json::<Named>(b"[\"x\"]").unwrap_err();
