@@ -59,6 +59,15 @@ fn main() -> ExitCode {
 }
 
 fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
+    // The address first: a port in use (another server, a second start) is said before anything
+    // is created or restored. Bound, not yet listening: no connection waits on a restore.
+    let socket = match reserve(serve.addr) {
+        Ok(socket) => socket,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", serve.addr);
+            return ExitCode::FAILURE;
+        }
+    };
     // With Litestream: the database restored first if it is missing, then Litestream started once
     // the database is open, and stopped after it is closed.
     let litestream = match &serve.litestream {
@@ -104,14 +113,31 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = serve_until_stopped(store, &serve, supervisor.as_ref());
+    let code = serve_until_stopped(socket, store, &serve, supervisor.as_ref());
     if let Some(supervisor) = supervisor {
         supervisor.stop();
     }
     code
 }
 
+/// A socket bound to `addr` (as a listener is: address reuse on), to listen on once the server
+/// is ready.
+fn reserve(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
+/// Connections the kernel queues before the server accepts them (as `TcpListener::bind`).
+const BACKLOG: u32 = 1024;
+
 fn serve_until_stopped(
+    socket: tokio::net::TcpSocket,
     store: Store,
     serve: &ServeArgs,
     litestream: Option<&Supervisor>,
@@ -127,11 +153,9 @@ fn serve_until_stopped(
         }
     };
     let result = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(serve.addr)
-            .await
-            .map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", serve.addr))
-            })?;
+        let listener = socket.listen(BACKLOG).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", serve.addr))
+        })?;
         let proxies = TrustedProxies::new(serve.trusted_proxies.clone());
         server::serve(
             listener,

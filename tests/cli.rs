@@ -928,3 +928,33 @@ fn admin_commands_do_not_read_the_servers_environment_and_the_server_still_does(
     assert!(stderr(&out).contains("--memory-budget"), "{}", stderr(&out));
     Ok(())
 }
+
+#[test]
+fn a_port_in_use_is_said_before_any_database_is_made() -> TestResult {
+    let server = Server::start();
+    let db = server.dir.path().join("second.db");
+    let out = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args(["--addr", &format!("127.0.0.1:{}", server.port)])
+        .output()?;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("cannot listen on 127.0.0.1:{}", server.port)),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !db.exists(),
+        "a database was created for a server that cannot start"
+    );
+    let made: Vec<_> = std::fs::read_dir(server.dir.path())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("second"))
+        .collect();
+    assert!(made.is_empty(), "{made:?}");
+    // The first server goes on.
+    assert_eq!(server.get("/api/v1/health", &Auth::None).status, 200);
+    Ok(())
+}
