@@ -1065,7 +1065,9 @@ mod tests {
     fn refusal(json: &str) -> String {
         let raw: Box<RawValue> = serde_json::from_str(json).expect("well-formed test JSON");
         match parse_target(&raw) {
-            Err(ApiError::BadRequest { code, message }) => {
+            Err(
+                ApiError::BadRequest { code, message } | ApiError::Invalid { code, message, .. },
+            ) => {
                 assert_eq!(code, "invalid_target");
                 message
             }
