@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::clock::{self, now_ms};
 use crate::config::{AgentCommand, KeyCommand, UserCommand};
+use crate::db_files::Companion;
 use crate::keys;
 use crate::link_key;
 use crate::password;
@@ -420,13 +421,10 @@ fn rotate_key(
 /// (its WAL, WAL-index, journal, share-link key), or whose own share-link key would be: replacing
 /// one of them under a running server loses what it writes afterwards, or breaks it.
 fn refuse_live_files(db: &Path, dest: &Path) -> Result<(), CliError> {
-    let live = |suffix: &str| {
-        let mut name = db.as_os_str().to_owned();
-        name.push(suffix);
-        PathBuf::from(name)
-    };
-    let taken = ["", "-wal", "-shm", "-journal", ".link-key", ".server-lock"].map(live);
-    let dest_key = link_key::path_for(dest);
+    let taken: Vec<PathBuf> = std::iter::once(db.to_path_buf())
+        .chain(Companion::ALL.map(|file| file.of(db)))
+        .collect();
+    let dest_key = Companion::LinkKey.of(dest);
     for (candidate, what) in [(dest, "it"), (dest_key.as_path(), "its share-link key")] {
         if let Some(file) = taken.iter().find(|f| same_place(f, candidate)) {
             let which = if file.as_path() == db {

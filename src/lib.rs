@@ -18,6 +18,8 @@ pub mod clock;
 pub mod config;
 /// The caps on open connections, overall and per client address, and the answer beyond them.
 mod connections;
+/// The files that go with a database file (WAL, WAL-index, journal, link key, server lock).
+mod db_files;
 /// The open event streams and feedback waits, counted against their caps.
 mod event_streams;
 /// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.

@@ -17,6 +17,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::db_files::Companion;
 use crate::secrets::{fill_random, sha256, RandomError, Secret};
 
 /// Bytes of a link token (144 bits; 24 base64url characters).
@@ -34,23 +35,16 @@ impl std::fmt::Debug for LinkKey {
     }
 }
 
-/// The key file that goes with a database file.
-pub fn path_for(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".link-key");
-    PathBuf::from(name)
-}
-
 /// Copies the key beside `db` to go with the copy `dest_db` (readable by its owner only, replaced
 /// atomically), so a server started on the copy shows the same link addresses. Returns where it
 /// went, or `None` when `db` has no key yet (no server has run on it).
 pub fn copy_beside(db: &Path, dest_db: &Path) -> std::io::Result<Option<PathBuf>> {
-    let key = match std::fs::read(path_for(db)) {
+    let key = match std::fs::read(Companion::LinkKey.of(db)) {
         Ok(key) => key,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let dest = path_for(dest_db);
+    let dest = Companion::LinkKey.of(dest_db);
     let file_name = dest.file_name().unwrap_or_default().to_string_lossy();
     let partial = dest.with_file_name(format!(".{file_name}.partial"));
     let _ = std::fs::remove_file(&partial);
@@ -74,7 +68,7 @@ fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 impl LinkKey {
     /// Reads the key beside `db`, or makes one there (mode 0600) if there is none.
     pub fn load_or_create(db: &Path) -> std::io::Result<LinkKey> {
-        let path = path_for(db);
+        let path = Companion::LinkKey.of(db);
         match File::open(&path) {
             Ok(mut file) => {
                 let mut bytes = Vec::new();
@@ -158,7 +152,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path_for(&db))
+            let mode = std::fs::metadata(Companion::LinkKey.of(&db))
                 .expect("meta")
                 .permissions()
                 .mode();
@@ -170,7 +164,7 @@ mod tests {
     fn a_damaged_key_file_is_refused_with_what_to_do() {
         let dir = tempfile::tempdir().expect("dir");
         let db = dir.path().join("x.db");
-        std::fs::write(path_for(&db), b"short").expect("write");
+        std::fs::write(Companion::LinkKey.of(&db), b"short").expect("write");
         let err = LinkKey::load_or_create(&db).expect_err("refused");
         assert!(err.to_string().contains("holds 5 bytes, not 32"), "{err}");
     }

@@ -4,7 +4,9 @@
 //! the kernel however the process ends); the admin commands and Litestream do not take it.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::db_files::Companion;
 
 /// The lock, held until dropped (or the process ends).
 #[derive(Debug)]
@@ -12,18 +14,11 @@ pub struct ServerLock {
     _file: File,
 }
 
-/// The lock file that goes with a database file.
-fn path_for(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".server-lock");
-    PathBuf::from(name)
-}
-
 impl ServerLock {
     /// Takes the lock for `db`, or says why not: another server holds it, or the file cannot be
     /// made.
     pub fn take(db: &Path) -> Result<ServerLock, String> {
-        let path = path_for(db);
+        let path = Companion::ServerLock.of(db);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -19,6 +19,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::connections::ConnectionSlots;
+use crate::db_files::Companion;
 use crate::event_streams::StreamSlots;
 use crate::histogram::Reading;
 use crate::http::counters::{RouteLabel, RouteStats, UploadBytes};
@@ -80,10 +81,8 @@ fn histogram(
     )
 }
 
-fn file_size(path: &std::path::Path, suffix: &str) -> i64 {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    std::fs::metadata(std::path::PathBuf::from(name)).map_or(0, |m| m.len() as i64)
+fn file_size(path: &std::path::Path) -> i64 {
+    std::fs::metadata(path).map_or(0, |m| m.len() as i64)
 }
 
 impl Collector for Exporter {
@@ -200,14 +199,14 @@ impl Collector for Exporter {
             "database_size",
             "Size of the database file.",
             Some(&Unit::Bytes),
-            &ConstGauge::new(file_size(db, "")),
+            &ConstGauge::new(file_size(db)),
         )?;
         single(
             &mut encoder,
             "wal_size",
             "Size of the database's write-ahead log file.",
             Some(&Unit::Bytes),
-            &ConstGauge::new(file_size(db, "-wal")),
+            &ConstGauge::new(file_size(&Companion::Wal.of(db))),
         )?;
 
         if let Some(replication) = &self.replication {

@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::Connection;
 use tokio::sync::Notify;
 
+use crate::db_files::Companion;
+
 /// The WAL-index format this code understands (SQLite's WALINDEX_MAX_VERSION since 3.7.0).
 const WALINDEX_VERSION: u32 = 3_007_000;
 /// One copy of the WAL-index header.
@@ -49,9 +51,7 @@ pub struct ChangeWatch {
 impl ChangeWatch {
     /// Watches the database at `db_path` (its `-shm` file must exist: open a WAL connection first).
     pub fn open(db_path: &Path) -> ChangeWatch {
-        let mut shm_path = db_path.as_os_str().to_owned();
-        shm_path.push("-shm");
-        let shm = File::open(&shm_path).ok();
+        let shm = File::open(Companion::Shm.of(db_path)).ok();
         if shm.is_none() {
             log::warn!("no WAL-index file next to the database: identities will not be cached");
         }
