@@ -689,18 +689,10 @@ pub fn parse_target(raw: &RawValue) -> Result<Target, ApiError> {
             "invalid request: target must be an object: {\"source\": ..., \"selector\": {...}}",
         ));
     }
-    // The plain parser first (every comment passes here); only a refused target is parsed again,
-    // tracking the path, to name the field at fault.
-    let target: Target = serde_json::from_str(raw.get()).map_err(|plain| {
-        let mut de = serde_json::Deserializer::from_str(raw.get());
-        let (at, error) = match serde_path_to_error::deserialize::<_, Target>(&mut de) {
-            Err(e) => (e.path().to_string(), e.into_inner()),
-            Ok(_) => (".".to_string(), plain),
-        };
-        let at = if at == "." {
-            "target".to_string()
-        } else {
-            format!("target.{at}")
+    let target: Target = request::parse_locating(raw.get().as_bytes()).map_err(|(at, error)| {
+        let at = match at {
+            Some(path) => format!("target.{path}"),
+            None => "target".to_string(),
         };
         let message = format!("invalid request: {at}: {error}");
         match request::field_at_fault(&error, Some(at)) {

@@ -287,25 +287,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the request body must be a JSON object, such as {\"name\": \"...\"}",
         ));
     }
-    // The plain parser on the way in; only a refused body is parsed again, tracking the path, to
-    // name the field at fault.
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Ok(value),
-        Err(plain) => {
-            let mut de = serde_json::Deserializer::from_slice(bytes);
-            let error = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-                Err(e) => {
-                    let path = e.path().to_string();
-                    json_error(e.inner(), (path != ".").then_some(path))
-                }
-                Ok(_) => match de.end() {
-                    Err(e) => json_error(&e, None),
-                    Ok(()) => json_error(&plain, None),
-                },
-            };
-            Err(error)
+    parse_locating(bytes).map_err(|(path, e)| json_error(&e, path))
+}
+
+/// Parses JSON into `T` with the plain parser (every request passes here); only refused JSON is
+/// parsed again, tracking the path, to say where it went wrong: the path to the value at fault
+/// (`None` at the top level) and the error.
+pub fn parse_locating<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, (Option<String>, serde_json::Error)> {
+    serde_json::from_slice(bytes).map_err(|plain| {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(e) => {
+                let path = e.path().to_string();
+                ((path != ".").then_some(path), e.into_inner())
+            }
+            // What follows the value (trailing characters) is what the plain parser refused.
+            Ok(_) => (None, de.end().err().unwrap_or(plain)),
         }
-    }
+    })
 }
 
 fn json_error(e: &serde_json::Error, path: Option<String>) -> ApiError {
