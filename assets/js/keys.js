@@ -45,6 +45,7 @@ function showLeaks(keys) {
   box.hidden = leaked.length === 0;
 }
 
+/** A row; its buttons name the key by name and prefix (a rotated key and its successor share the name). */
 function row(key) {
   const revoked = key.status === 'revoked';
   const actions = [];
@@ -53,7 +54,7 @@ function row(key) {
       type: 'button',
       class: 'button small',
       text: 'Rotate',
-      attrs: { 'aria-label': `Rotate key ${key.name}` },
+      attrs: { 'aria-label': `Rotate key ${key.name} (${keyDisplay(key.prefix)})` },
       on: { click: () => openRotate(key) },
     }));
   }
@@ -62,7 +63,7 @@ function row(key) {
       type: 'button',
       class: 'button small danger-outline',
       text: 'Revoke',
-      attrs: { 'aria-label': `Revoke key ${key.name}` },
+      attrs: { 'aria-label': `Revoke key ${key.name} (${keyDisplay(key.prefix)})` },
       on: { click: () => revoke(key) },
     }));
   }

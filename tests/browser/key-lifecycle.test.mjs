@@ -52,7 +52,7 @@ test('a key made with the commenter scope is listed with it and cannot publish',
 
 test('rotating a key shows the new one once; both work during the overlap; the old one says so', async () => {
   const row = keyRow(page, 'Review bot');
-  await row.getByRole('button', { name: 'Rotate key Review bot' }).click();
+  await row.getByRole('button', { name: /^Rotate key Review bot \(ar_live_/ }).click();
   const dialog = page.locator('#key-rotate-dialog');
   await dialog.getByLabel('The old key keeps working for').selectOption('1h');
   await dialog.getByRole('button', { name: 'Rotate key' }).click();
@@ -69,6 +69,12 @@ test('rotating a key shows the new one once; both work during the overlap; the o
   const old = rows.filter({ hasText: 'rotated' });
   assert.match(await cellText(old, 'Expires'), /^after rotation/);
   assert.equal(await old.getByRole('button', { name: /^Rotate/ }).count(), 0, 'a rotated key is not rotated again');
+  // Same name, two keys: their buttons say which by prefix, so a screen reader can tell them apart.
+  const revokes = await rows.getByRole('button', { name: /^Revoke key Review bot/ }).evaluateAll(
+    (buttons) => buttons.map((b) => b.getAttribute('aria-label')));
+  assert.equal(revokes.length, 2);
+  assert.notEqual(revokes[0], revokes[1], revokes.join(' / '));
+  for (const label of revokes) assert.match(label, /\(ar_live_[A-Za-z0-9_-]{8}…\)$/);
   const { keys } = await apiOk(server, 'GET', '/api/v1/keys', fresh).catch(() => ({ keys: null }));
   assert.equal(keys, null, 'keys are not listed with a key');
   assertClean(tab, { allow: [] });

@@ -176,7 +176,7 @@ test('an agent created in the UI gets a key that acts as the agent', async () =>
 test('revoking through the UI asks first, updates the list, and the API refuses the key at once', async () => {
   const key = keys['CI on main'];
   const row = keyRow(page, 'CI on main');
-  await row.getByRole('button', { name: 'Revoke key CI on main' }).click();
+  await row.getByRole('button', { name: /^Revoke key CI on main \(ar_live_/ }).click();
   const confirm = page.locator('#confirm-dialog');
   await confirm.waitFor();
   await confirm.getByText('CI on main').waitFor();
@@ -187,7 +187,7 @@ test('revoking through the UI asks first, updates the list, and the API refuses 
   await confirm.waitFor({ state: 'hidden' });
   assert.equal((await apiCall(server.url, 'GET', '/api/v1/me', { key })).status, 200);
 
-  await row.getByRole('button', { name: 'Revoke key CI on main' }).click();
+  await row.getByRole('button', { name: /^Revoke key CI on main \(ar_live_/ }).click();
   await confirm.waitFor();
   const revoked = page.waitForResponse((r) => r.request().method() === 'DELETE' && r.url().includes('/api/v1/keys/'));
   await confirm.getByRole('button', { name: 'Revoke key' }).click();
