@@ -1,7 +1,7 @@
 // Modal dialogs (<dialog> + showModal): opening with focus inside, closing with focus restored,
 // a confirmation that runs an action, and the one-time secret dialog that forgets its secret.
 
-import { $, setChildren, setBusy, isBusy } from './dom.js';
+import { $, setChildren, setBusy, isBusy, relocator } from './dom.js';
 import { setFormError } from './forms.js';
 
 // Every [data-close] button closes its dialog.
@@ -16,14 +16,17 @@ document.addEventListener('click', (event) => {
  * `onClose` runs once when it closes, however it is closed (button, Escape, code).
  */
 export function openModal(dialog, { focus = null, fallbackFocus = null, onClose = null } = {}) {
-  const opener = document.activeElement;
+  // The opener, or its twin when the list it was in is redrawn before the dialog's 'close' event
+  // runs (a save redraws the list; the two tasks come in either order).
+  const opener = relocator(document.activeElement);
   dialog.addEventListener(
     'close',
     () => {
       onClose?.();
       // The 'close' event comes after the fact; if another dialog opened meanwhile, it keeps the focus.
       if (document.querySelector('dialog[open]')) return;
-      const target = opener && opener.isConnected && !opener.closest('[hidden]') && !opener.disabled ? opener : fallbackFocus?.();
+      const again = opener();
+      const target = again && !again.closest('[hidden]') && !again.disabled ? again : fallbackFocus?.();
       target?.focus();
     },
     { once: true },

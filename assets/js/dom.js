@@ -148,12 +148,27 @@ export function hideKeepingFocus(button, hidden, next) {
  */
 export function keepingFocus(container, render, fallback) {
   const el = document.activeElement;
-  const row = el && container.contains(el) ? el.closest('[data-row]') : null;
-  const was = row && el.dataset.focus ? { row: row.dataset.row, kind: el.dataset.focus } : null;
+  const inRow = el && container.contains(el) && el.closest('[data-row]') && el.dataset.focus;
+  const find = relocator(el);
   render();
-  if (!was) return;
-  const again = container.querySelector(`[data-row="${CSS.escape(was.row)}"]`);
-  (again?.querySelector(`[data-focus="${was.kind}"]`) ?? again?.querySelector('[data-focus]') ?? fallback()).focus();
+  if (!inRow) return;
+  (find() ?? fallback()).focus();
+}
+
+/**
+ * How to find `el` again later: a function that returns `el` while it is in the page, else its
+ * twin in a redrawn row (the same `data-row`, and the same `data-focus` or the row's first), else
+ * null. A dialog closing after the list behind it was redrawn gives the focus back this way.
+ */
+export function relocator(el) {
+  const row = el?.closest?.('[data-row]')?.dataset.row;
+  const kind = el?.dataset?.focus;
+  return () => {
+    if (el?.isConnected) return el;
+    if (!row || !kind) return null;
+    const again = document.querySelector(`[data-row="${CSS.escape(row)}"]`);
+    return again?.querySelector(`[data-focus="${CSS.escape(kind)}"]`) ?? again?.querySelector('[data-focus]') ?? null;
+  };
 }
 
 let toastTimer = null;
