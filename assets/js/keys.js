@@ -208,6 +208,16 @@ async function submitCreate(form) {
 
 let rotating = null;
 
+const DAY_MS = 24 * 3600 * 1000;
+
+/** What a rotation does to the key's lifetime: the same length, counted from the rotation. */
+function lifetimeText(key) {
+  if (!key.expiresAt) return 'and, like it, no expiry';
+  const days = Math.round((key.expiresAt - key.createdAt) / DAY_MS);
+  const length = days >= 1 ? `${days} ${days === 1 ? 'day' : 'days'}` : 'the same lifetime';
+  return `and a lifetime of ${length} from now (until about ${new Date(Date.now() + key.expiresAt - key.createdAt).toLocaleDateString()})`;
+}
+
 function openRotate(key) {
   rotating = key;
   const form = $('#key-rotate-form');
@@ -215,7 +225,7 @@ function openRotate(key) {
   form.elements.overlap.value = '1d';
   setChildren($('#key-rotate-what'),
     'A new key replaces ', h('strong', { text: key.name }), ' (', h('code', { text: keyDisplay(key.prefix) }), ') ',
-    'with the same identity and scope. It is shown once.');
+    'with the same identity and scope, ', lifetimeText(key), '. It is shown once.');
   openFormDialog($('#key-rotate-dialog'), { focus: form.elements.overlap, fallbackFocus: heading });
 }
 
@@ -228,7 +238,7 @@ async function submitRotate(form) {
     title: 'Copy the new key',
     label: `The new “${rotated.name}” key:`,
     warning:
-      `This is the only time the new key is shown. The old key ${until > Date.now() + 1000 ? `keeps working until ${new Date(until).toLocaleString()}` : 'has stopped working'}; put the new one everywhere it was used.`,
+      `This is the only time the new key is shown. The old key ${until > Date.now() + 1000 ? `keeps working until ${new Date(until).toLocaleString()}` : 'has stopped working'}; put the new one everywhere it was used. ${rotated.expiresAt ? `The new key expires ${new Date(rotated.expiresAt).toLocaleString()}.` : 'The new key does not expire.'}`,
     secret: rotated.key,
     fallbackFocus: heading,
   });

@@ -54,11 +54,13 @@ test('rotating a key shows the new one once; both work during the overlap; the o
   const row = keyRow(page, 'Review bot');
   await row.getByRole('button', { name: /^Rotate key Review bot \(ar_live_/ }).click();
   const dialog = page.locator('#key-rotate-dialog');
+  assert.match(await page.locator('#key-rotate-what').innerText(), /same identity and scope, and, like it, no expiry/);
   await dialog.getByLabel('The old key keeps working for').selectOption('1h');
   await dialog.getByRole('button', { name: 'Rotate key' }).click();
   const fresh = await readSecret(page);
   assert.notEqual(fresh, commenterKey);
   assert.match(await page.locator('#secret-warning').innerText(), /keeps working until/);
+  assert.match(await page.locator('#secret-warning').innerText(), /The new key does not expire\./);
   await closeSecret(page);
   for (const key of [commenterKey, fresh]) {
     const res = await me(key);
@@ -78,6 +80,27 @@ test('rotating a key shows the new one once; both work during the overlap; the o
   const { keys } = await apiOk(server, 'GET', '/api/v1/keys', fresh).catch(() => ({ keys: null }));
   assert.equal(keys, null, 'keys are not listed with a key');
   assertClean(tab, { allow: [] });
+});
+
+test('rotating a key that expires says the new one gets the same lifetime from now, and when it ends', async () => {
+  await page.locator('#key-create-open').click();
+  const create = page.locator('#key-create-dialog');
+  await create.getByLabel('Name').fill('Nightly');
+  await create.getByLabel('Expires').selectOption('30');
+  await create.getByRole('button', { name: 'Create key' }).click();
+  await readSecret(page);
+  await closeSecret(page);
+  await keyRow(page, 'Nightly').getByRole('button', { name: /^Rotate key Nightly/ }).click();
+  assert.match(await page.locator('#key-rotate-what').innerText(), /a lifetime of 30 days from now \(until about /);
+  await page.locator('#key-rotate-dialog').getByRole('button', { name: 'Rotate key' }).click();
+  await readSecret(page);
+  const warning = await page.locator('#secret-warning').innerText();
+  await closeSecret(page);
+  const { keys } = await page.evaluate(async () => (await fetch('/api/v1/keys')).json());
+  const fresh = keys.find((k) => k.name === 'Nightly' && !k.replacedBy);
+  assert.equal(Math.round((fresh.expiresAt - fresh.createdAt) / 86_400_000), 30, 'the same length, from the rotation');
+  assert.ok(warning.includes(`The new key expires ${await page.evaluate((at) => new Date(at).toLocaleString(), fresh.expiresAt)}.`), warning);
+  assertClean(tab);
 });
 
 test('a key pasted into a comment is revoked at once and the keys page says where it was found', async () => {
