@@ -484,6 +484,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_server_flag_is_listed_as_one() {
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        let ids: Vec<&str> = command
+            .get_arguments()
+            .map(|arg| arg.get_id().as_str())
+            .collect();
+        let listed: Vec<&str> = SERVER_FLAGS.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, listed);
+        for (id, flag) in SERVER_FLAGS {
+            let arg = command.get_arguments().find(|a| a.get_id() == id);
+            assert_eq!(arg.and_then(|a| a.get_long()), flag.strip_prefix("--"));
+        }
+    }
+
+    #[test]
     fn a_base_url_is_a_scheme_a_host_and_an_optional_port_and_nothing_else() {
         for (given, taken) in [
             ("https://review.example.com", "https://review.example.com"),
