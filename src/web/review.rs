@@ -55,7 +55,7 @@ async fn open(state: AppState, req: Request) -> Result<Response, ApiError> {
         Err(ApiError::NotFound(_)) => return Ok(error_page::page(
             StatusCode::NOT_FOUND,
             "Artifact not found",
-            "There is no artifact at this address, or it was not shared with you. Ask its owner \
+            "There is no artifact at this address, or it is not shared with you. Ask its owner \
                  to add you as a reviewer, or check the link.",
             &[("/", "Your artifacts")],
         )),
