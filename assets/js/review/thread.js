@@ -14,6 +14,40 @@ import { submitOnCtrlEnter } from './composer.js';
 
 let uid = 0;
 
+// Whether a mouse button or finger is down: a form that loses the focus to a press waits for the
+// release before it folds its buttons away.
+let pressed = false;
+document.addEventListener('pointerdown', () => { pressed = true; }, true);
+for (const type of ['pointerup', 'pointercancel']) document.addEventListener(type, () => { pressed = false; }, true);
+
+/**
+ * Shows the form's buttons while it has the focus (`is-open`), and folds them away when the focus
+ * leaves: at once for the keyboard, but after a press is released when the focus left for a
+ * press, so that the layout below does not move between the press and its release (the thread
+ * under the pointer moved up, and the click landed on something else: a first click on Edit or
+ * Resolve in the next thread did nothing).
+ */
+function foldWhenLeft(form) {
+  const fold = () => {
+    if (!form.contains(document.activeElement)) form.classList.remove('is-open');
+  };
+  form.addEventListener('focusin', () => form.classList.add('is-open'));
+  form.addEventListener('focusout', () => {
+    if (!pressed) {
+      queueMicrotask(fold);
+      return;
+    }
+    // The click that follows the release comes in the same task: fold after it.
+    const released = () => {
+      document.removeEventListener('pointerup', released, true);
+      document.removeEventListener('pointercancel', released, true);
+      setTimeout(fold);
+    };
+    document.addEventListener('pointerup', released, true);
+    document.addEventListener('pointercancel', released, true);
+  });
+}
+
 /** A small form with one textarea (a reply, or an edit), submitted with its button or Ctrl/Cmd+Enter. */
 function textForm({ label, submitLabel, value = '', rows = 1, maxLength, onSubmit, onCancel = null, focusKey }) {
   const id = `tf-${++uid}`;
@@ -45,6 +79,7 @@ function textForm({ label, submitLabel, value = '', rows = 1, maxLength, onSubmi
     });
   }
   handleForm(form, () => onSubmit(valueOf(form, 'content'), form));
+  foldWhenLeft(form);
   return { form, textarea };
 }
 
