@@ -821,3 +821,163 @@ fn a_link_that_takes_comments_shows_them_and_never_says_otherwise() -> TestResul
     assert_eq!(shared["capabilities"], both);
     Ok(())
 }
+
+#[test]
+fn through_a_link_a_person_changes_and_deletes_only_what_they_wrote_while_it_takes_comments(
+) -> TestResult {
+    let o = owned();
+    let resp = o.server.post(
+        &format!("/api/v1/artifacts/{}/comments", o.share),
+        &o.ada,
+        &json!({"content": "Owner's note", "target": {"source": "index.html"}}),
+    );
+    let owner_comment = resp.json()["id"].as_str().ok_or("id")?.to_string();
+    let token = o.make_link(json!({"writeComments": true}));
+    let carol = Auth::Cookie(
+        o.server
+            .add_user("carol@example.com", "Carol", "carol password 12"),
+    );
+    let dave = Auth::Cookie(
+        o.server
+            .add_user("dave@example.com", "Dave", "dave password 12"),
+    );
+    let post =
+        |auth: &Auth, path: &str, body: Value| -> Result<String, Box<dyn std::error::Error>> {
+            let resp = o
+                .server
+                .post(&format!("/api/v1/share/{token}{path}"), auth, &body);
+            assert_eq!(resp.status, 201, "{}", resp.text());
+            Ok(resp.json()["id"].as_str().ok_or("id")?.to_string())
+        };
+    let mine = post(
+        &carol,
+        "/comments",
+        json!({"content": "Typo hre", "target": {"source": "index.html"}}),
+    )?;
+    let reply = post(
+        &carol,
+        &format!("/comments/{owner_comment}/replies"),
+        json!({"content": "Agred"}),
+    )?;
+    let stored = |table: &str, id: &str| -> rusqlite::Result<(String, bool)> {
+        o.server.open_db().query_row(
+            &format!("SELECT content, deleted_at IS NOT NULL FROM {table} WHERE id = ?1"),
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    };
+
+    // Her own comment and reply: she fixes them, as herself, and the change is recorded.
+    let resp = o.server.patch(
+        &format!("/api/v1/share/{token}/comments/{mine}"),
+        &carol,
+        &json!({"content": "Typo here"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["content"], "Typo here");
+    assert_eq!(stored("comments", &mine)?, ("Typo here".to_string(), false));
+    let resp = o.server.patch(
+        &format!("/api/v1/share/{token}/replies/{reply}"),
+        &carol,
+        &json!({"content": "Agreed"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["content"], "Agreed");
+    assert_eq!(stored("replies", &reply)?, ("Agreed".to_string(), false));
+
+    // Others' words are not hers to change or delete, not even through the link; nor is
+    // resolving (a reviewer's act) or anything of another artifact.
+    for (method, path, body) in [
+        (
+            "PATCH",
+            format!("/comments/{owner_comment}"),
+            Some(json!({"content": "mine now"})),
+        ),
+        ("DELETE", format!("/comments/{owner_comment}"), None),
+    ] {
+        let path = format!("/api/v1/share/{token}{path}");
+        let body = body.map(|b| b.to_string());
+        let resp = o.server.request(
+            method,
+            &path,
+            &carol,
+            body.as_deref().map(str::as_bytes),
+            &[],
+        );
+        assert_eq!(resp.status, 403, "{method} {path}: {}", resp.text());
+    }
+    for (method, path) in [
+        ("PATCH", format!("/comments/{mine}")),
+        ("DELETE", format!("/comments/{mine}")),
+    ] {
+        let path = format!("/api/v1/share/{token}{path}");
+        let body = json!({"content": "Dave was here"}).to_string();
+        let resp = o
+            .server
+            .request(method, &path, &dave, Some(body.as_bytes()), &[]);
+        assert_eq!(resp.status, 403, "{method} {path}: {}", resp.text());
+    }
+    let resp = o.server.patch(
+        &format!("/api/v1/share/{token}/comments/{mine}"),
+        &carol,
+        &json!({"resolved": true}),
+    );
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(
+        stored("comments", &owner_comment)?,
+        ("Owner's note".to_string(), false)
+    );
+    assert_eq!(stored("comments", &mine)?, ("Typo here".to_string(), false));
+    // An API key cannot act through a link (it takes a person's session).
+    let resp = o
+        .server
+        .delete(&format!("/api/v1/share/{token}/comments/{mine}"), &o.ada);
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    assert_eq!(resp.error_code(), "session_required");
+
+    // Deleting: her reply, then her comment.
+    let resp = o
+        .server
+        .delete(&format!("/api/v1/share/{token}/replies/{reply}"), &carol);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(stored("replies", &reply)?.1);
+    let owner_view = o
+        .server
+        .get(&format!("/api/v1/artifacts/{}/comments", o.share), &o.ada)
+        .json();
+    assert_eq!(
+        owner_view["comments"][0]["replies"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let actions = actions(&o.server.get("/api/v1/activity", &carol).json());
+    for action in ["comment.updated", "reply.updated", "reply.deleted"] {
+        assert!(
+            actions.contains(&action.to_string()),
+            "{action}: {actions:?}"
+        );
+    }
+
+    // Once the link no longer takes comments, nothing changes through it.
+    o.patch_link(json!({"capabilities": {"writeComments": false, "readComments": true}}));
+    let resp = o
+        .server
+        .delete(&format!("/api/v1/share/{token}/comments/{mine}"), &carol);
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.error_code(), "comments_closed");
+    o.patch_link(json!({"capabilities": {"writeComments": true}}));
+    let resp = o
+        .server
+        .delete(&format!("/api/v1/share/{token}/comments/{mine}"), &carol);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(stored("comments", &mine)?.1);
+    o.server.delete(&o.link_path(), &o.ada);
+    let resp = o.server.patch(
+        &format!("/api/v1/share/{token}/comments/{owner_comment}"),
+        &carol,
+        &json!({"content": "x"}),
+    );
+    assert_eq!(resp.status, 404);
+    Ok(())
+}

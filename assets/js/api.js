@@ -166,6 +166,10 @@ export const api = {
   sharedComments: (link) => request('GET', `/share/${enc(link)}/comments`),
   sharedComment: (link, body) => request('POST', `/share/${enc(link)}/comments`, body),
   sharedReply: (link, commentId, content) => request('POST', `/share/${enc(link)}/comments/${enc(commentId)}/replies`, { content }),
+  sharedUpdateComment: (link, id, body) => request('PATCH', `/share/${enc(link)}/comments/${enc(id)}`, body),
+  sharedDeleteComment: (link, id) => request('DELETE', `/share/${enc(link)}/comments/${enc(id)}`),
+  sharedUpdateReply: (link, id, content) => request('PATCH', `/share/${enc(link)}/replies/${enc(id)}`, { content }),
+  sharedDeleteReply: (link, id) => request('DELETE', `/share/${enc(link)}/replies/${enc(id)}`),
 
   // reviewers of an artifact (owner)
   listAccess: (t) => request('GET', `/artifacts/${enc(t)}/access`),

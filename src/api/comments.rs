@@ -733,7 +733,25 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, _) = find(&state, &caller, req.param("id")).await?;
     let body: UpdateComment = req.json().await?;
-    Ok(reply::ok(&change(&state, &caller, comment, body).await?))
+    Ok(reply::ok(
+        &change(&state, &caller, None, comment, body).await?,
+    ))
+}
+
+/// Changes the text of `comment` (its author only), once `gate` (checked inside the write) still
+/// lets the caller in; returns it with its replies.
+pub async fn edit(
+    state: &AppState,
+    caller: &Caller,
+    gate: Gate,
+    comment: Comment,
+    content: String,
+) -> Result<CommentView, ApiError> {
+    let body = UpdateComment {
+        content: Some(content),
+        resolved: None,
+    };
+    change(state, caller, Some(gate), comment, body).await
 }
 
 /// The comment `raw_id` with its replies, if the caller may see it; 404 otherwise.
@@ -763,13 +781,15 @@ pub async fn set_resolved(
         content: None,
         resolved: Some(resolved),
     };
-    change(state, caller, comment, change_of).await
+    change(state, caller, None, comment, change_of).await
 }
 
-/// Changes a comment's text (its author only) and/or its state.
+/// Changes a comment's text (its author only) and/or its state, once `gate` (when given, checked
+/// inside the write) still lets the caller in.
 async fn change(
     state: &AppState,
     caller: &Caller,
+    gate: Option<Gate>,
     comment: Comment,
     body: UpdateComment,
 ) -> Result<CommentView, ApiError> {
@@ -799,6 +819,7 @@ async fn change(
         .store
         .write_touching(touches, move |conn| {
             let now = now_ms();
+            gate_open(conn, gate.as_ref(), user_id, artifact_id, now)?;
             if let Some(content) = &content {
                 comments::set_content(conn, id, &content.text, now)?;
                 revoke_found(
@@ -870,12 +891,44 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, role) = find(&state, &caller, req.param("id")).await?;
     may_delete(&caller, &comment.author, role, "comment")?;
+    let deleted_at = remove(&state, &caller, None, &comment).await?;
+    Ok(reply::ok(
+        &json!({ "id": wire(comment.id), "deletedAt": deleted_at }),
+    ))
+}
+
+/// Whether the gate, when there is one, still lets `user_id` in to `artifact_id` (inside a write).
+fn gate_open(
+    conn: &rusqlite::Connection,
+    gate: Option<&Gate>,
+    user_id: i64,
+    artifact_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    match gate {
+        Some(gate) if gate.artifact_id(conn, user_id, now)? != artifact_id => {
+            Err(StoreError::NotFound)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Deletes `comment` (whoever may: checked by the caller) once `gate` still lets the caller in;
+/// returns when.
+pub async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    gate: Option<Gate>,
+    comment: &Comment,
+) -> Result<i64, ApiError> {
     let ctx = caller.audit();
+    let user_id = caller.user.id;
     let (id, artifact_id, version) = (comment.id, comment.artifact_id, comment.version_number);
-    let deleted_at = state
+    state
         .store
         .write_content(move |conn| {
             let now = now_ms();
+            gate_open(conn, gate.as_ref(), user_id, artifact_id, now)?;
             comments::delete(conn, id, now)?;
             audit::record(
                 conn,
@@ -890,10 +943,7 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
             Ok(now)
         })
         .await
-        .map_err(not_found_as("comment"))?;
-    Ok(reply::ok(
-        &json!({ "id": wire(id), "deletedAt": deleted_at }),
-    ))
+        .map_err(not_found_as("comment"))
 }
 
 #[derive(Deserialize)]
@@ -941,11 +991,7 @@ pub async fn reply_on(
             // The comment may have been deleted since it was read.
             comments::get(conn, comment_id)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
-            if let Some(gate) = &gate {
-                if gate.artifact_id(conn, user_id, now)? != artifact_id {
-                    return Err(StoreError::NotFound);
-                }
-            }
+            gate_open(conn, gate.as_ref(), user_id, artifact_id, now)?;
             let id = replies::insert(conn, comment_id, user_id, agent_id, &content.text, now)?;
             let place = format!("reply {id} to comment {comment_id}");
             revoke_found(conn, &content.digests, artifact_id, &place, now)?;
@@ -986,20 +1032,35 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
     let caller = auth::session_or_key(&state, &req).await?;
     let (found, _) = find_reply(&state, &caller, req.param("id")).await?;
     let body: ReplyBody = req.json().await?;
+    let updated = edit_reply(&state, &caller, None, found, &body.content).await?;
+    Ok(reply::ok(&updated))
+}
+
+/// Changes the text of the reply `found` (its author only), once `gate` (when given, checked
+/// inside the write) still lets the caller in.
+pub async fn edit_reply(
+    state: &AppState,
+    caller: &Caller,
+    gate: Option<Gate>,
+    found: Reply,
+    content: &str,
+) -> Result<ReplyView, ApiError> {
     if !found
         .author
         .is(caller.user.id, caller.agent.as_ref().map(|a| a.id))
     {
         return Err(not_author("reply"));
     }
-    let content = Scanned::of(&text::body("content", &body.content, text::REPLY_MAX)?);
+    let content = Scanned::of(&text::body("content", content, text::REPLY_MAX)?);
     let touches = content.touches();
     let ctx = caller.audit();
+    let user_id = caller.user.id;
     let (id, artifact_id, comment_id) = (found.id, found.artifact_id, found.comment_id);
     let updated = state
         .store
         .write_touching(touches, move |conn| {
             let now = now_ms();
+            gate_open(conn, gate.as_ref(), user_id, artifact_id, now)?;
             replies::set_content(conn, id, &content.text, now)?;
             let place = format!("reply {id} to comment {comment_id}");
             revoke_found(conn, &content.digests, artifact_id, &place, now)?;
@@ -1017,19 +1078,35 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
         })
         .await
         .map_err(not_found_as("reply"))?;
-    Ok(reply::ok(&ReplyView::from(updated)))
+    Ok(ReplyView::from(updated))
 }
 
 pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let (found, role) = find_reply(&state, &caller, req.param("id")).await?;
     may_delete(&caller, &found.author, role, "reply")?;
+    let deleted_at = remove_reply(&state, &caller, None, &found).await?;
+    Ok(reply::ok(
+        &json!({ "id": wire(found.id), "deletedAt": deleted_at }),
+    ))
+}
+
+/// Deletes the reply `found` (whoever may: checked by the caller) once `gate` still lets the
+/// caller in; returns when.
+pub async fn remove_reply(
+    state: &AppState,
+    caller: &Caller,
+    gate: Option<Gate>,
+    found: &Reply,
+) -> Result<i64, ApiError> {
     let ctx = caller.audit();
+    let user_id = caller.user.id;
     let (id, artifact_id, comment_id) = (found.id, found.artifact_id, found.comment_id);
-    let deleted_at = state
+    state
         .store
         .write_content(move |conn| {
             let now = now_ms();
+            gate_open(conn, gate.as_ref(), user_id, artifact_id, now)?;
             replies::delete(conn, id, now)?;
             audit::record(
                 conn,
@@ -1044,10 +1121,7 @@ pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, Api
             Ok(now)
         })
         .await
-        .map_err(not_found_as("reply"))?;
-    Ok(reply::ok(
-        &json!({ "id": wire(id), "deletedAt": deleted_at }),
-    ))
+        .map_err(not_found_as("reply"))
 }
 
 #[cfg(test)]

@@ -145,9 +145,29 @@ pub fn routes(r: &mut Routes) {
         .get("/api/v1/share/{linkToken}/comments", share::list_comments)
         .post("/api/v1/share/{linkToken}/comments", share::create_comment)
         .needs(Scope::Commenter)
+        .patch(
+            "/api/v1/share/{linkToken}/comments/{id}",
+            share::update_comment,
+        )
+        .needs(Scope::Commenter)
+        .delete(
+            "/api/v1/share/{linkToken}/comments/{id}",
+            share::delete_comment,
+        )
+        .needs(Scope::Commenter)
         .post(
             "/api/v1/share/{linkToken}/comments/{id}/replies",
             share::create_reply,
+        )
+        .needs(Scope::Commenter)
+        .patch(
+            "/api/v1/share/{linkToken}/replies/{id}",
+            share::update_reply,
+        )
+        .needs(Scope::Commenter)
+        .delete(
+            "/api/v1/share/{linkToken}/replies/{id}",
+            share::delete_reply,
         )
         .needs(Scope::Commenter);
 }

@@ -1,7 +1,8 @@
 //! What a share link's page reads and does, for anyone holding the link (no key, no account):
 //! `GET /api/v1/share/{linkToken}` (the artifact's latest version and its files, what the link
 //! allows, who is signed in), `GET …/comments` (with `readComments`), and, for a signed-in person
-//! when the link has `writeComments`, `POST …/comments` and `POST …/comments/{id}/replies`.
+//! when the link has `writeComments`, `POST …/comments` and `POST …/comments/{id}/replies`, and
+//! changing or deleting what they wrote (`PATCH`/`DELETE …/comments/{id}` and `…/replies/{id}`).
 //! A link that does not exist, is turned off, or whose artifact is gone is the same 404.
 
 use serde::{Deserialize, Serialize};
@@ -78,7 +79,7 @@ struct NewComment {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewReply {
+struct TextOnly {
     content: String,
 }
 
@@ -217,31 +218,135 @@ pub async fn create_comment(state: AppState, mut req: Request) -> Result<Respons
     let caller = commenter(&state, &req, &link).await?;
     let body: NewComment = req.json().await?;
     let target = parse_target(&body.target)?;
-    let gate = Gate::Link(sha256(req.param("linkToken").as_bytes()));
     let raw = body.target.get().to_string();
-    let id = comments::insert(&state, &caller, gate, &body.content, raw, target, None)
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => unavailable(),
-            other => other,
-        })?;
+    let id = comments::insert(
+        &state,
+        &caller,
+        gate(&req),
+        &body.content,
+        raw,
+        target,
+        None,
+    )
+    .await
+    .map_err(closed_meanwhile)?;
     Ok(reply::created(
         &json!({ "id": wire(id), "status": "created" }),
     ))
 }
 
-pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
-    let link = link(&state, &req).await?;
-    let caller = commenter(&state, &req, &link).await?;
-    let id = ids::path_id(req.param("id"), "comment")?;
-    let comment = state
+/// The live comment `raw_id` of the link's artifact; 404 otherwise.
+async fn link_comment(
+    state: &AppState,
+    link: &Opened,
+    raw_id: &str,
+) -> Result<stored_comments::Comment, ApiError> {
+    let id = ids::path_id(raw_id, "comment")?;
+    let artifact_id = link.artifact_id;
+    state
         .store
         .read(move |conn| stored_comments::get(conn, id))
         .await?
-        .filter(|c| c.artifact_id == link.artifact_id)
-        .ok_or_else(|| ApiError::not_found("comment"))?;
-    let body: NewReply = req.json().await?;
-    let gate = Gate::Link(sha256(req.param("linkToken").as_bytes()));
-    let id = comments::reply_on(&state, &caller, Some(gate), comment, &body.content).await?;
+        .filter(|c| c.artifact_id == artifact_id)
+        .ok_or_else(|| ApiError::not_found("comment"))
+}
+
+/// The live reply `raw_id` on a comment of the link's artifact; 404 otherwise.
+async fn link_reply(
+    state: &AppState,
+    link: &Opened,
+    raw_id: &str,
+) -> Result<replies::Reply, ApiError> {
+    let id = ids::path_id(raw_id, "reply")?;
+    let artifact_id = link.artifact_id;
+    state
+        .store
+        .read(move |conn| replies::get(conn, id))
+        .await?
+        .filter(|r| r.artifact_id == artifact_id)
+        .ok_or_else(|| ApiError::not_found("reply"))
+}
+
+/// Through a link, a person deletes only what they wrote (moderating is the owner's, on the
+/// review page).
+fn own(caller: &Caller, author: &stored_comments::Author, what: &str) -> Result<(), ApiError> {
+    if author.is(caller.user.id, None) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "not_allowed",
+            format!("through a share link only the {what}'s author can delete it"),
+        ))
+    }
+}
+
+/// The gate a change through this request's link passes (checked again inside the write).
+fn gate(req: &Request) -> Gate {
+    Gate::Link(sha256(req.param("linkToken").as_bytes()))
+}
+
+pub async fn update_comment(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let link = link(&state, &req).await?;
+    let caller = commenter(&state, &req, &link).await?;
+    let comment = link_comment(&state, &link, req.param("id")).await?;
+    let body: TextOnly = req.json().await?;
+    let changed = comments::edit(&state, &caller, gate(&req), comment, body.content)
+        .await
+        .map_err(closed_meanwhile)?;
+    Ok(reply::ok(&changed))
+}
+
+pub async fn delete_comment(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let link = link(&state, &req).await?;
+    let caller = commenter(&state, &req, &link).await?;
+    let comment = link_comment(&state, &link, req.param("id")).await?;
+    own(&caller, &comment.author, "comment")?;
+    let deleted_at = comments::remove(&state, &caller, Some(gate(&req)), &comment)
+        .await
+        .map_err(closed_meanwhile)?;
+    Ok(reply::ok(
+        &json!({ "id": wire(comment.id), "deletedAt": deleted_at }),
+    ))
+}
+
+pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let link = link(&state, &req).await?;
+    let caller = commenter(&state, &req, &link).await?;
+    let found = link_reply(&state, &link, req.param("id")).await?;
+    let body: TextOnly = req.json().await?;
+    let changed = comments::edit_reply(&state, &caller, Some(gate(&req)), found, &body.content)
+        .await
+        .map_err(closed_meanwhile)?;
+    Ok(reply::ok(&changed))
+}
+
+pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let link = link(&state, &req).await?;
+    let caller = commenter(&state, &req, &link).await?;
+    let found = link_reply(&state, &link, req.param("id")).await?;
+    own(&caller, &found.author, "reply")?;
+    let deleted_at = comments::remove_reply(&state, &caller, Some(gate(&req)), &found)
+        .await
+        .map_err(closed_meanwhile)?;
+    Ok(reply::ok(
+        &json!({ "id": wire(found.id), "deletedAt": deleted_at }),
+    ))
+}
+
+/// A write refused inside its transaction because the gate closed (the link was turned off or
+/// lost `writeComments` meanwhile) reads as the link being unavailable, as before it.
+fn closed_meanwhile(e: ApiError) -> ApiError {
+    match e {
+        ApiError::NotFound(_) => unavailable(),
+        other => other,
+    }
+}
+
+pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    let link = link(&state, &req).await?;
+    let caller = commenter(&state, &req, &link).await?;
+    let comment = link_comment(&state, &link, req.param("id")).await?;
+    let body: TextOnly = req.json().await?;
+    let id = comments::reply_on(&state, &caller, Some(gate(&req)), comment, &body.content).await?;
     Ok(reply::created(&json!({ "id": wire(id) })))
 }

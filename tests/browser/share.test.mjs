@@ -219,6 +219,27 @@ test('with writeComments a visitor signs in, comes back, comments on a passage a
   assert.equal(reply.author.name, BOB.name);
   await saveScreenshot(page, 'share-link-commenting.png');
 
+  // What Bob wrote he can change and delete from this page; the owner's comment he cannot, and
+  // no one resolves through a link.
+  assert.equal(await owners.getByRole('button', { name: 'Edit your comment' }).count(), 0);
+  assert.equal(await owners.getByRole('button', { name: 'Delete this thread' }).count(), 0);
+  assert.equal(await mine.getByRole('button', { name: 'Resolve' }).count(), 0);
+  const mineById = page.locator(`article.thread[data-id="${await mine.getAttribute('data-id')}"]`);
+  // The reply form above still has the focus, its Send button showing: pressing Edit takes the
+  // focus from it, and the first press counts (it used to fold the buttons away under the
+  // pointer, moving Edit up before the press ended).
+  await mineById.getByRole('button', { name: 'Edit your comment' }).click();
+  await mineById.getByRole('textbox', { name: 'Edit your comment' }).fill('Unlimited for how many seats?');
+  await page.keyboard.press('Control+Enter');
+  await mineById.locator('.comment-text', { hasText: 'Unlimited for how many seats?' }).waitFor();
+  const bobsReply = owners.locator('li.reply', { hasText: 'Yes, for this year.' });
+  await bobsReply.getByRole('button', { name: 'Delete this reply' }).click();
+  await page.locator('#confirm-dialog').getByRole('button', { name: 'Delete reply' }).click();
+  await bobsReply.waitFor({ state: 'detached' });
+  const stored = await apiOk(server, 'GET', `/api/v1/artifacts/${site.shareToken}/comments?version=all`, ownerKey);
+  assert.ok(stored.comments.some((c) => c.content === 'Unlimited for how many seats?' && c.author.name === BOB.name));
+  assert.equal(stored.comments.find((c) => c.content === 'Is nine euros still right?').replies.length, 0);
+
   // The artifact's own script, running in the page Bob is signed in to, got nowhere.
   const got = await probe(page);
   assert.match(got.cookie, /^blocked/);

@@ -39,10 +39,12 @@ export class Sidebar {
    * @param on       {active(id, {scroll}), show(id), changed()} — the active thread changed,
    *                 "Show in document", the filter or disclosure changed what is highlighted
    * @param can      what the reader may do to threads: {reply, resolve, edit} (default all; a
-   *                 share link's page allows replies at most)
-   * @param replyTo  async (commentId, content) → posts a reply (default: the API's)
+   *                 share link's page allows replying and editing or deleting one's own)
+   * @param calls    the API calls that change threads: {updateComment, deleteComment,
+   *                 createReply, updateReply, deleteReply} (default: the account's routes; a
+   *                 share link's page goes through the link)
    */
-  constructor({ root, meId, isOwner, reload, on, can = { reply: true, resolve: true, edit: true }, replyTo = api.createReply }) {
+  constructor({ root, meId, isOwner, reload, on, can = { reply: true, resolve: true, edit: true }, calls = api }) {
     this.root = root;
     this.reload = reload;
     this.on = on;
@@ -71,7 +73,7 @@ export class Sidebar {
     for (const button of $$('[data-filter]', root)) {
       button.addEventListener('click', () => this.setFilter(button.dataset.filter));
     }
-    this.replyTo = replyTo;
+    this.calls = calls;
     this.threadCtx = {
       meId,
       isOwner,
@@ -322,7 +324,7 @@ export class Sidebar {
     const i = ids.indexOf(t.id);
     // The next open thread after it, else the one before it.
     const candidates = [...ids.slice(i + 1), ...ids.slice(0, Math.max(i, 0)).reverse()];
-    await api.updateComment(t.id, { resolved: true });
+    await this.calls.updateComment(t.id, { resolved: true });
     await this.reload();
     announce('Thread resolved');
     const next = candidates.find((id) => {
@@ -336,7 +338,7 @@ export class Sidebar {
 
   async reopen(t) {
     const index = this.visibleIds().indexOf(t.id);
-    await api.updateComment(t.id, { resolved: false });
+    await this.calls.updateComment(t.id, { resolved: false });
     await this.reload();
     announce('Thread reopened');
     if (!this.focusThread(t.id)) this.focusNear(index);
@@ -352,7 +354,7 @@ export class Sidebar {
         : 'The comment will be deleted for everyone.' })],
       confirmLabel: 'Delete thread',
       action: async () => {
-        await api.deleteComment(t.id);
+        await this.calls.deleteComment(t.id);
       },
       fallbackFocus: () => this.heading,
     });
@@ -363,19 +365,19 @@ export class Sidebar {
   }
 
   async save(t, content) {
-    await api.updateComment(t.id, { content });
+    await this.calls.updateComment(t.id, { content });
     await this.reload();
     announce('Comment saved');
   }
 
   async reply(t, content) {
-    await this.replyTo(t.id, content);
+    await this.calls.createReply(t.id, content);
     await this.reload();
     announce('Reply added');
   }
 
   async saveReply(t, replyId, content) {
-    await api.updateReply(replyId, content);
+    await this.calls.updateReply(replyId, content);
     await this.reload();
     announce('Reply saved');
   }
@@ -385,7 +387,7 @@ export class Sidebar {
       title: 'Delete this reply?',
       body: [h('p', { text: 'The reply will be deleted for everyone.' })],
       confirmLabel: 'Delete reply',
-      action: () => api.deleteReply(r.id),
+      action: () => this.calls.deleteReply(r.id),
       fallbackFocus: () => this.views.get(t.id)?.article ?? this.heading,
     });
     if (!deleted) return;

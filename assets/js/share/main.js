@@ -257,8 +257,16 @@ async function boot() {
       meId: viewer?.id ?? null,
       isOwner: () => false,
       reload: reloadComments,
-      can: { reply: state.canComment, resolve: false, edit: false },
-      replyTo: (commentId, content) => api.sharedReply(state.link, commentId, content),
+      // Signed in on a link that takes comments: replying, and changing or deleting what one
+      // wrote; resolving is the reviewers'.
+      can: { reply: state.canComment, resolve: false, edit: state.canComment },
+      calls: {
+        createReply: (commentId, content) => api.sharedReply(state.link, commentId, content),
+        updateComment: (id, body) => api.sharedUpdateComment(state.link, id, body),
+        deleteComment: (id) => api.sharedDeleteComment(state.link, id),
+        updateReply: (id, content) => api.sharedUpdateReply(state.link, id, content),
+        deleteReply: (id) => api.sharedDeleteReply(state.link, id),
+      },
       on: threadFocus({ setActive: (id) => { state.activeId = id; }, sendAnchors, anchors, parts }),
     });
     // Until the frame has placed the passages: see Sidebar.hold.
