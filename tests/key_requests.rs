@@ -240,3 +240,90 @@ fn codes_cannot_be_guessed_and_strangers_cannot_pile_up_requests() -> TestResult
     assert_eq!(rows, 5);
     Ok(())
 }
+
+#[test]
+fn an_approval_is_withdrawn_when_its_approver_is_removed_or_its_agent_deleted_before_the_key_is_collected(
+) -> TestResult {
+    let server = Server::start();
+    let ada = Auth::Cookie(server.setup_owner());
+    let bob = Auth::Cookie(server.add_user("bob@example.com", "Bob", "bob password 12"));
+    let bob_id = server.get("/api/v1/me", &bob).json()["user"]["id"]
+        .as_str()
+        .ok_or("bob's id")?
+        .to_string();
+    let approve = |auth: &Auth, asked: &Value| {
+        let resp = server.post(
+            &format!("/api/v1/key-requests/{}/approve", code_of(asked)),
+            auth,
+            &json!({}),
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    };
+    let keys_named = |name: &str| -> rusqlite::Result<i64> {
+        server.open_db().query_row(
+            "SELECT count(*) FROM api_keys k JOIN agents a ON a.id = k.agent_id WHERE a.name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+    };
+
+    // Bob approves, then is removed before the agent collects the key: no key, then or after
+    // he is enabled again (his keys were revoked; this one would have been made after).
+    let sleeper = ask(
+        &server,
+        json!({"agentName": "Sleeper", "scopes": ["editor"]}),
+    );
+    approve(&bob, &sleeper);
+    let resp = server.patch(
+        &format!("/api/v1/team/members/{bob_id}"),
+        &ada,
+        &json!({"disabled": true}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let got = poll(&server, &token_of(&sleeper));
+    assert_eq!(got.status, 400, "{}", got.text());
+    assert_eq!(got.error_code(), "access_denied");
+    server.patch(
+        &format!("/api/v1/team/members/{bob_id}"),
+        &ada,
+        &json!({"disabled": false}),
+    );
+    // Withdrawn for good: stored as denied, so a later poll is refused whoever is enabled.
+    let status: String = server.open_db().query_row(
+        "SELECT status FROM key_requests WHERE agent_name = 'Sleeper'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(status, "denied");
+    assert_eq!(keys_named("Sleeper")?, 0);
+
+    // Ada approves, then deletes the agent made for it before the key is collected: no key.
+    let r3 = ask(&server, json!({"agentName": "R3"}));
+    approve(&ada, &r3);
+    let agents = server.get("/api/v1/agents", &ada).json();
+    let agent = agents["agents"]
+        .as_array()
+        .ok_or("agents")?
+        .iter()
+        .find(|a| a["name"] == "R3")
+        .ok_or("R3")?["id"]
+        .as_str()
+        .ok_or("id")?
+        .to_string();
+    assert_eq!(
+        server
+            .delete(&format!("/api/v1/agents/{agent}"), &ada)
+            .status,
+        200
+    );
+    let got = poll(&server, &token_of(&r3));
+    assert_eq!(got.error_code(), "access_denied", "{}", got.text());
+    assert_eq!(keys_named("R3")?, 0);
+
+    // An approval by someone who stays, for an agent that stays, still gives its key.
+    let kept = ask(&server, json!({"agentName": "Kept"}));
+    approve(&ada, &kept);
+    assert_eq!(poll(&server, &token_of(&kept)).status, 200);
+    assert_eq!(keys_named("Kept")?, 1);
+    Ok(())
+}

@@ -289,7 +289,9 @@ pub async fn poll(state: AppState, mut req: Request) -> Result<Response, ApiErro
         )),
         "denied" => Err(not_yet(
             "access_denied",
-            "a person denied this key request".to_string(),
+            "a person denied this key request, or it was withdrawn before its key was collected \
+             (the person who approved it was removed, or its agent deleted); ask again"
+                .to_string(),
         )),
         _ => deliver(&state, &req, found, now).await,
     }
@@ -318,6 +320,30 @@ async fn deliver(
         .store
         .write_checked(Touches::Identities, move |conn| -> Result<_, ApiError> {
             let user = crate::store::users::by_id(conn, user_id)?;
+            // What the approval stood on must still stand when the key is made: an approver
+            // removed meanwhile (disabling revoked their keys; this one would be made after),
+            // or an agent deleted meanwhile (its keys are revoked), makes no key.
+            if user.disabled_at.is_some() {
+                return Err(not_yet(
+                    "access_denied",
+                    "the person who approved this request was removed from this server since, so it gives no key; ask again".to_string(),
+                ));
+            }
+            if let Some(agent_id) = found.agent_id {
+                match agents::get(conn, user_id, agent_id) {
+                    Ok(_) => {}
+                    Err(StoreError::NotFound) => {
+                        return Err(not_yet(
+                            "access_denied",
+                            format!(
+                                "the agent {:?} this request was approved for was deleted since, so it gives no key; ask again",
+                                found.agent_name
+                            ),
+                        ))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let record = key_store::create(
                 conn,
                 &NewKeyRow {

@@ -171,7 +171,8 @@ pub fn update(
     get(conn, user_id, id)
 }
 
-/// Soft-deletes the agent and revokes its active keys; returns the agent as it was and the ids of
+/// Soft-deletes the agent, revokes its active keys and withdraws approved requests for it whose
+/// key was not collected yet; returns the agent as it was and the ids of
 /// the keys revoked.
 pub fn delete(
     conn: &Connection,
@@ -181,6 +182,7 @@ pub fn delete(
 ) -> StoreResult<(Agent, Vec<i64>)> {
     let agent = get(conn, user_id, id)?;
     let revoked = super::keys::revoke_for_agent(conn, id, user_id, now)?;
+    super::key_requests::withdraw(conn, super::key_requests::Withdrawn::ForAgent(id))?;
     conn.prepare_cached("UPDATE agents SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
     Ok((agent, revoked))

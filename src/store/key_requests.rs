@@ -166,6 +166,30 @@ pub fn decide(
         == 1)
 }
 
+/// Whose approvals to withdraw: a member's (removed from the server) or those for an agent
+/// (deleted), while their keys are not collected yet.
+#[derive(Debug, Clone, Copy)]
+pub enum Withdrawn {
+    ApprovedBy(i64),
+    ForAgent(i64),
+}
+
+/// Turns approved requests whose key was not collected yet into denied ones: the key they would
+/// make would outlive what the approval stood on. Returns how many.
+pub fn withdraw(conn: &Connection, which: Withdrawn) -> StoreResult<usize> {
+    let (sql, id) = match which {
+        Withdrawn::ApprovedBy(user_id) => (
+            "UPDATE key_requests SET status = 'denied' WHERE status = 'approved' AND decided_by = ?1",
+            user_id,
+        ),
+        Withdrawn::ForAgent(agent_id) => (
+            "UPDATE key_requests SET status = 'denied' WHERE status = 'approved' AND agent_id = ?1",
+            agent_id,
+        ),
+    };
+    Ok(conn.prepare_cached(sql)?.execute(params![id])?)
+}
+
 /// Marks an approved request as delivered with its key; false when it was not waiting for that.
 pub fn delivered(conn: &Connection, id: i64, key_id: i64) -> StoreResult<bool> {
     Ok(conn

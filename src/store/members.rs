@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 use super::audit::{self, AuditCtx, AuditEvent};
 use super::error::StoreResult;
 use super::users::{self, User};
-use super::{keys, sessions};
+use super::{key_requests, keys, sessions};
 
 /// The roles an account can have.
 pub const ROLES: [&str; 2] = ["admin", "member"];
@@ -24,7 +24,8 @@ pub struct Removed {
 }
 
 /// Disables the account: sessions ended, keys revoked (`by` the admin; None from the command
-/// line), `user.disabled` and one `key.revoked` per key recorded. Repeating it changes nothing.
+/// line), approved key requests not collected yet withdrawn, `user.disabled` and one
+/// `key.revoked` per key recorded. Repeating it changes nothing.
 pub fn disable(
     conn: &Connection,
     ctx: &AuditCtx,
@@ -43,6 +44,7 @@ pub fn disable(
         });
     }
     let revoked_keys = keys::revoke_for_member(conn, id, by, now)?;
+    key_requests::withdraw(conn, key_requests::Withdrawn::ApprovedBy(id))?;
     for key_id in &revoked_keys {
         audit::record(
             conn,
