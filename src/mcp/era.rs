@@ -51,12 +51,24 @@ pub fn of(headers: &HeaderMap, message: &Incoming) -> Result<Era, RpcError> {
             format!("_meta[\"{META_VERSION}\"] must be a string"),
         ));
     };
+    let mismatch = |what: String| bad(HEADER_MISMATCH, format!("Header mismatch: {what}"));
+    // A header that names another version is a disagreement, whichever of the two is supported.
+    if let Some(v) = header("mcp-protocol-version").filter(|v| *v != version) {
+        return Err(mismatch(format!(
+            "MCP-Protocol-Version header value {v:?} does not match the body's {version:?}"
+        )));
+    }
     if version != MODERN {
-        return Err(bad(
-            UNSUPPORTED_VERSION,
-            "Unsupported protocol version".to_string(),
-        )
-        .with_data(json!({ "supported": supported(), "requested": version })));
+        let text = if LEGACY.contains(&version) {
+            format!(
+                "Unsupported protocol version {version:?} in _meta: only {MODERN} requests carry \
+                 their version there; {version} is agreed by initialize"
+            )
+        } else {
+            format!("Unsupported protocol version {version:?}")
+        };
+        return Err(bad(UNSUPPORTED_VERSION, text)
+            .with_data(json!({ "supported": supported(), "requested": version })));
     }
     if !meta.is_some_and(|m| m.get(META_CAPABILITIES).is_some_and(Value::is_object)) {
         return Err(bad(
@@ -64,7 +76,6 @@ pub fn of(headers: &HeaderMap, message: &Incoming) -> Result<Era, RpcError> {
             format!("every request must carry _meta[\"{META_CAPABILITIES}\"] (an object)"),
         ));
     }
-    let mismatch = |what: String| bad(HEADER_MISMATCH, format!("Header mismatch: {what}"));
     match header("mcp-protocol-version") {
         Some(v) if v == version => {}
         Some(v) => {
@@ -220,11 +231,32 @@ mod tests {
     }
 
     #[test]
+    fn a_legacy_version_in_meta_is_explained_and_a_header_that_disagrees_is_a_mismatch() {
+        let mut call = modern_call("whoami");
+        call.params["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2025-06-18");
+        let err = of(&HeaderMap::new(), &call).expect_err("refused");
+        assert_eq!(err.code, UNSUPPORTED_VERSION);
+        assert!(
+            err.message.contains("only 2026-07-28 requests carry")
+                && err.message.contains("initialize"),
+            "{}",
+            err.message
+        );
+        let err =
+            of(&headers(&[("mcp-protocol-version", "2026-07-28")]), &call).expect_err("refused");
+        assert_eq!(err.code, HEADER_MISMATCH, "{}", err.message);
+        assert!(err
+            .message
+            .contains("\"2026-07-28\" does not match the body's \"2025-06-18\""));
+    }
+
+    #[test]
     fn unknown_versions_are_refused_with_the_supported_list() {
         let mut call = modern_call("whoami");
         call.params["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("1900-01-01");
         let err = of(&HeaderMap::new(), &call).expect_err("refused");
         assert_eq!(err.code, UNSUPPORTED_VERSION);
+        assert_eq!(err.message, "Unsupported protocol version \"1900-01-01\"");
         assert_eq!(
             err.data,
             Some(
