@@ -149,7 +149,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                 "additionalProperties": false,
                 "properties": {
                     "q": { "type": "string", "maxLength": 200, "description": "only names containing this text" },
-                    "sort": { "enum": ["activity", "created"], "description": "default activity" },
+                    "sort": { "enum": ["activity", "created"], "description": "default activity: newest activity first, to see what moved; an artifact that gets activity while you page jumps ahead of your cursor and is missed by that pass (it is first in the next). created: newest first, every artifact exactly once, for a complete pass" },
                     "limit": { "type": "integer", "minimum": 1, "maximum": 200, "description": "default 50" },
                     "cursor": { "type": "string", "description": "nextCursor of the previous page" }
                 }
