@@ -722,6 +722,12 @@ fn hostile_requests_get_clear_errors_store_nothing_and_panic_nothing() -> TestRe
         assert_eq!(resp.status, status, "{}", String::from_utf8_lossy(body));
         assert_eq!(resp.json()["error"]["code"], code, "{}", resp.text());
     }
+    // A refused request whose id can be read is answered with that id (null only otherwise).
+    let resp = raw(br#"{"jsonrpc":"1.0","id":5,"method":"tools/list"}"#, &[]);
+    assert_eq!(resp.json()["error"]["code"], -32600);
+    assert_eq!(resp.json()["id"], 5, "{}", resp.text());
+    let resp = raw(br#"{"jsonrpc":"2.0","id":[1],"method":"ping"}"#, &[]);
+    assert_eq!(resp.json()["id"], Value::Null, "{}", resp.text());
     let foreign = raw(
         whoami.to_string().as_bytes(),
         &[("Origin", "https://evil.example")],

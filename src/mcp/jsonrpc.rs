@@ -161,6 +161,17 @@ pub fn parse(body: &[u8]) -> Result<Incoming, RpcError> {
     Ok(Incoming { id, method, params })
 }
 
+/// The id of a message `parse` refused, when it can be read (a string or an integer): the error
+/// answer carries it (JSON-RPC answers null only when the id cannot be determined).
+pub fn readable_id(body: &[u8]) -> Option<Value> {
+    let message: Envelope = serde_json::from_slice(body).ok()?;
+    match message.id? {
+        id @ Value::String(_) => Some(id),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(Value::Number(n)),
+        _ => None,
+    }
+}
+
 /// The answer to a request (its result already written as JSON).
 pub fn result(id: &Value, result: &RawValue) -> Response {
     #[derive(Serialize)]
@@ -268,6 +279,24 @@ mod tests {
             let err = parse(body).expect_err("refused");
             assert_eq!(err.code, code, "{}", String::from_utf8_lossy(body));
             assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        }
+        // The refusal names the request when its id can be read, else null.
+        assert_eq!(
+            readable_id(br#"{"jsonrpc":"1.0","id":5,"method":"tools/list"}"#),
+            Some(json!(5))
+        );
+        assert_eq!(
+            readable_id(br#"{"jsonrpc":"2.0","id":"a","method":5}"#),
+            Some(json!("a"))
+        );
+        for body in [
+            &br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#[..],
+            br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+            br#"{"jsonrpc":"2.0","method":"ping"}"#,
+            b"{nope",
+            b"[{\"id\":1}]",
+        ] {
+            assert_eq!(readable_id(body), None, "{}", String::from_utf8_lossy(body));
         }
         assert!(parse(b"[]")
             .expect_err("a batch")

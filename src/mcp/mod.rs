@@ -111,7 +111,7 @@ async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError>
     let body = req.body_bytes(UPLOAD_BODY_LIMIT).await?;
     let message = match jsonrpc::parse(&body) {
         Ok(m) => m,
-        Err(e) => return Ok(jsonrpc::error(None, &e)),
+        Err(e) => return Ok(jsonrpc::error(jsonrpc::readable_id(&body).as_ref(), &e)),
     };
     drop(body);
     let era = match era::of(&req.headers, &message) {
