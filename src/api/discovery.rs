@@ -141,7 +141,7 @@ epoch; ids are strings.\n\n"
         out.push_str(&format!(
             "- `{} {}`\n",
             route.method,
-            route.path.replace("..}", "}")
+            route.documented_path()
         ));
     }
     out

@@ -38,8 +38,25 @@ pub struct ClientAddr(pub IpAddr);
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RouteInfo {
     pub method: String,
+    /// As the table matches it (`{path..}` for the rest of the path); listed as documented.
+    #[serde(serialize_with = "documented")]
     pub path: &'static str,
     pub scope: &'static str,
+}
+
+impl RouteInfo {
+    /// The path as the OpenAPI description writes it: `{path}` for the rest of the path.
+    pub fn documented_path(&self) -> String {
+        documented_form(self.path)
+    }
+}
+
+fn documented<S: serde::Serializer>(path: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&documented_form(path))
+}
+
+fn documented_form(path: &str) -> String {
+    path.replace("..}", "}")
 }
 
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
