@@ -48,8 +48,12 @@ impl IdValue {
     }
 }
 
-/// A positive integer id from text.
+/// A positive integer id from text, written as the server writes it (digits, no leading zero or
+/// sign: an id is a string, and "01" or "+1" is not the string "1" names).
 pub fn parse(text: &str) -> Option<i64> {
+    if text.starts_with('0') || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     text.parse::<i64>().ok().filter(|n| *n > 0)
 }
 
@@ -76,4 +80,31 @@ impl serde::Serialize for WireId {
 /// The wire form of an optional id.
 pub fn wire_opt(id: Option<i64>) -> Option<String> {
     id.map(wire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_read_only_in_the_form_the_server_writes_it() {
+        assert_eq!(parse("12"), Some(12));
+        assert_eq!(parse(&wire(i64::MAX)), Some(i64::MAX));
+        for text in [
+            "",
+            "0",
+            "01",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "1e3",
+            "9223372036854775808",
+            "١",
+        ] {
+            assert_eq!(parse(text), None, "{text:?}");
+        }
+        assert_eq!(IdValue::Text("007".into()).parse(), None);
+        assert_eq!(IdValue::Number(7).parse(), Some(7));
+    }
 }
