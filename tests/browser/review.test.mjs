@@ -605,6 +605,35 @@ test('the review page with an agent thread next to a person\'s is saved as a scr
   assertClean(tab);
 });
 
+test('a long comment is folded to its first lines, with Show more that stays open through live updates', async () => {
+  await openReview(page, ui(`/a/${plan.shareToken}`), 'plan.html');
+  await apiOk(server, 'POST', `/api/v1/artifacts/${plan.shareToken}/comments`, claudeKey, {
+    content: `Long review. ${LONG}`,
+    target: { source: 'plan.html' },
+  });
+  const t = thread(page, 'Long review.');
+  await t.waitFor();
+  const text = t.locator('.comment-text');
+  const more = t.getByRole('button', { name: 'Show more' });
+  assert.equal(await more.getAttribute('aria-expanded'), 'false');
+  assert.equal(await more.getAttribute('aria-controls'), await text.getAttribute('id'));
+  const folded = (await text.boundingBox()).height;
+  assert.ok(folded < 220, `folded to a few lines: ${folded} px`);
+  await more.click();
+  const less = t.getByRole('button', { name: 'Show less' });
+  assert.equal(await less.getAttribute('aria-expanded'), 'true');
+  const unfolded = (await text.boundingBox()).height;
+  assert.ok(unfolded > folded * 2, `${unfolded} px unfolded, ${folded} folded`);
+  // A live update rebuilds the thread (a reply arrives): it stays unfolded.
+  const id = await t.getAttribute('data-id');
+  await apiOk(server, 'POST', `/api/v1/comments/${id}/replies`, ownerKey, { content: 'Noted.' });
+  await t.getByText('Noted.').waitFor();
+  assert.equal(await t.getByRole('button', { name: 'Show less' }).getAttribute('aria-expanded'), 'true');
+  // Short texts have no such button.
+  assert.equal(await t.locator('li.reply').getByRole('button', { name: /Show (more|less)/ }).count(), 0);
+  assertClean(tab);
+});
+
 test('the owner renames the artifact, adds and removes a reviewer, and deletes it', async () => {
   const doomed = await upload(server, ownerKey, { name: 'Scratch page', fileName: 'scratch.html', content: '<!doctype html><p>Scratch text.</p>' });
   await openReview(page, ui(`/a/${doomed.shareToken}`), 'scratch.html');

@@ -14,6 +14,13 @@ import { submitOnCtrlEnter } from './composer.js';
 
 let uid = 0;
 
+// A text longer than this (characters, or lines) is shown folded, with "Show more": a comment may
+// be 10,000 characters, and one such thread would push every other out of reach.
+const LONG_CHARS = 700;
+const LONG_LINES = 10;
+
+const isLong = (text) => text.length > LONG_CHARS || text.split('\n').length > LONG_LINES;
+
 // Whether a mouse button or finger is down: a form that loses the focus to a press waits for the
 // release before it folds its buttons away.
 let pressed = false;
@@ -184,7 +191,7 @@ export class ThreadView {
 
     const text = this.editing?.kind === 'comment'
       ? this.editFormFor('comment', c.content)
-      : h('p', { class: 'comment-text', text: c.content });
+      : this.textOf('comment', c.content);
 
     const resolvedNote = c.resolved
       ? h('p', { class: 'thread-note muted' },
@@ -220,6 +227,35 @@ export class ThreadView {
       h('div', { class: 'thread-actions' }, actions));
   }
 
+  /**
+   * A comment's or reply's text; a long one folded, with a "Show more" button that unfolds it (and
+   * stays unfolded across rebuilds of the thread). `key` names the text within the thread.
+   */
+  textOf(key, content) {
+    const p = h('p', { class: 'comment-text', text: content });
+    if (!isLong(content)) return p;
+    this.unfolded ??= new Set();
+    p.id = `thread-${this.thread.id}-${key}-text`;
+    const toggle = h('button', {
+      type: 'button', class: 'button small subtle text-toggle',
+      data: { focus: `${key}-more` },
+      attrs: { 'aria-controls': p.id },
+    });
+    const show = (open) => {
+      p.classList.toggle('is-folded', !open);
+      toggle.textContent = open ? 'Show less' : 'Show more';
+      toggle.setAttribute('aria-expanded', String(open));
+    };
+    show(this.unfolded.has(key));
+    toggle.addEventListener('click', () => {
+      const open = !this.unfolded.has(key);
+      if (open) this.unfolded.add(key);
+      else this.unfolded.delete(key);
+      show(open);
+    });
+    return h('div', { class: 'long-text' }, p, toggle);
+  }
+
   button(text, focusKey, onClick, label = null, kind = 'subtle') {
     return h('button', {
       type: 'button', class: `button small ${kind}`, text,
@@ -243,7 +279,7 @@ export class ThreadView {
         authorEl(r.author),
         h('span', { class: 'visually-hidden', text: ', ' }),
         h('span', { class: 'thread-time' }, agoEl(r.createdAt))),
-      editing ? this.editFormFor('reply', r.content) : h('p', { class: 'comment-text', text: r.content }),
+      editing ? this.editFormFor('reply', r.content) : this.textOf(`reply-${r.id}`, r.content),
       tools.length ? h('div', { class: 'reply-actions' }, tools) : null);
   }
 
