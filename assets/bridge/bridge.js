@@ -80,6 +80,8 @@ const PROTOCOL = 1;
 const CONTEXT_CODE_POINTS = 32;
 const MAX_QUOTE_CODE_POINTS = 2000;
 const MAX_TITLE_CODE_POINTS = 500;
+// A #fragment longer than this is not reported (the page's address would carry it).
+const MAX_HASH = 1024;
 const HELLO_EVERY_MS = 250;
 const HELLO_FOR_MS = 10_000;
 const REPORT_AFTER_POINTER_MS = 10;
@@ -1089,6 +1091,12 @@ function isErrorResponse() {
   }
 }
 
+/** The document's #fragment, as the review page may put it in its own address ('' for none). */
+function currentHash() {
+  const hash = loc.hash;
+  return hash.length <= MAX_HASH ? hash : '';
+}
+
 function sendHello() {
   helloPath = loc.pathname;
   const model = buildTextModel();
@@ -1098,6 +1106,7 @@ function sendHello() {
     type: 'hello',
     doc: docId,
     path: helloPath,
+    hash: currentHash(),
     title: wellFormed(clipCodePoints(String(doc.title), MAX_TITLE_CODE_POINTS)),
     textLength: codePointAt(model, model.length),
     ...(error ? { error } : {}),
@@ -1169,6 +1178,13 @@ function onPortMessage(event) {
       break;
     case 'clearSelection':
       clearSelection();
+      break;
+    case 'fragment':
+      // The review page was opened on a #fragment of this document: go there, as a browser
+      // would have (replacing the entry; the hashchange reports it back).
+      if (typeof data.hash === 'string' && data.hash.startsWith('#') && data.hash.length <= MAX_HASH) {
+        loc.replace(data.hash);
+      }
       break;
     default:
       break; // unknown: ignore
@@ -1356,13 +1372,14 @@ function scrollToAnchor(id) {
  * 12. Navigation inside the same document (history API, hash)
  * --------------------------------------------------------------------------------------------- */
 
-let lastPath = loc.pathname;
+let lastPlace = loc.pathname + loc.hash;
 
 function checkNavigated(force = false) {
   const path = loc.pathname;
-  if (path === lastPath && !force) return;
-  lastPath = path;
-  send('navigated', { path });
+  const place = path + loc.hash;
+  if (place === lastPlace && !force) return;
+  lastPlace = place;
+  send('navigated', { path, hash: currentHash() });
 }
 
 // The Navigation API is disabled in opaque-origin documents, so wrap the history methods. The

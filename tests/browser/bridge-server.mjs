@@ -66,7 +66,7 @@ const callbacks = {
   onSelectionCleared: () => record('selectionCleared', null),
   onActivate: (ids, viaKeyboard) => record('activate', { ids, viaKeyboard }),
   onKey: (name) => record('key', name),
-  onNavigated: (path) => record('navigated', path),
+  onNavigated: (path, hash) => record('navigated', path + hash),
   onNoBridge: () => record('noBridge', null),
 };
 const params = new URLSearchParams(location.search);

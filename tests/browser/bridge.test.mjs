@@ -446,7 +446,7 @@ test('the bridge says hello once per document, gets a port, and forged hellos fr
   const { page } = tab;
   assert.deepEqual(await events(page, 'hello'), [
     // The first hello leaves before the title and body are parsed (the bridge is the first script).
-    { path: `/v/${server.grant}/basic.html`, title: '', textLength: 0, error: null },
+    { path: `/v/${server.grant}/basic.html`, hash: '', title: '', textLength: 0, error: null },
   ]);
   assert.equal(server.bridgeRequests() > 0, true);
   // The port works both ways: anchors out, results back.
@@ -1021,16 +1021,27 @@ test('a link followed inside the frame brings a new hello and port; the anchors 
   // One `anchors` per document, each on its own port.
   assert.equal((await sentToFrame(page)).filter((m) => m.type === 'anchors').length, 2);
 
-  // Same-document navigation: history API and back; a hash change keeps the path (not reported).
+  // Same-document navigation: a #fragment, the history API, and back, each reported with its
+  // path and #fragment.
   const frame = artifactFrame(page);
-  await frame.evaluate(() => {
-    location.hash = '#data';
-    history.pushState({}, '', 'routed/page');
-  });
+  await frame.evaluate(() => { location.hash = '#data'; });
   await waitForEvents(page, 'navigated', 1);
-  await frame.evaluate(() => history.back());
+  await frame.evaluate(() => history.pushState({}, '', 'routed/page'));
   await waitForEvents(page, 'navigated', 2);
-  assert.deepEqual(await events(page, 'navigated'), [`/v/${server.grant}/routed/page`, `/v/${server.grant}/second.html`]);
+  await frame.evaluate(() => history.back());
+  await waitForEvents(page, 'navigated', 3);
+  assert.deepEqual(await events(page, 'navigated'), [
+    `/v/${server.grant}/second.html#data`, `/v/${server.grant}/routed/page`, `/v/${server.grant}/second.html#data`,
+  ]);
+  // The page sends the document to a #fragment (it was opened on one): the bridge goes there
+  // without a new entry in the frame's history, and reports it.
+  const entries = await frame.evaluate(() => history.length);
+  await page.evaluate(() => window.__link.fragment('#results'));
+  await waitForEvents(page, 'navigated', 4);
+  assert.equal(await latest(page, 'navigated'), `/v/${server.grant}/second.html#results`);
+  assert.equal(await frame.evaluate(() => location.hash), '#results');
+  assert.equal(await frame.evaluate(() => history.length), entries, 'replaced, not pushed');
+  await page.evaluate(() => window.__link.fragment('no-hash'));
   assert.equal((await events(page, 'hello')).length, 2);
   await afterNoBridgeDecision(page, 2);
   assert.deepEqual(await events(page, 'noBridge'), []);
@@ -1059,7 +1070,7 @@ test('a hostile artifact forging messages and breaking globals: nothing gets thr
   for (const type of ['selection', 'tooLong', 'selectionCleared', 'activate', 'key', 'navigated', 'noBridge']) {
     assert.deepEqual(await events(page, type), [], `no ${type} from forged messages`);
   }
-  assert.deepEqual(await events(page, 'hello'), [{ path: `/v/${server.grant}/hostile.html`, title: '', textLength: 0, error: null }]);
+  assert.deepEqual(await events(page, 'hello'), [{ path: `/v/${server.grant}/hostile.html`, hash: '', title: '', textLength: 0, error: null }]);
 
   // The bridge still works with window.parent, postMessage, addEventListener, timers, MessageEvent
   // and history replaced by the artifact.
@@ -1120,6 +1131,9 @@ test('a compromised bridge holding the port: every message is validated, limited
     { ar: 1, type: 'key', name: 'deleteEverything' },
     { ar: 1, type: 'navigated', path: `/${'x'.repeat(5000)}` },
     { ar: 1, type: 'navigated', path: 'relative/path' },
+    { ar: 1, type: 'navigated', path: '/v/x/page.html', hash: 'no-hash-sign' },
+    { ar: 1, type: 'navigated', path: '/v/x/page.html', hash: `#${'x'.repeat(2000)}` },
+    { ar: 1, type: 'navigated', path: '/v/x/page.html', hash: 5 },
     { ar: 1, type: 'anchored', results: 'all' },
     { ar: 1, type: 'createComment', content: 'spam' },
     { ar: 2, type: 'key', name: 'comment' },

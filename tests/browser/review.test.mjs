@@ -605,6 +605,29 @@ test('the review page with an agent thread next to a person\'s is saved as a scr
   assertClean(tab);
 });
 
+test('a #fragment in the address: the frame opens there, and one followed in the frame goes into the address', async () => {
+  // A wider site page with places to go to.
+  const address = ui(`/a/${site.shareToken}/v/1/details.html#to-home`);
+  await openReview(page, address, 'details.html');
+  const frame = await reviewFrame(page);
+  await eventually(async () => (await frame.evaluate(() => location.hash)) === '#to-home', { message: 'the frame went to #to-home' });
+  const url = () => new URL(page.url());
+  assert.equal(url().pathname, `/a/${site.shareToken}/v/1/details.html`);
+  assert.equal(url().hash, '#to-home', 'the address keeps its #fragment');
+  // The artifact moves to another place of the same document: the address follows, the file
+  // stays the same (no reload, same sidebar).
+  await frame.evaluate(() => { location.hash = '#intro-of-details'; });
+  await eventually(() => url().hash === '#intro-of-details', { message: 'the address took the new #fragment' });
+  assert.equal(url().pathname, `/a/${site.shareToken}/v/1/details.html`);
+  assert.equal(await page.locator('#sidebar-file').innerText(), 'details.html');
+  // A reload comes back to the same place.
+  await page.reload();
+  await waitForFile(page, 'details.html');
+  const again = await reviewFrame(page);
+  await eventually(async () => (await again.evaluate(() => location.hash)) === '#intro-of-details', { message: 'back at the place after a reload' });
+  assertClean(tab);
+});
+
 test('a long comment is folded to its first lines, with Show more that stays open through live updates', async () => {
   await openReview(page, ui(`/a/${plan.shareToken}`), 'plan.html');
   await apiOk(server, 'POST', `/api/v1/artifacts/${plan.shareToken}/comments`, claudeKey, {

@@ -277,6 +277,13 @@ test("the page's address follows the file shown: signing in, reloading and Back 
   await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
   const frame = page.frames().find((f) => f.parentFrame() === page.mainFrame());
   assert.ok(new URL(frame.url()).pathname.endsWith('/faq.html'), frame.url());
+  // An address with a #fragment opens the file there, and keeps it.
+  await page.goto(`${server.url}/share/${linkToken}?file=faq.html#answers`);
+  await page.locator('#stage[data-file="faq.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  const placed = page.frames().find((f) => f.parentFrame() === page.mainFrame());
+  await eventually(async () => (await placed.evaluate(() => location.hash)) === '#answers', { message: 'the frame went to #answers' });
+  assert.equal(new URL(page.url()).hash, '#answers');
+  assert.equal(new URL(page.url()).search, '?file=faq.html');
   // The entry page is the link's own address.
   await tree.getByRole('link', { name: 'index.html' }).click();
   await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });

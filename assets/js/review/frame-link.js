@@ -30,6 +30,7 @@ const MAX_SELECTIONS = 20;
 const MAX_EXACT = 2000; // code points, like the API's TextQuoteSelector.exact
 const MAX_CONTEXT = 500; // prefix, suffix
 const MAX_PATH = 4096;
+const MAX_HASH = 1024;
 const MAX_TITLE = 500;
 const MAX_ID = 200;
 const MAX_CSS_SELECTOR = 4096;
@@ -113,6 +114,11 @@ export class FrameLink {
     if (isId(id) && this.#anchorIds.has(id)) this.#send({ ar: PROTOCOL, type: 'focus', id });
   }
 
+  /** Sends the document to one of its #fragments (the page was opened on it). */
+  fragment(hash) {
+    if (isHash(hash) && hash !== '') this.#send({ ar: PROTOCOL, type: 'fragment', hash });
+  }
+
   /** Removes the reader's selection in the frame (no onSelectionCleared follows). */
   clearSelection() {
     this.#send({ ar: PROTOCOL, type: 'clearSelection' });
@@ -174,8 +180,8 @@ export class FrameLink {
     this.#adopting = false;
     this.#current = { port, doc, seq, loaded, ownLoadSeen: loadCame };
     this.#everConnected = true;
-    const { path, title, textLength, error } = hello;
-    this.#call('onHello', { path, title, textLength, error });
+    const { path, hash, title, textLength, error } = hello;
+    this.#call('onHello', { path, hash, title, textLength, error });
     this.#sendAnchors(); // unless onHello already called setAnchors for this document
   }
 
@@ -324,7 +330,7 @@ export class FrameLink {
         if (KEYS.has(data.name)) this.#call('onKey', data.name);
         break;
       case 'navigated':
-        if (isPath(data.path)) this.#call('onNavigated', data.path);
+        if (isPath(data.path) && isHash(data.hash ?? '')) this.#call('onNavigated', data.path, data.hash ?? '');
         break;
       case 'loaded':
         this.#current.loaded = true;
@@ -395,6 +401,11 @@ function isPath(p) {
   return typeof p === 'string' && p.length <= MAX_PATH && p.startsWith('/') && p.isWellFormed();
 }
 
+/** A document's #fragment: '' or '#…', bounded, well-formed (it may go into the page's address). */
+function isHash(h) {
+  return typeof h === 'string' && h.length <= MAX_HASH && (h === '' || h.startsWith('#')) && h.isWellFormed();
+}
+
 function isCoordinate(n) {
   return typeof n === 'number' && Number.isFinite(n) && Math.abs(n) <= MAX_COORDINATE;
 }
@@ -404,7 +415,10 @@ function readHello(data) {
   if (typeof data.doc !== 'string' || !DOC_ID.test(data.doc)) return null;
   if (!isPath(data.path) || !isText(data.title, 0, MAX_TITLE) || !isCount(data.textLength)) return null;
   if (data.error !== undefined && !ERRORS.has(data.error)) return null;
-  return { doc: data.doc, path: data.path, title: data.title, textLength: data.textLength, error: data.error ?? null };
+  if (!isHash(data.hash ?? '')) return null;
+  return {
+    doc: data.doc, path: data.path, hash: data.hash ?? '', title: data.title, textLength: data.textLength, error: data.error ?? null,
+  };
 }
 
 function readSelection(data) {

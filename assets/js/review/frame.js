@@ -57,10 +57,12 @@ export class ArtifactFrame {
    * @param first       optionally, what the page came with (see startedFrame): a grant for a
    *                    version, and the file the iframe was started on, if it was; the first
    *                    show() keeps that document if it is the file it shows, of this version
-   * @param on          {document({path, bridged}), selection, selectionTooLong, selectionCleared,
-   *                     activate, key, anchored, signedOut}
+   * @param fragment    the #fragment the page's address named when it opened ('' for none): the
+   *                     first document shown of that file is sent there
+   * @param on          {document({path, bridged, hash}), fragment(hash), selection,
+   *                     selectionTooLong, selectionCleared, activate, key, anchored, signedOut}
    */
-  constructor({ iframe, messageEl, artifact, version, files, entryPoint, grant, firstGrant = null, first = null, on }) {
+  constructor({ iframe, messageEl, artifact, version, files, entryPoint, grant, firstGrant = null, first = null, fragment = '', on }) {
     this.iframe = iframe;
     this.messageEl = messageEl;
     this.artifact = artifact;
@@ -78,6 +80,8 @@ export class ArtifactFrame {
     this.path = null;
     /** The document started before this frame existed, until the first show() keeps or replaces it. */
     this.first = first?.started ? first : null;
+    /** The page's #fragment, until the first document is shown. */
+    this.fragment = fragment;
 
     this.link = new FrameLink(iframe, {
       onHello: (hello) => this.hello(hello),
@@ -87,8 +91,10 @@ export class ArtifactFrame {
       onSelectionCleared: () => on.selectionCleared(),
       onActivate: (ids, viaKeyboard) => on.activate(ids, viaKeyboard),
       onKey: (name) => on.key(name),
-      onNavigated: () => {
-        // pushState or a #fragment inside one document: still the same file, same comments.
+      onNavigated: (path, hash) => {
+        // pushState or a #fragment inside one document: still the same file, same comments; a
+        // #fragment goes into the page's address, so a reload or a sent address comes back to it.
+        if (this.path !== null && this.resolve(path) === this.path) on.fragment(hash);
       },
       onNoBridge: () => this.noBridge(),
     }, { adopted: this.first !== null });
@@ -160,7 +166,7 @@ export class ArtifactFrame {
     return null;
   }
 
-  hello({ path, error }) {
+  hello({ path, hash, error }) {
     const file = this.resolve(path);
     if (error === 'grant') {
       this.grantDied(file ?? this.expected ?? this.path ?? this.entryPoint);
@@ -185,7 +191,20 @@ export class ArtifactFrame {
       return;
     }
     this.hideProblem();
-    this.current(file, true);
+    // The first document shown (the file the page was opened on) goes to the page's #fragment.
+    const fragment = this.fragment;
+    this.fragment = '';
+    if (fragment && !hash) {
+      this.link.fragment(fragment);
+      this.current(file, true, fragment);
+      return;
+    }
+    this.current(file, true, hash);
+  }
+
+  /** Sends the document shown to one of its #fragments (the person edited the page's address). */
+  goToFragment(hash) {
+    if (this.path !== null && hash) this.link.fragment(hash);
   }
 
   /** The frame finished loading a document; one without a bridge says so only this way. */
@@ -222,10 +241,10 @@ export class ArtifactFrame {
     this.current(null, false);
   }
 
-  current(path, bridged) {
+  current(path, bridged, hash = '') {
     this.path = path;
     this.setTitle(path);
-    this.on.document({ path, bridged });
+    this.on.document({ path, bridged, hash });
   }
 
   async grantDied(path) {

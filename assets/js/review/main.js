@@ -161,7 +161,7 @@ function anchored(results) {
 
 // ---- the document in the frame ------------------------------------------------------------------
 
-function documentShown({ path, bridged }) {
+function documentShown({ path, bridged, hash = '' }) {
   state.path = path;
   state.bridged = bridged;
   state.selection = null;
@@ -170,7 +170,7 @@ function documentShown({ path, bridged }) {
   // No passages to place in a document without a bridge: nothing to wait for.
   if (!bridged) parts.sidebar.release();
   if (path !== null) {
-    history.replaceState({ file: path }, '', pathFor(path));
+    history.replaceState({ file: path }, '', pathFor(path) + hash);
     const raw = $('#raw-link');
     raw.href = api.rawFileUrl(state.token, state.version.number, path);
     raw.setAttribute('aria-label', `Raw file ${path} (opens in a new tab)`);
@@ -416,7 +416,9 @@ async function boot() {
   state.files = new Map(listing.files.map((f) => [f.path, f]));
   state.entryPoint = listing.entryPoint ?? state.version.entryPoint;
   const first = route.path ?? state.entryPoint;
-  history.replaceState({ file: first }, '', pathFor(first));
+  // The address's #fragment (a place in the first file) is kept, and the frame sent there.
+  const fragment = location.hash;
+  history.replaceState({ file: first }, '', pathFor(first) + fragment);
 
   // The frame first: its document loads while the rest of the page is put together. Its messages
   // arrive as tasks of their own, after this function has built every part they reach.
@@ -429,8 +431,10 @@ async function boot() {
     entryPoint: state.entryPoint,
     firstGrant,
     first: started,
+    fragment,
     on: {
       document: documentShown,
+      fragment: (hash) => history.replaceState(history.state, '', pathFor(state.path) + hash),
       anchored,
       selection: onSelection,
       selectionTooLong: onSelectionTooLong,
@@ -441,6 +445,8 @@ async function boot() {
     },
   });
   parts.frame.setTitle(first);
+  // A #fragment typed into the address (no reload): the document goes there.
+  window.addEventListener('hashchange', () => parts.frame.goToFragment(location.hash));
   await parts.frame.show(first);
   if (state.over) return;
 

@@ -131,10 +131,10 @@ function openFile(path) {
   parts.frame.show(path, { replace: true });
 }
 
-function documentShown({ path, bridged }) {
+function documentShown({ path, bridged, hash = '' }) {
   state.path = path;
   if (path !== null) {
-    history.replaceState({ file: path }, '', addressOf(path));
+    history.replaceState({ file: path }, '', addressOf(path) + hash);
     updateSignInLinks();
   }
   state.bridged = bridged;
@@ -310,8 +310,13 @@ async function boot() {
     grant: async () => ({ path: state.shared.filesPath, expiresAt: Number.POSITIVE_INFINITY }),
     // The page's HTML started the frame on the entry page (kept if it is still the link's version).
     first: started,
+    fragment: location.hash,
     on: {
       document: documentShown,
+      fragment: (hash) => {
+        history.replaceState(history.state, '', addressOf(state.path) + hash);
+        updateSignInLinks();
+      },
       anchored,
       selection: onSelection,
       selectionTooLong: onSelectionTooLong,
@@ -341,8 +346,10 @@ async function boot() {
   });
   // Back/Forward to a file opened here (or an address edited to name another file).
   window.addEventListener('popstate', (event) => parts.frame.returnedTo(event.state?.file ?? fileOfAddress() ?? version.entryPoint));
+  // A #fragment typed into the address (no reload): the document goes there.
+  window.addEventListener('hashchange', () => parts.frame.goToFragment(location.hash));
   const first = fileOfAddress() ?? version.entryPoint;
-  history.replaceState({ file: first }, '', addressOf(first));
+  history.replaceState({ file: first }, '', addressOf(first) + location.hash);
   updateSignInLinks();
   state.path = first;
   updateCommenting();
