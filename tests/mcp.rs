@@ -161,7 +161,8 @@ fn both_generations_serve_the_same_tools() -> TestResult {
     let old = post(
         &a.server,
         &a.key,
-        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2024-11-05"}}),
+        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
         &[],
     );
     assert_eq!(
@@ -169,6 +170,34 @@ fn both_generations_serve_the_same_tools() -> TestResult {
         "2025-11-25",
         "offers its newest"
     );
+    // A handshake without what it requires is refused, saying what is missing.
+    for (params, missing) in [
+        (json!({}), "protocolVersion, capabilities, clientInfo"),
+        (
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}}),
+            "clientInfo",
+        ),
+        (
+            json!({"protocolVersion": "2025-06-18", "capabilities": [], "clientInfo": {"name": "t"}}),
+            "capabilities, clientInfo",
+        ),
+    ] {
+        let refused = post(
+            &a.server,
+            &a.key,
+            &json!({"jsonrpc": "2.0", "id": 9, "method": "initialize", "params": params}),
+            &[],
+        );
+        let body = refused.json();
+        assert_eq!(body["id"], 9);
+        assert_eq!(body["error"]["code"], -32602, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with(&format!("missing or wrong: {missing}"))),
+            "{body}"
+        );
+    }
     let initialized = post(
         &a.server,
         &a.key,

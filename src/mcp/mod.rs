@@ -155,6 +155,45 @@ const SERVER_INFO: ServerInfo = ServerInfo {
     version: env!("CARGO_PKG_VERSION"),
 };
 
+/// The version an `initialize` asks for, once its params have what the handshake requires
+/// (`protocolVersion`, `capabilities`, `clientInfo` with `name` and `version`): a message without
+/// them is not an MCP client's, and is told what is missing.
+fn initialize_params(message: &Incoming) -> Result<&str, RpcError> {
+    let params = &message.params;
+    let client = params.get("clientInfo").and_then(Value::as_object);
+    let missing: Vec<&str> = [
+        (
+            "protocolVersion",
+            params.get("protocolVersion").is_some_and(Value::is_string),
+        ),
+        (
+            "capabilities",
+            params.get("capabilities").is_some_and(Value::is_object),
+        ),
+        (
+            "clientInfo",
+            client.is_some_and(|c| {
+                c.get("name").is_some_and(Value::is_string)
+                    && c.get("version").is_some_and(Value::is_string)
+            }),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, ok)| (!ok).then_some(name))
+    .collect();
+    if !missing.is_empty() {
+        return Err(RpcError::new(
+            INVALID_PARAMS,
+            format!(
+                "initialize needs params.protocolVersion (a string), params.capabilities (an object) and params.clientInfo ({{\"name\", \"version\"}}); missing or wrong: {}",
+                missing.join(", ")
+            ),
+            StatusCode::OK,
+        ));
+    }
+    Ok(message.param_str("protocolVersion").unwrap_or_default())
+}
+
 /// What the revision of the stateless era adds to every result.
 fn decorate(era: Era, mut result: Value) -> Value {
     if era == Era::Modern {
@@ -174,7 +213,7 @@ async fn answer(
     let result = match (era, message.method.as_str()) {
         (_, "tools/call") => return call(state, caller, headers, era, message).await,
         (Era::Legacy, "initialize") => json!({
-            "protocolVersion": era::negotiate(message.param_str("protocolVersion")),
+            "protocolVersion": era::negotiate(Some(initialize_params(message)?)),
             "capabilities": { "tools": { "listChanged": false } },
             "serverInfo": SERVER_INFO,
             "instructions": INSTRUCTIONS,
