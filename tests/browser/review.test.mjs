@@ -620,6 +620,18 @@ test('a #fragment in the address: the frame opens there, and one followed in the
   await eventually(() => url().hash === '#intro-of-details', { message: 'the address took the new #fragment' });
   assert.equal(url().pathname, `/a/${site.shareToken}/v/1/details.html`);
   assert.equal(await page.locator('#sidebar-file').innerText(), 'details.html');
+  // A document that moves its #fragment a hundred times at once (a contents list following the
+  // scrolling): the address ends on the last, in a few changes, not a hundred.
+  await page.evaluate(() => {
+    window.__addressChanges = 0;
+    const replace = history.replaceState.bind(history);
+    history.replaceState = (...args) => { window.__addressChanges += 1; return replace(...args); };
+  });
+  await frame.evaluate(() => { for (let i = 0; i < 100; i += 1) history.replaceState(null, '', `#s${i}`); });
+  await eventually(() => url().hash === '#s99', { message: 'the address took the last #fragment' });
+  assert.ok(await page.evaluate(() => window.__addressChanges) <= 3, 'coalesced');
+  await frame.evaluate(() => { location.hash = '#intro-of-details'; });
+  await eventually(() => url().hash === '#intro-of-details', { message: 'and the next one' });
   // A reload comes back to the same place.
   await page.reload();
   await waitForFile(page, 'details.html');

@@ -18,6 +18,9 @@ import { frameSrc, fileOfFramePath } from './route.js';
 const GRANT_MARGIN_MS = 60_000;
 /** A dead grant is renewed at most once per minute; after that a person decides (Reload). */
 const RENEW_INTERVAL_MS = 60_000;
+// A document that moves its #fragment often (a table of contents that follows the scrolling) has
+// the page's address follow at most this often: browsers throttle a flood of address changes.
+const FRAGMENT_EVERY_MS = 200;
 
 const HTML_TYPES = /^(text\/html|text\/markdown|text\/x-markdown)\b/;
 
@@ -82,6 +85,9 @@ export class ArtifactFrame {
     this.first = first?.started ? first : null;
     /** The page's #fragment, until the first document is shown. */
     this.fragment = fragment;
+    /** The document's latest #fragment, while its report to the page waits (`fragmentMoved`). */
+    this.movedTo = '';
+    this.fragmentTimer = null;
 
     this.link = new FrameLink(iframe, {
       onHello: (hello) => this.hello(hello),
@@ -94,7 +100,7 @@ export class ArtifactFrame {
       onNavigated: (path, hash) => {
         // pushState or a #fragment inside one document: still the same file, same comments; a
         // #fragment goes into the page's address, so a reload or a sent address comes back to it.
-        if (this.path !== null && this.resolve(path) === this.path) on.fragment(hash);
+        if (this.path !== null && this.resolve(path) === this.path) this.fragmentMoved(hash);
       },
       onNoBridge: () => this.noBridge(),
     }, { adopted: this.first !== null });
@@ -202,6 +208,16 @@ export class ArtifactFrame {
     this.current(file, true, hash);
   }
 
+  /** Tells the page the document's new #fragment: the latest one, at most every FRAGMENT_EVERY_MS. */
+  fragmentMoved(hash) {
+    this.movedTo = hash;
+    if (this.fragmentTimer) return;
+    this.fragmentTimer = setTimeout(() => {
+      this.fragmentTimer = null;
+      this.on.fragment(this.movedTo);
+    }, FRAGMENT_EVERY_MS);
+  }
+
   /** Sends the document shown to one of its #fragments (the person edited the page's address). */
   goToFragment(hash) {
     if (this.path !== null && hash) this.link.fragment(hash);
@@ -242,6 +258,9 @@ export class ArtifactFrame {
   }
 
   current(path, bridged, hash = '') {
+    // Another document: a #fragment still to report was the previous one's.
+    clearTimeout(this.fragmentTimer);
+    this.fragmentTimer = null;
     this.path = path;
     this.setTitle(path);
     this.on.document({ path, bridged, hash });
