@@ -105,6 +105,10 @@ export class ArtifactFrame {
       onNoBridge: () => this.noBridge(),
     }, { adopted: this.first !== null });
     iframe.addEventListener('load', () => this.loaded());
+    // A #fragment typed into the page's address (no reload): the document shown goes there.
+    window.addEventListener('hashchange', () => {
+      if (this.path !== null) this.link.fragment(location.hash);
+    });
   }
 
   /** Whether a file is shown without a bridge (no passages, whole-file comments only). */
@@ -200,12 +204,8 @@ export class ArtifactFrame {
     // The first document shown (the file the page was opened on) goes to the page's #fragment.
     const fragment = this.fragment;
     this.fragment = '';
-    if (fragment && !hash) {
-      this.link.fragment(fragment);
-      this.current(file, true, fragment);
-      return;
-    }
-    this.current(file, true, hash);
+    if (fragment && !hash) this.link.fragment(fragment);
+    this.current(file, true, hash || fragment);
   }
 
   /** Tells the page the document's new #fragment: the latest one, at most every FRAGMENT_EVERY_MS. */
@@ -216,11 +216,6 @@ export class ArtifactFrame {
       this.fragmentTimer = null;
       this.on.fragment(this.movedTo);
     }, FRAGMENT_EVERY_MS);
-  }
-
-  /** Sends the document shown to one of its #fragments (the person edited the page's address). */
-  goToFragment(hash) {
-    if (this.path !== null && hash) this.link.fragment(hash);
   }
 
   /** The frame finished loading a document; one without a bridge says so only this way. */

@@ -445,8 +445,6 @@ async function boot() {
     },
   });
   parts.frame.setTitle(first);
-  // A #fragment typed into the address (no reload): the document goes there.
-  window.addEventListener('hashchange', () => parts.frame.goToFragment(location.hash));
   await parts.frame.show(first);
   if (state.over) return;
 

@@ -100,6 +100,8 @@ export class ThreadView {
     this.ctx = ctx;
     this.thread = thread;
     this.signature = null;
+    /** The long texts unfolded ("Show more"), by key, kept across rebuilds. */
+    this.unfolded = new Set();
     this.editing = null; // null | {kind: 'comment'} | {kind: 'reply', id}
     this.editForm = null;
     const headId = `thread-${thread.id}-head`;
@@ -234,7 +236,6 @@ export class ThreadView {
   textOf(key, content) {
     const p = h('p', { class: 'comment-text', text: content });
     if (!isLong(content)) return p;
-    this.unfolded ??= new Set();
     p.id = `thread-${this.thread.id}-${key}-text`;
     const toggle = h('button', {
       type: 'button', class: 'button small subtle text-toggle',

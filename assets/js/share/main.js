@@ -313,10 +313,7 @@ async function boot() {
     fragment: location.hash,
     on: {
       document: documentShown,
-      fragment: (hash) => {
-        history.replaceState(history.state, '', addressOf(state.path) + hash);
-        updateSignInLinks();
-      },
+      fragment: (hash) => history.replaceState(history.state, '', addressOf(state.path) + hash),
       anchored,
       selection: onSelection,
       selectionTooLong: onSelectionTooLong,
@@ -346,8 +343,6 @@ async function boot() {
   });
   // Back/Forward to a file opened here (or an address edited to name another file).
   window.addEventListener('popstate', (event) => parts.frame.returnedTo(event.state?.file ?? fileOfAddress() ?? version.entryPoint));
-  // A #fragment typed into the address (no reload): the document goes there.
-  window.addEventListener('hashchange', () => parts.frame.goToFragment(location.hash));
   const first = fileOfAddress() ?? version.entryPoint;
   history.replaceState({ file: first }, '', addressOf(first) + location.hash);
   updateSignInLinks();
