@@ -348,7 +348,14 @@ async fn by_session(state: &AppState, req: &Request, token: String) -> Result<Ca
     };
     let now = now_ms();
     let session = match found {
-        Some(s) if s.ended_at.is_none() && s.expires_at > now && s.user.disabled_at.is_none() => s,
+        // Disabling an account ends its sessions; its owner is told why rather than "ended".
+        Some(s) if s.user.disabled_at.is_some() => {
+            return Err(ApiError::unauthorized(
+                "account_disabled",
+                "this account was disabled by an administrator of this server: it is signed out and cannot sign in until they enable it again",
+            ))
+        }
+        Some(s) if s.ended_at.is_none() && s.expires_at > now => s,
         _ => {
             return Err(ApiError::unauthorized(
                 "invalid_session",

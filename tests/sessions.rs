@@ -549,10 +549,13 @@ fn an_admin_invites_a_teammate_who_signs_up_once_and_can_be_disabled() -> TestRe
     );
     assert_eq!(resp.status, 200);
     assert!(resp.json()["disabledAt"].as_i64().is_some());
-    assert_eq!(
-        server.get("/api/v1/me", &Auth::Cookie(bob_cookie)).status,
-        401
-    );
+    // Bob's browser is told why it is signed out; after a re-enable the session stays ended.
+    let resp = server.get("/api/v1/me", &Auth::Cookie(bob_cookie.clone()));
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "account_disabled");
+    assert!(resp.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("disabled by an administrator")));
     // Removing a member revokes their keys (see tests/team.rs).
     let resp = server.get("/api/v1/me", &Auth::Key(bob_key.clone()));
     assert_eq!(resp.status, 401);
@@ -569,6 +572,8 @@ fn an_admin_invites_a_teammate_who_signs_up_once_and_can_be_disabled() -> TestRe
         &c,
         &json!({"disabled": false}),
     );
+    let resp = server.get("/api/v1/me", &Auth::Cookie(bob_cookie));
+    assert_eq!(resp.error_code(), "invalid_session");
     server.sign_in("bob@example.com", "bob's password");
     assert_eq!(server.get("/api/v1/me", &Auth::Key(bob_key)).status, 401);
     let resp = server.patch("/api/v1/team/members/1", &c, &json!({"disabled": true}));

@@ -56,6 +56,12 @@ const MutationObserverCtor = MutationObserver;
 const StaticRangeCtor = StaticRange;
 const CSSStyleSheetCtor = CSSStyleSheet;
 const adoptedSheets = Object.getOwnPropertyDescriptor(Document.prototype, 'adoptedStyleSheets');
+const anchorHref = getterOf(HTMLAnchorElement.prototype, 'href');
+const areaHref = getterOf(HTMLAreaElement.prototype, 'href');
+const eventPrevented = getterOf(Event.prototype, 'defaultPrevented');
+const eventComposedPath = Event.prototype.composedPath;
+const getAttribute = Element.prototype.getAttribute;
+const URLCtor = URL;
 const caretPositionFromPoint = typeof doc.caretPositionFromPoint === 'function' ? doc.caretPositionFromPoint.bind(doc) : null;
 const caretRangeFromPoint = typeof doc.caretRangeFromPoint === 'function' ? doc.caretRangeFromPoint.bind(doc) : null;
 
@@ -82,6 +88,7 @@ const MAX_QUOTE_CODE_POINTS = 2000;
 const MAX_TITLE_CODE_POINTS = 500;
 // A #fragment longer than this is not reported (the page's address would carry it).
 const MAX_HASH = 1024;
+const MAX_PATH = 4096; // as the review page takes paths
 const HELLO_EVERY_MS = 250;
 const HELLO_FOR_MS = 10_000;
 const REPORT_AFTER_POINTER_MS = 10;
@@ -1409,7 +1416,74 @@ function wrapHistory() {
 }
 
 /* ------------------------------------------------------------------------------------------------
- * 13. Start
+ * 13. Leaving the document
+ * --------------------------------------------------------------------------------------------- */
+
+// The last link clicked in this document whose default action opens its address here: {event,
+// href, at}. When the document is then left, its address says where the frame went, which the
+// review page cannot see otherwise (the next document may have no bridge: an image, a page
+// elsewhere).
+let followedLink = null;
+const FOLLOWED_FOR_MS = 10_000;
+
+/** The address a link element leads to, or null for anything else (read with our own getters). */
+function linkHref(node) {
+  for (const getter of [anchorHref, areaHref]) {
+    if (!getter) continue;
+    try {
+      return String(apply(getter, node, []));
+    } catch {
+      // not that kind of element
+    }
+  }
+  return null;
+}
+
+function onLinkClick(event) {
+  followedLink = null;
+  if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  let path;
+  try {
+    path = apply(eventComposedPath, event, []);
+  } catch {
+    return;
+  }
+  for (const node of path) {
+    const href = linkHref(node);
+    if (href === null) continue;
+    const target = apply(getAttribute, node, ['target']);
+    if (target && target.toLowerCase() !== '_self') return; // another window or frame
+    if (apply(getAttribute, node, ['download']) !== null) return; // a download stays here
+    followedLink = { event, href, at: nowMs() };
+    return;
+  }
+}
+
+/** Where the document is going, as far as a link just followed says: {to: path} or {elsewhere}. */
+function destination() {
+  const link = followedLink;
+  followedLink = null;
+  if (!link || nowMs() - link.at > FOLLOWED_FOR_MS || apply(eventPrevented, link.event, [])) return {};
+  let url;
+  try {
+    url = new URLCtor(link.href);
+  } catch {
+    return {};
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return {};
+  if (url.origin !== ownOrigin) return { elsewhere: true };
+  // A link to a place in this very document does not leave it.
+  if (url.pathname === loc.pathname && url.search === loc.search && url.hash) return null;
+  return url.pathname.length <= MAX_PATH ? { to: url.pathname } : {};
+}
+
+function onPageHide() {
+  const where = destination();
+  if (where) send('leaving', where);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * 14. Start
  * --------------------------------------------------------------------------------------------- */
 
 /** What a keyboard reaches in a document by itself (Tab stops). */
@@ -1467,6 +1541,8 @@ function start() {
   listen(win, 'popstate', () => checkNavigated());
   listen(win, 'hashchange', () => checkNavigated());
   listen(win, 'load', onLoad);
+  listen(win, 'click', onLinkClick); // whether the artifact prevented it is read when leaving
+  listen(win, 'pagehide', onPageHide);
   wrapHistory();
   whenParsed(onParsed);
   beginHello();

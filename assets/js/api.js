@@ -21,7 +21,10 @@ let reauthenticate = null;
 
 const SESSION_GONE = new Set(['invalid_session', 'missing_session']);
 
-/** Called once with the error when a request finds the session gone (expired or signed out elsewhere). */
+/**
+ * Called once with the error when a request finds the session gone (expired, signed out elsewhere,
+ * or its account disabled: `account_disabled`, which signing in again cannot mend).
+ */
 export function whenSessionLost(handler) {
   onSessionLost = handler;
 }
@@ -69,7 +72,7 @@ async function request(method, path, body, retried = false) {
       await reauthenticate(err);
       return request(method, path, body, true);
     }
-    if (res.status === 401 && SESSION_GONE.has(err.code) && onSessionLost) {
+    if (res.status === 401 && (SESSION_GONE.has(err.code) || err.code === 'account_disabled') && onSessionLost) {
       const handler = onSessionLost;
       onSessionLost = null;
       handler(err);

@@ -67,6 +67,7 @@ const callbacks = {
   onActivate: (ids, viaKeyboard) => record('activate', { ids, viaKeyboard }),
   onKey: (name) => record('key', name),
   onNavigated: (path, hash) => record('navigated', path + hash),
+  onLeaving: (where) => record('leaving', where),
   onNoBridge: () => record('noBridge', null),
 };
 const params = new URLSearchParams(location.search);

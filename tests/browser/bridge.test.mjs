@@ -9,7 +9,7 @@
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, openPage, assertClean } from './harness.mjs';
+import { launchBrowser, openPage, assertClean, eventually } from './harness.mjs';
 import { startBridgeServer } from './bridge-server.mjs';
 
 const FRAME_BORDER = 7; // from the parent page's CSS (bridge-server.mjs)
@@ -528,6 +528,50 @@ test('a document without a bridge (a JSON file) is reported as onNoBridge after 
   // That document has a bridge: no second onNoBridge once its load is judged.
   await afterNoBridgeDecision(page, 3);
   assert.equal((await events(page, 'noBridge')).length, 1);
+});
+
+test('a document being left says where a link it followed leads: a file here, a page elsewhere, or nothing known', async () => {
+  server.setFile('links.html', `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Links</title></head>
+<body><p><a id="here" href="data.json">The data</a> <a id="part" href="#part">A part</a>
+<a id="elsewhere" href="http://127.0.0.1:9/away">Away</a> <a id="held" href="second.html">Held</a></p>
+<p><a id="scripted" href="second.html">Scripted</a></p>
+<script>
+document.getElementById('held').addEventListener('click', (event) => event.preventDefault());
+document.getElementById('scripted').addEventListener('click', (event) => { event.preventDefault(); location.href = 'basic.html'; });
+</script></body></html>`);
+  const tab = await openReview('links.html');
+  const { page } = tab;
+  const frame = () => artifactFrame(page);
+  // A #fragment link and a click the page's script took over leave nothing.
+  await frame().locator('#part').click();
+  await waitForEvents(page, 'navigated', 1);
+  await frame().locator('#held').click();
+  // A file of this server: its path (data.json has no bridge, so only this names it).
+  await frame().locator('#here').click();
+  await waitForEvents(page, 'leaving', 1);
+  const [toData] = await events(page, 'leaving');
+  assert.match(toData.to, /\/data\.json$/);
+  assert.equal(toData.elsewhere, false);
+  await page.evaluate(() => history.back());
+  await waitForEvents(page, 'hello', 2);
+  // A link whose click the page's script turned into a navigation of its own: nowhere known.
+  await frame().locator('#scripted').click();
+  await waitForEvents(page, 'hello', 3);
+  assert.deepEqual((await events(page, 'leaving'))[1], { to: null, elsewhere: false });
+  // Back leaves that document too, by no link.
+  await page.evaluate(() => history.back());
+  await waitForEvents(page, 'hello', 4);
+  assert.deepEqual((await events(page, 'leaving'))[2], { to: null, elsewhere: false });
+  // Another origin (the review page's CSP then keeps it out of the frame).
+  await frame().locator('#elsewhere').click();
+  await waitForEvents(page, 'leaving', 4);
+  assert.deepEqual((await events(page, 'leaving'))[3], { to: null, elsewhere: true });
+  assert.equal((await events(page, 'leaving')).length, 4);
+  // The review page's CSP keeps other sites out of its frame; Chromium says so in the console.
+  const framing = /Framing 'http:\/\/127\.0\.0\.1:9\/' violates the following Content Security Policy directive/;
+  await eventually(() => tab.problems.some((p) => framing.test(p.text)), { message: 'the CSP report' });
+  assertClean(tab, { allow: [framing] });
 });
 
 /* ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import {
 } from './harness.mjs';
 import {
   OWNER, completeSetup, agentKey, userKey, apiOk, upload, publishVersion, reviewFrame, waitForFile,
-  openReview, selectInFrame, frameHighlights, isHighlighted, thread, group, sessionCookie, signIn,
+  openReview, selectInFrame, frameHighlights, isHighlighted, thread, group, sessionCookie, signIn, cli,
 } from './flows.mjs';
 import { makeZip } from './zip.mjs';
 
@@ -59,6 +59,9 @@ Most sites showed erosion of the dunes, worst where the paths cross them.
 
 ${LONG}
 `;
+
+// A 1x1 PNG.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 
 const XSS = '<img src=x onerror=alert(1)>';
 const AGENT = { name: 'Claude', role: 'coding' };
@@ -199,6 +202,54 @@ test('Back and Forward over files without a bridge show each file again, and a c
   const later = (await comments(styled.shareToken)).find((c) => c.content === 'And the heading size?');
   assert.deepEqual(later.target, { source: 'css/style.css' });
   assertClean(tab);
+});
+
+test('a link in the frame to an image of the artifact shows that file, for comments on it; one elsewhere is said to lead outside', async () => {
+  const away = 'http://127.0.0.1:9/elsewhere';
+  const pictures = await upload(server, ownerKey, {
+    name: 'Pictures',
+    fileName: 'pictures.zip',
+    content: makeZip({
+      'index.html': `<!doctype html><html><head><meta charset="utf-8"><title>Pictures</title></head><body><h1>Pictures</h1>
+<p>The <a id="to-pic" href="img/dot.png">dot</a>, and <a id="away" href="${away}">a page elsewhere</a>.</p></body></html>`,
+      'img/dot.png': PNG,
+    }),
+  });
+  const base = `/a/${pictures.shareToken}`;
+  await openReview(page, ui(base), 'index.html');
+  // The image has no bridge to say which file it is: the link it was reached by says so.
+  await (await reviewFrame(page)).locator('#to-pic').click();
+  await waitForFile(page, 'img/dot.png', { bridged: false });
+  assert.equal(new URL(page.url()).pathname, `${base}/v/1/img/dot.png`);
+  assert.equal(await page.locator('#sidebar-file').innerText(), 'img/dot.png');
+  assert.equal(await page.locator('#frame-message').isHidden(), true);
+  await page.getByRole('button', { name: 'Comment on this file' }).click();
+  const composer = page.locator('#composer');
+  await composer.getByLabel('Your comment').fill('The dot is too small.');
+  await composer.getByRole('button', { name: 'Post comment' }).click();
+  await thread(page, 'The dot is too small.').waitFor();
+  assert.deepEqual((await comments(pictures.shareToken))[0].target, { source: 'img/dot.png' });
+
+  assertClean(tab);
+
+  // In a tab of its own: Chromium reports the review page's CSP keeping another site out of the
+  // frame, at times more than once and late.
+  const other = await openPage(browser);
+  try {
+    await signIn(other.page, server.url, OWNER);
+    await openReview(other.page, ui(base), 'index.html');
+    await (await reviewFrame(other.page)).locator('#away').click();
+    await other.page.locator('#frame-message', { hasText: 'This page is not part of the artifact' }).waitFor();
+    assert.equal(await other.page.locator('#stage').getAttribute('data-file'), '');
+    assert.equal(await other.page.locator('#comment-file').isHidden(), true);
+    await other.page.getByRole('button', { name: 'Open index.html' }).click();
+    await waitForFile(other.page, 'index.html');
+    assert.equal(await other.page.locator('#comment-file').isVisible(), true);
+    const framing = /Framing 'http:\/\/127\.0\.0\.1:9\/' violates the following Content Security Policy directive/;
+    assert.deepEqual(other.problems.filter((p) => !framing.test(p.text)), []);
+  } finally {
+    await other.close();
+  }
 });
 
 test('with the keyboard alone, Tab reaches an artifact that has nothing focusable of its own, and the keys then scroll it', async () => {
@@ -717,6 +768,21 @@ test('a session that ends while the page is open: "You were signed out", with a 
   await other.page.getByRole('heading', { name: 'You were signed out' }).waitFor({ timeout: 30_000 });
   const link = other.page.getByRole('link', { name: 'Sign in again' });
   assert.equal(await link.getAttribute('href'), `/login?next=${encodeURIComponent(`/a/${notes.shareToken}`)}`);
+  assert.equal(await other.page.locator('#review-app').isVisible(), false);
+  await other.close();
+});
+
+test('a reviewer whose account an admin disables while the page is open is told so, not asked to sign in', async () => {
+  const rita = { email: 'rita@example.com', password: 'rita reviews everything' };
+  await cli(server, ['user', 'create', '--email', rita.email, '--name', 'Rita Reviewer', '--password-stdin'], `${rita.password}\n`);
+  await apiOk(server, 'POST', `/api/v1/artifacts/${notes.shareToken}/access`, ownerKey, { email: rita.email, role: 'can-comment' });
+  const other = await openPage(browser);
+  await signIn(other.page, server.url, rita);
+  await openReview(other.page, ui(`/a/${notes.shareToken}`), 'notes.md');
+  // From the command line: the server notices the other process's change, and the page by itself.
+  await cli(server, ['user', 'disable', rita.email]);
+  await other.page.getByRole('heading', { name: 'Your account was disabled' }).waitFor({ timeout: 30_000 });
+  assert.equal(await other.page.getByRole('link', { name: 'Sign in again' }).count(), 0);
   assert.equal(await other.page.locator('#review-app').isVisible(), false);
   await other.close();
 });

@@ -13,7 +13,7 @@ const QUIET_RECONNECT_MS = 4_000;
 export class LiveUpdates {
   /**
    * @param token  the artifact's share token
-   * @param on     {ready(), event(data), poll(), signedOut(), gone() (the stream answered 404),
+   * @param on     {ready(), event(data), poll(), signedOut(refusal) (the 401's {code, error}, or null), gone() (the stream answered 404),
    *               connection(ok: boolean)}
    */
   constructor(token, on) {
@@ -81,9 +81,11 @@ export class LiveUpdates {
     if (this.stopped) return;
     const abort = new AbortController();
     let status = 0;
+    let refusal = null; // a 401's error body: {code, error}
     try {
       const res = await fetch(this.url, { headers: { Accept: 'text/event-stream' }, credentials: 'same-origin', signal: abort.signal });
       status = res.status;
+      if (status === 401) refusal = await res.json().catch(() => null);
     } catch {
       status = 0;
     } finally {
@@ -92,7 +94,7 @@ export class LiveUpdates {
     if (this.stopped) return;
     if (status === 401) {
       this.stop();
-      this.on.signedOut();
+      this.on.signedOut(refusal);
     } else if (status === 404) {
       // The artifact is gone or no longer shared (the page checks which); poll meanwhile.
       this.startPolling();

@@ -2,7 +2,7 @@
 // protocol in docs/review-bridge.md).
 //
 //   const link = new FrameLink(iframe, { onHello, onAnchored, onSelection, onSelectionTooLong,
-//     onSelectionCleared, onActivate, onKey, onNavigated, onNoBridge }, { adopted: true });
+//     onSelectionCleared, onActivate, onKey, onNavigated, onLeaving, onNoBridge }, { adopted: true });
 //   link.setAnchors([{ id, selector, state, active }], { showResolved });
 //   link.focus(id); link.clearSelection(); link.destroy();
 //
@@ -72,7 +72,7 @@ export class FrameLink {
   /**
    * @param {HTMLIFrameElement} iframe the artifact frame (sandboxed, without allow-same-origin)
    * @param {object} callbacks any of onHello, onAnchored, onSelection, onSelectionTooLong,
-   *   onSelectionCleared, onActivate, onKey, onNavigated, onNoBridge
+   *   onSelectionCleared, onActivate, onKey, onNavigated, onLeaving, onNoBridge
    */
   constructor(iframe, callbacks = {}, { adopted = false } = {}) {
     this.#iframe = iframe;
@@ -335,6 +335,12 @@ export class FrameLink {
       case 'loaded':
         this.#current.loaded = true;
         break;
+      case 'leaving': {
+        // The document is being left; where to, when a link it followed says so.
+        const to = isPath(data.to) ? data.to : null;
+        this.#call('onLeaving', { to, elsewhere: to === null && data.elsewhere === true });
+        break;
+      }
       default:
         break; // unknown types are ignored
     }

@@ -85,6 +85,8 @@ export class ArtifactFrame {
     this.first = first?.started ? first : null;
     /** The page's #fragment, until the first document is shown. */
     this.fragment = fragment;
+    /** The frame shows a page that is not part of the artifact (and the page says so). */
+    this.isOutside = false;
     /** The document's latest #fragment, while its report to the page waits (`fragmentMoved`). */
     this.movedTo = '';
     this.fragmentTimer = null;
@@ -102,6 +104,7 @@ export class ArtifactFrame {
         // #fragment goes into the page's address, so a reload or a sent address comes back to it.
         if (this.path !== null && this.resolve(path) === this.path) this.fragmentMoved(hash);
       },
+      onLeaving: (where) => this.leaving(where),
       onNoBridge: () => this.noBridge(),
     }, { adopted: this.first !== null });
     iframe.addEventListener('load', () => this.loaded());
@@ -146,7 +149,7 @@ export class ArtifactFrame {
       grant = await this.ensureGrant();
     } catch (err) {
       this.problem(err.status === 401 ? null : `The artifact could not be opened: ${err.message}`, { reload: true });
-      if (err.status === 401) this.on.signedOut();
+      if (err.status === 401) this.on.signedOut(err);
       return;
     }
     this.hideProblem();
@@ -177,6 +180,7 @@ export class ArtifactFrame {
   }
 
   hello({ path, hash, error }) {
+    this.isOutside = false;
     const file = this.resolve(path);
     if (error === 'grant') {
       this.grantDied(file ?? this.expected ?? this.path ?? this.entryPoint);
@@ -218,6 +222,26 @@ export class ArtifactFrame {
     }, FRAGMENT_EVERY_MS);
   }
 
+  /**
+   * The document shown is being left (its `pagehide`: the next one is replacing it). When a link
+   * it followed says where to, a file of this version without a bridge (an image, say), which has
+   * no other way to say which file it is, is shown at once, and so is a page elsewhere. Otherwise
+   * the next document's hello, or the judgement of its `load`, tells. (This message and the next
+   * document's `load` arrive in either order: what it does holds in both.)
+   */
+  leaving({ to, elsewhere }) {
+    if (this.expected !== null) return; // the page sent the frame somewhere itself
+    if (elsewhere) {
+      this.outside();
+      return;
+    }
+    const file = to === null ? null : this.resolve(to);
+    if (file !== null && !ArtifactFrame.isBridged(this.files.get(file))) {
+      this.hideProblem();
+      this.current(file, false);
+    }
+  }
+
   /** The frame finished loading a document; one without a bridge says so only this way. */
   loaded() {
     const expected = this.expected;
@@ -247,12 +271,21 @@ export class ArtifactFrame {
       this.problem('Passages of this page cannot be highlighted or commented on: it did not connect to the review page. Comments on the whole file still work.', { dismiss: true });
       return;
     }
+    if (this.isOutside) return; // said already (`leaving`)
     if (this.path !== null && !ArtifactFrame.isBridged(this.files.get(this.path))) return;
+    this.outside();
+  }
+
+  /** The frame shows a page that is not part of the artifact. */
+  outside() {
+    this.expected = null;
+    this.isOutside = true;
     this.problem('This page is not part of the artifact (a link led outside it), so it cannot be reviewed here.', { back: true });
     this.current(null, false);
   }
 
   current(path, bridged, hash = '') {
+    if (path !== null) this.isOutside = false;
     // Another document: a #fragment still to report was the previous one's.
     clearTimeout(this.fragmentTimer);
     this.fragmentTimer = null;

@@ -17,7 +17,7 @@ import { LiveUpdates } from './events.js';
 import { pageLayout } from './layout.js';
 import { pageSelectionButton } from './selection.js';
 import {
-  showSignedOut, showNoAccess, showDeleted, showVersionGone, showLoadError, ConnectionBanner,
+  showSignedOutBy, showNoAccess, showDeleted, showVersionGone, showLoadError, ConnectionBanner,
 } from './messages.js';
 
 /** Live events arriving close together cause one reload of the comments. */
@@ -380,13 +380,13 @@ async function boot() {
   state.token = route.token;
   const started = startedFrame($('#artifact-frame'));
   parts.connection = new ConnectionBanner($('#connection-banner'));
-  whenSessionLost(() => end(showSignedOut));
+  whenSessionLost((err) => end(() => showSignedOutBy(err)));
 
   try {
     // Both at once: neither needs the other, and every round trip delays the artifact.
     [state.me, state.artifact] = await Promise.all([api.me(), api.artifact(state.token)]);
   } catch (err) {
-    if (err.status === 401) end(showSignedOut);
+    if (err.status === 401) end(() => showSignedOutBy(err));
     else if (err.status === 404) showNoAccess();
     else showLoadError(err);
     return;
@@ -408,7 +408,7 @@ async function boot() {
   try {
     listing = await api.versionFiles(state.token, state.version.number);
   } catch (err) {
-    if (err.status === 401) end(showSignedOut);
+    if (err.status === 401) end(() => showSignedOutBy(err));
     else if (err.status === 404) showVersionGone(state.version.number, `/a/${encodeURIComponent(state.token)}`);
     else showLoadError(err);
     return;
@@ -441,7 +441,7 @@ async function boot() {
       selectionCleared: onSelectionCleared,
       activate: onActivate,
       key: onKey,
-      signedOut: () => end(showSignedOut),
+      signedOut: (err) => end(() => showSignedOutBy(err)),
     },
   });
   parts.frame.setTitle(first);
@@ -522,7 +522,7 @@ async function boot() {
     },
     event: onLiveEvent,
     poll: () => reloadComments().catch(() => {}),
-    signedOut: () => end(showSignedOut),
+    signedOut: (err) => end(() => showSignedOutBy(err)),
     gone: () => reloadArtifact(),
     connection: (ok) => {
       if (ok) parts.connection.hide();

@@ -31,13 +31,24 @@ export function showPageMessage({ title, text, actions = [] }) {
 
 const HOME = { text: 'Go to your artifacts', href: '/' };
 
-export function showSignedOut() {
+function showSignedOut() {
   showPageMessage({
     title: 'You were signed out',
     text: 'Your session ended (you signed out elsewhere, or it expired). Sign in again to continue where you were; nothing you already posted is lost.',
     actions: [{ text: 'Sign in again', href: signInPath(location.pathname) }, HOME],
   });
 }
+
+export function showDisabled() {
+  showPageMessage({
+    title: 'Your account was disabled',
+    text: 'An administrator of this server disabled your account, which signed you out. You can sign in again once they enable it; nothing you posted is lost.',
+    actions: [{ text: 'Sign-in page', href: signInPath(location.pathname) }],
+  });
+}
+
+/** The screen for a request refused with 401: signed out, or the account disabled. */
+export const showSignedOutBy = (err) => (err?.code === 'account_disabled' ? showDisabled() : showSignedOut());
 
 export function showNoAccess() {
   showPageMessage({
