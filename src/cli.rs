@@ -474,7 +474,18 @@ pub fn backup(store: &Store, dest: &Path, out: &mut impl Write) -> Result<(), Cl
     refuse_live_files(store.path(), dest)?;
     let partial = dest.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
     let _ = std::fs::remove_file(&partial);
-    store.backup_to(&partial)?;
+    if let Err(e) = store.backup_to(&partial) {
+        // A half-written copy (on a full disk, say) would only keep that disk full.
+        for leftover in
+            std::iter::once(partial.clone()).chain(Companion::ALL.map(|c| c.of(&partial)))
+        {
+            let _ = std::fs::remove_file(leftover);
+        }
+        return Err(CliError(format!(
+            "could not write the backup {}: {e}",
+            dest.display()
+        )));
+    }
     std::fs::rename(&partial, dest)
         .map_err(|e| CliError(format!("could not move the backup into place: {e}")))?;
     writeln!(out, "{}", dest.display()).map_err(|e| CliError(e.to_string()))?;

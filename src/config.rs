@@ -63,6 +63,13 @@ impl Cli {
     /// an admin command does not read the server's environment variables (set for the service,
     /// a bad one must not stop `key revoke`).
     pub fn parse_checked() -> Cli {
+        let mut cli = Cli::parse_args();
+        // Two spellings of one file (a symbolic link) must share one server lock.
+        cli.db = crate::db_files::real_path(&cli.db);
+        cli
+    }
+
+    fn parse_args() -> Cli {
         let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
         let mut admin = Cli::command().mut_args(|arg| {
             if SERVER_FLAGS.iter().any(|(id, _)| arg.get_id() == id) {
@@ -443,6 +450,12 @@ fn parse_base_url(text: &str) -> Result<String, String> {
     if !host_ok || !port_ok {
         return Err(refused());
     }
+    // The scheme's default port written out is the same address, and browsers leave it out (of
+    // `Host` and `Origin`): dropped, so that the server answers them and its links match.
+    let default_port = if url.starts_with("https://") { 443 } else { 80 };
+    if let Some(port) = port.filter(|p| p.parse::<u16>() == Ok(default_port)) {
+        return Ok(url[..url.len() - port.len() - 1].to_string());
+    }
     Ok(url.to_string())
 }
 
@@ -507,6 +520,24 @@ mod tests {
             ("http://[::1]:8787/", "http://[::1]:8787"),
             ("http://[fd00::1]", "http://[fd00::1]"),
             ("http://localhost", "http://localhost"),
+            (
+                "https://review.example.com:443",
+                "https://review.example.com",
+            ),
+            (
+                "https://review.example.com:0443/",
+                "https://review.example.com",
+            ),
+            ("http://review.example.com:80", "http://review.example.com"),
+            ("http://[::1]:80", "http://[::1]"),
+            (
+                "https://review.example.com:80",
+                "https://review.example.com:80",
+            ),
+            (
+                "http://review.example.com:443",
+                "http://review.example.com:443",
+            ),
         ] {
             assert_eq!(parse_base_url(given).as_deref(), Ok(taken), "{given}");
         }

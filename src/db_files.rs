@@ -46,9 +46,52 @@ impl Companion {
     }
 }
 
+/// The database file a path names, through any symbolic links (of the file or of its folders), so
+/// that two paths to one file get the same companion files: above all the server lock, which keeps
+/// a second server off the file. A file that does not exist yet is found through its folder.
+pub fn real_path(db: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(db) {
+        return real;
+    }
+    let (Some(dir), Some(name)) = (db.parent(), db.file_name()) else {
+        return db.to_path_buf();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::canonicalize(dir)
+        .map(|dir| dir.join(name))
+        .unwrap_or_else(|_| db.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_reached_through_a_link_is_the_file_it_links_to() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let real = dir.path().join("real.db");
+        std::fs::write(&real, b"")?;
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link)?;
+        let real = std::fs::canonicalize(&real)?;
+        assert_eq!(real_path(&link), real);
+        assert_eq!(
+            Companion::ServerLock.of(&real_path(&link)),
+            Companion::ServerLock.of(&real)
+        );
+        // Not made yet: found through its folder, itself reached through a link.
+        let folder_link = dir.path().join("folder");
+        std::os::unix::fs::symlink(dir.path(), &folder_link)?;
+        assert_eq!(
+            real_path(&folder_link.join("new.db")),
+            std::fs::canonicalize(dir.path())?.join("new.db")
+        );
+        Ok(())
+    }
 
     #[test]
     fn each_file_is_the_database_path_with_its_suffix() {

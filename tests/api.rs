@@ -427,6 +427,7 @@ fn health_reads_the_database_and_hears_from_the_writer_or_says_what_failed() -> 
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["code"], "unavailable");
     assert_eq!(body["checks"]["database"], "ok", "reads still work: {body}");
+    assert_eq!(body["checks"]["disk"], "ok", "the disk has room: {body}");
     assert!(
         body["checks"]["writer"]
             .as_str()

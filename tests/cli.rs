@@ -390,6 +390,31 @@ fn a_second_server_on_a_database_already_served_is_refused_and_the_first_goes_on
         "{}",
         stderr(&second)
     );
+    // Nor through a symbolic link to the same file, nor a path through a linked folder.
+    let link_dir = tempfile::tempdir()?;
+    let link = link_dir.path().join("link.db");
+    std::os::unix::fs::symlink(&server.db, &link)?;
+    let folder = link_dir.path().join("folder");
+    std::os::unix::fs::symlink(server.db.parent().ok_or("db folder")?, &folder)?;
+    let through_folder = folder.join(server.db.file_name().ok_or("db name")?);
+    for other in [&link, &through_folder] {
+        let second = std::process::Command::new(BIN)
+            .args(["--db", &other.to_string_lossy(), "--addr", "127.0.0.1:0"])
+            .output()?;
+        assert!(
+            !second.status.success(),
+            "a second server started on {other:?}"
+        );
+        assert!(
+            stderr(&second).contains("another server is already running on"),
+            "{}",
+            stderr(&second)
+        );
+    }
+    assert!(
+        !link_dir.path().join("link.db.link-key").exists(),
+        "no share-link key made beside the link"
+    );
     // The first one was not disturbed.
     server.create_key(&cookie, json!({"name": "still served"}));
     // Once it has stopped, a server starts on the database again and finds what it stored.
@@ -956,5 +981,39 @@ fn a_port_in_use_is_said_before_any_database_is_made() -> TestResult {
     assert!(made.is_empty(), "{made:?}");
     // The first server goes on.
     assert_eq!(server.get("/api/v1/health", &Auth::None).status, 200);
+    Ok(())
+}
+
+#[test]
+fn another_programs_sqlite_file_given_as_the_database_is_refused_and_left_untouched() -> TestResult
+{
+    let dir = tempfile::tempdir()?;
+    let other = dir.path().join("notes.db");
+    {
+        let conn = rusqlite::Connection::open(&other)?;
+        conn.execute_batch(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+             INSERT INTO notes (body) VALUES ('keep me');",
+        )?;
+    }
+    let before = std::fs::read(&other)?;
+    let listed = cli(&other, &["user", "list"], "");
+    let served = std::process::Command::new(BIN)
+        .args(["--db", &other.to_string_lossy(), "--addr", "127.0.0.1:0"])
+        .output()?;
+    for out in [&listed, &served] {
+        assert!(!out.status.success());
+        assert!(
+            stderr(out).contains("the SQLite database of something else"),
+            "{}",
+            stderr(out)
+        );
+    }
+    assert_eq!(std::fs::read(&other)?, before, "the file was changed");
+    let conn = rusqlite::Connection::open(&other)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    assert_eq!(mode, "delete");
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    assert_eq!(tables, 1);
     Ok(())
 }

@@ -193,7 +193,7 @@ pub async fn health(state: AppState, _: Request) -> Result<Response, ApiError> {
         Ok(()) => "ok".to_string(),
         Err(e) => e.clone(),
     };
-    let failed: Vec<&str> = [&health.database, &health.writer]
+    let failed: Vec<&str> = [&health.database, &health.writer, &health.disk]
         .into_iter()
         .filter_map(|r| r.as_ref().err().map(String::as_str))
         .collect();
@@ -204,7 +204,11 @@ pub async fn health(state: AppState, _: Request) -> Result<Response, ApiError> {
             "version": VERSION,
             "error": failed.join("; "),
             "code": "unavailable",
-            "checks": {"database": check(&health.database), "writer": check(&health.writer)},
+            "checks": {
+                "database": check(&health.database),
+                "writer": check(&health.writer),
+                "disk": check(&health.disk),
+            },
         }),
     ))
 }

@@ -192,9 +192,16 @@ async fn json(mut body: LimitedBody, dir: PathBuf) -> Result<(Fields, Upload), A
 }
 
 fn spool_step(spool: &mut SpoolWriter, block: &[u8]) -> Result<(), ApiError> {
-    spool
-        .write(block)
-        .map_err(|e| ApiError::Internal(format!("spooling an upload failed: {e}")))
+    spool.write(block).map_err(spool_failed)
+}
+
+/// An upload that could not be spooled: a full disk is said as such (507), anything else is ours.
+fn spool_failed(e: std::io::Error) -> ApiError {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        ApiError::InsufficientStorage
+    } else {
+        ApiError::Internal(format!("spooling an upload failed: {e}"))
+    }
 }
 
 async fn multipart(
@@ -327,11 +334,12 @@ async fn spool_field(
             Err(e) => return Err(taken(failure).ok_or_else(|| e.to_string())),
         }
     }
-    spool.finish().await.map_err(Ok)?.finish().map_err(|e| {
-        Ok(ApiError::Internal(format!(
-            "spooling an upload failed: {e}"
-        )))
-    })
+    spool
+        .finish()
+        .await
+        .map_err(Ok)?
+        .finish()
+        .map_err(|e| Ok(spool_failed(e)))
 }
 
 /// A short text field (at most `FIELD_MAX` bytes, UTF-8).

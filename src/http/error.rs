@@ -72,6 +72,9 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// 507: the server's disk is full; nothing was stored. Logged, for the operator.
+    #[error("the server's disk is full, so nothing was stored; try again once its operator has freed space")]
+    InsufficientStorage,
     /// 500: our fault. The cause is logged once; the client only learns it was the server.
     #[error("internal error: {0}")]
     Internal(String),
@@ -147,6 +150,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -164,6 +168,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::InsufficientStorage => "storage_full",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -175,6 +180,10 @@ impl ApiError {
             ApiError::Internal(cause) => {
                 log::error!("internal error: {cause}");
                 "the server failed to handle this request; it has been logged".to_string()
+            }
+            ApiError::InsufficientStorage => {
+                log::error!("a write was refused: the disk holding the database is full");
+                self.to_string()
             }
             other => other.to_string(),
         };
@@ -285,6 +294,7 @@ impl From<StoreError> for ApiError {
                 message,
             },
             StoreError::Refused { code, message } => ApiError::BadRequest { code, message },
+            StoreError::DiskFull => ApiError::InsufficientStorage,
             StoreError::Duplicate {
                 code,
                 message,

@@ -20,6 +20,11 @@ pub enum StoreError {
     },
     #[error("the database was written by a newer Artifact Review (schema version {found}); this binary knows schema version {supported} at most")]
     NewerSchema { found: i64, supported: i64 },
+    #[error("this file is the SQLite database of something else: it holds {objects} tables or other objects but no Artifact Review schema, and it was left as it is (check --db)")]
+    ForeignDatabase { objects: i64 },
+    /// The disk holding the database is full: the write was not made.
+    #[error("the disk holding the database is full")]
+    DiskFull,
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
     #[error("database pool error: {0}")]
@@ -36,6 +41,9 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match &e {
             rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                StoreError::DiskFull
+            }
             rusqlite::Error::SqliteFailure(f, msg)
                 if f.code == rusqlite::ErrorCode::ConstraintViolation =>
             {

@@ -64,12 +64,35 @@ const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
 pub struct Health {
     pub database: Result<(), String>,
     pub writer: Result<(), String>,
+    /// Room on the disk that holds the database: with next to none, every write fails.
+    pub disk: Result<(), String>,
 }
 
 impl Health {
     pub fn ok(&self) -> bool {
-        self.database.is_ok() && self.writer.is_ok()
+        self.database.is_ok() && self.writer.is_ok() && self.disk.is_ok()
     }
+}
+
+/// Free space under which the disk counts as full for the health check: a write of a few pages
+/// (a comment) still fits, hardly anything more.
+pub const DISK_FLOOR: u64 = 1024 * 1024;
+
+/// Whether the file system holding `db` has at least `DISK_FLOOR` bytes free for this process.
+fn disk_room(db: &Path) -> Result<(), String> {
+    let folder = match db.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let stats = rustix::fs::statvfs(folder)
+        .map_err(|e| format!("cannot tell the free space on {}: {e}", folder.display()))?;
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    if free < DISK_FLOOR {
+        return Err(format!(
+            "the disk holding the database is full ({free} bytes free): writes fail until space is freed"
+        ));
+    }
+    Ok(())
 }
 
 /// Who copies the WAL into the database file and starts it over.
@@ -119,6 +142,7 @@ impl Store {
     pub fn open_with(path: &Path, checkpoints: Checkpoints) -> StoreResult<Store> {
         create_private(path)?;
         let mut conn = Connection::open(path)?;
+        schema::refuse_foreign(&conn)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
         // Checkpoints happen in the background (see `checkpoint`); the writer restarts the WAL
@@ -401,6 +425,7 @@ impl Store {
         Health {
             database: within("reading the database", read).and_then(|()| self.still_at_its_path()),
             writer,
+            disk: disk_room(&self.path),
         }
     }
 
@@ -563,6 +588,49 @@ mod tests {
                 Ok(())
             })
             .expect("submit")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_finds_the_disk_full_says_so_and_leaves_nothing_behind() {
+        let (_dir, store) = store();
+        // The writer's file may not grow (SQLite answers SQLITE_FULL, as on a full disk).
+        store
+            .write_content(|conn| {
+                let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await
+            .expect("limited");
+        let refused = store
+            .write_content(move |conn| {
+                conn.execute(
+                    "INSERT INTO blobs (sha256, size, content) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![[7u8; 32].as_slice(), 1 << 20, vec![0u8; 1 << 20]],
+                )?;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(refused, Err(StoreError::DiskFull)), "{refused:?}");
+        let answer = crate::http::error::ApiError::from(StoreError::DiskFull);
+        assert_eq!(
+            answer.status(),
+            warp::http::StatusCode::INSUFFICIENT_STORAGE
+        );
+        assert_eq!(answer.code(), "storage_full");
+        let stored: i64 = store
+            .read_blocking(|conn| {
+                Ok(conn.query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))?)
+            })
+            .expect("read");
+        assert_eq!(stored, 0);
+        // The disk itself has room: the health check says so.
+        assert!(store
+            .health(std::time::Duration::from_secs(2))
+            .await
+            .disk
+            .is_ok());
+        store.close().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -184,6 +184,26 @@ pub fn in_memory() -> Connection {
     conn
 }
 
+/// Refuses, before anything is written to it, an SQLite file that holds another program's tables
+/// (schema version 0 with objects of its own): a mistyped `--db` must not turn it into ours.
+/// SQLite's own tables and Litestream's (made when it starts on a new database) do not count.
+pub fn refuse_foreign(conn: &Connection) -> StoreResult<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version != 0 {
+        return Ok(());
+    }
+    let objects: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master
+          WHERE substr(name, 1, 7) <> 'sqlite_' AND substr(name, 1, 12) <> '_litestream_'",
+        [],
+        |r| r.get(0),
+    )?;
+    if objects > 0 {
+        return Err(StoreError::ForeignDatabase { objects });
+    }
+    Ok(())
+}
+
 /// Brings the file to `SCHEMA_VERSION`, or refuses a file written by a newer binary.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -227,6 +247,23 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_programs_database_is_refused_and_left_as_it_was() {
+        let conn = Connection::open_in_memory().expect("a database");
+        refuse_foreign(&conn).expect("an empty file is ours to make");
+        conn.execute_batch("CREATE TABLE _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER);")
+            .expect("Litestream's table");
+        refuse_foreign(&conn).expect("Litestream's tables do not count");
+        conn.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+            .expect("a table of another program");
+        let refused = refuse_foreign(&conn).expect_err("a foreign database");
+        assert!(matches!(
+            refused,
+            StoreError::ForeignDatabase { objects: 1 }
+        ));
+        assert!(refused.to_string().contains("check --db"));
+    }
 
     /// The schema as version 1 shipped it.
     const SCHEMA_V1: &str = include_str!("../../tests/fixtures/schema-v1.sql");

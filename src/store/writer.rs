@@ -396,8 +396,13 @@ fn run_batch(
     let fail = |batch: Vec<Job>, what: &str, e: rusqlite::Error| {
         log::error!("{what} failed: {e}");
         let _ = exec(conn, "ROLLBACK");
+        let full = is_disk_full(&e);
         for job in batch {
-            job.deliver(Err(StoreError::Task(format!("{what} failed: {e}"))));
+            job.deliver(Err(if full {
+                StoreError::DiskFull
+            } else {
+                StoreError::Task(format!("{what} failed: {e}"))
+            }));
         }
         None
     };
@@ -433,17 +438,22 @@ fn run_batch(
     let committed = exec(conn, "COMMIT").map_err(|e| {
         log::error!("committing a write batch failed: {e}");
         let _ = exec(conn, "ROLLBACK");
-        e.to_string()
+        (is_disk_full(&e), e.to_string())
     });
     committed_hook();
     let announced = committed.is_ok().then_some(noted);
     for job in batch {
         job.deliver(match &committed {
             Ok(()) => Ok(()),
-            Err(msg) => Err(StoreError::Task(format!("commit failed: {msg}"))),
+            Err((true, _)) => Err(StoreError::DiskFull),
+            Err((false, msg)) => Err(StoreError::Task(format!("commit failed: {msg}"))),
         });
     }
     announced
+}
+
+fn is_disk_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
 }
 
 /// Runs each job of a batch inside its transaction, under a savepoint of its own when `savepoints`
