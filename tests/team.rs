@@ -68,7 +68,7 @@ fn an_admin_changes_a_members_role_and_the_last_admin_cannot_step_down() -> Test
     assert_eq!((actor, object.as_str()), (Some(1), bob_id.as_str()));
     assert_eq!(
         detail,
-        json!({"email": "bob@example.com", "before": {"role": "member"}, "after": {"role": "admin"}})
+        json!({"email": "bob@example.com", "before": {"role": "member"}, "after": {"role": "admin"}, "endedResetLinks": []})
     );
     // Bob, now an admin, sees the team; Ada may now step down, and then Bob may not.
     let bob = Auth::Cookie(bob);
@@ -414,5 +414,130 @@ fn a_reset_from_another_site_is_refused() -> TestResult {
     assert_eq!(resp.status, 403);
     assert_eq!(resp.error_code(), "cross_site_request");
     assert_eq!(use_reset(&server, &token, "a new password").status, 200);
+    Ok(())
+}
+
+/// The token in an invite's link.
+fn invite_token(invite: &Value) -> String {
+    invite["url"]
+        .as_str()
+        .and_then(|u| u.split("token=").nth(1))
+        .expect("the token is in the link")
+        .to_string()
+}
+
+fn accept_invite(server: &Server, token: &str, email: &str) -> Resp {
+    server.post(
+        "/api/v1/invites/accept",
+        &Auth::None,
+        &json!({"token": token, "email": email, "name": "Newcomer", "password": "a newcomer's password"}),
+    )
+}
+
+#[test]
+fn links_an_admin_made_stop_working_once_they_are_a_member_again_or_disabled() -> TestResult {
+    let (server, ada, bob, bob_id) = team();
+    server.add_user("carol@example.com", "Carol", "carol password 1");
+    let carol_id = server.get("/api/v1/team/members", &ada).json()["members"][2]["id"]
+        .as_str()
+        .ok_or("carol's id")?
+        .to_string();
+    let bob = Auth::Cookie(bob);
+    // Bob, an admin for a while, makes an admin invite and a reset link for Carol.
+    assert_eq!(
+        member(&server, &ada, &bob_id, json!({"role": "admin"})).status,
+        200
+    );
+    let invite = server.post("/api/v1/team/invites", &bob, &json!({"role": "admin"}));
+    assert_eq!(invite.status, 201, "{}", invite.text());
+    let invite = invite.json();
+    let (reset, _) = reset_link(&server, &bob, &carol_id);
+    assert_eq!(
+        member(&server, &ada, &bob_id, json!({"role": "member"})).status,
+        200
+    );
+    let refused = accept_invite(&server, &invite_token(&invite), "eve@example.com");
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(refused.error_code(), "invalid_invite");
+    let refused = use_reset(&server, &reset, "carol's new password");
+    assert_eq!(refused.error_code(), "invalid_reset_link");
+    let listed = server.get("/api/v1/team/invites", &ada).json();
+    assert_eq!(listed["invites"][0]["status"], "revoked");
+    let (_, object, _) = last_event(&server, "invite.revoked");
+    assert_eq!(object, invite["id"].as_str().ok_or("invite id")?);
+    let (_, _, detail) = last_event(&server, "user.role_changed");
+    assert_eq!(detail["endedResetLinks"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        server.open_db().query_row(
+            "SELECT count(*) FROM users WHERE email = 'eve@example.com'",
+            [],
+            |r| r.get::<_, i64>(0)
+        )?,
+        0
+    );
+
+    // Admin again, then disabled: the same.
+    assert_eq!(
+        member(&server, &ada, &bob_id, json!({"role": "admin"})).status,
+        200
+    );
+    let bob = Auth::Cookie(server.sign_in("bob@example.com", BOB_PASSWORD));
+    let invite = server
+        .post("/api/v1/team/invites", &bob, &json!({"role": "member"}))
+        .json();
+    let (reset, _) = reset_link(&server, &bob, &carol_id);
+    assert_eq!(
+        member(&server, &ada, &bob_id, json!({"disabled": true})).status,
+        200
+    );
+    assert_eq!(
+        member(&server, &ada, &bob_id, json!({"disabled": false})).status,
+        200
+    );
+    let refused = accept_invite(&server, &invite_token(&invite), "mallory@example.com");
+    assert_eq!(refused.error_code(), "invalid_invite");
+    assert_eq!(
+        use_reset(&server, &reset, "carol's new password").error_code(),
+        "invalid_reset_link"
+    );
+    // What Ada made still works.
+    let invite = server
+        .post("/api/v1/team/invites", &ada, &json!({"role": "member"}))
+        .json();
+    assert_eq!(
+        accept_invite(&server, &invite_token(&invite), "dan@example.com").status,
+        201
+    );
+    Ok(())
+}
+
+#[test]
+fn a_reset_link_ends_when_its_member_is_disabled_or_changes_their_own_password() -> TestResult {
+    let (server, ada, bob, bob_id) = team();
+    let (token, _) = reset_link(&server, &ada, &bob_id);
+    member(&server, &ada, &bob_id, json!({"disabled": true}));
+    member(&server, &ada, &bob_id, json!({"disabled": false}));
+    let refused = use_reset(&server, &token, "a new password for bob");
+    assert_eq!(
+        refused.error_code(),
+        "invalid_reset_link",
+        "{}",
+        refused.text()
+    );
+    let (_, _, detail) = last_event(&server, "user.disabled");
+    assert_eq!(detail["endedResetLinks"].as_array().map(Vec::len), Some(1));
+
+    let bob = Auth::Cookie(server.sign_in("bob@example.com", BOB_PASSWORD));
+    let (token, _) = reset_link(&server, &ada, &bob_id);
+    let changed = server.put(
+        "/api/v1/account/password",
+        &bob,
+        &json!({"currentPassword": BOB_PASSWORD, "newPassword": "bob's own new password"}),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    let refused = use_reset(&server, &token, "a new password for bob");
+    assert_eq!(refused.error_code(), "invalid_reset_link");
+    server.sign_in("bob@example.com", "bob's own new password");
+    let _ = bob;
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::http::reply;
 use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::{sessions, users};
+use crate::store::{password_resets, sessions, users};
 use crate::text;
 use crate::throttle::Subject;
 
@@ -117,6 +117,8 @@ pub async fn change_password(state: AppState, mut req: Request) -> Result<Respon
             let now = now_ms();
             users::set_password(conn, user_id, &hash, now)?;
             let ended = sessions::end_others(conn, user_id, keep, now)?;
+            // A reset link made before would undo the change: it ends.
+            password_resets::end_for_member(conn, user_id, now)?;
             audit::record(
                 conn,
                 &ctx,

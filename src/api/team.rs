@@ -351,6 +351,15 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
             let now = now_ms();
             // Re-checked inside the transaction: two people racing for one link get one account.
             let current = invites::get(conn, invite.id)?;
+            // Its maker must still be an enabled admin (their removal revokes their links;
+            // checked again here).
+            let maker = users::by_id(conn, current.created_by)?;
+            if maker.disabled_at.is_some() || maker.role != "admin" {
+                return Err(ApiError::forbidden(
+                    "invalid_invite",
+                    "this invite link was withdrawn: the admin who made it can no longer invite; ask an admin for a new one",
+                ));
+            }
             if current.status(now) != "pending" {
                 return Err(ApiError::forbidden(
                     "invalid_invite",

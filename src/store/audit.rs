@@ -74,6 +74,8 @@ pub enum AuditEvent<'a> {
         user_id: i64,
         email: &'a str,
         revoked_keys: &'a [i64],
+        /// Unused password-reset links ended: the member's own, and those they made.
+        ended_reset_links: &'a [i64],
         via: Option<&'a str>,
     },
     UserEnabled {
@@ -87,6 +89,8 @@ pub enum AuditEvent<'a> {
         email: &'a str,
         before: &'a str,
         after: &'a str,
+        /// Unused password-reset links they made, ended as they stopped being an admin.
+        ended_reset_links: &'a [i64],
     },
     /// A key revoked because its owner was removed from the team.
     MemberKeyRevoked {
@@ -492,11 +496,13 @@ impl AuditEvent<'_> {
             UserDisabled {
                 email,
                 revoked_keys,
+                ended_reset_links,
                 via,
                 ..
             } => json!({
                 "email": email,
                 "revokedKeys": revoked_keys.iter().map(|k| id(*k)).collect::<Vec<_>>(),
+                "endedResetLinks": ended_reset_links.iter().map(|r| id(*r)).collect::<Vec<_>>(),
                 "via": via,
             }),
             UserEnabled { email, via, .. } => json!({ "email": email, "via": via }),
@@ -504,10 +510,14 @@ impl AuditEvent<'_> {
                 email,
                 before,
                 after,
+                ended_reset_links,
                 ..
-            } => {
-                json!({ "email": email, "before": { "role": before }, "after": { "role": after } })
-            }
+            } => json!({
+                "email": email,
+                "before": { "role": before },
+                "after": { "role": after },
+                "endedResetLinks": ended_reset_links.iter().map(|r| id(*r)).collect::<Vec<_>>(),
+            }),
             MemberKeyRevoked { user_id, .. } => {
                 json!({ "reason": "member removed", "userId": id(*user_id) })
             }

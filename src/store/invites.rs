@@ -118,3 +118,15 @@ pub fn revoke(conn: &Connection, id: i64, now: i64) -> StoreResult<bool> {
         .execute(params![id, now])?
         == 1)
 }
+
+/// Revokes the pending links `admin` made (they lost the right to invite: disabled, or made a
+/// member). Returns their ids.
+pub fn revoke_made_by(conn: &Connection, admin: i64, now: i64) -> StoreResult<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE invites SET revoked_at = ?2
+          WHERE created_by = ?1 AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?2
+         RETURNING id",
+    )?;
+    let ids = stmt.query_map(params![admin, now], |r| r.get(0))?;
+    Ok(ids.collect::<Result<Vec<i64>, _>>()?)
+}

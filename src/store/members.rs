@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 use super::audit::{self, AuditCtx, AuditEvent};
 use super::error::StoreResult;
 use super::users::{self, User};
-use super::{key_requests, keys, sessions};
+use super::{invites, key_requests, keys, password_resets, sessions};
 
 /// The roles an account can have.
 pub const ROLES: [&str; 2] = ["admin", "member"];
@@ -45,6 +45,9 @@ pub fn disable(
     }
     let revoked_keys = keys::revoke_for_member(conn, id, by, now)?;
     key_requests::withdraw(conn, key_requests::Withdrawn::ApprovedBy(id))?;
+    // No link outlives the account: reset links for it, and what it made as an admin.
+    let mut ended_reset_links = password_resets::end_for_member(conn, id, now)?;
+    ended_reset_links.extend(withdraw_admin_links(conn, ctx, id, now)?);
     for key_id in &revoked_keys {
         audit::record(
             conn,
@@ -63,6 +66,7 @@ pub fn disable(
             user_id: id,
             email: &user.email,
             revoked_keys: &revoked_keys,
+            ended_reset_links: &ended_reset_links,
             via,
         },
         now,
@@ -120,6 +124,11 @@ pub fn set_role(
         return Err(users::last_admin());
     }
     let user = users::by_id(conn, id)?;
+    let ended_reset_links = if user.role == "admin" {
+        Vec::new()
+    } else {
+        withdraw_admin_links(conn, ctx, id, now)?
+    };
     audit::record(
         conn,
         ctx,
@@ -128,10 +137,26 @@ pub fn set_role(
             email: &user.email,
             before: &before.role,
             after: &user.role,
+            ended_reset_links: &ended_reset_links,
         },
         now,
     )?;
     Ok(user)
+}
+
+/// What `admin` made as an admin stops working when they are no longer one (disabled, or made a
+/// member): their pending invites are revoked (`invite.revoked` each) and their unused
+/// password-reset links ended. Returns the ids of the reset links.
+fn withdraw_admin_links(
+    conn: &Connection,
+    ctx: &AuditCtx,
+    admin: i64,
+    now: i64,
+) -> StoreResult<Vec<i64>> {
+    for invite_id in invites::revoke_made_by(conn, admin, now)? {
+        audit::record(conn, ctx, &AuditEvent::InviteRevoked { invite_id }, now)?;
+    }
+    password_resets::end_made_by(conn, admin, now)
 }
 
 /// Sets the password (an argon2id hash) from the command line and ends every session of the
@@ -145,6 +170,7 @@ pub fn set_password(
 ) -> StoreResult<usize> {
     users::set_password(conn, id, password_hash, now)?;
     let ended = sessions::end_all_for_user(conn, id, now)?;
+    password_resets::end_for_member(conn, id, now)?;
     audit::record(
         conn,
         ctx,

@@ -97,6 +97,27 @@ pub fn get(conn: &Connection, id: i64) -> StoreResult<PasswordReset> {
         .query_row([id], PasswordReset::from_row)?)
 }
 
+/// Ends the unused links for the member `user_id` (disabled, or their password changed since):
+/// a link outlives neither. Returns their ids.
+pub fn end_for_member(conn: &Connection, user_id: i64, now: i64) -> StoreResult<Vec<i64>> {
+    end_where(conn, "user_id", user_id, now)
+}
+
+/// Ends the unused links `admin` made (they are no longer an enabled admin). Returns their ids.
+pub fn end_made_by(conn: &Connection, admin: i64, now: i64) -> StoreResult<Vec<i64>> {
+    end_where(conn, "created_by", admin, now)
+}
+
+fn end_where(conn: &Connection, column: &str, id: i64, now: i64) -> StoreResult<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE password_resets SET expires_at = ?2
+          WHERE {column} = ?1 AND used_at IS NULL AND expires_at > ?2
+         RETURNING id"
+    ))?;
+    let ids = stmt.query_map(params![id, now], |r| r.get(0))?;
+    Ok(ids.collect::<Result<Vec<i64>, _>>()?)
+}
+
 /// The link with this token digest, if any.
 pub fn by_hash(conn: &Connection, hash: &[u8; 32]) -> StoreResult<Option<PasswordReset>> {
     Ok(conn
@@ -122,7 +143,13 @@ pub fn use_link(
 ) -> StoreResult<User> {
     let reset = get(conn, id)?;
     let user = users::by_id(conn, reset.user_id)?;
-    if !reset.usable(now) || user.disabled_at.is_some() {
+    // Its maker must still be an enabled admin (their removal ends their links; checked again).
+    let maker = users::by_id(conn, reset.created_by)?;
+    if !reset.usable(now)
+        || user.disabled_at.is_some()
+        || maker.disabled_at.is_some()
+        || maker.role != "admin"
+    {
         return Err(invalid_link());
     }
     conn.prepare_cached("UPDATE password_resets SET used_at = ?2 WHERE id = ?1")?
