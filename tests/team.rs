@@ -541,3 +541,21 @@ fn a_reset_link_ends_when_its_member_is_disabled_or_changes_their_own_password()
     let _ = bob;
     Ok(())
 }
+
+#[test]
+fn an_invite_for_an_address_that_has_an_account_is_refused() -> TestResult {
+    let (server, ada, _, _) = team();
+    let resp = server.post(
+        "/api/v1/team/invites",
+        &ada,
+        &json!({"email": "BOB@example.com"}),
+    );
+    assert_eq!(resp.status, 409, "{}", resp.text());
+    assert_eq!(resp.error_code(), "email_taken");
+    assert!(resp.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("bob@example.com already has an account")));
+    let listed = server.get("/api/v1/team/invites", &ada).json();
+    assert_eq!(listed["invites"].as_array().map(Vec::len), Some(0));
+    Ok(())
+}

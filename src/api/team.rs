@@ -233,8 +233,25 @@ pub async fn create_invite(state: AppState, mut req: Request) -> Result<Response
     let for_email = email.clone();
     let invite = state
         .store
-        .write(move |conn| {
+        .write_checked(Touches::Identities, move |conn| -> Result<_, ApiError> {
             let now = now_ms();
+            // A link for an address that has an account could never be used.
+            if let Some(email) = for_email.as_deref() {
+                if let Some(user) = users::by_email(conn, email)? {
+                    return Err(ApiError::conflict(
+                        "email_taken",
+                        format!(
+                            "{email} already has an account ({}{}); an invite is for someone new",
+                            user.name,
+                            if user.disabled_at.is_some() {
+                                ", disabled: enable it on the Team page instead"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ));
+                }
+            }
             let invite = invites::insert(
                 conn,
                 &NewInvite {
