@@ -19,7 +19,9 @@ export class ApiError extends Error {
 let onSessionLost = null;
 let reauthenticate = null;
 
-const SESSION_GONE = new Set(['invalid_session', 'missing_session']);
+// account_disabled: the session ended because an admin disabled the account (signing in again
+// is then refused, and says so).
+const SESSION_GONE = new Set(['invalid_session', 'missing_session', 'account_disabled']);
 
 /**
  * Called once with the error when a request finds the session gone (expired, signed out elsewhere,
@@ -72,7 +74,7 @@ async function request(method, path, body, retried = false) {
       await reauthenticate(err);
       return request(method, path, body, true);
     }
-    if (res.status === 401 && (SESSION_GONE.has(err.code) || err.code === 'account_disabled') && onSessionLost) {
+    if (res.status === 401 && SESSION_GONE.has(err.code) && onSessionLost) {
       const handler = onSessionLost;
       onSessionLost = null;
       handler(err);

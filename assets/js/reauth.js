@@ -9,6 +9,8 @@ import { $ } from './dom.js';
 import { handleForm, resetForm } from './forms.js';
 import { openModal } from './dialogs.js';
 
+const LEAD = 'Your session ended. Sign in to carry on where you were: nothing you typed is lost.';
+
 /** The person waiting to be signed in again: {resolve, reject} of the shared promise. */
 let waiting = null;
 
@@ -18,6 +20,10 @@ function open(email, err) {
   const form = $('#reauth-form');
   resetForm(form);
   form.elements.email.value = email;
+  // Why the session ended, when the server said: an account disabled cannot sign in again.
+  $('#reauth-lead').textContent = err?.code === 'account_disabled'
+    ? `Your session ended: ${err.message}.`
+    : LEAD;
   let resolve;
   let reject;
   const promise = new Promise((res, rej) => {

@@ -61,7 +61,7 @@ function roleSelect(member) {
     class: 'role-select',
     data: { focus: 'role' },
     attrs: { 'aria-label': `Role of ${member.name}` },
-    on: { change: () => setRole(member, select.value) },
+    on: { change: () => setRole(member, select.value, select) },
   });
   select.add(new Option('Admin', 'admin', false, member.role === 'admin'));
   select.add(new Option('Member', 'member', false, member.role === 'member'));
@@ -163,17 +163,32 @@ async function createInvite(form) {
   await loadInvites();
 }
 
-async function setRole(member, role) {
-  try {
-    await api.setMemberRole(member.id, role);
-  } catch (err) {
-    await load(); // puts the select back to the role the member still has
-    loadError($('#members-error'), err.message);
+/**
+ * Gives or takes admin rights, once confirmed: a select changes on a single arrow key, and a role
+ * is not something to change by accident. Cancelled, the select shows the role again.
+ */
+async function setRole(member, role, select) {
+  const self = member.id === ctx.me.user.id;
+  const who = self ? [h('strong', { text: 'You' })] : [h('strong', { text: member.name }), ' (', h('span', { text: member.email }), ')'];
+  const body = role === 'admin'
+    ? [h('p', {}, ...who, ' will be able to manage the team: invite people, make and remove admins, disable accounts and make password-reset links.')]
+    : [h('p', {}, ...who, self
+      ? ' will no longer be able to manage the team; only another admin can make you an admin again. The invite and password-reset links you made stop working.'
+      : ' will no longer be able to manage the team. The invite and password-reset links they made stop working.')];
+  const ok = await confirmAction({
+    title: role === 'admin' ? 'Make an admin?' : (self ? 'Stop being an admin?' : 'Make a member?'),
+    body,
+    confirmLabel: role === 'admin' ? 'Make admin' : 'Make member',
+    action: () => api.setMemberRole(member.id, role),
+    fallbackFocus: heading,
+  });
+  if (!ok) {
+    select.value = member.role;
     return;
   }
   loadError($('#members-error'), null);
   announce(`${member.name} is now ${role === 'admin' ? 'an admin' : 'a member'}.`);
-  if (member.id === ctx.me.user.id) {
+  if (self) {
     ctx.me.user.role = role;
     ctx.onUserChanged();
     if (role !== 'admin') {

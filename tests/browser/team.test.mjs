@@ -136,6 +136,7 @@ test('an admin disables an account (its session ends at once) and enables it aga
   await mp.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Agents' }).click();
   const again = mp.locator('#reauth-dialog');
   await again.getByRole('heading', { name: 'Sign in again' }).waitFor();
+  assert.match(await again.locator('#reauth-lead').innerText(), /disabled by an administrator/);
   assert.equal(await again.getByLabel('Email').inputValue(), MEMBER.email);
   await again.getByLabel('Password').fill(MEMBER.password);
   await again.getByRole('button', { name: 'Sign in' }).click();
@@ -179,9 +180,22 @@ test("an admin changes a member's role; the last admin cannot step down", async 
   const { page } = admin;
   await goToSection(page, 'Team');
   const role = (name) => memberRow(page, name).getByLabel(`Role of ${name}`);
+  const confirm = page.locator('#confirm-dialog');
+  // One arrow key on the focused select changes it: that alone changes no role.
+  let patches = 0;
+  page.on('request', (r) => { if (r.method() === 'PATCH' && r.url().includes('/api/v1/team/members/')) patches += 1; });
   await role(MEMBER.name).focus();
+  await page.keyboard.press('ArrowUp');
+  await confirm.getByRole('heading', { name: 'Make an admin?' }).waitFor();
+  await confirm.getByText(MEMBER.email).waitFor();
+  await page.keyboard.press('Escape');
+  await confirm.waitFor({ state: 'hidden' });
+  assert.equal(await role(MEMBER.name).inputValue(), 'member');
+  assert.equal(patches, 0);
   await role(MEMBER.name).selectOption('admin');
+  await confirm.getByRole('button', { name: 'Make admin' }).click();
   await page.locator('#toast', { hasText: `${MEMBER.name} is now an admin.` }).waitFor();
+  assert.equal(patches, 1);
   await eventually(
     () => page.evaluate((label) => document.activeElement?.getAttribute('aria-label') === label, `Role of ${MEMBER.name}`),
     { message: 'the focus is back on the (new) role select' },
@@ -194,6 +208,8 @@ test("an admin changes a member's role; the last admin cannot step down", async 
   await memberRow(mp, 'Olivia O.').waitFor();
 
   await role(MEMBER.name).selectOption('member');
+  await confirm.getByRole('heading', { name: 'Make a member?' }).waitFor();
+  await confirm.getByRole('button', { name: 'Make member' }).click();
   await page.locator('#toast', { hasText: `${MEMBER.name} is now a member.` }).waitFor();
   await mp.reload();
   await mp.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
@@ -201,7 +217,11 @@ test("an admin changes a member's role; the last admin cannot step down", async 
 
   // Olivia is now the only admin: stepping down is refused, and her role stays.
   await role('Olivia O.').selectOption('member');
-  await page.locator('#members-error', { hasText: 'no enabled admin' }).waitFor();
+  await confirm.getByRole('heading', { name: 'Stop being an admin?' }).waitFor();
+  await confirm.getByRole('button', { name: 'Make member' }).click();
+  await confirm.locator('.form-error', { hasText: 'no enabled admin' }).waitFor();
+  await confirm.getByRole('button', { name: 'Cancel' }).click();
+  await confirm.waitFor({ state: 'hidden' });
   await eventually(async () => (await role('Olivia O.').inputValue()) === 'admin', { message: 'the select shows admin again' });
   assertClean(admin, { allow: [allowHttpError(409, '/api/v1/team/members/')] });
   resetProblems(admin);
