@@ -327,3 +327,65 @@ fn an_approval_is_withdrawn_when_its_approver_is_removed_or_its_agent_deleted_be
     assert_eq!(keys_named("Kept")?, 1);
     Ok(())
 }
+
+#[test]
+fn an_approved_key_waits_ten_minutes_from_the_approval_and_lives_from_the_approval() -> TestResult {
+    let server = Server::start();
+    let ada = Auth::Cookie(server.setup_owner());
+    let approve = |asked: &Value| {
+        let resp = server.post(
+            &format!("/api/v1/key-requests/{}/approve", code_of(asked)),
+            &ada,
+            &json!({}),
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    };
+    // Approved an hour ago (the request itself long expired), never collected: refused.
+    let late = ask(&server, json!({"agentName": "Late", "expiresInDays": 30}));
+    approve(&late);
+    let hour = 3_600_000_i64;
+    writable(&server)?.execute(
+        "UPDATE key_requests SET created_at = created_at - ?1, expires_at = expires_at - ?1,
+                decided_at = decided_at - ?1 WHERE agent_name = 'Late'",
+        [hour],
+    )?;
+    let refused = poll(&server, &token_of(&late));
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert_eq!(refused.error_code(), "expired_token");
+    assert!(refused.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("not collected")));
+    let keys: i64 = server
+        .open_db()
+        .query_row("SELECT count(*) FROM api_keys", [], |r| r.get(0))?;
+    assert_eq!(keys, 0, "no key was made");
+
+    // Approved 9 minutes ago, its request expired a minute ago: still collected, and the key's
+    // 30 days count from the approval.
+    let ok = ask(&server, json!({"agentName": "Prompt", "expiresInDays": 30}));
+    approve(&ok);
+    let nine_minutes = 9 * 60_000_i64;
+    writable(&server)?.execute(
+        "UPDATE key_requests SET expires_at = ?2, decided_at = decided_at - ?1 WHERE agent_name = 'Prompt'",
+        rusqlite::params![nine_minutes, 1_i64],
+    )?;
+    let approved_at: i64 = server.open_db().query_row(
+        "SELECT decided_at FROM key_requests WHERE agent_name = 'Prompt'",
+        [],
+        |r| r.get(0),
+    )?;
+    let got = poll(&server, &token_of(&ok));
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(
+        got.json()["expiresAt"].as_i64(),
+        Some(approved_at + 30 * 86_400_000)
+    );
+    Ok(())
+}
+
+/// A connection that may write, as the clock moving on would (the server notices other writers).
+fn writable(server: &Server) -> rusqlite::Result<rusqlite::Connection> {
+    let rw = rusqlite::Connection::open(&server.db)?;
+    rw.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(rw)
+}

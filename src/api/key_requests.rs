@@ -256,6 +256,22 @@ pub async fn poll(state: AppState, mut req: Request) -> Result<Response, ApiErro
             "this request's key was already delivered: a poll token gets its key once".to_string(),
         ));
     }
+    // An approved request waits for its agent to collect the key for as long again from the
+    // approval (an approval at the last minute still reaches a polling agent), not for ever.
+    if let (true, Some(approved_at)) = (found.status == "approved", found.decided_at) {
+        let until = found.expires_at.max(approved_at + REQUEST_TTL_MS);
+        if now >= until {
+            return Err(not_yet(
+                "expired_token",
+                format!(
+                    "this key request was approved at {} but its key was not collected by {} \
+                     (10 minutes after the approval); ask again",
+                    iso(approved_at),
+                    iso(until)
+                ),
+            ));
+        }
+    }
     if found.expired(now) && found.status != "approved" {
         return Err(not_yet(
             "expired_token",
@@ -310,9 +326,11 @@ async fn deliver(
     let new_key = keys::generate()?;
     let stored = new_key.stored.clone();
     let ip = req.ip();
+    // The key's lifetime counts from the approval, as the approver was told.
+    let approved_at = found.decided_at.unwrap_or(now);
     let expires_at = found
         .expires_in_days
-        .map(|d| keys::expires_after_days(d, now))
+        .map(|d| keys::expires_after_days(d, approved_at))
         .transpose()
         .map_err(|m| ApiError::Internal(format!("a stored request has a bad expiry: {m}")))?;
     let scope = Scope::of_stored(&found.scopes);
