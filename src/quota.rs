@@ -114,8 +114,9 @@ impl Quotas {
                 message: format!(
                     "this upload would take the account over its storage quota: the upload stores {}, \
                      of which {} the account does not store yet; the account stores {}{in_progress}; \
-                     the quota is {} (--storage-quota). Deleted versions keep their files and still \
-                     count; an admin can raise the quota",
+                     the quota is {} (--storage-quota). Deleting artifacts frees what no other version \
+                     uses (deleted versions keep their files and still count); the server's operator \
+                     can raise the quota with --storage-quota",
                     ByteSize(size).exact(),
                     ByteSize(adds).exact(),
                     ByteSize(usage).exact(),

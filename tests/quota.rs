@@ -101,3 +101,74 @@ fn an_upload_over_the_quota_is_refused_with_the_figures_and_stores_nothing() -> 
     assert_eq!(server.get("/api/v1/team/members", &member).status, 403);
     Ok(())
 }
+
+#[test]
+fn a_deleted_artifacts_files_stop_counting_and_leave_the_disk_unless_another_version_uses_them(
+) -> TestResult {
+    let server = Server::start_with(&["--storage-quota", "1MiB"]);
+    let owner = Auth::Cookie(server.setup_owner());
+    let usage = || -> Result<i64, Box<dyn std::error::Error>> {
+        let team = server.get("/api/v1/team/members", &owner).json();
+        team["members"][0]["storedBytes"]
+            .as_i64()
+            .ok_or_else(|| "storedBytes".into())
+    };
+    let blobs = || -> rusqlite::Result<i64> {
+        server
+            .open_db()
+            .query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
+    };
+    let shared = page("shared", 600_000);
+    let first = server.upload(
+        &owner,
+        json!({"name": "First", "fileName": "first.html", "content": shared}),
+    );
+    let second = server.upload(
+        &owner,
+        json!({"name": "Second", "fileName": "second.html", "content": shared}),
+    );
+    assert_eq!(usage()?, 600_000);
+    let refused = server.post(
+        "/api/v1/artifacts",
+        &owner,
+        &json!({"name": "Big", "fileName": "big.html", "content": page("big", 900_000)}),
+    );
+    assert_eq!(refused.error_code(), "quota_exceeded");
+
+    // The other artifact still uses the content: it stays, and counts.
+    let token = |a: &serde_json::Value| a["shareToken"].as_str().unwrap_or_default().to_string();
+    let resp = server.delete(&format!("/api/v1/artifacts/{}", token(&first)), &owner);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(usage()?, 600_000);
+    assert_eq!(blobs()?, 1);
+    let resp = server.get(
+        &format!(
+            "/api/v1/artifacts/{}/versions/1/files/second.html",
+            token(&second)
+        ),
+        &owner,
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body.len(), 600_000);
+
+    // The last artifact using it deleted: nothing counts, and the bytes leave the disk.
+    let resp = server.delete(&format!("/api/v1/artifacts/{}", token(&second)), &owner);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(usage()?, 0);
+    let mut left = blobs()?;
+    for _ in 0..200 {
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        left = blobs()?;
+    }
+    assert_eq!(left, 0, "the deleted artifacts' content was removed");
+    let accepted = server.post(
+        "/api/v1/artifacts",
+        &owner,
+        &json!({"name": "Big", "fileName": "big.html", "content": page("big", 900_000)}),
+    );
+    assert_eq!(accepted.status, 201, "{}", accepted.text());
+    Ok(())
+}

@@ -584,20 +584,32 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
     require_owner(role)?;
     let ctx = caller.audit();
     let id = artifact.id;
-    let deleted_at = state
+    let (deleted_at, contents) = state
         .store
         .write_content(move |conn| {
             let now = now_ms();
             artifacts::delete(conn, id, now)?;
+            // It cannot be restored: its files stop counting in the owner's storage at once.
+            let contents = artifacts::drop_files(conn, id)?;
             audit::record(
                 conn,
                 &ctx,
                 &AuditEvent::ArtifactDeleted { artifact_id: id },
                 now,
             )?;
-            Ok(now)
+            Ok((now, contents))
         })
         .await?;
+    // Their bytes leave the disk afterwards, one content per write (what a crash leaves behind,
+    // the next start removes).
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        match store.remove_if_unused(contents).await {
+            Ok(0) => {}
+            Ok(n) => log::debug!("removed {n} stored contents of a deleted artifact"),
+            Err(e) => log::warn!("could not remove a deleted artifact's stored contents: {e}"),
+        }
+    });
     Ok(reply::ok(
         &json!({ "id": wire(id), "deletedAt": deleted_at }),
     ))

@@ -326,6 +326,32 @@ pub fn delete(conn: &Connection, id: i64, now: i64) -> StoreResult<()> {
     Ok(())
 }
 
+/// Lets go of the files of every version of a deleted artifact (it cannot be restored): they stop
+/// counting in its owner's storage. Returns the contents they used, for `Store::remove_if_unused`
+/// (other versions, of this account or another, may use them too).
+pub fn drop_files(conn: &Connection, id: i64) -> StoreResult<Vec<super::staging::Sha256>> {
+    let hashes = conn
+        .prepare_cached(
+            "SELECT DISTINCT b.sha256 FROM versions v
+               JOIN version_files f ON f.version_id = v.id
+               JOIN blobs b ON b.id = f.blob_id
+              WHERE v.artifact_id = ?1",
+        )?
+        .query_map([id], |r| r.get::<_, Vec<u8>>(0))?
+        .map(|hash| {
+            let hash = hash?;
+            hash.as_slice().try_into().map_err(|_| {
+                StoreError::Task(format!("a stored content hash has {} bytes", hash.len()))
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    conn.prepare_cached(
+        "DELETE FROM version_files WHERE version_id IN (SELECT id FROM versions WHERE artifact_id = ?1)",
+    )?
+    .execute([id])?;
+    Ok(hashes)
+}
+
 /// Takes the next version number (numbers only grow; a deleted number is never reused).
 pub fn take_version_number(conn: &Connection, id: i64, now: i64) -> StoreResult<i64> {
     Ok(conn

@@ -348,6 +348,22 @@ impl Store {
         }
     }
 
+    /// Removes, each in a write of its own (a large one is many parts), those of `hashes` that no
+    /// version uses and no upload claims: what a deleted artifact's files held. Returns how many.
+    pub async fn remove_if_unused(&self, hashes: Vec<Sha256>) -> StoreResult<usize> {
+        let mut removed = 0;
+        for sha256 in hashes {
+            let claims = self.claims.clone();
+            if self
+                .write_content(move |conn| staging::remove_if_unused(conn, &claims, &sha256))
+                .await?
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes the contents no version uses (left by uploads a crash interrupted); for the server
     /// to call when it starts, before it takes any upload.
     pub async fn remove_unused_contents(&self) -> StoreResult<usize> {

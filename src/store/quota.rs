@@ -1,7 +1,8 @@
 //! What each account stores: the distinct contents (each counted once however many files, versions
-//! or artifacts use it) of every version of every artifact it owns, deleted ones included (a
-//! deleted version can be restored, and its files stay stored). Computed from the tables; nothing
-//! is kept up to date on the side.
+//! or artifacts use it) of every version of every artifact it owns, deleted versions included (a
+//! deleted version can be restored, and its files stay stored; a deleted artifact cannot, and
+//! lets go of its files: `artifacts::drop_files`). Computed from the tables; nothing is kept up
+//! to date on the side.
 
 use std::collections::HashMap;
 

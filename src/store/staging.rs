@@ -166,6 +166,30 @@ fn insert_blob(conn: &Connection, sha256: &Sha256, size: usize, content: &[u8]) 
     Ok(())
 }
 
+/// Removes the content `sha256` when no version uses it and no upload claims it (an upload that
+/// found it stored will use it); returns whether it did.
+pub fn remove_if_unused(conn: &Connection, claims: &Claims, sha256: &Sha256) -> StoreResult<bool> {
+    if claims
+        .held
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(sha256)
+    {
+        return Ok(false);
+    }
+    let gone = conn
+        .prepare_cached(
+            "DELETE FROM blobs WHERE sha256 = ?1
+                AND NOT EXISTS (SELECT 1 FROM version_files f WHERE f.blob_id = blobs.id)",
+        )?
+        .execute([&sha256[..]])?;
+    if gone > 0 {
+        conn.prepare_cached("DELETE FROM blob_parts WHERE sha256 = ?1")?
+            .execute([&sha256[..]])?;
+    }
+    Ok(gone > 0)
+}
+
 /// Gives up `upload`'s claims on `hashes`, removing each content that no one else claims and no
 /// version uses, whole or in parts not all written yet; returns how many were removed.
 pub fn release(
