@@ -61,12 +61,21 @@ const ACTIONS = {
   'access.link_reissued': 'Gave a share link a new address',
 };
 
+const text = (v) => (typeof v === 'string' && v ? v : null);
+
 function what(event) {
   const label = ACTIONS[event.action];
-  const name = typeof event.detail?.name === 'string' ? event.detail.name : null;
+  const detail = event.detail ?? {};
+  const name = text(detail.name);
+  // Whom an admin's action concerned (an account, an invite's or a reset link's address), and a
+  // role change's before and after.
+  const email = name ? null : text(detail.email);
+  const roles = text(detail.before?.role) && text(detail.after?.role) ? `${detail.before.role} → ${detail.after.role}` : null;
   return h('span', { class: 'what' },
     h('span', { text: label ?? event.action }),
     name ? h('span', {}, ' ', h('span', { class: 'name', text: `“${name}”` })) : null,
+    email ? h('span', {}, ' ', h('span', { class: 'email', text: email })) : null,
+    roles ? h('span', { class: 'roles', text: ` (${roles})` }) : null,
     label ? h('code', { class: 'action-code', text: event.action }) : null);
 }
 

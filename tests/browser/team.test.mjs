@@ -223,6 +223,12 @@ test("an admin changes a member's role; the last admin cannot step down", async 
   await confirm.getByRole('button', { name: 'Cancel' }).click();
   await confirm.waitFor({ state: 'hidden' });
   await eventually(async () => (await role('Olivia O.').inputValue()) === 'admin', { message: 'the select shows admin again' });
+  // The trail says whom a role change concerned, and from what to what.
+  await goToSection(page, 'Activity');
+  const newest = page.locator('#activity-table tbody tr').first().locator('td[data-label="What"]');
+  await newest.waitFor();
+  assert.match(await newest.innerText(), new RegExp(`Changed a member's role ${MEMBER.email.replace('.', '\\.')} \\(admin → member\\)`));
+  await goToSection(page, 'Team');
   assertClean(admin, { allow: [allowHttpError(409, '/api/v1/team/members/')] });
   resetProblems(admin);
   assertClean(member);
