@@ -238,6 +238,22 @@ test('the keys page, with a few keys, is saved as a screenshot', async () => {
   assertClean(tab);
 });
 
+test('at common laptop widths every key row keeps its Rotate and Revoke buttons in view', async () => {
+  for (const width of [1280, 1024]) {
+    await page.setViewportSize({ width, height: 800 });
+    await keyRow(page, 'Release pipeline').waitFor();
+    const wrap = await page.locator('#keys-table').evaluate((t) => t.closest('.table-wrap').getBoundingClientRect().toJSON());
+    const buttons = page.locator('#keys-table tbody td.row-actions .button');
+    assert.ok((await buttons.count()) >= 4);
+    for (const box of await buttons.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON()))) {
+      assert.ok(box.left >= wrap.left && box.right <= wrap.right + 0.5, `at ${width} px a button lies at ${box.left}–${box.right}, the table's box at ${wrap.left}–${wrap.right}`);
+    }
+    await saveScreenshot(page, `keys-page-${width}.png`, { fullPage: false });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  assertClean(tab);
+});
+
 test('an agent named like HTML is shown as text everywhere, never as markup', async () => {
   await createAgent(page, XSS_NAME, '<b>role</b>');
   const row = agentRow(page, XSS_NAME);
