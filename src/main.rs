@@ -206,4 +206,24 @@ async fn shutdown_signal() {
         _ = ctrl_c => log::info!("received Ctrl-C"),
         _ = terminate => log::info!("received SIGTERM"),
     }
+    // A second one while requests finish (up to the grace period) stops at once: SQLite keeps the
+    // database whole through a stop at any point.
+    tokio::spawn(async {
+        let again = async {
+            #[cfg(unix)]
+            if let Ok(mut s) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                s.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = again => {}
+        }
+        log::warn!("a second stop signal: stopping now, without waiting for open requests");
+        std::process::exit(1);
+    });
 }

@@ -153,7 +153,7 @@ pub async fn serve(
         }
         None => None,
     };
-    log::info!("listening on http://{bound}");
+    say(format!("listening on http://{bound}"));
 
     let pace = Pace {
         timeout: limits.body_timeout,
@@ -334,14 +334,24 @@ fn spool_dir(db: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// While the database has no account, opens the setup gate and logs the one-time link.
+/// A line the person starting the server must see (where it listens, the setup link): logged,
+/// or written to stderr when the log level (`RUST_LOG=warn`) would hide it.
+fn say(line: String) {
+    if log::log_enabled!(log::Level::Info) {
+        log::info!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
 async fn announce_setup(state: &AppState) {
     match state.store.read(users::count).await {
         Ok(0) => match state.setup.open() {
-            Ok(token) => log::info!(
+            Ok(token) => say(format!(
                 "no account exists yet: finish setup at {}/setup#token={} (this link works once)",
                 state.site.base_url,
                 token.expose()
-            ),
+            )),
             Err(e) => log::error!("could not make a setup token: {e}"),
         },
         Ok(_) => {}

@@ -1017,3 +1017,73 @@ fn another_programs_sqlite_file_given_as_the_database_is_refused_and_left_untouc
     assert_eq!(tables, 1);
     Ok(())
 }
+
+#[test]
+fn with_the_log_at_warn_the_setup_link_and_the_address_are_still_printed() -> TestResult {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("review.db");
+    let mut child = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args(["--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut log = Vec::new();
+    let mut lines = BufReader::new(child.stderr.take().ok_or("stderr is piped")?).lines();
+    let found = loop {
+        let Some(line) = lines.next().transpose()? else {
+            break false;
+        };
+        log.push(line);
+        let all = log.join("\n");
+        if all.contains("listening on http://127.0.0.1:") && all.contains("/setup#token=") {
+            break true;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found, "{log:?}");
+    assert!(
+        !log.iter().any(|l| l.contains(" INFO ")),
+        "nothing else at info: {log:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_second_sigterm_while_requests_finish_stops_the_server_at_once() -> TestResult {
+    use std::io::Write;
+    let mut server = Server::start();
+    // A request whose body is still coming holds the shutdown's grace period.
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port))?;
+    slow.write_all(
+        b"POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )?;
+    let pid = server.pid().to_string();
+    let term = || {
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+    };
+    term()?;
+    // The first one has been heard before the second is sent.
+    for _ in 0..400 {
+        if server.log().contains("shutting down") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(server.log().contains("shutting down"), "{}", server.log());
+    let status = server.terminate();
+    assert!(!status.success(), "{status:?}");
+    let log = server.log();
+    assert!(log.contains("a second stop signal: stopping now"), "{log}");
+    assert!(
+        !log.contains("still open after"),
+        "it did not wait out the grace period: {log}"
+    );
+    drop(slow);
+    Ok(())
+}
