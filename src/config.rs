@@ -161,7 +161,7 @@ pub struct ServeArgs {
     pub memory_budget: ByteSize,
 
     /// Distinct stored bytes per account, e.g. 2GiB; an upload beyond it is refused.
-    #[arg(long, env = "ARTIFACT_REVIEW_STORAGE_QUOTA", default_value_t = limits::DEFAULT_STORAGE_QUOTA)]
+    #[arg(long, env = "ARTIFACT_REVIEW_STORAGE_QUOTA", default_value_t = limits::DEFAULT_STORAGE_QUOTA, value_parser = parse_storage_quota)]
     pub storage_quota: ByteSize,
 
     /// Replicate the database continuously with Litestream, as this Litestream configuration file
@@ -392,6 +392,17 @@ fn parse_min_body_rate(text: &str) -> Result<ByteSize, String> {
         );
     }
     Ok(rate)
+}
+
+/// The storage quota: more than nothing (0 would refuse every upload, which is not a quota).
+fn parse_storage_quota(text: &str) -> Result<ByteSize, String> {
+    let quota: ByteSize = text.parse()?;
+    if quota.0 == 0 {
+        return Err(
+            "0 would refuse every upload; give the most one account may store, such as 2GiB".into(),
+        );
+    }
+    Ok(quota)
 }
 
 /// The memory budget: at least the server's own baseline plus room for the largest piece of

@@ -23,6 +23,7 @@ use warp::Filter;
 
 use crate::api::discovery::{self, AgentsGuide};
 use crate::connections::ConnectionSlots;
+use crate::db_files::Companion;
 use crate::event_streams::StreamSlots;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::http::body_pace::{Pace, PacedBody};
@@ -43,7 +44,7 @@ use crate::rendered_markdown::RenderedMarkdown;
 use crate::session_cookie;
 use crate::setup::SetupGate;
 use crate::state::{AppState, Shared, Site};
-use crate::store::{users, Store};
+use crate::store::{share_links, users, Store};
 use crate::throttle::LoginThrottle;
 use crate::view_counter::ViewCounter;
 use crate::{api, mcp, web};
@@ -81,6 +82,7 @@ pub async fn serve(
     let (stopping, shutdown_seen) = tokio::sync::watch::channel(false);
     let memory = Arc::new(MemoryBudget::new(limits.memory_budget));
     let link_key = Arc::new(LinkKey::load_or_create(store.path())?);
+    warn_of_lost_links(&store, &link_key).await;
     let state = AppState::new(Shared {
         store: store.clone(),
         site: site.clone(),
@@ -139,6 +141,13 @@ pub async fn serve(
                 )
             })?;
             log::info!("metrics at http://{}/metrics", listener.local_addr()?);
+            if addr.ip().is_unspecified() {
+                log::warn!(
+                    "the metrics (no authentication) are served on every interface ({addr}): \
+                     anyone who can reach this machine can read them; prefer 127.0.0.1 or a \
+                     private address"
+                );
+            }
             let exporter = Exporter {
                 routes: Arc::new(route_stats),
                 unmatched,
@@ -334,6 +343,27 @@ fn spool_dir(db: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// While the database has no account, opens the setup gate and logs the one-time link.
+/// Share links made with another key than the one beside the database (a database restored or
+/// copied without its `.link-key`) still work, but their addresses cannot be shown again: said at
+/// the start, with what to do.
+async fn warn_of_lost_links(store: &Store, key: &LinkKey) {
+    let id = key.id();
+    match store
+        .read(move |conn| share_links::made_with_another_key(conn, &id))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => log::warn!(
+            "{n} share links were made with another share-link key than {}: they still work, but \
+             their addresses can no longer be shown to their owners. If this database was \
+             restored or copied, put its .link-key beside it and restart; otherwise their owners \
+             can give them new addresses",
+            Companion::LinkKey.of(store.path()).display()
+        ),
+        Err(e) => log::warn!("could not check the share links against their key: {e}"),
+    }
+}
+
 /// A line the person starting the server must see (where it listens, the setup link): logged,
 /// or written to stderr when the log level (`RUST_LOG=warn`) would hide it.
 fn say(line: String) {

@@ -909,6 +909,7 @@ fn limits_that_would_switch_themselves_off_are_refused_at_the_start_saying_the_l
         ("--min-body-rate", "0KiB", "such as 1KiB"),
         ("--memory-budget", "100MiB", "the least is 160 MiB"),
         ("--max-connections-per-address", "0", "at least 1"),
+        ("--storage-quota", "0", "would refuse every upload"),
     ] {
         let out = std::process::Command::new(BIN)
             .arg("--db")

@@ -132,3 +132,15 @@ fn metrics_count_requests_by_route_and_status_and_report_the_store() -> TestResu
     assert_eq!(status, 404, "only /metrics is served there");
     Ok(())
 }
+
+#[test]
+fn metrics_on_every_interface_are_served_with_a_warning() {
+    let server = Server::start_with(&["--metrics-addr", "0.0.0.0:0"]);
+    assert!(
+        server
+            .log()
+            .contains("the metrics (no authentication) are served on every interface"),
+        "{}",
+        server.log()
+    );
+}

@@ -668,6 +668,13 @@ fn a_link_whose_key_was_lost_keeps_working_and_can_be_given_a_new_address() -> T
     }
     std::fs::remove_file(&key_file)?;
     let server = Server::start_on(dir, db, &[]);
+    assert!(
+        server
+            .log()
+            .contains("1 share links were made with another share-link key"),
+        "the operator is told: {}",
+        server.log()
+    );
     let path = format!("/api/v1/artifacts/{share}/sharelink");
     let shown = server.get(&path, &ada).json();
     assert_eq!(

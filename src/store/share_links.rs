@@ -187,3 +187,14 @@ pub fn reissue(conn: &Connection, id: i64, new: &NewLink<'_>, now: i64) -> Store
     ])?;
     Ok(())
 }
+
+/// How many enabled links of live artifacts were made with another share-link key than `key_id`
+/// (their addresses come from that key, so they no longer work).
+pub fn made_with_another_key(conn: &Connection, key_id: &[u8; 8]) -> StoreResult<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM share_links l JOIN artifacts a ON a.id = l.artifact_id
+              WHERE l.enabled = 1 AND a.deleted_at IS NULL AND l.key_id <> ?1",
+        )?
+        .query_row([&key_id[..]], |r| r.get(0))?)
+}
