@@ -258,12 +258,19 @@ fn create_key(
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let owner = find_user(store, email)?;
+    if owner.disabled_at.is_some() {
+        return Err(CliError(format!(
+            "{} is disabled: a key for it would not work; enable the account first (user enable)",
+            owner.email
+        )));
+    }
     let name = text::label("--name", name, text::NAME_MAX)?;
     let now = now_ms();
     let expires_at = expires_in_days
         .map(|d| keys::expires_after_days(i64::from(d), now))
         .transpose()
-        .map_err(CliError)?;
+        // Said with the flag's name (the API's field name is expiresInDays).
+        .map_err(|m| CliError(m.replace("expiresInDays", "--expires-in-days")))?;
     let agent_id = match agent {
         None => None,
         Some(wanted) => Some(resolve_agent(store, owner.id, wanted)?),

@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
 use artifact_review::config::{Cli, Command, ServeArgs};
 use artifact_review::litestream::{Litestream, Supervisor};
 use artifact_review::proxy::TrustedProxies;
@@ -180,50 +182,57 @@ fn serve_until_stopped(
     }
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            log::error!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                log::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => log::info!("received Ctrl-C"),
-        _ = terminate => log::info!("received SIGTERM"),
+/// Resolves on the first Ctrl-C (SIGINT) or SIGTERM. Both are listened to from the moment this is
+/// called, before the server says where it listens (a signal in between would otherwise end the
+/// process on the spot). A second one while requests finish (up to the grace period) stops at
+/// once: SQLite keeps the database whole through a stop at any point.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let mut stops = StopSignals::listen();
+    async move {
+        let which = stops.next().await;
+        log::info!("received {which}");
+        tokio::spawn(async move {
+            stops.next().await;
+            log::warn!("a second stop signal: stopping now, without waiting for open requests");
+            std::process::exit(1);
+        });
     }
-    // A second one while requests finish (up to the grace period) stops at once: SQLite keeps the
-    // database whole through a stop at any point.
-    tokio::spawn(async {
-        let again = async {
-            #[cfg(unix)]
-            if let Ok(mut s) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            {
-                s.recv().await;
-                return;
+}
+
+/// SIGINT and SIGTERM, each `None` when it could not be listened to (said in the log).
+struct StopSignals {
+    interrupt: Option<Signal>,
+    terminate: Option<Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        let open = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::error!("cannot listen for {name}: {e}");
+                None
             }
-            std::future::pending::<()>().await;
         };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = again => {}
+        StopSignals {
+            interrupt: open(SignalKind::interrupt(), "Ctrl-C"),
+            terminate: open(SignalKind::terminate(), "SIGTERM"),
         }
-        log::warn!("a second stop signal: stopping now, without waiting for open requests");
-        std::process::exit(1);
-    });
+    }
+
+    /// The next stop signal's name.
+    async fn next(&mut self) -> &'static str {
+        async fn heard(signal: &mut Option<Signal>) {
+            match signal {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = heard(&mut self.interrupt) => "Ctrl-C",
+            _ = heard(&mut self.terminate) => "SIGTERM",
+        }
+    }
 }

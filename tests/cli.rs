@@ -241,7 +241,7 @@ fn mistakes_go_to_stderr_with_a_failing_exit_code() -> TestResult {
                 "0",
             ],
             "",
-            "expiresInDays",
+            "--expires-in-days must be a whole number of days",
         ),
         (
             vec!["key", "create", "--user", "ada@example.com", "--name", ""],
@@ -672,6 +672,17 @@ fn accounts_are_listed_given_a_password_disabled_and_enabled_from_the_command_li
     assert_ms_and_iso(bob_row[6]);
     let out = server.cli(&["user", "disable", "bob@example.com"], "");
     assert!(stdout(&out).starts_with("2\talready disabled\t"));
+    // No key is made for a disabled account (it would spring to life when enabled).
+    let out = server.cli(
+        &["key", "create", "--user", "bob@example.com", "--name", "k"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("bob@example.com is disabled"),
+        "{}",
+        stderr(&out)
+    );
     let out = server.cli(&["user", "disable", "ada@example.com"], "");
     assert!(!out.status.success());
     assert!(
@@ -1055,13 +1066,27 @@ fn with_the_log_at_warn_the_setup_link_and_the_address_are_still_printed() -> Te
 
 #[test]
 fn a_second_sigterm_while_requests_finish_stops_the_server_at_once() -> TestResult {
-    use std::io::Write;
+    use std::io::{Read, Write};
     let mut server = Server::start();
-    // A request whose body is still coming holds the shutdown's grace period.
+    // A request whose body is still coming holds the shutdown's grace period: its handler has
+    // started reading the body once the server answers `100 Continue`.
     let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port))?;
     slow.write_all(
-        b"POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        b"POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n",
     )?;
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let mut heard = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&heard).contains("100 Continue") {
+        let n = slow.read(&mut buf)?;
+        assert!(
+            n > 0,
+            "the server closed: {}",
+            String::from_utf8_lossy(&heard)
+        );
+        heard.extend_from_slice(&buf[..n]);
+    }
+    slow.write_all(b"{")?;
     let pid = server.pid().to_string();
     let term = || {
         std::process::Command::new("kill")

@@ -75,6 +75,9 @@ pub struct Server {
     pub db: PathBuf,
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
+    /// The thread reading the log; joined once the server has exited, so that `log()` then has
+    /// every line.
+    reader: Option<std::thread::JoinHandle<()>>,
     pub setup_token: Option<String>,
     agent: ureq::Agent,
 }
@@ -118,7 +121,7 @@ impl Server {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = mpsc::channel();
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if line.contains("listening on http://") || line.contains("setup#token=") {
@@ -158,6 +161,7 @@ impl Server {
             db,
             child,
             log,
+            reader: Some(reader),
             setup_token,
             agent,
         }
@@ -328,7 +332,11 @@ impl Server {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        self.child.wait().expect("the server exits")
+        let status = self.child.wait().expect("the server exits");
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        status
     }
 
     /// Stops the server with SIGTERM and hands back its directory and database, for a restart.
