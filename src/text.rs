@@ -38,6 +38,8 @@ pub enum TextError {
     Control { field: &'static str },
     #[error("{field} is not a valid email address")]
     Email { field: &'static str },
+    #[error("{field} has no visible character (only spaces or invisible ones such as zero-width spaces)")]
+    Invisible { field: &'static str },
 }
 
 impl TextError {
@@ -49,7 +51,8 @@ impl TextError {
             | TextError::TooShort { field, .. }
             | TextError::Nul { field }
             | TextError::Control { field }
-            | TextError::Email { field } => field,
+            | TextError::Email { field }
+            | TextError::Invisible { field } => field,
         }
     }
 }
@@ -69,7 +72,7 @@ pub fn char_len(s: &str) -> usize {
 }
 
 /// A one-line label (key, agent, artifact or version name, agent role): trimmed, 1..=max
-/// characters, no control characters.
+/// characters, no control characters, at least one visible one.
 pub fn label(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
     let trimmed = value.trim();
     if trimmed.contains('\0') {
@@ -78,17 +81,53 @@ pub fn label(field: &'static str, value: &str, max: usize) -> Result<String, Tex
     if trimmed.chars().any(char::is_control) {
         return Err(TextError::Control { field });
     }
+    visible(field, trimmed)?;
     bounded(field, trimmed, max)
 }
 
 /// Free text (comments, replies, descriptions): trimmed, 1..=max characters, line breaks allowed,
-/// NUL refused.
+/// NUL refused, at least one visible character.
 pub fn body(field: &'static str, value: &str, max: usize) -> Result<String, TextError> {
     let trimmed = value.trim();
     if trimmed.contains('\0') {
         return Err(TextError::Nul { field });
     }
+    visible(field, trimmed)?;
     bounded(field, trimmed, max)
+}
+
+/// Refuses text that is not empty but shows nothing: only invisible characters (a name of one
+/// zero-width space looked blank wherever it was shown). Empty text is `bounded`'s to refuse.
+fn visible(field: &'static str, text: &str) -> Result<(), TextError> {
+    if !text.is_empty() && text.chars().all(|c| c.is_whitespace() || invisible(c)) {
+        return Err(TextError::Invisible { field });
+    }
+    Ok(())
+}
+
+/// Characters that take no room and draw nothing: Unicode's default-ignorable code points
+/// (zero-width spaces and joiners, direction marks, word joiners, variation selectors, tags, the
+/// byte-order mark, Hangul fillers and the like).
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// Optional free text that may be empty (an artifact description): trimmed, 0..=max characters.
@@ -188,6 +227,34 @@ fn bounded(field: &'static str, trimmed: &str, max: usize) -> Result<String, Tex
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn text_that_shows_nothing_is_refused_and_text_with_invisible_marks_kept() {
+        for blank in [
+            "\u{200B}",
+            " \u{200B}\u{200D} ",
+            "\u{FEFF}",
+            "\u{2060}\u{E0041}",
+        ] {
+            assert_eq!(
+                label("name", blank, NAME_MAX),
+                Err(TextError::Invisible { field: "name" })
+            );
+            assert_eq!(
+                body("content", blank, COMMENT_MAX),
+                Err(TextError::Invisible { field: "content" })
+            );
+        }
+        // A visible character with joiners (an emoji sequence) is a name.
+        assert_eq!(
+            label("name", "👩\u{200D}💻", NAME_MAX).as_deref(),
+            Ok("👩\u{200D}💻")
+        );
+        assert!(matches!(
+            label("name", "", NAME_MAX),
+            Err(TextError::Empty { .. })
+        ));
+    }
 
     #[test]
     fn limits_count_characters_not_bytes() {

@@ -202,6 +202,7 @@ fn agent_names_are_validated() -> TestResult {
         (json!({"name": "x".repeat(101)}), "too_long", "name"),
         (json!({"name": "a\u{0}b"}), "invalid_text", "name"),
         (json!({"name": "line\nbreak"}), "invalid_text", "name"),
+        (json!({"name": "\u{200B}"}), "invalid_text", "name"),
         (
             json!({"name": "ok", "role": "r".repeat(101)}),
             "too_long",
