@@ -389,3 +389,24 @@ fn writable(server: &Server) -> rusqlite::Result<rusqlite::Connection> {
     rw.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(rw)
 }
+
+#[test]
+fn a_decided_request_is_shown_to_its_decider_only() -> TestResult {
+    let server = Server::start();
+    let ada = Auth::Cookie(server.setup_owner());
+    let bob = Auth::Cookie(server.add_user("bob@example.com", "Bob", "bob password 1"));
+    let asked = ask(&server, json!({"agentName": "Claude"}));
+    let path = format!("/api/v1/key-requests/{}", code_of(&asked));
+    // Pending, anyone signed in who has the code may answer it.
+    assert_eq!(server.get(&path, &bob).status, 200);
+    let resp = server.post(&format!("{path}/approve"), &ada, &json!({}));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let shown = server.get(&path, &ada);
+    assert_eq!(shown.json()["status"], "approved");
+    let hidden = server.get(&path, &bob);
+    assert_eq!(hidden.status, 404, "{}", hidden.text());
+    assert!(!hidden.text().contains("127.0.0.1"));
+    let resp = server.post(&format!("{path}/deny"), &bob, &json!({}));
+    assert_eq!(resp.status, 404);
+    Ok(())
+}

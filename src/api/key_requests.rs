@@ -399,6 +399,13 @@ async fn deliver(
 }
 
 /// The request with the code in the path, for a signed-in person, with their guesses throttled.
+fn no_such_code() -> ApiError {
+    ApiError::NotFound(
+        "no key request has this code, or it expired (requests wait 10 minutes); check the code the agent shows"
+            .to_string(),
+    )
+}
+
 async fn by_code(state: &AppState, req: &Request, caller: &Caller) -> Result<KeyRequest, ApiError> {
     let typed = req.param("userCode");
     text::at_most("code", typed, text::TOKEN_MAX)?;
@@ -416,16 +423,22 @@ async fn by_code(state: &AppState, req: &Request, caller: &Caller) -> Result<Key
         .read(move |conn| key_requests::by_user_code(conn, &hash))
         .await?;
     match found {
+        // A decided request is its decider's: another person who types its code learns nothing
+        // of it (who asked, from where), as if there were none.
+        Some(request)
+            if request.status != "pending"
+                && request.decided_by.is_some_and(|by| by != caller.user.id) =>
+        {
+            attempt.failed();
+            Err(no_such_code())
+        }
         Some(request) if !request.expired(now_ms()) || request.status != "pending" => {
             attempt.succeeded();
             Ok(request)
         }
         _ => {
             attempt.failed();
-            Err(ApiError::NotFound(
-                "no key request has this code, or it expired (requests wait 10 minutes); check the code the agent shows"
-                    .to_string(),
-            ))
+            Err(no_such_code())
         }
     }
 }
