@@ -449,9 +449,27 @@ fn health_reads_the_database_and_hears_from_the_writer_or_says_what_failed() -> 
 #[test]
 fn health_says_so_when_the_database_file_is_deleted_or_replaced_under_the_server() -> TestResult {
     let server = Server::start();
-    server.setup_owner();
+    let owner = Auth::Cookie(server.setup_owner());
     let moved = server.dir.path().join("moved-away.db");
     std::fs::rename(&server.db, &moved)?;
+    // Writes are refused (the writer looks at most every 100 ms), rather than made into a file
+    // that the next start will not see.
+    let write = |name: &str| server.post("/api/v1/agents", &owner, &json!({ "name": name }));
+    let mut refused = write("during 0");
+    for i in 1..200 {
+        if refused.status == 503 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        refused = write(&format!("during {i}"));
+    }
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.error_code(), "unavailable");
+    assert!(
+        refused.text().contains("deleted or replaced"),
+        "{}",
+        refused.text()
+    );
     let resp = server.get("/api/v1/health", &Auth::None);
     assert_eq!(resp.status, 503, "{}", resp.text());
     let body = resp.json();
@@ -470,8 +488,17 @@ fn health_says_so_when_the_database_file_is_deleted_or_replaced_under_the_server
             .contains("was replaced while the server runs"),
         "{body}"
     );
-    // The very file back in its place: healthy again.
+    // The very file back in its place: healthy again, and writes are made again.
     std::fs::rename(&moved, &server.db)?;
     assert_eq!(server.get("/api/v1/health", &Auth::None).status, 200);
+    let mut made = write("after");
+    for i in 1..200 {
+        if made.status == 201 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        made = write(&format!("after {i}"));
+    }
+    assert_eq!(made.status, 201, "{}", made.text());
     Ok(())
 }

@@ -72,6 +72,9 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// 503: the server cannot do this until its operator steps in (said in the message, logged).
+    #[error("{0}")]
+    Unavailable(String),
     /// 507: the server's disk is full; nothing was stored. Logged, for the operator.
     #[error("the server's disk is full, so nothing was stored; try again once its operator has freed space")]
     InsufficientStorage,
@@ -150,6 +153,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,6 +172,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::InsufficientStorage => "storage_full",
             ApiError::Internal(_) => "internal_error",
         }
@@ -184,6 +189,10 @@ impl ApiError {
             ApiError::InsufficientStorage => {
                 log::error!("a write was refused: the disk holding the database is full");
                 self.to_string()
+            }
+            ApiError::Unavailable(why) => {
+                log::error!("a request was refused: {why}");
+                why.clone()
             }
             other => other.to_string(),
         };
@@ -295,6 +304,9 @@ impl From<StoreError> for ApiError {
             },
             StoreError::Refused { code, message } => ApiError::BadRequest { code, message },
             StoreError::DiskFull => ApiError::InsufficientStorage,
+            StoreError::FileReplaced => ApiError::Unavailable(
+                "the server's database file was deleted or replaced while it runs, so nothing was stored; its operator must restart it".into(),
+            ),
             StoreError::Duplicate {
                 code,
                 message,

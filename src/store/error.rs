@@ -22,6 +22,10 @@ pub enum StoreError {
     NewerSchema { found: i64, supported: i64 },
     #[error("this file is the SQLite database of something else: it holds {objects} tables or other objects but no Artifact Review schema, and it was left as it is (check --db)")]
     ForeignDatabase { objects: i64 },
+    /// The database file was deleted or replaced under the running server: the write was not made
+    /// (it would be lost at the next start).
+    #[error("the database file was deleted or replaced while the server runs")]
+    FileReplaced,
     /// The disk holding the database is full: the write was not made.
     #[error("the disk holding the database is full")]
     DiskFull,

@@ -17,6 +17,7 @@ pub mod invites;
 pub mod key_requests;
 pub mod keys;
 pub mod members;
+mod opened_file;
 pub mod password_resets;
 pub mod quota;
 pub mod reads;
@@ -42,6 +43,7 @@ use changes::{ChangeWatch, Epoch};
 use checkpoint::Checkpointer;
 pub use error::{StoreError, StoreResult};
 use feed::Feed;
+use opened_file::{OpenedFile, Recheck};
 use staging::{Claims, Sha256};
 use stamp::Stamp;
 use writer::Writer;
@@ -58,6 +60,8 @@ const STAGE_BACKLOG: u32 = 1024;
 const STAGE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long a handler waits for the writer to account for a commit before reading the database.
 const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
+/// How often the writer looks whether the database file was deleted or replaced under it.
+const REPLACED_CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What `Store::health` found: each check passed, or what went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,17 +114,13 @@ pub enum Checkpoints {
 }
 
 /// A file's device and inode, if it exists.
-fn file_identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
 
 /// A cheap, cloneable handle to one database file.
 #[derive(Clone)]
 pub struct Store {
     path: PathBuf,
-    /// The database file opened (device and inode), to tell when the one at `path` is another.
-    file: Option<(u64, u64)>,
+    /// The database file opened, to tell when the one at `path` is another.
+    file: OpenedFile,
     readers: Pool,
     /// When the pool last answered a read.
     read_answered: Arc<Stamp>,
@@ -166,8 +166,15 @@ impl Store {
             Checkpoints::Elsewhere => None,
         };
         let feed = Arc::new(Feed::default());
-        let writer = Writer::start(conn, watch.clone(), feed.clone(), checkpointer.clone())
-            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let file = OpenedFile::at(path);
+        let writer = Writer::start(
+            conn,
+            watch.clone(),
+            feed.clone(),
+            checkpointer.clone(),
+            Recheck::new(file.clone(), REPLACED_CHECK_EVERY),
+        )
+        .map_err(|e| StoreError::Task(e.to_string()))?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
@@ -181,7 +188,7 @@ impl Store {
             .build(manager)?;
         Ok(Store {
             path: path.to_path_buf(),
-            file: file_identity(path),
+            file,
             readers,
             read_answered: Arc::new(Stamp::new(std::time::Instant::now())),
             writer,
@@ -449,16 +456,7 @@ impl Store {
     /// replaced underneath (by hand, or a copy written over it), reads and writes go on in the
     /// old file and everything written is lost at the next start.
     fn still_at_its_path(&self) -> Result<(), String> {
-        match (self.file, file_identity(&self.path)) {
-            (Some(opened), Some(now)) if opened == now => Ok(()),
-            (None, _) => Ok(()),
-            (Some(_), now) => Err(format!(
-                "the database file {} was {} while the server runs: what it writes now is lost \
-                 when it restarts; stop it and put the database back (see Backups)",
-                self.path.display(),
-                if now.is_none() { "deleted" } else { "replaced" }
-            )),
-        }
+        self.file.check()
     }
 
     /// Blocking form of `read`, for the CLI.

@@ -26,6 +26,7 @@ use super::changes::{ChangeWatch, ForeignTracker};
 use super::checkpoint::Checkpointer;
 use super::error::{StoreError, StoreResult};
 use super::feed::{self, Feed};
+use super::opened_file::Recheck;
 use super::stamp::Stamp;
 use crate::histogram::Histogram;
 
@@ -167,6 +168,7 @@ impl Writer {
         watch: Arc<ChangeWatch>,
         feed: Arc<Feed>,
         checkpointer: Option<Arc<Checkpointer>>,
+        file: Recheck,
     ) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Message>();
         let sync_pending = Arc::new(AtomicBool::new(false));
@@ -188,6 +190,7 @@ impl Writer {
                     checkpointer.as_deref(),
                     &pending,
                     &counting,
+                    file,
                 )
             })?;
         Ok(Writer {
@@ -271,6 +274,7 @@ fn run(
     checkpointer: Option<&Checkpointer>,
     sync_pending: &AtomicBool,
     stats: &WriterStats,
+    mut file: Recheck,
 ) {
     let busy = &stats.busy;
     let mut tracker = ForeignTracker::default();
@@ -289,7 +293,14 @@ fn run(
     let mut heavy: VecDeque<(Job, Touches)> = VecDeque::new();
     // Runs a batch in one transaction, accounts for it, announces its events and looks after the
     // WAL; shown as busy until its COMMIT (or its failure) and timed for the metrics.
-    let timed_commit = |batch: Vec<Job>, identities: bool, tracker: &mut ForeignTracker| {
+    let mut timed_commit = |batch: Vec<Job>, identities: bool, tracker: &mut ForeignTracker| {
+        // Into a file that is no longer the database's, a write would be lost: none is made.
+        if !file.still_there() {
+            for job in batch {
+                job.deliver(Err(StoreError::FileReplaced));
+            }
+            return;
+        }
         busy.start();
         let began = Instant::now();
         // Account for the commit before waking anyone: the answers trigger the next requests,
