@@ -113,8 +113,6 @@ pub enum Checkpoints {
     Elsewhere,
 }
 
-/// A file's device and inode, if it exists.
-
 /// A cheap, cloneable handle to one database file.
 #[derive(Clone)]
 pub struct Store {

@@ -185,9 +185,11 @@ impl Writer {
                 run(
                     conn,
                     queue,
-                    &watch,
-                    &feed,
-                    checkpointer.as_deref(),
+                    Surroundings {
+                        watch: &watch,
+                        feed: &feed,
+                        checkpointer: checkpointer.as_deref(),
+                    },
                     &pending,
                     &counting,
                     file,
@@ -266,16 +268,26 @@ impl Writer {
     }
 }
 
+/// What the writer tells of its commits, and looks after besides its connection.
+struct Surroundings<'a> {
+    watch: &'a ChangeWatch,
+    feed: &'a Feed,
+    checkpointer: Option<&'a Checkpointer>,
+}
+
 fn run(
     conn: Connection,
     queue: mpsc::Receiver<Message>,
-    watch: &ChangeWatch,
-    feed: &Feed,
-    checkpointer: Option<&Checkpointer>,
+    around: Surroundings<'_>,
     sync_pending: &AtomicBool,
     stats: &WriterStats,
     mut file: Recheck,
 ) {
+    let Surroundings {
+        watch,
+        feed,
+        checkpointer,
+    } = around;
     let busy = &stats.busy;
     let mut tracker = ForeignTracker::default();
     watch.catch_up(&conn, &mut tracker, true);
