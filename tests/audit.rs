@@ -266,3 +266,44 @@ fn a_password_typed_into_the_email_field_is_never_stored() -> TestResult {
     assert_eq!(events["events"][0]["detail"]["reason"], "wrong password");
     Ok(())
 }
+
+#[test]
+fn admins_see_the_whole_teams_activity_and_members_only_their_own() -> TestResult {
+    let server = Server::start();
+    let ada = Auth::Cookie(server.setup_owner());
+    let bob = Auth::Cookie(server.add_user("bob@example.com", "Bob", "bob password 1"));
+    let resp = server.post("/api/v1/agents", &bob, &json!({"name": "Bob's helper"}));
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let names = |events: &serde_json::Value| -> Vec<String> {
+        events["events"]
+            .as_array()
+            .map(|es| {
+                es.iter()
+                    .filter_map(|e| e["detail"]["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mine = server.get("/api/v1/activity", &ada).json();
+    assert!(
+        !names(&mine).contains(&"Bob's helper".to_string()),
+        "{mine}"
+    );
+    let team = server.get("/api/v1/activity?scope=team", &ada);
+    assert_eq!(team.status, 200, "{}", team.text());
+    let team = team.json();
+    assert!(names(&team).contains(&"Bob's helper".to_string()), "{team}");
+    let by_bob = team["events"]
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["action"] == "agent.created"))
+        .ok_or("Bob's event")?;
+    assert_eq!(by_bob["actor"]["name"], "Bob");
+    let refused = server.get("/api/v1/activity?scope=team", &bob);
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.error_code(), "admin_required");
+    assert_eq!(server.get("/api/v1/activity?scope=mine", &bob).status, 200);
+    let bad = server.get("/api/v1/activity?scope=all", &ada);
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.error_code(), "invalid_query");
+    Ok(())
+}

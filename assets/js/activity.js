@@ -109,15 +109,23 @@ function row(event) {
   );
 }
 
+const LEADS = {
+  mine: 'Everything done in your account, newest first: by you, by your agents and by each key.',
+  team: 'Everything done on this server, newest first: by every member, their agents and their keys.',
+};
+
 /** Loads the first page (fresh = true) or the next one. */
 async function loadPage(fresh) {
   const seq = ++loadSeq;
   const keyId = $('#activity-key').value;
+  // Admins may see everyone's trail; the server refuses it to anyone else.
+  const scope = ctx.isAdmin() ? $('#activity-scope').value : 'mine';
+  view().querySelector('.lead').textContent = LEADS[scope];
   const more = $('#activity-more');
   const errorEl = view().querySelector('.load-error');
   setBusy(more, true);
   try {
-    const page = await api.activity({ keyId, limit: PAGE_SIZE, cursor: fresh ? null : cursor });
+    const page = await api.activity({ scope, keyId, limit: PAGE_SIZE, cursor: fresh ? null : cursor });
     if (seq !== loadSeq) return;
     loadError(errorEl, null);
     const rows = page.events.map(row);
@@ -156,6 +164,9 @@ async function loadKeyFilter() {
 }
 
 async function show() {
+  const admin = ctx.isAdmin();
+  $('#activity-scope-field').hidden = !admin;
+  if (!admin) $('#activity-scope').value = 'mine';
   await loadKeyFilter();
   await loadPage(true);
 }
@@ -166,6 +177,7 @@ export const activityView = {
   init(context) {
     ctx = context;
     $('#activity-key').addEventListener('change', () => loadPage(true));
+    $('#activity-scope').addEventListener('change', () => loadPage(true));
     $('#activity-more').addEventListener('click', (event) => {
       if (!isBusy(event.currentTarget)) loadPage(false);
     });

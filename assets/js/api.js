@@ -182,8 +182,9 @@ export const api = {
   revokeAccess: (t, id) => request('DELETE', `/artifacts/${enc(t)}/access/${enc(id)}`),
 
   // activity
-  activity: ({ keyId, limit, cursor } = {}) => {
+  activity: ({ scope, keyId, limit, cursor } = {}) => {
     const q = new URLSearchParams();
+    if (scope && scope !== 'mine') q.set('scope', scope);
     if (keyId) q.set('keyId', keyId);
     if (limit) q.set('limit', String(limit));
     if (cursor) q.set('cursor', cursor);

@@ -1,4 +1,5 @@
-//! `GET /api/v1/activity`: the caller's audit trail, newest first, optionally only what one key did.
+//! `GET /api/v1/activity`: the caller's audit trail (or, for admins, everyone's), newest first,
+//! optionally only what one key did.
 
 use serde::{Deserialize, Serialize};
 use warp::reply::Response;
@@ -10,7 +11,7 @@ use crate::http::ids::{self, wire, wire_opt};
 use crate::http::reply;
 use crate::http::request::Request;
 use crate::state::AppState;
-use crate::store::audit::{self, Event};
+use crate::store::audit::{self, Event, Whose};
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -19,6 +20,8 @@ pub const MAX_LIMIT: i64 = 200;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ActivityQuery {
     key_id: Option<String>,
+    /// `mine` (the default) or `team` (everyone's, for admins).
+    scope: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
@@ -113,10 +116,25 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
             )
         })?),
     };
-    let user_id = caller.user.id;
+    let whose = match query.scope.as_deref() {
+        None | Some("") | Some("mine") => Whose::User(caller.user.id),
+        Some("team") if caller.user.is_admin() => Whose::Everyone,
+        Some("team") => {
+            return Err(ApiError::forbidden(
+                "admin_required",
+                "only admins see the whole team's activity (scope=team); yours is scope=mine",
+            ))
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("scope must be mine or team; got {other:?}"),
+            ))
+        }
+    };
     let events = state
         .store
-        .read(move |conn| audit::list(conn, user_id, key_id, before, limit + 1))
+        .read(move |conn| audit::list(conn, whose, key_id, before, limit + 1))
         .await?;
     let more = events.len() as i64 > limit;
     let events: Vec<EventView> = events

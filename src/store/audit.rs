@@ -767,42 +767,67 @@ pub fn record(
     Ok(())
 }
 
-/// The user's events, newest first, optionally only those made with one key, before event id
+/// The events of `whose`, newest first, optionally only those made with one key, before event id
 /// `before` (the cursor), at most `limit`. Each form of the query walks one index from the cursor
 /// back (`audit_by_key` or `audit_by_user`): a filter written as `(?2 IS NULL OR e.key_id = ?2)`
 /// would have scanned every newer event of the user for a key's few.
 pub fn list(
     conn: &Connection,
-    user_id: i64,
+    whose: Whose,
     key_id: Option<i64>,
     before: Option<i64>,
     limit: i64,
 ) -> StoreResult<Vec<Event>> {
-    let mut stmt = conn.prepare_cached(list_sql(key_id.is_some()))?;
+    let (sql, user_id) = match whose {
+        Whose::User(id) => (list_sql(key_id.is_some()), id),
+        Whose::Everyone => (team_sql(key_id.is_some()), 0),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     let before = before.unwrap_or(i64::MAX);
     let rows = stmt.query_map(params![user_id, key_id, before, limit], Event::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Whose events a listing covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// What one account (or its agents, through its keys and sessions) did.
+    User(i64),
+    /// Everyone's: the whole server's trail, for admins.
+    Everyone,
+}
+
+/// The events of `audit_events e` where `$filter` holds, newest first from the cursor.
+macro_rules! events_where {
+    ($filter:literal) => {
+        concat!(
+            "SELECT e.id, e.created_at, e.user_id, u.name, e.agent_id, a.name, e.key_id, k.name, k.prefix,
+                    e.session_id, e.ip, e.action, e.object_type, e.object_id, e.detail
+               FROM audit_events e
+               LEFT JOIN users u ON u.id = e.user_id
+               LEFT JOIN agents a ON a.id = e.agent_id
+               LEFT JOIN api_keys k ON k.id = e.key_id
+              WHERE ",
+            $filter,
+            " AND e.id < ?3
+              ORDER BY e.id DESC
+              LIMIT ?4"
+        )
+    };
+}
+
+/// `list`'s query for everyone: ?2 the key (when `by_key`), ?3 the cursor, ?4 the limit (?1 is not
+/// used).
+fn team_sql(by_key: bool) -> &'static str {
+    if by_key {
+        events_where!("e.key_id = ?2")
+    } else {
+        events_where!("1")
+    }
+}
+
 /// `list`'s query: ?1 the user, ?2 the key (when `by_key`), ?3 the cursor, ?4 the limit.
 fn list_sql(by_key: bool) -> &'static str {
-    macro_rules! events_where {
-        ($filter:literal) => {
-            concat!(
-                "SELECT e.id, e.created_at, e.user_id, u.name, e.agent_id, a.name, e.key_id, k.name, k.prefix,
-                        e.session_id, e.ip, e.action, e.object_type, e.object_id, e.detail
-                   FROM audit_events e
-                   LEFT JOIN users u ON u.id = e.user_id
-                   LEFT JOIN agents a ON a.id = e.agent_id
-                   LEFT JOIN api_keys k ON k.id = e.key_id
-                  WHERE ",
-                $filter,
-                " AND e.id < ?3
-                  ORDER BY e.id DESC
-                  LIMIT ?4"
-            )
-        };
-    }
     if by_key {
         events_where!("e.key_id = ?2 AND e.user_id = ?1")
     } else {

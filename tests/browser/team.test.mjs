@@ -228,6 +228,13 @@ test("an admin changes a member's role; the last admin cannot step down", async 
   const newest = page.locator('#activity-table tbody tr').first().locator('td[data-label="What"]');
   await newest.waitFor();
   assert.match(await newest.innerText(), new RegExp(`Changed a member's role ${MEMBER.email.replace('.', '\\.')} \\(admin → member\\)`));
+  // An admin may see what everyone did: the member's own events are among them.
+  const rows = page.locator('#activity-table tbody tr');
+  assert.equal((await rows.locator('td[data-label="Who"]').allInnerTexts()).some((w) => w.includes(MEMBER.name)), false);
+  await page.getByLabel('Whose').selectOption('team');
+  await rows.locator('td[data-label="Who"]', { hasText: MEMBER.name }).first().waitFor();
+  assert.match(await page.locator('#view-activity .lead').innerText(), /every member/);
+  await page.getByLabel('Whose').selectOption('mine');
   await goToSection(page, 'Team');
   assertClean(admin, { allow: [allowHttpError(409, '/api/v1/team/members/')] });
   resetProblems(admin);
