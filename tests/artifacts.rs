@@ -76,7 +76,7 @@ fn the_product_page_upload_works_as_written() -> TestResult {
     );
     let raw = o.server.get(
         &format!("/api/v1/artifacts/{share}/versions/1/files/dashboard.html"),
-        &Auth::Key(o.key),
+        &Auth::Key(o.key.clone()),
     );
     assert_eq!(raw.status, 200);
     assert_eq!(raw.text(), "<html>...</html>");
@@ -88,6 +88,48 @@ fn the_product_page_upload_works_as_written() -> TestResult {
         raw.header("content-security-policy").as_deref(),
         Some("sandbox")
     );
+    // As its source text (the review page's "Raw file" link for a page).
+    let path = format!("/api/v1/artifacts/{share}/versions/1/files/dashboard.html");
+    let source = o
+        .server
+        .get(&format!("{path}?as=text"), &Auth::Key(o.key.clone()));
+    assert_eq!(source.status, 200, "{}", source.text());
+    assert_eq!(source.text(), "<html>...</html>");
+    assert_eq!(
+        source.header("content-type").as_deref(),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        source.header("content-security-policy").as_deref(),
+        Some("sandbox")
+    );
+    let bad = o
+        .server
+        .get(&format!("{path}?as=html"), &Auth::Key(o.key.clone()));
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.error_code(), "invalid_query");
+    // Bytes that are not text are not shown as such.
+    let zip = zip_of(&[
+        ("index.html", b"<p>A pixel</p>".as_slice()),
+        (
+            "pixel.png",
+            &[0x89, b'P', b'N', b'G', 0xff, 0xfe, 0x00, 0x01],
+        ),
+    ])?;
+    let made = o.server.upload_multipart(
+        "/api/v1/artifacts",
+        &Auth::Key(o.key.clone()),
+        &[("file", Some("pixel.zip"), &zip), ("name", None, b"Pixel")],
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let made = made.json();
+    let image = made["shareToken"].as_str().ok_or("share token")?;
+    let refused = o.server.get(
+        &format!("/api/v1/artifacts/{image}/versions/1/files/pixel.png?as=text"),
+        &Auth::Key(o.key),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert_eq!(refused.error_code(), "not_text");
     Ok(())
 }
 

@@ -318,15 +318,48 @@ pub async fn file_bytes(
         .ok_or_else(|| ApiError::NotFound(format!("version {number} has no file {path:?}")))
 }
 
+/// `?as=text`: a text file shown as plain text (an HTML page's source, not the page).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileQuery {
+    #[serde(rename = "as")]
+    shown_as: Option<String>,
+}
+
 pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
+    let query: FileQuery = req.query()?;
+    let as_text = match query.shown_as.as_deref() {
+        None | Some("") => false,
+        Some("text") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("as must be text (the file as plain text); got {other:?}"),
+            ))
+        }
+    };
     let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
     let number = parse_number(req.param("number"))?;
     let (file, bytes) = file_bytes(&state, &artifact, number, req.param("path")).await?;
+    let content_type = if as_text {
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(ApiError::bad_request(
+                "not_text",
+                format!(
+                    "{} is not text ({}); open it without as=text",
+                    file.path, file.content_type
+                ),
+            ));
+        }
+        "text/plain; charset=utf-8"
+    } else {
+        file.content_type.as_str()
+    };
     let mut response = Response::new(bytes.into());
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    if let Ok(ct) = HeaderValue::from_str(&file.content_type) {
+    if let Ok(ct) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, ct);
     }
     // Raw files come from this server's own origin: never let a browser run them here.

@@ -217,10 +217,20 @@ test('a link in the frame to an image of the artifact shows that file, for comme
   });
   const base = `/a/${pictures.shareToken}`;
   await openReview(page, ui(base), 'index.html');
+  const rawPage = await page.locator('#raw-link').getAttribute('href');
+  assert.match(rawPage, /\/files\/index\.html\?as=text$/);
+  const source = await page.evaluate(async (href) => {
+    const res = await fetch(href);
+    return { type: res.headers.get('content-type'), text: await res.text() };
+  }, rawPage);
+  assert.equal(source.type, 'text/plain; charset=utf-8');
+  assert.match(source.text, /^<!doctype html>/);
   // The image has no bridge to say which file it is: the link it was reached by says so.
   await (await reviewFrame(page)).locator('#to-pic').click();
   await waitForFile(page, 'img/dot.png', { bridged: false });
   assert.equal(new URL(page.url()).pathname, `${base}/v/1/img/dot.png`);
+  // "Raw file": the image as it is (a page, as its source text: see below).
+  assert.match(await page.locator('#raw-link').getAttribute('href'), /\/files\/img\/dot\.png$/);
   assert.equal(await page.locator('#sidebar-file').innerText(), 'img/dot.png');
   assert.equal(await page.locator('#frame-message').isHidden(), true);
   await page.getByRole('button', { name: 'Comment on this file' }).click();

@@ -172,7 +172,10 @@ function documentShown({ path, bridged, hash = '' }) {
   if (path !== null) {
     history.replaceState({ file: path }, '', pathFor(path) + hash);
     const raw = $('#raw-link');
-    raw.href = api.rawFileUrl(state.token, state.version.number, path);
+    // A page or a Markdown document as its source text, as a code host's "Raw" shows it (served
+    // as it is, the browser would render it again); any other file as it is.
+    const source = ArtifactFrame.isBridged(state.files.get(path)) ? '?as=text' : '';
+    raw.href = api.rawFileUrl(state.token, state.version.number, path) + source;
     raw.setAttribute('aria-label', `Raw file ${path} (opens in a new tab)`);
     raw.hidden = false;
   } else {
