@@ -158,9 +158,14 @@ export async function showInvite() {
 }
 
 export async function showResetPassword() {
-  const { token } = takeFragment();
+  const { token, email } = takeFragment();
   const view = showScreen('view-reset', 'New password');
   const form = $('#reset-form', view);
+  // Whose password this sets (and, for a password manager, the account to save it for).
+  if (email) {
+    form.elements.email.value = email;
+    $('#reset-email-field').hidden = false;
+  }
   if (!token) {
     $('#reset-token-field').hidden = false;
     $('#reset-token').required = true;

@@ -76,12 +76,12 @@ pub async fn create(state: AppState, req: Request) -> Result<Response, ApiError>
             Ok((reset, member))
         })
         .await?;
-    // The link is shown once, here; the token travels in the fragment, which never reaches a log.
-    let url = format!(
-        "{}/reset-password#token={}",
-        state.site.base_url,
-        token.expose()
-    );
+    // The link is shown once, here; the token travels in the fragment, which never reaches a log,
+    // with the account's address, so that the page says whose password it sets.
+    let fragment =
+        serde_urlencoded::to_string([("token", token.expose()), ("email", member.email.as_str())])
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let url = format!("{}/reset-password#{fragment}", state.site.base_url);
     Ok(reply::created(&json!({
         "id": wire(reset.id),
         "userId": wire(member.id),

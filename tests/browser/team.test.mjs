@@ -246,9 +246,10 @@ test('a password-reset link sets a new password once and signs the member out el
   await memberRow(page, MEMBER.name).getByRole('button', { name: `Make a password-reset link for ${MEMBER.name}` }).click();
   await page.locator('#secret-dialog').getByRole('heading', { name: 'Password-reset link' }).waitFor();
   const url = await readSecret(page);
-  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/reset-password#token=[A-Za-z0-9_-]{32}$/);
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/reset-password#token=[A-Za-z0-9_-]{32}&email=/);
   await closeSecret(page);
-  assert.ok(!(await pageContents(page)).includes(url.split('#token=')[1]), 'the link is gone from the page');
+  const token = new URLSearchParams(new URL(url).hash.slice(1)).get('token');
+  assert.ok(!(await pageContents(page)).includes(token), 'the link is gone from the page');
 
   const fresh = await openPage(browser);
   const fp = fresh.page;
@@ -256,6 +257,8 @@ test('a password-reset link sets a new password once and signs the member out el
   await fp.getByRole('heading', { name: 'Set a new password' }).waitFor();
   assert.equal(new URL(fp.url()).hash, '', 'the token leaves the address bar');
   const form = fp.locator('#reset-form');
+  // The page says whose password it sets.
+  assert.equal(await form.getByLabel('Account').inputValue(), MEMBER.email);
   await form.getByLabel('New password', { exact: true }).fill(NEW_MEMBER_PASSWORD);
   await form.getByLabel('Repeat the new password').fill('something else');
   await form.getByRole('button', { name: 'Set password' }).click();
