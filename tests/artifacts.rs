@@ -88,6 +88,15 @@ fn the_product_page_upload_works_as_written() -> TestResult {
         raw.header("content-security-policy").as_deref(),
         Some("sandbox")
     );
+    // A page on the server's own origin is saved, not shown (it could pass for a sign-in page).
+    assert_eq!(
+        raw.header("content-disposition").as_deref(),
+        Some("attachment; filename=\"dashboard.html\"; filename*=UTF-8''dashboard.html")
+    );
+    assert_eq!(
+        raw.header("referrer-policy").as_deref(),
+        Some("no-referrer")
+    );
     // As its source text (the review page's "Raw file" link for a page).
     let path = format!("/api/v1/artifacts/{share}/versions/1/files/dashboard.html");
     let source = o
@@ -103,6 +112,7 @@ fn the_product_page_upload_works_as_written() -> TestResult {
         source.header("content-security-policy").as_deref(),
         Some("sandbox")
     );
+    assert_eq!(source.header("content-disposition"), None, "shown, as text");
     let bad = o
         .server
         .get(&format!("{path}?as=html"), &Auth::Key(o.key.clone()));

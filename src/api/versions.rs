@@ -318,6 +318,47 @@ pub async fn file_bytes(
         .ok_or_else(|| ApiError::NotFound(format!("version {number} has no file {path:?}")))
 }
 
+/// Whether a browser shows a file of this type as a document of its own (with links and styles):
+/// HTML, XHTML, SVG and XML.
+fn renders_as_page(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html" | "application/xhtml+xml" | "image/svg+xml" | "text/xml" | "application/xml"
+    )
+}
+
+/// `Content-Disposition: attachment` naming `name` (RFC 6266: an ASCII fallback, and the name
+/// itself percent-encoded as UTF-8).
+fn attachment(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' && c != '%' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
 /// `?as=text`: a text file shown as plain text (an HTML page's source, not the page).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -362,10 +403,22 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
     if let Ok(ct) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, ct);
     }
-    // Raw files come from this server's own origin: never let a browser run them here.
+    // Raw files come from this server's own origin: never let a browser run them here, nor show
+    // a document that could pass for one of the server's own pages (a fake sign-in, say): those
+    // are saved rather than shown (`?as=text` shows their source). Scripts read the bytes alike.
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox"),
+    );
+    if !as_text && renders_as_page(&file.content_type) {
+        let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+        if let Ok(value) = HeaderValue::from_str(&attachment(name)) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+    }
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -379,4 +432,37 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
         headers.insert(header::ETAG, etag);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_a_browser_would_show_as_pages_are_named_for_saving() {
+        for page in [
+            "text/html; charset=utf-8",
+            "TEXT/HTML",
+            "image/svg+xml",
+            "application/xhtml+xml",
+        ] {
+            assert!(renders_as_page(page), "{page}");
+        }
+        for other in [
+            "text/plain; charset=utf-8",
+            "image/png",
+            "text/css",
+            "application/json",
+        ] {
+            assert!(!renders_as_page(other), "{other}");
+        }
+        assert_eq!(
+            attachment("plan.html"),
+            "attachment; filename=\"plan.html\"; filename*=UTF-8''plan.html"
+        );
+        assert_eq!(
+            attachment("résumé \"v2\".html"),
+            "attachment; filename=\"r_sum___v2_.html\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22.html"
+        );
+    }
 }
