@@ -1113,3 +1113,32 @@ fn a_second_sigterm_while_requests_finish_stops_the_server_at_once() -> TestResu
     drop(slow);
     Ok(())
 }
+
+#[test]
+fn a_backup_that_cannot_be_written_says_which_and_leaves_nothing_behind() -> TestResult {
+    let server = Server::start();
+    server.setup_owner();
+    let out_dir = tempfile::tempdir()?;
+    let dest = out_dir.path().join("copy.db");
+    // Files of this process may not grow past 64 KiB (the database is larger): writing the copy
+    // fails part way, as on a disk that fills up.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 128; exec '{BIN}' --db '{}' backup '{}'",
+        server.db.display(),
+        dest.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()?;
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(&format!("could not write the backup {}", dest.display())),
+        "{}",
+        stderr(&out)
+    );
+    let left: Vec<_> = std::fs::read_dir(out_dir.path())?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()?;
+    assert!(left.is_empty(), "left behind: {left:?}");
+    Ok(())
+}
