@@ -74,7 +74,11 @@ export function agoEl(ms, none = '—') {
   else if (seconds < 45 * 60) text = relativeFmt.format(-Math.max(1, Math.round(seconds / 60)), 'minute');
   else if (seconds < 22 * 3600) text = relativeFmt.format(-Math.round(seconds / 3600), 'hour');
   else if (seconds < 7 * 86400) text = relativeFmt.format(-Math.max(1, Math.round(seconds / 86400)), 'day');
-  if (text) el.textContent = text;
+  if (text) {
+    // The exact time is in the title for the pointer, and in hidden text for everyone else (a
+    // title is neither reached with the keyboard nor read by most screen readers).
+    setChildren(el, text, h('span', { class: 'visually-hidden', text: ` (${el.title})` }));
+  }
   return el;
 }
 
@@ -174,6 +178,10 @@ export function relocator(el) {
 let toastTimer = null;
 /** A short polite announcement at the bottom of the screen. */
 export function announce(message) {
+  // While a modal dialog is open, the browser hides everything outside it from assistive
+  // technology, the toast's live region included: the dialog's own region says it then.
+  const modal = [...document.querySelectorAll('dialog[open]')].filter((d) => d.matches(':modal')).pop();
+  if (modal) dialogStatus(modal, message);
   const toast = document.getElementById('toast');
   toast.textContent = message;
   toast.classList.add('visible');
@@ -182,6 +190,24 @@ export function announce(message) {
     toast.classList.remove('visible');
     toast.textContent = '';
   }, 4000);
+}
+
+/**
+ * Says `message` through a polite live region of `dialog` (made the first time, visually hidden:
+ * the toast shows it). A region just made is given a moment to be known before it speaks.
+ */
+function dialogStatus(dialog, message) {
+  let region = dialog.querySelector(':scope > .dialog-status');
+  const made = !region;
+  if (made) {
+    region = document.createElement('div');
+    region.className = 'dialog-status visually-hidden';
+    region.setAttribute('role', 'status');
+    region.setAttribute('aria-live', 'polite');
+    dialog.append(region);
+  }
+  region.textContent = '';
+  setTimeout(() => { region.textContent = message; }, made ? 150 : 0);
 }
 
 /** Shows a load error (or hides it when message is null) in a section's .load-error element. */

@@ -115,6 +115,16 @@ export function showServerError(form, err) {
  * return false), validates, then awaits `submit(form)`, with the submit button disabled meanwhile.
  * Errors thrown by submit are shown with showServerError.
  */
+/**
+ * Moves the focus to a field in error, so that its error (in its aria-describedby) is read out;
+ * a field that has the focus already gets it again (focusing it alone would say nothing).
+ */
+function focusInvalid(control) {
+  if (!control) return;
+  if (document.activeElement === control) control.blur();
+  control.focus();
+}
+
 export function handleForm(form, submit, check = null) {
   form.noValidate = true;
   let busy = false;
@@ -123,12 +133,12 @@ export function handleForm(form, submit, check = null) {
     if (busy) return;
     clearErrors(form);
     if (check && check(form) === false) {
-      form.querySelector('[aria-invalid="true"]')?.focus();
+      focusInvalid(form.querySelector('[aria-invalid="true"]'));
       return;
     }
     const invalid = validate(form);
     if (invalid) {
-      invalid.focus();
+      focusInvalid(invalid);
       return;
     }
     busy = true;

@@ -79,7 +79,7 @@ function memberRow(member) {
       class: 'button small',
       text: 'Reset password',
       data: { focus: 'reset' },
-      attrs: { 'aria-label': `Make a password-reset link for ${member.name}` },
+      attrs: { 'aria-label': `Reset password for ${member.name} (makes a one-time link)` },
       on: { click: () => createReset(member) },
     }));
   }

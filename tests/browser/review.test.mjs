@@ -387,6 +387,8 @@ test('with too many event streams open (429), the page polls instead and still s
     const [c] = await comments(site.shareToken);
     await apiOk(server, 'POST', `/api/v1/comments/${c.id}/replies`, claudeKey, { content: 'Seen while polling.' });
     await other.page.locator('li.reply', { hasText: 'Seen while polling.' }).waitFor({ timeout: 25_000 });
+    // Chromium's console line for the refused stream may come after the reply is shown.
+    await eventually(() => other.problems.some((p) => /429/.test(p.text)), { message: 'the 429 was met' });
     assertClean(other, { allow: [(p) => /429/.test(p.text)] });
   } finally {
     for (const abort of held) abort.abort();
@@ -399,6 +401,14 @@ test('keyboard only: reply to a thread, then resolve it (its highlight goes, it 
   await page.keyboard.press('Alt+ArrowDown');
   await page.waitForFunction(() => document.activeElement?.matches('article.thread'));
   await tabTo('textarea[data-focus="reply"]');
+  // Tab from the empty reply box reaches its own buttons (they used to fold away under it).
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => {
+    const el = document.activeElement;
+    return el?.tagName === 'BUTTON' && el.closest('form')?.querySelector('textarea')?.dataset.focus === 'reply';
+  }), true, 'focus on a button of the reply form');
+  await page.keyboard.press('Shift+Tab');
+  await page.waitForFunction(() => document.activeElement?.dataset.focus === 'reply');
   await page.keyboard.type('Thanks, resolving.');
   await page.keyboard.press('Control+Enter');
   await thread(page, 'constant currency').locator('li.reply', { hasText: 'Thanks, resolving.' }).waitFor();
@@ -627,8 +637,26 @@ test('390 px wide: no sideways scrolling; files and comments open as drawers; ac
   const reply = await t.getByRole('textbox', { name: 'Reply' }).boundingBox();
   assert.ok(reply.x >= 0 && reply.x + reply.width <= 390, 'the reply box fits');
   assert.equal(await overflow(), 0);
+  // The artifact under the open drawer is out of reach: Shift+Tab from the drawer's heading does
+  // not land behind it.
+  assert.equal(await p.locator('#stage').evaluate((el) => el.inert), true);
+  await p.locator('#comments-title').focus();
+  await p.keyboard.press('Shift+Tab');
+  assert.equal(await p.evaluate(() => document.activeElement?.id), 'sidebar-toggle');
+  await p.locator('#comments-title').focus();
   await p.keyboard.press('Escape');
   await p.locator('#sidebar').waitFor({ state: 'hidden' });
+  assert.equal(await p.locator('#stage').evaluate((el) => el.inert), false);
+  // "Skip to comments" opens the drawer at its heading.
+  await p.locator('.skip-link').focus();
+  await p.keyboard.press('Enter');
+  await p.locator('#sidebar').waitFor();
+  assert.equal(await p.evaluate(() => document.activeElement?.id), 'comments-title');
+  await p.keyboard.press('Escape');
+  await p.locator('#sidebar').waitFor({ state: 'hidden' });
+  // The home link keeps its name where its text is hidden from sight.
+  assert.equal(await p.locator('header .home-link').getAttribute('href'), '/');
+  assert.equal(await p.getByRole('link', { name: 'Artifacts' }).count(), 1);
 
   await p.getByRole('button', { name: 'Files' }).click();
   const tree = p.getByRole('navigation', { name: 'Files' });
@@ -750,6 +778,9 @@ test('the owner renames the artifact, adds and removes a reviewer, and deletes i
   const item = reviewers.locator('li.reviewer', { hasText: 'new.reviewer@example.com' });
   await item.waitFor();
   assert.match(await item.innerText(), /pending/);
+  // Said inside the dialog: while it is open, nothing outside it reaches assistive technology.
+  const said = reviewers.locator('.dialog-status[role="status"]');
+  await said.filter({ hasText: 'new.reviewer@example.com added as a reviewer' }).waitFor({ state: 'attached' });
   await reviewers.getByLabel('Add by email').fill('new.reviewer@example.com');
   await page.keyboard.press('Enter');
   await reviewers.locator('.field-error', { hasText: 'already has access' }).waitFor();

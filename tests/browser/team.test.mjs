@@ -243,7 +243,7 @@ test("an admin changes a member's role; the last admin cannot step down", async 
 
 test('a password-reset link sets a new password once and signs the member out elsewhere', async () => {
   const { page } = admin;
-  await memberRow(page, MEMBER.name).getByRole('button', { name: `Make a password-reset link for ${MEMBER.name}` }).click();
+  await memberRow(page, MEMBER.name).getByRole('button', { name: `Reset password for ${MEMBER.name} (makes a one-time link)` }).click();
   await page.locator('#secret-dialog').getByRole('heading', { name: 'Password-reset link' }).waitFor();
   const url = await readSecret(page);
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/reset-password#token=[A-Za-z0-9_-]{32}&email=/);

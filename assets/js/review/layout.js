@@ -8,8 +8,9 @@ const FILES_DRAWER = '(max-width: 1099.98px)';
 const SIDEBAR_DRAWER = '(max-width: 799.98px)';
 
 export class Layout {
-  constructor({ layout, files, filesToggle, sidebar, sidebarToggle, sidebarHeading, filesHeading }) {
+  constructor({ layout, stage, files, filesToggle, sidebar, sidebarToggle, sidebarHeading, filesHeading }) {
     this.layout = layout;
+    this.stage = stage;
     this.drawers = {
       files: { panel: files, toggle: filesToggle, heading: filesHeading, query: matchMedia(FILES_DRAWER) },
       sidebar: { panel: sidebar, toggle: sidebarToggle, heading: sidebarHeading, query: matchMedia(SIDEBAR_DRAWER) },
@@ -48,7 +49,18 @@ export class Layout {
     for (const other of Object.keys(this.drawers)) if (other !== name) this.close(other, false);
     this.layout.dataset[`${name}Open`] = 'true';
     this.drawers[name].toggle.setAttribute('aria-expanded', 'true');
+    this.coverStage();
     if (focus) this.drawers[name].heading.focus();
+  }
+
+  /**
+   * Where drawers take the whole width (the comments are a drawer too), the artifact under an open
+   * one can be neither seen nor reached: it is made inert, so that Tab does not go behind it.
+   */
+  coverStage() {
+    if (!this.stage) return;
+    const narrow = this.isDrawer('sidebar');
+    this.stage.inert = narrow && Object.keys(this.drawers).some((name) => this.isOpen(name));
   }
 
   close(name, focusToggle) {
@@ -56,6 +68,7 @@ export class Layout {
     const hadFocus = d.panel.contains(document.activeElement);
     this.layout.dataset[`${name}Open`] = 'false';
     d.toggle.setAttribute('aria-expanded', 'false');
+    this.coverStage();
     // Focus must not stay inside a panel that is no longer shown.
     if (focusToggle || (hadFocus && this.isDrawer(name))) d.toggle.focus();
   }
@@ -68,6 +81,7 @@ export class Layout {
         d.toggle.setAttribute('aria-expanded', 'false');
       }
     }
+    this.coverStage();
   }
 }
 
@@ -75,6 +89,7 @@ export class Layout {
 export function pageLayout() {
   return new Layout({
     layout: $('#review-app'),
+    stage: $('#stage'),
     files: $('#files'),
     filesToggle: $('#files-toggle'),
     sidebar: $('#sidebar'),

@@ -453,6 +453,12 @@ async function boot() {
 
   parts.selectionButton = pageSelectionButton();
   parts.layout = pageLayout();
+  // "Skip to comments" where the comments are a closed drawer: open it, at its heading.
+  $('.skip-link').addEventListener('click', (event) => {
+    if (!parts.layout.isDrawer('sidebar')) return;
+    event.preventDefault();
+    parts.layout.open('sidebar', { focus: true });
+  });
   parts.versions = new Versions({
     button: $('#version-button'), panel: $('#version-panel'), list: $('#version-list'),
     banner: $('#version-banner'), token: state.token, meId: state.me.user.id,
@@ -477,7 +483,11 @@ async function boot() {
   parts.composer = new Composer({
     form: $('#composer'),
     submit: submitComment,
-    fallbackFocus: () => $('#artifact-frame'),
+    // Back to the artifact, which a comments drawer would cover: that closes first.
+    fallbackFocus: () => {
+      if (parts.layout?.isDrawer('sidebar') && parts.layout.isOpen('sidebar')) parts.layout.close('sidebar', false);
+      return $('#artifact-frame');
+    },
     onChange: () => sendAnchors(),
     // The passage is still selected in the frame (which reports a selection only when it
     // changes): offer its Comment button again.

@@ -39,7 +39,10 @@ function foldWhenLeft(form) {
     if (!form.contains(document.activeElement)) form.classList.remove('is-open');
   };
   form.addEventListener('focusin', () => form.classList.add('is-open'));
-  form.addEventListener('focusout', () => {
+  form.addEventListener('focusout', (event) => {
+    // Tab from the text to its own buttons: the focus stays in the form (during `focusout` it has
+    // not arrived yet, so folding now would hide the very button it goes to).
+    if (event.relatedTarget instanceof Node && form.contains(event.relatedTarget)) return;
     if (!pressed) {
       queueMicrotask(fold);
       return;

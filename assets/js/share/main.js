@@ -280,7 +280,11 @@ async function boot() {
   parts.composer = new Composer({
     form: $('#composer'),
     submit: submitComment,
-    fallbackFocus: () => $('#artifact-frame'),
+    // Back to the artifact, which a comments drawer would cover: that closes first.
+    fallbackFocus: () => {
+      if (parts.layout?.isDrawer('sidebar') && parts.layout.isOpen('sidebar')) parts.layout.close('sidebar', false);
+      return $('#artifact-frame');
+    },
     onChange: () => sendAnchors(),
     onCancel: () => {
       if (state.selection && state.selection.path === state.path) parts.selectionButton.showAgain(state.selection.rect);
