@@ -1118,13 +1118,20 @@ fn a_second_sigterm_while_requests_finish_stops_the_server_at_once() -> TestResu
 fn a_backup_that_cannot_be_written_says_which_and_leaves_nothing_behind() -> TestResult {
     let server = Server::start();
     server.setup_owner();
+    // Stopped, its WAL copied into the database and emptied: opening it again writes little.
+    let (_dir, db) = server.stop();
+    let size = std::fs::metadata(&db)?.len();
+    assert!(
+        size > 128 * 1024,
+        "the database ({size} bytes) is larger than the limit below"
+    );
     let out_dir = tempfile::tempdir()?;
     let dest = out_dir.path().join("copy.db");
-    // Files of this process may not grow past 64 KiB (the database is larger): writing the copy
-    // fails part way, as on a disk that fills up.
+    // Files of this process may not grow past 64 KiB: writing the copy fails part way, as on a
+    // disk that fills up.
     let script = format!(
         "trap '' XFSZ; ulimit -f 128; exec '{BIN}' --db '{}' backup '{}'",
-        server.db.display(),
+        db.display(),
         dest.display()
     );
     let out = std::process::Command::new("sh")
