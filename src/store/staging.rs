@@ -43,6 +43,14 @@ impl Claims {
             .insert(upload);
     }
 
+    /// Whether any upload claims `sha256`.
+    fn holds(&self, sha256: &Sha256) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(sha256)
+    }
+
     /// Drops `upload`'s claim on `sha256`; whether anyone else still claims it.
     fn drop_claim(&self, sha256: &Sha256, upload: u64) -> bool {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
@@ -166,28 +174,45 @@ fn insert_blob(conn: &Connection, sha256: &Sha256, size: usize, content: &[u8]) 
     Ok(())
 }
 
-/// Removes the content `sha256` when no version uses it and no upload claims it (an upload that
-/// found it stored will use it); returns whether it did.
-pub fn remove_if_unused(conn: &Connection, claims: &Claims, sha256: &Sha256) -> StoreResult<bool> {
-    if claims
-        .held
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains_key(sha256)
-    {
-        return Ok(false);
-    }
-    let gone = conn
+/// What removing a content that no version uses took away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removed {
+    /// Its `blobs` row (and its parts, when it had some).
+    Whole,
+    /// Parts of it that were never finished into a `blobs` row.
+    Unfinished,
+    Nothing,
+}
+
+/// Removes the content `sha256` if no version uses it: whole, or the parts of it never finished.
+/// Its claims are the caller's to have checked.
+fn remove_unused_content(conn: &Connection, sha256: &Sha256) -> StoreResult<Removed> {
+    let whole = conn
         .prepare_cached(
             "DELETE FROM blobs WHERE sha256 = ?1
                 AND NOT EXISTS (SELECT 1 FROM version_files f WHERE f.blob_id = blobs.id)",
         )?
         .execute([&sha256[..]])?;
-    if gone > 0 {
-        conn.prepare_cached("DELETE FROM blob_parts WHERE sha256 = ?1")?
-            .execute([&sha256[..]])?;
+    let parts = conn
+        .prepare_cached(
+            "DELETE FROM blob_parts WHERE sha256 = ?1
+                AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = ?1)",
+        )?
+        .execute([&sha256[..]])?;
+    Ok(match (whole, parts) {
+        (0, 0) => Removed::Nothing,
+        (0, _) => Removed::Unfinished,
+        _ => Removed::Whole,
+    })
+}
+
+/// Removes the content `sha256` when no version uses it and no upload claims it (an upload that
+/// found it stored will use it); returns whether it did.
+pub fn remove_if_unused(conn: &Connection, claims: &Claims, sha256: &Sha256) -> StoreResult<bool> {
+    if claims.holds(sha256) {
+        return Ok(false);
     }
-    Ok(gone > 0)
+    Ok(remove_unused_content(conn, sha256)? == Removed::Whole)
 }
 
 /// Gives up `upload`'s claims on `hashes`, removing each content that no one else claims and no
@@ -199,19 +224,11 @@ pub fn release(
     hashes: &[Sha256],
 ) -> StoreResult<usize> {
     let mut removed = 0;
-    let mut whole = conn.prepare_cached(
-        "DELETE FROM blobs WHERE sha256 = ?1
-            AND NOT EXISTS (SELECT 1 FROM version_files f WHERE f.blob_id = blobs.id)",
-    )?;
-    let mut parts = conn.prepare_cached(
-        "DELETE FROM blob_parts WHERE sha256 = ?1
-            AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = ?1)",
-    )?;
     for sha256 in hashes {
-        if !claims.drop_claim(sha256, upload) {
-            let gone = whole.execute([&sha256[..]])?;
-            let unfinished = parts.execute([&sha256[..]])? > 0 && gone == 0;
-            removed += gone + usize::from(unfinished);
+        if !claims.drop_claim(sha256, upload)
+            && remove_unused_content(conn, sha256)? != Removed::Nothing
+        {
+            removed += 1;
         }
     }
     Ok(removed)
