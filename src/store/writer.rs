@@ -419,13 +419,8 @@ fn run_batch(
     let fail = |batch: Vec<Job>, what: &str, e: rusqlite::Error| {
         log::error!("{what} failed: {e}");
         let _ = exec(conn, "ROLLBACK");
-        let full = is_disk_full(&e);
         for job in batch {
-            job.deliver(Err(if full {
-                StoreError::DiskFull
-            } else {
-                StoreError::Task(format!("{what} failed: {e}"))
-            }));
+            job.deliver(Err(batch_failed(what, &e)));
         }
         None
     };
@@ -458,25 +453,30 @@ fn run_batch(
         }
         Err(e) => return fail(batch, "a write savepoint", e),
     };
-    let committed = exec(conn, "COMMIT").map_err(|e| {
+    let committed = exec(conn, "COMMIT");
+    if let Err(e) = &committed {
         log::error!("committing a write batch failed: {e}");
         let _ = exec(conn, "ROLLBACK");
-        (is_disk_full(&e), e.to_string())
-    });
+    }
     committed_hook();
     let announced = committed.is_ok().then_some(noted);
     for job in batch {
         job.deliver(match &committed {
             Ok(()) => Ok(()),
-            Err((true, _)) => Err(StoreError::DiskFull),
-            Err((false, msg)) => Err(StoreError::Task(format!("commit failed: {msg}"))),
+            Err(e) => Err(batch_failed("commit", e)),
         });
     }
     announced
 }
 
-fn is_disk_full(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+/// What each job of a batch is told when `what` (starting it, a savepoint, its commit) failed: a
+/// full disk as such, anything else as the writer's own failure.
+fn batch_failed(what: &str, e: &rusqlite::Error) -> StoreError {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        StoreError::DiskFull
+    } else {
+        StoreError::Task(format!("{what} failed: {e}"))
+    }
 }
 
 /// Runs each job of a batch inside its transaction, under a savepoint of its own when `savepoints`
