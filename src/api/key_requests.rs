@@ -398,7 +398,7 @@ async fn deliver(
     }))
 }
 
-/// The request with the code in the path, for a signed-in person, with their guesses throttled.
+/// The answer for a code that names no request this person may see.
 fn no_such_code() -> ApiError {
     ApiError::NotFound(
         "no key request has this code, or it expired (requests wait 10 minutes); check the code the agent shows"
@@ -406,6 +406,7 @@ fn no_such_code() -> ApiError {
     )
 }
 
+/// The request with the code in the path, for a signed-in person, with their guesses throttled.
 async fn by_code(state: &AppState, req: &Request, caller: &Caller) -> Result<KeyRequest, ApiError> {
     let typed = req.param("userCode");
     text::at_most("code", typed, text::TOKEN_MAX)?;

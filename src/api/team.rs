@@ -371,7 +371,7 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
             // Its maker must still be an enabled admin (their removal revokes their links;
             // checked again here).
             let maker = users::by_id(conn, current.created_by)?;
-            if maker.disabled_at.is_some() || maker.role != "admin" {
+            if !maker.is_enabled_admin() {
                 return Err(ApiError::forbidden(
                     "invalid_invite",
                     "this invite link was withdrawn: the admin who made it can no longer invite; ask an admin for a new one",

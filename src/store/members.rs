@@ -124,7 +124,7 @@ pub fn set_role(
         return Err(users::last_admin());
     }
     let user = users::by_id(conn, id)?;
-    let ended_reset_links = if user.role == "admin" {
+    let ended_reset_links = if user.is_admin() {
         Vec::new()
     } else {
         withdraw_admin_links(conn, ctx, id, now)?

@@ -145,11 +145,7 @@ pub fn use_link(
     let user = users::by_id(conn, reset.user_id)?;
     // Its maker must still be an enabled admin (their removal ends their links; checked again).
     let maker = users::by_id(conn, reset.created_by)?;
-    if !reset.usable(now)
-        || user.disabled_at.is_some()
-        || maker.disabled_at.is_some()
-        || maker.role != "admin"
-    {
+    if !reset.usable(now) || user.disabled_at.is_some() || !maker.is_enabled_admin() {
         return Err(invalid_link());
     }
     conn.prepare_cached("UPDATE password_resets SET used_at = ?2 WHERE id = ?1")?

@@ -20,6 +20,11 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.role == "admin"
     }
+
+    /// An admin whose account is enabled: whose links (invites, password resets) still stand.
+    pub fn is_enabled_admin(&self) -> bool {
+        self.is_admin() && self.disabled_at.is_none()
+    }
 }
 
 /// Columns of `users u` read by `User::from_row`, starting at `offset`.
