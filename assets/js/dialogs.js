@@ -1,7 +1,7 @@
 // Modal dialogs (<dialog> + showModal): opening with focus inside, closing with focus restored,
 // a confirmation that runs an action, and the one-time secret dialog that forgets its secret.
 
-import { $, h, setChildren, setBusy, isBusy, relocator } from './dom.js';
+import { $, setChildren, setBusy, isBusy, relocator, dialogStatusRegion } from './dom.js';
 import { setFormError } from './forms.js';
 
 // Every [data-close] button closes its dialog.
@@ -32,9 +32,7 @@ export function openModal(dialog, { focus = null, fallbackFocus = null, onClose 
     { once: true },
   );
   // Its live region, there before anything is said through it (see `announce`).
-  if (!dialog.querySelector(':scope > .dialog-status')) {
-    dialog.append(h('div', { class: 'dialog-status visually-hidden', attrs: { role: 'status', 'aria-live': 'polite' } }));
-  }
+  dialogStatusRegion(dialog);
   dialog.showModal();
   const first = focus ?? dialog.querySelector('input:not([type=hidden]):not([hidden]), select, textarea');
   first?.focus();

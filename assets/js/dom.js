@@ -193,19 +193,20 @@ export function announce(message) {
 }
 
 /**
- * Says `message` through a polite live region of `dialog` (made the first time, visually hidden:
- * the toast shows it). A region just made is given a moment to be known before it speaks.
+ * The polite live region of a dialog through which `announce` speaks while it is open (visually
+ * hidden: the toast shows the message), made the first time: [region, whether it was just made].
  */
+export function dialogStatusRegion(dialog) {
+  const found = dialog.querySelector(':scope > .dialog-status');
+  if (found) return [found, false];
+  const region = h('div', { class: 'dialog-status visually-hidden', attrs: { role: 'status', 'aria-live': 'polite' } });
+  dialog.append(region);
+  return [region, true];
+}
+
+/** Says `message` in `dialog`; a region just made is given a moment to be known before it speaks. */
 function dialogStatus(dialog, message) {
-  let region = dialog.querySelector(':scope > .dialog-status');
-  const made = !region;
-  if (made) {
-    region = document.createElement('div');
-    region.className = 'dialog-status visually-hidden';
-    region.setAttribute('role', 'status');
-    region.setAttribute('aria-live', 'polite');
-    dialog.append(region);
-  }
+  const [region, made] = dialogStatusRegion(dialog);
   region.textContent = '';
   setTimeout(() => { region.textContent = message; }, made ? 150 : 0);
 }

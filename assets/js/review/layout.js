@@ -63,6 +63,11 @@ export class Layout {
     this.stage.inert = narrow && Object.keys(this.drawers).some((name) => this.isOpen(name));
   }
 
+  /** Closes the comments drawer if it covers the artifact (before the focus goes back to it). */
+  uncoverStage() {
+    if (this.isDrawer('sidebar') && this.isOpen('sidebar')) this.close('sidebar', false);
+  }
+
   close(name, focusToggle) {
     const d = this.drawers[name];
     const hadFocus = d.panel.contains(document.activeElement);

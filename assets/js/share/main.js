@@ -282,7 +282,7 @@ async function boot() {
     submit: submitComment,
     // Back to the artifact, which a comments drawer would cover: that closes first.
     fallbackFocus: () => {
-      if (parts.layout?.isDrawer('sidebar') && parts.layout.isOpen('sidebar')) parts.layout.close('sidebar', false);
+      parts.layout?.uncoverStage();
       return $('#artifact-frame');
     },
     onChange: () => sendAnchors(),
