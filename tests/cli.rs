@@ -14,6 +14,27 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+/// What a server logs, line by line.
+type LogLines = std::io::Lines<std::io::BufReader<std::process::ChildStderr>>;
+
+/// The server started on `db` and `addr` with `RUST_LOG=level`, and what it logs.
+fn server_logging(
+    db: &std::path::Path,
+    addr: &str,
+    level: &str,
+) -> Result<(std::process::Child, LogLines), Box<dyn std::error::Error>> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(["--addr", addr])
+        .env("RUST_LOG", level)
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let stderr = child.stderr.take().ok_or("stderr is piped")?;
+    Ok((child, std::io::BufReader::new(stderr).lines()))
+}
+
 #[test]
 fn a_headless_host_can_be_set_up_entirely_from_the_command_line() -> TestResult {
     let dir = tempfile::tempdir()?;
@@ -860,18 +881,10 @@ fn an_agent_name_taken_in_another_case_is_refused_with_the_agents_id() -> TestRe
 #[test]
 fn a_server_on_every_interface_without_a_base_url_links_to_loopback_and_says_what_to_set(
 ) -> TestResult {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("review.db");
-    let mut child = std::process::Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .args(["--addr", "0.0.0.0:0"])
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
+    let (mut child, mut lines) =
+        server_logging(&dir.path().join("review.db"), "0.0.0.0:0", "info")?;
     let mut log = Vec::new();
-    let mut lines = BufReader::new(child.stderr.take().ok_or("stderr is piped")?).lines();
     let port = loop {
         let Some(line) = lines.next().transpose()? else {
             let _ = child.kill();
@@ -1032,18 +1045,10 @@ fn another_programs_sqlite_file_given_as_the_database_is_refused_and_left_untouc
 
 #[test]
 fn with_the_log_at_warn_the_setup_link_and_the_address_are_still_printed() -> TestResult {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("review.db");
-    let mut child = std::process::Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .args(["--addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
+    let (mut child, mut lines) =
+        server_logging(&dir.path().join("review.db"), "127.0.0.1:0", "warn")?;
     let mut log = Vec::new();
-    let mut lines = BufReader::new(child.stderr.take().ok_or("stderr is piped")?).lines();
     let found = loop {
         let Some(line) = lines.next().transpose()? else {
             break false;
