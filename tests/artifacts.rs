@@ -118,13 +118,15 @@ fn the_product_page_upload_works_as_written() -> TestResult {
         .get(&format!("{path}?as=html"), &Auth::Key(o.key.clone()));
     assert_eq!(bad.status, 400);
     assert_eq!(bad.error_code(), "invalid_query");
-    // Bytes that are not text are not shown as such.
+    // Bytes that are not text are not shown as such; a page in a legacy encoding is.
+    const LATIN1: &[u8] = b"<meta charset=\"iso-8859-1\"><p>Gr\xfc\xdfe</p>";
     let zip = zip_of(&[
         ("index.html", b"<p>A pixel</p>".as_slice()),
         (
             "pixel.png",
             &[0x89, b'P', b'N', b'G', 0xff, 0xfe, 0x00, 0x01],
         ),
+        ("legacy.html", LATIN1),
     ])?;
     let made = o.server.upload_multipart(
         "/api/v1/artifacts",
@@ -136,10 +138,22 @@ fn the_product_page_upload_works_as_written() -> TestResult {
     let image = made["shareToken"].as_str().ok_or("share token")?;
     let refused = o.server.get(
         &format!("/api/v1/artifacts/{image}/versions/1/files/pixel.png?as=text"),
-        &Auth::Key(o.key),
+        &Auth::Key(o.key.clone()),
     );
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert_eq!(refused.error_code(), "not_text");
+    // Not claimed to be UTF-8, as a page or as text: the browser follows its <meta charset>.
+    let legacy = format!("/api/v1/artifacts/{image}/versions/1/files/legacy.html");
+    let page = o.server.get(&legacy, &Auth::Key(o.key.clone()));
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body, LATIN1);
+    assert_eq!(page.header("content-type").as_deref(), Some("text/html"));
+    let source = o
+        .server
+        .get(&format!("{legacy}?as=text"), &Auth::Key(o.key.clone()));
+    assert_eq!(source.status, 200, "{}", source.text());
+    assert_eq!(source.body, LATIN1);
+    assert_eq!(source.header("content-type").as_deref(), Some("text/plain"));
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use crate::http::error::{not_found_as, ApiError};
 use crate::http::ids::wire;
 use crate::http::reply;
 use crate::http::request::Request;
+use crate::ingest;
 use crate::secrets::hex;
 use crate::state::AppState;
 use crate::store::artifacts::Artifact;
@@ -384,7 +385,12 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
     let number = parse_number(req.param("number"))?;
     let (file, bytes) = file_bytes(&state, &artifact, number, req.param("path")).await?;
     let content_type = if as_text {
-        if std::str::from_utf8(&bytes).is_err() {
+        if std::str::from_utf8(&bytes).is_ok() {
+            "text/plain; charset=utf-8"
+        } else if ingest::is_text(&file.path) {
+            // Text in a legacy encoding: the browser guesses which.
+            "text/plain"
+        } else {
             return Err(ApiError::bad_request(
                 "not_text",
                 format!(
@@ -393,7 +399,6 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
                 ),
             ));
         }
-        "text/plain; charset=utf-8"
     } else {
         file.content_type.as_str()
     };

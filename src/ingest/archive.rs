@@ -12,6 +12,7 @@ use zip::{CompressionMethod, ZipArchive};
 
 use super::spool::Spooled;
 use super::upload::{into_spooled, FileType, UploadContent};
+use super::content_type::without_charset;
 use super::{content_type_for, FileEntry, IngestError, Prepared, Source};
 use super::{decompress, entry_point, paths};
 use super::{MAX_ARCHIVE, MAX_EXTRACTED_FILE, MAX_EXTRACTED_TOTAL, MAX_FILES};
@@ -91,17 +92,24 @@ pub fn prepare_zip(
     let mut files = Vec::with_capacity(candidates.len());
     let mut indices = Vec::with_capacity(candidates.len());
     for (candidate, path) in candidates.iter().zip(stripped) {
-        let sha256 = decompress::fingerprint(
+        let fingerprint = decompress::fingerprint(
             &mut archive,
             candidate.index,
             &candidate.path,
             candidate.size,
         )?;
+        let content_type = content_type_for(&path);
         files.push(FileEntry {
-            content_type: content_type_for(&path),
+            // A page in a legacy encoding is not served as UTF-8: the browser follows its own
+            // `<meta charset>` instead.
+            content_type: if fingerprint.utf8 {
+                content_type
+            } else {
+                without_charset(content_type)
+            },
             path,
             size: candidate.size,
-            sha256,
+            sha256: fingerprint.sha256,
         });
         indices.push(candidate.index);
     }
@@ -114,8 +122,8 @@ pub fn prepare_zip(
     })
 }
 
-/// Reads the central directory (no decompression) and returns the files to keep, or the first
-/// kind of problem found, listing every entry that has it.
+/// Reads the central directory (no decompression) and returns the files to keep, or every kind
+/// of problem found, each listing every entry that has it.
 fn first_pass<R: Read + Seek>(
     archive: &ZipArchive<R>,
     bytes: &Spooled,
@@ -170,31 +178,33 @@ fn first_pass<R: Read + Seek>(
     if file_count > MAX_FILES {
         return Err(IngestError::TooManyFiles { count: file_count });
     }
+    // Every kind of problem is reported at once, in this order; the first gives the code.
+    let mut found = Vec::new();
     if !problems.oversized.is_empty() {
-        return Err(IngestError::ArchiveFilesTooLarge {
+        found.push(IngestError::ArchiveFilesTooLarge {
             files: problems.oversized,
         });
     }
     if total > MAX_EXTRACTED_TOTAL {
-        return Err(IngestError::ExtractedTooLarge { total });
+        found.push(IngestError::ExtractedTooLarge { total });
     }
     if !problems.unsafe_paths.is_empty() {
-        return Err(IngestError::UnsafePath {
+        found.push(IngestError::UnsafePath {
             paths: problems.unsafe_paths,
         });
     }
     if !problems.symlinks.is_empty() {
-        return Err(IngestError::SymlinkNotAllowed {
+        found.push(IngestError::SymlinkNotAllowed {
             paths: problems.symlinks,
         });
     }
     if !problems.encrypted.is_empty() {
-        return Err(IngestError::EncryptedEntry {
+        found.push(IngestError::EncryptedEntry {
             paths: problems.encrypted,
         });
     }
     if !problems.forbidden.is_empty() {
-        return Err(IngestError::ForbiddenFileType {
+        found.push(IngestError::ForbiddenFileType {
             paths: problems.forbidden,
         });
     }
@@ -214,14 +224,17 @@ fn first_pass<R: Read + Seek>(
     let paths: Vec<String> = candidates.iter().map(|c| c.path.clone()).collect();
     collisions.extend(paths::collisions(&paths));
     if !collisions.is_empty() {
-        return Err(IngestError::DuplicatePath { paths: collisions });
+        found.push(IngestError::DuplicatePath { paths: collisions });
     }
     if !problems.unsupported.is_empty() {
-        return Err(IngestError::invalid_zip(format!(
+        found.push(IngestError::invalid_zip(format!(
             "files use a compression method other than Deflate or Stored: {}; re-create the \
              archive with standard ZIP compression",
             problems.unsupported.join(", ")
         )));
+    }
+    if let Some(refusal) = IngestError::all(found) {
+        return Err(refusal);
     }
     Ok(candidates)
 }

@@ -75,9 +75,30 @@ pub fn content_type_for(path: &str) -> &'static str {
         .map_or(FALLBACK, |(_, content_type)| content_type)
 }
 
+/// Whether files of this name are text (their type carries a charset).
+pub fn is_text(path: &str) -> bool {
+    content_type_for(path).ends_with(CHARSET)
+}
+
+/// A text type without its `; charset=utf-8`, for a file whose bytes are not UTF-8 (a page in a
+/// legacy encoding): the browser then follows the document's own `<meta charset>` or guesses.
+pub fn without_charset(content_type: &'static str) -> &'static str {
+    content_type.strip_suffix(CHARSET).unwrap_or(content_type)
+}
+
+const CHARSET: &str = "; charset=utf-8";
+
 #[cfg(test)]
 mod tests {
-    use super::content_type_for;
+    use super::{content_type_for, is_text, without_charset};
+
+    #[test]
+    fn a_legacy_encoded_text_file_loses_its_charset_only() {
+        assert_eq!(without_charset(content_type_for("a.html")), "text/html");
+        assert_eq!(without_charset(content_type_for("a.png")), "image/png");
+        assert!(is_text("docs/a.CSV") && is_text("x.svg"));
+        assert!(!is_text("a.png") && !is_text("LICENSE"));
+    }
 
     #[test]
     fn text_types_carry_a_utf8_charset() {

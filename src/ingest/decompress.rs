@@ -9,6 +9,7 @@ use zip::ZipArchive;
 
 use super::archive::describe;
 use super::error::display_path;
+use super::utf8_check::Utf8Check;
 use super::{FileEntry, IngestError, MAX_EXTRACTED_FILE};
 
 const BUFFER: usize = 64 * 1024;
@@ -76,16 +77,31 @@ fn stream<R: Read + Seek>(
     Ok(())
 }
 
-/// Decompresses entry `index` once and returns its SHA-256, keeping no bytes.
+/// What one pass over an entry's bytes tells.
+pub struct Fingerprint {
+    pub sha256: [u8; 32],
+    /// Whether the bytes are UTF-8 (a text file in a legacy encoding is not).
+    pub utf8: bool,
+}
+
+/// Decompresses entry `index` once and returns its SHA-256 and whether it is UTF-8, keeping no
+/// bytes.
 pub fn fingerprint<R: Read + Seek>(
     archive: &mut ZipArchive<R>,
     index: usize,
     path: &str,
     declared: u64,
-) -> Result<[u8; 32], IngestError> {
+) -> Result<Fingerprint, IngestError> {
     let mut hasher = Sha256::new();
-    stream(archive, index, path, declared, |chunk| hasher.update(chunk))?;
-    Ok(hasher.finalize().into())
+    let mut utf8 = Utf8Check::default();
+    stream(archive, index, path, declared, |chunk| {
+        hasher.update(chunk);
+        utf8.update(chunk);
+    })?;
+    Ok(Fingerprint {
+        sha256: hasher.finalize().into(),
+        utf8: utf8.is_utf8(),
+    })
 }
 
 /// Decompresses entry `index` again and returns its bytes, checked against `entry.sha256`.

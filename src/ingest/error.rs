@@ -157,6 +157,14 @@ pub enum IngestError {
     )]
     DirectoryTooLarge { size: u64, max: u64 },
 
+    /// An archive with more than one kind of problem: the first found gives the code, and the
+    /// message names every kind, so that one round of fixes is enough.
+    #[error("{first}; also, {}", also.iter().map(ToString::to_string).collect::<Vec<_>>().join("; also, "))]
+    Several {
+        first: Box<IngestError>,
+        also: Vec<IngestError>,
+    },
+
     /// The server could not keep the upload while checking it (its disk): not the client's fault.
     #[error("the upload could not be kept for checking: {detail}")]
     Spool { detail: String },
@@ -190,7 +198,21 @@ impl IngestError {
             Self::NoSuchFile { .. } => "no_such_file",
             Self::DirectoryTooLarge { .. } => "too_many_files",
             Self::Spool { .. } => "spool_failed",
+            Self::Several { first, .. } => first.code(),
         }
+    }
+
+    /// The refusal for every problem found, in order: `None` when there is none, the problem
+    /// itself when there is one, else `Several`.
+    pub(crate) fn all(mut problems: Vec<IngestError>) -> Option<IngestError> {
+        if problems.len() <= 1 {
+            return problems.pop();
+        }
+        let first = Box::new(problems.remove(0));
+        Some(Self::Several {
+            first,
+            also: problems,
+        })
     }
 
     pub(crate) fn invalid_zip(detail: impl Into<String>) -> Self {

@@ -14,13 +14,14 @@ mod paths;
 mod single;
 mod spool;
 mod upload;
+mod utf8_check;
 
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 
-pub use content_type::content_type_for;
+pub use content_type::{content_type_for, is_text};
 pub use error::IngestError;
 pub use markdown::{escape_html, render_markdown, Cut};
 pub use upload::{FileType, Upload, UploadContent};

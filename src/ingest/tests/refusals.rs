@@ -87,6 +87,31 @@ fn a_symlink_entry_is_refused() -> TestResult {
 }
 
 #[test]
+fn every_kind_of_problem_is_named_in_one_refusal() -> TestResult {
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    w.start_file("index.html", deflated())?;
+    w.write_all(b"<p>x</p>")?;
+    w.add_symlink("secrets.html", "/etc/shadow", deflated())?;
+    w.start_file("tools/setup.exe", deflated())?;
+    w.write_all(b"MZ")?;
+    w.start_file("../escape.html", deflated())?;
+    w.write_all(b"x")?;
+    let (code, msg) = refusal(prepare_zip(w.finish()?.into_inner()));
+    // The first kind found gives the code; the message names them all, each with its paths.
+    assert_eq!(code, "unsafe_path");
+    assert!(msg.starts_with("the archive contains unsafe paths: \"../escape.html\""), "{msg}");
+    assert!(
+        msg.contains("; also, the archive contains symbolic links, which are not allowed: secrets.html"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("; also, the archive contains forbidden files: tools/setup.exe"),
+        "{msg}"
+    );
+    Ok(())
+}
+
+#[test]
 fn an_exact_duplicate_path_is_refused() -> TestResult {
     let mut bytes = zip_named(&["index.html", "other.html"])?;
     rename(&mut bytes, "other.html", "index.html");
