@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +43,9 @@ pub struct ConnectionSlots {
     open: AtomicUsize,
     by_origin: Mutex<HashMap<IpAddr, usize>>,
     refusing: AtomicUsize,
+    /// Connections refused since the start: over their address's share, over the server's cap.
+    refused_address: AtomicU64,
+    refused_server: AtomicU64,
 }
 
 /// One admitted connection; its slot is given back when dropped.
@@ -69,6 +72,8 @@ impl ConnectionSlots {
             open: AtomicUsize::new(0),
             by_origin: Mutex::new(HashMap::new()),
             refusing: AtomicUsize::new(0),
+            refused_address: AtomicU64::new(0),
+            refused_server: AtomicU64::new(0),
         })
     }
 
@@ -77,6 +82,7 @@ impl ConnectionSlots {
         let origin = self.origin(peer);
         let mut by_origin = self.by_origin.lock().unwrap_or_else(|p| p.into_inner());
         if self.open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+            self.refused_server.fetch_add(1, Ordering::Relaxed);
             return Err(Refusal::Server {
                 limit: MAX_CONNECTIONS,
             });
@@ -84,6 +90,7 @@ impl ConnectionSlots {
         if let Origin::Address(key) = origin {
             let mine = by_origin.entry(key).or_insert(0);
             if *mine >= self.per_address {
+                self.refused_address.fetch_add(1, Ordering::Relaxed);
                 return Err(Refusal::Address {
                     open: *mine,
                     limit: self.per_address,
@@ -101,6 +108,14 @@ impl ConnectionSlots {
     /// Connections open now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::SeqCst)
+    }
+
+    /// Connections refused since the start: (over their address's share, over the server's cap).
+    pub fn refused(&self) -> (u64, u64) {
+        (
+            self.refused_address.load(Ordering::Relaxed),
+            self.refused_server.load(Ordering::Relaxed),
+        )
     }
 
     fn origin(&self, peer: IpAddr) -> Origin {

@@ -27,7 +27,7 @@ use crate::db_files::Companion;
 use crate::event_streams::StreamSlots;
 use crate::failed_sign_ins::FailedSignIns;
 use crate::http::body_pace::{Pace, PacedBody};
-use crate::http::counters::UploadBytes;
+use crate::http::counters::{RouteStats, UploadBytes};
 use crate::http::error::{recover, ApiError};
 use crate::http::router::{ClientAddr, Router};
 use crate::identity_cache::IdentityCache;
@@ -150,7 +150,7 @@ pub async fn serve(
             }
             let exporter = Exporter {
                 routes: Arc::new(route_stats),
-                unmatched,
+                unmatched: unmatched.clone(),
                 store: store.clone(),
                 identities: state.identities.clone(),
                 connections: slots.clone(),
@@ -194,14 +194,21 @@ pub async fn serve(
         let service = service.clone();
         let site = site.clone();
         let proxies = proxies.clone();
+        let unmatched = unmatched.clone();
         let handler = service_fn(move |request| {
             let mut service = service.clone();
             let site = site.clone();
             let proxies = proxies.clone();
+            let unmatched = unmatched.clone();
             async move {
-                Ok::<_, Infallible>(
-                    handle(&mut service, &site, &proxies, peer, pace, request).await,
-                )
+                let before = Before {
+                    site: &site,
+                    proxies: &proxies,
+                    unmatched: &unmatched,
+                    peer,
+                    pace,
+                };
+                Ok::<_, Infallible>(handle(&mut service, before, request).await)
             }
         });
         let connection = http1::Builder::new()
@@ -236,19 +243,44 @@ pub async fn serve(
     Ok(())
 }
 
+/// What a connection's requests are checked against before routing.
+struct Before<'a> {
+    site: &'a Site,
+    proxies: &'a TrustedProxies,
+    /// Where a request refused before routing is counted.
+    unmatched: &'a RouteStats,
+    peer: SocketAddr,
+    pace: Pace,
+}
+
 /// Checks what must hold before routing, tags the request with the client address (the forwarded
 /// one behind a `--trusted-proxy`), routes it, and has the answer clear planted session cookies.
 async fn handle<S>(
     service: &mut S,
-    site: &Site,
-    proxies: &TrustedProxies,
-    peer: SocketAddr,
-    pace: Pace,
+    before: Before<'_>,
     request: hyper::Request<Incoming>,
 ) -> Response
 where
     S: Service<hyper::Request<PacedBody>, Response = Response, Error = Infallible>,
 {
+    let began = std::time::Instant::now();
+    match admit(&before, request) {
+        Ok(request) => route(service, before.site, request).await,
+        Err(refusal) => {
+            before
+                .unmatched
+                .record(refusal.status().as_u16(), began.elapsed());
+            *refusal
+        }
+    }
+}
+
+/// The request, paced and tagged with its client address, or the answer refusing it.
+fn admit(
+    before: &Before<'_>,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Request<PacedBody>, Box<Response>> {
+    let pace = before.pace;
     let mut request = request.map(|body| PacedBody::new(body, pace));
     let header_bytes: usize = request
         .headers()
@@ -262,13 +294,19 @@ where
         )
         .into_response();
         *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-        return response;
+        return Err(Box::new(response));
     }
-    if let Err(refusal) = check_target(&request, site) {
-        return refusal.into_response();
-    }
-    let client = proxies.client(peer.ip(), request.headers());
+    check_target(&request, before.site).map_err(|e| Box::new(e.into_response()))?;
+    let client = before.proxies.client(before.peer.ip(), request.headers());
     request.extensions_mut().insert(ClientAddr(client));
+    Ok(request)
+}
+
+/// Routes an admitted request; the answer clears the session cookies planted by a sibling site.
+async fn route<S>(service: &mut S, site: &Site, request: hyper::Request<PacedBody>) -> Response
+where
+    S: Service<hyper::Request<PacedBody>, Response = Response, Error = Infallible>,
+{
     let planted = session_cookie::clear_planted(site, request.uri().path(), request.headers());
     let mut response = match service.call(request).await {
         Ok(response) => response,

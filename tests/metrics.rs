@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::io::{Read, Write};
+
 use common::*;
 use serde_json::json;
 
@@ -130,6 +132,73 @@ fn metrics_count_requests_by_route_and_status_and_report_the_store() -> TestResu
 
     let (status, _, _) = scrape(&url.replace("/metrics", "/api/v1/me"));
     assert_eq!(status, 404, "only /metrics is served there");
+    Ok(())
+}
+
+#[test]
+fn refusals_before_routing_are_counted() -> TestResult {
+    let server = Server::start_with(&[
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--max-connections-per-address",
+        "1",
+    ]);
+    let url = metrics_url(&server);
+    // Each client its own loopback address, so that no slot still held by the one before counts.
+    let ask = |from: [u8; 4], request: &[u8]| {
+        let mut stream = server.connect_from(from.into());
+        stream
+            .set_read_timeout(Some(GIVE_UP_AFTER))
+            .expect("timeout");
+        stream.write_all(request).expect("send");
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        parse_responses(&out).into_iter().next().map(|r| r.status)
+    };
+    // Another host's name (DNS rebinding) and oversized headers never reach the route table.
+    let other_host = b"GET /api/v1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n";
+    assert_eq!(ask([127, 0, 0, 2], other_host), Some(400));
+    let big = format!(
+        "GET /api/v1 HTTP/1.1\r\nHost: {}\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        server.host(),
+        "a".repeat(40_000)
+    );
+    assert_eq!(ask([127, 0, 0, 3], big.as_bytes()), Some(431));
+    // A second connection from an address while its first is open.
+    let held = server.connect_from([127, 0, 0, 4].into());
+    let refused = server
+        .raw_get_on(server.connect_from([127, 0, 0, 4].into()), "/api/v1/health")
+        .ok_or("an answer over the address's share")?;
+    assert_eq!(refused.status, 429);
+    drop(held);
+
+    let (status, _, text) = scrape(&url);
+    assert_eq!(status, 200);
+    let unmatched = |status: u16| {
+        sample(
+            &text,
+            &format!(
+                "artifact_review_http_requests_total{{method=\"\",route=\"unmatched\",status=\"{status}\"}}"
+            ),
+        )
+    };
+    assert_eq!(unmatched(400), Some(1.0), "{text}");
+    assert_eq!(unmatched(431), Some(1.0), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "artifact_review_refused_connections_total{cap=\"address\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "artifact_review_refused_connections_total{cap=\"server\"}"
+        ),
+        Some(0.0)
+    );
     Ok(())
 }
 

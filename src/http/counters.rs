@@ -9,17 +9,26 @@ use std::time::Duration;
 use crate::histogram::Histogram;
 
 /// The statuses this server answers with, each counted on its own; any other is counted as "other".
-pub const STATUSES: [u16; 31] = [
+pub const STATUSES: [u16; 32] = [
     101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 406, 408,
-    409, 410, 413, 415, 416, 422, 429, 431, 500, 501, 503, 504,
+    409, 410, 413, 415, 416, 422, 429, 431, 500, 501, 503, 504, 507,
 ];
 
 /// One route's counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RouteStats {
     /// Requests per status, in `STATUSES` order, then "other".
     statuses: [AtomicU64; STATUSES.len() + 1],
     pub latency: Histogram,
+}
+
+impl Default for RouteStats {
+    fn default() -> RouteStats {
+        RouteStats {
+            statuses: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency: Histogram::default(),
+        }
+    }
 }
 
 impl RouteStats {

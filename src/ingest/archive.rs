@@ -10,9 +10,9 @@ use std::io::{Read, Seek};
 use zip::result::ZipError;
 use zip::{CompressionMethod, ZipArchive};
 
+use super::content_type::without_charset;
 use super::spool::Spooled;
 use super::upload::{into_spooled, FileType, UploadContent};
-use super::content_type::without_charset;
 use super::{content_type_for, FileEntry, IngestError, Prepared, Source};
 use super::{decompress, entry_point, paths};
 use super::{MAX_ARCHIVE, MAX_EXTRACTED_FILE, MAX_EXTRACTED_TOTAL, MAX_FILES};

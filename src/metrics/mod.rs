@@ -179,6 +179,17 @@ impl Collector for Exporter {
             None,
             &ConstGauge::new(self.connections.open() as i64),
         )?;
+        let (by_address, by_server) = self.connections.refused();
+        let mut refused = encoder.encode_descriptor(
+            "refused_connections",
+            "Connections answered 429 (over their address's share) or 503 (over the server's cap) \
+             and closed, since the start.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (cap, n) in [("address", by_address), ("server", by_server)] {
+            ConstCounter::new(n).encode(refused.encode_family(&[("cap", cap)])?)?;
+        }
         single(
             &mut encoder,
             "event_streams",

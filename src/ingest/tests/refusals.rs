@@ -99,9 +99,14 @@ fn every_kind_of_problem_is_named_in_one_refusal() -> TestResult {
     let (code, msg) = refusal(prepare_zip(w.finish()?.into_inner()));
     // The first kind found gives the code; the message names them all, each with its paths.
     assert_eq!(code, "unsafe_path");
-    assert!(msg.starts_with("the archive contains unsafe paths: \"../escape.html\""), "{msg}");
     assert!(
-        msg.contains("; also, the archive contains symbolic links, which are not allowed: secrets.html"),
+        msg.starts_with("the archive contains unsafe paths: \"../escape.html\""),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(
+            "; also, the archive contains symbolic links, which are not allowed: secrets.html"
+        ),
         "{msg}"
     );
     assert!(
