@@ -334,7 +334,9 @@ fn check_target<B>(request: &hyper::Request<B>, site: &Site) -> Result<(), ApiEr
     }
     let authority = request.uri().authority().map(|a| a.as_str());
     let named: Vec<&str> = [host, authority].into_iter().flatten().collect();
-    if named.is_empty() || named.iter().any(|h| !site.host_allowed(h)) {
+    // HTTP/1.0 has no Host; a browser always sends one, so a request without is no rebinding.
+    let unnamed_allowed = request.version() == hyper::Version::HTTP_10;
+    if (named.is_empty() && !unnamed_allowed) || named.iter().any(|h| !site.host_allowed(h)) {
         return Err(ApiError::bad_request(
             "host_not_allowed",
             format!(

@@ -364,6 +364,29 @@ fn a_host_header_that_is_not_ours_is_refused_before_routing() -> TestResult {
         );
         assert_eq!(resp.status, 200, "{host}");
     }
+    // HTTP/1.1 requires a Host; HTTP/1.0 does not (no browser sends a request without one, so
+    // it cannot be a rebinding page's).
+    let bare = |version: &str| {
+        server
+            .raw_request(
+                format!("GET /api/v1/health {version}\r\nConnection: close\r\n\r\n").as_bytes(),
+                GIVE_UP_AFTER,
+            )
+            .map(|r| r.status)
+    };
+    assert_eq!(bare("HTTP/1.1"), Some(400));
+    assert_eq!(bare("HTTP/1.0"), Some(200));
+    let foreign = server
+        .raw_request(
+            b"GET http://attacker.example/api/v1/health HTTP/1.0\r\n\r\n",
+            GIVE_UP_AFTER,
+        )
+        .map(|r| r.status);
+    assert_eq!(
+        foreign,
+        Some(400),
+        "an HTTP/1.0 absolute-form target is still checked"
+    );
     Ok(())
 }
 
