@@ -8,8 +8,8 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use artifact_review::config::{Cli, Command, ServeArgs};
 use artifact_review::litestream::{Litestream, Supervisor};
 use artifact_review::proxy::TrustedProxies;
-use artifact_review::store::{Checkpoints, Store};
-use artifact_review::{cli, server};
+use artifact_review::store::{schema, Checkpoints, Store};
+use artifact_review::{cli, server, server_lock};
 
 fn main() -> ExitCode {
     let args = Cli::parse_checked();
@@ -33,6 +33,21 @@ fn main() -> ExitCode {
     };
     if let Some(serve) = serve {
         return run_server(&args.db, serve);
+    }
+    // A newer binary upgrades the schema when it opens the database: not under a running server
+    // of an older version, which would go on with a schema it does not know.
+    if let Ok(Some(found)) = schema::behind(&args.db) {
+        if server_lock::held_elsewhere(&args.db) {
+            eprintln!(
+                "error: the database {} is at schema version {found}; this binary would upgrade it \
+                 to version {}, but a server of an older version is running on it. Run the \
+                 command with that server's binary, or stop the server and start this version's \
+                 (it upgrades the database)",
+                args.db.display(),
+                schema::SCHEMA_VERSION
+            );
+            return ExitCode::FAILURE;
+        }
     }
     // An admin command leaves checkpoints to the server or to Litestream, whichever may be
     // running; with neither, SQLite checkpoints when the last connection closes.
@@ -89,7 +104,7 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
     };
     // Taken once Litestream has restored a missing database (and made its folder); held until
     // the server has stopped (the end of this function).
-    let _lock = match artifact_review::server_lock::ServerLock::take(db) {
+    let _lock = match server_lock::ServerLock::take(db) {
         Ok(lock) => lock,
         Err(e) => {
             eprintln!("error: {e}");

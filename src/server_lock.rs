@@ -38,6 +38,15 @@ impl ServerLock {
     }
 }
 
+/// Whether a server runs on `db` now (holds its lock). Takes the lock for a moment when none
+/// does; makes no file.
+pub fn held_elsewhere(db: &Path) -> bool {
+    OpenOptions::new()
+        .write(true)
+        .open(Companion::ServerLock.of(db))
+        .is_ok_and(|file| matches!(file.try_lock(), Err(TryLockError::WouldBlock)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,9 +61,13 @@ mod tests {
             refused.contains("another server is already running"),
             "{refused}"
         );
+        assert!(held_elsewhere(&db));
         ServerLock::take(&dir.path().join("b.db"))?;
         drop(first);
+        assert!(!held_elsewhere(&db), "and looking did not take it");
         ServerLock::take(&db)?;
+        assert!(!held_elsewhere(&dir.path().join("never-served.db")));
+        assert!(!dir.path().join("never-served.db.server-lock").exists());
         Ok(())
     }
 }

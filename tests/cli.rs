@@ -141,6 +141,37 @@ fn a_headless_host_can_be_set_up_entirely_from_the_command_line() -> TestResult 
 }
 
 #[test]
+fn an_admin_command_does_not_upgrade_the_schema_under_a_running_older_server() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("old.db");
+    let conn = rusqlite::Connection::open(&db)?;
+    conn.execute_batch(include_str!("fixtures/schema-v5.sql"))?;
+    conn.pragma_update(None, "user_version", 5)?;
+    drop(conn);
+    let version = || -> rusqlite::Result<i64> {
+        rusqlite::Connection::open(&db)?.query_row("PRAGMA user_version", [], |r| r.get(0))
+    };
+    // An older server running on it holds the server lock; this test holds it as that server would.
+    let lock = std::fs::File::create(dir.path().join("old.db.server-lock"))?;
+    lock.lock()?;
+    let out = cli(&db, &["user", "list"], "");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("is at schema version 5")
+            && err.contains("a server of an older version is running on it"),
+        "{err}"
+    );
+    assert_eq!(version()?, 5, "left as it was");
+    // With that server stopped, the command upgrades the database and runs.
+    drop(lock);
+    let out = cli(&db, &["user", "list"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(version()? > 5);
+    Ok(())
+}
+
+#[test]
 fn commands_work_while_the_server_is_running() -> TestResult {
     let server = Server::start();
     let cookie = server.setup_owner();

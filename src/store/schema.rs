@@ -204,6 +204,18 @@ pub fn refuse_foreign(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// The schema version of the existing database at `path` when it is older than this binary's
+/// (opening it with `Store::open` would upgrade it); `None` when it is current, newer, new or
+/// missing. Reads only.
+pub fn behind(path: &std::path::Path) -> StoreResult<Option<i64>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok((1..SCHEMA_VERSION).contains(&found).then_some(found))
+}
+
 /// Brings the file to `SCHEMA_VERSION`, or refuses a file written by a newer binary.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
