@@ -147,6 +147,13 @@ fn removing_a_member_revokes_their_keys_ends_their_sessions_and_keeps_their_work
         &json!({"email": "ada@example.com", "role": "can-comment"}),
     );
     assert_eq!(resp.status, 201, "{}", resp.text());
+    let link = server.share_link(
+        &Auth::Key(own_key.clone()),
+        share,
+        json!({"readComments": true, "writeComments": true}),
+    );
+    let shared = format!("/share/{link}");
+    assert_eq!(server.get(&shared, &Auth::None).status, 200);
 
     let resp = member(&server, &ada, &bob_id, json!({"disabled": true}));
     assert_eq!(resp.status, 200, "{}", resp.text());
@@ -184,6 +191,16 @@ fn removing_a_member_revokes_their_keys_ends_their_sessions_and_keeps_their_work
     let (actor, object, detail) = last_event(&server, "user.disabled");
     assert_eq!((actor, object.as_str()), (Some(1), bob_id.as_str()));
     assert_eq!(detail["revokedKeys"], json!([own_id, bot_id]));
+    // The share link Bob made is off, in its artifact's trail too; its address opens nothing.
+    let (link_id, link_enabled): (i64, bool) =
+        db.query_row("SELECT id, enabled FROM share_links", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    assert!(!link_enabled);
+    assert_eq!(detail["disabledShareLinks"], json!([link_id.to_string()]));
+    let (actor, object, _) = last_event(&server, "access.link_disabled");
+    assert_eq!((actor, object), (Some(1), link_id.to_string()));
+    assert_eq!(server.get(&shared, &Auth::None).status, 404);
     let key_events: i64 = db.query_row(
         "SELECT count(*) FROM audit_events WHERE action = 'key.revoked' AND detail LIKE '%member removed%'",
         [],
@@ -207,8 +224,17 @@ fn removing_a_member_revokes_their_keys_ends_their_sessions_and_keeps_their_work
     let resp = member(&server, &ada, &bob_id, json!({"disabled": false}));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.json()["disabledAt"], Value::Null);
-    server.sign_in("bob@example.com", BOB_PASSWORD);
+    let bob_again = Auth::Cookie(server.sign_in("bob@example.com", BOB_PASSWORD));
     assert_eq!(server.get("/api/v1/me", &Auth::Key(own_key)).status, 401);
+    // The link stays off until its owner turns it on again, at the same address.
+    assert_eq!(server.get(&shared, &Auth::None).status, 404);
+    let resp = server.patch(
+        &format!("/api/v1/artifacts/{share}/sharelink"),
+        &bob_again,
+        &json!({"enabled": true}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(server.get(&shared, &Auth::None).status, 200);
     let disabled_events: i64 = server.open_db().query_row(
         "SELECT count(*) FROM audit_events WHERE action = 'user.disabled'",
         [],

@@ -252,7 +252,7 @@ async function setDisabled(member, disabled) {
     title: 'Disable this account?',
     body: [
       h('p', {}, h('strong', { text: member.name }), ' (', h('span', { text: member.email }), ') ',
-        'is signed out everywhere and cannot sign in, and every API key of theirs is revoked. What they did keeps their name. You can enable the account again later; their keys stay revoked.'),
+        'is signed out everywhere and cannot sign in, every API key of theirs is revoked, and the share links they made are turned off. What they did keeps their name. You can enable the account again later; their keys stay revoked, and their links stay off until an owner turns them on.'),
     ],
     confirmLabel: 'Disable account',
     action: apply,

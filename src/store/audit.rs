@@ -76,6 +76,8 @@ pub enum AuditEvent<'a> {
         revoked_keys: &'a [i64],
         /// Unused password-reset links ended: the member's own, and those they made.
         ended_reset_links: &'a [i64],
+        /// The share links they made, turned off (each also `access.link_disabled`).
+        disabled_share_links: &'a [i64],
         via: Option<&'a str>,
     },
     UserEnabled {
@@ -497,12 +499,14 @@ impl AuditEvent<'_> {
                 email,
                 revoked_keys,
                 ended_reset_links,
+                disabled_share_links,
                 via,
                 ..
             } => json!({
                 "email": email,
                 "revokedKeys": revoked_keys.iter().map(|k| id(*k)).collect::<Vec<_>>(),
                 "endedResetLinks": ended_reset_links.iter().map(|r| id(*r)).collect::<Vec<_>>(),
+                "disabledShareLinks": disabled_share_links.iter().map(|l| id(*l)).collect::<Vec<_>>(),
                 "via": via,
             }),
             UserEnabled { email, via, .. } => json!({ "email": email, "via": via }),

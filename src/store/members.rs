@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 use super::audit::{self, AuditCtx, AuditEvent};
 use super::error::StoreResult;
 use super::users::{self, User};
-use super::{invites, key_requests, keys, password_resets, sessions};
+use super::{invites, key_requests, keys, password_resets, sessions, share_links};
 
 /// The roles an account can have.
 pub const ROLES: [&str; 2] = ["admin", "member"];
@@ -24,8 +24,8 @@ pub struct Removed {
 }
 
 /// Disables the account: sessions ended, keys revoked (`by` the admin; None from the command
-/// line), approved key requests not collected yet withdrawn, `user.disabled` and one
-/// `key.revoked` per key recorded. Repeating it changes nothing.
+/// line), approved key requests not collected yet withdrawn, the links it made ended or turned
+/// off, `user.disabled` and one `key.revoked` per key recorded. Repeating it changes nothing.
 pub fn disable(
     conn: &Connection,
     ctx: &AuditCtx,
@@ -48,6 +48,20 @@ pub fn disable(
     // No link outlives the account: reset links for it, and what it made as an admin.
     let mut ended_reset_links = password_resets::end_for_member(conn, id, now)?;
     ended_reset_links.extend(withdraw_admin_links(conn, ctx, id, now)?);
+    // Nor do the share links it made: turned off, each in its artifact's trail.
+    let links = share_links::disable_made_by(conn, id, now)?;
+    for (link_id, artifact_id) in &links {
+        audit::record(
+            conn,
+            ctx,
+            &AuditEvent::ShareLinkDisabled {
+                artifact_id: *artifact_id,
+                link_id: *link_id,
+            },
+            now,
+        )?;
+    }
+    let disabled_share_links: Vec<i64> = links.iter().map(|(link, _)| *link).collect();
     for key_id in &revoked_keys {
         audit::record(
             conn,
@@ -67,6 +81,7 @@ pub fn disable(
             email: &user.email,
             revoked_keys: &revoked_keys,
             ended_reset_links: &ended_reset_links,
+            disabled_share_links: &disabled_share_links,
             via,
         },
         now,

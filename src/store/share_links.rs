@@ -122,6 +122,18 @@ pub fn update(
     Ok(())
 }
 
+/// Turns off every enabled link `user_id` made (their account is disabled); returns each one's
+/// (link id, artifact id). The owner can turn one on again, at the same address.
+pub fn disable_made_by(conn: &Connection, user_id: i64, now: i64) -> StoreResult<Vec<(i64, i64)>> {
+    let mut statement = conn.prepare_cached(
+        "UPDATE share_links SET enabled = 0, updated_at = ?2
+          WHERE created_by = ?1 AND enabled = 1
+         RETURNING id, artifact_id",
+    )?;
+    let rows = statement.query_map(params![user_id, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// What an enabled link opens: its artifact's latest version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
