@@ -269,8 +269,26 @@ fn oversized_bodies_are_refused_with_413_with_or_without_content_length() -> Tes
         ),
         "{answer}"
     );
-    let agents = server.get("/api/v1/agents", &Auth::Cookie(cookie)).json();
+    let agents = server
+        .get("/api/v1/agents", &Auth::Cookie(cookie.clone()))
+        .json();
     assert_eq!(agents["agents"], json!([]), "nothing stored");
+
+    // An upload announced over its limit, by a client waiting for `100 Continue`: refused on the
+    // announced length, never asked for its 80 MB.
+    let raw = format!(
+        "POST /api/v1/artifacts HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: ar_session={cookie}\r\nContent-Type: application/json\r\nContent-Length: 80000000\r\nExpect: 100-continue\r\n\r\n",
+        server.port
+    );
+    let answer = server.raw(raw.as_bytes(), GIVE_UP_AFTER);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
+    assert!(
+        answer.contains(
+            "the request body is 76.2 MiB (80000000 bytes); the limit for this route is 72 MiB"
+        ),
+        "{answer}"
+    );
     Ok(())
 }
 

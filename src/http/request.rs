@@ -132,8 +132,14 @@ impl Request {
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
         if let Some(declared) = declared.filter(|d| *d > limit) {
+            // A client that waits for `100 Continue` has sent nothing yet: it gets the refusal at
+            // once (reading the body would ask it for every byte). One that sends its body
+            // unasked gets it once a slight excess is read, rather than a reset connection.
+            let waits = self
+                .header(header::EXPECT)
+                .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
             if let Some(mut stream) = take(&self.body) {
-                if declared - limit <= DRAIN_MAX {
+                if !waits && declared - limit <= DRAIN_MAX {
                     drain(&mut stream, declared).await;
                 }
             }
