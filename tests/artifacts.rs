@@ -113,6 +113,38 @@ fn the_product_page_upload_works_as_written() -> TestResult {
         Some("sandbox")
     );
     assert_eq!(source.header("content-disposition"), None, "shown, as text");
+    // Asked again with the tag it gave: 304 without the bytes, for the file and its source alike.
+    let page_tag = raw.header("etag").ok_or("an ETag")?;
+    let text_tag = source.header("etag").ok_or("an ETag for the text")?;
+    assert_ne!(page_tag, text_tag, "two representations, two tags");
+    for (url, tag) in [
+        (path.clone(), &page_tag),
+        (format!("{path}?as=text"), &text_tag),
+    ] {
+        let again = o.server.request(
+            "GET",
+            &url,
+            &Auth::Key(o.key.clone()),
+            None,
+            &[("If-None-Match", tag.as_str())],
+        );
+        assert_eq!(again.status, 304, "{url}");
+        assert!(again.body.is_empty());
+        assert_eq!(again.header("etag").as_deref(), Some(tag.as_str()));
+        assert_eq!(
+            again.header("content-security-policy").as_deref(),
+            Some("sandbox")
+        );
+    }
+    let other = o.server.request(
+        "GET",
+        &path,
+        &Auth::Key(o.key.clone()),
+        None,
+        &[("If-None-Match", text_tag.as_str())],
+    );
+    assert_eq!(other.status, 200, "the source's tag is not the page's");
+    assert_eq!(other.text(), "<html>...</html>");
     let bad = o
         .server
         .get(&format!("{path}?as=html"), &Auth::Key(o.key.clone()));

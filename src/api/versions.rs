@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
-use warp::http::{header, HeaderValue, StatusCode};
+use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::artifacts::{self, require_owner, visible, VersionView};
@@ -383,7 +383,36 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
     };
     let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
     let number = parse_number(req.param("number"))?;
-    let (file, bytes) = file_bytes(&state, &artifact, number, req.param("path")).await?;
+    let path = req.param("path");
+    let version = active_version(&state, &artifact, number).await?;
+    let version_id = version.id;
+    let lookup = path.to_string();
+    let file = state
+        .store
+        .read(move |conn| blobs::describe(conn, version_id, &lookup))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("version {number} has no file {path:?}")))?;
+    // The source as text is another representation of the same bytes: another tag.
+    let etag = format!(
+        "\"{}{}\"",
+        hex(&file.sha256),
+        if as_text { ".text" } else { "" }
+    );
+    if req
+        .header(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        let mut response = Response::new(Vec::new().into());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        file_headers(response.headers_mut(), &file, &etag, as_text, None);
+        return Ok(response);
+    }
+    let sha256 = file.sha256.clone();
+    let bytes = state
+        .store
+        .read(move |conn| blobs::content(conn, &sha256))
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("{} has no stored content", file.path)))?;
     let content_type = if as_text {
         if std::str::from_utf8(&bytes).is_ok() {
             "text/plain; charset=utf-8"
@@ -404,8 +433,26 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
     };
     let mut response = Response::new(bytes.into());
     *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    if let Ok(ct) = HeaderValue::from_str(content_type) {
+    file_headers(
+        response.headers_mut(),
+        &file,
+        &etag,
+        as_text,
+        Some(content_type),
+    );
+    Ok(response)
+}
+
+/// The headers of a raw file's answer, shown `as_text` or not (`content_type` None: a 304, which
+/// has no body to type).
+fn file_headers(
+    headers: &mut HeaderMap,
+    file: &blobs::VersionFile,
+    etag: &str,
+    as_text: bool,
+    content_type: Option<&str>,
+) {
+    if let Some(ct) = content_type.and_then(|ct| HeaderValue::from_str(ct).ok()) {
         headers.insert(header::CONTENT_TYPE, ct);
     }
     // Raw files come from this server's own origin: never let a browser run them here, nor show
@@ -433,10 +480,9 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", hex(&file.sha256))) {
+    if let Ok(etag) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, etag);
     }
-    Ok(response)
 }
 
 #[cfg(test)]
