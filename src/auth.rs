@@ -66,6 +66,16 @@ impl Caller {
         }
     }
 
+    /// When the credential this caller came with stops working by itself (a key's expiry, a
+    /// session's end), in ms; None for a key that never expires. What stays open on it (an event
+    /// stream, a wait) is checked again then.
+    pub fn credential_expires_at(&self) -> Option<i64> {
+        match &self.via {
+            Via::Session { expires_at, .. } => Some(*expires_at),
+            Via::Key(key) => key.expires_at,
+        }
+    }
+
     pub fn key(&self) -> Option<&KeyRecord> {
         match &self.via {
             Via::Key(key) => Some(key),

@@ -36,6 +36,16 @@ pub fn ms_and_iso(ms: i64) -> String {
     format!("{ms} ({})", iso(ms))
 }
 
+/// The monotonic instant at which the wall clock reads `at` (ms since the epoch), as seen now; a
+/// time in the past is now. For timers that must fire when something expires.
+pub fn instant_at(at: i64) -> tokio::time::Instant {
+    // Capped at a year: no timer waits that long, and no instant overflows.
+    let ahead = u64::try_from(at.saturating_sub(now_ms()))
+        .unwrap_or(0)
+        .min(365 * DAY_MS as u64);
+    tokio::time::Instant::now() + std::time::Duration::from_millis(ahead)
+}
+
 /// Now, in milliseconds since the Unix epoch. A clock set before 1970 reads as 0.
 pub fn now_ms() -> i64 {
     SystemTime::now()

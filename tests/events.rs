@@ -353,7 +353,11 @@ fn a_stream_ends_when_its_key_is_revoked_or_its_reader_loses_access() -> TestRes
     assert_eq!(revoked.status, 200);
     w.comment(&w.ada, "after the revocation");
     let after = stream.rest();
-    assert!(after.is_empty(), "nothing reaches a revoked key: {after:?}");
+    assert_eq!(
+        after.iter().map(|m| m.data.clone()).collect::<Vec<_>>(),
+        vec![json!({"type": "end", "code": "revoked_key"})],
+        "nothing reaches a revoked key but why its stream ends"
+    );
     let again = w.events(&w.claude);
     assert_eq!(again.status, 401);
 
@@ -377,7 +381,12 @@ fn a_stream_ends_when_its_key_is_revoked_or_its_reader_loses_access() -> TestRes
     );
     assert_eq!(removed.status, 200);
     w.comment(&w.ada, "after Bob's access was removed");
-    assert!(bobs.rest().is_empty(), "nothing reaches Bob any more");
+    let rest: Vec<Value> = bobs.rest().into_iter().map(|m| m.data).collect();
+    assert_eq!(
+        rest,
+        vec![json!({"type": "end", "code": "access_removed"})],
+        "nothing reaches Bob any more"
+    );
     assert_eq!(w.events(&bob).status, 404);
     Ok(())
 }
@@ -395,12 +404,34 @@ fn a_stream_ends_when_its_key_is_revoked_from_the_command_line_with_nothing_else
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let after = stream.rest();
-    assert!(after.is_empty(), "nothing reaches a revoked key: {after:?}");
+    let after: Vec<Value> = stream.rest().into_iter().map(|m| m.data).collect();
+    assert_eq!(after, vec![json!({"type": "end", "code": "revoked_key"})]);
     assert!(
         stream.ended,
         "the server ended the stream (not a read timeout)"
     );
+    Ok(())
+}
+
+#[test]
+fn a_stream_ends_when_its_key_expires_with_nothing_else_happening() -> TestResult {
+    let w = world();
+    let expires_at = now_ms() + 1_500;
+    let (_, key) = w.server.create_key(
+        &w.ada_cookie,
+        json!({"name": "short-lived", "expiresAt": expires_at}),
+    );
+    let short = Auth::Key(key);
+    let mut stream = w.events(&short);
+    assert_eq!(stream.expect().data["type"], "ready");
+    // No request, no revocation: the key's expiry alone ends the stream.
+    let end = stream.expect();
+    assert_eq!(end.data, json!({"type": "end", "code": "expired_key"}));
+    assert!(now_ms() >= expires_at);
+    w.comment(&w.ada, "after the expiry");
+    assert!(stream.rest().is_empty());
+    assert!(stream.ended);
+    assert_eq!(w.events(&short).status, 401);
     Ok(())
 }
 
@@ -414,8 +445,12 @@ fn a_deleted_artifact_says_so_and_ends_the_stream() -> TestResult {
         .delete(&format!("/api/v1/artifacts/{}", w.share), &w.ada);
     assert_eq!(deleted.status, 200);
     let rest = stream.rest();
-    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest.len(), 2, "{rest:?}");
     assert_eq!(rest[0].data["type"], "artifact.deleted");
+    assert_eq!(
+        rest[1].data,
+        json!({"type": "end", "code": "artifact_deleted"})
+    );
     Ok(())
 }
 

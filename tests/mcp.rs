@@ -894,6 +894,39 @@ fn a_wait_ends_when_its_key_is_revoked_and_a_wait_on_everything_hears_any_artifa
 }
 
 #[test]
+fn a_wait_ends_when_its_key_expires_and_tells_nothing_after() -> TestResult {
+    let a = agent();
+    let published = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan\n\nShip it."}),
+    );
+    let token = published["shareToken"].as_str().ok_or("token")?.to_string();
+    let expires_at = now_ms() + 1_500;
+    let (_, short) = a.server.create_key(
+        &a.ada,
+        json!({"name": "short-lived", "expiresAt": expires_at}),
+    );
+    let waiting = waiting(
+        &a.server,
+        &short,
+        json!({"shareToken": token, "timeoutSeconds": 120}),
+    );
+    // Nothing happens until the key expires: the wait ends then, with that refusal, not at its
+    // timeout.
+    let answer = waiting.join().map_err(|_| "the waiting thread panicked")?;
+    assert!(now_ms() >= expires_at);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .ok_or("text")?;
+    let refusal: Value = serde_json::from_str(text)?;
+    assert_eq!(refusal["code"], "expired_key", "{refusal}");
+    Ok(())
+}
+
+#[test]
 fn a_wait_hears_of_a_key_revoked_from_the_command_line_and_a_cursor_from_the_future_is_not_deaf(
 ) -> TestResult {
     let a = agent();

@@ -11,8 +11,9 @@
 //! Idle streams must not take the server's connections: each holds a place counted by
 //! `event_streams` (whose caps are answered with a fast 429 and `Retry-After`); each stream ends
 //! after `LIFETIME` (the client reconnects where it left off), when the server shuts down, and
-//! when its caller is no longer allowed (signed out, key revoked, access removed), which is
-//! checked every `HEARTBEAT`.
+//! when its caller is no longer allowed (signed out, key revoked or expired, access removed),
+//! which is checked every `HEARTBEAT`, when identities change, and the moment the caller's key or
+//! session expires; such a stream's last message is `{"type": "end", "code": ...}`.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -27,7 +28,7 @@ use warp::Reply;
 use super::artifacts::visible;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
-use crate::clock::now_ms;
+use crate::clock::{instant_at, now_ms};
 use crate::event_streams::Slot;
 use crate::http::error::ApiError;
 use crate::http::request::Request;
@@ -174,8 +175,10 @@ struct Follower {
 enum End {
     /// The client went away, the stream's time is up, or the server is stopping.
     Closed,
-    /// The caller may no longer see the artifact.
-    Refused,
+    /// The caller may no longer see the artifact; the code says why (the API's refusal code:
+    /// `revoked_key`, `expired_key`, `session_expired`..., or `access_removed`,
+    /// `artifact_deleted`), sent in a last `end` event.
+    Refused(String),
 }
 
 impl Follower {
@@ -203,9 +206,17 @@ impl Follower {
             tokio::pin!(deadline);
             let mut heartbeat = tokio::time::interval(HEARTBEAT);
             heartbeat.tick().await;
+            // The caller's key or session is checked again the moment it expires.
+            let expiry = tokio::time::sleep_until(self.expiry());
+            tokio::pin!(expiry);
             outcome = loop {
                 let step = tokio::select! {
                     _ = &mut deadline => Err(End::Closed),
+                    _ = &mut expiry => {
+                        let checked = self.check_caller().await;
+                        expiry.as_mut().reset(self.expiry());
+                        checked
+                    }
                     _ = shutdown.changed() => Err(End::Closed),
                     _ = self.tx.closed() => Err(End::Closed),
                     heard = feed.recv() => match heard {
@@ -227,7 +238,10 @@ impl Follower {
                 }
             };
         }
-        if matches!(outcome, Err(End::Refused)) {
+        if let Err(End::Refused(code)) = outcome {
+            // Said before closing, so that a client does not reconnect to learn it.
+            let end = serde_json::json!({ "type": "end", "code": code }).to_string();
+            let _ = self.send(Event::default().data(end)).await;
             return;
         }
         // What an open review page was shown, its reader has seen.
@@ -295,7 +309,7 @@ impl Follower {
                 .await?;
             self.cursor = e.id;
             if e.action == "artifact.deleted" {
-                return Err(End::Refused);
+                return Err(End::Refused("artifact_deleted".into()));
             }
         }
         Ok(())
@@ -311,23 +325,27 @@ impl Follower {
     /// artifact; the stream ends otherwise.
     async fn check_caller(&mut self) -> Result<(), End> {
         let probe = Request::probe(Method::GET, self.headers.clone(), self.caller.ip);
-        let allowed = match auth::session_or_key(&self.state, &probe).await {
-            Ok(now) if now.user.id == self.caller.user.id => {
-                let (token, user_id) = (self.share_token.clone(), now.user.id);
-                matches!(
-                    self.state
-                        .store
-                        .read(move |conn| artifacts::access(conn, &token, user_id))
-                        .await,
-                    Ok(Some(_))
-                )
-            }
-            _ => false,
+        let now = match auth::session_or_key(&self.state, &probe).await {
+            Ok(now) if now.user.id == self.caller.user.id => now,
+            Ok(_) => return Err(End::Refused("revoked_key".into())),
+            Err(refusal) => return Err(End::Refused(refusal.code().to_string())),
         };
-        if allowed {
-            Ok(())
-        } else {
-            Err(End::Refused)
+        let (token, user_id) = (self.share_token.clone(), now.user.id);
+        let access = self
+            .state
+            .store
+            .read(move |conn| artifacts::access(conn, &token, user_id))
+            .await;
+        // A session may have been extended meanwhile: its new end is the next check.
+        self.caller = now;
+        match access {
+            Ok(Some(_)) => Ok(()),
+            _ => Err(End::Refused("access_removed".into())),
         }
+    }
+
+    /// When the caller's key or session expires (far away when it never does).
+    fn expiry(&self) -> tokio::time::Instant {
+        instant_at(self.caller.credential_expires_at().unwrap_or(i64::MAX))
     }
 }

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde::Serialize;
 use tokio::sync::broadcast;
 use warp::http::{HeaderMap, Method};
@@ -14,6 +15,7 @@ use warp::http::{HeaderMap, Method};
 use crate::api::artifacts::visible;
 use crate::api::comments::{self as comment_api, CommentView};
 use crate::auth::{self, Caller};
+use crate::clock::{instant_at, now_ms};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::state::AppState;
@@ -78,8 +80,21 @@ pub async fn wait(
     let newest = state.store.read(audit::newest).await?;
     let mut cursor = after.map_or(newest, |after| after.min(newest));
     let deadline = tokio::time::Instant::now() + timeout;
+    // A key that expires during the wait ends it then, as a revoked one does.
+    let expiry = caller.credential_expires_at();
+    let expires = async {
+        match expiry {
+            Some(at) => tokio::time::sleep_until(instant_at(at)).await,
+            None => std::future::pending().await,
+        }
+    }
+    .fuse();
+    tokio::pin!(expires);
     let mut shutdown = state.shutdown.clone();
     loop {
+        if expiry.is_some_and(|at| now_ms() >= at) {
+            still_allowed(state, caller, headers, share_token).await?;
+        }
         let (user_id, agent_id) = (caller.user.id, caller.agent.as_ref().map(|a| a.id));
         let from = cursor;
         let events = state
@@ -102,6 +117,7 @@ pub async fn wait(
         let heard = tokio::select! {
             _ = tokio::time::sleep_until(deadline) => None,
             _ = shutdown.changed() => None,
+            _ = &mut expires => Some(Heard::Identities),
             heard = relevant(&mut changes, only) => Some(heard),
         };
         match heard {

@@ -53,6 +53,15 @@ export class LiveUpdates {
         return; // not ours to guess at
       }
       if (!data || typeof data.type !== 'string') return;
+      if (data.type === 'end') {
+        // The server says why it ends the stream: ask at once rather than reconnect to learn it.
+        source.close();
+        if (source === this.source) {
+          this.source = null;
+          this.probe();
+        }
+        return;
+      }
       this.connected();
       if (data.type === 'ready') this.on.ready();
       else this.on.event(data);
