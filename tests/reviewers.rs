@@ -73,6 +73,26 @@ fn a_reviewer_reads_comments_replies_and_resolves() -> TestResult {
     assert_eq!(grant["status"], "added");
     assert_eq!(grant["name"], "Reviewer");
 
+    // What only the owner may do is refused, and is no look at the artifact.
+    for (method, path) in [
+        ("DELETE", "sharelink"),
+        ("GET", "access"),
+        ("GET", "stats"),
+        ("DELETE", "versions/1"),
+    ] {
+        let refused = s.server.request(
+            method,
+            &format!("/api/v1/artifacts/{}/{path}", s.share),
+            &bob,
+            None,
+            &[],
+        );
+        assert_eq!(refused.status, 403, "{method} {path}");
+        assert_eq!(refused.error_code(), "owner_only");
+    }
+    assert_eq!(s.access()["access"][0]["status"], "added");
+    assert_eq!(s.access()["access"][0]["firstViewedAt"], Value::Null);
+
     let shown = s
         .server
         .get(&format!("/api/v1/artifacts/{}", s.share), &bob);

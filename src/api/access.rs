@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warp::reply::Response;
 
-use super::artifacts::{require_owner, visible};
+use super::artifacts::owned;
 use crate::auth;
 use crate::clock::now_ms;
 use crate::http::error::{not_found_as, ApiError};
@@ -63,8 +63,7 @@ struct GrantAccess {
 
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
-    require_owner(role)?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let id = artifact.id;
     let grants = state.store.read(move |conn| access::list(conn, id)).await?;
     let views: Vec<GrantView> = grants.iter().map(GrantView::from).collect();
@@ -73,8 +72,7 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
 
 pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
-    require_owner(role)?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let body: GrantAccess = req.json().await?;
     let email = text::email("email", &body.email)?;
     let role = body.role.as_deref().unwrap_or(CAN_COMMENT);
@@ -122,8 +120,7 @@ pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiErr
 
 pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
-    require_owner(role)?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let id = ids::path_id(req.param("id"), "access grant")?;
     let ctx = caller.audit();
     let artifact_id = artifact.id;

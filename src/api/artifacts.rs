@@ -209,6 +209,24 @@ pub async fn visible_by_id(
     seen(state, user_id, found).await
 }
 
+/// An artifact the caller owns, for what only its owner may do: a reviewer is refused
+/// (`owner_only`) without this counting as their first look at it.
+pub async fn owned(
+    state: &AppState,
+    caller: &Caller,
+    share_token: &str,
+) -> Result<Artifact, ApiError> {
+    let token = share_token.to_string();
+    let user_id = caller.user.id;
+    let found = state
+        .store
+        .read(move |conn| artifacts::visible(conn, &token, user_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("artifact"))?;
+    require_owner(found.role)?;
+    Ok(found.artifact)
+}
+
 /// Records a reviewer's first look (their access moves from "added" to "viewed").
 async fn seen(
     state: &AppState,
@@ -226,7 +244,7 @@ async fn seen(
 }
 
 /// Refuses reviewers: only the owner manages versions, access and deletion.
-pub fn require_owner(role: Role) -> Result<(), ApiError> {
+fn require_owner(role: Role) -> Result<(), ApiError> {
     match role {
         Role::Owner => Ok(()),
         Role::Reviewer => Err(ApiError::forbidden(
@@ -518,8 +536,7 @@ struct UpdateArtifact {
 
 pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
-    require_owner(role)?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let body: UpdateArtifact = req.json().await?;
     if body.name.is_none() && body.description.is_none() {
         return Err(ApiError::bad_request(
@@ -575,13 +592,12 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
             Ok(updated)
         })
         .await?;
-    Ok(reply::ok(&ArtifactView::new(&state, &updated, role)))
+    Ok(reply::ok(&ArtifactView::new(&state, &updated, Role::Owner)))
 }
 
 pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
-    require_owner(role)?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let ctx = caller.audit();
     let id = artifact.id;
     let (deleted_at, contents) = state

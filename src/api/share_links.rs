@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use warp::reply::Response;
 
-use super::artifacts::{require_owner, visible};
+use super::artifacts::owned;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
 use crate::http::error::ApiError;
@@ -108,10 +108,12 @@ impl LinkView {
 }
 
 /// The artifact, if the caller owns it (reviewer 403, anyone else 404).
-async fn owned(state: &AppState, req: &Request) -> Result<(Caller, Artifact), ApiError> {
+async fn owner_and_artifact(
+    state: &AppState,
+    req: &Request,
+) -> Result<(Caller, Artifact), ApiError> {
     let caller = auth::session_or_key(state, req).await?;
-    let (artifact, role) = visible(state, &caller, req.param("shareToken")).await?;
-    require_owner(role)?;
+    let artifact = owned(state, &caller, req.param("shareToken")).await?;
     Ok((caller, artifact))
 }
 
@@ -122,7 +124,7 @@ fn no_link() -> ApiError {
 }
 
 pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let (_, artifact) = owned(&state, &req).await?;
+    let (_, artifact) = owner_and_artifact(&state, &req).await?;
     let id = artifact.id;
     let link = state
         .store
@@ -135,7 +137,7 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
 /// Makes the link (201, enabled, view-only unless `capabilities` say more), or answers the one
 /// there is (200). A link whose address this server can no longer derive gets a new one.
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
-    let (caller, artifact) = owned(&state, &req).await?;
+    let (caller, artifact) = owner_and_artifact(&state, &req).await?;
     let bytes = req.body_bytes(JSON_LIMIT).await?;
     let body: CreateLink = if bytes.iter().all(u8::is_ascii_whitespace) {
         CreateLink::default()
@@ -198,7 +200,7 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
 
 /// Turns the link on or off and changes what it allows; only what the body names changes.
 pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
-    let (caller, artifact) = owned(&state, &req).await?;
+    let (caller, artifact) = owner_and_artifact(&state, &req).await?;
     let body: UpdateLink = req.json().await?;
     if body.enabled.is_none() && body.capabilities.is_none() {
         return Err(ApiError::bad_request(
@@ -219,7 +221,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
 
 /// Turns the link off: its address stops working at once; the link stays, to be turned on again.
 pub async fn disable(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let (caller, artifact) = owned(&state, &req).await?;
+    let (caller, artifact) = owner_and_artifact(&state, &req).await?;
     changed(&state, &caller, &artifact, |link| {
         Ok((false, link.capabilities))
     })

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use warp::reply::Response;
 
-use super::artifacts::{require_owner, visible};
+use super::artifacts::owned;
 use crate::auth;
 use crate::http::error::ApiError;
 use crate::http::ids::wire;
@@ -53,8 +53,7 @@ struct VersionStats {
 
 pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
-    require_owner(role)?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let id = artifact.id;
     let (seen, per_version) = state
         .store

@@ -8,7 +8,7 @@ use serde_json::json;
 use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use super::artifacts::{self, require_owner, visible, VersionView};
+use super::artifacts::{self, owned, visible, VersionView};
 use super::publish;
 use super::upload;
 use crate::auth::{self, Caller};
@@ -71,8 +71,7 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
-    require_owner(role)?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let form = upload::read(&state, &mut req).await?;
     Ok(reply::created(
         &publish(&state, &caller, &artifact, form).await?,
@@ -150,9 +149,8 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 
 pub async fn rename(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let number = parse_number(req.param("number"))?;
-    require_owner(role)?;
     let version = active_version(&state, &artifact, number).await?;
     let body: Rename = req.json().await?;
     let name = artifacts::version_name("name", body.name.as_deref())?;
@@ -182,9 +180,8 @@ pub async fn rename(state: AppState, mut req: Request) -> Result<Response, ApiEr
 
 pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let number = parse_number(req.param("number"))?;
-    require_owner(role)?;
     let artifact_id = artifact.id;
     let ctx = caller.audit();
     let deleted_at = state
@@ -218,9 +215,8 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
 
 pub async fn restore(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let (artifact, role) = visible(&state, &caller, req.param("shareToken")).await?;
+    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let number = parse_number(req.param("number"))?;
-    require_owner(role)?;
     let artifact_id = artifact.id;
     let ctx = caller.audit();
     state

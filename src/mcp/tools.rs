@@ -14,7 +14,7 @@ use super::catalog::{
     WAIT_MAX_SECONDS,
 };
 use super::feedback;
-use crate::api::artifacts::{self as artifact_api, require_owner, visible};
+use crate::api::artifacts::{self as artifact_api, owned, visible};
 use crate::api::comments::{self as comment_api, Place, Versions};
 use crate::api::upload::UploadForm;
 use crate::api::versions as version_api;
@@ -314,8 +314,7 @@ async fn publish_version(
     caller: &Caller,
     a: PublishVersionArgs,
 ) -> Result<Box<RawValue>, ApiError> {
-    let (artifact, role) = visible(state, caller, &a.share_token).await?;
-    require_owner(role)?;
+    let artifact = owned(state, caller, &a.share_token).await?;
     let form = UploadForm {
         name: a.name,
         description: None,
