@@ -3,8 +3,9 @@
 // when a person submits this form. Ctrl/Cmd+Enter submits; Escape cancels and returns focus to
 // where the person was.
 
-import { h, setChildren } from '../dom.js';
+import { h, setChildren, announce } from '../dom.js';
 import { handleForm, resetForm, valueOf } from '../forms.js';
+import { confirmAction } from '../dialogs.js';
 
 /** The selectors stored for a passage: only the fields the API takes, copied one by one. */
 export function passageSelectors(quote, position) {
@@ -31,8 +32,9 @@ export class Composer {
    * @param fallbackFocus () → where focus goes on cancel when its opener is gone
    * @param onChange   () → the draft changed (opened, closed, other passage): re-send anchors
    * @param onCancel   () → the person cancelled (the passage may still be selected)
+   * @param posted     (id) → the comment was made and the composer closed: show it
    */
-  constructor({ form, submit, fallbackFocus, onChange, onCancel = null }) {
+  constructor({ form, submit, fallbackFocus, onChange, onCancel = null, posted = null }) {
     this.form = form;
     this.textarea = form.elements.content;
     this.title = form.querySelector('.composer-title');
@@ -42,6 +44,8 @@ export class Composer {
     this.onCancel = onCancel;
     this.target = null;
     this.opener = null;
+    this.quote = null;
+    this.movedEl = null;
     form.querySelector('[data-cancel]').addEventListener('click', () => this.cancel());
     submitOnCtrlEnter(this.textarea);
     form.addEventListener('keydown', (event) => {
@@ -53,7 +57,9 @@ export class Composer {
     handleForm(form, async () => {
       const target = this.target;
       const id = await submit({ target, content: valueOf(form, 'content') });
+      // Closed first: the sidebar's layout settles before the new thread is scrolled to.
       this.close();
+      posted?.(id);
       return id;
     });
   }
@@ -81,6 +87,11 @@ export class Composer {
   }
 
   open(target, quote) {
+    // Text typed for another passage moves with the draft: said, with a way back.
+    const moved =
+      this.isOpen && this.hasText && this.target && !sameTarget(this.target, target)
+        ? { target: this.target, quote: this.quote }
+        : null;
     if (!this.isOpen) {
       const active = document.activeElement;
       this.opener = active && active !== document.body ? active : null;
@@ -89,24 +100,68 @@ export class Composer {
       this.textarea.value = keep;
     }
     this.target = target;
+    this.quote = quote;
     setChildren(this.title, quote === null ? `Comment on the whole file ${target.source}` : `Comment on a passage of ${target.source}`);
     this.quoteEl.hidden = quote === null;
     setChildren(this.quoteEl, quote === null ? null : h('span', { class: 'quote-text', text: quote }));
+    this.showMoved(moved);
     this.form.hidden = false;
     this.textarea.focus();
     this.onChange();
+  }
+
+  get hasText() {
+    return this.textarea.value.trim() !== '';
+  }
+
+  /** Says that the typed text now comments on this passage, and where it was; null clears it. */
+  showMoved(from) {
+    this.movedEl?.remove();
+    this.movedEl = null;
+    if (!from) return;
+    const where = from.quote === null ? `the whole file ${from.target.source}` : `\u201c${shorten(from.quote)}\u201d`;
+    const message = `Your text now comments on this passage; it was on ${where}.`;
+    this.movedEl = h(
+      'p',
+      { class: 'composer-moved' },
+      `${message} `,
+      h('button', {
+        class: 'button small',
+        text: 'Move it back',
+        attrs: { type: 'button' },
+        on: { click: () => this.open(from.target, from.quote) },
+      }),
+    );
+    this.quoteEl.after(this.movedEl);
+    announce(message);
   }
 
   /** Closes and forgets the draft. */
   close() {
     this.form.hidden = true;
     this.target = null;
+    this.quote = null;
+    this.showMoved(null);
     this.textarea.value = '';
     resetForm(this.form);
     this.onChange();
   }
 
-  cancel() {
+  /** Cancel or Escape: typed text is discarded only once the person confirms it. */
+  async cancel() {
+    if (this.hasText) {
+      const discard = await confirmAction({
+        title: 'Discard this comment?',
+        body: [h('p', { text: 'What you wrote has not been posted, and will be lost.' })],
+        confirmLabel: 'Discard',
+        action: () => {},
+        fallbackFocus: () => this.textarea,
+      });
+      if (!discard) {
+        this.textarea.focus();
+        return;
+      }
+    }
     const opener = this.opener;
     this.opener = null;
     this.close();
@@ -114,4 +169,13 @@ export class Composer {
     back?.focus();
     this.onCancel?.();
   }
+}
+
+function sameTarget(a, b) {
+  return a.source === b.source && JSON.stringify(a.selector ?? null) === JSON.stringify(b.selector ?? null);
+}
+
+function shorten(text, max = 60) {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 1)}\u2026` : one;
 }

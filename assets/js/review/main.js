@@ -37,6 +37,8 @@ const state = {
   /** The passage selected in the frame: {quote, position, path}, or null. */
   selection: null,
   activeId: null,
+  /** What the last selection was refused for (too long), said again when Comment is asked for. */
+  tooLong: null,
   over: false,
 };
 
@@ -219,6 +221,7 @@ function updateCommenting() {
 const hideFloat = () => parts.selectionButton.hide();
 
 function onSelection({ quote, position, rect }) {
+  state.tooLong = null;
   if (!isLatest() || state.path === null || !state.bridged) return;
   state.selection = { quote, position, rect, path: state.path };
   parts.selectionButton.showFor(quote.exact, rect);
@@ -228,6 +231,7 @@ function onSelectionTooLong(length) {
   state.selection = null;
   if (!isLatest()) return;
   const note = `${length.toLocaleString()} characters are selected; a comment can quote at most 2,000. Select a shorter passage.`;
+  state.tooLong = note;
   const frameRect = $('#artifact-frame').getBoundingClientRect();
   parts.selectionButton.showNote(note, { x: frameRect.left, y: frameRect.top, width: frameRect.width, height: 0 });
   announce(note);
@@ -235,6 +239,7 @@ function onSelectionTooLong(length) {
 
 function onSelectionCleared() {
   state.selection = null;
+  state.tooLong = null;
   hideFloat();
 }
 
@@ -245,7 +250,7 @@ function commentOnSelection() {
   }
   const sel = state.selection;
   if (!sel) {
-    announce('Select a passage in the artifact first, or comment on the whole file');
+    announce(state.tooLong ?? 'Select a passage in the artifact first, or comment on the whole file');
     return;
   }
   hideFloat();
@@ -259,14 +264,29 @@ function commentOnFile() {
 }
 
 async function submitComment({ target, content }) {
-  const created = await api.createComment(state.token, { content, target });
+  // On the version shown: one published meanwhile refuses it (the text stays in the composer)
+  // rather than taking it with a passage of the old text.
+  const version = state.version.number;
+  let created;
+  try {
+    created = await api.createComment(state.token, { content, target, version });
+  } catch (err) {
+    if (err?.code === 'not_latest_version') {
+      throw new Error(`A newer version was published while you wrote, and comments go on the latest one. Your text is kept here: copy it, open the latest version and comment on the passage there.`);
+    }
+    throw err;
+  }
   state.selection = null;
   parts.frame.clearSelection();
   await reloadComments().catch(() => {});
   // The form outlives a change of file: say where a comment on another file went.
   announce(target.source === state.path ? 'Comment added' : `Comment added on ${target.source}`);
-  if (!parts.sidebar.focusThread(created.id)) $('#comments-title').focus();
   return created.id;
+}
+
+/** A new comment made here: its thread gets the focus, scrolled into view. */
+function showPosted(id) {
+  if (!parts.sidebar.focusThread(id)) $('#comments-title').focus();
 }
 
 // ---- messages from the frame (each only moves focus or shows something; none writes) -------------
@@ -483,6 +503,7 @@ async function boot() {
   parts.composer = new Composer({
     form: $('#composer'),
     submit: submitComment,
+    posted: showPosted,
     // Back to the artifact, which a comments drawer would cover: that closes first.
     fallbackFocus: () => {
       parts.layout?.uncoverStage();

@@ -341,5 +341,6 @@ export class ThreadView {
   /** Focuses the thread itself (its article), scrolling it into view. */
   focus() {
     this.article.focus();
+    this.article.scrollIntoView({ block: 'nearest' });
   }
 }

@@ -190,8 +190,12 @@ async function submitComment({ target, content }) {
   await reloadComments();
   // The form outlives a change of file: say where a comment on another file went.
   announce(target.source === state.path ? 'Comment added' : `Comment added on ${target.source}`);
-  if (!parts.sidebar.focusThread(created.id)) $('#comments-title').focus();
   return created.id;
+}
+
+/** A new comment made here: its thread gets the focus, scrolled into view. */
+function showPosted(id) {
+  if (!parts.sidebar.focusThread(id)) $('#comments-title').focus();
 }
 
 function onActivate(ids) {
@@ -280,6 +284,7 @@ async function boot() {
   parts.composer = new Composer({
     form: $('#composer'),
     submit: submitComment,
+    posted: showPosted,
     // Back to the artifact, which a comments drawer would cover: that closes first.
     fallbackFocus: () => {
       parts.layout?.uncoverStage();
