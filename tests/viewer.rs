@@ -172,7 +172,11 @@ fn markdown_is_rendered_for_viewing_and_raw_through_the_api() -> TestResult {
         page.header("content-type").as_deref(),
         Some("text/html; charset=utf-8")
     );
-    assert!(page.text().contains("<h1>Guide</h1>"), "{}", page.text());
+    assert!(
+        page.text().contains("<h1 id=\"guide\">Guide</h1>"),
+        "{}",
+        page.text()
+    );
     assert!(page.text().contains("<em>text</em>"));
     assert!(
         page.text()

@@ -19,6 +19,9 @@ pub const MAX_MARKUP: usize = 800_000;
 pub const MAX_NESTING: usize = 32;
 /// Bytes of rendered HTML at most.
 pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
+/// Changes whenever the same Markdown renders differently (it is part of a rendered document's
+/// ETag, so browsers do not keep an older rendering): 2 gave headings ids.
+pub const RENDERING: u32 = 2;
 
 /// A rendered document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +90,8 @@ fn render(markdown: &str, title_fallback: &str, max_output: usize) -> Rendered {
         room: max_output,
     };
     let mut title = Heading::default();
-    let events = Flattened::new(Parser::new_ext(source, options())).inspect(|e| title.see(e));
+    let events = HeadingIds::new(Flattened::new(Parser::new_ext(source, options())))
+        .inspect(|e| title.see(e));
     if html::write_html_fmt(&mut body, events).is_err() {
         cut = Some(Cut::Output {
             total: markdown.len(),
@@ -284,6 +288,92 @@ impl<'a, I: Iterator<Item = Event<'a>>> Iterator for Flattened<'a, I> {
     }
 }
 
+/// Headings given the `id` their text makes (as code hosts do: lower case, letters, digits, `-` and
+/// `_` kept, spaces as `-`, a repeat numbered `-1`, `-2`...), so that a document's own links to its
+/// sections (`[see below](#alternatives-considered)`) lead there.
+struct HeadingIds<'a, I: Iterator<Item = Event<'a>>> {
+    events: I,
+    /// A heading's events held until its end, when its text is known; then given out in order.
+    held: std::collections::VecDeque<Event<'a>>,
+    used: std::collections::HashMap<String, usize>,
+}
+
+impl<'a, I: Iterator<Item = Event<'a>>> HeadingIds<'a, I> {
+    fn new(events: I) -> Self {
+        HeadingIds {
+            events,
+            held: std::collections::VecDeque::new(),
+            used: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The id for a heading's text, not given before.
+    fn id_for(&mut self, text: &str) -> String {
+        let mut slug = String::new();
+        for c in text.trim().chars() {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                slug.extend(c.to_lowercase());
+            } else if c.is_whitespace() {
+                slug.push('-');
+            }
+        }
+        let seen = self.used.entry(slug.clone()).or_insert(0);
+        let id = if *seen == 0 {
+            slug.clone()
+        } else {
+            format!("{slug}-{seen}")
+        };
+        *seen += 1;
+        if id != slug {
+            // "a-1" made for the second "a" is taken too, should a heading "a 1" come later.
+            self.used.entry(id.clone()).or_insert(1);
+        }
+        id
+    }
+}
+
+impl<'a, I: Iterator<Item = Event<'a>>> Iterator for HeadingIds<'a, I> {
+    type Item = Event<'a>;
+
+    fn next(&mut self) -> Option<Event<'a>> {
+        if let Some(event) = self.held.pop_front() {
+            return Some(event);
+        }
+        let event = self.events.next()?;
+        let Event::Start(Tag::Heading {
+            level,
+            id: None,
+            classes,
+            attrs,
+        }) = event
+        else {
+            return Some(event);
+        };
+        let mut text = String::new();
+        let mut inner = Vec::new();
+        for event in self.events.by_ref() {
+            let end = matches!(event, Event::End(TagEnd::Heading(_)));
+            match &event {
+                Event::Text(t) | Event::Code(t) => text.push_str(t),
+                Event::SoftBreak | Event::HardBreak => text.push(' '),
+                _ => {}
+            }
+            inner.push(event);
+            if end {
+                break;
+            }
+        }
+        let id = self.id_for(&text);
+        self.held.extend(inner);
+        Some(Event::Start(Tag::Heading {
+            level,
+            id: (!id.is_empty()).then(|| id.into()),
+            classes,
+            attrs,
+        }))
+    }
+}
+
 /// A `fmt::Write` into a string that fails once `room` bytes are used up.
 struct Capped {
     out: String,
@@ -364,6 +454,35 @@ mod tests {
         assert!(page.contains("<style>"));
         assert!(page.contains("<p>Intro text</p>"));
         assert!(page.trim_end().ends_with("</html>"));
+    }
+
+    #[test]
+    fn headings_get_ids_from_their_text_so_links_to_sections_work() {
+        let html = page(
+            "# Design: *Sync* v2\n\nSee [the alternatives](#alternatives-considered).\n\n\
+             ## Alternatives considered\n\n## Alternatives considered\n\n### `Retry` & back-off\n\n\
+             ## Ünïcode Überschrift\n\n##\n",
+            "t",
+        );
+        assert!(
+            html.contains("<h1 id=\"design-sync-v2\">Design: <em>Sync</em> v2</h1>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"#alternatives-considered\">"),
+            "{html}"
+        );
+        assert!(html.contains("<h2 id=\"alternatives-considered\">Alternatives considered</h2>"));
+        assert!(html.contains("<h2 id=\"alternatives-considered-1\">Alternatives considered</h2>"));
+        assert!(
+            html.contains("<h3 id=\"retry--back-off\"><code>Retry</code> &amp; back-off</h3>"),
+            "{html}"
+        );
+        assert!(html.contains("<h2 id=\"ünïcode-überschrift\">"), "{html}");
+        assert!(
+            html.contains("<h2></h2>"),
+            "an empty heading gets no id: {html}"
+        );
     }
 
     #[test]

@@ -75,8 +75,16 @@ pub(super) async fn version_file(
     };
     let markdown = ingest::is_markdown_path(&file.path);
     let html = markdown || file.content_type.starts_with("text/html");
-    // A document carries the bridge, so its tag changes with the bridge's version.
-    let etag = if html {
+    // A document carries the bridge, so its tag changes with the bridge's version (and a
+    // Markdown document's with how Markdown is rendered).
+    let etag = if markdown {
+        format!(
+            "\"{}-{}-md{}\"",
+            hex(&file.sha256),
+            bridge::version(),
+            ingest::RENDERING
+        )
+    } else if html {
         format!("\"{}-{}\"", hex(&file.sha256), bridge::version())
     } else {
         format!("\"{}\"", hex(&file.sha256))
