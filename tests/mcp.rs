@@ -894,6 +894,117 @@ fn a_wait_ends_when_its_key_is_revoked_and_a_wait_on_everything_hears_any_artifa
 }
 
 #[test]
+fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and_edits(
+) -> TestResult {
+    let a = agent();
+    let published = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan\n\nShip it."}),
+    );
+    let token = published["shareToken"].as_str().ok_or("token")?.to_string();
+    let ada = Auth::Cookie(a.ada.clone());
+    let start = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"timeoutSeconds": 1}),
+    );
+    // A person comments and replies 15 times: one thread, not 16 copies of it.
+    let made = a.server.post(
+        &format!("/api/v1/artifacts/{token}/comments"),
+        &ada,
+        &json!({"content": "Ship when?", "quote": "Ship it."}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let comment_id = made.json()["id"].as_str().ok_or("id")?.to_string();
+    let reply = |text: String| -> Result<String, String> {
+        let r = a.server.post(
+            &format!("/api/v1/comments/{comment_id}/replies"),
+            &ada,
+            &json!({ "content": text }),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        Ok(r.json()["id"].as_str().ok_or("reply id")?.to_string())
+    };
+    let mut first = Vec::new();
+    for i in 0..15 {
+        first.push(reply(format!("More thoughts, part {i}"))?);
+    }
+    let got = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"shareToken": token, "after": start["cursor"], "timeoutSeconds": 30}),
+    );
+    let items = got["feedback"].as_array().ok_or("feedback")?;
+    assert_eq!(items.len(), 1, "{got}");
+    assert_eq!(items[0]["kind"], "comment");
+    assert_eq!(items[0]["newReplyIds"], json!(first));
+    assert_eq!(items[0]["replyId"], json!(first[0]));
+    assert_eq!(items[0]["earlierRepliesOmitted"], 0);
+    assert_eq!(
+        items[0]["comment"]["replies"].as_array().map(Vec::len),
+        Some(15)
+    );
+
+    // The agent resolves it; the person reopens it and edits the comment: heard, as "reopened".
+    ok(
+        &a.server,
+        &a.key,
+        "resolve",
+        json!({"commentId": comment_id}),
+    );
+    for change in [
+        json!({"resolved": false}),
+        json!({"content": "Ship when, exactly?"}),
+    ] {
+        let r = a
+            .server
+            .patch(&format!("/api/v1/comments/{comment_id}"), &ada, &change);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let got = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"shareToken": token, "after": got["cursor"], "timeoutSeconds": 30}),
+    );
+    assert_eq!(got["feedback"].as_array().map(Vec::len), Some(1), "{got}");
+    assert_eq!(got["feedback"][0]["kind"], "reopened");
+    assert_eq!(
+        got["feedback"][0]["comment"]["content"],
+        "Ship when, exactly?"
+    );
+    assert_eq!(got["feedback"][0]["newReplyIds"], json!([]));
+
+    // 12 more replies to a long thread: the new ones, not every earlier one.
+    let mut later = Vec::new();
+    for i in 0..12 {
+        later.push(reply(format!("Later, part {i}"))?);
+    }
+    let got = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"shareToken": token, "after": got["cursor"], "timeoutSeconds": 30}),
+    );
+    let item = &got["feedback"][0];
+    assert_eq!(item["kind"], "reply");
+    assert_eq!(item["newReplyIds"], json!(later));
+    let shown: Vec<&str> = item["comment"]["replies"]
+        .as_array()
+        .ok_or("replies")?
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(shown, later.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(item["earlierRepliesOmitted"], 15, "{item}");
+    Ok(())
+}
+
+#[test]
 fn a_wait_ends_when_its_key_expires_and_tells_nothing_after() -> TestResult {
     let a = agent();
     let published = ok(

@@ -369,7 +369,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "wait_for_feedback",
             "title": "Wait for feedback",
-            "description": format!("Waits (up to timeoutSeconds, at most {WAIT_MAX_SECONDS}) until someone else comments or replies on an artifact (or on any artifact you can see), and returns those comments with their threads. Pass the cursor it returns as after next time, so nothing is missed or seen twice."),
+            "description": format!("Waits (up to timeoutSeconds, at most {WAIT_MAX_SECONDS}) until someone else comments, replies, reopens a comment (a fix was not accepted) or edits one on an artifact (or on any artifact you can see), and returns one item per thread with news: kind says which (comment, reply, reopened, edited), newReplyIds the new replies; a long thread comes with its newest replies and every new one. Pass the cursor it returns as after next time, so nothing is missed or seen twice."),
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -387,12 +387,14 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                     "cursor": { "type": "string" },
                     "feedback": { "type": "array", "items": {
                         "type": "object",
-                        "required": ["kind", "shareToken", "artifactName", "comment"],
+                        "required": ["kind", "shareToken", "artifactName", "newReplyIds", "earlierRepliesOmitted", "comment"],
                         "properties": {
-                            "kind": { "enum": ["comment", "reply"] },
+                            "kind": { "enum": ["comment", "reply", "reopened", "edited"] },
                             "shareToken": { "type": "string" },
                             "artifactName": { "type": "string" },
-                            "replyId": { "type": "string" },
+                            "replyId": { "type": "string", "description": "the first new reply" },
+                            "newReplyIds": { "type": "array", "items": { "type": "string" } },
+                            "earlierRepliesOmitted": { "type": "integer", "minimum": 0, "description": "older replies left out of comment.replies (list_comments has them all)" },
                             "comment": comment()
                         }
                     } }

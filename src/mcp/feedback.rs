@@ -35,17 +35,27 @@ pub struct Found {
     pub feedback: Vec<Item>,
 }
 
-/// One comment or reply, with the thread it belongs to as it is now.
+/// One thread that has news for the caller, as it is now: new (`comment`), or with new replies
+/// (`reply`), reopened (`reopened`: a fix was not accepted), or edited by someone else (`edited`),
+/// the first that applies. A long thread comes with its newest replies and every new one.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
     pub kind: &'static str,
     pub share_token: String,
     pub artifact_name: String,
+    /// The first new reply, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_id: Option<String>,
+    /// Every new reply, oldest first.
+    pub new_reply_ids: Vec<String>,
+    /// Older replies of the thread left out of `comment.replies` (list_comments has them all).
+    pub earlier_replies_omitted: usize,
     pub comment: CommentView,
 }
+
+/// Replies of a thread always shown, besides the new ones: the newest this many.
+const RECENT_REPLIES: usize = 10;
 
 /// Waits up to `timeout` for feedback after the event `after` (default: now). `headers` are the
 /// request's: when keys or memberships change meanwhile, the key they carry is checked again, and
@@ -178,38 +188,74 @@ async fn still_allowed(
     Ok(())
 }
 
-/// The threads the events are about, as the caller sees them now (deleted ones left out).
+/// The threads the events are about, one item each in the order of their first event, as the
+/// caller sees them now (deleted ones left out).
 async fn items(
     state: &AppState,
     caller: &Caller,
     events: Vec<audit::Feedback>,
 ) -> Result<Vec<Item>, ApiError> {
-    let mut out = Vec::new();
+    // Per thread: its artifact, what happened to it, and its new replies.
+    let mut threads: Vec<(String, i64, Vec<&'static str>, Vec<String>)> = Vec::new();
     for event in events {
         let detail: serde_json::Value = event
             .detail
             .as_deref()
             .and_then(|d| serde_json::from_str(d).ok())
             .unwrap_or_default();
-        let (kind, comment_id, reply_id) = if event.action == "reply.created" {
-            let Some(comment) = detail["commentId"].as_str() else {
-                continue;
-            };
-            ("reply", comment.to_string(), Some(event.object_id.clone()))
+        let on_reply = event.action.starts_with("reply.");
+        let comment_id = if on_reply {
+            match detail["commentId"].as_str() {
+                Some(id) => id.to_string(),
+                None => continue,
+            }
         } else {
-            ("comment", event.object_id.clone(), None)
+            event.object_id.clone()
         };
-        let comment = match comment_api::thread(state, caller, &comment_id).await {
+        let kind = match event.action.as_str() {
+            "comment.created" => "comment",
+            "reply.created" => "reply",
+            "comment.unresolved" => "reopened",
+            _ => "edited",
+        };
+        let at = match threads.iter().position(|t| t.0 == comment_id) {
+            Some(at) => at,
+            None => {
+                threads.push((comment_id, event.artifact_id, Vec::new(), Vec::new()));
+                threads.len() - 1
+            }
+        };
+        let thread = &mut threads[at];
+        thread.2.push(kind);
+        if event.action == "reply.created" && !thread.3.contains(&event.object_id) {
+            thread.3.push(event.object_id.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for (comment_id, artifact_id, kinds, new_replies) in threads {
+        let mut comment = match comment_api::thread(state, caller, &comment_id).await {
             Ok(c) => c,
             Err(ApiError::NotFound(_)) => continue,
             Err(e) => return Err(e),
         };
-        if let Some(id) = &reply_id {
-            if !comment.replies.iter().any(|r| &r.id == id) {
-                continue;
-            }
-        }
-        let artifact_id = event.artifact_id;
+        // Replies deleted meanwhile are not news.
+        let new_reply_ids: Vec<String> = new_replies
+            .into_iter()
+            .filter(|id| comment.replies.iter().any(|r| &r.id == id))
+            .collect();
+        let kind = ["comment", "reply", "reopened", "edited"]
+            .into_iter()
+            .find(|k| kinds.contains(k) && (*k != "reply" || !new_reply_ids.is_empty()))
+            .unwrap_or("edited");
+        let total = comment.replies.len();
+        let recent_from = total.saturating_sub(RECENT_REPLIES);
+        let mut index = 0;
+        comment.replies.retain(|r| {
+            let keep = index >= recent_from || new_reply_ids.contains(&r.id);
+            index += 1;
+            keep
+        });
+        let earlier_replies_omitted = total - comment.replies.len();
         let artifact = state
             .store
             .read(move |conn| crate::store::artifacts::get(conn, artifact_id))
@@ -218,7 +264,9 @@ async fn items(
             kind,
             share_token: artifact.share_token,
             artifact_name: artifact.name,
-            reply_id,
+            reply_id: new_reply_ids.first().cloned(),
+            new_reply_ids,
+            earlier_replies_omitted,
             comment,
         });
     }

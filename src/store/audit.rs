@@ -924,7 +924,8 @@ pub fn feedback_after(
         "SELECT e.id, e.artifact_id, e.action, e.object_id, e.detail
            FROM audit_events e
           WHERE e.id > ?4
-            AND e.action IN ('comment.created', 'reply.created')
+            AND e.action IN ('comment.created', 'reply.created', 'comment.unresolved',
+                             'comment.updated', 'reply.updated')
             AND NOT (e.user_id = ?1 AND e.agent_id IS ?2)
             AND (CASE WHEN ?3 IS NULL
                       THEN e.artifact_id IN (SELECT a.id FROM artifacts a
