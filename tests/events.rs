@@ -470,7 +470,37 @@ fn open_streams_are_capped_per_account_with_a_fast_429() -> TestResult {
         .get(&format!("/api/v1/artifacts/{}/events", w.share), &w.ada);
     assert_eq!(refused.status, 429);
     assert_eq!(refused.error_code(), "too_many_requests");
-    assert!(refused.header("retry-after").is_some());
+    let wait_secs: u64 = refused
+        .header("retry-after")
+        .ok_or("Retry-After")?
+        .parse()?;
+    assert_eq!(
+        refused.json()["retryAfterSeconds"],
+        wait_secs,
+        "said in the body too"
+    );
+    // An agent's wait_for_feedback is refused alike, as a tool error that says how long to wait.
+    let wait = w.server.request(
+        "POST",
+        "/mcp",
+        &w.claude,
+        Some(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "wait_for_feedback", "arguments": {"timeoutSeconds": 1}}})
+            .to_string()
+            .as_bytes(),
+        ),
+        &[
+            ("MCP-Protocol-Version", "2025-06-18"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+    );
+    let result = &wait.json()["result"];
+    assert_eq!(result["isError"], true, "{result}");
+    let refusal: Value =
+        serde_json::from_str(result["content"][0]["text"].as_str().ok_or("text")?)?;
+    assert_eq!(refusal["code"], "too_many_requests");
+    assert_eq!(refusal["retryAfterSeconds"], wait_secs, "{refusal}");
     assert!(refused.json()["error"]
         .as_str()
         .unwrap_or_default()

@@ -178,6 +178,31 @@ impl ApiError {
         }
     }
 
+    /// The error as the API answers it: `{error, code}` with `message`, and what else helps the
+    /// client act on it (the field at fault, how to authenticate, the existing id, how long to
+    /// wait). MCP tool errors carry the same object.
+    pub fn body(&self, message: &str) -> serde_json::Value {
+        match self {
+            ApiError::Invalid { field, .. } => {
+                serde_json::json!({ "error": message, "code": self.code(), "field": field })
+            }
+            ApiError::Unauthorized { hint, .. } => {
+                serde_json::json!({ "error": message, "code": self.code(), "hint": hint.text() })
+            }
+            ApiError::Taken { id_field, id, .. } => {
+                serde_json::json!({ "error": message, "code": self.code(), *id_field: id })
+            }
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => serde_json::json!({
+                "error": message,
+                "code": self.code(),
+                "retryAfterSeconds": retry_after_secs
+            }),
+            _ => serde_json::json!({ "error": message, "code": self.code() }),
+        }
+    }
+
     /// The JSON answer. A 500 is logged here, once, with its cause.
     pub fn into_response(self) -> Response {
         let status = self.status();
@@ -196,18 +221,7 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        let body = match &self {
-            ApiError::Invalid { field, .. } => {
-                serde_json::json!({ "error": message, "code": self.code(), "field": field })
-            }
-            ApiError::Unauthorized { hint, .. } => {
-                serde_json::json!({ "error": message, "code": self.code(), "hint": hint.text() })
-            }
-            ApiError::Taken { id_field, id, .. } => {
-                serde_json::json!({ "error": message, "code": self.code(), *id_field: id })
-            }
-            _ => serde_json::json!({ "error": message, "code": self.code() }),
-        };
+        let body = self.body(&message);
         let mut response = crate::http::reply::json(status, &body);
         let headers = response.headers_mut();
         match &self {

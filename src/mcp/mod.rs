@@ -356,7 +356,7 @@ async fn call(
             ))
         }
         Err(refused) => {
-            let text = json!({ "error": refused.to_string(), "code": refused.code() }).to_string();
+            let text = refused.body(&refused.to_string()).to_string();
             raw(&ToolResult::new(era, &text, None))
         }
     }
