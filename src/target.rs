@@ -90,39 +90,61 @@ pub enum Selector {
     },
 }
 
-/// Why a target was refused; the message names the field, the limit and the actual length.
+/// Why a target was refused: the field at fault (its path in the request, e.g.
+/// `target.selector.exact`), and a message that names it, the limit and the actual length.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TargetError(pub String);
+#[error("{message}")]
+pub struct TargetError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn refuse(field: &'static str, message: impl Into<String>) -> TargetError {
+    TargetError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// The largest position a client can hold exactly (JavaScript's `Number.MAX_SAFE_INTEGER`).
+const POSITION_MAX: u64 = (1 << 53) - 1;
 
 impl Target {
     /// Checks lengths and shapes (not whether `source` is a file of the version: the caller knows).
     pub fn check(&self) -> Result<(), TargetError> {
         if self.source.trim().is_empty() {
-            return Err(TargetError(
-                "target.source must name a file of the version, e.g. \"index.html\"".into(),
+            return Err(refuse(
+                "target.source",
+                "target.source must name a file of the version, e.g. \"index.html\"",
             ));
         }
         if self.source.len() > SOURCE_MAX || self.source.contains('\0') {
-            return Err(TargetError(format!(
-                "target.source must be a file path of at most {SOURCE_MAX} bytes without NUL characters"
-            )));
+            return Err(refuse(
+                "target.source",
+                format!(
+                    "target.source must be a file path of at most {SOURCE_MAX} bytes without NUL characters"
+                ),
+            ));
         }
         let Some(selectors) = &self.selector else {
             return Ok(());
         };
         if selectors.0.is_empty() {
-            return Err(TargetError(
-                "target.selector must not be an empty list; leave it out to comment on the whole file".into(),
+            return Err(refuse(
+                "target.selector",
+                "target.selector must not be an empty list; leave it out to comment on the whole file",
             ));
         }
         for (i, selector) in selectors.0.iter().enumerate() {
             let later = &selectors.0[i + 1..];
             if later.iter().any(|s| s.kind() == selector.kind()) {
-                return Err(TargetError(format!(
-                    "target.selector lists more than one {}; give one selector of each type",
-                    selector.kind()
-                )));
+                return Err(refuse(
+                    "target.selector",
+                    format!(
+                        "target.selector lists more than one {}; give one selector of each type",
+                        selector.kind()
+                    ),
+                ));
             }
             selector.check()?;
         }
@@ -157,9 +179,20 @@ impl Selector {
             }
             Selector::TextPositionSelector { start, end } => {
                 if start > end {
-                    return Err(TargetError(format!(
-                        "target.selector.start ({start}) must not be after target.selector.end ({end})"
-                    )));
+                    return Err(refuse(
+                        "target.selector.start",
+                        format!(
+                            "target.selector.start ({start}) must not be after target.selector.end ({end})"
+                        ),
+                    ));
+                }
+                if *end > POSITION_MAX {
+                    return Err(refuse(
+                        "target.selector.end",
+                        format!(
+                            "target.selector.end is {end}; the limit is {POSITION_MAX} (the largest whole number JavaScript holds exactly)"
+                        ),
+                    ));
                 }
             }
             Selector::CssSelector { value } => {
@@ -170,20 +203,22 @@ impl Selector {
     }
 }
 
-fn bounded(field: &str, value: &str, min: usize, max: usize) -> Result<(), TargetError> {
+fn bounded(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), TargetError> {
     if value.contains('\0') {
-        return Err(TargetError(format!(
-            "{field} must not contain NUL characters"
-        )));
+        return Err(refuse(
+            field,
+            format!("{field} must not contain NUL characters"),
+        ));
     }
     let len = char_len(value);
     if len < min {
-        return Err(TargetError(format!("{field} must not be empty")));
+        return Err(refuse(field, format!("{field} must not be empty")));
     }
     if len > max {
-        return Err(TargetError(format!(
-            "{field} is {len} characters long; the limit is {max} characters"
-        )));
+        return Err(refuse(
+            field,
+            format!("{field} is {len} characters long; the limit is {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -195,7 +230,7 @@ mod tests {
 
     fn parse(json: &str) -> Result<Target, String> {
         let t: Target = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        t.check().map_err(|e| e.0)?;
+        t.check().map_err(|e| e.message)?;
         Ok(t)
     }
 
@@ -293,9 +328,9 @@ mod tests {
         }
 
         #[test]
-        fn positions_are_accepted_exactly_when_ordered(start in any::<u64>(), end in any::<u64>()) {
+        fn positions_are_accepted_exactly_when_ordered_and_exact_in_javascript(start in any::<u64>(), end in prop_oneof![any::<u64>(), 0..=POSITION_MAX + 2]) {
             let target = Target { source: "a.html".into(), selector: Some(Selectors(vec![Selector::TextPositionSelector { start, end }])) };
-            prop_assert_eq!(target.check().is_ok(), start <= end);
+            prop_assert_eq!(target.check().is_ok(), start <= end && end <= POSITION_MAX);
         }
     }
 }

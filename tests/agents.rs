@@ -208,8 +208,8 @@ fn agent_names_are_validated() -> TestResult {
             "too_long",
             "role",
         ),
-        // Missing, of the wrong type, or unknown: the field is named too.
-        (json!({}), "invalid_request", "name"),
+        // Missing (required, as an empty one is), of the wrong type, or unknown: the field is named.
+        (json!({}), "required", "name"),
         (json!({"name": 5}), "invalid_request", "name"),
         (
             json!({"name": "ok", "rolle": "x"}),

@@ -773,10 +773,7 @@ fn upload_fields_are_validated_and_nothing_is_stored_on_refusal() -> TestResult 
             json!({"name": "ok", "fileName": "a.html", "content": "   \n "}),
             "empty_file",
         ),
-        (
-            json!({"name": "ok", "fileName": "a.html"}),
-            "invalid_request",
-        ),
+        (json!({"name": "ok", "fileName": "a.html"}), "required"),
         (
             json!({"name": "ok", "fileName": "a.html", "content": 5}),
             "invalid_request",

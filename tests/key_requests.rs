@@ -181,7 +181,7 @@ fn denied_unknown_too_fast_and_expired_requests_are_refused_in_rfc_8628_terms() 
     assert_eq!(late.status, 404, "{}", late.text());
     // Bad requests.
     for (body, code) in [
-        (json!({}), "invalid_request"),
+        (json!({}), "required"),
         (json!({"agentName": ""}), "required"),
         (
             json!({"agentName": "x", "scopes": ["owner"]}),

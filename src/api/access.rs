@@ -77,7 +77,8 @@ pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiErr
     let email = text::email("email", &body.email)?;
     let role = body.role.as_deref().unwrap_or(CAN_COMMENT);
     if role != CAN_COMMENT {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::invalid(
+            "role",
             "invalid_role",
             format!("role must be \"{CAN_COMMENT}\"; got {role:?}"),
         ));

@@ -397,7 +397,8 @@ pub async fn create_from(
     let name = text::label(
         "name",
         form.name.as_deref().ok_or_else(|| {
-            ApiError::bad_request(
+            ApiError::invalid(
+                "name",
                 "required",
                 "name is required: the artifact's name, 1 to 200 characters",
             )

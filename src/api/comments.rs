@@ -458,7 +458,8 @@ pub async fn insert(
             if !blobs::exists(conn, version_id, &target.source)? {
                 let files = blobs::list(conn, version_id)?;
                 let names: Vec<&str> = files.iter().take(20).map(|f| f.path.as_str()).collect();
-                return Err(ApiError::bad_request(
+                return Err(ApiError::invalid(
+                    "target.source",
                     "unknown_source",
                     format!(
                         "target.source {:?} is not a file of version {}; its files are: {}{}",
@@ -702,7 +703,7 @@ pub fn parse_target(raw: &RawValue) -> Result<Target, ApiError> {
     })?;
     target
         .check()
-        .map_err(|e| ApiError::bad_request("invalid_target", e.0))?;
+        .map_err(|e| ApiError::invalid(e.field, "invalid_target", e.message))?;
     Ok(target)
 }
 

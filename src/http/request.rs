@@ -323,8 +323,14 @@ fn json_error(e: &serde_json::Error, path: Option<String>) -> ApiError {
                 Some(path) => format!("invalid request: {path}: {e}"),
                 None => format!("invalid request: {e}"),
             };
+            // A field left out is `required`, as a text field sent empty is.
+            let code = if e.to_string().starts_with("missing field `") {
+                "required"
+            } else {
+                "invalid_request"
+            };
             match field_at_fault(e, path) {
-                Some(field) => ApiError::invalid(field, "invalid_request", message),
+                Some(field) => ApiError::invalid(field, code, message),
                 None => ApiError::bad_request("invalid_request", message),
             }
         }
@@ -392,6 +398,7 @@ mod tests {
         let e = parse_json::<Named>(b"{}").unwrap_err();
         assert!(e.to_string().contains("missing field `name`"), "{e}");
         assert_eq!(field(&e), Some("name".into()));
+        assert_eq!(e.code(), "required");
         let e = parse_json::<Named>(b"{\"name\": 5}").unwrap_err();
         assert_eq!(field(&e), Some("name".into()));
         let e = parse_json::<Outer>(b"{\"inner\": {}}").unwrap_err();
