@@ -1,7 +1,7 @@
 //! Agents: `GET/POST /api/v1/agents`, `PATCH/DELETE /api/v1/agents/{id}`. Allowed with a session or
 //! a key that acts as the user; a key acting as an agent cannot manage agents.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 use warp::reply::Response;
 
@@ -11,7 +11,7 @@ use crate::clock::now_ms;
 use crate::http::error::{not_found_as, ApiError};
 use crate::http::ids;
 use crate::http::reply;
-use crate::http::request::Request;
+use crate::http::request::{self, Request};
 use crate::state::AppState;
 use crate::store::agents;
 use crate::store::audit::{self, AuditEvent};
@@ -32,13 +32,8 @@ struct UpdateAgent {
     #[serde(default)]
     name: Option<String>,
     /// Absent: unchanged; null or "": cleared.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "request::present")]
     role: Option<Option<String>>,
-}
-
-/// Distinguishes a field given as `null` (Some(None)) from an absent one (None, via `default`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 async fn caller(state: &AppState, req: &Request) -> Result<Caller, ApiError> {

@@ -16,7 +16,7 @@ use crate::clock::now_ms;
 use crate::http::error::ApiError;
 use crate::http::ids::wire;
 use crate::http::reply;
-use crate::http::request::Request;
+use crate::http::request::{self, Request};
 use crate::leaks::{self, Scanned};
 use crate::secrets::random_token;
 use crate::state::AppState;
@@ -531,8 +531,9 @@ pub async fn detail(
 struct UpdateArtifact {
     #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
+    /// Absent: unchanged; null or "": cleared.
+    #[serde(default, deserialize_with = "request::present")]
+    description: Option<Option<String>>,
 }
 
 pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
@@ -542,7 +543,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
     if body.name.is_none() && body.description.is_none() {
         return Err(ApiError::bad_request(
             "nothing_to_change",
-            "give name, description (\"\" clears it), or both",
+            "give name, description (\"\" or null clears it), or both",
         ));
     }
     // A key of this server pasted into the name or description is masked and revoked.
@@ -554,6 +555,7 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
         .map(|n| Scanned::of(&n));
     let description = body
         .description
+        .map(|d| d.unwrap_or_default())
         .as_deref()
         .map(|d| text::optional_body("description", d, text::DESCRIPTION_MAX))
         .transpose()?

@@ -296,6 +296,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     parse_locating(bytes).map_err(|(path, e)| json_error(&e, path))
 }
 
+/// For a body field where `null` means "clear it": distinguishes one given as `null` (Some(None))
+/// from an absent one (None, with `#[serde(default)]`).
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    <Option<String> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 /// Parses JSON into `T` with the plain parser (every request passes here); only refused JSON is
 /// parsed again, tracking the path, to say where it went wrong: the path to the value at fault
 /// (`None` at the top level) and the error.
