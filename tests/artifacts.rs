@@ -498,6 +498,61 @@ fn an_artifact_can_be_renamed_described_and_deleted_by_its_owner() -> TestResult
 }
 
 #[test]
+fn a_new_version_keeps_its_documents_type_and_name_unless_told_otherwise() -> TestResult {
+    let o = owner();
+    let k = Auth::Key(o.key.clone());
+    let share = token(&o.server.upload(
+        &k,
+        json!({"name": "Report", "fileName": "report.md", "content": "# Report\n\nv1"}),
+    ));
+    let base = format!("/api/v1/artifacts/{share}/versions");
+    let entry = |resp: Resp| -> Result<String, String> {
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        Ok(resp.json()["entryPoint"]
+            .as_str()
+            .ok_or("entryPoint")?
+            .to_string())
+    };
+    // Neither type nor name: Markdown, still report.md.
+    let v2 = o
+        .server
+        .post(&base, &k, &json!({"content": "# Report\n\nv2"}));
+    assert_eq!(entry(v2)?, "report.md");
+    // A multipart file of its own name (a CI job's v3.md): still report.md.
+    let v3 = o.server.upload_multipart(
+        &base,
+        &k,
+        &[("file", Some("v3.md"), b"# Report\n\nv3".as_slice())],
+    );
+    assert_eq!(entry(v3)?, "report.md");
+    // Named on purpose: renamed.
+    let v4 = o.server.upload_multipart(
+        &base,
+        &k,
+        &[
+            ("file", Some("v4.md"), b"# Report\n\nv4".as_slice()),
+            ("fileName", None, b"summary.md".as_slice()),
+        ],
+    );
+    assert_eq!(entry(v4)?, "summary.md");
+    // Another type is another document.
+    let v5 = o.server.post(
+        &base,
+        &k,
+        &json!({"fileName": "report.html", "content": "<p>v5</p>"}),
+    );
+    assert_eq!(entry(v5)?, "report.html");
+    let files: Vec<String> = o.server.get(&format!("{base}/3/files"), &k).json()["files"]
+        .as_array()
+        .ok_or("files")?
+        .iter()
+        .filter_map(|f| f["path"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(files, vec!["report.md"]);
+    Ok(())
+}
+
+#[test]
 fn versions_are_published_listed_renamed_deleted_and_restored() -> TestResult {
     let o = owner();
     let k = Auth::Key(o.key.clone());

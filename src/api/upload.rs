@@ -33,6 +33,9 @@ pub struct UploadForm {
     pub description: Option<String>,
     pub version_name: Option<String>,
     pub upload: Upload,
+    /// Whether the file's name was given as `fileName` (not taken from an uploaded file's own
+    /// name): a new version keeps its document's name unless told otherwise.
+    pub file_named: bool,
     /// Its share of the memory budget, held until it is stored (`None` when the request holds
     /// one for all its work: an MCP message).
     pub reservation: Option<Reservation>,
@@ -88,6 +91,7 @@ pub async fn read(state: &AppState, req: &mut Request) -> Result<UploadForm, Api
         description: fields.description,
         version_name: fields.version_name,
         upload,
+        file_named: fields.file_named,
         reservation: Some(reservation),
     })
 }
@@ -98,6 +102,8 @@ struct Fields {
     name: Option<String>,
     description: Option<String>,
     version_name: Option<String>,
+    /// `fileName` was given (see `UploadForm::file_named`).
+    file_named: bool,
 }
 
 /// Something the body is fed to a block at a time, on the blocking pool (parsing and writing to
@@ -181,6 +187,7 @@ async fn json(mut body: LimitedBody, dir: PathBuf) -> Result<(Fields, Upload), A
             name: parsed.name,
             description: parsed.description,
             version_name: parsed.version_name,
+            file_named: parsed.file_name.is_some(),
         },
         Upload {
             file_type: parsed.file_type,
@@ -279,7 +286,7 @@ async fn multipart(
             "entryPoint" => upload.entry_point = Some(text),
             other => {
                 return Err(bad(format!(
-                    "unknown form field {other:?}; the fields are file, name, description, versionName, fileType, fileName, entryPoint"
+                    "unknown form field {other:?}; the fields are file (or content, the text itself), name, description, versionName, fileType, fileName, entryPoint"
                 )))
             }
         }
@@ -287,6 +294,7 @@ async fn multipart(
     upload.content = content.ok_or_else(|| {
         bad("the form has no `file` part: send the file as -F file=@path".to_string())
     })?;
+    fields.file_named = upload.file_name.is_some();
     if upload.file_name.is_none() {
         upload.file_name = part_file_name;
     }

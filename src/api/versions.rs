@@ -84,10 +84,36 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
 pub struct PublishedVersion {
     pub version_id: String,
     pub number: i64,
+    /// The file a viewer opens first (for a single document: its name).
+    pub entry_point: String,
     pub view_url: String,
     /// Always `ready`: a version is stored whole before the answer (the hosted API also knows
     /// `processing`).
     pub status: &'static str,
+}
+
+/// What a new version takes from the latest when the upload does not say: with neither a type nor
+/// a name, the latest's type (and a single document's name); a single document of the same type,
+/// not named with `fileName` (a multipart file's own name, say `v2.html`), keeps the document's
+/// name, so that comments on it go on finding it.
+fn carry_over(upload: &mut ingest::Upload, named: bool, latest: &Version) {
+    let single = matches!(latest.file_type.as_str(), "html" | "markdown");
+    let type_given = upload
+        .file_type
+        .as_deref()
+        .is_some_and(|t| !t.trim().is_empty());
+    if !type_given && upload.file_name.is_none() {
+        upload.file_type = Some(latest.file_type.clone());
+        if single {
+            upload.file_name = Some(latest.entry_point.clone());
+        }
+        return;
+    }
+    let same_type = ingest::detect_type(upload.file_type.as_deref(), upload.file_name.as_deref())
+        .is_ok_and(|kind| kind.as_str() == latest.file_type);
+    if single && !named && same_type {
+        upload.file_name = Some(latest.entry_point.clone());
+    }
 }
 
 /// Publishes the next version of an artifact the caller owns (checked by the caller of this).
@@ -113,7 +139,13 @@ pub async fn publish(
         (_, Some(b)) => artifacts::version_name("versionName", Some(b))?,
         (a, None) => artifacts::version_name("name", a)?,
     };
-    let prepared = Arc::new(upload::prepare(form.upload).await?);
+    let mut upload = form.upload;
+    if let Some(number) = artifact.latest_version {
+        let latest = active_version(state, artifact, number).await?;
+        carry_over(&mut upload, form.file_named, &latest);
+    }
+    let prepared = Arc::new(upload::prepare(upload).await?);
+    let entry_point = prepared.entry_point.clone();
     let ready = publish::ready(state, artifact.owner_id, prepared.clone()).await?;
     let ctx = caller.audit();
     let artifact_id = artifact.id;
@@ -127,6 +159,7 @@ pub async fn publish(
     Ok(PublishedVersion {
         version_id: wire(version_id),
         number,
+        entry_point,
         status: "ready",
         view_url: format!(
             "{}/a/{}/v/{number}/",

@@ -24,7 +24,7 @@ use std::fmt;
 pub use content_type::{content_type_for, is_text};
 pub use error::IngestError;
 pub use markdown::{escape_html, render_markdown, Cut, RENDERING};
-pub use upload::{FileType, Upload, UploadContent};
+pub use upload::{detect_type, FileType, Upload, UploadContent};
 
 pub use spool::{SpoolWriter, Spooled};
 

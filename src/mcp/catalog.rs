@@ -256,7 +256,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "publish_version",
             "title": "Publish a new version",
-            "description": "Publishes the next version of an artifact you own (after addressing feedback). Comments stay on the version they were made on; the review page shows open ones found again in the new version.",
+            "description": "Publishes the next version of an artifact you own (after addressing feedback). Without fileType and fileName it is of the same type as the latest version, and a single document keeps its file name unless fileName says otherwise (entryPoint in the answer), so comments go on finding their file. Comments stay on the version they were made on; the review page shows open ones found again in the new version.",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -268,8 +268,8 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
             },
             "outputSchema": {
                 "type": "object",
-                "required": ["versionId", "number", "viewUrl"],
-                "properties": { "versionId": { "type": "string" }, "number": { "type": "integer" }, "viewUrl": { "type": "string" }, "status": { "type": "string", "enum": ["ready"] } }
+                "required": ["versionId", "number", "entryPoint", "viewUrl"],
+                "properties": { "versionId": { "type": "string" }, "number": { "type": "integer" }, "entryPoint": { "type": "string" }, "viewUrl": { "type": "string" }, "status": { "type": "string", "enum": ["ready"] } }
             },
             "annotations": writes(false)
         },

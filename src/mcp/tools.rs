@@ -286,6 +286,7 @@ async fn publish_artifact(
         name: Some(a.name),
         description: a.description,
         version_name: a.version_name,
+        file_named: a.file_name.is_some(),
         upload: Upload {
             file_type: a.file_type,
             file_name: a.file_name,
@@ -319,6 +320,7 @@ async fn publish_version(
         name: a.name,
         description: None,
         version_name: None,
+        file_named: a.file_name.is_some(),
         upload: Upload {
             file_type: a.file_type,
             file_name: a.file_name,
