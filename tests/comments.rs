@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::zips::zip_of;
 use common::*;
 use serde_json::{json, Value};
 
@@ -1268,6 +1269,64 @@ fn a_passage_quoted_in_plain_text_is_found_and_stored_with_its_selectors() -> Te
             .unwrap_or_default()
             .ends_with("again.\n"),
         "the second one: {selector}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_quote_not_in_the_entry_page_but_in_another_page_of_the_site_says_which() -> TestResult {
+    let c = cast();
+    let zip = zip_of(&[
+        (
+            "index.html",
+            b"<h1>Home</h1><a href=b.html>B</a>".as_slice(),
+        ),
+        (
+            "b.html",
+            b"<h1>Page B</h1><p>Refunds take five days.</p>".as_slice(),
+        ),
+        ("notes.md", b"# Notes\n\nRefunds take five days.".as_slice()),
+        (
+            "style.css",
+            b"h1 { color: red } /* Refunds take five days. */".as_slice(),
+        ),
+    ])?;
+    let resp = c.server.upload_multipart(
+        &format!("/api/v1/artifacts/{}/versions", c.share),
+        &c.ada,
+        &[("file", Some("site.zip"), &zip)],
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let url = format!("/api/v1/artifacts/{}/comments", c.share);
+    let refused = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "Five working days?", "quote": "Refunds take five days."}),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert_eq!(refused.error_code(), "quote_not_placed");
+    assert_eq!(
+        refused.json()["error"],
+        "the quote is not in the text of index.html, but it is in b.html, notes.md: pass \"source\": \"b.html\""
+    );
+    // Followed, it is placed there.
+    let placed = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "Five working days?", "quote": "Refunds take five days.", "source": "b.html"}),
+    );
+    assert_eq!(placed.status, 201, "{}", placed.text());
+    // Nowhere at all: the usual advice.
+    let nowhere = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "x", "quote": "Not anywhere"}),
+    );
+    assert_eq!(nowhere.status, 400);
+    assert!(
+        nowhere.text().contains("copy it exactly"),
+        "{}",
+        nowhere.text()
     );
     Ok(())
 }

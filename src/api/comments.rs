@@ -575,41 +575,114 @@ async fn target_of_quote(
         ));
     }
     let source = source.to_string();
-    // Markdown as the viewer serves it: rendered once per content and kept (`web::rendered_markdown`).
-    let html = if markdown {
-        let sha256: [u8; 32] = file.sha256.as_slice().try_into().map_err(|_| {
-            ApiError::Internal(format!("the stored hash of {} is not 32 bytes", file.path))
-        })?;
-        let title = file.path.rsplit('/').next().unwrap_or(&file.path);
-        let doc = state
-            .rendered
-            .get(sha256, title, || async move { Ok(bytes) })
-            .await?;
-        String::from_utf8_lossy(&doc).into_owned()
-    } else {
-        String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-    };
-    tokio::task::spawn_blocking(move || {
-        let target = match passage::locate(&passage::text_of_html(&html), &quote, near.as_deref(), &source) {
-            Ok(found) => json!({
+    let html = document_html(state, &file, bytes).await?;
+    let (looked_for, in_file) = (quote.clone(), source.clone());
+    let placed = tokio::task::spawn_blocking(move || {
+        match passage::locate(&passage::text_of_html(&html), &quote, near.as_deref(), &source) {
+            Ok(found) => Ok(json!({
                 "source": source,
                 "selector": [
                     {"type": "TextQuoteSelector", "exact": found.exact, "prefix": found.prefix, "suffix": found.suffix},
                     {"type": "TextPositionSelector", "start": found.start, "end": found.end},
                 ],
-            }),
+            })),
             // A Markdown document runs no scripts: what its text lacks is not there.
-            Err(passage::NotPlaced::Missing { .. }) if scripted && !markdown => json!({
+            Err(passage::NotPlaced::Missing { .. }) if scripted && !markdown => Ok(json!({
                 "source": source,
                 "selector": [{"type": "TextQuoteSelector", "exact": quote.trim()}],
-            }),
-            Err(e) => return Err(ApiError::bad_request("quote_not_placed", e.to_string())),
-        };
-        Ok(target.to_string())
+            })),
+            Err(e) => Err(e),
+        }
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("placing a quote failed: {e}")))?
+    .map_err(|e| ApiError::Internal(format!("placing a quote failed: {e}")))?;
+    match placed {
+        Ok(target) => Ok(target.to_string()),
+        Err(missing @ passage::NotPlaced::Missing { .. }) => {
+            // Perhaps it is in another page of the site: say which, before anything else.
+            let found = documents_with(state, version, &in_file, &looked_for).await?;
+            let message = match found.first() {
+                Some(first) => format!(
+                    "the quote is not in the text of {in_file}, but it is in {}: pass \"source\": {first:?}",
+                    found.join(", ")
+                ),
+                None => missing.to_string(),
+            };
+            Err(ApiError::bad_request("quote_not_placed", message))
+        }
+        Err(other) => Err(ApiError::bad_request("quote_not_placed", other.to_string())),
+    }
+}
+
+/// A document's HTML as the review page's frame shows it: Markdown rendered (once per content,
+/// kept: `rendered_markdown`), an HTML page as it is.
+async fn document_html(
+    state: &AppState,
+    file: &blobs::VersionFile,
+    bytes: Vec<u8>,
+) -> Result<String, ApiError> {
+    if !ingest::is_markdown_path(&file.path) {
+        return Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
+    }
+    let sha256: [u8; 32] = file.sha256.as_slice().try_into().map_err(|_| {
+        ApiError::Internal(format!("the stored hash of {} is not 32 bytes", file.path))
+    })?;
+    let title = file.path.rsplit('/').next().unwrap_or(&file.path);
+    let doc = state
+        .rendered
+        .get(sha256, title, || async move { Ok(bytes) })
+        .await?;
+    Ok(String::from_utf8_lossy(&doc).into_owned())
+}
+
+/// The version's other documents (HTML or Markdown) whose text holds `quote`, at most five, in
+/// path order: for a quote not found in the file it was looked for in.
+async fn documents_with(
+    state: &AppState,
+    version: &Version,
+    skip: &str,
+    quote: &str,
+) -> Result<Vec<String>, ApiError> {
+    const AT_MOST: usize = 5;
+    let version_id = version.id;
+    let files = state
+        .store
+        .read(move |conn| blobs::list(conn, version_id))
+        .await?;
+    let mut found = Vec::new();
+    for file in files {
+        let document =
+            ingest::is_markdown_path(&file.path) || file.content_type.starts_with("text/html");
+        if file.path == skip || !document {
+            continue;
+        }
+        let sha256 = file.sha256.clone();
+        let Some(bytes) = state
+            .store
+            .read(move |conn| blobs::content(conn, &sha256))
+            .await?
+        else {
+            continue;
+        };
+        let html = document_html(state, &file, bytes).await?;
+        let quote = quote.to_string();
+        let holds = tokio::task::spawn_blocking(move || {
+            !matches!(
+                passage::locate(&passage::text_of_html(&html), &quote, None, ""),
+                Err(passage::NotPlaced::Missing { .. })
+            )
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("looking for a quote failed: {e}")))?;
+        if holds {
+            found.push(file.path);
+            if found.len() == AT_MOST {
+                break;
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The version a new comment names, by the query or the body (which must agree), if any.
