@@ -110,6 +110,12 @@ const WEIGHT_PREFIX = 20;
 const WEIGHT_SUFFIX = 20;
 const WEIGHT_POSITION = 2;
 const MIN_FUZZY_SCORE = 0.5; // of the best possible score; below it a quote is an orphan
+// An approximate match is believed only this alike: at most a quarter of the quote edited. A
+// short quote (a number, a few words) differs from others of its kind by a character, so it is
+// believed only where the text before and after it still reads much as it did.
+const MIN_QUOTE_SIMILARITY = 0.75;
+const SHORT_QUOTE = 32;
+const MIN_SHORT_CONTEXT = 0.5;
 
 // One table for both drawings: ::highlight() rules and the fallback wrappers' inline styles.
 // Open: translucent yellow fill with a 2 px underline; active: another hue and a thicker line;
@@ -588,15 +594,36 @@ async function anchorSlowly(ctx, anchor) {
     const near = search(text.slice(from, to), exact, maxErrors).map((m) => ({ start: m.start + from, end: m.end + from, errors: m.errors }));
     const best = near.length ? await bestCandidate(ctx, near, quote, expected) : null;
     if (best === CANCELLED) return CANCELLED;
-    if (best && best.score >= LOCAL_ACCEPT_SCORE) return found('fuzzy', best.start, best.end);
+    if (best && best.score >= LOCAL_ACCEPT_SCORE && believable(best, quote)) return foundInWords(text, best);
   }
   const candidates = await approximateMatches(ctx, text, exact, maxErrors);
   if (candidates === CANCELLED) return CANCELLED;
   if (!candidates.length) return ORPHAN;
   const best = await bestCandidate(ctx, candidates, quote, expected);
   if (best === CANCELLED) return CANCELLED;
-  return best.score >= MIN_FUZZY_SCORE ? found('fuzzy', best.start, best.end) : ORPHAN;
+  return best.score >= MIN_FUZZY_SCORE && believable(best, quote) ? foundInWords(text, best) : ORPHAN;
 }
+
+/**
+ * Whether an approximate match (scored by bestCandidate) is the passage changed rather than
+ * other text that happens to look like it: a removed passage belongs under "Not found", not on
+ * its neighbour.
+ */
+function believable(match, quote) {
+  if (match.parts.quote < MIN_QUOTE_SIMILARITY) return false;
+  if (codePointLength(quote.exact) >= SHORT_QUOTE) return true;
+  return (!quote.prefix || match.parts.prefix >= MIN_SHORT_CONTEXT) && (!quote.suffix || match.parts.suffix >= MIN_SHORT_CONTEXT);
+}
+
+/** An approximate match widened to whole words: one that starts or ends inside a word takes it all. */
+function foundInWords(text, match) {
+  const inWord = (i) => i > 0 && i < text.length && WORD_CHAR.test(text[i - 1]) && WORD_CHAR.test(text[i]);
+  let { start, end } = match;
+  while (inWord(start)) start--;
+  while (inWord(end)) end++;
+  return found('fuzzy', start, end);
+}
+const WORD_CHAR = /[\p{L}\p{N}]/u;
 
 /** `search` over the text in overlapping chunks, yielding between them; the lowest-error matches. */
 async function approximateMatches(ctx, text, pattern, maxErrors) {
@@ -631,6 +658,7 @@ function similarity(actual, wanted) {
   return matches.length ? 1 - matches[0].errors / wanted.length : 0;
 }
 
+/** A candidate's score, with its parts (how alike the quote, the prefix and the suffix are). */
 function scoreCandidate(text, candidate, quote, hint) {
   const quoteScore = 1 - candidate.errors / quote.exact.length;
   const prefixScore = quote.prefix
@@ -639,14 +667,17 @@ function scoreCandidate(text, candidate, quote, hint) {
   const suffixScore = quote.suffix ? similarity(text.slice(candidate.end, candidate.end + quote.suffix.length), quote.suffix) : 1;
   const positionScore = hint === null ? 1 : 1 - Math.abs(candidate.start - hint) / Math.max(1, text.length);
   const raw = WEIGHT_QUOTE * quoteScore + WEIGHT_PREFIX * prefixScore + WEIGHT_SUFFIX * suffixScore + WEIGHT_POSITION * positionScore;
-  return raw / (WEIGHT_QUOTE + WEIGHT_PREFIX + WEIGHT_SUFFIX + WEIGHT_POSITION);
+  return {
+    score: raw / (WEIGHT_QUOTE + WEIGHT_PREFIX + WEIGHT_SUFFIX + WEIGHT_POSITION),
+    parts: { quote: quoteScore, prefix: prefixScore, suffix: suffixScore },
+  };
 }
 
 async function bestCandidate(ctx, candidates, quote, hint) {
   let best = null;
   for (let i = 0; i < candidates.length; i++) {
-    const score = scoreCandidate(ctx.model.text, candidates[i], quote, hint);
-    if (!best || score > best.score) best = { ...candidates[i], score };
+    const { score, parts } = scoreCandidate(ctx.model.text, candidates[i], quote, hint);
+    if (!best || score > best.score) best = { ...candidates[i], score, parts };
     if (i % 64 === 63 && !(await keepGoing(ctx))) return CANCELLED;
   }
   return best;

@@ -43,6 +43,9 @@ const CHANGED = `<!doctype html>
 <p id="second">The results were mixed. Costs rose after the move.</p>
 <pre id="ws">Margins   held
    steady overall</pre>
+<ul id="plan"><li>Roll out to all three regions.</li></ul>
+<h2>5. Generated appendix</h2>
+<p id="appendix">Appendix 1 applies to region 1. Appendix 2 applies to region 2. Appendix 3 applies to region 3.</p>
 </body></html>`;
 
 const LONG_SELECTIONS = `<!doctype html>
@@ -921,6 +924,13 @@ test('re-anchoring in changed text: fuzzy, by context among repeats, whitespace-
     { id: 'held', selector: [quote('The results were'), { type: 'TextPositionSelector', start: cp(text.slice(0, text.indexOf('The results were'))), end: 0 }], state: 'open', active: false },
     { id: 'css', selector: { type: 'CssSelector', value: '#second' }, state: 'open', active: false },
     { id: 'bad-css', selector: { type: 'CssSelector', value: '##' }, state: 'open', active: false },
+    // A short quote whose number changed, its context intact: found changed.
+    { id: 'short-changed', selector: quote('grew 12%', 'Revenue ', ' in the third quarter'), state: 'open', active: false },
+    // A short quote whose passage was removed: not put on a neighbour that looks like it but
+    // reads otherwise after it.
+    { id: 'short-removed', selector: quote('region 6', 'Appendix 6 applies to ', '. See the regional map'), state: 'open', active: false },
+    // Half of a passage removed: not put on whatever now follows the half that is left.
+    { id: 'half-removed', selector: quote('all three regions.\nReview on-call load', 'Roll out to ', '\n'), state: 'open', active: false },
   ]);
   const byId = Object.fromEntries(results.map((r) => [r.id, r]));
   assert.equal(byId.fuzzy.status, 'fuzzy');
@@ -932,6 +942,9 @@ test('re-anchoring in changed text: fuzzy, by context among repeats, whitespace-
   assert.deepEqual(byId.held, { id: 'held', status: 'exact', start: text.indexOf('The results were') });
   assert.deepEqual(byId.css, { id: 'css', status: 'exact', start: text.indexOf('The results were mixed') });
   assert.deepEqual(byId['bad-css'], { id: 'bad-css', status: 'orphan', start: null });
+  assert.deepEqual(byId['short-changed'], { id: 'short-changed', status: 'fuzzy', start: text.indexOf('grew 14%') });
+  assert.deepEqual(byId['short-removed'], { id: 'short-removed', status: 'orphan', start: null });
+  assert.deepEqual(byId['half-removed'], { id: 'half-removed', status: 'orphan', start: null });
 
   const drawn = (await highlightTexts(frame))['ar-open'];
   assert.ok(drawn.includes('Revenue grew 14% in the third quarter, driven by new clients in Europe.'), JSON.stringify(drawn));
