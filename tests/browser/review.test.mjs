@@ -388,6 +388,24 @@ test("an agent's reply posted through the API appears live, labelled as an agent
   assertClean(tab);
 });
 
+test('a thread resolved by someone else while a reply to it is being written stays in view, the text kept', async () => {
+  const [c] = await comments(site.shareToken);
+  const box = thread(page, 'constant currency').locator('textarea[data-focus="reply"]');
+  await box.fill('Half-written reply');
+  await apiOk(server, 'PATCH', `/api/v1/comments/${c.id}`, claudeKey, { resolved: true });
+  await toast().filter({ hasText: 'Claude (agent) resolved the thread you are writing in' }).waitFor();
+  const resolved = group(page, 'resolved');
+  assert.equal(await resolved.locator('#resolved-toggle').getAttribute('aria-expanded'), 'true');
+  assert.equal(await box.isVisible(), true, 'the thread and its reply box are on screen');
+  assert.equal(await box.inputValue(), 'Half-written reply');
+  // As it was for the tests that follow: open again, no draft, a fresh page.
+  await apiOk(server, 'PATCH', `/api/v1/comments/${c.id}`, claudeKey, { resolved: false });
+  await box.fill('');
+  await page.reload();
+  await thread(page, 'constant currency').waitFor();
+  assertClean(tab);
+});
+
 test('with too many event streams open (429), the page polls instead and still shows the reply', async () => {
   // Fill this account's share of event streams from outside the browser.
   const cookie = await sessionCookie(tab.context);

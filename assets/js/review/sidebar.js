@@ -144,6 +144,8 @@ export class Sidebar {
           view = new ThreadView(t, this.threadCtx);
           this.views.set(t.id, view);
         }
+        // Resolved by someone else while a reply to it is being written: it stays in view.
+        if (name === 'resolved' && !view.thread.comment.resolved && view.hasDraft) keepInView(this, t);
         view.update(t, placement(t.id));
         view.article.classList.toggle('is-active', t.id === this.activeId);
         nodes.push(view.article);
@@ -158,6 +160,12 @@ export class Sidebar {
     this.fileEl.textContent = path === null ? '' : path;
     this.applyVisibility();
     this.restoreFocus(focused);
+  }
+
+  /** Shows the Resolved threads (switching away from "Open" if need be). */
+  showResolvedThreads() {
+    if (this.filter === 'open') this.setFilter('all');
+    this.resolvedOpen = true;
   }
 
   /** Renders the next slice in a task of its own: whatever is current by then. */
@@ -254,8 +262,7 @@ export class Sidebar {
     if (!view) return false;
     const resolved = view.thread.comment.resolved;
     if (resolved && !this.showResolved) {
-      if (this.filter === 'open') this.setFilter('all');
-      this.resolvedOpen = true;
+      this.showResolvedThreads();
       this.applyVisibility();
       this.on.changed();
     } else if (!resolved && this.filter === 'resolved') {
@@ -422,4 +429,16 @@ export function threadFocus({ setActive, sendAnchors, anchors, parts }) {
     },
     changed: () => sendAnchors(),
   };
+}
+
+/** A thread resolved under a reply being written: the Resolved threads open, and the writer is told. */
+function keepInView(sidebar, thread) {
+  if (!sidebar.showResolved) {
+    sidebar.showResolvedThreads();
+    // Once this render is done: the frame draws the resolved threads' passages too.
+    queueMicrotask(() => sidebar.on.changed());
+  }
+  const by = thread.comment.resolvedBy;
+  const who = by ? `${by.name}${by.kind === 'agent' ? ' (agent)' : ''}` : 'Someone';
+  announce(`${who} resolved the thread you are writing in; it is under Resolved, and your text is kept.`);
 }

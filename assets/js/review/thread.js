@@ -147,6 +147,11 @@ export class ThreadView {
   }
 
   /** Rebuilds the thread if anything shown changed. */
+  /** Whether a reply or an edit is being written here (text typed and not posted). */
+  get hasDraft() {
+    return this.replyTextarea.value.trim() !== '' || this.editing !== null;
+  }
+
   update(thread, placement) {
     this.thread = thread;
     // Only what changes the look counts: a thread being located looks like a placed one (its
