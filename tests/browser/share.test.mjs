@@ -326,6 +326,6 @@ test('the owner turns the link off and on from the review page', async () => {
   await dialog.getByRole('button', { name: 'Turn off the link' }).waitFor();
   await dialog.getByLabel('Comment and reply, once signed in to this server').uncheck();
   await eventually(async () => !(await apiOk(server, 'GET', linkApi(), ownerKey)).capabilities.writeComments, { message: 'saved' });
-  assert.match(await dialog.locator('#share-views').innerText(), /Viewed: \d+ views? by \d+ viewers?/);
+  assert.match(await dialog.locator('#share-views').innerText(), /Views of this artifact, in the review page and through its link: \d+ views? by \d+ viewers?/);
   assertClean(ownerTab);
 });

@@ -78,7 +78,8 @@ export class ShareLinkDialog {
       const { stats } = await api.stats(this.token);
       const views = stats.totalViews === 1 ? '1 view' : `${stats.totalViews.toLocaleString()} views`;
       const people = stats.uniqueViewers === 1 ? '1 viewer' : `${stats.uniqueViewers.toLocaleString()} viewers`;
-      $('#share-views').textContent = `Viewed: ${views} by ${people} (repeat visits within 30 minutes count once).`;
+      // The artifact's views, by reviewers and through the link alike: said so, not read as the link's.
+      $('#share-views').textContent = `Views of this artifact, in the review page and through its link: ${views} by ${people} (repeat visits within 30 minutes count once).`;
     } catch {
       $('#share-views').textContent = '';
     }
