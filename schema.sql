@@ -329,3 +329,18 @@ CREATE TABLE password_resets (
     used_at    INTEGER
 );
 CREATE INDEX password_resets_by_user ON password_resets (user_id);
+
+-- The answer to a creating request sent with an `Idempotency-Key`, replayed to a retry of it (same
+-- account, same key) for 24 hours, then removed. Only successful answers are kept: a refused
+-- request created nothing, and its retry is simply run again.
+CREATE TABLE idempotent_answers (
+    user_id    INTEGER NOT NULL REFERENCES users (id),
+    key        TEXT    NOT NULL,
+    method     TEXT    NOT NULL,
+    path       TEXT    NOT NULL,
+    status     INTEGER NOT NULL,
+    body       BLOB    NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotent_answers_by_age ON idempotent_answers (created_at);

@@ -101,6 +101,7 @@ pub async fn serve(
         views: Arc::new(ViewCounter::default()),
         link_key,
         uploads: Arc::new(UploadBytes::default()),
+        idempotency: Arc::default(),
         shutdown: shutdown_seen,
     });
     let mut router = Router::new(state.clone());

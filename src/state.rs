@@ -69,6 +69,8 @@ pub struct Shared {
     pub link_key: Arc<LinkKey>,
     /// Bytes of upload bodies received, for the metrics.
     pub uploads: Arc<crate::http::counters::UploadBytes>,
+    /// The requests running now under an `Idempotency-Key`.
+    pub idempotency: Arc<crate::api::idempotency::Running>,
     /// Becomes true when the server starts shutting down (long-lived streams end then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warp::reply::Response;
 
+use super::idempotency::Idempotency;
 use super::publish;
 use super::upload;
 use super::views::IdentityView;
@@ -371,8 +372,12 @@ pub async fn list_page(
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let form = upload::read(&state, &mut req).await?;
-    Ok(reply::created(&create_from(&state, &caller, form).await?))
+    let once = Idempotency::of(&req)?;
+    once.run(&state, &caller, async {
+        let form = upload::read(&state, &mut req).await?;
+        Ok(reply::created(&create_from(&state, &caller, form).await?))
+    })
+    .await
 }
 
 /// What creating an artifact answers.

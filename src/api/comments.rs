@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use warp::reply::Response;
 
 use super::artifacts::visible_by_id;
+use super::idempotency::Idempotency;
 use super::versions::parse_number;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
@@ -270,6 +271,17 @@ pub fn threads(comments: Vec<Comment>, replies: Vec<Reply>) -> Result<Vec<Commen
 
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
+    let once = Idempotency::of(&req)?;
+    once.run(&state, &caller, create_once(&state, &caller, &mut req))
+        .await
+}
+
+/// A comment as `create` makes it, once per Idempotency-Key.
+async fn create_once(
+    state: &AppState,
+    caller: &Caller,
+    req: &mut Request,
+) -> Result<Response, ApiError> {
     let query: CreateQuery = req.query()?;
     let body: CreateComment = req.json().await?;
     let wanted = requested_version(&query, body.version.as_ref())?;
@@ -303,8 +315,8 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
         }
     };
     let id = add(
-        &state,
-        &caller,
+        state,
+        caller,
         req.param("shareToken"),
         &body.content,
         place,
@@ -1029,9 +1041,13 @@ struct ReplyBody {
 pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, _) = find(&state, &caller, req.param("id")).await?;
-    let body: ReplyBody = req.json().await?;
-    let id = reply_on(&state, &caller, None, comment, &body.content).await?;
-    Ok(reply::created(&json!({ "id": wire(id) })))
+    let once = Idempotency::of(&req)?;
+    once.run(&state, &caller, async {
+        let body: ReplyBody = req.json().await?;
+        let id = reply_on(&state, &caller, None, comment, &body.content).await?;
+        Ok(reply::created(&json!({ "id": wire(id) })))
+    })
+    .await
 }
 
 /// Replies to the comment `raw_id` as the caller; returns the reply's id.

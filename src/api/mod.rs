@@ -10,6 +10,7 @@ pub mod artifacts;
 pub mod comments;
 pub mod discovery;
 pub mod events;
+pub mod idempotency;
 pub mod key_requests;
 pub mod keys;
 pub mod me;

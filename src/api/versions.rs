@@ -9,6 +9,7 @@ use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::artifacts::{self, owned, visible, VersionView};
+use super::idempotency::Idempotency;
 use super::publish;
 use super::upload;
 use crate::auth::{self, Caller};
@@ -72,10 +73,14 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let artifact = owned(&state, &caller, req.param("shareToken")).await?;
-    let form = upload::read(&state, &mut req).await?;
-    Ok(reply::created(
-        &publish(&state, &caller, &artifact, form).await?,
-    ))
+    let once = Idempotency::of(&req)?;
+    once.run(&state, &caller, async {
+        let form = upload::read(&state, &mut req).await?;
+        Ok(reply::created(
+            &publish(&state, &caller, &artifact, form).await?,
+        ))
+    })
+    .await
 }
 
 /// What publishing a version answers.

@@ -20,6 +20,11 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
             )
         }
     };
+    json_bytes(status, bytes)
+}
+
+/// An answer of JSON already written (`bytes`), not to be cached.
+pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = Response::new(bytes.into());
     *response.status_mut() = status;
     let headers = response.headers_mut();

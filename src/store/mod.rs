@@ -13,6 +13,7 @@ mod checkpoint;
 pub mod comments;
 pub mod error;
 pub mod feed;
+pub mod idempotency;
 pub mod invites;
 pub mod key_requests;
 pub mod keys;

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::error::{StoreError, StoreResult};
 
 /// The schema version this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
@@ -139,6 +139,21 @@ const TO_6: &str = "
     );
 ";
 
+/// Version 7: answers kept for `Idempotency-Key` retries.
+const TO_7: &str = "
+    CREATE TABLE idempotent_answers (
+        user_id    INTEGER NOT NULL REFERENCES users (id),
+        key        TEXT    NOT NULL,
+        method     TEXT    NOT NULL,
+        path       TEXT    NOT NULL,
+        status     INTEGER NOT NULL,
+        body       BLOB    NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotent_answers_by_age ON idempotent_answers (created_at);
+";
+
 /// Settings for every connection: WAL (set once per file, harmless to repeat), foreign keys, a busy
 /// timeout so a concurrent writer (the CLI while the server runs) waits instead of failing.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -250,6 +265,10 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.execute_batch(TO_6)?;
         log::info!("upgraded the database schema from version {found} to 6");
     }
+    if (1..7).contains(&found) {
+        tx.execute_batch(TO_7)?;
+        log::info!("upgraded the database schema from version {found} to 7");
+    }
     // Later versions add `if (1..N).contains(&found) { ... }` steps here, oldest first.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -287,6 +306,28 @@ mod tests {
     const SCHEMA_V4: &str = include_str!("../../tests/fixtures/schema-v4.sql");
     /// The schema as version 5 shipped it.
     const SCHEMA_V5: &str = include_str!("../../tests/fixtures/schema-v5.sql");
+    /// The schema as version 6 shipped it.
+    const SCHEMA_V6: &str = include_str!("../../tests/fixtures/schema-v6.sql");
+
+    #[test]
+    fn a_version_6_database_is_upgraded_with_idempotent_answers() {
+        let (_dir, conn) = upgraded(
+            SCHEMA_V6,
+            "PRAGMA user_version = 6;
+             INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);",
+        );
+        let fresh = Connection::open_in_memory().expect("memory");
+        fresh.execute_batch(SCHEMA_SQL).expect("fresh schema");
+        assert_eq!(
+            columns(&conn, "idempotent_answers"),
+            columns(&fresh, "idempotent_answers")
+        );
+        let users: i64 = conn
+            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .expect("users");
+        assert_eq!(users, 1);
+    }
 
     #[test]
     fn a_version_5_database_is_upgraded_with_blob_parts_and_comments_counted_by_their_insert() {

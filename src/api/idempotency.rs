@@ -1,0 +1,165 @@
+//! `Idempotency-Key` on the routes that create (artifacts, versions, comments, replies): a client
+//! that did not get its answer (a timeout, a dropped connection, a gateway's 502) sends the same
+//! request again with the same key and gets the first answer again, with `Idempotent-Replayed:
+//! true`, instead of a second artifact, version, comment or reply. Keys are the account's own
+//! (an agent's key counts for its account), kept for 24 hours. The key names one request: sent
+//! with another method or path it is refused (409 `idempotency_key_reused`), and while the first
+//! request still runs, a retry is refused too (409 `idempotency_key_in_progress`). Only successful answers are kept: a refused request created nothing, and is
+//! simply run again. The answer is kept right after the work it answers is committed, in a write
+//! of its own: a crash between the two leaves a retry to create again, as without a key.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use http_body_util::BodyExt;
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use crate::auth::Caller;
+use crate::clock::now_ms;
+use crate::http::error::ApiError;
+use crate::http::request::Request;
+use crate::state::AppState;
+use crate::store::idempotency::{self, Answer};
+
+/// The header, and the longest key taken (as the IETF draft's examples, a UUID fits many times).
+const HEADER: &str = "idempotency-key";
+const KEY_MAX: usize = 255;
+
+/// The requests that run now under a key, per account: a retry that arrives meanwhile waits.
+#[derive(Debug, Default)]
+pub struct Running(Mutex<HashSet<(i64, String)>>);
+
+/// A key taken while its request runs; given back when dropped.
+struct Taken {
+    running: Arc<Running>,
+    user_id: i64,
+    key: String,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let mut set = self.running.0.lock().unwrap_or_else(|p| p.into_inner());
+        set.remove(&(self.user_id, std::mem::take(&mut self.key)));
+    }
+}
+
+impl Running {
+    fn take(self: &Arc<Self>, user_id: i64, key: &str) -> Result<Taken, ApiError> {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !set.insert((user_id, key.to_string())) {
+            return Err(ApiError::Conflict {
+                code: "idempotency_key_in_progress",
+                message: "a request with this Idempotency-Key is still running; retry once it has answered".into(),
+            });
+        }
+        Ok(Taken {
+            running: self.clone(),
+            user_id,
+            key: key.to_string(),
+        })
+    }
+}
+
+/// A request's key, if it sent one, with what it is a key for.
+pub struct Idempotency {
+    key: Option<String>,
+    method: String,
+    path: String,
+}
+
+impl Idempotency {
+    /// The key of `req` (None when it sent none); a malformed one is refused.
+    pub fn of(req: &Request) -> Result<Idempotency, ApiError> {
+        let key = match req.header(HEADER).map(str::trim) {
+            None => None,
+            Some(k) if (1..=KEY_MAX).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
+                Some(k.to_string())
+            }
+            Some(k) => {
+                return Err(ApiError::invalid(
+                    "Idempotency-Key",
+                    "invalid_idempotency_key",
+                    format!(
+                        "Idempotency-Key must be 1 to {KEY_MAX} visible ASCII characters (a UUID, say); got {} bytes",
+                        k.len()
+                    ),
+                ))
+            }
+        };
+        Ok(Idempotency {
+            key,
+            method: req.method.to_string(),
+            path: req.path.clone(),
+        })
+    }
+
+    /// Runs `work` once per key: a retry gets the kept answer instead.
+    pub async fn run(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        work: impl Future<Output = Result<Response, ApiError>>,
+    ) -> Result<Response, ApiError> {
+        let Some(key) = self.key else {
+            return work.await;
+        };
+        let user_id = caller.user.id;
+        let _taken = state.idempotency.take(user_id, &key)?;
+        let lookup = key.clone();
+        let kept = state
+            .store
+            .read(move |conn| idempotency::get(conn, user_id, &lookup, now_ms()))
+            .await?;
+        if let Some(answer) = kept {
+            if answer.method != self.method || answer.path != self.path {
+                return Err(ApiError::Conflict {
+                    code: "idempotency_key_reused",
+                    message: format!(
+                        "this Idempotency-Key was used for {} {} in the last 24 hours; use a new key for another request",
+                        answer.method, answer.path
+                    ),
+                });
+            }
+            return Ok(replay(answer));
+        }
+        let response = work.await?;
+        if !response.status().is_success() {
+            return Ok(response);
+        }
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| ApiError::Internal(format!("reading an answer to keep failed: {e}")))?
+            .to_bytes();
+        let answer = Answer {
+            method: self.method,
+            path: self.path,
+            status: parts.status.as_u16(),
+            body: bytes.to_vec(),
+        };
+        // The work is done and committed: failing to keep its answer must not hide it.
+        if let Err(e) = state
+            .store
+            .write(move |conn| idempotency::put(conn, user_id, &key, &answer, now_ms()))
+            .await
+        {
+            log::warn!("an answer could not be kept for its Idempotency-Key: {e}");
+        }
+        Ok(Response::from_parts(parts, bytes.into()))
+    }
+}
+
+/// The kept answer, said to be one.
+fn replay(answer: Answer) -> Response {
+    let mut response = crate::http::reply::json_bytes(
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK),
+        answer.body,
+    );
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}

@@ -1,0 +1,209 @@
+//! `Idempotency-Key` on the creating routes: a retry of a request whose answer was lost gets the
+//! first answer again (`Idempotent-Replayed: true`), never a second artifact, version, comment or
+//! reply; the key names one request of one account, for 24 hours.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// A JSON POST with an Idempotency-Key.
+fn post_once(server: &Server, path: &str, auth: &Auth, key: &str, body: &Value) -> Resp {
+    server.request(
+        "POST",
+        path,
+        auth,
+        Some(body.to_string().as_bytes()),
+        &[("Idempotency-Key", key)],
+    )
+}
+
+fn count(server: &Server, table: &str) -> i64 {
+    server
+        .open_db()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .expect("a count")
+}
+
+#[test]
+fn a_retried_creation_gets_the_first_answer_and_creates_nothing_more() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let ci = Auth::Key(key);
+    let artifact =
+        json!({"name": "Report", "fileName": "report.md", "content": "# Report\n\nShip it."});
+
+    // An artifact, twice: one, and the same answer.
+    let first = post_once(
+        &server,
+        "/api/v1/artifacts",
+        &ci,
+        "run-41-artifact",
+        &artifact,
+    );
+    assert_eq!(first.status, 201, "{}", first.text());
+    assert_eq!(first.header("idempotent-replayed"), None);
+    let again = post_once(
+        &server,
+        "/api/v1/artifacts",
+        &ci,
+        "run-41-artifact",
+        &artifact,
+    );
+    assert_eq!(again.status, 201);
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(again.json(), first.json());
+    assert_eq!(count(&server, "artifacts"), 1);
+    let share = first.json()["shareToken"]
+        .as_str()
+        .ok_or("token")?
+        .to_string();
+
+    // A version (multipart), a comment and a reply, each twice.
+    let versions = format!("/api/v1/artifacts/{share}/versions");
+    let (content_type, body) = multipart(&[("file", Some("v2.md"), b"# Report\n\nShipped.")]);
+    let upload = |k: &str| {
+        server.request(
+            "POST",
+            &versions,
+            &ci,
+            Some(&body),
+            &[("Content-Type", &content_type), ("Idempotency-Key", k)],
+        )
+    };
+    let v = upload("run-42-version");
+    assert_eq!(v.status, 201, "{}", v.text());
+    assert_eq!(upload("run-42-version").json(), v.json());
+    assert_eq!(v.json()["number"], 2);
+    assert_eq!(count(&server, "versions"), 2);
+
+    let comments = format!("/api/v1/artifacts/{share}/comments");
+    let comment = json!({"content": "Shipped when?", "quote": "Shipped."});
+    let c = post_once(&server, &comments, &ci, "c-1", &comment);
+    assert_eq!(c.status, 201, "{}", c.text());
+    assert_eq!(
+        post_once(&server, &comments, &ci, "c-1", &comment).json(),
+        c.json()
+    );
+    assert_eq!(count(&server, "comments"), 1);
+    let replies = format!(
+        "/api/v1/comments/{}/replies",
+        c.json()["id"].as_str().ok_or("id")?
+    );
+    let r = post_once(
+        &server,
+        &replies,
+        &ci,
+        "r-1",
+        &json!({"content": "Monday."}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        post_once(
+            &server,
+            &replies,
+            &ci,
+            "r-1",
+            &json!({"content": "Monday."})
+        )
+        .json(),
+        r.json()
+    );
+    assert_eq!(count(&server, "replies"), 1);
+
+    // The key names one request: another path with it is refused, nothing made.
+    let reused = post_once(&server, &comments, &ci, "r-1", &comment);
+    assert_eq!(reused.status, 409, "{}", reused.text());
+    assert_eq!(reused.error_code(), "idempotency_key_reused");
+    assert!(reused.text().contains(&replies), "{}", reused.text());
+    assert_eq!(count(&server, "comments"), 1);
+
+    // A refused request keeps nothing: corrected, the same key runs it.
+    let empty = post_once(
+        &server,
+        &comments,
+        &ci,
+        "c-2",
+        &json!({"content": "", "quote": "Shipped."}),
+    );
+    assert_eq!(empty.status, 400);
+    let fixed = post_once(&server, &comments, &ci, "c-2", &comment);
+    assert_eq!(fixed.status, 201, "{}", fixed.text());
+    assert_eq!(fixed.header("idempotent-replayed"), None);
+    assert_eq!(count(&server, "comments"), 2);
+
+    // Keys are the account's own: another account's same key is another request.
+    let bob = Auth::Cookie(server.add_user("bob@example.com", "Bob", "bob password 1"));
+    let theirs = server.request(
+        "POST",
+        "/api/v1/artifacts",
+        &bob,
+        Some(artifact.to_string().as_bytes()),
+        &[("Idempotency-Key", "run-41-artifact")],
+    );
+    assert_eq!(theirs.status, 201, "{}", theirs.text());
+    assert_ne!(theirs.json()["shareToken"], first.json()["shareToken"]);
+
+    // A malformed key is refused, naming the header.
+    let long = "k".repeat(256);
+    let bad = post_once(&server, &comments, &ci, &long, &comment);
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.error_code(), "invalid_idempotency_key");
+    assert_eq!(bad.json()["field"], "Idempotency-Key");
+    Ok(())
+}
+
+#[test]
+fn retries_sent_at_once_create_one_comment() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "agent"}));
+    let agent = Auth::Key(key);
+    let created = server.upload(
+        &agent,
+        json!({"name": "Page", "fileName": "index.html", "content": "<p>Hello there</p>"}),
+    );
+    let path = format!(
+        "/api/v1/artifacts/{}/comments",
+        created["shareToken"].as_str().ok_or("token")?
+    );
+    let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    let r = post_once(
+                        &server,
+                        &path,
+                        &agent,
+                        "same-retry",
+                        &json!({"content": "Hello?", "quote": "Hello there"}),
+                    );
+                    (
+                        r.status,
+                        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a thread"))
+            .collect()
+    });
+    assert_eq!(count(&server, "comments"), 1, "{answers:?}");
+    let ids: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .map(|(_, b)| &b["id"])
+        .collect();
+    assert!(!ids.is_empty());
+    assert!(ids.iter().all(|id| *id == ids[0]), "{answers:?}");
+    for (status, body) in &answers {
+        assert!(
+            *status == 201 || (*status == 409 && body["code"] == "idempotency_key_in_progress"),
+            "{answers:?}"
+        );
+    }
+    Ok(())
+}
