@@ -880,3 +880,19 @@ test('a reviewer whose account an admin disables while the page is open is told 
   assert.equal(await other.page.locator('#review-app').isVisible(), false);
   await other.close();
 });
+
+test('a reviewer whose access is removed while they write a reply is told so, with their text to copy', async () => {
+  const ray = { email: 'ray@example.com', password: 'ray reviews carefully' };
+  await cli(server, ['user', 'create', '--email', ray.email, '--name', 'Ray Reviewer', '--password-stdin'], `${ray.password}\n`);
+  const grant = await apiOk(server, 'POST', `/api/v1/artifacts/${notes.shareToken}/access`, ownerKey, { email: ray.email, role: 'can-comment' });
+  const other = await openPage(browser);
+  await signIn(other.page, server.url, ray);
+  await openReview(other.page, ui(`/a/${notes.shareToken}`), 'notes.md');
+  const reply = other.page.locator('article.thread textarea[data-focus="reply"]').first();
+  await reply.fill('My half-written answer');
+  await apiOk(server, 'DELETE', `/api/v1/artifacts/${notes.shareToken}/access/${grant.id}`, ownerKey);
+  await other.page.getByRole('heading', { name: 'Your access was removed' }).waitFor();
+  assert.equal(await other.page.getByLabel('What you were writing, not posted (copy it to keep it):').inputValue(), 'My half-written answer');
+  assert.equal(await other.page.locator('#review-app').isVisible(), false);
+  await other.close();
+});

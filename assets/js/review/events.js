@@ -13,7 +13,8 @@ const QUIET_RECONNECT_MS = 4_000;
 export class LiveUpdates {
   /**
    * @param token  the artifact's share token
-   * @param on     {ready(), event(data), poll(), signedOut(refusal) (the 401's {code, error}, or null), gone() (the stream answered 404),
+   * @param on     {ready(), event(data), poll(), ended(code) (the stream's last word: why it ends),
+   *               signedOut(refusal) (the 401's {code, error}, or null), gone() (the stream answered 404),
    *               connection(ok: boolean)}
    */
   constructor(token, on) {
@@ -55,6 +56,7 @@ export class LiveUpdates {
       if (!data || typeof data.type !== 'string') return;
       if (data.type === 'end') {
         // The server says why it ends the stream: ask at once rather than reconnect to learn it.
+        this.on.ended?.(data.code);
         source.close();
         if (source === this.source) {
           this.source = null;

@@ -17,7 +17,7 @@ import { LiveUpdates } from './events.js';
 import { pageLayout } from './layout.js';
 import { pageSelectionButton } from './selection.js';
 import {
-  showSignedOutBy, showNoAccess, showDeleted, showVersionGone, showLoadError, ConnectionBanner,
+  showSignedOutBy, showNoAccess, showAccessRemoved, showDeleted, showVersionGone, showLoadError, ConnectionBanner,
 } from './messages.js';
 
 /** Live events arriving close together cause one reload of the comments. */
@@ -39,6 +39,8 @@ const state = {
   activeId: null,
   /** What the last selection was refused for (too long), said again when Comment is asked for. */
   tooLong: null,
+  /** Why the event stream last ended, as the server said (e.g. access_removed). */
+  endedBecause: null,
   over: false,
 };
 
@@ -51,6 +53,19 @@ const pathFor = (path) => reviewPath(state.token, {
 });
 
 // ---- the page ending: signed out, artifact gone -------------------------------------------------
+
+/** The artifact is not shown to this reader any more: their access removed (what they were
+ *  writing is offered to copy), or not found. */
+function lostSight() {
+  end(state.endedBecause === 'access_removed' ? () => showAccessRemoved(unsentTexts()) : showNoAccess);
+}
+
+/** Comments and replies being written and not posted. */
+function unsentTexts() {
+  return [...document.querySelectorAll('#composer textarea, article.thread textarea')]
+    .map((t) => t.value.trim())
+    .filter(Boolean);
+}
 
 function end(show) {
   if (state.over) return;
@@ -97,7 +112,7 @@ async function loadComments() {
   } catch (err) {
     if (err.status === 401) return; // whenSessionLost shows it
     if (err.status === 404) {
-      end(showNoAccess);
+      lostSight();
       return;
     }
     if (err.status === 0) {
@@ -319,7 +334,7 @@ async function reloadArtifact() {
   try {
     artifact = await api.artifact(state.token);
   } catch (err) {
-    if (err.status === 404) end(showNoAccess);
+    if (err.status === 404) lostSight();
     return;
   }
   const version = artifact.versions.find((v) => v.number === state.version.number);
@@ -557,6 +572,7 @@ async function boot() {
     event: onLiveEvent,
     poll: () => reloadComments().catch(() => {}),
     signedOut: (err) => end(() => showSignedOutBy(err)),
+    ended: (code) => { state.endedBecause = code; },
     gone: () => reloadArtifact(),
     connection: (ok) => {
       if (ok) parts.connection.hide();

@@ -9,7 +9,7 @@ import { signInPath } from './route.js';
  * Replaces the review page with a message. `actions` are {text, href} links or {text, onClick}
  * buttons; the first is the way forward.
  */
-export function showPageMessage({ title, text, actions = [] }) {
+export function showPageMessage({ title, text, actions = [], unsent = [] }) {
   const box = $('#page-message');
   $('#review-app').hidden = true;
   $('#review-tools').hidden = true;
@@ -19,6 +19,7 @@ export function showPageMessage({ title, text, actions = [] }) {
   setChildren(box,
     h('h1', { id: 'page-message-title', tabIndex: -1, text: title }),
     text ? h('p', { class: 'lead', text }) : null,
+    unsent.length ? unsentText(unsent) : null,
     actions.length
       ? h('div', { class: 'actions' }, actions.map((a, i) => a.href
         ? h('a', { class: `button ${i === 0 ? 'primary' : ''}`, href: a.href, text: a.text })
@@ -30,6 +31,27 @@ export function showPageMessage({ title, text, actions = [] }) {
 }
 
 const HOME = { text: 'Go to your artifacts', href: '/' };
+
+/** What was being written and not posted, to copy before leaving. */
+function unsentText(texts) {
+  const area = h('textarea', { id: 'unsent-text', readOnly: true, rows: 6, value: texts.join('\n\n') });
+  return h('div', { class: 'field' },
+    h('label', { attrs: { for: 'unsent-text' }, text: 'What you were writing, not posted (copy it to keep it):' }),
+    area);
+}
+
+/**
+ * The screen for a reader whose access was removed while the page was open; `unsent` is what
+ * they were writing.
+ */
+export function showAccessRemoved(unsent) {
+  showPageMessage({
+    title: 'Your access was removed',
+    text: 'The owner of this artifact removed you as a reviewer while you had it open, so it is no longer shown to you. Ask them to add you again to go on.',
+    actions: [HOME],
+    unsent,
+  });
+}
 
 function showSignedOut() {
   showPageMessage({
