@@ -185,7 +185,8 @@ CREATE TABLE comments (
     resolved_agent INTEGER         REFERENCES agents (id),
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
-    deleted_at    INTEGER
+    deleted_at    INTEGER,
+    edited_at     INTEGER                        -- its text last changed by its author
 );
 CREATE INDEX comments_by_version ON comments (version_id, id);
 
@@ -211,7 +212,8 @@ CREATE TABLE replies (
     content      TEXT    NOT NULL CHECK (length(content) BETWEEN 1 AND 5000 AND instr(content, char(0)) = 0),
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL,
-    deleted_at   INTEGER
+    deleted_at   INTEGER,
+    edited_at    INTEGER                         -- its text last changed by its author
 );
 CREATE INDEX replies_by_comment ON replies (comment_id, id);
 

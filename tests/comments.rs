@@ -147,6 +147,7 @@ fn lifecycle(c: &Cast, author: &Auth, expected_author: Value) -> TestResult {
         .clone();
     assert_eq!(mine["content"], "First thought", "stored trimmed");
     assert_eq!(mine["author"], expected_author);
+    assert_eq!(mine["editedAt"], Value::Null, "never edited");
 
     let resp = c.server.patch(
         &format!("/api/v1/comments/{id}"),
@@ -156,6 +157,9 @@ fn lifecycle(c: &Cast, author: &Auth, expected_author: Value) -> TestResult {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.json()["content"], "Second thought");
     assert!(resp.json()["updatedAt"].as_i64() >= resp.json()["createdAt"].as_i64());
+    let edited_at = resp.json()["editedAt"]
+        .as_i64()
+        .ok_or("editedAt once edited")?;
 
     let resp = c.server.post(
         &format!("/api/v1/comments/{id}/replies"),
@@ -177,6 +181,10 @@ fn lifecycle(c: &Cast, author: &Auth, expected_author: Value) -> TestResult {
     );
     assert_eq!(resp.status, 200);
     assert_eq!(resp.json()["author"], expected_author);
+    assert!(
+        resp.json()["editedAt"].as_i64().is_some(),
+        "an edited reply says so"
+    );
 
     let resp = c.server.patch(
         &format!("/api/v1/comments/{id}"),
@@ -188,6 +196,11 @@ fn lifecycle(c: &Cast, author: &Auth, expected_author: Value) -> TestResult {
     assert_eq!(resolved["resolved"], true);
     assert!(resolved["resolvedAt"].as_i64().is_some());
     assert_eq!(resolved["resolvedBy"], expected_author);
+    assert_eq!(
+        resolved["editedAt"].as_i64(),
+        Some(edited_at),
+        "resolving is no edit of its text"
+    );
     let replies: Vec<(&str, &str)> = resolved["replies"]
         .as_array()
         .ok_or("replies")?

@@ -45,6 +45,8 @@ pub struct CommentView {
     pub resolved_by: Option<IdentityView>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When its author last changed its text (null: never).
+    pub edited_at: Option<i64>,
     pub version: String,
     pub target: Box<RawValue>,
     pub replies: Vec<ReplyView>,
@@ -58,6 +60,8 @@ pub struct ReplyView {
     pub author: IdentityView,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When its author last changed its text (null: never).
+    pub edited_at: Option<i64>,
 }
 
 impl From<Reply> for ReplyView {
@@ -68,6 +72,7 @@ impl From<Reply> for ReplyView {
             author: IdentityView::from(&r.author),
             created_at: r.created_at,
             updated_at: r.updated_at,
+            edited_at: r.edited_at,
         }
     }
 }
@@ -83,6 +88,7 @@ impl CommentView {
             resolved_by: c.resolved_by.as_ref().map(IdentityView::from),
             created_at: c.created_at,
             updated_at: c.updated_at,
+            edited_at: c.edited_at,
             version: format!("v{}", c.version_number),
             target: RawValue::from_string(c.target).map_err(|e| {
                 ApiError::Internal(format!(

@@ -56,6 +56,7 @@ fn comment() -> Value {
             "resolvedAt": { "type": ["integer", "null"] },
             "createdAt": { "type": "integer" },
             "updatedAt": { "type": "integer" },
+            "editedAt": { "type": ["integer", "null"], "description": "when its author last changed its text; null if never" },
             "version": { "type": "string", "description": "the version it was made on, e.g. v2" },
             "target": { "type": "object", "description": "the file (source) and the passage (selector), as stored" },
             "replies": {
@@ -67,7 +68,8 @@ fn comment() -> Value {
                         "id": { "type": "string" },
                         "content": { "type": "string" },
                         "author": identity(),
-                        "createdAt": { "type": "integer" }
+                        "createdAt": { "type": "integer" },
+                        "editedAt": { "type": ["integer", "null"] }
                     }
                 }
             }

@@ -48,6 +48,8 @@ pub struct Comment {
     pub resolved_by: Option<Author>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When its author last changed its text, if ever.
+    pub edited_at: Option<i64>,
 }
 
 macro_rules! comment_select {
@@ -55,7 +57,7 @@ macro_rules! comment_select {
         "SELECT c.id, c.artifact_id, c.version_id, v.number, c.content, c.target, c.resolved_at,
                 c.created_at, c.updated_at,
                 c.author_user, au.name, c.author_agent, aa.name, aa.role,
-                c.resolved_user, ru.name, c.resolved_agent, ra.name, ra.role
+                c.resolved_user, ru.name, c.resolved_agent, ra.name, ra.role, c.edited_at
            FROM comments c
            JOIN versions v ON v.id = c.version_id
            JOIN users au ON au.id = c.author_user
@@ -83,6 +85,7 @@ impl Comment {
                 Some(_) => Some(Author::from_row_at(r, 14)?),
                 None => None,
             },
+            edited_at: r.get(19)?,
         })
     }
 }
@@ -201,7 +204,7 @@ pub fn get(conn: &Connection, id: i64) -> StoreResult<Option<Comment>> {
 
 pub fn set_content(conn: &Connection, id: i64, content: &str, now: i64) -> StoreResult<()> {
     let n = conn
-        .prepare_cached("UPDATE comments SET content = ?2, updated_at = ?3 WHERE id = ?1 AND deleted_at IS NULL")?
+        .prepare_cached("UPDATE comments SET content = ?2, updated_at = ?3, edited_at = ?3 WHERE id = ?1 AND deleted_at IS NULL")?
         .execute(params![id, content, now])?;
     if n == 0 {
         return Err(StoreError::NotFound);

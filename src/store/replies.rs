@@ -14,12 +14,14 @@ pub struct Reply {
     pub content: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When its author last changed its text, if ever.
+    pub edited_at: Option<i64>,
 }
 
 macro_rules! reply_select {
     () => {
         "SELECT r.id, r.comment_id, c.artifact_id, r.content, r.created_at, r.updated_at,
-                r.author_user, au.name, r.author_agent, aa.name, aa.role
+                r.author_user, au.name, r.author_agent, aa.name, aa.role, r.edited_at
            FROM replies r
            JOIN comments c ON c.id = r.comment_id
            JOIN versions v ON v.id = c.version_id
@@ -38,6 +40,7 @@ impl Reply {
             created_at: r.get(4)?,
             updated_at: r.get(5)?,
             author: Author::from_row_at(r, 6)?,
+            edited_at: r.get(11)?,
         })
     }
 }
@@ -88,7 +91,7 @@ pub fn get(conn: &Connection, id: i64) -> StoreResult<Option<Reply>> {
 pub fn set_content(conn: &Connection, id: i64, content: &str, now: i64) -> StoreResult<()> {
     let n = conn
         .prepare_cached(
-            "UPDATE replies SET content = ?2, updated_at = ?3 WHERE id = ?1 AND deleted_at IS NULL",
+            "UPDATE replies SET content = ?2, updated_at = ?3, edited_at = ?3 WHERE id = ?1 AND deleted_at IS NULL",
         )?
         .execute(params![id, content, now])?;
     if n == 0 {

@@ -139,8 +139,12 @@ const TO_6: &str = "
     );
 ";
 
-/// Version 7: answers kept for `Idempotency-Key` retries.
+/// Version 7: answers kept for `Idempotency-Key` retries, and when a comment's or reply's text
+/// was last edited (earlier edits are not known: `updated_at` also moves when a comment is
+/// resolved).
 const TO_7: &str = "
+    ALTER TABLE comments ADD COLUMN edited_at INTEGER;
+    ALTER TABLE replies ADD COLUMN edited_at INTEGER;
     CREATE TABLE idempotent_answers (
         user_id    INTEGER NOT NULL REFERENCES users (id),
         key        TEXT    NOT NULL,
@@ -310,7 +314,7 @@ mod tests {
     const SCHEMA_V6: &str = include_str!("../../tests/fixtures/schema-v6.sql");
 
     #[test]
-    fn a_version_6_database_is_upgraded_with_idempotent_answers() {
+    fn a_version_6_database_is_upgraded_with_idempotent_answers_and_edit_times() {
         let (_dir, conn) = upgraded(
             SCHEMA_V6,
             "PRAGMA user_version = 6;
@@ -319,10 +323,9 @@ mod tests {
         );
         let fresh = Connection::open_in_memory().expect("memory");
         fresh.execute_batch(SCHEMA_SQL).expect("fresh schema");
-        assert_eq!(
-            columns(&conn, "idempotent_answers"),
-            columns(&fresh, "idempotent_answers")
-        );
+        for table in ["idempotent_answers", "comments", "replies"] {
+            assert_eq!(columns(&conn, table), columns(&fresh, table), "{table}");
+        }
         let users: i64 = conn
             .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
             .expect("users");

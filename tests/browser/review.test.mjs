@@ -506,6 +506,10 @@ test('the author edits a comment; a reply and then the thread are deleted, focus
   await edited.locator('.comment-text', { hasText: 'Edited: the totals need a source.' }).waitFor();
   await toast().filter({ hasText: 'Comment saved' }).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.focus), 'edit', 'focus back on Edit');
+  // Said to be edited, here and in the API (resolving alone would not make it so).
+  assert.match(await edited.locator('.thread-head .edited-mark').innerText(), /edited just now/);
+  const stored = (await comments(site.shareToken)).find((c) => c.content === 'Edited: the totals need a source.');
+  assert.equal(typeof stored.editedAt, 'number');
 
   await edited.getByRole('textbox', { name: 'Reply' }).fill('A reply to delete.');
   await edited.getByRole('button', { name: 'Reply', exact: true }).click();

@@ -93,6 +93,12 @@ function textForm({ label, submitLabel, value = '', rows = 1, maxLength, onSubmi
   return { form, textarea };
 }
 
+/** " · edited 2 minutes ago" after a time, for text its author changed since; nothing otherwise. */
+function editedMark(editedAt) {
+  if (editedAt === null || editedAt === undefined) return null;
+  return h('span', { class: 'edited-mark' }, ' · edited ', agoEl(editedAt));
+}
+
 export class ThreadView {
   /**
    * @param thread the ThreadSet item
@@ -186,7 +192,7 @@ export class ThreadView {
     const head = h('header', { class: 'thread-head', id: this.headId },
       authorEl(c.author),
       h('span', { class: 'visually-hidden', text: ', ' }),
-      h('span', { class: 'thread-time' }, agoEl(c.createdAt)),
+      h('span', { class: 'thread-time' }, agoEl(c.createdAt), editedMark(c.editedAt)),
       flags.length ? h('span', { class: 'thread-flags' }, flags) : null);
 
     let target;
@@ -287,7 +293,7 @@ export class ThreadView {
       h('div', { class: 'reply-head' },
         authorEl(r.author),
         h('span', { class: 'visually-hidden', text: ', ' }),
-        h('span', { class: 'thread-time' }, agoEl(r.createdAt))),
+        h('span', { class: 'thread-time' }, agoEl(r.createdAt), editedMark(r.editedAt))),
       editing ? this.editFormFor('reply', r.content) : this.textOf(`reply-${r.id}`, r.content),
       tools.length ? h('div', { class: 'reply-actions' }, tools) : null);
   }
