@@ -560,6 +560,15 @@ fn every_tool_does_what_it_says() -> TestResult {
         json!({"shareToken": share, "limit": 1, "cursor": next}),
     );
     assert_eq!(page2["comments"][0]["id"], whole["id"]);
+    // A file the artifact never had is said to be unknown, not answered with an empty list.
+    let nowhere = refused(
+        &a.server,
+        &a.key,
+        "list_comments",
+        json!({"shareToken": share, "source": "nope.html"}),
+    );
+    assert_eq!(nowhere["code"], "unknown_source", "{nowhere}");
+    assert_eq!(nowhere["field"], "source");
     let id = placed["id"].as_str().ok_or("id")?;
     ok(&a.server, &a.key, "resolve", json!({"commentId": id}));
     let again = ok(&a.server, &a.key, "resolve", json!({"commentId": id}));

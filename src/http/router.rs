@@ -297,7 +297,7 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
         let Some(params) = route.template.params(&segments) else {
             // A parameter that is not valid percent-encoded UTF-8 cannot name anything.
             let refusal = ApiError::NotFound(
-                "no such route; see GET /api/v1 for the list of endpoints".into(),
+                "nothing here: a part of the path is not valid percent-encoded UTF-8 (%ff, say), so it names no artifact, file or record".into(),
             );
             return (&self.unmatched, refusal.into_response());
         };

@@ -22,6 +22,7 @@ use crate::auth::Caller;
 use crate::http::error::ApiError;
 use crate::ingest::{Upload, UploadContent};
 use crate::state::AppState;
+use crate::store::blobs;
 use crate::store::comments::Status;
 
 /// Runs tool `name` (known to exist) with `arguments`; the structured result, or the API's refusal.
@@ -376,6 +377,22 @@ async fn list_comments(
         })?,
     };
     let listing = comment_api::listing(state, caller, &a.share_token, versions, status).await?;
+    if let Some(source) = a.source.clone() {
+        // A file the artifact never had is a mistake to say, not an empty list.
+        let artifact_id = visible(state, caller, &a.share_token).await?.0.id;
+        let lookup = source.clone();
+        let known = state
+            .store
+            .read(move |conn| blobs::in_any_version(conn, artifact_id, &lookup))
+            .await?;
+        if !known {
+            return Err(ApiError::invalid(
+                "source",
+                "unknown_source",
+                format!("source {source:?} is not a file of any version of this artifact; leave it out for every file"),
+            ));
+        }
+    }
     let mut chosen = Vec::new();
     let mut more = false;
     for comment in listing.comments {

@@ -64,6 +64,18 @@ pub fn list(conn: &Connection, version_id: i64) -> StoreResult<Vec<VersionFile>>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Whether any version of the artifact (deleted ones too: their comments stay) has a file at `path`.
+pub fn in_any_version(conn: &Connection, artifact_id: i64, path: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM version_files f JOIN versions v ON v.id = f.version_id
+              WHERE v.artifact_id = ?1 AND f.path = ?2 LIMIT 1",
+        )?
+        .query_row(params![artifact_id, path], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Whether the version has a file at `path`.
 pub fn exists(conn: &Connection, version_id: i64, path: &str) -> StoreResult<bool> {
     Ok(conn
