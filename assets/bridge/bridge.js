@@ -1379,6 +1379,17 @@ function focusAnchor(id) {
   scrollToAnchor(id);
 }
 
+/**
+ * Whether a passage (its first element, its boxes) is on screen to scroll to: `display: none`
+ * gives it no boxes; a closed <details> or `hidden="until-found"` keeps boxes but hides them,
+ * which `checkVisibility` tells.
+ */
+function shown(element, rects) {
+  if (element.checkVisibility && !element.checkVisibility({ visibilityProperty: true })) return false;
+  for (const rect of rects) if (rect.width > 0 || rect.height > 0) return true;
+  return false;
+}
+
 function scrollBehavior() {
   return matchMedia('(prefers-reduced-motion: reduce)').matches ? 'instant' : 'smooth';
 }
@@ -1388,7 +1399,9 @@ function scrollToAnchor(id) {
   if (!r || r.status === 'orphan') return;
   const behavior = scrollBehavior();
   if (r.element && r.endU <= r.startU) {
-    r.element.scrollIntoView({ block: 'center', inline: 'nearest', behavior });
+    // Laid out nowhere (in a collapsed section, say): nothing to scroll to, and the page says so.
+    if (!shown(r.element, r.element.getClientRects())) send('hidden', { id });
+    else r.element.scrollIntoView({ block: 'center', inline: 'nearest', behavior });
     return;
   }
   const range = liveRange(currentModel(), r.startU, r.endU);
@@ -1396,6 +1409,10 @@ function scrollToAnchor(id) {
   const start = range.startContainer;
   const element = start.nodeType === 1 ? start : start.parentElement;
   if (!element) return;
+  if (!shown(element, range.getClientRects())) {
+    send('hidden', { id });
+    return;
+  }
   if (element.getBoundingClientRect().height <= win.innerHeight / 2) {
     element.scrollIntoView({ block: 'center', inline: 'nearest', behavior });
     return;

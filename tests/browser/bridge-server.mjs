@@ -66,6 +66,7 @@ const callbacks = {
   onSelectionCleared: () => record('selectionCleared', null),
   onActivate: (ids, viaKeyboard) => record('activate', { ids, viaKeyboard }),
   onKey: (name) => record('key', name),
+  onHidden: (id) => record('hidden', id),
   onNavigated: (path, hash) => record('navigated', path + hash),
   onLeaving: (where) => record('leaving', where),
   onNoBridge: () => record('noBridge', null),

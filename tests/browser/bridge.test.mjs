@@ -56,7 +56,9 @@ const LONG_SELECTIONS = `<!doctype html>
 const FOCUS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Long page</title></head>
 <body>${Array.from({ length: 150 }, (_, i) => `<p>Paragraph ${i} of filler text that pushes the target down.</p>`).join('\n')}
-<p id="target">The passage to focus sits at the very bottom.</p></body></html>`;
+<p id="target">The passage to focus sits at the very bottom.</p>
+<details id="more"><summary>More</summary><p>Replies within five working days.</p></details>
+<div hidden><p>Refunds within ten working days.</p></div></body></html>`;
 
 const LOCKED_DOWN = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -1033,6 +1035,17 @@ test('focus scrolls the passage into view and marks it active', async () => {
   await page.evaluate(() => window.__link.focus('bottom'));
   await frame.waitForFunction(inView);
   assert.deepEqual(await highlightTexts(frame), { 'ar-active': ['at the very bottom'], 'ar-open': ['Paragraph 1 of'] });
+  assert.deepEqual(await events(page, 'hidden'), []);
+  // A passage in a closed <details> is laid out nowhere: the page is told, to say so.
+  await setAnchors(page, [{ id: 'folded', selector: quote('within five working days'), state: 'open', active: false }]);
+  await page.evaluate(() => window.__link.focus('folded'));
+  await waitForEvents(page, 'hidden', 1);
+  assert.deepEqual(await events(page, 'hidden'), ['folded']);
+  // One hidden outright (display: none) alike.
+  await setAnchors(page, [{ id: 'gone-from-view', selector: quote('within ten working days'), state: 'open', active: false }]);
+  await page.evaluate(() => window.__link.focus('gone-from-view'));
+  await waitForEvents(page, 'hidden', 2);
+  assert.deepEqual(await events(page, 'hidden'), ['folded', 'gone-from-view']);
   assertClean(tab);
 });
 

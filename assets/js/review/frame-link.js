@@ -329,6 +329,12 @@ export class FrameLink {
       case 'key':
         if (KEYS.has(data.name)) this.#call('onKey', data.name);
         break;
+      case 'hidden': {
+        // A passage asked for is laid out nowhere in the document now.
+        const ids = readIds([data.id], this.#anchorIds);
+        if (ids) this.#call('onHidden', ids[0]);
+        break;
+      }
       case 'navigated':
         if (isPath(data.path) && isHash(data.hash ?? '')) this.#call('onNavigated', data.path, data.hash ?? '');
         break;

@@ -99,6 +99,7 @@ export class ArtifactFrame {
       onSelectionCleared: () => on.selectionCleared(),
       onActivate: (ids, viaKeyboard) => on.activate(ids, viaKeyboard),
       onKey: (name) => on.key(name),
+      onHidden: () => announce('That passage is in a part of the page that is hidden now (a collapsed section or a closed tab, say): open that part of the page to see it.'),
       onNavigated: (path, hash) => {
         // pushState or a #fragment inside one document: still the same file, same comments; a
         // #fragment goes into the page's address, so a reload or a sent address comes back to it.
