@@ -537,6 +537,37 @@ fn open_streams_are_capped_per_account_with_a_fast_429() -> TestResult {
 }
 
 #[test]
+fn one_key_takes_at_most_half_of_its_accounts_streams() -> TestResult {
+    let w = world();
+    let open: Vec<Stream> = (0..8)
+        .map(|_| {
+            let mut s = w.events(&w.claude);
+            assert_eq!(s.status, 200);
+            assert_eq!(s.expect().data["type"], "ready");
+            s
+        })
+        .collect();
+    let refused = w
+        .server
+        .get(&format!("/api/v1/artifacts/{}/events", w.share), &w.claude);
+    assert_eq!(refused.status, 429);
+    assert!(
+        refused.text().contains("the limit is 8 per key"),
+        "{}",
+        refused.text()
+    );
+    // The account's other clients still get theirs.
+    let (_, other_key) = w.server.create_key(&w.ada_cookie, json!({"name": "CI"}));
+    let mut other = w.events(&Auth::Key(other_key));
+    assert_eq!(other.status, 200);
+    assert_eq!(other.expect().data["type"], "ready");
+    let ada = w.events(&w.ada);
+    assert_eq!(ada.status, 200);
+    drop(open);
+    Ok(())
+}
+
+#[test]
 fn strangers_and_missing_credentials_get_the_usual_answers() -> TestResult {
     let w = world();
     let eve = Auth::Cookie(

@@ -130,7 +130,9 @@ pub async fn stream(state: AppState, req: Request) -> Result<Response, ApiError>
         _ => None,
     };
     let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
-    let slot = state.event_streams.take(caller.user.id)?;
+    let slot = state
+        .event_streams
+        .take(caller.user.id, caller.key().map(|k| k.id))?;
     let artifact_id = artifact.id;
     // Listen before reading, so nothing committed in between is missed.
     let feed = state.store.changes();

@@ -82,7 +82,9 @@ pub async fn wait(
             )
         })?),
     };
-    let _slot = state.event_streams.take(caller.user.id)?;
+    let _slot = state
+        .event_streams
+        .take(caller.user.id, caller.key().map(|k| k.id))?;
     // Listen before reading, so a comment committed in between wakes us.
     let mut changes = state.store.changes();
     // A cursor beyond the newest event (from before a restore, or made up) would wait for events
