@@ -123,6 +123,17 @@ fn ok(server: &Server, key: &str, name: &str, arguments: Value) -> Value {
     result["structuredContent"].clone()
 }
 
+/// A Markdown plan the agent publishes; its share token.
+fn published_plan(a: &Agent) -> Result<String, String> {
+    let published = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan\n\nShip it."}),
+    );
+    Ok(published["shareToken"].as_str().ok_or("token")?.to_string())
+}
+
 /// Calls a tool that must refuse; returns its `{error, code}`.
 fn refused(server: &Server, key: &str, name: &str, arguments: Value) -> Value {
     let result = tool(server, key, name, arguments);
@@ -906,13 +917,7 @@ fn a_wait_ends_when_its_key_is_revoked_and_a_wait_on_everything_hears_any_artifa
 fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and_edits(
 ) -> TestResult {
     let a = agent();
-    let published = ok(
-        &a.server,
-        &a.key,
-        "publish_artifact",
-        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan\n\nShip it."}),
-    );
-    let token = published["shareToken"].as_str().ok_or("token")?.to_string();
+    let token = published_plan(&a)?;
     let ada = Auth::Cookie(a.ada.clone());
     let start = ok(
         &a.server,
@@ -1016,13 +1021,7 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
 #[test]
 fn a_wait_ends_when_its_key_expires_and_tells_nothing_after() -> TestResult {
     let a = agent();
-    let published = ok(
-        &a.server,
-        &a.key,
-        "publish_artifact",
-        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan\n\nShip it."}),
-    );
-    let token = published["shareToken"].as_str().ok_or("token")?.to_string();
+    let token = published_plan(&a)?;
     let expires_at = now_ms() + 1_500;
     let (_, short) = a.server.create_key(
         &a.ada,

@@ -184,14 +184,23 @@ pub async fn visible(
     caller: &Caller,
     share_token: &str,
 ) -> Result<(Artifact, Role), ApiError> {
+    let found = look_up(state, caller, share_token).await?;
+    seen(state, caller.user.id, found).await
+}
+
+/// The artifact if the caller may see it, with whether this is their first look; 404 otherwise.
+async fn look_up(
+    state: &AppState,
+    caller: &Caller,
+    share_token: &str,
+) -> Result<artifacts::Visible, ApiError> {
     let token = share_token.to_string();
     let user_id = caller.user.id;
-    let found = state
+    state
         .store
         .read(move |conn| artifacts::visible(conn, &token, user_id))
         .await?
-        .ok_or_else(|| ApiError::not_found("artifact"))?;
-    seen(state, user_id, found).await
+        .ok_or_else(|| ApiError::not_found("artifact"))
 }
 
 /// Like `visible`, by artifact id (for comments and replies addressed by their own id).
@@ -217,13 +226,7 @@ pub async fn owned(
     caller: &Caller,
     share_token: &str,
 ) -> Result<Artifact, ApiError> {
-    let token = share_token.to_string();
-    let user_id = caller.user.id;
-    let found = state
-        .store
-        .read(move |conn| artifacts::visible(conn, &token, user_id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("artifact"))?;
+    let found = look_up(state, caller, share_token).await?;
     require_owner(found.role)?;
     Ok(found.artifact)
 }
