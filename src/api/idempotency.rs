@@ -63,8 +63,10 @@ impl Running {
 }
 
 /// A request's key, if it sent one, with what it is a key for.
-pub struct Idempotency {
-    key: Option<String>,
+pub struct Idempotency(Option<Keyed>);
+
+struct Keyed {
+    key: String,
     method: String,
     path: String,
 }
@@ -88,11 +90,12 @@ impl Idempotency {
                 ))
             }
         };
-        Ok(Idempotency {
+        // Nothing is copied for the requests (nearly all) that send no key.
+        Ok(Idempotency(key.map(|key| Keyed {
             key,
             method: req.method.to_string(),
             path: req.path.clone(),
-        })
+        })))
     }
 
     /// Runs `work` once per key: a retry gets the kept answer instead.
@@ -102,7 +105,7 @@ impl Idempotency {
         caller: &Caller,
         work: impl Future<Output = Result<Response, ApiError>>,
     ) -> Result<Response, ApiError> {
-        let Some(key) = self.key else {
+        let Some(Keyed { key, method, path }) = self.0 else {
             return work.await;
         };
         let user_id = caller.user.id;
@@ -113,7 +116,7 @@ impl Idempotency {
             .read(move |conn| idempotency::get(conn, user_id, &lookup, now_ms()))
             .await?;
         if let Some(answer) = kept {
-            if answer.method != self.method || answer.path != self.path {
+            if answer.method != method || answer.path != path {
                 return Err(ApiError::Conflict {
                     code: "idempotency_key_reused",
                     message: format!(
@@ -135,8 +138,8 @@ impl Idempotency {
             .map_err(|e| ApiError::Internal(format!("reading an answer to keep failed: {e}")))?
             .to_bytes();
         let answer = Answer {
-            method: self.method,
-            path: self.path,
+            method,
+            path,
             status: parts.status.as_u16(),
             body: bytes.to_vec(),
         };
