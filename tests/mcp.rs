@@ -1019,6 +1019,50 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
 }
 
 #[test]
+fn creating_tools_called_again_with_their_client_request_id_create_nothing_more() -> TestResult {
+    let a = agent();
+    let count = |table: &str| -> i64 {
+        a.server
+            .open_db()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .expect("a count")
+    };
+    let publish = json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan\n\nShip it.", "clientRequestId": "p-1"});
+    let first = ok(&a.server, &a.key, "publish_artifact", publish.clone());
+    assert_eq!(ok(&a.server, &a.key, "publish_artifact", publish), first);
+    assert_eq!(count("artifacts"), 1);
+    let token = first["shareToken"].as_str().ok_or("token")?;
+    let comment = json!({"shareToken": token, "content": "Ship when?", "quote": "Ship it.", "clientRequestId": "c-1"});
+    let made = ok(&a.server, &a.key, "add_comment", comment.clone());
+    assert_eq!(
+        ok(&a.server, &a.key, "add_comment", comment)["id"],
+        made["id"]
+    );
+    assert_eq!(count("comments"), 1);
+    let reply = json!({"commentId": made["id"], "content": "Monday.", "clientRequestId": "r-1"});
+    ok(&a.server, &a.key, "reply", reply.clone());
+    ok(&a.server, &a.key, "reply", reply);
+    assert_eq!(count("replies"), 1);
+    // The id names one call: with another tool it is refused, and it must be a string.
+    let reused = refused(
+        &a.server,
+        &a.key,
+        "reply",
+        json!({"commentId": made["id"], "content": "again", "clientRequestId": "c-1"}),
+    );
+    assert_eq!(reused["code"], "idempotency_key_reused", "{reused}");
+    let wrong = refused(
+        &a.server,
+        &a.key,
+        "reply",
+        json!({"commentId": made["id"], "content": "x", "clientRequestId": 7}),
+    );
+    assert_eq!(wrong["field"], "clientRequestId", "{wrong}");
+    assert_eq!(count("replies"), 1);
+    Ok(())
+}
+
+#[test]
 fn a_wait_ends_when_its_key_expires_and_tells_nothing_after() -> TestResult {
     let a = agent();
     let token = published_plan(&a)?;

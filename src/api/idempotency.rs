@@ -5,7 +5,8 @@
 //! (an agent's key counts for its account), kept for 24 hours. The key names one request: sent
 //! with another method or path it is refused (409 `idempotency_key_reused`), and while the first
 //! request still runs, a retry is refused too (409 `idempotency_key_in_progress`). Only successful answers are kept: a refused request created nothing, and is
-//! simply run again. The answer is kept right after the work it answers is committed, in a write
+//! simply run again. The MCP tools that create take the same as `clientRequestId`
+//! (`Idempotency::keyed`, `run_json`). The answer is kept right after the work it answers is committed, in a write
 //! of its own: a crash between the two leaves a retry to create again, as without a key.
 
 use std::collections::HashSet;
@@ -13,6 +14,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use http_body_util::BodyExt;
+use serde_json::value::RawValue;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
@@ -74,28 +76,75 @@ struct Keyed {
 impl Idempotency {
     /// The key of `req` (None when it sent none); a malformed one is refused.
     pub fn of(req: &Request) -> Result<Idempotency, ApiError> {
-        let key = match req.header(HEADER).map(str::trim) {
-            None => None,
-            Some(k) if (1..=KEY_MAX).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
-                Some(k.to_string())
+        Idempotency::keyed(
+            req.header(HEADER),
+            "Idempotency-Key",
+            req.method.as_str(),
+            &req.path,
+        )
+    }
+
+    /// A key given some other way (an MCP tool's `clientRequestId`, named `field`), for the
+    /// request named `method` and `path`; a malformed one is refused.
+    pub fn keyed(
+        raw: Option<&str>,
+        field: &'static str,
+        method: &str,
+        path: &str,
+    ) -> Result<Idempotency, ApiError> {
+        let key = match raw.map(str::trim) {
+            None => return Ok(Idempotency(None)),
+            Some(k)
+                if (1..=KEY_MAX).contains(&k.len())
+                    && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
+            {
+                k.to_string()
             }
             Some(k) => {
                 return Err(ApiError::invalid(
-                    "Idempotency-Key",
+                    field,
                     "invalid_idempotency_key",
                     format!(
-                        "Idempotency-Key must be 1 to {KEY_MAX} visible ASCII characters (a UUID, say); got {} bytes",
+                        "{field} must be 1 to {KEY_MAX} visible ASCII characters (a UUID, say); got {} bytes",
                         k.len()
                     ),
                 ))
             }
         };
         // Nothing is copied for the requests (nearly all) that send no key.
-        Ok(Idempotency(key.map(|key| Keyed {
+        Ok(Idempotency(Some(Keyed {
             key,
-            method: req.method.to_string(),
-            path: req.path.clone(),
+            method: method.to_string(),
+            path: path.to_string(),
         })))
+    }
+
+    /// `run` for work that answers JSON (an MCP tool's result).
+    pub async fn run_json(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        work: impl Future<Output = Result<Box<RawValue>, ApiError>>,
+    ) -> Result<Box<RawValue>, ApiError> {
+        let response = self
+            .run(state, caller, async {
+                let value = work.await?;
+                Ok(crate::http::reply::json_bytes(
+                    StatusCode::OK,
+                    value.get().as_bytes().to_vec(),
+                ))
+            })
+            .await?;
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ApiError::Internal(format!("reading a kept answer failed: {e}")))?
+            .to_bytes();
+        String::from_utf8(bytes.to_vec())
+            .ok()
+            .and_then(|text| RawValue::from_string(text).ok())
+            .ok_or_else(|| ApiError::Internal("a kept answer is not JSON".into()))
     }
 
     /// Runs `work` once per key: a retry gets the kept answer instead.

@@ -109,7 +109,16 @@ fn upload_properties() -> Value {
         },
         "fileType": { "enum": ["html", "markdown", "zip"], "description": "default: from fileName's extension" },
         "fileName": { "type": "string", "description": "e.g. report.html, notes.md, site.zip" },
-        "entryPoint": { "type": "string", "description": "ZIP only: the page to open first (default index.html)" }
+        "entryPoint": { "type": "string", "description": "ZIP only: the page to open first (default index.html)" },
+        "clientRequestId": client_request_id()
+    })
+}
+
+/// The optional argument that makes a creating tool safe to call again.
+fn client_request_id() -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": 255,
+        "description": "any id of yours for this call (a UUID, say): called again with the same id (after a timeout, a lost answer), the tool gives the first answer again and creates nothing more; kept 24 hours"
     })
 }
 
@@ -317,7 +326,8 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                     "quote": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "the passage, as plain text" },
                     "near": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "words standing close to the passage meant, if the quote repeats (its own sentence first, then the closest)" },
                     "source": { "type": "string", "description": "the file (default the first page)" },
-                    "scripted": { "type": "boolean", "description": "the passage may be text that the HTML page's own scripts write, which is not in the file: if the server does not find it there, the quote is kept as given and the review page looks for it once the page has run" }
+                    "scripted": { "type": "boolean", "description": "the passage may be text that the HTML page's own scripts write, which is not in the file: if the server does not find it there, the quote is kept as given and the review page looks for it once the page has run" },
+                    "clientRequestId": client_request_id()
                 }
             },
             "outputSchema": comment(),
@@ -333,7 +343,8 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                 "required": ["commentId", "content"],
                 "properties": {
                     "commentId": { "type": "string" },
-                    "content": { "type": "string", "minLength": 1, "maxLength": 5000 }
+                    "content": { "type": "string", "minLength": 1, "maxLength": 5000 },
+                    "clientRequestId": client_request_id()
                 }
             },
             "outputSchema": comment(),

@@ -16,6 +16,7 @@ use super::catalog::{
 use super::feedback;
 use crate::api::artifacts::{self as artifact_api, owned, visible};
 use crate::api::comments::{self as comment_api, Place, Versions};
+use crate::api::idempotency::Idempotency;
 use crate::api::upload::UploadForm;
 use crate::api::versions as version_api;
 use crate::auth::Caller;
@@ -41,15 +42,29 @@ pub async fn call(
         "list_artifacts" => list_artifacts(state, caller, args(arguments)?).await,
         "get_artifact" => structured(&get_artifact(state, caller, args(arguments)?).await?),
         "read_file" => structured(&read_file(state, caller, args(arguments)?).await?),
-        "publish_artifact" => publish_artifact(state, caller, args(arguments)?).await,
-        "publish_version" => publish_version(state, caller, args(arguments)?).await,
-        "list_comments" => structured(&list_comments(state, caller, args(arguments)?).await?),
-        "add_comment" => add_comment(state, caller, args(arguments)?).await,
-        "reply" => {
-            let a: ReplyArgs = args(arguments)?;
-            comment_api::reply_to(state, caller, &a.comment_id, &a.content).await?;
-            structured(&comment_api::thread(state, caller, &a.comment_id).await?)
+        "publish_artifact" | "publish_version" | "add_comment" | "reply" => {
+            // What creates runs once per clientRequestId: a call repeated after a lost answer
+            // gets the first answer again (the REST routes' Idempotency-Key).
+            let mut arguments = arguments;
+            let id = match arguments
+                .as_object_mut()
+                .and_then(|o| o.remove("clientRequestId"))
+            {
+                None | Some(Value::Null) => None,
+                Some(Value::String(id)) => Some(id),
+                Some(other) => {
+                    return Err(ApiError::invalid(
+                        "clientRequestId",
+                        "invalid_arguments",
+                        format!("clientRequestId must be a string; got {other}"),
+                    ))
+                }
+            };
+            let once = Idempotency::keyed(id.as_deref(), "clientRequestId", "MCP", name)?;
+            once.run_json(state, caller, creating(state, caller, name, arguments))
+                .await
         }
+        "list_comments" => structured(&list_comments(state, caller, args(arguments)?).await?),
         "resolve" => {
             let a: ResolveArgs = args(arguments)?;
             // Idempotent, as the tool says: a comment resolved already is left as it is, and the
@@ -343,6 +358,25 @@ struct ListCommentsArgs {
     source: Option<String>,
     limit: Option<u64>,
     cursor: Option<String>,
+}
+
+/// The tools that create something, once their `clientRequestId` is taken out.
+async fn creating(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    arguments: Value,
+) -> Result<Box<RawValue>, ApiError> {
+    match name {
+        "publish_artifact" => publish_artifact(state, caller, args(arguments)?).await,
+        "publish_version" => publish_version(state, caller, args(arguments)?).await,
+        "add_comment" => add_comment(state, caller, args(arguments)?).await,
+        _ => {
+            let a: ReplyArgs = args(arguments)?;
+            comment_api::reply_to(state, caller, &a.comment_id, &a.content).await?;
+            structured(&comment_api::thread(state, caller, &a.comment_id).await?)
+        }
+    }
 }
 
 async fn list_comments(
