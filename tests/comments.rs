@@ -1287,6 +1287,48 @@ fn a_passage_quoted_in_plain_text_is_found_and_stored_with_its_selectors() -> Te
 }
 
 #[test]
+fn a_listing_can_be_read_in_pages() -> TestResult {
+    let c = cast();
+    let ids: Vec<String> = (0..3)
+        .map(|i| c.comment(&c.ada, &format!("Point {i}")))
+        .collect();
+    let all = c.comments(&c.ada);
+    assert_eq!(all["comments"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        all["nextCursor"],
+        Value::Null,
+        "unpaged: everything, no cursor"
+    );
+    let url = format!("/api/v1/artifacts/{}/comments", c.share);
+    let first = c.server.get(&format!("{url}?limit=2"), &c.ada).json();
+    let got: Vec<&Value> = first["comments"]
+        .as_array()
+        .ok_or("page")?
+        .iter()
+        .map(|x| &x["id"])
+        .collect();
+    assert_eq!(got, vec![&json!(ids[0]), &json!(ids[1])]);
+    let cursor = first["nextCursor"].as_str().ok_or("a next page")?;
+    let second = c
+        .server
+        .get(&format!("{url}?limit=2&cursor={cursor}"), &c.ada)
+        .json();
+    assert_eq!(second["comments"][0]["id"], json!(ids[2]));
+    assert_eq!(second["comments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second["nextCursor"], Value::Null);
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("cursor=zz", "cursor"),
+    ] {
+        let refused = c.server.get(&format!("{url}?{query}"), &c.ada);
+        assert_eq!(refused.status, 400, "{query}");
+        assert_eq!(refused.json()["field"], field, "{query}");
+    }
+    Ok(())
+}
+
+#[test]
 fn a_quote_not_in_the_entry_page_but_in_another_page_of_the_site_says_which() -> TestResult {
     let c = cast();
     let zip = zip_of(&[

@@ -106,6 +106,9 @@ impl CommentView {
 pub struct CommentList {
     pub version: String,
     pub comments: Vec<CommentView>,
+    /// With `limit`: the cursor of the next page, null on the last.
+    #[serde(rename = "nextCursor")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +118,55 @@ struct ListQuery {
     version: Option<String>,
     /// `open`, `resolved` or `all` (default).
     status: Option<String>,
+    /// At most this many comments (1 to `PAGE_MAX`); default: all of them.
+    limit: Option<String>,
+    /// The `nextCursor` of the page before.
+    cursor: Option<String>,
+}
+
+/// Most comments in one page of a listing.
+pub const PAGE_MAX: u64 = 200;
+
+/// One page of `comments` (oldest first): those after the comment `after` (0: from the start)
+/// that `keep` takes, at most `limit`, and the cursor of the next page if there is one.
+pub fn page_of(
+    comments: Vec<CommentView>,
+    after: i64,
+    limit: u64,
+    keep: impl Fn(&CommentView) -> bool,
+) -> (Vec<CommentView>, Option<String>) {
+    let mut chosen = Vec::new();
+    let mut more = false;
+    for comment in comments {
+        if ids::parse(&comment.id).unwrap_or(0) <= after || !keep(&comment) {
+            continue;
+        }
+        if chosen.len() as u64 == limit {
+            more = true;
+            break;
+        }
+        chosen.push(comment);
+    }
+    let next = if more {
+        chosen.last().map(|c| c.id.clone())
+    } else {
+        None
+    };
+    (chosen, next)
+}
+
+/// A page cursor (`nextCursor` of the page before); none or empty: from the start.
+pub fn parse_cursor(raw: Option<&str>) -> Result<i64, ApiError> {
+    match raw {
+        None | Some("") => Ok(0),
+        Some(c) => ids::parse(c).ok_or_else(|| {
+            ApiError::invalid(
+                "cursor",
+                "invalid_cursor",
+                "cursor must be the nextCursor of a previous page",
+            )
+        }),
+    }
 }
 
 #[derive(Deserialize)]
@@ -203,7 +255,28 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let query: ListQuery = req.query()?;
     let wanted = parse_versions(query.version.as_deref())?;
     let status = parse_status(query.status.as_deref())?;
-    let listing = listing(&state, &caller, req.param("shareToken"), wanted, status).await?;
+    let after = parse_cursor(query.cursor.as_deref())?;
+    let limit = match query.limit.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(
+            raw.parse::<u64>()
+                .ok()
+                .filter(|n| (1..=PAGE_MAX).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "limit",
+                        "invalid_query",
+                        format!("limit must be a whole number from 1 to {PAGE_MAX}; got {raw:?}"),
+                    )
+                })?,
+        ),
+    };
+    let mut listing = listing(&state, &caller, req.param("shareToken"), wanted, status).await?;
+    if limit.is_some() || after > 0 {
+        let (page, next) = page_of(listing.comments, after, limit.unwrap_or(u64::MAX), |_| true);
+        listing.comments = page;
+        listing.next_cursor = next;
+    }
     // A typed body (not json!) so each target's raw JSON is written back byte for byte.
     Ok(reply::ok(&listing))
 }
@@ -254,6 +327,7 @@ pub async fn listing(
     Ok(CommentList {
         version: listing.label,
         comments: threads(listing.comments, listing.replies)?,
+        next_cursor: None,
     })
 }
 

@@ -401,15 +401,7 @@ async fn list_comments(
         None => Status::Open,
         raw => comment_api::parse_status(raw)?,
     };
-    let after: i64 = match a.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(c) => crate::http::ids::parse(c).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_cursor",
-                "cursor must be the nextCursor of a previous page",
-            )
-        })?,
-    };
+    let after = comment_api::parse_cursor(a.cursor.as_deref())?;
     let listing = comment_api::listing(state, caller, &a.share_token, versions, status).await?;
     if let Some(source) = a.source.clone() {
         // A file the artifact never had is a mistake to say, not an empty list.
@@ -427,30 +419,12 @@ async fn list_comments(
             ));
         }
     }
-    let mut chosen = Vec::new();
-    let mut more = false;
-    for comment in listing.comments {
-        let id = crate::http::ids::parse(&comment.id).unwrap_or(0);
-        if id <= after {
-            continue;
-        }
-        if let Some(source) = &a.source {
+    let (chosen, next) = comment_api::page_of(listing.comments, after, limit, |comment| {
+        a.source.as_ref().is_none_or(|source| {
             let on: Value = serde_json::from_str(comment.target.get()).unwrap_or_default();
-            if on["source"].as_str() != Some(source.as_str()) {
-                continue;
-            }
-        }
-        if chosen.len() as u64 == limit {
-            more = true;
-            break;
-        }
-        chosen.push(comment);
-    }
-    let next = if more {
-        chosen.last().map(|c| c.id.clone())
-    } else {
-        None
-    };
+            on["source"].as_str() == Some(source.as_str())
+        })
+    });
     Ok(json!({
         "version": listing.version,
         "comments": to_value(&chosen)?,
