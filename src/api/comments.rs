@@ -657,7 +657,7 @@ async fn target_of_quote(
             )
         })?;
     let markdown = ingest::is_markdown_path(&file.path);
-    if !markdown && !file.content_type.starts_with("text/html") {
+    if !ingest::is_document(&file.path, &file.content_type) {
         return Err(ApiError::bad_request(
             "not_a_document",
             format!(
@@ -744,9 +744,7 @@ async fn documents_with(
         .await?;
     let mut found = Vec::new();
     for file in files {
-        let document =
-            ingest::is_markdown_path(&file.path) || file.content_type.starts_with("text/html");
-        if file.path == skip || !document {
+        if file.path == skip || !ingest::is_document(&file.path, &file.content_type) {
             continue;
         }
         let sha256 = file.sha256.clone();

@@ -432,10 +432,7 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
         hex(&file.sha256),
         if as_text { ".text" } else { "" }
     );
-    if req
-        .header(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
-    {
+    if req.holds(&etag) {
         let mut response = Response::new(Vec::new().into());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         file_headers(response.headers_mut(), &file, &etag, as_text, None);

@@ -101,6 +101,12 @@ impl Request {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Whether the client holds this answer already: `If-None-Match` lists `etag`.
+    pub fn holds(&self, etag: &str) -> bool {
+        self.header(header::IF_NONE_MATCH)
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    }
+
     /// The client address as text, for the audit trail.
     pub fn ip(&self) -> String {
         self.client.to_string()

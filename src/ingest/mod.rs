@@ -106,6 +106,12 @@ pub fn is_markdown_path(path: &str) -> bool {
     paths::is_markdown(path)
 }
 
+/// Whether a stored file is a document the review page frames with its bridge, where passages can
+/// be quoted: an HTML page (by its type) or a Markdown file (rendered as one).
+pub fn is_document(path: &str, content_type: &str) -> bool {
+    is_markdown_path(path) || content_type.starts_with("text/html")
+}
+
 /// Whether a stored path is an HTML file (`.html`, `.htm`).
 pub fn is_html_path(path: &str) -> bool {
     paths::is_html(path)

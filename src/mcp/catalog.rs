@@ -16,8 +16,8 @@ pub const READ_DEFAULT_CHARS: u64 = 20_000;
 pub const WAIT_MAX_SECONDS: u64 = 120;
 /// What `wait_for_feedback` waits when not told.
 pub const WAIT_DEFAULT_SECONDS: u64 = 60;
-/// Most comments `list_comments` returns at once.
-pub const COMMENTS_MAX: u64 = 200;
+/// Most comments `list_comments` returns at once: a REST listing's page.
+pub const COMMENTS_MAX: u64 = crate::api::comments::PAGE_MAX;
 /// What `list_comments` returns when not told.
 pub const COMMENTS_DEFAULT: u64 = 50;
 

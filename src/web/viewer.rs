@@ -74,7 +74,7 @@ pub(super) async fn version_file(
         return Ok(error_page::in_frame(FrameError::Missing, &path));
     };
     let markdown = ingest::is_markdown_path(&file.path);
-    let html = markdown || file.content_type.starts_with("text/html");
+    let html = ingest::is_document(&file.path, &file.content_type);
     // A document carries the bridge, so its tag changes with the bridge's version (and a
     // Markdown document's with how Markdown is rendered).
     let etag = if markdown {
@@ -89,9 +89,7 @@ pub(super) async fn version_file(
     } else {
         format!("\"{}\"", hex(&file.sha256))
     };
-    let not_modified = req
-        .header(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let not_modified = req.holds(&etag);
     let (content_type, body): (String, Bytes) = if not_modified {
         (file.content_type.clone(), Bytes::new())
     } else if markdown {
