@@ -190,6 +190,15 @@ async fn still_allowed(
     Ok(())
 }
 
+/// What happened to one thread in a batch of events: its kinds of news, in order, and its new
+/// replies.
+struct News {
+    comment_id: String,
+    artifact_id: i64,
+    kinds: Vec<&'static str>,
+    new_replies: Vec<String>,
+}
+
 /// The threads the events are about, one item each in the order of their first event, as the
 /// caller sees them now (deleted ones left out).
 async fn items(
@@ -197,8 +206,7 @@ async fn items(
     caller: &Caller,
     events: Vec<audit::Feedback>,
 ) -> Result<Vec<Item>, ApiError> {
-    // Per thread: its artifact, what happened to it, and its new replies.
-    let mut threads: Vec<(String, i64, Vec<&'static str>, Vec<String>)> = Vec::new();
+    let mut threads: Vec<News> = Vec::new();
     for event in events {
         let detail: serde_json::Value = event
             .detail
@@ -220,21 +228,32 @@ async fn items(
             "comment.unresolved" => "reopened",
             _ => "edited",
         };
-        let at = match threads.iter().position(|t| t.0 == comment_id) {
+        let at = match threads.iter().position(|t| t.comment_id == comment_id) {
             Some(at) => at,
             None => {
-                threads.push((comment_id, event.artifact_id, Vec::new(), Vec::new()));
+                threads.push(News {
+                    comment_id,
+                    artifact_id: event.artifact_id,
+                    kinds: Vec::new(),
+                    new_replies: Vec::new(),
+                });
                 threads.len() - 1
             }
         };
         let thread = &mut threads[at];
-        thread.2.push(kind);
-        if event.action == "reply.created" && !thread.3.contains(&event.object_id) {
-            thread.3.push(event.object_id.clone());
+        thread.kinds.push(kind);
+        if event.action == "reply.created" && !thread.new_replies.contains(&event.object_id) {
+            thread.new_replies.push(event.object_id.clone());
         }
     }
     let mut out = Vec::new();
-    for (comment_id, artifact_id, kinds, new_replies) in threads {
+    for News {
+        comment_id,
+        artifact_id,
+        kinds,
+        new_replies,
+    } in threads
+    {
         let mut comment = match comment_api::thread(state, caller, &comment_id).await {
             Ok(c) => c,
             Err(ApiError::NotFound(_)) => continue,
