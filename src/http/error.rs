@@ -13,8 +13,12 @@ use crate::limits::ByteSize;
 use crate::store::StoreError;
 use crate::text::TextError;
 
-/// The `WWW-Authenticate` challenge sent with every 401.
+/// The `WWW-Authenticate` challenge of a 401 where API keys are accepted.
 pub const API_KEY_CHALLENGE: &str = r#"ApiKey realm="Artifact Review", header="X-API-Key""#;
+
+/// The challenge of a 401 where only a person's session is (signing in sets its cookie): every
+/// 401 carries one (RFC 9110, 11.6.1), and it must not invite an API key that would be refused.
+pub const SESSION_CHALLENGE: &str = r#"Session realm="Artifact Review", sign-in="/login""#;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -225,10 +229,10 @@ impl ApiError {
         let mut response = crate::http::reply::json(status, &body);
         let headers = response.headers_mut();
         match &self {
-            ApiError::Unauthorized { .. } => {
+            ApiError::Unauthorized { hint, .. } => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(API_KEY_CHALLENGE),
+                    HeaderValue::from_static(hint.challenge()),
                 );
             }
             ApiError::TooManyRequests {
@@ -285,6 +289,14 @@ pub enum AuthHint {
 }
 
 impl AuthHint {
+    /// The `WWW-Authenticate` challenge that goes with the hint.
+    pub fn challenge(self) -> &'static str {
+        match self {
+            AuthHint::ApiKey => API_KEY_CHALLENGE,
+            AuthHint::SignIn | AuthHint::Credentials => SESSION_CHALLENGE,
+        }
+    }
+
     pub fn text(self) -> &'static str {
         match self {
             AuthHint::ApiKey => API_KEY_HINT,
