@@ -331,9 +331,10 @@ fn json_error(e: &serde_json::Error, path: Option<String>) -> ApiError {
     use serde_json::error::Category;
     match e.classify() {
         Category::Data => {
+            let plain = in_plain_words(&e.to_string());
             let message = match &path {
-                Some(path) => format!("invalid request: {path}: {e}"),
-                None => format!("invalid request: {e}"),
+                Some(path) => format!("invalid request: {path}: {plain}"),
+                None => format!("invalid request: {plain}"),
             };
             // A field left out is `required`, as a text field sent empty is.
             let code = if e.to_string().starts_with("missing field `") {
@@ -351,6 +352,30 @@ fn json_error(e: &serde_json::Error, path: Option<String>) -> ApiError {
             format!("the request body is not valid JSON: {e}"),
         ),
     }
+}
+
+/// serde's message with the Rust types it names said as JSON's: `expected i64` is "expected a
+/// whole number", a `floating point` value is "the number".
+fn in_plain_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 12] = [
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected i16", "expected a whole number"),
+        ("expected isize", "expected a whole number"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u16", "expected a whole number, 0 or more"),
+        ("expected u8", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("floating point `", "the number `"),
+    ];
+    WORDS
+        .iter()
+        .fold(message.to_string(), |text, (rust, json)| {
+            text.replace(rust, json)
+        })
 }
 
 /// The body field a refused value concerns, for the answer's `field`: the path to a wrong value
@@ -429,6 +454,35 @@ mod tests {
         );
         let e = parse_json::<Named>(b"{\"name\": \"\xff\"}").unwrap_err();
         assert_eq!(e.code(), "invalid_json");
+    }
+
+    #[test]
+    fn numbers_refused_are_said_as_json_says_them_not_as_rust_types() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Numbers {
+            #[allow(dead_code)]
+            at: Option<i64>,
+            #[allow(dead_code)]
+            days: Option<u32>,
+        }
+        let e = parse_json::<Numbers>(b"{\"at\": 1e20}").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid request: at: invalid type: the number `1e+20`, expected a whole number at line 1 column 11"
+        );
+        assert_eq!(field(&e), Some("at".into()));
+        let e = parse_json::<Numbers>(b"{\"days\": -1}").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("integer `-1`, expected a whole number, 0 or more"),
+            "{e}"
+        );
+        let e = parse_json::<Numbers>(b"{\"at\": \"2027-01-01\"}").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("string \"2027-01-01\", expected a whole number"),
+            "{e}"
+        );
     }
 
     #[test]
