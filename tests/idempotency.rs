@@ -207,3 +207,83 @@ fn retries_sent_at_once_create_one_comment() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn work_done_whose_answer_was_lost_is_not_done_again_on_retry() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let ci = Auth::Key(key);
+    // The server stops after a creating write and before its answer is kept: here, keeping any
+    // answer fails (the server logs it and answers anyway), which leaves the database as a kill
+    // between the two writes would.
+    rusqlite::Connection::open(&server.db)?.execute_batch(
+        "CREATE TRIGGER answers_lost BEFORE INSERT ON idempotent_answers WHEN NEW.status <> 0
+         BEGIN SELECT RAISE(ABORT, 'the server stopped'); END;",
+    )?;
+    let artifact =
+        json!({"name": "Report", "fileName": "report.md", "content": "# Report\n\nShip it."});
+    let first = post_once(&server, "/api/v1/artifacts", &ci, "a-1", &artifact);
+    assert_eq!(first.status, 201, "{}", first.text());
+    let share = first.json()["shareToken"]
+        .as_str()
+        .ok_or("token")?
+        .to_string();
+    let comments = format!("/api/v1/artifacts/{share}/comments");
+    let comment = json!({"content": "Shipped when?", "quote": "Ship it."});
+    let c = post_once(&server, &comments, &ci, "c-1", &comment);
+    assert_eq!(c.status, 201, "{}", c.text());
+    let replies = format!(
+        "/api/v1/comments/{}/replies",
+        c.json()["id"].as_str().ok_or("id")?
+    );
+    let reply = json!({"content": "Monday."});
+    assert_eq!(post_once(&server, &replies, &ci, "r-1", &reply).status, 201);
+    let versions = format!("/api/v1/artifacts/{share}/versions");
+    let version = json!({"content": "# Report\n\nShipped."});
+    assert_eq!(
+        post_once(&server, &versions, &ci, "v-1", &version).status,
+        201
+    );
+
+    // Each retry learns that its work was done; none is done twice.
+    for (path, key, body) in [
+        ("/api/v1/artifacts", "a-1", &artifact),
+        (comments.as_str(), "c-1", &comment),
+        (replies.as_str(), "r-1", &reply),
+        (versions.as_str(), "v-1", &version),
+    ] {
+        let again = post_once(&server, path, &ci, key, body);
+        assert_eq!(again.status, 409, "{path}: {}", again.text());
+        assert_eq!(again.error_code(), "idempotency_answer_lost");
+        assert!(
+            again.text().contains(&format!("POST {path}")),
+            "{}",
+            again.text()
+        );
+    }
+    assert_eq!(count(&server, "artifacts"), 1);
+    assert_eq!(count(&server, "comments"), 1);
+    assert_eq!(count(&server, "replies"), 1);
+    assert_eq!(count(&server, "versions"), 2);
+
+    // A key whose request was refused is not marked: corrected, it runs.
+    let refused = post_once(
+        &server,
+        &comments,
+        &ci,
+        "c-2",
+        &json!({"content": "", "quote": "Shipped."}),
+    );
+    assert_eq!(refused.status, 400);
+    let fixed = post_once(
+        &server,
+        &comments,
+        &ci,
+        "c-2",
+        &json!({"content": "ok", "quote": "Shipped."}),
+    );
+    assert_eq!(fixed.status, 201, "{}", fixed.text());
+    assert_eq!(count(&server, "comments"), 2);
+    Ok(())
+}

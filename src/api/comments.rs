@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use warp::reply::Response;
 
 use super::artifacts::visible_by_id;
-use super::idempotency::Idempotency;
+use super::idempotency::{self, Idempotency, Pending};
 use super::versions::parse_number;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
@@ -532,6 +532,7 @@ pub async fn insert(
     let user_id = caller.user.id;
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
+    let pending = Pending::current();
     // Everything is checked inside the one write: who may see the artifact, which version is the
     // latest (a version published meanwhile makes the requested one old), which files it has.
     let id = state
@@ -586,6 +587,7 @@ pub async fn insert(
                 now,
             )?;
             revoke_found(conn, &digests, artifact_id, &format!("comment {id}"), now)?;
+            idempotency::mark_done(pending.as_ref(), conn, now)?;
             Ok(id)
         })
         .await?;
@@ -1153,6 +1155,7 @@ pub async fn reply_on(
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
     let (comment_id, artifact_id) = (comment.id, comment.artifact_id);
+    let pending = Pending::current();
     let id = state
         .store
         .write_touching(touches, move |conn| {
@@ -1173,6 +1176,7 @@ pub async fn reply_on(
                 },
                 now,
             )?;
+            idempotency::mark_done(pending.as_ref(), conn, now)?;
             Ok(id)
         })
         .await

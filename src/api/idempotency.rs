@@ -6,8 +6,10 @@
 //! with another method or path it is refused (409 `idempotency_key_reused`), and while the first
 //! request still runs, a retry is refused too (409 `idempotency_key_in_progress`). Only successful answers are kept: a refused request created nothing, and is
 //! simply run again. The MCP tools that create take the same as `clientRequestId`
-//! (`Idempotency::keyed`, `run_json`). The answer is kept right after the work it answers is committed, in a write
-//! of its own: a crash between the two leaves a retry to create again, as without a key.
+//! (`Idempotency::keyed`, `run_json`). The write that does the work also marks the key done
+//! (`Pending::mark`); the answer replaces the mark right after. A server that stops between the
+//! two leaves the mark, and a retry is refused with 409 `idempotency_answer_lost` (the work was
+//! done, its answer is gone) rather than doing the work twice.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -24,6 +26,7 @@ use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::idempotency::{self, Answer};
+use crate::store::StoreResult;
 
 /// The header, and the longest key taken (as the IETF draft's examples, a UUID fits many times).
 const HEADER: &str = "idempotency-key";
@@ -61,6 +64,44 @@ impl Running {
             user_id,
             key: key.to_string(),
         })
+    }
+}
+
+tokio::task_local! {
+    /// The keyed request whose work runs in this task, for its write to mark done.
+    static PENDING: Pending;
+}
+
+/// A keyed request under way: the creating write marks it done (`mark`) in its own transaction.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    user_id: i64,
+    key: String,
+    method: String,
+    path: String,
+}
+
+impl Pending {
+    /// The keyed request this task runs, if any: to be captured by a creating write's job.
+    pub fn current() -> Option<Pending> {
+        PENDING.try_with(Pending::clone).ok()
+    }
+
+    /// Marks the request done, inside the write that does it.
+    pub fn mark(&self, conn: &rusqlite::Connection, now: i64) -> StoreResult<()> {
+        idempotency::mark_done(conn, self.user_id, &self.key, &self.method, &self.path, now)
+    }
+}
+
+/// Marks the keyed request of this task done, if any (`pending` as `Pending::current` found it).
+pub fn mark_done(
+    pending: Option<&Pending>,
+    conn: &rusqlite::Connection,
+    now: i64,
+) -> StoreResult<()> {
+    match pending {
+        Some(p) => p.mark(conn, now),
+        None => Ok(()),
     }
 }
 
@@ -174,9 +215,23 @@ impl Idempotency {
                     ),
                 });
             }
+            if answer.status == idempotency::DONE_UNANSWERED {
+                return Err(ApiError::Conflict {
+                    code: "idempotency_answer_lost",
+                    message: format!(
+                        "the request sent with this Idempotency-Key ({method} {path}) was carried out, but the server stopped before its answer was kept; look for what it made (list the artifact's comments, or your artifacts) instead of sending it again, or send it with a new key to make another"
+                    ),
+                });
+            }
             return Ok(replay(answer));
         }
-        let response = work.await?;
+        let pending = Pending {
+            user_id,
+            key: key.clone(),
+            method: method.clone(),
+            path: path.clone(),
+        };
+        let response = PENDING.scope(pending, work).await?;
         if !response.status().is_success() {
             return Ok(response);
         }

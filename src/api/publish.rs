@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
+use super::idempotency::{self, Pending};
 use super::upload;
 use crate::bulk;
 use crate::http::error::ApiError;
@@ -93,6 +94,7 @@ impl Ready {
             })
             .collect();
         let digests: Vec<[u8; 32]> = leaked.iter().map(|(d, _)| *d).collect();
+        let pending = Pending::current();
         let written = state
             .store
             .write_touching(leaks::touches(&digests), move |conn| {
@@ -101,6 +103,7 @@ impl Ready {
                 for (digest, place) in &leaked {
                     key_store::revoke_leaked(conn, std::slice::from_ref(digest), place, now)?;
                 }
+                idempotency::mark_done(pending.as_ref(), conn, now)?;
                 Ok(written)
             })
             .await;

@@ -35,7 +35,35 @@ pub fn get(conn: &Connection, user_id: i64, key: &str, now: i64) -> StoreResult<
         .optional()?)
 }
 
-/// Keeps an answer (replacing one too old to be replayed), and removes some of those past their
+/// The status of a mark left by `mark_done`: the work was committed, its answer not kept yet.
+pub const DONE_UNANSWERED: u16 = 0;
+
+/// Marks, inside the write that does a keyed request's work, that the work is done: the answer
+/// that `put` keeps after it replaces the mark. A server that stops between the two leaves the
+/// mark, so a retry learns that the work was done instead of doing it again.
+pub fn mark_done(
+    conn: &Connection,
+    user_id: i64,
+    key: &str,
+    method: &str,
+    path: &str,
+    now: i64,
+) -> StoreResult<()> {
+    put(
+        conn,
+        user_id,
+        key,
+        &Answer {
+            method: method.to_string(),
+            path: path.to_string(),
+            status: DONE_UNANSWERED,
+            body: Vec::new(),
+        },
+        now,
+    )
+}
+
+/// Keeps an answer (replacing one too old to be replayed, or the mark of its own request), and removes some of those past their
 /// time, a hundred at most, so the table stays small without a sweep of its own.
 pub fn put(
     conn: &Connection,
