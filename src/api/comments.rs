@@ -104,6 +104,9 @@ impl CommentView {
 /// Comments as listings show them: the version they are of (`vN` or `all`), oldest first.
 #[derive(Serialize)]
 pub struct CommentList {
+    /// The artifact listed (not part of the answer).
+    #[serde(skip)]
+    pub artifact_id: i64,
     pub version: String,
     pub comments: Vec<CommentView>,
     /// With `limit`: the cursor of the next page, null on the last.
@@ -244,6 +247,7 @@ pub fn parse_status(raw: Option<&str>) -> Result<Status, ApiError> {
 
 /// What one read of a listing finds.
 struct Listing {
+    artifact_id: i64,
     first_view: Option<i64>,
     label: String,
     comments: Vec<Comment>,
@@ -311,6 +315,7 @@ pub async fn listing(
                 (Versions::Latest, None) => return Ok(Err(ApiError::not_found("version"))),
             };
             Ok(Ok(Listing {
+                artifact_id,
                 first_view: visible.first_view.then_some(artifact_id),
                 label,
                 comments: comments::list(conn, scope, status)?,
@@ -325,6 +330,7 @@ pub async fn listing(
             .await?;
     }
     Ok(CommentList {
+        artifact_id: listing.artifact_id,
         version: listing.label,
         comments: threads(listing.comments, listing.replies)?,
         next_cursor: None,

@@ -405,7 +405,7 @@ async fn list_comments(
     let listing = comment_api::listing(state, caller, &a.share_token, versions, status).await?;
     if let Some(source) = a.source.clone() {
         // A file the artifact never had is a mistake to say, not an empty list.
-        let artifact_id = visible(state, caller, &a.share_token).await?.0.id;
+        let artifact_id = listing.artifact_id;
         let lookup = source.clone();
         let known = state
             .store
