@@ -681,6 +681,13 @@ test('390 px wide: no sideways scrolling; files and comments open as drawers; ac
   assert.equal(await p.locator('#sidebar').isVisible(), false, 'the comments start closed, the artifact gets the width');
   const frameBox = await p.locator('#artifact-frame').boundingBox();
   assert.ok(frameBox.width >= 380, `the frame takes the width (${frameBox.width})`);
+  // The header takes two rows: the title with the Comments toggle, then the tools.
+  const bar = await p.locator('header.review-bar').boundingBox();
+  const heading = await p.locator('#artifact-name').boundingBox();
+  const toggle = await p.locator('#sidebar-toggle').boundingBox();
+  assert.ok(bar.height <= 100, `the header takes two rows, not three (${bar.height} px)`);
+  assert.ok(toggle.y < heading.y + heading.height, 'Comments sits on the title row');
+  assert.ok(heading.x + heading.width <= toggle.x, 'the title does not run under it');
 
   await p.getByRole('button', { name: /^Comments/ }).click();
   await p.locator('#sidebar').waitFor();
