@@ -594,14 +594,14 @@ async function anchorSlowly(ctx, anchor) {
     const near = search(text.slice(from, to), exact, maxErrors).map((m) => ({ start: m.start + from, end: m.end + from, errors: m.errors }));
     const best = near.length ? await bestCandidate(ctx, near, quote, expected) : null;
     if (best === CANCELLED) return CANCELLED;
-    if (best && best.score >= LOCAL_ACCEPT_SCORE && believable(best, quote)) return foundInWords(text, best);
+    if (best && best.score >= LOCAL_ACCEPT_SCORE && believable(best, quote)) return foundInWords(model, best);
   }
   const candidates = await approximateMatches(ctx, text, exact, maxErrors);
   if (candidates === CANCELLED) return CANCELLED;
   if (!candidates.length) return ORPHAN;
   const best = await bestCandidate(ctx, candidates, quote, expected);
   if (best === CANCELLED) return CANCELLED;
-  return best.score >= MIN_FUZZY_SCORE && believable(best, quote) ? foundInWords(text, best) : ORPHAN;
+  return best.score >= MIN_FUZZY_SCORE && believable(best, quote) ? foundInWords(model, best) : ORPHAN;
 }
 
 /**
@@ -615,15 +615,39 @@ function believable(match, quote) {
   return (!quote.prefix || match.parts.prefix >= MIN_SHORT_CONTEXT) && (!quote.suffix || match.parts.suffix >= MIN_SHORT_CONTEXT);
 }
 
-/** An approximate match widened to whole words: one that starts or ends inside a word takes it all. */
-function foundInWords(text, match) {
-  const inWord = (i) => i > 0 && i < text.length && WORD_CHAR.test(text[i - 1]) && WORD_CHAR.test(text[i]);
-  let { start, end } = match;
-  while (inWord(start)) start--;
-  while (inWord(end)) end++;
-  return found('fuzzy', start, end);
+/**
+ * An approximate match widened to whole words: one that starts or ends inside a word takes it all,
+ * and never part of a character (a letter without its accents, half an emoji). Words are the
+ * browser's own (Intl.Segmenter: dictionary words in Japanese or Thai, not whole runs of them),
+ * and a widening stays in its text node: blocks are joined without a separator in the text, so
+ * "Summary" of a heading and "Revenue" of the paragraph after it would read as one word.
+ */
+function foundInWords(model, match) {
+  return found('fuzzy', widened(model, match.start, false), widened(model, match.end, true));
 }
-const WORD_CHAR = /[\p{L}\p{N}]/u;
+
+const WORDS = typeof Intl === 'object' && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: 'word' }) : null;
+const GRAPHEMES = typeof Intl === 'object' && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+/** How far around a match's edge the words are looked for (longer words are left cut). */
+const WORD_REACH = 64;
+
+/** The edge `u` of a match (its end if `atEnd`), moved out of the character and word it cuts. */
+function widened(model, u, atEnd) {
+  if (!WORDS || !model.nodes.length) return u;
+  const i = Math.max(0, atEnd ? lowerBound(model.starts, u) - 1 : upperBound(model.starts, u) - 1);
+  const nodeStart = model.starts[i];
+  const from = Math.max(nodeStart, u - WORD_REACH);
+  const to = Math.min(nodeEnd(model, i), u + WORD_REACH);
+  if (u <= from || u >= to) return u; // at the edge of its text node, or outside it
+  const around = model.text.slice(from, to);
+  let at = u - from;
+  for (const [segmenter, always] of [[GRAPHEMES, true], [WORDS, false]]) {
+    const piece = segmenter.segment(around).containing(at);
+    if (!piece || piece.index >= at || !(always || piece.isWordLike)) continue;
+    at = atEnd ? piece.index + piece.segment.length : piece.index;
+  }
+  return from + at;
+}
 
 /** `search` over the text in overlapping chunks, yielding between them; the lowest-error matches. */
 async function approximateMatches(ctx, text, pattern, maxErrors) {

@@ -48,6 +48,12 @@ const CHANGED = `<!doctype html>
 <p id="appendix">Appendix 1 applies to region 1. Appendix 2 applies to region 2. Appendix 3 applies to region 3.</p>
 </body></html>`;
 
+// Version 2 of passages quoted in version 1, each changed a little; blocks without whitespace
+// between them, so the text joins "Summary" and "Revenue".
+const WIDENED = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Changed a little</title></head>
+<body><h2>Summary</h2><p id="rev">Revenue grew five percent in the third quarter.</p><p id="ja">東京都は日本国の首都であり人口が最も多い都市で経済と文化の中心地として世界的に知られている</p><p id="emoji">Emoji 🎉 party with 👨‍👩‍👧 family and 🇯🇵 flag today</p><p id="th">タイ語: ภาษาไทยไม่มีช่องว่างระหว่างคำในประโยคยาวแบบนี้</p></body></html>`;
+
 const LONG_SELECTIONS = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Long</title></head>
 <body><p id="over">${'a'.repeat(2000)}${'😀'.repeat(100)}</p>
@@ -206,6 +212,7 @@ before(async () => {
     'basic.html': BASIC,
     'second.html': SECOND,
     'changed.html': CHANGED,
+    'widened.html': WIDENED,
     'long-selections.html': LONG_SELECTIONS,
     'focus.html': FOCUS_PAGE,
     'locked-down.html': LOCKED_DOWN,
@@ -957,6 +964,28 @@ test('re-anchoring in changed text: fuzzy, by context among repeats, whitespace-
     await frame.evaluate(() => [...CSS.highlights.get('ar-open')].filter((r) => r.startContainer.parentElement.id === 'second').length),
     3, // "repeat", "hint" (Costs rose) and "css" (#second)
   );
+  assertClean(tab);
+});
+
+test('a passage found changed is drawn in whole words and characters of its own block, in any script', async () => {
+  const tab = await openReview('widened.html');
+  const { page } = tab;
+  const frame = artifactFrame(page);
+  const drawn = async (selector) => {
+    const [result] = await setAnchors(page, [{ id: 'a', selector, state: 'open', active: false }]);
+    assert.equal(result.status, 'fuzzy', JSON.stringify(result));
+    return (await highlightTexts(frame))['ar-open'].join('|');
+  };
+  // Not "SummaryRevenue ...": the heading is another block.
+  assert.equal(await drawn(quote('Revenue grew four percent', 'Summary', ' in the third quarter.')), 'Revenue grew five percent');
+  // Japanese has no spaces: its words are the browser's, not the whole run of letters.
+  assert.equal(await drawn(quote('日本の首都', '東京都は', 'であり人口が')), '日本国の首都');
+  // Never half an emoji, nor the paragraph before (the edits may be read as starting at "Emoji").
+  const emoji = await drawn(quote('🎉🎉 party with 👨‍👩‍👧‍👦 family', 'Emoji ', ' and 🇯🇵 flag'));
+  assert.ok(['🎉 party with 👨‍👩‍👧 family', 'Emoji 🎉 party with 👨‍👩‍👧 family'].includes(emoji), emoji);
+  // Thai: whole words, and never a consonant without its marks.
+  const thai = await drawn(quote('ช่องว่างระหว่างคำในประโยคยาวๆ', 'ภาษาไทยไม่มี', 'แบบนี้'));
+  assert.ok(thai.startsWith('ช่องว่าง') && thai.endsWith('ยาว'), thai);
   assertClean(tab);
 });
 
