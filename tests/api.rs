@@ -162,6 +162,54 @@ fn unknown_routes_and_wrong_methods_answer_json() -> TestResult {
 }
 
 #[test]
+fn a_trailing_slash_leads_to_the_route_and_a_browser_gets_a_page_where_nothing_is() -> TestResult {
+    let server = Server::start();
+    let html = [("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
+    // A GET is sent to the address without the slash, its query kept.
+    for (path, to) in [
+        ("/api/v1/me/", "/api/v1/me"),
+        ("/settings/", "/settings"),
+        ("/a/AbCdEfGhIjKlMnOpQrStUv/", "/a/AbCdEfGhIjKlMnOpQrStUv"),
+        ("/api/v1/artifacts//?limit=5", "/api/v1/artifacts?limit=5"),
+    ] {
+        let resp = server.request("GET", path, &Auth::None, None, &html);
+        assert_eq!(resp.status, 308, "{path}");
+        assert_eq!(resp.header("location").as_deref(), Some(to), "{path}");
+    }
+    // Any other method is told where it belongs (clients do not all follow a 308 with a body).
+    let resp = server.request("POST", "/mcp/", &Auth::None, Some(b"{}"), &[]);
+    assert_eq!(resp.status, 404);
+    assert!(
+        resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("send the request to /mcp"),
+        "{}",
+        resp.text()
+    );
+    // A browser at an address that names nothing gets a page with a way forward; an API client,
+    // and anyone under /api or /mcp, JSON.
+    let page = server.request("GET", "/setting", &Auth::None, None, &html);
+    assert_eq!(page.status, 404);
+    assert!(page
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/html"));
+    assert!(page.text().contains("Nothing here"), "{}", page.text());
+    assert!(page.text().contains("href=\"/\""), "{}", page.text());
+    assert_eq!(
+        server.get("/setting", &Auth::None).error_code(),
+        "not_found"
+    );
+    let api = server.request("GET", "/api/v1/nope", &Auth::None, None, &html);
+    assert_eq!(api.error_code(), "not_found");
+    // A name that is escaped, not markup.
+    let hostile = server.request("GET", "/%3Cscript%3Ex", &Auth::None, None, &html);
+    assert!(!hostile.text().contains("<script>x"), "{}", hostile.text());
+    Ok(())
+}
+
+#[test]
 fn head_answers_wherever_get_does_with_the_headers_and_no_body() -> TestResult {
     let server = Server::start();
     let cookie = server.setup_owner();

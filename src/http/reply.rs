@@ -56,6 +56,13 @@ pub fn see_other(location: &str) -> Response {
     response
 }
 
+/// A 308 redirect to `location` (a path on this server): the same request belongs there.
+pub fn permanent_redirect(location: &str) -> Response {
+    let mut response = see_other(location);
+    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    response
+}
+
 /// Adds a `Set-Cookie` header.
 pub fn with_cookie(mut response: Response, cookie: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(cookie) {

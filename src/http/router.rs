@@ -19,12 +19,13 @@ use bytes::Buf;
 use futures_util::TryStreamExt;
 use percent_encoding::percent_decode_str;
 use warp::filters::BoxedFilter;
-use warp::http::{HeaderMap, Method};
+use warp::http::{header, HeaderMap, Method};
 use warp::path::FullPath;
 use warp::reply::Response;
 use warp::Filter;
 
 use super::counters::{RouteLabel, RouteStats};
+use super::reply;
 use super::request::{self, BodyStream, Request};
 use crate::http::error::ApiError;
 use crate::scopes::Scope;
@@ -70,12 +71,17 @@ struct Route<S> {
     stats: Arc<RouteStats>,
 }
 
+/// What a browser is shown at an address that names nothing (given the path): a page with a way
+/// forward, where API clients get JSON.
+pub type NotFoundPage = fn(&str) -> Response;
+
 /// The route table of handlers that each get a clone of the server's state `S`.
 pub struct Router<S> {
     state: S,
     routes: Vec<Route<S>>,
     info: Vec<RouteInfo>,
     unmatched: Arc<RouteStats>,
+    not_found_page: Option<NotFoundPage>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Router<S> {
@@ -85,7 +91,15 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             routes: Vec::new(),
             info: Vec::new(),
             unmatched: Arc::new(RouteStats::default()),
+            not_found_page: None,
         }
+    }
+
+    /// The page a browser gets (a GET that accepts HTML) at an address outside the API that
+    /// names nothing.
+    pub fn not_found_page(&mut self, page: NotFoundPage) -> &mut Self {
+        self.not_found_page = Some(page);
+        self
     }
 
     pub fn get<H, Fut>(&mut self, template: &'static str, handler: H) -> &mut Self
@@ -168,6 +182,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             state: self.state,
             routes: self.routes,
             unmatched: self.unmatched,
+            not_found_page: self.not_found_page,
         });
         warp::path::full()
             .and(warp::method())
@@ -225,9 +240,53 @@ struct Table<S> {
     state: S,
     routes: Vec<Route<S>>,
     unmatched: Arc<RouteStats>,
+    not_found_page: Option<NotFoundPage>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Table<S> {
+    /// The answer at a path no route fits. The same path without its trailing slash, if it is
+    /// one: a GET is sent there (308), anything else is told so. A browser elsewhere than the API
+    /// gets the not-found page; anyone else a JSON 404.
+    fn nothing_at(
+        &self,
+        path: &str,
+        method: &Method,
+        query: &str,
+        headers: &HeaderMap,
+    ) -> Response {
+        let reading = *method == Method::GET;
+        let trimmed = path.trim_end_matches('/');
+        if !trimmed.is_empty() && trimmed.len() < path.len() {
+            let segments: Vec<&str> = trimmed[1..].split('/').collect();
+            if self.routes.iter().any(|r| r.template.fits(&segments)) {
+                if reading {
+                    let location = if query.is_empty() {
+                        trimmed.to_string()
+                    } else {
+                        format!("{trimmed}?{query}")
+                    };
+                    return reply::permanent_redirect(&location);
+                }
+                return ApiError::NotFound(format!(
+                    "no such route: {path} ends with a slash; send the request to {trimmed}"
+                ))
+                .into_response();
+            }
+        }
+        let api = path == "/api" || path.starts_with("/api/") || path.starts_with("/mcp");
+        let browser = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+        match self.not_found_page {
+            Some(page) if reading && browser && !api => page(path),
+            _ => ApiError::NotFound(
+                "no such route; see GET /api/v1 for the list of endpoints".into(),
+            )
+            .into_response(),
+        }
+    }
+
     async fn dispatch(
         &self,
         path: &str,
@@ -288,9 +347,10 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
                     allowed: allowed(&methods),
                 }
             } else {
-                ApiError::NotFound(
-                    "no such route; see GET /api/v1 for the list of endpoints".into(),
-                )
+                return (
+                    &self.unmatched,
+                    self.nothing_at(path, wanted, &query, &headers),
+                );
             };
             return (&self.unmatched, refusal.into_response());
         };

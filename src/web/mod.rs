@@ -24,11 +24,22 @@ use crate::state::Routes;
 static ASSETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/assets");
 
 pub fn routes(r: &mut Routes) {
+    r.not_found_page(nothing_here);
     pages::routes(r);
     review::routes(r);
     viewer::routes(r);
     share::routes(r);
     bridge::routes(r);
+}
+
+/// What a browser is shown at an address of ours that names nothing (a mistyped link).
+fn nothing_here(path: &str) -> Response {
+    error_page::page(
+        StatusCode::NOT_FOUND,
+        "Nothing here",
+        &format!("There is no page at \u{201c}{path}\u{201d} on this server. Check the link you followed, or start from your artifacts."),
+        &[("/", "Your artifacts"), ("/settings", "Settings")],
+    )
 }
 
 /// A document with the headers every one of ours carries: its type, its content security policy,
