@@ -535,6 +535,16 @@ fn a_new_version_keeps_its_documents_type_and_name_unless_told_otherwise() -> Te
         ],
     );
     assert_eq!(entry(v4)?, "summary.md");
+    // A multipart file whose own name says no type (piped to curl as `file=@-`, or notes.txt):
+    // the latest's type and name.
+    for own in ["-", "notes.txt"] {
+        let piped = o.server.upload_multipart(
+            &base,
+            &k,
+            &[("file", Some(own), b"# Report\n\npiped".as_slice())],
+        );
+        assert_eq!(entry(piped)?, "summary.md", "{own}");
+    }
     // Another type is another document.
     let v5 = o.server.post(
         &base,

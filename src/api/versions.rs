@@ -98,7 +98,8 @@ pub struct PublishedVersion {
 }
 
 /// What a new version takes from the latest when the upload does not say: with neither a type nor
-/// a name, the latest's type (and a single document's name); a single document of the same type,
+/// a name (or a multipart file whose own name has no known extension), the latest's type (and a
+/// single document's name); a single document of the same type,
 /// not named with `fileName` (a multipart file's own name, say `v2.html`), keeps the document's
 /// name, so that comments on it go on finding it.
 fn carry_over(upload: &mut ingest::Upload, named: bool, latest: &Version) {
@@ -107,15 +108,18 @@ fn carry_over(upload: &mut ingest::Upload, named: bool, latest: &Version) {
         .file_type
         .as_deref()
         .is_some_and(|t| !t.trim().is_empty());
-    if !type_given && upload.file_name.is_none() {
+    let own_type = ingest::detect_type(upload.file_type.as_deref(), upload.file_name.as_deref());
+    // A multipart file's own name that says no type (`-` when piped to curl, `notes.txt`) is
+    // no reason to refuse what the latest's type says.
+    let says_no_type = !named && own_type.is_err();
+    if !type_given && (upload.file_name.is_none() || says_no_type) {
         upload.file_type = Some(latest.file_type.clone());
         if single {
             upload.file_name = Some(latest.entry_point.clone());
         }
         return;
     }
-    let same_type = ingest::detect_type(upload.file_type.as_deref(), upload.file_name.as_deref())
-        .is_ok_and(|kind| kind.as_str() == latest.file_type);
+    let same_type = own_type.is_ok_and(|kind| kind.as_str() == latest.file_type);
     if single && !named && same_type {
         upload.file_name = Some(latest.entry_point.clone());
     }
