@@ -428,6 +428,31 @@ fn rotate_key(
 /// (its WAL, WAL-index, journal, share-link key), or whose own share-link key would be: replacing
 /// one of them under a running server loses what it writes afterwards, or breaks it.
 fn refuse_live_files(db: &Path, dest: &Path) -> Result<(), CliError> {
+    // Named as a file that goes with a database (another backup's share-link key, say): writing
+    // there would destroy it, whoever's it is.
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    if let Some(suffix) = Companion::ALL
+        .map(Companion::suffix)
+        .into_iter()
+        .find(|suffix| name.ends_with(suffix))
+    {
+        return Err(CliError(format!(
+            "not writing the backup to {}: a name ending in {suffix} is that of a file that goes with a database; give another file",
+            dest.display()
+        )));
+    }
+    // An existing file that is not a database (an earlier backup is one, and is replaced).
+    if let Ok(mut file) = std::fs::File::open(dest) {
+        let mut head = [0u8; 16];
+        let is_database = std::io::Read::read_exact(&mut file, &mut head).is_ok()
+            && &head == b"SQLite format 3\0";
+        if !is_database && dest.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
+            return Err(CliError(format!(
+                "not writing the backup to {}: it is a file that is not an SQLite database, which the backup would replace; give another file",
+                dest.display()
+            )));
+        }
+    }
     let taken: Vec<PathBuf> = std::iter::once(db.to_path_buf())
         .chain(Companion::ALL.map(|file| file.of(db)))
         .collect();

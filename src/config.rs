@@ -243,7 +243,10 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
-    /// Write a consistent copy of the live database to PATH (SQLite online backup).
+    /// Write a consistent copy of the live database to PATH (SQLite online backup), and its
+    /// share-link key to PATH.link-key; prints the paths written. Refuses PATH where it would
+    /// replace the database, a file that goes with a database (-wal, -shm, -journal, .link-key,
+    /// .server-lock: its own or another backup's) or a file that is not a database.
     Backup {
         #[command(flatten)]
         admin: AdminArgs,

@@ -28,7 +28,8 @@ impl Companion {
         Companion::ServerLock,
     ];
 
-    fn suffix(self) -> &'static str {
+    /// What its name adds to the database's.
+    pub fn suffix(self) -> &'static str {
         match self {
             Companion::Wal => "-wal",
             Companion::Shm => "-shm",

@@ -18,6 +18,12 @@ fn main() -> ExitCode {
         .init();
     // An admin command never makes a database by accident (a mistyped --db); the server does.
     if let Some(admin) = args.command.as_ref().and_then(Command::admin) {
+        if admin.create && matches!(args.command, Some(Command::Backup { .. })) {
+            eprintln!(
+                "error: backup copies a database that exists; --create would back up an empty one"
+            );
+            return ExitCode::FAILURE;
+        }
         if !admin.create && !args.db.exists() {
             eprintln!(
                 "error: no database at {}; start the server once there or pass --create",

@@ -519,6 +519,46 @@ fn backup_refuses_to_overwrite_the_live_database_or_the_files_that_go_with_it() 
             stderr(&out)
         );
     }
+    // Nor another backup's files (its share-link key), nor a file that is not a database.
+    let monday = server.dir.path().join("monday.db");
+    let out = server.cli(&["backup", &monday.to_string_lossy()], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let monday_key = std::fs::read(server.dir.path().join("monday.db.link-key"))?;
+    let notes = server.dir.path().join("notes.txt");
+    std::fs::write(&notes, "not a database")?;
+    for dest in [
+        server.dir.path().join("monday.db.link-key"),
+        server.dir.path().join("monday.db-wal"),
+        notes.clone(),
+    ] {
+        let out = server.cli(&["backup", &dest.to_string_lossy()], "");
+        assert!(
+            !out.status.success(),
+            "backup to {} was accepted",
+            dest.display()
+        );
+        assert!(
+            stderr(&out).contains("give another file"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        std::fs::read(server.dir.path().join("monday.db.link-key"))?,
+        monday_key
+    );
+    assert_eq!(std::fs::read_to_string(&notes)?, "not a database");
+    // --create has nothing to create for a backup.
+    let out = server.cli(&["backup", "--create", &monday.to_string_lossy()], "");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--create would back up an empty one"),
+        "{}",
+        stderr(&out)
+    );
+    // An earlier backup is replaced.
+    let out = server.cli(&["backup", &monday.to_string_lossy()], "");
+    assert!(out.status.success(), "{}", stderr(&out));
     let out = server.cli(&["backup", &server.dir.path().to_string_lossy()], "");
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
