@@ -336,6 +336,11 @@ fn list_keys(store: &Store, email: &str, all: bool, out: &mut impl Write) -> Res
             Some(agent) => format!("agent:{agent}"),
             None => "you".to_string(),
         };
+        // A rotated key still working until its overlap ends says so, and which key replaced it.
+        let status = match (k.status(now), k.replaced_by) {
+            ("active", Some(by)) => format!("rotated:{by}"),
+            (status, _) => status.to_string(),
+        };
         writeln!(
             out,
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -343,7 +348,7 @@ fn list_keys(store: &Store, email: &str, all: bool, out: &mut impl Write) -> Res
             k.name,
             keys::display(&k.prefix),
             identity,
-            k.status(now),
+            status,
             when(Some(k.created_at)),
             when(k.expires_at),
             when(k.last_used_at)
@@ -405,11 +410,18 @@ fn rotate_key(
         })?;
     match outcome {
         Ok((_, fresh)) => {
-            eprintln!(
-                "key {key_id} keeps working until {} and then expires; its replacement is key {}",
-                crate::clock::iso(now + overlap.ms()),
-                fresh.id
-            );
+            if overlap.ms() == 0 {
+                eprintln!(
+                    "key {key_id} stopped working now (no overlap); its replacement is key {}",
+                    fresh.id
+                );
+            } else {
+                eprintln!(
+                    "key {key_id} keeps working until {} and then expires; its replacement is key {}",
+                    crate::clock::iso(now + overlap.ms()),
+                    fresh.id
+                );
+            }
             writeln!(out, "{}", new_key.secret.expose()).map_err(|e| CliError(e.to_string()))
         }
         Err(key_store::NotRotatable::Revoked) => Err(CliError(format!(

@@ -191,9 +191,41 @@ fn the_command_line_rotates_a_key_too() -> TestResult {
     assert!(String::from_utf8_lossy(&out.stderr).contains("keeps working until"));
     assert_eq!(o.me(&new).status, 200);
     assert_eq!(o.me(&old).status, 200, "during the 7-day overlap");
+    // The list says it was rotated, and by which key; the API keeps SPEC's "active".
+    let listed = o
+        .server
+        .cli(&["key", "list", "--user", "ada@example.com"], "");
+    let listed = String::from_utf8(listed.stdout)?;
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(&format!("{id}\t")))
+        .ok_or("the old key's line")?;
+    assert!(line.contains("\trotated:"), "{listed}");
+    let keys = o.server.get("/api/v1/keys", &o.session).json();
+    let listed_old = keys["keys"]
+        .as_array()
+        .ok_or("keys")?
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .ok_or("the old key")?
+        .clone();
+    assert_eq!(listed_old["status"], "active");
+    assert!(listed_old["replacedBy"].is_string(), "{listed_old}");
     let out = o.server.cli(&["key", "rotate", &id], "");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already rotated"));
+    // Without an overlap, the old key stopped working, and the command says so.
+    let (other, other_key, _) = o.key_with(json!({"name": "nightly"}));
+    let out = o
+        .server
+        .cli(&["key", "rotate", &other, "--overlap", "none"], "");
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stopped working now"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(o.me(&other_key).status, 401);
     Ok(())
 }
 
