@@ -24,13 +24,33 @@ fn discovery_names_the_api_its_auth_and_its_endpoints() -> TestResult {
     assert_eq!(d["authentication"]["keyPrefix"], "ar_live_");
     assert_eq!(d["links"]["openapi"], "/api/v1/openapi.json");
     let endpoints = d["endpoints"].as_array().ok_or("no endpoints")?;
-    assert!(endpoints.contains(&json!({"method": "GET", "path": "/api/v1/me", "scope": "reader"})));
+    // Each says what it takes: a key, a person's session, either, or nothing.
+    for (method, path, scope, auth) in [
+        ("GET", "/api/v1/me", "reader", "key or session"),
+        ("POST", "/api/v1/keys", "editor", "session"),
+        (
+            "POST",
+            "/api/v1/comments/{id}/replies",
+            "commenter",
+            "key or session",
+        ),
+        ("POST", "/api/v1/session", "editor", "none"),
+        ("POST", "/api/v1/key-requests", "editor", "none"),
+    ] {
+        assert!(
+            endpoints
+                .contains(&json!({"method": method, "path": path, "scope": scope, "auth": auth})),
+            "{method} {path}: {:?}",
+            endpoints
+                .iter()
+                .find(|e| e["path"] == path && e["method"] == method)
+        );
+    }
+    let guide = server.get("/llms.txt", &Auth::None).text();
     assert!(
-        endpoints.contains(&json!({"method": "POST", "path": "/api/v1/keys", "scope": "editor"}))
+        guide.contains("- `POST /api/v1/keys` (a person's session only: keys are refused)"),
+        "{guide}"
     );
-    assert!(endpoints.contains(
-        &json!({"method": "POST", "path": "/api/v1/comments/{id}/replies", "scope": "commenter"})
-    ));
 
     let health = server.get("/api/v1/health", &Auth::None);
     assert_eq!(health.status, 200);

@@ -68,7 +68,7 @@ pub fn render(
             "authentication": "an API key in X-API-Key or Authorization: Bearer (never a session)",
             "tools": agents.tools.iter().map(|(name, _)| name).collect::<Vec<_>>()
         },
-        "endpoints": routes
+        "endpoints": endpoints(routes, &openapi_document()?)
     });
     let mut openapi = openapi_document()?;
     openapi["info"]["version"] = json!(VERSION);
@@ -83,6 +83,35 @@ pub fn render(
         )
         .into(),
         llms_txt: agents_guide(site, routes, agents).into(),
+    })
+}
+
+/// The route table as discovery lists it: each route with the `auth` it takes, as its OpenAPI
+/// operation says (`none`, `key`, `session`, `key or session`), for the routes described there.
+fn endpoints(routes: &[RouteInfo], openapi: &Value) -> Vec<Value> {
+    routes
+        .iter()
+        .map(|route| {
+            let mut entry = json!(route);
+            if let Some(auth) = auth_of(route, openapi) {
+                entry["auth"] = json!(auth);
+            }
+            entry
+        })
+        .collect()
+}
+
+/// What a route takes to authenticate, as its OpenAPI operation's `security` says.
+fn auth_of(route: &RouteInfo, openapi: &Value) -> Option<&'static str> {
+    let schemes = openapi["paths"][route.documented_path()][route.method.to_ascii_lowercase()]
+        ["security"]
+        .as_array()?;
+    let named = |name: &str| schemes.iter().any(|s| s.get(name).is_some());
+    Some(match (named("ApiKeyHeader"), named("SessionCookie")) {
+        (false, false) => "none",
+        (true, false) => "key",
+        (false, true) => "session",
+        (true, true) => "key or session",
     })
 }
 
@@ -137,9 +166,15 @@ Tools:\n\n",
 Errors are `{{\"error\", \"code\"}}` with a 4xx status; timestamps are milliseconds since the Unix \
 epoch; ids are strings.\n\n"
     ));
+    let openapi = openapi_document().unwrap_or_default();
     for route in routes.iter().filter(|r| r.path.starts_with("/api/v1")) {
+        let note = match auth_of(route, &openapi) {
+            Some("none") => " (no key needed)",
+            Some("session") => " (a person's session only: keys are refused)",
+            _ => "",
+        };
         out.push_str(&format!(
-            "- `{} {}`\n",
+            "- `{} {}`{note}\n",
             route.method,
             route.documented_path()
         ));
