@@ -221,6 +221,12 @@ fn presented_key(req: &Request) -> Result<Option<&str>, ApiError> {
     for value in req.headers.get_all(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| invalid_key_error())?.trim();
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if value.starts_with(keys::KEY_PREFIX) {
+            return Err(ApiError::unauthorized(
+                "invalid_key",
+                "the Authorization header carries a key without its scheme: send Authorization: Bearer ar_live_... (or the key alone as X-API-Key: ar_live_...)",
+            ));
+        }
         if scheme.eq_ignore_ascii_case("bearer") && bearer.replace(rest.trim()).is_some() {
             return Err(several_keys());
         }
@@ -270,10 +276,17 @@ async fn by_key(state: &AppState, req: &Request, presented: &str) -> Result<Call
     let now = now_ms();
     let mut key = found.key.clone();
     if let Some(at) = key.revoked_at {
+        // Why, when no person chose it (where a leaked key was found is for its owner's keys page,
+        // not for whoever presents the key).
+        let why = match key.revoked_reason.as_deref() {
+            Some("leaked") => " because it was found in text stored on this server (a comment, a reply, an upload or a name): a key written where others can read it is revoked at once. Its owner's keys page says where; keep the new key out of what you write",
+            Some("member_removed") => " because its owner was removed from the team",
+            _ => "",
+        };
         return Err(ApiError::unauthorized(
             "revoked_key",
             format!(
-                "this API key was revoked at {} ({at} ms since the epoch); create a new one",
+                "this API key was revoked at {} ({at} ms since the epoch){why}; create a new one",
                 crate::clock::iso(at)
             ),
         ));

@@ -489,6 +489,16 @@ fn a_key_pasted_into_a_comment_is_revoked_at_once_and_stored_masked() -> TestRes
     let refused = o.me(&agent_key);
     assert_eq!(refused.status, 401);
     assert_eq!(refused.error_code(), "revoked_key");
+    // It says why, and not where (the keys page tells its owner).
+    let why = refused.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        why.contains("because it was found in text stored on this server"),
+        "{why}"
+    );
+    assert!(!why.contains("comment 1"), "{why}");
     // Stored and shown masked, its display prefix kept.
     let shown = o
         .server

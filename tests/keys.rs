@@ -433,6 +433,39 @@ fn a_key_on_a_session_only_route_is_told_what_that_route_is_for() -> TestResult 
 }
 
 #[test]
+fn a_key_sent_as_authorization_without_its_scheme_is_told_how() -> TestResult {
+    let (server, cookie) = owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let resp = server.request(
+        "GET",
+        "/api/v1/me",
+        &Auth::None,
+        None,
+        &[("Authorization", &key)],
+    );
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.error_code(), "invalid_key");
+    assert!(
+        resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("send Authorization: Bearer ar_live_"),
+        "{}",
+        resp.text()
+    );
+    // Another scheme is not a key: the request has none.
+    let basic = server.request(
+        "GET",
+        "/api/v1/me",
+        &Auth::None,
+        None,
+        &[("Authorization", "Basic YTpi")],
+    );
+    assert_eq!(basic.error_code(), "missing_key");
+    Ok(())
+}
+
+#[test]
 fn a_request_presenting_more_than_one_key_is_refused_not_resolved() -> TestResult {
     let (server, cookie) = owner();
     let (_, first) = server.create_key(&cookie, json!({"name": "first"}));
@@ -594,7 +627,7 @@ fn bad_key_requests_get_a_4xx_that_names_the_problem() -> TestResult {
         (
             b"{\"name\": \"ok\", \"expiresInDays\": 99999999999999999999}".to_vec(),
             "invalid_request",
-            "i64",
+            "expected a whole number",
         ),
         (
             b"{\"name\": \"ok\", \"scopes\": [\"admin\"]}".to_vec(),
