@@ -113,8 +113,9 @@ fn refuse_server_flags(command: &mut clap::Command, matches: &clap::ArgMatches, 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Server options")]
 pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port (the log says which).
-    #[arg(long, env = "ARTIFACT_REVIEW_ADDR", default_value = DEFAULT_ADDR)]
+    /// Address to listen on, an IP address and port (localhost:PORT is 127.0.0.1:PORT); port 0
+    /// picks a free port (the log says which).
+    #[arg(long, env = "ARTIFACT_REVIEW_ADDR", default_value = DEFAULT_ADDR, value_parser = parse_listen_addr)]
     pub addr: SocketAddr,
 
     /// Public base URL, used to build share links and to check the Host header
@@ -196,7 +197,7 @@ pub struct ServeArgs {
 
     /// Serve Prometheus metrics at http://ADDR/metrics (off unless given; the endpoint has no
     /// authentication, so keep it on loopback or a private network, e.g. 127.0.0.1:9187).
-    #[arg(long, env = "ARTIFACT_REVIEW_METRICS_ADDR", value_name = "ADDR")]
+    #[arg(long, env = "ARTIFACT_REVIEW_METRICS_ADDR", value_name = "ADDR", value_parser = parse_listen_addr)]
     pub metrics_addr: Option<SocketAddr>,
 }
 
@@ -372,6 +373,23 @@ pub enum KeyCommand {
     },
 }
 
+/// An address to listen on: an IP address and port, or `localhost:PORT` (the loopback address; no
+/// other name is looked up, so the server never listens somewhere a resolver chose).
+fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Some(port) = text.strip_prefix("localhost:") {
+        if let Ok(port) = port.parse::<u16>() {
+            return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+    }
+    Err(format!(
+        "{text:?} is not an address to listen on: give an IP address and a port, such as 127.0.0.1:8787 (this machine only), 0.0.0.0:8787 (every interface) or [::1]:8787"
+    ))
+}
+
 /// Open connections per address: at least one (0 would refuse every client).
 fn parse_connections(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
@@ -509,6 +527,21 @@ impl ServeArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_addresses_are_ip_addresses_or_localhost() {
+        assert_eq!(
+            parse_listen_addr("localhost:8787"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8787)))
+        );
+        assert_eq!(
+            parse_listen_addr("[::1]:0"),
+            Ok("[::1]:0".parse::<SocketAddr>().expect("an address"))
+        );
+        let refused = parse_listen_addr("example.com:8787").unwrap_err();
+        assert!(refused.contains("such as 127.0.0.1:8787"), "{refused}");
+        assert!(parse_listen_addr("127.0.0.1").is_err(), "a port is needed");
+    }
 
     #[test]
     fn every_server_flag_is_listed_as_one() {

@@ -237,6 +237,20 @@ fn ends_a_sentence(between: &str) -> bool {
         if matches!(c, '.' | '!' | '?') && chars.peek().is_some_and(|n| n.is_whitespace()) {
             return true;
         }
+        // Full stops of scripts written without spaces end a sentence by themselves: Chinese
+        // and Japanese 。！？, their full-width forms, Devanagari's danda, Arabic's question mark.
+        if matches!(
+            c,
+            '\u{3002}'
+                | '\u{ff01}'
+                | '\u{ff1f}'
+                | '\u{ff0e}'
+                | '\u{0964}'
+                | '\u{0965}'
+                | '\u{061f}'
+        ) {
+            return true;
+        }
     }
     false
 }
@@ -369,6 +383,14 @@ mod tests {
         ));
         assert!(!ends_a_sentence(" grew 4.5 points "));
         assert!(ends_a_sentence("Done. Next"));
+        // Japanese: 。 ends a sentence without a space after it.
+        let ja = "ビルドは4分かかります。デプロイも4分かかります。";
+        let p = locate(ja, "4分", Some("デプロイ"), "a.md").expect("one in its sentence");
+        assert_eq!(
+            p.start,
+            ja.chars().take_while(|c| *c != 'デ').count() + 5,
+            "{p:?}"
+        );
     }
 
     #[test]

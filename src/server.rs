@@ -337,7 +337,18 @@ fn check_target<B>(request: &hyper::Request<B>, site: &Site) -> Result<(), ApiEr
     let named: Vec<&str> = [host, authority].into_iter().flatten().collect();
     // HTTP/1.0 has no Host; a browser always sends one, so a request without is no rebinding.
     let unnamed_allowed = request.version() == hyper::Version::HTTP_10;
-    if (named.is_empty() && !unnamed_allowed) || named.iter().any(|h| !site.host_allowed(h)) {
+    if named.is_empty() && !unnamed_allowed {
+        return Err(ApiError::bad_request(
+            "host_not_allowed",
+            format!(
+                "the request has no Host header, which HTTP/1.1 requires; send Host: {} (the address you connect to)",
+                site.base_url
+                    .split_once("://")
+                    .map_or(site.base_url.as_str(), |(_, host)| host)
+            ),
+        ));
+    }
+    if named.iter().any(|h| !site.host_allowed(h)) {
         return Err(ApiError::bad_request(
             "host_not_allowed",
             format!(

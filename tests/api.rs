@@ -310,9 +310,28 @@ fn oversized_bodies_are_refused_with_413_with_or_without_content_length() -> Tes
     assert_eq!(
         resp.json()["error"],
         format!(
-            "the request body is 2 MiB ({} bytes); the limit for this route is 1 MiB (1048576 bytes)",
-            big.len()
+            "the request body is 2 MiB ({} bytes), 1 MiB ({} bytes) over the limit for this route, 1 MiB (1048576 bytes)",
+            big.len(),
+            big.len() - 1_048_576
         )
+    );
+    // Just over: the excess says it, where both sizes round to 1 MiB.
+    let just = format!("{{\"name\": \"{}\"}}", "x".repeat(1024 * 1024 + 40));
+    let resp = server.request(
+        "POST",
+        "/api/v1/agents",
+        &Auth::Cookie(cookie.clone()),
+        Some(just.as_bytes()),
+        &[],
+    );
+    assert_eq!(resp.status, 413);
+    assert!(
+        resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("{} bytes over the limit", just.len() - 1_048_576)),
+        "{}",
+        resp.text()
     );
 
     // Chunked, no Content-Length: the cap still holds while reading.
@@ -353,7 +372,7 @@ fn oversized_bodies_are_refused_with_413_with_or_without_content_length() -> Tes
     assert!(!answer.contains("100 Continue"), "{answer}");
     assert!(
         answer.contains(
-            "the request body is 76.2 MiB (80000000 bytes); the limit for this route is 72 MiB"
+            "the request body is 76.2 MiB (80000000 bytes), 4.2 MiB (4502528 bytes) over the limit for this route, 72 MiB"
         ),
         "{answer}"
     );
@@ -462,6 +481,19 @@ fn a_host_header_that_is_not_ours_is_refused_before_routing() -> TestResult {
     };
     assert_eq!(bare("HTTP/1.1"), Some(400));
     assert_eq!(bare("HTTP/1.0"), Some(200));
+    // The refusal says the header is missing, not that --base-url would help.
+    let missing = server
+        .raw_request(
+            b"GET /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n",
+            GIVE_UP_AFTER,
+        )
+        .map(|r| String::from_utf8_lossy(&r.body).to_string())
+        .unwrap_or_default();
+    assert!(
+        missing.contains("the request has no Host header"),
+        "{missing}"
+    );
+    assert!(!missing.contains("--base-url"), "{missing}");
     let foreign = server
         .raw_request(
             b"GET http://attacker.example/api/v1/health HTTP/1.0\r\n\r\n",

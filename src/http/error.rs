@@ -257,13 +257,15 @@ impl ApiError {
 
 /// A 413's message: the limit, and the body's size when it was announced.
 fn too_large(limit: u64, declared: Option<u64>) -> String {
-    let limit = ByteSize(limit).exact();
+    let limit_text = ByteSize(limit).exact();
     match declared {
+        // "1 MiB (1048633 bytes)" against "1 MiB (1048576 bytes)" reads as no excess: say it.
         Some(size) => format!(
-            "the request body is {}; the limit for this route is {limit}",
-            ByteSize(size).exact()
+            "the request body is {}, {} over the limit for this route, {limit_text}",
+            ByteSize(size).exact(),
+            ByteSize(size.saturating_sub(limit)).exact()
         ),
-        None => format!("the request body is larger than the limit for this route, {limit}"),
+        None => format!("the request body is larger than the limit for this route, {limit_text}"),
     }
 }
 

@@ -79,6 +79,8 @@ pub fn render_markdown(markdown: &str, title_fallback: &str) -> Rendered {
 }
 
 fn render(markdown: &str, title_fallback: &str, max_output: usize) -> Rendered {
+    // A byte-order mark (as Windows editors write) is not text: "\u{feff}# Title" is a heading.
+    let markdown = markdown.strip_prefix('\u{feff}').unwrap_or(markdown);
     let shown = renderable_prefix(markdown);
     let source = &markdown[..shown];
     let mut cut = (shown < markdown.len()).then_some(Cut::Markup {
@@ -295,7 +297,10 @@ struct HeadingIds<'a, I: Iterator<Item = Event<'a>>> {
     events: I,
     /// A heading's events held until its end, when its text is known; then given out in order.
     held: std::collections::VecDeque<Event<'a>>,
-    used: std::collections::HashMap<String, usize>,
+    /// Every id given.
+    taken: std::collections::HashSet<String>,
+    /// The number to try next for a heading text's slug.
+    next: std::collections::HashMap<String, usize>,
 }
 
 impl<'a, I: Iterator<Item = Event<'a>>> HeadingIds<'a, I> {
@@ -303,7 +308,8 @@ impl<'a, I: Iterator<Item = Event<'a>>> HeadingIds<'a, I> {
         HeadingIds {
             events,
             held: std::collections::VecDeque::new(),
-            used: std::collections::HashMap::new(),
+            taken: std::collections::HashSet::new(),
+            next: std::collections::HashMap::new(),
         }
     }
 
@@ -317,17 +323,20 @@ impl<'a, I: Iterator<Item = Event<'a>>> HeadingIds<'a, I> {
                 slug.push('-');
             }
         }
-        let seen = self.used.entry(slug.clone()).or_insert(0);
-        let id = if *seen == 0 {
-            slug.clone()
-        } else {
-            format!("{slug}-{seen}")
+        // The first number not taken: "a-1", "a", "a" give a-1, a, a-2.
+        let mut n = self.next.get(&slug).copied().unwrap_or(0);
+        let id = loop {
+            let id = if n == 0 {
+                slug.clone()
+            } else {
+                format!("{slug}-{n}")
+            };
+            n += 1;
+            if self.taken.insert(id.clone()) {
+                break id;
+            }
         };
-        *seen += 1;
-        if id != slug {
-            // "a-1" made for the second "a" is taken too, should a heading "a 1" come later.
-            self.used.entry(id.clone()).or_insert(1);
-        }
+        self.next.insert(slug, n);
         id
     }
 }
@@ -339,7 +348,7 @@ impl<'a, I: Iterator<Item = Event<'a>>> Iterator for HeadingIds<'a, I> {
         if let Some(event) = self.held.pop_front() {
             return Some(event);
         }
-        let event = self.events.next()?;
+        let event = footnote_apart(self.events.next()?);
         let Event::Start(Tag::Heading {
             level,
             id: None,
@@ -358,7 +367,7 @@ impl<'a, I: Iterator<Item = Event<'a>>> Iterator for HeadingIds<'a, I> {
                 Event::SoftBreak | Event::HardBreak => text.push(' '),
                 _ => {}
             }
-            inner.push(event);
+            inner.push(footnote_apart(event));
             if end {
                 break;
             }
@@ -371,6 +380,18 @@ impl<'a, I: Iterator<Item = Event<'a>>> Iterator for HeadingIds<'a, I> {
             classes,
             attrs,
         }))
+    }
+}
+
+/// A footnote's label as its id gets `fn-` before it, so that footnote `[^note]` and a heading
+/// "Note" do not both have the id `note` (its link led to the heading).
+fn footnote_apart(event: Event<'_>) -> Event<'_> {
+    match event {
+        Event::FootnoteReference(label) => Event::FootnoteReference(format!("fn-{label}").into()),
+        Event::Start(Tag::FootnoteDefinition(label)) => {
+            Event::Start(Tag::FootnoteDefinition(format!("fn-{label}").into()))
+        }
+        other => other,
     }
 }
 
@@ -483,6 +504,33 @@ mod tests {
             html.contains("<h2></h2>"),
             "an empty heading gets no id: {html}"
         );
+    }
+
+    #[test]
+    fn heading_ids_never_repeat_and_footnotes_have_their_own() {
+        let html = page(
+            "# a-1\n\n# a\n\n# a\n\n## Note\n\nSee[^note].\n\n[^note]: The note.\n",
+            "t",
+        );
+        for id in ["a-1", "a", "a-2", "note"] {
+            assert_eq!(
+                html.matches(&format!("id=\"{id}\"")).count(),
+                1,
+                "{id}: {html}"
+            );
+        }
+        assert!(html.contains("href=\"#fn-note\""), "{html}");
+        assert!(html.contains("id=\"fn-note\""), "{html}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_hide_the_first_heading() {
+        let html = page("\u{feff}# Release notes\n\nText.", "notes.md");
+        assert!(
+            html.contains("<h1 id=\"release-notes\">Release notes</h1>"),
+            "{html}"
+        );
+        assert!(html.contains("<title>Release notes</title>"), "{html}");
     }
 
     #[test]
