@@ -287,3 +287,53 @@ fn work_done_whose_answer_was_lost_is_not_done_again_on_retry() -> TestResult {
     assert_eq!(count(&server, "comments"), 2);
     Ok(())
 }
+
+#[test]
+fn a_client_that_hangs_up_does_not_make_its_retry_create_again() -> TestResult {
+    use std::io::Write;
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let ci = Auth::Key(key.clone());
+    let created = server.upload(
+        &ci,
+        json!({"name": "Report", "fileName": "report.md", "content": "# Report\n\nShip it."}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?.to_string();
+    let path = format!("/api/v1/artifacts/{share}/comments");
+    let comment = json!({"content": "Shipped when?", "quote": "Ship it."}).to_string();
+
+    // Another process holds the write lock, so the comment waits in the writer's queue...
+    let holder = rusqlite::Connection::open(&server.db)?;
+    holder.execute_batch("BEGIN IMMEDIATE")?;
+    // ...while its client sends it and hangs up without waiting for the answer.
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", server.port))?;
+    client.write_all(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\nIdempotency-Key: hang-up-1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{comment}",
+            server.host(),
+            comment.len()
+        )
+        .as_bytes(),
+    )?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(client);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    holder.execute_batch("ROLLBACK")?;
+
+    // The retry waits for the first to finish, then gets its answer; one comment in all.
+    let body = json!({"content": "Shipped when?", "quote": "Ship it."});
+    let mut retry = post_once(&server, &path, &ci, "hang-up-1", &body);
+    for _ in 0..100 {
+        if retry.status != 409 {
+            break;
+        }
+        assert_eq!(retry.error_code(), "idempotency_key_in_progress");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        retry = post_once(&server, &path, &ci, "hang-up-1", &body);
+    }
+    assert_eq!(retry.status, 201, "{}", retry.text());
+    assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(count(&server, "comments"), 1);
+    Ok(())
+}

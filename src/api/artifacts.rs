@@ -376,9 +376,12 @@ pub async fn list_page(
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let once = Idempotency::of(&req)?;
-    once.run(&state, &caller, async {
-        let form = upload::read(&state, &mut req).await?;
-        Ok(reply::created(&create_from(&state, &caller, form).await?))
+    let (work_state, work_caller) = (state.clone(), caller.clone());
+    once.run(&state, &caller, async move {
+        let form = upload::read(&work_state, &mut req).await?;
+        Ok(reply::created(
+            &create_from(&work_state, &work_caller, form).await?,
+        ))
     })
     .await
 }
@@ -611,32 +614,39 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
     let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let ctx = caller.audit();
     let id = artifact.id;
-    let (deleted_at, contents) = state
-        .store
-        .write_content(move |conn| {
-            let now = now_ms();
-            artifacts::delete(conn, id, now)?;
-            // It cannot be restored: its files stop counting in the owner's storage at once.
-            let contents = artifacts::drop_files(conn, id)?;
-            audit::record(
-                conn,
-                &ctx,
-                &AuditEvent::ArtifactDeleted { artifact_id: id },
-                now,
-            )?;
-            Ok((now, contents))
-        })
-        .await?;
-    // Their bytes leave the disk afterwards, one content per write (what a crash leaves behind,
-    // the next start removes).
+    // The deletion and the removal of its bytes run as a task of their own, so that a client
+    // hanging up after the write cannot leave the bytes on disk until the next start.
     let store = state.store.clone();
-    tokio::spawn(async move {
-        match store.remove_if_unused(contents).await {
-            Ok(0) => {}
-            Ok(n) => log::debug!("removed {n} stored contents of a deleted artifact"),
-            Err(e) => log::warn!("could not remove a deleted artifact's stored contents: {e}"),
-        }
+    let deletion = tokio::spawn(async move {
+        let (deleted_at, contents) = store
+            .write_content(move |conn| {
+                let now = now_ms();
+                artifacts::delete(conn, id, now)?;
+                // It cannot be restored: its files stop counting in the owner's storage at once.
+                let contents = artifacts::drop_files(conn, id)?;
+                audit::record(
+                    conn,
+                    &ctx,
+                    &AuditEvent::ArtifactDeleted { artifact_id: id },
+                    now,
+                )?;
+                Ok((now, contents))
+            })
+            .await?;
+        // Their bytes leave the disk afterwards, one content per write (what a crash leaves
+        // behind, the next start removes); the answer does not wait for them.
+        tokio::spawn(async move {
+            match store.remove_if_unused(contents).await {
+                Ok(0) => {}
+                Ok(n) => log::debug!("removed {n} stored contents of a deleted artifact"),
+                Err(e) => log::warn!("could not remove a deleted artifact's stored contents: {e}"),
+            }
+        });
+        Ok::<_, ApiError>(deleted_at)
     });
+    let deleted_at = deletion
+        .await
+        .map_err(|e| ApiError::Internal(format!("deleting an artifact failed: {e}")))??;
     Ok(reply::ok(
         &json!({ "id": wire(id), "deletedAt": deleted_at }),
     ))

@@ -358,8 +358,11 @@ pub fn threads(comments: Vec<Comment>, replies: Vec<Reply>) -> Result<Vec<Commen
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let once = Idempotency::of(&req)?;
-    once.run(&state, &caller, create_once(&state, &caller, &mut req))
-        .await
+    let (work_state, work_caller) = (state.clone(), caller.clone());
+    once.run(&state, &caller, async move {
+        create_once(&work_state, &work_caller, &mut req).await
+    })
+    .await
 }
 
 /// A comment as `create` makes it, once per Idempotency-Key.
@@ -1128,9 +1131,10 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, _) = find(&state, &caller, req.param("id")).await?;
     let once = Idempotency::of(&req)?;
-    once.run(&state, &caller, async {
+    let (work_state, work_caller) = (state.clone(), caller.clone());
+    once.run(&state, &caller, async move {
         let body: ReplyBody = req.json().await?;
-        let id = reply_on(&state, &caller, None, comment, &body.content).await?;
+        let id = reply_on(&work_state, &work_caller, None, comment, &body.content).await?;
         Ok(reply::created(&json!({ "id": wire(id) })))
     })
     .await

@@ -165,7 +165,7 @@ impl Idempotency {
         self,
         state: &AppState,
         caller: &Caller,
-        work: impl Future<Output = Result<Box<RawValue>, ApiError>>,
+        work: impl Future<Output = Result<Box<RawValue>, ApiError>> + Send + 'static,
     ) -> Result<Box<RawValue>, ApiError> {
         let response = self
             .run(state, caller, async {
@@ -188,18 +188,21 @@ impl Idempotency {
             .ok_or_else(|| ApiError::Internal("a kept answer is not JSON".into()))
     }
 
-    /// Runs `work` once per key: a retry gets the kept answer instead.
+    /// Runs `work` once per key: a retry gets the kept answer instead. Keyed work runs as a task
+    /// of its own, with the keeping of its answer: a client that hangs up mid-request cannot
+    /// cancel it between its commit and its answer being kept (the retry would do it again); the
+    /// retry waits its turn (409 `idempotency_key_in_progress`) and then gets the answer.
     pub async fn run(
         self,
         state: &AppState,
         caller: &Caller,
-        work: impl Future<Output = Result<Response, ApiError>>,
+        work: impl Future<Output = Result<Response, ApiError>> + Send + 'static,
     ) -> Result<Response, ApiError> {
         let Some(Keyed { key, method, path }) = self.0 else {
             return work.await;
         };
         let user_id = caller.user.id;
-        let _taken = state.idempotency.take(user_id, &key)?;
+        let taken = state.idempotency.take(user_id, &key)?;
         let lookup = key.clone();
         let kept = state
             .store
@@ -231,32 +234,50 @@ impl Idempotency {
             method: method.clone(),
             path: path.clone(),
         };
-        let response = PENDING.scope(pending, work).await?;
-        if !response.status().is_success() {
-            return Ok(response);
-        }
-        let (parts, body) = response.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| ApiError::Internal(format!("reading an answer to keep failed: {e}")))?
-            .to_bytes();
-        let answer = Answer {
-            method,
-            path,
-            status: parts.status.as_u16(),
-            body: bytes.to_vec(),
-        };
-        // The work is done and committed: failing to keep its answer must not hide it.
-        if let Err(e) = state
-            .store
-            .write(move |conn| idempotency::put(conn, user_id, &key, &answer, now_ms()))
-            .await
-        {
-            log::warn!("an answer could not be kept for its Idempotency-Key: {e}");
-        }
-        Ok(Response::from_parts(parts, bytes.into()))
+        let state = state.clone();
+        let task = tokio::spawn(async move {
+            let _taken = taken;
+            let response = PENDING.scope(pending, work).await?;
+            keep(&state, user_id, key, method, path, response).await
+        });
+        task.await
+            .map_err(|e| ApiError::Internal(format!("the work of a keyed request failed: {e}")))?
     }
+}
+
+/// Keeps a successful answer for its key's retries, and gives it back.
+async fn keep(
+    state: &AppState,
+    user_id: i64,
+    key: String,
+    method: String,
+    path: String,
+    response: Response,
+) -> Result<Response, ApiError> {
+    if !response.status().is_success() {
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading an answer to keep failed: {e}")))?
+        .to_bytes();
+    let answer = Answer {
+        method,
+        path,
+        status: parts.status.as_u16(),
+        body: bytes.to_vec(),
+    };
+    // The work is done and committed: failing to keep its answer must not hide it.
+    if let Err(e) = state
+        .store
+        .write(move |conn| idempotency::put(conn, user_id, &key, &answer, now_ms()))
+        .await
+    {
+        log::warn!("an answer could not be kept for its Idempotency-Key: {e}");
+    }
+    Ok(Response::from_parts(parts, bytes.into()))
 }
 
 /// The kept answer, said to be one.

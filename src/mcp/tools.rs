@@ -61,8 +61,12 @@ pub async fn call(
                 }
             };
             let once = Idempotency::keyed(id.as_deref(), "clientRequestId", "MCP", name)?;
-            once.run_json(state, caller, creating(state, caller, name, arguments))
-                .await
+            let (work_state, work_caller, work_name) =
+                (state.clone(), caller.clone(), name.to_string());
+            once.run_json(state, caller, async move {
+                creating(&work_state, &work_caller, &work_name, arguments).await
+            })
+            .await
         }
         "list_comments" => structured(&list_comments(state, caller, args(arguments)?).await?),
         "resolve" => {
