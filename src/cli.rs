@@ -517,14 +517,18 @@ pub fn backup(store: &Store, dest: &Path, out: &mut impl Write) -> Result<(), Cl
     }
     refuse_live_files(store.path(), dest)?;
     let partial = dest.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
-    let _ = std::fs::remove_file(&partial);
-    if let Err(e) = store.backup_to(&partial) {
-        // A half-written copy (on a full disk, say) would only keep that disk full.
+    // What a half-written copy leaves (this one's, on a full disk, or a killed one's before it)
+    // would only keep the disk full.
+    let remove_partial = || {
         for leftover in
             std::iter::once(partial.clone()).chain(Companion::ALL.map(|c| c.of(&partial)))
         {
             let _ = std::fs::remove_file(leftover);
         }
+    };
+    remove_partial();
+    if let Err(e) = store.backup_to(&partial) {
+        remove_partial();
         return Err(CliError(format!(
             "could not write the backup {}: {e}",
             dest.display()

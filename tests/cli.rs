@@ -483,6 +483,62 @@ fn a_second_server_on_a_database_already_served_is_refused_and_the_first_goes_on
 }
 
 #[test]
+fn backup_finishes_while_the_server_goes_on_writing() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let ci = Auth::Key(key);
+    // About 16 MB of pages: copied in steps, a pass takes longer than the writes leave between them.
+    let mut share = String::new();
+    for n in 0..4u64 {
+        let text: String = (0..400_000u64)
+            .map(|i| format!("{:x}", (i * 7919 + n) % 4096))
+            .collect();
+        let created = server.upload(
+            &ci,
+            json!({"name": format!("Big {n}"), "fileName": "big.html", "content": format!("<p>{text}</p>")}),
+        );
+        share = created["shareToken"].as_str().ok_or("token")?.to_string();
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let comments = format!("/api/v1/artifacts/{share}/comments");
+    let dest = server.dir.path().join("copy.db");
+    let (out, written) = std::thread::scope(|scope| -> Result<_, std::io::Error> {
+        let writer = scope.spawn(|| {
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let resp = server.post(
+                    &comments,
+                    &ci,
+                    &json!({"content": format!("comment {n}"), "target": {"source": "big.html"}}),
+                );
+                assert_eq!(resp.status, 201, "{}", resp.text());
+                n += 1;
+            }
+            n
+        });
+        // A watchdog: a backup that starts over at every write never ends.
+        let out = std::process::Command::new("timeout")
+            .arg("30")
+            .arg(BIN)
+            .arg("--db")
+            .arg(&server.db)
+            .arg("backup")
+            .arg(&dest)
+            .output();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.join().unwrap_or(0);
+        Ok((out?, written))
+    })?;
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    assert!(written > 0, "the server wrote meanwhile");
+    let copy = rusqlite::Connection::open(&dest)?;
+    let integrity: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    assert_eq!(integrity, "ok");
+    Ok(())
+}
+
+#[test]
 fn backup_refuses_to_overwrite_the_live_database_or_the_files_that_go_with_it() -> TestResult {
     let server = Server::start();
     let cookie = server.setup_owner();

@@ -493,8 +493,17 @@ impl Store {
         create_private(dest)?;
         let mut out = Connection::open(dest)?;
         let backup = rusqlite::backup::Backup::new(&src, &mut out)?;
-        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
-        Ok(())
+        // Every page in one step, inside one read transaction: copied in steps, the copy starts
+        // over whenever the server writes between two, and under a steady trickle of comments a
+        // large database never finished. The server's writes go on meanwhile (WAL).
+        loop {
+            match backup.step(-1)? {
+                rusqlite::backup::StepResult::Done => return Ok(()),
+                rusqlite::backup::StepResult::More => {}
+                // The destination or source is locked for a moment: try again.
+                _ => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
     }
 }
 
