@@ -38,7 +38,7 @@ pub struct Cli {
 }
 
 /// The server's flags (argument id, flag), which the admin commands do not take.
-const SERVER_FLAGS: [(&str, &str); 13] = [
+const SERVER_FLAGS: [(&str, &str); 14] = [
     ("addr", "--addr"),
     ("base_url", "--base-url"),
     ("trusted_proxies", "--trusted-proxy"),
@@ -48,6 +48,7 @@ const SERVER_FLAGS: [(&str, &str); 13] = [
     ),
     ("body_timeout", "--body-timeout"),
     ("min_body_rate", "--min-body-rate"),
+    ("send_timeout", "--send-timeout"),
     ("memory_budget", "--memory-budget"),
     ("storage_quota", "--storage-quota"),
     ("litestream", "--litestream"),
@@ -155,6 +156,16 @@ pub struct ServeArgs {
     /// The slowest a long body (an upload) may arrive, per second, e.g. 64KiB.
     #[arg(long, env = "ARTIFACT_REVIEW_MIN_BODY_RATE", default_value_t = limits::DEFAULT_MIN_BODY_RATE, value_parser = parse_min_body_rate)]
     pub min_body_rate: ByteSize,
+
+    /// Seconds a client may read nothing of an answer being sent (a download, an event stream)
+    /// before its connection is closed; what the answer held in memory is given back.
+    #[arg(
+        long,
+        env = "ARTIFACT_REVIEW_SEND_TIMEOUT",
+        default_value_t = limits::DEFAULT_SEND_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub send_timeout: u64,
 
     /// The server's peak memory that uploads and Markdown renders are admitted against, e.g.
     /// 400MiB; beyond it they wait briefly, then get 429.
@@ -518,6 +529,7 @@ impl ServeArgs {
             connections_per_address: self.max_connections_per_address,
             body_timeout: std::time::Duration::from_secs(self.body_timeout),
             min_body_rate: self.min_body_rate.0,
+            send_timeout: std::time::Duration::from_secs(self.send_timeout),
             memory_budget: self.memory_budget.0,
             storage_quota: self.storage_quota.0,
         }

@@ -1,5 +1,6 @@
 //! The limits that keep the server fair under mixed load, with their defaults: connections per
-//! client address, how fast a request body must arrive, the memory budget that uploads and
+//! client address, how fast a request body must arrive, how long a client may leave an answer
+//! unread, the memory budget that uploads and
 //! Markdown renders draw on, and each account's storage quota. Set with flags (`config`), read by
 //! the accept loop and the handlers.
 
@@ -17,6 +18,8 @@ pub const DEFAULT_CONNECTIONS_PER_ADDRESS: usize = 256;
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// ...plus one second for every this many bytes received (the slowest upload that keeps going).
 pub const DEFAULT_MIN_BODY_RATE: ByteSize = ByteSize(64 * KIB);
+/// A client that reads nothing of an answer for this long has its connection closed.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// The server's peak resident memory that uploads and Markdown renders are admitted against.
 pub const DEFAULT_MEMORY_BUDGET: ByteSize = ByteSize(400 * MIB);
 /// Distinct stored bytes per account.
@@ -28,6 +31,7 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Bytes per second.
     pub min_body_rate: u64,
+    pub send_timeout: Duration,
     pub memory_budget: u64,
     pub storage_quota: u64,
 }
@@ -38,6 +42,7 @@ impl Default for Limits {
             connections_per_address: DEFAULT_CONNECTIONS_PER_ADDRESS,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             min_body_rate: DEFAULT_MIN_BODY_RATE.0,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             memory_budget: DEFAULT_MEMORY_BUDGET.0,
             storage_quota: DEFAULT_STORAGE_QUOTA.0,
         }

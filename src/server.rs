@@ -30,6 +30,7 @@ use crate::http::body_pace::{Pace, PacedBody};
 use crate::http::counters::{RouteStats, UploadBytes};
 use crate::http::error::{recover, ApiError};
 use crate::http::router::{ClientAddr, Router};
+use crate::http::send_deadline::SendDeadline;
 use crate::identity_cache::IdentityCache;
 use crate::key_usage::KeyUsage;
 use crate::limits::Limits;
@@ -169,6 +170,7 @@ pub async fn serve(
         timeout: limits.body_timeout,
         min_rate: limits.min_body_rate,
     };
+    let send_timeout = limits.send_timeout;
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -216,7 +218,10 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .max_buf_size(256 * 1024)
-            .serve_connection(TokioIo::new(stream), handler);
+            .serve_connection(
+                TokioIo::new(SendDeadline::new(stream, send_timeout)),
+                handler,
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

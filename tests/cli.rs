@@ -887,6 +887,7 @@ fn help_shows_server_flags_only_on_serve_and_describes_every_flag() -> TestResul
         "--max-connections-per-address",
         "--body-timeout",
         "--min-body-rate",
+        "--send-timeout",
         "--memory-budget",
         "--storage-quota",
         "--litestream",

@@ -223,3 +223,46 @@ fn one_address_cannot_take_every_connection_with_slow_bodies() -> TestResult {
     assert_healthy(&server);
     Ok(())
 }
+
+#[test]
+fn a_client_that_reads_nothing_of_its_downloads_is_cut_off() -> TestResult {
+    use std::io::Read;
+    let server = Server::start_with(&["--send-timeout", "1"]);
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let page = format!("<p>{}</p>", "x".repeat(4_900_000));
+    let created = server.upload(
+        &Auth::Key(key.clone()),
+        json!({"name": "Big", "fileName": "big.html", "content": page}),
+    );
+    let share = created["shareToken"].as_str().ok_or("token")?;
+    // Twelve downloads of ~5 MB asked at once on one connection (about 59 MB, more than the
+    // sockets' buffers hold), then nothing read for a while.
+    let mut client = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, server.port))?;
+    let get = format!(
+        "GET /api/v1/artifacts/{share}/versions/1/files/big.html HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\n\r\n",
+        server.host()
+    );
+    client.write_all(get.repeat(12).as_bytes())?;
+    std::thread::sleep(Duration::from_secs(4));
+    // What was sent before the server gave up is there to read; then the connection ends.
+    client.set_read_timeout(Some(GIVE_UP_AFTER))?;
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = loop {
+        match client.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    assert!(ended, "the connection was closed");
+    assert!(
+        total < 12 * page.len(),
+        "the server stopped sending: {total} bytes of {}",
+        12 * page.len()
+    );
+    assert_healthy(&server);
+    Ok(())
+}

@@ -10,3 +10,4 @@ pub mod ids;
 pub mod reply;
 pub mod request;
 pub mod router;
+pub mod send_deadline;
