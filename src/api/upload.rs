@@ -161,7 +161,7 @@ fn split_error(e: SplitError) -> ApiError {
     match e {
         SplitError::Invalid(_) => ApiError::bad_request("invalid_json", e.to_string()),
         SplitError::FieldsTooLarge => ApiError::bad_request("fields_too_large", e.to_string()),
-        SplitError::Spool(_) => ApiError::Internal(e.to_string()),
+        SplitError::Spool(e) => spool_failed(e),
     }
 }
 
@@ -202,13 +202,20 @@ fn spool_step(spool: &mut SpoolWriter, block: &[u8]) -> Result<(), ApiError> {
     spool.write(block).map_err(spool_failed)
 }
 
-/// An upload that could not be spooled: a full disk is said as such (507), anything else is ours.
+/// An upload that could not be spooled: a full disk is said as such (507), anything else (a
+/// folder made read-only, its permissions) needs the operator too (503, logged).
 fn spool_failed(e: std::io::Error) -> ApiError {
     if e.kind() == std::io::ErrorKind::StorageFull {
         ApiError::InsufficientStorage
     } else {
-        ApiError::Internal(format!("spooling an upload failed: {e}"))
+        spool_refused(&e.to_string())
     }
+}
+
+fn spool_refused(detail: &str) -> ApiError {
+    ApiError::Unavailable(format!(
+        "the server cannot keep uploads while it checks them: writing its spool, beside the database, failed ({detail}); nothing was stored, and its operator must make that folder writable"
+    ))
 }
 
 async fn multipart(
@@ -391,7 +398,43 @@ pub async fn prepare(upload: Upload) -> Result<Prepared, ApiError> {
 /// An ingest refusal as a 400 (a spool that failed is the server's fault).
 pub fn refused(e: IngestError) -> ApiError {
     match e {
-        IngestError::Spool { .. } => ApiError::Internal(e.to_string()),
+        IngestError::Spool { full: true, .. } => ApiError::InsufficientStorage,
+        IngestError::Spool { detail, .. } => spool_refused(&detail),
         other => ApiError::bad_request(other.code(), other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warp::http::StatusCode;
+
+    #[test]
+    fn a_spool_the_disk_refuses_is_the_operators_to_fix_not_a_500() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert_eq!(
+            spool_failed(full).status(),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let refusal = spool_failed(denied);
+        assert_eq!(refusal.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            refusal.to_string().contains("nothing was stored"),
+            "{refusal}"
+        );
+        // The same from the checks of a spooled upload (a ZIP's files).
+        let spooled = |kind: std::io::ErrorKind| IngestError::Spool {
+            detail: std::io::Error::from(kind).to_string(),
+            full: kind == std::io::ErrorKind::StorageFull,
+        };
+        assert_eq!(
+            refused(spooled(std::io::ErrorKind::StorageFull)).status(),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        assert_eq!(
+            refused(spooled(std::io::ErrorKind::ReadOnlyFilesystem)).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

@@ -293,6 +293,7 @@ fn read_range(bytes: &Spooled, offset: u64, len: u64) -> Result<Vec<u8>, IngestE
 fn spooled(e: std::io::Error) -> IngestError {
     IngestError::Spool {
         detail: e.to_string(),
+        full: e.kind() == std::io::ErrorKind::StorageFull,
     }
 }
 

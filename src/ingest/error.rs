@@ -167,7 +167,11 @@ pub enum IngestError {
 
     /// The server could not keep the upload while checking it (its disk): not the client's fault.
     #[error("the upload could not be kept for checking: {detail}")]
-    Spool { detail: String },
+    Spool {
+        detail: String,
+        /// The disk is full (else it refused the write some other way: permissions, read-only).
+        full: bool,
+    },
 }
 
 impl IngestError {

@@ -214,6 +214,7 @@ fn decode_spooled(
 fn spool_failed(e: std::io::Error) -> IngestError {
     IngestError::Spool {
         detail: e.to_string(),
+        full: e.kind() == std::io::ErrorKind::StorageFull,
     }
 }
 
