@@ -502,3 +502,42 @@ fn content_length_with_transfer_encoding_never_lets_a_hidden_request_through() -
     assert_healthy(&s.server);
     Ok(())
 }
+
+#[test]
+fn a_write_that_waits_too_long_for_another_processs_lock_is_a_503_to_retry() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let ci = Auth::Key(key);
+    // Another process (an admin command, a stuck script) holds the write lock past the server's
+    // busy timeout (10 s).
+    let holder = rusqlite::Connection::open(&server.db)?;
+    holder.execute_batch("BEGIN IMMEDIATE")?;
+    let resp = server.post(
+        "/api/v1/agents",
+        &Auth::Cookie(cookie.clone()),
+        &json!({"name": "Claude"}),
+    );
+    assert_eq!(resp.status, 503, "{}", resp.text());
+    assert_eq!(resp.error_code(), "database_busy");
+    assert_eq!(resp.header("retry-after").as_deref(), Some("2"));
+    assert_eq!(resp.json()["retryAfterSeconds"], 2);
+    holder.execute_batch("ROLLBACK")?;
+    // Nothing was stored, and the retry succeeds.
+    assert_eq!(
+        server
+            .get("/api/v1/agents", &Auth::Cookie(cookie.clone()))
+            .json()["agents"],
+        json!([])
+    );
+    let retry = server.post(
+        "/api/v1/agents",
+        &Auth::Cookie(cookie),
+        &json!({"name": "Claude"}),
+    );
+    assert_eq!(retry.status, 201, "{}", retry.text());
+    assert!(server.get("/api/v1/me", &ci).status == 200);
+    let alarming = alarming_log_lines(&server.log());
+    assert!(alarming.is_empty(), "{}", alarming.join("\n"));
+    Ok(())
+}

@@ -13,6 +13,9 @@ use crate::limits::ByteSize;
 use crate::store::StoreError;
 use crate::text::TextError;
 
+/// What a client refused because the database was locked is told to wait.
+const BUSY_RETRY_AFTER_SECS: u64 = 2;
+
 /// The `WWW-Authenticate` challenge of a 401 where API keys are accepted.
 pub const API_KEY_CHALLENGE: &str = r#"ApiKey realm="Artifact Review", header="X-API-Key""#;
 
@@ -79,6 +82,10 @@ pub enum ApiError {
     /// 503: the server cannot do this until its operator steps in (said in the message, logged).
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with `Retry-After`: the database was locked by another process for longer than the
+    /// busy timeout; nothing was stored, and a retry shortly may succeed.
+    #[error("the database was locked by another process on the server (an admin command, a backup, Litestream) for too long, so nothing was stored; retry in a few seconds")]
+    Busy,
     /// 507: the server's disk is full; nothing was stored. Logged, for the operator.
     #[error("the server's disk is full, so nothing was stored; try again once its operator has freed space")]
     InsufficientStorage,
@@ -157,7 +164,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -177,6 +184,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Busy => "database_busy",
             ApiError::InsufficientStorage => "storage_full",
             ApiError::Internal(_) => "internal_error",
         }
@@ -203,6 +211,11 @@ impl ApiError {
                 "code": self.code(),
                 "retryAfterSeconds": retry_after_secs
             }),
+            ApiError::Busy => serde_json::json!({
+                "error": message,
+                "code": self.code(),
+                "retryAfterSeconds": BUSY_RETRY_AFTER_SECS
+            }),
             _ => serde_json::json!({ "error": message, "code": self.code() }),
         }
     }
@@ -223,6 +236,10 @@ impl ApiError {
                 log::error!("a request was refused: {why}");
                 why.clone()
             }
+            ApiError::Busy => {
+                log::warn!("a write was refused: another process held the database's write lock past the busy timeout");
+                self.to_string()
+            }
             other => other.to_string(),
         };
         let body = self.body(&message);
@@ -239,6 +256,12 @@ impl ApiError {
                 retry_after_secs, ..
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            ApiError::Busy => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(BUSY_RETRY_AFTER_SECS),
+                );
             }
             ApiError::MethodNotAllowed { allowed } if !allowed.is_empty() => {
                 if let Ok(value) = HeaderValue::from_str(allowed) {
@@ -332,6 +355,7 @@ impl From<StoreError> for ApiError {
             },
             StoreError::Refused { code, message } => ApiError::BadRequest { code, message },
             StoreError::DiskFull => ApiError::InsufficientStorage,
+            StoreError::Busy => ApiError::Busy,
             StoreError::FileReplaced => ApiError::Unavailable(
                 "the server's database file was deleted or replaced while it runs, so nothing was stored; its operator must restart it".into(),
             ),

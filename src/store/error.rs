@@ -26,6 +26,11 @@ pub enum StoreError {
     /// (it would be lost at the next start).
     #[error("the database file was deleted or replaced while the server runs")]
     FileReplaced,
+    /// Another process held the database's write lock for longer than the busy timeout (an admin
+    /// command, a backup, Litestream's checkpoint barrier): the write was not made; a retry may
+    /// succeed.
+    #[error("another process held the database's write lock for too long")]
+    Busy,
     /// The disk holding the database is full: the write was not made.
     #[error("the disk holding the database is full")]
     DiskFull,
@@ -47,6 +52,14 @@ impl From<rusqlite::Error> for StoreError {
             rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
                 StoreError::DiskFull
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                StoreError::Busy
             }
             rusqlite::Error::SqliteFailure(f, msg)
                 if f.code == rusqlite::ErrorCode::ConstraintViolation =>

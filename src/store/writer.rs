@@ -417,7 +417,13 @@ fn run_batch(
     committed_hook: impl FnOnce(),
 ) -> Option<Vec<i64>> {
     let fail = |batch: Vec<Job>, what: &str, e: rusqlite::Error| {
-        log::error!("{what} failed: {e}");
+        let failure = batch_failed(what, &e);
+        if matches!(failure, StoreError::Busy) {
+            // Another process's doing, and each request says so: not the writer's failure.
+            log::warn!("{what} waited too long for another process's lock: {e}");
+        } else {
+            log::error!("{what} failed: {e}");
+        }
         let _ = exec(conn, "ROLLBACK");
         for job in batch {
             job.deliver(Err(batch_failed(what, &e)));
@@ -470,10 +476,16 @@ fn run_batch(
 }
 
 /// What each job of a batch is told when `what` (starting it, a savepoint, its commit) failed: a
-/// full disk as such, anything else as the writer's own failure.
+/// full disk or a lock held too long by another process as such, anything else as the writer's
+/// own failure.
 fn batch_failed(what: &str, e: &rusqlite::Error) -> StoreError {
     if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
         StoreError::DiskFull
+    } else if matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    ) {
+        StoreError::Busy
     } else {
         StoreError::Task(format!("{what} failed: {e}"))
     }
