@@ -78,6 +78,9 @@ impl Drop for Checkpointer {
 fn run(conn: &Connection, stop: &(Mutex<(bool, bool)>, Condvar)) {
     let (flags, wake) = stop;
     let mut progress = false;
+    // Failures are said once, then once a minute with how many there were (a full disk makes
+    // every pass fail, and uploads nudge the checkpointer hundreds of times a second).
+    let mut failing = FailureLog::default();
     loop {
         {
             let mut state = flags.lock().unwrap_or_else(|p| p.into_inner());
@@ -98,18 +101,89 @@ fn run(conn: &Connection, stop: &(Mutex<(bool, bool)>, Condvar)) {
             Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         }) {
             // (frames in the WAL, frames copied): more to copy, and this pass copied something.
-            Ok((frames, copied)) => progress = copied > 0 && copied < frames,
+            Ok((frames, copied)) => {
+                if let Some(line) = failing.ended() {
+                    log::info!("{line}");
+                }
+                progress = copied > 0 && copied < frames;
+            }
             Err(e) => {
-                log::warn!("background checkpoint failed: {e}");
+                if let Some(line) = failing.failed(&e, std::time::Instant::now()) {
+                    log::warn!("{line}");
+                }
                 progress = false;
             }
         }
     }
 }
 
+/// How often a failure that goes on is said again.
+const FAILURE_REPEAT: Duration = Duration::from_secs(60);
+
+/// The checkpointer's failures, as the log says them: the first at once, then a count a minute.
+#[derive(Default)]
+struct FailureLog {
+    /// When a failure was last said, and how many came since.
+    said: Option<(std::time::Instant, u64)>,
+}
+
+impl FailureLog {
+    /// What to log of a failure at `now`, if anything.
+    fn failed(&mut self, e: &rusqlite::Error, now: std::time::Instant) -> Option<String> {
+        match &mut self.said {
+            Some((at, since)) if now.duration_since(*at) < FAILURE_REPEAT => {
+                *since += 1;
+                None
+            }
+            Some((at, since)) => {
+                let line = format!(
+                    "background checkpoint failed {} more times in the last {}s: {e}",
+                    *since + 1,
+                    FAILURE_REPEAT.as_secs()
+                );
+                *at = now;
+                *since = 0;
+                Some(line)
+            }
+            None => {
+                self.said = Some((now, 0));
+                Some(format!("background checkpoint failed: {e}"))
+            }
+        }
+    }
+
+    /// What to log once a pass works again, if passes had failed.
+    fn ended(&mut self) -> Option<String> {
+        self.said.take().map(|(_, since)| {
+            format!("background checkpoints work again ({since} more failed before)")
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_that_goes_on_is_logged_once_then_once_a_minute() {
+        let mut log = FailureLog::default();
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let start = std::time::Instant::now();
+        assert!(log.failed(&full, start).is_some(), "the first is said");
+        for i in 1..=300 {
+            let at = start + Duration::from_millis(i * 3);
+            assert_eq!(log.failed(&full, at), None, "not every pass");
+        }
+        let again = log
+            .failed(&full, start + FAILURE_REPEAT)
+            .expect("a minute on, a count");
+        assert!(again.contains("failed 301 more times"), "{again}");
+        assert!(log.ended().is_some_and(|l| l.contains("work again")));
+        assert_eq!(log.ended(), None);
+    }
 
     /// The niceness of each of this process's threads called `name`.
     fn niceness_of(name: &str) -> Vec<i32> {
