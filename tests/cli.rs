@@ -1282,3 +1282,58 @@ fn a_backup_that_cannot_be_written_says_which_and_leaves_nothing_behind() -> Tes
     assert!(left.is_empty(), "left behind: {left:?}");
     Ok(())
 }
+
+#[test]
+fn a_database_with_two_names_is_refused_by_the_server_and_the_commands() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("review.db");
+    let out = cli(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ada@example.com",
+            "--name",
+            "Ada",
+            "--password-stdin",
+            "--create",
+        ],
+        "a long password\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A snapshot by hard links (cp -al) gives the file a second name.
+    let snapshot = dir.path().join("snapshot.db");
+    std::fs::hard_link(&db, &snapshot)?;
+    for path in [&db, &snapshot] {
+        let out = cli(path, &["user", "list"], "");
+        assert!(!out.status.success(), "{}", path.display());
+        assert!(
+            stderr(&out).contains("2 names (hard links"),
+            "{}",
+            stderr(&out)
+        );
+        let served = std::process::Command::new("timeout")
+            .arg("20")
+            .arg(BIN)
+            .arg("--db")
+            .arg(path)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .output()?;
+        assert!(
+            !served.status.success(),
+            "the server started on {}",
+            path.display()
+        );
+        assert!(
+            stderr(&served).contains("hard links"),
+            "{}",
+            stderr(&served)
+        );
+    }
+    // A copy is fine.
+    std::fs::remove_file(&snapshot)?;
+    let out = cli(&db, &["user", "list"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    Ok(())
+}

@@ -22,6 +22,10 @@ pub enum StoreError {
     NewerSchema { found: i64, supported: i64 },
     #[error("this file is the SQLite database of something else: it holds {objects} tables or other objects but no Artifact Review schema, and it was left as it is (check --db)")]
     ForeignDatabase { objects: i64 },
+    /// The database file has other names (hard links): SQLite keeps the write-ahead log and its
+    /// index by name, so two names of one file in use at once corrupt it.
+    #[error("the database file has {links} names (hard links, as `cp -l` or `cp -al` snapshots make); SQLite keeps its write-ahead log by name, so two names of one file in use at once lose writes. Serve a copy made with `artifact-review backup` (or a plain `cp` while nothing runs), and remove the other names")]
+    HardLinked { links: u64 },
     /// The database file was deleted or replaced under the running server: the write was not made
     /// (it would be lost at the next start).
     #[error("the database file was deleted or replaced while the server runs")]

@@ -140,6 +140,7 @@ impl Store {
     /// Like `open`, with `checkpoints` saying who checkpoints the WAL.
     pub fn open_with(path: &Path, checkpoints: Checkpoints) -> StoreResult<Store> {
         create_private(path)?;
+        refuse_hard_links(path)?;
         let mut conn = Connection::open(path)?;
         schema::refuse_foreign(&conn)?;
         schema::configure(&conn)?;
@@ -504,6 +505,19 @@ impl Store {
                 _ => std::thread::sleep(std::time::Duration::from_millis(5)),
             }
         }
+    }
+}
+
+/// Refuses a database file that has other names: each name would get its own `-wal` and `-shm`,
+/// and two processes using two names (a server on each, or a server and an admin command) would
+/// write past each other.
+fn refuse_hard_links(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(found) if found.nlink() > 1 => Err(StoreError::HardLinked {
+            links: found.nlink(),
+        }),
+        _ => Ok(()),
     }
 }
 
