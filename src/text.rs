@@ -36,6 +36,8 @@ pub enum TextError {
     Nul { field: &'static str },
     #[error("{field} must not contain control characters or line breaks")]
     Control { field: &'static str },
+    #[error("{field} must not contain bidirectional control characters (U+202A to U+202E, U+2066 to U+2069): they make a name read otherwise than it is")]
+    Bidi { field: &'static str },
     #[error("{field} is not a valid email address")]
     Email { field: &'static str },
     #[error("{field} has no visible character (only spaces or invisible ones such as zero-width spaces)")]
@@ -51,6 +53,7 @@ impl TextError {
             | TextError::TooShort { field, .. }
             | TextError::Nul { field }
             | TextError::Control { field }
+            | TextError::Bidi { field }
             | TextError::Email { field }
             | TextError::Invisible { field } => field,
         }
@@ -80,6 +83,14 @@ pub fn label(field: &'static str, value: &str, max: usize) -> Result<String, Tex
     }
     if trimmed.chars().any(char::is_control) {
         return Err(TextError::Control { field });
+    }
+    // An override or isolate turns "Helper\u{202e} gnidoc" into "Helpercoding" on screen: a
+    // person approving a key for an agent would approve a name that is not the one stored.
+    if trimmed
+        .chars()
+        .any(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(TextError::Bidi { field });
     }
     visible(field, trimmed)?;
     bounded(field, trimmed, max)
@@ -285,6 +296,18 @@ mod tests {
         assert_eq!(
             label("name", "a\nb", NAME_MAX),
             Err(TextError::Control { field: "name" })
+        );
+        assert_eq!(
+            label("name", "Helper\u{202e} gnidoc", 100),
+            Err(TextError::Bidi { field: "name" })
+        );
+        assert_eq!(
+            label("name", "a\u{2067}b", 100),
+            Err(TextError::Bidi { field: "name" })
+        );
+        assert_eq!(
+            label("name", "مساعد Claude", 100),
+            Ok("مساعد Claude".into())
         );
         assert!(body("content", "line one\nline two", COMMENT_MAX).is_ok());
         assert_eq!(

@@ -2,7 +2,7 @@
 // "Load more".
 
 import { api } from './api.js';
-import { $, h, cell, timeEl, keyDisplay, identityEl, loadError, setChildren, setBusy, isBusy, hideKeepingFocus } from './dom.js';
+import { $, h, cell, timeEl, keyDisplay, identityEl, loadError, setChildren, setBusy, isBusy, hideKeepingFocus, isolated } from './dom.js';
 
 export const PAGE_SIZE = 25;
 
@@ -153,9 +153,9 @@ async function loadKeyFilter() {
     const { keys } = await api.listKeys(true);
     setChildren(select, new Option('All activity', ''));
     for (const key of keys) {
-      const who = key.identity.kind === 'agent' ? `agent ${key.identity.name}` : 'you';
+      const who = key.identity.kind === 'agent' ? `agent ${isolated(key.identity.name)}` : 'you';
       const state = key.status === 'active' ? '' : `, ${key.status}`;
-      select.add(new Option(`${key.name} — ${keyDisplay(key.prefix)} (${who}${state})`, key.id));
+      select.add(new Option(`${isolated(key.name)} — ${keyDisplay(key.prefix)} (${who}${state})`, key.id));
     }
     select.value = keys.some((k) => k.id === chosen) ? chosen : '';
   } catch {

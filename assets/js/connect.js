@@ -4,7 +4,7 @@
 // denies. The key goes to the agent directly; it is never shown here.
 
 import { api } from './api.js';
-import { $, h, setChildren, timeEl, announce } from './dom.js';
+import { $, h, setChildren, timeEl, announce, isolated } from './dom.js';
 import { handleForm, valueOf } from './forms.js';
 
 let current = null; // {code, request}
@@ -42,12 +42,12 @@ async function render(code, request) {
   const select = $('#connect-agent');
   const options = [];
   if (!request.existingAgentId) {
-    options.push(new Option(`A new agent “${request.agentName}”${request.role ? ` (${request.role})` : ''}`, ''));
+    options.push(new Option(`A new agent “${isolated(request.agentName)}”${request.role ? ` (${isolated(request.role)})` : ''}`, ''));
   }
   try {
     const { agents } = await api.listAgents();
     for (const a of agents) {
-      const option = new Option(`${a.name} (agent)`, a.id);
+      const option = new Option(`${isolated(a.name)} (agent)`, a.id);
       option.selected = a.id === request.existingAgentId;
       options.push(option);
     }

@@ -88,6 +88,13 @@ export const dateEl = (ms, none = '—') => timeEl(ms, none, { dateOnly: true })
 /** How a key is shown: ar_live_ + its 8-character prefix + an ellipsis. */
 export const keyDisplay = (prefix) => `ar_live_${prefix}…`;
 
+/**
+ * A name written by someone else, set apart from the text around it for plain-text places (an
+ * <option>): between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE, right-to-left letters or a
+ * stray override inside it cannot reorder what follows (a key's prefix, quotation marks).
+ */
+export const isolated = (name) => `\u2068${name}\u2069`;
+
 /** A small pill: h('span', {class: 'badge badge-KIND'}). */
 export const badge = (text, kind = text) => h('span', { class: `badge badge-${kind}`, text });
 

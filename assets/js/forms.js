@@ -88,6 +88,15 @@ function validate(form) {
     if (control.required && typeof control.value === 'string' && control.value !== '' && control.value.trim() === '') {
       control.setCustomValidity('This cannot be only spaces.');
     }
+    // Limits in characters as the server counts them (code points): `maxlength` counts UTF-16
+    // units, so it cut pasted emoji text in half without a word.
+    const max = Number(control.dataset?.maxChars);
+    if (max && typeof control.value === 'string') {
+      const length = [...control.value.trim()].length;
+      if (length > max) {
+        control.setCustomValidity(`This is ${length.toLocaleString('en')} characters long; the limit is ${max.toLocaleString('en')}.`);
+      }
+    }
     if (!control.checkValidity()) {
       setFieldError(control, control.validationMessage);
       first ??= control;

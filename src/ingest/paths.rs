@@ -31,7 +31,8 @@ const MARKDOWN_EXTENSIONS: &[&str] = &["md", "markdown"];
 /// Turns a raw ZIP entry name into a normalised relative path: `\` becomes `/`, empty and `.`
 /// segments are dropped. Refuses (with the reason) names that are not UTF-8, contain control
 /// characters, are absolute, start with a drive letter, contain a `..` segment or a `:`, have a
-/// file or folder name ending in a dot or a space, are empty, or are too long. The result never starts with `/`, never contains `\`, `..`, `.` or empty
+/// file or folder name ending in a dot or a space, are empty, or are too long. The result is in
+/// Unicode NFC, never starts with `/`, never contains `\`, `..`, `.` or empty
 /// segments, and normalising it again returns it unchanged.
 pub fn normalise(raw: &[u8]) -> Result<String, &'static str> {
     let name = std::str::from_utf8(raw).map_err(|_| "name is not valid UTF-8")?;
@@ -66,7 +67,9 @@ pub fn normalise(raw: &[u8]) -> Result<String, &'static str> {
     if kept.is_empty() {
         return Err("empty name");
     }
-    let path = kept.join("/");
+    // One spelling per name: macOS writes "café" decomposed (NFD), links in pages and agents
+    // write it composed (NFC), and the two must find one file.
+    let path: String = kept.join("/").nfc().collect();
     if path.len() > MAX_PATH_BYTES {
         return Err("path is longer than 1024 bytes");
     }
@@ -170,6 +173,11 @@ mod tests {
         assert_eq!(ok("a\\b\\c.html"), "a/b/c.html");
         assert_eq!(ok("./a/./b.html"), "a/b.html");
         assert_eq!(ok("a//b.html"), "a/b.html");
+        // macOS's decomposed "café" is stored composed, as links write it.
+        assert_eq!(
+            ok("cafe\u{301}/me\u{301}nu.html"),
+            "caf\u{e9}/m\u{e9}nu.html"
+        );
     }
 
     #[test]

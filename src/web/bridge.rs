@@ -66,8 +66,14 @@ pub(super) fn version() -> &'static str {
 }
 
 /// `html` with the bridge's tag as its first element: right after the doctype (past a byte-order
-/// mark, whitespace and comments before it), or at the very start when there is no doctype.
+/// mark, whitespace and comments before it), or at the very start when there is no doctype. A
+/// UTF-16 document (known by its byte-order mark) is served as UTF-8 with a UTF-8 mark: the tag's
+/// ASCII bytes put before its mark made the browser read it all as windows-1252. (A browser reads
+/// a document's `<meta charset="utf-16">` as UTF-8 anyway, so nothing else changes.)
 pub fn inject(html: &[u8]) -> Vec<u8> {
+    if let Some(utf8) = from_utf16(html) {
+        return inject(&utf8);
+    }
     let at = insertion_point(html);
     let tag = TAG.0.as_bytes();
     let mut out = Vec::with_capacity(html.len() + tag.len());
@@ -75,6 +81,26 @@ pub fn inject(html: &[u8]) -> Vec<u8> {
     out.extend_from_slice(tag);
     out.extend_from_slice(&html[at..]);
     out
+}
+
+/// A document that starts with a UTF-16 byte-order mark, as UTF-8 with a UTF-8 mark.
+fn from_utf16(html: &[u8]) -> Option<Vec<u8>> {
+    let little = match html.get(..2)? {
+        b"\xFF\xFE" => true,
+        b"\xFE\xFF" => false,
+        _ => return None,
+    };
+    let units = html[2..].chunks_exact(2).map(|pair| {
+        let pair = [pair[0], pair[1]];
+        if little {
+            u16::from_le_bytes(pair)
+        } else {
+            u16::from_be_bytes(pair)
+        }
+    });
+    let mut text = String::from('\u{feff}');
+    text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    Some(text.into_bytes())
 }
 
 fn insertion_point(html: &[u8]) -> usize {
@@ -120,6 +146,28 @@ mod tests {
 
     fn injected(html: &str) -> String {
         String::from_utf8(inject(html.as_bytes())).expect("utf-8 stays utf-8")
+    }
+
+    #[test]
+    fn a_utf16_document_is_served_as_utf8_with_the_tag_after_its_doctype() {
+        let page = "<!DOCTYPE html><p>h\u{e9}llo \u{65e5}\u{672c}</p>";
+        let tag = &TAG.0;
+        let expected = format!("\u{feff}<!DOCTYPE html>{tag}<p>h\u{e9}llo \u{65e5}\u{672c}</p>");
+        for little in [true, false] {
+            let mut bytes = if little {
+                vec![0xFF, 0xFE]
+            } else {
+                vec![0xFE, 0xFF]
+            };
+            for unit in page.encode_utf16() {
+                bytes.extend(if little {
+                    unit.to_le_bytes()
+                } else {
+                    unit.to_be_bytes()
+                });
+            }
+            assert_eq!(String::from_utf8(inject(&bytes)).expect("utf-8"), expected);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! (see `bridge`) as its first element.
 
 use bytes::Bytes;
+use unicode_normalization::UnicodeNormalization;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
@@ -65,6 +66,13 @@ pub(super) async fn version_file(
             let file = blobs::describe(conn, version_id, &lookup)?;
             if file.is_some() {
                 return Ok(file);
+            }
+            // Names are stored composed (NFC): a link written decomposed finds them too.
+            let composed: String = lookup.nfc().collect();
+            if composed != lookup {
+                if let Some(file) = blobs::describe(conn, version_id, &composed)? {
+                    return Ok(Some(file));
+                }
             }
             // A folder named without its trailing slash: serve its index.
             blobs::describe(conn, version_id, &format!("{lookup}/index.html"))

@@ -822,6 +822,29 @@ test('a long comment is folded to its first lines, with Show more that stays ope
   assertClean(tab);
 });
 
+test('a comment is limited in characters as the server counts them: pasted emoji are not cut in half', async () => {
+  await openReview(page, ui(`/a/${plan.shareToken}`), 'plan.html');
+  // 6,008 characters, 12,008 UTF-16 units: under the 10,000-character limit.
+  const emoji = `${'🎉'.repeat(6000)} THE END`;
+  await page.getByRole('button', { name: 'Comment on this file' }).click();
+  const composer = page.locator('#composer');
+  await composer.getByLabel('Your comment').fill(emoji);
+  await composer.getByRole('button', { name: 'Post comment' }).click();
+  await thread(page, 'THE END').waitFor();
+  const stored = (await comments(plan.shareToken)).find((c) => c.content.endsWith('THE END'));
+  assert.equal(stored?.content, emoji, 'stored whole');
+  // Over the limit, the form says so before sending, and keeps the text.
+  const over = '🎉'.repeat(10001);
+  await page.getByRole('button', { name: 'Comment on this file' }).click();
+  await composer.getByLabel('Your comment').fill(over);
+  await composer.getByRole('button', { name: 'Post comment' }).click();
+  await composer.getByText('This is 10,001 characters long; the limit is 10,000.').waitFor();
+  assert.equal(await composer.getByLabel('Your comment').inputValue(), over);
+  await composer.getByLabel('Your comment').fill('');
+  await page.keyboard.press('Escape');
+  assertClean(tab);
+});
+
 test('the owner renames the artifact, adds and removes a reviewer, and deletes it', async () => {
   const doomed = await upload(server, ownerKey, { name: 'Scratch page', fileName: 'scratch.html', content: '<!doctype html><p>Scratch text.</p>' });
   await openReview(page, ui(`/a/${doomed.shareToken}`), 'scratch.html');

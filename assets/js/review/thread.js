@@ -59,12 +59,12 @@ function foldWhenLeft(form) {
 }
 
 /** A small form with one textarea (a reply, or an edit), submitted with its button or Ctrl/Cmd+Enter. */
-function textForm({ label, submitLabel, value = '', rows = 1, maxLength, onSubmit, onCancel = null, focusKey }) {
+function textForm({ label, submitLabel, value = '', rows = 1, maxChars, onSubmit, onCancel = null, focusKey }) {
   const id = `tf-${++uid}`;
   const textarea = h('textarea', {
-    id, name: 'content', rows, required: true, maxLength,
+    id, name: 'content', rows, required: true,
     attrs: { 'aria-describedby': `${id}-hint` },
-    data: { focus: focusKey },
+    data: { focus: focusKey, maxChars },
   });
   textarea.value = value;
   submitOnCtrlEnter(textarea);
@@ -125,7 +125,7 @@ export class ThreadView {
     const reply = textForm({
       label: 'Reply',
       submitLabel: 'Reply',
-      maxLength: 5000,
+      maxChars: 5000,
       focusKey: 'reply',
       onSubmit: async (content, form) => {
         await ctx.actions.reply(this.thread, content);
@@ -306,7 +306,7 @@ export class ThreadView {
       submitLabel: 'Save',
       value: content,
       rows: 3,
-      maxLength: kind === 'comment' ? 10000 : 5000,
+      maxChars: kind === 'comment' ? 10000 : 5000,
       focusKey: 'edit-text',
       onSubmit: async (text) => {
         const editing = this.editing;
