@@ -70,6 +70,18 @@ pub fn characters(n: usize) -> String {
 }
 
 /// Number of Unicode scalar values.
+/// The form under which two texts are the same to a reader regardless of case and of how accents
+/// are encoded: Unicode NFC, full case folding, NFC again (folding can leave a sequence that
+/// composes). "CAFÉ", "café" and a decomposed "cafe\u{301}" are one.
+pub fn folded(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let composed: String = s.nfc().collect();
+    unicase::UniCase::new(composed)
+        .to_folded_case()
+        .nfc()
+        .collect()
+}
+
 pub fn char_len(s: &str) -> usize {
     s.chars().count()
 }

@@ -397,6 +397,25 @@ fn the_listing_filters_by_name_and_pages_by_newest_activity() -> TestResult {
         names(&listing(&r, &r.ada, "?q=nothing%20like%20it")).len(),
         0
     );
+    // Case as people read it, beyond ASCII, and accents however they are encoded.
+    let created = r.server.upload(
+        &r.claude,
+        json!({"name": "Café Отчёт Ärger report", "fileName": "x.md", "content": "# x"}),
+    );
+    assert!(created["shareToken"].is_string(), "{created}");
+    for q in [
+        "CAF%C3%89",
+        "%D0%BE%D1%82%D1%87%D1%91%D1%82",
+        "%D0%9E%D0%A2%D0%A7%D0%81%D0%A2",
+        "%C3%A4rger",
+        "cafe%CC%81",
+    ] {
+        assert_eq!(
+            names(&listing(&r, &r.ada, &format!("?q={q}"))),
+            ["Café Отчёт Ärger report"],
+            "{q}"
+        );
+    }
 
     for bad in ["?sort=size", "?sort=activity&cursor=12", "?cursor=x.y"] {
         let resp = r.server.get(&format!("/api/v1/artifacts{bad}"), &r.ada);

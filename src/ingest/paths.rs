@@ -115,11 +115,7 @@ pub fn is_forbidden(path: &str) -> bool {
 /// The form under which two names are one file on macOS or Windows: Unicode NFC, full case
 /// folding, NFC again (folding can leave a sequence that composes).
 pub fn same_name_key(path: &str) -> String {
-    let composed: String = path.nfc().collect();
-    unicase::UniCase::new(composed)
-        .to_folded_case()
-        .nfc()
-        .collect()
+    crate::text::folded(path)
 }
 
 pub fn is_html(path: &str) -> bool {

@@ -256,7 +256,7 @@ pub fn list_visible(
                    AND (a.owner_id = ?1 OR a.id IN
                         (SELECT g.artifact_id FROM access_grants g
                           WHERE g.user_id = ?1 AND g.revoked_at IS NULL))
-                   AND (?5 IS NULL OR instr(lower(a.name), lower(?5)) > 0)) l
+                   AND (?5 IS NULL OR instr(fold(a.name), fold(?5)) > 0)) l
            LEFT JOIN artifact_reads r ON r.user_id = ?1 AND r.artifact_id = l.id
           WHERE (?2 = 0 AND (?3 IS NULL OR l.id < ?3))
              OR (?2 = 1 AND (?4 IS NULL OR l.activity_event < ?4 OR (l.activity_event = ?4 AND l.id < ?3)))

@@ -169,6 +169,20 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA temp_store = MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(128);
+    // fold(text): `text::folded`, for comparisons as people read (SQLite's lower() folds ASCII
+    // only: "CAFÉ" did not find "Café").
+    conn.create_scalar_function(
+        "fold",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8
+            | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0).as_str_or_null()? {
+                Some(text) => Some(crate::text::folded(text)),
+                None => None,
+            })
+        },
+    )?;
     Ok(())
 }
 
