@@ -176,12 +176,7 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
         1,
         rusqlite::functions::FunctionFlags::SQLITE_UTF8
             | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            Ok(match ctx.get_raw(0).as_str_or_null()? {
-                Some(text) => Some(crate::text::folded(text)),
-                None => None,
-            })
-        },
+        |ctx| Ok(ctx.get_raw(0).as_str_or_null()?.map(crate::text::folded)),
     )?;
     Ok(())
 }
