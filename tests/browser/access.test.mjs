@@ -180,7 +180,12 @@ test('forms say what is wrong next to the field, from the browser and from the s
   assert.equal(await dialog.getByLabel('Name').getAttribute('aria-invalid'), 'true');
   assert.match(await dialog.getByLabel('Name').getAttribute('aria-describedby'), /key-name-error/);
   assert.equal(await activeId(page), 'key-name');
-  assert.equal(await dialog.getByLabel('Name').getAttribute('maxlength'), '100');
+  // The limit is in characters as the server counts them (maxlength would count UTF-16 units).
+  assert.equal(await dialog.getByLabel('Name').getAttribute('data-max-chars'), '100');
+  await dialog.getByLabel('Name').fill('🔑'.repeat(101));
+  await dialog.getByRole('button', { name: 'Create key' }).click();
+  await dialog.getByText('This is 101 characters long; the limit is 100.').waitFor();
+  assert.equal(await dialog.getByLabel('Name').inputValue(), '🔑'.repeat(101), 'the text is kept');
 
   // A date is needed when "On a date…" is chosen.
   await dialog.getByLabel('Name').fill('Dated');
@@ -207,7 +212,7 @@ test('forms say what is wrong next to the field, from the browser and from the s
   await page.getByRole('button', { name: 'Create agent' }).click();
   const agentDialog = page.locator('#agent-dialog');
   await agentDialog.waitFor();
-  await page.evaluate(() => document.getElementById('agent-name').removeAttribute('maxlength'));
+  await page.evaluate(() => document.getElementById('agent-name').removeAttribute('data-max-chars'));
   await agentDialog.getByLabel('Name').fill('x'.repeat(101));
   await agentDialog.getByRole('button', { name: 'Create agent' }).click();
   await agentDialog
