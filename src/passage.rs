@@ -105,7 +105,10 @@ pub fn locate(
     }
     let mut found = exact_matches(text, quote);
     if found.is_empty() {
-        found = whitespace_insensitive_matches(text, quote);
+        found = whitespace_insensitive_matches(text, quote, false);
+    }
+    if found.is_empty() {
+        found = loose_matches(text, quote);
     }
     let (start, end) = match found.as_slice() {
         [] => {
@@ -132,10 +135,14 @@ fn exact_matches(text: &str, quote: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// Byte ranges where `quote` occurs if every run of whitespace matches any other run.
-fn whitespace_insensitive_matches(text: &str, quote: &str) -> Vec<(usize, usize)> {
-    let (collapsed, origins) = collapse_whitespace(text);
-    let (wanted, _) = collapse_whitespace(quote);
+/// Byte ranges where `quote` occurs if every run of whitespace matches any other run (and, when
+/// `loose`, invisible characters count for nothing).
+fn whitespace_insensitive_matches(text: &str, quote: &str, loose: bool) -> Vec<(usize, usize)> {
+    let (collapsed, origins) = collapse_whitespace(text, loose);
+    let (wanted, _) = collapse_whitespace(quote, loose);
+    if wanted.is_empty() {
+        return Vec::new();
+    }
     exact_matches(&collapsed, &wanted)
         .into_iter()
         .map(|(s, e)| {
@@ -148,13 +155,38 @@ fn whitespace_insensitive_matches(text: &str, quote: &str) -> Vec<(usize, usize)
         .collect()
 }
 
-/// `text` with every run of whitespace as one space, and for each byte of it the byte of `text`
-/// it came from.
-fn collapse_whitespace(text: &str) -> (String, Vec<usize>) {
+/// Where `quote` occurs as a reader sees it: accents composed or not (the quote tried in NFC and
+/// in NFD, as a page may be in either), and the characters that show nothing (soft hyphens,
+/// zero-width spaces, word joiners, byte-order marks) ignored on both sides.
+fn loose_matches(text: &str, quote: &str) -> Vec<(usize, usize)> {
+    use unicode_normalization::UnicodeNormalization;
+    let composed: String = quote.nfc().collect();
+    let decomposed: String = quote.nfd().collect();
+    for variant in [quote.to_string(), composed, decomposed] {
+        let found = whitespace_insensitive_matches(text, &variant, true);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+/// Characters that show nothing and that writers put inside words (hyphenation points, break
+/// opportunities): a quote copied from the rendered page lacks them.
+fn shows_nothing(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{200b}' | '\u{2060}' | '\u{feff}')
+}
+
+/// `text` with every run of whitespace as one space (and, when `loose`, without the characters
+/// that show nothing), and for each byte of it the byte of `text` it came from.
+fn collapse_whitespace(text: &str, loose: bool) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(text.len());
     let mut origins = Vec::with_capacity(text.len());
     let mut in_space = false;
     for (i, c) in text.char_indices() {
+        if loose && shows_nothing(c) {
+            continue;
+        }
         if c.is_whitespace() {
             if !in_space {
                 out.push(' ');
@@ -190,7 +222,7 @@ fn pick_near(
     };
     let mut hints = exact_matches(text, near);
     if hints.is_empty() {
-        hints = whitespace_insensitive_matches(text, near);
+        hints = whitespace_insensitive_matches(text, near, false);
     }
     // How far a candidate is from the closest place `near` stands: whether a sentence ends
     // between them, then the characters between (0 when they touch).
@@ -363,6 +395,30 @@ mod tests {
         assert_eq!(text.matches(&whole).count(), 1);
         let unclear = locate(text, "total 4%", Some("total"), "a.html").unwrap_err();
         assert!(matches!(unclear, NotPlaced::NearUnclear { count: 3, .. }));
+    }
+
+    #[test]
+    fn a_quote_is_found_however_its_accents_are_encoded_and_past_invisible_characters() {
+        let nfd = "Le cafe\u{301} re\u{301}sume\u{301} du jour.";
+        let p = locate(nfd, "caf\u{e9} r\u{e9}sum\u{e9}", None, "a.html").expect("found");
+        assert_eq!(
+            p.exact, "cafe\u{301} re\u{301}sume\u{301}",
+            "as the page has it"
+        );
+        assert_eq!(p.start, 3);
+        let nfc = "Le caf\u{e9} du jour.";
+        let p = locate(nfc, "cafe\u{301}", None, "a.html").expect("found");
+        assert_eq!(p.exact, "caf\u{e9}");
+        let hyphenated = "The hy\u{ad}phen\u{ad}ation works, zero\u{200b}width\u{200b}join too.";
+        let p = locate(hyphenated, "hyphenation works", None, "a.html").expect("found");
+        assert_eq!(p.exact, "hy\u{ad}phen\u{ad}ation works");
+        let p = locate(hyphenated, "zerowidthjoin", None, "a.html").expect("found");
+        assert_eq!(p.exact, "zero\u{200b}width\u{200b}join");
+        // Only invisible characters quoted, and not in the text: nothing to find.
+        assert!(matches!(
+            locate("plain text", "\u{ad}", None, "a.html"),
+            Err(NotPlaced::Missing { .. })
+        ));
     }
 
     #[test]

@@ -564,6 +564,22 @@ async function anchorSlowly(ctx, anchor) {
     return best === CANCELLED ? CANCELLED : found('exact', best.start, best.end);
   }
 
+  // The same text with its accents encoded the other way (a version saved decomposed, NFD, or
+  // composed, NFC): found as it now stands.
+  for (const form of ['NFC', 'NFD']) {
+    const other = exact.normalize(form);
+    if (other === exact) continue;
+    const recoded = [];
+    for (let i = text.indexOf(other); i !== -1; i = text.indexOf(other, i + 1)) {
+      recoded.push({ start: i, end: i + other.length, errors: 0 });
+      if (recoded.length % 512 === 0 && !(await keepGoing(ctx))) return CANCELLED;
+    }
+    if (recoded.length) {
+      const best = await bestCandidate(ctx, recoded, quote, expected);
+      return best === CANCELLED ? CANCELLED : found('fuzzy', best.start, best.end);
+    }
+  }
+
   // The same text with every run of whitespace collapsed to one space, on both sides. (A quote
   // without whitespace would only find its exact occurrences again.)
   const wanted = collapseWhitespace(exact).text.trim();

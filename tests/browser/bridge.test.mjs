@@ -52,7 +52,7 @@ const CHANGED = `<!doctype html>
 // between them, so the text joins "Summary" and "Revenue".
 const WIDENED = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Changed a little</title></head>
-<body><h2>Summary</h2><p id="rev">Revenue grew five percent in the third quarter.</p><p id="ja">東京都は日本国の首都であり人口が最も多い都市で経済と文化の中心地として世界的に知られている</p><p id="emoji">Emoji 🎉 party with 👨‍👩‍👧 family and 🇯🇵 flag today</p><p id="th">タイ語: ภาษาไทยไม่มีช่องว่างระหว่างคำในประโยคยาวแบบนี้</p></body></html>`;
+<body><h2>Summary</h2><p id="rev">Revenue grew five percent in the third quarter.</p><p id="ja">東京都は日本国の首都であり人口が最も多い都市で経済と文化の中心地として世界的に知られている</p><p id="emoji">Emoji 🎉 party with 👨‍👩‍👧 family and 🇯🇵 flag today</p><p id="th">タイ語: ภาษาไทยไม่มีช่องว่างระหว่างคำในประโยคยาวแบบนี้</p><p id="nfd">${'Dessert: crème brûlée daily'.normalize('NFD')}</p></body></html>`;
 
 const LONG_SELECTIONS = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Long</title></head>
@@ -986,6 +986,8 @@ test('a passage found changed is drawn in whole words and characters of its own 
   // Thai: whole words, and never a consonant without its marks.
   const thai = await drawn(quote('ช่องว่างระหว่างคำในประโยคยาวๆ', 'ภาษาไทยไม่มี', 'แบบนี้'));
   assert.ok(thai.startsWith('ช่องว่าง') && thai.endsWith('ยาว'), thai);
+  // Quoted composed (NFC), the page now decomposed (NFD): found as it stands.
+  assert.equal(await drawn(quote('crème brûlée', 'Dessert: ', ' daily')), 'crème brûlée'.normalize('NFD'));
   assertClean(tab);
 });
 
