@@ -146,7 +146,7 @@ impl RenderedMarkdown {
 /// Renders, finishes and logs one document.
 fn render(sha256: [u8; 32], source: &[u8], title: &str, finish: Finish) -> Bytes {
     let started = Instant::now();
-    let text = String::from_utf8_lossy(source);
+    let text = ingest::decode_text(source, false).0;
     let rendered = ingest::render_markdown(&text, title);
     let doc = finish(rendered.html.as_bytes());
     let part = match rendered.cut {

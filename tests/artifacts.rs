@@ -186,6 +186,19 @@ fn the_product_page_upload_works_as_written() -> TestResult {
     assert_eq!(source.status, 200, "{}", source.text());
     assert_eq!(source.body, LATIN1);
     assert_eq!(source.header("content-type").as_deref(), Some("text/plain"));
+    // Its text is read as the browser reads it: a quote of it is found.
+    let quoted = o.server.post(
+        &format!("/api/v1/artifacts/{image}/comments"),
+        &Auth::Key(o.key.clone()),
+        &json!({"content": "Which greeting?", "quote": "Grüße", "source": "legacy.html"}),
+    );
+    assert_eq!(quoted.status, 201, "{}", quoted.text());
+    let listed = o.server.get(
+        &format!("/api/v1/artifacts/{image}/comments"),
+        &Auth::Key(o.key.clone()),
+    );
+    let target = listed.json()["comments"][0]["target"].to_string();
+    assert!(target.contains("\"exact\":\"Grüße\""), "{target}");
     Ok(())
 }
 

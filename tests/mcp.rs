@@ -598,6 +598,10 @@ fn every_tool_does_what_it_says() -> TestResult {
     let zip = common::zips::zip_of(&[
         ("index.html", b"<p>Hi</p>".as_slice()),
         ("logo.png", b"\x89PNG\r\n\x1a\n....".as_slice()),
+        (
+            "sjis.html",
+            b"<html><head><meta charset=\"Shift_JIS\"></head><p>\x93\xfa\x96\x7b\x82\xcc\x8e\xf1\x93\x73</p>".as_slice(),
+        ),
     ])?;
     let site = ok(
         &a.server,
@@ -617,6 +621,22 @@ fn every_tool_does_what_it_says() -> TestResult {
         .as_str()
         .unwrap_or_default()
         .contains("not text"));
+    // A page in an older encoding is text, read as the browser reads it, and says which.
+    let sjis = ok(
+        &a.server,
+        &a.key,
+        "read_file",
+        json!({"shareToken": site["shareToken"], "path": "sjis.html"}),
+    );
+    assert_eq!(sjis["binary"], false);
+    assert_eq!(sjis["encoding"], "Shift_JIS");
+    assert!(
+        sjis["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("日本の首都"),
+        "{sjis}"
+    );
 
     // Waiting with nothing new times out with a cursor; the agent's own comments never wake it.
     let waited = ok(

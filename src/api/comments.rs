@@ -725,8 +725,8 @@ async fn document_html(
     bytes: Vec<u8>,
 ) -> Result<String, ApiError> {
     if !ingest::is_markdown_path(&file.path) {
-        return Ok(String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
+        // As the browser reads it: a page in windows-1252 or Shift_JIS too.
+        return Ok(ingest::decode_text(&bytes, true).0.into_owned());
     }
     let sha256: [u8; 32] = file.sha256.as_slice().try_into().map_err(|_| {
         ApiError::Internal(format!("the stored hash of {} is not 32 bytes", file.path))

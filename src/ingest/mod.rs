@@ -13,6 +13,7 @@ mod markdown;
 mod paths;
 mod single;
 mod spool;
+mod text_encoding;
 mod upload;
 mod utf8_check;
 
@@ -24,6 +25,7 @@ use std::fmt;
 pub use content_type::{content_type_for, is_text};
 pub use error::IngestError;
 pub use markdown::{escape_html, render_markdown, Cut, RENDERING};
+pub use text_encoding::decode as decode_text;
 pub use upload::{detect_type, FileType, Upload, UploadContent};
 
 pub use spool::{SpoolWriter, Spooled};

@@ -234,6 +234,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                     "totalChars": { "type": "integer" },
                     "truncated": { "type": "boolean" },
                     "nextOffset": { "type": ["integer", "null"] },
+                    "encoding": { "type": "string", "description": "the text's encoding as the browser reads it (UTF-8, or e.g. windows-1252, Shift_JIS for an older file)" },
                     "note": { "type": "string" }
                 }
             },

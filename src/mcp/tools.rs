@@ -21,7 +21,7 @@ use crate::api::upload::UploadForm;
 use crate::api::versions as version_api;
 use crate::auth::Caller;
 use crate::http::error::ApiError;
-use crate::ingest::{Upload, UploadContent};
+use crate::ingest::{self, Upload, UploadContent};
 use crate::state::AppState;
 use crate::store::blobs;
 use crate::store::comments::Status;
@@ -256,12 +256,17 @@ async fn read_file(state: &AppState, caller: &Caller, a: ReadArgs) -> Result<Val
     let base = json!({
         "path": file.path, "version": number, "contentType": file.content_type, "size": file.size,
     });
+    // Text in a legacy encoding (windows-1252, Shift_JIS) is read as the browser reads it, and
+    // says which encoding that was.
     let text = if is_textual(&file.content_type) {
-        String::from_utf8(bytes).ok()
+        let html = ingest::is_document(&file.path, &file.content_type)
+            && !ingest::is_markdown_path(&file.path);
+        let (text, encoding) = ingest::decode_text(&bytes, html);
+        Some((text.into_owned(), encoding))
     } else {
         None
     };
-    let Some(text) = text else {
+    let Some((text, encoding)) = text else {
         let mut out = base;
         out["binary"] = json!(true);
         out["text"] = Value::Null;
@@ -282,6 +287,7 @@ async fn read_file(state: &AppState, caller: &Caller, a: ReadArgs) -> Result<Val
     out["totalChars"] = json!(total);
     out["truncated"] = json!(end < total);
     out["nextOffset"] = if end < total { json!(end) } else { Value::Null };
+    out["encoding"] = json!(encoding);
     Ok(out)
 }
 
