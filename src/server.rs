@@ -137,9 +137,15 @@ pub async fn serve(
     let metrics = match operations.metrics_addr {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.map_err(|e| {
+                // The usual cause: the metrics given the API's own address.
+                let same = if addr.port() == bound.port() {
+                    format!(" (the API listens on {bound}: give the metrics another port, such as 127.0.0.1:9187)")
+                } else {
+                    String::new()
+                };
                 std::io::Error::new(
                     e.kind(),
-                    format!("cannot listen on {addr} for the metrics: {e}"),
+                    format!("cannot listen on {addr} for the metrics: {e}{same}"),
                 )
             })?;
             log::info!("metrics at http://{}/metrics", listener.local_addr()?);

@@ -19,10 +19,11 @@ impl ServerLock {
     /// made.
     pub fn take(db: &Path) -> Result<ServerLock, String> {
         let path = Companion::ServerLock.of(db);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        // Private like the database's own files.
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
             .open(&path)
             .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
         match file.try_lock() {
