@@ -118,6 +118,8 @@ export async function showLogin() {
       if (err.code === 'invalid_credentials') {
         password.value = '';
         password.focus();
+        // What to do about it, as the API's hint says: a person has no other way to learn it.
+        err.message = `${err.message}. Forgot your password? Ask an admin of this server for a password-reset link.`;
       }
       throw err;
     }

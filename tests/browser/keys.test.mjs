@@ -60,6 +60,7 @@ test('signing out, then a wrong password is refused with a message, then the rig
   await form.getByRole('button', { name: 'Sign in' }).click();
   const error = form.locator('.form-error');
   await error.filter({ hasText: 'the email or password is wrong' }).waitFor();
+  assert.match(await error.innerText(), /Ask an admin of this server for a password-reset link/);
   assert.equal(await form.getByLabel('Password').inputValue(), '', 'the wrong password is cleared');
   assert.ok(page.url().endsWith('/login'), 'still on the sign-in page');
 
