@@ -186,6 +186,26 @@ impl LoginThrottle {
         })
     }
 
+    /// Forgets the wrong guesses at `subject` made before `since`, from every address: they were
+    /// guesses at a password that has since been replaced (an admin's reset), so they no longer
+    /// stand between the account's owner and the new one.
+    pub fn forgive_before(&self, subject: Subject<'_>, since: Instant) {
+        let key = subject.key();
+        let mut counts = self.lock();
+        let Counts {
+            pairs, subjects, ..
+        } = &mut *counts;
+        let forget = |w: &mut Window| w.failures.retain(|t| *t >= since);
+        for ((k, _), w) in pairs.iter_mut() {
+            if *k == key {
+                forget(w);
+            }
+        }
+        if let Some(w) = subjects.get_mut(&key) {
+            forget(w);
+        }
+    }
+
     /// Wrong guesses for `subject` from `ip` still in the window.
     #[cfg(test)]
     pub fn failures(&self, subject: Subject<'_>, ip: IpAddr, now: Instant) -> usize {

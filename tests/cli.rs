@@ -653,7 +653,11 @@ fn the_database_its_wal_and_backups_are_readable_by_their_owner_only() -> TestRe
     assert_eq!(mode(&server.db)?, 0o600, "the database");
     assert_eq!(mode(&with_suffix("-wal"))?, 0o600, "its WAL");
     assert_eq!(mode(&with_suffix("-shm"))?, 0o600, "its shared memory");
-    assert_eq!(mode(&with_suffix(".server-lock"))?, 0o600, "the server's lock");
+    assert_eq!(
+        mode(&with_suffix(".server-lock"))?,
+        0o600,
+        "the server's lock"
+    );
     let backup = server.dir.path().join("copy.db");
     let out = server.cli(&["backup", &backup.to_string_lossy()], "");
     assert!(out.status.success(), "{}", stderr(&out));

@@ -53,10 +53,39 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
     // account has a longer email or password.
     let email = text::sign_in_email("email", &body.email)?;
     text::at_most("password", &body.password, text::PASSWORD_MAX)?;
-    let attempt = state
-        .login_throttle
-        .reserve(Subject::Account(&email), req.client, Instant::now())
-        .map_err(|r| refused(r, "sign-in attempts for this account"))?;
+    let attempt =
+        match state
+            .login_throttle
+            .reserve(Subject::Account(&email), req.client, Instant::now())
+        {
+            Ok(attempt) => attempt,
+            Err(refusal) => {
+                // Guesses at a password that has been replaced since (an admin's reset, on the Team
+                // page or with `user set-password`) no longer count: the new one may be tried.
+                let lookup = email.clone();
+                let changed = state
+                    .store
+                    .read(move |conn| users::credentials(conn, &lookup))
+                    .await?
+                    .map(|(user, _)| user.updated_at);
+                let since = changed.and_then(|at| {
+                    let ago = u64::try_from(now_ms().saturating_sub(at)).ok()?;
+                    Instant::now().checked_sub(std::time::Duration::from_millis(ago))
+                });
+                match since {
+                    Some(since) if since.elapsed() < crate::throttle::WINDOW => {
+                        state
+                            .login_throttle
+                            .forgive_before(Subject::Account(&email), since);
+                        state
+                            .login_throttle
+                            .reserve(Subject::Account(&email), req.client, Instant::now())
+                            .map_err(|r| refused(r, "sign-in attempts for this account"))?
+                    }
+                    _ => return Err(refused(refusal, "sign-in attempts for this account")),
+                }
+            }
+        };
     let found = state
         .store
         .read(move |conn| users::credentials(conn, &email))
