@@ -619,9 +619,27 @@ fn a_revoked_invite_link_no_longer_works() -> TestResult {
         .ok_or("token")?
         .to_string();
     let id = invite["id"].as_str().ok_or("id")?;
+    // Before anything is typed, its page can ask whether the link still works.
+    let check = |token: &str| {
+        server.post(
+            "/api/v1/invites/check",
+            &Auth::None,
+            &json!({"token": token}),
+        )
+    };
+    let fresh = check(&token);
+    assert_eq!(fresh.status, 200, "{}", fresh.text());
+    assert_eq!(fresh.json(), json!({"valid": true, "email": null}));
     let resp = server.delete(&format!("/api/v1/team/invites/{id}"), &c);
     assert_eq!(resp.status, 200);
     assert_eq!(resp.json()["status"], "revoked");
+    let revoked = check(&token);
+    assert_eq!(revoked.status, 403);
+    assert_eq!(revoked.error_code(), "invalid_invite");
+    let members: i64 = server
+        .open_db()
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+    assert_eq!(members, 1, "checking made no account");
     let resp = server.post(
         "/api/v1/invites/accept",
         &Auth::None,

@@ -104,6 +104,7 @@ export const api = {
   signIn: (email, password) => request('POST', '/session', { email, password }),
   session: () => request('GET', '/session'),
   signOut: () => request('DELETE', '/session'),
+  checkInvite: (token) => request('POST', '/invites/check', { token }),
   acceptInvite: (body) => request('POST', '/invites/accept', body),
   me: () => request('GET', '/me'),
 

@@ -157,6 +157,18 @@ export async function showInvite() {
     location.assign('/settings');
   });
   (token ? $('#invite-name') : $('#invite-token')).focus();
+  if (token) {
+    // A link already used, revoked or expired is said before anything is typed into the form.
+    try {
+      await api.checkInvite(token);
+    } catch (err) {
+      if (err.code !== 'invalid_invite') return;
+      form.hidden = true;
+      const notice = $('#invite-invalid', view);
+      notice.hidden = false;
+      $('h1', view).focus();
+    }
+  }
 }
 
 export async function showResetPassword() {

@@ -74,6 +74,7 @@ pub fn routes(r: &mut Routes) {
         .get("/api/v1/team/invites", team::invites)
         .post("/api/v1/team/invites", team::create_invite)
         .delete("/api/v1/team/invites/{id}", team::revoke_invite)
+        .post("/api/v1/invites/check", team::check_invite)
         .post("/api/v1/invites/accept", team::accept_invite)
         .post("/api/v1/password-resets/accept", password_resets::accept);
     r.get("/api/v1/artifacts", artifacts::list)

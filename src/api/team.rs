@@ -67,6 +67,12 @@ struct AcceptInvite {
     password: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckInvite {
+    token: String,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct InviteView {
@@ -312,6 +318,51 @@ pub async fn revoke_invite(state: AppState, req: Request) -> Result<Response, Ap
     Ok(reply::ok(&InviteView::new(&invite, now_ms())))
 }
 
+/// Whether an invite link can still be used, before its page asks for a name and a password:
+/// `{"valid": true, "email"}` (the address it was made for, or null), else the refusal that
+/// accepting it would get. Throttled as accepting is.
+pub async fn check_invite(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+    auth::check_same_origin(&state, &req)?;
+    let body: CheckInvite = req.json().await?;
+    text::at_most("token", &body.token, text::TOKEN_MAX)?;
+    let invite = pending_invite(&state, &req, &body.token).await?;
+    Ok(reply::ok(
+        &serde_json::json!({ "valid": true, "email": invite.email }),
+    ))
+}
+
+/// The invite behind `token` if it can still be used (one attempt of the invite throttle), else
+/// 403 `invalid_invite`.
+async fn pending_invite(
+    state: &AppState,
+    req: &Request,
+    token: &str,
+) -> Result<invites::Invite, ApiError> {
+    let attempt = state
+        .login_throttle
+        .reserve(Subject::InviteToken, req.client, Instant::now())
+        .map_err(|r| session::refused(r, "invite attempts"))?;
+    let hash = sha256(token.trim().as_bytes());
+    let now = now_ms();
+    let invite = state
+        .store
+        .read(move |conn| invites::by_hash(conn, &hash))
+        .await?;
+    match invite {
+        Some(i) if i.status(now) == "pending" => {
+            attempt.succeeded();
+            Ok(i)
+        }
+        _ => {
+            attempt.failed();
+            Err(ApiError::forbidden(
+                "invalid_invite",
+                "this invite link is not valid: it may have been used, revoked, or expired (links last 7 days); ask an admin for a new one",
+            ))
+        }
+    }
+}
+
 pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     auth::check_same_origin(&state, &req)?;
     let body: AcceptInvite = req.json().await?;
@@ -323,29 +374,7 @@ pub async fn accept_invite(state: AppState, mut req: Request) -> Result<Response
         .transpose()?;
     let name = text::label("name", &body.name, text::NAME_MAX)?;
     text::password("password", &body.password)?;
-    let attempt = state
-        .login_throttle
-        .reserve(Subject::InviteToken, req.client, Instant::now())
-        .map_err(|r| session::refused(r, "invite attempts"))?;
-    let hash = sha256(body.token.trim().as_bytes());
-    let now = now_ms();
-    let invite = state
-        .store
-        .read(move |conn| invites::by_hash(conn, &hash))
-        .await?;
-    let invite = match invite {
-        Some(i) if i.status(now) == "pending" => {
-            attempt.succeeded();
-            i
-        }
-        _ => {
-            attempt.failed();
-            return Err(ApiError::forbidden(
-                "invalid_invite",
-                "this invite link is not valid: it may have been used, revoked, or expired (links last 7 days); ask an admin for a new one",
-            ));
-        }
-    };
+    let invite = pending_invite(&state, &req, &body.token).await?;
     // An invite made for an address creates that address's account and no other; a generic link
     // takes the address typed, which proves nothing about who owns it.
     let email = match (&invite.email, typed_email) {

@@ -173,6 +173,15 @@ test('an unused invite link can be revoked', async () => {
     body: { token: url.split('#token=')[1], email: 'late@example.com', name: 'Late', password: 'password 123' },
   });
   assert.equal(refused.status, 403);
+  // Its page says so before asking for a name and a password.
+  const late = await openPage(browser);
+  await late.page.goto(url);
+  const view = late.page.locator('#view-invite');
+  await view.getByText('This invite link is not valid any more').waitFor();
+  assert.equal(await view.locator('#invite-form').isVisible(), false, 'no form to fill in for nothing');
+  assert.equal(await view.getByRole('link', { name: 'sign in' }).getAttribute('href'), '/login');
+  assertClean(late, { allow: [allowHttpError(403, '/api/v1/invites/check')] });
+  await late.close();
   assertClean(admin);
 });
 
