@@ -389,14 +389,18 @@ fn zip_names_that_change_meaning_or_collide_on_other_systems_are_refused() -> Te
         let zip = zip_named(&["index.html", name])?;
         refused(&server, &key, &zip, "unsafe_path", name.trim_end());
     }
-    // Names that are one file once Unicode-normalised (NFC) and case-folded.
-    for (a, b) in [
-        ("caf\u{e9}.html", "cafe\u{301}.html"),
-        ("\u{c4}.html", "\u{e4}.html"),
-        ("\u{212a}.html", "k.html"),
+    // Names that are one file once Unicode-normalised (NFC, as names are stored) and case-folded.
+    for (a, b, mention) in [
+        (
+            "caf\u{e9}.html",
+            "cafe\u{301}.html",
+            "caf\u{e9}.html (twice)",
+        ),
+        ("\u{c4}.html", "\u{e4}.html", "\u{e4}.html"),
+        ("\u{212a}.html", "k.html", "k.html"),
     ] {
         let zip = zip_named(&["index.html", a, b])?;
-        refused(&server, &key, &zip, "duplicate_path", b);
+        refused(&server, &key, &zip, "duplicate_path", mention);
     }
     // A forbidden extension is judged after folding: the long s folds to s.
     let zip = zip_named(&["index.html", "run.\u{17f}h"])?;
