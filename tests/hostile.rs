@@ -839,6 +839,14 @@ fn endpoints(w: &World) -> Vec<Endpoint> {
             &[("role", OptStr)],
         ),
         endpoint(
+            "check invite",
+            "POST",
+            "/api/v1/invites/check",
+            &Auth::None,
+            json!({"token": "not-an-invite"}),
+            &[("token", Str)],
+        ),
+        endpoint(
             "accept invite",
             "POST",
             "/api/v1/invites/accept",

@@ -304,6 +304,7 @@ fn a_reader_key_is_refused_on_every_route_that_changes_anything() -> TestResult 
                 [
                     "/api/v1/setup",
                     "/api/v1/session",
+                    "/api/v1/invites/check",
                     "/api/v1/invites/accept",
                     "/api/v1/password-resets/accept",
                     "/api/v1/key-requests",
