@@ -156,8 +156,8 @@ fn whitespace_insensitive_matches(text: &str, quote: &str, loose: bool) -> Vec<(
 }
 
 /// Where `quote` occurs as a reader sees it: accents composed or not (the quote tried in NFC and
-/// in NFD, as a page may be in either), and the characters that show nothing (soft hyphens,
-/// zero-width spaces, word joiners, byte-order marks) ignored on both sides.
+/// in NFD, as a page may be in either), and whitespace and the characters that show nothing (soft
+/// hyphens, zero-width spaces, word joiners, byte-order marks) ignored on both sides.
 fn loose_matches(text: &str, quote: &str) -> Vec<(usize, usize)> {
     use unicode_normalization::UnicodeNormalization;
     let composed: String = quote.nfc().collect();
@@ -177,14 +177,16 @@ fn shows_nothing(c: char) -> bool {
     matches!(c, '\u{ad}' | '\u{200b}' | '\u{2060}' | '\u{feff}')
 }
 
-/// `text` with every run of whitespace as one space (and, when `loose`, without the characters
-/// that show nothing), and for each byte of it the byte of `text` it came from.
+/// `text` with every run of whitespace as one space (and, when `loose`, without whitespace at all
+/// nor the characters that show nothing: blocks such as table cells and list items join without
+/// a separator in the text, where a quote copied from the page has a tab or a line break), and
+/// for each byte of it the byte of `text` it came from.
 fn collapse_whitespace(text: &str, loose: bool) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(text.len());
     let mut origins = Vec::with_capacity(text.len());
     let mut in_space = false;
     for (i, c) in text.char_indices() {
-        if loose && shows_nothing(c) {
+        if loose && (shows_nothing(c) || c.is_whitespace()) {
             continue;
         }
         if c.is_whitespace() {
@@ -414,6 +416,11 @@ mod tests {
         assert_eq!(p.exact, "hy\u{ad}phen\u{ad}ation works");
         let p = locate(hyphenated, "zerowidthjoin", None, "a.html").expect("found");
         assert_eq!(p.exact, "zero\u{200b}width\u{200b}join");
+        // Table cells and list items join without a separator in the text; quoted as they read,
+        // with a space, a tab or a line break between them, they are found.
+        let cells = "NameAdaRoleAdmin";
+        let p = locate(cells, "Ada\tRole", None, "a.html").expect("found");
+        assert_eq!(p.exact, "AdaRole");
         // Only invisible characters quoted, and not in the text: nothing to find.
         assert!(matches!(
             locate("plain text", "\u{ad}", None, "a.html"),
