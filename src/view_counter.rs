@@ -15,6 +15,10 @@ use crate::store::{Store, StoreResult};
 
 /// Views remembered at most; past this, the old ones are forgotten (the database still dedupes).
 const REMEMBERED: usize = 100_000;
+/// Browsers told apart per share link and address within the window: past this, the address's
+/// further browsers count as one visitor (a client sending a new User-Agent with every load
+/// would otherwise add a row each time).
+const BROWSERS_PER_ADDRESS: usize = 8;
 
 /// Who viewed.
 #[derive(Debug, Clone)]
@@ -55,6 +59,8 @@ impl Viewer<'_> {
 pub struct ViewCounter {
     /// (version, viewer) → when this process last counted it.
     recent: Mutex<HashMap<(i64, [u8; 32]), i64>>,
+    /// (link, address) → the browsers told apart there lately, with when each was first seen.
+    browsers: Mutex<HashMap<(i64, IpAddr), Vec<([u8; 32], i64)>>>,
 }
 
 impl ViewCounter {
@@ -68,10 +74,23 @@ impl ViewCounter {
         viewer: &Viewer<'_>,
         now: i64,
     ) -> StoreResult<()> {
+        let digest = match viewer {
+            Viewer::Visitor {
+                link_id, address, ..
+            } if !self.browser_counted(*link_id, *address, viewer.digest(), now) => {
+                Viewer::Visitor {
+                    link_id: *link_id,
+                    address: *address,
+                    user_agent: "",
+                }
+                .digest()
+            }
+            _ => viewer.digest(),
+        };
         let view = View {
             artifact_id,
             version_id,
-            viewer: viewer.digest(),
+            viewer: digest,
             user_id: viewer.user_id(),
             via_link: true,
         };
@@ -81,6 +100,28 @@ impl ViewCounter {
         store
             .write_content(move |conn| views::record(conn, &view, now).map(|_| ()))
             .await
+    }
+
+    /// Whether this browser (`digest`) is told apart from the address's others on this link:
+    /// one of the first `BROWSERS_PER_ADDRESS` seen there within the window.
+    fn browser_counted(&self, link_id: i64, address: IpAddr, digest: [u8; 32], now: i64) -> bool {
+        let mut browsers = self.browsers.lock().unwrap_or_else(|e| e.into_inner());
+        if browsers.len() >= REMEMBERED {
+            browsers.retain(|_, seen| seen.iter().any(|(_, at)| now - at < REPEAT_WINDOW_MS));
+            if browsers.len() >= REMEMBERED {
+                browsers.clear();
+            }
+        }
+        let seen = browsers.entry((link_id, address)).or_default();
+        seen.retain(|(_, at)| now - at < REPEAT_WINDOW_MS);
+        if seen.iter().any(|(d, _)| *d == digest) {
+            return true;
+        }
+        if seen.len() >= BROWSERS_PER_ADDRESS {
+            return false;
+        }
+        seen.push((digest, now));
+        true
     }
 
     /// Remembers the view; false when it was already counted within the window.
@@ -115,6 +156,37 @@ mod tests {
         assert!(!counter.first_lately(1, viewer, 1_000 + REPEAT_WINDOW_MS - 1));
         assert!(counter.first_lately(2, viewer, 1_000), "another version");
         assert!(counter.first_lately(1, viewer, 1_000 + REPEAT_WINDOW_MS));
+    }
+
+    #[test]
+    fn one_address_past_its_browsers_counts_as_one_more_visitor() {
+        let counter = ViewCounter::default();
+        let address: IpAddr = "192.0.2.1".parse().expect("ip");
+        let digest = |ua: &str| {
+            Viewer::Visitor {
+                link_id: 1,
+                address,
+                user_agent: ua,
+            }
+            .digest()
+        };
+        for n in 0..BROWSERS_PER_ADDRESS {
+            assert!(counter.browser_counted(1, address, digest(&format!("ua {n}")), 1_000));
+        }
+        assert!(!counter.browser_counted(1, address, digest("ua 99"), 1_000));
+        assert!(
+            counter.browser_counted(1, address, digest("ua 0"), 2_000),
+            "one seen"
+        );
+        let other: IpAddr = "192.0.2.2".parse().expect("ip");
+        assert!(
+            counter.browser_counted(1, other, digest("ua 99"), 1_000),
+            "another address"
+        );
+        assert!(
+            counter.browser_counted(1, address, digest("ua 99"), 1_000 + REPEAT_WINDOW_MS),
+            "a window later"
+        );
     }
 
     #[test]
