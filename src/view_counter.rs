@@ -60,8 +60,11 @@ pub struct ViewCounter {
     /// (version, viewer) → when this process last counted it.
     recent: Mutex<HashMap<(i64, [u8; 32]), i64>>,
     /// (link, address) → the browsers told apart there lately, with when each was first seen.
-    browsers: Mutex<HashMap<(i64, IpAddr), Vec<([u8; 32], i64)>>>,
+    browsers: Mutex<HashMap<(i64, IpAddr), Vec<SeenBrowser>>>,
 }
+
+/// A browser's digest, and when it was first seen.
+type SeenBrowser = ([u8; 32], i64);
 
 impl ViewCounter {
     /// Counts a view through a share link, unless the same viewer's view of the version was
