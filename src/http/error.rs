@@ -190,6 +190,18 @@ impl ApiError {
         }
     }
 
+    /// How long the client is told to wait before trying again (`Retry-After`, and
+    /// `retryAfterSeconds` in the body), for the refusals that pass.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            ApiError::Busy => Some(BUSY_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+
     /// The error as the API answers it: `{error, code}` with `message`, and what else helps the
     /// client act on it (the field at fault, how to authenticate, the existing id, how long to
     /// wait). MCP tool errors carry the same object.
@@ -204,19 +216,14 @@ impl ApiError {
             ApiError::Taken { id_field, id, .. } => {
                 serde_json::json!({ "error": message, "code": self.code(), *id_field: id })
             }
-            ApiError::TooManyRequests {
-                retry_after_secs, ..
-            } => serde_json::json!({
-                "error": message,
-                "code": self.code(),
-                "retryAfterSeconds": retry_after_secs
-            }),
-            ApiError::Busy => serde_json::json!({
-                "error": message,
-                "code": self.code(),
-                "retryAfterSeconds": BUSY_RETRY_AFTER_SECS
-            }),
-            _ => serde_json::json!({ "error": message, "code": self.code() }),
+            _ => match self.retry_after() {
+                Some(secs) => serde_json::json!({
+                    "error": message,
+                    "code": self.code(),
+                    "retryAfterSeconds": secs
+                }),
+                None => serde_json::json!({ "error": message, "code": self.code() }),
+            },
         }
     }
 
@@ -245,22 +252,14 @@ impl ApiError {
         let body = self.body(&message);
         let mut response = crate::http::reply::json(status, &body);
         let headers = response.headers_mut();
+        if let Some(secs) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         match &self {
             ApiError::Unauthorized { hint, .. } => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(hint.challenge()),
-                );
-            }
-            ApiError::TooManyRequests {
-                retry_after_secs, ..
-            } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-            }
-            ApiError::Busy => {
-                headers.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(BUSY_RETRY_AFTER_SECS),
                 );
             }
             ApiError::MethodNotAllowed { allowed } if !allowed.is_empty() => {
