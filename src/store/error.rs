@@ -50,21 +50,27 @@ pub enum StoreError {
     Random(#[from] crate::secrets::RandomError),
 }
 
+impl StoreError {
+    /// The conditions of the machine rather than of the request that SQLite reports: a full disk,
+    /// a lock another process held past the busy timeout. None for anything else.
+    pub fn of_condition(e: &rusqlite::Error) -> Option<StoreError> {
+        match e.sqlite_error_code()? {
+            rusqlite::ErrorCode::DiskFull => Some(StoreError::DiskFull),
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                Some(StoreError::Busy)
+            }
+            _ => None,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        if let Some(condition) = StoreError::of_condition(&e) {
+            return condition;
+        }
         match &e {
             rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
-                StoreError::DiskFull
-            }
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(
-                    f.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) =>
-            {
-                StoreError::Busy
-            }
             rusqlite::Error::SqliteFailure(f, msg)
                 if f.code == rusqlite::ErrorCode::ConstraintViolation =>
             {

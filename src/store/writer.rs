@@ -417,8 +417,7 @@ fn run_batch(
     committed_hook: impl FnOnce(),
 ) -> Option<Vec<i64>> {
     let fail = |batch: Vec<Job>, what: &str, e: rusqlite::Error| {
-        let failure = batch_failed(what, &e);
-        if matches!(failure, StoreError::Busy) {
+        if matches!(StoreError::of_condition(&e), Some(StoreError::Busy)) {
             // Another process's doing, and each request says so: not the writer's failure.
             log::warn!("{what} waited too long for another process's lock: {e}");
         } else {
@@ -479,16 +478,7 @@ fn run_batch(
 /// full disk or a lock held too long by another process as such, anything else as the writer's
 /// own failure.
 fn batch_failed(what: &str, e: &rusqlite::Error) -> StoreError {
-    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
-        StoreError::DiskFull
-    } else if matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    ) {
-        StoreError::Busy
-    } else {
-        StoreError::Task(format!("{what} failed: {e}"))
-    }
+    StoreError::of_condition(e).unwrap_or_else(|| StoreError::Task(format!("{what} failed: {e}")))
 }
 
 /// Runs each job of a batch inside its transaction, under a savepoint of its own when `savepoints`
