@@ -7,7 +7,7 @@
 //! request still runs, a retry is refused too (409 `idempotency_key_in_progress`). Only successful answers are kept: a refused request created nothing, and is
 //! simply run again. The MCP tools that create take the same as `clientRequestId`
 //! (`Idempotency::keyed`, `run_json`). The write that does the work also marks the key done
-//! (`Pending::mark`); the answer replaces the mark right after. A server that stops between the
+//! (`mark_done`); the answer replaces the mark right after. A server that stops between the
 //! two leaves the mark, and a retry is refused with 409 `idempotency_answer_lost` (the work was
 //! done, its answer is gone) rather than doing the work twice.
 
@@ -86,21 +86,17 @@ impl Pending {
     pub fn current() -> Option<Pending> {
         PENDING.try_with(Pending::clone).ok()
     }
-
-    /// Marks the request done, inside the write that does it.
-    pub fn mark(&self, conn: &rusqlite::Connection, now: i64) -> StoreResult<()> {
-        idempotency::mark_done(conn, self.user_id, &self.key, &self.method, &self.path, now)
-    }
 }
 
-/// Marks the keyed request of this task done, if any (`pending` as `Pending::current` found it).
+/// Marks the keyed request of this task done, if any (`pending` as `Pending::current` found it),
+/// inside the write that does it.
 pub fn mark_done(
     pending: Option<&Pending>,
     conn: &rusqlite::Connection,
     now: i64,
 ) -> StoreResult<()> {
     match pending {
-        Some(p) => p.mark(conn, now),
+        Some(p) => idempotency::mark_done(conn, p.user_id, &p.key, &p.method, &p.path, now),
         None => Ok(()),
     }
 }
@@ -230,15 +226,15 @@ impl Idempotency {
         }
         let pending = Pending {
             user_id,
-            key: key.clone(),
-            method: method.clone(),
-            path: path.clone(),
+            key,
+            method,
+            path,
         };
         let state = state.clone();
         let task = tokio::spawn(async move {
             let _taken = taken;
-            let response = PENDING.scope(pending, work).await?;
-            keep(&state, user_id, key, method, path, response).await
+            let response = PENDING.scope(pending.clone(), work).await?;
+            keep(&state, pending, response).await
         });
         task.await
             .map_err(|e| ApiError::Internal(format!("the work of a keyed request failed: {e}")))?
@@ -248,10 +244,12 @@ impl Idempotency {
 /// Keeps a successful answer for its key's retries, and gives it back.
 async fn keep(
     state: &AppState,
-    user_id: i64,
-    key: String,
-    method: String,
-    path: String,
+    Pending {
+        user_id,
+        key,
+        method,
+        path,
+    }: Pending,
     response: Response,
 ) -> Result<Response, ApiError> {
     if !response.status().is_success() {

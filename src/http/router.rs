@@ -236,6 +236,14 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     }
 }
 
+/// A path's segments, as route templates are matched against them.
+fn segments_of(path: &str) -> Vec<&str> {
+    match path.strip_prefix('/') {
+        Some(rest) => rest.split('/').collect(),
+        None => Vec::new(),
+    }
+}
+
 struct Table<S> {
     state: S,
     routes: Vec<Route<S>>,
@@ -257,7 +265,7 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
         let reading = *method == Method::GET;
         let trimmed = path.trim_end_matches('/');
         if !trimmed.is_empty() && trimmed.len() < path.len() {
-            let segments: Vec<&str> = trimmed[1..].split('/').collect();
+            let segments = segments_of(trimmed);
             if self.routes.iter().any(|r| r.template.fits(&segments)) {
                 if reading {
                     let location = if query.is_empty() {
@@ -312,10 +320,7 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
         client: IpAddr,
         body: BodyStream,
     ) -> (&RouteStats, Response) {
-        let segments: Vec<&str> = match path.strip_prefix('/') {
-            Some(rest) => rest.split('/').collect(),
-            None => Vec::new(),
-        };
+        let segments = segments_of(path);
         // HEAD is answered by the GET route (hyper sends the headers without the body).
         let wanted = if method == Method::HEAD {
             &Method::GET
