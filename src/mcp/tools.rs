@@ -259,8 +259,7 @@ async fn read_file(state: &AppState, caller: &Caller, a: ReadArgs) -> Result<Val
     // Text in a legacy encoding (windows-1252, Shift_JIS) is read as the browser reads it, and
     // says which encoding that was.
     let text = if is_textual(&file.content_type) {
-        let html = ingest::is_document(&file.path, &file.content_type)
-            && !ingest::is_markdown_path(&file.path);
+        let html = file.content_type.starts_with("text/html");
         let (text, encoding) = ingest::decode_text(&bytes, html);
         Some((text.into_owned(), encoding))
     } else {

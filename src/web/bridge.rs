@@ -85,22 +85,12 @@ pub fn inject(html: &[u8]) -> Vec<u8> {
 
 /// A document that starts with a UTF-16 byte-order mark, as UTF-8 with a UTF-8 mark.
 fn from_utf16(html: &[u8]) -> Option<Vec<u8>> {
-    let little = match html.get(..2)? {
-        b"\xFF\xFE" => true,
-        b"\xFE\xFF" => false,
-        _ => return None,
-    };
-    let units = html[2..].chunks_exact(2).map(|pair| {
-        let pair = [pair[0], pair[1]];
-        if little {
-            u16::from_le_bytes(pair)
-        } else {
-            u16::from_be_bytes(pair)
-        }
-    });
-    let mut text = String::from('\u{feff}');
-    text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
-    Some(text.into_bytes())
+    let (encoding, _) = encoding_rs::Encoding::for_bom(html)?;
+    if encoding == encoding_rs::UTF_8 {
+        return None;
+    }
+    let (text, _) = encoding.decode_with_bom_removal(html);
+    Some(format!("\u{feff}{text}").into_bytes())
 }
 
 fn insertion_point(html: &[u8]) -> usize {
