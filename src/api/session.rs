@@ -1,6 +1,7 @@
 //! Signing in and out of the browser UI: `POST/GET/DELETE /api/v1/session`. The cookie carries a
 //! random token; the database keeps its SHA-256.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,9 @@ use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::sessions::{self, NewSession};
 use crate::store::users::{self, User};
 use crate::text;
-use crate::throttle::{Refusal, Subject, PAIR_LIMIT, SUBJECT_LIMIT, VERIFYING_PER_ADDRESS};
+use crate::throttle::{
+    Attempt, Refusal, Subject, PAIR_LIMIT, SUBJECT_LIMIT, VERIFYING_PER_ADDRESS,
+};
 
 /// How long a session lasts.
 pub const SESSION_DAYS: i64 = 30;
@@ -46,6 +49,45 @@ struct SessionInfo {
     expires_at: i64,
 }
 
+/// One sign-in attempt at the account `email` from `client`, or the throttle's 429. Guesses at a
+/// password set again since (an admin's reset, on the Team page or with `user set-password`: the
+/// account's `updated_at` moves with it) no longer count: the new one may be tried.
+async fn reserve_sign_in(
+    state: &AppState,
+    email: &str,
+    client: IpAddr,
+) -> Result<Attempt, ApiError> {
+    let subject = Subject::Account(email);
+    let what = "sign-in attempts for this account";
+    let refusal = match state
+        .login_throttle
+        .reserve(subject, client, Instant::now())
+    {
+        Ok(attempt) => return Ok(attempt),
+        Err(refusal) => refusal,
+    };
+    let lookup = email.to_string();
+    let changed_at = state
+        .store
+        .read(move |conn| users::credentials(conn, &lookup))
+        .await?
+        .map(|(user, _)| user.updated_at);
+    let since = changed_at.and_then(|at| {
+        let ago = u64::try_from(now_ms().saturating_sub(at)).ok()?;
+        Instant::now().checked_sub(std::time::Duration::from_millis(ago))
+    });
+    match since {
+        Some(since) if since.elapsed() < crate::throttle::WINDOW => {
+            state.login_throttle.forgive_before(subject, since);
+            state
+                .login_throttle
+                .reserve(subject, client, Instant::now())
+                .map_err(|r| refused(r, what))
+        }
+        _ => Err(refused(refusal, what)),
+    }
+}
+
 pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     auth::check_same_origin(&state, &req)?;
     let body: SignIn = req.json().await?;
@@ -53,39 +95,7 @@ pub async fn sign_in(state: AppState, mut req: Request) -> Result<Response, ApiE
     // account has a longer email or password.
     let email = text::sign_in_email("email", &body.email)?;
     text::at_most("password", &body.password, text::PASSWORD_MAX)?;
-    let attempt =
-        match state
-            .login_throttle
-            .reserve(Subject::Account(&email), req.client, Instant::now())
-        {
-            Ok(attempt) => attempt,
-            Err(refusal) => {
-                // Guesses at a password that has been replaced since (an admin's reset, on the Team
-                // page or with `user set-password`) no longer count: the new one may be tried.
-                let lookup = email.clone();
-                let changed = state
-                    .store
-                    .read(move |conn| users::credentials(conn, &lookup))
-                    .await?
-                    .map(|(user, _)| user.updated_at);
-                let since = changed.and_then(|at| {
-                    let ago = u64::try_from(now_ms().saturating_sub(at)).ok()?;
-                    Instant::now().checked_sub(std::time::Duration::from_millis(ago))
-                });
-                match since {
-                    Some(since) if since.elapsed() < crate::throttle::WINDOW => {
-                        state
-                            .login_throttle
-                            .forgive_before(Subject::Account(&email), since);
-                        state
-                            .login_throttle
-                            .reserve(Subject::Account(&email), req.client, Instant::now())
-                            .map_err(|r| refused(r, "sign-in attempts for this account"))?
-                    }
-                    _ => return Err(refused(refusal, "sign-in attempts for this account")),
-                }
-            }
-        };
+    let attempt = reserve_sign_in(&state, &email, req.client).await?;
     let found = state
         .store
         .read(move |conn| users::credentials(conn, &email))
