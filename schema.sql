@@ -334,7 +334,9 @@ CREATE INDEX password_resets_by_user ON password_resets (user_id);
 
 -- The answer to a creating request sent with an `Idempotency-Key`, replayed to a retry of it (same
 -- account, same key) for 24 hours, then removed. Only successful answers are kept: a refused
--- request created nothing, and its retry is simply run again.
+-- request created nothing, and its retry is simply run again. From the write that does the work
+-- until its answer replaces it, the row is a mark (status 0, no body): a retry after a stop in
+-- between learns that the work was done.
 CREATE TABLE idempotent_answers (
     user_id    INTEGER NOT NULL REFERENCES users (id),
     key        TEXT    NOT NULL,
