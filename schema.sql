@@ -345,6 +345,7 @@ CREATE TABLE idempotent_answers (
     status     INTEGER NOT NULL,
     body       BLOB    NOT NULL,
     created_at INTEGER NOT NULL,
+    fingerprint BLOB,                            -- SHA-256 of what the request asked for (its body, as parsed); NULL before version 8
     PRIMARY KEY (user_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX idempotent_answers_by_age ON idempotent_answers (created_at);

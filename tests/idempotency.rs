@@ -337,3 +337,160 @@ fn a_client_that_hangs_up_does_not_make_its_retry_create_again() -> TestResult {
     assert_eq!(count(&server, "comments"), 1);
     Ok(())
 }
+
+#[test]
+fn the_same_key_with_another_body_is_refused_and_a_reformatted_retry_is_not() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let ci = Auth::Key(key);
+    let made = post_once(
+        &server,
+        "/api/v1/artifacts",
+        &ci,
+        "a-1",
+        &json!({"name": "Report", "fileName": "report.md", "content": "# Report\n\nShip it."}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let share = made.json()["shareToken"]
+        .as_str()
+        .ok_or("token")?
+        .to_string();
+    // Another artifact under the same key: 422, and nothing made.
+    let other = post_once(
+        &server,
+        "/api/v1/artifacts",
+        &ci,
+        "a-1",
+        &json!({"name": "Another report", "fileName": "report.md", "content": "# Report\n\nShip it."}),
+    );
+    assert_eq!(other.status, 422, "{}", other.text());
+    assert_eq!(other.error_code(), "idempotency_key_reused");
+    assert!(
+        other.text().contains("another body") && other.text().contains("Idempotency-Key"),
+        "{}",
+        other.text()
+    );
+    assert_eq!(count(&server, "artifacts"), 1);
+
+    // A comment, retried with its JSON spaced and ordered otherwise: the same request.
+    let comments = format!("/api/v1/artifacts/{share}/comments");
+    let first = post_once(
+        &server,
+        &comments,
+        &ci,
+        "c-1",
+        &json!({"content": "Ship when?", "target": {"source": "report.md"}}),
+    );
+    assert_eq!(first.status, 201, "{}", first.text());
+    let reformatted = server.request(
+        "POST",
+        &comments,
+        &ci,
+        Some(
+            br#"{ "target" : { "source" : "report.md" },
+                   "content" : "Ship when?" }"#,
+        ),
+        &[("Idempotency-Key", "c-1")],
+    );
+    assert_eq!(reformatted.status, 201, "{}", reformatted.text());
+    assert_eq!(
+        reformatted.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    assert_eq!(reformatted.json(), first.json());
+    // Another comment under the same key: refused; the first stands as it was written.
+    let changed = post_once(
+        &server,
+        &comments,
+        &ci,
+        "c-1",
+        &json!({"content": "Ship on Friday?", "target": {"source": "report.md"}}),
+    );
+    assert_eq!(changed.status, 422, "{}", changed.text());
+    assert_eq!(changed.error_code(), "idempotency_key_reused");
+    // The query string is part of the request too.
+    let elsewhere = server.request(
+        "POST",
+        &format!("{comments}?version=1"),
+        &ci,
+        Some(
+            json!({"content": "Ship when?", "target": {"source": "report.md"}})
+                .to_string()
+                .as_bytes(),
+        ),
+        &[("Idempotency-Key", "c-1")],
+    );
+    assert_eq!(elsewhere.status, 422, "{}", elsewhere.text());
+    let stored: Vec<String> = server
+        .open_db()
+        .prepare("SELECT content FROM comments")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(stored, ["Ship when?"]);
+
+    // A reply, the same way.
+    let comment_id = first.json()["id"].as_str().ok_or("id")?.to_string();
+    let replies = format!("/api/v1/comments/{comment_id}/replies");
+    let reply = post_once(
+        &server,
+        &replies,
+        &ci,
+        "r-1",
+        &json!({"content": "Monday."}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let again = post_once(
+        &server,
+        &replies,
+        &ci,
+        "r-1",
+        &json!({"content": "Monday."}),
+    );
+    assert_eq!(again.json(), reply.json());
+    let changed = post_once(
+        &server,
+        &replies,
+        &ci,
+        "r-1",
+        &json!({"content": "Tuesday."}),
+    );
+    assert_eq!(changed.status, 422, "{}", changed.text());
+    assert_eq!(count(&server, "replies"), 1);
+
+    // A version: retried in another multipart framing (a new boundary) it is the same upload;
+    // another file under the same key is refused.
+    let versions = format!("/api/v1/artifacts/{share}/versions");
+    let upload = |boundary: &str, content: &[u8]| {
+        let mut body = Vec::new();
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"v2.md\"\r\nContent-Type: text/markdown\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        server.request(
+            "POST",
+            &versions,
+            &ci,
+            Some(&body),
+            &[
+                (
+                    "Content-Type",
+                    &format!("multipart/form-data; boundary={boundary}"),
+                ),
+                ("Idempotency-Key", "v-2"),
+            ],
+        )
+    };
+    let v2 = upload("curl-boundary-1", b"# Report\n\nShipped.");
+    assert_eq!(v2.status, 201, "{}", v2.text());
+    let retried = upload("curl-boundary-2", b"# Report\n\nShipped.");
+    assert_eq!(retried.status, 201, "{}", retried.text());
+    assert_eq!(
+        retried.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    assert_eq!(retried.json(), v2.json());
+    let other = upload("curl-boundary-3", b"# Report\n\nShipped on Monday.");
+    assert_eq!(other.status, 422, "{}", other.text());
+    assert_eq!(count(&server, "versions"), 2);
+    Ok(())
+}

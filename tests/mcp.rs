@@ -1079,6 +1079,27 @@ fn creating_tools_called_again_with_their_client_request_id_create_nothing_more(
     );
     assert_eq!(wrong["field"], "clientRequestId", "{wrong}");
     assert_eq!(count("replies"), 1);
+    // The same id with other arguments is another call: refused, and the first comment stands.
+    let other = refused(
+        &a.server,
+        &a.key,
+        "add_comment",
+        json!({"shareToken": token, "content": "Ship on Friday?", "quote": "Ship it.", "clientRequestId": "c-1"}),
+    );
+    assert_eq!(other["code"], "idempotency_key_reused", "{other}");
+    assert!(
+        other["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("clientRequestId") && m.contains("other arguments")),
+        "{other}"
+    );
+    assert_eq!(count("comments"), 1);
+    let content: String = a
+        .server
+        .open_db()
+        .query_row("SELECT content FROM comments", [], |r| r.get(0))
+        .expect("the comment");
+    assert_eq!(content, "Ship when?");
     Ok(())
 }
 

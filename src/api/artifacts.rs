@@ -376,9 +376,9 @@ pub async fn list_page(
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let once = Idempotency::of(&req)?;
+    let (form, once) = upload::read_once(&state, &mut req, once).await?;
     let (work_state, work_caller) = (state.clone(), caller.clone());
     once.run(&state, &caller, async move {
-        let form = upload::read(&work_state, &mut req).await?;
         Ok(reply::created(
             &create_from(&work_state, &work_caller, form).await?,
         ))

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use warp::reply::Response;
 
 use super::artifacts::visible_by_id;
-use super::idempotency::{self, Idempotency, Pending};
+use super::idempotency::{self, Fingerprint, Idempotency, Pending};
 use super::versions::parse_number;
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
@@ -19,7 +19,7 @@ use crate::clock::now_ms;
 use crate::http::error::{not_found_as, ApiError};
 use crate::http::ids::{self, wire};
 use crate::http::reply;
-use crate::http::request::{self, Request};
+use crate::http::request::{self, parse_json, Request, JSON_LIMIT};
 use crate::leaks::Scanned;
 use crate::scopes;
 use crate::state::AppState;
@@ -358,9 +358,14 @@ pub fn threads(comments: Vec<Comment>, replies: Vec<Reply>) -> Result<Vec<Commen
 pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let once = Idempotency::of(&req)?;
+    let query: CreateQuery = req.query()?;
+    let bytes = req.body_bytes(JSON_LIMIT).await?;
+    let body: CreateComment = parse_json(&bytes)?;
+    let once = once.asking(|| Fingerprint::of_body(&req.query, &bytes));
     let (work_state, work_caller) = (state.clone(), caller.clone());
+    let share_token = req.param("shareToken").to_string();
     once.run(&state, &caller, async move {
-        create_once(&work_state, &work_caller, &mut req).await
+        create_once(&work_state, &work_caller, &share_token, query, body).await
     })
     .await
 }
@@ -369,10 +374,10 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
 async fn create_once(
     state: &AppState,
     caller: &Caller,
-    req: &mut Request,
+    share_token: &str,
+    query: CreateQuery,
+    body: CreateComment,
 ) -> Result<Response, ApiError> {
-    let query: CreateQuery = req.query()?;
-    let body: CreateComment = req.json().await?;
     let wanted = requested_version(&query, body.version.as_ref())?;
     let place = match (body.target, body.quote) {
         (Some(target), None) if body.near.is_none() && body.source.is_none() && !body.scripted => {
@@ -403,15 +408,7 @@ async fn create_once(
             ))
         }
     };
-    let id = add(
-        state,
-        caller,
-        req.param("shareToken"),
-        &body.content,
-        place,
-        wanted,
-    )
-    .await?;
+    let id = add(state, caller, share_token, &body.content, place, wanted).await?;
     Ok(reply::created(
         &json!({ "id": wire(id), "status": "created" }),
     ))
@@ -1131,9 +1128,11 @@ pub async fn create_reply(state: AppState, mut req: Request) -> Result<Response,
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, _) = find(&state, &caller, req.param("id")).await?;
     let once = Idempotency::of(&req)?;
+    let bytes = req.body_bytes(JSON_LIMIT).await?;
+    let body: ReplyBody = parse_json(&bytes)?;
+    let once = once.asking(|| Fingerprint::of_body(&req.query, &bytes));
     let (work_state, work_caller) = (state.clone(), caller.clone());
     once.run(&state, &caller, async move {
-        let body: ReplyBody = req.json().await?;
         let id = reply_on(&work_state, &work_caller, None, comment, &body.content).await?;
         Ok(reply::created(&json!({ "id": wire(id) })))
     })

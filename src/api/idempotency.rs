@@ -3,8 +3,11 @@
 //! request again with the same key and gets the first answer again, with `Idempotent-Replayed:
 //! true`, instead of a second artifact, version, comment or reply. Keys are the account's own
 //! (an agent's key counts for its account), kept for 24 hours. The key names one request: sent
-//! with another method or path it is refused (409 `idempotency_key_reused`), and while the first
-//! request still runs, a retry is refused too (409 `idempotency_key_in_progress`). Only successful answers are kept: a refused request created nothing, and is
+//! with another method or path it is refused (409 `idempotency_key_reused`), with another body
+//! too (422 `idempotency_key_reused`: the body is compared as parsed, by its `Fingerprint`, so a
+//! retry whose JSON is spaced or ordered otherwise, or whose multipart boundary is new, is the
+//! same request), and while the first request still runs, a retry is refused too (409
+//! `idempotency_key_in_progress`). Only successful answers are kept: a refused request created nothing, and is
 //! simply run again. The MCP tools that create take the same as `clientRequestId`
 //! (`Idempotency::keyed`, `run_json`). The write that does the work also marks the key done
 //! (`mark_done`); the answer replaces the mark right after. A server that stops between the
@@ -17,6 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use http_body_util::BodyExt;
 use serde_json::value::RawValue;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
@@ -31,6 +36,8 @@ use crate::store::StoreResult;
 /// The header, and the longest key taken (as the IETF draft's examples, a UUID fits many times).
 const HEADER: &str = "idempotency-key";
 const KEY_MAX: usize = 255;
+/// What stands for the method of an MCP tool call, whose path is the tool's name.
+pub const MCP_METHOD: &str = "MCP";
 
 /// The requests that run now under a key, per account: a retry that arrives meanwhile waits.
 #[derive(Debug, Default)]
@@ -79,6 +86,7 @@ pub struct Pending {
     key: String,
     method: String,
     path: String,
+    fingerprint: Fingerprint,
 }
 
 impl Pending {
@@ -96,7 +104,13 @@ pub fn mark_done(
     now: i64,
 ) -> StoreResult<()> {
     match pending {
-        Some(p) => idempotency::mark_done(conn, p.user_id, &p.key, &p.method, &p.path, now),
+        Some(p) => idempotency::mark_done(
+            conn,
+            p.user_id,
+            &p.key,
+            (&p.method, &p.path, p.fingerprint.0),
+            now,
+        ),
         None => Ok(()),
     }
 }
@@ -106,8 +120,111 @@ pub struct Idempotency(Option<Keyed>);
 
 struct Keyed {
     key: String,
+    /// How the key was given: `Idempotency-Key`, or an MCP tool's `clientRequestId`.
+    field: &'static str,
     method: String,
     path: String,
+    /// What the request asks for (`asking`); every keyed route gives it before `run`.
+    fingerprint: Option<Fingerprint>,
+}
+
+/// What a keyed request asked for: a SHA-256 of its body as parsed (JSON with its object keys in
+/// order, whatever its spacing; an upload's fields and content), to tell a retry from another
+/// request sent with the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// Of a JSON body and the query string it came with; a body that is not JSON counts as bytes.
+    pub fn of_body(query: &str, body: &[u8]) -> Fingerprint {
+        let mut hash = Asked::new("body");
+        hash.field(query.as_bytes());
+        match serde_json::from_slice::<Value>(body) {
+            Ok(value) => hash.json(&value),
+            Err(_) => hash.field(body),
+        }
+        hash.done()
+    }
+
+    /// Of an MCP tool's arguments.
+    pub fn of_json(value: &Value) -> Fingerprint {
+        let mut hash = Asked::new("json");
+        hash.json(value);
+        hash.done()
+    }
+}
+
+/// A fingerprint fed field by field, each tagged and length-prefixed so that no two inputs feed
+/// the same bytes.
+pub struct Asked(Sha256);
+
+impl Asked {
+    pub fn new(kind: &str) -> Asked {
+        let mut fields = Asked(Sha256::new());
+        fields.field(kind.as_bytes());
+        fields
+    }
+
+    pub fn field(&mut self, bytes: &[u8]) {
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    /// A field that may be missing (told apart from an empty one).
+    pub fn optional(&mut self, value: Option<&str>) {
+        match value {
+            None => self.0.update([0]),
+            Some(v) => {
+                self.0.update([1]);
+                self.field(v.as_bytes());
+            }
+        }
+    }
+
+    /// Bytes fed in pieces, as one field of `len` bytes.
+    pub fn start_field(&mut self, len: u64) {
+        self.0.update(len.to_le_bytes());
+    }
+
+    pub fn piece(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn json(&mut self, value: &Value) {
+        match value {
+            Value::Null => self.0.update(b"n"),
+            Value::Bool(b) => self.0.update(if *b { b"t" } else { b"f" }),
+            Value::Number(n) => {
+                self.0.update(b"#");
+                self.field(n.to_string().as_bytes());
+            }
+            Value::String(s) => {
+                self.0.update(b"s");
+                self.field(s.as_bytes());
+            }
+            Value::Array(items) => {
+                self.0.update(b"[");
+                self.0.update((items.len() as u64).to_le_bytes());
+                for item in items {
+                    self.json(item);
+                }
+            }
+            Value::Object(members) => {
+                self.0.update(b"{");
+                self.0.update((members.len() as u64).to_le_bytes());
+                let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+                sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (name, member) in sorted {
+                    self.field(name.as_bytes());
+                    self.json(member);
+                }
+            }
+        }
+    }
+
+    pub fn done(self) -> Fingerprint {
+        Fingerprint(self.0.finalize().into())
+    }
 }
 
 impl Idempotency {
@@ -151,9 +268,24 @@ impl Idempotency {
         // Nothing is copied for the requests (nearly all) that send no key.
         Ok(Idempotency(Some(Keyed {
             key,
+            field,
             method: method.to_string(),
             path: path.to_string(),
+            fingerprint: None,
         })))
+    }
+
+    /// Whether the request sent a key (and so needs its `Fingerprint`).
+    pub fn is_keyed(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Says what the request asks for; `what` runs only when it sent a key.
+    pub fn asking(mut self, what: impl FnOnce() -> Fingerprint) -> Idempotency {
+        if let Some(keyed) = self.0.as_mut() {
+            keyed.fingerprint = Some(what());
+        }
+        self
     }
 
     /// `run` for work that answers JSON (an MCP tool's result).
@@ -194,9 +326,21 @@ impl Idempotency {
         caller: &Caller,
         work: impl Future<Output = Result<Response, ApiError>> + Send + 'static,
     ) -> Result<Response, ApiError> {
-        let Some(Keyed { key, method, path }) = self.0 else {
+        let Some(Keyed {
+            key,
+            field,
+            method,
+            path,
+            fingerprint,
+        }) = self.0
+        else {
             return work.await;
         };
+        let fingerprint = fingerprint.ok_or_else(|| {
+            ApiError::Internal(format!(
+                "{method} {path} ran a keyed request without its fingerprint"
+            ))
+        })?;
         let user_id = caller.user.id;
         let taken = state.idempotency.take(user_id, &key)?;
         let lookup = key.clone();
@@ -209,16 +353,27 @@ impl Idempotency {
                 return Err(ApiError::Conflict {
                     code: "idempotency_key_reused",
                     message: format!(
-                        "this Idempotency-Key was used for {} {} in the last 24 hours; use a new key for another request",
+                        "this {field} was used for {} {} in the last 24 hours; use a new key for another request",
                         answer.method, answer.path
                     ),
+                });
+            }
+            if answer.fingerprint.is_some_and(|kept| kept != fingerprint.0) {
+                let message = if method == MCP_METHOD {
+                    format!("this {field} was used in the last 24 hours for a {path} call with other arguments; a retry must send the same arguments, and another call needs a new {field}")
+                } else {
+                    format!("this {field} was used in the last 24 hours for a {method} {path} with another body; a retry must send the same body, and another request needs a new key")
+                };
+                return Err(ApiError::Unprocessable {
+                    code: "idempotency_key_reused",
+                    message,
                 });
             }
             if answer.status == idempotency::DONE_UNANSWERED {
                 return Err(ApiError::Conflict {
                     code: "idempotency_answer_lost",
                     message: format!(
-                        "the request sent with this Idempotency-Key ({method} {path}) was carried out, but the server stopped before its answer was kept; look for what it made (list the artifact's comments, or your artifacts) instead of sending it again, or send it with a new key to make another"
+                        "the request sent with this {field} ({method} {path}) was carried out, but its answer could not be kept (the server stopped, or failed to store it); look for what it made (list the artifact's comments, or your artifacts) instead of sending it again, or send it with a new key to make another"
                     ),
                 });
             }
@@ -229,6 +384,7 @@ impl Idempotency {
             key,
             method,
             path,
+            fingerprint,
         };
         let state = state.clone();
         let task = tokio::spawn(async move {
@@ -249,6 +405,7 @@ async fn keep(
         key,
         method,
         path,
+        fingerprint,
     }: Pending,
     response: Response,
 ) -> Result<Response, ApiError> {
@@ -264,6 +421,7 @@ async fn keep(
     let answer = Answer {
         method,
         path,
+        fingerprint: Some(fingerprint.0),
         status: parts.status.as_u16(),
         body: bytes.to_vec(),
     };
@@ -288,4 +446,45 @@ fn replay(answer: Answer) -> Response {
         .headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_fingerprint_reads_json_as_parsed_and_tells_other_requests_apart() {
+        let body = |text: &str| Fingerprint::of_body("", text.as_bytes());
+        assert_eq!(
+            body(r#"{"content":"Ship?","target":{"source":"a.md"}}"#),
+            body("{ \"target\": {\"source\": \"a.md\"},\n  \"content\": \"Ship?\" }"),
+            "spacing and key order do not count"
+        );
+        assert_ne!(
+            body(r#"{"content":"Ship?"}"#),
+            body(r#"{"content":"Ship!"}"#)
+        );
+        assert_ne!(
+            Fingerprint::of_body("version=1", br#"{"content":"Ship?"}"#),
+            body(r#"{"content":"Ship?"}"#),
+            "the query string counts"
+        );
+        assert_ne!(body(r#"{"a":"bc"}"#), body(r#"{"ab":"c"}"#));
+        assert_ne!(body(r#"[1,[2]]"#), body(r#"[[1],2]"#));
+        assert_ne!(body(r#"{"a":null}"#), body(r#"{"a":""}"#));
+        assert_eq!(
+            Fingerprint::of_json(&json!({"b": 1, "a": [true]})),
+            Fingerprint::of_json(&json!({"a": [true], "b": 1}))
+        );
+        let fields = |values: [Option<&str>; 2]| {
+            let mut asked = Asked::new("upload");
+            for v in values {
+                asked.optional(v);
+            }
+            asked.done()
+        };
+        assert_ne!(fields([None, Some("")]), fields([Some(""), None]));
+        assert_ne!(fields([Some("a"), None]), fields([None, Some("a")]));
+    }
 }

@@ -3,6 +3,7 @@
 //! budget (or gets a 429); its content is then spooled as it streams in (parsed a block at a time
 //! on the blocking pool, never held whole in memory), and checked by `ingest` on a blocking thread.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +11,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use warp::http::header;
 
+use super::idempotency::{Asked, Fingerprint, Idempotency};
 use super::upload_json::{JsonSplit, SplitError};
 use crate::bulk;
 use crate::http::error::ApiError;
@@ -61,6 +63,65 @@ struct JsonUpload {
     /// The hosted API's organisation; this server has none, so it is accepted and ignored.
     #[serde(default, rename = "organizationId")]
     _organization_id: Option<serde_json::Value>,
+}
+
+/// Reads the upload like `read`, and tells `once` what it asks for when the request sent an
+/// `Idempotency-Key` (its fields and content, so a retry in another multipart framing is the same).
+pub async fn read_once(
+    state: &AppState,
+    req: &mut Request,
+    once: Idempotency,
+) -> Result<(UploadForm, Idempotency), ApiError> {
+    let form = read(state, req).await?;
+    if !once.is_keyed() {
+        return Ok((form, once));
+    }
+    let fingerprint = form.fingerprint().await?;
+    Ok((form, once.asking(|| fingerprint)))
+}
+
+impl UploadForm {
+    /// Its fields and content, hashed (a spooled content is read back on a blocking thread).
+    async fn fingerprint(&self) -> Result<Fingerprint, ApiError> {
+        let mut fields = Asked::new("upload");
+        for value in [
+            &self.name,
+            &self.description,
+            &self.version_name,
+            &self.upload.file_type,
+            &self.upload.file_name,
+            &self.upload.entry_point,
+        ] {
+            fields.optional(value.as_deref());
+        }
+        fields.field(&[u8::from(self.file_named)]);
+        match &self.upload.content {
+            UploadContent::Text(text) => fields.field(text.as_bytes()),
+            UploadContent::Bytes(bytes) => fields.field(bytes),
+            UploadContent::Spooled { content, .. } => {
+                let content = content.clone();
+                return bulk::run(move || {
+                    fields.start_field(content.len());
+                    let mut reader = content.reader();
+                    let mut block = vec![0; 64 * 1024];
+                    loop {
+                        match reader.read(&mut block) {
+                            Ok(0) => return Ok(fields.done()),
+                            Ok(n) => fields.piece(&block[..n]),
+                            Err(e) => {
+                                return Err(ApiError::Internal(format!(
+                                    "reading a spooled upload back failed: {e}"
+                                )))
+                            }
+                        }
+                    }
+                })
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            }
+        }
+        Ok(fields.done())
+    }
 }
 
 /// Reserves memory for the upload, then reads the body as JSON or multipart, by its Content-Type.

@@ -74,9 +74,9 @@ pub async fn create(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let caller = auth::session_or_key(&state, &req).await?;
     let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let once = Idempotency::of(&req)?;
+    let (form, once) = upload::read_once(&state, &mut req, once).await?;
     let (work_state, work_caller) = (state.clone(), caller.clone());
     once.run(&state, &caller, async move {
-        let form = upload::read(&work_state, &mut req).await?;
         Ok(reply::created(
             &publish(&work_state, &work_caller, &artifact, form).await?,
         ))

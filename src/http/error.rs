@@ -66,6 +66,9 @@ pub enum ApiError {
         id_field: &'static str,
         id: String,
     },
+    /// 422: the request is well formed but cannot be carried out as sent; `code` says why.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// 408: the client took too long to send its body; the message says how far it got.
     #[error("{0}")]
     RequestTimeout(String),
@@ -161,6 +164,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::Taken { .. } => StatusCode::CONFLICT,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -177,6 +181,7 @@ impl ApiError {
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
+            | ApiError::Unprocessable { code, .. }
             | ApiError::Taken { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",

@@ -118,7 +118,7 @@ fn upload_properties() -> Value {
 fn client_request_id() -> Value {
     json!({
         "type": "string", "minLength": 1, "maxLength": 255,
-        "description": "any id of yours for this call (a UUID, say): called again with the same id (after a timeout, a lost answer), the tool gives the first answer again and creates nothing more; kept 24 hours"
+        "description": "any id of yours for this call (a UUID, say): called again with the same id and arguments (after a timeout, a lost answer), the tool gives the first answer again and creates nothing more; the same id with other arguments is refused (idempotency_key_reused); kept 24 hours"
     })
 }
 

@@ -16,7 +16,7 @@ use super::catalog::{
 use super::feedback;
 use crate::api::artifacts::{self as artifact_api, owned, visible};
 use crate::api::comments::{self as comment_api, Place, Versions};
-use crate::api::idempotency::Idempotency;
+use crate::api::idempotency::{Fingerprint, Idempotency, MCP_METHOD};
 use crate::api::upload::UploadForm;
 use crate::api::versions as version_api;
 use crate::auth::Caller;
@@ -60,7 +60,8 @@ pub async fn call(
                     ))
                 }
             };
-            let once = Idempotency::keyed(id.as_deref(), "clientRequestId", "MCP", name)?;
+            let once = Idempotency::keyed(id.as_deref(), "clientRequestId", MCP_METHOD, name)?
+                .asking(|| Fingerprint::of_json(&arguments));
             let (work_state, work_caller, work_name) =
                 (state.clone(), caller.clone(), name.to_string());
             once.run_json(state, caller, async move {

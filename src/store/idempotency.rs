@@ -13,6 +13,8 @@ pub const KEPT_FOR: i64 = DAY_MS;
 pub struct Answer {
     pub method: String,
     pub path: String,
+    /// The SHA-256 of what the request asked for (None for answers kept before schema 8).
+    pub fingerprint: Option<[u8; 32]>,
     pub status: u16,
     pub body: Vec<u8>,
 }
@@ -21,15 +23,16 @@ pub struct Answer {
 pub fn get(conn: &Connection, user_id: i64, key: &str, now: i64) -> StoreResult<Option<Answer>> {
     Ok(conn
         .prepare_cached(
-            "SELECT method, path, status, body FROM idempotent_answers
+            "SELECT method, path, fingerprint, status, body FROM idempotent_answers
               WHERE user_id = ?1 AND key = ?2 AND created_at > ?3",
         )?
         .query_row(params![user_id, key, now - KEPT_FOR], |r| {
             Ok(Answer {
                 method: r.get(0)?,
                 path: r.get(1)?,
-                status: r.get(2)?,
-                body: r.get(3)?,
+                fingerprint: r.get(2)?,
+                status: r.get(3)?,
+                body: r.get(4)?,
             })
         })
         .optional()?)
@@ -45,10 +48,10 @@ pub fn mark_done(
     conn: &Connection,
     user_id: i64,
     key: &str,
-    method: &str,
-    path: &str,
+    asked: (&str, &str, [u8; 32]),
     now: i64,
 ) -> StoreResult<()> {
+    let (method, path, fingerprint) = asked;
     put(
         conn,
         user_id,
@@ -56,6 +59,7 @@ pub fn mark_done(
         &Answer {
             method: method.to_string(),
             path: path.to_string(),
+            fingerprint: Some(fingerprint),
             status: DONE_UNANSWERED,
             body: Vec::new(),
         },
@@ -73,14 +77,15 @@ pub fn put(
     now: i64,
 ) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO idempotent_answers (user_id, key, method, path, status, body, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR REPLACE INTO idempotent_answers (user_id, key, method, path, fingerprint, status, body, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         user_id,
         key,
         answer.method,
         answer.path,
+        answer.fingerprint,
         answer.status,
         answer.body,
         now
@@ -109,6 +114,7 @@ mod tests {
         let answer = Answer {
             method: "POST".into(),
             path: "/api/v1/artifacts".into(),
+            fingerprint: Some([7; 32]),
             status: 201,
             body: b"{}".to_vec(),
         };

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::error::{StoreError, StoreResult};
 
 /// The schema version this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
@@ -158,6 +158,12 @@ const TO_7: &str = "
     CREATE INDEX idempotent_answers_by_age ON idempotent_answers (created_at);
 ";
 
+/// Version 8: a kept answer knows what its request asked for, so that the same key sent with
+/// another body is refused rather than answered with the first request's answer.
+const TO_8: &str = "
+    ALTER TABLE idempotent_answers ADD COLUMN fingerprint BLOB;
+";
+
 /// Settings for every connection: WAL (set once per file, harmless to repeat), foreign keys, a busy
 /// timeout so a concurrent writer (the CLI while the server runs) waits instead of failing.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -282,6 +288,10 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.execute_batch(TO_7)?;
         log::info!("upgraded the database schema from version {found} to 7");
     }
+    if (1..8).contains(&found) {
+        tx.execute_batch(TO_8)?;
+        log::info!("upgraded the database schema from version {found} to 8");
+    }
     // Later versions add `if (1..N).contains(&found) { ... }` steps here, oldest first.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -321,6 +331,35 @@ mod tests {
     const SCHEMA_V5: &str = include_str!("../../tests/fixtures/schema-v5.sql");
     /// The schema as version 6 shipped it.
     const SCHEMA_V6: &str = include_str!("../../tests/fixtures/schema-v6.sql");
+    /// The schema as version 7 shipped it.
+    const SCHEMA_V7: &str = include_str!("../../tests/fixtures/schema-v7.sql");
+
+    #[test]
+    fn a_version_7_database_is_upgraded_with_fingerprints_on_its_kept_answers() {
+        let (_dir, conn) = upgraded(
+            SCHEMA_V7,
+            "PRAGMA user_version = 7;
+             INSERT INTO users (email, name, password_hash, role, created_at, updated_at)
+                 VALUES ('a@example.com', 'A', 'x', 'admin', 1, 1);
+             INSERT INTO idempotent_answers (user_id, key, method, path, status, body, created_at)
+                 VALUES (1, 'k', 'POST', '/api/v1/artifacts', 201, x'7b7d', 5);",
+        );
+        let fresh = Connection::open_in_memory().expect("memory");
+        fresh.execute_batch(SCHEMA_SQL).expect("fresh schema");
+        assert_eq!(
+            columns(&conn, "idempotent_answers"),
+            columns(&fresh, "idempotent_answers")
+        );
+        // An answer kept before the upgrade has no fingerprint: its retries are not compared.
+        let kept: (i64, Option<Vec<u8>>) = conn
+            .query_row(
+                "SELECT status, fingerprint FROM idempotent_answers WHERE key = 'k'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the kept answer");
+        assert_eq!(kept, (201, None));
+    }
 
     #[test]
     fn a_version_6_database_is_upgraded_with_idempotent_answers_and_edit_times() {
