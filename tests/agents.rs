@@ -245,18 +245,24 @@ fn agent_names_are_validated() -> TestResult {
 }
 
 #[test]
-fn agent_names_are_unique_per_account_ignoring_case_with_full_unicode_folding() -> TestResult {
+fn agent_names_are_unique_per_account_ignoring_case_and_accent_encoding_with_full_unicode_folding(
+) -> TestResult {
     let server = Server::start();
     let ada = Auth::Cookie(server.setup_owner());
     let claude = server.create_agent(&ada, "Claude", Some("coding"));
     let strasse = server.create_agent(&ada, "Straße", None);
     let kelvin = server.create_agent(&ada, "\u{212A}elvin", None); // KELVIN SIGN
+    let jose = server.create_agent(&ada, "Jos\u{e9}", None); // é composed
     for (name, holder) in [
         ("claude", &claude),
         ("CLAUDE", &claude),
         ("STRASSE", &strasse),
         ("strasse", &strasse),
         ("kelvin", &kelvin),
+        // The same letters with the accent decomposed (as macOS file names and some keyboards
+        // give them) are the same name to a reader.
+        ("Jose\u{301}", &jose),
+        ("JOSE\u{301}", &jose),
     ] {
         let resp = server.post("/api/v1/agents", &ada, &json!({ "name": name }));
         assert_eq!(resp.status, 409, "{name}: {}", resp.text());
@@ -299,7 +305,7 @@ fn agent_names_are_unique_per_account_ignoring_case_with_full_unicode_folding() 
         [],
         |r| r.get(0),
     )?;
-    assert_eq!(mine, 4, "nothing was stored by the refused requests");
+    assert_eq!(mine, 5, "nothing was stored by the refused requests");
     Ok(())
 }
 

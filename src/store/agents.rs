@@ -4,7 +4,6 @@
 //! requests racing for a name get one agent. Duplicates made before the rule stay.
 
 use rusqlite::{params, Connection, Row};
-use unicase::UniCase;
 
 use super::audit::{self, AuditCtx, AuditEvent};
 use super::error::{StoreError, StoreResult};
@@ -40,9 +39,10 @@ impl Agent {
     }
 }
 
-/// Whether two agent names are one name as people read them (full Unicode case folding).
+/// Whether two agent names are one name as people read them (full Unicode case folding, accents
+/// composed or not: `text::folded`).
 fn same_name(a: &str, b: &str) -> bool {
-    UniCase::new(a.trim()) == UniCase::new(b.trim())
+    crate::text::folded(a.trim()) == crate::text::folded(b.trim())
 }
 
 /// Refused (`agent_name_taken`, with the holder's id) when another active agent of the user,
