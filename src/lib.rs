@@ -24,6 +24,8 @@ mod db_files;
 mod event_streams;
 /// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.
 mod failed_sign_ins;
+/// A stored file as a response body, read a slice at a time as the client takes it.
+mod file_body;
 /// Latency histograms of atomics, recorded without a lock.
 mod histogram;
 /// The HTTP layer under the API, the pages and MCP: route table, request, reply, error, ids.

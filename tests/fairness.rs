@@ -266,3 +266,108 @@ fn a_client_that_reads_nothing_of_its_downloads_is_cut_off() -> TestResult {
     assert_healthy(&server);
     Ok(())
 }
+
+/// Deterministic bytes that do not compress (xorshift).
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn resident_kib(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or("no VmRSS line")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .ok_or("no VmRSS value")?
+        .parse()?)
+}
+
+#[test]
+fn large_files_are_sent_whole_a_slice_at_a_time_without_being_held_in_memory() -> TestResult {
+    use std::io::Read;
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let ci = Auth::Key(key.clone());
+    // Stored in parts of 1 MiB, the last one short; read back in slices that are not parts.
+    let data = noise(4 * 1024 * 1024 + 12_345);
+    let zip = zips::zip_of(&[("index.html", b"<h1>Data</h1>"), ("data.bin", &data)])?;
+    let made = server.upload_multipart(
+        "/api/v1/artifacts",
+        &ci,
+        &[("name", None, b"Data"), ("file", Some("site.zip"), &zip)],
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let share = made.json()["shareToken"]
+        .as_str()
+        .ok_or("token")?
+        .to_string();
+    // Whole and exact, through the API and through the review frame's folder.
+    let path = format!("/api/v1/artifacts/{share}/versions/1/files/data.bin");
+    let grant = server.view_grant(&Auth::Cookie(cookie.clone()), &share, 1);
+    for (url, auth) in [
+        (path.clone(), &ci),
+        (format!("{grant}/data.bin"), &Auth::None),
+    ] {
+        let got = server.get(&url, auth);
+        assert_eq!(got.status, 200, "{url}");
+        assert_eq!(
+            got.header("content-length"),
+            Some(data.len().to_string()),
+            "{url}"
+        );
+        assert!(got.body == data, "{url}: the bytes differ");
+    }
+    // Forty downloads whose clients read their headers and then nothing: the server holds a
+    // slice of each, not the file (whole, they were 40 × 4 MiB).
+    let before = resident_kib(server.pid())?;
+    let mut stalled = Vec::new();
+    for _ in 0..40 {
+        // A small receive window, so that the kernel's buffers cannot take a whole file off the
+        // server's hands.
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        socket.set_recv_buffer_size(4096)?;
+        socket.connect(&std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, server.port)).into())?;
+        let mut client: std::net::TcpStream = socket.into();
+        client.write_all(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\n\r\n",
+                server.host()
+            )
+            .as_bytes(),
+        )?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            client.read_exact(&mut byte)?;
+            head.push(byte[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        stalled.push(client);
+    }
+    let grown_mib = resident_kib(server.pid())?.saturating_sub(before) / 1024;
+    eprintln!("40 stalled downloads: {grown_mib} MiB more resident");
+    assert!(
+        grown_mib < 64,
+        "40 stalled downloads of a 4 MiB file took {grown_mib} MiB more"
+    );
+    drop(stalled);
+    assert_healthy(&server);
+    Ok(())
+}

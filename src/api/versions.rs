@@ -14,6 +14,7 @@ use super::publish;
 use super::upload;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
+use crate::file_body;
 use crate::http::error::{not_found_as, ApiError};
 use crate::http::ids::wire;
 use crate::http::reply;
@@ -441,6 +442,18 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
         let mut response = Response::new(Vec::new().into());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         file_headers(response.headers_mut(), &file, &etag, as_text, None);
+        return Ok(response);
+    }
+    let size = u64::try_from(file.size).unwrap_or(0);
+    if !as_text && file_body::sliced(size) {
+        let mut response = file_body::response(state.store.clone(), file.sha256.clone(), size);
+        file_headers(
+            response.headers_mut(),
+            &file,
+            &etag,
+            false,
+            Some(&file.content_type),
+        );
         return Ok(response);
     }
     let sha256 = file.sha256.clone();

@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::{StoreError, StoreResult};
+use super::staging::PART_BYTES;
 
 /// A file to attach to a version; its content is stored already (`staging`).
 pub struct NewFile<'a> {
@@ -113,6 +114,49 @@ pub fn content(conn: &Connection, sha256: &[u8]) -> StoreResult<Option<Vec<u8>>>
         Some((size, content)) => whole(conn, sha256, size, content),
         None => Ok(None),
     }
+}
+
+/// `len` bytes from `offset` of the content with this SHA-256 (of `size` bytes), read without
+/// loading the rest (SQLite's incremental blob reading, in the part that holds them); `None` when
+/// the content is gone. A slice never spans two parts: `len` is cut at the part's end.
+pub fn slice(
+    conn: &Connection,
+    sha256: &[u8],
+    size: u64,
+    offset: u64,
+    len: u64,
+) -> StoreResult<Option<Vec<u8>>> {
+    let Some((row, inline)) = conn
+        .prepare_cached("SELECT id, length(content) FROM blobs WHERE sha256 = ?1")?
+        .query_row([sha256], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let (table, column, row, start, available) = if u64::try_from(inline) == Ok(size) {
+        ("blobs", "content", row, offset, size.saturating_sub(offset))
+    } else {
+        let part = PART_BYTES as u64;
+        let Some(row) = conn
+            .prepare_cached("SELECT id FROM blob_parts WHERE sha256 = ?1 AND seq = ?2")?
+            .query_row(
+                params![sha256, i64::try_from(offset / part).unwrap_or(i64::MAX)],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let start = offset % part;
+        ("blob_parts", "data", row, start, part - start)
+    };
+    let blob = conn.blob_open(rusqlite::MAIN_DB, table, column, row, true)?;
+    let wanted = len
+        .min(available)
+        .min((blob.len() as u64).saturating_sub(start));
+    let mut bytes = vec![0; usize::try_from(wanted).unwrap_or(0)];
+    blob.read_at_exact(&mut bytes, usize::try_from(start).unwrap_or(usize::MAX))?;
+    Ok(Some(bytes))
 }
 
 /// One file with its bytes.

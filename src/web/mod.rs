@@ -52,7 +52,18 @@ fn document(
     cache: &'static str,
 ) -> Response {
     let body: Bytes = body.into();
-    let mut response = Response::new(body.into());
+    with_document_headers(Response::new(body.into()), status, content_type, csp, cache)
+}
+
+/// `document`'s status and headers on an answer whose body is already made (a file sent a slice
+/// at a time).
+fn with_document_headers(
+    mut response: Response,
+    status: StatusCode,
+    content_type: HeaderValue,
+    csp: &'static str,
+    cache: &'static str,
+) -> Response {
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, content_type);

@@ -13,6 +13,7 @@ use warp::reply::Response;
 use super::bridge;
 use super::error_page::{self, FrameError};
 use crate::clock::now_ms;
+use crate::file_body;
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::ingest;
@@ -98,8 +99,13 @@ pub(super) async fn version_file(
         format!("\"{}\"", hex(&file.sha256))
     };
     let not_modified = req.holds(&etag);
-    let (content_type, body): (String, Bytes) = if not_modified {
-        (file.content_type.clone(), Bytes::new())
+    let size = u64::try_from(file.size).unwrap_or(0);
+    // Another file than a document, if large, is sent a slice at a time as the client reads it.
+    let (content_type, response) = if not_modified {
+        (
+            file.content_type.clone(),
+            Response::new(Bytes::new().into()),
+        )
     } else if markdown {
         let title = file
             .path
@@ -114,12 +120,21 @@ pub(super) async fn version_file(
             .rendered
             .get(sha256, &title, || content(state, sha256))
             .await?;
-        ("text/html; charset=utf-8".to_string(), doc)
+        (
+            "text/html; charset=utf-8".to_string(),
+            Response::new(doc.into()),
+        )
+    } else if !html && file_body::sliced(size) {
+        let body = file_body::response(state.store.clone(), file.sha256.clone(), size);
+        (file.content_type.clone(), body)
     } else {
         let sha256 = file.sha256.clone();
         let bytes = content(state, sha256).await?;
         let body = if html { bridge::inject(&bytes) } else { bytes };
-        (file.content_type.clone(), Bytes::from(body))
+        (
+            file.content_type.clone(),
+            Response::new(Bytes::from(body).into()),
+        )
     };
     let status = if not_modified {
         StatusCode::NOT_MODIFIED
@@ -128,7 +143,8 @@ pub(super) async fn version_file(
     };
     let content_type = HeaderValue::from_str(&content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    let mut response = super::document(status, body, content_type, SANDBOX_CSP, cache);
+    let mut response =
+        super::with_document_headers(response, status, content_type, SANDBOX_CSP, cache);
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
