@@ -47,6 +47,8 @@ pub enum NotPlaced {
     TooLong { length: usize },
     #[error("the quote is not in the text of {file}: copy it exactly as it reads in the document (its visible text, not its markup); if {file} is an HTML page whose own scripts write that text, add \"scripted\": true and it is kept as given, for the review page to find once the page has run")]
     Missing { file: String },
+    #[error("the quote is in the text of a <{element}> in {file}, which the review page shows where no passage can be highlighted (a form field, the title, SVG or MathML, a frame's fallback): quote text the page shows elsewhere, or leave out quote to comment on the whole file")]
+    Unmarkable { file: String, element: String },
     #[error("the quote appears {count} times in {file}: give `near` with a few words that stand close to the one you mean, or quote a longer passage")]
     Ambiguous { file: String, count: usize },
     #[error("the quote appears {count} times in {file}, and `near` does not pick out one of them ({matching} stand equally close to it, or none within 400 characters): quote a longer passage or give other words as `near`")]
@@ -57,8 +59,34 @@ pub enum NotPlaced {
     },
 }
 
+/// Elements whose text a page shows in no place the review page can mark: form fields, the
+/// document's title, the fallback text of frames and embeds a browser does not show.
+const UNMARKABLE: [&str; 7] = [
+    "textarea", "select", "option", "optgroup", "title", "iframe", "noembed",
+];
+
+/// The text of a document as the bridge measures it, and the parts of it that the review page
+/// cannot highlight (text in form fields, SVG or MathML, a frame's fallback): a passage there is
+/// found but could never be drawn, so it is refused rather than stored unseen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocumentText {
+    pub text: String,
+    /// Byte ranges of `text` inside such an element, in order, each with the element's name.
+    unmarkable: Vec<(usize, usize, String)>,
+}
+
+impl DocumentText {
+    /// The element holding the whole of `start..end`, if that is text the page cannot mark.
+    fn unmarkable_at(&self, start: usize, end: usize) -> Option<&str> {
+        self.unmarkable
+            .iter()
+            .find(|(from, to, _)| *from <= start && end <= *to)
+            .map(|(_, _, element)| element.as_str())
+    }
+}
+
 /// The text of an HTML document, as the bridge measures it.
-pub fn text_of_html(html: &str) -> String {
+pub fn text_of_html(html: &str) -> DocumentText {
     let doc = Html::parse_document(html);
     let root = doc.tree.root();
     let html_element = root
@@ -69,32 +97,50 @@ pub fn text_of_html(html: &str) -> String {
             .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "body"))
     });
     let Some(start) = body.or(html_element) else {
-        return String::new();
+        return DocumentText::default();
     };
-    let mut text = String::new();
-    let mut stack: Vec<_> = start.children().collect();
+    let mut out = DocumentText::default();
+    // Each node with the unmarkable element it is inside, if any.
+    let mut stack: Vec<_> = start.children().map(|n| (n, None::<String>)).collect();
     stack.reverse();
-    while let Some(node) = stack.pop() {
+    while let Some((node, inside)) = stack.pop() {
         match node.value() {
-            Node::Text(t) => text.push_str(t),
+            Node::Text(t) => {
+                let from = out.text.len();
+                out.text.push_str(t);
+                if let Some(element) = inside {
+                    match out.unmarkable.last_mut() {
+                        Some(last) if last.1 == from && last.2 == element => {
+                            last.1 = out.text.len()
+                        }
+                        _ => out.unmarkable.push((from, out.text.len(), element)),
+                    }
+                }
+            }
             Node::Element(e) if !SKIPPED.contains(&e.name()) => {
-                let mut children: Vec<_> = node.children().collect();
+                let inside = inside.or_else(|| {
+                    let foreign = &*e.name.ns != "http://www.w3.org/1999/xhtml";
+                    (foreign || UNMARKABLE.contains(&e.name())).then(|| e.name().to_string())
+                });
+                let mut children: Vec<_> = node.children().map(|n| (n, inside.clone())).collect();
                 children.reverse();
                 stack.extend(children);
             }
             _ => {}
         }
     }
-    text
+    out
 }
 
-/// Finds `quote` in `text` (the text of the file named `source`, for messages).
+/// Finds `quote` in `doc` (the text of the file named `source`, for messages): where the page
+/// can mark it, if it stands both there and in text it cannot.
 pub fn locate(
-    text: &str,
+    doc: &DocumentText,
     quote: &str,
     near: Option<&str>,
     source: &str,
 ) -> Result<Passage, NotPlaced> {
+    let text = doc.text.as_str();
     let quote = quote.trim();
     if quote.is_empty() {
         return Err(NotPlaced::Empty);
@@ -110,6 +156,18 @@ pub fn locate(
     if found.is_empty() {
         found = loose_matches(text, quote);
     }
+    if let Some(element) = found
+        .iter()
+        .map(|(start, end)| doc.unmarkable_at(*start, *end))
+        .collect::<Option<Vec<_>>>()
+        .and_then(|elements| elements.first().map(|e| e.to_string()))
+    {
+        return Err(NotPlaced::Unmarkable {
+            file: source.to_string(),
+            element,
+        });
+    }
+    found.retain(|(start, end)| doc.unmarkable_at(*start, *end).is_none());
     let (start, end) = match found.as_slice() {
         [] => {
             return Err(NotPlaced::Missing {
@@ -334,25 +392,33 @@ fn forward_chars(text: &str, at: usize, n: usize) -> usize {
 mod tests {
     use super::*;
 
+    /// A text with nothing the page cannot mark.
+    fn plain(text: &str) -> DocumentText {
+        DocumentText {
+            text: text.to_string(),
+            unmarkable: Vec::new(),
+        }
+    }
+
     #[test]
     fn the_text_is_the_bodys_text_nodes_without_scripts_and_styles() {
         let html = "<!doctype html><html><head><title>T</title><style>p{}</style></head>\
             <body><h1>Q3 &amp; Q4</h1>\n<p>Revenue <b>grew</b> 4%</p><script>var x = 1;</script>\
             <noscript>no js</noscript><template><p>later</p></template><p>End</p></body></html>";
-        assert_eq!(text_of_html(html), "Q3 & Q4\nRevenue grew 4%End");
+        assert_eq!(text_of_html(html).text, "Q3 & Q4\nRevenue grew 4%End");
     }
 
     #[test]
     fn a_document_without_body_tags_is_read_as_a_browser_would() {
-        assert_eq!(text_of_html("<p>One<p>Two"), "OneTwo");
-        assert_eq!(text_of_html("plain words"), "plain words");
-        assert_eq!(text_of_html(""), "");
+        assert_eq!(text_of_html("<p>One<p>Two").text, "OneTwo");
+        assert_eq!(text_of_html("plain words").text, "plain words");
+        assert_eq!(text_of_html("").text, "");
     }
 
     #[test]
     fn a_unique_quote_gets_its_context_and_code_point_positions() {
         let text = "😀 Intro. Revenue grew 4% in Q3. Costs fell.";
-        let p = locate(text, " Revenue grew 4% ", None, "index.html").expect("found");
+        let p = locate(&plain(text), " Revenue grew 4% ", None, "index.html").expect("found");
         assert_eq!(p.exact, "Revenue grew 4%");
         assert_eq!(p.start, 9, "code points, the emoji counts once");
         assert_eq!(p.end, 24);
@@ -363,7 +429,7 @@ mod tests {
     #[test]
     fn whitespace_in_the_document_need_not_match_the_quotes() {
         let text = "The launch is\n      planned for March.";
-        let p = locate(text, "launch is planned", None, "a.html").expect("found");
+        let p = locate(&plain(text), "launch is planned", None, "a.html").expect("found");
         assert_eq!(p.exact, "launch is\n      planned");
         assert_eq!(
             &text
@@ -378,7 +444,7 @@ mod tests {
     #[test]
     fn a_repeated_quote_needs_near_and_gets_context_that_makes_it_unique() {
         let text = "Summary: total 4%. Details follow. Europe: total 4%. Asia: total 4%.";
-        let err = locate(text, "total 4%", None, "a.html").unwrap_err();
+        let err = locate(&plain(text), "total 4%", None, "a.html").unwrap_err();
         assert_eq!(
             err,
             NotPlaced::Ambiguous {
@@ -387,7 +453,7 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("3 times"));
-        let p = locate(text, "total 4%", Some("Europe"), "a.html").expect("near picks one");
+        let p = locate(&plain(text), "total 4%", Some("Europe"), "a.html").expect("near picks one");
         assert_eq!(
             text.chars().skip(p.start).take(8).collect::<String>(),
             "total 4%"
@@ -395,35 +461,35 @@ mod tests {
         assert!(p.prefix.ends_with("Europe: "), "{p:?}");
         let whole = format!("{}{}{}", p.prefix, p.exact, p.suffix);
         assert_eq!(text.matches(&whole).count(), 1);
-        let unclear = locate(text, "total 4%", Some("total"), "a.html").unwrap_err();
+        let unclear = locate(&plain(text), "total 4%", Some("total"), "a.html").unwrap_err();
         assert!(matches!(unclear, NotPlaced::NearUnclear { count: 3, .. }));
     }
 
     #[test]
     fn a_quote_is_found_however_its_accents_are_encoded_and_past_invisible_characters() {
         let nfd = "Le cafe\u{301} re\u{301}sume\u{301} du jour.";
-        let p = locate(nfd, "caf\u{e9} r\u{e9}sum\u{e9}", None, "a.html").expect("found");
+        let p = locate(&plain(nfd), "caf\u{e9} r\u{e9}sum\u{e9}", None, "a.html").expect("found");
         assert_eq!(
             p.exact, "cafe\u{301} re\u{301}sume\u{301}",
             "as the page has it"
         );
         assert_eq!(p.start, 3);
         let nfc = "Le caf\u{e9} du jour.";
-        let p = locate(nfc, "cafe\u{301}", None, "a.html").expect("found");
+        let p = locate(&plain(nfc), "cafe\u{301}", None, "a.html").expect("found");
         assert_eq!(p.exact, "caf\u{e9}");
         let hyphenated = "The hy\u{ad}phen\u{ad}ation works, zero\u{200b}width\u{200b}join too.";
-        let p = locate(hyphenated, "hyphenation works", None, "a.html").expect("found");
+        let p = locate(&plain(hyphenated), "hyphenation works", None, "a.html").expect("found");
         assert_eq!(p.exact, "hy\u{ad}phen\u{ad}ation works");
-        let p = locate(hyphenated, "zerowidthjoin", None, "a.html").expect("found");
+        let p = locate(&plain(hyphenated), "zerowidthjoin", None, "a.html").expect("found");
         assert_eq!(p.exact, "zero\u{200b}width\u{200b}join");
         // Table cells and list items join without a separator in the text; quoted as they read,
         // with a space, a tab or a line break between them, they are found.
         let cells = "NameAdaRoleAdmin";
-        let p = locate(cells, "Ada\tRole", None, "a.html").expect("found");
+        let p = locate(&plain(cells), "Ada\tRole", None, "a.html").expect("found");
         assert_eq!(p.exact, "AdaRole");
         // Only invisible characters quoted, and not in the text: nothing to find.
         assert!(matches!(
-            locate("plain text", "\u{ad}", None, "a.html"),
+            locate(&plain("plain text"), "\u{ad}", None, "a.html"),
             Err(NotPlaced::Missing { .. })
         ));
     }
@@ -431,24 +497,26 @@ mod tests {
     #[test]
     fn near_prefers_the_candidate_in_its_own_sentence() {
         let text = "The build takes 4 minutes. The deploy takes 4 minutes too.";
-        let p = locate(text, "4 minutes", Some("deploy"), "a.md").expect("one in its sentence");
+        let p =
+            locate(&plain(text), "4 minutes", Some("deploy"), "a.md").expect("one in its sentence");
         assert_eq!(p.start, 44, "{p:?}");
-        let p = locate(text, "4 minutes", Some("build"), "a.md").expect("one in its sentence");
+        let p =
+            locate(&plain(text), "4 minutes", Some("build"), "a.md").expect("one in its sentence");
         assert_eq!(p.start, 16, "{p:?}");
         // On separate lines, the closest still wins; equally close is unclear.
         let lines = "Build: 4 minutes\nDeploy: 4 minutes";
-        let p = locate(lines, "4 minutes", Some("Deploy"), "a.md").expect("closest");
+        let p = locate(&plain(lines), "4 minutes", Some("Deploy"), "a.md").expect("closest");
         assert_eq!(p.start, 25, "{p:?}");
         let tie = "4 minutes x 4 minutes";
         assert!(matches!(
-            locate(tie, "4 minutes", Some("x"), "a.md"),
+            locate(&plain(tie), "4 minutes", Some("x"), "a.md"),
             Err(NotPlaced::NearUnclear { count: 2, .. })
         ));
         assert!(!ends_a_sentence(" grew 4.5 points "));
         assert!(ends_a_sentence("Done. Next"));
         // Japanese: 。 ends a sentence without a space after it.
         let ja = "ビルドは4分かかります。デプロイも4分かかります。";
-        let p = locate(ja, "4分", Some("デプロイ"), "a.md").expect("one in its sentence");
+        let p = locate(&plain(ja), "4分", Some("デプロイ"), "a.md").expect("one in its sentence");
         assert_eq!(
             p.start,
             ja.chars().take_while(|c| *c != 'デ').count() + 5,
@@ -460,13 +528,16 @@ mod tests {
     fn missing_empty_and_overlong_quotes_are_refused_with_what_to_change() {
         let text = "Some text";
         assert!(matches!(
-            locate(text, "other", None, "a.html"),
+            locate(&plain(text), "other", None, "a.html"),
             Err(NotPlaced::Missing { .. })
         ));
-        assert_eq!(locate(text, "  ", None, "a.html"), Err(NotPlaced::Empty));
+        assert_eq!(
+            locate(&plain(text), "  ", None, "a.html"),
+            Err(NotPlaced::Empty)
+        );
         let long = "x".repeat(EXACT_MAX + 1);
         assert_eq!(
-            locate(&long, &long, None, "a.html"),
+            locate(&plain(&long), &long, None, "a.html"),
             Err(NotPlaced::TooLong {
                 length: EXACT_MAX + 1
             })
@@ -477,7 +548,7 @@ mod tests {
     fn context_grows_until_the_selector_is_unique() {
         let block = "a".repeat(40);
         let text = format!("{block}X{block}-{block}X{block}+");
-        let p = locate(&text, "X", Some("+"), "a.html").expect("the second X");
+        let p = locate(&plain(&text), "X", Some("+"), "a.html").expect("the second X");
         let whole = format!("{}{}{}", p.prefix, p.exact, p.suffix);
         assert_eq!(
             text.matches(&whole).count(),
@@ -486,5 +557,35 @@ mod tests {
             p.prefix.len(),
             p.suffix.len()
         );
+    }
+
+    #[test]
+    fn a_passage_the_page_cannot_mark_is_refused_and_one_it_can_is_preferred() {
+        let doc = text_of_html(
+            "<body><p>Intro</p><textarea>Draft reply here</textarea>\
+             <svg><text>Axis label</text></svg><p>Draft reply here, said twice</p>\
+             <select><option>Choice one</option></select><iframe>Frames off</iframe></body>",
+        );
+        for (quote, element) in [
+            ("Axis label", "svg"),
+            ("Choice one", "select"),
+            ("Frames off", "iframe"),
+        ] {
+            let refused = locate(&doc, quote, None, "a.html").expect_err(quote);
+            assert_eq!(
+                refused,
+                NotPlaced::Unmarkable {
+                    file: "a.html".into(),
+                    element: element.into()
+                }
+            );
+            assert!(refused.to_string().contains("whole file"), "{refused}");
+        }
+        // In a form field and in a paragraph: the paragraph's, and no need for `near`.
+        let found = locate(&doc, "Draft reply here", None, "a.html").expect("the paragraph's");
+        let paragraph = doc.text.find("Draft reply here,").expect("in the text");
+        assert_eq!(found.start, doc.text[..paragraph].chars().count());
+        // Text in the same paragraph as a field is marked as usual.
+        assert!(locate(&doc, "Intro", None, "a.html").is_ok());
     }
 }

@@ -1593,3 +1593,52 @@ fn a_new_comment_naming_a_version_that_does_not_exist_is_told_so_not_that_it_is_
     assert_eq!(latest.status, 201, "{}", latest.text());
     Ok(())
 }
+
+#[test]
+fn a_quote_the_review_page_could_never_highlight_is_refused_and_nothing_is_stored() -> TestResult {
+    let c = cast();
+    let page = b"<h1>Form</h1><p>Tell us more.</p><textarea>Type your answer here</textarea>\
+                 <svg><text>Revenue axis</text></svg>";
+    let resp = c.server.upload_multipart(
+        &format!("/api/v1/artifacts/{}/versions", c.share),
+        &c.ada,
+        &[("file", Some("form.html"), page.as_slice())],
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let url = format!("/api/v1/artifacts/{}/comments", c.share);
+    let before = c.server.get(&url, &c.ada).json()["comments"]
+        .as_array()
+        .map(Vec::len);
+    for (quote, element) in [
+        ("Type your answer here", "textarea"),
+        ("Revenue axis", "svg"),
+    ] {
+        let refused = c.server.post(
+            &url,
+            &c.claude,
+            &json!({"content": "Placeholder?", "quote": quote}),
+        );
+        assert_eq!(refused.status, 400, "{}", refused.text());
+        assert_eq!(refused.error_code(), "quote_not_placed");
+        let message = refused.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.contains(&format!("<{element}>")) && message.contains("whole file"),
+            "{message}"
+        );
+    }
+    let after = c.server.get(&url, &c.ada).json()["comments"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(after, before, "nothing stored");
+    // Text the page shows outside the field is quoted as usual.
+    let placed = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "More about what?", "quote": "Tell us more."}),
+    );
+    assert_eq!(placed.status, 201, "{}", placed.text());
+    Ok(())
+}
