@@ -934,6 +934,53 @@ fn a_wait_ends_when_its_key_is_revoked_and_a_wait_on_everything_hears_any_artifa
 }
 
 #[test]
+fn a_wait_on_an_artifact_ends_when_the_caller_can_no_longer_see_it() -> TestResult {
+    let a = agent();
+    let token = published_plan(&a)?;
+    let ada = Auth::Cookie(a.ada.clone());
+    // Bob reviews Ada's plan, and his key waits on it.
+    let bob = a
+        .server
+        .add_user("bob@example.com", "Bob", "bob password 1");
+    let grant = a.server.post(
+        &format!("/api/v1/artifacts/{token}/access"),
+        &ada,
+        &json!({"email": "bob@example.com", "role": "can-comment"}),
+    );
+    assert_eq!(grant.status, 201, "{}", grant.text());
+    let grant_id = grant.json()["id"].as_str().ok_or("grant id")?.to_string();
+    let (_, bobs_key) = a.server.create_key(&bob, json!({"name": "bob's agent"}));
+    let waiting = waiting(
+        &a.server,
+        &bobs_key,
+        json!({"shareToken": token, "timeoutSeconds": 120}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // Ada removes his access: the wait ends with that, as his event stream would.
+    let removed = a.server.delete(
+        &format!("/api/v1/artifacts/{token}/access/{grant_id}"),
+        &ada,
+    );
+    assert_eq!(removed.status, 200);
+    let answer = waiting.join().map_err(|_| "the waiting thread panicked")?;
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .ok_or("text")?;
+    let refusal: Value = serde_json::from_str(text)?;
+    assert_eq!(refusal["code"], "access_removed", "{refusal}");
+    // And a new wait on it is refused from the start.
+    let again = refused(
+        &a.server,
+        &bobs_key,
+        "wait_for_feedback",
+        json!({"shareToken": token, "timeoutSeconds": 1}),
+    );
+    assert_eq!(again["code"], "not_found", "{again}");
+    Ok(())
+}
+
+#[test]
 fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and_edits(
 ) -> TestResult {
     let a = agent();

@@ -140,6 +140,11 @@ pub async fn wait(
                     feedback: Vec::new(),
                 })
             }
+            // The artifact changed: perhaps its owner removed the caller's access, which ends a
+            // wait on it as it ends an event stream.
+            Some(Heard::Feedback) if share_token.is_some() => {
+                still_allowed(state, caller, headers, share_token).await?
+            }
             Some(Heard::Feedback) => {}
             Some(Heard::Identities) => still_allowed(state, caller, headers, share_token).await?,
         }
@@ -185,7 +190,17 @@ async fn still_allowed(
         ));
     }
     if let Some(token) = share_token {
-        visible(state, &now, token).await?;
+        visible(state, &now, token)
+            .await
+            .map_err(|refusal| {
+                match refusal {
+            ApiError::NotFound(_) => ApiError::forbidden(
+                "access_removed",
+                "you can no longer see this artifact: its owner removed your access, or deleted it",
+            ),
+            other => other,
+        }
+            })?;
     }
     Ok(())
 }
