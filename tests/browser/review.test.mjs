@@ -733,6 +733,67 @@ test('390 px wide: no sideways scrolling; files and comments open as drawers; ac
   await narrow.close();
 });
 
+test('keyboard at 390 px: the frame shows it has the focus, a cancelled comment gives it back uncovered, a posted one is in view and says its passage', async () => {
+  const paragraphs = Array.from({ length: 12 }, (_, i) => `<p>Section ${i + 1} says the figures for region ${i + 1} were checked twice.</p>`).join('\n');
+  const report = await upload(server, ownerKey, {
+    name: 'Regional report', fileName: 'regions.html',
+    content: `<!doctype html><html><head><meta charset="utf-8"><title>Regions</title></head><body><h1>Regions</h1>\n${paragraphs}\n</body></html>`,
+  });
+  for (let i = 1; i <= 10; i++) {
+    await apiOk(server, 'POST', `/api/v1/artifacts/${report.shareToken}/comments`, ownerKey, {
+      content: `Source for region ${i}?`, quote: `the figures for region ${i} were`,
+    });
+  }
+  const narrow = await openPage(browser, { viewport: { width: 390, height: 700 } });
+  await narrow.context.addCookies(await tab.context.cookies());
+  const p = narrow.page;
+  await openReview(p, ui(`/a/${report.shareToken}`), 'regions.html');
+  const focused = () => p.evaluate(() => ({ id: document.activeElement?.id, cls: document.activeElement?.className ?? '' }));
+
+  // Tab into the artifact: the frame is outlined while it has the focus; a click draws nothing.
+  for (let i = 0; i < 20 && (await focused()).id !== 'artifact-frame'; i++) await p.keyboard.press('Tab');
+  assert.equal((await focused()).id, 'artifact-frame', 'Tab reaches the artifact');
+  const outline = () => p.locator('#artifact-frame').evaluate((el) => getComputedStyle(el).outlineStyle);
+  assert.equal(await outline(), 'solid', 'outlined when the keyboard put the focus there');
+  await p.keyboard.press('Shift+Tab');
+  assert.equal(await outline(), 'none', 'not once it has left');
+
+  // A passage selected, the Comment button said to be there; Alt+C, then Escape on an empty box:
+  // the drawer closes and the focus is back on the artifact, not lost behind the drawer.
+  await selectInFrame(p, 'Section 12 says');
+  assert.match(await p.locator('#selection-status').textContent(), /Alt\+C/);
+  await p.locator('#artifact-frame').focus();
+  await p.keyboard.press('Alt+c');
+  await p.locator('#composer-text').waitFor();
+  assert.equal(await p.locator('#stage').evaluate((el) => el.inert), true, 'the drawer covers the artifact');
+  await p.keyboard.press('Escape');
+  await p.locator('#composer').waitFor({ state: 'hidden' });
+  assert.equal((await focused()).id, 'artifact-frame', 'the focus is back on the artifact');
+  assert.equal(await p.locator('#stage').evaluate((el) => el.inert), false, 'which is no longer covered');
+
+  // Posted: the new thread has the focus, in sight in the drawer, and its name says its passage.
+  await selectInFrame(p, 'Section 11 says');
+  await p.locator('#artifact-frame').focus();
+  await p.keyboard.press('Alt+c');
+  await p.locator('#composer-text').fill('Which year?');
+  await p.keyboard.press('Control+Enter');
+  const posted = p.locator('article.thread', { hasText: 'Which year?' });
+  await posted.waitFor();
+  await eventually(async () => (await focused()).cls.includes('thread'), { message: 'the new thread has the focus' });
+  await eventually(async () => {
+    const box = await posted.boundingBox();
+    const panel = await p.locator('#sidebar').boundingBox();
+    return box && box.y >= panel.y - 1 && box.y < panel.y + panel.height;
+  }, { message: 'the new thread is in sight' });
+  const name = await posted.evaluate((el) => document.getElementById(el.getAttribute('aria-labelledby')).textContent);
+  assert.match(name, /^Thread on “Section 11 says”/);
+  // Its buttons say which thread they act on.
+  const resolve = posted.getByRole('button', { name: 'Resolve' });
+  assert.match(await resolve.evaluate((el) => document.getElementById(el.getAttribute('aria-describedby')).textContent), /Section 11 says/);
+  assertClean(narrow);
+  await narrow.close();
+});
+
 test('the review page with an agent thread next to a person\'s is saved as a screenshot', async () => {
   const passage = 'Support will be staffed around the clock';
   await apiOk(server, 'POST', `/api/v1/artifacts/${plan.shareToken}/comments`, claudeKey, {

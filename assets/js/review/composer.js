@@ -165,7 +165,8 @@ export class Composer {
     const opener = this.opener;
     this.opener = null;
     this.close();
-    const back = opener && opener.isConnected && !opener.closest('[hidden]') ? opener : this.fallbackFocus();
+    // Not back behind a drawer that covers the artifact (inert): the fallback uncovers it first.
+    const back = opener && opener.isConnected && !opener.closest('[hidden], [inert]') ? opener : this.fallbackFocus();
     back?.focus();
     this.onCancel?.();
   }

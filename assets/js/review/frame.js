@@ -25,6 +25,24 @@ const FRAGMENT_EVERY_MS = 200;
 const HTML_TYPES = /^(text\/html|text\/markdown|text\/x-markdown)\b/;
 
 /**
+ * Outlines the frame while it holds a focus that the keyboard moved there (Tab, or a key on a
+ * control that sends it there), so that a keyboard user sees that the arrow keys now scroll the
+ * artifact. A click into the artifact happens inside the frame, unseen here: it draws nothing.
+ */
+function outlineWhenKeyed(iframe) {
+  let keyedAt = -Infinity;
+  document.addEventListener('keydown', () => { keyedAt = performance.now(); }, true);
+  document.addEventListener('pointerdown', () => { keyedAt = -Infinity; }, true);
+  // Focus moving into the frame blurs this window (the iframe element gets no focus event of its
+  // own when Tab takes it there); focus coming back focuses it again.
+  const check = () => iframe.classList.toggle('keyboard-focus', document.activeElement === iframe && performance.now() - keyedAt < 1000);
+  iframe.addEventListener('focus', check);
+  window.addEventListener('blur', () => setTimeout(check, 0));
+  window.addEventListener('focus', () => iframe.classList.remove('keyboard-focus'));
+  iframe.addEventListener('blur', () => iframe.classList.remove('keyboard-focus'));
+}
+
+/**
  * What the page came with: `<meta name="artifact-frame">` names where a version's files are served
  * (the review page: a viewing grant made with the page; a share link's page: the link's folder),
  * the version and a file, and the iframe was started on that file when it has a bridge (its `src`
@@ -91,6 +109,7 @@ export class ArtifactFrame {
     this.movedTo = '';
     this.fragmentTimer = null;
 
+    outlineWhenKeyed(iframe);
     this.link = new FrameLink(iframe, {
       onHello: (hello) => this.hello(hello),
       onAnchored: (results) => on.anchored(results),

@@ -18,17 +18,22 @@ export class SelectionButton {
    * @param button  the "Comment" button inside it
    * @param note    the note shown instead of the button
    * @param stage   the frame's area, which the float stays within
+   * @param status  a polite live region: says, when the button appears, how to reach it
    */
-  constructor({ float, button, note, stage }) {
+  constructor({ float, button, note, stage, status = null }) {
     this.float = float;
     this.button = button;
     this.note = note;
     this.stage = stage;
+    this.status = status;
   }
 
   /** The button for a passage: visible text "Comment", accessible name with the passage. */
   showFor(exact, rect) {
     this.button.setAttribute('aria-label', `Comment on “${shortQuote(exact)}”`);
+    // Said once as it appears (not again while the selection grows): it floats over the artifact,
+    // where someone selecting with the keyboard would not find it.
+    if (this.status && (this.float.hidden || this.button.hidden)) this.status.textContent = 'Press Alt+C to comment on the selected passage.';
     this.place(rect, null);
   }
 
@@ -44,6 +49,7 @@ export class SelectionButton {
 
   hide() {
     this.float.hidden = true;
+    if (this.status) this.status.textContent = '';
   }
 
   /** Places the float just under `rect` (above it when there is no room), inside the stage. */
@@ -68,6 +74,6 @@ export class SelectionButton {
 /** The Comment button of a page built like the review page (the same ids). */
 export function pageSelectionButton() {
   return new SelectionButton({
-    float: $('#selection-float'), button: $('#comment-selection'), note: $('#selection-note'), stage: $('#stage'),
+    float: $('#selection-float'), button: $('#comment-selection'), note: $('#selection-note'), stage: $('#stage'), status: $('#selection-status'),
   });
 }

@@ -298,22 +298,30 @@ export class Sidebar {
     const article = el.closest('article.thread');
     if (!article) return null;
     const order = this.visibleIds();
-    return { el, id: article.dataset.id, key: el.dataset.focus ?? null, index: order.indexOf(article.dataset.id) };
+    // Whether it was in sight: a re-render that moves it (threads sorted anew) keeps it there.
+    const box = el.getBoundingClientRect();
+    const panel = this.root.getBoundingClientRect();
+    const inSight = box.bottom > panel.top && box.top < panel.bottom;
+    return { el, id: article.dataset.id, key: el.dataset.focus ?? null, index: order.indexOf(article.dataset.id), inSight };
   }
 
   restoreFocus(focused) {
-    if (!focused || document.activeElement === focused.el) return;
+    if (!focused) return;
+    let target = null;
     if (focused.el.isConnected && !focused.el.closest('[hidden]')) {
-      focused.el.focus({ preventScroll: true });
+      target = focused.el;
+    } else {
+      const view = this.views.get(focused.id);
+      if (view && !view.article.closest('[hidden]')) {
+        target = (focused.key && view.article.querySelector(`[data-focus="${CSS.escape(focused.key)}"]`)) || view.article;
+      }
+    }
+    if (!target) {
+      this.focusNear(focused.index);
       return;
     }
-    const view = this.views.get(focused.id);
-    if (view && !view.article.closest('[hidden]')) {
-      const target = (focused.key && view.article.querySelector(`[data-focus="${CSS.escape(focused.key)}"]`)) || view.article;
-      target.focus({ preventScroll: true });
-      return;
-    }
-    this.focusNear(focused.index);
+    if (document.activeElement !== target) target.focus({ preventScroll: true });
+    if (focused.inSight) target.scrollIntoView({ block: 'nearest' });
   }
 
   /** Focus for when the thread that had it is gone: the one now at its place, else the heading. */

@@ -120,6 +120,8 @@ export class ThreadView {
       attrs: { 'aria-labelledby': headId },
     });
     this.headId = headId;
+    /** What the thread is about, said before its header and describing its controls. */
+    this.topicId = `thread-${thread.id}-topic`;
     this.body = h('div', { class: 'thread-body' });
     this.errorEl = h('p', { class: 'form-error', attrs: { role: 'alert' }, hidden: true });
     const reply = textForm({
@@ -136,6 +138,7 @@ export class ThreadView {
     this.replyForm = reply.form;
     this.replyTextarea = reply.textarea;
     this.replyTextarea.placeholder = 'Reply…';
+    this.replyTextarea.setAttribute('aria-describedby', this.topicId);
     this.replyForm.hidden = !ctx.can.reply;
     this.article.append(this.body, this.errorEl, this.replyForm);
   }
@@ -190,6 +193,7 @@ export class ThreadView {
       flags.push(b);
     }
     const head = h('header', { class: 'thread-head', id: this.headId },
+      h('span', { class: 'visually-hidden', id: this.topicId, text: `${this.topic(quote)}: ` }),
       authorEl(c.author),
       h('span', { class: 'visually-hidden', text: ', ' }),
       h('span', { class: 'thread-time' }, agoEl(c.createdAt), editedMark(c.editedAt)),
@@ -275,9 +279,24 @@ export class ThreadView {
     return h('button', {
       type: 'button', class: `button small ${kind}`, text,
       data: { focus: focusKey },
-      attrs: { 'aria-label': label },
+      // Every thread has the same buttons: each says which thread it acts on.
+      attrs: { 'aria-label': label, 'aria-describedby': this.topicId },
       on: { click: onClick },
     });
+  }
+
+  /** "Thread on “the passage…”, resolved": how a screen reader tells this thread from the others. */
+  topic(quote) {
+    const c = this.thread.comment;
+    let on;
+    if (this.thread.missingFile) on = `on ${this.thread.missingFile}`;
+    else if (this.thread.fileLevel) on = 'on the whole file';
+    else if (quote === null) on = 'on an element of the page';
+    else {
+      const one = quote.replace(/\s+/g, ' ').trim();
+      on = `on \u201c${one.length > 60 ? `${one.slice(0, 59)}\u2026` : one}\u201d`;
+    }
+    return `Thread ${on}${c.resolved ? ', resolved' : ''}`;
   }
 
   replyItem(r) {
