@@ -281,19 +281,6 @@ fn noise(len: usize) -> Vec<u8> {
     out
 }
 
-fn resident_kib(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or("no VmRSS line")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .ok_or("no VmRSS value")?
-        .parse()?)
-}
-
 #[test]
 fn large_files_are_sent_whole_a_slice_at_a_time_without_being_held_in_memory() -> TestResult {
     use std::io::Read;
@@ -332,7 +319,7 @@ fn large_files_are_sent_whole_a_slice_at_a_time_without_being_held_in_memory() -
     }
     // Forty downloads whose clients read their headers and then nothing: the server holds a
     // slice of each, not the file (whole, they were 40 × 4 MiB).
-    let before = resident_kib(server.pid())?;
+    let before = server.memory_kib("VmRSS")?;
     let mut stalled = Vec::new();
     for _ in 0..40 {
         // A small receive window, so that the kernel's buffers cannot take a whole file off the
@@ -361,7 +348,7 @@ fn large_files_are_sent_whole_a_slice_at_a_time_without_being_held_in_memory() -
         );
         stalled.push(client);
     }
-    let grown_mib = resident_kib(server.pid())?.saturating_sub(before) / 1024;
+    let grown_mib = server.memory_kib("VmRSS")?.saturating_sub(before) / 1024;
     eprintln!("40 stalled downloads: {grown_mib} MiB more resident");
     assert!(
         grown_mib < 64,

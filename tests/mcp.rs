@@ -63,6 +63,17 @@ fn waiting(server: &Server, key: &str, arguments: Value) -> std::thread::JoinHan
     })
 }
 
+/// The refusal a tool call answered with (`isError`, its text block's JSON).
+fn refusal_of(answer: &Value) -> Result<Value, Box<dyn std::error::Error>> {
+    if answer["result"]["isError"] != true {
+        return Err(format!("not a refusal: {answer}").into());
+    }
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .ok_or("no text block")?;
+    Ok(serde_json::from_str(text)?)
+}
+
 /// A legacy-generation request (after `initialize`, with its version header).
 fn legacy(server: &Server, key: &str, method: &str, params: Value) -> Resp {
     post(
@@ -924,12 +935,7 @@ fn a_wait_ends_when_its_key_is_revoked_and_a_wait_on_everything_hears_any_artifa
     );
     assert_eq!(revoked.status, 200);
     let answer = waiting.join().map_err(|_| "the waiting thread panicked")?;
-    assert_eq!(answer["result"]["isError"], true, "{answer}");
-    let text = answer["result"]["content"][0]["text"]
-        .as_str()
-        .ok_or("text")?;
-    let refusal: Value = serde_json::from_str(text)?;
-    assert_eq!(refusal["code"], "revoked_key", "{refusal}");
+    assert_eq!(refusal_of(&answer)?["code"], "revoked_key", "{answer}");
     Ok(())
 }
 
@@ -963,12 +969,7 @@ fn a_wait_on_an_artifact_ends_when_the_caller_can_no_longer_see_it() -> TestResu
     );
     assert_eq!(removed.status, 200);
     let answer = waiting.join().map_err(|_| "the waiting thread panicked")?;
-    assert_eq!(answer["result"]["isError"], true, "{answer}");
-    let text = answer["result"]["content"][0]["text"]
-        .as_str()
-        .ok_or("text")?;
-    let refusal: Value = serde_json::from_str(text)?;
-    assert_eq!(refusal["code"], "access_removed", "{refusal}");
+    assert_eq!(refusal_of(&answer)?["code"], "access_removed", "{answer}");
     // And a new wait on it is refused from the start.
     let again = refused(
         &a.server,
@@ -1168,12 +1169,7 @@ fn a_wait_ends_when_its_key_expires_and_tells_nothing_after() -> TestResult {
     // timeout.
     let answer = waiting.join().map_err(|_| "the waiting thread panicked")?;
     assert!(now_ms() >= expires_at);
-    assert_eq!(answer["result"]["isError"], true, "{answer}");
-    let text = answer["result"]["content"][0]["text"]
-        .as_str()
-        .ok_or("text")?;
-    let refusal: Value = serde_json::from_str(text)?;
-    assert_eq!(refusal["code"], "expired_key", "{refusal}");
+    assert_eq!(refusal_of(&answer)?["code"], "expired_key", "{answer}");
     Ok(())
 }
 
@@ -1230,11 +1226,6 @@ fn a_wait_hears_of_a_key_revoked_from_the_command_line_and_a_cursor_from_the_fut
         String::from_utf8_lossy(&out.stderr)
     );
     let answer = long.join().map_err(|_| "the waiting thread panicked")?;
-    assert_eq!(answer["result"]["isError"], true, "{answer}");
-    let text = answer["result"]["content"][0]["text"]
-        .as_str()
-        .ok_or("text")?;
-    let refusal: Value = serde_json::from_str(text)?;
-    assert_eq!(refusal["code"], "revoked_key", "{refusal}");
+    assert_eq!(refusal_of(&answer)?["code"], "revoked_key", "{answer}");
     Ok(())
 }

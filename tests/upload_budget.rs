@@ -49,19 +49,6 @@ fn site(upload: usize) -> Result<Vec<u8>, zip::result::ZipError> {
     Ok(w.finish()?.into_inner())
 }
 
-fn peak_rss_kib(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .ok_or("no VmHWM line")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .ok_or("no VmHWM value")?
-        .parse()?)
-}
-
 enum Outcome {
     /// Answered before its body was sent.
     Refused(usize, RawResp),
@@ -237,7 +224,7 @@ fn sixteen_parallel_uploads_stay_within_the_memory_budget_and_the_excess_succeed
         stored_bytes >= (UPLOADS * FILES * FILE_BYTES) as i64,
         "{stored_bytes} bytes stored"
     );
-    let peak = peak_rss_kib(server.pid())?;
+    let peak = server.memory_kib("VmHWM")?;
     eprintln!(
         "peak RSS with {UPLOADS} parallel uploads: {} MiB",
         peak / 1024

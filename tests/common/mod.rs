@@ -359,6 +359,20 @@ impl Server {
         self.child.id()
     }
 
+    /// A memory figure of the server from /proc (`VmRSS`: resident now, `VmHWM`: its peak), in KiB.
+    pub fn memory_kib(&self, field: &str) -> Result<u64, Box<dyn std::error::Error>> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(&format!("{field}:")))
+            .ok_or_else(|| format!("no {field} line"))?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .ok_or_else(|| format!("no {field} value"))?
+            .parse()?)
+    }
+
     /// Sends raw bytes and returns whatever the server answers before closing or `timeout`.
     pub fn raw(&self, bytes: &[u8], timeout: Duration) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
