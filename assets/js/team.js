@@ -165,9 +165,12 @@ async function createInvite(form) {
 
 /**
  * Gives or takes admin rights, once confirmed: a select changes on a single arrow key, and a role
- * is not something to change by accident. Cancelled, the select shows the role again.
+ * is not something to change by accident. The select shows the current role until then.
  */
 async function setRole(member, role, select) {
+  // Until it is confirmed and done, the select shows the role the member has (set now, not once
+  // the dialog has closed: a screen reader, or a quick look, would read the new one meanwhile).
+  select.value = member.role;
   const self = member.id === ctx.me.user.id;
   const who = self ? [h('strong', { text: 'You' })] : [h('strong', { text: member.name }), ' (', h('span', { text: member.email }), ')'];
   const body = role === 'admin'
@@ -182,10 +185,7 @@ async function setRole(member, role, select) {
     action: () => api.setMemberRole(member.id, role),
     fallbackFocus: heading,
   });
-  if (!ok) {
-    select.value = member.role;
-    return;
-  }
+  if (!ok) return;
   loadError($('#members-error'), null);
   announce(`${member.name} is now ${role === 'admin' ? 'an admin' : 'a member'}.`);
   if (self) {
