@@ -790,6 +790,11 @@ test('keyboard at 390 px: the frame shows it has the focus, a cancelled comment 
   // Its buttons say which thread they act on.
   const resolve = posted.getByRole('button', { name: 'Resolve' });
   assert.match(await resolve.evaluate((el) => document.getElementById(el.getAttribute('aria-describedby')).textContent), /Section 11 says/);
+  // "Show in document": the drawer closes and the focus is in the artifact, at the passage.
+  await posted.getByRole('button', { name: 'Show in document' }).press('Enter');
+  await p.locator('#sidebar').waitFor({ state: 'hidden' });
+  assert.equal((await focused()).id, 'artifact-frame');
+  assert.equal(await p.locator('#stage').evaluate((el) => el.inert), false);
   assertClean(narrow);
   await narrow.close();
 });

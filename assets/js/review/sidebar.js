@@ -433,7 +433,12 @@ export function threadFocus({ setActive, sendAnchors, anchors, parts }) {
       setActive(id);
       sendAnchors();
       parts.frame.focusAnchor(id);
-      if (parts.layout.isDrawer('sidebar')) parts.layout.close('sidebar', true);
+      // Where the comments cover the artifact, they close and the focus goes to the artifact, now
+      // showing the passage (not to the Comments button: the person asked to be in the document).
+      if (parts.layout.isDrawer('sidebar')) {
+        parts.layout.close('sidebar', false);
+        parts.frame.iframe.focus();
+      }
     },
     changed: () => sendAnchors(),
   };
