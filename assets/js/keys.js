@@ -82,6 +82,9 @@ function row(key) {
   );
 }
 
+/** The keys last loaded, revoked ones included (a rotated key's row is found by its successor). */
+let loaded = [];
+
 /** Loads and shows the list (with revoked keys when the toggle is on). */
 async function load() {
   const seq = ++loadSeq;
@@ -90,6 +93,7 @@ async function load() {
   try {
     const { keys: all } = await api.listKeys(true);
     if (seq !== loadSeq) return;
+    loaded = all;
     loadError(errorEl, null);
     showLeaks(all);
     const keys = showRevoked ? all : all.filter((k) => k.status !== 'revoked');
@@ -105,22 +109,37 @@ async function load() {
 }
 
 function revoke(key) {
+  // The key this one replaced in a rotation, still working until its overlap ends: revoking the
+  // new key alone leaves it working, which someone revoking "the key" after a leak may not expect.
+  const replaced = loaded.find((k) => k.replacedBy === key.id && k.status === 'active');
+  const both = replaced
+    ? h('input', { type: 'checkbox', attrs: { 'aria-describedby': 'revoke-replaced-note' } })
+    : null;
   confirmAction({
     title: 'Revoke this key?',
     body: [
       h('p', {},
         'The key ', h('strong', { text: key.name }), ' (', h('code', { text: keyDisplay(key.prefix) }), ') ',
         'stops working at once for every script and agent that uses it. This cannot be undone.'),
+      replaced
+        ? h('p', { id: 'revoke-replaced-note' },
+          'It replaced ', h('code', { text: keyDisplay(replaced.prefix) }), ', which keeps working until ',
+          dateEl(replaced.expiresAt), ' unless you revoke it too.')
+        : null,
+      replaced
+        ? h('p', {}, h('label', { class: 'check' }, both, 'Also revoke the key it replaced'))
+        : null,
       h('p', { class: 'muted', text: 'What was done with it keeps its attribution.' }),
     ],
     confirmLabel: 'Revoke key',
     action: async () => {
       await api.revokeKey(key.id);
+      if (both?.checked) await api.revokeKey(replaced.id);
       await load();
     },
     fallbackFocus: heading,
   }).then((revoked) => {
-    if (revoked) announce(`Key “${key.name}” revoked.`);
+    if (revoked) announce(both?.checked ? `Key “${key.name}” and the key it replaced revoked.` : `Key “${key.name}” revoked.`);
   });
 }
 

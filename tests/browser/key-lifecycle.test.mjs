@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, assertClean, apiCall, allowHttpError } from './harness.mjs';
+import { startServer, launchBrowser, openPage, assertClean, apiCall, allowHttpError, eventually } from './harness.mjs';
 import { completeSetup, goToSection, readSecret, closeSecret, keyRow, cellText, userKey, upload, apiOk } from './flows.mjs';
 
 let server;
@@ -80,6 +80,20 @@ test('rotating a key shows the new one once; both work during the overlap; the o
   const { keys } = await apiOk(server, 'GET', '/api/v1/keys', fresh).catch(() => ({ keys: null }));
   assert.equal(keys, null, 'keys are not listed with a key');
   assertClean(tab, { allow: [] });
+});
+
+test('revoking a rotated key\'s successor offers to revoke the key it replaced, still in its overlap', async () => {
+  const rows = page.locator('#keys-table tbody tr').filter({ hasText: 'Review bot' });
+  const fresh = rows.filter({ hasNotText: 'rotated' });
+  await fresh.getByRole('button', { name: /^Revoke key Review bot/ }).click();
+  const dialog = page.locator('#confirm-dialog');
+  assert.match(await dialog.innerText(), /It replaced ar_live_[A-Za-z0-9_-]{8}…, which keeps working until/);
+  await dialog.getByLabel('Also revoke the key it replaced').check();
+  await dialog.getByRole('button', { name: 'Revoke key' }).click();
+  await page.locator('#toast', { hasText: 'Key “Review bot” and the key it replaced revoked.' }).waitFor();
+  assert.equal((await me(commenterKey)).status, 401, 'the replaced key stopped too');
+  await eventually(async () => (await rows.count()) === 0, { message: 'both rows gone from the active keys' });
+  assertClean(tab);
 });
 
 test('rotating a key that expires says the new one gets the same lifetime from now, and when it ends', async () => {
