@@ -736,6 +736,14 @@ fn bad_version_numbers_are_4xx_never_5xx() -> TestResult {
     ] {
         assert_eq!(resp.status, 404);
     }
+    let files = o
+        .server
+        .get(&format!("/api/v1/artifacts/{share}/versions/999/files"), &k);
+    assert_eq!(
+        files.json()["error"],
+        "version v999 not found: this artifact's versions are v1",
+        "it names the versions there are"
+    );
     assert_eq!(
         o.server
             .get(&format!("/api/v1/artifacts/{share}/versions/v1/files"), &k)

@@ -693,14 +693,15 @@ fn comments_go_on_the_latest_version_and_on_one_of_its_files() -> TestResult {
         json!(v1),
         "comments stay with their version"
     );
+    let missing = c.server.get(
+        &format!("/api/v1/artifacts/{}/comments?version=v9", c.share),
+        &c.ada,
+    );
+    assert_eq!(missing.status, 404);
     assert_eq!(
-        c.server
-            .get(
-                &format!("/api/v1/artifacts/{}/comments?version=v9", c.share),
-                &c.ada
-            )
-            .status,
-        404
+        missing.json()["error"],
+        "version v9 not found: this artifact's versions are v1, v2",
+        "it names the versions there are"
     );
     assert_eq!(
         c.server

@@ -12,7 +12,7 @@ use warp::reply::Response;
 
 use super::artifacts::visible_by_id;
 use super::idempotency::{self, Fingerprint, Idempotency, Pending};
-use super::versions::parse_number;
+use super::versions::{no_such_version, parse_number};
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
@@ -308,7 +308,8 @@ pub async fn listing(
                 (Versions::All, _) => (Scope::Artifact(artifact_id), "all".to_string()),
                 (Versions::One(n), _) | (Versions::Latest, Some(n)) => {
                     let Some(version) = versions::active(conn, artifact_id, n)? else {
-                        return Ok(Err(ApiError::NotFound(format!("version {n} not found"))));
+                        let active = versions::list_active(conn, artifact_id)?;
+                        return Ok(Err(no_such_version(n, &active)));
                     };
                     (Scope::Version(version.id), format!("v{n}"))
                 }

@@ -51,9 +51,22 @@ pub async fn active_version(
     let id = artifact.id;
     state
         .store
-        .read(move |conn| versions::active(conn, id, number))
+        .read(move |conn| {
+            Ok(match versions::active(conn, id, number)? {
+                Some(version) => Ok(version),
+                None => Err(no_such_version(number, &versions::list_active(conn, id)?)),
+            })
+        })
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("version {number} not found")))
+}
+
+/// 404 for a version an artifact does not have (never made, or deleted), naming those it has.
+pub fn no_such_version(number: i64, active: &[Version]) -> ApiError {
+    let have: Vec<String> = active.iter().map(|v| format!("v{}", v.number)).collect();
+    ApiError::NotFound(format!(
+        "version v{number} not found: this artifact's versions are {}",
+        have.join(", ")
+    ))
 }
 
 pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
