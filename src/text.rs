@@ -42,6 +42,8 @@ pub enum TextError {
     Email { field: &'static str },
     #[error("{field} has no visible character (only spaces or invisible ones such as zero-width spaces)")]
     Invisible { field: &'static str },
+    #[error("{field} must not contain invisible characters such as zero-width spaces (it has U+{code:04X}): a name with one reads the same as the name without it")]
+    Hidden { field: &'static str, code: u32 },
 }
 
 impl TextError {
@@ -55,7 +57,8 @@ impl TextError {
             | TextError::Control { field }
             | TextError::Bidi { field }
             | TextError::Email { field }
-            | TextError::Invisible { field } => field,
+            | TextError::Invisible { field }
+            | TextError::Hidden { field, .. } => field,
         }
     }
 }
@@ -105,7 +108,26 @@ pub fn label(field: &'static str, value: &str, max: usize) -> Result<String, Tex
         return Err(TextError::Bidi { field });
     }
     visible(field, trimmed)?;
+    // "Claude" and "Claude\u{200b}" are two agents that read as one: invisible characters that
+    // join or select nothing have no place in a name. Those that shape what is seen stay (joiners
+    // in emoji and Indic or Persian words, variation selectors, emoji tags, direction marks).
+    if let Some(c) = trimmed.chars().find(|c| invisible(*c) && !shapes_text(*c)) {
+        return Err(TextError::Hidden {
+            field,
+            code: u32::from(c),
+        });
+    }
     bounded(field, trimmed, max)
+}
+
+/// The invisible characters that change how the visible ones around them are drawn (and so
+/// belong in some names): zero-width joiner and non-joiner, direction marks, variation selectors,
+/// emoji tag characters.
+fn shapes_text(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200C}'..='\u{200F}' | '\u{061C}' | '\u{FE00}'..='\u{FE0F}' | '\u{180B}'..='\u{180D}' | '\u{E0020}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}'
+    )
 }
 
 /// Free text (comments, replies, descriptions): trimmed, 1..=max characters, line breaks allowed,
@@ -321,6 +343,40 @@ mod tests {
             label("name", "مساعد Claude", 100),
             Ok("مساعد Claude".into())
         );
+        for hidden in [
+            "Claude\u{200b}",
+            "Cla\u{2060}ude",
+            "\u{feff}Claude",
+            "Clau\u{ad}de",
+            "Claude\u{3164}",
+        ] {
+            assert!(
+                matches!(
+                    label("name", hidden, 100),
+                    Err(TextError::Hidden { field: "name", .. })
+                ),
+                "{hidden:?}"
+            );
+        }
+        assert_eq!(
+            label("name", "Claude\u{200b}", 100)
+                .expect_err("hidden")
+                .to_string(),
+            "name must not contain invisible characters such as zero-width spaces (it has U+200B): a name with one reads the same as the name without it"
+        );
+        // What joins or selects glyphs stays: a ZWJ emoji, a Persian half-space, a flag of England.
+        for shaped in [
+            "Dev \u{1F469}\u{200D}\u{1F4BB}",
+            "می\u{200C}خواهم",
+            "\u{2764}\u{FE0F} bot",
+            "\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F} team",
+        ] {
+            assert_eq!(
+                label("name", shaped, 100),
+                Ok(shaped.to_string()),
+                "{shaped:?}"
+            );
+        }
         assert!(body("content", "line one\nline two", COMMENT_MAX).is_ok());
         assert_eq!(
             body("content", "a\0b", COMMENT_MAX),

@@ -362,3 +362,40 @@ fn duplicate_names_from_before_the_rule_stay_and_can_still_be_edited() -> TestRe
     assert!(err.contains(&format!("ids {first}, {second}")), "{err}");
     Ok(())
 }
+
+#[test]
+fn an_agent_name_with_an_invisible_character_is_refused_as_a_look_alike() -> TestResult {
+    let server = Server::start();
+    let ada = Auth::Cookie(server.setup_owner());
+    server.create_agent(&ada, "Claude", None);
+    for name in ["Claude\u{200b}", "Cla\u{2060}ude", "\u{feff}Claude"] {
+        let resp = server.post("/api/v1/agents", &ada, &json!({ "name": name }));
+        assert_eq!(resp.status, 400, "{name:?}: {}", resp.text());
+        assert_eq!(resp.json()["field"], "name");
+        assert!(
+            resp.json()["error"]
+                .as_str()
+                .is_some_and(|m| m.contains("invisible characters")),
+            "{}",
+            resp.text()
+        );
+    }
+    // An agent asking for a key under such a name is refused the same way, before anyone is asked
+    // to approve a name that reads like another.
+    let asked = server.post(
+        "/api/v1/key-requests",
+        &Auth::None,
+        &json!({"agentName": "Claude\u{200b}", "scopes": ["commenter"]}),
+    );
+    assert_eq!(asked.status, 400, "{}", asked.text());
+    let agents: i64 = server
+        .open_db()
+        .query_row("SELECT count(*) FROM agents", [], |r| r.get(0))?;
+    assert_eq!(agents, 1, "nothing stored");
+    let requests: i64 =
+        server
+            .open_db()
+            .query_row("SELECT count(*) FROM key_requests", [], |r| r.get(0))?;
+    assert_eq!(requests, 0);
+    Ok(())
+}
