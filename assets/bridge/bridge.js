@@ -766,6 +766,8 @@ let anchors = []; // from the last `anchors` message, re-validated
 let showResolved = false;
 let focusedId = null; // set by `focus`: that anchor is the active one until the next `anchors`
 let pendingFocus = null;
+/** The pending focus also puts the caret at its passage. */
+let pendingCaret = false;
 let results = new Map(); // id -> {status, startU, endU, element}
 let remembered = new Map(); // id -> {exact, startU}: where the last pass found each quote
 let passToken = 0;
@@ -812,7 +814,7 @@ async function anchorPass(token, report) {
   if (pendingFocus !== null) {
     const id = pendingFocus;
     pendingFocus = null;
-    scrollToAnchor(id);
+    scrollToAnchor(id, pendingCaret);
   }
 }
 
@@ -1252,7 +1254,7 @@ function onPortMessage(event) {
       setAnchors(data);
       break;
     case 'focus':
-      if (typeof data.id === 'string') focusAnchor(data.id);
+      if (typeof data.id === 'string') focusAnchor(data.id, data.caret === true);
       break;
     case 'clearSelection':
       clearSelection();
@@ -1408,15 +1410,16 @@ function onKeyUp() {
   scheduleSelectionReport(REPORT_AFTER_POINTER_MS);
 }
 
-function focusAnchor(id) {
+function focusAnchor(id, caret = false) {
   if (!anchors.some((a) => a.id === id)) return;
   focusedId = id;
   if (passRunning || !results.has(id)) {
     pendingFocus = id; // scrolled to when the running pass has placed it
+    pendingCaret = caret;
     return;
   }
   redraw();
-  scrollToAnchor(id);
+  scrollToAnchor(id, caret);
 }
 
 /**
@@ -1434,10 +1437,11 @@ function scrollBehavior() {
   return matchMedia('(prefers-reduced-motion: reduce)').matches ? 'instant' : 'smooth';
 }
 
-function scrollToAnchor(id) {
+function scrollToAnchor(id, caret = false) {
   const r = results.get(id);
   if (!r || r.status === 'orphan') return;
   const behavior = scrollBehavior();
+  if (caret) placeCaret(r);
   if (r.element && r.endU <= r.startU) {
     // Laid out nowhere (in a collapsed section, say): nothing to scroll to, and the page says so.
     if (!shown(r.element, r.element.getClientRects())) send('hidden', { id });
@@ -1461,6 +1465,18 @@ function scrollToAnchor(id) {
   element.scrollIntoView({ block: 'nearest', inline: 'nearest', behavior: 'instant' });
   const box = range.getBoundingClientRect();
   win.scrollBy({ top: box.top + box.height / 2 - win.innerHeight / 2, behavior });
+}
+
+/**
+ * Puts the caret (a collapsed selection) at the start of a placed passage, for a reader the page
+ * sends here with the keyboard: with caret browsing, reading and selecting go on from there.
+ */
+function placeCaret(r) {
+  const range = r.endU > r.startU ? liveRange(currentModel(), r.startU, r.endU) : null;
+  const selection = getSelection();
+  if (!selection) return;
+  if (range) selection.collapse(range.startContainer, range.startOffset);
+  else if (r.element) selection.collapse(r.element, 0);
 }
 
 /* ------------------------------------------------------------------------------------------------

@@ -795,6 +795,12 @@ test('keyboard at 390 px: the frame shows it has the focus, a cancelled comment 
   await p.locator('#sidebar').waitFor({ state: 'hidden' });
   assert.equal((await focused()).id, 'artifact-frame');
   assert.equal(await p.locator('#stage').evaluate((el) => el.inert), false);
+  // The caret is at the passage's start, for caret browsing and a screen reader to go on from.
+  const frame = await reviewFrame(p);
+  await eventually(() => frame.evaluate(() => {
+    const s = getSelection();
+    return s.isCollapsed && s.anchorNode?.nodeType === 3 && s.anchorNode.data.slice(s.anchorOffset).startsWith('Section 11 says');
+  }), { message: 'the caret at the passage' });
   assertClean(narrow);
   await narrow.close();
 });

@@ -109,9 +109,12 @@ export class FrameLink {
     this.#sendAnchors();
   }
 
-  /** Scrolls the frame to the anchor's passage and marks it active (ids of the last setAnchors). */
-  focus(id) {
-    if (isId(id) && this.#anchorIds.has(id)) this.#send({ ar: PROTOCOL, type: 'focus', id });
+  /**
+   * Scrolls the frame to the anchor's passage and marks it active (ids of the last setAnchors);
+   * with `caret`, also puts the caret at its start (the focus is going into the frame).
+   */
+  focus(id, { caret = false } = {}) {
+    if (isId(id) && this.#anchorIds.has(id)) this.#send({ ar: PROTOCOL, type: 'focus', id, caret: caret === true });
   }
 
   /** Sends the document to one of its #fragments (the page was opened on it). */

@@ -353,8 +353,8 @@ export class ArtifactFrame {
     this.link.setAnchors(anchors, { showResolved });
   }
 
-  focusAnchor(id) {
-    this.link.focus(id);
+  focusAnchor(id, options = {}) {
+    this.link.focus(id, options);
   }
 
   clearSelection() {

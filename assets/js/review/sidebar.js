@@ -432,10 +432,12 @@ export function threadFocus({ setActive, sendAnchors, anchors, parts }) {
     show: (id) => {
       setActive(id);
       sendAnchors();
-      parts.frame.focusAnchor(id);
       // Where the comments cover the artifact, they close and the focus goes to the artifact, now
-      // showing the passage (not to the Comments button: the person asked to be in the document).
-      if (parts.layout.isDrawer('sidebar')) {
+      // showing the passage with the caret at its start (not to the Comments button: the person
+      // asked to be in the document).
+      const into = parts.layout.isDrawer('sidebar');
+      parts.frame.focusAnchor(id, { caret: into });
+      if (into) {
         parts.layout.close('sidebar', false);
         parts.frame.iframe.focus();
       }
