@@ -181,13 +181,9 @@ impl Asked {
         }
     }
 
-    /// Bytes fed in pieces, as one field of `len` bytes.
+    /// A field of `len` bytes whose bytes follow, written in pieces (see `io::Write`).
     pub fn start_field(&mut self, len: u64) {
         self.0.update(len.to_le_bytes());
-    }
-
-    pub fn piece(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
     }
 
     fn json(&mut self, value: &Value) {
@@ -224,6 +220,18 @@ impl Asked {
 
     pub fn done(self) -> Fingerprint {
         Fingerprint(self.0.finalize().into())
+    }
+}
+
+/// The bytes of a field begun with `start_field`, copied in as they are read.
+impl std::io::Write for Asked {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

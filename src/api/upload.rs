@@ -3,7 +3,6 @@
 //! budget (or gets a 429); its content is then spooled as it streams in (parsed a block at a time
 //! on the blocking pool, never held whole in memory), and checked by `ingest` on a blocking thread.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -102,19 +101,10 @@ impl UploadForm {
                 let content = content.clone();
                 return bulk::run(move || {
                     fields.start_field(content.len());
-                    let mut reader = content.reader();
-                    let mut block = vec![0; 64 * 1024];
-                    loop {
-                        match reader.read(&mut block) {
-                            Ok(0) => return Ok(fields.done()),
-                            Ok(n) => fields.piece(&block[..n]),
-                            Err(e) => {
-                                return Err(ApiError::Internal(format!(
-                                    "reading a spooled upload back failed: {e}"
-                                )))
-                            }
-                        }
-                    }
+                    std::io::copy(&mut content.reader(), &mut fields).map_err(|e| {
+                        ApiError::Internal(format!("reading a spooled upload back failed: {e}"))
+                    })?;
+                    Ok(fields.done())
                 })
                 .await
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
