@@ -267,20 +267,6 @@ fn a_client_that_reads_nothing_of_its_downloads_is_cut_off() -> TestResult {
     Ok(())
 }
 
-/// Deterministic bytes that do not compress (xorshift).
-fn noise(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 #[test]
 fn large_files_are_sent_whole_a_slice_at_a_time_without_being_held_in_memory() -> TestResult {
     use std::io::Read;
@@ -289,7 +275,7 @@ fn large_files_are_sent_whole_a_slice_at_a_time_without_being_held_in_memory() -
     let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
     let ci = Auth::Key(key.clone());
     // Stored in parts of 1 MiB, the last one short; read back in slices that are not parts.
-    let data = noise(4 * 1024 * 1024 + 12_345);
+    let data = noise(1, 4 * 1024 * 1024 + 12_345);
     let zip = zips::zip_of(&[("index.html", b"<h1>Data</h1>"), ("data.bin", &data)])?;
     let made = server.upload_multipart(
         "/api/v1/artifacts",

@@ -23,20 +23,6 @@ const BUDGET_KIB: u64 = 400 * 1024;
 const FILES: usize = 4;
 const FILE_BYTES: usize = 5 * 1024 * 1024;
 
-/// Bytes no two uploads share (so every upload stores its own 20 MB).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// A stored (uncompressed) ZIP of an index page and four 5 MB files.
 fn site(upload: usize) -> Result<Vec<u8>, zip::result::ZipError> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));

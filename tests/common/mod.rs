@@ -488,6 +488,21 @@ pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// `len` bytes that do not compress (xorshift), the same for the same `seed` and different for
+/// another (so that uploads made of them each store their own bytes).
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 /// Base64 (standard alphabet, padded), as `base64 -w0` writes it.
 pub fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
