@@ -85,6 +85,15 @@ pub fn folded(s: &str) -> String {
         .collect()
 }
 
+/// Whether two names read as one: the same once `folded`, or drawn alike (UTS #39's confusable
+/// skeleton, of the names as given and as folded): "Claude" and "Claude" with a Cyrillic "С", or
+/// with a capital "I" for the "l".
+pub fn look_alike(a: &str, b: &str) -> bool {
+    let skeleton = |s: &str| unicode_security::skeleton(s).collect::<String>();
+    let (fa, fb) = (folded(a), folded(b));
+    fa == fb || skeleton(a) == skeleton(b) || skeleton(&fa) == skeleton(&fb)
+}
+
 pub fn char_len(s: &str) -> usize {
     s.chars().count()
 }
@@ -272,6 +281,29 @@ fn bounded(field: &'static str, trimmed: &str, max: usize) -> Result<String, Tex
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn names_drawn_alike_are_one_name_and_distinct_names_stay_distinct() {
+        for (a, b) in [
+            ("Claude", "claude"),
+            ("Claude", "\u{421}laude"),       // Cyrillic capital Es
+            ("Claude", "CIaude"),             // capital I for the l
+            ("Claude", "Cl\u{430}ude"),       // Cyrillic small a
+            ("José", "Jose\u{301}"),          // the accent composed or not
+            ("Reviewer", "\u{1D42B}eviewer"), // mathematical bold r
+        ] {
+            assert!(look_alike(a, b), "{a:?} and {b:?} read as one name");
+        }
+        for (a, b) in [
+            ("Claude", "Claudette"),
+            ("Claude", "Clade"),
+            ("CI", "QA"),
+            ("José", "Jose"),
+            ("Bot 1", "Bot 2"),
+        ] {
+            assert!(!look_alike(a, b), "{a:?} and {b:?} are different names");
+        }
+    }
 
     #[test]
     fn text_that_shows_nothing_is_refused_and_text_with_invisible_marks_kept() {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[test]
 fn agents_are_managed_with_a_session() -> TestResult {
@@ -306,6 +306,75 @@ fn agent_names_are_unique_per_account_ignoring_case_and_accent_encoding_with_ful
         |r| r.get(0),
     )?;
     assert_eq!(mine, 5, "nothing was stored by the refused requests");
+    Ok(())
+}
+
+#[test]
+fn agent_names_that_only_look_alike_are_refused_also_when_a_key_request_would_make_one(
+) -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let ada = Auth::Cookie(cookie);
+    let claude = server.create_agent(&ada, "Claude", Some("coding"));
+    for name in [
+        "\u{421}laude",   // a Cyrillic capital Es for the C
+        "CIaude",         // a capital I for the l
+        "Cl\u{430}ude",   // a Cyrillic small a
+        "\u{1D402}laude", // a mathematical bold C
+    ] {
+        let resp = server.post("/api/v1/agents", &ada, &json!({ "name": name }));
+        assert_eq!(resp.status, 409, "{name:?}: {}", resp.text());
+        assert_eq!(resp.error_code(), "agent_name_taken");
+        let body = resp.json();
+        assert_eq!(body["agentId"], claude.as_str());
+        let message = body["error"].as_str().ok_or("message")?;
+        assert!(
+            message.contains("looks the same as the name of your agent \"Claude\""),
+            "{message}"
+        );
+    }
+    // A name that reads differently is another agent.
+    server.create_agent(&ada, "Claudia", None);
+
+    // An agent asking for a key under a look-alike name is not made a new agent by the approval:
+    // the approver is told, nothing is stored, and approving it as the real Claude works.
+    let asked = server.request(
+        "POST",
+        "/api/v1/key-requests",
+        &Auth::None,
+        Some(
+            json!({ "agentName": "\u{421}laude" })
+                .to_string()
+                .as_bytes(),
+        ),
+        &[],
+    );
+    assert_eq!(asked.status, 201, "{}", asked.text());
+    let code = asked.json()["userCode"]
+        .as_str()
+        .ok_or("userCode")?
+        .to_string();
+    let approve =
+        |body: Value| server.post(&format!("/api/v1/key-requests/{code}/approve"), &ada, &body);
+    let refused = approve(json!({}));
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert_eq!(refused.error_code(), "agent_name_taken");
+    let agents: i64 = server.open_db().query_row(
+        "SELECT count(*) FROM agents WHERE deleted_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(agents, 2, "no agent was made");
+    let shown = server
+        .get(&format!("/api/v1/key-requests/{code}"), &ada)
+        .json();
+    assert_eq!(
+        shown["status"], "pending",
+        "the request can still be decided"
+    );
+    let approved = approve(json!({ "agentId": claude }));
+    assert_eq!(approved.status, 200, "{}", approved.text());
+    assert_eq!(approved.json()["status"], "approved");
     Ok(())
 }
 

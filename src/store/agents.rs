@@ -46,7 +46,8 @@ fn same_name(a: &str, b: &str) -> bool {
 }
 
 /// Refused (`agent_name_taken`, with the holder's id) when another active agent of the user,
-/// not `except`, has this name ignoring case.
+/// not `except`, has this name ignoring case, or one drawn alike (`text::look_alike`: the
+/// approver of a key request for "Сlaude" with a Cyrillic "С" must not take it for their Claude).
 fn check_name_free(
     conn: &Connection,
     user_id: i64,
@@ -55,18 +56,26 @@ fn check_name_free(
 ) -> StoreResult<()> {
     let taken = list(conn, user_id)?
         .into_iter()
-        .find(|a| Some(a.id) != except && same_name(&a.name, name));
-    match taken {
-        None => Ok(()),
-        Some(existing) => Err(StoreError::Duplicate {
-            code: "agent_name_taken",
-            message: format!(
-                "you already have an agent named {:?} (id {}); agent names are unique per account, ignoring case: use that agent, rename it, or choose another name",
-                existing.name, existing.id
-            ),
-            existing_id: existing.id,
-        }),
-    }
+        .find(|a| Some(a.id) != except && crate::text::look_alike(a.name.trim(), name.trim()));
+    let Some(existing) = taken else {
+        return Ok(());
+    };
+    let message = if same_name(&existing.name, name) {
+        format!(
+            "you already have an agent named {:?} (id {}); agent names are unique per account, ignoring case: use that agent, rename it, or choose another name",
+            existing.name, existing.id
+        )
+    } else {
+        format!(
+            "{name:?} looks the same as the name of your agent {:?} (id {}) but is spelled with other characters (letters of another script, or look-alike signs); agent names that look alike are one name: use that agent, or choose a name that reads differently",
+            existing.name, existing.id
+        )
+    };
+    Err(StoreError::Duplicate {
+        code: "agent_name_taken",
+        message,
+        existing_id: existing.id,
+    })
 }
 
 /// Creates an agent; refused when the user has one of that name (see `check_name_free`).
