@@ -372,6 +372,12 @@ fn agent_names_that_only_look_alike_are_refused_also_when_a_key_request_would_ma
         shown["status"], "pending",
         "the request can still be decided"
     );
+    assert_eq!(shown["existingAgentId"], Value::Null);
+    assert_eq!(
+        shown["lookAlikeAgentId"],
+        claude.as_str(),
+        "the approver is told which agent the name looks like"
+    );
     let approved = approve(json!({ "agentId": claude }));
     assert_eq!(approved.status, 200, "{}", approved.text());
     assert_eq!(approved.json()["status"], "approved");

@@ -41,11 +41,24 @@ async function render(code, request) {
     ...fact('Status', STATUS[request.status] ?? request.status));
   const select = $('#connect-agent');
   const options = [];
-  if (!request.existingAgentId) {
+  const lookAlike = $('#connect-look-alike');
+  lookAlike.hidden = true;
+  if (request.lookAlikeAgentId) {
+    // A name drawn like one of the person's agents' is not made a new agent (the server refuses
+    // it): the person chooses which agent the key acts as, or denies.
+    const placeholder = new Option('Choose one of your agents', '', true, true);
+    placeholder.disabled = true;
+    options.push(placeholder);
+  } else if (!request.existingAgentId) {
     options.push(new Option(`A new agent “${isolated(request.agentName)}”${request.role ? ` (${isolated(request.role)})` : ''}`, ''));
   }
   try {
     const { agents } = await api.listAgents();
+    const twin = agents.find((a) => a.id === request.lookAlikeAgentId);
+    if (twin) {
+      lookAlike.textContent = `“${isolated(request.agentName)}” looks like the name of your agent “${isolated(twin.name)}” but is spelled with other characters (letters of another script, or look-alike signs). Approve it as one of your agents only if you expected this request; otherwise deny it.`;
+      lookAlike.hidden = false;
+    }
     for (const a of agents) {
       const option = new Option(`${isolated(a.name)} (agent)`, a.id);
       option.selected = a.id === request.existingAgentId;

@@ -100,6 +100,9 @@ struct RequestView {
     status: String,
     /// An agent of the person's with the requested name, if there is one (approving uses it).
     existing_agent_id: Option<String>,
+    /// Else an agent of the person's whose name the requested one only looks like (a Cyrillic
+    /// "С" for a Latin "C"): approving as a new agent is refused, the person chooses or denies.
+    look_alike_agent_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -447,9 +450,14 @@ async fn by_code(state: &AppState, req: &Request, caller: &Caller) -> Result<Key
 async fn view(state: &AppState, caller: &Caller, r: KeyRequest) -> Result<RequestView, ApiError> {
     let user_id = caller.user.id;
     let name = r.agent_name.clone();
-    let existing = state
+    let (existing, look_alike) = state
         .store
-        .read(move |conn| agents::find_by_name(conn, user_id, &name))
+        .read(move |conn| {
+            Ok(match agents::find_by_name(conn, user_id, &name)? {
+                Some(agent) => (Some(agent), None),
+                None => (None, agents::find_look_alike(conn, user_id, &name)?),
+            })
+        })
         .await?;
     Ok(RequestView {
         id: wire(r.id),
@@ -467,6 +475,7 @@ async fn view(state: &AppState, caller: &Caller, r: KeyRequest) -> Result<Reques
         expires_at: r.expires_at,
         status: r.status,
         existing_agent_id: existing.map(|a| wire(a.id)),
+        look_alike_agent_id: look_alike.map(|a| wire(a.id)),
     })
 }
 

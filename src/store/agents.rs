@@ -102,6 +102,14 @@ pub fn find_by_name(conn: &Connection, user_id: i64, name: &str) -> StoreResult<
         .find(|a| same_name(&a.name, name)))
 }
 
+/// An active agent of the user whose name looks like `name` without being it (`text::look_alike`
+/// but not `same_name`): the agent a key request under a look-alike name might pass for.
+pub fn find_look_alike(conn: &Connection, user_id: i64, name: &str) -> StoreResult<Option<Agent>> {
+    Ok(list(conn, user_id)?
+        .into_iter()
+        .find(|a| !same_name(&a.name, name) && crate::text::look_alike(a.name.trim(), name.trim())))
+}
+
 /// Creates an agent and records `agent.created` (`via`: where it came from when not the API).
 pub fn create(
     conn: &Connection,

@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, assertClean, apiCall, allowHttpError, eventually } from './harness.mjs';
+import { startServer, launchBrowser, openPage, assertClean, resetProblems, apiCall, allowHttpError, eventually } from './harness.mjs';
 import { completeSetup, goToSection, readSecret, closeSecret, keyRow, cellText, userKey, upload, apiOk } from './flows.mjs';
 
 let server;
@@ -178,6 +178,41 @@ test('an agent asks for a key, the person approves it in the settings, and the a
   assert.match(await cellText(keyRow(page, 'Codex'), 'Identity'), /Codex/);
   assert.ok(!(await page.content()).includes(got.body.key));
   assertClean(tab);
+});
+
+test('a request under a name that only looks like an agent of yours is not made a new agent', async () => {
+  // "Cоdex" with a Cyrillic о: drawn like the Codex agent made above, but not its name.
+  const asked = await apiCall(server.url, 'POST', '/api/v1/key-requests', { body: { agentName: 'C\u043Edex' } });
+  assert.equal(asked.status, 201);
+  await page.goto(`${server.url}/settings#connect`);
+  await page.getByLabel('Code shown by the agent').fill(asked.body.userCode);
+  await page.getByRole('button', { name: 'Look up' }).click();
+  const card = page.locator('#connect-request');
+  const warning = page.locator('#connect-look-alike');
+  await warning.waitFor();
+  assert.match((await warning.innerText()).replace(/[\u2068\u2069]/g, ''), /looks like the name of your agent “Codex” but is spelled with other characters/);
+  const select = page.getByLabel('The key acts as');
+  assert.equal(await select.inputValue(), '', 'no agent is chosen for the person');
+  assert.ok(!(await select.innerText()).includes('A new agent'), 'a new agent is not offered');
+  await card.getByRole('button', { name: 'Approve' }).click();
+  await card.locator('.form-error', { hasText: 'looks the same as the name of your agent "Codex"' }).waitFor();
+  const { agents } = await page.evaluate(async () => (await fetch('/api/v1/agents')).json());
+  assert.ok(!agents.some((a) => a.name === 'C\u043Edex'), 'no agent was made');
+  assert.match(await page.locator('#connect-facts').innerText(), /Waiting for your decision/, 'the request is still to decide');
+  await select.selectOption({ label: '\u2068Codex\u2069 (agent)' });
+  await card.getByRole('button', { name: 'Approve' }).click();
+  await page.locator('#connect-outcome', { hasText: 'Approved' }).waitFor();
+  const got = await apiCall(server.url, 'POST', '/api/v1/key-requests/poll', { body: { pollToken: asked.body.pollToken } });
+  assert.equal(got.status, 200, JSON.stringify(got.body));
+  assert.equal(got.body.identity.name, 'Codex', 'the key acts as the agent the person chose');
+  // A later request by another name shows no warning.
+  const other = await apiCall(server.url, 'POST', '/api/v1/key-requests', { body: { agentName: 'Gemini' } });
+  await page.getByLabel('Code shown by the agent').fill(other.body.userCode);
+  await page.getByRole('button', { name: 'Look up' }).click();
+  await card.locator('#connect-facts', { hasText: 'Gemini' }).waitFor();
+  assert.ok(await warning.isHidden());
+  assertClean(tab, { allow: [allowHttpError(409, '/api/v1/key-requests/')] });
+  resetProblems(tab);
 });
 
 test('a denied request gives the agent nothing', async () => {
