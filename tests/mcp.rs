@@ -1087,6 +1087,107 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
 }
 
 #[test]
+fn a_wait_from_a_publications_cursor_misses_nothing_and_a_deleted_reply_or_a_reopening_read_right(
+) -> TestResult {
+    let a = agent();
+    let ada = Auth::Cookie(a.ada.clone());
+    let published = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan\n\nShip it."}),
+    );
+    let token = published["shareToken"].as_str().ok_or("token")?.to_string();
+    // A person comments before the agent starts waiting: the publication's cursor hears it.
+    let made = a.server.post(
+        &format!("/api/v1/artifacts/{token}/comments"),
+        &ada,
+        &json!({"content": "Ship when?", "quote": "Ship it."}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let comment_id = made.json()["id"].as_str().ok_or("id")?.to_string();
+    let got = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"shareToken": token, "after": published["cursor"], "timeoutSeconds": 30}),
+    );
+    assert_eq!(got["feedback"].as_array().map(Vec::len), Some(1), "{got}");
+    assert_eq!(got["feedback"][0]["kind"], "comment");
+    assert_eq!(got["feedback"][0]["comment"]["id"], comment_id.as_str());
+    // Without the cursor, a wait starts from now and would not have heard it.
+    let blind = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"shareToken": token, "timeoutSeconds": 1}),
+    );
+    assert_eq!(blind["feedback"], json!([]), "{blind}");
+
+    // A reply deleted before the wait looked is no news: not an "edited" thread.
+    let reply = a.server.post(
+        &format!("/api/v1/comments/{comment_id}/replies"),
+        &ada,
+        &json!({"content": "Never mind"}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let reply_id = reply.json()["id"].as_str().ok_or("reply id")?.to_string();
+    let gone = a
+        .server
+        .delete(&format!("/api/v1/replies/{reply_id}"), &ada);
+    assert_eq!(gone.status, 200, "{}", gone.text());
+    let quiet = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"shareToken": token, "after": got["cursor"], "timeoutSeconds": 1}),
+    );
+    assert_eq!(quiet["timedOut"], true, "{quiet}");
+    assert_eq!(quiet["feedback"], json!([]), "{quiet}");
+
+    // The agent resolves it with a new version; the person reopens it and says why: "reopened",
+    // with the reply among the new ones.
+    let version = ok(
+        &a.server,
+        &a.key,
+        "publish_version",
+        json!({"shareToken": token, "content": "# Plan\n\nShip it on Monday."}),
+    );
+    ok(
+        &a.server,
+        &a.key,
+        "resolve",
+        json!({"commentId": comment_id}),
+    );
+    let reopened = a.server.patch(
+        &format!("/api/v1/comments/{comment_id}"),
+        &ada,
+        &json!({"resolved": false}),
+    );
+    assert_eq!(reopened.status, 200, "{}", reopened.text());
+    let why = a.server.post(
+        &format!("/api/v1/comments/{comment_id}/replies"),
+        &ada,
+        &json!({"content": "Which Monday?"}),
+    );
+    assert_eq!(why.status, 201, "{}", why.text());
+    let got = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"shareToken": token, "after": version["cursor"], "timeoutSeconds": 30}),
+    );
+    assert_eq!(got["feedback"].as_array().map(Vec::len), Some(1), "{got}");
+    assert_eq!(got["feedback"][0]["kind"], "reopened", "{got}");
+    assert_eq!(
+        got["feedback"][0]["newReplyIds"],
+        json!([why.json()["id"]]),
+        "{got}"
+    );
+    Ok(())
+}
+
+#[test]
 fn creating_tools_called_again_with_their_client_request_id_create_nothing_more() -> TestResult {
     let a = agent();
     let count = |table: &str| -> i64 {

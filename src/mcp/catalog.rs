@@ -21,6 +21,8 @@ pub const COMMENTS_MAX: u64 = crate::api::comments::PAGE_MAX;
 /// What `list_comments` returns when not told.
 pub const COMMENTS_DEFAULT: u64 = 50;
 
+/// What a publication's `cursor` is for.
+const PUBLISHED_CURSOR: &str = "pass it to wait_for_feedback as after: it hears of every comment made after this publication, however soon";
 const SHARE_TOKEN: &str = "the artifact's shareToken (from publish_artifact or list_artifacts)";
 
 fn read_only() -> Value {
@@ -243,7 +245,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "publish_artifact",
             "title": "Publish an artifact",
-            "description": "Publishes a new artifact (an HTML page, a Markdown document, or a base64 ZIP of a small static site) as version 1, attributed to you or to the agent this key acts as. Give people the shareUrl to review it; then wait_for_feedback.",
+            "description": "Publishes a new artifact (an HTML page, a Markdown document, or a base64 ZIP of a small static site) as version 1, attributed to you or to the agent this key acts as. Give people the shareUrl to review it; then wait_for_feedback with the cursor it returns as after.",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -256,9 +258,10 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
             },
             "outputSchema": {
                 "type": "object",
-                "required": ["id", "shareToken", "shareUrl", "version"],
+                "required": ["id", "shareToken", "shareUrl", "version", "cursor"],
                 "properties": {
                     "id": { "type": "string" }, "shareToken": { "type": "string" }, "shareUrl": { "type": "string" },
+                    "cursor": { "type": "string", "description": PUBLISHED_CURSOR },
                     "latestVersionId": { "type": "string" }, "version": { "type": "integer" },
                     "fileType": { "type": "string" }, "entryPoint": { "type": "string" }
                 }
@@ -268,7 +271,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "publish_version",
             "title": "Publish a new version",
-            "description": "Publishes the next version of an artifact you own (after addressing feedback). Without fileType and fileName it is of the same type as the latest version, and a single document keeps its file name unless fileName says otherwise (entryPoint in the answer), so comments go on finding their file. Comments stay on the version they were made on; the review page shows open ones found again in the new version.",
+            "description": "Publishes the next version of an artifact you own (after addressing feedback). Without fileType and fileName it is of the same type as the latest version, and a single document keeps its file name unless fileName says otherwise (entryPoint in the answer), so comments go on finding their file. Comments stay on the version they were made on; the review page shows open ones found again in the new version. Then wait_for_feedback with the cursor it returns as after.",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -280,8 +283,8 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
             },
             "outputSchema": {
                 "type": "object",
-                "required": ["versionId", "number", "entryPoint", "viewUrl"],
-                "properties": { "versionId": { "type": "string" }, "number": { "type": "integer" }, "entryPoint": { "type": "string" }, "viewUrl": { "type": "string" }, "status": { "type": "string", "enum": ["ready"] } }
+                "required": ["versionId", "number", "entryPoint", "viewUrl", "cursor"],
+                "properties": { "cursor": { "type": "string", "description": PUBLISHED_CURSOR }, "versionId": { "type": "string" }, "number": { "type": "integer" }, "entryPoint": { "type": "string" }, "viewUrl": { "type": "string" }, "status": { "type": "string", "enum": ["ready"] } }
             },
             "annotations": writes(false)
         },
@@ -383,14 +386,14 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "wait_for_feedback",
             "title": "Wait for feedback",
-            "description": format!("Waits (up to timeoutSeconds, at most {WAIT_MAX_SECONDS}) until someone else comments, replies, reopens a comment (a fix was not accepted) or edits one on an artifact (or on any artifact you can see), and returns one item per thread with news: kind says which (comment, reply, reopened, edited), newReplyIds the new replies; a long thread comes with its newest replies and every new one. Pass the cursor it returns as after next time, so nothing is missed or seen twice."),
+            "description": format!("Waits (up to timeoutSeconds, at most {WAIT_MAX_SECONDS}) until someone else comments, replies, reopens a comment (a fix was not accepted) or edits one on an artifact (or on any artifact you can see), and returns one item per thread with news: kind says which (comment, reopened, reply, edited: the first that applies), newReplyIds the new replies; a long thread comes with its newest replies and every new one. Pass the cursor it returns as after next time, so nothing is missed or seen twice."),
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
                     "shareToken": { "type": "string", "description": "default: any artifact you can see" },
                     "timeoutSeconds": { "type": "integer", "minimum": 1, "maximum": WAIT_MAX_SECONDS, "description": format!("default {WAIT_DEFAULT_SECONDS}") },
-                    "after": { "type": "string", "description": "the cursor of the previous call (default: from now)" }
+                    "after": { "type": "string", "description": "the cursor of the previous call, or the one publish_artifact or publish_version returned (default: from now; \"0\": from the beginning)" }
                 }
             },
             "outputSchema": {
@@ -403,7 +406,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                         "type": "object",
                         "required": ["kind", "shareToken", "artifactName", "newReplyIds", "earlierRepliesOmitted", "comment"],
                         "properties": {
-                            "kind": { "enum": ["comment", "reply", "reopened", "edited"] },
+                            "kind": { "enum": ["comment", "reopened", "reply", "edited"] },
                             "shareToken": { "type": "string" },
                             "artifactName": { "type": "string" },
                             "replyId": { "type": "string", "description": "the first new reply" },

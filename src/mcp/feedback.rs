@@ -35,9 +35,9 @@ pub struct Found {
     pub feedback: Vec<Item>,
 }
 
-/// One thread that has news for the caller, as it is now: new (`comment`), or with new replies
-/// (`reply`), reopened (`reopened`: a fix was not accepted), or edited by someone else (`edited`),
-/// the first that applies. A long thread comes with its newest replies and every new one.
+/// One thread that has news for the caller, as it is now: new (`comment`), reopened (`reopened`: a
+/// fix was not accepted), with new replies (`reply`), or edited by someone else (`edited`), the
+/// first that applies. A long thread comes with its newest replies and every new one.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
@@ -279,10 +279,14 @@ async fn items(
             .into_iter()
             .filter(|id| comment.replies.iter().any(|r| &r.id == id))
             .collect();
-        let kind = ["comment", "reply", "reopened", "edited"]
+        // A reopening comes before a reply: "not fixed" is the news, the reply says why. A thread
+        // whose only news was a reply deleted meanwhile has none.
+        let Some(kind) = ["comment", "reopened", "reply", "edited"]
             .into_iter()
             .find(|k| kinds.contains(k) && (*k != "reply" || !new_reply_ids.is_empty()))
-            .unwrap_or("edited");
+        else {
+            continue;
+        };
         let total = comment.replies.len();
         let recent_from = total.saturating_sub(RECENT_REPLIES);
         let mut index = 0;

@@ -23,8 +23,8 @@ use crate::auth::Caller;
 use crate::http::error::ApiError;
 use crate::ingest::{self, Upload, UploadContent};
 use crate::state::AppState;
-use crate::store::blobs;
 use crate::store::comments::Status;
+use crate::store::{audit, blobs};
 
 /// Runs tool `name` (known to exist) with `arguments`; the structured result, or the API's refusal.
 pub async fn call(
@@ -131,6 +131,21 @@ fn args<T: DeserializeOwned>(arguments: Value) -> Result<T, ApiError> {
 fn structured<T: serde::Serialize>(value: &T) -> Result<Box<RawValue>, ApiError> {
     serde_json::value::to_raw_value(value)
         .map_err(|e| ApiError::Internal(format!("serialising a result: {e}")))
+}
+
+/// A publication's result with the `cursor` taken before it was written: passed to
+/// `wait_for_feedback` as `after`, it hears of every comment made after the publication, however
+/// soon (the publication's own events are the caller's, which a wait never reports).
+async fn published<T: serde::Serialize>(
+    state: &AppState,
+    publish: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<Box<RawValue>, ApiError> {
+    let cursor = state.store.read(audit::newest).await?;
+    let mut out = to_value(&publish.await?)?;
+    if let Some(fields) = out.as_object_mut() {
+        fields.insert("cursor".into(), Value::String(cursor.to_string()));
+    }
+    structured(&out)
 }
 
 fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
@@ -322,7 +337,7 @@ async fn publish_artifact(
         // The message's reservation (`handle`) covers it.
         reservation: None,
     };
-    structured(&artifact_api::create_from(state, caller, form).await?)
+    published(state, artifact_api::create_from(state, caller, form)).await
 }
 
 #[derive(Deserialize)]
@@ -356,7 +371,7 @@ async fn publish_version(
         // The message's reservation (`handle`) covers it.
         reservation: None,
     };
-    structured(&version_api::publish(state, caller, &artifact, form).await?)
+    published(state, version_api::publish(state, caller, &artifact, form)).await
 }
 
 #[derive(Deserialize)]
