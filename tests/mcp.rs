@@ -422,6 +422,33 @@ fn the_whole_loop_through_mcp_shows_everything_the_agent_did_as_the_agent() -> T
     );
     assert_eq!(retried["resolvedAt"], resolved["resolvedAt"]);
     assert_eq!(retried["replies"].as_array().map(Vec::len), Some(2));
+    assert!(
+        retried["notice"]
+            .as_str()
+            .is_some_and(|n| n.contains("the note was not posted")),
+        "{retried}"
+    );
+    assert!(resolved.get("notice").is_none(), "{resolved}");
+    // A note over its limit, or blank, is refused as the note (the tool has no content).
+    for (note, code) in [
+        ("n".repeat(5001), "too_long"),
+        ("   ".to_string(), "required"),
+    ] {
+        let bad = refused(
+            &a.server,
+            &a.key,
+            "resolve",
+            json!({"commentId": comment_id, "note": note}),
+        );
+        assert_eq!(bad["code"], code, "{bad}");
+        assert_eq!(bad["field"], "note", "{bad}");
+        assert!(
+            bad["error"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("note ")),
+            "{bad}"
+        );
+    }
     let published = ok(
         &a.server,
         &a.key,

@@ -124,6 +124,14 @@ fn client_request_id() -> Value {
     })
 }
 
+/// `resolve`'s answer: the comment, and a notice when a note was given to a comment resolved
+/// already (not posted).
+fn resolved() -> Value {
+    let mut out = comment();
+    out["properties"]["notice"] = json!({ "type": "string" });
+    out
+}
+
 fn with(mut base: Value, extra: Value) -> Value {
     if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
@@ -357,7 +365,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "resolve",
             "title": "Resolve a comment",
-            "description": "Marks a comment resolved; with note, first replies with it (say what you changed). Resolving a resolved comment changes nothing and does not post the note again.",
+            "description": "Marks a comment resolved; with note, first replies with it (say what you changed). Resolving a resolved comment changes nothing and does not post the note (the answer's notice says so).",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -367,7 +375,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                     "note": { "type": "string", "minLength": 1, "maxLength": 5000 }
                 }
             },
-            "outputSchema": comment(),
+            "outputSchema": resolved(),
             "annotations": writes(true)
         },
         {

@@ -25,6 +25,7 @@ use crate::ingest::{self, Upload, UploadContent};
 use crate::state::AppState;
 use crate::store::comments::Status;
 use crate::store::{audit, blobs};
+use crate::text;
 
 /// Runs tool `name` (known to exist) with `arguments`; the structured result, or the API's refusal.
 pub async fn call(
@@ -74,11 +75,21 @@ pub async fn call(
             let a: ResolveArgs = args(arguments)?;
             // Idempotent, as the tool says: a comment resolved already is left as it is, and the
             // note is not posted again (a client may retry the call).
+            let note = match &a.note {
+                Some(note) => Some(text::body("note", note, text::REPLY_MAX)?),
+                None => None,
+            };
             let now = comment_api::thread(state, caller, &a.comment_id).await?;
             if now.resolved {
-                return structured(&now);
+                let mut out = to_value(&now)?;
+                if note.is_some() {
+                    out["notice"] = json!(
+                        "the comment was resolved already: it is left as it is, and the note was not posted (reply to add one)"
+                    );
+                }
+                return structured(&out);
             }
-            if let Some(note) = &a.note {
+            if let Some(note) = &note {
                 comment_api::reply_to(state, caller, &a.comment_id, note).await?;
             }
             structured(&comment_api::set_resolved(state, caller, &a.comment_id, true).await?)
