@@ -485,6 +485,35 @@ fn refuse_live_files(db: &Path, dest: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Refuses to replace a database that a server runs on (it would go on writing to the replaced
+/// file: what it acknowledges is lost), or one that is not an Artifact Review database (another
+/// program's, or one that cannot be read).
+fn refuse_in_use(dest: &Path) -> Result<(), CliError> {
+    if crate::server_lock::held_elsewhere(dest) {
+        return Err(CliError(format!(
+            "not writing the backup to {}: a server is running on it (it holds {}), and would lose what it writes; stop that server first, or give another file",
+            dest.display(),
+            Companion::ServerLock.of(dest).display()
+        )));
+    }
+    let exists = dest.metadata().is_ok_and(|m| m.is_file() && m.len() > 0);
+    if exists {
+        crate::store::refuse_to_replace(dest).map_err(|e| {
+            CliError(format!(
+                "not writing the backup to {}: only an earlier backup (an Artifact Review database) is replaced, and {}; give another file",
+                dest.display(),
+                match e {
+                    StoreError::ForeignDatabase { objects } => format!(
+                        "this is the SQLite database of something else ({objects} tables or other objects of its own)"
+                    ),
+                    other => format!("this one cannot be read ({other})"),
+                }
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 /// Whether two paths name the same place, following symbolic links and `.`/`..` (a path that does
 /// not exist yet is compared by its folder and name).
 fn same_place(a: &Path, b: &Path) -> bool {
@@ -516,6 +545,7 @@ pub fn backup(store: &Store, dest: &Path, out: &mut impl Write) -> Result<(), Cl
         )));
     }
     refuse_live_files(store.path(), dest)?;
+    refuse_in_use(dest)?;
     let partial = dest.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
     // What a half-written copy leaves (this one's, on a full disk, or a killed one's before it)
     // would only keep the disk full.
@@ -533,6 +563,41 @@ pub fn backup(store: &Store, dest: &Path, out: &mut impl Write) -> Result<(), Cl
             "could not write the backup {}: {e}",
             dest.display()
         )));
+    }
+    // Only a copy that reads back goes into place.
+    match crate::store::check_copy(&partial) {
+        Ok(None) => {}
+        Ok(Some(wrong)) => {
+            remove_partial();
+            return Err(CliError(format!(
+                "the backup did not read back, {wrong}; {} was left as it was",
+                dest.display()
+            )));
+        }
+        Err(e) => {
+            remove_partial();
+            return Err(CliError(format!(
+                "the backup did not read back ({e}); {} was left as it was",
+                dest.display()
+            )));
+        }
+    }
+    // The replaced file's write-ahead log and index belong to it: left beside the copy, the next
+    // open would replay the old file's last writes onto it (a corrupt or stale backup). Admin
+    // commands leave a WAL behind, and so does a server on the earlier backup that was killed.
+    for stale in [Companion::Wal, Companion::Shm, Companion::Journal].map(|c| c.of(dest)) {
+        match std::fs::remove_file(&stale) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                remove_partial();
+                return Err(CliError(format!(
+                    "could not remove {}, which belongs to the file the backup replaces: {e}; {} was left as it was",
+                    stale.display(),
+                    dest.display()
+                )));
+            }
+        }
     }
     std::fs::rename(&partial, dest)
         .map_err(|e| CliError(format!("could not move the backup into place: {e}")))?;

@@ -638,6 +638,96 @@ fn backup_refuses_to_overwrite_the_live_database_or_the_files_that_go_with_it() 
 }
 
 #[test]
+fn backup_over_an_earlier_one_leaves_none_of_its_log_and_never_replaces_a_served_or_foreign_database(
+) -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    server.create_key(&cookie, json!({"name": "before"}));
+    let dir = server.dir.path();
+    let nightly = dir.join("nightly.db");
+    let nightly_s = nightly.to_string_lossy().to_string();
+    let out = server.cli(&["backup", &nightly_s], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Someone tries the backup with an admin command: its writes stay in the backup's WAL.
+    let out = cli(
+        &nightly,
+        &[
+            "user",
+            "create",
+            "--email",
+            "tried@example.com",
+            "--name",
+            "Tried",
+            "--password-stdin",
+        ],
+        "a long password 1",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let wal = dir.join("nightly.db-wal");
+    assert!(wal.metadata().is_ok_and(|m| m.len() > 0), "a WAL was left");
+    // The next night's backup replaces it whole: the old log is not replayed onto it.
+    server.create_key(&cookie, json!({"name": "late"}));
+    let out = server.cli(&["backup", &nightly_s], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!wal.exists(), "the replaced file's WAL is gone");
+    let copy = rusqlite::Connection::open(&nightly)?;
+    let check: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    assert_eq!(check, "ok");
+    let keys: Vec<String> = copy
+        .prepare("SELECT name FROM api_keys ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(keys, ["before", "late"]);
+    let tried: i64 = copy.query_row(
+        "SELECT count(*) FROM users WHERE email = 'tried@example.com'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(tried, 0, "the copy is the live database's, nothing else");
+    drop(copy);
+
+    // A server running on the earlier backup would go on writing to the replaced file: refused.
+    let spare = tempfile::tempdir()?;
+    let served = spare.path().join("served.db");
+    std::fs::copy(&nightly, &served)?;
+    let other = Server::start_on(spare, served.clone(), &[]);
+    let inode = |p: &std::path::Path| {
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).expect("the file"))
+    };
+    let before = inode(&served);
+    let out = server.cli(&["backup", &served.to_string_lossy()], "");
+    assert!(!out.status.success(), "a served database was replaced");
+    assert!(
+        stderr(&out).contains("a server is running on it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(inode(&served), before, "not replaced");
+    assert_eq!(other.get("/api/v1/health", &Auth::None).status, 200);
+    drop(other);
+
+    // Nor another program's database.
+    let theirs = dir.join("theirs.db");
+    rusqlite::Connection::open(&theirs)?
+        .execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep me');")?;
+    let out = server.cli(&["backup", &theirs.to_string_lossy()], "");
+    assert!(
+        !out.status.success(),
+        "another program's database was replaced"
+    );
+    assert!(
+        stderr(&out).contains("the SQLite database of something else"),
+        "{}",
+        stderr(&out)
+    );
+    let kept: String =
+        rusqlite::Connection::open(&theirs)?
+            .query_row("SELECT body FROM notes", [], |r| r.get(0))?;
+    assert_eq!(kept, "keep me");
+    Ok(())
+}
+
+#[test]
 fn the_database_its_wal_and_backups_are_readable_by_their_owner_only() -> TestResult {
     use std::os::unix::fs::PermissionsExt;
     let server = Server::start();

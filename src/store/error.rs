@@ -24,7 +24,7 @@ pub enum StoreError {
     ForeignDatabase { objects: i64 },
     /// The database file has other names (hard links): SQLite keeps the write-ahead log and its
     /// index by name, so two names of one file in use at once corrupt it.
-    #[error("the database file has {links} names (hard links, as `cp -l` or `cp -al` snapshots make); SQLite keeps its write-ahead log by name, so two names of one file in use at once lose writes. Serve a copy made with `artifact-review backup` (or a plain `cp` while nothing runs), and remove the other names")]
+    #[error("the database file has {links} names (hard links, as `cp -l` or `cp -al` snapshots make); SQLite keeps its write-ahead log by name, so two names of one file in use at once lose writes. Serve a copy made with `artifact-review backup` (or, while nothing runs, a `cp` of the file together with its -wal file, which holds the latest writes), and remove the other names")]
     HardLinked { links: u64 },
     /// The database file was deleted or replaced under the running server: the write was not made
     /// (it would be lost at the next start).

@@ -508,6 +508,38 @@ impl Store {
     }
 }
 
+/// Refuses a database file a backup would replace unless it is an Artifact Review database (an
+/// earlier backup) or an empty one: another program's database, or one that cannot be read, is
+/// not ours to overwrite. Opened read-only: it is left as it is.
+pub fn refuse_to_replace(path: &Path) -> StoreResult<()> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    schema::refuse_foreign(&conn)
+}
+
+/// Reads a written copy back: every page checks out (`quick_check`) and it holds this binary's
+/// schema. Returns what is wrong otherwise.
+pub fn check_copy(path: &Path) -> StoreResult<Option<String>> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Ok(Some(format!("its pages do not check out ({check})")));
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version != schema::SCHEMA_VERSION {
+        return Ok(Some(format!(
+            "it holds schema version {version}, not {}",
+            schema::SCHEMA_VERSION
+        )));
+    }
+    Ok(None)
+}
+
 /// Refuses a database file that has other names: each name would get its own `-wal` and `-shm`,
 /// and two processes using two names (a server on each, or a server and an admin command) would
 /// write past each other.
