@@ -22,6 +22,8 @@ use crate::target::{CONTEXT_MAX, EXACT_MAX};
 const CONTEXT: usize = 32;
 /// How far from a candidate a `near` hint may stand, in characters either side.
 const NEAR_WINDOW: usize = 400;
+/// Most places of a quote that `near` chooses among; a quote found more often is too short.
+const NEAR_CANDIDATES_MAX: usize = 10_000;
 
 /// Elements whose text is not part of the document's text.
 const SKIPPED: [&str; 4] = ["script", "style", "noscript", "template"];
@@ -57,6 +59,14 @@ pub enum NotPlaced {
         count: usize,
         matching: usize,
     },
+    #[error("the quote appears {count} times in {file}, and `near` is not in its text: give words that stand close to the one you mean, as they read in the document")]
+    NearMissing { file: String, count: usize },
+    #[error(
+        "near is {length} characters long; the limit is {EXACT_MAX} characters: give a few words"
+    )]
+    NearTooLong { length: usize },
+    #[error("the quote appears {count} times in {file}, more than {NEAR_CANDIDATES_MAX} for `near` to choose from: quote a longer passage")]
+    TooMany { file: String, count: usize },
 }
 
 /// Elements whose text a page shows in no place the review page can mark: form fields, the
@@ -280,27 +290,62 @@ fn pick_near(
             count: candidates.len(),
         });
     };
+    if near.chars().count() > EXACT_MAX {
+        return Err(NotPlaced::NearTooLong {
+            length: near.chars().count(),
+        });
+    }
+    if candidates.len() > NEAR_CANDIDATES_MAX {
+        return Err(NotPlaced::TooMany {
+            file: source.to_string(),
+            count: candidates.len(),
+        });
+    }
     let mut hints = exact_matches(text, near);
     if hints.is_empty() {
         hints = whitespace_insensitive_matches(text, near, false);
     }
+    if hints.is_empty() {
+        return Err(NotPlaced::NearMissing {
+            file: source.to_string(),
+            count: candidates.len(),
+        });
+    }
+    hints.sort_unstable();
+    let longest = hints.iter().map(|(s, e)| e - s).max().unwrap_or(0);
     // How far a candidate is from the closest place `near` stands: whether a sentence ends
-    // between them, then the characters between (0 when they touch).
-    let distance = |&(s, e): &(usize, usize)| {
-        hints
-            .iter()
-            .map(|&(hs, he)| {
-                let between = if he <= s {
-                    &text[he..s]
-                } else if hs >= e {
-                    &text[e..hs]
-                } else {
-                    ""
-                };
-                (ends_a_sentence(between), between.chars().count())
-            })
-            .filter(|(_, d)| *d <= NEAR_WINDOW)
-            .min()
+    // between them, then the characters between (0 when they overlap). Only the nearest hint on
+    // each side can be closest (a farther one has the nearer one's span between, and more), so
+    // each candidate looks at a few hints, and never counts past the window: placing a quote
+    // costs about the document's length, however often the quote and `near` repeat.
+    let distance = |&(s, e): &(usize, usize)| -> Option<(bool, usize)> {
+        let measure = |between: &str| {
+            // More bytes than 4 per character of the window: more characters than the window.
+            (between.len() <= NEAR_WINDOW * 4)
+                .then(|| (ends_a_sentence(between), between.chars().count()))
+                .filter(|(_, d)| *d <= NEAR_WINDOW)
+        };
+        let after = hints.partition_point(|&(hs, _)| hs < e);
+        let right = hints.get(after).and_then(|&(hs, _)| measure(&text[e..hs]));
+        // Of those starting before the candidate ends: one ending after it starts overlaps it;
+        // else the one ending last is the closest on the left. Hints start in order, so each
+        // earlier one ends at most `longest` after its start: the walk stops when none can.
+        let mut left_end: Option<usize> = None;
+        for &(hs, he) in hints[..after].iter().rev() {
+            if he > s {
+                return Some((false, 0));
+            }
+            left_end = left_end.max(Some(he));
+            let reach = hs + longest;
+            if reach <= s && (left_end >= Some(reach) || reach + NEAR_WINDOW * 4 < s) {
+                break;
+            }
+        }
+        let left = left_end.and_then(|le| measure(&text[le..s]));
+        match (left, right) {
+            (Some(l), Some(r)) => Some(l.min(r)),
+            (one, other) => one.or(other),
+        }
     };
     let mut ranked: Vec<((usize, usize), (bool, usize))> = candidates
         .iter()
@@ -491,6 +536,40 @@ mod tests {
         assert!(matches!(
             locate(&plain("plain text"), "\u{ad}", None, "a.html"),
             Err(NotPlaced::Missing { .. })
+        ));
+    }
+
+    #[test]
+    fn near_that_is_not_in_the_text_is_named_and_repeats_cost_about_the_length_of_the_text() {
+        let text = plain("Total 4%. Europe total 4%. Asia total 4%.");
+        assert_eq!(
+            locate(&text, "total 4%", Some("zebra"), "a.html"),
+            Err(NotPlaced::NearMissing {
+                file: "a.html".into(),
+                count: 2
+            })
+        );
+        let long = "w ".repeat(1_500);
+        assert!(matches!(
+            locate(&text, "total 4%", Some(&long), "a.html"),
+            Err(NotPlaced::NearTooLong { length: 2_999 })
+        ));
+        // 9,000 places of a quote, each with `near` around it: compared pair by pair and counted
+        // to the end, this took hours; each place now looks at its nearest hints only.
+        let repeated = plain(&"ab ".repeat(9_000));
+        assert!(matches!(
+            locate(&repeated, "ab", Some("ab ab"), "a.html"),
+            Err(NotPlaced::NearUnclear { count: 9_000, .. })
+        ));
+        let mut marked = "ab ".repeat(9_000);
+        marked.push_str("ab zebra");
+        let found =
+            locate(&plain(&marked), "ab", Some("zebra"), "a.html").expect("the one by zebra");
+        assert_eq!(found.start, 27_000);
+        // Beyond 10,000 places, the quote is too short for `near` to help.
+        assert!(matches!(
+            locate(&plain(&"ab ".repeat(10_001)), "ab", Some("zebra"), "a.html"),
+            Err(NotPlaced::TooMany { count: 10_001, .. })
         ));
     }
 

@@ -1251,6 +1251,37 @@ fn a_passage_quoted_in_plain_text_is_found_and_stored_with_its_selectors() -> Te
         &json!({"content": "Which ship?", "quote": "Ship fast", "near": "again", "source": "notes.md"}),
     );
     assert_eq!(picked.status, 201, "{}", picked.text());
+    // A `near` that is not in the document is named as such; one too long, or a quote too long,
+    // is refused as that field's length.
+    let nowhere = c.server.post(
+        &url,
+        &c.claude,
+        &json!({"content": "x", "quote": "Ship fast", "near": "zebra", "source": "notes.md"}),
+    );
+    assert_eq!(nowhere.status, 400);
+    assert_eq!(nowhere.error_code(), "quote_not_placed");
+    assert!(
+        nowhere.json()["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("`near` is not in its text")),
+        "{}",
+        nowhere.text()
+    );
+    for (field, body) in [
+        (
+            "near",
+            json!({"content": "x", "quote": "Ship fast", "near": "w ".repeat(1_500), "source": "notes.md"}),
+        ),
+        (
+            "quote",
+            json!({"content": "x", "quote": "w ".repeat(1_500), "source": "notes.md"}),
+        ),
+    ] {
+        let long = c.server.post(&url, &c.claude, &body);
+        assert_eq!(long.status, 400, "{}", long.text());
+        assert_eq!(long.error_code(), "too_long");
+        assert_eq!(long.json()["field"], field);
+    }
     let missing = c.server.post(
         &url,
         &c.claude,

@@ -678,7 +678,9 @@ async fn target_of_quote(
     let source = source.to_string();
     let html = document_html(state, &file, bytes).await?;
     let (looked_for, in_file) = (quote.clone(), source.clone());
-    let placed = tokio::task::spawn_blocking(move || {
+    // On a bulk thread: a 5 MB document's text takes a while to build, and quotes are placed a
+    // few at a time however many are asked for, below the threads that answer requests.
+    let placed = crate::bulk::run(move || {
         match passage::locate(&passage::text_of_html(&html), &quote, near.as_deref(), &source) {
             Ok(found) => Ok(json!({
                 "source": source,
@@ -710,6 +712,12 @@ async fn target_of_quote(
                 None => missing.to_string(),
             };
             Err(ApiError::bad_request("quote_not_placed", message))
+        }
+        Err(long @ passage::NotPlaced::TooLong { .. }) => {
+            Err(ApiError::invalid("quote", "too_long", long.to_string()))
+        }
+        Err(long @ passage::NotPlaced::NearTooLong { .. }) => {
+            Err(ApiError::invalid("near", "too_long", long.to_string()))
         }
         Err(other) => Err(ApiError::bad_request("quote_not_placed", other.to_string())),
     }
@@ -766,7 +774,7 @@ async fn documents_with(
         };
         let html = document_html(state, &file, bytes).await?;
         let quote = quote.to_string();
-        let holds = tokio::task::spawn_blocking(move || {
+        let holds = crate::bulk::run(move || {
             !matches!(
                 passage::locate(&passage::text_of_html(&html), &quote, None, ""),
                 Err(passage::NotPlaced::Missing { .. })
