@@ -194,6 +194,10 @@ fn serve_until_stopped(
         )
         .await
     });
+    // The database is closed by now. Work still running on the blocking pool (a read whose client
+    // has gone) is not waited for: dropping the runtime would wait for it without limit, after the
+    // handler of a second stop signal has gone with the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

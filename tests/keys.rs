@@ -809,3 +809,120 @@ fn revocation_is_seen_at_once_even_while_content_is_being_written() -> TestResul
     assert_eq!(resp.status, 401);
     Ok(())
 }
+
+/// Sends a request's head and the first half of its body, lets `meanwhile` act, then sends the
+/// rest and returns the answer.
+fn interrupted(
+    server: &Server,
+    path: &str,
+    key: &str,
+    body: &str,
+    meanwhile: impl FnOnce(),
+) -> RawResp {
+    use std::io::{Read, Write};
+    let mut stream = server.connect();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("a timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        server.host(),
+        body.len()
+    );
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(head.as_bytes()).expect("the head");
+    stream.write_all(first.as_bytes()).expect("half the body");
+    // The server authenticates on the head, then reads the body as it comes.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    meanwhile();
+    stream.write_all(rest.as_bytes()).expect("the rest");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    while parse_responses(&answer).is_empty() {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    parse_responses(&answer)
+        .into_iter()
+        .next()
+        .expect("an answer")
+}
+
+#[test]
+fn a_key_revoked_while_its_upload_or_comment_is_under_way_stores_nothing() -> TestResult {
+    let (server, cookie) = owner();
+    let ada = Auth::Cookie(cookie.clone());
+    let (key_id, key) = server.create_key(&cookie, json!({"name": "uploader"}));
+    let made = server.post(
+        "/api/v1/artifacts",
+        &Auth::Key(key.clone()),
+        &json!({"name": "Plan", "fileName": "plan.html", "content": "<p>Ship it.</p>"}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let share = made.json()["shareToken"]
+        .as_str()
+        .ok_or("shareToken")?
+        .to_string();
+    let upload = json!({
+        "name": "Slow upload",
+        "fileName": "slow.html",
+        "content": format!("<p>{}</p>", "x".repeat(200_000)),
+    })
+    .to_string();
+    let comment = json!({"content": "late words", "target": {"source": "plan.html"}}).to_string();
+
+    // Revoked between the head and the end of the body: refused, and neither is stored.
+    let revoke = || {
+        let r = server.delete(&format!("/api/v1/keys/{key_id}"), &ada);
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    let answer = interrupted(&server, "/api/v1/artifacts", &key, &upload, revoke);
+    assert_eq!(answer.status, 401);
+    let body = answer.json().ok_or("JSON")?;
+    assert_eq!(body["code"], "revoked_key", "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("while this request was under way; nothing was stored")),
+        "{body}"
+    );
+    // A second key of the same account, expiring while its comment is sent, fares the same.
+    let (_, brief) = server.create_key(&cookie, json!({"name": "brief"}));
+    let expire = || {
+        // As another process would (the write is not the server's own).
+        let db = rusqlite::Connection::open(&server.db).expect("the database");
+        db.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("a busy timeout");
+        db.execute(
+            "UPDATE api_keys SET expires_at = 1 WHERE name = 'brief'",
+            [],
+        )
+        .expect("the key expired");
+    };
+    let path = format!("/api/v1/artifacts/{share}/comments");
+    let answer = interrupted(&server, &path, &brief, &comment, expire);
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.json().ok_or("JSON")?["code"], "expired_key");
+
+    let db = server.open_db();
+    let uploads: i64 = db.query_row(
+        "SELECT count(*) FROM artifacts WHERE name = 'Slow upload'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(uploads, 0, "no artifact was made");
+    let comments: i64 = db.query_row("SELECT count(*) FROM comments", [], |r| r.get(0))?;
+    assert_eq!(comments, 0, "no comment was made");
+    let events: i64 = db.query_row(
+        "SELECT count(*) FROM audit_events WHERE action IN ('artifact.created', 'comment.created')",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(
+        events, 1,
+        "only the first artifact's creation is in the trail"
+    );
+    Ok(())
+}

@@ -358,6 +358,7 @@ impl From<StoreError> for ApiError {
                 message,
             },
             StoreError::Refused { code, message } => ApiError::BadRequest { code, message },
+            StoreError::NoLongerActing { code, message } => ApiError::unauthorized(code, message),
             StoreError::DiskFull => ApiError::InsufficientStorage,
             StoreError::Busy => ApiError::Busy,
             StoreError::FileReplaced => ApiError::Unavailable(

@@ -1,10 +1,10 @@
 //! The audit trail: who did what, through which key or session, from where, when. Append-only
 //! (the schema's triggers refuse UPDATE and DELETE).
 
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::comments::Author;
-use super::error::StoreResult;
+use super::error::{StoreError, StoreResult};
 
 /// Who is acting, as the audit trail records it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -342,6 +342,39 @@ pub enum AuditEvent<'a> {
 
 impl AuditEvent<'_> {
     /// The stable action code stored and shown in the activity trail.
+    /// Whether it records content or its sharing (artifacts, versions, comments, replies, access
+    /// and share links), which a key or session may make only while it may act: a request that
+    /// outlives its key's revocation (a slow upload) stores nothing. Events about accounts, keys
+    /// and sessions are not checked: they are short, and many of them end the very key or session
+    /// that asks (signing out, a key revoking itself).
+    fn is_about_content(&self) -> bool {
+        use AuditEvent::*;
+        matches!(
+            self,
+            ArtifactCreated { .. }
+                | ArtifactUpdated { .. }
+                | ArtifactDeleted { .. }
+                | VersionCreated { .. }
+                | VersionRenamed { .. }
+                | VersionDeleted { .. }
+                | VersionRestored { .. }
+                | CommentCreated { .. }
+                | CommentUpdated { .. }
+                | CommentResolved { .. }
+                | CommentUnresolved { .. }
+                | CommentDeleted { .. }
+                | ReplyCreated { .. }
+                | ReplyUpdated { .. }
+                | ReplyDeleted { .. }
+                | AccessGranted { .. }
+                | AccessRevoked { .. }
+                | ShareLinkCreated { .. }
+                | ShareLinkUpdated { .. }
+                | ShareLinkDisabled { .. }
+                | ShareLinkReissued { .. }
+        )
+    }
+
     pub fn action(&self) -> &'static str {
         use AuditEvent::*;
         match self {
@@ -745,6 +778,9 @@ pub fn record(
     event: &AuditEvent<'_>,
     now: i64,
 ) -> StoreResult<()> {
+    if event.is_about_content() {
+        still_acting(conn, ctx, now)?;
+    }
     let (object_type, object_id) = event.object().unzip();
     let detail = event.detail().map(|d| d.to_string());
     conn.prepare_cached(
@@ -768,6 +804,117 @@ pub fn record(
     if let Some(artifact_id) = event.artifact_id() {
         super::feed::note(artifact_id);
     }
+    Ok(())
+}
+
+thread_local! {
+    /// On the writer's thread: the keys and sessions found able to act in its current transaction
+    /// (with when they expire), since the last write that may have changed who can act. A batch
+    /// of one key's comments looks the key up once. Only this process writes inside the
+    /// transaction, and its writes that change keys, sessions, agents or accounts are submitted as
+    /// such (`Touches::Identities`): the writer forgets around each of them, and at each start.
+    static ACTING: std::cell::RefCell<Vec<(Acting, Option<i64>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Who a write is made with: a key or a session, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acting {
+    Key(i64),
+    Session(i64),
+}
+
+/// Forgets who was found able to act (the writer calls it when a transaction starts, and around
+/// each write that may change identities).
+pub fn forget_acting() {
+    ACTING.with(|known| known.borrow_mut().clear());
+}
+
+/// Refuses an event done with a key or session that may no longer act: revoked, expired or ended
+/// while its request was under way (an upload takes minutes; a key is revocable at once), its
+/// agent deleted or its account disabled. Checked inside the write that records the event, so
+/// nothing the request wrote is kept; events done by no one (the server, an admin command) pass.
+fn still_acting(conn: &Connection, ctx: &AuditCtx, now: i64) -> StoreResult<()> {
+    let who = match (ctx.key_id, ctx.session_id) {
+        (Some(key), _) => Acting::Key(key),
+        (None, Some(session)) => Acting::Session(session),
+        (None, None) => return Ok(()),
+    };
+    let known = ACTING.with(|known| {
+        known
+            .borrow()
+            .iter()
+            .any(|(w, expires)| *w == who && expires.is_none_or(|at| at > now))
+    });
+    if known {
+        return Ok(());
+    }
+    let gone = |code: &'static str, why: &str| {
+        Err(StoreError::NoLongerActing {
+            code,
+            message: format!("{why} while this request was under way; nothing was stored"),
+        })
+    };
+    let expires = match who {
+        Acting::Key(key_id) => {
+            let found = conn
+                .prepare_cached(
+                    "SELECT k.revoked_at, k.expires_at, u.disabled_at, a.deleted_at
+                       FROM api_keys k
+                       JOIN users u ON u.id = k.user_id
+                       LEFT JOIN agents a ON a.id = k.agent_id
+                      WHERE k.id = ?1",
+                )?
+                .query_row([key_id], |r| {
+                    Ok((
+                        r.get::<_, Option<i64>>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .optional()?;
+            match found {
+                None => return gone("invalid_key", "this API key was deleted"),
+                Some((Some(_), ..)) => return gone("revoked_key", "this API key was revoked"),
+                Some((_, Some(at), ..)) if at <= now => {
+                    return gone("expired_key", "this API key expired")
+                }
+                Some((_, _, Some(_), _)) => {
+                    return gone(
+                        "account_disabled",
+                        "the account this key belongs to was disabled",
+                    )
+                }
+                Some((.., Some(_))) => return gone("revoked_key", "this key's agent was deleted"),
+                Some((_, expires, ..)) => expires,
+            }
+        }
+        Acting::Session(session_id) => {
+            let found = conn
+                .prepare_cached(
+                    "SELECT s.ended_at, s.expires_at, u.disabled_at
+                       FROM sessions s JOIN users u ON u.id = s.user_id
+                      WHERE s.id = ?1",
+                )?
+                .query_row([session_id], |r| {
+                    Ok((
+                        r.get::<_, Option<i64>>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                })
+                .optional()?;
+            match found {
+                Some((_, _, Some(_))) => {
+                    return gone("account_disabled", "this account was disabled")
+                }
+                Some((None, expires, None)) if expires > now => Some(expires),
+                _ => return gone("invalid_session", "your session ended"),
+            }
+        }
+    };
+    ACTING.with(|known| known.borrow_mut().push((who, expires)));
     Ok(())
 }
 

@@ -35,6 +35,11 @@ pub enum StoreError {
     /// succeed.
     #[error("another process held the database's write lock for too long")]
     Busy,
+    /// The key or session the write was asked with was revoked, expired or ended (or its agent
+    /// deleted, or its account disabled) while the request was under way: the write was not made.
+    /// `code` is the 401 code authentication gives for it.
+    #[error("{message}")]
+    NoLongerActing { code: &'static str, message: String },
     /// The disk holding the database is full: the write was not made.
     #[error("the disk holding the database is full")]
     DiskFull,

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::audit;
 use super::changes::{ChangeWatch, ForeignTracker};
 use super::checkpoint::Checkpointer;
 use super::error::{StoreError, StoreResult};
@@ -67,6 +68,8 @@ const RESTART_ANYWAY: u32 = 65536;
 trait WriteJob: Send {
     /// Runs the job's writes; whether they succeeded.
     fn run(&mut self, conn: &Connection) -> bool;
+    /// Whether it may change who a key or session is.
+    fn touches(&self) -> Touches;
     /// Sends the outcome of the last run, given how the transaction ended.
     fn deliver(self: Box<Self>, ended: StoreResult<()>);
 }
@@ -76,6 +79,7 @@ type Job = Box<dyn WriteJob>;
 /// A job as submitted: the closure, the outcome of its last run, and where to send it.
 struct Submitted<F, T, E> {
     f: F,
+    touches: Touches,
     outcome: Option<Result<T, E>>,
     reply: tokio::sync::oneshot::Sender<Result<T, E>>,
 }
@@ -94,6 +98,10 @@ where
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         ok
+    }
+
+    fn touches(&self) -> Touches {
+        self.touches
     }
 
     fn deliver(self: Box<Self>, ended: StoreResult<()>) {
@@ -246,6 +254,7 @@ impl Writer {
         let (reply, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(Submitted {
             f,
+            touches,
             outcome: None,
             reply,
         });
@@ -491,13 +500,22 @@ fn run_jobs(
     savepoints: bool,
 ) -> rusqlite::Result<Option<Vec<i64>>> {
     let mut noted = Vec::new();
+    // Who was found able to act holds until a write that may change it (see `audit::still_acting`).
+    audit::forget_acting();
     for job in batch.iter_mut() {
         if savepoints {
             exec(conn, "SAVEPOINT job")?;
         }
         feed::take_noted();
         let changes = conn.total_changes();
+        let identities = job.touches() == Touches::Identities;
+        if identities {
+            audit::forget_acting();
+        }
         let ok = job.run(conn);
+        if identities {
+            audit::forget_acting();
+        }
         let job_noted = feed::take_noted();
         if ok {
             noted.extend(job_noted);
