@@ -151,6 +151,29 @@ fn a_retried_creation_gets_the_first_answer_and_creates_nothing_more() -> TestRe
     assert_eq!(bad.status, 400);
     assert_eq!(bad.error_code(), "invalid_idempotency_key");
     assert_eq!(bad.json()["field"], "Idempotency-Key");
+    // So is a key that is not ASCII, or one sent twice: either would have been passed over, and
+    // a retry would have created again.
+    let Auth::Key(ci_key) = &ci else {
+        return Err("a key".into());
+    };
+    let body = comment.to_string();
+    for keys in [
+        "Idempotency-Key: cl\u{e9}-1\r\n".to_string(),
+        "Idempotency-Key: c-9\r\nIdempotency-Key: c-10\r\n".to_string(),
+    ] {
+        let raw = format!(
+            "POST {comments} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {ci_key}\r\nContent-Type: application/json\r\n{keys}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            server.host(),
+            body.len()
+        );
+        let answer = server
+            .raw_request(raw.as_bytes(), std::time::Duration::from_secs(10))
+            .ok_or("an answer")?;
+        assert_eq!(answer.status, 400, "{keys}");
+        let error = answer.json().ok_or("JSON")?;
+        assert_eq!(error["code"], "invalid_idempotency_key", "{error}");
+    }
+    assert_eq!(count(&server, "comments"), 2, "nothing more was made");
     Ok(())
 }
 

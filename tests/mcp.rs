@@ -326,6 +326,18 @@ fn both_generations_serve_the_same_tools() -> TestResult {
     assert_eq!(e["code"], -32022);
     assert_eq!(e["data"]["requested"], "2031-01-01");
     assert_eq!(a.server.get("/mcp", &Auth::Key(a.key.clone())).status, 405);
+    // A method of the other generation is named as such, not listed as answered.
+    let init = modern(&a.server, &a.key, "initialize", json!({}));
+    assert_eq!(init.status, 404);
+    let message = init.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("belongs to the 2025 protocol versions")
+            && !message.contains("answers initialize"),
+        "{message}"
+    );
     Ok(())
 }
 
@@ -1255,6 +1267,31 @@ fn creating_tools_called_again_with_their_client_request_id_create_nothing_more(
     );
     assert_eq!(wrong["field"], "clientRequestId", "{wrong}");
     assert_eq!(count("replies"), 1);
+    // A JSON value is compared as it is: spaces around it are not trimmed away, they are refused.
+    let spaced = refused(
+        &a.server,
+        &a.key,
+        "reply",
+        json!({"commentId": made["id"], "content": "Monday.", "clientRequestId": " r-1 "}),
+    );
+    assert_eq!(spaced["code"], "invalid_idempotency_key", "{spaced}");
+    assert_eq!(count("replies"), 1);
+    // An unknown argument is told with every argument the tool takes, clientRequestId included,
+    // and a wrong type in JSON's words.
+    let unknown = refused(
+        &a.server,
+        &a.key,
+        "reply",
+        json!({"commentId": made["id"], "content": "x", "version": 2}),
+    );
+    let message = unknown["error"].as_str().ok_or("message")?;
+    assert!(message.contains("`clientRequestId`"), "{message}");
+    let typed = refused(&a.server, &a.key, "list_artifacts", json!({"limit": -1}));
+    let message = typed["error"].as_str().ok_or("message")?;
+    assert!(
+        message.contains("expected a whole number, 0 or more") && !message.contains("u64"),
+        "{message}"
+    );
     // The same id with other arguments is another call: refused, and the first comment stands.
     let other = refused(
         &a.server,

@@ -58,12 +58,14 @@ impl Drop for Taken {
 }
 
 impl Running {
-    fn take(self: &Arc<Self>, user_id: i64, key: &str) -> Result<Taken, ApiError> {
+    fn take(self: &Arc<Self>, user_id: i64, key: &str, field: &str) -> Result<Taken, ApiError> {
         let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if !set.insert((user_id, key.to_string())) {
             return Err(ApiError::Conflict {
                 code: "idempotency_key_in_progress",
-                message: "a request with this Idempotency-Key is still running; retry once it has answered".into(),
+                message: format!(
+                    "a request with this {field} is still running; retry once it has answered"
+                ),
             });
         }
         Ok(Taken {
@@ -238,12 +240,30 @@ impl std::io::Write for Asked {
 impl Idempotency {
     /// The key of `req` (None when it sent none); a malformed one is refused.
     pub fn of(req: &Request) -> Result<Idempotency, ApiError> {
-        Idempotency::keyed(
-            req.header(HEADER),
-            "Idempotency-Key",
-            req.method.as_str(),
-            &req.path,
-        )
+        let mut sent = req.headers.get_all(HEADER).iter();
+        let Some(first) = sent.next() else {
+            return Ok(Idempotency(None));
+        };
+        // Two keys, or one that is not ASCII, would otherwise pass as the first or as none: a
+        // retry would then create again.
+        let given = sent.count() + 1;
+        if given > 1 {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "invalid_idempotency_key",
+                format!("Idempotency-Key was sent {given} times; send it once"),
+            ));
+        }
+        let Ok(key) = first.to_str() else {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "invalid_idempotency_key",
+                format!(
+                    "Idempotency-Key must be 1 to {KEY_MAX} visible ASCII characters (a UUID, say); it holds other bytes"
+                ),
+            ));
+        };
+        Idempotency::keyed(Some(key), "Idempotency-Key", req.method.as_str(), &req.path)
     }
 
     /// A key given some other way (an MCP tool's `clientRequestId`, named `field`), for the
@@ -254,23 +274,33 @@ impl Idempotency {
         method: &str,
         path: &str,
     ) -> Result<Idempotency, ApiError> {
-        let key = match raw.map(str::trim) {
+        // A header's value is read without the spaces around it (HTTP's rule); a JSON string, as
+        // it is, so " id-1 " is not "id-1".
+        let key = match raw {
             None => return Ok(Idempotency(None)),
-            Some(k)
-                if (1..=KEY_MAX).contains(&k.len())
-                    && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
-            {
-                k.to_string()
-            }
             Some(k) => {
-                return Err(ApiError::invalid(
-                    field,
-                    "invalid_idempotency_key",
-                    format!(
-                        "{field} must be 1 to {KEY_MAX} visible ASCII characters (a UUID, say); got {} bytes",
-                        k.len()
-                    ),
-                ))
+                let k = if field == "Idempotency-Key" {
+                    k.trim()
+                } else {
+                    k
+                };
+                let inner_spaces_only = !k.starts_with(' ') && !k.ends_with(' ');
+                if (1..=KEY_MAX).contains(&k.len())
+                    && inner_spaces_only
+                    && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+                {
+                    k.to_string()
+                } else {
+                    return Err(ApiError::invalid(
+                        field,
+                        "invalid_idempotency_key",
+                        format!(
+                            "{field} must be 1 to {KEY_MAX} visible ASCII characters, with spaces only between them (a UUID, say); got {} bytes{}",
+                            k.len(),
+                            if inner_spaces_only { "" } else { " starting or ending with a space" }
+                        ),
+                    ));
+                }
             }
         };
         // Nothing is copied for the requests (nearly all) that send no key.
@@ -350,7 +380,7 @@ impl Idempotency {
             ))
         })?;
         let user_id = caller.user.id;
-        let taken = state.idempotency.take(user_id, &key)?;
+        let taken = state.idempotency.take(user_id, &key, field)?;
         let lookup = key.clone();
         let kept = state
             .store
@@ -361,14 +391,19 @@ impl Idempotency {
                 return Err(ApiError::Conflict {
                     code: "idempotency_key_reused",
                     message: format!(
-                        "this {field} was used for {} {} in the last 24 hours; use a new key for another request",
-                        answer.method, answer.path
+                        "this {field} was used for {} in the last 24 hours; use a new {} for another request",
+                        if answer.method == MCP_METHOD {
+                            format!("the MCP tool {}", answer.path)
+                        } else {
+                            format!("{} {}", answer.method, answer.path)
+                        },
+                        if field == "Idempotency-Key" { "key" } else { field }
                     ),
                 });
             }
             if answer.fingerprint.is_some_and(|kept| kept != fingerprint.0) {
                 let message = if method == MCP_METHOD {
-                    format!("this {field} was used in the last 24 hours for a {path} call with other arguments; a retry must send the same arguments, and another call needs a new {field}")
+                    format!("this {field} was used in the last 24 hours for a call of {path} with other arguments; a retry must send the same arguments, and another call needs a new {field}")
                 } else {
                     format!("this {field} was used in the last 24 hours for a {method} {path} with another body; a retry must send the same body, and another request needs a new key")
                 };

@@ -356,7 +356,7 @@ fn json_error(e: &serde_json::Error, path: Option<String>) -> ApiError {
 
 /// serde's message with the Rust types it names said as JSON's: `expected i64` is "expected a
 /// whole number", a `floating point` value is "the number".
-fn in_plain_words(message: &str) -> String {
+pub fn in_plain_words(message: &str) -> String {
     const WORDS: [(&str, &str); 12] = [
         ("expected i64", "expected a whole number"),
         ("expected i32", "expected a whole number"),

@@ -237,7 +237,12 @@ async fn answer(
         (era, method) => {
             return Err(RpcError::new(
                 METHOD_NOT_FOUND,
-                format!("Method not found: {method:?}; this server answers initialize, ping, server/discover, tools/list and tools/call"),
+                match (era, method) {
+                    (Era::Modern, "initialize" | "ping") => format!("Method not found: {method:?} belongs to the 2025 protocol versions (sent without the 2026-07-28 MCP-Protocol-Version); in 2026-07-28 this server answers server/discover, tools/list and tools/call"),
+                    (Era::Legacy, "server/discover") => "Method not found: \"server/discover\" belongs to protocol version 2026-07-28 (send it with that MCP-Protocol-Version); in the 2025 versions this server answers initialize, ping, tools/list and tools/call".to_string(),
+                    (Era::Modern, _) => format!("Method not found: {method:?}; in 2026-07-28 this server answers server/discover, tools/list and tools/call"),
+                    (Era::Legacy, _) => format!("Method not found: {method:?}; in the 2025 protocol versions this server answers initialize, ping, tools/list and tools/call"),
+                },
                 if era == Era::Modern {
                     StatusCode::NOT_FOUND
                 } else {

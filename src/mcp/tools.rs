@@ -132,7 +132,7 @@ fn args<T: DeserializeOwned>(arguments: Value) -> Result<T, ApiError> {
             "invalid_arguments",
             format!(
                 "invalid arguments: {at}{}; see the tool's inputSchema",
-                e.inner()
+                crate::http::request::in_plain_words(&e.inner().to_string())
             ),
         )
     })
@@ -320,6 +320,10 @@ async fn read_file(state: &AppState, caller: &Caller, a: ReadArgs) -> Result<Val
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PublishArgs {
+    /// Taken out before the arguments are read (`clientRequestId`); named here so that a refused
+    /// unknown argument lists it among the ones the tool takes.
+    #[serde(rename = "clientRequestId", default)]
+    _client_request_id: Option<serde::de::IgnoredAny>,
     name: String,
     description: Option<String>,
     version_name: Option<String>,
@@ -354,6 +358,10 @@ async fn publish_artifact(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PublishVersionArgs {
+    /// Taken out before the arguments are read (`clientRequestId`); named here so that a refused
+    /// unknown argument lists it among the ones the tool takes.
+    #[serde(rename = "clientRequestId", default)]
+    _client_request_id: Option<serde::de::IgnoredAny>,
     share_token: String,
     name: Option<String>,
     content: String,
@@ -471,6 +479,10 @@ async fn list_comments(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AddCommentArgs {
+    /// Taken out before the arguments are read (`clientRequestId`); named here so that a refused
+    /// unknown argument lists it among the ones the tool takes.
+    #[serde(rename = "clientRequestId", default)]
+    _client_request_id: Option<serde::de::IgnoredAny>,
     share_token: String,
     content: String,
     quote: Option<String>,
@@ -507,6 +519,10 @@ async fn add_comment(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ReplyArgs {
+    /// Taken out before the arguments are read (`clientRequestId`); named here so that a refused
+    /// unknown argument lists it among the ones the tool takes.
+    #[serde(rename = "clientRequestId", default)]
+    _client_request_id: Option<serde::de::IgnoredAny>,
     comment_id: String,
     content: String,
 }
