@@ -154,7 +154,8 @@ export async function showInvite() {
       email: valueOf(form, 'email'),
       password: form.elements.password.value,
     });
-    location.assign('/settings');
+    // To the artifacts: a teammate is invited to review, and what is shared with them is there.
+    location.assign('/');
   });
   (token ? $('#invite-name') : $('#invite-token')).focus();
   if (token) {

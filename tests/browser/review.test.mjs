@@ -688,6 +688,19 @@ test('390 px wide: no sideways scrolling; files and comments open as drawers; ac
   assert.ok(bar.height <= 100, `the header takes two rows, not three (${bar.height} px)`);
   assert.ok(toggle.y < heading.y + heading.height, 'Comments sits on the title row');
   assert.ok(heading.x + heading.width <= toggle.x, 'the title does not run under it');
+  // A long name and a wide count keep to their row: the name takes two lines at most, cut with an
+  // ellipsis, and never runs under the toggle.
+  await p.evaluate(() => {
+    document.getElementById('artifact-name').textContent = 'Dashboard Prototype for the Q3 board review with a rather long descriptive name for testing';
+    document.getElementById('sidebar-toggle-count').textContent = '(125 open)';
+  });
+  const long = await p.locator('#artifact-name').boundingBox();
+  const wide = await p.locator('#sidebar-toggle').boundingBox();
+  const lineHeight = await p.locator('#artifact-name').evaluate((el) => parseFloat(getComputedStyle(el).lineHeight) || 20);
+  assert.ok(long.x + long.width <= wide.x, `the long title stops before the toggle (${long.x + long.width} > ${wide.x})`);
+  assert.ok(long.height <= lineHeight * 2 + 1, `two lines at most (${long.height} px for lines of ${lineHeight})`);
+  assert.ok(wide.x + wide.width <= 390, 'the toggle is on screen');
+  assert.equal(await overflow(), 0);
 
   await p.getByRole('button', { name: /^Comments/ }).click();
   await p.locator('#sidebar').waitFor();

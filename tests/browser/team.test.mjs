@@ -96,7 +96,10 @@ test('an invite link is shown once, works once, and makes a member who sees no T
   await form.locator('#invite-email-error', { hasText: 'already exists' }).waitFor();
   await form.getByLabel('Email').fill(MEMBER.email);
   await form.getByRole('button', { name: 'Create account' }).click();
-  await mp.waitForURL('**/settings');
+  // A new member lands on the artifacts, where what is shared with them waits.
+  await mp.waitForURL(`${server.url}/`);
+  await mp.getByRole('heading', { name: 'Artifacts', level: 1 }).waitFor();
+  await mp.goto(`${server.url}/settings`);
   await mp.locator('#whoami', { hasText: MEMBER.name }).waitFor();
   assert.equal(await mp.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Team' }).count(), 0);
   await mp.goto(`${server.url}/settings#team`);
