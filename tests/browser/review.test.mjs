@@ -406,6 +406,46 @@ test('a thread resolved by someone else while a reply to it is being written sta
   assertClean(tab);
 });
 
+test('a thread deleted by someone else under a reply gives the text back; a changed edit asks before Escape drops it', async () => {
+  const made = await apiOk(server, 'POST', `/api/v1/artifacts/${site.shareToken}/comments`, claudeKey, {
+    content: 'Is this the final figure?', target: { source: 'details.html' },
+  });
+  const doomed = thread(page, 'Is this the final figure?');
+  const box = doomed.locator('textarea[data-focus="reply"]');
+  await box.fill('It is, see the appendix');
+  await apiOk(server, 'DELETE', `/api/v1/comments/${made.id}`, claudeKey);
+  const dialog = page.locator('#confirm-dialog');
+  await dialog.getByRole('heading', { name: 'The thread you were writing in was deleted' }).waitFor();
+  assert.equal(await dialog.getByRole('textbox', { name: 'Your text' }).inputValue(), 'It is, see the appendix');
+  await dialog.locator('[data-close]').click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await doomed.count(), 0, 'the thread is gone');
+
+  // An edit of one's own comment: Escape with the text changed asks first; kept, then dropped.
+  const mine = await apiOk(server, 'POST', `/api/v1/artifacts/${site.shareToken}/comments`, ownerKey, {
+    content: 'Check the totals', target: { source: 'details.html' },
+  });
+  await thread(page, 'Check the totals').waitFor();
+  // By its id: while it is edited, its text is in a text box, not in the thread's text.
+  const own = page.locator(`article.thread[data-id="${mine.id}"]`);
+  await own.getByRole('button', { name: 'Edit your comment' }).click();
+  const edit = own.getByRole('textbox', { name: 'Edit your comment' });
+  await edit.fill('Check the totals and the footnotes');
+  await edit.press('Escape');
+  await dialog.getByRole('heading', { name: 'Discard your changes?' }).waitFor();
+  await dialog.locator('[data-close]').click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await edit.inputValue(), 'Check the totals and the footnotes', 'kept when not discarded');
+  await edit.press('Escape');
+  await dialog.getByRole('button', { name: 'Discard changes' }).click();
+  await own.getByRole('button', { name: 'Edit your comment' }).waitFor();
+  assert.match(await own.innerText(), /Check the totals/);
+  assert.ok(!(await own.innerText()).includes('footnotes'), 'the change was dropped');
+  await apiOk(server, 'DELETE', `/api/v1/comments/${mine.id}`, ownerKey);
+  await own.waitFor({ state: 'detached' });
+  assertClean(tab);
+});
+
 test('with too many event streams open (429), the page polls instead and still shows the reply', async () => {
   // Fill this account's share of event streams from outside the browser.
   const cookie = await sessionCookie(tab.context);

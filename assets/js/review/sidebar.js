@@ -6,7 +6,7 @@
 import { api } from '../api.js';
 import { $, $$, h, setChildren, announce } from '../dom.js';
 import { confirmAction } from '../dialogs.js';
-import { groupThreads } from './threads.js';
+import { groupThreads, quoteOf } from './threads.js';
 import { ThreadView } from './thread.js';
 
 const GROUPS = ['open', 'earlier', 'notFound', 'resolved'];
@@ -120,6 +120,7 @@ export class Sidebar {
    */
   render(args, { all = false } = {}) {
     const { path, threads, placement, loading = false } = args;
+    const previousPath = this.path;
     const budget = all ? Infinity : NEW_THREADS_PER_SLICE;
     this.lastRender = args;
     this.path = path;
@@ -153,7 +154,14 @@ export class Sidebar {
       placeChildren(this.groups[name].list, nodes);
       this.groups[name].count.textContent = String(groups[name].length);
     }
-    for (const id of [...this.views.keys()]) if (!seen.has(id)) this.views.delete(id);
+    for (const [id, view] of [...this.views]) {
+      if (seen.has(id)) continue;
+      this.views.delete(id);
+      // Deleted by someone else while a reply or an edit was being written in it (the same file
+      // is shown, so it was not merely left): the text is not lost with it.
+      const text = view.draftText;
+      if (text && path === previousPath && this.deleting !== id) keepDeletedDraft(view.thread, text);
+    }
     this.deferred = deferred;
     if (deferred && !this.held) this.continueLater();
     if (this.activeId && !seen.has(this.activeId)) this.activeId = null;
@@ -374,7 +382,10 @@ export class Sidebar {
       fallbackFocus: () => this.heading,
     });
     if (!deleted) return;
+    // The person's own deletion: what they were writing in it goes with it, as they confirmed.
+    this.deleting = t.id;
     await this.reload();
+    this.deleting = null;
     announce('Thread deleted');
     this.focusNear(index);
   }
@@ -444,6 +455,34 @@ export function threadFocus({ setActive, sendAnchors, anchors, parts }) {
     },
     changed: () => sendAnchors(),
   };
+}
+
+/**
+ * A thread deleted by someone else under a reply or an edit being written: the writer is told, and
+ * gets the text back to copy (it has nowhere left to go).
+ */
+function keepDeletedDraft(thread, text) {
+  const passage = quoteOf(thread.comment.target);
+  const quote = passage && passage.length > 60 ? `${passage.slice(0, 59)}…` : passage;
+  const kept = h('textarea', { class: 'kept-draft', rows: 4, attrs: { readonly: true, 'aria-label': 'Your text' } });
+  kept.value = text;
+  confirmAction({
+    title: 'The thread you were writing in was deleted',
+    body: [
+      h('p', { text: `Someone deleted the thread${quote ? ` on “${quote}”` : ''} while you were writing in it. Your text was not posted; here it is, to copy.` }),
+      kept,
+    ],
+    confirmLabel: 'Copy text',
+    danger: false,
+    action: async () => {
+      try {
+        await navigator.clipboard.writeText(text);
+      } catch {
+        kept.select();
+        throw new Error('The text could not be copied for you: it is selected, press Ctrl+C (⌘C on a Mac).');
+      }
+    },
+  });
 }
 
 /** A thread resolved under a reply being written: the Resolved threads open, and the writer is told. */

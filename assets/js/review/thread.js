@@ -11,6 +11,7 @@ import { h, setChildren, agoEl, authorEl, badge } from '../dom.js';
 import { handleForm, resetForm, valueOf } from '../forms.js';
 import { quoteOf } from './threads.js';
 import { submitOnCtrlEnter } from './composer.js';
+import { confirmAction } from '../dialogs.js';
 
 let uid = 0;
 
@@ -159,6 +160,12 @@ export class ThreadView {
   /** Whether a reply or an edit is being written here (text typed and not posted). */
   get hasDraft() {
     return this.replyTextarea.value.trim() !== '' || this.editing !== null;
+  }
+
+  /** The text being written here and not posted (a reply, or an edit), or '' when none. */
+  get draftText() {
+    const edit = this.editForm?.querySelector('textarea')?.value.trim() ?? '';
+    return edit || this.replyTextarea.value.trim();
   }
 
   update(thread, placement) {
@@ -333,7 +340,21 @@ export class ThreadView {
         else await this.ctx.actions.saveReply(this.thread, editing.id, text);
         this.endEdit(editing);
       },
-      onCancel: () => this.endEdit(this.editing),
+      // Escape or Cancel with the text changed asks first, as a new comment does.
+      onCancel: async () => {
+        const editing = this.editing;
+        if (textarea.value.trim() !== content.trim()) {
+          const discard = await confirmAction({
+            title: 'Discard your changes?',
+            body: [h('p', { text: `Your changes to this ${kind} are not saved.` })],
+            confirmLabel: 'Discard changes',
+            action: () => {},
+            fallbackFocus: () => textarea,
+          });
+          if (!discard) return;
+        }
+        this.endEdit(editing);
+      },
     });
     this.editForm = form;
     queueMicrotask(() => textarea.focus());
