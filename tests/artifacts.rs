@@ -892,3 +892,44 @@ fn upload_fields_are_validated_and_nothing_is_stored_on_refusal() -> TestResult 
     assert_eq!(upload_rows(&o.server), before, "nothing was stored");
     Ok(())
 }
+
+#[test]
+fn a_version_published_while_the_latest_is_deleted_follows_the_version_before_it() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "agent"}));
+    let agent = Auth::Key(key.clone());
+    let made = server.upload(
+        &agent,
+        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan\n\nv1"}),
+    );
+    let share = made["shareToken"].as_str().ok_or("shareToken")?.to_string();
+    let versions = format!("/api/v1/artifacts/{share}/versions");
+    let second = server.post(&versions, &agent, &json!({"content": "# Plan\n\nv2"}));
+    assert_eq!(second.status, 201, "{}", second.text());
+    // A third version is on its way (no fileName: it follows the latest) when v2 is deleted.
+    let body = json!({"content": format!("# Plan\n\n{}", "v3 ".repeat(50_000))}).to_string();
+    let answer = server.interrupted(&versions, &key, &body, || {
+        let gone = server.delete(&format!("{versions}/2"), &agent);
+        assert_eq!(gone.status, 200, "{}", gone.text());
+    });
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let published = answer.json().ok_or("JSON")?;
+    assert_eq!(published["number"], 3);
+    assert_eq!(published["entryPoint"], "plan.md", "as v1 named it");
+    let listed = server.get(&versions, &agent).json();
+    let numbers: Vec<i64> = listed["versions"]
+        .as_array()
+        .ok_or("versions")?
+        .iter()
+        .filter_map(|v| v["number"].as_i64())
+        .collect();
+    assert_eq!(numbers.len(), 2, "{listed}");
+    assert!(numbers.contains(&1) && numbers.contains(&3), "{listed}");
+    Ok(())
+}

@@ -810,46 +810,6 @@ fn revocation_is_seen_at_once_even_while_content_is_being_written() -> TestResul
     Ok(())
 }
 
-/// Sends a request's head and the first half of its body, lets `meanwhile` act, then sends the
-/// rest and returns the answer.
-fn interrupted(
-    server: &Server,
-    path: &str,
-    key: &str,
-    body: &str,
-    meanwhile: impl FnOnce(),
-) -> RawResp {
-    use std::io::{Read, Write};
-    let mut stream = server.connect();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .expect("a timeout");
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        server.host(),
-        body.len()
-    );
-    let (first, rest) = body.split_at(body.len() / 2);
-    stream.write_all(head.as_bytes()).expect("the head");
-    stream.write_all(first.as_bytes()).expect("half the body");
-    // The server authenticates on the head, then reads the body as it comes.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    meanwhile();
-    stream.write_all(rest.as_bytes()).expect("the rest");
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 8192];
-    while parse_responses(&answer).is_empty() {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-        }
-    }
-    parse_responses(&answer)
-        .into_iter()
-        .next()
-        .expect("an answer")
-}
-
 #[test]
 fn a_key_revoked_while_its_upload_or_comment_is_under_way_stores_nothing() -> TestResult {
     let (server, cookie) = owner();
@@ -878,7 +838,7 @@ fn a_key_revoked_while_its_upload_or_comment_is_under_way_stores_nothing() -> Te
         let r = server.delete(&format!("/api/v1/keys/{key_id}"), &ada);
         assert_eq!(r.status, 200, "{}", r.text());
     };
-    let answer = interrupted(&server, "/api/v1/artifacts", &key, &upload, revoke);
+    let answer = server.interrupted("/api/v1/artifacts", &key, &upload, revoke);
     assert_eq!(answer.status, 401);
     let body = answer.json().ok_or("JSON")?;
     assert_eq!(body["code"], "revoked_key", "{body}");
@@ -902,7 +862,7 @@ fn a_key_revoked_while_its_upload_or_comment_is_under_way_stores_nothing() -> Te
         .expect("the key expired");
     };
     let path = format!("/api/v1/artifacts/{share}/comments");
-    let answer = interrupted(&server, &path, &brief, &comment, expire);
+    let answer = server.interrupted(&path, &brief, &comment, expire);
     assert_eq!(answer.status, 401);
     assert_eq!(answer.json().ok_or("JSON")?["code"], "expired_key");
 

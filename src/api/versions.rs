@@ -164,8 +164,17 @@ pub async fn publish(
         (a, None) => artifacts::version_name("name", a)?,
     };
     let mut upload = form.upload;
-    if let Some(number) = artifact.latest_version {
-        let latest = active_version(state, artifact, number).await?;
+    // The latest version now, once the body has arrived: the one the request began with may have
+    // been deleted while it uploaded.
+    let id = artifact.id;
+    let latest = state
+        .store
+        .read(move |conn| match versions::latest_id(conn, id)? {
+            Some((_, number)) => versions::active(conn, id, number),
+            None => Ok(None),
+        })
+        .await?;
+    if let Some(latest) = latest {
         carry_over(&mut upload, form.file_named, &latest);
     }
     let prepared = Arc::new(upload::prepare(upload).await?);

@@ -647,6 +647,46 @@ impl Server {
             .next()
     }
 
+    /// Sends a request's head and the first half of its body, lets `meanwhile` act, then sends the
+    /// rest and returns the answer.
+    pub fn interrupted(
+        &self,
+        path: &str,
+        key: &str,
+        body: &str,
+        meanwhile: impl FnOnce(),
+    ) -> RawResp {
+        use std::io::{Read, Write};
+        let mut stream = self.connect();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("a timeout");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.host(),
+            body.len()
+        );
+        let (first, rest) = body.split_at(body.len() / 2);
+        stream.write_all(head.as_bytes()).expect("the head");
+        stream.write_all(first.as_bytes()).expect("half the body");
+        // The server authenticates on the head, then reads the body as it comes.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        meanwhile();
+        stream.write_all(rest.as_bytes()).expect("the rest");
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 8192];
+        while parse_responses(&answer).is_empty() {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+        parse_responses(&answer)
+            .into_iter()
+            .next()
+            .expect("an answer")
+    }
+
     /// The `Host` header value this server answers to.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
