@@ -110,23 +110,43 @@ pub fn label(field: &'static str, value: &str, max: usize) -> Result<String, Tex
     }
     // An override or isolate turns "Helper\u{202e} gnidoc" into "Helpercoding" on screen: a
     // person approving a key for an agent would approve a name that is not the one stored.
-    if trimmed
-        .chars()
-        .any(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
-    {
-        return Err(TextError::Bidi { field });
-    }
-    visible(field, trimmed)?;
     // "Claude" and "Claude\u{200b}" are two agents that read as one: invisible characters that
     // join or select nothing have no place in a name. Those that shape what is seen stay (joiners
     // in emoji and Indic or Persian words, variation selectors, emoji tags, direction marks).
-    if let Some(c) = trimmed.chars().find(|c| invisible(*c) && !shapes_text(*c)) {
-        return Err(TextError::Hidden {
-            field,
-            code: u32::from(c),
-        });
+    match misleading(trimmed) {
+        Some(Misleading::Bidi) => return Err(TextError::Bidi { field }),
+        Some(Misleading::Hidden(code))
+            if !trimmed.chars().all(|c| c.is_whitespace() || invisible(c)) =>
+        {
+            return Err(TextError::Hidden { field, code })
+        }
+        _ => {}
     }
+    visible(field, trimmed)?;
     bounded(field, trimmed, max)
+}
+
+/// What makes a name read otherwise than it is, if it holds one: a bidirectional override or
+/// isolate ("evil\u{202e}lmth.js" shows as "eviljs.html"), or an invisible character that joins or
+/// selects nothing ("ind\u{200b}ex.html" beside "index.html").
+pub fn misleading(name: &str) -> Option<Misleading> {
+    name.chars().find_map(|c| {
+        if matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            Some(Misleading::Bidi)
+        } else if invisible(c) && !shapes_text(c) {
+            Some(Misleading::Hidden(u32::from(c)))
+        } else {
+            None
+        }
+    })
+}
+
+/// Why `misleading` refused a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misleading {
+    Bidi,
+    /// The code point of an invisible character.
+    Hidden(u32),
 }
 
 /// The invisible characters that change how the visible ones around them are drawn (and so

@@ -57,6 +57,31 @@ fn a_zip_slip_entry_is_refused() -> TestResult {
 }
 
 #[test]
+fn a_zip_name_that_reads_otherwise_than_it_is_is_refused() -> TestResult {
+    let (server, key) = owner();
+    // "evil\u{202e}lmth.js" shows as "eviljs.html"; "ind\u{200b}ex.html" beside "index.html".
+    let zip = zip_named(&["index.html", "evil\u{202e}lmth.js"])?;
+    refused(
+        &server,
+        &key,
+        &zip,
+        "unsafe_path",
+        "bidirectional control character",
+    );
+    let zip = zip_named(&["index.html", "ind\u{200b}ex.html"])?;
+    refused(&server, &key, &zip, "unsafe_path", "invisible character");
+    // Joiners that shape emoji stay.
+    let zip = zip_named(&["index.html", "team-\u{1F469}\u{200D}\u{1F4BB}.html"])?;
+    let resp = server.post(
+        "/api/v1/artifacts",
+        &key,
+        &json!({"name": "emoji", "fileName": "site.zip", "content": b64(&zip)}),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    Ok(())
+}
+
+#[test]
 fn an_absolute_path_entry_is_refused() -> TestResult {
     let (server, key) = owner();
     let zip = zip_named(&["index.html", "/etc/passwd"])?;

@@ -39,6 +39,16 @@ pub fn normalise(raw: &[u8]) -> Result<String, &'static str> {
     if name.chars().any(char::is_control) {
         return Err("name contains a control character");
     }
+    // As in the names of artifacts, keys and agents: a file list must show what is stored.
+    match crate::text::misleading(name) {
+        Some(crate::text::Misleading::Bidi) => {
+            return Err("name contains a bidirectional control character (U+202A to U+202E, U+2066 to U+2069), which makes it read otherwise than it is")
+        }
+        Some(crate::text::Misleading::Hidden(_)) => {
+            return Err("name contains an invisible character (a zero-width space, a soft hyphen or the like), which makes it look like another name")
+        }
+        None => {}
+    }
     let name = name.replace('\\', "/");
     if name.starts_with('/') {
         return Err("absolute path");
