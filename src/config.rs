@@ -197,7 +197,8 @@ pub struct ServeArgs {
         long,
         env = "ARTIFACT_REVIEW_RESTORE_AT",
         value_name = "TIME",
-        requires = "litestream"
+        requires = "litestream",
+        value_parser = parse_restore_at
     )]
     pub restore_at: Option<String>,
 
@@ -402,6 +403,23 @@ fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// Open connections per address: at least one (0 would refuse every client).
+/// A time as Litestream's `-timestamp` takes it (RFC 3339: 2026-12-06T08:00:00Z, or with an
+/// offset), checked before Litestream is run for it, and not in the future (which would restore
+/// the newest copy without a word).
+fn parse_restore_at(text: &str) -> Result<String, String> {
+    let at: jiff::Timestamp = text.trim().parse().map_err(|e| {
+        format!(
+            "{text:?} is not a time in RFC 3339 form, such as 2026-12-06T08:00:00Z or 2026-12-06T09:00:00+01:00 ({e})"
+        )
+    })?;
+    if at > jiff::Timestamp::now() {
+        return Err(format!(
+            "{text:?} is in the future; to restore the newest copy, leave out --restore-at"
+        ));
+    }
+    Ok(at.to_string())
+}
+
 fn parse_connections(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(0) => Err("0 would refuse every client; give at least 1".into()),

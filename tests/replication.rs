@@ -786,3 +786,52 @@ fn a_ca_bundle_in_the_environment_stops_the_restore_with_what_to_do() -> TestRes
     assert!(!machine.db.exists());
     Ok(())
 }
+
+#[test]
+fn a_litestream_other_than_0_5_and_a_restore_time_that_is_not_one_are_refused_before_anything_runs(
+) -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    // A Litestream 0.3 as its binary answers: 0.5's flags fail on it.
+    let old = dir.path().join("litestream");
+    std::fs::write(
+        &old,
+        "#!/bin/sh\nif [ \"$1\" = version ]; then echo v0.3.13; exit 0; fi\necho \"flag provided but not defined: -log-level\" >&2; exit 1\n",
+    )?;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755))?;
+    let config = dir.path().join("litestream.yml");
+    std::fs::write(&config, "dbs: []\n")?;
+    let db = dir.path().join("ar.db");
+    let run = |extra: &[&str]| {
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            .arg("--db")
+            .arg(&db)
+            .args(["--addr", "127.0.0.1:0", "--litestream"])
+            .arg(&config)
+            .arg("--litestream-bin")
+            .arg(&old)
+            .args(extra)
+            .env("RUST_LOG", "warn");
+        command.output().expect("the server runs")
+    };
+    let out = run(&[]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("Litestream 0.5 is needed") && said.contains("v0.3.13"),
+        "{said}"
+    );
+    assert!(!db.exists(), "no database was made");
+    for (at, words) in [
+        ("yesterday", "is not a time in RFC 3339 form"),
+        ("2999-01-01T00:00:00Z", "is in the future"),
+    ] {
+        let out = run(&["--restore-at", at]);
+        assert!(!out.status.success());
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(words), "{at}: {said}");
+    }
+    Ok(())
+}

@@ -50,6 +50,7 @@ impl Litestream {
         restore_at: Option<&str>,
     ) -> Result<Litestream, String> {
         let mut litestream = Litestream::new(bin, config, db)?;
+        litestream.check_version()?;
         litestream.check_config()?;
         match litestream.restore_if_missing(restore_at)? {
             Restored::Present => {}

@@ -29,6 +29,37 @@ pub enum Restored {
 }
 
 impl Litestream {
+    /// Refuses a Litestream other than 0.5, which the server runs with 0.5's commands, flags and
+    /// configuration: 0.3 fails on them and is restarted forever, replicating nothing while the
+    /// server leaves the checkpoints to it. A version it cannot read is let through, with a word.
+    pub fn check_version(&self) -> Result<(), String> {
+        let output = self.run(
+            {
+                let mut command = Command::new(&self.bin);
+                command.arg("version");
+                command
+            },
+            "tell its version",
+        )?;
+        let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let mut parts = said.trim_start_matches('v').split('.');
+        let number = |part: Option<&str>| part.and_then(|p| p.parse::<u32>().ok());
+        match (number(parts.next()), number(parts.next())) {
+            (Some(0), Some(5)) => Ok(()),
+            (Some(_), Some(_)) => Err(format!(
+                "Litestream 0.5 is needed (the server runs it with 0.5's commands and configuration); {} is {said}",
+                self.bin.display()
+            )),
+            _ => {
+                log::warn!(
+                    "could not tell which Litestream {} is (it said {said:?}); the server needs 0.5",
+                    self.bin.display()
+                );
+                Ok(())
+            }
+        }
+    }
+
     /// Refuses a configuration that Litestream cannot read or that does not name the database (it
     /// would replicate something else, and the server would run without a copy).
     /// The path is compared with symbolic links resolved; Litestream is then given it as its
