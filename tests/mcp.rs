@@ -416,6 +416,10 @@ fn the_whole_loop_through_mcp_shows_everything_the_agent_did_as_the_agent() -> T
         json!({"commentId": comment_id, "content": "The 12th; I will say so."}),
     );
     assert_eq!(thread["replies"][0]["author"]["name"], "Claude");
+    assert_eq!(
+        thread["replyId"], thread["replies"][0]["id"],
+        "the answer names the reply made"
+    );
     let resolved = ok(
         &a.server,
         &a.key,
@@ -547,6 +551,30 @@ fn every_tool_does_what_it_says() -> TestResult {
     );
     assert_eq!(rest["truncated"], false);
     assert_eq!(rest["nextOffset"], Value::Null);
+    // A version as listings say it ("v1"), as text or as a number, names the same version.
+    for version in [json!("v1"), json!("1"), json!(1)] {
+        let got = ok(
+            &a.server,
+            &a.key,
+            "get_artifact",
+            json!({"shareToken": share, "version": version}),
+        );
+        assert_eq!(got["version"], 1, "{version}");
+        let text = ok(
+            &a.server,
+            &a.key,
+            "read_file",
+            json!({"shareToken": share, "version": version, "maxChars": 7}),
+        );
+        assert_eq!(text["text"], "# Notes", "{version}");
+    }
+    let wrong = refused(
+        &a.server,
+        &a.key,
+        "get_artifact",
+        json!({"shareToken": share, "version": "v0"}),
+    );
+    assert_eq!(wrong["code"], "invalid_version", "{wrong}");
 
     let repeated = refused(
         &a.server,

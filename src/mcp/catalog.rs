@@ -107,10 +107,10 @@ fn upload_properties() -> Value {
     json!({
         "content": {
             "type": "string",
-            "description": "the file: HTML or Markdown as text (at most 5 MB), or a ZIP of a static site as base64 (at most 50 MB; REST multipart suits big ZIPs better)"
+            "description": "the file: HTML or Markdown as text (at most 5 MB), or a ZIP of a static site as base64 (at most 50 MB, each file in it at most 5 MB, at most 500 files; REST multipart suits big ZIPs better)"
         },
-        "fileType": { "enum": ["html", "markdown", "zip"], "description": "default: from fileName's extension" },
-        "fileName": { "type": "string", "description": "e.g. report.html, notes.md, site.zip" },
+        "fileType": { "enum": ["html", "markdown", "zip"], "description": "default: from fileName's extension; a new artifact needs fileType or fileName (a new version has its latest version's)" },
+        "fileName": { "type": "string", "description": "e.g. report.html, notes.md, site.zip; with a fileType of another kind, the type's extension is added (a.html as markdown is a.html.md)" },
         "entryPoint": { "type": "string", "description": "ZIP only: the page to open first (default index.html)" },
         "clientRequestId": client_request_id()
     })
@@ -122,6 +122,17 @@ fn client_request_id() -> Value {
         "type": "string", "minLength": 1, "maxLength": 255,
         "description": "any id of yours for this call (a UUID, say): called again with the same id and arguments (after a timeout, a lost answer), the tool gives the first answer again and creates nothing more; the same id with other arguments is refused (idempotency_key_reused); kept 24 hours"
     })
+}
+
+/// `reply`'s answer: the thread, and the id of the reply made.
+fn replied() -> Value {
+    let mut out = comment();
+    out["properties"]["replyId"] =
+        json!({ "type": "string", "description": "the reply this call made" });
+    if let Some(required) = out["required"].as_array_mut() {
+        required.push(json!("replyId"));
+    }
+    out
 }
 
 /// `resolve`'s answer: the comment, and a notice when a note was given to a comment resolved
@@ -195,7 +206,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                 "required": ["shareToken"],
                 "properties": {
                     "shareToken": { "type": "string", "description": SHARE_TOKEN },
-                    "version": { "type": "integer", "minimum": 1, "description": "default the latest" }
+                    "version": { "type": ["integer", "string"], "description": "a version number: 3, \"3\" or \"v3\" as listings say it (default the latest)" }
                 }
             },
             "outputSchema": {
@@ -224,7 +235,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                 "required": ["shareToken"],
                 "properties": {
                     "shareToken": { "type": "string", "description": SHARE_TOKEN },
-                    "version": { "type": "integer", "minimum": 1, "description": "default the latest" },
+                    "version": { "type": ["integer", "string"], "description": "a version number: 3, \"3\" or \"v3\" as listings say it (default the latest)" },
                     "path": { "type": "string", "description": "a file of the version (default its entry point)" },
                     "offset": { "type": "integer", "minimum": 0, "description": "characters to skip (default 0)" },
                     "maxChars": { "type": "integer", "minimum": 1, "maximum": READ_MAX_CHARS, "description": format!("default {READ_DEFAULT_CHARS}") }
@@ -348,7 +359,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "reply",
             "title": "Reply",
-            "description": "Replies to a comment (of any version), e.g. to say what you changed.",
+            "description": "Replies to a comment (of any version), e.g. to say what you changed. Returns the thread, and replyId: your new reply.",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -359,7 +370,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                     "clientRequestId": client_request_id()
                 }
             },
-            "outputSchema": comment(),
+            "outputSchema": replied(),
             "annotations": writes(false)
         },
         {

@@ -209,23 +209,25 @@ async fn list_artifacts(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ArtifactArgs {
     share_token: String,
-    version: Option<i64>,
+    /// 3, "3" or "v3", as listings say it.
+    version: Option<Value>,
 }
 
 /// The version asked for, or the latest.
 fn version_of(
     artifact: &crate::store::artifacts::Artifact,
-    wanted: Option<i64>,
+    wanted: Option<Value>,
 ) -> Result<i64, ApiError> {
     match wanted {
-        Some(n) if n >= 1 => Ok(n),
-        Some(n) => Err(ApiError::bad_request(
-            "invalid_arguments",
-            format!("version numbers start at 1; got {n}"),
-        )),
-        None => artifact
+        None | Some(Value::Null) => artifact
             .latest_version
             .ok_or_else(|| ApiError::not_found("version")),
+        Some(Value::Number(n)) => version_api::parse_number(&n.to_string()),
+        Some(Value::String(s)) => version_api::parse_number(s.trim()),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_version",
+            format!("version must be a version number (3, \"3\" or \"v3\"); got {other}"),
+        )),
     }
 }
 
@@ -251,7 +253,8 @@ async fn get_artifact(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ReadArgs {
     share_token: String,
-    version: Option<i64>,
+    /// 3, "3" or "v3", as listings say it.
+    version: Option<Value>,
     path: Option<String>,
     offset: Option<u64>,
     max_chars: Option<u64>,
@@ -417,8 +420,12 @@ async fn creating(
         "add_comment" => add_comment(state, caller, args(arguments)?).await,
         _ => {
             let a: ReplyArgs = args(arguments)?;
-            comment_api::reply_to(state, caller, &a.comment_id, &a.content).await?;
-            structured(&comment_api::thread(state, caller, &a.comment_id).await?)
+            let id = comment_api::reply_to(state, caller, &a.comment_id, &a.content).await?;
+            // The thread as it is now, and which reply is the caller's new one (others may have
+            // replied at the same moment).
+            let mut out = to_value(&comment_api::thread(state, caller, &a.comment_id).await?)?;
+            out["replyId"] = json!(crate::http::ids::wire(id));
+            structured(&out)
         }
     }
 }
