@@ -149,7 +149,7 @@ pub struct ServeArgs {
         long,
         env = "ARTIFACT_REVIEW_BODY_TIMEOUT",
         default_value_t = limits::DEFAULT_BODY_TIMEOUT.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..)
+        value_parser = parse_seconds
     )]
     pub body_timeout: u64,
 
@@ -163,7 +163,7 @@ pub struct ServeArgs {
         long,
         env = "ARTIFACT_REVIEW_SEND_TIMEOUT",
         default_value_t = limits::DEFAULT_SEND_TIMEOUT.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..)
+        value_parser = parse_seconds
     )]
     pub send_timeout: u64,
 
@@ -418,6 +418,17 @@ fn parse_restore_at(text: &str) -> Result<String, String> {
         ));
     }
     Ok(at.to_string())
+}
+
+/// A whole number of seconds, at least 1.
+fn parse_seconds(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("0 seconds would refuse every request: give at least 1".into()),
+        Ok(seconds) => Ok(seconds),
+        Err(_) => Err(format!(
+            "{text:?} is not a whole number of seconds, such as 30"
+        )),
+    }
 }
 
 fn parse_connections(text: &str) -> Result<usize, String> {

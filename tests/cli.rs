@@ -1432,3 +1432,31 @@ fn a_database_with_two_names_is_refused_by_the_server_and_the_commands() -> Test
     assert!(out.status.success(), "{}", stderr(&out));
     Ok(())
 }
+
+#[test]
+fn a_folder_as_the_database_and_a_zero_timeout_are_refused_in_plain_words() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let folder = dir.path().join("data.db");
+    std::fs::create_dir(&folder)?;
+    for args in [vec!["user", "list"], vec!["serve", "--addr", "127.0.0.1:0"]] {
+        let out = cli(&folder, &args, "");
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr(&out).contains("is a folder; give the database file's path"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = cli(
+        &dir.path().join("ar.db"),
+        &["serve", "--body-timeout", "0"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("0 seconds would refuse every request"),
+        "{}",
+        stderr(&out)
+    );
+    Ok(())
+}

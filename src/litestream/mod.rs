@@ -54,9 +54,12 @@ impl Litestream {
         litestream.check_config()?;
         match litestream.restore_if_missing(restore_at)? {
             Restored::Present => {}
-            Restored::NoReplica => log::info!(
-                "no database at {} and no copy in its replica: starting a new one",
-                litestream.db.display()
+            // Also what a mistyped replica address looks like (Litestream makes the folder of a
+            // file replica that is not there): said loudly, since a new machine expects a copy.
+            Restored::NoReplica => log::warn!(
+                "no database at {} and no copy in the replica that {} names: starting a new, empty one (with a new setup link). If a copy was expected there (a new machine), stop the server and check the replica's url or path in that file",
+                litestream.db.display(),
+                litestream.config.display()
             ),
             Restored::Copy => log::info!(
                 "restored {} from its replica ({})",

@@ -5,7 +5,7 @@
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    #[error("conflict: {0}")]
+    #[error("{0}")]
     Conflict(String),
     /// The change breaks a rule that can only be checked inside the transaction (the last active
     /// version, a comment on a version that just stopped being the latest). `code` is stable.
@@ -20,12 +20,17 @@ pub enum StoreError {
     },
     #[error("the database was written by a newer Artifact Review (schema version {found}); this binary knows schema version {supported} at most")]
     NewerSchema { found: i64, supported: i64 },
-    #[error("this file is the SQLite database of something else: it holds {objects} tables or other objects but no Artifact Review schema, and it was left as it is (check --db)")]
+    #[error("this file is the SQLite database of something else: it holds {objects} {} but no Artifact Review schema, and it was left as it is (check --db)", if *objects == 1 { "table or other object" } else { "tables or other objects" })]
     ForeignDatabase { objects: i64 },
     /// The database file has other names (hard links): SQLite keeps the write-ahead log and its
     /// index by name, so two names of one file in use at once corrupt it.
     #[error("the database file has {links} names (hard links, as `cp -l` or `cp -al` snapshots make); SQLite keeps its write-ahead log by name, so two names of one file in use at once lose writes. Serve a copy made with `artifact-review backup` (or, while nothing runs, a `cp` of the file together with its -wal file, which holds the latest writes), and remove the other names")]
     HardLinked { links: u64 },
+    /// The database path names a folder.
+    #[error(
+        "{path} is a folder; give the database file's path, such as {path}/artifact-review.db"
+    )]
+    Folder { path: String },
     /// The database file was deleted or replaced under the running server: the write was not made
     /// (it would be lost at the next start).
     #[error("the database file was deleted or replaced while the server runs")]

@@ -546,6 +546,10 @@ pub fn check_copy(path: &Path) -> StoreResult<Option<String>> {
 fn refuse_hard_links(path: &Path) -> StoreResult<()> {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(path) {
+        // A folder has several links too ("." and its subfolders' ".."), and is no database.
+        Ok(found) if found.is_dir() => Err(StoreError::Folder {
+            path: path.display().to_string(),
+        }),
         Ok(found) if found.nlink() > 1 => Err(StoreError::HardLinked {
             links: found.nlink(),
         }),

@@ -264,35 +264,25 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.execute_batch(SCHEMA_SQL)?;
         log::info!("created database schema version {SCHEMA_VERSION}");
     }
-    if (1..2).contains(&found) {
-        tx.execute_batch(TO_2)?;
-        log::info!("upgraded the database schema from version {found} to 2");
+    // Each step takes the schema one version up, oldest first; later versions add theirs here.
+    let steps: [(i64, &str); 7] = [
+        (2, TO_2),
+        (3, TO_3),
+        (4, TO_4),
+        (5, TO_5),
+        (6, TO_6),
+        (7, TO_7),
+        (8, TO_8),
+    ];
+    if found >= 1 {
+        for (to, sql) in steps.into_iter().filter(|(to, _)| found < *to) {
+            tx.execute_batch(sql)?;
+            log::info!(
+                "upgraded the database schema from version {} to {to}",
+                to - 1
+            );
+        }
     }
-    if (1..3).contains(&found) {
-        tx.execute_batch(TO_3)?;
-        log::info!("upgraded the database schema from version {found} to 3");
-    }
-    if (1..4).contains(&found) {
-        tx.execute_batch(TO_4)?;
-        log::info!("upgraded the database schema from version {found} to 4");
-    }
-    if (1..5).contains(&found) {
-        tx.execute_batch(TO_5)?;
-        log::info!("upgraded the database schema from version {found} to 5");
-    }
-    if (1..6).contains(&found) {
-        tx.execute_batch(TO_6)?;
-        log::info!("upgraded the database schema from version {found} to 6");
-    }
-    if (1..7).contains(&found) {
-        tx.execute_batch(TO_7)?;
-        log::info!("upgraded the database schema from version {found} to 7");
-    }
-    if (1..8).contains(&found) {
-        tx.execute_batch(TO_8)?;
-        log::info!("upgraded the database schema from version {found} to 8");
-    }
-    // Later versions add `if (1..N).contains(&found) { ... }` steps here, oldest first.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
