@@ -886,3 +886,25 @@ fn a_key_revoked_while_its_upload_or_comment_is_under_way_stores_nothing() -> Te
     );
     Ok(())
 }
+
+#[test]
+fn a_wrong_key_waiting_for_100_continue_is_refused_without_being_asked_for_its_body() -> TestResult
+{
+    let (server, _) = owner();
+    let head = format!(
+        "POST /api/v1/artifacts HTTP/1.1\r\nHost: {}\r\nX-API-Key: ar_live_wrong\r\nContent-Type: application/json\r\nContent-Length: 20000000\r\nExpect: 100-continue\r\n\r\n",
+        server.host()
+    );
+    // Only the head is sent: the answer comes, and the connection closes, without a body.
+    let answer = server.raw_bytes(head.as_bytes(), std::time::Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        !text.contains("100 Continue"),
+        "the body was asked for: {text}"
+    );
+    let parsed = parse_responses(&answer);
+    assert_eq!(parsed.len(), 1, "{text}");
+    assert_eq!(parsed[0].status, 401);
+    assert_eq!(parsed[0].header("connection"), Some("close"));
+    Ok(())
+}

@@ -366,6 +366,11 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
             );
             return (&self.unmatched, refusal.into_response());
         };
+        // A client that waits for `100 Continue` has sent no body yet (curl waits so for any body
+        // over 1 MiB, and would otherwise upload it all to hear that its key is wrong).
+        let waits = headers
+            .get(warp::http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let slot = Arc::new(Mutex::new(Some(body)));
         let req = Request::new(
             method,
@@ -383,7 +388,10 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
         // A body the handler did not read (an early refusal) is drained, so the client sees the
         // answer and the connection stays usable; if it cannot be, the client is told it closes.
         if let Some(mut rest) = request::take(&slot) {
-            if !request::drain(&mut rest, request::DRAIN_MAX).await {
+            // A client waiting for `100 Continue` refused for who it is (401, 403: said before any
+            // handler reads a body) is not asked for its body: the connection closes instead.
+            let unasked = waits && matches!(response.status().as_u16(), 401 | 403);
+            if unasked || !request::drain(&mut rest, request::DRAIN_MAX).await {
                 response.headers_mut().insert(
                     warp::http::header::CONNECTION,
                     warp::http::HeaderValue::from_static("close"),

@@ -168,13 +168,24 @@ function anchored(results) {
   // Placed: the comments' passages, not merely a document connecting before they were loaded.
   if (state.threads !== null) parts.sidebar.release();
   renderSidebar();
-  // Once per document, when every passage of the loaded comments has been looked for.
+  // Once per document, when every passage of the loaded comments has been looked for and the
+  // places found have stayed as they are for a moment: a page's own scripts may write its text
+  // after it loads, and the bridge then places those passages too (the count said at once was
+  // too high, and never corrected).
+  clearTimeout(orphansTimer);
   if (state.threads !== null && !anchors.orphansAnnounced && anchors.settled()) {
-    anchors.orphansAnnounced = true;
-    const n = parts.sidebar.notFoundCount;
-    if (n) announce(n === 1 ? '1 comment could not be placed' : `${n} comments could not be placed`);
+    orphansTimer = setTimeout(() => {
+      if (anchors.orphansAnnounced || state.threads === null || !anchors.settled()) return;
+      anchors.orphansAnnounced = true;
+      const n = parts.sidebar.notFoundCount;
+      if (n) announce(n === 1 ? '1 comment could not be placed' : `${n} comments could not be placed`);
+    }, ORPHANS_SETTLE_MS);
   }
 }
+
+/** How long the places found must stay as they are before the page says how many were not found. */
+const ORPHANS_SETTLE_MS = 1000;
+let orphansTimer = null;
 
 // ---- the document in the frame ------------------------------------------------------------------
 
@@ -183,6 +194,7 @@ function documentShown({ path, bridged, hash = '' }) {
   state.bridged = bridged;
   state.selection = null;
   hideFloat();
+  clearTimeout(orphansTimer);
   anchors.reset(bridged);
   // No passages to place in a document without a bridge: nothing to wait for.
   if (!bridged) parts.sidebar.release();
