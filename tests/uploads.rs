@@ -572,3 +572,52 @@ fn a_multipart_field_given_twice_is_refused_and_nothing_is_stored() -> TestResul
     assert_eq!(artifacts["artifacts"][0]["latestVersion"], 1);
     Ok(())
 }
+
+#[test]
+fn a_zip_sent_as_a_document_and_an_entry_point_for_a_document_are_refused_not_published_as_given(
+) -> TestResult {
+    let (server, key) = owner();
+    let page = server.upload(
+        &key,
+        json!({"name": "Page", "fileName": "index.html", "content": "<p>v1</p>"}),
+    );
+    let versions = format!(
+        "/api/v1/artifacts/{}/versions",
+        page["shareToken"].as_str().ok_or("token")?
+    );
+    let zip = zip_named(&["index.html", "about.html"])?;
+    let before = upload_rows(&server);
+    // The latest version is HTML, so a version without fileType is HTML too: a base64 ZIP would
+    // have been a page of base64 text.
+    let sent = server.post(&versions, &key, &json!({"content": b64(&zip)}));
+    assert_eq!(sent.status, 400, "{}", sent.text());
+    assert_eq!(sent.error_code(), "unsupported_file_type");
+    assert!(
+        sent.json()["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("looks like a ZIP") && m.contains("fileType \"zip\"")),
+        "{}",
+        sent.text()
+    );
+    // The same ZIP as a multipart file named like the page.
+    let sent = server.upload_multipart(&versions, &key, &[("file", Some("index.html"), &zip)]);
+    assert_eq!(sent.status, 400, "{}", sent.text());
+    assert_eq!(sent.error_code(), "unsupported_file_type");
+    // entryPoint names a page of a ZIP; a single document is its own.
+    let sent = server.post(
+        "/api/v1/artifacts",
+        &key,
+        &json!({"name": "Doc", "fileName": "doc.html", "content": "<p>x</p>", "entryPoint": "other.html"}),
+    );
+    assert_eq!(sent.status, 400, "{}", sent.text());
+    assert_eq!(sent.error_code(), "invalid_entry_point");
+    assert_eq!(upload_rows(&server), before, "nothing was stored");
+    // Said as a ZIP, it is one.
+    let site = server.post(
+        &versions,
+        &key,
+        &json!({"content": b64(&zip), "fileType": "zip"}),
+    );
+    assert_eq!(site.status, 201, "{}", site.text());
+    Ok(())
+}

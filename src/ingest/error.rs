@@ -28,6 +28,16 @@ pub enum IngestError {
     #[error("fileName {}: {reason}", quote(.name))]
     InvalidFileName { name: String, reason: String },
 
+    /// A ZIP's content (base64 text starting `UEsDB`, or bytes starting `PK`) given as a single
+    /// document: published so, it would be a page of base64 text.
+    #[error("the content looks like a ZIP ({how}), but the upload is taken as {taken}; give fileType \"zip\" (or a fileName ending in .zip) to publish it as a site")]
+    LooksLikeZip { how: &'static str, taken: String },
+
+    #[error(
+        "entryPoint is for ZIP uploads: {taken} is its own entry point (name it with fileName)"
+    )]
+    EntryPointWithoutZip { taken: String },
+
     #[error("{subject} is {size} bytes; the limit is {limit} bytes ({} MB)", limit / MB)]
     FileTooLarge {
         subject: &'static str,
@@ -182,6 +192,8 @@ impl IngestError {
                 "unsupported_file_type"
             }
             Self::InvalidFileName { .. } => "invalid_file_name",
+            Self::LooksLikeZip { .. } => "unsupported_file_type",
+            Self::EntryPointWithoutZip { .. } => "invalid_entry_point",
             Self::FileTooLarge { .. } | Self::ArchiveFilesTooLarge { .. } => "file_too_large",
             Self::ArchiveTooLarge { .. } => "archive_too_large",
             Self::TooManyFiles { .. } | Self::TooManyEntries { .. } => "too_many_files",

@@ -124,6 +124,26 @@ pub fn prepare(upload: Upload) -> Result<Prepared, IngestError> {
     let file_type = upload::detect_type(upload.file_type.as_deref(), upload.file_name.as_deref())?;
     match file_type {
         FileType::Html | FileType::Markdown => {
+            let taken = if file_type == FileType::Html {
+                "an HTML document"
+            } else {
+                "a Markdown document"
+            };
+            if upload
+                .entry_point
+                .as_deref()
+                .is_some_and(|e| !e.trim().is_empty())
+            {
+                return Err(IngestError::EntryPointWithoutZip {
+                    taken: taken.to_string(),
+                });
+            }
+            if let Some(how) = upload.content.zip_signature() {
+                return Err(IngestError::LooksLikeZip {
+                    how,
+                    taken: taken.to_string(),
+                });
+            }
             single::prepare_single(file_type, upload.file_name.as_deref(), upload.content)
         }
         FileType::Zip => archive::prepare_zip(upload.content, upload.entry_point.as_deref()),

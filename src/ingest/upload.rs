@@ -84,6 +84,42 @@ pub enum UploadContent {
     Spooled { content: Spooled, text: bool },
 }
 
+impl UploadContent {
+    /// How it shows itself to be a ZIP, if it does: base64 text starting as a ZIP's first bytes
+    /// do ("UEsDB", "UEsFB" for an empty one), or bytes starting with a ZIP's signature.
+    pub fn zip_signature(&self) -> Option<&'static str> {
+        const TEXT: &str = "base64 text starting with UEsDB or UEsFB, a ZIP's first bytes";
+        const BYTES: &str = "its bytes start with PK, a ZIP's signature";
+        let text_is_zip = |head: &[u8]| {
+            let head = head.trim_ascii_start();
+            head.starts_with(b"UEsDB") || head.starts_with(b"UEsFB")
+        };
+        let bytes_are_zip =
+            |head: &[u8]| head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06");
+        match self {
+            UploadContent::Text(t) => text_is_zip(t.as_bytes()).then_some(TEXT),
+            UploadContent::Bytes(b) => bytes_are_zip(b).then_some(BYTES),
+            UploadContent::Spooled { content, text } => {
+                let mut head = [0u8; 64];
+                let mut reader = content.reader();
+                let mut got = 0;
+                while got < head.len() {
+                    match std::io::Read::read(&mut reader, &mut head[got..]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got += n,
+                    }
+                }
+                let head = &head[..got];
+                if *text {
+                    text_is_zip(head).then_some(TEXT)
+                } else {
+                    bytes_are_zip(head).then_some(BYTES)
+                }
+            }
+        }
+    }
+}
+
 impl fmt::Debug for UploadContent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (kind, len) = match self {
