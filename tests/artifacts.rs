@@ -933,3 +933,29 @@ fn a_version_published_while_the_latest_is_deleted_follows_the_version_before_it
     assert!(numbers.contains(&1) && numbers.contains(&3), "{listed}");
     Ok(())
 }
+
+#[test]
+fn a_file_a_version_does_not_have_is_a_404_naming_the_files_it_has() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "agent"}));
+    let agent = Auth::Key(key.clone());
+    let made = server.upload(
+        &agent,
+        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan"}),
+    );
+    let share = made["shareToken"].as_str().ok_or("shareToken")?;
+    let missing = server.get(
+        &format!("/api/v1/artifacts/{share}/versions/1/files/plan.html"),
+        &agent,
+    );
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.json()["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("has no file \"plan.html\"; its files are: plan.md")),
+        "{}",
+        missing.text()
+    );
+    Ok(())
+}

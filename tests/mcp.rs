@@ -326,6 +326,31 @@ fn both_generations_serve_the_same_tools() -> TestResult {
     assert_eq!(e["code"], -32022);
     assert_eq!(e["data"]["requested"], "2031-01-01");
     assert_eq!(a.server.get("/mcp", &Auth::Key(a.key.clone())).status, 405);
+    // A call without a tool's name says what is missing; an unknown long name is not echoed whole.
+    let nameless = legacy(&a.server, &a.key, "tools/call", json!({"arguments": {}}));
+    let message = nameless.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("tools/call needs params.name"),
+        "{message}"
+    );
+    let long = legacy(
+        &a.server,
+        &a.key,
+        "tools/call",
+        json!({"name": "x".repeat(100_000), "arguments": {}}),
+    );
+    let message = long.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.starts_with("Unknown tool:") && message.len() < 300,
+        "{} bytes",
+        message.len()
+    );
     // A method of the other generation is named as such, not listed as answered.
     let init = modern(&a.server, &a.key, "initialize", json!({}));
     assert_eq!(init.status, 404);

@@ -374,11 +374,32 @@ pub async fn file_bytes(
     let version = active_version(state, artifact, number).await?;
     let version_id = version.id;
     let lookup = path.to_string();
-    state
+    match state
         .store
         .read(move |conn| blobs::read(conn, version_id, &lookup))
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("version {number} has no file {path:?}")))
+    {
+        Some(found) => Ok(found),
+        None => Err(no_such_file(state, version_id, number, path).await),
+    }
+}
+
+/// 404 for a path a version does not have, naming (the first 20 of) the files it has.
+async fn no_such_file(state: &AppState, version_id: i64, number: i64, path: &str) -> ApiError {
+    let files = match state
+        .store
+        .read(move |conn| blobs::list(conn, version_id))
+        .await
+    {
+        Ok(files) => files,
+        Err(e) => return e.into(),
+    };
+    let names: Vec<&str> = files.iter().take(20).map(|f| f.path.as_str()).collect();
+    ApiError::NotFound(format!(
+        "version {number} has no file {path:?}; its files are: {}{}",
+        names.join(", "),
+        if files.len() > 20 { ", …" } else { "" }
+    ))
 }
 
 /// Whether a browser shows a file of this type as a document of its own (with links and styles):
@@ -452,8 +473,10 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
     let file = state
         .store
         .read(move |conn| blobs::describe(conn, version_id, &lookup))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("version {number} has no file {path:?}")))?;
+        .await?;
+    let Some(file) = file else {
+        return Err(no_such_file(&state, version_id, number, path).await);
+    };
     // The source as text is another representation of the same bytes: another tag.
     let etag = format!(
         "\"{}{}\"",

@@ -321,11 +321,15 @@ async fn call(
 ) -> Result<Box<RawValue>, RpcError> {
     let name = message.param_str("name").unwrap_or_default();
     if !catalog::exists(name) {
-        return Err(RpcError::new(
-            INVALID_PARAMS,
-            format!("Unknown tool: {name:?}; tools/list names them"),
-            StatusCode::OK,
-        ));
+        let message = if name.is_empty() {
+            "tools/call needs params.name, the tool to call; tools/list names them".to_string()
+        } else {
+            // Named as sent, up to a point: a name of 100,000 characters is not echoed whole.
+            let shown: String = name.chars().take(80).collect();
+            let cut = if shown.len() < name.len() { "…" } else { "" };
+            format!("Unknown tool: {shown:?}{cut}; tools/list names them")
+        };
+        return Err(RpcError::new(INVALID_PARAMS, message, StatusCode::OK));
     }
     let needed = catalog::needs(name);
     let scope = key_scope(caller);
