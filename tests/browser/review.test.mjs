@@ -990,6 +990,11 @@ test('the owner renames the artifact, adds and removes a reviewer, and deletes i
   const item = reviewers.locator('li.reviewer', { hasText: 'new.reviewer@example.com' });
   await item.waitFor();
   assert.match(await item.innerText(), /pending/);
+  // How to reach someone without an account: an invite from an admin, or the share link.
+  const pending = reviewers.locator('#reviewers-pending');
+  await pending.waitFor();
+  assert.match(await pending.innerText(), /invite link on the Team page/);
+  assert.equal(await pending.getByRole('link', { name: 'Team page' }).getAttribute('href'), '/settings#team');
   // Said inside the dialog: while it is open, nothing outside it reaches assistive technology.
   const said = reviewers.locator('.dialog-status[role="status"]');
   await said.filter({ hasText: 'new.reviewer@example.com added as a reviewer' }).waitFor({ state: 'attached' });
@@ -998,6 +1003,7 @@ test('the owner renames the artifact, adds and removes a reviewer, and deletes i
   await reviewers.locator('.field-error', { hasText: 'already has access' }).waitFor();
   await item.getByRole('button', { name: 'Remove new.reviewer@example.com' }).click();
   await item.waitFor({ state: 'detached' });
+  await pending.waitFor({ state: 'hidden' });
   await reviewers.getByRole('button', { name: 'Done' }).click();
 
   await page.getByRole('button', { name: 'Manage' }).click();

@@ -85,6 +85,7 @@ export class OwnerActions {
       errorEl.hidden = true;
       setChildren($('#reviewers-list'), access.map((a) => this.reviewerItem(a)));
       $('#reviewers-empty').hidden = access.length > 0;
+      $('#reviewers-pending').hidden = !access.some((a) => a.status === 'pending');
       focusAfter?.();
     } catch (err) {
       errorEl.textContent = `Could not load the reviewers: ${err.message}`;
