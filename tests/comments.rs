@@ -1288,10 +1288,15 @@ fn a_passage_quoted_in_plain_text_is_found_and_stored_with_its_selectors() -> Te
         &json!({"content": "x", "quote": "**fast**"}),
     );
     assert_eq!(missing.status, 400);
-    assert!(missing.json()["error"]
+    let said = missing.json()["error"]
         .as_str()
         .unwrap_or_default()
-        .contains("not in the text"));
+        .to_string();
+    assert!(said.contains("not in the text"), "{said}");
+    assert!(
+        said.contains("without Markdown's marks") && !said.contains("scripted"),
+        "a Markdown document gets Markdown's advice: {said}"
+    );
     let both = c.server.post(
         &url,
         &c.claude,

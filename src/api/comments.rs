@@ -709,6 +709,10 @@ async fn target_of_quote(
                     "the quote is not in the text of {in_file}, but it is in {}: pass \"source\": {first:?}",
                     found.join(", ")
                 ),
+                // A Markdown document runs no scripts: the HTML page's advice does not fit it.
+                None if markdown => format!(
+                    "the quote is not in the text of {in_file}: copy it exactly as it reads in the rendered document (its words, without Markdown's marks such as **, _, # or [](links))"
+                ),
                 None => missing.to_string(),
             };
             Err(ApiError::bad_request("quote_not_placed", message))
