@@ -110,7 +110,7 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
     };
     // Taken once Litestream has restored a missing database (and made its folder); held until
     // the server has stopped (the end of this function).
-    let _lock = match server_lock::ServerLock::take(db) {
+    let lock = match server_lock::ServerLock::take(db) {
         Ok(lock) => lock,
         Err(e) => {
             eprintln!("error: {e}");
@@ -121,6 +121,7 @@ fn run_server(db: &std::path::Path, serve: ServeArgs) -> ExitCode {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: cannot open the database {}: {e}", db.display());
+            lock.remove();
             return ExitCode::FAILURE;
         }
     };

@@ -12,6 +12,7 @@ use crate::db_files::Companion;
 #[derive(Debug)]
 pub struct ServerLock {
     _file: File,
+    path: std::path::PathBuf,
 }
 
 impl ServerLock {
@@ -27,7 +28,7 @@ impl ServerLock {
             .open(&path)
             .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
         match file.try_lock() {
-            Ok(()) => Ok(ServerLock { _file: file }),
+            Ok(()) => Ok(ServerLock { _file: file, path }),
             Err(TryLockError::WouldBlock) => Err(format!(
                 "another server is already running on {} (it holds {}); stop it first, or give \
                  this one another --db",
@@ -36,6 +37,14 @@ impl ServerLock {
             )),
             Err(TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
         }
+    }
+}
+
+impl ServerLock {
+    /// Gives the lock back and removes its file: for a server that stops before it served (its
+    /// database was refused), so that nothing of it is left beside a file that is not its own.
+    pub fn remove(self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -1447,6 +1447,20 @@ fn a_folder_as_the_database_and_a_zero_timeout_are_refused_in_plain_words() -> T
             stderr(&out)
         );
     }
+    // A refused database leaves nothing of the server beside it (its lock file).
+    let notes = dir.path().join("notes.db");
+    std::fs::write(&notes, "not a database, but someone's notes")?;
+    let out = cli(&notes, &["serve", "--addr", "127.0.0.1:0"], "");
+    assert!(!out.status.success());
+    assert!(
+        !dir.path().join("notes.db.server-lock").exists(),
+        "the lock file was left: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&notes)?,
+        "not a database, but someone's notes"
+    );
     let out = cli(
         &dir.path().join("ar.db"),
         &["serve", "--body-timeout", "0"],
