@@ -893,17 +893,24 @@ fn upload_fields_are_validated_and_nothing_is_stored_on_refusal() -> TestResult 
     Ok(())
 }
 
-#[test]
-fn a_version_published_while_the_latest_is_deleted_follows_the_version_before_it() -> TestResult {
+/// A server with an owner, a key of theirs, and a Markdown artifact `plan.md` made with it:
+/// (server, key, shareToken).
+fn agent_plan(content: &str) -> Result<(Server, String, String), String> {
     let server = Server::start();
     let cookie = server.setup_owner();
     let (_, key) = server.create_key(&cookie, json!({"name": "agent"}));
-    let agent = Auth::Key(key.clone());
     let made = server.upload(
-        &agent,
-        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan\n\nv1"}),
+        &Auth::Key(key.clone()),
+        json!({"name": "Plan", "fileName": "plan.md", "content": content}),
     );
     let share = made["shareToken"].as_str().ok_or("shareToken")?.to_string();
+    Ok((server, key, share))
+}
+
+#[test]
+fn a_version_published_while_the_latest_is_deleted_follows_the_version_before_it() -> TestResult {
+    let (server, key, share) = agent_plan("# Plan\n\nv1")?;
+    let agent = Auth::Key(key.clone());
     let versions = format!("/api/v1/artifacts/{share}/versions");
     let second = server.post(&versions, &agent, &json!({"content": "# Plan\n\nv2"}));
     assert_eq!(second.status, 201, "{}", second.text());
@@ -936,15 +943,8 @@ fn a_version_published_while_the_latest_is_deleted_follows_the_version_before_it
 
 #[test]
 fn a_file_a_version_does_not_have_is_a_404_naming_the_files_it_has() -> TestResult {
-    let server = Server::start();
-    let cookie = server.setup_owner();
-    let (_, key) = server.create_key(&cookie, json!({"name": "agent"}));
-    let agent = Auth::Key(key.clone());
-    let made = server.upload(
-        &agent,
-        json!({"name": "Plan", "fileName": "plan.md", "content": "# Plan"}),
-    );
-    let share = made["shareToken"].as_str().ok_or("shareToken")?;
+    let (server, key, share) = agent_plan("# Plan")?;
+    let agent = Auth::Key(key);
     let missing = server.get(
         &format!("/api/v1/artifacts/{share}/versions/1/files/plan.html"),
         &agent,

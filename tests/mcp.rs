@@ -145,6 +145,16 @@ fn published_plan(a: &Agent) -> Result<String, String> {
     Ok(published["shareToken"].as_str().ok_or("token")?.to_string())
 }
 
+/// The feedback on the artifact `token` after the cursor `after`, waited for up to 30 s.
+fn waited(a: &Agent, token: &str, after: &Value) -> Value {
+    ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"shareToken": token, "after": after, "timeoutSeconds": 30}),
+    )
+}
+
 /// Calls a tool that must refuse; returns its `{error, code}`.
 fn refused(server: &Server, key: &str, name: &str, arguments: Value) -> Value {
     let result = tool(server, key, name, arguments);
@@ -1106,12 +1116,7 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
     for i in 0..15 {
         first.push(reply(format!("More thoughts, part {i}"))?);
     }
-    let got = ok(
-        &a.server,
-        &a.key,
-        "wait_for_feedback",
-        json!({"shareToken": token, "after": start["cursor"], "timeoutSeconds": 30}),
-    );
+    let got = waited(&a, &token, &start["cursor"]);
     let items = got["feedback"].as_array().ok_or("feedback")?;
     assert_eq!(items.len(), 1, "{got}");
     assert_eq!(items[0]["kind"], "comment");
@@ -1139,12 +1144,7 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
             .patch(&format!("/api/v1/comments/{comment_id}"), &ada, &change);
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let got = ok(
-        &a.server,
-        &a.key,
-        "wait_for_feedback",
-        json!({"shareToken": token, "after": got["cursor"], "timeoutSeconds": 30}),
-    );
+    let got = waited(&a, &token, &got["cursor"]);
     assert_eq!(got["feedback"].as_array().map(Vec::len), Some(1), "{got}");
     assert_eq!(got["feedback"][0]["kind"], "reopened");
     assert_eq!(
@@ -1158,12 +1158,7 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
     for i in 0..12 {
         later.push(reply(format!("Later, part {i}"))?);
     }
-    let got = ok(
-        &a.server,
-        &a.key,
-        "wait_for_feedback",
-        json!({"shareToken": token, "after": got["cursor"], "timeoutSeconds": 30}),
-    );
+    let got = waited(&a, &token, &got["cursor"]);
     let item = &got["feedback"][0];
     assert_eq!(item["kind"], "reply");
     assert_eq!(item["newReplyIds"], json!(later));
@@ -1198,12 +1193,7 @@ fn a_wait_from_a_publications_cursor_misses_nothing_and_a_deleted_reply_or_a_reo
     );
     assert_eq!(made.status, 201, "{}", made.text());
     let comment_id = made.json()["id"].as_str().ok_or("id")?.to_string();
-    let got = ok(
-        &a.server,
-        &a.key,
-        "wait_for_feedback",
-        json!({"shareToken": token, "after": published["cursor"], "timeoutSeconds": 30}),
-    );
+    let got = waited(&a, &token, &published["cursor"]);
     assert_eq!(got["feedback"].as_array().map(Vec::len), Some(1), "{got}");
     assert_eq!(got["feedback"][0]["kind"], "comment");
     assert_eq!(got["feedback"][0]["comment"]["id"], comment_id.as_str());
@@ -1263,12 +1253,7 @@ fn a_wait_from_a_publications_cursor_misses_nothing_and_a_deleted_reply_or_a_reo
         &json!({"content": "Which Monday?"}),
     );
     assert_eq!(why.status, 201, "{}", why.text());
-    let got = ok(
-        &a.server,
-        &a.key,
-        "wait_for_feedback",
-        json!({"shareToken": token, "after": version["cursor"], "timeoutSeconds": 30}),
-    );
+    let got = waited(&a, &token, &version["cursor"]);
     assert_eq!(got["feedback"].as_array().map(Vec::len), Some(1), "{got}");
     assert_eq!(got["feedback"][0]["kind"], "reopened", "{got}");
     assert_eq!(
