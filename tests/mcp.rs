@@ -1058,7 +1058,7 @@ fn a_wait_on_an_artifact_ends_when_the_caller_can_no_longer_see_it() -> TestResu
     assert_eq!(grant.status, 201, "{}", grant.text());
     let grant_id = grant.json()["id"].as_str().ok_or("grant id")?.to_string();
     let (_, bobs_key) = a.server.create_key(&bob, json!({"name": "bob's agent"}));
-    let waiting = waiting(
+    let bobs_wait = waiting(
         &a.server,
         &bobs_key,
         json!({"shareToken": token, "timeoutSeconds": 120}),
@@ -1070,7 +1070,9 @@ fn a_wait_on_an_artifact_ends_when_the_caller_can_no_longer_see_it() -> TestResu
         &ada,
     );
     assert_eq!(removed.status, 200);
-    let answer = waiting.join().map_err(|_| "the waiting thread panicked")?;
+    let answer = bobs_wait
+        .join()
+        .map_err(|_| "the waiting thread panicked")?;
     assert_eq!(refusal_of(&answer)?["code"], "access_removed", "{answer}");
     // And a new wait on it is refused from the start.
     let again = refused(
@@ -1080,6 +1082,22 @@ fn a_wait_on_an_artifact_ends_when_the_caller_can_no_longer_see_it() -> TestResu
         json!({"shareToken": token, "timeoutSeconds": 1}),
     );
     assert_eq!(again["code"], "not_found", "{again}");
+    // A wait on an artifact its owner deletes ends saying so, as the event stream does.
+    let doomed = published_plan(&a)?;
+    let owners_wait = waiting(
+        &a.server,
+        &a.key,
+        json!({"shareToken": doomed, "timeoutSeconds": 120}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let deleted = a
+        .server
+        .delete(&format!("/api/v1/artifacts/{doomed}"), &ada);
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    let answer = owners_wait
+        .join()
+        .map_err(|_| "the waiting thread panicked")?;
+    assert_eq!(refusal_of(&answer)?["code"], "artifact_deleted", "{answer}");
     Ok(())
 }
 

@@ -19,8 +19,8 @@ use crate::clock::{instant_at, now_ms};
 use crate::http::error::ApiError;
 use crate::http::request::Request;
 use crate::state::AppState;
-use crate::store::audit;
 use crate::store::feed::Change;
+use crate::store::{artifacts, audit};
 
 /// Feedback returned by one wait at most (the rest comes with the next call).
 const BATCH: i64 = 50;
@@ -190,17 +190,27 @@ async fn still_allowed(
         ));
     }
     if let Some(token) = share_token {
-        visible(state, &now, token)
-            .await
-            .map_err(|refusal| {
-                match refusal {
-            ApiError::NotFound(_) => ApiError::forbidden(
-                "access_removed",
-                "you can no longer see this artifact: its owner removed your access, or deleted it",
-            ),
-            other => other,
+        match visible(state, &now, token).await {
+            Ok(_) => {}
+            // Said as the event stream says it: deleted, or no longer shown to this caller (who
+            // could see it when the wait began, so its deletion is no secret to them).
+            Err(ApiError::NotFound(_)) => {
+                let token = token.to_string();
+                let deleted = state
+                    .store
+                    .read(move |conn| artifacts::was_deleted(conn, &token))
+                    .await?;
+                return Err(if deleted {
+                    ApiError::forbidden("artifact_deleted", "its owner deleted this artifact")
+                } else {
+                    ApiError::forbidden(
+                        "access_removed",
+                        "you can no longer see this artifact: its owner removed your access",
+                    )
+                });
+            }
+            Err(other) => return Err(other),
         }
-            })?;
     }
     Ok(())
 }

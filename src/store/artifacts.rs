@@ -373,6 +373,15 @@ pub struct Access {
 }
 
 /// The caller's access to the live artifact with this share token, if any.
+/// Whether the artifact of this share token was deleted (its row stays, with `deleted_at`).
+pub fn was_deleted(conn: &Connection, share_token: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM artifacts WHERE share_token = ?1 AND deleted_at IS NOT NULL)",
+        )?
+        .query_row([share_token], |r| r.get(0))?)
+}
+
 pub fn access(conn: &Connection, share_token: &str, user_id: i64) -> StoreResult<Option<Access>> {
     let row: Option<(i64, i64, Option<i64>, Option<i64>)> = conn
         .prepare_cached(
