@@ -133,7 +133,10 @@ pub async fn session_or_key(state: &AppState, req: &Request) -> Result<Caller, A
         Presented::Several => Err(several_session_cookies()),
         Presented::None => Err(ApiError::unauthorized(
             "missing_key",
-            "authentication required: send an API key in the X-API-Key header or as Authorization: Bearer, or sign in",
+            format!(
+                "authentication required: send an API key in the X-API-Key header or as Authorization: Bearer, or sign in{}",
+                other_scheme(req)
+            ),
         )),
     }
 }
@@ -145,7 +148,10 @@ pub async fn key_only(state: &AppState, req: &Request) -> Result<Caller, ApiErro
         Some(presented) => by_key(state, req, presented).await,
         None => Err(ApiError::unauthorized(
             "missing_key",
-            "authentication required: send an API key in the X-API-Key header or as Authorization: Bearer (this endpoint takes keys only, never a browser session)",
+            format!(
+                "authentication required: send an API key in the X-API-Key header or as Authorization: Bearer (this endpoint takes keys only, never a browser session){}",
+                other_scheme(req)
+            ),
         )),
     }
 }
@@ -235,6 +241,20 @@ fn presented_key(req: &Request) -> Result<Option<&str>, ApiError> {
         (Some(a), Some(b)) if a != b => Err(several_keys()),
         (named, bearer) => Ok(named.or(bearer)),
     }
+}
+
+/// What to add to a `missing_key` message when the request has an Authorization header of
+/// another scheme (Basic, say): it is not read here, and is passed over without a word otherwise
+/// (a proxy in front may use it for itself, so it is never refused).
+fn other_scheme(req: &Request) -> String {
+    req.header(header::AUTHORIZATION)
+        .map(|v| v.trim().split(' ').next().unwrap_or_default())
+        .filter(|scheme| !scheme.is_empty() && !scheme.eq_ignore_ascii_case("bearer"))
+        .map(|scheme| {
+            let shown: String = scheme.chars().take(20).collect();
+            format!(" (an Authorization header with the scheme {shown:?} was sent; only Bearer carries a key here)")
+        })
+        .unwrap_or_default()
 }
 
 /// A request that presents more than one API key: which one acts cannot be chosen for the client.

@@ -462,6 +462,13 @@ fn a_key_sent_as_authorization_without_its_scheme_is_told_how() -> TestResult {
         &[("Authorization", "Basic YTpi")],
     );
     assert_eq!(basic.error_code(), "missing_key");
+    assert!(
+        basic.json()["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("the scheme \"Basic\" was sent; only Bearer carries a key")),
+        "{}",
+        basic.text()
+    );
     Ok(())
 }
 
