@@ -341,7 +341,6 @@ pub enum AuditEvent<'a> {
 }
 
 impl AuditEvent<'_> {
-    /// The stable action code stored and shown in the activity trail.
     /// Whether it records content or its sharing (artifacts, versions, comments, replies, access
     /// and share links), which a key or session may make only while it may act: a request that
     /// outlives its key's revocation (a slow upload) stores nothing. Events about accounts, keys
@@ -375,6 +374,7 @@ impl AuditEvent<'_> {
         )
     }
 
+    /// The stable action code stored and shown in the activity trail.
     pub fn action(&self) -> &'static str {
         use AuditEvent::*;
         match self {
