@@ -140,11 +140,33 @@ fn invalid_utf8_is_refused_with_the_offset_of_the_first_bad_byte() {
 }
 
 #[test]
-fn entry_point_is_ignored_for_single_files() -> TestResult {
+fn an_entry_point_for_a_single_file_is_refused_and_a_blank_one_ignored() -> TestResult {
     let mut u = upload(Some("html"), Some("a.html"), text("<p>x"));
     u.entry_point = Some("other.html".to_string());
+    let refused = prepare(u).expect_err("a single document is its own entry point");
+    assert_eq!(refused.code(), "invalid_entry_point");
+    let mut u = upload(Some("html"), Some("a.html"), text("<p>x"));
+    u.entry_point = Some("  ".to_string());
     assert_eq!(prepare(u)?.entry_point, "a.html");
     Ok(())
+}
+
+#[test]
+fn a_zip_given_as_a_document_is_refused_whether_base64_text_or_bytes() {
+    let as_text = upload(Some("html"), Some("a.html"), text("UEsDBBQAAAAIAA"));
+    assert_eq!(
+        prepare(as_text).expect_err("base64 of a ZIP").code(),
+        "unsupported_file_type"
+    );
+    let as_bytes = upload(
+        Some("markdown"),
+        Some("a.md"),
+        UploadContent::Bytes(b"PK\x03\x04rest of a zip".to_vec()),
+    );
+    assert_eq!(
+        prepare(as_bytes).expect_err("a ZIP's bytes").code(),
+        "unsupported_file_type"
+    );
 }
 
 #[test]
