@@ -417,7 +417,8 @@ fn parse_restore_at(text: &str) -> Result<String, String> {
             "{text:?} is in the future; to restore the newest copy, leave out --restore-at"
         ));
     }
-    Ok(at.to_string())
+    // As given (Litestream reads RFC 3339 too), so the log says the time the operator wrote.
+    Ok(text.trim().to_string())
 }
 
 /// A whole number of seconds, at least 1.
