@@ -113,16 +113,14 @@ pub fn label(field: &'static str, value: &str, max: usize) -> Result<String, Tex
     // "Claude" and "Claude\u{200b}" are two agents that read as one: invisible characters that
     // join or select nothing have no place in a name. Those that shape what is seen stay (joiners
     // in emoji and Indic or Persian words, variation selectors, emoji tags, direction marks).
-    match misleading(trimmed) {
-        Some(Misleading::Bidi) => return Err(TextError::Bidi { field }),
-        Some(Misleading::Hidden(code))
-            if !trimmed.chars().all(|c| c.is_whitespace() || invisible(c)) =>
-        {
-            return Err(TextError::Hidden { field, code })
-        }
-        _ => {}
+    let misleading = misleading(trimmed);
+    if misleading == Some(Misleading::Bidi) {
+        return Err(TextError::Bidi { field });
     }
     visible(field, trimmed)?;
+    if let Some(Misleading::Hidden(code)) = misleading {
+        return Err(TextError::Hidden { field, code });
+    }
     bounded(field, trimmed, max)
 }
 
@@ -130,15 +128,15 @@ pub fn label(field: &'static str, value: &str, max: usize) -> Result<String, Tex
 /// isolate ("evil\u{202e}lmth.js" shows as "eviljs.html"), or an invisible character that joins or
 /// selects nothing ("ind\u{200b}ex.html" beside "index.html").
 pub fn misleading(name: &str) -> Option<Misleading> {
-    name.chars().find_map(|c| {
-        if matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-            Some(Misleading::Bidi)
-        } else if invisible(c) && !shapes_text(c) {
-            Some(Misleading::Hidden(u32::from(c)))
-        } else {
-            None
-        }
-    })
+    if name
+        .chars()
+        .any(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Some(Misleading::Bidi);
+    }
+    name.chars()
+        .find(|c| invisible(*c) && !shapes_text(*c))
+        .map(|c| Misleading::Hidden(u32::from(c)))
 }
 
 /// Why `misleading` refused a name.
@@ -301,6 +299,17 @@ fn bounded(field: &'static str, trimmed: &str, max: usize) -> Result<String, Tex
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_bidirectional_override_is_named_before_an_invisible_character_wherever_it_stands() {
+        assert_eq!(
+            label("name", "a\u{200b}b\u{202e}c", NAME_MAX),
+            Err(TextError::Bidi { field: "name" })
+        );
+        assert_eq!(misleading("a\u{200b}b\u{202e}c"), Some(Misleading::Bidi));
+        assert_eq!(misleading("a\u{200b}b"), Some(Misleading::Hidden(0x200b)));
+        assert_eq!(misleading("team-\u{1F469}\u{200D}\u{1F4BB}"), None);
+    }
 
     #[test]
     fn names_drawn_alike_are_one_name_and_distinct_names_stay_distinct() {

@@ -12,7 +12,7 @@ use warp::reply::Response;
 
 use super::artifacts::visible_by_id;
 use super::idempotency::{self, Fingerprint, Idempotency, Pending};
-use super::versions::{no_such_version, parse_number};
+use super::versions::{file_names, no_such_version, parse_number};
 use super::views::IdentityView;
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
@@ -557,16 +557,14 @@ pub async fn insert(
             }
             if !blobs::exists(conn, version_id, &target.source)? {
                 let files = blobs::list(conn, version_id)?;
-                let names: Vec<&str> = files.iter().take(20).map(|f| f.path.as_str()).collect();
                 return Err(ApiError::invalid(
                     "target.source",
                     "unknown_source",
                     format!(
-                        "target.source {:?} is not a file of version {}; its files are: {}{}",
+                        "target.source {:?} is not a file of version {}; its files are: {}",
                         target.source,
                         number,
-                        names.join(", "),
-                        if files.len() > 20 { ", …" } else { "" }
+                        file_names(&files)
                     ),
                 ));
             }

@@ -263,7 +263,13 @@ impl Idempotency {
                 ),
             ));
         };
-        Idempotency::keyed(Some(key), "Idempotency-Key", req.method.as_str(), &req.path)
+        // A header's value is read without the spaces around it (HTTP's rule).
+        Idempotency::keyed(
+            Some(key.trim()),
+            "Idempotency-Key",
+            req.method.as_str(),
+            &req.path,
+        )
     }
 
     /// A key given some other way (an MCP tool's `clientRequestId`, named `field`), for the
@@ -274,16 +280,10 @@ impl Idempotency {
         method: &str,
         path: &str,
     ) -> Result<Idempotency, ApiError> {
-        // A header's value is read without the spaces around it (HTTP's rule); a JSON string, as
-        // it is, so " id-1 " is not "id-1".
+        // Compared as given: a JSON string " id-1 " is not "id-1" (a header comes trimmed).
         let key = match raw {
             None => return Ok(Idempotency(None)),
             Some(k) => {
-                let k = if field == "Idempotency-Key" {
-                    k.trim()
-                } else {
-                    k
-                };
                 let inner_spaces_only = !k.starts_with(' ') && !k.ends_with(' ');
                 if (1..=KEY_MAX).contains(&k.len())
                     && inner_spaces_only

@@ -394,12 +394,20 @@ async fn no_such_file(state: &AppState, version_id: i64, number: i64, path: &str
         Ok(files) => files,
         Err(e) => return e.into(),
     };
-    let names: Vec<&str> = files.iter().take(20).map(|f| f.path.as_str()).collect();
     ApiError::NotFound(format!(
-        "version {number} has no file {path:?}; its files are: {}{}",
+        "version {number} has no file {path:?}; its files are: {}",
+        file_names(&files)
+    ))
+}
+
+/// A version's files for a message saying which it has: the first 20 paths, then "…".
+pub fn file_names(files: &[blobs::VersionFile]) -> String {
+    let names: Vec<&str> = files.iter().take(20).map(|f| f.path.as_str()).collect();
+    format!(
+        "{}{}",
         names.join(", "),
         if files.len() > 20 { ", …" } else { "" }
-    ))
+    )
 }
 
 /// Whether a browser shows a file of this type as a document of its own (with links and styles):

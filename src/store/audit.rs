@@ -812,7 +812,7 @@ thread_local! {
     /// (with when they expire), since the last write that may have changed who can act. A batch
     /// of one key's comments looks the key up once. Only this process writes inside the
     /// transaction, and its writes that change keys, sessions, agents or accounts are submitted as
-    /// such (`Touches::Identities`): the writer forgets around each of them, and at each start.
+    /// such (`Touches::Identities`): the writer forgets after each of them, and at each start.
     static ACTING: std::cell::RefCell<Vec<(Acting, Option<i64>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -824,7 +824,7 @@ enum Acting {
     Session(i64),
 }
 
-/// Forgets who was found able to act (the writer calls it when a transaction starts, and around
+/// Forgets who was found able to act (the writer calls it when a transaction starts, and after
 /// each write that may change identities).
 pub fn forget_acting() {
     ACTING.with(|known| known.borrow_mut().clear());

@@ -508,12 +508,9 @@ fn run_jobs(
         }
         feed::take_noted();
         let changes = conn.total_changes();
-        let identities = job.touches() == Touches::Identities;
-        if identities {
-            audit::forget_acting();
-        }
         let ok = job.run(conn);
-        if identities {
+        // What was found before it still held while it ran; after it, perhaps no longer.
+        if job.touches() == Touches::Identities {
             audit::forget_acting();
         }
         let job_noted = feed::take_noted();
