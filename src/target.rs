@@ -81,9 +81,11 @@ pub enum Selector {
         #[serde(default)]
         suffix: Option<String>,
     },
+    /// Signed, so that a negative position is refused by `check` naming its member (a type error
+    /// inside an internally tagged enum can only name the selector).
     TextPositionSelector {
-        start: u64,
-        end: u64,
+        start: i64,
+        end: i64,
     },
     CssSelector {
         value: String,
@@ -107,7 +109,7 @@ fn refuse(field: &'static str, message: impl Into<String>) -> TargetError {
 }
 
 /// The largest position a client can hold exactly (JavaScript's `Number.MAX_SAFE_INTEGER`).
-const POSITION_MAX: u64 = (1 << 53) - 1;
+const POSITION_MAX: i64 = (1 << 53) - 1;
 
 impl Target {
     /// Checks lengths and shapes (not whether `source` is a file of the version: the caller knows).
@@ -178,6 +180,17 @@ impl Selector {
                 }
             }
             Selector::TextPositionSelector { start, end } => {
+                for (field, position) in [
+                    ("target.selector.start", start),
+                    ("target.selector.end", end),
+                ] {
+                    if *position < 0 {
+                        return Err(refuse(
+                            field,
+                            format!("{field} is {position}; positions count characters from 0, so it must be 0 or more"),
+                        ));
+                    }
+                }
                 if start > end {
                     return Err(refuse(
                         "target.selector.start",
@@ -287,6 +300,29 @@ mod tests {
     }
 
     #[test]
+    fn a_negative_position_is_refused_naming_its_member() {
+        for (json, field) in [
+            (
+                r#"{"source":"a.html","selector":{"type":"TextPositionSelector","start":-1,"end":3}}"#,
+                "target.selector.start",
+            ),
+            (
+                r#"{"source":"a.html","selector":[{"type":"TextQuoteSelector","exact":"b"},{"type":"TextPositionSelector","start":0,"end":-4}]}"#,
+                "target.selector.end",
+            ),
+        ] {
+            let target: Target = serde_json::from_str(json).expect("well formed");
+            let refusal = target.check().expect_err("negative position accepted");
+            assert_eq!(refusal.field, field);
+            assert!(
+                refusal.message.contains("must be 0 or more"),
+                "{}",
+                refusal.message
+            );
+        }
+    }
+
+    #[test]
     fn wrong_shapes_are_refused() {
         for bad in [
             r#"{"source":"a.html","selector":{"type":"RangeSelector","exact":"x"}}"#,
@@ -328,9 +364,9 @@ mod tests {
         }
 
         #[test]
-        fn positions_are_accepted_exactly_when_ordered_and_exact_in_javascript(start in any::<u64>(), end in prop_oneof![any::<u64>(), 0..=POSITION_MAX + 2]) {
+        fn positions_are_accepted_exactly_when_ordered_and_exact_in_javascript(start in prop_oneof![any::<i64>(), -2..=2i64], end in prop_oneof![any::<i64>(), -2..=POSITION_MAX + 2]) {
             let target = Target { source: "a.html".into(), selector: Some(Selectors(vec![Selector::TextPositionSelector { start, end }])) };
-            prop_assert_eq!(target.check().is_ok(), start <= end && end <= POSITION_MAX);
+            prop_assert_eq!(target.check().is_ok(), 0 <= start && start <= end && end <= POSITION_MAX);
         }
     }
 }

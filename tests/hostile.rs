@@ -977,7 +977,34 @@ fn malformed_json(eps: &[Endpoint]) -> Vec<Case> {
                 .status(400, "invalid_request")
                 .field("extraField"),
         );
+        // A compressed body is refused naming its coding, not read as broken JSON.
+        out.push(
+            ep.case("malformed", "a body sent with Content-Encoding: gzip")
+                .bytes(gzip_magic(&text))
+                .header("Content-Encoding", "gzip")
+                .status(415, "unsupported_content_encoding"),
+        );
+        // A negative position names its member, though serde reads selectors as a tagged enum.
+        for member in ["start", "end"] {
+            let field = format!("target.selector.{member}");
+            if ep.fields.iter().any(|(name, _)| *name == field) {
+                out.push(
+                    ep.case("malformed", &format!("a negative {field}"))
+                        .json(&with(&ep.base, &field, json!(-1)))
+                        .status(400, "invalid_target")
+                        .field(&field),
+                );
+            }
+        }
     }
+    out
+}
+
+/// Bytes that start as gzip does (its magic number), then the JSON: what a client compressing its
+/// body would send, as far as a server that does not decode it can tell.
+fn gzip_magic(json: &str) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 0x08, 0x00];
+    out.extend_from_slice(json.as_bytes());
     out
 }
 

@@ -76,6 +76,10 @@ pub enum ApiError {
     /// length (Content-Length), if any.
     #[error("{}", too_large(*.limit, *.declared))]
     PayloadTooLarge { limit: u64, declared: Option<u64> },
+    /// 415: the body comes in a content coding (`Content-Encoding: gzip`, say) that is not
+    /// decoded here; the message names it. Sent with `Accept-Encoding: identity`.
+    #[error("the request body is sent with Content-Encoding {0}, which this server does not decode; send it uncompressed, without a Content-Encoding header")]
+    UnsupportedEncoding(String),
     /// 429
     #[error("{message}")]
     TooManyRequests {
@@ -167,6 +171,7 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
@@ -187,6 +192,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedEncoding(_) => "unsupported_content_encoding",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Busy => "database_busy",
@@ -271,6 +277,13 @@ impl ApiError {
                 if let Ok(value) = HeaderValue::from_str(allowed) {
                     headers.insert(header::ALLOW, value);
                 }
+            }
+            ApiError::UnsupportedEncoding(_) => {
+                // RFC 9110, 12.5.3: a 415 for a content coding says which codings are accepted.
+                headers.insert(
+                    header::ACCEPT_ENCODING,
+                    HeaderValue::from_static("identity"),
+                );
             }
             ApiError::PayloadTooLarge { .. } | ApiError::RequestTimeout(_) => {
                 // Whatever the client still sends is not read: this connection ends here.

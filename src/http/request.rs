@@ -134,6 +134,16 @@ impl Request {
     /// The body as it arrives, refusing more than `limit` bytes with 413 (at once when the client
     /// announced that much) and a client slower than the body pace with 408.
     pub async fn body_stream(&mut self, limit: u64) -> Result<LimitedBody, ApiError> {
+        // A compressed body would be read as its compressed bytes: refused, naming the coding,
+        // rather than answered with a confusing parse error or stored as garbage.
+        if let Some(coding) = self
+            .header(header::CONTENT_ENCODING)
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+        {
+            let coding: String = coding.chars().take(40).collect();
+            return Err(ApiError::UnsupportedEncoding(coding));
+        }
         let declared = self
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
