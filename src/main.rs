@@ -211,19 +211,33 @@ fn serve_until_stopped(
 /// Resolves on the first Ctrl-C (SIGINT) or SIGTERM. Both are listened to from the moment this is
 /// called, before the server says where it listens (a signal in between would otherwise end the
 /// process on the spot). A second one while requests finish (up to the grace period) stops at
-/// once: SQLite keeps the database whole through a stop at any point.
+/// once: SQLite keeps the database whole through a stop at any point. One that comes within
+/// `SAME_STOP` of the first is that stop said twice, not a second: coreutils' `timeout` signals
+/// the process and then its process group, and a terminal's Ctrl-C reaches every process of the
+/// foreground group, so a server under either hears one stop twice within microseconds.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     let mut stops = StopSignals::listen();
     async move {
         let which = stops.next().await;
+        let first = std::time::Instant::now();
         log::info!("received {which}");
         tokio::spawn(async move {
-            stops.next().await;
+            loop {
+                let again = stops.next().await;
+                if first.elapsed() >= SAME_STOP {
+                    break;
+                }
+                log::info!("received {again} again at once (sent to the process group as well): still finishing open requests; another stop signal stops at once");
+            }
             log::warn!("a second stop signal: stopping now, without waiting for open requests");
             std::process::exit(1);
         });
     }
 }
+
+/// Stop signals this close together are one stop (see `shutdown_signal`); a person pressing Ctrl-C
+/// twice to stop at once is slower than this.
+const SAME_STOP: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// SIGINT and SIGTERM, each `None` when it could not be listened to (said in the log).
 struct StopSignals {

@@ -1293,6 +1293,53 @@ fn with_the_log_at_warn_the_setup_link_and_the_address_are_still_printed() -> Te
 }
 
 #[test]
+fn one_stop_sent_twice_at_once_still_lets_open_requests_finish() -> TestResult {
+    use std::io::{Read, Write};
+    let mut server = Server::start();
+    // As coreutils' `timeout` stops a server: SIGTERM to it, then to its process group, so the
+    // server hears two at once. A request whose body is still coming must still be answered.
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port))?;
+    slow.write_all(
+        b"POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+    )?;
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let mut heard = Vec::new();
+    let mut buf = [0u8; 512];
+    while !String::from_utf8_lossy(&heard).contains("100 Continue") {
+        let n = slow.read(&mut buf)?;
+        assert!(
+            n > 0,
+            "the server closed: {}",
+            String::from_utf8_lossy(&heard)
+        );
+        heard.extend_from_slice(&buf[..n]);
+    }
+    let pid = server.pid().to_string();
+    let twice = std::process::Command::new("kill")
+        .args(["-TERM", &pid, &pid])
+        .status()?;
+    assert!(twice.success());
+    for _ in 0..400 {
+        if server.log().contains("shutting down") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(server.log().contains("shutting down"), "{}", server.log());
+    // The rest of the body: the request is answered (a 400 for its empty object), not cut off.
+    slow.write_all(b"{}")?;
+    let mut answer = Vec::new();
+    slow.read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.contains("HTTP/1.1 400"), "{answer}");
+    let status = server.wait_exit();
+    let log = server.log();
+    assert!(status.success(), "{status:?}: {log}");
+    assert!(!log.contains("a second stop signal"), "{log}");
+    Ok(())
+}
+
+#[test]
 fn a_second_sigterm_while_requests_finish_stops_the_server_at_once() -> TestResult {
     use std::io::{Read, Write};
     let mut server = Server::start();
@@ -1330,6 +1377,8 @@ fn a_second_sigterm_while_requests_finish_stops_the_server_at_once() -> TestResu
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert!(server.log().contains("shutting down"), "{}", server.log());
+    // A second signal within 100 ms of the first is the same stop sent to the process group.
+    std::thread::sleep(std::time::Duration::from_millis(150));
     let status = server.terminate();
     assert!(!status.success(), "{status:?}");
     let log = server.log();

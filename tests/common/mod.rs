@@ -332,6 +332,12 @@ impl Server {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+        self.wait_exit()
+    }
+
+    /// Waits for the process to exit by itself (after a stop signal sent otherwise); returns its
+    /// exit status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
         let status = self.child.wait().expect("the server exits");
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
