@@ -260,9 +260,8 @@ pub enum Command {
     /// share-link key to PATH.link-key; prints the paths written. Refuses PATH where it would
     /// replace the database, a file that goes with a database (-wal, -shm, -journal, .link-key,
     /// .server-lock: its own or another backup's) or a file that is not a database.
+    /// (No --create: a backup copies a database that exists.)
     Backup {
-        #[command(flatten)]
-        admin: AdminArgs,
         /// Where to write the copy (replaced atomically if it exists).
         path: PathBuf,
     },
@@ -275,8 +274,8 @@ impl Command {
             Command::Serve(_) => None,
             Command::User { admin, .. }
             | Command::Agent { admin, .. }
-            | Command::Key { admin, .. }
-            | Command::Backup { admin, .. } => Some(*admin),
+            | Command::Key { admin, .. } => Some(*admin),
+            Command::Backup { .. } => Some(AdminArgs { create: false }),
         }
     }
 }

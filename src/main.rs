@@ -18,17 +18,13 @@ fn main() -> ExitCode {
         .init();
     // An admin command never makes a database by accident (a mistyped --db); the server does.
     if let Some(admin) = args.command.as_ref().and_then(Command::admin) {
-        if admin.create && matches!(args.command, Some(Command::Backup { .. })) {
-            eprintln!(
-                "error: backup copies a database that exists; --create would back up an empty one"
-            );
-            return ExitCode::FAILURE;
-        }
         if !admin.create && !args.db.exists() {
-            eprintln!(
-                "error: no database at {}; start the server once there or pass --create",
-                args.db.display()
-            );
+            let remedy = if matches!(args.command, Some(Command::Backup { .. })) {
+                "nothing to back up (is --db the server's?)"
+            } else {
+                "start the server once there or pass --create"
+            };
+            eprintln!("error: no database at {}; {remedy}", args.db.display());
             return ExitCode::FAILURE;
         }
     }

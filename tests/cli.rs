@@ -604,11 +604,25 @@ fn backup_refuses_to_overwrite_the_live_database_or_the_files_that_go_with_it() 
         monday_key
     );
     assert_eq!(std::fs::read_to_string(&notes)?, "not a database");
-    // --create has nothing to create for a backup.
+    // --create has nothing to create for a backup: not one of its flags.
     let out = server.cli(&["backup", "--create", &monday.to_string_lossy()], "");
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("--create would back up an empty one"),
+        stderr(&out).contains("unexpected argument '--create'"),
+        "{}",
+        stderr(&out)
+    );
+    let help = server.cli(&["backup", "--help"], "");
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("\n      --create"));
+    // Nor is a missing database one to make.
+    let out = common::cli(
+        std::path::Path::new("/nonexistent/x.db"),
+        &["backup", &monday.to_string_lossy()],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no database at /nonexistent/x.db; nothing to back up"),
         "{}",
         stderr(&out)
     );
