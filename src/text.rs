@@ -128,15 +128,23 @@ pub fn label(field: &'static str, value: &str, max: usize) -> Result<String, Tex
 /// isolate ("evil\u{202e}lmth.js" shows as "eviljs.html"), or an invisible character that joins or
 /// selects nothing ("ind\u{200b}ex.html" beside "index.html").
 pub fn misleading(name: &str) -> Option<Misleading> {
-    if name
-        .chars()
-        .any(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
-    {
+    if name.chars().any(bidi_control) {
         return Some(Misleading::Bidi);
     }
     name.chars()
         .find(|c| invisible(*c) && !shapes_text(*c))
         .map(|c| Misleading::Hidden(u32::from(c)))
+}
+
+/// Whether `c` is one of the characters `misleading` refuses, to be shown escaped where a refused
+/// name is quoted back (an error message must not reorder itself).
+pub fn misleading_char(c: char) -> bool {
+    bidi_control(c) || (invisible(c) && !shapes_text(c))
+}
+
+/// A bidirectional override or isolate.
+fn bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Why `misleading` refused a name.

@@ -469,11 +469,15 @@ fn an_artifact_can_be_renamed_described_and_deleted_by_its_owner() -> TestResult
         (json!({"description": "x".repeat(501)}), "too_long"),
         (json!({"owner": "me"}), "invalid_request"),
         (json!({}), "nothing_to_change"),
-        (json!({"name": null}), "nothing_to_change"),
+        // null would clear the name, which an artifact cannot be without.
+        (json!({"name": null}), "required"),
     ] {
         let resp = o.server.patch(&base, &k, &body);
         assert_eq!(resp.status, 400, "{body}");
         assert_eq!(resp.error_code(), code);
+        if body.get("name").is_some() {
+            assert_eq!(resp.json()["field"], "name", "{body}: {}", resp.text());
+        }
     }
     // A refused change changes nothing: the artifact is as it was and no update was recorded.
     let shown = o.server.get(&base, &k).json();

@@ -826,11 +826,14 @@ fn admin_commands_refuse_a_database_that_does_not_exist_unless_told_to_create_it
         vec!["key", "revoke", "1"],
         vec!["backup", "/nonexistent/backup.db"],
     ];
-    let expected = format!(
-        "error: no database at {}; start the server once there or pass --create",
-        db.display()
-    );
     for args in &commands {
+        // A backup has nothing to copy; the others could make the database.
+        let remedy = if args[0] == "backup" {
+            "nothing to back up (is --db the server's?)"
+        } else {
+            "start the server once there or pass --create"
+        };
+        let expected = format!("error: no database at {}; {remedy}", db.display());
         // Nothing on stdin: the refusal comes before any reading (and a write to a process that
         // already exited would fail).
         let out = cli(&db, args, "");

@@ -1679,3 +1679,166 @@ fn a_quote_the_review_page_could_never_highlight_is_refused_and_nothing_is_store
     assert_eq!(placed.status, 201, "{}", placed.text());
     Ok(())
 }
+
+#[test]
+fn the_same_text_again_is_no_edit_no_event_and_no_new_time() -> TestResult {
+    let c = cast();
+    let id = c.comment(&c.ada, "Check the totals");
+    let reply = c.server.post(
+        &format!("/api/v1/comments/{id}/replies"),
+        &c.ada,
+        &json!({"content": "Done"}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let reply_id = reply.json()["id"].as_str().ok_or("reply id")?.to_string();
+    let events_before = c.server.open_db().query_row(
+        "SELECT count(*) FROM audit_events WHERE action IN ('comment.updated', 'reply.updated')",
+        [],
+        |r| r.get::<_, i64>(0),
+    )?;
+    // The same text, even with other surrounding spaces (stored trimmed): nothing changes.
+    let same = c.server.patch(
+        &format!("/api/v1/comments/{id}"),
+        &c.ada,
+        &json!({"content": "  Check the totals\n"}),
+    );
+    assert_eq!(same.status, 200, "{}", same.text());
+    assert_eq!(same.json()["editedAt"], Value::Null, "not marked edited");
+    let same_reply = c.server.patch(
+        &format!("/api/v1/replies/{reply_id}"),
+        &c.ada,
+        &json!({"content": "Done"}),
+    );
+    assert_eq!(same_reply.status, 200, "{}", same_reply.text());
+    assert_eq!(same_reply.json()["editedAt"], Value::Null);
+    let db = c.server.open_db();
+    let (edited, updated, created): (Option<i64>, i64, i64) = db.query_row(
+        "SELECT edited_at, updated_at, created_at FROM comments WHERE id = (SELECT max(id) FROM comments)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    assert_eq!(
+        (edited, updated),
+        (None, created),
+        "the stored row is untouched"
+    );
+    let events_after = db.query_row(
+        "SELECT count(*) FROM audit_events WHERE action IN ('comment.updated', 'reply.updated')",
+        [],
+        |r| r.get::<_, i64>(0),
+    )?;
+    assert_eq!(events_after, events_before, "no event for nothing");
+    // Other text is an edit, as before.
+    let changed = c.server.patch(
+        &format!("/api/v1/comments/{id}"),
+        &c.ada,
+        &json!({"content": "Check the totals twice"}),
+    );
+    assert!(changed.json()["editedAt"].as_i64().is_some());
+    // A comment or reply that is gone is still a 404, same text or not.
+    let gone = c
+        .server
+        .delete(&format!("/api/v1/replies/{reply_id}"), &c.ada);
+    assert_eq!(gone.status, 200, "{}", gone.text());
+    let again = c.server.patch(
+        &format!("/api/v1/replies/{reply_id}"),
+        &c.ada,
+        &json!({"content": "Done"}),
+    );
+    assert_eq!(again.status, 404, "{}", again.text());
+    Ok(())
+}
+
+#[test]
+fn a_reply_edit_or_resolve_under_way_when_the_artifact_is_deleted_stores_nothing() -> TestResult {
+    let c = cast();
+    let Auth::Key(ada_key) = &c.ada else {
+        return Err("ada's key".into());
+    };
+    let long = "x".repeat(4_000);
+    // Each request finds its comment before its body comes; the artifact is deleted meanwhile.
+    // (Spaces pad a short body, so that half of it is sent before the deletion.)
+    let padded = format!("{{\"resolved\": true{}}}", " ".repeat(4_000));
+    let cases: [(&str, &str, String); 3] = [
+        ("POST", "replies", json!({ "content": long }).to_string()),
+        ("PATCH", "", json!({ "content": long }).to_string()),
+        ("PATCH", "", padded),
+    ];
+    for (method, under, body) in cases {
+        let made = c.server.upload(
+            &c.ada,
+            json!({"name": "Doomed", "fileName": "index.html", "content": "<p>The Monthly revenue chart</p>"}),
+        );
+        let share = made["shareToken"].as_str().ok_or("share")?.to_string();
+        let resp = c.server.post(
+            &format!("/api/v1/artifacts/{share}/comments"),
+            &c.ada,
+            &json!({"content": "Check", "target": {"source": "index.html"}}),
+        );
+        let id = resp.json()["id"].as_str().ok_or("id")?.to_string();
+        let path = if under.is_empty() {
+            format!("/api/v1/comments/{id}")
+        } else {
+            format!("/api/v1/comments/{id}/{under}")
+        };
+        let answer = c.server.interrupted_as(method, &path, ada_key, &body, || {
+            let gone = c
+                .server
+                .delete(&format!("/api/v1/artifacts/{share}"), &c.ada);
+            assert_eq!(gone.status, 200, "{}", gone.text());
+        });
+        assert_eq!(
+            answer.status,
+            404,
+            "{method} {path}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        let after: i64 = c.server.open_db().query_row(
+            "SELECT count(*) FROM audit_events WHERE id > (SELECT max(id) FROM audit_events WHERE action = 'artifact.deleted')",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(
+            after, 0,
+            "{method} {path}: nothing recorded after the deletion"
+        );
+    }
+    let (replies, touched): (i64, i64) = c.server.open_db().query_row(
+        "SELECT (SELECT count(*) FROM replies),
+                (SELECT count(*) FROM comments WHERE edited_at IS NOT NULL OR resolved_at IS NOT NULL)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    assert_eq!((replies, touched), (0, 0), "nothing stored");
+    // A version's new name, likewise.
+    let made = c.server.upload(
+        &c.ada,
+        json!({"name": "Doomed", "fileName": "index.html", "content": "<p>x</p>"}),
+    );
+    let share = made["shareToken"].as_str().ok_or("share")?.to_string();
+    let answer = c.server.interrupted_as(
+        "PATCH",
+        &format!("/api/v1/artifacts/{share}/versions/1"),
+        ada_key,
+        &json!({ "name": "n".repeat(90) }).to_string(),
+        || {
+            let gone = c
+                .server
+                .delete(&format!("/api/v1/artifacts/{share}"), &c.ada);
+            assert_eq!(gone.status, 200, "{}", gone.text());
+        },
+    );
+    assert_eq!(
+        answer.status,
+        404,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let renamed: i64 = c.server.open_db().query_row(
+        "SELECT count(*) FROM versions WHERE name IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(renamed, 0);
+    Ok(())
+}

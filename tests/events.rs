@@ -338,6 +338,49 @@ fn a_client_that_reconnects_gets_what_it_missed_once_and_in_order() -> TestResul
     );
     assert_eq!(bad.status, 400);
     assert_eq!(bad.error_code(), "invalid_event_id");
+    assert_eq!(bad.json()["field"], "after");
+    Ok(())
+}
+
+#[test]
+fn a_publication_answers_the_event_to_listen_after_to_hear_all_that_follows() -> TestResult {
+    let w = world();
+    let published = w.server.post(
+        &format!("/api/v1/artifacts/{}/versions", w.share),
+        &w.ada,
+        &json!({"content": "<h1>Monthly revenue, again</h1>"}),
+    );
+    assert_eq!(published.status, 201, "{}", published.text());
+    let after = published.json()["lastEventId"]
+        .as_str()
+        .ok_or("lastEventId")?
+        .to_string();
+    // A comment made at once, before any stream is open, is heard from that id on.
+    let soon = w.comment(&w.claude, "on the new version");
+    let mut stream = Stream::open(
+        &w.server,
+        &format!("/api/v1/artifacts/{}/events?after={after}", w.share),
+        &w.ada,
+        &[],
+    );
+    assert_eq!(stream.expect().data["type"], "ready");
+    let version = stream.expect();
+    assert_eq!(
+        version.data["type"], "version.created",
+        "{:?}",
+        version.data
+    );
+    assert_eq!(version.data["version"], "v2");
+    let comment = stream.expect();
+    assert_eq!(comment.data["type"], "comment.created");
+    assert_eq!(comment.data["commentId"], soon);
+    // A new artifact's answer says the same.
+    let made = w.server.upload(
+        &w.ada,
+        json!({"name": "Other", "fileName": "o.html", "content": "<p>o</p>"}),
+    );
+    let id: i64 = made["lastEventId"].as_str().ok_or("lastEventId")?.parse()?;
+    assert!(id >= after.parse::<i64>()?, "{made}");
     Ok(())
 }
 

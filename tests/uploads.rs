@@ -621,3 +621,138 @@ fn a_zip_sent_as_a_document_and_an_entry_point_for_a_document_are_refused_not_pu
     assert_eq!(site.status, 201, "{}", site.text());
     Ok(())
 }
+
+#[test]
+fn a_documents_file_name_that_reads_otherwise_than_it_is_is_refused_naming_the_field() -> TestResult
+{
+    let (server, auth) = owner();
+    let before = upload_rows(&server);
+    for name in [
+        "report\u{202e}lmth.md",
+        "a\u{200b}.html",
+        "C:\\docs\\in\u{2066}dex.html",
+    ] {
+        let resp = server.post(
+            "/api/v1/artifacts",
+            &auth,
+            &json!({"name": "spoof", "fileName": name, "content": "# x"}),
+        );
+        assert_eq!(resp.status, 400, "{name:?}: {}", resp.text());
+        assert_eq!(resp.error_code(), "invalid_file_name");
+        assert_eq!(resp.json()["field"], "fileName");
+        let message = resp.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        // The name is quoted back with the character escaped, so the message reads as it is.
+        assert!(
+            !message
+                .chars()
+                .any(|c| matches!(c, '\u{202e}' | '\u{200b}' | '\u{2066}')),
+            "{message:?}"
+        );
+        assert!(message.contains("\\u{"), "{message:?}");
+        let multipart = server.upload_multipart(
+            "/api/v1/artifacts",
+            &auth,
+            &[("name", None, b"spoof"), ("file", Some(name), b"# x")],
+        );
+        assert_eq!(multipart.status, 400, "{name:?}: {}", multipart.text());
+        assert_eq!(multipart.error_code(), "invalid_file_name");
+    }
+    assert_eq!(upload_rows(&server), before, "nothing stored");
+    // A new version's file name too.
+    let made = server.upload(
+        &auth,
+        json!({"name": "Doc", "fileName": "doc.md", "content": "# x"}),
+    );
+    let share = made["shareToken"].as_str().ok_or("share")?;
+    let resp = server.post(
+        &format!("/api/v1/artifacts/{share}/versions"),
+        &auth,
+        &json!({"fileName": "doc\u{202e}lmth.md", "content": "# y"}),
+    );
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(resp.json()["field"], "fileName");
+    Ok(())
+}
+
+#[test]
+fn upload_refusals_about_one_field_name_it() -> TestResult {
+    let (server, auth) = owner();
+    for (body, code, field) in [
+        (
+            json!({"name": "a", "fileType": "pdf", "content": "x"}),
+            "unsupported_file_type",
+            "fileType",
+        ),
+        (
+            json!({"name": "a", "fileName": "a.txt", "content": "x"}),
+            "unsupported_file_type",
+            "fileType",
+        ),
+        (
+            json!({"name": "a", "fileType": "html", "entryPoint": "b.html", "content": "x"}),
+            "invalid_entry_point",
+            "entryPoint",
+        ),
+        (
+            json!({"name": "a", "fileType": "zip", "content": "not base64!"}),
+            "invalid_base64",
+            "content",
+        ),
+    ] {
+        let resp = server.post("/api/v1/artifacts", &auth, &body);
+        assert_eq!(resp.status, 400, "{body}: {}", resp.text());
+        assert_eq!(resp.error_code(), code, "{body}");
+        assert_eq!(resp.json()["field"], field, "{body}: {}", resp.text());
+    }
+    // The query of a listing, likewise.
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("cursor=zz", "cursor"),
+        ("sort=name", "sort"),
+    ] {
+        let resp = server.get(&format!("/api/v1/artifacts?{query}"), &auth);
+        assert_eq!(resp.status, 400, "{query}: {}", resp.text());
+        assert_eq!(resp.json()["field"], field, "{query}: {}", resp.text());
+    }
+    Ok(())
+}
+
+#[test]
+fn a_json_body_that_begins_with_a_byte_order_mark_is_read() -> TestResult {
+    let (server, auth) = owner();
+    // As Windows PowerShell 5 writes a file it then sends: a UTF-8 byte-order mark first.
+    let mut body = b"\xEF\xBB\xBF".to_vec();
+    body.extend_from_slice(
+        br#"{"name": "From PowerShell", "fileName": "r.html", "content": "<p>hi</p>"}"#,
+    );
+    let resp = server.request("POST", "/api/v1/artifacts", &auth, Some(&body), &[]);
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let share = resp.json()["shareToken"]
+        .as_str()
+        .ok_or("share")?
+        .to_string();
+    let stored = server.get(&format!("/api/v1/artifacts/{share}"), &auth);
+    assert_eq!(
+        stored.json()["name"],
+        "From PowerShell",
+        "{}",
+        stored.text()
+    );
+    let mut comment = b"\xEF\xBB\xBF".to_vec();
+    comment.extend_from_slice(br#"{"content": "Looks fine", "target": {"source": "r.html"}}"#);
+    let resp = server.request(
+        "POST",
+        &format!("/api/v1/artifacts/{share}/comments"),
+        &auth,
+        Some(&comment),
+        &[],
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_eq!(resp.json()["status"], "created", "{}", resp.text());
+    let listed = server.get(&format!("/api/v1/artifacts/{share}/comments"), &auth);
+    assert_eq!(listed.json()["comments"][0]["content"], "Looks fine");
+    Ok(())
+}

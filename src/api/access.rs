@@ -96,6 +96,7 @@ pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiErr
         .store
         .write_content(move |conn| {
             let now = now_ms();
+            crate::store::artifacts::still_owned(conn, artifact_id, granted_by)?;
             let grant = access::insert(conn, artifact_id, &email, CAN_COMMENT, granted_by, now)?;
             audit::record(
                 conn,
@@ -125,9 +126,11 @@ pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError>
     let id = ids::path_id(req.param("id"), "access grant")?;
     let ctx = caller.audit();
     let artifact_id = artifact.id;
+    let owner = caller.user.id;
     let revoked_at = state
         .store
         .write_content(move |conn| {
+            crate::store::artifacts::still_owned(conn, artifact_id, owner)?;
             let grant = access::get(conn, artifact_id, id)?;
             let now = now_ms();
             // Revoking a revoked grant is a 404, as in the hosted API: there is no access to remove.

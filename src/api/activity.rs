@@ -100,7 +100,8 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let key_id = match query.key_id.as_deref() {
         None | Some("") => None,
         Some(raw) => Some(ids::parse(raw).ok_or_else(|| {
-            ApiError::bad_request(
+            ApiError::invalid(
+                "keyId",
                 "invalid_query",
                 format!("keyId must be a key id; got {raw:?}"),
             )
@@ -110,7 +111,8 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
     let before = match query.cursor.as_deref() {
         None | Some("") => None,
         Some(raw) => Some(ids::parse(raw).ok_or_else(|| {
-            ApiError::bad_request(
+            ApiError::invalid(
+                "cursor",
                 "invalid_cursor",
                 "cursor must be the nextCursor of a previous page",
             )
@@ -161,7 +163,8 @@ pub fn parse_limit(raw: Option<&str>) -> Result<i64, ApiError> {
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| {
-                ApiError::bad_request(
+                ApiError::invalid(
+                    "limit",
                     "invalid_query",
                     format!("limit must be a whole number from 1 to {MAX_LIMIT}; got {raw:?}"),
                 )

@@ -270,7 +270,8 @@ struct ListQuery {
 }
 
 fn bad_cursor() -> ApiError {
-    ApiError::bad_request(
+    ApiError::invalid(
+        "cursor",
         "invalid_cursor",
         "cursor must be the nextCursor of a previous page of the same sort",
     )
@@ -295,7 +296,8 @@ fn parse_order(sort: Option<&str>, cursor: Option<&str>) -> Result<Order, ApiErr
                 })
                 .transpose()?,
         }),
-        Some(other) => Err(ApiError::bad_request(
+        Some(other) => Err(ApiError::invalid(
+            "sort",
             "invalid_sort",
             format!("sort must be created or activity; got {other:?}"),
         )),
@@ -397,6 +399,9 @@ pub struct CreatedArtifact {
     pub version: i64,
     pub file_type: &'static str,
     pub entry_point: String,
+    /// The newest event before the publication: `?after=` it on the artifact's event stream
+    /// hears everything from the publication on (comments made right after it included).
+    pub last_event_id: String,
 }
 
 /// Creates an artifact (and its first version) from an upload, as the caller's identity.
@@ -440,9 +445,10 @@ pub async fn create_from(
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
     let token = share_token.clone();
-    let (artifact_id, version_id, entry_point, file_type) = ready
+    let (artifact_id, version_id, entry_point, file_type, last_event_id) = ready
         .publish(state, &shown_name, move |conn| {
             let now = now_ms();
+            let last_event_id = audit::newest(conn)?;
             let artifact_id = artifacts::insert(
                 conn,
                 &NewArtifact {
@@ -477,6 +483,7 @@ pub async fn create_from(
                 version_id,
                 prepared.entry_point.clone(),
                 prepared.file_type.as_str(),
+                last_event_id,
             ))
         })
         .await?;
@@ -489,6 +496,7 @@ pub async fn create_from(
         version: 1,
         file_type,
         entry_point,
+        last_event_id: last_event_id.to_string(),
     })
 }
 
@@ -540,8 +548,9 @@ pub async fn detail(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateArtifact {
-    #[serde(default)]
-    name: Option<String>,
+    /// Absent: unchanged; null: refused (an artifact always has a name).
+    #[serde(default, deserialize_with = "request::present")]
+    name: Option<Option<String>>,
     /// Absent: unchanged; null or "": cleared.
     #[serde(default, deserialize_with = "request::present")]
     description: Option<Option<String>>,
@@ -557,9 +566,20 @@ pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiEr
             "give name, description (\"\" or null clears it), or both",
         ));
     }
+    if body.name == Some(None) {
+        return Err(ApiError::invalid(
+            "name",
+            "required",
+            format!(
+                "name cannot be cleared: an artifact always has a name (1 to {} characters); leave name out to keep it",
+                text::ARTIFACT_NAME_MAX
+            ),
+        ));
+    }
     // A key of this server pasted into the name or description is masked and revoked.
     let name = body
         .name
+        .flatten()
         .as_deref()
         .map(|n| text::label("name", n, text::ARTIFACT_NAME_MAX))
         .transpose()?

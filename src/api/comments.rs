@@ -225,7 +225,8 @@ pub fn parse_versions(raw: Option<&str>) -> Result<Versions, ApiError> {
         None | Some("") => Ok(Versions::Latest),
         Some("all") => Ok(Versions::All),
         Some(raw) => parse_number(raw).map(Versions::One).map_err(|_| {
-            ApiError::bad_request(
+            ApiError::invalid(
+                "version",
                 "invalid_version",
                 format!("version must be a version number (3 or v3) or \"all\"; got {raw:?}"),
             )
@@ -238,7 +239,8 @@ pub fn parse_status(raw: Option<&str>) -> Result<Status, ApiError> {
         None | Some("") | Some("all") => Ok(Status::All),
         Some("open") => Ok(Status::Open),
         Some("resolved") => Ok(Status::Resolved),
-        Some(other) => Err(ApiError::bad_request(
+        Some(other) => Err(ApiError::invalid(
+            "status",
             "invalid_status",
             format!("status must be open, resolved or all; got {other:?}"),
         )),
@@ -650,19 +652,24 @@ async fn target_of_quote(
 ) -> Result<String, ApiError> {
     let version_id = version.id;
     let lookup = source.to_string();
-    let (file, bytes) = state
+    let found = state
         .store
-        .read(move |conn| blobs::read(conn, version_id, &lookup))
-        .await?
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "unknown_source",
-                format!(
-                    "source {source:?} is not a file of version {}",
-                    version.number
-                ),
-            )
-        })?;
+        .read(move |conn| match blobs::read(conn, version_id, &lookup)? {
+            Some(file) => Ok(Ok(file)),
+            None => Ok(Err(blobs::list(conn, version_id)?)),
+        })
+        .await?;
+    let (file, bytes) = found.map_err(|files| {
+        ApiError::invalid(
+            "source",
+            "unknown_source",
+            format!(
+                "source {source:?} is not a file of version {}; its files are: {}",
+                version.number,
+                file_names(&files)
+            ),
+        )
+    })?;
     let markdown = ingest::is_markdown_path(&file.path);
     if !ingest::is_document(&file.path, &file.content_type) {
         return Err(ApiError::bad_request(
@@ -800,25 +807,29 @@ fn requested_version(
     body: Option<&serde_json::Value>,
 ) -> Result<Option<i64>, ApiError> {
     let invalid = |got: &dyn std::fmt::Display| {
-        ApiError::bad_request(
+        ApiError::invalid(
+            "version",
             "invalid_version",
             format!("version must be a version number such as \"v2\"; got {got}"),
         )
     };
     let from_query = match query.version.as_deref() {
         None | Some("") => None,
-        Some(raw) => Some(parse_number(raw)?),
+        Some(raw) => Some(parse_number(raw).map_err(|e| e.for_field("version"))?),
     };
     let from_body = match body {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(parse_number(s)?),
+        Some(serde_json::Value::String(s)) => {
+            Some(parse_number(s).map_err(|e| e.for_field("version"))?)
+        }
         Some(serde_json::Value::Number(n)) => {
             Some(n.as_i64().filter(|n| *n >= 1).ok_or_else(|| invalid(n))?)
         }
         Some(other) => return Err(invalid(other)),
     };
     match (from_query, from_body) {
-        (Some(q), Some(b)) if q != b => Err(ApiError::bad_request(
+        (Some(q), Some(b)) if q != b => Err(ApiError::invalid(
+            "version",
             "invalid_version",
             format!("the query names version {q} and the body version {b}; name one"),
         )),
@@ -830,7 +841,7 @@ fn requested_version(
 /// (`found` active) is 400 `not_latest_version`; one the artifact does not have, never made or
 /// deleted, is 400 `unknown_version`.
 fn wrong_version(given: i64, latest: i64, found: Option<&Version>) -> ApiError {
-    match found {
+    let refusal = match found {
         Some(v) if v.deleted_at.is_none() => ApiError::bad_request(
             "not_latest_version",
             format!(
@@ -847,7 +858,8 @@ fn wrong_version(given: i64, latest: i64, found: Option<&Version>) -> ApiError {
                 "version v{given} does not exist; new comments go on the latest version, v{latest}"
             ),
         ),
-    }
+    };
+    refusal.for_field("version")
 }
 
 /// `wrong_version` for a caller outside the write: looks the version up first.
@@ -1004,7 +1016,9 @@ async fn change(
             let now = now_ms();
             gate_open(conn, gate.as_ref(), user_id, artifact_id, now)?;
             if let Some(content) = &content {
-                comments::set_content(conn, id, &content.text, now)?;
+                // The same text again changes nothing: not marked edited, no event. A key found
+                // in it is revoked all the same.
+                let changed = comments::set_content(conn, id, &content.text, now)?;
                 revoke_found(
                     conn,
                     &content.digests,
@@ -1012,16 +1026,18 @@ async fn change(
                     &format!("comment {id}"),
                     now,
                 )?;
-                audit::record(
-                    conn,
-                    &ctx,
-                    &AuditEvent::CommentUpdated {
-                        artifact_id,
-                        comment_id: id,
-                        version,
-                    },
-                    now,
-                )?;
+                if changed {
+                    audit::record(
+                        conn,
+                        &ctx,
+                        &AuditEvent::CommentUpdated {
+                            artifact_id,
+                            comment_id: id,
+                            version,
+                        },
+                        now,
+                    )?;
+                }
             }
             if let Some(resolved) = body.resolved {
                 if comments::set_resolved(conn, id, resolved, user_id, agent_id, now)? {
@@ -1092,7 +1108,12 @@ fn gate_open(
         Some(gate) if gate.artifact_id(conn, user_id, now)? != artifact_id => {
             Err(StoreError::NotFound)
         }
-        _ => Ok(()),
+        Some(_) => Ok(()),
+        // Found outside the write: the artifact may have been deleted since, or the caller's
+        // access removed.
+        None => artifacts::access_by_id(conn, artifact_id, user_id)?
+            .map(|_| ())
+            .ok_or(StoreError::NotFound),
     }
 }
 
@@ -1253,19 +1274,21 @@ pub async fn edit_reply(
         .write_touching(touches, move |conn| {
             let now = now_ms();
             gate_open(conn, gate.as_ref(), user_id, artifact_id, now)?;
-            replies::set_content(conn, id, &content.text, now)?;
+            let changed = replies::set_content(conn, id, &content.text, now)?;
             let place = format!("reply {id} to comment {comment_id}");
             revoke_found(conn, &content.digests, artifact_id, &place, now)?;
-            audit::record(
-                conn,
-                &ctx,
-                &AuditEvent::ReplyUpdated {
-                    artifact_id,
-                    reply_id: id,
-                    comment_id,
-                },
-                now,
-            )?;
+            if changed {
+                audit::record(
+                    conn,
+                    &ctx,
+                    &AuditEvent::ReplyUpdated {
+                        artifact_id,
+                        reply_id: id,
+                        comment_id,
+                    },
+                    now,
+                )?;
+            }
             replies::get(conn, id)?.ok_or(StoreError::NotFound)
         })
         .await

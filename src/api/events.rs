@@ -125,9 +125,14 @@ fn event_id(raw: &str) -> Result<i64, ApiError> {
 pub async fn stream(state: AppState, req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let query: EventsQuery = req.query()?;
-    let resume = match req.header("last-event-id").or(query.after.as_deref()) {
+    let resume = match req.header("last-event-id") {
         Some(raw) if !raw.trim().is_empty() => Some(event_id(raw)?),
-        _ => None,
+        _ => match query.after.as_deref() {
+            Some(raw) if !raw.trim().is_empty() => {
+                Some(event_id(raw).map_err(|e| e.for_field("after"))?)
+            }
+            _ => None,
+        },
     };
     let (artifact, _) = visible(&state, &caller, req.param("shareToken")).await?;
     let slot = state

@@ -451,7 +451,10 @@ pub fn refused(e: IngestError) -> ApiError {
     match e {
         IngestError::Spool { full: true, .. } => ApiError::InsufficientStorage,
         IngestError::Spool { detail, .. } => spool_refused(&detail),
-        other => ApiError::bad_request(other.code(), other.to_string()),
+        other => match other.field() {
+            Some(field) => ApiError::invalid(field, other.code(), other.to_string()),
+            None => ApiError::bad_request(other.code(), other.to_string()),
+        },
     }
 }
 

@@ -100,7 +100,12 @@ pub struct JsonSplit {
     high_surrogate: Option<u32>,
     content: Option<Spooled>,
     offset: u64,
+    /// How many bytes of a UTF-8 byte-order mark began the body (skipped: RFC 8259 lets a parser
+    /// ignore one, and Windows PowerShell 5 writes one).
+    bom: u8,
 }
+
+const UTF8_BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
@@ -119,6 +124,7 @@ impl JsonSplit {
             high_surrogate: None,
             content: None,
             offset: 0,
+            bom: 0,
         }
     }
 
@@ -171,6 +177,19 @@ impl JsonSplit {
     fn byte(&mut self, b: u8) -> Result<(), SplitError> {
         match self.state {
             State::Content(escape) => return self.content_byte(b, escape),
+            State::Start
+                if self.offset == u64::from(self.bom)
+                    && UTF8_BOM.get(usize::from(self.bom)) == Some(&b) =>
+            {
+                self.bom += 1;
+                return Ok(());
+            }
+            State::Start if (1..3).contains(&self.bom) => {
+                // Part of a byte-order mark, then something else: not skipped, so refused as JSON.
+                let part = usize::from(std::mem::replace(&mut self.bom, 3));
+                self.skeleton.extend_from_slice(&UTF8_BOM[..part]);
+                self.state = State::NotObject;
+            }
             State::Start if is_space(b) => {}
             State::Start if b == b'{' => self.state = State::Member,
             State::Start => self.state = State::NotObject,
@@ -506,6 +525,25 @@ mod tests {
                 assert!(serde_json::from_slice::<Value>(body).is_err());
             }
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_in_whatever_pieces_it_comes() -> Result<(), String> {
+        let mut body = UTF8_BOM.to_vec();
+        body.extend_from_slice(br#"{"name": "n", "content": "<p>x</p>"}"#);
+        for piece in [1, 2, 3, 4, 64] {
+            let (skeleton, content) = split(&body, piece)?;
+            assert_eq!(
+                skeleton,
+                br#"{"name": "n", "content": ""}"#.to_vec(),
+                "{piece}"
+            );
+            assert_eq!(content.as_deref(), Some("<p>x</p>"));
+        }
+        // Part of one is no byte-order mark: the skeleton keeps it, and the parser refuses it.
+        let (skeleton, _) = split(b"\xEF\xBB{\"content\": \"x\"}", 1)?;
+        assert!(skeleton.starts_with(b"\xEF\xBB{"));
+        Ok(())
     }
 
     #[test]

@@ -110,6 +110,9 @@ pub struct PublishedVersion {
     /// Always `ready`: a version is stored whole before the answer (the hosted API also knows
     /// `processing`).
     pub status: &'static str,
+    /// The newest event before the publication: `?after=` it on the artifact's event stream
+    /// hears everything from the publication on (comments made right after it included).
+    pub last_event_id: String,
 }
 
 /// What a new version takes from the latest when the upload does not say: with neither a type nor
@@ -148,14 +151,16 @@ pub async fn publish(
     form: upload::UploadForm,
 ) -> Result<PublishedVersion, ApiError> {
     if form.description.is_some() {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::invalid(
+            "description",
             "invalid_request",
             "description belongs to the artifact (PATCH /api/v1/artifacts/{shareToken}), not to a version",
         ));
     }
     let name = match (form.name.as_deref(), form.version_name.as_deref()) {
         (Some(a), Some(b)) if a.trim() != b.trim() => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::invalid(
+                "versionName",
                 "invalid_request",
                 "give the version's name as name or versionName, not both",
             ))
@@ -182,10 +187,13 @@ pub async fn publish(
     let ready = publish::ready(state, artifact.owner_id, prepared.clone()).await?;
     let ctx = caller.audit();
     let artifact_id = artifact.id;
-    let (version_id, number) = ready
+    let ((version_id, number), last_event_id) = ready
         .publish(state, &artifact.name, move |conn| {
             let now = now_ms();
-            publish::version(conn, artifact_id, name.as_deref(), &prepared, &ctx, now)
+            let last_event_id = audit::newest(conn)?;
+            let published =
+                publish::version(conn, artifact_id, name.as_deref(), &prepared, &ctx, now)?;
+            Ok((published, last_event_id))
         })
         .await?;
     drop(form.reservation);
@@ -194,6 +202,7 @@ pub async fn publish(
         number,
         entry_point,
         status: "ready",
+        last_event_id: last_event_id.to_string(),
         view_url: format!(
             "{}/a/{}/v/{number}/",
             state.site.base_url, artifact.share_token
@@ -222,10 +231,12 @@ pub async fn rename(state: AppState, mut req: Request) -> Result<Response, ApiEr
     let name = artifacts::version_name("name", body.name.as_deref())?;
     let ctx = caller.audit();
     let stored = name.clone();
+    let owner = caller.user.id;
     state
         .store
         .write_content(move |conn| {
             let now = now_ms();
+            crate::store::artifacts::still_owned(conn, version.artifact_id, owner)?;
             versions::rename(conn, version.id, stored.as_deref())?;
             audit::record(
                 conn,
@@ -250,9 +261,11 @@ pub async fn delete(state: AppState, req: Request) -> Result<Response, ApiError>
     let number = parse_number(req.param("number"))?;
     let artifact_id = artifact.id;
     let ctx = caller.audit();
+    let owner = caller.user.id;
     let deleted_at = state
         .store
         .write_content(move |conn| {
+            crate::store::artifacts::still_owned(conn, artifact_id, owner)?;
             let version =
                 versions::by_number(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
@@ -285,9 +298,11 @@ pub async fn restore(state: AppState, req: Request) -> Result<Response, ApiError
     let number = parse_number(req.param("number"))?;
     let artifact_id = artifact.id;
     let ctx = caller.audit();
+    let owner = caller.user.id;
     state
         .store
         .write_content(move |conn| {
+            crate::store::artifacts::still_owned(conn, artifact_id, owner)?;
             let version =
                 versions::by_number(conn, artifact_id, number)?.ok_or(StoreError::NotFound)?;
             if versions::restore(conn, version.id)? {
@@ -466,7 +481,8 @@ pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
         None | Some("") => false,
         Some("text") => true,
         Some(other) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::invalid(
+                "as",
                 "invalid_query",
                 format!("as must be text (the file as plain text); got {other:?}"),
             ))

@@ -121,6 +121,18 @@ impl ApiError {
         }
     }
 
+    /// This 400 as one about `field` (named in the answer); any other error is unchanged.
+    pub fn for_field(self, field: &'static str) -> ApiError {
+        match self {
+            ApiError::BadRequest { code, message } => ApiError::Invalid {
+                field: field.into(),
+                code,
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// A 401 where API keys are accepted: its hint says how to send one.
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::Unauthorized {

@@ -291,6 +291,9 @@ pub async fn drain(stream: &mut BodyStream, max: u64) -> bool {
 /// Parses a JSON body into `T`, with an error that says what is wrong and where: the field path
 /// for a wrong value ("agentId: invalid type: ..."), the position for broken JSON.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // A UTF-8 byte-order mark may begin the body (RFC 8259 lets a parser ignore it; Windows
+    // PowerShell 5 writes one): skipped.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "missing_body",
@@ -393,10 +396,15 @@ pub fn in_plain_words(message: &str) -> String {
 /// backquotes, at the path of the object that lacks it), that field under the path.
 pub fn field_at_fault(e: &serde_json::Error, path: Option<String>) -> Option<String> {
     let message = e.to_string();
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name);
+    // A field left out, or given twice (serde names it so, at the object's path).
+    let missing = ["missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|start| {
+            message
+                .strip_prefix(start)
+                .and_then(|rest| rest.split_once('`'))
+                .map(|(name, _)| name)
+        });
     match (path, missing) {
         (Some(path), Some(name)) => Some(format!("{path}.{name}")),
         (None, Some(name)) => Some(name.to_string()),
@@ -500,5 +508,16 @@ mod tests {
         let deep = "[".repeat(100_000);
         let e = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
         assert_eq!(e.code(), "invalid_json");
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_json_is_skipped_and_a_repeated_member_named() {
+        let named: Named = parse_json(b"\xEF\xBB\xBF{\"name\": \"Ada\"}").expect("parsed");
+        assert_eq!(named.name, "Ada");
+        let refusal = parse_json::<Named>(br#"{"name": "a", "name": "b"}"#).expect_err("twice");
+        assert!(
+            matches!(refusal, ApiError::Invalid { ref field, .. } if field == "name"),
+            "{refusal:?}"
+        );
     }
 }

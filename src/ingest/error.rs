@@ -218,6 +218,23 @@ impl IngestError {
         }
     }
 
+    /// The request field at fault, where one field is (named in the answer's `field`); problems
+    /// with the content itself come from the `content` of a JSON upload or the `file` of a
+    /// multipart one, so they name none.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::UnsupportedFileType { .. }
+            | Self::UnknownFileType { .. }
+            | Self::LooksLikeZip { .. } => Some("fileType"),
+            Self::InvalidFileName { .. } => Some("fileName"),
+            Self::EntryPointWithoutZip { .. } | Self::InvalidEntryPoint { .. } => {
+                Some("entryPoint")
+            }
+            Self::InvalidBase64 { .. } => Some("content"),
+            _ => None,
+        }
+    }
+
     /// The refusal for every problem found, in order: `None` when there is none, the problem
     /// itself when there is one, else `Several`.
     pub(crate) fn all(mut problems: Vec<IngestError>) -> Option<IngestError> {
@@ -246,7 +263,7 @@ pub fn display_path(path: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() {
+        if c.is_control() || crate::text::misleading_char(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);

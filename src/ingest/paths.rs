@@ -28,6 +28,15 @@ pub const FORBIDDEN_EXTENSIONS: &[&str] = &[
 const HTML_EXTENSIONS: &[&str] = &["html", "htm"];
 const MARKDOWN_EXTENSIONS: &[&str] = &["md", "markdown"];
 
+/// Why a file name would read otherwise than it is, if it would. As in the names of artifacts,
+/// keys and agents: a file list must show what is stored.
+pub fn misleading(name: &str) -> Option<&'static str> {
+    match crate::text::misleading(name)? {
+        crate::text::Misleading::Bidi => Some("name contains a bidirectional control character (U+202A to U+202E, U+2066 to U+2069), which makes it read otherwise than it is"),
+        crate::text::Misleading::Hidden(_) => Some("name contains an invisible character (a zero-width space, a soft hyphen or the like), which makes it look like another name"),
+    }
+}
+
 /// Turns a raw ZIP entry name into a normalised relative path: `\` becomes `/`, empty and `.`
 /// segments are dropped. Refuses (with the reason) names that are not UTF-8, contain control
 /// characters, are absolute, start with a drive letter, contain a `..` segment or a `:`, have a
@@ -39,15 +48,8 @@ pub fn normalise(raw: &[u8]) -> Result<String, &'static str> {
     if name.chars().any(char::is_control) {
         return Err("name contains a control character");
     }
-    // As in the names of artifacts, keys and agents: a file list must show what is stored.
-    match crate::text::misleading(name) {
-        Some(crate::text::Misleading::Bidi) => {
-            return Err("name contains a bidirectional control character (U+202A to U+202E, U+2066 to U+2069), which makes it read otherwise than it is")
-        }
-        Some(crate::text::Misleading::Hidden(_)) => {
-            return Err("name contains an invisible character (a zero-width space, a soft hyphen or the like), which makes it look like another name")
-        }
-        None => {}
+    if let Some(reason) = misleading(name) {
+        return Err(reason);
     }
     let name = name.replace('\\', "/");
     if name.starts_with('/') {

@@ -78,6 +78,12 @@ pub fn stored_name(file_name: Option<&str>, file_type: FileType) -> Result<Strin
         return Ok(default.to_string());
     };
     let base = given.rsplit(['/', '\\']).next().unwrap_or(given);
+    if let Some(reason) = paths::misleading(base) {
+        return Err(IngestError::InvalidFileName {
+            name: given.to_string(),
+            reason: format!("its {reason}; give a plain file name such as report.html"),
+        });
+    }
     let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
     let mut name = cleaned.trim().to_string();
     if name.is_empty() || name == "." || name == ".." {
@@ -140,7 +146,14 @@ mod tests {
 
     #[test]
     fn unusable_or_overlong_names_are_refused() {
-        for bad in ["docs/", "..", "\u{7}"] {
+        for bad in [
+            "docs/",
+            "..",
+            "\u{7}",
+            "report\u{202e}lmth.md",
+            "a\u{200b}.html",
+            "dir/\u{2066}x.html",
+        ] {
             let code = stored_name(Some(bad), FileType::Html)
                 .err()
                 .map(|e| e.code());

@@ -23,8 +23,8 @@ use crate::auth::Caller;
 use crate::http::error::ApiError;
 use crate::ingest::{self, Upload, UploadContent};
 use crate::state::AppState;
+use crate::store::blobs;
 use crate::store::comments::Status;
-use crate::store::{audit, blobs};
 use crate::text;
 
 /// Runs tool `name` (known to exist) with `arguments`; the structured result, or the API's refusal.
@@ -144,17 +144,18 @@ fn structured<T: serde::Serialize>(value: &T) -> Result<Box<RawValue>, ApiError>
         .map_err(|e| ApiError::Internal(format!("serialising a result: {e}")))
 }
 
-/// A publication's result with the `cursor` taken before it was written: passed to
-/// `wait_for_feedback` as `after`, it hears of every comment made after the publication, however
-/// soon (the publication's own events are the caller's, which a wait never reports).
+/// A publication's result with its `lastEventId` (the newest event before it was written, taken
+/// in its write) as the `cursor`: passed to `wait_for_feedback` as `after`, it hears of every
+/// comment made after the publication, however soon (the publication's own events are the
+/// caller's, which a wait never reports).
 async fn published<T: serde::Serialize>(
-    state: &AppState,
     publish: impl std::future::Future<Output = Result<T, ApiError>>,
 ) -> Result<Box<RawValue>, ApiError> {
-    let cursor = state.store.read(audit::newest).await?;
     let mut out = to_value(&publish.await?)?;
     if let Some(fields) = out.as_object_mut() {
-        fields.insert("cursor".into(), Value::String(cursor.to_string()));
+        if let Some(cursor) = fields.remove("lastEventId") {
+            fields.insert("cursor".into(), cursor);
+        }
     }
     structured(&out)
 }
@@ -355,7 +356,7 @@ async fn publish_artifact(
         // The message's reservation (`handle`) covers it.
         reservation: None,
     };
-    published(state, artifact_api::create_from(state, caller, form)).await
+    published(artifact_api::create_from(state, caller, form)).await
 }
 
 #[derive(Deserialize)]
@@ -393,7 +394,7 @@ async fn publish_version(
         // The message's reservation (`handle`) covers it.
         reservation: None,
     };
-    published(state, version_api::publish(state, caller, &artifact, form)).await
+    published(version_api::publish(state, caller, &artifact, form)).await
 }
 
 #[derive(Deserialize)]

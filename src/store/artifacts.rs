@@ -372,7 +372,6 @@ pub struct Access {
     pub first_view: bool,
 }
 
-/// The caller's access to the live artifact with this share token, if any.
 /// Whether the artifact of this share token was deleted (its row stays, with `deleted_at`).
 pub fn was_deleted(conn: &Connection, share_token: &str) -> StoreResult<bool> {
     Ok(conn
@@ -382,6 +381,7 @@ pub fn was_deleted(conn: &Connection, share_token: &str) -> StoreResult<bool> {
         .query_row([share_token], |r| r.get(0))?)
 }
 
+/// The caller's access to the live artifact with this share token, if any.
 pub fn access(conn: &Connection, share_token: &str, user_id: i64) -> StoreResult<Option<Access>> {
     let row: Option<(i64, i64, Option<i64>, Option<i64>)> = conn
         .prepare_cached(
@@ -398,6 +398,42 @@ pub fn access(conn: &Connection, share_token: &str, user_id: i64) -> StoreResult
     Ok(row.and_then(|(artifact_id, owner, grant, viewed_at)| {
         Access::of(artifact_id, owner, grant, viewed_at, user_id)
     }))
+}
+
+/// The caller's access to the live artifact `artifact_id`, if any: checked inside a write on
+/// something of the artifact (a reply, an edit, a version's name), so that one which raced the
+/// artifact's deletion or the caller's removal stores nothing.
+pub fn access_by_id(
+    conn: &Connection,
+    artifact_id: i64,
+    user_id: i64,
+) -> StoreResult<Option<Access>> {
+    let row: Option<(i64, Option<i64>, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT a.owner_id, g.id, g.viewed_at
+               FROM artifacts a
+               LEFT JOIN access_grants g
+                      ON g.artifact_id = a.id AND g.user_id = ?2 AND g.revoked_at IS NULL
+              WHERE a.id = ?1 AND a.deleted_at IS NULL",
+        )?
+        .query_row(params![artifact_id, user_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    Ok(row.and_then(|(owner, grant, viewed_at)| {
+        Access::of(artifact_id, owner, grant, viewed_at, user_id)
+    }))
+}
+
+/// `NotFound` unless `user_id` owns the live artifact `artifact_id`: checked inside an owner's
+/// write (a version renamed, deleted or restored, a reviewer added or removed).
+pub fn still_owned(conn: &Connection, artifact_id: i64, user_id: i64) -> StoreResult<()> {
+    match access_by_id(conn, artifact_id, user_id)? {
+        Some(Access {
+            role: Role::Owner, ..
+        }) => Ok(()),
+        _ => Err(StoreError::NotFound),
+    }
 }
 
 impl Access {

@@ -202,14 +202,20 @@ pub fn get(conn: &Connection, id: i64) -> StoreResult<Option<Comment>> {
         .optional()?)
 }
 
-pub fn set_content(conn: &Connection, id: i64, content: &str, now: i64) -> StoreResult<()> {
+/// Sets a comment's text; returns whether it changed (the same text again leaves it as it was,
+/// not marked edited).
+pub fn set_content(conn: &Connection, id: i64, content: &str, now: i64) -> StoreResult<bool> {
     let n = conn
-        .prepare_cached("UPDATE comments SET content = ?2, updated_at = ?3, edited_at = ?3 WHERE id = ?1 AND deleted_at IS NULL")?
+        .prepare_cached("UPDATE comments SET content = ?2, updated_at = ?3, edited_at = ?3 WHERE id = ?1 AND deleted_at IS NULL AND content <> ?2")?
         .execute(params![id, content, now])?;
-    if n == 0 {
+    if n == 0
+        && !conn
+            .prepare_cached("SELECT 1 FROM comments WHERE id = ?1 AND deleted_at IS NULL")?
+            .exists([id])?
+    {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    Ok(n > 0)
 }
 
 /// Resolves (recording by whom) or reopens; returns whether anything changed.

@@ -88,16 +88,22 @@ pub fn get(conn: &Connection, id: i64) -> StoreResult<Option<Reply>> {
         .optional()?)
 }
 
-pub fn set_content(conn: &Connection, id: i64, content: &str, now: i64) -> StoreResult<()> {
+/// Sets a reply's text; returns whether it changed (the same text again leaves it as it was, not
+/// marked edited).
+pub fn set_content(conn: &Connection, id: i64, content: &str, now: i64) -> StoreResult<bool> {
     let n = conn
         .prepare_cached(
-            "UPDATE replies SET content = ?2, updated_at = ?3, edited_at = ?3 WHERE id = ?1 AND deleted_at IS NULL",
+            "UPDATE replies SET content = ?2, updated_at = ?3, edited_at = ?3 WHERE id = ?1 AND deleted_at IS NULL AND content <> ?2",
         )?
         .execute(params![id, content, now])?;
-    if n == 0 {
+    if n == 0
+        && !conn
+            .prepare_cached("SELECT 1 FROM replies WHERE id = ?1 AND deleted_at IS NULL")?
+            .exists([id])?
+    {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    Ok(n > 0)
 }
 
 pub fn delete(conn: &Connection, id: i64, now: i64) -> StoreResult<()> {

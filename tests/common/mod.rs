@@ -662,13 +662,25 @@ impl Server {
         body: &str,
         meanwhile: impl FnOnce(),
     ) -> RawResp {
+        self.interrupted_as("POST", path, key, body, meanwhile)
+    }
+
+    /// `interrupted` with another method (PATCH, say).
+    pub fn interrupted_as(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: &str,
+        meanwhile: impl FnOnce(),
+    ) -> RawResp {
         use std::io::{Read, Write};
         let mut stream = self.connect();
         stream
             .set_read_timeout(Some(std::time::Duration::from_secs(30)))
             .expect("a timeout");
         let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.host(),
             body.len()
         );
