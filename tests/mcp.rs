@@ -1450,3 +1450,63 @@ fn a_wait_hears_of_a_key_revoked_from_the_command_line_and_a_cursor_from_the_fut
     assert_eq!(refusal_of(&answer)?["code"], "revoked_key", "{answer}");
     Ok(())
 }
+
+#[test]
+fn resolve_calls_made_at_the_same_moment_post_their_note_once() -> TestResult {
+    let a = agent();
+    let created = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Plan", "fileName": "plan.html", "content": "<p>We launch in March.</p>"}),
+    );
+    let share = created["shareToken"].as_str().ok_or("share")?.to_string();
+    for round in 0..4 {
+        let comment = a.server.post(
+            &format!("/api/v1/artifacts/{share}/comments"),
+            &Auth::Cookie(a.ada.clone()),
+            &json!({"content": format!("Which day? ({round})"), "quote": "We launch in March."}),
+        );
+        assert_eq!(comment.status, 201, "{}", comment.text());
+        let id = comment.json()["id"].as_str().ok_or("id")?.to_string();
+        // Eight retries of one call, all at once (a client whose first answer was slow).
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let (url, key, id, barrier) =
+                    (a.server.url("/mcp"), a.key.clone(), id.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                        "name": "resolve", "arguments": {"commentId": id, "note": "Fixed: the 12th."}}});
+                    barrier.wait();
+                    let answer: Value = ureq::post(&url)
+                        .header("X-API-Key", &key)
+                        .header("MCP-Protocol-Version", "2025-11-25")
+                        .send_json(&body)
+                        .expect("resolve answers")
+                        .body_mut()
+                        .read_json()
+                        .expect("JSON");
+                    answer["result"]["structuredContent"].clone()
+                })
+            })
+            .collect();
+        let answers: Vec<Value> = calls
+            .into_iter()
+            .map(|c| c.join().map_err(|_| "a call panicked"))
+            .collect::<Result<_, _>>()?;
+        let noticed = answers.iter().filter(|a| a.get("notice").is_some()).count();
+        assert_eq!(
+            noticed, 7,
+            "all but the one that resolved say the note was not posted"
+        );
+        assert!(answers.iter().all(|a| a["resolved"] == true));
+        let notes: i64 = a.server.open_db().query_row(
+            "SELECT count(*) FROM replies WHERE comment_id = ?1",
+            [id.parse::<i64>()?],
+            |r| r.get(0),
+        )?;
+        assert_eq!(notes, 1, "round {round}: one note");
+    }
+    Ok(())
+}

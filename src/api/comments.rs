@@ -979,6 +979,67 @@ pub async fn set_resolved(
     change(state, caller, None, comment, change_of).await
 }
 
+/// Resolves the comment `raw_id` as the caller, with `note` (checked text) posted as a reply in the
+/// same write, but only by the call that resolves it: a comment resolved already, by an earlier
+/// call or one at the same moment, is left as it is and gets no note. Returns the comment with
+/// its replies, and whether this call resolved it.
+pub async fn resolve_noting(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    note: Option<String>,
+) -> Result<(CommentView, bool), ApiError> {
+    let (comment, _, _) = find(state, caller, raw_id).await?;
+    let note = note.map(|n| Scanned::of(&n));
+    let touches = note.as_ref().map_or(Touches::ContentOnly, Scanned::touches);
+    let user_id = caller.user.id;
+    let agent_id = caller.agent.as_ref().map(|a| a.id);
+    let ctx = caller.audit();
+    let (id, artifact_id, version) = (comment.id, comment.artifact_id, comment.version_number);
+    let (updated, thread, resolved_now) = state
+        .store
+        .write_touching(touches, move |conn| {
+            let now = now_ms();
+            let current = comments::get(conn, id)?.ok_or(StoreError::NotFound)?;
+            gate_open(conn, None, user_id, artifact_id, now)?;
+            let resolved_now = current.resolved_at.is_none();
+            if resolved_now {
+                if let Some(note) = &note {
+                    let reply = replies::insert(conn, id, user_id, agent_id, &note.text, now)?;
+                    let place = format!("reply {reply} to comment {id}");
+                    revoke_found(conn, &note.digests, artifact_id, &place, now)?;
+                    audit::record(
+                        conn,
+                        &ctx,
+                        &AuditEvent::ReplyCreated {
+                            artifact_id,
+                            reply_id: reply,
+                            comment_id: id,
+                        },
+                        now,
+                    )?;
+                }
+                comments::set_resolved(conn, id, true, user_id, agent_id, now)?;
+                audit::record(
+                    conn,
+                    &ctx,
+                    &AuditEvent::CommentResolved {
+                        artifact_id,
+                        comment_id: id,
+                        version,
+                    },
+                    now,
+                )?;
+            }
+            let updated = comments::get(conn, id)?.ok_or(StoreError::NotFound)?;
+            Ok((updated, replies::list_for_comment(conn, id)?, resolved_now))
+        })
+        .await
+        .map_err(not_found_as("comment"))?;
+    let replies = thread.into_iter().map(ReplyView::from).collect();
+    Ok((CommentView::new(updated, replies)?, resolved_now))
+}
+
 /// Changes a comment's text (its author only) and/or its state, once `gate` (when given, checked
 /// inside the write) still lets the caller in.
 async fn change(

@@ -79,20 +79,17 @@ pub async fn call(
                 Some(note) => Some(text::body("note", note, text::REPLY_MAX)?),
                 None => None,
             };
-            let now = comment_api::thread(state, caller, &a.comment_id).await?;
-            if now.resolved {
-                let mut out = to_value(&now)?;
-                if note.is_some() {
-                    out["notice"] = json!(
-                        "the comment was resolved already: it is left as it is, and the note was not posted (reply to add one)"
-                    );
-                }
-                return structured(&out);
+            let noted = note.is_some();
+            // One write: of calls made at the same moment, only the one that resolves posts.
+            let (view, resolved_now) =
+                comment_api::resolve_noting(state, caller, &a.comment_id, note).await?;
+            let mut out = to_value(&view)?;
+            if noted && !resolved_now {
+                out["notice"] = json!(
+                    "the comment was resolved already: it is left as it is, and the note was not posted (reply to add one)"
+                );
             }
-            if let Some(note) = &note {
-                comment_api::reply_to(state, caller, &a.comment_id, note).await?;
-            }
-            structured(&comment_api::set_resolved(state, caller, &a.comment_id, true).await?)
+            structured(&out)
         }
         "reopen" => {
             let a: CommentArgs = args(arguments)?;
