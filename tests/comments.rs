@@ -1842,3 +1842,75 @@ fn a_reply_edit_or_resolve_under_way_when_the_artifact_is_deleted_stores_nothing
     assert_eq!(renamed, 0);
     Ok(())
 }
+
+#[test]
+fn a_quote_placed_while_new_versions_are_published_goes_on_the_latest_never_refused() -> TestResult
+{
+    let c = cast();
+    // A long page makes each placing take a while, so publications land in between: a CI job
+    // publishing the same page again and again (each a new version, the page's bytes the same).
+    let page = format!(
+        "<h1>Report</h1>{}<p>The Monthly revenue chart grew.</p>",
+        "<p>Nothing to see in this paragraph of filler text.</p>".repeat(4_000)
+    );
+    let made = c.server.upload(
+        &c.ada,
+        json!({"name": "Racing", "fileName": "index.html", "content": page}),
+    );
+    let share = made["shareToken"].as_str().ok_or("share")?.to_string();
+    let Auth::Key(key) = c.claude.clone() else {
+        return Err("claude's key".into());
+    };
+    let base = c.server.url("");
+    let publisher = {
+        let (base, share, key, page) = (base.clone(), share.clone(), key.clone(), page.clone());
+        std::thread::spawn(move || {
+            for _ in 0..12 {
+                let resp = ureq::post(&format!("{base}/api/v1/artifacts/{share}/versions"))
+                    .header("X-API-Key", &key)
+                    .send_json(json!({ "content": page }));
+                assert!(resp.is_ok(), "{resp:?}");
+            }
+        })
+    };
+    let commenters: Vec<_> = (0..4)
+        .map(|t| {
+            let (base, share, key) = (base.clone(), share.clone(), key.clone());
+            std::thread::spawn(move || {
+                let mut refused = Vec::new();
+                for i in 0..12 {
+                    let resp = ureq::post(&format!("{base}/api/v1/artifacts/{share}/comments"))
+                        .config()
+                        .http_status_as_error(false)
+                        .build()
+                        .header("X-API-Key", &key)
+                        .send_json(json!({"content": format!("{t}.{i}"), "quote": "Monthly revenue chart"}))
+                        .expect("an answer");
+                    if resp.status() != 201 {
+                        refused.push(resp.into_body().read_to_string().unwrap_or_default());
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    let mut refused = Vec::new();
+    for t in commenters {
+        refused.extend(t.join().map_err(|_| "a commenter panicked")?);
+    }
+    publisher.join().map_err(|_| "the publisher panicked")?;
+    assert!(refused.is_empty(), "{} refused: {refused:?}", refused.len());
+    // Every comment is stored, on the version that was the latest when it was written.
+    let db = c.server.open_db();
+    let (stored, versions): (i64, i64) = db.query_row(
+        "SELECT count(*), count(DISTINCT c.version_id) FROM comments c JOIN artifacts a ON a.id = c.artifact_id WHERE a.share_token = ?1",
+        [&share],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    assert_eq!(stored, 48);
+    assert!(
+        versions > 1,
+        "the comments went on several versions: {versions}"
+    );
+    Ok(())
+}

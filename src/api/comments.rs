@@ -437,6 +437,12 @@ pub enum Place {
 
 /// Comments on the latest version of an artifact the caller can see, as their identity; `wanted`
 /// names the version the caller believes is the latest. Returns the new comment's id.
+///
+/// A passage or file placed by the server (`Quote`, `File`) is placed on the latest version of the
+/// moment. When a new version is published between that and the write, and the caller named no
+/// version, the comment goes on the new one as placed if the file is the same bytes there, else it
+/// is placed again on it (a few times at most), rather than refused for a version the caller never
+/// named.
 pub async fn add(
     state: &AppState,
     caller: &Caller,
@@ -445,26 +451,80 @@ pub async fn add(
     place: Place,
     wanted: Option<i64>,
 ) -> Result<i64, ApiError> {
-    let (raw_target, target, wanted) = match place {
-        Place::Target(raw) => (raw.get().to_string(), parse_target(&raw)?, wanted),
+    let placed_here = !matches!(place, Place::Target(_));
+    let mut attempt = 1;
+    loop {
+        let (raw_target, target, on) = placed(state, caller, share_token, &place, wanted).await?;
+        let on = match (on, wanted) {
+            (Some(n), None) if placed_here => OnVersion::Placed(n),
+            (Some(n), _) => OnVersion::Named(n),
+            (None, _) => OnVersion::Latest,
+        };
+        let added = insert(
+            state,
+            caller,
+            Gate::Account(share_token.to_string()),
+            content,
+            raw_target,
+            target,
+            on,
+        )
+        .await;
+        match added {
+            Err(e)
+                if placed_here
+                    && wanted.is_none()
+                    && attempt < PLACING_ATTEMPTS
+                    && matches!(e.code(), "not_latest_version" | "unknown_version") =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How many times a comment placed by the server is placed before the version it was placed on
+/// is reported as no longer the latest (each time, a new version was published meanwhile).
+const PLACING_ATTEMPTS: u32 = 5;
+
+/// The target a comment goes in as the API stores it (its JSON and its parsed form), and the
+/// version it was placed on (`wanted`, for a target given whole).
+async fn placed(
+    state: &AppState,
+    caller: &Caller,
+    share_token: &str,
+    place: &Place,
+    wanted: Option<i64>,
+) -> Result<(String, Target, Option<i64>), ApiError> {
+    match place {
+        Place::Target(raw) => Ok((raw.get().to_string(), parse_target(raw)?, wanted)),
         Place::Quote {
             quote,
             near,
             source,
             scripted,
         } => {
-            let (version, source) = latest_file(state, caller, share_token, source).await?;
+            let (version, source) = latest_file(state, caller, share_token, source.clone()).await?;
             if let Some(w) = wanted.filter(|w| *w != version.number) {
                 return Err(refuse_version(state, version.artifact_id, w, version.number).await?);
             }
-            let raw = target_of_quote(state, &version, &source, quote, near, scripted).await?;
+            let raw = target_of_quote(
+                state,
+                &version,
+                &source,
+                quote.clone(),
+                near.clone(),
+                *scripted,
+            )
+            .await?;
             let target = parse_target(&RawValue::from_string(raw.clone()).map_err(|e| {
                 ApiError::Internal(format!("a target built from a quote is not JSON: {e}"))
             })?)?;
-            (raw, target, Some(version.number))
+            Ok((raw, target, Some(version.number)))
         }
         Place::File { source } => {
-            let (version, source) = latest_file(state, caller, share_token, source).await?;
+            let (version, source) = latest_file(state, caller, share_token, source.clone()).await?;
             if let Some(w) = wanted.filter(|w| *w != version.number) {
                 return Err(refuse_version(state, version.artifact_id, w, version.number).await?);
             }
@@ -473,19 +533,9 @@ pub async fn add(
                 &RawValue::from_string(raw.clone())
                     .map_err(|e| ApiError::Internal(format!("a file target is not JSON: {e}")))?,
             )?;
-            (raw, target, Some(version.number))
+            Ok((raw, target, Some(version.number)))
         }
-    };
-    insert(
-        state,
-        caller,
-        Gate::Account(share_token.to_string()),
-        content,
-        raw_target,
-        target,
-        wanted,
-    )
-    .await
+    }
 }
 
 /// How a commenter reaches an artifact: as someone who can see it (by its share token), or
@@ -521,8 +571,20 @@ impl Gate {
     }
 }
 
-/// Adds a comment with a checked target to the latest version behind `gate`, as the caller;
-/// `wanted` names the version the caller believes is the latest. Returns the new comment's id.
+/// Which version a new comment goes on, as its writer checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnVersion {
+    /// The latest, whichever it is when the comment is written.
+    Latest,
+    /// This one, which the caller named: refused if it is no longer the latest.
+    Named(i64),
+    /// The server placed the passage on this one: a newer latest whose file (the target's source)
+    /// holds the same bytes takes the comment as placed; any other is refused as for `Named`.
+    Placed(i64),
+}
+
+/// Adds a comment with a checked target to the latest version behind `gate`, as the caller, on the
+/// version `on` says. Returns the new comment's id.
 pub async fn insert(
     state: &AppState,
     caller: &Caller,
@@ -530,7 +592,7 @@ pub async fn insert(
     content: &str,
     raw_target: String,
     target: Target,
-    wanted: Option<i64>,
+    on: OnVersion,
 ) -> Result<i64, ApiError> {
     let scanned = Scanned::of(&text::body("content", content, text::COMMENT_MAX)?);
     let touches = scanned.touches();
@@ -553,9 +615,16 @@ pub async fn insert(
                 .map_err(not_found_as("artifact"))?;
             let (version_id, number) = versions::latest_id(conn, artifact_id)?
                 .ok_or_else(|| ApiError::NotFound("artifact not found".into()))?;
-            if let Some(wanted) = wanted.filter(|n| *n != number) {
-                let found = versions::by_number(conn, artifact_id, wanted)?;
-                return Err(wrong_version(wanted, number, found.as_ref()));
+            match on {
+                OnVersion::Latest => {}
+                OnVersion::Named(wanted) | OnVersion::Placed(wanted) if wanted == number => {}
+                OnVersion::Placed(placed)
+                    if blobs::same_file(conn, artifact_id, placed, version_id, &target.source)? => {
+                }
+                OnVersion::Named(wanted) | OnVersion::Placed(wanted) => {
+                    let found = versions::by_number(conn, artifact_id, wanted)?;
+                    return Err(wrong_version(wanted, number, found.as_ref()));
+                }
             }
             if !blobs::exists(conn, version_id, &target.source)? {
                 let files = blobs::list(conn, version_id)?;

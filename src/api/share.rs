@@ -226,7 +226,7 @@ pub async fn create_comment(state: AppState, mut req: Request) -> Result<Respons
         &body.content,
         raw,
         target,
-        None,
+        comments::OnVersion::Latest,
     )
     .await
     .map_err(closed_meanwhile)?;

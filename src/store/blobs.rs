@@ -86,6 +86,24 @@ pub fn exists(conn: &Connection, version_id: i64, path: &str) -> StoreResult<boo
         .is_some())
 }
 
+/// Whether version `number` of the artifact and version `version_id` hold the same bytes at
+/// `path` (false when either lacks it).
+pub fn same_file(
+    conn: &Connection,
+    artifact_id: i64,
+    number: i64,
+    version_id: i64,
+    path: &str,
+) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce((SELECT f.blob_id FROM version_files f JOIN versions v ON v.id = f.version_id
+                               WHERE v.artifact_id = ?1 AND v.number = ?2 AND f.path = ?4)
+                           = (SELECT blob_id FROM version_files WHERE version_id = ?3 AND path = ?4), 0)",
+        )?
+        .query_row(params![artifact_id, number, version_id, path], |r| r.get(0))?)
+}
+
 /// A file of a version, without its bytes.
 pub fn describe(
     conn: &Connection,
