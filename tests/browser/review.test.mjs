@@ -1090,3 +1090,76 @@ test('a reviewer whose access is removed while they write a reply is told so, wi
   assert.equal(await other.page.locator('#review-app').isVisible(), false);
   await other.close();
 });
+
+test('the latest version deleted while the page is on it: the page moves to the new latest and says why; with a draft, the text is kept to copy', async () => {
+  const doc = (n) => `<!doctype html><html><head><meta charset="utf-8"><title>Brief</title></head><body><h1>Brief ${n}</h1><p>Budget line ${n} is final.</p></body></html>`;
+  const brief = await upload(server, ownerKey, { name: 'Brief', fileName: 'brief.html', content: doc(1) });
+  await publishVersion(server, ownerKey, brief.shareToken, { fileName: 'brief.html', content: doc(2) });
+  await publishVersion(server, ownerKey, brief.shareToken, { fileName: 'brief.html', content: doc(3) });
+  const other = await openPage(browser);
+  await other.context.addCookies(await tab.context.cookies());
+  const p = other.page;
+  await openReview(p, ui(`/a/${brief.shareToken}`), 'brief.html');
+  assert.match(await p.locator('#version-button').innerText(), /v3/);
+  // Nothing being written: the page shows v2, the latest now, and says why.
+  await apiOk(server, 'DELETE', `/api/v1/artifacts/${brief.shareToken}/versions/3`, ownerKey);
+  await p.locator('#toast').filter({ hasText: 'Version 3 was deleted; v2 is the latest now' }).waitFor();
+  await eventually(async () => /v2/.test(await p.locator('#version-button').innerText()), { message: 'v2 shown' });
+  assert.equal(await p.getByRole('button', { name: 'Comment on this file' }).isVisible(), true, 'open to comments');
+  // A comment being written: it is kept, to copy, and the latest is a link away.
+  await p.getByRole('button', { name: 'Comment on this file' }).click();
+  await p.locator('#composer').getByLabel('Your comment').fill('Half a thought on v2');
+  await apiOk(server, 'DELETE', `/api/v1/artifacts/${brief.shareToken}/versions/2`, ownerKey);
+  await p.getByRole('heading', { name: 'Version 2 is not available' }).waitFor();
+  assert.equal(await p.getByLabel('What you were writing, not posted (copy it to keep it):').inputValue(), 'Half a thought on v2');
+  assert.equal(await p.getByRole('link', { name: 'Open the latest version' }).getAttribute('href'), `/a/${brief.shareToken}`);
+  assertClean(other);
+  await other.close();
+});
+
+test('an old version\'s banner follows the versions: the latest deleted, it names the one before; it becomes the latest, it opens to comments', async () => {
+  const doc = (n) => `<!doctype html><html><head><meta charset="utf-8"><title>Memo</title></head><body><p>Memo ${n}.</p></body></html>`;
+  const memo = await upload(server, ownerKey, { name: 'Memo', fileName: 'memo.html', content: doc(1) });
+  await publishVersion(server, ownerKey, memo.shareToken, { fileName: 'memo.html', content: doc(2) });
+  await publishVersion(server, ownerKey, memo.shareToken, { fileName: 'memo.html', content: doc(3) });
+  const other = await openPage(browser);
+  await other.context.addCookies(await tab.context.cookies());
+  const p = other.page;
+  await openReview(p, ui(`/a/${memo.shareToken}/v/2/`), 'memo.html');
+  const banner = p.locator('#version-banner');
+  await banner.filter({ hasText: 'v3 is the latest' }).waitFor();
+  assert.equal(await p.getByRole('button', { name: 'Comment on this file' }).isVisible(), false);
+  await apiOk(server, 'DELETE', `/api/v1/artifacts/${memo.shareToken}/versions/3`, ownerKey);
+  // v2 is the latest now: the banner goes, and comments open.
+  await banner.waitFor({ state: 'hidden' });
+  await p.getByRole('button', { name: 'Comment on this file' }).waitFor();
+  await p.locator('#toast').filter({ hasText: 'v2 is the latest version again' }).waitFor();
+  // On v1, the banner named v2... until v3 is restored: then v3.
+  await openReview(p, ui(`/a/${memo.shareToken}/v/1/`), 'memo.html');
+  await banner.filter({ hasText: 'v2 is the latest' }).waitFor();
+  await apiOk(server, 'POST', `/api/v1/artifacts/${memo.shareToken}/versions/3/restore`, ownerKey);
+  await banner.filter({ hasText: 'v3 is the latest' }).waitFor();
+  assert.match(await banner.getByRole('link').getAttribute('href'), new RegExp(`/a/${memo.shareToken}`));
+  assertClean(other);
+  await other.close();
+});
+
+test('a thread on a file the version does not have offers no "Show in document"', async () => {
+  const site = await upload(server, ownerKey, {
+    name: 'Two pages', fileName: 'two.zip',
+    content: makeZip({ 'index.html': '<!doctype html><p>Home page text.</p>', 'about.html': '<!doctype html><p>About page text.</p>' }),
+  });
+  await apiOk(server, 'POST', `/api/v1/artifacts/${site.shareToken}/comments`, ownerKey, {
+    content: 'About this about page', target: { source: 'about.html', selector: { type: 'TextQuoteSelector', exact: 'About page text' } },
+  });
+  await publishVersion(server, ownerKey, site.shareToken, {
+    fileName: 'two.zip', content: makeZip({ 'index.html': '<!doctype html><p>Home page text, v2.</p>', 'contact.html': '<!doctype html><p>Write to us.</p>' }),
+  });
+  await openReview(page, ui(`/a/${site.shareToken}`), 'index.html');
+  const gone = group(page, 'notFound').locator('article', { hasText: 'About this about page' });
+  await gone.waitFor();
+  assert.match(await gone.innerText(), /On about\.html, which is not in this version/);
+  assert.equal(await gone.getByRole('button', { name: 'Show in document' }).count(), 0);
+  assert.equal(await gone.getByRole('button', { name: 'Resolve' }).count(), 1, 'it can still be resolved');
+  assertClean(tab);
+});

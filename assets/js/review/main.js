@@ -352,7 +352,16 @@ async function reloadArtifact() {
   const version = artifact.versions.find((v) => v.number === state.version.number);
   if (!version) {
     const latest = artifact.versions.find((v) => v.isLatest);
-    end(() => showVersionGone(state.version.number, latest ? `/a/${encodeURIComponent(state.token)}` : null));
+    const unsent = unsentTexts();
+    if (state.followsLatest && latest && !unsent.length) {
+      // The address means "the latest", which is another version now: shown, with a word why.
+      history.replaceState({ ...history.state, note: `Version ${state.version.number} was deleted; v${latest.number} is the latest now` }, '');
+      state.over = true;
+      parts.live?.stop();
+      location.reload();
+      return;
+    }
+    end(() => showVersionGone(state.version.number, latest ? `/a/${encodeURIComponent(state.token)}` : null, unsent));
     return;
   }
   const wasLatest = isLatest();
@@ -366,6 +375,15 @@ async function reloadArtifact() {
     if (parts.composer.isOpen && !parts.composer.textarea.value.trim()) parts.composer.close();
     updateCommenting();
     await reloadComments().catch(() => {});
+  } else if (!wasLatest && version.isLatest) {
+    // The versions after this one were deleted: it is the latest again, open to comments.
+    parts.versions.showBanner(artifact, version);
+    announce(`v${version.number} is the latest version again`);
+    updateCommenting();
+    await reloadComments().catch(() => {});
+  } else if (!version.isLatest) {
+    // Still an old version: its banner names the latest as it is now (one may have been deleted).
+    parts.versions.showBanner(artifact, version);
   }
 }
 
@@ -443,6 +461,7 @@ async function boot() {
   }
   const versions = state.artifact.versions ?? [];
   const latest = versions.find((v) => v.isLatest);
+  state.followsLatest = route.version === null;
   state.version = route.version === null ? latest : versions.find((v) => v.number === route.version);
   if (!state.version) {
     showVersionGone(route.version ?? '', latest ? `/a/${encodeURIComponent(state.token)}` : null);
@@ -468,6 +487,8 @@ async function boot() {
   const first = route.path ?? state.entryPoint;
   // The address's #fragment (a place in the first file) is kept, and the frame sent there.
   const fragment = location.hash;
+  // A word left by the page before a reload it made (its version was deleted), said once.
+  const note = history.state?.note;
   history.replaceState({ file: first }, '', pathFor(first) + fragment);
 
   // The frame first: its document loads while the rest of the page is put together. Its messages
@@ -571,6 +592,7 @@ async function boot() {
   updateCommenting();
   renderSidebar();
   if (locked) announce(locked);
+  if (note) announce(note);
 
   let connectedBefore = false;
   parts.live = new LiveUpdates(state.token, {

@@ -88,11 +88,12 @@ export function showDeleted() {
   });
 }
 
-export function showVersionGone(number, latestHref) {
+export function showVersionGone(number, latestHref, unsent = []) {
   showPageMessage({
     title: `Version ${number} is not available`,
     text: `Version ${number} of this artifact does not exist or was deleted.`,
     actions: latestHref ? [{ text: 'Open the latest version', href: latestHref }, HOME] : [HOME],
+    unsent,
   });
 }
 

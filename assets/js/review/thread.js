@@ -232,7 +232,8 @@ export class ThreadView {
       : null;
 
     const actions = [];
-    const placed = status !== 'orphan';
+    // Nothing to show where the passage was not found, or its file is not in this version.
+    const placed = status !== 'orphan' && !this.thread.missingFile;
     if (placed && !this.thread.fileLevel) {
       actions.push(this.button('Show in document', 'show', () => this.ctx.actions.show(this.thread)));
     }
