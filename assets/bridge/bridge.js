@@ -1158,7 +1158,7 @@ function send(type, payload = {}) {
 function errorMarker() {
   const meta = doc.querySelector('meta[name="artifact-review-error"]');
   const content = meta ? meta.getAttribute('content') : null;
-  return content === 'grant' || content === 'missing' ? content : null;
+  return content === 'grant' || content === 'missing' || content === 'link' ? content : null;
 }
 
 /** Our own 404 pages say what went wrong in a <meta> after this script: wait for it on those. */

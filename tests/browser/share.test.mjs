@@ -310,6 +310,36 @@ test('a link turned off stops working on the next load', async () => {
   await tab.context.close();
 });
 
+test('a link turned off while its page is open: the next file or reply ends the page, keeping what was being written', async () => {
+  await apiOk(server, 'PATCH', linkApi(), ownerKey, { capabilities: { writeComments: true } });
+  const tab = await visitor();
+  const { page } = tab;
+  await openLink(page);
+  await signInFromLink(page);
+  await page.waitForURL((url) => url.pathname === `/share/${linkToken}`);
+  await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  // A reply being written when the owner turns the link off; then the next file is opened.
+  const owners = thread(page, 'Is nine euros still right?');
+  await owners.getByPlaceholder('Reply…').fill('Half an answer');
+  await apiOk(server, 'DELETE', linkApi(), ownerKey);
+  await page.getByRole('navigation', { name: 'Files' }).getByRole('link', { name: 'faq.html' }).click();
+  await page.getByRole('heading', { name: 'This link is no longer available' }).waitFor();
+  assert.equal(await page.getByLabel('What you were writing, not posted (copy it to keep it):').inputValue(), 'Half an answer');
+  assert.equal(await page.locator('#review-app').isVisible(), false, 'no page that looks alive');
+  // The same when the reply itself is what finds the link gone.
+  await apiOk(server, 'PATCH', linkApi(), ownerKey, { enabled: true });
+  await openLink(page);
+  const again = thread(page, 'Is nine euros still right?');
+  await again.getByPlaceholder('Reply…').fill('Another answer');
+  await apiOk(server, 'DELETE', linkApi(), ownerKey);
+  await again.getByRole('button', { name: 'Reply' }).click();
+  await page.getByRole('heading', { name: 'This link is no longer available' }).waitFor();
+  assert.equal(await page.getByLabel('What you were writing, not posted (copy it to keep it):').inputValue(), 'Another answer');
+  await apiOk(server, 'PATCH', linkApi(), ownerKey, { enabled: true });
+  assertClean(tab, { allow: [...PROBED, allowHttpError(404, '/share/')] });
+  await tab.context.close();
+});
+
 test('the owner turns the link off and on from the review page', async () => {
   const page = ownerTab.page;
   await page.getByRole('button', { name: /Manage/ }).click();

@@ -40,7 +40,7 @@ const DOC_ID = /^[0-9a-f]{32}$/;
 const STATES = new Set(['open', 'resolved', 'draft']);
 const KEYS = new Set(['comment', 'escape', 'nextThread', 'prevThread']);
 const STATUSES = new Set(['exact', 'fuzzy', 'orphan']);
-const ERRORS = new Set(['grant', 'missing']);
+const ERRORS = new Set(['grant', 'missing', 'link']);
 
 export class FrameLink {
   #iframe;

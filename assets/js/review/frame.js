@@ -208,6 +208,8 @@ export class ArtifactFrame {
     }
     if (error === 'link') {
       this.expected = null;
+      // Said first, while what is being written in the page is still there to keep.
+      this.on.linkGone?.();
       this.problem('This share link is no longer available: its owner turned it off, or deleted the artifact.', { reload: true });
       this.current(null, false);
       return;

@@ -18,6 +18,7 @@ import { pageLayout } from './layout.js';
 import { pageSelectionButton } from './selection.js';
 import {
   showSignedOutBy, showNoAccess, showAccessRemoved, showDeleted, showVersionGone, showLoadError, ConnectionBanner,
+  unsentTexts,
 } from './messages.js';
 
 /** Live events arriving close together cause one reload of the comments. */
@@ -58,13 +59,6 @@ const pathFor = (path) => reviewPath(state.token, {
  *  writing is offered to copy), or not found. */
 function lostSight() {
   end(state.endedBecause === 'access_removed' ? () => showAccessRemoved(unsentTexts()) : showNoAccess);
-}
-
-/** Comments and replies being written and not posted. */
-function unsentTexts() {
-  return [...document.querySelectorAll('#composer textarea, article.thread textarea')]
-    .map((t) => t.value.trim())
-    .filter(Boolean);
 }
 
 function end(show) {

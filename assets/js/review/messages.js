@@ -9,6 +9,13 @@ import { signInPath } from './route.js';
  * Replaces the review page with a message. `actions` are {text, href} links or {text, onClick}
  * buttons; the first is the way forward.
  */
+/** Comments and replies being written and not posted (to offer for copying when the page ends). */
+export function unsentTexts() {
+  return [...document.querySelectorAll('#composer textarea, article.thread textarea')]
+    .map((t) => t.value.trim())
+    .filter(Boolean);
+}
+
 export function showPageMessage({ title, text, actions = [], unsent = [] }) {
   const box = $('#page-message');
   $('#review-app').hidden = true;

@@ -14,7 +14,7 @@ import { Composer } from '../review/composer.js';
 import { FileTree } from '../review/files.js';
 import { pageLayout } from '../review/layout.js';
 import { pageSelectionButton } from '../review/selection.js';
-import { showPageMessage, showLoadError } from '../review/messages.js';
+import { showPageMessage, showLoadError, unsentTexts } from '../review/messages.js';
 import { encodePath, signInPath } from '../review/route.js';
 
 const state = {
@@ -28,18 +28,56 @@ const state = {
   activeId: null,
   /** Whether comments are shown, and whether this reader may add to them. */
   showsComments: false,
+  /** The link stopped working while the page was open (the page says so). */
+  over: false,
+  checkTimer: null,
   canComment: false,
 };
 
 const parts = {};
 const anchors = new Anchors();
 
-function showUnavailable() {
+function showUnavailable(unsent = []) {
   showPageMessage({
     title: 'This link is no longer available',
     text: 'The link you followed does not exist, or the artifact\u2019s owner turned it off or deleted the artifact. Ask them for a new link.',
     actions: [],
+    unsent,
   });
+}
+
+/** How often an open page looks whether its link still works (and for others' comments). */
+const CHECK_EVERY_MS = 30_000;
+
+/**
+ * The link was turned off (or its artifact deleted) while the page was open: the whole page says
+ * so, with what was being written to copy, rather than a page that looks alive and fails file by
+ * file.
+ */
+function linkGone() {
+  if (state.over) return;
+  state.over = true;
+  clearInterval(state.checkTimer);
+  showUnavailable(unsentTexts());
+}
+
+/** After a 404 from the link's API (a comment gone, or the link): the page ends if the link did. */
+async function checkLink() {
+  try {
+    await api.shared(state.link);
+  } catch (err) {
+    if (err.status === 404) linkGone();
+  }
+}
+
+/** Calls `call`; a 404 from it has the link checked. */
+async function onLink(call) {
+  try {
+    return await call();
+  } catch (err) {
+    if (err.status === 404) await checkLink();
+    throw err;
+  }
 }
 
 // ---- comments -----------------------------------------------------------------------------------
@@ -51,7 +89,7 @@ async function loadComments() {
     data = await api.sharedComments(state.link);
   } catch (err) {
     if (err.status === 404) {
-      showUnavailable();
+      linkGone();
       return;
     }
     announce(`Comments could not be loaded: ${err.message}`);
@@ -184,7 +222,7 @@ function commentOnSelection() {
 }
 
 async function submitComment({ target, content }) {
-  const created = await api.sharedComment(state.link, { content, target });
+  const created = await onLink(() => api.sharedComment(state.link, { content, target }));
   state.selection = null;
   parts.frame.clearSelection();
   await reloadComments();
@@ -265,11 +303,11 @@ async function boot() {
       // wrote; resolving is the reviewers'.
       can: { reply: state.canComment, resolve: false, edit: state.canComment },
       calls: {
-        createReply: (commentId, content) => api.sharedReply(state.link, commentId, content),
-        updateComment: (id, body) => api.sharedUpdateComment(state.link, id, body),
-        deleteComment: (id) => api.sharedDeleteComment(state.link, id),
-        updateReply: (id, content) => api.sharedUpdateReply(state.link, id, content),
-        deleteReply: (id) => api.sharedDeleteReply(state.link, id),
+        createReply: (commentId, content) => onLink(() => api.sharedReply(state.link, commentId, content)),
+        updateComment: (id, body) => onLink(() => api.sharedUpdateComment(state.link, id, body)),
+        deleteComment: (id) => onLink(() => api.sharedDeleteComment(state.link, id)),
+        updateReply: (id, content) => onLink(() => api.sharedUpdateReply(state.link, id, content)),
+        deleteReply: (id) => onLink(() => api.sharedDeleteReply(state.link, id)),
       },
       on: threadFocus({ setActive: (id) => { state.activeId = id; }, sendAnchors, anchors, parts }),
     });
@@ -333,6 +371,7 @@ async function boot() {
       activate: onActivate,
       key: onKey,
       signedOut: () => {},
+      linkGone,
     },
   });
   $('#comment-selection').addEventListener('click', commentOnSelection);
@@ -361,6 +400,15 @@ async function boot() {
     refresh();
     reloadComments();
   }
+  // No live stream on a link: the page looks now and then (and when it is looked at again)
+  // whether the link still works, and for others' comments.
+  const look = () => {
+    if (state.over || document.hidden) return;
+    if (state.showsComments) reloadComments();
+    else checkLink();
+  };
+  state.checkTimer = setInterval(look, CHECK_EVERY_MS);
+  document.addEventListener('visibilitychange', look);
   await parts.frame.show(first);
 }
 
