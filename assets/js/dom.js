@@ -195,9 +195,16 @@ export function announce(message) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {
     toast.classList.remove('visible');
-    toast.textContent = '';
+    // Emptied once it has faded out (an empty pill showed while it faded), so that the same
+    // message said again is announced again.
+    toastTimer = setTimeout(() => {
+      toast.textContent = '';
+    }, TOAST_FADE_MS);
   }, 4000);
 }
+
+/** A little longer than the toast's fade (app.css: 0.2 s). */
+const TOAST_FADE_MS = 300;
 
 /**
  * The polite live region of a dialog through which `announce` speaks while it is open (visually

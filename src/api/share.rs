@@ -22,10 +22,10 @@ use crate::http::reply;
 use crate::http::request::Request;
 use crate::secrets::sha256;
 use crate::state::AppState;
-use crate::store::blobs;
 use crate::store::comments::{self as stored_comments, Scope, Status};
 use crate::store::replies;
 use crate::store::share_links::{self, Opened};
+use crate::store::{artifacts, blobs};
 use crate::view_counter::Viewer;
 
 #[derive(Serialize)]
@@ -59,9 +59,14 @@ struct VersionSummary {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ViewerView {
     id: String,
     name: String,
+    /// The artifact's review page, when the person may open it (its owner or a reviewer): there
+    /// they comment and resolve as themselves, whatever the link allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review_path: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -140,10 +145,27 @@ pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
             now_ms(),
         )
         .await?;
-    let viewer = person.map(|c| ViewerView {
-        id: wire(c.user.id),
-        name: c.user.name.clone(),
-    });
+    let viewer = match person {
+        Some(c) => {
+            let (artifact_id, user_id) = (link.artifact_id, c.user.id);
+            let review_path = state
+                .store
+                .read(
+                    move |conn| match artifacts::access_by_id(conn, artifact_id, user_id)? {
+                        Some(_) => Ok(Some(artifacts::get(conn, artifact_id)?.share_token)),
+                        None => Ok(None),
+                    },
+                )
+                .await?
+                .map(|token| format!("/a/{token}"));
+            Some(ViewerView {
+                id: wire(c.user.id),
+                name: c.user.name.clone(),
+                review_path,
+            })
+        }
+        None => None,
+    };
     Ok(reply::ok(&SharedArtifact {
         artifact: ArtifactSummary {
             name: link.artifact_name,

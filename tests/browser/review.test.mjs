@@ -1030,7 +1030,18 @@ test('the owner renames the artifact, adds and removes a reviewer, and deletes i
   await reviewers.getByLabel('Add by email').fill('new.reviewer@example.com');
   await page.keyboard.press('Enter');
   await reviewers.locator('.field-error', { hasText: 'already has access' }).waitFor();
+  // The button stays beside the input when an error shows under it.
+  const input = await reviewers.getByLabel('Add by email').boundingBox();
+  const add = await reviewers.getByRole('button', { name: 'Add reviewer' }).boundingBox();
+  assert.ok(Math.abs((add.y + add.height / 2) - (input.y + input.height / 2)) <= 2, `button at ${add.y}, input at ${input.y}`);
+  // Removing asks first; cancelled, nothing changes.
   await item.getByRole('button', { name: 'Remove new.reviewer@example.com' }).click();
+  const confirm = page.locator('#confirm-dialog');
+  await confirm.getByRole('heading', { name: 'Remove new.reviewer@example.com?' }).waitFor();
+  await confirm.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal(await item.isVisible(), true);
+  await item.getByRole('button', { name: 'Remove new.reviewer@example.com' }).click();
+  await confirm.getByRole('button', { name: 'Remove reviewer' }).click();
   await item.waitFor({ state: 'detached' });
   await pending.waitFor({ state: 'hidden' });
   await reviewers.getByRole('button', { name: 'Done' }).click();

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, openPage, assertClean, resetProblems, allowHttpError, saveScreenshot, eventually,
+  startServer, launchBrowser, openPage, assertClean, resetProblems, allowHttpError, saveScreenshot, eventually, apiCall,
 } from './harness.mjs';
 import {
   OWNER, completeSetup, userKey, apiOk, upload, reviewFrame, selectInFrame, isHighlighted, thread, cli,
@@ -249,6 +249,32 @@ test('with writeComments a visitor signs in, comes back, comments on a passage a
   const after = await apiOk(server, 'GET', `/api/v1/artifacts/${site.shareToken}/comments?version=all`, ownerKey);
   assert.ok(!after.comments.some((c) => c.content === 'forged by the artifact'), 'nothing was forged');
   assertClean(tab, { allow: PROBED });
+  await tab.context.close();
+});
+
+test('someone who may review the artifact is offered its review page from the link; a visitor is not', async () => {
+  const { page } = ownerTab;
+  await page.goto(linkUrl);
+  await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  await probe(page); // the page's probe has run (its refused calls are the owner tab's problems)
+  const open = page.getByRole('link', { name: 'Open in the review page' });
+  assert.equal(await open.getAttribute('href'), `/a/${site.shareToken}`);
+  const shared = await apiCall(server.url, 'GET', `/api/v1/share/${linkToken}`, {});
+  assert.equal(shared.body.viewer, null);
+  const tab = await visitor();
+  await openLink(tab.page);
+  await signInFromLink(tab.page);
+  await tab.page.waitForURL((url) => url.pathname === `/share/${linkToken}`);
+  await tab.page.locator('#share-viewer').waitFor();
+  assert.equal(await tab.page.getByRole('link', { name: 'Open in the review page' }).isVisible(), false, 'Bob may not review it');
+  await open.click();
+  await page.waitForURL(`${server.url}/a/${site.shareToken}`);
+  await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  await probe(page);
+  assertClean(tab, { allow: PROBED });
+  // The owner's tab ran the probing page too.
+  assertClean(ownerTab, { allow: PROBED });
+  resetProblems(ownerTab);
   await tab.context.close();
 });
 

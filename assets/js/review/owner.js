@@ -132,16 +132,20 @@ export class OwnerActions {
   async removeReviewer(a, button) {
     const items = [...$('#reviewers-list').children];
     const index = items.findIndex((li) => li.contains(button));
-    button.disabled = true;
-    try {
-      await api.revokeAccess(this.token, a.id);
-    } catch (err) {
-      button.disabled = false;
-      const errorEl = $('#reviewers-error');
-      errorEl.textContent = `Could not remove ${a.email}: ${err.message}`;
-      errorEl.hidden = false;
-      return;
-    }
+    // Asked first: a removal takes effect at once (an open review page of theirs ends), and the
+    // next row's button comes under the pointer.
+    const removed = await confirmAction({
+      title: `Remove ${a.name ?? a.email}?`,
+      body: [
+        h('p', {}, h('strong', { text: a.name ? `${a.name} (${a.email})` : a.email }),
+          ' loses access to this artifact at once; a review page they have open closes.'),
+        h('p', { class: 'muted', text: 'What they wrote stays. You can add them again later.' }),
+      ],
+      confirmLabel: 'Remove reviewer',
+      action: () => api.revokeAccess(this.token, a.id),
+      fallbackFocus: () => button,
+    });
+    if (!removed) return;
     announce(`${a.email} removed`);
     await this.loadReviewers(() => {
       // Focus the next reviewer's Remove button, else the previous one's, else the email field.

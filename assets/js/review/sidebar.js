@@ -240,7 +240,8 @@ export class Sidebar {
       if (this.loading) text = 'Loading comments…';
       else if (this.path === null) text = 'The frame shows no file of this version, so there are no comments to show here.';
       else if (f === 'resolved') text = 'No resolved comments on this file.';
-      else text = 'No open comments on this file.';
+      else if (f === 'open') text = 'No open comments on this file.';
+      else text = 'No comments on this file yet.';
       setChildren(this.empty, text);
     }
   }

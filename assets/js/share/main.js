@@ -262,6 +262,11 @@ function renderHeader() {
   if (viewer) {
     $('#share-viewer').textContent = `Signed in as ${viewer.name}`;
     $('#share-viewer').hidden = false;
+    // Someone who may review it: the review page is where they comment and resolve as usual.
+    if (viewer.reviewPath) {
+      $('#share-review-page').href = viewer.reviewPath;
+      $('#share-review-page').hidden = false;
+    }
   } else if (capabilities.writeComments) {
     $('#share-sign-in').hidden = false;
   }
