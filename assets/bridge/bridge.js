@@ -116,6 +116,10 @@ const MIN_FUZZY_SCORE = 0.5; // of the best possible score; below it a quote is 
 const MIN_QUOTE_SIMILARITY = 0.75;
 const SHORT_QUOTE = 32;
 const MIN_SHORT_CONTEXT = 0.5;
+// A passage rewritten in place is found between the context that stood around it: the last and
+// first this many characters of its prefix and suffix, each at least MIN_CONTEXT_ANCHOR long.
+const CONTEXT_ANCHOR = 24;
+const MIN_CONTEXT_ANCHOR = 8;
 
 // One table for both drawings: ::highlight() rules and the fallback wrappers' inline styles.
 // Open: translucent yellow fill with a 2 px underline; active: another hue and a thicker line;
@@ -600,6 +604,12 @@ async function anchorSlowly(ctx, anchor) {
     }
   }
 
+  // The passage rewritten between its unchanged context ("twelve" now "12"): what lies between the
+  // text that stood just before it and the text that stood just after.
+  const between = await betweenContext(ctx, quote, expected);
+  if (between === CANCELLED) return CANCELLED;
+  if (between) return found('fuzzy', between.start, between.end);
+
   // Approximate matches, at most min(256, len/2) edits away: first near where the passage is
   // expected, then in the whole text.
   const maxErrors = Math.min(256, Math.floor(codePointLength(exact) / 2));
@@ -618,6 +628,37 @@ async function anchorSlowly(ctx, anchor) {
   const best = await bestCandidate(ctx, candidates, quote, expected);
   if (best === CANCELLED) return CANCELLED;
   return best.score >= MIN_FUZZY_SCORE && believable(best, quote) ? foundInWords(model, best) : ORPHAN;
+}
+
+/**
+ * The passage as it now reads between its context, when the last CONTEXT_ANCHOR characters of
+ * its prefix and the first of its suffix both still stand, in that order, with at most about twice
+ * the quote's length between them: a passage rewritten in place (a number, a word), however
+ * unlike its old text, is found changed. Both sides are needed (one would place it on whatever
+ * follows the heading before it), each at least MIN_CONTEXT_ANCHOR characters; the nearest to
+ * where the passage is expected wins. Null when there is no such place.
+ */
+async function betweenContext(ctx, quote, expected) {
+  const before = [...quote.prefix].slice(-CONTEXT_ANCHOR).join('');
+  const after = [...quote.suffix].slice(0, CONTEXT_ANCHOR).join('');
+  if (codePointLength(before) < MIN_CONTEXT_ANCHOR || codePointLength(after) < MIN_CONTEXT_ANCHOR) return null;
+  const text = ctx.model.text;
+  const maxGap = 2 * quote.exact.length + 32;
+  let best = null;
+  let seen = 0;
+  for (let i = text.indexOf(before); i !== -1; i = text.indexOf(before, i + 1)) {
+    let start = i + before.length;
+    const j = text.indexOf(after, start);
+    if (j !== -1 && j - start <= maxGap) {
+      let end = j;
+      while (start < end && HAS_WHITESPACE.test(text[start])) start++;
+      while (end > start && HAS_WHITESPACE.test(text[end - 1])) end--;
+      const distance = expected === null ? 0 : Math.abs(start - expected);
+      if (end > start && (best === null || distance < best.distance)) best = { start, end, distance };
+    }
+    if (++seen % 512 === 0 && !(await keepGoing(ctx))) return CANCELLED;
+  }
+  return best;
 }
 
 /**

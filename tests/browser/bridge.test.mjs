@@ -935,6 +935,11 @@ test('re-anchoring in changed text: fuzzy, by context among repeats, whitespace-
     { id: 'bad-css', selector: { type: 'CssSelector', value: '##' }, state: 'open', active: false },
     // A short quote whose number changed, its context intact: found changed.
     { id: 'short-changed', selector: quote('grew 12%', 'Revenue ', ' in the third quarter'), state: 'open', active: false },
+    // A number rewritten in words ("14%" was "twelve percent"): nothing alike, but the text just
+    // before and after it still stands, so the passage between is found changed.
+    { id: 'rewritten', selector: quote('twelve percent', 'Quarterly report\nRevenue grew ', ' in the third quarter, driven'), state: 'open', active: false },
+    // Only one side of the context left: not placed on whatever follows it.
+    { id: 'one-side', selector: quote('twelve percent', 'Quarterly report\nRevenue grew ', ' after a hard year'), state: 'open', active: false },
     // A short quote whose passage was removed: not put on a neighbour that looks like it but
     // reads otherwise after it.
     { id: 'short-removed', selector: quote('region 6', 'Appendix 6 applies to ', '. See the regional map'), state: 'open', active: false },
@@ -952,11 +957,14 @@ test('re-anchoring in changed text: fuzzy, by context among repeats, whitespace-
   assert.deepEqual(byId.css, { id: 'css', status: 'exact', start: text.indexOf('The results were mixed') });
   assert.deepEqual(byId['bad-css'], { id: 'bad-css', status: 'orphan', start: null });
   assert.deepEqual(byId['short-changed'], { id: 'short-changed', status: 'fuzzy', start: text.indexOf('grew 14%') });
+  assert.deepEqual(byId.rewritten, { id: 'rewritten', status: 'fuzzy', start: text.indexOf('14%') });
+  assert.deepEqual(byId['one-side'], { id: 'one-side', status: 'orphan', start: null });
   assert.deepEqual(byId['short-removed'], { id: 'short-removed', status: 'orphan', start: null });
   assert.deepEqual(byId['half-removed'], { id: 'half-removed', status: 'orphan', start: null });
 
   const drawn = (await highlightTexts(frame))['ar-open'];
   assert.ok(drawn.includes('Revenue grew 14% in the third quarter, driven by new clients in Europe.'), JSON.stringify(drawn));
+  assert.ok(drawn.includes('14%'), JSON.stringify(drawn));
   assert.ok(drawn.includes('Margins   held\n   steady overall'));
   assert.ok(drawn.includes('The results were mixed. Costs rose after the move.'));
   // The repeated phrase is highlighted in the second paragraph, not the first.
