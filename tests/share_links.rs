@@ -988,3 +988,38 @@ fn through_a_link_a_person_changes_and_deletes_only_what_they_wrote_while_it_tak
     assert_eq!(resp.status, 404);
     Ok(())
 }
+
+#[test]
+fn a_comment_under_way_when_the_link_stops_taking_comments_is_refused_as_closed_not_gone(
+) -> TestResult {
+    let o = owned();
+    let token = o.make_link(json!({"writeComments": true}));
+    let carol = o
+        .server
+        .add_user("carol@example.com", "Carol", "carol password 12");
+    let body =
+        json!({"content": "x".repeat(4_000), "target": {"source": "index.html"}}).to_string();
+    let before: i64 = o
+        .server
+        .open_db()
+        .query_row("SELECT count(*) FROM comments", [], |r| r.get(0))?;
+    // Its link was checked when its head came; the owner closes comments while its body comes.
+    let answer = o.server.interrupted_with(
+        "POST",
+        &format!("/api/v1/share/{token}/comments"),
+        &format!("Cookie: ar_session={carol}"),
+        &body,
+        || {
+            o.patch_link(json!({"capabilities": {"writeComments": false}}));
+        },
+    );
+    let text = String::from_utf8_lossy(&answer.body).to_string();
+    assert_eq!(answer.status, 403, "{text}");
+    assert!(text.contains("\"code\":\"comments_closed\""), "{text}");
+    let after: i64 = o
+        .server
+        .open_db()
+        .query_row("SELECT count(*) FROM comments", [], |r| r.get(0))?;
+    assert_eq!(after, before, "nothing stored");
+    Ok(())
+}

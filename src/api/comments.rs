@@ -538,6 +538,10 @@ async fn placed(
     }
 }
 
+/// Why a share link refuses a comment or reply: it does not take them (any more).
+pub const COMMENTS_CLOSED: &str =
+    "this share link does not take comments; ask the artifact's owner to allow them";
+
 /// How a commenter reaches an artifact: as someone who can see it (by its share token), or
 /// through its share link (by the link token's SHA-256), which must still allow comments.
 #[derive(Debug, Clone)]
@@ -563,10 +567,16 @@ impl Gate {
                 }
                 Ok(access.artifact_id)
             }
-            Gate::Link(hash) => share_links::open(conn, hash)?
-                .filter(|link| link.capabilities.write_comments)
-                .map(|link| link.artifact_id)
-                .ok_or(StoreError::NotFound),
+            Gate::Link(hash) => {
+                let link = share_links::open(conn, hash)?.ok_or(StoreError::NotFound)?;
+                if !link.capabilities.write_comments {
+                    return Err(StoreError::Forbidden {
+                        code: "comments_closed",
+                        message: COMMENTS_CLOSED.into(),
+                    });
+                }
+                Ok(link.artifact_id)
+            }
         }
     }
 }

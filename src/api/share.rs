@@ -205,7 +205,7 @@ async fn commenter(state: &AppState, req: &Request, link: &Opened) -> Result<Cal
     if !link.capabilities.write_comments {
         return Err(ApiError::forbidden(
             "comments_closed",
-            "this share link does not take comments; ask the artifact's owner to allow them",
+            comments::COMMENTS_CLOSED,
         ));
     }
     auth::session_only(

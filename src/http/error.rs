@@ -383,6 +383,7 @@ impl From<StoreError> for ApiError {
                 message,
             },
             StoreError::Refused { code, message } => ApiError::BadRequest { code, message },
+            StoreError::Forbidden { code, message } => ApiError::Forbidden { code, message },
             StoreError::NoLongerActing { code, message } => ApiError::unauthorized(code, message),
             StoreError::DiskFull => ApiError::InsufficientStorage,
             StoreError::Busy => ApiError::Busy,

@@ -11,6 +11,10 @@ pub enum StoreError {
     /// version, a comment on a version that just stopped being the latest). `code` is stable.
     #[error("{message}")]
     Refused { code: &'static str, message: String },
+    /// The write is not allowed, for a reason only the transaction sees (a share link that stopped
+    /// taking comments while the request was under way). `code` is stable.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// A name that must be unique is taken (ignoring case); `existing_id` is the holder's id.
     #[error("{message}")]
     Duplicate {

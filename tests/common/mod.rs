@@ -674,13 +674,25 @@ impl Server {
         body: &str,
         meanwhile: impl FnOnce(),
     ) -> RawResp {
+        self.interrupted_with(method, path, &format!("X-API-Key: {key}"), body, meanwhile)
+    }
+
+    /// `interrupted_as` with its credentials as a header line of the caller's (a session cookie).
+    pub fn interrupted_with(
+        &self,
+        method: &str,
+        path: &str,
+        credentials: &str,
+        body: &str,
+        meanwhile: impl FnOnce(),
+    ) -> RawResp {
         use std::io::{Read, Write};
         let mut stream = self.connect();
         stream
             .set_read_timeout(Some(std::time::Duration::from_secs(30)))
             .expect("a timeout");
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{credentials}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.host(),
             body.len()
         );
