@@ -1174,3 +1174,32 @@ test('a thread on a file the version does not have offers no "Show in document"'
   assert.equal(await gone.getByRole('button', { name: 'Resolve' }).count(), 1, 'it can still be resolved');
   assertClean(tab);
 });
+
+test('threads stay on a version once it is no longer the latest: its own and the earlier ones, never later ones', async () => {
+  const doc = (n) => `<!doctype html><html><head><meta charset="utf-8"><title>Plan</title></head><body><p>The rollout starts in May.</p><p>Version ${n} of the plan.</p></body></html>`;
+  const rollout = await upload(server, ownerKey, { name: 'Rollout', fileName: 'rollout.html', content: doc(1) });
+  const target = { source: 'rollout.html', selector: { type: 'TextQuoteSelector', exact: 'The rollout starts in May.' } };
+  await apiOk(server, 'POST', `/api/v1/artifacts/${rollout.shareToken}/comments`, claudeKey, { content: 'Said on v1', target });
+  await publishVersion(server, ownerKey, rollout.shareToken, { fileName: 'rollout.html', content: doc(2) });
+  await apiOk(server, 'POST', `/api/v1/artifacts/${rollout.shareToken}/comments`, claudeKey, { content: 'Said on v2', target });
+  await openReview(page, ui(`/a/${rollout.shareToken}`), 'rollout.html');
+  await group(page, 'earlier').locator('article', { hasText: 'Said on v1' }).waitFor();
+  await group(page, 'open').locator('article', { hasText: 'Said on v2' }).waitFor();
+  // v3 is published while the page is open: v2 is an old version now, and keeps both threads.
+  await publishVersion(server, ownerKey, rollout.shareToken, { fileName: 'rollout.html', content: doc(3) });
+  await page.locator('#version-banner').filter({ hasText: 'Version 3 was published' }).waitFor();
+  await apiOk(server, 'POST', `/api/v1/artifacts/${rollout.shareToken}/comments`, claudeKey, { content: 'Said on v3', target });
+  await page.reload();
+  await waitForFile(page, 'rollout.html');
+  assert.match(await page.locator('#version-button').innerText(), /v3/);
+  await openReview(page, ui(`/a/${rollout.shareToken}/v/2/`), 'rollout.html');
+  await group(page, 'earlier').locator('article', { hasText: 'Said on v1' }).waitFor();
+  await group(page, 'open').locator('article', { hasText: 'Said on v2' }).waitFor();
+  await eventually(() => isHighlighted(page, 'The rollout starts in May.'), { message: 'highlighted on v2' });
+  assert.equal(await page.locator('article.thread', { hasText: 'Said on v3' }).count(), 0, 'nothing said on a later version');
+  // v1 shows its own only.
+  await openReview(page, ui(`/a/${rollout.shareToken}/v/1/`), 'rollout.html');
+  await group(page, 'open').locator('article', { hasText: 'Said on v1' }).waitFor();
+  assert.equal(await page.locator('article.thread', { hasText: /Said on v[23]/ }).count(), 0);
+  assertClean(tab);
+});

@@ -102,7 +102,7 @@ async function loadComments() {
   if (state.over) return;
   let data;
   try {
-    data = await api.comments(state.token, { version: isLatest() ? 'all' : `v${state.version.number}` });
+    data = await api.comments(state.token, { version: 'all' });
   } catch (err) {
     if (err.status === 401) return; // whenSessionLost shows it
     if (err.status === 404) {
@@ -119,7 +119,6 @@ async function loadComments() {
   parts.connection.hide();
   state.threads = new ThreadSet(data.comments ?? [], {
     version: state.version,
-    isLatest: isLatest(),
     files: [...state.files.keys()],
     entryPoint: state.entryPoint,
   });
@@ -363,7 +362,8 @@ async function reloadArtifact() {
   state.version = version;
   renderHeader();
   if (wasLatest && !version.isLatest) {
-    // A newer version was published: this one is read-only now, and shows only its own comments.
+    // A newer version was published: this one is read-only now (its threads stay, replies and
+    // resolving go on).
     const newer = parts.versions.announceNewer(artifact, version);
     if (newer) announce(newer);
     if (parts.composer.isOpen && !parts.composer.textarea.value.trim()) parts.composer.close();

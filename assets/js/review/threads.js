@@ -25,20 +25,19 @@ export const versionNumberOf = (label) => {
  * One comment placed in the version shown:
  *   comment      the API's comment
  *   source       the file of this version it is shown on
- *   own          made on the version shown (false: an earlier version, shown on the latest)
+ *   own          made on the version shown (false: made on an earlier version)
  *   fromVersion  the number of the version it was made on
  *   fileLevel    no selector: a comment on the whole file
  *   missingFile  the file it was made on is not in this version (its original path), else null
  */
 export class ThreadSet {
   /**
-   * @param comments  the API's comments (version=all on the latest version, else that version's)
+   * @param comments  the API's comments (version=all)
    * @param version   the version shown: {number, createdAt}
-   * @param isLatest  whether it is the latest (only then are earlier versions' comments shown)
    * @param files     the paths of this version's files
    * @param entryPoint the file a single-file artifact's comments all belong to
    */
-  constructor(comments, { version, isLatest, files, entryPoint }) {
+  constructor(comments, { version, files, entryPoint }) {
     const paths = new Set(files);
     const single = files.length <= 1;
     this.items = [];
@@ -46,7 +45,10 @@ export class ThreadSet {
       const fromVersion = versionNumberOf(comment.version) ?? version.number;
       const own = fromVersion === version.number;
       if (!own) {
-        if (!isLatest || fromVersion > version.number) continue;
+        // An old version shows what was said before it too (it was on screen there while it
+        // was the latest: threads do not vanish from it when a newer version is published), and
+        // nothing said on later versions.
+        if (fromVersion > version.number) continue;
         // Resolved comments of earlier versions stay there, except those resolved while this
         // version was the one to look at: resolving one here moves it to "Resolved", it does not
         // make it vanish.

@@ -97,7 +97,6 @@ async function loadComments() {
   }
   state.threads = new ThreadSet(data.comments ?? [], {
     version: state.shared.version,
-    isLatest: true,
     files: [...state.files.keys()],
     entryPoint: state.shared.version.entryPoint,
   });
