@@ -1914,3 +1914,40 @@ fn a_quote_placed_while_new_versions_are_published_goes_on_the_latest_never_refu
     );
     Ok(())
 }
+
+#[test]
+fn one_comment_is_read_by_its_id_with_its_replies_by_whoever_may_see_it() -> TestResult {
+    let c = cast();
+    let id = c.comment(&c.ada, "Check the totals");
+    let reply = c.server.post(
+        &format!("/api/v1/comments/{id}/replies"),
+        &c.bob,
+        &json!({"content": "Checked"}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    for reader in [&c.ada, &c.bob, &c.claude] {
+        let got = c.server.get(&format!("/api/v1/comments/{id}"), reader);
+        assert_eq!(got.status, 200, "{}", got.text());
+        let thread = got.json();
+        assert_eq!(thread["id"], json!(id));
+        assert_eq!(thread["content"], "Check the totals");
+        assert_eq!(thread["replies"][0]["content"], "Checked");
+        assert_eq!(thread["version"], "v1");
+    }
+    // Someone who cannot see the artifact learns nothing, not even that it exists.
+    let stranger = c.server.get(&format!("/api/v1/comments/{id}"), &c.eve);
+    assert_eq!(stranger.status, 404);
+    let deleted = c.server.delete(&format!("/api/v1/comments/{id}"), &c.ada);
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(
+        c.server
+            .get(&format!("/api/v1/comments/{id}"), &c.ada)
+            .status,
+        404
+    );
+    assert_eq!(
+        c.server.get("/api/v1/comments/not-an-id", &c.ada).status,
+        404
+    );
+    Ok(())
+}

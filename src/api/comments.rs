@@ -1003,6 +1003,12 @@ fn not_author(what: &str) -> ApiError {
     )
 }
 
+/// One comment with its replies, by its id (as events name it), for whoever may see its artifact.
+pub async fn show(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_or_key(&state, &req).await?;
+    Ok(reply::ok(&thread(&state, &caller, req.param("id")).await?))
+}
+
 pub async fn update(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
     let (comment, _, _) = find(&state, &caller, req.param("id")).await?;

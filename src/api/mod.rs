@@ -113,6 +113,7 @@ pub fn routes(r: &mut Routes) {
     r.get("/api/v1/artifacts/{shareToken}/comments", comments::list)
         .post("/api/v1/artifacts/{shareToken}/comments", comments::create)
         .needs(Scope::Commenter)
+        .get("/api/v1/comments/{id}", comments::show)
         .patch("/api/v1/comments/{id}", comments::update)
         .needs(Scope::Commenter)
         .delete("/api/v1/comments/{id}", comments::delete)
