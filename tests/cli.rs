@@ -1309,15 +1309,13 @@ fn with_the_log_at_warn_the_setup_link_and_the_address_are_still_printed() -> Te
     Ok(())
 }
 
-#[test]
-fn one_stop_sent_twice_at_once_still_lets_open_requests_finish() -> TestResult {
+/// A sign-in request whose `length`-byte body is still to come, its handler already running (the
+/// server has answered `100 Continue`): it holds the shutdown's grace period.
+fn waiting_for_its_body(server: &Server, length: usize) -> std::io::Result<std::net::TcpStream> {
     use std::io::{Read, Write};
-    let mut server = Server::start();
-    // As coreutils' `timeout` stops a server: SIGTERM to it, then to its process group, so the
-    // server hears two at once. A request whose body is still coming must still be answered.
     let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port))?;
     slow.write_all(
-        b"POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        format!("POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").as_bytes(),
     )?;
     slow.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
     let mut heard = Vec::new();
@@ -1331,11 +1329,17 @@ fn one_stop_sent_twice_at_once_still_lets_open_requests_finish() -> TestResult {
         );
         heard.extend_from_slice(&buf[..n]);
     }
+    Ok(slow)
+}
+
+/// Sends SIGTERM to the server `times` times at once and waits until it says it is stopping.
+fn stop_signal(server: &Server, times: usize) -> TestResult {
     let pid = server.pid().to_string();
-    let twice = std::process::Command::new("kill")
-        .args(["-TERM", &pid, &pid])
+    let sent = std::process::Command::new("kill")
+        .arg("-TERM")
+        .args(std::iter::repeat_n(&pid, times))
         .status()?;
-    assert!(twice.success());
+    assert!(sent.success());
     for _ in 0..400 {
         if server.log().contains("shutting down") {
             break;
@@ -1343,6 +1347,17 @@ fn one_stop_sent_twice_at_once_still_lets_open_requests_finish() -> TestResult {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert!(server.log().contains("shutting down"), "{}", server.log());
+    Ok(())
+}
+
+#[test]
+fn one_stop_sent_twice_at_once_still_lets_open_requests_finish() -> TestResult {
+    use std::io::{Read, Write};
+    let mut server = Server::start();
+    // As coreutils' `timeout` stops a server: SIGTERM to it, then to its process group, so the
+    // server hears two at once. A request whose body is still coming must still be answered.
+    let mut slow = waiting_for_its_body(&server, 2)?;
+    stop_signal(&server, 2)?;
     // The rest of the body: the request is answered (a 400 for its empty object), not cut off.
     slow.write_all(b"{}")?;
     let mut answer = Vec::new();
@@ -1358,42 +1373,11 @@ fn one_stop_sent_twice_at_once_still_lets_open_requests_finish() -> TestResult {
 
 #[test]
 fn a_second_sigterm_while_requests_finish_stops_the_server_at_once() -> TestResult {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut server = Server::start();
-    // A request whose body is still coming holds the shutdown's grace period: its handler has
-    // started reading the body once the server answers `100 Continue`.
-    let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port))?;
-    slow.write_all(
-        b"POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n",
-    )?;
-    slow.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-    let mut heard = Vec::new();
-    let mut buf = [0u8; 256];
-    while !String::from_utf8_lossy(&heard).contains("100 Continue") {
-        let n = slow.read(&mut buf)?;
-        assert!(
-            n > 0,
-            "the server closed: {}",
-            String::from_utf8_lossy(&heard)
-        );
-        heard.extend_from_slice(&buf[..n]);
-    }
+    let mut slow = waiting_for_its_body(&server, 100)?;
     slow.write_all(b"{")?;
-    let pid = server.pid().to_string();
-    let term = || {
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-    };
-    term()?;
-    // The first one has been heard before the second is sent.
-    for _ in 0..400 {
-        if server.log().contains("shutting down") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    assert!(server.log().contains("shutting down"), "{}", server.log());
+    stop_signal(&server, 1)?;
     // A second signal within 100 ms of the first is the same stop sent to the process group.
     std::thread::sleep(std::time::Duration::from_millis(150));
     let status = server.terminate();

@@ -1756,15 +1756,26 @@ fn a_reply_edit_or_resolve_under_way_when_the_artifact_is_deleted_stores_nothing
         return Err("ada's key".into());
     };
     let long = "x".repeat(4_000);
-    // Each request finds its comment before its body comes; the artifact is deleted meanwhile.
+    // Each request finds what it acts on before its body comes; the artifact is deleted meanwhile.
     // (Spaces pad a short body, so that half of it is sent before the deletion.)
     let padded = format!("{{\"resolved\": true{}}}", " ".repeat(4_000));
-    let cases: [(&str, &str, String); 3] = [
-        ("POST", "replies", json!({ "content": long }).to_string()),
-        ("PATCH", "", json!({ "content": long }).to_string()),
-        ("PATCH", "", padded),
+    let reply = |_: &str, id: &str| format!("/api/v1/comments/{id}/replies");
+    let comment = |_: &str, id: &str| format!("/api/v1/comments/{id}");
+    let version = |share: &str, _: &str| format!("/api/v1/artifacts/{share}/versions/1");
+    // The request: its method, its path (from the artifact's share token and the comment's id),
+    // its body.
+    type Case<'a> = (&'a str, &'a dyn Fn(&str, &str) -> String, String);
+    let cases: [Case; 4] = [
+        ("POST", &reply, json!({ "content": long }).to_string()),
+        ("PATCH", &comment, json!({ "content": long }).to_string()),
+        ("PATCH", &comment, padded),
+        (
+            "PATCH",
+            &version,
+            json!({ "name": "n".repeat(90) }).to_string(),
+        ),
     ];
-    for (method, under, body) in cases {
+    for (method, path_of, body) in cases {
         let made = c.server.upload(
             &c.ada,
             json!({"name": "Doomed", "fileName": "index.html", "content": "<p>The Monthly revenue chart</p>"}),
@@ -1776,11 +1787,7 @@ fn a_reply_edit_or_resolve_under_way_when_the_artifact_is_deleted_stores_nothing
             &json!({"content": "Check", "target": {"source": "index.html"}}),
         );
         let id = resp.json()["id"].as_str().ok_or("id")?.to_string();
-        let path = if under.is_empty() {
-            format!("/api/v1/comments/{id}")
-        } else {
-            format!("/api/v1/comments/{id}/{under}")
-        };
+        let path = path_of(&share, &id);
         let answer = c.server.interrupted_as(method, &path, ada_key, &body, || {
             let gone = c
                 .server
@@ -1803,43 +1810,14 @@ fn a_reply_edit_or_resolve_under_way_when_the_artifact_is_deleted_stores_nothing
             "{method} {path}: nothing recorded after the deletion"
         );
     }
-    let (replies, touched): (i64, i64) = c.server.open_db().query_row(
+    let (replies, touched, renamed): (i64, i64, i64) = c.server.open_db().query_row(
         "SELECT (SELECT count(*) FROM replies),
-                (SELECT count(*) FROM comments WHERE edited_at IS NOT NULL OR resolved_at IS NOT NULL)",
+                (SELECT count(*) FROM comments WHERE edited_at IS NOT NULL OR resolved_at IS NOT NULL),
+                (SELECT count(*) FROM versions WHERE name IS NOT NULL)",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    assert_eq!((replies, touched), (0, 0), "nothing stored");
-    // A version's new name, likewise.
-    let made = c.server.upload(
-        &c.ada,
-        json!({"name": "Doomed", "fileName": "index.html", "content": "<p>x</p>"}),
-    );
-    let share = made["shareToken"].as_str().ok_or("share")?.to_string();
-    let answer = c.server.interrupted_as(
-        "PATCH",
-        &format!("/api/v1/artifacts/{share}/versions/1"),
-        ada_key,
-        &json!({ "name": "n".repeat(90) }).to_string(),
-        || {
-            let gone = c
-                .server
-                .delete(&format!("/api/v1/artifacts/{share}"), &c.ada);
-            assert_eq!(gone.status, 200, "{}", gone.text());
-        },
-    );
-    assert_eq!(
-        answer.status,
-        404,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let renamed: i64 = c.server.open_db().query_row(
-        "SELECT count(*) FROM versions WHERE name IS NOT NULL",
-        [],
-        |r| r.get(0),
-    )?;
-    assert_eq!(renamed, 0);
+    assert_eq!((replies, touched, renamed), (0, 0, 0), "nothing stored");
     Ok(())
 }
 
