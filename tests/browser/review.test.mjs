@@ -1115,6 +1115,8 @@ test('the latest version deleted while the page is on it: the page moves to the 
   // Nothing being written: the page shows v2, the latest now, and says why.
   await apiOk(server, 'DELETE', `/api/v1/artifacts/${brief.shareToken}/versions/3`, ownerKey);
   await p.locator('#toast').filter({ hasText: 'Version 3 was deleted; v2 is the latest now' }).waitFor();
+  // Said in the banner as well, where it stays (a toast is soon replaced).
+  await p.locator('#version-banner').filter({ hasText: 'Version 3 was deleted; v2 is the latest now.' }).waitFor();
   await eventually(async () => /v2/.test(await p.locator('#version-button').innerText()), { message: 'v2 shown' });
   assert.equal(await p.getByRole('button', { name: 'Comment on this file' }).isVisible(), true, 'open to comments');
   // A comment being written: it is kept, to copy, and the latest is a link away.
@@ -1145,6 +1147,12 @@ test('an old version\'s banner follows the versions: the latest deleted, it name
   await banner.waitFor({ state: 'hidden' });
   await p.getByRole('button', { name: 'Comment on this file' }).waitFor();
   await p.locator('#toast').filter({ hasText: 'v2 is the latest version again' }).waitFor();
+  // v3 restored: said as such (not "published"), and the address names v2, which is shown.
+  await apiOk(server, 'POST', `/api/v1/artifacts/${memo.shareToken}/versions/3/restore`, ownerKey);
+  await banner.filter({ hasText: 'Version 3 was restored' }).waitFor();
+  assert.equal(new URL(p.url()).pathname, `/a/${memo.shareToken}/v/2/`);
+  await apiOk(server, 'DELETE', `/api/v1/artifacts/${memo.shareToken}/versions/3`, ownerKey);
+  await p.getByRole('button', { name: 'Comment on this file' }).waitFor();
   // On v1, the banner named v2... until v3 is restored: then v3.
   await openReview(p, ui(`/a/${memo.shareToken}/v/1/`), 'memo.html');
   await banner.filter({ hasText: 'v2 is the latest' }).waitFor();
@@ -1189,10 +1197,11 @@ test('threads stay on a version once it is no longer the latest: its own and the
   await publishVersion(server, ownerKey, rollout.shareToken, { fileName: 'rollout.html', content: doc(3) });
   await page.locator('#version-banner').filter({ hasText: 'Version 3 was published' }).waitFor();
   await apiOk(server, 'POST', `/api/v1/artifacts/${rollout.shareToken}/comments`, claudeKey, { content: 'Said on v3', target });
+  // The address names v2 now, so a reload shows it again.
+  assert.equal(new URL(page.url()).pathname, `/a/${rollout.shareToken}/v/2/`);
   await page.reload();
   await waitForFile(page, 'rollout.html');
-  assert.match(await page.locator('#version-button').innerText(), /v3/);
-  await openReview(page, ui(`/a/${rollout.shareToken}/v/2/`), 'rollout.html');
+  assert.match(await page.locator('#version-button').innerText(), /v2/);
   await group(page, 'earlier').locator('article', { hasText: 'Said on v1' }).waitFor();
   await group(page, 'open').locator('article', { hasText: 'Said on v2' }).waitFor();
   await eventually(() => isHighlighted(page, 'The rollout starts in May.'), { message: 'highlighted on v2' });

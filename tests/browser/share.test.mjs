@@ -366,6 +366,35 @@ test('a link turned off while its page is open: the next file or reply ends the 
   await tab.context.close();
 });
 
+test('the owner narrowing what the link allows while its page is open: the page follows, keeping what was being written', async () => {
+  await apiOk(server, 'PATCH', linkApi(), ownerKey, { enabled: true, capabilities: { writeComments: true } });
+  const tab = await visitor();
+  const { page } = tab;
+  await openLink(page);
+  await signInFromLink(page);
+  await page.waitForURL((url) => url.pathname === `/share/${linkToken}`);
+  await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  // Comments no longer taken: the reply being sent finds out, and its text is kept to copy.
+  const owners = thread(page, 'Is nine euros still right?');
+  await owners.getByPlaceholder('Reply…').fill('A reply that came too late');
+  await apiOk(server, 'PATCH', linkApi(), ownerKey, { capabilities: { writeComments: false } });
+  await owners.getByRole('button', { name: 'Reply' }).click();
+  await page.getByRole('heading', { name: 'What this link allows has changed' }).waitFor();
+  assert.equal(await page.getByLabel('What you were writing, not posted (copy it to keep it):').inputValue(), 'A reply that came too late');
+  // Comments no longer shown: the page, looking again when it is shown, reloads without them.
+  await page.getByRole('button', { name: 'Reload' }).click();
+  await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  await thread(page, 'Is nine euros still right?').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Comment on this file' }).isVisible(), false, 'read-only now');
+  await apiOk(server, 'PATCH', linkApi(), ownerKey, { capabilities: { readComments: false, writeComments: false } });
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await eventually(async () => (await page.locator('#sidebar').isVisible()) === false, { message: 'the comments are gone' });
+  assert.equal(await page.locator('article.thread').count(), 0);
+  await apiOk(server, 'PATCH', linkApi(), ownerKey, { capabilities: { writeComments: true } });
+  assertClean(tab, { allow: [...PROBED, allowHttpError(403, '/share/')] });
+  await tab.context.close();
+});
+
 test('the owner turns the link off and on from the review page', async () => {
   const page = ownerTab.page;
   await page.getByRole('button', { name: /Manage/ }).click();

@@ -334,7 +334,8 @@ function onKey(name) {
 const isMe = (actor) => actor?.kind === 'user' && actor.id === state.me.user.id;
 const actorName = (actor) => (actor?.kind === 'agent' ? `${actor.name} (agent)` : actor?.name ?? 'Someone');
 
-async function reloadArtifact() {
+/** The artifact again, after a live event of type `cause` (or a reconnection) may have changed it. */
+async function reloadArtifact(cause = null) {
   let artifact;
   try {
     artifact = await api.artifact(state.token);
@@ -362,10 +363,12 @@ async function reloadArtifact() {
   state.version = version;
   renderHeader();
   if (wasLatest && !version.isLatest) {
-    // A newer version was published: this one is read-only now (its threads stay, replies and
-    // resolving go on).
-    const newer = parts.versions.announceNewer(artifact, version);
+    // A newer version was published (or restored): this one is read-only now (its threads stay,
+    // replies and resolving go on), and the address names it, so a reload shows it again.
+    const newer = parts.versions.announceNewer(artifact, version, cause === 'version.restored' ? 'restored' : 'published');
     if (newer) announce(newer);
+    state.followsLatest = false;
+    history.replaceState(history.state, '', pathFor(state.path) + location.hash);
     if (parts.composer.isOpen && !parts.composer.textarea.value.trim()) parts.composer.close();
     updateCommenting();
     await reloadComments().catch(() => {});
@@ -393,7 +396,7 @@ function onLiveEvent(event) {
     return;
   }
   if (type === 'artifact.updated' || type.startsWith('version.')) {
-    reloadArtifact();
+    reloadArtifact(type);
     return;
   }
   if (type.startsWith('comment.') || type.startsWith('reply.')) {
@@ -586,7 +589,11 @@ async function boot() {
   updateCommenting();
   renderSidebar();
   if (locked) announce(locked);
-  if (note) announce(note);
+  if (note) {
+    // In the banner too: a toast is soon replaced (by "a comment could not be placed", say).
+    parts.versions.showNote(`${note}.`);
+    announce(note);
+  }
 
   let connectedBefore = false;
   parts.live = new LiveUpdates(state.token, {

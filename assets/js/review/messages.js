@@ -9,9 +9,13 @@ import { signInPath } from './route.js';
  * Replaces the review page with a message. `actions` are {text, href} links or {text, onClick}
  * buttons; the first is the way forward.
  */
-/** Comments and replies being written and not posted (to offer for copying when the page ends). */
+/**
+ * Comments and replies being written and not posted (to offer for copying when the page ends):
+ * a box's text, unless it is what the box opened with (an edit of a posted comment left as it was).
+ */
 export function unsentTexts() {
   return [...document.querySelectorAll('#composer textarea, article.thread textarea')]
+    .filter((t) => t.value.trim() !== t.defaultValue.trim())
     .map((t) => t.value.trim())
     .filter(Boolean);
 }

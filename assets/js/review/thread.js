@@ -68,6 +68,8 @@ function textForm({ label, submitLabel, value = '', rows = 1, maxChars, onSubmit
     data: { focus: focusKey, maxChars },
   });
   textarea.value = value;
+  // What it held when opened: an edit left as it was is nothing unsent (see unsentTexts).
+  textarea.defaultValue = value;
   submitOnCtrlEnter(textarea);
   const buttons = [h('button', { type: 'submit', class: 'button small primary', text: submitLabel, data: { focus: `${focusKey}-submit` } })];
   if (onCancel) {

@@ -62,17 +62,23 @@ export class Versions {
     return `Viewing v${current.number} — comments locked`;
   }
 
-  /** Says that a newer version was published while this page was open. */
-  announceNewer(artifact, current) {
+  /** A word about the version shown (why the page shows it), in the banner until it changes. */
+  showNote(text) {
+    setChildren(this.banner, h('p', {}, h('strong', { text })));
+    this.banner.hidden = false;
+  }
+
+  /** Says that a newer version was published (or `how`: restored) while this page was open. */
+  announceNewer(artifact, current, how = 'published') {
     const latest = artifact.versions.find((v) => v.isLatest);
     if (!latest || latest.number <= current.number) return null;
     const href = reviewPath(this.token, { version: latest.number, isLatest: true, path: null, entryPoint: latest.entryPoint });
     setChildren(this.banner,
       h('p', {},
-        h('strong', { text: `Version ${latest.number} was published. ` }),
+        h('strong', { text: `Version ${latest.number} was ${how}. ` }),
         `Comments are locked on v${current.number} now. `,
         h('a', { href, text: `Open v${latest.number}` })));
     this.banner.hidden = false;
-    return `Version ${latest.number} was published`;
+    return `Version ${latest.number} was ${how}`;
   }
 }

@@ -15,7 +15,7 @@ import { FileTree } from '../review/files.js';
 import { pageLayout } from '../review/layout.js';
 import { pageSelectionButton } from '../review/selection.js';
 import { showPageMessage, showLoadError, unsentTexts } from '../review/messages.js';
-import { encodePath, signInPath } from '../review/route.js';
+import { encodePath, signInPath, reviewPath } from '../review/route.js';
 
 const state = {
   link: null,
@@ -61,6 +61,28 @@ function linkGone() {
   showUnavailable(unsentTexts());
 }
 
+/**
+ * The link's owner changed what it allows while the page was open (comments hidden, or no longer
+ * taken): the page is loaded again, as the link now is; with something being written, that text
+ * is offered to copy first.
+ */
+function capabilitiesChanged() {
+  if (state.over) return;
+  const unsent = unsentTexts();
+  state.over = true;
+  clearInterval(state.checkTimer);
+  if (!unsent.length) {
+    location.reload();
+    return;
+  }
+  showPageMessage({
+    title: 'What this link allows has changed',
+    text: 'The artifact\u2019s owner changed what people with this link can do. Reload the page to go on.',
+    actions: [{ text: 'Reload', onClick: () => location.reload() }],
+    unsent,
+  });
+}
+
 /** After a 404 from the link's API (a comment gone, or the link): the page ends if the link did. */
 async function checkLink() {
   try {
@@ -70,13 +92,30 @@ async function checkLink() {
   }
 }
 
-/** Calls `call`; a 404 from it has the link checked. */
+/**
+ * Calls `call`; a 404 from it has the link checked, and a 403 saying the link takes no comments
+ * (any more) has the page follow what it now allows.
+ */
 async function onLink(call) {
   try {
     return await call();
   } catch (err) {
     if (err.status === 404) await checkLink();
+    else if (err.status === 403 && err.code === 'comments_closed') capabilitiesChanged();
     throw err;
+  }
+}
+
+/**
+ * Whether the link still shows its entry page, asked without counting a view (the page's own
+ * `GET /api/v1/share/…` counts one): a file of a link turned off is a 404.
+ */
+async function linkStillWorks() {
+  try {
+    const response = await fetch(`${state.shared.filesPath}${encodePath(state.shared.version.entryPoint)}`, { method: 'HEAD', cache: 'no-store' });
+    return response.status !== 404;
+  } catch {
+    return true; // the server unreachable says nothing about the link
   }
 }
 
@@ -90,6 +129,10 @@ async function loadComments() {
   } catch (err) {
     if (err.status === 404) {
       linkGone();
+      return;
+    }
+    if (err.status === 403) {
+      capabilitiesChanged(); // the comments are no longer shown on this link
       return;
     }
     announce(`Comments could not be loaded: ${err.message}`);
@@ -154,11 +197,19 @@ function addressOf(path) {
   return `${location.pathname}${path && path !== entry ? `?file=${encodePath(path)}` : ''}`;
 }
 
-/** Where signing in leads back to: this page, on the file shown. */
+/** Where signing in leads back to (this page, on the file shown), and the review page's file. */
 function updateSignInLinks() {
   const back = signInPath(location.pathname + location.search);
   $('#share-sign-in').href = back;
   $('#sign-in-hint-link').href = back;
+  const review = state.shared?.viewer?.reviewPath;
+  if (review) {
+    const token = review.replace(/^\/a\//, '');
+    const { version } = state.shared;
+    $('#share-review-page').href = reviewPath(decodeURIComponent(token), {
+      version: version.number, isLatest: true, path: state.path, entryPoint: version.entryPoint,
+    });
+  }
 }
 
 /** Opens a file as a step of the page's history that records it (as the review page does). */
@@ -406,10 +457,10 @@ async function boot() {
   }
   // No live stream on a link: the page looks now and then (and when it is looked at again)
   // whether the link still works, and for others' comments.
-  const look = () => {
+  const look = async () => {
     if (state.over || document.hidden) return;
     if (state.showsComments) reloadComments();
-    else checkLink();
+    else if (!(await linkStillWorks())) linkGone();
   };
   state.checkTimer = setInterval(look, CHECK_EVERY_MS);
   document.addEventListener('visibilitychange', look);
