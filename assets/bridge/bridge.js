@@ -480,7 +480,9 @@ function anchorQuickly(ctx, anchor, previous) {
   }
   const first = text.indexOf(exact);
   if (first === -1) ctx.absent.add(anchor);
-  else if (text.indexOf(exact, first + 1) === -1) return found('exact', first, first + exact.length);
+  else if (text.indexOf(exact, first + 1) === -1 && contextHolds(text, first, first + exact.length, anchor.quote)) {
+    return found('exact', first, first + exact.length);
+  }
   return null;
 }
 
@@ -565,7 +567,16 @@ async function anchorSlowly(ctx, anchor) {
   }
   if (occurrences.length) {
     const best = await bestCandidate(ctx, occurrences, quote, expected);
-    return best === CANCELLED ? CANCELLED : found('exact', best.start, best.end);
+    if (best === CANCELLED) return CANCELLED;
+    // The words remain, but elsewhere, with other text around them ("twelve percent" of project
+    // Alpha's line, the quote being of Bravo's, since rewritten): where the quote's own context
+    // still stands, the passage rewritten in place is the one meant.
+    if (!contextHolds(text, best.start, best.end, quote)) {
+      const between = await betweenContext(ctx, quote, expected);
+      if (between === CANCELLED) return CANCELLED;
+      if (between) return found('fuzzy', between.start, between.end);
+    }
+    return found('exact', best.start, best.end);
   }
 
   // The same text with its accents encoded the other way (a version saved decomposed, NFD, or
@@ -639,9 +650,8 @@ async function anchorSlowly(ctx, anchor) {
  * where the passage is expected wins. Null when there is no such place.
  */
 async function betweenContext(ctx, quote, expected) {
-  const before = [...quote.prefix].slice(-CONTEXT_ANCHOR).join('');
-  const after = [...quote.suffix].slice(0, CONTEXT_ANCHOR).join('');
-  if (codePointLength(before) < MIN_CONTEXT_ANCHOR || codePointLength(after) < MIN_CONTEXT_ANCHOR) return null;
+  const { before, after } = contextEnds(quote);
+  if (!before || !after) return null;
   const text = ctx.model.text;
   const maxGap = 2 * quote.exact.length + 32;
   let best = null;
@@ -659,6 +669,31 @@ async function betweenContext(ctx, quote, expected) {
     if (++seen % 512 === 0 && !(await keepGoing(ctx))) return CANCELLED;
   }
   return best;
+}
+
+/**
+ * The ends of a quote's context that `betweenContext` looks for: the last CONTEXT_ANCHOR
+ * characters of its prefix and the first of its suffix, each null when shorter than
+ * MIN_CONTEXT_ANCHOR.
+ */
+function contextEnds(quote) {
+  const before = [...quote.prefix].slice(-CONTEXT_ANCHOR).join('');
+  const after = [...quote.suffix].slice(0, CONTEXT_ANCHOR).join('');
+  return {
+    before: codePointLength(before) >= MIN_CONTEXT_ANCHOR ? before : null,
+    after: codePointLength(after) >= MIN_CONTEXT_ANCHOR ? after : null,
+  };
+}
+
+/**
+ * Whether the text around an exact occurrence [start, end) still reads as the quote's context,
+ * both sides as far as `betweenContext` looks (true when the quote has too little context to
+ * judge by).
+ */
+function contextHolds(text, start, end, quote) {
+  const { before, after } = contextEnds(quote);
+  if (!before || !after) return true;
+  return text.startsWith(before, start - before.length) && text.startsWith(after, end);
 }
 
 /**

@@ -940,6 +940,9 @@ test('re-anchoring in changed text: fuzzy, by context among repeats, whitespace-
     { id: 'rewritten', selector: quote('twelve percent', 'Quarterly report\nRevenue grew ', ' in the third quarter, driven'), state: 'open', active: false },
     // Only one side of the context left: not placed on whatever follows it.
     { id: 'one-side', selector: quote('twelve percent', 'Quarterly report\nRevenue grew ', ' after a hard year'), state: 'open', active: false },
+    // The words quoted remain, but in another sentence ("Costs fell" of the first paragraph),
+    // while the quote's own sentence was rewritten in place ("Costs rose" now): found there.
+    { id: 'twin', selector: quote('Costs fell', 'The results were mixed. ', ' after the move.'), state: 'open', active: false },
     // A short quote whose passage was removed: not put on a neighbour that looks like it but
     // reads otherwise after it.
     { id: 'short-removed', selector: quote('region 6', 'Appendix 6 applies to ', '. See the regional map'), state: 'open', active: false },
@@ -959,6 +962,7 @@ test('re-anchoring in changed text: fuzzy, by context among repeats, whitespace-
   assert.deepEqual(byId['short-changed'], { id: 'short-changed', status: 'fuzzy', start: text.indexOf('grew 14%') });
   assert.deepEqual(byId.rewritten, { id: 'rewritten', status: 'fuzzy', start: text.indexOf('14%') });
   assert.deepEqual(byId['one-side'], { id: 'one-side', status: 'orphan', start: null });
+  assert.deepEqual(byId.twin, { id: 'twin', status: 'fuzzy', start: text.indexOf('Costs rose') });
   assert.deepEqual(byId['short-removed'], { id: 'short-removed', status: 'orphan', start: null });
   assert.deepEqual(byId['half-removed'], { id: 'half-removed', status: 'orphan', start: null });
 
@@ -970,7 +974,7 @@ test('re-anchoring in changed text: fuzzy, by context among repeats, whitespace-
   // The repeated phrase is highlighted in the second paragraph, not the first.
   assert.equal(
     await frame.evaluate(() => [...CSS.highlights.get('ar-open')].filter((r) => r.startContainer.parentElement.id === 'second').length),
-    3, // "repeat", "hint" (Costs rose) and "css" (#second)
+    4, // "repeat", "hint" and "twin" (both on Costs rose) and "css" (#second)
   );
   assertClean(tab);
 });
