@@ -163,7 +163,11 @@ fn set_password(store: &Store, email: &str, out: &mut impl Write) -> Result<(), 
     let ended = store.write_blocking(move |conn| {
         members::set_password(conn, &cli_ctx(id), id, &hash, now_ms())
     })?;
-    line(out, &format!("{id}\tpassword set\t{ended} sessions ended"))
+    let sessions = if ended == 1 { "session" } else { "sessions" };
+    line(
+        out,
+        &format!("{id}\tpassword set\t{ended} {sessions} ended"),
+    )
 }
 
 fn disable_user(store: &Store, email: &str, out: &mut impl Write) -> Result<(), CliError> {

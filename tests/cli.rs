@@ -894,7 +894,7 @@ fn accounts_are_listed_given_a_password_disabled_and_enabled_from_the_command_li
         "bob's new password\n",
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "2\tpassword set\t1 sessions ended");
+    assert_eq!(stdout(&out), "2\tpassword set\t1 session ended");
     assert_eq!(server.get("/api/v1/me", &Auth::Cookie(bob)).status, 401);
     server.sign_in("bob@example.com", "bob's new password");
     let out = server.cli(
