@@ -307,3 +307,60 @@ fn admins_see_the_whole_teams_activity_and_members_only_their_own() -> TestResul
     assert_eq!(bad.error_code(), "invalid_query");
     Ok(())
 }
+
+#[test]
+fn an_event_of_an_artifact_names_it_and_a_version_by_its_number() -> TestResult {
+    let server = Server::start();
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "ci"}));
+    let k = Auth::Key(key);
+    let made = server.upload(
+        &k,
+        json!({"name": "Release notes", "fileName": "notes.md", "content": "# v1"}),
+    );
+    let share = made["shareToken"].as_str().ok_or("share")?.to_string();
+    let v2 = server.post(
+        &format!("/api/v1/artifacts/{share}/versions"),
+        &k,
+        &json!({"content": "# v2"}),
+    );
+    assert_eq!(v2.status, 201, "{}", v2.text());
+    let gone = server.delete(&format!("/api/v1/artifacts/{share}/versions/1"), &k);
+    assert_eq!(gone.status, 200, "{}", gone.text());
+    let events = server
+        .get("/api/v1/activity", &Auth::Cookie(cookie.clone()))
+        .json();
+    let deleted = events["events"]
+        .as_array()
+        .ok_or("events")?
+        .iter()
+        .find(|e| e["action"] == "version.deleted")
+        .ok_or("the version's deletion")?
+        .clone();
+    assert_eq!(deleted["artifact"]["name"], "Release notes");
+    assert_eq!(deleted["artifact"]["id"], made["id"]);
+    assert_eq!(deleted["artifact"]["deleted"], false);
+    assert_eq!(deleted["detail"]["number"], 1);
+    // A key's own events name no artifact.
+    let key_made = events["events"]
+        .as_array()
+        .ok_or("events")?
+        .iter()
+        .find(|e| e["action"] == "key.created")
+        .ok_or("the key's creation")?
+        .clone();
+    assert!(key_made.get("artifact").is_none(), "{key_made}");
+    // Deleted since: still named, and said to be deleted.
+    assert_eq!(
+        server
+            .delete(&format!("/api/v1/artifacts/{share}"), &k)
+            .status,
+        200
+    );
+    let events = server.get("/api/v1/activity", &Auth::Cookie(cookie)).json();
+    let first = &events["events"][0];
+    assert_eq!(first["action"], "artifact.deleted");
+    assert_eq!(first["artifact"]["name"], "Release notes");
+    assert_eq!(first["artifact"]["deleted"], true);
+    Ok(())
+}

@@ -90,10 +90,22 @@ function through(event) {
   return h('span', { class: 'muted', text: '—' });
 }
 
+/**
+ * What an event concerns, as a person names it: a version by its number (not its row id), and the
+ * artifact it belongs to by its name ("version v1 of “Release notes”").
+ */
 function object(event) {
   const o = event.object ?? {};
   if (!o.type) return h('span', { class: 'muted', text: '—' });
-  return h('span', { text: o.id ? `${o.type} #${o.id}` : o.type });
+  const number = event.detail?.number;
+  const art = event.artifact;
+  let text;
+  if (o.type === 'artifact' && art) text = `artifact “${art.name}”`;
+  else if (o.type === 'version' && Number.isInteger(number)) text = `version v${number}`;
+  else text = o.id ? `${o.type} #${o.id}` : o.type;
+  if (art && o.type !== 'artifact') text += ` of “${art.name}”`;
+  if (art?.deleted) text += ' (deleted)';
+  return h('span', { text });
 }
 
 function row(event) {

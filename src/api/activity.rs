@@ -38,6 +38,16 @@ struct EventView {
     ip: Option<String>,
     object: EventObject,
     detail: serde_json::Value,
+    /// The artifact the event belongs to, if any, as it is now (so an activity trail names it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifact: Option<EventArtifact>,
+}
+
+#[derive(Serialize)]
+struct EventArtifact {
+    id: String,
+    name: String,
+    deleted: bool,
 }
 
 #[derive(Serialize)]
@@ -90,6 +100,11 @@ impl From<Event> for EventView {
                 .detail
                 .and_then(|d| serde_json::from_str(&d).ok())
                 .unwrap_or(serde_json::Value::Null),
+            artifact: e.artifact.map(|(id, name, deleted)| EventArtifact {
+                id: wire(id),
+                name,
+                deleted,
+            }),
         }
     }
 }

@@ -34,6 +34,8 @@ pub struct Event {
     pub object_type: Option<String>,
     pub object_id: Option<String>,
     pub detail: Option<String>,
+    /// The artifact the event belongs to, if any: its id, its name now, and whether it was deleted.
+    pub artifact: Option<(i64, String, bool)>,
 }
 
 impl Event {
@@ -54,6 +56,10 @@ impl Event {
             object_type: r.get(12)?,
             object_id: r.get(13)?,
             detail: r.get(14)?,
+            artifact: match r.get::<_, Option<i64>>(15)? {
+                Some(id) => Some((id, r.get(16)?, r.get(17)?)),
+                None => None,
+            },
         })
     }
 }
@@ -953,11 +959,13 @@ macro_rules! events_where {
     ($filter:literal) => {
         concat!(
             "SELECT e.id, e.created_at, e.user_id, u.name, e.agent_id, a.name, e.key_id, k.name, k.prefix,
-                    e.session_id, e.ip, e.action, e.object_type, e.object_id, e.detail
+                    e.session_id, e.ip, e.action, e.object_type, e.object_id, e.detail,
+                    ar.id, ar.name, ar.deleted_at IS NOT NULL
                FROM audit_events e
                LEFT JOIN users u ON u.id = e.user_id
                LEFT JOIN agents a ON a.id = e.agent_id
                LEFT JOIN api_keys k ON k.id = e.key_id
+               LEFT JOIN artifacts ar ON ar.id = e.artifact_id
               WHERE ",
             $filter,
             " AND e.id < ?3

@@ -429,3 +429,20 @@ test('the activity trail pages with "Load more" and answers "what did this key d
   await more.waitFor();
   assertClean(admin);
 });
+
+test('the activity trail names an artifact and a version by what people call them, not by row ids', async () => {
+  const { page } = admin;
+  const key = await createKey(page, { name: 'Notes script' });
+  await closeSecret(page);
+  const made = await apiCall(server.url, 'POST', '/api/v1/artifacts', { key, body: { name: 'Release notes', fileName: 'notes.md', content: '# v1' } });
+  assert.equal(made.status, 201);
+  const token = made.body.shareToken;
+  assert.equal((await apiCall(server.url, 'POST', `/api/v1/artifacts/${token}/versions`, { key, body: { content: '# v2' } })).status, 201);
+  assert.equal((await apiCall(server.url, 'DELETE', `/api/v1/artifacts/${token}/versions/1`, { key })).status, 200);
+  await goToSection(page, 'Activity');
+  const rows = page.locator('#activity-table tbody tr');
+  const deleted = rows.filter({ has: page.locator('td[data-label="What"]', { hasText: /deleted a version/i }) }).first();
+  await deleted.waitFor();
+  assert.equal((await deleted.locator('td[data-label="Object"]').innerText()).trim(), 'version v1 of “Release notes”');
+  assertClean(admin);
+});
