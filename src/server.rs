@@ -308,7 +308,13 @@ fn admit(
         *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
         return Err(Box::new(response));
     }
-    check_target(&request, before.site).map_err(|e| Box::new(e.into_response()))?;
+    check_target(&request, before.site).map_err(|refusal| {
+        Box::new(if asks_for_a_page(&request) {
+            crate::web::wrong_host_page(&refusal.to_string())
+        } else {
+            refusal.into_response()
+        })
+    })?;
     let client = before.proxies.client(before.peer.ip(), request.headers());
     request.extensions_mut().insert(ClientAddr(client));
     Ok(request)
@@ -328,6 +334,20 @@ where
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
     response
+}
+
+/// Whether a request is a browser asking for a page (not the API, not MCP): its refusals are
+/// pages too.
+fn asks_for_a_page<B>(request: &hyper::Request<B>) -> bool {
+    let path = request.uri().path();
+    let api = path == "/api" || path.starts_with("/api/") || path.starts_with("/mcp");
+    let reading = matches!(*request.method(), hyper::Method::GET | hyper::Method::HEAD);
+    let html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    reading && html && !api
 }
 
 /// Refuses, before routing, a request for another host (DNS rebinding): exactly one `Host`, and

@@ -454,6 +454,39 @@ fn a_host_header_that_is_not_ours_is_refused_before_routing() -> TestResult {
         );
         assert_eq!(resp.status, 400, "{host}");
         assert_eq!(resp.error_code(), "host_not_allowed");
+        // A browser asking for a page under that name is shown a page saying so, not JSON.
+        let page = server.request(
+            "GET",
+            "/",
+            &Auth::None,
+            None,
+            &[
+                ("Host", host),
+                ("Accept", "text/html,application/xhtml+xml"),
+            ],
+        );
+        assert_eq!(page.status, 400, "{host}");
+        assert!(
+            page.header("content-type")
+                .is_some_and(|t| t.starts_with("text/html")),
+            "{host}: {:?}",
+            page.header("content-type")
+        );
+        let text = page.text();
+        assert!(
+            text.contains("This server does not answer at this address"),
+            "{text}"
+        );
+        assert!(text.contains("--base-url"), "{text}");
+        // The API stays JSON, whatever the client accepts.
+        let api = server.request(
+            "GET",
+            "/api/v1/health",
+            &Auth::None,
+            None,
+            &[("Host", host), ("Accept", "text/html")],
+        );
+        assert_eq!(api.error_code(), "host_not_allowed");
     }
     for host in [
         format!("localhost:{}", server.port),

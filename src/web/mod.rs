@@ -42,6 +42,17 @@ fn nothing_here(path: &str) -> Response {
     )
 }
 
+/// What a browser is shown when it asks this server for a page under a name it does not answer to
+/// (`message` says which name and how to add one): a person never meets our JSON.
+pub fn wrong_host_page(message: &str) -> Response {
+    error_page::page(
+        StatusCode::BAD_REQUEST,
+        "This server does not answer at this address",
+        message,
+        &[],
+    )
+}
+
 /// A document with the headers every one of ours carries: its type, its content security policy,
 /// no type sniffing, no referrer, and how it may be cached. Callers add what is theirs.
 fn document(
