@@ -24,7 +24,7 @@ use crate::leaks::Scanned;
 use crate::scopes;
 use crate::state::AppState;
 use crate::store::artifacts::{self, Artifact, Role};
-use crate::store::audit::{self, AuditEvent};
+use crate::store::audit::{self, AuditCtx, AuditEvent};
 use crate::store::comments::{self, Author, Comment, NewComment, Scope, Status};
 use crate::store::keys as key_store;
 use crate::store::replies::{self, Reply};
@@ -451,15 +451,9 @@ pub async fn add(
     place: Place,
     wanted: Option<i64>,
 ) -> Result<i64, ApiError> {
-    let placed_here = !matches!(place, Place::Target(_));
     let mut attempt = 1;
     loop {
         let (raw_target, target, on) = placed(state, caller, share_token, &place, wanted).await?;
-        let on = match (on, wanted) {
-            (Some(n), None) if placed_here => OnVersion::Placed(n),
-            (Some(n), _) => OnVersion::Named(n),
-            (None, _) => OnVersion::Latest,
-        };
         let added = insert(
             state,
             caller,
@@ -472,8 +466,7 @@ pub async fn add(
         .await;
         match added {
             Err(e)
-                if placed_here
-                    && wanted.is_none()
+                if matches!(on, OnVersion::Placed(_))
                     && attempt < PLACING_ATTEMPTS
                     && matches!(e.code(), "not_latest_version" | "unknown_version") =>
             {
@@ -489,27 +482,34 @@ pub async fn add(
 const PLACING_ATTEMPTS: u32 = 5;
 
 /// The target a comment goes in as the API stores it (its JSON and its parsed form), and the
-/// version it was placed on (`wanted`, for a target given whole).
+/// version its write must find the latest: the one named (`wanted`), or for a passage or file the
+/// server placed without one, the version it was placed on.
 async fn placed(
     state: &AppState,
     caller: &Caller,
     share_token: &str,
     place: &Place,
     wanted: Option<i64>,
-) -> Result<(String, Target, Option<i64>), ApiError> {
-    match place {
-        Place::Target(raw) => Ok((raw.get().to_string(), parse_target(raw)?, wanted)),
+) -> Result<(String, Target, OnVersion), ApiError> {
+    let source = match place {
+        Place::Target(raw) => {
+            let on = wanted.map_or(OnVersion::Latest, OnVersion::Named);
+            return Ok((raw.get().to_string(), parse_target(raw)?, on));
+        }
+        Place::Quote { source, .. } | Place::File { source } => source.clone(),
+    };
+    let (version, source) = latest_file(state, caller, share_token, source).await?;
+    if let Some(w) = wanted.filter(|w| *w != version.number) {
+        return Err(refuse_version(state, version.artifact_id, w, version.number).await?);
+    }
+    let raw = match place {
         Place::Quote {
             quote,
             near,
-            source,
             scripted,
+            ..
         } => {
-            let (version, source) = latest_file(state, caller, share_token, source.clone()).await?;
-            if let Some(w) = wanted.filter(|w| *w != version.number) {
-                return Err(refuse_version(state, version.artifact_id, w, version.number).await?);
-            }
-            let raw = target_of_quote(
+            target_of_quote(
                 state,
                 &version,
                 &source,
@@ -517,25 +517,19 @@ async fn placed(
                 near.clone(),
                 *scripted,
             )
-            .await?;
-            let target = parse_target(&RawValue::from_string(raw.clone()).map_err(|e| {
-                ApiError::Internal(format!("a target built from a quote is not JSON: {e}"))
-            })?)?;
-            Ok((raw, target, Some(version.number)))
+            .await?
         }
-        Place::File { source } => {
-            let (version, source) = latest_file(state, caller, share_token, source.clone()).await?;
-            if let Some(w) = wanted.filter(|w| *w != version.number) {
-                return Err(refuse_version(state, version.artifact_id, w, version.number).await?);
-            }
-            let raw = json!({ "source": source }).to_string();
-            let target = parse_target(
-                &RawValue::from_string(raw.clone())
-                    .map_err(|e| ApiError::Internal(format!("a file target is not JSON: {e}")))?,
-            )?;
-            Ok((raw, target, Some(version.number)))
-        }
-    }
+        _ => json!({ "source": source }).to_string(),
+    };
+    let target =
+        parse_target(&RawValue::from_string(raw.clone()).map_err(|e| {
+            ApiError::Internal(format!("a target the server built is not JSON: {e}"))
+        })?)?;
+    let on = match wanted {
+        Some(_) => OnVersion::Named(version.number),
+        None => OnVersion::Placed(version.number),
+    };
+    Ok((raw, target, on))
 }
 
 /// Why a share link refuses a comment or reply: it does not take them (any more).
@@ -1064,6 +1058,69 @@ pub async fn set_resolved(
     change(state, caller, None, comment, change_of).await
 }
 
+/// Stores a reply to comment `comment_id` (on `artifact_id`) as the caller, inside a write: the
+/// text, the keys found in it revoked, and its event. Returns the reply's id.
+#[allow(clippy::too_many_arguments)]
+fn write_reply(
+    conn: &rusqlite::Connection,
+    ctx: &AuditCtx,
+    comment_id: i64,
+    artifact_id: i64,
+    user_id: i64,
+    agent_id: Option<i64>,
+    content: &Scanned,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let id = replies::insert(conn, comment_id, user_id, agent_id, &content.text, now)?;
+    let place = format!("reply {id} to comment {comment_id}");
+    revoke_found(conn, &content.digests, artifact_id, &place, now)?;
+    audit::record(
+        conn,
+        ctx,
+        &AuditEvent::ReplyCreated {
+            artifact_id,
+            reply_id: id,
+            comment_id,
+        },
+        now,
+    )?;
+    Ok(id)
+}
+
+/// Resolves or reopens `comment` as the caller, inside a write, with its event when that changed
+/// anything; returns whether it did.
+#[allow(clippy::too_many_arguments)]
+fn write_resolution(
+    conn: &rusqlite::Connection,
+    ctx: &AuditCtx,
+    comment_id: i64,
+    artifact_id: i64,
+    version: i64,
+    resolved: bool,
+    user_id: i64,
+    agent_id: Option<i64>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if !comments::set_resolved(conn, comment_id, resolved, user_id, agent_id, now)? {
+        return Ok(false);
+    }
+    let event = if resolved {
+        AuditEvent::CommentResolved {
+            artifact_id,
+            comment_id,
+            version,
+        }
+    } else {
+        AuditEvent::CommentUnresolved {
+            artifact_id,
+            comment_id,
+            version,
+        }
+    };
+    audit::record(conn, ctx, &event, now)?;
+    Ok(true)
+}
+
 /// Resolves the comment `raw_id` as the caller, with `note` (checked text) posted as a reply in the
 /// same write, but only by the call that resolves it: a comment resolved already, by an earlier
 /// call or one at the same moment, is left as it is and gets no note. Returns the comment with
@@ -1090,29 +1147,17 @@ pub async fn resolve_noting(
             let resolved_now = current.resolved_at.is_none();
             if resolved_now {
                 if let Some(note) = &note {
-                    let reply = replies::insert(conn, id, user_id, agent_id, &note.text, now)?;
-                    let place = format!("reply {reply} to comment {id}");
-                    revoke_found(conn, &note.digests, artifact_id, &place, now)?;
-                    audit::record(
-                        conn,
-                        &ctx,
-                        &AuditEvent::ReplyCreated {
-                            artifact_id,
-                            reply_id: reply,
-                            comment_id: id,
-                        },
-                        now,
-                    )?;
+                    write_reply(conn, &ctx, id, artifact_id, user_id, agent_id, note, now)?;
                 }
-                comments::set_resolved(conn, id, true, user_id, agent_id, now)?;
-                audit::record(
+                write_resolution(
                     conn,
                     &ctx,
-                    &AuditEvent::CommentResolved {
-                        artifact_id,
-                        comment_id: id,
-                        version,
-                    },
+                    id,
+                    artifact_id,
+                    version,
+                    true,
+                    user_id,
+                    agent_id,
                     now,
                 )?;
             }
@@ -1186,22 +1231,17 @@ async fn change(
                 }
             }
             if let Some(resolved) = body.resolved {
-                if comments::set_resolved(conn, id, resolved, user_id, agent_id, now)? {
-                    let event = if resolved {
-                        AuditEvent::CommentResolved {
-                            artifact_id,
-                            comment_id: id,
-                            version,
-                        }
-                    } else {
-                        AuditEvent::CommentUnresolved {
-                            artifact_id,
-                            comment_id: id,
-                            version,
-                        }
-                    };
-                    audit::record(conn, &ctx, &event, now)?;
-                }
+                write_resolution(
+                    conn,
+                    &ctx,
+                    id,
+                    artifact_id,
+                    version,
+                    resolved,
+                    user_id,
+                    agent_id,
+                    now,
+                )?;
             }
             let updated = comments::get(conn, id)?.ok_or(StoreError::NotFound)?;
             Ok((updated, replies::list_for_comment(conn, id)?))
@@ -1350,17 +1390,14 @@ pub async fn reply_on(
             comments::get(conn, comment_id)?.ok_or(StoreError::NotFound)?;
             let now = now_ms();
             gate_open(conn, gate.as_ref(), user_id, artifact_id, now)?;
-            let id = replies::insert(conn, comment_id, user_id, agent_id, &content.text, now)?;
-            let place = format!("reply {id} to comment {comment_id}");
-            revoke_found(conn, &content.digests, artifact_id, &place, now)?;
-            audit::record(
+            let id = write_reply(
                 conn,
                 &ctx,
-                &AuditEvent::ReplyCreated {
-                    artifact_id,
-                    reply_id: id,
-                    comment_id,
-                },
+                comment_id,
+                artifact_id,
+                user_id,
+                agent_id,
+                &content,
                 now,
             )?;
             idempotency::mark_done(pending.as_ref(), conn, now)?;
