@@ -29,7 +29,7 @@ use crate::failed_sign_ins::FailedSignIns;
 use crate::http::body_pace::{Pace, PacedBody};
 use crate::http::counters::{RouteStats, UploadBytes};
 use crate::http::error::{recover, ApiError};
-use crate::http::router::{ClientAddr, Router};
+use crate::http::router::{asks_for_a_page, ClientAddr, Router};
 use crate::http::send_deadline::SendDeadline;
 use crate::identity_cache::IdentityCache;
 use crate::key_usage::KeyUsage;
@@ -309,11 +309,13 @@ fn admit(
         return Err(Box::new(response));
     }
     check_target(&request, before.site).map_err(|refusal| {
-        Box::new(if asks_for_a_page(&request) {
-            crate::web::wrong_host_page(&refusal.to_string())
-        } else {
-            refusal.into_response()
-        })
+        Box::new(
+            if asks_for_a_page(request.method(), request.uri().path(), request.headers()) {
+                crate::web::wrong_host_page(&refusal.to_string())
+            } else {
+                refusal.into_response()
+            },
+        )
     })?;
     let client = before.proxies.client(before.peer.ip(), request.headers());
     request.extensions_mut().insert(ClientAddr(client));
@@ -334,20 +336,6 @@ where
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
     response
-}
-
-/// Whether a request is a browser asking for a page (not the API, not MCP): its refusals are
-/// pages too.
-fn asks_for_a_page<B>(request: &hyper::Request<B>) -> bool {
-    let path = request.uri().path();
-    let api = path == "/api" || path.starts_with("/api/") || path.starts_with("/mcp");
-    let reading = matches!(*request.method(), hyper::Method::GET | hyper::Method::HEAD);
-    let html = request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    reading && html && !api
 }
 
 /// Refuses, before routing, a request for another host (DNS rebinding): exactly one `Host`, and

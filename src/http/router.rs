@@ -281,13 +281,8 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
                 .into_response();
             }
         }
-        let api = path == "/api" || path.starts_with("/api/") || path.starts_with("/mcp");
-        let browser = headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"));
         match self.not_found_page {
-            Some(page) if reading && browser && !api => page(path),
+            Some(page) if asks_for_a_page(method, path, headers) => page(path),
             _ => ApiError::NotFound(
                 "no such route; see GET /api/v1 for the list of endpoints".into(),
             )
@@ -400,6 +395,18 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
         }
         (&route.stats, response)
     }
+}
+
+/// Whether a request is a browser asking for a page (a GET or HEAD accepting HTML, elsewhere than
+/// the API and MCP): its refusals are pages too, never JSON.
+pub fn asks_for_a_page(method: &Method, path: &str, headers: &HeaderMap) -> bool {
+    let api = path == "/api" || path.starts_with("/api/") || path.starts_with("/mcp");
+    let reading = matches!(*method, Method::GET | Method::HEAD);
+    let html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    reading && html && !api
 }
 
 /// The methods a path takes, for a 405's `Allow` header: each once, HEAD after GET.
