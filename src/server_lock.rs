@@ -38,9 +38,7 @@ impl ServerLock {
             Err(TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
         }
     }
-}
 
-impl ServerLock {
     /// Gives the lock back and removes its file: for a server that stops before it served (its
     /// database was refused), so that nothing of it is left beside a file that is not its own.
     pub fn remove(self) {

@@ -49,16 +49,21 @@ function showUnavailable(unsent = []) {
 /** How often an open page looks whether its link still works (and for others' comments). */
 const CHECK_EVERY_MS = 30_000;
 
+/** Ends the open page once (its checks stop), as `show` shows it. */
+function end(show) {
+  if (state.over) return;
+  state.over = true;
+  clearInterval(state.checkTimer);
+  show();
+}
+
 /**
  * The link was turned off (or its artifact deleted) while the page was open: the whole page says
  * so, with what was being written to copy, rather than a page that looks alive and fails file by
  * file.
  */
 function linkGone() {
-  if (state.over) return;
-  state.over = true;
-  clearInterval(state.checkTimer);
-  showUnavailable(unsentTexts());
+  end(() => showUnavailable(unsentTexts()));
 }
 
 /**
@@ -67,19 +72,18 @@ function linkGone() {
  * is offered to copy first.
  */
 function capabilitiesChanged() {
-  if (state.over) return;
-  const unsent = unsentTexts();
-  state.over = true;
-  clearInterval(state.checkTimer);
-  if (!unsent.length) {
-    location.reload();
-    return;
-  }
-  showPageMessage({
-    title: 'What this link allows has changed',
-    text: 'The artifact\u2019s owner changed what people with this link can do. Reload the page to go on.',
-    actions: [{ text: 'Reload', onClick: () => location.reload() }],
-    unsent,
+  end(() => {
+    const unsent = unsentTexts();
+    if (!unsent.length) {
+      location.reload();
+      return;
+    }
+    showPageMessage({
+      title: 'What this link allows has changed',
+      text: 'The artifact\u2019s owner changed what people with this link can do. Reload the page to go on.',
+      actions: [{ text: 'Reload', onClick: () => location.reload() }],
+      unsent,
+    });
   });
 }
 
