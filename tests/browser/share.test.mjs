@@ -176,6 +176,17 @@ test('with readComments the threads are shown and highlighted, read-only', async
 });
 
 /** Follows the page's "Sign in to comment" and signs in as Bob. */
+/** Bob on the link's page, signed in from it and back on its entry page. */
+async function signedInVisitor() {
+  const tab = await visitor();
+  const { page } = tab;
+  await openLink(page);
+  await signInFromLink(page);
+  await page.waitForURL((url) => url.pathname === `/share/${linkToken}`);
+  await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
+  return tab;
+}
+
 async function signInFromLink(page) {
   await page.locator('#share-sign-in').click();
   await page.waitForURL((url) => url.pathname === '/login');
@@ -261,10 +272,7 @@ test('someone who may review the artifact is offered its review page from the li
   assert.equal(await open.getAttribute('href'), `/a/${site.shareToken}`);
   const shared = await apiCall(server.url, 'GET', `/api/v1/share/${linkToken}`, {});
   assert.equal(shared.body.viewer, null);
-  const tab = await visitor();
-  await openLink(tab.page);
-  await signInFromLink(tab.page);
-  await tab.page.waitForURL((url) => url.pathname === `/share/${linkToken}`);
+  const tab = await signedInVisitor();
   await tab.page.locator('#share-viewer').waitFor();
   assert.equal(await tab.page.getByRole('link', { name: 'Open in the review page' }).isVisible(), false, 'Bob may not review it');
   await open.click();
@@ -338,12 +346,8 @@ test('a link turned off stops working on the next load', async () => {
 
 test('a link turned off while its page is open: the next file or reply ends the page, keeping what was being written', async () => {
   await apiOk(server, 'PATCH', linkApi(), ownerKey, { capabilities: { writeComments: true } });
-  const tab = await visitor();
+  const tab = await signedInVisitor();
   const { page } = tab;
-  await openLink(page);
-  await signInFromLink(page);
-  await page.waitForURL((url) => url.pathname === `/share/${linkToken}`);
-  await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
   // A reply being written when the owner turns the link off; then the next file is opened.
   const owners = thread(page, 'Is nine euros still right?');
   await owners.getByPlaceholder('Reply…').fill('Half an answer');
@@ -368,12 +372,8 @@ test('a link turned off while its page is open: the next file or reply ends the 
 
 test('the owner narrowing what the link allows while its page is open: the page follows, keeping what was being written', async () => {
   await apiOk(server, 'PATCH', linkApi(), ownerKey, { enabled: true, capabilities: { writeComments: true } });
-  const tab = await visitor();
+  const tab = await signedInVisitor();
   const { page } = tab;
-  await openLink(page);
-  await signInFromLink(page);
-  await page.waitForURL((url) => url.pathname === `/share/${linkToken}`);
-  await page.locator('#stage[data-file="index.html"][data-bridged="true"]').waitFor({ state: 'attached' });
   // Comments no longer taken: the reply being sent finds out, and its text is kept to copy.
   const owners = thread(page, 'Is nine euros still right?');
   await owners.getByPlaceholder('Reply…').fill('A reply that came too late');
