@@ -34,10 +34,15 @@ function outlineWhenKeyed(iframe) {
   document.addEventListener('keydown', () => { keyedAt = performance.now(); }, true);
   document.addEventListener('pointerdown', () => { keyedAt = -Infinity; }, true);
   // Focus moving into the frame blurs this window (the iframe element gets no focus event of its
-  // own when Tab takes it there); focus coming back focuses it again.
-  const check = () => iframe.classList.toggle('keyboard-focus', document.activeElement === iframe && performance.now() - keyedAt < 1000);
-  iframe.addEventListener('focus', check);
-  window.addEventListener('blur', () => setTimeout(check, 0));
+  // own when Tab takes it there); focus coming back focuses it again. The time is taken when the
+  // focus moved, not when the check runs a task later (a loaded machine may run it much later).
+  // A click inside the frame is unseen here: a key more than a second before it draws nothing.
+  const check = (movedAt) => iframe.classList.toggle('keyboard-focus', document.activeElement === iframe && movedAt - keyedAt < 1000);
+  iframe.addEventListener('focus', () => check(performance.now()));
+  window.addEventListener('blur', () => {
+    const movedAt = performance.now();
+    setTimeout(() => check(movedAt), 0);
+  });
   window.addEventListener('focus', () => iframe.classList.remove('keyboard-focus'));
   iframe.addEventListener('blur', () => iframe.classList.remove('keyboard-focus'));
 }
