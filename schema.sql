@@ -186,7 +186,8 @@ CREATE TABLE comments (
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     deleted_at    INTEGER,
-    edited_at     INTEGER                        -- its text last changed by its author
+    edited_at     INTEGER,                       -- its text last changed by its author
+    via_link      INTEGER NOT NULL DEFAULT 0 CHECK (via_link IN (0, 1)) -- written through the artifact's share link
 );
 CREATE INDEX comments_by_version ON comments (version_id, id);
 
@@ -213,7 +214,8 @@ CREATE TABLE replies (
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL,
     deleted_at   INTEGER,
-    edited_at    INTEGER                         -- its text last changed by its author
+    edited_at    INTEGER,                        -- its text last changed by its author
+    via_link     INTEGER NOT NULL DEFAULT 0 CHECK (via_link IN (0, 1)) -- written through the artifact's share link
 );
 CREATE INDEX replies_by_comment ON replies (comment_id, id);
 

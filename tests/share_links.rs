@@ -990,6 +990,133 @@ fn through_a_link_a_person_changes_and_deletes_only_what_they_wrote_while_it_tak
 }
 
 #[test]
+fn a_removed_reviewer_cannot_change_through_the_link_what_they_wrote_as_a_reviewer() -> TestResult {
+    let o = owned();
+    let token = o.make_link(json!({"writeComments": true}));
+    let bob = Auth::Cookie(
+        o.server
+            .add_user("bob@example.com", "Bob", "bob password 12"),
+    );
+    let grant = o.server.post(
+        &format!("/api/v1/artifacts/{}/access", o.share),
+        &o.ada,
+        &json!({"email": "bob@example.com", "role": "can-comment"}),
+    );
+    assert_eq!(grant.status, 201, "{}", grant.text());
+    let grant = grant.json()["id"].as_str().ok_or("grant id")?.to_string();
+    let created = |path: String, body: Value| -> Result<String, Box<dyn std::error::Error>> {
+        let resp = o.server.post(&path, &bob, &body);
+        assert_eq!(resp.status, 201, "{path}: {}", resp.text());
+        Ok(resp.json()["id"].as_str().ok_or("id")?.to_string())
+    };
+    let target = json!({"source": "index.html"});
+    // As a reviewer, on the review page (the API as himself); then through the link.
+    let as_reviewer = created(
+        format!("/api/v1/artifacts/{}/comments", o.share),
+        json!({"content": "As a reviewer", "target": target}),
+    )?;
+    let reply_as_reviewer = created(
+        format!("/api/v1/comments/{as_reviewer}/replies"),
+        json!({"content": "Reviewer's reply"}),
+    )?;
+    let via_link = created(
+        format!("/api/v1/share/{token}/comments"),
+        json!({"content": "Through the link", "target": target}),
+    )?;
+    let reply_via_link = created(
+        format!("/api/v1/share/{token}/comments/{as_reviewer}/replies"),
+        json!({"content": "Link reply"}),
+    )?;
+
+    // Everyone who reads the thread sees how each part came.
+    let listing = o
+        .server
+        .get(&format!("/api/v1/artifacts/{}/comments", o.share), &o.ada)
+        .json();
+    let comment = |id: &str| -> Value {
+        listing["comments"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["id"] == id))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(comment(&as_reviewer)["viaShareLink"], false);
+    assert_eq!(comment(&via_link)["viaShareLink"], true);
+    let replies = comment(&as_reviewer)["replies"].clone();
+    assert_eq!(replies[0]["id"], reply_as_reviewer.as_str());
+    assert_eq!(replies[0]["viaShareLink"], false);
+    assert_eq!(replies[1]["id"], reply_via_link.as_str());
+    assert_eq!(replies[1]["viaShareLink"], true);
+    let shared = o
+        .server
+        .get(&format!("/api/v1/share/{token}/comments"), &Auth::None)
+        .json();
+    assert_eq!(shared["comments"][1]["viaShareLink"], true, "{shared}");
+
+    // His access is removed: what he wrote as a reviewer is no longer his to change, through
+    // the link either; what he wrote through the link still is.
+    let removed = o.server.delete(
+        &format!("/api/v1/artifacts/{}/access/{grant}", o.share),
+        &o.ada,
+    );
+    assert_eq!(removed.status, 200, "{}", removed.text());
+    let edit = json!({"content": "rewritten after removal"}).to_string();
+    for (method, path) in [
+        ("PATCH", format!("/comments/{as_reviewer}")),
+        ("DELETE", format!("/comments/{as_reviewer}")),
+        ("PATCH", format!("/replies/{reply_as_reviewer}")),
+        ("DELETE", format!("/replies/{reply_as_reviewer}")),
+    ] {
+        let path = format!("/api/v1/share/{token}{path}");
+        let resp = o
+            .server
+            .request(method, &path, &bob, Some(edit.as_bytes()), &[]);
+        assert_eq!(resp.status, 403, "{method} {path}: {}", resp.text());
+        assert_eq!(resp.error_code(), "not_allowed");
+        assert!(
+            resp.text().contains("not written through the share link"),
+            "{}",
+            resp.text()
+        );
+    }
+    let stored = |table: &str, id: &str| -> rusqlite::Result<(String, bool)> {
+        o.server.open_db().query_row(
+            &format!("SELECT content, deleted_at IS NOT NULL FROM {table} WHERE id = ?1"),
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    };
+    assert_eq!(
+        stored("comments", &as_reviewer)?,
+        ("As a reviewer".to_string(), false)
+    );
+    assert_eq!(
+        stored("replies", &reply_as_reviewer)?,
+        ("Reviewer's reply".to_string(), false)
+    );
+    let resp = o.server.patch(
+        &format!("/api/v1/share/{token}/comments/{via_link}"),
+        &bob,
+        &json!({"content": "Through the link, fixed"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["viaShareLink"], true);
+    let resp = o.server.patch(
+        &format!("/api/v1/share/{token}/replies/{reply_via_link}"),
+        &bob,
+        &json!({"content": "Link reply, fixed"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let resp = o.server.delete(
+        &format!("/api/v1/share/{token}/replies/{reply_via_link}"),
+        &bob,
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(stored("replies", &reply_via_link)?.1);
+    Ok(())
+}
+
+#[test]
 fn a_comment_under_way_when_the_link_stops_taking_comments_is_refused_as_closed_not_gone(
 ) -> TestResult {
     let o = owned();

@@ -49,6 +49,8 @@ pub struct CommentView {
     pub edited_at: Option<i64>,
     pub version: String,
     pub target: Box<RawValue>,
+    /// Written through the artifact's share link, by a person signed in on the link's page.
+    pub via_share_link: bool,
     pub replies: Vec<ReplyView>,
 }
 
@@ -62,6 +64,8 @@ pub struct ReplyView {
     pub updated_at: i64,
     /// When its author last changed its text (null: never).
     pub edited_at: Option<i64>,
+    /// Written through the artifact's share link, by a person signed in on the link's page.
+    pub via_share_link: bool,
 }
 
 impl From<Reply> for ReplyView {
@@ -73,6 +77,7 @@ impl From<Reply> for ReplyView {
             created_at: r.created_at,
             updated_at: r.updated_at,
             edited_at: r.edited_at,
+            via_share_link: r.via_link,
         }
     }
 }
@@ -96,6 +101,7 @@ impl CommentView {
                     c.id
                 ))
             })?,
+            via_share_link: c.via_link,
             replies,
         })
     }
@@ -608,6 +614,7 @@ pub async fn insert(
     let agent_id = caller.agent.as_ref().map(|a| a.id);
     let ctx = caller.audit();
     let pending = Pending::current();
+    let via_link = matches!(gate, Gate::Link(_));
     // Everything is checked inside the one write: who may see the artifact, which version is the
     // latest (a version published meanwhile makes the requested one old), which files it has.
     let id = state
@@ -652,6 +659,7 @@ pub async fn insert(
                     agent_id,
                     content: &content,
                     target: &raw_target,
+                    via_link,
                 },
                 now,
             )?;
@@ -1059,7 +1067,8 @@ pub async fn set_resolved(
 }
 
 /// Stores a reply to comment `comment_id` (on `artifact_id`) as the caller, inside a write: the
-/// text, the keys found in it revoked, and its event. Returns the reply's id.
+/// text, the keys found in it revoked, and its event. `via_link`: written through the artifact's
+/// share link. Returns the reply's id.
 #[allow(clippy::too_many_arguments)]
 fn write_reply(
     conn: &rusqlite::Connection,
@@ -1069,9 +1078,18 @@ fn write_reply(
     user_id: i64,
     agent_id: Option<i64>,
     content: &Scanned,
+    via_link: bool,
     now: i64,
 ) -> Result<i64, StoreError> {
-    let id = replies::insert(conn, comment_id, user_id, agent_id, &content.text, now)?;
+    let id = replies::insert(
+        conn,
+        comment_id,
+        user_id,
+        agent_id,
+        &content.text,
+        via_link,
+        now,
+    )?;
     let place = format!("reply {id} to comment {comment_id}");
     revoke_found(conn, &content.digests, artifact_id, &place, now)?;
     audit::record(
@@ -1147,7 +1165,17 @@ pub async fn resolve_noting(
             let resolved_now = current.resolved_at.is_none();
             if resolved_now {
                 if let Some(note) = &note {
-                    write_reply(conn, &ctx, id, artifact_id, user_id, agent_id, note, now)?;
+                    write_reply(
+                        conn,
+                        &ctx,
+                        id,
+                        artifact_id,
+                        user_id,
+                        agent_id,
+                        note,
+                        false,
+                        now,
+                    )?;
                 }
                 write_resolution(
                     conn,
@@ -1398,6 +1426,7 @@ pub async fn reply_on(
                 user_id,
                 agent_id,
                 &content,
+                matches!(gate, Some(Gate::Link(_))),
                 now,
             )?;
             idempotency::mark_done(pending.as_ref(), conn, now)?;

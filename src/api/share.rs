@@ -289,17 +289,31 @@ async fn link_reply(
         .ok_or_else(|| ApiError::not_found("reply"))
 }
 
-/// Through a link, a person deletes only what they wrote (moderating is the owner's, on the
-/// review page).
-fn own(caller: &Caller, author: &stored_comments::Author, what: &str) -> Result<(), ApiError> {
-    if author.is(caller.user.id, None) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
+/// Through a link, a person changes or deletes only what they wrote through it (moderating is
+/// the owner's, on the review page; what a reviewer wrote there is theirs to change there while
+/// they still have access, not through a link that outlives it).
+fn own(
+    caller: &Caller,
+    author: &stored_comments::Author,
+    via_link: bool,
+    what: &str,
+    change: &str,
+) -> Result<(), ApiError> {
+    if !author.is(caller.user.id, None) {
+        return Err(ApiError::forbidden(
             "not_allowed",
-            format!("through a share link only the {what}'s author can delete it"),
-        ))
+            format!("through a share link only the {what}'s author can {change} it"),
+        ));
     }
+    if !via_link {
+        return Err(ApiError::forbidden(
+            "not_allowed",
+            format!(
+                "this {what} was not written through the share link, so it cannot be changed through it; change it on the artifact's review page, where you need access to the artifact"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The gate a change through this request's link passes (checked again inside the write).
@@ -311,6 +325,13 @@ pub async fn update_comment(state: AppState, mut req: Request) -> Result<Respons
     let link = link(&state, &req).await?;
     let caller = commenter(&state, &req, &link).await?;
     let comment = link_comment(&state, &link, req.param("id")).await?;
+    own(
+        &caller,
+        &comment.author,
+        comment.via_link,
+        "comment",
+        "edit",
+    )?;
     let body: TextOnly = req.json().await?;
     let changed = comments::edit(&state, &caller, gate(&req), comment, body.content)
         .await
@@ -322,7 +343,13 @@ pub async fn delete_comment(state: AppState, req: Request) -> Result<Response, A
     let link = link(&state, &req).await?;
     let caller = commenter(&state, &req, &link).await?;
     let comment = link_comment(&state, &link, req.param("id")).await?;
-    own(&caller, &comment.author, "comment")?;
+    own(
+        &caller,
+        &comment.author,
+        comment.via_link,
+        "comment",
+        "delete",
+    )?;
     let deleted_at = comments::remove(&state, &caller, Some(gate(&req)), &comment)
         .await
         .map_err(closed_meanwhile)?;
@@ -335,6 +362,7 @@ pub async fn update_reply(state: AppState, mut req: Request) -> Result<Response,
     let link = link(&state, &req).await?;
     let caller = commenter(&state, &req, &link).await?;
     let found = link_reply(&state, &link, req.param("id")).await?;
+    own(&caller, &found.author, found.via_link, "reply", "edit")?;
     let body: TextOnly = req.json().await?;
     let changed = comments::edit_reply(&state, &caller, Some(gate(&req)), found, &body.content)
         .await
@@ -346,7 +374,7 @@ pub async fn delete_reply(state: AppState, req: Request) -> Result<Response, Api
     let link = link(&state, &req).await?;
     let caller = commenter(&state, &req, &link).await?;
     let found = link_reply(&state, &link, req.param("id")).await?;
-    own(&caller, &found.author, "reply")?;
+    own(&caller, &found.author, found.via_link, "reply", "delete")?;
     let deleted_at = comments::remove_reply(&state, &caller, Some(gate(&req)), &found)
         .await
         .map_err(closed_meanwhile)?;

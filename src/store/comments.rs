@@ -50,6 +50,8 @@ pub struct Comment {
     pub updated_at: i64,
     /// When its author last changed its text, if ever.
     pub edited_at: Option<i64>,
+    /// Written through the artifact's share link (by a person signed in, on the link's page).
+    pub via_link: bool,
 }
 
 macro_rules! comment_select {
@@ -57,7 +59,7 @@ macro_rules! comment_select {
         "SELECT c.id, c.artifact_id, c.version_id, v.number, c.content, c.target, c.resolved_at,
                 c.created_at, c.updated_at,
                 c.author_user, au.name, c.author_agent, aa.name, aa.role,
-                c.resolved_user, ru.name, c.resolved_agent, ra.name, ra.role, c.edited_at
+                c.resolved_user, ru.name, c.resolved_agent, ra.name, ra.role, c.edited_at, c.via_link
            FROM comments c
            JOIN versions v ON v.id = c.version_id
            JOIN users au ON au.id = c.author_user
@@ -86,6 +88,7 @@ impl Comment {
                 None => None,
             },
             edited_at: r.get(19)?,
+            via_link: r.get(20)?,
         })
     }
 }
@@ -97,13 +100,15 @@ pub struct NewComment<'a> {
     pub agent_id: Option<i64>,
     pub content: &'a str,
     pub target: &'a str,
+    /// Written through the artifact's share link.
+    pub via_link: bool,
 }
 
 /// Stores a new comment and counts it on its version; returns its id.
 pub fn insert(conn: &Connection, new: &NewComment<'_>, now: i64) -> StoreResult<i64> {
     conn.prepare_cached(
-        "INSERT INTO comments (artifact_id, version_id, author_user, author_agent, content, target, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        "INSERT INTO comments (artifact_id, version_id, author_user, author_agent, content, target, created_at, updated_at, via_link)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
     )?
     .execute(params![
         new.artifact_id,
@@ -112,7 +117,8 @@ pub fn insert(conn: &Connection, new: &NewComment<'_>, now: i64) -> StoreResult<
         new.agent_id,
         new.content,
         new.target,
-        now
+        now,
+        new.via_link
     ])?;
     let id = conn.last_insert_rowid();
     // A new comment is live and open. Counted here rather than by a trigger: with one, SQLite
@@ -290,12 +296,13 @@ mod tests {
                     agent_id: None,
                     content: &format!("comment {i}"),
                     target: "{}",
+                    via_link: false,
                 },
                 0,
             )
             .expect("comment");
             for r in 0..2 {
-                super::super::replies::insert(conn, id, 1, None, &format!("reply {r}"), 0)
+                super::super::replies::insert(conn, id, 1, None, &format!("reply {r}"), false, 0)
                     .expect("reply");
             }
         }

@@ -16,12 +16,14 @@ pub struct Reply {
     pub updated_at: i64,
     /// When its author last changed its text, if ever.
     pub edited_at: Option<i64>,
+    /// Written through the artifact's share link (by a person signed in, on the link's page).
+    pub via_link: bool,
 }
 
 macro_rules! reply_select {
     () => {
         "SELECT r.id, r.comment_id, c.artifact_id, r.content, r.created_at, r.updated_at,
-                r.author_user, au.name, r.author_agent, aa.name, aa.role, r.edited_at
+                r.author_user, au.name, r.author_agent, aa.name, aa.role, r.edited_at, r.via_link
            FROM replies r
            JOIN comments c ON c.id = r.comment_id
            JOIN versions v ON v.id = c.version_id
@@ -41,23 +43,27 @@ impl Reply {
             updated_at: r.get(5)?,
             author: Author::from_row_at(r, 6)?,
             edited_at: r.get(11)?,
+            via_link: r.get(12)?,
         })
     }
 }
 
+/// Stores a reply by `user_id` (as `agent_id`), written through the artifact's share link when
+/// `via_link`; returns its id.
 pub fn insert(
     conn: &Connection,
     comment_id: i64,
     user_id: i64,
     agent_id: Option<i64>,
     content: &str,
+    via_link: bool,
     now: i64,
 ) -> StoreResult<i64> {
     conn.prepare_cached(
-        "INSERT INTO replies (comment_id, author_user, author_agent, content, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        "INSERT INTO replies (comment_id, author_user, author_agent, content, created_at, updated_at, via_link)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
     )?
-    .execute(params![comment_id, user_id, agent_id, content, now])?;
+    .execute(params![comment_id, user_id, agent_id, content, now, via_link])?;
     Ok(conn.last_insert_rowid())
 }
 

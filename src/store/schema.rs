@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::error::{StoreError, StoreResult};
 
 /// The schema version this binary writes and understands.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
@@ -164,6 +164,27 @@ const TO_8: &str = "
     ALTER TABLE idempotent_answers ADD COLUMN fingerprint BLOB;
 ";
 
+/// Version 9: comments and replies know whether they were written through the artifact's share
+/// link, which lets its writers change only those through it. Earlier ones are marked when their
+/// author could only have reached the artifact through its link: neither its owner nor ever
+/// granted access to it (an agent never writes through a link).
+const TO_9: &str = "
+    ALTER TABLE comments ADD COLUMN via_link INTEGER NOT NULL DEFAULT 0 CHECK (via_link IN (0, 1));
+    ALTER TABLE replies ADD COLUMN via_link INTEGER NOT NULL DEFAULT 0 CHECK (via_link IN (0, 1));
+    UPDATE comments SET via_link = 1
+     WHERE author_agent IS NULL
+       AND author_user <> (SELECT a.owner_id FROM artifacts a WHERE a.id = comments.artifact_id)
+       AND NOT EXISTS (SELECT 1 FROM access_grants g
+                        WHERE g.artifact_id = comments.artifact_id AND g.user_id = comments.author_user);
+    UPDATE replies SET via_link = 1
+     WHERE author_agent IS NULL
+       AND EXISTS (SELECT 1 FROM comments c JOIN artifacts a ON a.id = c.artifact_id
+                    WHERE c.id = replies.comment_id
+                      AND a.owner_id <> replies.author_user
+                      AND NOT EXISTS (SELECT 1 FROM access_grants g
+                                       WHERE g.artifact_id = c.artifact_id AND g.user_id = replies.author_user));
+";
+
 /// Settings for every connection: WAL (set once per file, harmless to repeat), foreign keys, a busy
 /// timeout so a concurrent writer (the CLI while the server runs) waits instead of failing.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -265,7 +286,7 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         log::info!("created database schema version {SCHEMA_VERSION}");
     }
     // Each step takes the schema one version up, oldest first; later versions add theirs here.
-    let steps: [(i64, &str); 7] = [
+    let steps: [(i64, &str); 8] = [
         (2, TO_2),
         (3, TO_3),
         (4, TO_4),
@@ -273,6 +294,7 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         (6, TO_6),
         (7, TO_7),
         (8, TO_8),
+        (9, TO_9),
     ];
     if found >= 1 {
         for (to, sql) in steps.into_iter().filter(|(to, _)| found < *to) {
@@ -323,6 +345,73 @@ mod tests {
     const SCHEMA_V6: &str = include_str!("../../tests/fixtures/schema-v6.sql");
     /// The schema as version 7 shipped it.
     const SCHEMA_V7: &str = include_str!("../../tests/fixtures/schema-v7.sql");
+    /// The schema as version 8 shipped it.
+    const SCHEMA_V8: &str = include_str!("../../tests/fixtures/schema-v8.sql");
+
+    #[test]
+    fn a_version_8_database_is_upgraded_knowing_what_came_through_the_share_link() {
+        // Alice owns the artifact; Bob was a reviewer (his grant since revoked); Carol never had
+        // access, so what she wrote came through the link; Alice's agent wrote as itself.
+        let (_dir, conn) = upgraded(
+            SCHEMA_V8,
+            "PRAGMA user_version = 8;
+             INSERT INTO users (email, name, password_hash, role, created_at, updated_at) VALUES
+                 ('alice@example.com', 'Alice', 'x', 'admin', 1, 1),
+                 ('bob@example.com', 'Bob', 'x', 'member', 1, 1),
+                 ('carol@example.com', 'Carol', 'x', 'member', 1, 1);
+             INSERT INTO agents (user_id, name, role, created_at, updated_at) VALUES (1, 'Claude', 'agent', 1, 1);
+             INSERT INTO artifacts (share_token, owner_id, name, created_at, updated_at)
+                 VALUES ('abcdefghijklmnop', 1, 'Doc', 1, 1);
+             INSERT INTO versions (artifact_id, number, file_type, size, entry_point, created_at, created_user)
+                 VALUES (1, 1, 'html', 3, 'index.html', 1, 1);
+             INSERT INTO access_grants (artifact_id, email, user_id, role, granted_by, created_at, revoked_at)
+                 VALUES (1, 'bob@example.com', 2, 'can-comment', 1, 1, 2);
+             INSERT INTO comments (artifact_id, version_id, author_user, author_agent, content, target, created_at, updated_at) VALUES
+                 (1, 1, 1, NULL, 'by the owner', '{}', 1, 1),
+                 (1, 1, 2, NULL, 'by a reviewer', '{}', 1, 1),
+                 (1, 1, 3, NULL, 'through the link', '{}', 1, 1),
+                 (1, 1, 1, 1, 'by the agent', '{}', 1, 1);
+             INSERT INTO replies (comment_id, author_user, content, created_at, updated_at) VALUES
+                 (1, 3, 'through the link', 1, 1),
+                 (3, 2, 'by a reviewer', 1, 1),
+                 (3, 1, 'by the owner', 1, 1);",
+        );
+        let marked = |table: &str| -> Vec<(String, bool)> {
+            conn.prepare(&format!(
+                "SELECT content, via_link FROM {table} ORDER BY id"
+            ))
+            .expect("select")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+        };
+        let expect = |rows: &[(&str, bool)]| -> Vec<(String, bool)> {
+            rows.iter().map(|(c, v)| (c.to_string(), *v)).collect()
+        };
+        assert_eq!(
+            marked("comments"),
+            expect(&[
+                ("by the owner", false),
+                ("by a reviewer", false),
+                ("through the link", true),
+                ("by the agent", false),
+            ])
+        );
+        assert_eq!(
+            marked("replies"),
+            expect(&[
+                ("through the link", true),
+                ("by a reviewer", false),
+                ("by the owner", false),
+            ])
+        );
+        let fresh = Connection::open_in_memory().expect("memory");
+        fresh.execute_batch(SCHEMA_SQL).expect("fresh schema");
+        for table in ["comments", "replies"] {
+            assert_eq!(columns(&conn, table), columns(&fresh, table), "{table}");
+        }
+    }
 
     #[test]
     fn a_version_7_database_is_upgraded_with_fingerprints_on_its_kept_answers() {
@@ -403,6 +492,7 @@ mod tests {
                 agent_id: None,
                 content: "counted by the insert",
                 target: "{}",
+                via_link: false,
             },
             2,
         )

@@ -286,6 +286,45 @@ test('someone who may review the artifact is offered its review page from the li
   await tab.context.close();
 });
 
+test('what came through the link is marked; what a reviewer wrote on the review page is not changed through it', async () => {
+  // Bob becomes a reviewer for a moment and comments as one, with a key of his own.
+  const grant = await apiOk(server, 'POST', `/api/v1/artifacts/${site.shareToken}/access`, ownerKey,
+    { email: BOB.email, role: 'can-comment' });
+  const bobKey = (await cli(server, ['key', 'create', '--user', BOB.email, '--name', 'bob'])).trim();
+  const asReviewer = await apiOk(server, 'POST', `/api/v1/artifacts/${site.shareToken}/comments`, bobKey,
+    { content: 'Noted as a reviewer.', target: { source: 'index.html' } });
+  const tab = await signedInVisitor();
+  const { page } = tab;
+  const reviewerNote = thread(page, 'Noted as a reviewer.');
+  await reviewerNote.waitFor();
+  const throughLink = thread(page, 'Unlimited for how many seats?');
+  assert.equal(await reviewerNote.getByRole('button', { name: 'Edit your comment' }).count(), 0,
+    'not written through the link: not changed through it');
+  assert.equal(await reviewerNote.getByRole('button', { name: 'Delete this thread' }).count(), 0);
+  assert.equal(await reviewerNote.getByText('via share link').count(), 0);
+  assert.equal(await throughLink.getByRole('button', { name: 'Edit your comment' }).count(), 1);
+  await throughLink.getByText('via share link').waitFor();
+  assertClean(tab, { allow: PROBED });
+  await tab.context.close();
+
+  // The owner, on the review page, sees which thread came through the link.
+  const { page: owner } = ownerTab;
+  await owner.goto(`${server.url}/a/${site.shareToken}`);
+  await thread(owner, 'Unlimited for how many seats?').getByText('via share link').waitFor();
+  assert.equal(await thread(owner, 'Noted as a reviewer.').getByText('via share link').count(), 0);
+  assert.equal(await thread(owner, 'Is nine euros still right?').getByText('via share link').count(), 0);
+  const { comments } = await apiOk(server, 'GET', `/api/v1/artifacts/${site.shareToken}/comments`, ownerKey);
+  const via = Object.fromEntries(comments.map((c) => [c.content, c.viaShareLink]));
+  assert.deepEqual(via, {
+    'Is nine euros still right?': false, 'Unlimited for how many seats?': true, 'Noted as a reviewer.': false,
+  });
+  await apiOk(server, 'DELETE', `/api/v1/comments/${asReviewer.id}`, ownerKey);
+  await apiOk(server, 'DELETE', `/api/v1/artifacts/${site.shareToken}/access/${grant.id}`, ownerKey);
+  await probe(owner);
+  assertClean(ownerTab, { allow: PROBED });
+  resetProblems(ownerTab);
+});
+
 test("the page's address follows the file shown: signing in, reloading and Back return to it", async () => {
   const tab = await visitor();
   const { page } = tab;

@@ -38,8 +38,9 @@ export class Sidebar {
    * @param reload   async () → reloads the comments and re-renders (resolves when done)
    * @param on       {active(id, {scroll}), show(id), changed()} — the active thread changed,
    *                 "Show in document", the filter or disclosure changed what is highlighted
-   * @param can      what the reader may do to threads: {reply, resolve, edit} (default all; a
-   *                 share link's page allows replying and editing or deleting one's own)
+   * @param can      what the reader may do to threads: {reply, resolve, edit, linkOnly} (default
+   *                 all; a share link's page allows replying, and editing or deleting one's own
+   *                 written through the link: linkOnly)
    * @param calls    the API calls that change threads: {updateComment, deleteComment,
    *                 createReply, updateReply, deleteReply} (default: the account's routes; a
    *                 share link's page goes through the link)

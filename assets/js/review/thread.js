@@ -96,6 +96,12 @@ function textForm({ label, submitLabel, value = '', rows = 1, maxChars, onSubmit
   return { form, textarea };
 }
 
+/** " · via share link" for what a signed-in person wrote through the artifact's share link. */
+function viaLinkMark(item) {
+  if (!item.viaShareLink) return null;
+  return h('span', { class: 'via-link-mark', title: 'Written through the artifact\u2019s share link' }, ' · via share link');
+}
+
 /** " · edited 2 minutes ago" after a time, for text its author changed since; nothing otherwise. */
 function editedMark(editedAt) {
   if (editedAt === null || editedAt === undefined) return null;
@@ -150,12 +156,16 @@ export class ThreadView {
     return this.thread.id;
   }
 
-  canEdit(author) {
-    return this.ctx.can.edit && author?.kind === 'user' && author.id === this.ctx.meId;
+  /** Whether the reader may change the comment or reply `item`: their own, and on a share
+   *  link's page (`can.linkOnly`) only what they wrote through the link. */
+  canEdit(item) {
+    const { author } = item;
+    return this.ctx.can.edit && author?.kind === 'user' && author.id === this.ctx.meId
+      && (!this.ctx.can.linkOnly || item.viaShareLink === true);
   }
 
-  canDelete(author) {
-    return this.ctx.can.edit && (this.canEdit(author) || this.ctx.isOwner());
+  canDelete(item) {
+    return this.ctx.can.edit && (this.canEdit(item) || this.ctx.isOwner());
   }
 
   /** Rebuilds the thread if anything shown changed. */
@@ -205,7 +215,7 @@ export class ThreadView {
       h('span', { class: 'visually-hidden', id: this.topicId, text: `${this.topic(quote)}: ` }),
       authorEl(c.author),
       h('span', { class: 'visually-hidden', text: ', ' }),
-      h('span', { class: 'thread-time' }, agoEl(c.createdAt), editedMark(c.editedAt)),
+      h('span', { class: 'thread-time' }, agoEl(c.createdAt), viaLinkMark(c), editedMark(c.editedAt)),
       flags.length ? h('span', { class: 'thread-flags' }, flags) : null);
 
     let target;
@@ -244,10 +254,10 @@ export class ThreadView {
         ? this.button('Reopen', 'reopen', () => this.run(() => this.ctx.actions.reopen(this.thread)))
         : this.button('Resolve', 'resolve', () => this.run(() => this.ctx.actions.resolve(this.thread))));
     }
-    if (this.canEdit(c.author) && !this.editing) {
+    if (this.canEdit(c) && !this.editing) {
       actions.push(this.button('Edit', 'edit', () => this.startEdit({ kind: 'comment' }), 'Edit your comment'));
     }
-    if (this.canDelete(c.author)) {
+    if (this.canDelete(c)) {
       actions.push(this.button('Delete', 'delete', () => this.run(() => this.ctx.actions.remove(this.thread)), 'Delete this thread', 'subtle danger-text'));
     }
 
@@ -312,17 +322,17 @@ export class ThreadView {
   replyItem(r) {
     const editing = this.editing?.kind === 'reply' && this.editing.id === r.id;
     const tools = [];
-    if (this.canEdit(r.author) && !this.editing) {
+    if (this.canEdit(r) && !this.editing) {
       tools.push(this.button('Edit', `edit-reply-${r.id}`, () => this.startEdit({ kind: 'reply', id: r.id }), 'Edit your reply'));
     }
-    if (this.canDelete(r.author)) {
+    if (this.canDelete(r)) {
       tools.push(this.button('Delete', `delete-reply-${r.id}`, () => this.run(() => this.ctx.actions.removeReply(this.thread, r)), 'Delete this reply', 'subtle danger-text'));
     }
     return h('li', { class: 'reply', data: { replyId: r.id } },
       h('div', { class: 'reply-head' },
         authorEl(r.author),
         h('span', { class: 'visually-hidden', text: ', ' }),
-        h('span', { class: 'thread-time' }, agoEl(r.createdAt), editedMark(r.editedAt))),
+        h('span', { class: 'thread-time' }, agoEl(r.createdAt), viaLinkMark(r), editedMark(r.editedAt))),
       editing ? this.editFormFor('reply', r.content) : this.textOf(`reply-${r.id}`, r.content),
       tools.length ? h('div', { class: 'reply-actions' }, tools) : null);
   }

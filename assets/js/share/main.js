@@ -359,8 +359,8 @@ async function boot() {
       isOwner: () => false,
       reload: reloadComments,
       // Signed in on a link that takes comments: replying, and changing or deleting what one
-      // wrote; resolving is the reviewers'.
-      can: { reply: state.canComment, resolve: false, edit: state.canComment },
+      // wrote through the link; resolving is the reviewers'.
+      can: { reply: state.canComment, resolve: false, edit: state.canComment, linkOnly: true },
       calls: {
         createReply: (commentId, content) => onLink(() => api.sharedReply(state.link, commentId, content)),
         updateComment: (id, body) => onLink(() => api.sharedUpdateComment(state.link, id, body)),
