@@ -806,7 +806,8 @@ fn hostile_requests_get_clear_errors_store_nothing_and_panic_nothing() -> TestRe
 
     let whoami =
         json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami"}});
-    // Credentials: no key, a wrong key, a browser session: the API's 401, never an OAuth challenge.
+    // Credentials: no key, a wrong key, a browser session: the API's 401, never an OAuth challenge,
+    // its refusal carried in a JSON-RPC error (SDKs that read only those show why).
     for auth in [
         Auth::None,
         Auth::Key("ar_live_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
@@ -820,7 +821,13 @@ fn hostile_requests_get_clear_errors_store_nothing_and_panic_nothing() -> TestRe
             &[],
         );
         assert_eq!(resp.status, 401, "{auth:?}");
-        assert!(resp.json()["code"].as_str().is_some());
+        let answer = resp.json();
+        assert_eq!(answer["jsonrpc"], "2.0", "{answer}");
+        assert_eq!(answer["error"]["code"], -32000, "{answer}");
+        let refusal = &answer["error"]["data"];
+        assert!(refusal["code"].as_str().is_some(), "{answer}");
+        assert!(refusal["hint"].as_str().is_some(), "{answer}");
+        assert_eq!(answer["error"]["message"], refusal["error"], "{answer}");
         let challenge = resp.header("www-authenticate").unwrap_or_default();
         assert!(challenge.starts_with("ApiKey"), "{challenge}");
         assert!(!challenge.contains("resource_metadata"));
@@ -935,6 +942,12 @@ fn hostile_requests_get_clear_errors_store_nothing_and_panic_nothing() -> TestRe
     );
     let too_big = raw(huge.as_bytes(), &[]);
     assert_eq!(too_big.status, 413);
+    assert_eq!(
+        too_big.json()["error"]["data"]["code"],
+        "payload_too_large",
+        "{}",
+        too_big.text()
+    );
     let oversized_page = refused(
         &a.server,
         &a.key,
@@ -961,7 +974,7 @@ fn hostile_requests_get_clear_errors_store_nothing_and_panic_nothing() -> TestRe
     assert_eq!(revoked.status, 200);
     let next = post(&a.server, &a.key, &whoami, &[]);
     assert_eq!(next.status, 401);
-    assert_eq!(next.error_code(), "revoked_key");
+    assert_eq!(next.json()["error"]["data"]["code"], "revoked_key");
     assert_eq!(alarming_log_lines(&a.server.log()), Vec::<String>::new());
     Ok(())
 }
@@ -1188,6 +1201,44 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
         .collect();
     assert_eq!(shown, later.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(item["earlierRepliesOmitted"], 15, "{item}");
+    assert_eq!(item["editedReplyIds"], json!([]));
+
+    // The person edits their oldest reply, long out of the newest ten: the item shows it and
+    // names it, so the agent sees what changed.
+    let oldest = &first[0];
+    let r = a.server.patch(
+        &format!("/api/v1/replies/{oldest}"),
+        &ada,
+        &json!({"content": "More thoughts, part 0 (corrected)"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = waited(&a, &token, &got["cursor"]);
+    let item = &got["feedback"][0];
+    assert_eq!(item["kind"], "edited", "{got}");
+    assert_eq!(item["editedReplyIds"], json!([oldest]));
+    assert_eq!(item["newReplyIds"], json!([]));
+    let replies = item["comment"]["replies"].as_array().ok_or("replies")?;
+    assert_eq!(replies[0]["id"], json!(oldest), "{item}");
+    assert_eq!(replies[0]["content"], "More thoughts, part 0 (corrected)");
+    assert_eq!(replies.len(), 11, "the newest ten and the edited one");
+    assert_eq!(item["earlierRepliesOmitted"], 16);
+
+    // Ids are strings; the number one looks like is taken as well.
+    let numeric: u64 = comment_id.parse()?;
+    let replied = ok(
+        &a.server,
+        &a.key,
+        "reply",
+        json!({"commentId": numeric, "content": "Noted."}),
+    );
+    assert_eq!(replied["id"], json!(comment_id));
+    let refused = refused(&a.server, &a.key, "reopen", json!({"commentId": true}));
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("a string such as")),
+        "{refused}"
+    );
     Ok(())
 }
 

@@ -252,6 +252,15 @@ impl ApiError {
 
     /// The JSON answer. A 500 is logged here, once, with its cause.
     pub fn into_response(self) -> Response {
+        self.into_response_as(|body| body)
+    }
+
+    /// The answer with its status and headers, its JSON body (`{error, code, ...}`) put as `wrap`
+    /// says: the MCP endpoint carries it inside a JSON-RPC error.
+    pub fn into_response_as(
+        self,
+        wrap: impl FnOnce(serde_json::Value) -> serde_json::Value,
+    ) -> Response {
         let status = self.status();
         let message = match &self {
             ApiError::Internal(cause) => {
@@ -272,7 +281,7 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        let body = self.body(&message);
+        let body = wrap(self.body(&message));
         let mut response = crate::http::reply::json(status, &body);
         let headers = response.headers_mut();
         if let Some(secs) = self.retry_after() {

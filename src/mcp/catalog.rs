@@ -15,7 +15,8 @@ pub const READ_DEFAULT_CHARS: u64 = 20_000;
 /// Longest `wait_for_feedback` waits.
 pub const WAIT_MAX_SECONDS: u64 = 120;
 /// What `wait_for_feedback` waits when not told.
-pub const WAIT_DEFAULT_SECONDS: u64 = 60;
+/// Below the 60 s after which common MCP clients (the TypeScript SDK's default) give up on a call.
+pub const WAIT_DEFAULT_SECONDS: u64 = 50;
 /// Most comments `list_comments` returns at once: a REST listing's page.
 pub const COMMENTS_MAX: u64 = crate::api::comments::PAGE_MAX;
 /// What `list_comments` returns when not told.
@@ -24,6 +25,9 @@ pub const COMMENTS_DEFAULT: u64 = 50;
 /// What a publication's `cursor` is for.
 const PUBLISHED_CURSOR: &str = "pass it to wait_for_feedback as after: it hears of every comment made after this publication, however soon";
 const SHARE_TOKEN: &str = "the artifact's shareToken (from publish_artifact or list_artifacts)";
+const COMMENT_ID: &str =
+    "the comment's id, a string such as \"12\" (from list_comments or wait_for_feedback)";
+const MILLISECONDS: &str = "milliseconds since 1970-01-01 UTC";
 
 fn read_only() -> Value {
     json!({ "readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false })
@@ -55,10 +59,11 @@ fn comment() -> Value {
             "content": { "type": "string" },
             "author": identity(),
             "resolved": { "type": "boolean" },
-            "resolvedAt": { "type": ["integer", "null"] },
-            "createdAt": { "type": "integer" },
-            "updatedAt": { "type": "integer" },
-            "editedAt": { "type": ["integer", "null"], "description": "when its author last changed its text; null if never" },
+            "resolvedAt": { "type": ["integer", "null"], "description": MILLISECONDS },
+            "createdAt": { "type": "integer", "description": MILLISECONDS },
+            "updatedAt": { "type": "integer", "description": MILLISECONDS },
+            "editedAt": { "type": ["integer", "null"], "description": "when its author last changed its text (milliseconds since 1970-01-01 UTC); null if never" },
+            "viaShareLink": { "type": "boolean", "description": "written through the artifact's share link by someone signed in on its page (not a reviewer)" },
             "version": { "type": "string", "description": "the version it was made on, e.g. v2" },
             "target": { "type": "object", "description": "the file (source) and the passage (selector), as stored" },
             "replies": {
@@ -70,8 +75,9 @@ fn comment() -> Value {
                         "id": { "type": "string" },
                         "content": { "type": "string" },
                         "author": identity(),
-                        "createdAt": { "type": "integer" },
-                        "editedAt": { "type": ["integer", "null"] }
+                        "createdAt": { "type": "integer", "description": MILLISECONDS },
+                        "editedAt": { "type": ["integer", "null"], "description": MILLISECONDS },
+                        "viaShareLink": { "type": "boolean" }
                     }
                 }
             }
@@ -264,7 +270,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "publish_artifact",
             "title": "Publish an artifact",
-            "description": "Publishes a new artifact (an HTML page, a Markdown document, or a base64 ZIP of a small static site) as version 1, attributed to you or to the agent this key acts as. Give people the shareUrl to review it; then wait_for_feedback with the cursor it returns as after.",
+            "description": "Publishes a new artifact (an HTML page, a Markdown document, or a base64 ZIP of a small static site) as version 1, attributed to you or to the agent this key acts as. The shareUrl opens its review page for you and for the reviewers you add (on that page: Manage → Reviewers, or POST /api/v1/artifacts/{shareToken}/access with {\"email\", \"role\": \"can-comment\"}); anyone else gets \"not found\" there. Then wait_for_feedback with the cursor it returns as after.",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -365,7 +371,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                 "additionalProperties": false,
                 "required": ["commentId", "content"],
                 "properties": {
-                    "commentId": { "type": "string" },
+                    "commentId": { "type": ["string", "integer"], "description": COMMENT_ID },
                     "content": { "type": "string", "minLength": 1, "maxLength": 5000 },
                     "clientRequestId": client_request_id()
                 }
@@ -382,7 +388,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                 "additionalProperties": false,
                 "required": ["commentId"],
                 "properties": {
-                    "commentId": { "type": "string" },
+                    "commentId": { "type": ["string", "integer"], "description": COMMENT_ID },
                     "note": { "type": "string", "minLength": 1, "maxLength": 5000 }
                 }
             },
@@ -397,7 +403,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                 "type": "object",
                 "additionalProperties": false,
                 "required": ["commentId"],
-                "properties": { "commentId": { "type": "string" } }
+                "properties": { "commentId": { "type": ["string", "integer"], "description": COMMENT_ID } }
             },
             "outputSchema": comment(),
             "annotations": writes(true)
@@ -405,13 +411,13 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "wait_for_feedback",
             "title": "Wait for feedback",
-            "description": format!("Waits (up to timeoutSeconds, at most {WAIT_MAX_SECONDS}) until someone else comments, replies, reopens a comment (a fix was not accepted) or edits one on an artifact (or on any artifact you can see), and returns one item per thread with news: kind says which (comment, reopened, reply, edited: the first that applies), newReplyIds the new replies; a long thread comes with its newest replies and every new one. Pass the cursor it returns as after next time, so nothing is missed or seen twice."),
+            "description": format!("Waits (up to timeoutSeconds, at most {WAIT_MAX_SECONDS}) until someone else comments, replies, reopens a comment (a fix was not accepted) or edits one on an artifact (or on any artifact you can see), and returns one item per thread with news: kind says which (comment, reopened, reply, edited: the first that applies), newReplyIds the new replies, editedReplyIds the edited ones; a long thread comes with its newest replies and every new or edited one. Pass the cursor it returns as after next time, so nothing is missed or seen twice."),
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
                     "shareToken": { "type": "string", "description": "default: any artifact you can see" },
-                    "timeoutSeconds": { "type": "integer", "minimum": 1, "maximum": WAIT_MAX_SECONDS, "description": format!("default {WAIT_DEFAULT_SECONDS}") },
+                    "timeoutSeconds": { "type": "integer", "minimum": 1, "maximum": WAIT_MAX_SECONDS, "description": format!("default {WAIT_DEFAULT_SECONDS}; keep it below your client's timeout for a tool call (many clients give up after 60 s): with nothing new, the answer comes after this long, with timedOut true and a cursor to wait again with") },
                     "after": { "type": "string", "description": "the cursor of the previous call, or the one publish_artifact or publish_version returned (default: from now; \"0\": from the beginning)" }
                 }
             },
@@ -423,13 +429,14 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                     "cursor": { "type": "string" },
                     "feedback": { "type": "array", "items": {
                         "type": "object",
-                        "required": ["kind", "shareToken", "artifactName", "newReplyIds", "earlierRepliesOmitted", "comment"],
+                        "required": ["kind", "shareToken", "artifactName", "newReplyIds", "editedReplyIds", "earlierRepliesOmitted", "comment"],
                         "properties": {
                             "kind": { "enum": ["comment", "reopened", "reply", "edited"] },
                             "shareToken": { "type": "string" },
                             "artifactName": { "type": "string" },
                             "replyId": { "type": "string", "description": "the first new reply" },
                             "newReplyIds": { "type": "array", "items": { "type": "string" } },
+                            "editedReplyIds": { "type": "array", "items": { "type": "string" }, "description": "replies their authors edited meanwhile (in comment.replies, however old)" },
                             "earlierRepliesOmitted": { "type": "integer", "minimum": 0, "description": "older replies left out of comment.replies (list_comments has them all)" },
                             "comment": comment()
                         }

@@ -49,6 +49,8 @@ pub struct Item {
     pub reply_id: Option<String>,
     /// Every new reply, oldest first.
     pub new_reply_ids: Vec<String>,
+    /// Every reply edited by its author meanwhile (shown in `comment.replies`, however old).
+    pub edited_reply_ids: Vec<String>,
     /// Older replies of the thread left out of `comment.replies` (list_comments has them all).
     pub earlier_replies_omitted: usize,
     pub comment: CommentView,
@@ -222,6 +224,7 @@ struct News {
     artifact_id: i64,
     kinds: Vec<&'static str>,
     new_replies: Vec<String>,
+    edited_replies: Vec<String>,
 }
 
 /// The threads the events are about, one item each in the order of their first event, as the
@@ -261,14 +264,20 @@ async fn items(
                     artifact_id: event.artifact_id,
                     kinds: Vec::new(),
                     new_replies: Vec::new(),
+                    edited_replies: Vec::new(),
                 });
                 threads.len() - 1
             }
         };
         let thread = &mut threads[at];
         thread.kinds.push(kind);
-        if event.action == "reply.created" && !thread.new_replies.contains(&event.object_id) {
-            thread.new_replies.push(event.object_id.clone());
+        let replies = match event.action.as_str() {
+            "reply.created" => &mut thread.new_replies,
+            "reply.updated" => &mut thread.edited_replies,
+            _ => continue,
+        };
+        if !replies.contains(&event.object_id) {
+            replies.push(event.object_id.clone());
         }
     }
     let mut out = Vec::new();
@@ -277,6 +286,7 @@ async fn items(
         artifact_id,
         kinds,
         new_replies,
+        edited_replies,
     } in threads
     {
         let mut comment = match comment_api::thread(state, caller, &comment_id).await {
@@ -285,9 +295,15 @@ async fn items(
             Err(e) => return Err(e),
         };
         // Replies deleted meanwhile are not news.
-        let new_reply_ids: Vec<String> = new_replies
+        let live = |ids: Vec<String>| -> Vec<String> {
+            ids.into_iter()
+                .filter(|id| comment.replies.iter().any(|r| &r.id == id))
+                .collect()
+        };
+        let new_reply_ids = live(new_replies);
+        let edited_reply_ids: Vec<String> = live(edited_replies)
             .into_iter()
-            .filter(|id| comment.replies.iter().any(|r| &r.id == id))
+            .filter(|id| !new_reply_ids.contains(id))
             .collect();
         // A reopening comes before a reply: "not fixed" is the news, the reply says why. A thread
         // whose only news was a reply deleted meanwhile has none.
@@ -301,7 +317,9 @@ async fn items(
         let recent_from = total.saturating_sub(RECENT_REPLIES);
         let mut index = 0;
         comment.replies.retain(|r| {
-            let keep = index >= recent_from || new_reply_ids.contains(&r.id);
+            let keep = index >= recent_from
+                || new_reply_ids.contains(&r.id)
+                || edited_reply_ids.contains(&r.id);
             index += 1;
             keep
         });
@@ -316,6 +334,7 @@ async fn items(
             artifact_name: artifact.name,
             reply_id: new_reply_ids.first().cloned(),
             new_reply_ids,
+            edited_reply_ids,
             earlier_replies_omitted,
             comment,
         });

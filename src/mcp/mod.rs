@@ -83,7 +83,29 @@ pub fn routes(r: &mut Routes) {
     r.post(PATH, handle).needs(Scope::Reader);
 }
 
-async fn handle(state: AppState, mut req: Request) -> Result<Response, ApiError> {
+/// Every answer of the endpoint is a JSON-RPC message: a refusal before the message was read (a
+/// bad key: 401 with its challenge; too large: 413; busy: 429 or 503) keeps its HTTP status and
+/// headers, and carries the API's `{error, code, ...}` as the JSON-RPC error's `data`, its text
+/// as the `message`: SDKs that read only JSON-RPC errors (Python's) show why.
+async fn handle(state: AppState, req: Request) -> Result<Response, ApiError> {
+    Ok(match answer_request(state, req).await {
+        Ok(response) => response,
+        Err(e) => e.into_response_as(|body| {
+            let message = body["error"].clone();
+            json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": { "code": REFUSED, "message": message, "data": body },
+            })
+        }),
+    })
+}
+
+/// The JSON-RPC error code of a request refused before its message was read (JSON-RPC's range
+/// for server errors); `data.code` says which refusal.
+const REFUSED: i64 = -32000;
+
+async fn answer_request(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     if !auth::origin_is_own(&state, &req) {
         return Ok(jsonrpc::error_without_id(&RpcError::new(
             INVALID_REQUEST,

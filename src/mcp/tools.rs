@@ -528,6 +528,7 @@ struct ReplyArgs {
     /// unknown argument lists it among the ones the tool takes.
     #[serde(rename = "clientRequestId", default)]
     _client_request_id: Option<serde::de::IgnoredAny>,
+    #[serde(deserialize_with = "id_text")]
     comment_id: String,
     content: String,
 }
@@ -535,6 +536,7 @@ struct ReplyArgs {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ResolveArgs {
+    #[serde(deserialize_with = "id_text")]
     comment_id: String,
     note: Option<String>,
 }
@@ -542,7 +544,26 @@ struct ResolveArgs {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CommentArgs {
+    #[serde(deserialize_with = "id_text")]
     comment_id: String,
+}
+
+/// An id as the tools give it (a string such as \"12\"), also taken as the number it looks like:
+/// models often send it so.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    match Id::deserialize(d) {
+        Ok(Id::Text(text)) => Ok(text),
+        Ok(Id::Number(n)) => Ok(n.to_string()),
+        Err(_) => Err(serde::de::Error::custom(
+            "an id is a string such as \"12\" (as list_comments and wait_for_feedback give it)",
+        )),
+    }
 }
 
 #[derive(Deserialize)]

@@ -182,10 +182,19 @@ async def wrong_key():
         raise AssertionError("a wrong key should not connect")
     except AssertionError:
         raise
-    except Exception:  # the SDK reports the refusal inside an exception group
-        pass
+    except Exception as e:  # the SDK reports the refusal inside an exception group
+        said = " | ".join(messages_of(e))
     check(statuses == [401], f"a wrong key: {statuses}")
-    print("python sdk: a wrong key is refused with 401 at initialize")
+    # The refusal travels as a JSON-RPC error, so the SDK shows the API's reason, not a stand-in.
+    check("the API key is not valid" in said, f"a wrong key: the client was told {said!r}")
+    print("python sdk: a wrong key is refused with 401 at initialize, and the client is told why")
+
+
+def messages_of(e: BaseException) -> list[str]:
+    """The messages of an exception and of every exception grouped in it."""
+    if isinstance(e, BaseExceptionGroup):
+        return [m for inner in e.exceptions for m in messages_of(inner)]
+    return [str(e)]
 
 
 async def main():
