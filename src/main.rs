@@ -12,6 +12,9 @@ use artifact_review::store::{schema, Checkpoints, Store};
 use artifact_review::{cli, server, server_lock};
 
 fn main() -> ExitCode {
+    // Whatever this process and its children (Litestream) create holds the database or its
+    // pages: its owner's alone, whatever the shell's umask (the systemd unit sets the same).
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = Cli::parse_checked();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp_millis()

@@ -674,6 +674,28 @@ fn a_configuration_naming_the_database_through_a_symbolic_link_restores_and_repl
     assert!(server.log().contains("restored"), "{}", server.log());
     let found = server.get(&format!("/api/v1/artifacts/{share}"), &Auth::Key(key));
     assert_eq!(found.status, 200, "{}", found.text());
+    // What the server and its Litestream made there (the database, Litestream's copies of its
+    // pages) is its owner's alone, whatever the umask it was started with.
+    eventually("Litestream has written its local copies", || {
+        std::fs::read_dir(&real).is_ok_and(|mut d| {
+            d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with("-litestream")))
+        })
+    });
+    let mut open_to_others = Vec::new();
+    let mut folders = vec![real.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                folders.push(entry.path());
+            }
+            if std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 != 0 {
+                open_to_others.push(entry.path());
+            }
+        }
+    }
+    assert_eq!(open_to_others, Vec::<PathBuf>::new());
     Ok(())
 }
 
@@ -710,6 +732,32 @@ fn restoring(
     Ok((child, rx))
 }
 
+/// The live `litestream restore` processes (not zombies) whose command line names `path`.
+fn restores_naming(path: &Path) -> Vec<u32> {
+    let wanted = path.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let args: Vec<String> = String::from_utf8_lossy(&cmdline)
+                .split('\0')
+                .map(str::to_string)
+                .collect();
+            args.iter().any(|arg| arg == "restore")
+                && args.contains(&wanted)
+                && stat
+                    .rsplit(')')
+                    .next()
+                    .and_then(|s| s.split_whitespace().next())
+                    != Some("Z")
+        })
+        .collect()
+}
+
 /// The lines `log` gives until one contains `wanted` (that one included); fails after a minute.
 fn lines_until(log: &std::sync::mpsc::Receiver<String>, wanted: &str) -> Vec<String> {
     let mut lines = Vec::new();
@@ -742,8 +790,15 @@ fn a_replica_that_cannot_be_reached_is_waited_for_out_loud_and_nothing_is_served
     );
     let (mut child, log) = restoring(&machine, &[])?;
     let lines = lines_until(&log, "still waiting for Litestream to restore the database");
+    let restores = restores_naming(&machine.config);
+    assert_eq!(restores.len(), 1, "the restore runs: {restores:?}");
     let _ = child.kill();
     let _ = child.wait();
+    // The restore goes with the server: left running, it would write the database later, under
+    // a server started meanwhile.
+    eventually("the killed server's restore is gone", || {
+        restores_naming(&machine.config).is_empty()
+    });
     let said = lines.join("\n");
     assert!(
         said.contains("restoring the newest copy from the replica"),

@@ -72,13 +72,33 @@ impl Litestream {
         Ok(litestream)
     }
 
-    /// `litestream SUBCOMMAND -config CONFIG`, ready for more arguments.
+    /// `litestream SUBCOMMAND -config CONFIG`, ready for more arguments, ended by the kernel if
+    /// the server dies first (see `child`).
     fn command(&self, subcommand: &str) -> Command {
-        let mut command = Command::new(&self.bin);
+        let mut command = self.child();
         command.arg(subcommand).arg("-config").arg(&self.config);
         command
     }
+
+    /// Litestream as a child that does not outlive the server: run through `setpriv --pdeathsig
+    /// KILL` where it exists, so that a server killed (or stopped by a signal before it handles
+    /// them, as during a restore) takes it along. A restore left running would write the database
+    /// later, under a server started meanwhile.
+    fn child(&self) -> Command {
+        if Path::new(SETPRIV).exists() {
+            let mut command = Command::new(SETPRIV);
+            command.args(["--pdeathsig", "KILL", "--"]).arg(&self.bin);
+            command
+        } else {
+            log::warn!("{SETPRIV} is missing: Litestream will outlive this server if it is killed");
+            Command::new(&self.bin)
+        }
+    }
 }
+
+/// util-linux's `setpriv` (Debian: essential), which sets the parent-death signal and runs the
+/// command, so that no `unsafe` pre-exec hook is needed here.
+const SETPRIV: &str = "/usr/bin/setpriv";
 
 /// Says what leaving checkpoints to Litestream means when the server does not run it, and notices
 /// a database that Litestream has replicated (it leaves its `_litestream_seq` table) while the

@@ -32,6 +32,7 @@ impl Litestream {
     /// Refuses a Litestream other than 0.5, which the server runs with 0.5's commands, flags and
     /// configuration: 0.3 fails on them and is restarted forever, replicating nothing while the
     /// server leaves the checkpoints to it. A version it cannot read is let through, with a word.
+    /// (Run directly, not as `child`: a binary that is not there is then said as such.)
     pub fn check_version(&self) -> Result<(), String> {
         let output = self.run(
             {

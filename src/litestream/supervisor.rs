@@ -7,7 +7,7 @@
 //! successful replication" of the metrics.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -162,33 +162,17 @@ fn supervise(shared: &Shared) {
     }
 }
 
-/// `litestream replicate -config CONFIG -log-level debug`, through `setpriv --pdeathsig KILL`
-/// where it exists.
+/// `litestream replicate -config CONFIG -log-level debug`, ended by the kernel if the server dies
+/// first.
 fn spawn(litestream: &Litestream) -> std::io::Result<Child> {
-    let mut command = if std::path::Path::new(SETPRIV).exists() {
-        let mut command = Command::new(SETPRIV);
-        command
-            .args(["--pdeathsig", "KILL", "--"])
-            .arg(&litestream.bin);
-        command
-    } else {
-        log::warn!("{SETPRIV} is missing: Litestream will outlive this server if it is killed");
-        Command::new(&litestream.bin)
-    };
-    command
-        .arg("replicate")
-        .arg("-config")
-        .arg(&litestream.config)
+    litestream
+        .command("replicate")
         .args(["-log-level", "debug"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
 }
-
-/// util-linux's `setpriv` (Debian: essential), which sets the parent-death signal and runs the
-/// command, so that no `unsafe` pre-exec hook is needed here.
-const SETPRIV: &str = "/usr/bin/setpriv";
 
 /// How often the supervising thread looks whether its child has exited.
 const REAP_EVERY: Duration = Duration::from_millis(50);
