@@ -81,7 +81,8 @@ function uploadHelp(keys) {
         ' (for yourself, or for an agent such as a coding assistant), then put it in place of ', h('code', { text: placeholder }), '.');
   return [
     h('h2', { text: 'No artifacts yet' }),
-    h('p', { text: 'An artifact is an HTML page, a Markdown document or a ZIP of a small static site. Upload one from a script or let an agent do it through the API:' }),
+    h('p', { text: 'Artifacts that people share with you for review appear here as soon as they do.' }),
+    h('p', { text: 'To publish your own: an artifact is an HTML page, a Markdown document or a ZIP of a small static site. Upload one from a script or let an agent do it through the API:' }),
     h('pre', { class: 'command' }, h('code', { text: curl })),
     keyHint,
     h('p', { class: 'hint' },

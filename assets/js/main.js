@@ -75,10 +75,12 @@ async function startSettings() {
 
   for (const view of VIEWS) view.init(ctx);
 
+  let current = null;
   const route = (focusHeading) => {
     const wanted = location.hash.replace(/^#/, '');
     let view = onHome() ? artifactsView : SETTINGS_VIEWS.find((v) => v.id === wanted) ?? keysView;
     if (view === teamView && !ctx.isAdmin()) view = keysView;
+    current = view;
     for (const v of VIEWS) $(`#view-${v.id}`).hidden = v !== view;
     for (const link of $$('#sidenav a')) {
       if (link.dataset.view === view.id) link.setAttribute('aria-current', 'page');
@@ -89,6 +91,12 @@ async function startSettings() {
     return view.show(ctx);
   };
   window.addEventListener('hashchange', () => route(true));
+  // "Skip to content" goes to the section shown, at its heading: followed as a link, its #main
+  // would be taken for a section's name, and the keys section shown instead.
+  $('.skip-link').addEventListener('click', (event) => {
+    event.preventDefault();
+    if (current) $(`#${current.id}-title`).focus();
+  });
   await route(false);
 }
 

@@ -95,6 +95,26 @@ test('at 360 px wide, setup, sign-in and every settings section fit without side
   await tab.close();
 });
 
+test('"Skip to content" goes to the heading of the section shown, which stays shown', async () => {
+  const tab = await openPage(browser);
+  const { page } = tab;
+  await signIn(page, server.url, OWNER);
+  // A fresh load of the section (from another section it would be a hash change, which focuses
+  // its heading).
+  await page.goto('about:blank');
+  await page.goto(`${server.url}/settings#agents`);
+  await page.locator('#view-agents:not([hidden])').waitFor();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await activeId(page), 'agents-title');
+  assert.equal(new URL(page.url()).hash, '#agents', 'still the agents section');
+  assert.equal(await page.locator('#view-agents').isHidden(), false);
+  assert.equal(await page.locator('#view-keys').isHidden(), true);
+  assertClean(tab);
+  await tab.close();
+});
+
 test('a key can be created with the keyboard alone, and focus comes back to where it was', async () => {
   const tab = await openPage(browser);
   const { page } = tab;
