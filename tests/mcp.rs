@@ -256,6 +256,7 @@ fn both_generations_serve_the_same_tools() -> TestResult {
             "publish_artifact",
             "publish_version",
             "list_comments",
+            "get_comment",
             "add_comment",
             "reply",
             "resolve",
@@ -273,6 +274,7 @@ fn both_generations_serve_the_same_tools() -> TestResult {
                 | "get_artifact"
                 | "read_file"
                 | "list_comments"
+                | "get_comment"
                 | "wait_for_feedback"
         );
         assert_eq!(read_only, should, "{name}'s readOnlyHint is the truth");
@@ -292,7 +294,7 @@ fn both_generations_serve_the_same_tools() -> TestResult {
     let listed = modern(&a.server, &a.key, "tools/list", json!({})).json();
     assert_eq!(listed["result"]["resultType"], "complete");
     assert_eq!(listed["result"]["cacheScope"], "private");
-    assert_eq!(listed["result"]["tools"].as_array().map(Vec::len), Some(12));
+    assert_eq!(listed["result"]["tools"].as_array().map(Vec::len), Some(13));
     let who = modern(
         &a.server,
         &a.key,
@@ -1239,6 +1241,116 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
             .is_some_and(|e| e.contains("a string such as")),
         "{refused}"
     );
+    Ok(())
+}
+
+#[test]
+fn long_threads_come_in_results_an_agent_can_read_and_get_comment_pages_through_their_replies(
+) -> TestResult {
+    let a = agent();
+    let token = published_plan(&a)?;
+    let ada = Auth::Cookie(a.ada.clone());
+    // Eight threads, each with 15 replies of 2,000 characters: some 250,000 characters in all.
+    let mut threads = Vec::new();
+    for t in 0..8 {
+        let made = a.server.post(
+            &format!("/api/v1/artifacts/{token}/comments"),
+            &ada,
+            &json!({"content": format!("Thread {t}"), "target": {"source": "plan.md"}}),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+        let id = made.json()["id"].as_str().ok_or("id")?.to_string();
+        let mut replies = Vec::new();
+        for r in 0..15 {
+            let resp = a.server.post(
+                &format!("/api/v1/comments/{id}/replies"),
+                &ada,
+                &json!({ "content": format!("Reply {r}: {}", "long words ".repeat(180)) }),
+            );
+            assert_eq!(resp.status, 201, "{}", resp.text());
+            replies.push(resp.json()["id"].as_str().ok_or("reply id")?.to_string());
+        }
+        threads.push((id, replies));
+    }
+
+    // list_comments pages stay within the budget, each thread with its newest ten replies; the
+    // pages together hold every thread once, in order.
+    let mut seen = Vec::new();
+    let mut cursor = Value::Null;
+    let mut pages = 0;
+    loop {
+        let mut args = json!({"shareToken": token});
+        if let Some(c) = cursor.as_str() {
+            args["cursor"] = json!(c);
+        }
+        let page = ok(&a.server, &a.key, "list_comments", args);
+        pages += 1;
+        assert!(
+            page.to_string().len() < 50_000,
+            "a page of {} characters",
+            page.to_string().len()
+        );
+        for thread in page["comments"].as_array().ok_or("comments")? {
+            let (id, replies) = threads
+                .iter()
+                .find(|(id, _)| thread["id"] == id.as_str())
+                .ok_or("a thread of ours")?;
+            seen.push(id.clone());
+            assert_eq!(thread["earlierRepliesOmitted"], 5);
+            let shown: Vec<&str> = thread["replies"]
+                .as_array()
+                .ok_or("replies")?
+                .iter()
+                .filter_map(|r| r["id"].as_str())
+                .collect();
+            assert_eq!(
+                shown,
+                replies[5..].iter().map(String::as_str).collect::<Vec<_>>()
+            );
+        }
+        cursor = page["nextCursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        threads.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()
+    );
+    assert!(pages > 1, "the threads did not fit in one result");
+
+    // get_comment reads a thread's replies page by page, all of them, in order.
+    let (id, replies) = &threads[0];
+    let mut read = Vec::new();
+    let mut cursor = Value::Null;
+    loop {
+        let mut args = json!({"commentId": id});
+        if let Some(c) = cursor.as_str() {
+            args["repliesCursor"] = json!(c);
+        }
+        let page = ok(&a.server, &a.key, "get_comment", args);
+        assert_eq!(page["content"], "Thread 0");
+        assert!(page.to_string().len() < 50_000);
+        read.extend(
+            page["replies"]
+                .as_array()
+                .ok_or("replies")?
+                .iter()
+                .filter_map(|r| r["id"].as_str().map(str::to_string)),
+        );
+        cursor = page["nextRepliesCursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(&read, replies);
+    let bad = refused(
+        &a.server,
+        &a.key,
+        "get_comment",
+        json!({"commentId": id, "repliesCursor": "x"}),
+    );
+    assert_eq!(bad["code"], "invalid_cursor");
     Ok(())
 }
 

@@ -135,7 +135,8 @@ shown under that name. An agent without a key can ask for one: `POST /api/v1/key
 ## The loop\n\n\
 1. Publish: `publish_artifact` (MCP) or `POST /api/v1/artifacts` with `{{\"name\", \"fileName\", \"content\"}}` \
 (HTML or Markdown as text, a ZIP as base64; or multipart: `curl -F file=@site.zip -F name=...`). \
-Give people the `shareUrl`: it opens the review page.\n\
+Give people the `shareUrl`: it opens the review page for you and for the reviewers you add \
+(`POST /api/v1/artifacts/{{shareToken}}/access` with `{{\"email\", \"role\": \"can-comment\"}}`).\n\
 2. Wait for feedback: `wait_for_feedback` (MCP; pass back the `cursor` it returns as `after`), or \
 `GET /api/v1/artifacts/{{shareToken}}/events` (Server-Sent Events; resume with `Last-Event-ID`).\n\
 3. Read the open comments of every version: `list_comments`, or \

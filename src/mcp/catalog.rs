@@ -21,6 +21,15 @@ pub const WAIT_DEFAULT_SECONDS: u64 = 50;
 pub const COMMENTS_MAX: u64 = crate::api::comments::PAGE_MAX;
 /// What `list_comments` returns when not told.
 pub const COMMENTS_DEFAULT: u64 = 50;
+/// Replies of a thread always shown (besides new or edited ones in a wait): the newest this many.
+pub const RECENT_REPLIES: usize = 10;
+/// Replies `get_comment` returns at once.
+pub const REPLIES_PAGE: usize = 50;
+/// About how many characters of JSON a listing's result holds at most: clients cap what a tool
+/// may return (Claude Code: 25,000 tokens), and a result they cut is lost to the model. A page
+/// stops before the thread (or reply) that would go past it, with the cursor to go on from;
+/// one thread or reply always comes.
+pub const RESULT_BUDGET: usize = 40_000;
 
 /// What a publication's `cursor` is for.
 const PUBLISHED_CURSOR: &str = "pass it to wait_for_feedback as after: it hears of every comment made after this publication, however soon";
@@ -66,6 +75,7 @@ fn comment() -> Value {
             "viaShareLink": { "type": "boolean", "description": "written through the artifact's share link by someone signed in on its page (not a reviewer)" },
             "version": { "type": "string", "description": "the version it was made on, e.g. v2" },
             "target": { "type": "object", "description": "the file (source) and the passage (selector), as stored" },
+            "earlierRepliesOmitted": { "type": "integer", "minimum": 0, "description": "older replies left out of replies (get_comment pages through them all)" },
             "replies": {
                 "type": "array",
                 "items": {
@@ -83,6 +93,19 @@ fn comment() -> Value {
             }
         }
     })
+}
+
+/// A comment with a page of its replies (`get_comment`).
+fn thread_page() -> Value {
+    let mut schema = comment();
+    if let Some(required) = schema["required"].as_array_mut() {
+        required.push(json!("nextRepliesCursor"));
+    }
+    schema["properties"]["nextRepliesCursor"] = json!({
+        "type": ["string", "null"],
+        "description": "pass it as repliesCursor for the next replies; null when there are no more"
+    });
+    schema
 }
 
 fn artifact() -> Value {
@@ -316,7 +339,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "list_comments",
             "title": "List comments",
-            "description": format!("Comments on an artifact with their replies, oldest first: open ones by default, of every version by default (each says its version). {COMMENTS_DEFAULT} at a time; page with cursor."),
+            "description": format!("Comments on an artifact with their newest {RECENT_REPLIES} replies (earlierRepliesOmitted counts the others: get_comment has them), oldest first: open ones by default, of every version by default (each says its version). Up to {COMMENTS_DEFAULT} at a time, fewer when long threads would make the result too large to read; page with nextCursor."),
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -339,6 +362,22 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                     "nextCursor": { "type": ["string", "null"] }
                 }
             },
+            "annotations": read_only()
+        },
+        {
+            "name": "get_comment",
+            "title": "Read a thread",
+            "description": format!("One comment with its replies, oldest first, up to {REPLIES_PAGE} replies at a time (fewer when they are long); page with repliesCursor. For a thread whose replies list_comments or wait_for_feedback left out."),
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["commentId"],
+                "properties": {
+                    "commentId": { "type": ["string", "integer"], "description": COMMENT_ID },
+                    "repliesCursor": { "type": "string", "description": "nextRepliesCursor of the previous call (default: from the first reply)" }
+                }
+            },
+            "outputSchema": thread_page(),
             "annotations": read_only()
         },
         {
@@ -488,7 +527,7 @@ mod tests {
     #[test]
     fn every_tool_has_a_name_schemas_and_hints() {
         let all = tools().as_array().expect("a list");
-        assert_eq!(all.len(), 12);
+        assert_eq!(all.len(), 13);
         for tool in all {
             let name = tool["name"].as_str().expect("a name");
             assert!(

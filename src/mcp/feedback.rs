@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use warp::http::{HeaderMap, Method};
 
+use super::catalog::RECENT_REPLIES;
 use crate::api::artifacts::visible;
 use crate::api::comments::{self as comment_api, CommentView};
 use crate::auth::{self, Caller};
@@ -55,9 +56,6 @@ pub struct Item {
     pub earlier_replies_omitted: usize,
     pub comment: CommentView,
 }
-
-/// Replies of a thread always shown, besides the new ones: the newest this many.
-const RECENT_REPLIES: usize = 10;
 
 /// Waits up to `timeout` for feedback after the event `after` (default: now). `headers` are the
 /// request's: when keys or memberships change meanwhile, the key they carry is checked again, and

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use warp::http::HeaderMap;
 
 use super::catalog::{
-    COMMENTS_DEFAULT, COMMENTS_MAX, READ_DEFAULT_CHARS, READ_MAX_CHARS, WAIT_DEFAULT_SECONDS,
-    WAIT_MAX_SECONDS,
+    COMMENTS_DEFAULT, COMMENTS_MAX, READ_DEFAULT_CHARS, READ_MAX_CHARS, RECENT_REPLIES,
+    REPLIES_PAGE, RESULT_BUDGET, WAIT_DEFAULT_SECONDS, WAIT_MAX_SECONDS,
 };
 use super::feedback;
 use crate::api::artifacts::{self as artifact_api, owned, visible};
@@ -21,6 +21,7 @@ use crate::api::upload::UploadForm;
 use crate::api::versions as version_api;
 use crate::auth::Caller;
 use crate::http::error::ApiError;
+use crate::http::ids::IdValue;
 use crate::ingest::{self, Upload, UploadContent};
 use crate::state::AppState;
 use crate::store::blobs;
@@ -71,6 +72,7 @@ pub async fn call(
             .await
         }
         "list_comments" => structured(&list_comments(state, caller, args(arguments)?).await?),
+        "get_comment" => structured(&get_comment(state, caller, args(arguments)?).await?),
         "resolve" => {
             let a: ResolveArgs = args(arguments)?;
             // Idempotent, as the tool says: a comment resolved already is left as it is, and the
@@ -474,11 +476,101 @@ async fn list_comments(
             on["source"].as_str() == Some(source.as_str())
         })
     });
+    // Each thread with its newest replies; as many threads as the result's budget holds.
+    let mut threads = Vec::new();
+    let mut size = 0;
+    let mut last_shown = None;
+    let chosen_count = chosen.len();
+    for comment in chosen {
+        let id = comment.id.clone();
+        let mut thread = to_value(&comment)?;
+        let replies = thread["replies"]
+            .as_array_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let omitted = replies.len().saturating_sub(RECENT_REPLIES);
+        thread["replies"] = Value::Array(replies.into_iter().skip(omitted).collect());
+        thread["earlierRepliesOmitted"] = json!(omitted);
+        let length = thread.to_string().len();
+        if !threads.is_empty() && size + length > RESULT_BUDGET {
+            break;
+        }
+        size += length;
+        threads.push(thread);
+        last_shown = Some(id);
+    }
+    // Stopped before the page's end: the next page starts after the last thread shown.
+    let next = if threads.len() < chosen_count {
+        last_shown
+    } else {
+        next
+    };
     Ok(json!({
         "version": listing.version,
-        "comments": to_value(&chosen)?,
+        "comments": threads,
         "nextCursor": next,
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GetCommentArgs {
+    #[serde(deserialize_with = "id_text")]
+    comment_id: String,
+    replies_cursor: Option<String>,
+}
+
+/// One thread with a page of its replies (after `repliesCursor`), as many as `REPLIES_PAGE` and
+/// the result's budget hold.
+async fn get_comment(
+    state: &AppState,
+    caller: &Caller,
+    a: GetCommentArgs,
+) -> Result<Value, ApiError> {
+    let after = match a.replies_cursor.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(raw) => crate::http::ids::parse(raw).ok_or_else(|| {
+            ApiError::invalid(
+                "repliesCursor",
+                "invalid_cursor",
+                "repliesCursor must be the nextRepliesCursor of a previous get_comment",
+            )
+        })?,
+    };
+    let mut thread = to_value(&comment_api::thread(state, caller, &a.comment_id).await?)?;
+    let replies = thread["replies"]
+        .as_array_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let mut size = thread.to_string().len();
+    let mut page = Vec::new();
+    let mut more = false;
+    for reply in replies {
+        let id = reply["id"]
+            .as_str()
+            .and_then(crate::http::ids::parse)
+            .unwrap_or(0);
+        if id <= after {
+            continue;
+        }
+        let length = reply.to_string().len();
+        if page.len() == REPLIES_PAGE || (!page.is_empty() && size + length > RESULT_BUDGET) {
+            more = true;
+            break;
+        }
+        size += length;
+        page.push(reply);
+    }
+    let next = more
+        .then(|| {
+            page.last()
+                .and_then(|r| r["id"].as_str())
+                .map(str::to_string)
+        })
+        .flatten();
+    thread["replies"] = Value::Array(page);
+    thread["nextRepliesCursor"] = json!(next);
+    Ok(thread)
 }
 
 #[derive(Deserialize)]
@@ -548,22 +640,13 @@ struct CommentArgs {
     comment_id: String,
 }
 
-/// An id as the tools give it (a string such as \"12\"), also taken as the number it looks like:
+/// An id as the tools give it (a string such as "12"), also taken as the number it looks like:
 /// models often send it so.
 fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Text(String),
-        Number(u64),
-    }
-    match Id::deserialize(d) {
-        Ok(Id::Text(text)) => Ok(text),
-        Ok(Id::Number(n)) => Ok(n.to_string()),
-        Err(_) => Err(serde::de::Error::custom(
-            "an id is a string such as \"12\" (as list_comments and wait_for_feedback give it)",
-        )),
-    }
+    Ok(match IdValue::deserialize(d)? {
+        IdValue::Text(text) => text,
+        IdValue::Number(n) => n.to_string(),
+    })
 }
 
 #[derive(Deserialize)]

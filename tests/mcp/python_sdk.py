@@ -28,9 +28,10 @@ KEY = os.environ["AR_KEY"]
 COOKIE = os.environ["AR_COOKIE"]
 TOOLS = {
     "whoami", "list_artifacts", "get_artifact", "read_file", "publish_artifact", "publish_version",
-    "list_comments", "add_comment", "reply", "resolve", "reopen", "wait_for_feedback",
+    "list_comments", "get_comment", "add_comment", "reply", "resolve", "reopen", "wait_for_feedback",
 }
-READ_ONLY = {"whoami", "list_artifacts", "get_artifact", "read_file", "list_comments", "wait_for_feedback"}
+READ_ONLY = {"whoami", "list_artifacts", "get_artifact", "read_file", "list_comments", "get_comment",
+             "wait_for_feedback"}
 
 
 def check(condition, what):
@@ -112,6 +113,9 @@ async def every_tool(mode):
         check([x["id"] for x in open_ones["comments"]] == [comment["id"]], f"list_comments: {open_ones}")
         thread = await structured(c, "reply", {"commentId": comment["id"], "content": "Euros everywhere."})
         check(thread["replies"][-1]["content"] == "Euros everywhere.", f"reply: {thread}")
+        read = await structured(c, "get_comment", {"commentId": comment["id"]})
+        check([r["content"] for r in read["replies"]] == ["Euros everywhere."] and read["nextRepliesCursor"] is None,
+              f"get_comment: {read}")
         done = await structured(c, "resolve", {"commentId": comment["id"], "note": "Said so on the page."})
         check(done["resolved"] is True and len(done["replies"]) == 2, f"resolve: {done}")
         check((await structured(c, "list_comments", {"shareToken": token}))["comments"] == [], "resolved is not open")
