@@ -255,6 +255,7 @@ fn both_generations_serve_the_same_tools() -> TestResult {
             "read_file",
             "publish_artifact",
             "publish_version",
+            "add_reviewer",
             "list_comments",
             "get_comment",
             "add_comment",
@@ -294,7 +295,7 @@ fn both_generations_serve_the_same_tools() -> TestResult {
     let listed = modern(&a.server, &a.key, "tools/list", json!({})).json();
     assert_eq!(listed["result"]["resultType"], "complete");
     assert_eq!(listed["result"]["cacheScope"], "private");
-    assert_eq!(listed["result"]["tools"].as_array().map(Vec::len), Some(13));
+    assert_eq!(listed["result"]["tools"].as_array().map(Vec::len), Some(14));
     let who = modern(
         &a.server,
         &a.key,
@@ -1241,6 +1242,82 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
             .is_some_and(|e| e.contains("a string such as")),
         "{refused}"
     );
+    Ok(())
+}
+
+#[test]
+fn an_agent_adds_the_reviewers_who_may_open_the_share_url() -> TestResult {
+    let a = agent();
+    let token = published_plan(&a)?;
+    let bob_cookie = a
+        .server
+        .add_user("bob@example.com", "Bob", "bob password 12");
+    let (_, bob_key) = a.server.create_key(&bob_cookie, json!({"name": "bob"}));
+    let bob = Auth::Key(bob_key.clone());
+    let artifact = format!("/api/v1/artifacts/{token}");
+    assert_eq!(a.server.get(&artifact, &bob).status, 404, "not his yet");
+
+    let added = ok(
+        &a.server,
+        &a.key,
+        "add_reviewer",
+        json!({"shareToken": token, "email": "Bob@Example.com"}),
+    );
+    assert_eq!(added["email"], "bob@example.com");
+    assert_eq!(added["name"], "Bob");
+    assert_eq!(added["status"], "added");
+    assert_eq!(
+        a.server.get(&artifact, &bob).status,
+        200,
+        "he may review it now"
+    );
+    let again = refused(
+        &a.server,
+        &a.key,
+        "add_reviewer",
+        json!({"shareToken": token, "email": "bob@example.com"}),
+    );
+    assert_eq!(again["code"], "already_granted");
+    let pending = ok(
+        &a.server,
+        &a.key,
+        "add_reviewer",
+        json!({"shareToken": token, "email": "carol@example.com"}),
+    );
+    assert_eq!(pending["status"], "pending");
+    assert_eq!(pending["name"], Value::Null);
+    // Shown to the owner as any grant, made by the agent.
+    let access = a
+        .server
+        .get(&format!("{artifact}/access"), &Auth::Cookie(a.ada.clone()))
+        .json();
+    let emails: Vec<&str> = access["access"]
+        .as_array()
+        .ok_or("access")?
+        .iter()
+        .filter_map(|g| g["email"].as_str())
+        .collect();
+    assert_eq!(emails, ["bob@example.com", "carol@example.com"]);
+    // Only the owner adds reviewers (a reviewer cannot), and with the editor scope.
+    let refusal = refused(
+        &a.server,
+        &bob_key,
+        "add_reviewer",
+        json!({"shareToken": token, "email": "eve@example.com"}),
+    );
+    assert_eq!(refusal["code"], "owner_only", "{refusal}");
+    let (_, commenter) = a.server.create_key(
+        &a.ada,
+        json!({"name": "commenter", "scopes": ["commenter"]}),
+    );
+    let listed = legacy(&a.server, &commenter, "tools/list", json!({})).json();
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .ok_or("tools")?
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"add_reviewer"), "{names:?}");
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use warp::reply::Response;
 
 use super::artifacts::owned;
-use crate::auth;
+use crate::auth::{self, Caller};
 use crate::clock::now_ms;
 use crate::http::error::{not_found_as, ApiError};
 use crate::http::ids::{self, wire};
@@ -24,7 +24,7 @@ pub const CAN_COMMENT: &str = "can-comment";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct GrantView {
+pub struct GrantView {
     id: String,
     email: String,
     name: Option<String>,
@@ -72,10 +72,30 @@ pub async fn list(state: AppState, req: Request) -> Result<Response, ApiError> {
 
 pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     let caller = auth::session_or_key(&state, &req).await?;
-    let artifact = owned(&state, &caller, req.param("shareToken")).await?;
     let body: GrantAccess = req.json().await?;
-    let email = text::email("email", &body.email)?;
-    let role = body.role.as_deref().unwrap_or(CAN_COMMENT);
+    let grant = add_reviewer(
+        &state,
+        &caller,
+        req.param("shareToken"),
+        &body.email,
+        body.role.as_deref(),
+    )
+    .await?;
+    Ok(reply::created(&grant))
+}
+
+/// Makes the person with `email` a reviewer (`role`, default can-comment) of the artifact the
+/// caller owns: at once for an account with that address, pending until one signs up otherwise.
+pub async fn add_reviewer(
+    state: &AppState,
+    caller: &Caller,
+    share_token: &str,
+    email: &str,
+    role: Option<&str>,
+) -> Result<GrantView, ApiError> {
+    let artifact = owned(state, caller, share_token).await?;
+    let email = text::email("email", email)?;
+    let role = role.unwrap_or(CAN_COMMENT);
     if role != CAN_COMMENT {
         return Err(ApiError::invalid(
             "role",
@@ -117,7 +137,7 @@ pub async fn grant(state: AppState, mut req: Request) -> Result<Response, ApiErr
             StoreError::Conflict(m) => ApiError::conflict("already_granted", m),
             other => other.into(),
         })?;
-    Ok(reply::created(&GrantView::from(&grant)))
+    Ok(GrantView::from(&grant))
 }
 
 pub async fn revoke(state: AppState, req: Request) -> Result<Response, ApiError> {

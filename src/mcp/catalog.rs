@@ -293,7 +293,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "publish_artifact",
             "title": "Publish an artifact",
-            "description": "Publishes a new artifact (an HTML page, a Markdown document, or a base64 ZIP of a small static site) as version 1, attributed to you or to the agent this key acts as. The shareUrl opens its review page for you and for the reviewers you add (on that page: Manage → Reviewers, or POST /api/v1/artifacts/{shareToken}/access with {\"email\", \"role\": \"can-comment\"}); anyone else gets \"not found\" there. Then wait_for_feedback with the cursor it returns as after.",
+            "description": "Publishes a new artifact (an HTML page, a Markdown document, or a base64 ZIP of a small static site) as version 1, attributed to you or to the agent this key acts as. The shareUrl opens its review page for you and for the reviewers you add (add_reviewer, or Manage → Reviewers on that page); anyone else gets \"not found\" there. Then wait_for_feedback with the cursor it returns as after.",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -333,6 +333,33 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                 "type": "object",
                 "required": ["versionId", "number", "entryPoint", "viewUrl", "cursor"],
                 "properties": { "cursor": { "type": "string", "description": PUBLISHED_CURSOR }, "versionId": { "type": "string" }, "number": { "type": "integer" }, "entryPoint": { "type": "string" }, "viewUrl": { "type": "string" }, "status": { "type": "string", "enum": ["ready"] } }
+            },
+            "annotations": writes(false)
+        },
+        {
+            "name": "add_reviewer",
+            "title": "Add a reviewer",
+            "description": "Lets a person review an artifact you own: they can then open its shareUrl (the review page), read its files and comments, comment and reply. By email: an account with that address gets access at once (status added); an address without one is pending (status pending) until that person signs up on this server, which an admin invites them to. Adding someone twice is refused (already_granted).",
+            "inputSchema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["shareToken", "email"],
+                "properties": {
+                    "shareToken": { "type": "string", "description": SHARE_TOKEN },
+                    "email": { "type": "string", "maxLength": 254, "description": "the reviewer's email address, as their account has it" }
+                }
+            },
+            "outputSchema": {
+                "type": "object",
+                "required": ["id", "email", "name", "role", "status", "createdAt"],
+                "properties": {
+                    "id": { "type": "string" },
+                    "email": { "type": "string" },
+                    "name": { "type": ["string", "null"], "description": "the account's name; null while pending" },
+                    "role": { "enum": ["can-comment"] },
+                    "status": { "enum": ["added", "pending", "viewed"], "description": "added: they can review now; pending: when they sign up" },
+                    "createdAt": { "type": "integer", "description": MILLISECONDS }
+                }
             },
             "annotations": writes(false)
         },
@@ -497,7 +524,7 @@ pub fn tools() -> &'static Value {
 pub fn needs(name: &str) -> Scope {
     match name {
         "add_comment" | "reply" | "resolve" | "reopen" => Scope::Commenter,
-        "publish_artifact" | "publish_version" => Scope::Editor,
+        "publish_artifact" | "publish_version" | "add_reviewer" => Scope::Editor,
         _ => Scope::Reader,
     }
 }
@@ -527,7 +554,7 @@ mod tests {
     #[test]
     fn every_tool_has_a_name_schemas_and_hints() {
         let all = tools().as_array().expect("a list");
-        assert_eq!(all.len(), 13);
+        assert_eq!(all.len(), 14);
         for tool in all {
             let name = tool["name"].as_str().expect("a name");
             assert!(

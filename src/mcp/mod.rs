@@ -47,7 +47,7 @@ const CACHE_TTL_MS: u64 = 60 * 60 * 1000;
 /// What this server tells an agent about itself.
 pub const INSTRUCTIONS: &str = "Artifact Review: publish HTML pages, Markdown documents or ZIPs of small \
 static sites for people to review, then read and answer their comments. The loop: publish_artifact \
-(give its shareUrl to the people who review it: you and the reviewers you add to the artifact) -> wait_for_feedback (returns new comments and replies; pass its cursor \
+(its shareUrl opens the review page for you and the reviewers you add with add_reviewer) -> wait_for_feedback (returns new comments and replies; pass its cursor \
 back as `after`) -> fix the artifact -> reply and resolve (resolve takes a note saying what changed) \
 -> publish_version. list_comments shows the open comments of every version (with their newest \
 replies; get_comment pages through all of a thread's); add_comment takes the passage you mean as \

@@ -73,6 +73,13 @@ pub async fn call(
         }
         "list_comments" => structured(&list_comments(state, caller, args(arguments)?).await?),
         "get_comment" => structured(&get_comment(state, caller, args(arguments)?).await?),
+        "add_reviewer" => {
+            let a: AddReviewerArgs = args(arguments)?;
+            structured(
+                &crate::api::access::add_reviewer(state, caller, &a.share_token, &a.email, None)
+                    .await?,
+            )
+        }
         "resolve" => {
             let a: ResolveArgs = args(arguments)?;
             // Idempotent, as the tool says: a comment resolved already is left as it is, and the
@@ -510,6 +517,13 @@ async fn list_comments(
         "comments": threads,
         "nextCursor": next,
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AddReviewerArgs {
+    share_token: String,
+    email: String,
 }
 
 #[derive(Deserialize)]

@@ -28,7 +28,8 @@ KEY = os.environ["AR_KEY"]
 COOKIE = os.environ["AR_COOKIE"]
 TOOLS = {
     "whoami", "list_artifacts", "get_artifact", "read_file", "publish_artifact", "publish_version",
-    "list_comments", "get_comment", "add_comment", "reply", "resolve", "reopen", "wait_for_feedback",
+    "list_comments", "get_comment", "add_reviewer", "add_comment", "reply", "resolve", "reopen",
+    "wait_for_feedback",
 }
 READ_ONLY = {"whoami", "list_artifacts", "get_artifact", "read_file", "list_comments", "get_comment",
              "wait_for_feedback"}
@@ -113,6 +114,8 @@ async def every_tool(mode):
         check([x["id"] for x in open_ones["comments"]] == [comment["id"]], f"list_comments: {open_ones}")
         thread = await structured(c, "reply", {"commentId": comment["id"], "content": "Euros everywhere."})
         check(thread["replies"][-1]["content"] == "Euros everywhere.", f"reply: {thread}")
+        grant = await structured(c, "add_reviewer", {"shareToken": token, "email": "reviewer@example.com"})
+        check(grant["status"] == "pending" and grant["email"] == "reviewer@example.com", f"add_reviewer: {grant}")
         read = await structured(c, "get_comment", {"commentId": comment["id"]})
         check([r["content"] for r in read["replies"]] == ["Euros everywhere."] and read["nextRepliesCursor"] is None,
               f"get_comment: {read}")

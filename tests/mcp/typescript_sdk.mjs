@@ -16,7 +16,7 @@ const URL_ = process.env.AR_URL;
 const KEY = process.env.AR_KEY;
 const COOKIE = process.env.AR_COOKIE;
 const TOOLS = [
-  'add_comment', 'get_artifact', 'get_comment', 'list_artifacts', 'list_comments', 'publish_artifact',
+  'add_comment', 'add_reviewer', 'get_artifact', 'get_comment', 'list_artifacts', 'list_comments', 'publish_artifact',
   'publish_version', 'read_file', 'reopen', 'reply', 'resolve', 'wait_for_feedback', 'whoami',
 ];
 const LONG = { timeout: 130_000 };
@@ -97,6 +97,8 @@ async function everyTool(generation) {
   assert.deepEqual(open.comments.map((c) => c.id), [comment.id]);
   const thread = await call(client, 'reply', { commentId: comment.id, content: 'Caching the layers now.' });
   assert.equal(thread.replies.length, 1);
+  const grant = await call(client, 'add_reviewer', { shareToken: token, email: 'reviewer@example.com' });
+  assert.equal(grant.status, 'pending');
   const read = await call(client, 'get_comment', { commentId: comment.id });
   assert.deepEqual(read.replies.map((r) => r.content), ['Caching the layers now.']);
   assert.equal(read.nextRepliesCursor, null);
