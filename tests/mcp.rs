@@ -1322,6 +1322,87 @@ fn an_agent_adds_the_reviewers_who_may_open_the_share_url() -> TestResult {
 }
 
 #[test]
+fn list_comments_says_where_each_comment_stands_in_the_latest_version() -> TestResult {
+    let a = agent();
+    let v1 = "<h1>Plan</h1><p>Alpha text here.</p><p>Beta text here.</p>";
+    let v2 = "<h1>Plan</h1><p>Alpha was rewritten.</p><p>Beta text here.</p>";
+    let published = ok(
+        &a.server,
+        &a.key,
+        "publish_artifact",
+        json!({"name": "Plan", "fileName": "plan.html", "content": v1}),
+    );
+    let token = published["shareToken"].as_str().ok_or("token")?.to_string();
+    let ada = Auth::Cookie(a.ada.clone());
+    let comment = |body: Value| -> Result<String, String> {
+        let made = a
+            .server
+            .post(&format!("/api/v1/artifacts/{token}/comments"), &ada, &body);
+        assert_eq!(made.status, 201, "{}", made.text());
+        Ok(made.json()["id"].as_str().ok_or("id")?.to_string())
+    };
+    let alpha = comment(json!({"content": "Alpha?", "quote": "Alpha text here."}))?;
+    let beta = comment(json!({"content": "Beta?", "quote": "Beta text here."}))?;
+    let whole = comment(json!({"content": "Overall?", "target": {"source": "plan.html"}}))?;
+    let at = json!({"content": "Positions only", "target": {"source": "plan.html",
+        "selector": {"type": "TextPositionSelector", "start": 4, "end": 9}}});
+    let positions = comment(at)?;
+    let standing = |ids: &[&String]| -> Result<Vec<String>, String> {
+        let listed = ok(
+            &a.server,
+            &a.key,
+            "list_comments",
+            json!({"shareToken": token}),
+        );
+        let comments = listed["comments"].as_array().ok_or("comments")?;
+        ids.iter()
+            .map(|id| {
+                comments
+                    .iter()
+                    .find(|c| c["id"] == id.as_str())
+                    .and_then(|c| c["inLatest"].as_str())
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{id} in {listed}"))
+            })
+            .collect()
+    };
+    assert_eq!(
+        standing(&[&alpha, &beta, &whole, &positions])?,
+        ["madeOnIt"; 4]
+    );
+
+    // v2 rewrites the first paragraph.
+    ok(
+        &a.server,
+        &a.key,
+        "publish_version",
+        json!({"shareToken": token, "content": v2}),
+    );
+    let on_v2 = comment(json!({"content": "Beta again?", "quote": "Beta text"}))?;
+    assert_eq!(
+        standing(&[&alpha, &beta, &whole, &positions, &on_v2])?,
+        ["notFound", "found", "fileChanged", "unknown", "madeOnIt"]
+    );
+    // v3 is v2 again: v2's comment stands where it was.
+    ok(
+        &a.server,
+        &a.key,
+        "publish_version",
+        json!({"shareToken": token, "content": v2}),
+    );
+    assert_eq!(standing(&[&alpha, &on_v2])?, ["notFound", "fileUnchanged"]);
+    // v4 is another file: every earlier comment's file is gone.
+    ok(
+        &a.server,
+        &a.key,
+        "publish_version",
+        json!({"shareToken": token, "fileName": "other.html", "content": v2}),
+    );
+    assert_eq!(standing(&[&alpha, &beta, &on_v2])?, ["fileRemoved"; 3]);
+    Ok(())
+}
+
+#[test]
 fn long_threads_come_in_results_an_agent_can_read_and_get_comment_pages_through_their_replies(
 ) -> TestResult {
     let a = agent();

@@ -815,7 +815,7 @@ async fn target_of_quote(
 
 /// A document's HTML as the review page's frame shows it: Markdown rendered (once per content,
 /// kept: `rendered_markdown`), an HTML page as it is.
-async fn document_html(
+pub(crate) async fn document_html(
     state: &AppState,
     file: &blobs::VersionFile,
     bytes: Vec<u8>,

@@ -7,6 +7,7 @@ pub mod account;
 pub mod activity;
 pub mod agents;
 pub mod artifacts;
+pub mod carried;
 pub mod comments;
 pub mod discovery;
 pub mod events;

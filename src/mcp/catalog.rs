@@ -95,6 +95,18 @@ fn comment() -> Value {
     })
 }
 
+/// A comment as `list_comments` shows it: with where it stands in the latest version.
+fn with_in_latest(mut schema: Value) -> Value {
+    if let Some(required) = schema["required"].as_array_mut() {
+        required.push(json!("inLatest"));
+    }
+    schema["properties"]["inLatest"] = json!({
+        "enum": ["madeOnIt", "fileUnchanged", "found", "notFound", "fileRemoved", "fileChanged", "unknown"],
+        "description": "where the comment stands in the latest version: made on it; its file unchanged (the passage stands as it did); found (its file changed, the quoted passage is still there); notFound (the passage is gone: perhaps your change addressed it); fileRemoved; fileChanged (a comment on the whole file); unknown (no quoted text to look for)"
+    });
+    schema
+}
+
 /// A comment with a page of its replies (`get_comment`).
 fn thread_page() -> Value {
     let mut schema = comment();
@@ -319,7 +331,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "publish_version",
             "title": "Publish a new version",
-            "description": "Publishes the next version of an artifact you own (after addressing feedback). Without fileType and fileName it is of the same type as the latest version, and a single document keeps its file name unless fileName says otherwise (entryPoint in the answer), so comments go on finding their file. Comments stay on the version they were made on; the review page shows open ones found again in the new version. Then wait_for_feedback with the cursor it returns as after.",
+            "description": "Publishes the next version of an artifact you own (after addressing feedback). Without fileType and fileName it is of the same type as the latest version, and a single document keeps its file name unless fileName says otherwise (entryPoint in the answer), so comments go on finding their file. Comments stay on the version they were made on; list_comments then says where each stands in the new version (inLatest: found, notFound...), as the review page shows them. Then wait_for_feedback with the cursor it returns as after.",
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -366,7 +378,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "list_comments",
             "title": "List comments",
-            "description": format!("Comments on an artifact with their newest {RECENT_REPLIES} replies (earlierRepliesOmitted counts the others: get_comment has them), oldest first: open ones by default, of every version by default (each says its version). Up to {COMMENTS_DEFAULT} at a time, fewer when long threads would make the result too large to read; page with nextCursor."),
+            "description": format!("Comments on an artifact with their newest {RECENT_REPLIES} replies (earlierRepliesOmitted counts the others: get_comment has them), oldest first: open ones by default, of every version by default (each says its version, and inLatest where it stands in the latest version: after publish_version, notFound says its passage is gone). Up to {COMMENTS_DEFAULT} at a time, fewer when long threads would make the result too large to read; page with nextCursor."),
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -385,7 +397,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                 "required": ["version", "comments", "nextCursor"],
                 "properties": {
                     "version": { "type": "string" },
-                    "comments": { "type": "array", "items": comment() },
+                    "comments": { "type": "array", "items": with_in_latest(comment()) },
                     "nextCursor": { "type": ["string", "null"] }
                 }
             },

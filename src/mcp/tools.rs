@@ -15,6 +15,7 @@ use super::catalog::{
 };
 use super::feedback;
 use crate::api::artifacts::{self as artifact_api, owned, visible};
+use crate::api::carried;
 use crate::api::comments::{self as comment_api, Place, Versions};
 use crate::api::idempotency::{Fingerprint, Idempotency, MCP_METHOD};
 use crate::api::upload::UploadForm;
@@ -484,13 +485,15 @@ async fn list_comments(
         })
     });
     // Each thread with its newest replies; as many threads as the result's budget holds.
+    let standing = carried::in_latest(state, listing.artifact_id, &chosen).await?;
     let mut threads = Vec::new();
     let mut size = 0;
     let mut last_shown = None;
     let chosen_count = chosen.len();
-    for comment in chosen {
+    for (comment, in_latest) in chosen.into_iter().zip(standing) {
         let id = comment.id.clone();
         let mut thread = to_value(&comment)?;
+        thread["inLatest"] = to_value(&in_latest)?;
         let replies = thread["replies"]
             .as_array_mut()
             .map(std::mem::take)
