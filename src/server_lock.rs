@@ -24,9 +24,16 @@ impl ServerLock {
         options.create(true).truncate(false).write(true);
         // Private like the database's own files.
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options
-            .open(&path)
-            .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+        let file = options.open(&path).map_err(|e| {
+            let folder = db.parent().filter(|p| !p.as_os_str().is_empty());
+            match folder {
+                Some(folder) if !folder.is_dir() => format!(
+                    "the folder {} for the database does not exist; create it, or give another --db",
+                    folder.display()
+                ),
+                _ => format!("cannot open the lock file {}: {e}", path.display()),
+            }
+        })?;
         match file.try_lock() {
             Ok(()) => Ok(ServerLock { _file: file, path }),
             Err(TryLockError::WouldBlock) => Err(format!(

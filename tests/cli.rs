@@ -425,6 +425,28 @@ fn the_environment_configures_the_database() -> TestResult {
 }
 
 #[test]
+fn a_server_on_a_database_in_a_missing_folder_says_the_folder_is_missing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let folder = dir.path().join("no").join("such");
+    let out = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(folder.join("review.db"))
+        .args(["--addr", "127.0.0.1:0"])
+        .output()?;
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!(
+            "the folder {} for the database does not exist",
+            folder.display()
+        )),
+        "{said}"
+    );
+    assert!(!dir.path().join("no").exists(), "nothing was made");
+    Ok(())
+}
+
+#[test]
 fn a_second_server_on_a_database_already_served_is_refused_and_the_first_goes_on() -> TestResult {
     let server = Server::start();
     let cookie = server.setup_owner();

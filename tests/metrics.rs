@@ -18,6 +18,44 @@ fn without_metrics_addr_nothing_serves_metrics() {
 }
 
 #[test]
+fn the_debug_log_names_each_requests_route_and_status_never_its_tokens() -> TestResult {
+    let server = Server::start_at_log_level("debug");
+    let cookie = server.setup_owner();
+    let (_, key) = server.create_key(&cookie, json!({"name": "logged"}));
+    let auth = Auth::Key(key.clone());
+    let made = server.upload(
+        &auth,
+        json!({"name": "Doc", "fileName": "d.html", "content": "<p>Hi</p>"}),
+    );
+    let share = made["shareToken"].as_str().ok_or("token")?.to_string();
+    let link = server.share_link(&auth, &share, json!({}));
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/share/{link}"), &Auth::None)
+            .status,
+        200
+    );
+    assert_eq!(server.get("/api/v1/nothing-here", &auth).status, 404);
+    // The log is read by another thread, a moment behind the answers.
+    for line in [
+        "GET /api/v1/share/{linkToken} from 127.0.0.1: 200 in",
+        "POST /api/v1/artifacts from 127.0.0.1: 201 in",
+        "GET unmatched from 127.0.0.1: 404 in",
+    ] {
+        assert!(
+            server.wait_for_log(line, 1) >= 1,
+            "{line}: {}",
+            server.log()
+        );
+    }
+    let log = server.log();
+    for secret in [&link, &share, &key, &cookie] {
+        assert!(!log.contains(secret.as_str()), "a token in the log");
+    }
+    Ok(())
+}
+
+#[test]
 fn metrics_count_requests_by_route_and_status_and_report_the_store() -> TestResult {
     let server = Server::start_with(&["--metrics-addr", "127.0.0.1:0"]);
     let url = metrics_url(&server);

@@ -17,21 +17,24 @@ pub const STATUSES: [u16; 32] = [
 /// One route's counters.
 #[derive(Debug)]
 pub struct RouteStats {
+    /// The route's path template (`unmatched` for requests no route took), as the debug log
+    /// names it: never the path itself, which may hold a share link's or a viewing grant's token.
+    pub route: &'static str,
     /// Requests per status, in `STATUSES` order, then "other".
     statuses: [AtomicU64; STATUSES.len() + 1],
     pub latency: Histogram,
 }
 
-impl Default for RouteStats {
-    fn default() -> RouteStats {
+impl RouteStats {
+    /// The counters of the route with this path template.
+    pub fn new(route: &'static str) -> RouteStats {
         RouteStats {
+            route,
             statuses: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: Histogram::default(),
         }
     }
-}
 
-impl RouteStats {
     /// Counts one answered request.
     pub fn record(&self, status: u16, took: Duration) {
         let slot = STATUSES

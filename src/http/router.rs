@@ -90,7 +90,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             state,
             routes: Vec::new(),
             info: Vec::new(),
-            unmatched: Arc::new(RouteStats::default()),
+            unmatched: Arc::new(RouteStats::new("unmatched")),
             not_found_page: None,
         }
     }
@@ -230,7 +230,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             template: Template::parse(template),
             handler,
             scope,
-            stats: Arc::new(RouteStats::default()),
+            stats: Arc::new(RouteStats::new(template)),
         });
         self
     }
@@ -300,8 +300,19 @@ impl<S: Clone + Send + Sync + 'static> Table<S> {
         body: BodyStream,
     ) -> Response {
         let began = std::time::Instant::now();
+        let asked = log::log_enabled!(log::Level::Debug).then(|| method.clone());
         let (stats, response) = self.route(path, method, query, headers, client, body).await;
-        stats.record(response.status().as_u16(), began.elapsed());
+        let took = began.elapsed();
+        stats.record(response.status().as_u16(), took);
+        if let Some(method) = asked {
+            // The route's template, not the path: a path may hold a token.
+            log::debug!(
+                "{method} {} from {client}: {} in {:.1} ms",
+                stats.route,
+                response.status().as_u16(),
+                took.as_secs_f64() * 1000.0
+            );
+        }
         response
     }
 

@@ -103,6 +103,23 @@ impl Server {
 
     /// Like `start_on`, without the environment variables named in `unset`.
     pub fn start_env(dir: tempfile::TempDir, db: PathBuf, args: &[&str], unset: &[&str]) -> Server {
+        Server::start_logging(dir, db, args, unset, "info")
+    }
+
+    /// Starts with `RUST_LOG` set to `level`.
+    pub fn start_at_log_level(level: &str) -> Server {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = dir.path().join("review.db");
+        Server::start_logging(dir, db, &[], &[], level)
+    }
+
+    fn start_logging(
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        args: &[&str],
+        unset: &[&str],
+        level: &str,
+    ) -> Server {
         let mut command = Command::new(BIN);
         for name in unset {
             command.env_remove(name);
@@ -112,7 +129,7 @@ impl Server {
             .arg(&db)
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", level)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
