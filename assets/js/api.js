@@ -18,6 +18,15 @@ export class ApiError extends Error {
 
 let onSessionLost = null;
 let reauthenticate = null;
+let onAdminRequired = null;
+
+/**
+ * `handler(err)` runs when a request is refused because it needs an admin (`admin_required`):
+ * the person's role may have changed since the page loaded.
+ */
+export function whenAdminRequired(handler) {
+  onAdminRequired = handler;
+}
 
 // account_disabled: the session ended because an admin disabled the account (signing in again
 // is then refused, and says so).
@@ -79,6 +88,7 @@ async function request(method, path, body, retried = false) {
       onSessionLost = null;
       handler(err);
     }
+    if (res.status === 403 && err.code === 'admin_required' && onAdminRequired) onAdminRequired(err);
     throw err;
   }
   return data;

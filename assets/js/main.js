@@ -2,9 +2,9 @@
 // screen from the path. `/` is the artifacts home; in the settings, the #fragment picks the section
 // (#keys, #agents, ...).
 
-import { api, whenSessionExpired } from './api.js';
+import { api, whenSessionExpired, whenAdminRequired } from './api.js';
 import { enableSignInAgain } from './reauth.js';
-import { $, $$, badge, setChildren } from './dom.js';
+import { $, $$, announce, badge, setChildren } from './dom.js';
 import { showSetup, showLogin, showInvite, showResetPassword } from './auth.js';
 import { keysView } from './keys.js';
 import { agentsView } from './agents.js';
@@ -91,6 +91,32 @@ async function startSettings() {
     return view.show(ctx);
   };
   window.addEventListener('hashchange', () => route(true));
+  // An admin may change this person's role while the page is open: it follows when the page is
+  // shown again, or at once when an admin's action is refused for it.
+  const syncRole = async () => {
+    let now;
+    try {
+      now = await api.me();
+    } catch {
+      return; // signed out meanwhile: the session's own handling says so
+    }
+    if (now.user.role === me.user.role) return;
+    const wasAdmin = ctx.isAdmin();
+    me.user.role = now.user.role;
+    renderUser();
+    $('#nav-team').hidden = !ctx.isAdmin();
+    if (wasAdmin) {
+      announce('You are no longer an admin of this server.');
+      if (current === teamView) location.hash = '#keys';
+    } else {
+      announce('You are now an admin of this server: see Team.');
+    }
+  };
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') syncRole();
+  });
+  whenAdminRequired(() => syncRole());
+
   // "Skip to content" goes to the section shown, at its heading: followed as a link, its #main
   // would be taken for a section's name, and the keys section shown instead.
   $('.skip-link').addEventListener('click', (event) => {

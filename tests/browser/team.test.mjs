@@ -204,6 +204,12 @@ test("an admin changes a member's role; the last admin cannot step down", async 
   await confirm.waitFor({ state: 'hidden' });
   assert.equal(await role(MEMBER.name).inputValue(), 'member');
   assert.equal(patches, 0);
+  // The member has the settings open meanwhile.
+  const mp = member.page;
+  await mp.goto(`${server.url}/settings`);
+  await mp.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+  const teamLink = mp.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Team' });
+  assert.equal(await teamLink.isVisible(), false);
   await role(MEMBER.name).selectOption('admin');
   await confirm.getByRole('button', { name: 'Make admin' }).click();
   await page.locator('#toast', { hasText: `${MEMBER.name} is now an admin.` }).waitFor();
@@ -212,10 +218,13 @@ test("an admin changes a member's role; the last admin cannot step down", async 
     () => page.evaluate((label) => document.activeElement?.getAttribute('aria-label') === label, `Role of ${MEMBER.name}`),
     { message: 'the focus is back on the (new) role select' },
   );
-  // The new admin sees the Team section.
-  const mp = member.page;
-  await mp.goto(`${server.url}/settings#team`);
-  await mp.reload(); // a new hash alone does not load the page again
+  // The new admin's open page follows when it is shown again (another tab, back from a window):
+  // the Team section appears, and it says so.
+  const shownAgain = () => mp.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await shownAgain();
+  await teamLink.waitFor();
+  await mp.locator('#toast', { hasText: 'You are now an admin of this server' }).waitFor();
+  await teamLink.click();
   await mp.getByRole('heading', { name: 'Team', level: 1 }).waitFor();
   await memberRow(mp, 'Olivia O.').waitFor();
 
@@ -223,9 +232,11 @@ test("an admin changes a member's role; the last admin cannot step down", async 
   await confirm.getByRole('heading', { name: 'Make a member?' }).waitFor();
   await confirm.getByRole('button', { name: 'Make member' }).click();
   await page.locator('#toast', { hasText: `${MEMBER.name} is now a member.` }).waitFor();
-  await mp.reload();
+  // Shown again, the page leaves the Team section it may no longer use.
+  await shownAgain();
   await mp.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
-  assert.equal(await mp.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Team' }).isVisible(), false);
+  await mp.locator('#toast', { hasText: 'You are no longer an admin of this server' }).waitFor();
+  assert.equal(await teamLink.isVisible(), false);
 
   // Olivia is now the only admin: stepping down is refused, and her role stays.
   await role('Olivia O.').selectOption('member');
