@@ -67,7 +67,7 @@ export function showAccessRemoved(unsent) {
 function showSignedOut() {
   showPageMessage({
     title: 'You were signed out',
-    text: 'Your session ended (you signed out elsewhere, or it expired). Sign in again to continue where you were; nothing you already posted is lost.',
+    text: 'Your session ended: you signed out elsewhere, your password was changed (which signs out every other session), or it expired. Sign in again to continue where you were; nothing you already posted is lost.',
     actions: [{ text: 'Sign in again', href: signInPath(location.pathname) }, HOME],
   });
 }
