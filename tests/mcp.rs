@@ -1156,10 +1156,11 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
     assert_eq!(items[0]["kind"], "comment");
     assert_eq!(items[0]["newReplyIds"], json!(first));
     assert_eq!(items[0]["replyId"], json!(first[0]));
-    assert_eq!(items[0]["earlierRepliesOmitted"], 0);
+    // Every new reply named; the newest ten shown (get_comment reads the others).
+    assert_eq!(items[0]["earlierRepliesOmitted"], 5);
     assert_eq!(
         items[0]["comment"]["replies"].as_array().map(Vec::len),
-        Some(15)
+        Some(10)
     );
 
     // The agent resolves it; the person reopens it and edits the comment: heard, as "reopened".
@@ -1187,7 +1188,8 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
     );
     assert_eq!(got["feedback"][0]["newReplyIds"], json!([]));
 
-    // 12 more replies to a long thread: the new ones, not every earlier one.
+    // 12 more replies to a long thread: the newest ten of them, not every earlier one; every new
+    // one named.
     let mut later = Vec::new();
     for i in 0..12 {
         later.push(reply(format!("Later, part {i}"))?);
@@ -1202,8 +1204,11 @@ fn a_wait_gives_one_item_per_thread_with_its_new_replies_and_hears_reopening_and
         .iter()
         .filter_map(|r| r["id"].as_str())
         .collect();
-    assert_eq!(shown, later.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(item["earlierRepliesOmitted"], 15, "{item}");
+    assert_eq!(
+        shown,
+        later[2..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(item["earlierRepliesOmitted"], 17, "{item}");
     assert_eq!(item["editedReplyIds"], json!([]));
 
     // The person edits their oldest reply, long out of the newest ten: the item shows it and

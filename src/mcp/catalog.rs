@@ -489,7 +489,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
         {
             "name": "wait_for_feedback",
             "title": "Wait for feedback",
-            "description": format!("Waits (up to timeoutSeconds, at most {WAIT_MAX_SECONDS}) until someone else comments, replies, reopens a comment (a fix was not accepted) or edits one on an artifact (or on any artifact you can see), and returns one item per thread with news: kind says which (comment, reopened, reply, edited: the first that applies), newReplyIds the new replies, editedReplyIds the edited ones; a long thread comes with its newest replies and every new or edited one. Pass the cursor it returns as after next time, so nothing is missed or seen twice."),
+            "description": format!("Waits (up to timeoutSeconds, at most {WAIT_MAX_SECONDS}) until someone else comments, replies, reopens a comment (a fix was not accepted) or edits one on an artifact (or on any artifact you can see), and returns one item per thread with news: kind says which (comment, reopened, reply, edited: the first that applies), newReplyIds the new replies, editedReplyIds the edited ones; a thread comes with its newest replies and the newest of its new and edited ones (10 of each at most: get_comment reads the others). Pass the cursor it returns as after next time, so nothing is missed or seen twice."),
             "inputSchema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -515,7 +515,7 @@ static TOOLS: LazyLock<Value> = LazyLock::new(|| {
                             "replyId": { "type": "string", "description": "the first new reply" },
                             "newReplyIds": { "type": "array", "items": { "type": "string" } },
                             "editedReplyIds": { "type": "array", "items": { "type": "string" }, "description": "replies their authors edited meanwhile (in comment.replies, however old)" },
-                            "earlierRepliesOmitted": { "type": "integer", "minimum": 0, "description": "older replies left out of comment.replies (list_comments has them all)" },
+                            "earlierRepliesOmitted": { "type": "integer", "minimum": 0, "description": "replies left out of comment.replies (get_comment has them all)" },
                             "comment": comment()
                         }
                     } }

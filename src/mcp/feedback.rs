@@ -38,7 +38,8 @@ pub struct Found {
 
 /// One thread that has news for the caller, as it is now: new (`comment`), reopened (`reopened`: a
 /// fix was not accepted), with new replies (`reply`), or edited by someone else (`edited`), the
-/// first that applies. A long thread comes with its newest replies and every new one.
+/// first that applies. A thread comes with its newest replies and the newest of its new and
+/// edited ones.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
@@ -52,7 +53,7 @@ pub struct Item {
     pub new_reply_ids: Vec<String>,
     /// Every reply edited by its author meanwhile (shown in `comment.replies`, however old).
     pub edited_reply_ids: Vec<String>,
-    /// Older replies of the thread left out of `comment.replies` (list_comments has them all).
+    /// Replies of the thread left out of `comment.replies` (get_comment has them all).
     pub earlier_replies_omitted: usize,
     pub comment: CommentView,
 }
@@ -311,13 +312,19 @@ async fn items(
         else {
             continue;
         };
+        // Shown: the newest replies, and the newest of the new and of the edited ones (a burst of
+        // replies between two waits would otherwise make a result no client can read; their ids
+        // are all listed, and get_comment reads them).
         let total = comment.replies.len();
         let recent_from = total.saturating_sub(RECENT_REPLIES);
+        let newest = |ids: &[String]| -> Vec<String> {
+            ids[ids.len().saturating_sub(RECENT_REPLIES)..].to_vec()
+        };
+        let (shown_new, shown_edited) = (newest(&new_reply_ids), newest(&edited_reply_ids));
         let mut index = 0;
         comment.replies.retain(|r| {
-            let keep = index >= recent_from
-                || new_reply_ids.contains(&r.id)
-                || edited_reply_ids.contains(&r.id);
+            let keep =
+                index >= recent_from || shown_new.contains(&r.id) || shown_edited.contains(&r.id);
             index += 1;
             keep
         });
