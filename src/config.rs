@@ -423,7 +423,7 @@ fn parse_restore_at(text: &str) -> Result<String, String> {
 /// A whole number of seconds, at least 1.
 fn parse_seconds(text: &str) -> Result<u64, String> {
     match text.trim().parse::<u64>() {
-        Ok(0) => Err("0 seconds would refuse every request: give at least 1".into()),
+        Ok(0) => Err("0 seconds leaves no time at all: give at least 1".into()),
         Ok(seconds) => Ok(seconds),
         Err(_) => Err(format!(
             "{text:?} is not a whole number of seconds, such as 30"

@@ -1540,7 +1540,7 @@ fn a_folder_as_the_database_and_a_zero_timeout_are_refused_in_plain_words() -> T
     );
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("0 seconds would refuse every request"),
+        stderr(&out).contains("0 seconds leaves no time at all"),
         "{}",
         stderr(&out)
     );

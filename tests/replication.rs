@@ -888,5 +888,30 @@ fn a_litestream_other_than_0_5_and_a_restore_time_that_is_not_one_are_refused_be
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(said.contains(words), "{at}: {said}");
     }
+    // Another program as --litestream-bin (it prints nothing): said as such, not blamed on the
+    // configuration.
+    let silent = dir.path().join("silent");
+    std::fs::write(
+        &silent,
+        "#!/bin/sh
+exit 0
+",
+    )?;
+    std::fs::set_permissions(&silent, std::fs::Permissions::from_mode(0o755))?;
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg("--db")
+        .arg(&db)
+        .args(["--addr", "127.0.0.1:0", "--litestream"])
+        .arg(&config)
+        .arg("--litestream-bin")
+        .arg(&silent)
+        .env("RUST_LOG", "warn")
+        .output()?;
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("is it Litestream 0.5?"), "{said}");
+    assert!(!said.contains("does not replicate"), "{said}");
+    assert!(!db.exists(), "no database was made");
     Ok(())
 }

@@ -68,6 +68,15 @@ impl Litestream {
     pub fn check_config(&mut self) -> Result<(), String> {
         let output = self.run(self.command("databases"), "read the configuration")?;
         let listed = String::from_utf8_lossy(&output.stdout);
+        // Litestream prints a header line even for an empty list: nothing at all is another
+        // program, not a configuration without this database.
+        if listed.trim().is_empty() {
+            return Err(format!(
+                "{} printed nothing for `databases -config {}`; is it Litestream 0.5? (--litestream-bin)",
+                self.bin.display(),
+                self.config.display()
+            ));
+        }
         let spelt = listed
             .lines()
             .skip(1)
