@@ -60,7 +60,20 @@ fn changes_to_sessions_keys_and_agents_are_recorded() -> TestResult {
     );
     assert_eq!(created["ip"], "127.0.0.1");
     assert!(created["sessionId"].as_str().is_some());
-    assert_eq!(created["object"], json!({"type": "key", "id": key_id}));
+    // Named as people know it now: the key by its name and prefix, the agent by its name.
+    assert_eq!(
+        created["object"],
+        json!({"type": "key", "id": key_id, "name": format!("claude (ar_live_{}…)", &key[8..16])})
+    );
+    assert_eq!(
+        events["events"][5]["object"]["name"], "Claude 2",
+        "{}",
+        events["events"][5]
+    );
+    assert_eq!(
+        events["events"][7]["object"]["name"],
+        "Ada (ada@example.com)"
+    );
     assert_eq!(created["detail"]["name"], "claude");
     assert!(created["createdAt"].as_i64().is_some());
     assert!(!server

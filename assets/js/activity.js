@@ -90,6 +90,15 @@ function through(event) {
   return h('span', { class: 'muted', text: '—' });
 }
 
+/** How an object the server names (`object.name`) is introduced. */
+const OBJECT_NAMES = {
+  user: 'account',
+  key: 'key',
+  agent: 'agent',
+  access: 'reviewer',
+  password_reset: 'password-reset link for',
+};
+
 /**
  * What an event concerns, as a person names it: a version by its number (not its row id), and the
  * artifact it belongs to by its name ("version v1 of “Release notes”").
@@ -102,6 +111,7 @@ function object(event) {
   let text;
   if (o.type === 'artifact' && art) text = `artifact “${art.name}”`;
   else if (o.type === 'version' && Number.isInteger(number)) text = `version v${number}`;
+  else if (o.name && OBJECT_NAMES[o.type]) text = `${OBJECT_NAMES[o.type]} ${isolated(o.name)}`;
   else text = o.id ? `${o.type} #${o.id}` : o.type;
   if (art && o.type !== 'artifact') text += ` of “${art.name}”`;
   if (art?.deleted) text += ' (deleted)';

@@ -62,6 +62,9 @@ struct EventObject {
     #[serde(rename = "type")]
     kind: Option<String>,
     id: Option<String>,
+    /// What people call it now (an account, a key, an agent, a reviewer's address), where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
 }
 
 impl From<Event> for EventView {
@@ -95,6 +98,7 @@ impl From<Event> for EventView {
             object: EventObject {
                 kind: e.object_type,
                 id: e.object_id,
+                name: e.object_name,
             },
             detail: e
                 .detail

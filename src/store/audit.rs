@@ -36,6 +36,10 @@ pub struct Event {
     pub detail: Option<String>,
     /// The artifact the event belongs to, if any: its id, its name now, and whether it was deleted.
     pub artifact: Option<(i64, String, bool)>,
+    /// What people call the object now, where its id alone says nothing to them: an account's
+    /// name and address, a key's name and prefix, an agent's name, a reviewer's address, whose
+    /// password-reset link.
+    pub object_name: Option<String>,
 }
 
 impl Event {
@@ -60,6 +64,7 @@ impl Event {
                 Some(id) => Some((id, r.get(16)?, r.get(17)?)),
                 None => None,
             },
+            object_name: r.get(18)?,
         })
     }
 }
@@ -960,7 +965,20 @@ macro_rules! events_where {
         concat!(
             "SELECT e.id, e.created_at, e.user_id, u.name, e.agent_id, a.name, e.key_id, k.name, k.prefix,
                     e.session_id, e.ip, e.action, e.object_type, e.object_id, e.detail,
-                    ar.id, ar.name, ar.deleted_at IS NOT NULL
+                    ar.id, ar.name, ar.deleted_at IS NOT NULL,
+                    CASE e.object_type
+                      WHEN 'user' THEN (SELECT ou.name || ' (' || ou.email || ')' FROM users ou
+                                         WHERE ou.id = CAST(e.object_id AS INTEGER))
+                      WHEN 'key' THEN (SELECT ok.name || ' (ar_live_' || ok.prefix || '…)' FROM api_keys ok
+                                        WHERE ok.id = CAST(e.object_id AS INTEGER))
+                      WHEN 'agent' THEN (SELECT oa.name FROM agents oa
+                                          WHERE oa.id = CAST(e.object_id AS INTEGER))
+                      WHEN 'access' THEN (SELECT og.email FROM access_grants og
+                                           WHERE og.id = CAST(e.object_id AS INTEGER))
+                      WHEN 'password_reset' THEN (SELECT pu.name || ' (' || pu.email || ')'
+                                                    FROM password_resets pr JOIN users pu ON pu.id = pr.user_id
+                                                   WHERE pr.id = CAST(e.object_id AS INTEGER))
+                    END
                FROM audit_events e
                LEFT JOIN users u ON u.id = e.user_id
                LEFT JOIN agents a ON a.id = e.agent_id

@@ -455,5 +455,11 @@ test('the activity trail names an artifact and a version by what people call the
   const deleted = rows.filter({ has: page.locator('td[data-label="What"]', { hasText: /deleted a version/i }) }).first();
   await deleted.waitFor();
   assert.equal((await deleted.locator('td[data-label="Object"]').innerText()).trim(), 'version v1 of “Release notes”');
+  // A key by its name and prefix, not by its row id.
+  const created = page.locator('#activity-table tbody tr[data-action="key.created"]').first();
+  assert.match(
+    (await created.locator('td[data-label="Object"]').innerText()).trim(),
+    /^key \u2068Notes script \(ar_live_[A-Za-z0-9_-]{8}…\)\u2069$/,
+  );
   assertClean(admin);
 });
