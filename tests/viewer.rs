@@ -163,6 +163,55 @@ fn a_signed_in_reader_gets_a_grant_that_serves_every_file_without_cookies() -> T
 }
 
 #[test]
+fn an_artifacts_files_are_not_loaded_as_code_into_this_servers_own_pages() -> TestResult {
+    let s = site();
+    let script = open(&s, &s.cookie, 1, "app.js");
+    let api_file = format!("/api/v1/artifacts/{}/versions/1/files/app.js", s.share);
+    let fetch = |path: &str, auth: &Auth, site: &str, dest: &str| {
+        s.server.request(
+            "GET",
+            path,
+            auth,
+            None,
+            &[("Sec-Fetch-Site", site), ("Sec-Fetch-Dest", dest)],
+        )
+    };
+    let reader = Auth::Cookie(s.cookie.clone());
+    // Markup injected into one of our pages (same origin) cannot run an uploaded script there,
+    // through a viewing grant or through the API with the reader's session; nor its styles.
+    for (path, auth) in [(&script, &Auth::None), (&api_file, &reader)] {
+        for dest in ["script", "worker", "style"] {
+            let resp = fetch(path, auth, "same-origin", dest);
+            assert_eq!(resp.status, 403, "{path} as a {dest}: {}", resp.text());
+            assert_eq!(resp.error_code(), "not_for_this_origin");
+            assert!(!resp.text().contains("document.title"));
+        }
+    }
+    // The artifact's own pages run in an opaque origin: their scripts come cross-site, and load.
+    let own = fetch(&script, &Auth::None, "cross-site", "script");
+    assert_eq!(own.status, 200);
+    assert_eq!(own.text(), "document.title = 'ran'");
+    // The review page frames the artifact (same origin, an iframe); a file opened in a tab, or
+    // read by a script of ours (fetch), is served too.
+    for (site, dest) in [
+        ("same-origin", "iframe"),
+        ("none", "document"),
+        ("same-origin", "empty"),
+    ] {
+        assert_eq!(
+            fetch(&script, &Auth::None, site, dest).status,
+            200,
+            "{site} {dest}"
+        );
+    }
+    assert_eq!(
+        fetch(&api_file, &reader, "same-origin", "empty").status,
+        200
+    );
+    Ok(())
+}
+
+#[test]
 fn markdown_is_rendered_for_viewing_and_raw_through_the_api() -> TestResult {
     let s = site();
     let location = open(&s, &s.cookie, 1, "docs/README.md");

@@ -475,6 +475,7 @@ struct FileQuery {
 }
 
 pub async fn file(state: AppState, req: Request) -> Result<Response, ApiError> {
+    req.refuse_as_our_code()?;
     let caller = auth::session_or_key(&state, &req).await?;
     let query: FileQuery = req.query()?;
     let as_text = match query.shown_as.as_deref() {

@@ -101,6 +101,36 @@ impl Request {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Refuses a request that loads an artifact's file into one of this server's own pages as a
+    /// script, a style or a worker (`Sec-Fetch-Site: same-origin` with such a `Sec-Fetch-Dest`).
+    /// Our pages load code only from `/assets/`, and an artifact's own pages run in an opaque
+    /// origin, so their requests come `cross-site`: such a request can only come from markup
+    /// injected into one of our pages, which this keeps from running an uploaded script with the
+    /// reader's session (defence in depth behind the pages' escaping and CSP).
+    pub fn refuse_as_our_code(&self) -> Result<(), ApiError> {
+        const CODE: [&str; 8] = [
+            "script",
+            "style",
+            "worker",
+            "sharedworker",
+            "serviceworker",
+            "audioworklet",
+            "paintworklet",
+            "xslt",
+        ];
+        let site = self.header("sec-fetch-site");
+        let dest = self.header("sec-fetch-dest").unwrap_or_default();
+        if site == Some("same-origin") && CODE.contains(&dest) {
+            return Err(ApiError::forbidden(
+                "not_for_this_origin",
+                format!(
+                    "an artifact's files are not loaded into this server's own pages (as a {dest})"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether the client holds this answer already: `If-None-Match` lists `etag`.
     pub fn holds(&self, etag: &str) -> bool {
         self.header(header::IF_NONE_MATCH)

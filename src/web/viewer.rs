@@ -54,6 +54,7 @@ pub(super) async fn version_file(
     requested: &str,
     cache: &'static str,
 ) -> Result<Response, ApiError> {
+    req.refuse_as_our_code()?;
     let path = match requested {
         "" => target.entry_point.clone(),
         p if p.ends_with('/') => format!("{p}index.html"),
