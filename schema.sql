@@ -247,6 +247,7 @@ CREATE TABLE view_grants (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX view_grants_by_expiry ON view_grants (expires_at);
+CREATE INDEX view_grants_by_session ON view_grants (session_id, version_id, id);
 
 -- When each person last opened an artifact's review page, and the newest of its events then: what
 -- others did after that is "new" on the artifacts page.

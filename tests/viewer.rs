@@ -163,6 +163,33 @@ fn a_signed_in_reader_gets_a_grant_that_serves_every_file_without_cookies() -> T
 }
 
 #[test]
+fn reloading_the_review_page_cannot_grow_the_grants_a_session_keeps() -> TestResult {
+    let s = site();
+    let folders: Vec<String> = (0..40)
+        .map(|_| {
+            s.server
+                .view_grant(&Auth::Cookie(s.cookie.clone()), &s.share, 1)
+        })
+        .collect();
+    let kept: i64 = s
+        .server
+        .open_db()
+        .query_row("SELECT count(*) FROM view_grants", [], |r| r.get(0))?;
+    assert_eq!(kept, 32, "the session's newest 32 for this version");
+    // The newest work; the oldest ended (a tab holding one renews it, as after a sign-in).
+    for folder in &folders[8..] {
+        let page = s.server.get(&format!("{folder}/index.html"), &Auth::None);
+        assert_eq!(page.status, 200, "{folder}");
+    }
+    let oldest = s
+        .server
+        .get(&format!("{}/index.html", folders[0]), &Auth::None);
+    assert_ne!(oldest.status, 200);
+    assert!(!oldest.text().contains("<h1>Hello</h1>"));
+    Ok(())
+}
+
+#[test]
 fn an_artifacts_files_are_not_loaded_as_code_into_this_servers_own_pages() -> TestResult {
     let s = site();
     let script = open(&s, &s.cookie, 1, "app.js");

@@ -167,8 +167,10 @@ const TO_8: &str = "
 /// Version 9: comments and replies know whether they were written through the artifact's share
 /// link, which lets its writers change only those through it. Earlier ones are marked when their
 /// author could only have reached the artifact through its link: neither its owner nor ever
-/// granted access to it (an agent never writes through a link).
+/// granted access to it (an agent never writes through a link). Viewing grants are found by
+/// session and version, to keep a session's newest few.
 const TO_9: &str = "
+    CREATE INDEX view_grants_by_session ON view_grants (session_id, version_id, id);
     ALTER TABLE comments ADD COLUMN via_link INTEGER NOT NULL DEFAULT 0 CHECK (via_link IN (0, 1));
     ALTER TABLE replies ADD COLUMN via_link INTEGER NOT NULL DEFAULT 0 CHECK (via_link IN (0, 1));
     UPDATE comments SET via_link = 1

@@ -31,8 +31,20 @@ pub fn insert(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![&hash[..], version_id, user_id, session_id, now, expires_at])?;
+    // Each load of the review page makes a grant: a session keeps its newest few per version (a
+    // tab whose grant went renews it, as after sign-in), so reloading cannot grow the table.
+    conn.prepare_cached(
+        "DELETE FROM view_grants
+          WHERE session_id = ?1 AND version_id = ?2
+            AND id <= (SELECT id FROM view_grants WHERE session_id = ?1 AND version_id = ?2
+                        ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+    )?
+    .execute(params![session_id, version_id, GRANTS_KEPT])?;
     Ok(())
 }
+
+/// Grants a session keeps per version: one per open tab, with room to spare.
+pub const GRANTS_KEPT: i64 = 32;
 
 /// The version a grant opens, if the grant is still good at `now`.
 pub fn lookup(conn: &Connection, hash: &[u8; 32], now: i64) -> StoreResult<Option<GrantTarget>> {
