@@ -4,6 +4,25 @@
 
 use std::path::{Path, PathBuf};
 
+/// Why no database can be made at `db`: its folder is missing, or is not a folder.
+pub fn folder_problem(db: &Path) -> Option<String> {
+    let folder = db.parent().filter(|p| !p.as_os_str().is_empty())?;
+    if folder.is_dir() {
+        return None;
+    }
+    Some(if folder.exists() {
+        format!(
+            "{} is not a folder, so no database can be made in it; give another --db",
+            folder.display()
+        )
+    } else {
+        format!(
+            "the folder {} for the database does not exist; create it, or give another --db",
+            folder.display()
+        )
+    })
+}
+
 /// A file that goes with the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Companion {

@@ -20,6 +20,7 @@ pub mod config;
 mod connections;
 /// The files that go with a database file (WAL, WAL-index, journal, link key, server lock).
 mod db_files;
+pub use db_files::folder_problem;
 /// The open event streams and feedback waits, counted against their caps.
 mod event_streams;
 /// Failed sign-ins in the audit trail: per account, or coalesced for unknown accounts.

@@ -11,16 +11,35 @@ use artifact_review::proxy::TrustedProxies;
 use artifact_review::store::{schema, Checkpoints, Store};
 use artifact_review::{cli, server, server_lock};
 
+/// The log's filter: `RUST_LOG` as given when it names modules (`hyper=debug,...`); a bare level
+/// (`debug`, `trace`) is this server's, while the libraries stay at `warn`: at debug and trace they
+/// log what they parse and send (an artifact's text, request headers with their keys). Default:
+/// `info`.
+fn log_filter(asked: Option<&str>) -> String {
+    match asked.map(str::trim).filter(|a| !a.is_empty()) {
+        None => "warn,artifact_review=info".into(),
+        Some(level) if !level.contains(['=', ',', '/']) => format!("warn,artifact_review={level}"),
+        Some(directives) => directives.to_string(),
+    }
+}
+
 fn main() -> ExitCode {
     // Whatever this process and its children (Litestream) create holds the database or its
     // pages: its owner's alone, whatever the shell's umask (the systemd unit sets the same).
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = Cli::parse_checked();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+    env_logger::Builder::new()
+        .parse_filters(&log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .format_timestamp_millis()
         .init();
     // An admin command never makes a database by accident (a mistyped --db); the server does.
     if let Some(admin) = args.command.as_ref().and_then(Command::admin) {
+        if admin.create && !args.db.exists() {
+            if let Some(problem) = artifact_review::folder_problem(&args.db) {
+                eprintln!("error: {problem}");
+                return ExitCode::FAILURE;
+            }
+        }
         if !admin.create && !args.db.exists() {
             let remedy = if matches!(args.command, Some(Command::Backup { .. })) {
                 "nothing to back up (is --db the server's?)"

@@ -25,14 +25,8 @@ impl ServerLock {
         // Private like the database's own files.
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path).map_err(|e| {
-            let folder = db.parent().filter(|p| !p.as_os_str().is_empty());
-            match folder {
-                Some(folder) if !folder.is_dir() => format!(
-                    "the folder {} for the database does not exist; create it, or give another --db",
-                    folder.display()
-                ),
-                _ => format!("cannot open the lock file {}: {e}", path.display()),
-            }
+            crate::db_files::folder_problem(db)
+                .unwrap_or_else(|| format!("cannot open the lock file {}: {e}", path.display()))
         })?;
         match file.try_lock() {
             Ok(()) => Ok(ServerLock { _file: file, path }),

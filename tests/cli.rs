@@ -443,6 +443,38 @@ fn a_server_on_a_database_in_a_missing_folder_says_the_folder_is_missing() -> Te
         "{said}"
     );
     assert!(!dir.path().join("no").exists(), "nothing was made");
+    // An admin command making the database says the same; a file where the folder should be is
+    // said as such.
+    let out = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(folder.join("review.db"))
+        .args([
+            "user",
+            "create",
+            "--create",
+            "--email",
+            "a@example.com",
+            "--name",
+            "A",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("for the database does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder")?;
+    let out = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(file.join("review.db"))
+        .args(["--addr", "127.0.0.1:0"])
+        .output()?;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is not a folder"), "{}", stderr(&out));
     Ok(())
 }
 

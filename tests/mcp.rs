@@ -925,6 +925,11 @@ fn hostile_requests_get_clear_errors_store_nothing_and_panic_nothing() -> TestRe
         &[("Origin", "https://evil.example")],
     );
     assert_eq!(foreign.status, 403);
+    let answer = foreign.json();
+    assert!(
+        answer.get("id").is_some_and(Value::is_null),
+        "JSON-RPC's null id: {answer}"
+    );
     assert!(foreign.json()["error"]["message"]
         .as_str()
         .unwrap_or_default()
@@ -1327,6 +1332,66 @@ fn an_agent_adds_the_reviewers_who_may_open_the_share_url() -> TestResult {
 }
 
 #[test]
+fn a_thread_of_the_longest_comment_and_replies_still_fits_one_result() -> TestResult {
+    let a = agent();
+    let token = published_plan(&a)?;
+    let ada = Auth::Cookie(a.ada.clone());
+    let start = ok(
+        &a.server,
+        &a.key,
+        "wait_for_feedback",
+        json!({"timeoutSeconds": 1}),
+    );
+    // Quotes and line breaks take two characters each in JSON.
+    let made = a.server.post(
+        &format!("/api/v1/artifacts/{token}/comments"),
+        &ada,
+        &json!({"content": "\"\n".repeat(5_000), "target": {"source": "plan.md"}}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let id = made.json()["id"].as_str().ok_or("id")?.to_string();
+    let mut replies = Vec::new();
+    for _ in 0..12 {
+        let r = a.server.post(
+            &format!("/api/v1/comments/{id}/replies"),
+            &ada,
+            &json!({"content": "\"\n".repeat(2_500)}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        replies.push(r.json()["id"].as_str().ok_or("reply id")?.to_string());
+    }
+    let listed = ok(
+        &a.server,
+        &a.key,
+        "list_comments",
+        json!({"shareToken": token}),
+    );
+    let thread = &listed["comments"][0];
+    let shown = thread["replies"].as_array().ok_or("replies")?.len();
+    assert!(
+        listed.to_string().len() <= 41_000,
+        "{} characters",
+        listed.to_string().len()
+    );
+    assert!(shown < 10, "fewer replies when they are long: {shown}");
+    assert_eq!(thread["earlierRepliesOmitted"], json!(12 - shown));
+    // The newest are the ones shown.
+    assert_eq!(
+        thread["replies"][shown - 1]["id"],
+        json!(replies.last().ok_or("a reply")?)
+    );
+    let got = waited(&a, &token, &start["cursor"]);
+    let item = &got["feedback"][0];
+    assert!(
+        item.to_string().len() <= 41_000,
+        "{} characters",
+        item.to_string().len()
+    );
+    assert_eq!(item["newReplyIds"], json!(replies), "every new reply named");
+    Ok(())
+}
+
+#[test]
 fn list_comments_says_where_each_comment_stands_in_the_latest_version() -> TestResult {
     let a = agent();
     let v1 = "<h1>Plan</h1><p>Alpha text here.</p><p>Beta text here.</p>";
@@ -1352,6 +1417,8 @@ fn list_comments_says_where_each_comment_stands_in_the_latest_version() -> TestR
     let at = json!({"content": "Positions only", "target": {"source": "plan.html",
         "selector": {"type": "TextPositionSelector", "start": 4, "end": 9}}});
     let positions = comment(at)?;
+    let scripted =
+        comment(json!({"content": "Script?", "quote": "Written by a script", "scripted": true}))?;
     let standing = |ids: &[&String]| -> Result<Vec<String>, String> {
         let listed = ok(
             &a.server,
@@ -1385,8 +1452,15 @@ fn list_comments_says_where_each_comment_stands_in_the_latest_version() -> TestR
     );
     let on_v2 = comment(json!({"content": "Beta again?", "quote": "Beta text"}))?;
     assert_eq!(
-        standing(&[&alpha, &beta, &whole, &positions, &on_v2])?,
-        ["notFound", "found", "fileChanged", "unknown", "madeOnIt"]
+        standing(&[&alpha, &beta, &whole, &positions, &on_v2, &scripted])?,
+        [
+            "notFound",
+            "found",
+            "fileChanged",
+            "unknown",
+            "madeOnIt",
+            "unknown"
+        ]
     );
     // v3 is v2 again: v2's comment stands where it was.
     ok(

@@ -30,8 +30,8 @@ pub enum InLatest {
     FileRemoved,
     /// It is about the whole file, which is there, changed.
     FileChanged,
-    /// Its file changed, and it names its passage without its text (positions or a CSS selector
-    /// only), which the server cannot look for.
+    /// Its file changed, and the server cannot tell: the comment names its passage without its
+    /// text (positions or a CSS selector only), or by text the page's own scripts may write.
     Unknown,
 }
 
@@ -81,6 +81,12 @@ pub async fn in_latest(
                 _ => None,
             })
         });
+        // A quote kept as given (`scripted`: text an HTML page's own scripts write, with no
+        // position in the file's text) may be there once the page has run: the file cannot tell.
+        let scripted = target.selector.as_ref().is_some_and(|s| {
+            !s.0.iter()
+                .any(|one| matches!(one, Selector::TextPositionSelector { .. }))
+        }) && !crate::ingest::is_markdown_path(&target.source);
         out.push(match (there, unchanged, target.selector.is_some(), quote) {
             (false, _, _, _) => InLatest::FileRemoved,
             (true, true, _, _) => InLatest::FileUnchanged,
@@ -93,7 +99,12 @@ pub async fn in_latest(
                 }
                 match texts.get(&target.source).and_then(Option::as_ref) {
                     Some(text) => match passage::locate(text, &quote, None, &target.source) {
-                        Err(NotPlaced::Missing { .. }) => InLatest::NotFound,
+                        Err(NotPlaced::Missing { .. }) if scripted => InLatest::Unknown,
+                        // Where the review page can draw no highlight (a form field, SVG...),
+                        // it does not find the passage either.
+                        Err(NotPlaced::Missing { .. } | NotPlaced::Unmarkable { .. }) => {
+                            InLatest::NotFound
+                        }
                         _ => InLatest::Found,
                     },
                     None => InLatest::Unknown,

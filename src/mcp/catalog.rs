@@ -31,6 +31,19 @@ pub const REPLIES_PAGE: usize = 50;
 /// one thread or reply always comes.
 pub const RESULT_BUDGET: usize = 40_000;
 
+/// Leaves out the oldest of a thread's shown `replies` (JSON values, oldest first) until the
+/// thread, `size` characters of JSON with all of them, fits `RESULT_BUDGET`; returns how many it
+/// left out. A thread whose comment alone is larger keeps none.
+pub fn fit_replies<T: serde::Serialize>(replies: &mut Vec<T>, mut size: usize) -> usize {
+    let mut dropped = 0;
+    while size > RESULT_BUDGET && dropped < replies.len() {
+        size -= serde_json::to_string(&replies[dropped]).map_or(0, |r| r.len() + 1);
+        dropped += 1;
+    }
+    replies.drain(..dropped);
+    dropped
+}
+
 /// What a publication's `cursor` is for.
 const PUBLISHED_CURSOR: &str = "pass it to wait_for_feedback as after: it hears of every comment made after this publication, however soon";
 const SHARE_TOKEN: &str = "the artifact's shareToken (from publish_artifact or list_artifacts)";

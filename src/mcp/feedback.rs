@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use warp::http::{HeaderMap, Method};
 
-use super::catalog::RECENT_REPLIES;
+use super::catalog::{fit_replies, RECENT_REPLIES};
 use crate::api::artifacts::visible;
 use crate::api::comments::{self as comment_api, CommentView};
 use crate::auth::{self, Caller};
@@ -328,6 +328,9 @@ async fn items(
             index += 1;
             keep
         });
+        // Long replies: fewer of them, the newest kept, so that the item fits a result.
+        let size = serde_json::to_string(&comment).map_or(0, |c| c.len());
+        fit_replies(&mut comment.replies, size);
         let earlier_replies_omitted = total - comment.replies.len();
         let artifact = state
             .store

@@ -198,14 +198,6 @@ pub fn error(id: Option<&Value>, error: &RpcError) -> Response {
     )
 }
 
-/// An error that belongs to no request (a refused Origin): a JSON-RPC error without an id.
-pub fn error_without_id(error: &RpcError) -> Response {
-    respond(
-        error.status,
-        &json!({ "jsonrpc": "2.0", "error": error.body() }),
-    )
-}
-
 /// `202 Accepted` with no body: a notification (or response) was taken.
 pub fn accepted() -> Response {
     let mut response = Response::new(Vec::new().into());

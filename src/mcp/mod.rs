@@ -108,7 +108,8 @@ const REFUSED: i64 = -32000;
 
 async fn answer_request(state: AppState, mut req: Request) -> Result<Response, ApiError> {
     if !auth::origin_is_own(&state, &req) {
-        return Ok(jsonrpc::error_without_id(&RpcError::new(
+        // Refused before the message is read: its id is not known (JSON-RPC's null).
+        return Ok(jsonrpc::error(None, &RpcError::new(
             INVALID_REQUEST,
             "Forbidden: requests from this Origin may not use the MCP endpoint (DNS rebinding protection); MCP clients send no Origin, and this server's own pages are the only origin allowed",
             StatusCode::FORBIDDEN,

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use warp::http::HeaderMap;
 
 use super::catalog::{
-    COMMENTS_DEFAULT, COMMENTS_MAX, READ_DEFAULT_CHARS, READ_MAX_CHARS, RECENT_REPLIES,
-    REPLIES_PAGE, RESULT_BUDGET, WAIT_DEFAULT_SECONDS, WAIT_MAX_SECONDS,
+    fit_replies, COMMENTS_DEFAULT, COMMENTS_MAX, READ_DEFAULT_CHARS, READ_MAX_CHARS,
+    RECENT_REPLIES, REPLIES_PAGE, RESULT_BUDGET, WAIT_DEFAULT_SECONDS, WAIT_MAX_SECONDS,
 };
 use super::feedback;
 use crate::api::artifacts::{self as artifact_api, owned, visible};
@@ -498,8 +498,12 @@ async fn list_comments(
             .as_array_mut()
             .map(std::mem::take)
             .unwrap_or_default();
-        let omitted = replies.len().saturating_sub(RECENT_REPLIES);
-        thread["replies"] = Value::Array(replies.into_iter().skip(omitted).collect());
+        let mut omitted = replies.len().saturating_sub(RECENT_REPLIES);
+        let mut shown: Vec<Value> = replies.into_iter().skip(omitted).collect();
+        // Long replies: fewer of them, so that one thread fits a result too.
+        thread["replies"] = Value::Array(shown.clone());
+        omitted += fit_replies(&mut shown, thread.to_string().len());
+        thread["replies"] = Value::Array(shown);
         thread["earlierRepliesOmitted"] = json!(omitted);
         let length = thread.to_string().len();
         if !threads.is_empty() && size + length > RESULT_BUDGET {
