@@ -823,3 +823,89 @@ fn a_401_hint_fits_the_route_a_key_where_keys_work_signing_in_where_they_do_not(
     assert_eq!(comments, 0, "nothing was stored");
     Ok(())
 }
+
+#[test]
+fn a_person_sees_their_sessions_and_signs_out_the_others_one_or_all() -> TestResult {
+    let server = Server::start();
+    let here = server.setup_owner();
+    let laptop = server.sign_in("ada@example.com", OWNER_PASSWORD);
+    let phone = server.sign_in("ada@example.com", OWNER_PASSWORD);
+    let me = Auth::Cookie(here.clone());
+    let listed = server.get("/api/v1/account/sessions", &me).json();
+    let sessions = listed["sessions"].as_array().ok_or("sessions")?;
+    assert_eq!(sessions.len(), 3, "{listed}");
+    let current: Vec<bool> = sessions
+        .iter()
+        .map(|s| s["current"].as_bool().unwrap_or(false))
+        .collect();
+    assert_eq!(
+        current,
+        [false, false, true],
+        "newest first; this one marked"
+    );
+    assert_eq!(sessions[0]["ip"], "127.0.0.1");
+    // Nothing of a session's secret is shown.
+    for cookie in [&here, &laptop, &phone] {
+        assert!(!listed.to_string().contains(cookie.as_str()));
+    }
+
+    // One other session signed out: it stops working at once; the others go on.
+    let phone_id = sessions[0]["id"].as_str().ok_or("id")?.to_string();
+    let ended = server.delete(&format!("/api/v1/account/sessions/{phone_id}"), &me);
+    assert_eq!(ended.status, 200, "{}", ended.text());
+    assert_eq!(
+        server
+            .get("/api/v1/me", &Auth::Cookie(phone.clone()))
+            .status,
+        401
+    );
+    assert_eq!(
+        server
+            .get("/api/v1/me", &Auth::Cookie(laptop.clone()))
+            .status,
+        200
+    );
+    // Not this one (sign out is for that), not one already ended, not someone else's.
+    let this_id = sessions[2]["id"].as_str().ok_or("id")?.to_string();
+    let refused = server.delete(&format!("/api/v1/account/sessions/{this_id}"), &me);
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.error_code(), "current_session");
+    let again = server.delete(&format!("/api/v1/account/sessions/{phone_id}"), &me);
+    assert_eq!(again.status, 404);
+    let bob = server.add_user("bob@example.com", "Bob", "bob password 12");
+    let bobs = server.delete(
+        &format!("/api/v1/account/sessions/{this_id}"),
+        &Auth::Cookie(bob),
+    );
+    assert_eq!(
+        bobs.status, 404,
+        "another person's session is none of theirs"
+    );
+    assert_eq!(server.get("/api/v1/me", &me).status, 200);
+    // A key cannot manage sessions.
+    let (_, key) = server.create_key(&here, json!({"name": "k"}));
+    assert_eq!(
+        server
+            .get("/api/v1/account/sessions", &Auth::Key(key))
+            .status,
+        403
+    );
+
+    // Every other session at once.
+    let all = server.delete("/api/v1/account/sessions", &me);
+    assert_eq!(all.status, 200, "{}", all.text());
+    assert_eq!(all.json()["ended"], 1);
+    assert_eq!(server.get("/api/v1/me", &Auth::Cookie(laptop)).status, 401);
+    assert_eq!(server.get("/api/v1/me", &me).status, 200);
+    let left = server.get("/api/v1/account/sessions", &me).json();
+    assert_eq!(left["sessions"].as_array().map(Vec::len), Some(1));
+    let activity = server.get("/api/v1/activity", &me).json();
+    let ended_events = activity["events"]
+        .as_array()
+        .ok_or("events")?
+        .iter()
+        .filter(|e| e["action"] == "session.ended")
+        .count();
+    assert_eq!(ended_events, 2, "each signed out session is in the trail");
+    Ok(())
+}

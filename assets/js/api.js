@@ -137,6 +137,9 @@ export const api = {
 
   // account
   rename: (name) => request('PATCH', '/account', { name }),
+  sessions: () => request('GET', '/account/sessions'),
+  endSession: (id) => request('DELETE', `/account/sessions/${enc(id)}`),
+  endOtherSessions: () => request('DELETE', '/account/sessions'),
   changePassword: (currentPassword, newPassword) =>
     request('PUT', '/account/password', { currentPassword, newPassword }),
 

@@ -1,9 +1,11 @@
-//! The signed-in person's own account: `PATCH /api/v1/account` (name) and
-//! `PUT /api/v1/account/password`.
+//! The signed-in person's own account: `PATCH /api/v1/account` (name),
+//! `PUT /api/v1/account/password`, and their sessions: `GET /api/v1/account/sessions`,
+//! `DELETE /api/v1/account/sessions/{id}` (one) and `DELETE /api/v1/account/sessions` (every
+//! other).
 
 use std::time::Instant;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warp::reply::Response;
 
@@ -11,11 +13,13 @@ use super::session;
 use super::views::UserView;
 use crate::auth;
 use crate::clock::now_ms;
-use crate::http::error::ApiError;
+use crate::http::error::{not_found_as, ApiError};
+use crate::http::ids::{self, wire};
 use crate::http::reply;
 use crate::http::request::Request;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditEvent};
+use crate::store::StoreError;
 use crate::store::{password_resets, sessions, users};
 use crate::text;
 use crate::throttle::Subject;
@@ -134,4 +138,97 @@ pub async fn change_password(state: AppState, mut req: Request) -> Result<Respon
     Ok(reply::ok(
         &json!({ "changed": true, "otherSessionsEnded": ended }),
     ))
+}
+
+/// A session as its owner sees it: where and when it signed in.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionView {
+    id: String,
+    created_at: i64,
+    expires_at: i64,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    /// The session this request came with.
+    current: bool,
+}
+
+pub async fn sessions(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req, "list your sessions").await?;
+    let (user_id, current) = (caller.user.id, caller.session_id().unwrap_or_default());
+    let live = state
+        .store
+        .read(move |conn| sessions::live(conn, user_id, now_ms()))
+        .await?;
+    let views: Vec<SessionView> = live
+        .into_iter()
+        .map(|s| SessionView {
+            id: wire(s.id),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            ip: s.ip,
+            user_agent: s.user_agent,
+            current: s.id == current,
+        })
+        .collect();
+    Ok(reply::ok(&json!({ "sessions": views })))
+}
+
+/// Signs out one of the caller's other sessions (a browser left signed in elsewhere).
+pub async fn end_session(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req, "sign out a session").await?;
+    let id = ids::path_id(req.param("id"), "session")?;
+    if Some(id) == caller.session_id() {
+        return Err(ApiError::bad_request(
+            "current_session",
+            "this is the session you are using: sign out instead (DELETE /api/v1/session, or the Sign out button)",
+        ));
+    }
+    let (user_id, ctx) = (caller.user.id, caller.audit());
+    state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            if !sessions::end_own(conn, user_id, id, now)? {
+                return Err(StoreError::NotFound);
+            }
+            audit::record(
+                conn,
+                &ctx,
+                &AuditEvent::SessionEnded { session_id: id },
+                now,
+            )
+        })
+        .await
+        .map_err(not_found_as("session"))?;
+    Ok(reply::ok(&json!({ "id": wire(id), "ended": true })))
+}
+
+/// Signs out every session of the caller but the one this request came with.
+pub async fn end_other_sessions(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let caller = auth::session_only(&state, &req, "sign out your other sessions").await?;
+    let (user_id, ctx) = (caller.user.id, caller.audit());
+    let keep = caller.session_id().unwrap_or_default();
+    let ended = state
+        .store
+        .write(move |conn| {
+            let now = now_ms();
+            let mut ended = 0;
+            for session in sessions::live(conn, user_id, now)? {
+                if session.id != keep && sessions::end_own(conn, user_id, session.id, now)? {
+                    audit::record(
+                        conn,
+                        &ctx,
+                        &AuditEvent::SessionEnded {
+                            session_id: session.id,
+                        },
+                        now,
+                    )?;
+                    ended += 1;
+                }
+            }
+            Ok(ended)
+        })
+        .await?;
+    Ok(reply::ok(&json!({ "ended": ended })))
 }

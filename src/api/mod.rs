@@ -65,7 +65,10 @@ pub fn routes(r: &mut Routes) {
         .delete("/api/v1/agents/{id}", agents::delete);
     r.get("/api/v1/activity", activity::list);
     r.patch("/api/v1/account", account::update)
-        .put("/api/v1/account/password", account::change_password);
+        .put("/api/v1/account/password", account::change_password)
+        .get("/api/v1/account/sessions", account::sessions)
+        .delete("/api/v1/account/sessions", account::end_other_sessions)
+        .delete("/api/v1/account/sessions/{id}", account::end_session);
     r.get("/api/v1/team/members", team::members)
         .patch("/api/v1/team/members/{id}", team::update_member)
         .post(

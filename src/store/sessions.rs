@@ -78,3 +78,43 @@ pub fn end_others(conn: &Connection, user_id: i64, keep: i64, now: i64) -> Store
 pub fn end_all_for_user(conn: &Connection, user_id: i64, now: i64) -> StoreResult<usize> {
     end_others(conn, user_id, 0, now)
 }
+
+/// A session that still works, as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    pub id: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The user's sessions that still work at `now`, newest first.
+pub fn live(conn: &Connection, user_id: i64, now: i64) -> StoreResult<Vec<LiveSession>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, created_at, expires_at, ip, user_agent FROM sessions
+          WHERE user_id = ?1 AND ended_at IS NULL AND expires_at > ?2
+          ORDER BY id DESC",
+    )?;
+    let rows = stmt.query_map(params![user_id, now], |r| {
+        Ok(LiveSession {
+            id: r.get(0)?,
+            created_at: r.get(1)?,
+            expires_at: r.get(2)?,
+            ip: r.get(3)?,
+            user_agent: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Ends the user's session `session_id` if it still works; whether it did.
+pub fn end_own(conn: &Connection, user_id: i64, session_id: i64, now: i64) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sessions SET ended_at = ?3
+              WHERE id = ?2 AND user_id = ?1 AND ended_at IS NULL AND expires_at > ?3",
+        )?
+        .execute(params![user_id, session_id, now])?
+        == 1)
+}

@@ -67,6 +67,48 @@ test('the account name and password can be changed', async () => {
   assertClean(admin);
 });
 
+test('the account page lists where you are signed in, and signs out another browser or all of them', async () => {
+  const { page } = admin;
+  // Two more browsers signed in, say a phone and a tablet (the browser the test before signed in
+  // with counts too: closing it signed nothing out).
+  const signInElsewhere = async () => {
+    const res = await apiCall(server.url, 'POST', '/api/v1/session', {
+      body: { email: OWNER.email, password: NEW_PASSWORD },
+      headers: { 'User-Agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1' },
+    });
+    assert.equal(res.status, 200);
+    return res.headers.get('set-cookie').split(';')[0];
+  };
+  const phone = await signInElsewhere();
+  const tablet = await signInElsewhere();
+  await goToSection(page, 'API keys');
+  await goToSection(page, 'Account');
+  const rows = page.locator('#sessions-table tbody tr');
+  await eventually(async () => (await rows.count()) >= 3, { message: 'the sessions are listed' });
+  const here = rows.filter({ hasText: 'This browser' });
+  assert.equal(await here.count(), 1);
+  const phones = rows.filter({ hasText: 'Safari on iPhone' });
+  assert.equal(await phones.count(), 2);
+  // One of them signed out: after a confirmation, it stops working at once.
+  await phones.first().getByRole('button', { name: /^Sign out Safari on iPhone/ }).click();
+  const confirm = page.locator('#confirm-dialog');
+  await confirm.getByRole('heading', { name: 'Sign out this browser?' }).waitFor();
+  await confirm.getByRole('button', { name: 'Sign out' }).click();
+  await page.locator('#toast', { hasText: 'Safari on iPhone was signed out.' }).waitFor();
+  await eventually(async () => (await phones.count()) === 1, { message: 'one phone left' });
+  const status = async (cookie) => (await apiCall(server.url, 'GET', '/api/v1/me', { headers: { Cookie: cookie } })).status;
+  assert.deepEqual([await status(tablet), await status(phone)].sort(), [200, 401]);
+  // Every other browser at once; this one stays signed in.
+  await page.getByRole('button', { name: 'Sign out everywhere else' }).click();
+  await confirm.getByRole('button', { name: 'Sign out everywhere else' }).click();
+  await page.locator('#toast', { hasText: /other sessions? (was|were) signed out/ }).waitFor();
+  await eventually(async () => (await rows.count()) === 1, { message: 'only this browser is left' });
+  assert.equal(await rows.first().getByText('This browser').count(), 1);
+  assert.equal(await page.getByRole('button', { name: 'Sign out everywhere else' }).isVisible(), false);
+  assert.deepEqual([await status(tablet), await status(phone)], [401, 401]);
+  assertClean(admin);
+});
+
 test('an invite link is shown once, works once, and makes a member who sees no Team section', async () => {
   const { page } = admin;
   await goToSection(page, 'Team');
