@@ -56,7 +56,8 @@ function inviteRow(invite) {
   );
 }
 
-function roleSelect(member) {
+/** `lastAdmin`: the member is the only enabled admin, who cannot step down (the server refuses it). */
+function roleSelect(member, lastAdmin) {
   const select = h('select', {
     class: 'role-select',
     data: { focus: 'role' },
@@ -64,11 +65,16 @@ function roleSelect(member) {
     on: { change: () => setRole(member, select.value, select) },
   });
   select.add(new Option('Admin', 'admin', false, member.role === 'admin'));
-  select.add(new Option('Member', 'member', false, member.role === 'member'));
+  const asMember = new Option('Member', 'member', false, member.role === 'member');
+  if (lastAdmin) {
+    asMember.disabled = true;
+    asMember.textContent = 'Member (make someone else an admin first)';
+  }
+  select.add(asMember);
   return select;
 }
 
-function memberRow(member) {
+function memberRow(member, lastAdmin) {
   const self = member.id === ctx.me.user.id;
   const disabled = member.disabledAt !== null;
   const name = h('span', {}, h('span', { class: 'name', text: member.name }), self ? ' ' : null, self ? badge('you') : null);
@@ -98,7 +104,7 @@ function memberRow(member) {
     { class: disabled ? 'is-revoked' : null, data: { memberId: member.id, row: `member-${member.id}` } },
     cell('Name', name),
     cell('Email', h('span', { class: 'email', text: member.email })),
-    cell('Role', disabled ? (member.role === 'admin' ? 'Admin' : 'Member') : roleSelect(member)),
+    cell('Role', disabled ? (member.role === 'admin' ? 'Admin' : 'Member') : roleSelect(member, lastAdmin)),
     cell('Joined', dateEl(member.createdAt)),
     cell('Stored', storageEl(member.storedBytes)),
     cell('Status', disabled ? badge('disabled') : badge('active')),
@@ -115,7 +121,9 @@ async function load() {
     ({ members, storageQuota } = await api.listMembers());
     loadError($('#members-error'), null);
     const tbody = $('#members-table tbody');
-    keepingFocus(tbody, () => setChildren(tbody, members.map(memberRow)), heading);
+    const admins = members.filter((m) => m.role === 'admin' && m.disabledAt === null);
+    const only = admins.length === 1 ? admins[0].id : null;
+    keepingFocus(tbody, () => setChildren(tbody, members.map((m) => memberRow(m, m.id === only))), heading);
   } catch (err) {
     if (err.code === 'admin_required') {
       $('#team-forbidden').hidden = false;
