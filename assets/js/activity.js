@@ -71,11 +71,15 @@ function what(event) {
   // role change's before and after.
   const email = name ? null : text(detail.email);
   const roles = text(detail.before?.role) && text(detail.after?.role) ? `${detail.before.role} → ${detail.after.role}` : null;
+  // Why the server did it (a key revoked because its member was removed, its agent deleted, or
+  // it was found leaked; a sign-in refused for a wrong password).
+  const reason = text(detail.reason);
   return h('span', { class: 'what' },
     h('span', { text: label ?? event.action }),
     name ? h('span', {}, ' ', h('span', { class: 'name', text: `“${name}”` })) : null,
     email ? h('span', {}, ' ', h('span', { class: 'email', text: email })) : null,
     roles ? h('span', { class: 'roles', text: ` (${roles})` }) : null,
+    reason ? h('span', { class: 'reason', text: ` (${reason})` }) : null,
     label ? h('code', { class: 'action-code', text: event.action }) : null);
 }
 

@@ -503,8 +503,23 @@ test('the activity trail names an artifact and a version by what people call the
   const deleted = rows.filter({ has: page.locator('td[data-label="What"]', { hasText: /deleted a version/i }) }).first();
   await deleted.waitFor();
   assert.equal((await deleted.locator('td[data-label="Object"]').innerText()).trim(), 'version v1 of “Release notes”');
+  // A key the server revoked says why: its agent was deleted.
+  await page.evaluate(async () => {
+    const send = (method, path, body) => fetch(`/api/v1${path}`, {
+      method, headers: { 'Content-Type': 'application/json' }, body: body && JSON.stringify(body),
+    }).then((r) => r.json());
+    const agent = await send('POST', '/agents', { name: 'Temp bot' });
+    await send('POST', '/keys', { name: 'temp bot key', agentId: agent.id });
+    await send('DELETE', `/agents/${agent.id}`);
+  });
+  await goToSection(page, 'API keys');
+  await goToSection(page, 'Activity');
+  const revoked = page.locator('#activity-table tbody tr[data-action="key.revoked"]').first();
+  await revoked.waitFor();
+  assert.match(await revoked.locator('td[data-label="What"]').innerText(), /\(agent deleted\)/);
+  assert.match(await revoked.locator('td[data-label="Object"]').innerText(), /temp bot key/);
   // A key by its name and prefix, not by its row id.
-  const created = page.locator('#activity-table tbody tr[data-action="key.created"]').first();
+  const created = page.locator('#activity-table tbody tr[data-action="key.created"]').nth(1);
   assert.match(
     (await created.locator('td[data-label="Object"]').innerText()).trim(),
     /^key \u2068Notes script \(ar_live_[A-Za-z0-9_-]{8}…\)\u2069$/,
