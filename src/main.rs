@@ -39,8 +39,7 @@ fn main() -> ExitCode {
                 eprintln!("error: {problem}");
                 return ExitCode::FAILURE;
             }
-        }
-        if !admin.create && !args.db.exists() {
+        } else if !args.db.exists() {
             let remedy = if matches!(args.command, Some(Command::Backup { .. })) {
                 "nothing to back up (is --db the server's?)"
             } else {

@@ -213,21 +213,16 @@ pub async fn end_other_sessions(state: AppState, req: Request) -> Result<Respons
         .store
         .write(move |conn| {
             let now = now_ms();
-            let mut ended = 0;
-            for session in sessions::live(conn, user_id, now)? {
-                if session.id != keep && sessions::end_own(conn, user_id, session.id, now)? {
-                    audit::record(
-                        conn,
-                        &ctx,
-                        &AuditEvent::SessionEnded {
-                            session_id: session.id,
-                        },
-                        now,
-                    )?;
-                    ended += 1;
-                }
+            let others: Vec<i64> = sessions::live(conn, user_id, now)?
+                .into_iter()
+                .map(|s| s.id)
+                .filter(|id| *id != keep)
+                .collect();
+            sessions::end_others(conn, user_id, keep, now)?;
+            for &session_id in &others {
+                audit::record(conn, &ctx, &AuditEvent::SessionEnded { session_id }, now)?;
             }
-            Ok(ended)
+            Ok(others.len())
         })
         .await?;
     Ok(reply::ok(&json!({ "ended": ended })))

@@ -50,6 +50,8 @@ pub async fn in_latest(
         return Err(ApiError::not_found("artifact"));
     };
     let mut texts: HashMap<String, Option<passage::DocumentText>> = HashMap::new();
+    // Per (version, file): whether the latest version has the file, and the same bytes.
+    let mut files: HashMap<(i64, String), (bool, bool)> = HashMap::new();
     let mut out = Vec::with_capacity(comments.len());
     for comment in comments {
         let number = comment
@@ -65,16 +67,24 @@ pub async fn in_latest(
             out.push(InLatest::Unknown);
             continue;
         };
-        let source = target.source.clone();
-        let (there, unchanged) = state
-            .store
-            .read(move |conn| {
-                Ok((
-                    blobs::describe(conn, latest_id, &source)?.is_some(),
-                    blobs::same_file(conn, artifact_id, number, latest_id, &source)?,
-                ))
-            })
-            .await?;
+        let file = (number, target.source.clone());
+        let (there, unchanged) = match files.get(&file) {
+            Some(known) => *known,
+            None => {
+                let source = target.source.clone();
+                let known = state
+                    .store
+                    .read(move |conn| {
+                        Ok((
+                            blobs::describe(conn, latest_id, &source)?.is_some(),
+                            blobs::same_file(conn, artifact_id, number, latest_id, &source)?,
+                        ))
+                    })
+                    .await?;
+                files.insert(file, known);
+                known
+            }
+        };
         let quote = target.selector.as_ref().and_then(|s| {
             s.0.iter().find_map(|one| match one {
                 Selector::TextQuoteSelector { exact, .. } => Some(exact.clone()),

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use serde_json::{json, Value};
 
+use crate::api::comments::CommentView;
 use crate::scopes::Scope;
 
 /// Most characters `read_file` returns at once.
@@ -31,16 +32,16 @@ pub const REPLIES_PAGE: usize = 50;
 /// one thread or reply always comes.
 pub const RESULT_BUDGET: usize = 40_000;
 
-/// Leaves out the oldest of a thread's shown `replies` (JSON values, oldest first) until the
-/// thread, `size` characters of JSON with all of them, fits `RESULT_BUDGET`; returns how many it
-/// left out. A thread whose comment alone is larger keeps none.
-pub fn fit_replies<T: serde::Serialize>(replies: &mut Vec<T>, mut size: usize) -> usize {
+/// Leaves out the oldest of the thread's shown replies until the thread fits `RESULT_BUDGET`;
+/// returns how many it left out. A thread whose comment alone is larger keeps none.
+pub fn fit_replies(thread: &mut CommentView) -> usize {
+    let mut size = serde_json::to_string(&*thread).map_or(0, |t| t.len());
     let mut dropped = 0;
-    while size > RESULT_BUDGET && dropped < replies.len() {
-        size -= serde_json::to_string(&replies[dropped]).map_or(0, |r| r.len() + 1);
+    while size > RESULT_BUDGET && dropped < thread.replies.len() {
+        size -= serde_json::to_string(&thread.replies[dropped]).map_or(0, |r| r.len() + 1);
         dropped += 1;
     }
-    replies.drain(..dropped);
+    thread.replies.drain(..dropped);
     dropped
 }
 

@@ -329,8 +329,7 @@ async fn items(
             keep
         });
         // Long replies: fewer of them, the newest kept, so that the item fits a result.
-        let size = serde_json::to_string(&comment).map_or(0, |c| c.len());
-        fit_replies(&mut comment.replies, size);
+        fit_replies(&mut comment);
         let earlier_replies_omitted = total - comment.replies.len();
         let artifact = state
             .store

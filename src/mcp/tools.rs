@@ -490,20 +490,14 @@ async fn list_comments(
     let mut size = 0;
     let mut last_shown = None;
     let chosen_count = chosen.len();
-    for (comment, in_latest) in chosen.into_iter().zip(standing) {
+    for (mut comment, in_latest) in chosen.into_iter().zip(standing) {
         let id = comment.id.clone();
+        let mut omitted = comment.replies.len().saturating_sub(RECENT_REPLIES);
+        comment.replies.drain(..omitted);
+        // Long replies: fewer of them, so that one thread fits a result too.
+        omitted += fit_replies(&mut comment);
         let mut thread = to_value(&comment)?;
         thread["inLatest"] = to_value(&in_latest)?;
-        let replies = thread["replies"]
-            .as_array_mut()
-            .map(std::mem::take)
-            .unwrap_or_default();
-        let mut omitted = replies.len().saturating_sub(RECENT_REPLIES);
-        let mut shown: Vec<Value> = replies.into_iter().skip(omitted).collect();
-        // Long replies: fewer of them, so that one thread fits a result too.
-        thread["replies"] = Value::Array(shown.clone());
-        omitted += fit_replies(&mut shown, thread.to_string().len());
-        thread["replies"] = Value::Array(shown);
         thread["earlierRepliesOmitted"] = json!(omitted);
         let length = thread.to_string().len();
         if !threads.is_empty() && size + length > RESULT_BUDGET {
@@ -558,40 +552,31 @@ async fn get_comment(
             )
         })?,
     };
-    let mut thread = to_value(&comment_api::thread(state, caller, &a.comment_id).await?)?;
-    let replies = thread["replies"]
-        .as_array_mut()
-        .map(std::mem::take)
-        .unwrap_or_default();
-    let mut size = thread.to_string().len();
-    let mut page = Vec::new();
+    let mut thread = comment_api::thread(state, caller, &a.comment_id).await?;
+    let replies = std::mem::take(&mut thread.replies);
+    let mut size = serde_json::to_string(&thread).map_or(0, |t| t.len());
     let mut more = false;
     for reply in replies {
-        let id = reply["id"]
-            .as_str()
-            .and_then(crate::http::ids::parse)
-            .unwrap_or(0);
-        if id <= after {
+        if crate::http::ids::parse(&reply.id).unwrap_or(0) <= after {
             continue;
         }
-        let length = reply.to_string().len();
+        let length = serde_json::to_string(&reply).map_or(0, |r| r.len());
+        let page = &thread.replies;
         if page.len() == REPLIES_PAGE || (!page.is_empty() && size + length > RESULT_BUDGET) {
             more = true;
             break;
         }
         size += length;
-        page.push(reply);
+        thread.replies.push(reply);
     }
-    let next = more
-        .then(|| {
-            page.last()
-                .and_then(|r| r["id"].as_str())
-                .map(str::to_string)
-        })
-        .flatten();
-    thread["replies"] = Value::Array(page);
-    thread["nextRepliesCursor"] = json!(next);
-    Ok(thread)
+    let next = if more {
+        thread.replies.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    let mut out = to_value(&thread)?;
+    out["nextRepliesCursor"] = json!(next);
+    Ok(out)
 }
 
 #[derive(Deserialize)]
