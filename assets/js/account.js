@@ -1,7 +1,7 @@
 // The "Account" section: display name, password, and where the person is signed in.
 
 import { api } from './api.js';
-import { $, h, cell, dateEl, announce, loadError, setChildren, keepingFocus } from './dom.js';
+import { $, h, cell, dateEl, timeEl, announce, loadError, setChildren, keepingFocus } from './dom.js';
 import { handleForm, setFieldError, valueOf } from './forms.js';
 import { confirmAction } from './dialogs.js';
 
@@ -64,7 +64,7 @@ function sessionRow(session) {
   return h('tr', { data: { row: session.id, sessionId: session.id } },
     cell('Browser', h('span', { text: browser, title: session.userAgent ?? '' })),
     cell('From', session.ip ? h('span', { text: session.ip }) : h('span', { class: 'muted', text: '—' })),
-    cell('Signed in', dateEl(session.createdAt)),
+    cell('Signed in', timeEl(session.createdAt)),
     cell('Expires', dateEl(session.expiresAt)),
     h('td', { class: 'row-actions' }, action));
 }
